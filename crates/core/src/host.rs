@@ -1,0 +1,186 @@
+//! Workspace and IdP hosts: normalised and validated before any request is made.
+//!
+//! A host decides where a token is sent, so it is parsed once into a [`WorkspaceHost`] and only
+//! that type reaches the network code. Rules: `https` only, except `http` on a loopback address
+//! (the devstack); no user info (`https://evil.com@ws`), no path beyond `/`, no query or
+//! fragment; ASCII names only (no homographs). The normal form has no trailing slash, a
+//! lowercase name and no default port, so the same workspace always maps to the same vault key.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use url::Url;
+
+/// Why a host was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HostError {
+    /// Not a URL at all.
+    #[error("`{input}` is not a valid host URL: {reason}")]
+    Invalid {
+        /// What the user wrote.
+        input: String,
+        /// What the URL parser said.
+        reason: String,
+    },
+    /// A scheme other than https (or http on loopback).
+    #[error("`{input}` must use https:// (plain http is only allowed for 127.0.0.1/localhost)")]
+    Scheme {
+        /// What the user wrote.
+        input: String,
+    },
+    /// user:password@ in the URL.
+    #[error("`{input}` contains user info before `@`; write just https://<workspace-host>")]
+    UserInfo {
+        /// What the user wrote.
+        input: String,
+    },
+    /// A path, query or fragment.
+    #[error("`{input}` has a path, query or fragment; write just https://<workspace-host>")]
+    Path {
+        /// What the user wrote.
+        input: String,
+    },
+    /// Non-ASCII name.
+    #[error("`{input}` contains non-ASCII characters; workspace hosts are plain ASCII names")]
+    NonAscii {
+        /// What the user wrote.
+        input: String,
+    },
+}
+
+/// A validated, normalised `scheme://host[:port]` of a Databricks workspace (or an IdP origin).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct WorkspaceHost(String);
+
+impl WorkspaceHost {
+    /// Parses and validates `input`. A bare name gets `https://`.
+    pub fn parse(input: &str) -> Result<Self, HostError> {
+        let trimmed = input.trim();
+        if !trimmed.is_ascii() {
+            return Err(HostError::NonAscii { input: input.into() });
+        }
+        let with_scheme = if trimmed.contains("://") {
+            trimmed.to_string()
+        } else {
+            format!("https://{trimmed}")
+        };
+        let url = Url::parse(&with_scheme).map_err(|e| HostError::Invalid {
+            input: input.into(),
+            reason: e.to_string(),
+        })?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(HostError::UserInfo { input: input.into() });
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err(HostError::Path { input: input.into() });
+        }
+        let Some(host) = url.host_str() else {
+            return Err(HostError::Invalid {
+                input: input.into(),
+                reason: "no host name".into(),
+            });
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback(host) => {}
+            _ => return Err(HostError::Scheme { input: input.into() }),
+        }
+        let mut out = format!("{}://{}", url.scheme(), host.to_ascii_lowercase());
+        if let Some(port) = url.port() {
+            out.push_str(&format!(":{port}"));
+        }
+        Ok(WorkspaceHost(out))
+    }
+
+    /// The normal form, `scheme://host[:port]`, no trailing slash.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `self` joined with an absolute path such as `/oidc/v1/token`.
+    pub fn join(&self, path: &str) -> String {
+        debug_assert!(path.starts_with('/'));
+        format!("{}{}", self.0, path)
+    }
+
+    /// True for the devstack and other servers on this machine.
+    pub fn is_loopback(&self) -> bool {
+        Url::parse(&self.0)
+            .ok()
+            .and_then(|u| u.host_str().map(is_loopback))
+            .unwrap_or(false)
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+}
+
+impl fmt::Display for WorkspaceHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for WorkspaceHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WorkspaceHost({})", self.0)
+    }
+}
+
+impl std::str::FromStr for WorkspaceHost {
+    type Err = HostError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_good_hosts() {
+        for (input, want) in [
+            ("adb-1.azuredatabricks.net", "https://adb-1.azuredatabricks.net"),
+            ("https://ADB-1.azuredatabricks.net/", "https://adb-1.azuredatabricks.net"),
+            ("  https://x.cloud.databricks.com  ", "https://x.cloud.databricks.com"),
+            ("https://x.cloud.databricks.com:443", "https://x.cloud.databricks.com"),
+            ("https://x.example:8443", "https://x.example:8443"),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("http://localhost:9/", "http://localhost:9"),
+            ("http://[::1]:7000", "http://[::1]:7000"),
+        ] {
+            assert_eq!(WorkspaceHost::parse(input).unwrap().as_str(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn refuses_hostile_hosts() {
+        let bad = [
+            ("https://evil.com@ws.cloud.databricks.com", "user info"),
+            ("https://ws.cloud.databricks.com/api", "path"),
+            ("https://ws.cloud.databricks.com/?x=1", "path"),
+            ("https://ws.cloud.databricks.com/#f", "path"),
+            ("http://ws.cloud.databricks.com", "https"),
+            ("http://127.0.0.1.evil.com", "https"),
+            ("ftp://ws.cloud.databricks.com", "https"),
+            ("https://wѕ.cloud.databricks.com", "ASCII"),
+            ("https://", "not a valid"),
+            ("", "not a valid"),
+        ];
+        for (input, needle) in bad {
+            let err = WorkspaceHost::parse(input).unwrap_err().to_string();
+            assert!(err.contains(needle), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn loopback_is_recognised() {
+        assert!(WorkspaceHost::parse("http://127.0.0.1:1").unwrap().is_loopback());
+        assert!(!WorkspaceHost::parse("x.example").unwrap().is_loopback());
+    }
+}

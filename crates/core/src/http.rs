@@ -1,0 +1,384 @@
+//! One HTTP client for every request Lakepass makes, with retries done right.
+//!
+//! Requests are plain values ([`FormRequest`]) built by pure functions in `idp` and `exchange`,
+//! so tests can assert the exact form; this module only sends them. Retries cover what is
+//! transient — connection failures, timeouts, 429 and 500/502/503/504 — with exponential backoff
+//! and full jitter, honouring `Retry-After`. Everything else is returned at once: retrying a 401
+//! only hides the real problem. Sleeping uses tokio's clock, so tests can pause and advance it.
+
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::secret::Secret;
+
+/// Largest response body we read: token endpoints answer a few KiB.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// A form-encoded POST (or a GET when `form` is empty and `get` is set), as a plain value.
+pub struct FormRequest {
+    /// Absolute URL.
+    pub url: String,
+    /// Form fields; values are secrets because most of them are (tokens, verifiers, codes).
+    pub form: Vec<(&'static str, Secret)>,
+    /// HTTP Basic credentials (client id, client secret).
+    pub basic_auth: Option<(String, Secret)>,
+}
+
+impl FormRequest {
+    /// A POST to `url` with no fields yet.
+    pub fn post(url: impl Into<String>) -> Self {
+        FormRequest { url: url.into(), form: Vec::new(), basic_auth: None }
+    }
+
+    /// Adds a field.
+    pub fn field(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.form.push((name, Secret::new(value)));
+        self
+    }
+
+    /// Adds a secret field.
+    pub fn secret_field(mut self, name: &'static str, value: &Secret) -> Self {
+        self.form.push((name, value.clone()));
+        self
+    }
+
+    /// The value of field `name`, for tests and request inspection.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.form.iter().find(|(k, _)| *k == name).map(|(_, v)| v.secret())
+    }
+}
+
+impl std::fmt::Debug for FormRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self.form.iter().map(|(k, _)| *k).collect();
+        f.debug_struct("FormRequest").field("url", &self.url).field("fields", &names).finish()
+    }
+}
+
+/// A response as read off the wire.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The server's `Date` header, as UNIX seconds, when present (clock-skew checks).
+    pub date: Option<i64>,
+    /// `Retry-After`, when present and parseable.
+    pub retry_after: Option<Duration>,
+    /// The body, at most 1 MiB.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// Parses the body as JSON.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, HttpError> {
+        serde_json::from_slice(&self.body).map_err(|e| HttpError::Decode {
+            status: self.status.as_u16(),
+            message: e.to_string(),
+            body: self.body_excerpt(),
+        })
+    }
+
+    /// The first 200 characters of the body, for error messages about non-JSON replies.
+    /// Only call this for error bodies: success bodies carry tokens.
+    pub fn body_excerpt(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let mut s: String = text.chars().take(200).collect();
+        if text.chars().count() > 200 {
+            s.push('…');
+        }
+        s
+    }
+
+    /// True for 2xx.
+    pub fn is_success(&self) -> bool {
+        self.status.is_success()
+    }
+}
+
+/// What went wrong sending a request.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// Could not connect, or the connection broke, or it timed out — after retries.
+    #[error("could not reach {url}: {message}")]
+    Unreachable {
+        /// Where we tried to go.
+        url: String,
+        /// What failed, without the request body.
+        message: String,
+    },
+    /// The server kept answering 429/5xx until we gave up.
+    #[error("{url} answered HTTP {status} after {attempts} attempts; the service is overloaded or down, try again later")]
+    GaveUp {
+        /// Where we tried to go.
+        url: String,
+        /// The last status.
+        status: u16,
+        /// How many requests were made.
+        attempts: u32,
+    },
+    /// The body was not what the protocol says.
+    #[error("unexpected response (HTTP {status}): {message}; body starts: {body}")]
+    Decode {
+        /// HTTP status.
+        status: u16,
+        /// The decode error.
+        message: String,
+        /// Start of the body (error bodies only).
+        body: String,
+    },
+    /// The body was larger than we accept.
+    #[error("response from {url} is larger than 1 MiB; refusing to read it")]
+    TooLarge {
+        /// Where from.
+        url: String,
+    },
+}
+
+/// How many times and how long to retry.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Total attempts, including the first.
+    pub max_attempts: u32,
+    /// Backoff before the second attempt; doubles each time.
+    pub base_delay: Duration,
+    /// Longest single wait, including a server's Retry-After.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `attempt + 1` (attempt counts from 1), with full jitter,
+    /// or the server's Retry-After when it gave one (capped at `max_delay`).
+    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(ra) = retry_after {
+            return ra.min(self.max_delay);
+        }
+        let exp = self.base_delay.saturating_mul(1 << attempt.saturating_sub(1).min(16));
+        let cap = exp.min(self.max_delay);
+        let millis = rand::thread_rng().gen_range(cap.as_millis() as u64 / 2..=cap.as_millis() as u64);
+        Duration::from_millis(millis)
+    }
+}
+
+/// True for statuses worth retrying.
+pub fn is_transient(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
+}
+
+/// The shared client.
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    policy: RetryPolicy,
+}
+
+impl Http {
+    /// A client with sane timeouts and the default retry policy.
+    pub fn new() -> Self {
+        Self::with_policy(RetryPolicy::default())
+    }
+
+    /// A client with a given retry policy.
+    pub fn with_policy(policy: RetryPolicy) -> Self {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("lakepass/", env!("CARGO_PKG_VERSION")))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .expect("reqwest client with static settings");
+        Http { client, policy }
+    }
+
+    /// Sends a form POST, retrying transient failures. Non-transient HTTP errors are returned
+    /// as a [`Response`] for the caller to interpret (they carry protocol error codes).
+    pub async fn post_form(&self, req: &FormRequest) -> Result<Response, HttpError> {
+        self.with_retries(&req.url, || {
+            let form: Vec<(&str, &str)> =
+                req.form.iter().map(|(k, v)| (*k, v.secret())).collect();
+            let mut b = self.client.post(&req.url).form(&form);
+            if let Some((user, pass)) = &req.basic_auth {
+                b = b.basic_auth(user, Some(pass.secret()));
+            }
+            b
+        })
+        .await
+    }
+
+    /// GETs `url` with optional bearer token and extra headers, retrying transient failures.
+    pub async fn get(&self, url: &str, bearer: Option<&Secret>) -> Result<Response, HttpError> {
+        self.with_retries(url, || {
+            let mut b = self.client.get(url);
+            if let Some(t) = bearer {
+                b = b.bearer_auth(t.secret());
+            }
+            b
+        })
+        .await
+    }
+
+    /// GETs `url` and parses a JSON body, treating any non-2xx as an error.
+    pub async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, HttpError> {
+        let resp = self.get(url, None).await?;
+        if !resp.is_success() {
+            return Err(HttpError::Decode {
+                status: resp.status.as_u16(),
+                message: format!("GET {url} failed"),
+                body: resp.body_excerpt(),
+            });
+        }
+        resp.json()
+    }
+
+    async fn with_retries(
+        &self,
+        url: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<Response, HttpError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = attempt >= self.policy.max_attempts;
+            match self.send_once(url, build()).await {
+                Ok(resp) if is_transient(resp.status) => {
+                    if last {
+                        return Err(HttpError::GaveUp {
+                            url: url.to_string(),
+                            status: resp.status.as_u16(),
+                            attempts: attempt,
+                        });
+                    }
+                    let wait = self.policy.delay(attempt, resp.retry_after);
+                    tracing::debug!(url, status = resp.status.as_u16(), ?wait, "transient answer, retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Ok(resp) => return Ok(resp),
+                Err(e @ HttpError::Unreachable { .. }) if !last => {
+                    let wait = self.policy.delay(attempt, None);
+                    tracing::debug!(url, error = %e, ?wait, "request failed, retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn send_once(&self, url: &str, b: reqwest::RequestBuilder) -> Result<Response, HttpError> {
+        let unreachable = |e: reqwest::Error| HttpError::Unreachable {
+            url: url.to_string(),
+            // reqwest's Display includes the URL only; the body (with tokens) is never in it.
+            message: error_chain(&e),
+        };
+        let mut resp = b.send().await.map_err(unreachable)?;
+        let status = resp.status();
+        let headers = resp.headers();
+        let date = headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_http_date);
+        let retry_after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, date));
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(unreachable)? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(HttpError::TooLarge { url: url.to_string() });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Response { status, date, retry_after, body })
+    }
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into UNIX seconds.
+pub fn parse_http_date(v: &str) -> Option<i64> {
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(v.trim(), fmt)
+        .ok()
+        .map(|dt| dt.assume_utc().unix_timestamp())
+}
+
+/// Parses `Retry-After`: delta-seconds or an HTTP date (relative to the server's `Date`).
+pub fn parse_retry_after(v: &str, server_now: Option<i64>) -> Option<Duration> {
+    if let Ok(secs) = v.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = parse_http_date(v)?;
+    let now = server_now.unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp());
+    Some(Duration::from_secs((at - now).max(0) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("7", None), Some(Duration::from_secs(7)));
+        let now = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(now, 784111777);
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:50:37 GMT", Some(now)),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(parse_retry_after("soon", None), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        };
+        for _ in 0..50 {
+            let d1 = p.delay(1, None);
+            assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100));
+            let d3 = p.delay(3, None);
+            assert!(d3 >= Duration::from_millis(200) && d3 <= Duration::from_millis(400));
+            assert!(p.delay(9, None) <= Duration::from_secs(1));
+        }
+        assert_eq!(p.delay(1, Some(Duration::from_secs(600))), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn request_debug_hides_values() {
+        let r = FormRequest::post("https://x/token").field("subject_token", "eyJsecret");
+        let s = format!("{r:?}");
+        assert!(s.contains("subject_token") && !s.contains("eyJsecret"), "{s}");
+        assert_eq!(r.get("subject_token"), Some("eyJsecret"));
+    }
+}

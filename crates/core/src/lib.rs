@@ -1,0 +1,27 @@
+//! lakepass-core: the engine behind the Lakepass tray app and CLI.
+//!
+//! It signs a developer into their identity provider (OIDC, PKCE over a loopback redirect),
+//! trades the IdP's JWT for a Databricks OAuth token per workspace (RFC 8693 token exchange),
+//! keeps every token fresh, and writes it where other tools read it. No GUI, no globals: all IO
+//! sits in small modules, time is injected, and secrets are [`Secret`]s that cannot be logged.
+
+pub mod atomic;
+pub mod clock;
+pub mod config;
+pub mod databrickscfg;
+pub mod engine;
+pub mod exchange;
+pub mod host;
+pub mod http;
+pub mod idp;
+pub mod jwt;
+pub mod lock;
+pub mod paths;
+pub mod secret;
+pub mod store;
+pub mod vault;
+
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock, UnixTime};
+pub use host::{HostError, WorkspaceHost};
+pub use paths::Paths;
+pub use secret::Secret;
