@@ -382,3 +382,39 @@ mod tests {
         assert_eq!(r.get("subject_token"), Some("eyJsecret"));
     }
 }
+
+/// An OAuth 2.0 error response (RFC 6749 §5.2): the code is a field, not a string to grep.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct OAuthError {
+    /// `invalid_grant`, `invalid_client`, `invalid_request`, …
+    pub error: String,
+    /// The server's human-readable explanation, if any.
+    #[serde(default)]
+    pub error_description: Option<String>,
+}
+
+impl OAuthError {
+    /// Reads an error body; a non-JSON body becomes `error = "http_<status>"` with an excerpt.
+    pub fn from_response(resp: &Response) -> Self {
+        match serde_json::from_slice::<OAuthError>(&resp.body) {
+            Ok(e) => e,
+            Err(_) => OAuthError {
+                error: format!("http_{}", resp.status.as_u16()),
+                error_description: Some(if resp.body.is_empty() {
+                    "empty body".to_string()
+                } else {
+                    format!("non-JSON body: {}", resp.body_excerpt())
+                }),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.error_description {
+            Some(d) => write!(f, "{} ({})", self.error, d),
+            None => f.write_str(&self.error),
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! `lakepass login` and `lakepass logout`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use lakepass_core::Paths;
+
+use crate::{app, output};
+
+/// Arguments of `login`.
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// The identity provider to sign in to [default: the active workspace's IdP, or the only one]
+    #[arg(long)]
+    pub idp: Option<String>,
+    /// Do not open a browser: print the sign-in URL on its own line on stderr and wait.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Give up waiting for the browser after this many seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub timeout: u64,
+}
+
+/// Arguments of `logout`.
+#[derive(Args, Debug)]
+pub struct LogoutArgs {
+    /// The identity provider to sign out of [default: every configured IdP]
+    #[arg(long)]
+    pub idp: Option<String>,
+}
+
+/// Picks the IdP: the named one, else the active workspace's, else the only one.
+pub fn pick_idp(config: &lakepass_core::config::Config, name: Option<String>) -> anyhow::Result<String> {
+    if let Some(n) = name {
+        config.idp(&n)?;
+        return Ok(n);
+    }
+    if let Ok(ws) = config.workspace(None) {
+        return Ok(ws.idp);
+    }
+    match config.idp.keys().collect::<Vec<_>>().as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => anyhow::bail!("no identity provider is configured; add one with `lakepass idp add`"),
+        many => anyhow::bail!(
+            "several identity providers are configured ({}); choose one with --idp",
+            many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Signs in.
+pub async fn login(paths: &Paths, a: LoginArgs) -> anyhow::Result<ExitCode> {
+    let engine = app::engine(paths).await?;
+    let idp = pick_idp(engine.config(), a.idp)?;
+    let no_browser = a.no_browser;
+    let on_url = move |url: &url::Url| {
+        if no_browser || webbrowser::open(url.as_str()).is_err() {
+            eprintln!("Open this URL in a browser to sign in:");
+            eprintln!("{url}");
+        } else {
+            eprintln!("Opened the browser to sign in. If nothing appeared, open:");
+            eprintln!("{url}");
+        }
+    };
+    let (session, failures) = output::with_spinner(
+        "Waiting for the browser sign-in…",
+        engine.login(&idp, on_url, Duration::from_secs(a.timeout)),
+    )
+    .await?;
+    eprintln!(
+        "Signed in to `{idp}` as {}.",
+        session.username.as_deref().unwrap_or(&session.subject)
+    );
+    let snap = engine.snapshot();
+    for ws in snap.workspaces.iter().filter(|w| engine.workspaces().iter().any(|c| c.name == w.name && c.idp == idp)) {
+        match failures.iter().find(|(n, _)| *n == ws.name) {
+            Some((_, e)) => eprintln!("  ✗ {}: {e}", ws.name),
+            None => eprintln!("  ✓ {} ({}): token written to profile `{}`", ws.name, ws.host, ws.profile),
+        }
+    }
+    if let Some((_, e)) = failures.into_iter().next() {
+        return Err(anyhow::Error::new(e).context("signed in, but a token exchange failed"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Signs out.
+pub async fn logout(paths: &Paths, a: LogoutArgs) -> anyhow::Result<ExitCode> {
+    let engine = app::engine(paths).await?;
+    let idps: Vec<String> = match a.idp {
+        Some(n) => vec![n],
+        None => engine.config().idp.keys().cloned().collect(),
+    };
+    for idp in idps {
+        let profiles = engine.logout(&idp).await?;
+        eprintln!("Signed out of `{idp}`; removed profiles: {}", if profiles.is_empty() { "none".into() } else { profiles.join(", ") });
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,211 @@
+//! `lakepass devstack` and `lakepass demo`: Lakepass on its embedded default, no account needed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use lakepass_core::Paths;
+use lakepass_core::config::{ConfigDoc, IdpConfig, SubjectTokenKind, WorkspaceConfig};
+use lakepass_devstack::{Devstack, DevstackOptions};
+
+use crate::{app, output};
+
+/// Arguments of `devstack`.
+#[derive(Args, Debug)]
+pub struct DevstackArgs {
+    /// Where the IdP listens; workspaces `dev` and `prod` take the next two ports (all
+    /// ephemeral with port 0). Always a loopback address.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub addr: SocketAddr,
+    /// Approve every sign-in as this email, with no login page (for scripts: follow the sign-in
+    /// URL with `curl -L`).
+    #[arg(long, value_name = "EMAIL")]
+    pub auto_approve: Option<String>,
+    /// Lifetime of IdP tokens and exchanged workspace tokens, in seconds.
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    pub token_ttl: u64,
+    /// Write a Lakepass config pointing at this devstack (IdP `devstack`, workspaces `dev`, `prod`).
+    #[arg(long, value_name = "PATH")]
+    pub write_config: Option<PathBuf>,
+}
+
+/// Arguments of `demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Print the sign-in URL instead of opening a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Sign in without a browser at all: Lakepass follows the sign-in URL itself, as a browser
+    /// would. The default when no display is available.
+    #[arg(long)]
+    pub headless: bool,
+    /// Token lifetime in the demo, in seconds (short, so refreshes are visible).
+    #[arg(long, default_value_t = 90, value_name = "SECS")]
+    pub token_ttl: u64,
+    /// Stop after this many seconds [default: run until Ctrl-C]
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<u64>,
+}
+
+fn options(addr: SocketAddr, auto_approve: Option<String>, ttl: u64) -> anyhow::Result<DevstackOptions> {
+    anyhow::ensure!(addr.ip().is_loopback(), "the devstack listens on loopback only; use 127.0.0.1");
+    Ok(DevstackOptions {
+        addr,
+        auto_approve,
+        idp_token_ttl: Duration::from_secs(ttl),
+        workspace_token_ttl: Duration::from_secs(ttl),
+        ..DevstackOptions::default()
+    })
+}
+
+/// Writes (or updates) a config that points at `ds`, keeping whatever else the file holds.
+pub fn write_config(ds: &Devstack, path: &Path) -> anyhow::Result<()> {
+    let info = ds.info();
+    let mut doc = ConfigDoc::load(path)?;
+    doc.add_idp(
+        "devstack",
+        &IdpConfig {
+            issuer: info.issuer.clone(),
+            client_id: info.client_id.clone(),
+            scopes: ["openid", "email", "profile", "offline_access"].map(String::from).to_vec(),
+            redirect_port: 0,
+            auth_params: Default::default(),
+        },
+        true,
+    )?;
+    for ws in &info.workspaces {
+        doc.add_workspace(
+            &ws.name,
+            &WorkspaceConfig {
+                idp: "devstack".into(),
+                host: ws.host.clone(),
+                scopes: vec!["all-apis".into()],
+                token: SubjectTokenKind::IdToken,
+                client_id: None,
+                profile: Some(format!("devstack-{}", ws.name)),
+            },
+            true,
+        )?;
+    }
+    doc.set_active("dev")?;
+    doc.save(path)?;
+    Ok(())
+}
+
+fn print_info(ds: &Devstack) {
+    let info = ds.info();
+    eprintln!("devstack IdP:      {}  (client id {})", info.issuer, info.client_id);
+    for ws in &info.workspaces {
+        eprintln!("devstack workspace {:<5} {}", ws.name, ws.host);
+    }
+}
+
+/// Runs the devstack until Ctrl-C.
+pub async fn devstack(a: DevstackArgs) -> anyhow::Result<ExitCode> {
+    let ds = lakepass_devstack::start(options(a.addr, a.auto_approve, a.token_ttl)?).await?;
+    print_info(&ds);
+    if let Some(p) = &a.write_config {
+        write_config(&ds, p)?;
+        eprintln!("wrote Lakepass config: {}", p.display());
+    }
+    println!("{}", serde_json::to_string(ds.info())?);
+    eprintln!("devstack running; Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await?;
+    ds.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn has_display() -> bool {
+    cfg!(any(target_os = "macos", target_os = "windows"))
+        || std::env::var_os("DISPLAY").is_some()
+        || std::env::var_os("WAYLAND_DISPLAY").is_some()
+}
+
+/// The demo: devstack in-process, a private config and credentials file, sign-in, live refresh.
+pub async fn demo(user_paths: &Paths, a: DemoArgs) -> anyhow::Result<ExitCode> {
+    let headless = a.headless || (!a.no_browser && !has_display());
+    let auto = headless.then(|| "demo.user@example.com".to_string());
+    let ds = lakepass_devstack::start(options("127.0.0.1:0".parse()?, auto, a.token_ttl)?).await?;
+    // The demo never touches the user's own config or ~/.databrickscfg.
+    let root = user_paths.data_dir.join("demo");
+    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    let paths = Paths::under(&root);
+    let _ = std::fs::remove_file(&paths.config);
+    write_config(&ds, &paths.config)?;
+    eprintln!("Lakepass demo: a local IdP and two workspaces, tokens living {} s.", a.token_ttl);
+    print_info(&ds);
+    eprintln!("demo config: {}\ndemo credentials file: {}\n", paths.config.display(), paths.databrickscfg.display());
+    let engine = app::engine_with_vault(&paths, Some(lakepass_core::vault::VaultKind::File)).await?;
+    let no_browser = a.no_browser;
+    let (tx, rx) = tokio::sync::oneshot::channel::<url::Url>();
+    let on_url = move |url: &url::Url| {
+        if headless {
+            eprintln!("Signing in headless (Lakepass plays the browser):\n{url}");
+            let _ = tx.send(url.clone());
+        } else if no_browser || webbrowser::open(url.as_str()).is_err() {
+            eprintln!("Open this URL in a browser to sign in:\n{url}");
+        } else {
+            eprintln!("Opened the browser to sign in; if nothing appeared, open:\n{url}");
+        }
+    };
+    let browser = tokio::spawn(async move {
+        if let Ok(url) = rx.await {
+            play_browser(url).await
+        } else {
+            Ok(())
+        }
+    });
+    let (session, failures) = output::with_spinner(
+        "Waiting for sign-in…",
+        engine.login("devstack", on_url, Duration::from_secs(300)),
+    )
+    .await?;
+    browser.await.context("browser task")??;
+    eprintln!("Signed in as {}.", session.username.as_deref().unwrap_or(&session.subject));
+    if let Some((ws, e)) = failures.first() {
+        anyhow::bail!("exchange for {ws} failed: {e}");
+    }
+    eprintln!("Watching tokens refresh (each ~{} s before expiry). `lakepass status --config {}` works in another terminal.", (a.token_ttl / 2).min(60), paths.config.display());
+    let mut rx = engine.subscribe();
+    let printer = tokio::spawn(async move {
+        while rx.changed().await.is_ok() {
+            let snap = rx.borrow_and_update().clone();
+            let line: Vec<String> = snap
+                .workspaces
+                .iter()
+                .map(|w| {
+                    let state = serde_json::to_value(w.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                    format!("{} {state} ({} left)", w.name, output::time_left(w.expires_at.unwrap_or(0) - snap.at))
+                })
+                .collect();
+            eprintln!("[{}] {}", output::rfc3339(snap.at), line.join(" | "));
+        }
+    });
+    let stop = async {
+        match a.duration {
+            Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    };
+    engine.run(stop).await;
+    printer.abort();
+    let stats = ds.stats();
+    eprintln!("\nDemo over. The devstack saw {} token exchange(s) and {} IdP refresh(es).",
+        stats.workspaces.values().map(|w| w.exchanges_ok).sum::<u64>(), stats.idp.refresh_grants);
+    ds.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Follows the sign-in URL the way a browser would (the devstack auto-approves), ending at our
+/// own loopback callback.
+async fn play_browser(url: url::Url) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::limited(5)).build()?;
+    let resp = client.get(url).send().await.context("following the sign-in URL")?;
+    anyhow::ensure!(resp.status().is_success(), "sign-in page answered HTTP {}", resp.status());
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! `lakepass`: sign in to your identity provider once, and keep Databricks tokens fresh for
+//! every tool — headless, scriptable, and the same engine the tray app runs.
+
+mod app;
+mod auth;
+mod devstack;
+mod edit;
+mod output;
+mod tokens;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  an unexpected error
+  2  bad usage or a broken config file
+  3  sign-in needed (run `lakepass login`)
+  4  the identity provider or workspace could not be reached
+  5  the workspace refused the token exchange (run `lakepass doctor`)
+  6  `token --check`: no valid token is cached";
+
+/// Lakepass keeps short-lived Databricks tokens fresh, traded from your company's identity
+/// provider, and puts them where the Databricks CLI, the SDKs and Claude Code read them.
+#[derive(Parser, Debug)]
+#[command(name = "lakepass", version, about, after_help = EXIT_CODES)]
+struct Cli {
+    /// Config file [default: $LAKEPASS_CONFIG or <config dir>/lakepass/config.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace). Tokens are never logged.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Sign in to an identity provider in the browser (PKCE), then exchange tokens for its workspaces.
+    Login(auth::LoginArgs),
+    /// Sign out: forget the IdP session, its tokens, and the ~/.databrickscfg profiles Lakepass made.
+    Logout(auth::LogoutArgs),
+    /// Show every workspace: state, time left, where secrets are stored.
+    Status(tokens::StatusArgs),
+    /// Print a valid Databricks token for a workspace, refreshing it if needed (a credential helper).
+    Token(tokens::TokenArgs),
+    /// Exchange new tokens now, even if the cached ones are fresh.
+    Refresh(tokens::WorkspaceArg),
+    /// Show who the workspace thinks you are (SCIM Me).
+    Whoami(tokens::WorkspaceArg),
+    /// Keep every workspace's token fresh in the foreground (for headless machines).
+    Daemon,
+    /// Run the local development stack: an IdP and two workspace emulators on 127.0.0.1.
+    Devstack(devstack::DevstackArgs),
+    /// See Lakepass work in a minute with no Databricks account: devstack, sign-in, live refresh.
+    Demo(devstack::DemoArgs),
+    /// Add, remove or list workspaces in the config (comments are kept).
+    #[command(subcommand)]
+    Workspace(edit::WorkspaceCmd),
+    /// Add, remove or list identity providers in the config (comments are kept).
+    #[command(subcommand)]
+    Idp(edit::IdpCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    output::init_logging(cli.verbose);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let paths = lakepass_core::Paths::from_env(cli.config.as_deref());
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Login(a) => auth::login(&paths, a).await,
+            Command::Logout(a) => auth::logout(&paths, a).await,
+            Command::Status(a) => tokens::status(&paths, a).await,
+            Command::Token(a) => tokens::token(&paths, a).await,
+            Command::Refresh(a) => tokens::refresh(&paths, a).await,
+            Command::Whoami(a) => tokens::whoami(&paths, a).await,
+            Command::Daemon => tokens::daemon(&paths).await,
+            Command::Devstack(a) => devstack::devstack(a).await,
+            Command::Demo(a) => devstack::demo(&paths, a).await,
+            Command::Workspace(c) => edit::workspace(&paths, c),
+            Command::Idp(c) => edit::idp(&paths, c),
+        }
+    });
+    // A keyring call that timed out may still sit in a blocking thread until D-Bus gives up;
+    // do not let it hold the process (a credential helper must exit at once).
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
+        Ok(code) => code,
+        Err(e) => output::report(&e),
+    }
+}

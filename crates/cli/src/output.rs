@@ -1,0 +1,126 @@
+//! How the CLI talks to people: errors with their cause chain and an exit code, a spinner on
+//! a TTY for slow steps, times in words. Logs go to stderr; stdout is for results only.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use lakepass_core::engine::EngineError;
+
+/// An error that carries its exit code.
+#[derive(Debug)]
+pub struct Exit(pub u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+impl std::error::Error for Exit {}
+
+/// Sets up logging to stderr. `LAKEPASS_LOG` (an env-filter) wins over `-v`.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LAKEPASS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// The exit code an engine error maps to (see `lakepass --help`).
+pub fn code_for(e: &anyhow::Error) -> u8 {
+    if let Some(Exit(c)) = e.downcast_ref::<Exit>() {
+        return *c;
+    }
+    for cause in e.chain() {
+        if let Some(ee) = cause.downcast_ref::<EngineError>() {
+            return match ee.kind() {
+                "config" => 2,
+                "needs_login" => 3,
+                "network" => 4,
+                "federation_rejected" => 5,
+                _ => 1,
+            };
+        }
+        if cause.downcast_ref::<lakepass_core::config::ConfigError>().is_some() {
+            return 2;
+        }
+    }
+    1
+}
+
+/// Prints the error chain and returns its exit code.
+pub fn report(e: &anyhow::Error) -> ExitCode {
+    let code = code_for(e);
+    if e.downcast_ref::<Exit>().is_none() {
+        eprintln!("lakepass: {e:#}");
+    }
+    ExitCode::from(code)
+}
+
+/// A spinner on stderr while `fut` runs, only when stderr is a terminal.
+pub async fn with_spinner<T>(message: &str, fut: impl std::future::Future<Output = T>) -> T {
+    if !std::io::stderr().is_terminal() {
+        return fut.await;
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = done.clone();
+    let msg = message.to_string();
+    let spin = tokio::spawn(async move {
+        let frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+        let mut i = 0;
+        while !flag.load(Ordering::Relaxed) {
+            eprint!("\r{} {msg}", frames[i % frames.len()]);
+            let _ = std::io::stderr().flush();
+            i += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        eprint!("\r\x1b[2K");
+    });
+    let out = fut.await;
+    done.store(true, Ordering::Relaxed);
+    let _ = spin.await;
+    out
+}
+
+/// "59m 12s", "3h 02m", "expired".
+pub fn time_left(secs: i64) -> String {
+    match secs {
+        s if s <= 0 => "expired".into(),
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m {:02}s", s / 60, s % 60),
+        s => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// RFC 3339 for a UNIX time.
+pub fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_left_reads_naturally() {
+        assert_eq!(time_left(-5), "expired");
+        assert_eq!(time_left(42), "42s");
+        assert_eq!(time_left(3599), "59m 59s");
+        assert_eq!(time_left(7325), "2h 02m");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    }
+}

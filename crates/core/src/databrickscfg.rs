@@ -1,0 +1,1018 @@
+//! A lossless editor of `~/.databrickscfg`: Lakepass edits its own profiles and nothing else.
+//!
+//! The file is shared with the Databricks CLI, the SDKs and people's editors. Tools that
+//! rewrote it through an INI library lost their users' profiles and comments, so this module
+//! never re-serialises a parsed model: it keeps the file as a list of lines (text + the line's
+//! own ending) and splices only the lines of sections it owns. Every other byte (other
+//! profiles, `;`/`#` comments, blank lines, CRLF endings, a missing final newline, `[DEFAULT]`)
+//! comes out exactly as it went in.
+//!
+//! Ownership is explicit: a section Lakepass creates carries [`MARKER`] on the line directly
+//! under its header. A same-named section without it belongs to someone else and is refused
+//! ([`CfgError::NotOwned`]), never overwritten.
+//!
+//! Parsing is strict where guessing could corrupt: a line that is not blank, a comment, a
+//! `[section]` header, `key = value` / `key: value`, or an indented continuation line (as
+//! Python's `configparser` reads them), and duplicate section names, are refused with the line
+//! number, and the caller leaves the file alone. Values may be tokens, so no error message ever
+//! quotes a value: only line numbers, section names and keys.
+//!
+//! The pure functions work on strings; [`update_file`] is the edge that holds a cross-process
+//! lock around read → edit → atomic write.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::atomic::write_atomic;
+use crate::lock::{FileLock, LockError};
+
+/// The comment line under the header of every section Lakepass created and may rewrite.
+pub const MARKER: &str = "; managed by lakepass: this profile is rewritten when tokens refresh";
+
+/// How long [`update_file`] waits for another process editing the same file.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why an edit of the file's text was refused. Never contains a value from the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CfgError {
+    /// A line Lakepass cannot edit around without risking the file.
+    #[error(
+        "line {line}: {message}; Lakepass left the file unchanged: fix that line by hand, then \
+         try again"
+    )]
+    Parse {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with the line (never its content).
+        message: String,
+    },
+    /// A section with this name exists but was not created by Lakepass.
+    #[error(
+        "a profile named [{profile}] already exists and was not created by Lakepass; choose \
+         another profile name in the workspace config (`profile = \"...\"`) or remove it"
+    )]
+    NotOwned {
+        /// The profile name.
+        profile: String,
+    },
+    /// The profile name cannot be written as a section header.
+    #[error("`{profile}` cannot be used as a profile name: {reason}; pick a plain name like `dev`")]
+    InvalidProfile {
+        /// The profile name.
+        profile: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A key or its value cannot be written as one `key = value` line.
+    #[error("cannot write key `{key}` in profile [{profile}]: {reason}")]
+    InvalidEntry {
+        /// The profile name.
+        profile: String,
+        /// The key (never the value).
+        key: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+/// Why reading, locking or writing the file failed. Names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum CfgFileError {
+    /// The content was refused; the file was not changed.
+    #[error("{path}: {source}")]
+    Edit {
+        /// The file.
+        path: PathBuf,
+        /// What was refused.
+        #[source]
+        source: CfgError,
+    },
+    /// The file exists but could not be read.
+    #[error("cannot read {path}: {source}; check that you can read it")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The new content could not be written; the old file is intact.
+    #[error(
+        "cannot write {path}: {source}; the file was left as it was; check free space and the \
+         permissions of its folder"
+    )]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another process kept the file locked.
+    #[error("cannot edit {path}: {source}")]
+    Lock {
+        /// The file.
+        path: PathBuf,
+        /// Why the lock was not taken.
+        #[source]
+        source: LockError,
+    },
+}
+
+/// The entries Lakepass writes into one profile. `Debug` shows keys only: values are tokens.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProfileUpdate {
+    /// Section name in the file.
+    pub profile: String,
+    /// `key = value` lines, in the order they are first written.
+    pub entries: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for ProfileUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&str> = self.entries.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ProfileUpdate")
+            .field("profile", &self.profile)
+            .field("keys", &keys)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Adds or updates the Lakepass-owned profile `profile` with `entries`.
+///
+/// A missing section is appended (after a blank separator line) with [`MARKER`] under its
+/// header. A marked section gets the given keys replaced in place and missing ones appended at
+/// the end of its content; its other lines stay. An unmarked section is refused.
+pub fn upsert_profile(
+    ini: &str,
+    profile: &str,
+    entries: &[(&str, &str)],
+) -> Result<String, CfgError> {
+    check_profile(profile)?;
+    check_entries(profile, entries)?;
+    let doc = parse(ini)?;
+    let mut out: Vec<OutLine<'_>> = Vec::with_capacity(doc.lines.len() + entries.len() + 3);
+    let Some(section) = doc.section(profile) else {
+        out.extend(doc.lines.iter().map(|l| (Cow::Borrowed(l.text), l.ending)));
+        if !ini.is_empty() {
+            out.push((Cow::Borrowed(""), doc.eol));
+        }
+        out.push((format!("[{profile}]").into(), doc.eol));
+        out.push((MARKER.into(), doc.eol));
+        out.extend(
+            entries
+                .iter()
+                .map(|(k, v)| (Cow::Owned(format!("{k} = {v}")), doc.eol)),
+        );
+        return Ok(doc.render(&out));
+    };
+    if !section.marked {
+        return Err(CfgError::NotOwned {
+            profile: profile.into(),
+        });
+    }
+    let existing = doc.keys(section)?;
+    // first line of an existing entry → (its last line, the new line)
+    let mut replace: HashMap<usize, (usize, String)> = HashMap::new();
+    let mut missing = Vec::new();
+    for (key, value) in entries {
+        match existing.iter().find(|e| e.key.eq_ignore_ascii_case(key)) {
+            Some(e) if e.first == e.last && e.value == *value => {}
+            Some(e) => {
+                replace.insert(e.first, (e.last, format!("{key} = {value}")));
+            }
+            None => missing.push(format!("{key} = {value}")),
+        }
+    }
+    let mut i = 0;
+    while i <= doc.lines.len() {
+        if i == section.content_end {
+            out.extend(missing.drain(..).map(|l| (Cow::Owned(l), doc.eol)));
+        }
+        let Some(line) = doc.lines.get(i) else { break };
+        if let Some((last, text)) = replace.remove(&i) {
+            out.push((text.into(), doc.lines[last].ending));
+            i = last + 1;
+        } else {
+            out.push((Cow::Borrowed(line.text), line.ending));
+            i += 1;
+        }
+    }
+    Ok(doc.render(&out))
+}
+
+/// Removes the Lakepass-owned profile `profile` (its header through its last entry, plus the
+/// blank separator line before it). Absent: returns the text unchanged. Unmarked: refused.
+pub fn remove_profile(ini: &str, profile: &str) -> Result<String, CfgError> {
+    let doc = parse(ini)?;
+    let Some(section) = doc.section(profile) else {
+        return Ok(ini.to_string());
+    };
+    if !section.marked {
+        return Err(CfgError::NotOwned {
+            profile: profile.into(),
+        });
+    }
+    let (mut start, mut end) = (section.header, section.content_end);
+    if start > 0 && doc.lines[start - 1].kind == Kind::Blank {
+        start -= 1;
+    } else if start == 0 && doc.lines.get(end).is_some_and(|l| l.kind == Kind::Blank) {
+        // At the top of the file, take the separator after it so the file does not start blank.
+        end += 1;
+    }
+    let out: Vec<OutLine<'_>> = doc.lines[..start]
+        .iter()
+        .chain(&doc.lines[end..])
+        .map(|l| (Cow::Borrowed(l.text), l.ending))
+        .collect();
+    Ok(doc.render(&out))
+}
+
+/// Names of the profiles Lakepass created (those carrying [`MARKER`]), in file order.
+pub fn owned_profiles(ini: &str) -> Result<Vec<String>, CfgError> {
+    let doc = parse(ini)?;
+    Ok(doc
+        .sections
+        .iter()
+        .filter(|s| s.marked)
+        .map(|s| s.name.to_string())
+        .collect())
+}
+
+/// The `key, value` pairs of any profile, in file order (continuation lines joined with `\n`);
+/// `None` when there is no such section.
+pub fn read_profile(ini: &str, profile: &str) -> Result<Option<Vec<(String, String)>>, CfgError> {
+    let doc = parse(ini)?;
+    let Some(section) = doc.section(profile) else {
+        return Ok(None);
+    };
+    let entries = doc.keys(section)?;
+    Ok(Some(
+        entries
+            .into_iter()
+            .map(|e| (e.key.to_string(), e.value))
+            .collect(),
+    ))
+}
+
+/// Edits the file at `path` under a lock on the sibling `<path>.lock`: reads it (missing =
+/// empty), applies `edit`, and writes the result atomically with mode `0600` if it changed.
+///
+/// A symlinked file (dotfile managers) is written through to its target, keeping the link.
+pub fn update_file(
+    path: &Path,
+    edit: impl FnOnce(&str) -> Result<String, CfgError>,
+) -> Result<(), CfgFileError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let _lock = FileLock::acquire(Path::new(&lock_path), LOCK_TIMEOUT).map_err(|source| {
+        CfgFileError::Lock {
+            path: path.into(),
+            source,
+        }
+    })?;
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            std::fs::canonicalize(path).map_err(|source| CfgFileError::Read {
+                path: path.into(),
+                source,
+            })?
+        }
+        _ => path.to_path_buf(),
+    };
+    let bytes = match std::fs::read(&target) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(source) => {
+            return Err(CfgFileError::Read {
+                path: path.into(),
+                source,
+            });
+        }
+    };
+    let edit_err = |source| CfgFileError::Edit {
+        path: path.into(),
+        source,
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        edit_err(CfgError::Parse {
+            line,
+            message: "the line is not valid UTF-8".into(),
+        })
+    })?;
+    let new = edit(text).map_err(edit_err)?;
+    if new == text {
+        return Ok(());
+    }
+    write_atomic(&target, new.as_bytes(), 0o600).map_err(|source| CfgFileError::Write {
+        path: path.into(),
+        source,
+    })
+}
+
+/// Upserts every profile in `updates` in one locked read → write (see [`upsert_profile`]).
+pub fn set_profiles(path: &Path, updates: &[ProfileUpdate]) -> Result<(), CfgFileError> {
+    update_file(path, |text| {
+        let mut text = text.to_string();
+        for u in updates {
+            let entries: Vec<(&str, &str)> = u
+                .entries
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            text = upsert_profile(&text, &u.profile, &entries)?;
+        }
+        Ok(text)
+    })
+}
+
+/// Removes every Lakepass-owned profile in `profiles` in one locked read → write (see
+/// [`remove_profile`]); absent ones are skipped, foreign ones refused.
+pub fn remove_profiles(path: &Path, profiles: &[String]) -> Result<(), CfgFileError> {
+    update_file(path, |text| {
+        profiles
+            .iter()
+            .try_fold(text.to_string(), |acc, p| remove_profile(&acc, p))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The line model.
+
+/// One output line: text without its ending, and the ending (`""` = take the file's).
+type OutLine<'a> = (Cow<'a, str>, &'a str);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Blank,
+    Comment,
+    Header,
+    Key,
+    Continuation,
+}
+
+#[derive(Debug)]
+struct Line<'a> {
+    text: &'a str,
+    ending: &'a str,
+    kind: Kind,
+    /// For `Key` lines: the key and the trimmed value; for `Continuation`: the trimmed text.
+    key: &'a str,
+    value: &'a str,
+}
+
+#[derive(Debug)]
+struct Section<'a> {
+    name: &'a str,
+    header: usize,
+    /// Next header or end of file.
+    end: usize,
+    /// After the last header/marker/key/continuation line: trailing blanks and comments belong
+    /// to whatever comes next.
+    content_end: usize,
+    marked: bool,
+}
+
+struct Entry<'a> {
+    key: &'a str,
+    value: String,
+    first: usize,
+    last: usize,
+}
+
+struct Doc<'a> {
+    lines: Vec<Line<'a>>,
+    sections: Vec<Section<'a>>,
+    /// The ending new lines get: the file's first one, else `\n`.
+    eol: &'a str,
+    trailing_newline: bool,
+}
+
+impl<'a> Doc<'a> {
+    fn section(&self, name: &str) -> Option<&Section<'a>> {
+        self.sections.iter().find(|s| s.name == name)
+    }
+
+    /// The entries of `section`; a key twice (as `configparser` would refuse) is an error.
+    fn keys(&self, section: &Section<'a>) -> Result<Vec<Entry<'a>>, CfgError> {
+        let mut entries: Vec<Entry<'a>> = Vec::new();
+        for i in section.header + 1..section.end {
+            let line = &self.lines[i];
+            match line.kind {
+                Kind::Key => {
+                    if let Some(prev) = entries
+                        .iter()
+                        .find(|e| e.key.eq_ignore_ascii_case(line.key))
+                    {
+                        return Err(CfgError::Parse {
+                            line: i + 1,
+                            message: format!(
+                                "key `{}` appears a second time in [{}] (first on line {}); \
+                                 readers disagree on which one wins",
+                                line.key,
+                                section.name,
+                                prev.first + 1
+                            ),
+                        });
+                    }
+                    let value = line.value.to_string();
+                    entries.push(Entry {
+                        key: line.key,
+                        value,
+                        first: i,
+                        last: i,
+                    });
+                }
+                Kind::Continuation => {
+                    if let Some(e) = entries.last_mut() {
+                        e.value.push('\n');
+                        e.value.push_str(line.value);
+                        e.last = i;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Joins lines back; a line without ending gets the file's, and the last line gets none if
+    /// the original file had no final newline.
+    fn render(&self, out: &[OutLine<'_>]) -> String {
+        let mut s = String::with_capacity(out.iter().map(|(t, _)| t.len() + 2).sum());
+        for (i, (text, ending)) in out.iter().enumerate() {
+            s.push_str(text);
+            if i + 1 == out.len() && !self.trailing_newline {
+                break;
+            }
+            s.push_str(if ending.is_empty() { self.eol } else { ending });
+        }
+        s
+    }
+}
+
+fn parse(ini: &str) -> Result<Doc<'_>, CfgError> {
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    let mut sections: Vec<Section<'_>> = Vec::new();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    // Indentation of the current key: a more indented line continues its value.
+    let mut key_indent: Option<usize> = None;
+    for (idx, raw) in ini.split_inclusive('\n').enumerate() {
+        let n = idx + 1;
+        let err = |message: &str| CfgError::Parse {
+            line: n,
+            message: message.into(),
+        };
+        let (text, ending) = match raw.strip_suffix('\n') {
+            Some(t) => match t.strip_suffix('\r') {
+                Some(t) => (t, "\r\n"),
+                None => (t, "\n"),
+            },
+            None => (raw, ""),
+        };
+        if text.contains('\r') {
+            return Err(err(
+                "a carriage return in the middle of the line (old Mac line endings?)",
+            ));
+        }
+        let body = if idx == 0 {
+            text.strip_prefix('\u{feff}').unwrap_or(text)
+        } else {
+            text
+        };
+        let trimmed = body.trim();
+        let indent = body.len() - body.trim_start().len();
+        let mut line = Line {
+            text,
+            ending,
+            kind: Kind::Blank,
+            key: "",
+            value: "",
+        };
+        if trimmed.is_empty() {
+            // Blank: nothing to record.
+        } else if trimmed.starts_with(';') || trimmed.starts_with('#') {
+            line.kind = Kind::Comment;
+            if let Some(s) = sections.last_mut()
+                && s.header + 1 == idx
+                && trimmed == MARKER
+            {
+                s.marked = true;
+                s.content_end = idx + 1;
+            }
+        } else if indent > 0 && key_indent.is_some_and(|k| indent > k) {
+            line.kind = Kind::Continuation;
+            line.value = trimmed;
+            if let Some(s) = sections.last_mut() {
+                s.content_end = idx + 1;
+            }
+        } else if let Some(inner) = trimmed.strip_prefix('[') {
+            let name = parse_header(inner).map_err(err)?;
+            if let Some(first) = seen.insert(name, n) {
+                return Err(err(&format!(
+                    "section [{name}] appears a second time (first on line {first}); merge or \
+                     rename one of them"
+                )));
+            }
+            if let Some(prev) = sections.last_mut() {
+                prev.end = idx;
+            }
+            sections.push(Section {
+                name,
+                header: idx,
+                end: idx + 1,
+                content_end: idx + 1,
+                marked: false,
+            });
+            line.kind = Kind::Header;
+            key_indent = None;
+        } else {
+            let Some(at) = trimmed.find(['=', ':']) else {
+                return Err(err(
+                    "not `key = value`, a `[section]` header, a `;`/`#` comment or a blank line",
+                ));
+            };
+            let key = trimmed[..at].trim_end();
+            if key.is_empty() {
+                return Err(err("a `key = value` line without a key"));
+            }
+            line.kind = Kind::Key;
+            line.key = key;
+            line.value = trimmed[at + 1..].trim();
+            key_indent = Some(indent);
+            if let Some(s) = sections.last_mut() {
+                s.content_end = idx + 1;
+            }
+        }
+        lines.push(line);
+    }
+    if let Some(last) = sections.last_mut() {
+        last.end = lines.len();
+    }
+    let eol = lines
+        .iter()
+        .map(|l| l.ending)
+        .find(|e| !e.is_empty())
+        .unwrap_or("\n");
+    let trailing_newline = ini.is_empty() || ini.ends_with('\n');
+    Ok(Doc {
+        lines,
+        sections,
+        eol,
+        trailing_newline,
+    })
+}
+
+/// The name inside `[name]`; `inner` is the text after `[`. A comment may follow the `]`.
+fn parse_header(inner: &str) -> Result<&str, &'static str> {
+    let Some(close) = inner.find(']') else {
+        return Err("a `[` that is not closed by `]` on the same line");
+    };
+    let (name, rest) = (&inner[..close], inner[close + 1..].trim());
+    if !(rest.is_empty() || rest.starts_with(';') || rest.starts_with('#')) || rest.contains(']') {
+        return Err("text after the `]` of a section header");
+    }
+    if name.is_empty() {
+        return Err("an empty section name `[]`");
+    }
+    if name.trim() != name {
+        return Err("spaces inside the brackets of a section header (tools disagree on the name)");
+    }
+    Ok(name)
+}
+
+fn check_profile(profile: &str) -> Result<(), CfgError> {
+    let reason = if profile.is_empty() {
+        "it is empty"
+    } else if profile.trim() != profile {
+        "it starts or ends with spaces"
+    } else if profile
+        .chars()
+        .any(|c| c == '[' || c == ']' || c.is_control())
+    {
+        "it contains `[`, `]` or a control character"
+    } else {
+        return Ok(());
+    };
+    Err(CfgError::InvalidProfile {
+        profile: profile.into(),
+        reason,
+    })
+}
+
+fn check_entries(profile: &str, entries: &[(&str, &str)]) -> Result<(), CfgError> {
+    for (i, (key, value)) in entries.iter().enumerate() {
+        let reason = if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            Some("keys are letters, digits, `_`, `-` and `.`")
+        } else if entries[..i]
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(key))
+        {
+            Some("the key is given twice")
+        } else if value.chars().any(char::is_control) {
+            Some("the value contains a line break or control character")
+        } else if value.trim() != *value {
+            Some("the value starts or ends with spaces, which readers would drop")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Err(CfgError::InvalidEntry {
+                profile: profile.into(),
+                key: key.to_string(),
+                reason,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BIG: &str = include_str!("../tests/fixtures/databrickscfg_big.ini");
+    const ENTRIES: &[(&str, &str)] = &[
+        ("host", "https://adb-9.9.azuredatabricks.net"),
+        ("token", "tok-one"),
+    ];
+
+    /// The fixture as LF, CRLF, and both without a final newline.
+    fn variants() -> Vec<String> {
+        let crlf = BIG.replace('\n', "\r\n");
+        let lf_open = BIG.trim_end_matches('\n').to_string();
+        let crlf_open = crlf.trim_end_matches("\r\n").to_string();
+        vec![BIG.to_string(), crlf, lf_open, crlf_open]
+    }
+
+    fn no_lone_lf(s: &str) -> bool {
+        s.match_indices('\n')
+            .all(|(i, _)| i > 0 && s.as_bytes()[i - 1] == b'\r')
+    }
+
+    #[test]
+    fn foreign_bytes_survive_upsert_update_and_remove() {
+        for original in variants() {
+            let added = upsert_profile(&original, "lakepass-dev", ENTRIES).unwrap();
+            assert!(added.starts_with(original.as_str()), "{added}");
+            let eol = if original.contains("\r\n") {
+                "\r\n"
+            } else {
+                "\n"
+            };
+            let tail = &added[original.len()..];
+            let prefix = if original.ends_with('\n') { "" } else { eol };
+            let want_tail = format!(
+                "{prefix}{eol}[lakepass-dev]{eol}{MARKER}{eol}host = https://adb-9.9.azuredatabricks.net{eol}token = tok-one"
+            );
+            assert!(tail.starts_with(&want_tail), "{tail:?}");
+            assert_eq!(added.ends_with('\n'), original.ends_with('\n'));
+            if eol == "\r\n" {
+                assert!(no_lone_lf(&added));
+            }
+
+            let updated = upsert_profile(
+                &added,
+                "lakepass-dev",
+                &[("token", "tok-two"), ("auth_type", "pat")],
+            )
+            .unwrap();
+            assert!(updated.starts_with(original.as_str()));
+            assert_eq!(
+                read_profile(&updated, "lakepass-dev").unwrap().unwrap(),
+                vec![
+                    (
+                        "host".to_string(),
+                        "https://adb-9.9.azuredatabricks.net".to_string()
+                    ),
+                    ("token".to_string(), "tok-two".to_string()),
+                    ("auth_type".to_string(), "pat".to_string()),
+                ]
+            );
+            assert_eq!(
+                owned_profiles(&updated).unwrap(),
+                vec!["lakepass-dev".to_string()]
+            );
+            assert_eq!(remove_profile(&updated, "lakepass-dev").unwrap(), original);
+            assert_eq!(remove_profile(&original, "lakepass-dev").unwrap(), original);
+        }
+    }
+
+    #[test]
+    fn owned_section_in_the_middle_is_edited_in_place() {
+        for eol in ["\n", "\r\n"] {
+            let head = format!("; top{eol}[a]{eol}x = 1{eol}");
+            let ours = format!(
+                "{eol}[lp]{eol}{MARKER}{eol}host = h{eol}  # user note kept{eol}Token=old{eol}    old continuation{eol}extra = kept{eol}"
+            );
+            let tail = format!("{eol}# about b{eol}[b]{eol}token = foreign{eol}");
+            let file = format!("{head}{ours}{tail}");
+            let out =
+                upsert_profile(&file, "lp", &[("token", "new"), ("cluster_id", "c1")]).unwrap();
+            let want_ours = format!(
+                "{eol}[lp]{eol}{MARKER}{eol}host = h{eol}  # user note kept{eol}token = new{eol}extra = kept{eol}cluster_id = c1{eol}"
+            );
+            assert_eq!(out, format!("{head}{want_ours}{tail}"));
+            assert_eq!(remove_profile(&out, "lp").unwrap(), format!("{head}{tail}"));
+            assert_eq!(
+                read_profile(&out, "b").unwrap().unwrap(),
+                vec![("token".into(), "foreign".into())]
+            );
+        }
+    }
+
+    #[test]
+    fn unchanged_values_leave_the_text_identical() {
+        let file = format!("[lp]\n{MARKER}\nhost=h\ntoken = t\n");
+        assert_eq!(
+            upsert_profile(&file, "lp", &[("host", "h"), ("token", "t")]).unwrap(),
+            file
+        );
+    }
+
+    #[test]
+    fn first_section_of_an_empty_file() {
+        let out = upsert_profile("", "lp", &[("host", "h")]).unwrap();
+        assert_eq!(out, format!("[lp]\n{MARKER}\nhost = h\n"));
+        assert_eq!(remove_profile(&out, "lp").unwrap(), "");
+        let later = format!("{out}\n[b]\nx = 1\n");
+        assert_eq!(remove_profile(&later, "lp").unwrap(), "[b]\nx = 1\n");
+    }
+
+    #[test]
+    fn foreign_sections_are_refused() {
+        for name in ["prod", "DEFAULT", "empty-profile", "with-inline"] {
+            let err = upsert_profile(BIG, name, ENTRIES).unwrap_err();
+            assert_eq!(
+                err,
+                CfgError::NotOwned {
+                    profile: name.into()
+                }
+            );
+            assert_eq!(remove_profile(BIG, name).unwrap_err(), err);
+            assert!(err.to_string().contains("not created by Lakepass"), "{err}");
+        }
+        // The marker counts only directly under the header.
+        let moved = format!("[lp]\nhost = h\n{MARKER}\n");
+        assert!(matches!(
+            upsert_profile(&moved, "lp", ENTRIES),
+            Err(CfgError::NotOwned { .. })
+        ));
+        assert!(owned_profiles(BIG).unwrap().is_empty());
+    }
+
+    #[test]
+    fn unreadable_lines_are_refused_with_their_number() {
+        let cases = [
+            ("[a]\nhost = h\njust words\n", 3, "not `key = value`"),
+            ("[a]\nhost = h\n[b\n", 3, "not closed"),
+            (
+                "[a]\nx = 1\n\n[b]\n[a]\n",
+                5,
+                "appears a second time (first on line 1)",
+            ),
+            ("[a] trailing\n", 1, "text after"),
+            ("[]\n", 1, "empty section"),
+            ("[ a ]\n", 1, "spaces inside"),
+            ("[a]\r\n = v\r\n", 2, "without a key"),
+            ("[a]\nx = 1\ry = 2\n", 2, "carriage return"),
+        ];
+        for (text, line, needle) in cases {
+            let err = upsert_profile(text, "lp", ENTRIES).unwrap_err();
+            let CfgError::Parse {
+                line: got,
+                ref message,
+            } = err
+            else {
+                panic!("{text:?}: {err:?}")
+            };
+            assert_eq!(got, line, "{text:?}: {message}");
+            assert!(err.to_string().contains(needle), "{text:?}: {err}");
+            assert!(remove_profile(text, "lp").is_err());
+            assert!(owned_profiles(text).is_err());
+        }
+    }
+
+    #[test]
+    fn errors_never_show_values() {
+        let dup = format!("[lp]\n{MARKER}\ntoken = SECRET-1\ntoken = SECRET-2\n");
+        let err = upsert_profile(&dup, "lp", &[("token", "SECRET-3")]).unwrap_err();
+        assert!(matches!(err, CfgError::Parse { line: 4, .. }), "{err:?}");
+        let bad_value = upsert_profile("", "lp", &[("token", "SECRET\nhost = evil")]).unwrap_err();
+        let bad_key = upsert_profile("", "lp", &[("to ken", "SECRET")]).unwrap_err();
+        for e in [err, bad_value, bad_key] {
+            let shown = format!("{e} {e:?}");
+            assert!(!shown.contains("SECRET"), "{shown}");
+        }
+        let update = ProfileUpdate {
+            profile: "lp".into(),
+            entries: vec![("token".into(), "SECRET".into())],
+        };
+        let shown = format!("{update:?}");
+        assert!(
+            shown.contains("token") && !shown.contains("SECRET"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn continuation_lines_and_inline_header_comments_are_read() {
+        let staging = read_profile(BIG, "staging").unwrap().unwrap();
+        assert_eq!(staging[2], ("scopes".into(), "sql\nfiles\ngenie".into()));
+        assert_eq!(read_profile(BIG, "with-inline").unwrap().unwrap().len(), 1);
+        assert_eq!(read_profile(BIG, "empty-profile").unwrap(), Some(vec![]));
+        assert_eq!(read_profile(BIG, "nope").unwrap(), None);
+        let prod = read_profile(BIG, "prod").unwrap().unwrap();
+        assert_eq!(
+            prod[2],
+            ("cluster_id".into(), "0101-010101-abcdefgh".into())
+        );
+    }
+
+    /// Small generated files: upsert → update → remove gives back the exact bytes.
+    #[test]
+    fn round_trip_over_generated_files() {
+        const PIECES: &[&str] = &[
+            "[s]",
+            "key = v",
+            "k2:v2",
+            "  indented continuation",
+            "; semi comment",
+            "# hash comment",
+            "",
+            "   ",
+            "[DEFAULT]",
+            "host=https://x",
+            "\t; tab comment",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut checked = 0;
+        for _ in 0..3000 {
+            let mut file = String::new();
+            let (mut sections, mut defaults) = (0, false);
+            for _ in 0..next(9) {
+                let mut piece = PIECES[next(PIECES.len() as u64) as usize].to_string();
+                if piece == "[s]" {
+                    sections += 1;
+                    piece = format!("[s{sections}]");
+                } else if piece == "[DEFAULT]" {
+                    if defaults {
+                        continue;
+                    }
+                    defaults = true;
+                }
+                file.push_str(&piece);
+                file.push_str(["\n", "\r\n"][next(2) as usize]);
+            }
+            if next(3) == 0 {
+                file.truncate(file.trim_end_matches(['\r', '\n']).len());
+            }
+            if parse(&file).is_err() {
+                continue;
+            }
+            checked += 1;
+            let one = upsert_profile(&file, "lp", ENTRIES).unwrap();
+            assert!(one.starts_with(file.as_str()), "{file:?} → {one:?}");
+            let two = upsert_profile(&one, "lp", &[("token", "t2"), ("x", "y")]).unwrap();
+            assert!(two.starts_with(file.as_str()), "{file:?} → {two:?}");
+            assert_eq!(remove_profile(&two, "lp").unwrap(), file, "{two:?}");
+            assert_eq!(remove_profile(&one, "lp").unwrap(), file, "{one:?}");
+        }
+        assert!(checked > 1000, "only {checked} generated files parsed");
+    }
+
+    #[test]
+    fn update_file_creates_a_private_file_and_skips_needless_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".databrickscfg");
+        let update = ProfileUpdate {
+            profile: "dev".into(),
+            entries: vec![
+                ("host".into(), "https://h".into()),
+                ("token".into(), "t".into()),
+            ],
+        };
+        set_profiles(&path, std::slice::from_ref(&update)).unwrap();
+        assert_eq!(
+            read_profile(&std::fs::read_to_string(&path).unwrap(), "dev")
+                .unwrap()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(dir.path().join(".databrickscfg.lock").exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+        set_profiles(&path, &[update]).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            before
+        );
+        remove_profiles(&path, &["dev".into(), "absent".into()]).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+    }
+
+    #[test]
+    fn update_file_leaves_a_file_it_cannot_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cfg");
+        let bad = "[a]\nhost = h\nnot a pair\n";
+        std::fs::write(&path, bad).unwrap();
+        let err = set_profiles(
+            &path,
+            &[ProfileUpdate {
+                profile: "dev".into(),
+                entries: vec![],
+            }],
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&path.display().to_string()) && msg.contains("line 3"),
+            "{msg}"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), bad);
+        std::fs::write(&path, b"[a]\nx = \xff\n").unwrap();
+        let err = update_file(&path, |t| Ok(t.to_string())).unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_file_is_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("dotfiles").join("databrickscfg");
+        std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+        std::fs::write(&real, "[mine]\nhost = h\n").unwrap();
+        let link = dir.path().join(".databrickscfg");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        set_profiles(
+            &link,
+            &[ProfileUpdate {
+                profile: "dev".into(),
+                entries: vec![("host".into(), "x".into())],
+            }],
+        )
+        .unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(
+            std::fs::read_to_string(&real)
+                .unwrap()
+                .starts_with("[mine]\nhost = h\n\n[dev]\n")
+        );
+    }
+
+    #[test]
+    fn concurrent_writers_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".databrickscfg");
+        std::fs::write(&path, "; keep me\n[foreign]\nhost = f\n").unwrap();
+        let workers: Vec<_> = (0..2)
+            .map(|t| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        let profile = format!("t{t}-p{i}");
+                        update_file(&path, |text| {
+                            upsert_profile(text, &profile, &[("host", "h")])
+                        })
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("; keep me\n[foreign]\nhost = f\n"));
+        assert_eq!(owned_profiles(&text).unwrap().len(), 100);
+    }
+}

@@ -1,0 +1,438 @@
+//! Signing in to the company's OIDC identity provider, and keeping that session alive.
+//!
+//! The flow is the authorization-code grant with PKCE S256 (RFC 7636), a random `state` and
+//! `nonce`, and a loopback redirect on 127.0.0.1 (RFC 8252 §7.3). Requests are plain values built
+//! by pure functions ([`SignInRequest::new`], [`code_request`], [`refresh_request`]); sending
+//! them is `http`'s job. The id_token is verified against the issuer's JWKS (`jwt::verify`).
+//! We use the `oauth2` crate for PKCE and CSRF randomness but not `openidconnect`: its
+//! type-state clients and bundled verifier duplicate what `jwt` already does for `doctor`.
+
+use std::time::Duration;
+
+use jsonwebtoken::jwk::JwkSet;
+use oauth2::{CsrfToken, PkceCodeChallenge};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::clock::UnixTime;
+use crate::config::IdpConfig;
+use crate::http::{FormRequest, Http, HttpError, OAuthError};
+use crate::jwt::{self, Expectations, JwtError};
+use crate::secret::Secret;
+
+/// The parts of an OpenID Provider's discovery document we use (OIDC Discovery §3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Discovery {
+    /// Must equal the configured issuer exactly.
+    pub issuer: String,
+    /// Where the browser goes.
+    pub authorization_endpoint: String,
+    /// Where codes and refresh tokens are redeemed.
+    pub token_endpoint: String,
+    /// The signing keys.
+    pub jwks_uri: String,
+}
+
+/// Everything that can go wrong talking to the IdP.
+#[derive(Debug, thiserror::Error)]
+pub enum IdpError {
+    /// Network or HTTP failure.
+    #[error("identity provider unreachable: {0}")]
+    Http(#[from] HttpError),
+    /// Discovery answered with another issuer.
+    #[error("the IdP's discovery document names issuer `{found}`, but the config says `{configured}`{hint}; fix `issuer` in the config")]
+    IssuerMismatch {
+        /// From config.
+        configured: String,
+        /// From discovery.
+        found: String,
+        /// A note when they differ only by a trailing slash.
+        hint: &'static str,
+    },
+    /// The IdP refused a grant.
+    #[error("the identity provider refused the {grant} request: {error}")]
+    Grant {
+        /// "authorization_code" or "refresh_token".
+        grant: &'static str,
+        /// The RFC 6749 error.
+        error: OAuthError,
+    },
+    /// The id_token failed validation.
+    #[error("the id_token from the identity provider is not valid: {0}")]
+    IdToken(#[from] JwtError),
+    /// A token response without the tokens it must carry.
+    #[error("the identity provider's token response has no {0}")]
+    MissingToken(&'static str),
+    /// The loopback callback carried something wrong.
+    #[error("{0}")]
+    Callback(#[from] CallbackError),
+    /// Could not listen on the redirect port.
+    #[error("cannot listen on 127.0.0.1:{port} for the sign-in redirect: {message}; free the port or change `redirect_port`")]
+    Listen {
+        /// The port.
+        port: u16,
+        /// The OS error.
+        message: String,
+    },
+    /// The user did not finish in time.
+    #[error("sign-in timed out after {0} seconds without the browser coming back; run `lakepass login` again")]
+    Timeout(u64),
+    /// A bad URL in config or discovery.
+    #[error("invalid URL `{url}`: {message}")]
+    Url {
+        /// The URL.
+        url: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl IdpError {
+    /// True when only a new interactive sign-in can help (`invalid_grant`: revoked or expired
+    /// refresh token).
+    pub fn needs_login(&self) -> bool {
+        matches!(self, IdpError::Grant { error, .. } if error.error == "invalid_grant")
+    }
+}
+
+/// Fetches the discovery document and checks its issuer.
+pub async fn discover(http: &Http, issuer: &str) -> Result<Discovery, IdpError> {
+    let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+    let d: Discovery = http.get_json(&url).await?;
+    if d.issuer != issuer {
+        let hint = if d.issuer.trim_end_matches('/') == issuer.trim_end_matches('/') {
+            " (they differ only by a trailing slash, which matters: Databricks compares `iss` exactly)"
+        } else {
+            ""
+        };
+        return Err(IdpError::IssuerMismatch { configured: issuer.into(), found: d.issuer, hint });
+    }
+    Ok(d)
+}
+
+/// Fetches the issuer's signing keys.
+pub async fn fetch_jwks(http: &Http, d: &Discovery) -> Result<JwkSet, IdpError> {
+    Ok(http.get_json(&d.jwks_uri).await?)
+}
+
+/// An authorization request in flight: what the callback and the code redemption must match.
+#[derive(Debug)]
+pub struct SignInRequest {
+    /// The URL to open in the browser.
+    pub url: Url,
+    /// `state` sent; the callback must return it.
+    pub state: Secret,
+    /// `nonce` sent; the id_token must carry it.
+    pub nonce: Secret,
+    /// PKCE verifier, sent when redeeming the code.
+    pub verifier: Secret,
+    /// The loopback redirect URI.
+    pub redirect_uri: String,
+}
+
+impl SignInRequest {
+    /// Builds the authorization URL with PKCE S256, state and nonce.
+    pub fn new(d: &Discovery, idp: &IdpConfig, redirect_uri: &str) -> Result<Self, IdpError> {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let state = CsrfToken::new_random();
+        let nonce = CsrfToken::new_random();
+        let mut url = Url::parse(&d.authorization_endpoint).map_err(|e| IdpError::Url {
+            url: d.authorization_endpoint.clone(),
+            message: e.to_string(),
+        })?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &idp.client_id)
+                .append_pair("redirect_uri", redirect_uri)
+                .append_pair("scope", &idp.scopes.join(" "))
+                .append_pair("state", state.secret())
+                .append_pair("nonce", nonce.secret())
+                .append_pair("code_challenge", challenge.as_str())
+                .append_pair("code_challenge_method", "S256");
+            for (k, v) in &idp.auth_params {
+                q.append_pair(k, v);
+            }
+        }
+        Ok(SignInRequest {
+            url,
+            state: Secret::new(state.secret().clone()),
+            nonce: Secret::new(nonce.secret().clone()),
+            verifier: Secret::new(verifier.secret().clone()),
+            redirect_uri: redirect_uri.to_string(),
+        })
+    }
+}
+
+/// What the loopback callback can carry that we refuse.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CallbackError {
+    /// `state` missing or different: a forged or stale redirect.
+    #[error("sign-in callback has a wrong or missing `state` (a stale tab or a forged request); run `lakepass login` again")]
+    State,
+    /// No `code`.
+    #[error("sign-in callback has no authorization `code`; run `lakepass login` again")]
+    MissingCode,
+    /// The IdP sent an error instead of a code.
+    #[error("the identity provider refused the sign-in: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Denied {
+        /// e.g. `access_denied`.
+        error: String,
+        /// The IdP's explanation.
+        description: Option<String>,
+    },
+    /// RFC 9207 `iss` names another issuer: a mix-up attack.
+    #[error("sign-in callback came from issuer `{0}`, not the one we asked; refusing it")]
+    Issuer(String),
+}
+
+/// Checks a callback query string; returns the authorization code. Pure, for tests and fuzzing.
+pub fn parse_callback(query: &str, state: &Secret, issuer: &str) -> Result<Secret, CallbackError> {
+    let mut code = None;
+    let mut got_state = None;
+    let mut error = None;
+    let mut description = None;
+    let mut iss = None;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match &*k {
+            "code" => code = Some(v.into_owned()),
+            "state" => got_state = Some(v.into_owned()),
+            "error" => error = Some(v.into_owned()),
+            "error_description" => description = Some(v.into_owned()),
+            "iss" => iss = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let state_ok = got_state
+        .as_deref()
+        .is_some_and(|s| constant_time_eq(s.as_bytes(), state.secret().as_bytes()));
+    if !state_ok {
+        return Err(CallbackError::State);
+    }
+    if let Some(i) = iss {
+        if i != issuer {
+            return Err(CallbackError::Issuer(i));
+        }
+    }
+    if let Some(error) = error {
+        return Err(CallbackError::Denied { error, description });
+    }
+    code.filter(|c| !c.is_empty()).map(Secret::new).ok_or(CallbackError::MissingCode)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The code-redemption request (RFC 6749 §4.1.3 + RFC 7636 §4.5).
+pub fn code_request(d: &Discovery, idp: &IdpConfig, req: &SignInRequest, code: &Secret) -> FormRequest {
+    FormRequest::post(&d.token_endpoint)
+        .field("grant_type", "authorization_code")
+        .secret_field("code", code)
+        .field("redirect_uri", &req.redirect_uri)
+        .field("client_id", &idp.client_id)
+        .secret_field("code_verifier", &req.verifier)
+}
+
+/// The refresh request (RFC 6749 §6).
+pub fn refresh_request(d: &Discovery, idp: &IdpConfig, refresh_token: &Secret) -> FormRequest {
+    FormRequest::post(&d.token_endpoint)
+        .field("grant_type", "refresh_token")
+        .secret_field("refresh_token", refresh_token)
+        .field("client_id", &idp.client_id)
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: Option<Secret>,
+    id_token: Option<Secret>,
+    refresh_token: Option<Secret>,
+    expires_in: Option<i64>,
+}
+
+/// A signed-in IdP session: what the vault keeps per IdP.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct IdpSession {
+    /// The verified id_token (a JWT).
+    pub id_token: Secret,
+    /// When the id_token expires.
+    pub id_token_exp: UnixTime,
+    /// The access token, when the IdP issued one.
+    pub access_token: Option<Secret>,
+    /// When the access token expires (from `expires_in`, or its `exp` if a JWT).
+    pub access_token_exp: Option<UnixTime>,
+    /// The refresh token; absent when the IdP gave none (then sign-in is needed hourly).
+    pub refresh_token: Option<Secret>,
+    /// `sub` of the id_token.
+    pub subject: String,
+    /// `email` or `preferred_username`, for display.
+    pub username: Option<String>,
+    /// When this session was last refreshed.
+    pub refreshed_at: UnixTime,
+}
+
+impl std::fmt::Debug for IdpSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdpSession")
+            .field("subject", &self.subject)
+            .field("username", &self.username)
+            .field("id_token_exp", &self.id_token_exp)
+            .field("has_refresh_token", &self.refresh_token.is_some())
+            .finish()
+    }
+}
+
+/// Sends a token request and validates the answer into a session.
+/// `previous` supplies the refresh token when the IdP does not rotate it.
+pub async fn redeem(
+    http: &Http,
+    d: &Discovery,
+    idp: &IdpConfig,
+    req: FormRequest,
+    grant: &'static str,
+    nonce: Option<&Secret>,
+    previous_refresh: Option<&Secret>,
+    now: UnixTime,
+) -> Result<IdpSession, IdpError> {
+    let resp = http.post_form(&req).await?;
+    if !resp.is_success() {
+        return Err(IdpError::Grant { grant, error: OAuthError::from_response(&resp) });
+    }
+    let body: TokenResponse = resp.json().map_err(|_| IdpError::MissingToken("valid JSON body"))?;
+    let id_token = body.id_token.ok_or(IdpError::MissingToken("id_token"))?;
+    let jwks = fetch_jwks(http, d).await?;
+    let want = Expectations {
+        issuer: &d.issuer,
+        audience: &idp.client_id,
+        nonce: nonce.map(Secret::secret),
+        now,
+    };
+    let claims = match jwt::verify(id_token.secret(), &jwks, &want) {
+        Err(JwtError::UnknownKey(_)) => {
+            // Keys rotated since we fetched them: fetch once more.
+            let jwks = fetch_jwks(http, d).await?;
+            jwt::verify(id_token.secret(), &jwks, &want)?
+        }
+        other => other?,
+    };
+    let access_token_exp = body.expires_in.map(|s| now + s).or_else(|| {
+        body.access_token
+            .as_ref()
+            .and_then(|t| jwt::decode_unverified(t.secret()).ok())
+            .and_then(|j| j.exp())
+    });
+    Ok(IdpSession {
+        id_token_exp: claims.exp().ok_or(IdpError::IdToken(JwtError::MissingClaim("exp")))?,
+        subject: claims.str_claim("sub").ok_or(JwtError::MissingClaim("sub"))?.to_string(),
+        username: claims
+            .str_claim("email")
+            .or_else(|| claims.str_claim("preferred_username"))
+            .map(String::from),
+        id_token,
+        access_token: body.access_token,
+        access_token_exp,
+        refresh_token: body.refresh_token.or_else(|| previous_refresh.cloned()),
+        refreshed_at: now,
+    })
+}
+
+/// The loopback listener that receives the browser's redirect.
+pub struct Loopback {
+    listener: tokio::net::TcpListener,
+    /// `http://127.0.0.1:<port>/callback`
+    pub redirect_uri: String,
+}
+
+impl Loopback {
+    /// Binds 127.0.0.1 (never all interfaces) on `port` (0 = any free port).
+    pub async fn bind(port: u16) -> Result<Self, IdpError> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| IdpError::Listen { port, message: e.to_string() })?;
+        let actual = listener.local_addr().map_err(|e| IdpError::Listen { port, message: e.to_string() })?.port();
+        Ok(Loopback { listener, redirect_uri: format!("http://127.0.0.1:{actual}/callback") })
+    }
+
+    /// Waits for the redirect, answers the browser with a plain page, and returns the code.
+    pub async fn wait(self, req: &SignInRequest, issuer: &str, timeout: Duration) -> Result<Secret, IdpError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let accept = tokio::time::timeout_at(deadline, self.listener.accept()).await;
+            let Ok(Ok((stream, peer))) = accept else {
+                return Err(IdpError::Timeout(timeout.as_secs()));
+            };
+            if !peer.ip().is_loopback() {
+                continue; // Unreachable while bound to 127.0.0.1; kept as a guard.
+            }
+            match crate::idp_callback::serve_one(stream, req, issuer).await {
+                Some(result) => return result.map_err(IdpError::from),
+                None => continue, // favicon or another path: keep waiting
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idp() -> IdpConfig {
+        IdpConfig {
+            issuer: "https://idp.example".into(),
+            client_id: "cid".into(),
+            scopes: vec!["openid".into(), "offline_access".into()],
+            redirect_port: 0,
+            auth_params: [("prompt".to_string(), "consent".to_string())].into(),
+        }
+    }
+
+    fn disc() -> Discovery {
+        Discovery {
+            issuer: "https://idp.example".into(),
+            authorization_endpoint: "https://idp.example/authorize".into(),
+            token_endpoint: "https://idp.example/token".into(),
+            jwks_uri: "https://idp.example/jwks".into(),
+        }
+    }
+
+    #[test]
+    fn authorize_url_carries_pkce_state_nonce() {
+        let r = SignInRequest::new(&disc(), &idp(), "http://127.0.0.1:5/callback").unwrap();
+        let q: std::collections::HashMap<_, _> = r.url.query_pairs().into_owned().collect();
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["state"], r.state.secret());
+        assert_eq!(q["nonce"], r.nonce.secret());
+        assert_eq!(q["scope"], "openid offline_access");
+        assert_eq!(q["prompt"], "consent");
+        assert_eq!(q["redirect_uri"], "http://127.0.0.1:5/callback");
+        // The challenge is the S256 of the verifier, never the verifier itself.
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let want = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(r.verifier.secret().as_bytes()));
+        assert_eq!(q["code_challenge"], want);
+        assert!(r.verifier.secret().len() >= 43);
+        let code = code_request(&disc(), &idp(), &r, &Secret::new("c0de"));
+        assert_eq!(code.get("code_verifier"), Some(r.verifier.secret()));
+        assert_eq!(code.get("grant_type"), Some("authorization_code"));
+    }
+
+    #[test]
+    fn callback_checks_state_code_error_and_issuer() {
+        let st = Secret::new("s1");
+        let iss = "https://idp.example";
+        assert_eq!(parse_callback("code=abc&state=s1", &st, iss).unwrap().secret(), "abc");
+        assert_eq!(parse_callback("code=abc&state=s2", &st, iss).unwrap_err(), CallbackError::State);
+        assert_eq!(parse_callback("code=abc", &st, iss).unwrap_err(), CallbackError::State);
+        assert_eq!(parse_callback("state=s1", &st, iss).unwrap_err(), CallbackError::MissingCode);
+        assert_eq!(parse_callback("state=s1&code=", &st, iss).unwrap_err(), CallbackError::MissingCode);
+        assert!(matches!(
+            parse_callback("state=s1&error=access_denied&error_description=no", &st, iss).unwrap_err(),
+            CallbackError::Denied { ref error, .. } if error == "access_denied"
+        ));
+        assert_eq!(
+            parse_callback("state=s1&code=a&iss=https://evil", &st, iss).unwrap_err(),
+            CallbackError::Issuer("https://evil".into())
+        );
+    }
+}

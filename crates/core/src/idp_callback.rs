@@ -1,0 +1,99 @@
+//! The one HTTP request the browser makes back to us after sign-in.
+//!
+//! We answer exactly one `GET /callback?…` on a socket bound to 127.0.0.1 and close it. A full
+//! server framework would add routing and keep-alive we do not want in the sign-in path; reading
+//! one bounded request line is small enough to own and to fuzz. The page we send back is plain
+//! and says whether to close the tab or look at the terminal.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::idp::{CallbackError, SignInRequest, parse_callback};
+use crate::secret::Secret;
+
+const MAX_REQUEST: usize = 16 * 1024;
+
+/// Reads one request. `None` when it was not for `/callback` (a favicon, say).
+pub(crate) async fn serve_one(
+    mut stream: TcpStream,
+    req: &SignInRequest,
+    issuer: &str,
+) -> Option<Result<Secret, CallbackError>> {
+    let head = read_head(&mut stream).await?;
+    let target = request_target(&head)?;
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if path != "/callback" {
+        let _ = respond(&mut stream, "404 Not Found", "Not found.").await;
+        return None;
+    }
+    let result = parse_callback(query, &req.state, issuer);
+    let (status, body) = match &result {
+        Ok(_) => ("200 OK", "Signed in to Lakepass. You can close this tab.".to_string()),
+        Err(e) => ("400 Bad Request", format!("Lakepass sign-in failed: {e}")),
+    };
+    let _ = respond(&mut stream, status, &body).await;
+    Some(result)
+}
+
+/// The request target of a `GET` request line, e.g. `/callback?code=…`.
+pub fn request_target(head: &str) -> Option<&str> {
+    let line = head.lines().next()?;
+    let mut parts = line.split(' ');
+    let (method, target) = (parts.next()?, parts.next()?);
+    (method == "GET" && target.starts_with('/')).then_some(target)
+}
+
+async fn read_head(stream: &mut TcpStream) -> Option<String> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    let read = async {
+        loop {
+            let n = stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                return String::from_utf8(buf).ok();
+            }
+            if buf.len() > MAX_REQUEST {
+                return None;
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read).await.ok()?
+}
+
+async fn respond(stream: &mut TcpStream, status: &str, text: &str) -> std::io::Result<()> {
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Lakepass</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;margin:4rem auto;max-width:32rem\">\
+         <h1>Lakepass</h1><p>{}</p></body></html>",
+        html_escape(text)
+    );
+    let resp = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
+         Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(resp.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_line_is_parsed_strictly() {
+        assert_eq!(request_target("GET /callback?code=1 HTTP/1.1\r\nHost: x\r\n\r\n"), Some("/callback?code=1"));
+        assert_eq!(request_target("POST /callback HTTP/1.1\r\n\r\n"), None);
+        assert_eq!(request_target("GET http://evil/callback HTTP/1.1\r\n\r\n"), None);
+        assert_eq!(request_target(""), None);
+        assert_eq!(html_escape("<b>&"), "&lt;b&gt;&amp;");
+    }
+}

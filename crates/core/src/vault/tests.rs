@@ -1,0 +1,352 @@
+//! Vault tests: the file backend for real, the keyring probe through an injected function, and
+//! one real probe with no D-Bus session, run in a child process so no env var leaks into others.
+//! The real Secret Service round trip is `tests/keyring_real.rs` (`scripts/test-keyring.sh`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use ::keyring::Error as KeyringError;
+
+use super::*;
+
+const IDP: &str = "idp:corp";
+const WS: &str = "ws:https://x.cloud.databricks.com/sub/path";
+
+async fn file_vault(dir: &Path) -> Vault {
+    Vault::open(dir, Some(VaultKind::File))
+        .await
+        .expect("open file vault")
+}
+
+fn no_access() -> KeyringError {
+    KeyringError::NoStorageAccess("org.freedesktop.DBus.Error.NoServer".into())
+}
+
+#[tokio::test]
+async fn file_set_get_overwrite_delete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vault = file_vault(&tmp.path().join("data")).await;
+    assert_eq!(vault.kind(), VaultKind::File);
+    assert!(vault.get(IDP).await.unwrap().is_none());
+
+    vault
+        .set(IDP, &Secret::new(r#"{"refresh_token":"rt-1"}"#))
+        .await
+        .unwrap();
+    vault.set(WS, &Secret::new("dapi-ws")).await.unwrap();
+    assert_eq!(
+        vault.get(IDP).await.unwrap().unwrap().secret(),
+        r#"{"refresh_token":"rt-1"}"#
+    );
+    assert_eq!(vault.get(WS).await.unwrap().unwrap().secret(), "dapi-ws");
+
+    vault.set(IDP, &Secret::new("rt-2")).await.unwrap();
+    assert_eq!(vault.get(IDP).await.unwrap().unwrap().secret(), "rt-2");
+
+    vault.delete(IDP).await.unwrap();
+    assert!(vault.get(IDP).await.unwrap().is_none());
+    vault.delete(IDP).await.unwrap(); // absent: still Ok
+    assert_eq!(vault.get(WS).await.unwrap().unwrap().secret(), "dapi-ws");
+
+    // A second handle (another process, in effect) sees the same data.
+    let again = file_vault(&tmp.path().join("data")).await;
+    assert_eq!(again.get(WS).await.unwrap().unwrap().secret(), "dapi-ws");
+}
+
+#[tokio::test]
+async fn delete_on_a_fresh_vault_is_ok_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vault = file_vault(tmp.path()).await;
+    vault.delete(WS).await.unwrap();
+    assert!(!tmp.path().join("vault.json").exists());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn file_is_0600_in_a_0700_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("nested").join("data");
+    let vault = file_vault(&data).await;
+    vault.set(IDP, &Secret::new("rt")).await.unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "data dir");
+    assert_eq!(mode(&data.join("vault.json")), 0o600, "vault file");
+    // Rewrites keep it 0600 (write_atomic makes a new file each time).
+    vault.set(WS, &Secret::new("t")).await.unwrap();
+    assert_eq!(
+        mode(&data.join("vault.json")),
+        0o600,
+        "vault file after rewrite"
+    );
+}
+
+#[tokio::test]
+async fn corrupt_file_is_reported_and_left_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("vault.json");
+    let garbage = b"{\"idp:corp\": \"rt-very-secret\", oops";
+    std::fs::write(&path, garbage).unwrap();
+    let vault = file_vault(tmp.path()).await;
+
+    let get = vault.get(IDP).await.unwrap_err();
+    let set = vault.set(WS, &Secret::new("new")).await.unwrap_err();
+    let delete = vault.delete(IDP).await.unwrap_err();
+    for err in [&get, &set, &delete] {
+        let shown = err.to_string();
+        assert!(matches!(err, VaultError::Corrupt { .. }), "{shown}");
+        assert!(
+            shown.contains(&path.display().to_string()),
+            "names the file: {shown}"
+        );
+        assert!(shown.contains("move it aside"), "says what to do: {shown}");
+        assert!(
+            !shown.contains("very-secret"),
+            "never shows content: {shown}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        garbage,
+        "file must be left as it was"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_sets_from_tasks_all_survive() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Two independent handles: their only coordination is the lock file, as between processes.
+    let a = file_vault(tmp.path()).await;
+    let b = file_vault(tmp.path()).await;
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let vault = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            vault
+                .set(
+                    &format!("ws:https://w{i}.example"),
+                    &Secret::new(format!("t{i}")),
+                )
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    for i in 0..24 {
+        let got = a.get(&format!("ws:https://w{i}.example")).await.unwrap();
+        assert_eq!(got.expect("every write survives").secret(), format!("t{i}"));
+    }
+}
+
+#[test]
+fn concurrent_sets_from_threads_all_survive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_owned();
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let vault = file_vault(&dir).await;
+                    for j in 0..5 {
+                        vault
+                            .set(&format!("idp:t{i}-{j}"), &Secret::new("rt"))
+                            .await
+                            .unwrap();
+                    }
+                });
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let text = std::fs::read_to_string(dir.join("vault.json")).unwrap();
+    let map: BTreeMap<String, String> = serde_json::from_str(&text).unwrap();
+    assert_eq!(map.len(), 40, "{:?}", map.keys());
+}
+
+#[tokio::test]
+async fn forced_kinds_skip_the_probe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let never = || -> Result<(), KeyringError> { panic!("forced vaults must not probe") };
+    let file = Vault::open_with_probe(tmp.path(), Some(VaultKind::File), never, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(file.kind(), VaultKind::File);
+    assert_eq!(file.fallback_reason(), None, "forced is not a fallback");
+    assert_eq!(
+        file.location(),
+        format!("file {}", tmp.path().join("vault.json").display())
+    );
+
+    let kr = Vault::open_with_probe(tmp.path(), Some(VaultKind::Keyring), never, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(kr.kind(), VaultKind::Keyring);
+    assert_eq!(kr.location(), "OS keyring (service lakepass)");
+    assert_eq!(kr.fallback_reason(), None);
+}
+
+#[tokio::test]
+async fn reachable_keyring_is_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    for answer in [Ok(()), Err(KeyringError::NoEntry)] {
+        let probe = move || answer;
+        let vault = Vault::open_with_probe(tmp.path(), None, probe, Duration::from_secs(3))
+            .await
+            .unwrap();
+        assert_eq!(vault.kind(), VaultKind::Keyring);
+        assert_eq!(vault.fallback_reason(), None);
+    }
+    assert!(!tmp.path().join("vault.json").exists());
+}
+
+#[tokio::test]
+async fn unreachable_keyring_falls_back_to_the_file_and_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    type Probe = fn() -> Result<(), KeyringError>;
+    let cases: [(Probe, &str); 2] = [
+        (|| Err(no_access()), "refused access"),
+        (
+            || Err(KeyringError::PlatformFailure("no Secret Service".into())),
+            "not available",
+        ),
+    ];
+    for (probe, why) in cases {
+        let vault = Vault::open_with_probe(tmp.path(), None, probe, Duration::from_secs(3))
+            .await
+            .unwrap();
+        assert_eq!(vault.kind(), VaultKind::File);
+        let reason = vault.fallback_reason().expect("a fallback is never silent");
+        assert!(reason.contains(why), "{reason}");
+        vault.set(IDP, &Secret::new("rt")).await.unwrap();
+        assert_eq!(vault.get(IDP).await.unwrap().unwrap().secret(), "rt");
+    }
+}
+
+#[tokio::test]
+async fn hanging_keyring_times_out_and_falls_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hang = || {
+        std::thread::sleep(Duration::from_secs(2));
+        Ok(())
+    };
+    let started = std::time::Instant::now();
+    let vault = Vault::open_with_probe(tmp.path(), None, hang, Duration::from_millis(100))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "open waited for the hung call"
+    );
+    assert_eq!(vault.kind(), VaultKind::File);
+    let reason = vault.fallback_reason().unwrap();
+    assert!(reason.contains("did not answer within 0.1 s"), "{reason}");
+}
+
+/// The real probe with no session bus (the SSH / headless case). Environment variables are
+/// process-wide, so the test re-runs itself in a child process with the bus removed from its
+/// environment; only the child opens the vault.
+#[cfg(target_os = "linux")]
+#[test]
+fn real_probe_without_dbus_falls_back_to_the_file() {
+    const CHILD: &str = "LAKEPASS_VAULT_TEST_NO_BUS_DIR";
+    if let Some(dir) = std::env::var_os(CHILD) {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let vault = rt.block_on(Vault::open(Path::new(&dir), None)).unwrap();
+        assert_eq!(vault.kind(), VaultKind::File, "{vault:?}");
+        let reason = vault.fallback_reason().expect("fallback reason");
+        println!("fallback reason: {reason}");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime_dir = tempfile::tempdir().unwrap(); // no `bus` socket in it
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "vault::tests::real_probe_without_dbus_falls_back_to_the_file",
+            "--exact",
+        ])
+        .args(["--nocapture", "--test-threads=1"])
+        .env(CHILD, tmp.path())
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("XDG_RUNTIME_DIR", runtime_dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("1 passed"),
+        "child ran no test:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("fallback reason: the OS keyring"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn vault_kind_parses_and_serializes() {
+    assert_eq!("keyring".parse::<VaultKind>().unwrap(), VaultKind::Keyring);
+    assert_eq!(" File ".parse::<VaultKind>().unwrap(), VaultKind::File);
+    let err = "vault".parse::<VaultKind>().unwrap_err().to_string();
+    assert!(
+        err.contains("LAKEPASS_VAULT") && err.contains("\"keyring\" or \"file\""),
+        "{err}"
+    );
+    assert_eq!(
+        serde_json::to_string(&VaultKind::Keyring).unwrap(),
+        "\"keyring\""
+    );
+    assert_eq!(serde_json::to_string(&VaultKind::File).unwrap(), "\"file\"");
+    assert_eq!(VaultKind::File.to_string(), "file");
+}
+
+#[tokio::test]
+async fn debug_shows_only_kind_and_location() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vault = file_vault(tmp.path()).await;
+    vault
+        .set(IDP, &Secret::new("rt-very-secret"))
+        .await
+        .unwrap();
+    let shown = format!("{vault:?}");
+    assert!(
+        shown.starts_with("Vault { kind: File, location: \"file "),
+        "{shown}"
+    );
+    assert!(!shown.contains("very-secret"), "{shown}");
+}
+
+#[test]
+fn errors_say_what_to_do_next() {
+    let timeout = VaultError::Timeout {
+        op: format!("get {IDP:?}"),
+    }
+    .to_string();
+    assert!(
+        timeout.contains("LAKEPASS_VAULT=file") && timeout.contains("idp:corp"),
+        "{timeout}"
+    );
+    let locked = super::keyring::keyring_error("set \"idp:corp\"", no_access()).to_string();
+    assert!(
+        locked.contains("unlock") && locked.contains("LAKEPASS_VAULT=file"),
+        "{locked}"
+    );
+    let bytes = b"rt-very-secret\xff".to_vec();
+    let bad = super::keyring::keyring_error("get \"x\"", KeyringError::BadEncoding(bytes));
+    let bad = format!("{bad} {bad:?}");
+    assert!(
+        !bad.contains("very-secret") && !bad.contains("114"),
+        "{bad}"
+    );
+}

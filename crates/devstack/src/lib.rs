@@ -1,0 +1,344 @@
+//! The Lakepass devstack: a local OIDC identity provider and two Databricks workspace emulators
+//! (`dev` and `prod`), faithful enough to be both Lakepass's embedded demo default and the peer
+//! its tests talk to over real HTTP.
+//!
+//! It deliberately does not depend on `lakepass-core`: it plays the *other* party, so it must not
+//! share code (or bugs) with the client it tests. Every listener binds loopback only.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let stack = lakepass_devstack::start(Default::default()).await?;
+//! println!("issuer: {}", stack.info().issuer);
+//! stack.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Layout: `keys` signs tokens and publishes the JWKS; `idp` (authorize, login page) and
+//! `idp_token` (the token endpoint) are the IdP; `workspace`, `exchange` (JWT verification
+//! against federation policies) and `serving` (Anthropic Messages) are a workspace; `faults`
+//! injects failures; `stats` counts what peers did; `control` exposes all of it over HTTP for
+//! out-of-process tests; `server` runs the listeners; `errors` holds the wire error formats.
+
+mod control;
+mod errors;
+mod exchange;
+mod faults;
+mod idp;
+mod idp_token;
+mod keys;
+mod server;
+mod serving;
+mod stats;
+mod workspace;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+
+pub use faults::{FaultKind, FaultRule, Faults, Target};
+pub use keys::SigningAlg;
+pub use stats::{IdpStats, Stats, WorkspaceStats, fingerprint};
+
+/// The OAuth client id of the one public client the devstack IdP knows.
+pub const CLIENT_ID: &str = "lakepass-dev";
+
+/// How to start a devstack. Build it with `..Default::default()` so new fields do not break you.
+#[derive(Debug, Clone)]
+pub struct DevstackOptions {
+    /// Where the IdP listens (loopback only). With a non-zero port the `dev` workspace takes
+    /// port + 1 and `prod` port + 2; with port 0 every listener takes its own ephemeral port.
+    pub addr: SocketAddr,
+    /// When set, `GET /authorize` approves at once as this email instead of showing a login page.
+    pub auto_approve: Option<String>,
+    /// Lifetime of the IdP's id_token and access_token.
+    pub idp_token_ttl: Duration,
+    /// Lifetime of the tokens a workspace mints by token exchange or client credentials.
+    pub workspace_token_ttl: Duration,
+    /// Whether every refresh grant returns a new refresh token and invalidates the old one.
+    pub rotate_refresh_tokens: bool,
+}
+
+impl Default for DevstackOptions {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            auto_approve: None,
+            idp_token_ttl: Duration::from_secs(3600),
+            workspace_token_ttl: Duration::from_secs(3600),
+            rotate_refresh_tokens: true,
+        }
+    }
+}
+
+/// Where everything listens and which credentials to use: what a client needs to be configured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevstackInfo {
+    /// The IdP issuer, e.g. `http://127.0.0.1:8400` (no trailing slash; it is compared exactly).
+    pub issuer: String,
+    /// The public OAuth client id to sign in with ([`CLIENT_ID`]).
+    pub client_id: String,
+    /// The emulated workspaces, `dev` then `prod`.
+    pub workspaces: Vec<WorkspaceInfo>,
+    /// A service principal every workspace accepts for `client_credentials` (M2M).
+    pub service_principal: ServicePrincipalInfo,
+}
+
+/// One emulated Databricks workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceInfo {
+    /// `dev` or `prod`.
+    pub name: String,
+    /// Base URL, e.g. `http://127.0.0.1:8401`.
+    pub host: String,
+    /// The numeric workspace id reported by `/.well-known/databricks-config`.
+    pub workspace_id: u64,
+}
+
+/// Credentials of the devstack's service principal (Databricks OAuth M2M).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServicePrincipalInfo {
+    /// The service principal's application id (a UUID).
+    pub client_id: String,
+    /// Its OAuth secret.
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for ServicePrincipalInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServicePrincipalInfo")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .finish()
+    }
+}
+
+/// A Databricks OIDC federation policy: which IdP tokens a workspace accepts for exchange.
+///
+/// Mirrors Databricks' `oidc_policy` (issuer, audiences, subject_claim, subject). With
+/// `service_principal_client_id` set it is a service-principal federation policy: it only
+/// applies to exchanges naming that `client_id`, and the token then acts as that principal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FederationPolicy {
+    /// Trusted issuer, compared to the token's `iss` as an exact string.
+    pub issuer: String,
+    /// Accepted `aud` values; the token needs at least one of them.
+    pub audiences: Vec<String>,
+    /// The claim naming the user (default `sub`).
+    #[serde(default = "default_subject_claim")]
+    pub subject_claim: String,
+    /// When set, the subject claim must equal this value.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// When set, a service-principal policy for this application id.
+    #[serde(default)]
+    pub service_principal_client_id: Option<String>,
+}
+
+fn default_subject_claim() -> String {
+    "sub".to_owned()
+}
+
+impl FederationPolicy {
+    /// An account-wide (user) policy trusting `issuer` for `audiences`, subject claim `sub`.
+    pub fn new(issuer: impl Into<String>, audiences: Vec<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audiences,
+            subject_claim: default_subject_claim(),
+            subject: None,
+            service_principal_client_id: None,
+        }
+    }
+}
+
+/// State shared by every listener of one devstack.
+pub(crate) struct Shared {
+    pub(crate) info: DevstackInfo,
+    pub(crate) auto_approve: Option<String>,
+    pub(crate) idp_token_ttl: Duration,
+    pub(crate) workspace_token_ttl: Duration,
+    pub(crate) rotate_refresh_tokens: bool,
+    pub(crate) keys: keys::SigningKeys,
+    pub(crate) idp: Mutex<idp_token::IdpStore>,
+    pub(crate) workspaces: Vec<workspace::Workspace>,
+    pub(crate) stats: stats::Recorder,
+    pub(crate) faults: Faults,
+    pub(crate) verifier: exchange::Verifier,
+}
+
+impl Shared {
+    pub(crate) fn workspace(&self, name: &str) -> Option<&workspace::Workspace> {
+        self.workspaces.iter().find(|w| w.info.name == name)
+    }
+}
+
+/// A running devstack. Dropping it stops the listeners; [`Devstack::shutdown`] also waits.
+pub struct Devstack {
+    shared: Arc<Shared>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Starts the IdP and the `dev` and `prod` workspaces.
+///
+/// Generates fresh signing keys (RSA 2048 and P-256), so this takes a moment.
+pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
+    anyhow::ensure!(
+        opts.addr.ip().is_loopback(),
+        "the devstack listens on loopback only, not on {}",
+        opts.addr.ip()
+    );
+    let port = |offset: u16| -> anyhow::Result<SocketAddr> {
+        let mut addr = opts.addr;
+        if addr.port() != 0 {
+            let p = addr
+                .port()
+                .checked_add(offset)
+                .context("the devstack port is too high to leave room for two workspaces")?;
+            addr.set_port(p);
+        }
+        Ok(addr)
+    };
+    let idp_listener = server::bind(port(0)?).await?;
+    let dev_listener = server::bind(port(1)?).await?;
+    let prod_listener = server::bind(port(2)?).await?;
+    let base = |l: &tokio::net::TcpListener| -> anyhow::Result<String> {
+        Ok(format!("http://{}", l.local_addr()?))
+    };
+    let issuer = base(&idp_listener)?;
+    let workspaces = vec![
+        WorkspaceInfo {
+            name: "dev".into(),
+            host: base(&dev_listener)?,
+            workspace_id: 7_000_000_000_000_001,
+        },
+        WorkspaceInfo {
+            name: "prod".into(),
+            host: base(&prod_listener)?,
+            workspace_id: 7_000_000_000_000_002,
+        },
+    ];
+    let info = DevstackInfo {
+        issuer: issuer.clone(),
+        client_id: CLIENT_ID.to_owned(),
+        workspaces: workspaces.clone(),
+        service_principal: ServicePrincipalInfo {
+            client_id: keys::random_uuid(),
+            client_secret: format!("dose{}", keys::random_hex(20)),
+        },
+    };
+    let keys = tokio::task::spawn_blocking(keys::SigningKeys::generate)
+        .await
+        .context("key generation panicked")??;
+    let shared = Arc::new(Shared {
+        auto_approve: opts.auto_approve,
+        idp_token_ttl: opts.idp_token_ttl,
+        workspace_token_ttl: opts.workspace_token_ttl,
+        rotate_refresh_tokens: opts.rotate_refresh_tokens,
+        keys,
+        idp: Mutex::new(idp_token::IdpStore::default()),
+        workspaces: workspaces
+            .into_iter()
+            .map(|w| workspace::Workspace::new(w, &issuer))
+            .collect(),
+        stats: stats::Recorder::new(&["dev", "prod"]),
+        faults: Faults::default(),
+        verifier: exchange::Verifier::new()?,
+        info,
+    });
+    let tasks = vec![
+        server::spawn(idp_listener, idp::router(shared.clone())),
+        server::spawn(dev_listener, workspace::router(shared.clone(), "dev")),
+        server::spawn(prod_listener, workspace::router(shared.clone(), "prod")),
+    ];
+    tracing::info!(issuer = %shared.info.issuer, "devstack started");
+    Ok(Devstack { shared, tasks })
+}
+
+impl Devstack {
+    /// Where everything listens and which credentials to use.
+    pub fn info(&self) -> &DevstackInfo {
+        &self.shared.info
+    }
+
+    /// The fault-injection handle (cheap to clone; affects this devstack live).
+    pub fn faults(&self) -> Faults {
+        self.shared.faults.clone()
+    }
+
+    /// A snapshot of what the peers have done so far.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats.snapshot()
+    }
+
+    /// Revokes every refresh token issued so far (later sign-ins get working ones again).
+    pub fn revoke_refresh_tokens(&self) {
+        self.shared
+            .idp
+            .lock()
+            .expect("idp store poisoned")
+            .revoke_all();
+    }
+
+    /// Adds a federation policy to workspace `workspace` (`dev` or `prod`), e.g. to trust a real
+    /// external OIDC provider. An unknown workspace name is ignored with a warning.
+    pub fn add_federation_policy(&self, workspace: &str, policy: FederationPolicy) {
+        add_policy(&self.shared, workspace, policy);
+    }
+
+    /// Makes the IdP sign new tokens with `alg` (the JWKS always publishes both keys).
+    pub fn set_signing_alg(&self, alg: SigningAlg) {
+        self.shared.keys.set_alg(alg);
+    }
+
+    /// Replaces the RSA signing key with a new one under a new kid; the old kid leaves the JWKS,
+    /// so tokens it signed stop verifying. Returns the new kid.
+    pub async fn rotate_signing_key(&self) -> String {
+        self.shared.keys.rotate_rsa().await
+    }
+
+    /// Signs arbitrary claims with the IdP's current key (for tests that need a correctly signed
+    /// token with a wrong claim). The header carries the current alg and kid.
+    pub fn sign_claims(&self, claims: &serde_json::Value) -> String {
+        self.shared.keys.sign(claims)
+    }
+
+    /// Stops every listener and waits until they are gone.
+    pub async fn shutdown(mut self) {
+        for task in std::mem::take(&mut self.tasks) {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Devstack {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+// The CLI and tests move a devstack across tasks.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Devstack>();
+    send_sync::<Faults>();
+};
+
+pub(crate) fn add_policy(shared: &Shared, workspace: &str, policy: FederationPolicy) -> bool {
+    match shared.workspace(workspace) {
+        Some(ws) => {
+            ws.policies.lock().expect("policies poisoned").push(policy);
+            true
+        }
+        None => {
+            tracing::warn!(workspace, "no such devstack workspace; policy ignored");
+            false
+        }
+    }
+}

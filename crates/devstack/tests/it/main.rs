@@ -1,0 +1,6 @@
+//! End-to-end tests of the devstack over real loopback HTTP (reqwest; no mocks).
+
+mod faults;
+mod helpers;
+mod idp;
+mod workspace;
