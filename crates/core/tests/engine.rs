@@ -1,0 +1,226 @@
+//! The engine against a real devstack over loopback: sign-in, exchange, wake from sleep,
+//! one IdP refresh per session, racing refreshers, revocation, 429 storms, isolation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lakepass_core::config::Config;
+use lakepass_core::engine::{Engine, EngineOptions};
+use lakepass_core::http::{Http, RetryPolicy};
+use lakepass_core::store::{Store, TokenState};
+use lakepass_core::{Clock, ManualClock, Paths, SystemClock, Vault, VaultKind, databrickscfg};
+use lakepass_devstack::{Devstack, DevstackOptions, FaultKind, FaultRule, Target, fingerprint};
+
+struct Fixture {
+    ds: Devstack,
+    dir: tempfile::TempDir,
+    paths: Paths,
+    clock: ManualClock,
+}
+
+async fn fixture(ttl: u64) -> Fixture {
+    let ds = lakepass_devstack::start(DevstackOptions {
+        auto_approve: Some("ada@example.com".into()),
+        idp_token_ttl: Duration::from_secs(ttl),
+        workspace_token_ttl: Duration::from_secs(ttl),
+        ..Default::default()
+    })
+    .await
+    .expect("devstack starts");
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::under(dir.path());
+    let info = ds.info();
+    let text = format!(
+        "active = \"dev\"\n[idp.devstack]\nissuer = \"{}\"\nclient_id = \"{}\"\n\n\
+         [workspace.dev]\nidp = \"devstack\"\nhost = \"{}\"\n\n\
+         [workspace.prod]\nidp = \"devstack\"\nhost = \"{}\"\n",
+        info.issuer, info.client_id, info.workspaces[0].host, info.workspaces[1].host
+    );
+    std::fs::write(&paths.config, text).unwrap();
+    Fixture { ds, dir, paths, clock: ManualClock::new(SystemClock.now()) }
+}
+
+impl Fixture {
+    async fn engine(&self) -> Engine {
+        let config = Config::load(&self.paths.config).unwrap();
+        let vault = Vault::open(&self.paths.data_dir, Some(VaultKind::File)).await.unwrap();
+        let http = Http::with_policy(RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_secs(2),
+        });
+        let opts = EngineOptions { retry_base: Duration::from_secs(5), ..Default::default() };
+        let e = Engine::new(config, self.paths.clone(), Store::new(vault), http, Arc::new(self.clock.clone()), opts)
+            .unwrap();
+        e.load().await.unwrap();
+        e
+    }
+
+    async fn login(&self, engine: &Engine) {
+        let (tx, rx) = tokio::sync::oneshot::channel::<url::Url>();
+        let browser = tokio::spawn(async move {
+            let url = rx.await.unwrap();
+            let resp = reqwest::get(url).await.unwrap();
+            assert!(resp.status().is_success(), "callback page: {}", resp.status());
+            resp.text().await.unwrap()
+        });
+        let (session, failures) = engine
+            .login("devstack", move |u| tx.send(u.clone()).unwrap(), Duration::from_secs(20))
+            .await
+            .expect("login succeeds");
+        assert!(failures.is_empty(), "{failures:?}");
+        assert_eq!(session.username.as_deref(), Some("ada@example.com"));
+        assert!(session.refresh_token.is_some());
+        let page = browser.await.unwrap();
+        assert!(page.contains("You can close this tab"), "{page}");
+    }
+
+    /// Moves both the engine's clock and the devstack's clock forward: a laptop asleep.
+    fn sleep_laptop(&self, secs: i64) {
+        self.clock.advance(secs);
+        self.ds.faults().add(FaultRule::new(Target::Any, FaultKind::ClockSkew(secs)));
+    }
+}
+
+fn state(e: &Engine, ws: &str) -> TokenState {
+    e.snapshot().workspaces.iter().find(|w| w.name == ws).unwrap().state
+}
+
+#[tokio::test]
+async fn login_makes_both_workspaces_fresh_and_writes_their_profiles() {
+    let f = fixture(3600).await;
+    let e = f.engine().await;
+    assert_eq!(state(&e, "dev"), TokenState::NeedsLogin);
+    f.login(&e).await;
+    assert_eq!(state(&e, "dev"), TokenState::Fresh);
+    assert_eq!(state(&e, "prod"), TokenState::Fresh);
+    let stats = f.ds.stats();
+    assert_eq!(stats.idp.authorization_code_grants, 1);
+    assert_eq!(stats.workspaces["dev"].exchanges_ok, 1);
+    assert_eq!(stats.workspaces["prod"].exchanges_ok, 1);
+    let ini = std::fs::read_to_string(&f.paths.databrickscfg).unwrap();
+    let dev = databrickscfg::read_profile(&ini, "dev").unwrap().expect("dev profile");
+    let dev_token = e.token(&e.config().workspace(Some("dev")).unwrap()).await.unwrap();
+    assert!(dev.contains(&("host".into(), f.ds.info().workspaces[0].host.clone())));
+    assert!(dev.contains(&("token".into(), dev_token.access_token.secret().to_string())));
+    assert!(databrickscfg::read_profile(&ini, "prod").unwrap().is_some());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&f.paths.databrickscfg).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    // A cached, fresh token is answered without another exchange.
+    e.token(&e.config().workspace(Some("dev")).unwrap()).await.unwrap();
+    assert_eq!(f.ds.stats().workspaces["dev"].exchanges_ok, 1);
+}
+
+#[tokio::test]
+async fn waking_after_a_night_refreshes_at_once_with_one_idp_refresh_for_all_workspaces() {
+    let f = fixture(3600).await;
+    let e = f.engine().await;
+    f.login(&e).await;
+    let before = e.snapshot();
+    f.sleep_laptop(8 * 3600);
+    // Every token is long expired by the wall clock: the next tick refreshes them, no waiting.
+    let sleep = e.tick().await;
+    let after = e.snapshot();
+    for (b, a) in before.workspaces.iter().zip(&after.workspaces) {
+        assert_eq!(a.state, TokenState::Fresh, "{a:?}");
+        assert!(a.expires_at.unwrap() >= b.expires_at.unwrap() + 8 * 3600, "{a:?}");
+    }
+    let stats = f.ds.stats();
+    assert_eq!(stats.idp.refresh_grants, 1, "one IdP refresh serves both workspaces");
+    assert_eq!(stats.workspaces["dev"].exchanges_ok, 2);
+    assert_eq!(stats.workspaces["prod"].exchanges_ok, 2);
+    assert!(sleep <= lakepass_core::engine::MAX_SLEEP);
+    // Nothing is due now: another tick makes no request.
+    e.tick().await;
+    assert_eq!(f.ds.stats().workspaces["dev"].exchanges_ok, 2);
+}
+
+#[tokio::test]
+async fn racing_refreshers_make_one_refresh_and_adopt_the_winners_token() {
+    let f = fixture(3600).await;
+    let a = f.engine().await;
+    f.login(&a).await;
+    let b = f.engine().await; // a second process, sharing vault and locks
+    f.sleep_laptop(2 * 3600);
+    let dev = a.config().workspace(Some("dev")).unwrap();
+    let (ta, tb) = tokio::join!(a.token(&dev), b.token(&dev));
+    let (ta, tb) = (ta.unwrap(), tb.unwrap());
+    assert_eq!(ta.access_token, tb.access_token, "the loser adopts the winner's token");
+    let stats = f.ds.stats();
+    assert_eq!(stats.idp.refresh_grants, 1);
+    assert_eq!(stats.idp.refresh_failures, 0, "no refresh-token reuse, so no revoked family");
+    assert_eq!(stats.workspaces["dev"].exchanges_ok, 2);
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_needs_login_and_is_not_hammered() {
+    let f = fixture(3600).await;
+    let e = f.engine().await;
+    f.login(&e).await;
+    f.ds.revoke_refresh_tokens();
+    f.sleep_laptop(2 * 3600);
+    e.tick().await;
+    let snap = e.snapshot();
+    for w in &snap.workspaces {
+        assert_eq!(w.state, TokenState::NeedsLogin, "{w:?}");
+        assert!(w.last_error.as_deref().unwrap().contains("lakepass login"), "{w:?}");
+    }
+    let failures = f.ds.stats().idp.refresh_failures;
+    assert!(failures >= 1);
+    for _ in 0..3 {
+        e.tick().await;
+    }
+    assert_eq!(f.ds.stats().idp.refresh_failures, failures, "no retry loop against a revoked session");
+    // Signing in again clears it.
+    f.login(&e).await;
+    assert_eq!(state(&e, "prod"), TokenState::Fresh);
+}
+
+#[tokio::test]
+async fn a_429_storm_is_retried_with_retry_after_and_then_succeeds() {
+    let f = fixture(3600).await;
+    let e = f.engine().await;
+    f.login(&e).await;
+    f.ds.faults().add(
+        FaultRule::new(Target::WorkspaceToken, FaultKind::Status { code: 429, retry_after_secs: Some(1) })
+            .on_workspace("dev")
+            .times(2),
+    );
+    let dev = e.config().workspace(Some("dev")).unwrap();
+    let started = std::time::Instant::now();
+    let t = e.refresh_workspace(&dev, true).await.expect("third attempt succeeds");
+    assert!(started.elapsed() >= Duration::from_secs(2), "Retry-After honoured twice");
+    assert!(f.ds.faults().rules().is_empty(), "both 429s were consumed: exactly 3 requests");
+    assert_eq!(t.host.as_str(), f.ds.info().workspaces[0].host);
+}
+
+#[tokio::test]
+async fn a_token_minted_for_dev_is_never_sent_to_prod() {
+    let f = fixture(3600).await;
+    let e = f.engine().await;
+    f.login(&e).await;
+    let dev = e.config().workspace(Some("dev")).unwrap();
+    let prod = e.config().workspace(Some("prod")).unwrap();
+    let dt = e.token(&dev).await.unwrap();
+    let pt = e.token(&prod).await.unwrap();
+    assert_ne!(dt.access_token, pt.access_token);
+    assert_eq!(pt.host, prod.host);
+    // prod refuses dev's token outright …
+    let resp = reqwest::Client::new()
+        .get(format!("{}/api/2.0/preview/scim/v2/Me", prod.host))
+        .bearer_auth(dt.access_token.secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    // … and Lakepass never presented it there: prod saw only its own token (and the probe above).
+    let stats = f.ds.stats();
+    let seen = &stats.workspaces["prod"].seen_token_fingerprints;
+    assert_eq!(seen.iter().filter(|s| **s == fingerprint(dt.access_token.secret())).count(), 1);
+    assert!(!stats.workspaces["dev"].seen_token_fingerprints.contains(&fingerprint(pt.access_token.secret())));
+    drop(f.dir);
+}
