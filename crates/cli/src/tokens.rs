@@ -68,12 +68,13 @@ pub async fn status(paths: &Paths, a: StatusArgs) -> anyhow::Result<ExitCode> {
     // A running daemon knows more (its last error); merge that in.
     let published = store::read_state_file(&paths.state_file());
     for w in &mut snap.workspaces {
-        if let Some(p) = published.get(&w.name) {
-            if w.last_error.is_none() && p.expires_at == w.expires_at {
-                w.last_error = p.last_error.clone();
-                if p.state == TokenState::Failed {
-                    w.state = TokenState::Failed;
-                }
+        if let Some(p) = published.get(&w.name)
+            && w.last_error.is_none()
+            && p.expires_at == w.expires_at
+        {
+            w.last_error = p.last_error.clone();
+            if p.state == TokenState::Failed {
+                w.state = TokenState::Failed;
             }
         }
     }
@@ -100,7 +101,7 @@ pub async fn status(paths: &Paths, a: StatusArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let active = engine.config().active.clone();
-    println!("{:<2}{:<14} {:<12} {:<10} {:<38} {}", "", "WORKSPACE", "STATE", "LEFT", "HOST", "PROFILE");
+    println!("  {:<14} {:<12} {:<10} {:<38} PROFILE", "WORKSPACE", "STATE", "LEFT", "HOST");
     for w in &snap.workspaces {
         let mark = if active.as_deref() == Some(&w.name) { "*" } else { "" };
         let state = serde_json::to_value(w.state)?.as_str().unwrap_or("").to_string();

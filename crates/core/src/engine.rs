@@ -23,7 +23,7 @@ use crate::config::{Config, ConfigError, SubjectTokenKind, Workspace};
 use crate::databrickscfg::{self, ProfileUpdate};
 use crate::exchange::{self, ExchangeError, ExchangeParams, WorkspaceToken};
 use crate::http::Http;
-use crate::idp::{self, Discovery, IdpError, IdpSession, Loopback, SignInRequest};
+use crate::idp::{self, Discovery, Grant, IdpError, IdpSession, Loopback, SignInRequest};
 use crate::lock::{self, LockError};
 use crate::paths::Paths;
 use crate::secret::Secret;
@@ -237,7 +237,7 @@ impl Engine {
         let code = lb.wait(&req, &d.issuer, timeout).await?;
         let form = idp::code_request(&d, &idp_cfg, &req, &code);
         let session =
-            idp::redeem(&self.0.http, &d, &idp_cfg, form, "authorization_code", Some(&req.nonce), None, self.now())
+            idp::redeem(&self.0.http, &d, &idp_cfg, form, Grant::code(&req.nonce), self.now())
                 .await?;
         {
             let _g = self.idp_lock(idp_name).await?;
@@ -290,10 +290,10 @@ impl Engine {
 
     /// A valid token for `ws`: the cached one while it is not due for refresh, else a new one.
     pub async fn token(&self, ws: &Workspace) -> Result<WorkspaceToken, EngineError> {
-        if let Some(t) = self.0.store.workspace_token(ws).await? {
-            if self.now() < refresh_due_at(&t) {
-                return Ok(t);
-            }
+        if let Some(t) = self.0.store.workspace_token(ws).await?
+            && self.now() < refresh_due_at(&t)
+        {
+            return Ok(t);
         }
         self.refresh_workspace(ws, false).await
     }
@@ -401,7 +401,7 @@ impl Engine {
         let idp_cfg = self.0.config.idp(idp_name)?.clone();
         let d = self.discovery(idp_name).await?;
         let form = idp::refresh_request(&d, &idp_cfg, &rt);
-        match idp::redeem(&self.0.http, &d, &idp_cfg, form, "refresh_token", None, Some(&rt), now).await {
+        match idp::redeem(&self.0.http, &d, &idp_cfg, form, Grant::refresh(&rt), now).await {
             Ok(new) => {
                 self.0.store.save_idp_session(idp_name, &new).await?;
                 tracing::info!(idp = idp_name, "IdP session refreshed");

@@ -209,10 +209,10 @@ pub fn parse_callback(query: &str, state: &Secret, issuer: &str) -> Result<Secre
     if !state_ok {
         return Err(CallbackError::State);
     }
-    if let Some(i) = iss {
-        if i != issuer {
-            return Err(CallbackError::Issuer(i));
-        }
+    if let Some(i) = iss
+        && i != issuer
+    {
+        return Err(CallbackError::Issuer(i));
     }
     if let Some(error) = error {
         return Err(CallbackError::Denied { error, description });
@@ -282,21 +282,40 @@ impl std::fmt::Debug for IdpSession {
     }
 }
 
+/// Which grant a token request is, and what its answer must match.
+#[derive(Debug, Clone, Copy)]
+pub struct Grant<'a> {
+    /// "authorization_code" or "refresh_token", for messages.
+    pub name: &'static str,
+    /// The nonce the id_token must carry (authorization-code flow only).
+    pub nonce: Option<&'a Secret>,
+    /// The refresh token in use, kept when the IdP does not rotate it.
+    pub previous_refresh: Option<&'a Secret>,
+}
+
+impl<'a> Grant<'a> {
+    /// Redeeming an authorization code issued for a request with `nonce`.
+    pub fn code(nonce: &'a Secret) -> Self {
+        Grant { name: "authorization_code", nonce: Some(nonce), previous_refresh: None }
+    }
+    /// Refreshing with `refresh_token`.
+    pub fn refresh(refresh_token: &'a Secret) -> Self {
+        Grant { name: "refresh_token", nonce: None, previous_refresh: Some(refresh_token) }
+    }
+}
+
 /// Sends a token request and validates the answer into a session.
-/// `previous` supplies the refresh token when the IdP does not rotate it.
 pub async fn redeem(
     http: &Http,
     d: &Discovery,
     idp: &IdpConfig,
     req: FormRequest,
-    grant: &'static str,
-    nonce: Option<&Secret>,
-    previous_refresh: Option<&Secret>,
+    grant: Grant<'_>,
     now: UnixTime,
 ) -> Result<IdpSession, IdpError> {
     let resp = http.post_form(&req).await?;
     if !resp.is_success() {
-        return Err(IdpError::Grant { grant, error: OAuthError::from_response(&resp) });
+        return Err(IdpError::Grant { grant: grant.name, error: OAuthError::from_response(&resp) });
     }
     let body: TokenResponse = resp.json().map_err(|_| IdpError::MissingToken("valid JSON body"))?;
     let id_token = body.id_token.ok_or(IdpError::MissingToken("id_token"))?;
@@ -304,7 +323,7 @@ pub async fn redeem(
     let want = Expectations {
         issuer: &d.issuer,
         audience: &idp.client_id,
-        nonce: nonce.map(Secret::secret),
+        nonce: grant.nonce.map(Secret::secret),
         now,
     };
     let claims = match jwt::verify(id_token.secret(), &jwks, &want) {
@@ -331,7 +350,7 @@ pub async fn redeem(
         id_token,
         access_token: body.access_token,
         access_token_exp,
-        refresh_token: body.refresh_token.or_else(|| previous_refresh.cloned()),
+        refresh_token: body.refresh_token.or_else(|| grant.previous_refresh.cloned()),
         refreshed_at: now,
     })
 }

@@ -195,10 +195,10 @@ pub fn verify(token: &str, jwks: &JwkSet, want: &Expectations<'_>) -> Result<Unv
     if !auds.iter().any(|a| a == want.audience) {
         return Err(JwtError::Audience { expected: want.audience.into(), found: format!("{auds:?}") });
     }
-    if let Some(nonce) = want.nonce {
-        if jwt.str_claim("nonce") != Some(nonce) {
-            return Err(JwtError::Nonce);
-        }
+    if let Some(nonce) = want.nonce
+        && jwt.str_claim("nonce") != Some(nonce)
+    {
+        return Err(JwtError::Nonce);
     }
     let exp = jwt.exp().ok_or(JwtError::MissingClaim("exp"))?;
     if exp + LEEWAY_SECS < want.now {
