@@ -125,6 +125,7 @@ struct Runtime {
     token: Option<WorkspaceToken>,
     refreshing: bool,
     needs_login: bool,
+    needs_login_since: UnixTime,
     failures: u32,
     next_retry_at: UnixTime,
     last_error: Option<String>,
@@ -262,6 +263,7 @@ impl Engine {
     /// Signs out of an IdP: forgets its session and its workspaces' tokens, and removes the
     /// `~/.databrickscfg` profiles Lakepass made for them. Returns the removed profile names.
     pub async fn logout(&self, idp_name: &str) -> Result<Vec<String>, EngineError> {
+        let now = self.now();
         self.0.config.idp(idp_name)?;
         self.0.store.delete_idp_session(idp_name).await?;
         let mut profiles = Vec::new();
@@ -269,7 +271,7 @@ impl Engine {
             self.0.store.delete_workspace_token(&ws).await?;
             profiles.push(ws.profile.clone());
             self.update(&ws.name, |r| {
-                *r = Runtime { needs_login: true, ..Runtime::default() };
+                *r = Runtime { needs_login: true, needs_login_since: now, ..Runtime::default() };
             });
         }
         let path = self.0.paths.databrickscfg.clone();
@@ -319,6 +321,9 @@ impl Engine {
                 }
                 Err(e) => {
                     r.failures += 1;
+                    if e.kind() == "needs_login" && !r.needs_login {
+                        r.needs_login_since = now;
+                    }
                     r.needs_login = e.kind() == "needs_login";
                     let backoff = opts.retry_base.saturating_mul(1 << (r.failures - 1).min(10)).min(opts.retry_max);
                     r.next_retry_at = now + backoff.as_secs() as i64;
@@ -472,12 +477,14 @@ impl Engine {
 
     /// Loads what the vault holds, so the first snapshot is right before any refresh.
     pub async fn load(&self) -> Result<(), EngineError> {
+        let now = self.now();
         for ws in &self.0.workspaces {
             let token = self.0.store.workspace_token(ws).await?;
             let signed_in = self.0.store.idp_session(&ws.idp).await?.is_some();
             self.update(&ws.name, |r| {
                 r.token = token;
                 r.needs_login = !signed_in;
+                r.needs_login_since = now;
             });
         }
         self.publish();
@@ -493,10 +500,12 @@ impl Engine {
         for ws in self.0.workspaces.clone() {
             let r = self.0.runtime.lock().expect("runtime state").get(&ws.name).cloned().unwrap_or_default();
             let due = r.token.as_ref().map(refresh_due_at).unwrap_or(now);
-            if now < due || now < r.next_retry_at {
-                continue;
-            }
-            if r.needs_login && !self.signed_in_since_failure(&ws).await {
+            if r.needs_login {
+                // Only a new sign-in helps; when one happened, act on it at once (no backoff).
+                if !self.signed_in_since_failure(&ws, r.needs_login_since).await {
+                    continue;
+                }
+            } else if now < due || now < r.next_retry_at {
                 continue;
             }
             let (engine, sem) = (self.clone(), sem.clone());
@@ -514,10 +523,10 @@ impl Engine {
         self.next_sleep()
     }
 
-    async fn signed_in_since_failure(&self, ws: &Workspace) -> bool {
-        // A login in another process clears NeedsLogin here without a restart.
-        matches!(self.0.store.idp_session(&ws.idp).await, Ok(Some(s)) if !stale(s.id_token_exp, s.refreshed_at, self.now()) || s.refresh_token.is_some())
-            && self.0.runtime.lock().expect("runtime state").get(&ws.name).is_some_and(|r| r.failures == 0 || r.next_retry_at <= self.now())
+    /// A sign-in in another process (or the tray) clears NeedsLogin here without a restart:
+    /// look for an IdP session newer than the moment we learned a sign-in was needed.
+    async fn signed_in_since_failure(&self, ws: &Workspace, since: UnixTime) -> bool {
+        matches!(self.0.store.idp_session(&ws.idp).await, Ok(Some(s)) if s.refreshed_at >= since)
     }
 
     fn next_sleep(&self) -> Duration {

@@ -224,3 +224,23 @@ async fn a_token_minted_for_dev_is_never_sent_to_prod() {
     assert!(!stats.workspaces["dev"].seen_token_fingerprints.contains(&fingerprint(pt.access_token.secret())));
     drop(f.dir);
 }
+
+#[tokio::test]
+async fn a_sign_in_from_another_process_clears_needs_login_without_a_restart() {
+    let f = fixture(3600).await;
+    let daemon = f.engine().await;
+    f.login(&daemon).await;
+    f.ds.revoke_refresh_tokens();
+    f.sleep_laptop(2 * 3600);
+    daemon.tick().await;
+    assert_eq!(state(&daemon, "dev"), TokenState::NeedsLogin);
+    f.clock.advance(1);
+    let cli = f.engine().await; // `lakepass login` in a terminal
+    f.login(&cli).await;
+    let exchanges = f.ds.stats().workspaces["dev"].exchanges_ok;
+    daemon.tick().await;
+    assert_eq!(state(&daemon, "dev"), TokenState::Fresh);
+    assert_eq!(state(&daemon, "prod"), TokenState::Fresh);
+    // The daemon adopted the tokens the sign-in exchanged instead of exchanging again.
+    assert_eq!(f.ds.stats().workspaces["dev"].exchanges_ok, exchanges);
+}
