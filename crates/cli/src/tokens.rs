@@ -7,7 +7,7 @@ use clap::Args;
 use lakepass_core::config::Workspace;
 use lakepass_core::engine::Engine;
 use lakepass_core::store::{self, TokenState};
-use lakepass_core::{Clock, Paths, SystemClock};
+use lakepass_core::{Clock, Paths, SystemClock, VaultKind};
 use serde::Serialize;
 
 use crate::output::{self, Exit};
@@ -118,9 +118,14 @@ pub async fn status(paths: &Paths, a: StatusArgs) -> anyhow::Result<ExitCode> {
             println!("    last error: {e}");
         }
     }
-    match vault.fallback_reason() {
-        Some(why) => println!("\nSecrets: stored in a file: {} (OS keyring unavailable: {why})", vault.location()),
-        None => println!("\nSecrets: {}", vault.location()),
+    match (vault.kind(), vault.fallback_reason()) {
+        (VaultKind::File, Some(why)) => {
+            println!("\nSecrets: stored in a file, {} (the OS keyring is unavailable: {why})", vault.location())
+        }
+        (VaultKind::File, None) => {
+            println!("\nSecrets: stored in a file, {} (LAKEPASS_VAULT=file)", vault.location())
+        }
+        (VaultKind::Keyring, _) => println!("\nSecrets: {}", vault.location()),
     }
     Ok(ExitCode::SUCCESS)
 }
