@@ -80,12 +80,12 @@ pub fn write_config(ds: &Devstack, path: &Path) -> anyhow::Result<()> {
         doc.add_workspace(
             &ws.name,
             &WorkspaceConfig {
-                idp: "devstack".into(),
-                host: ws.host.clone(),
                 scopes: vec!["all-apis".into()],
                 token: SubjectTokenKind::IdToken,
                 client_id: None,
                 profile: Some(format!("devstack-{}", ws.name)),
+                account_id: Some(info.account_id.clone()),
+                ..WorkspaceConfig::new("devstack", ws.host.clone())
             },
             true,
         )?;

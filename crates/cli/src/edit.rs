@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use lakepass_core::Paths;
-use lakepass_core::config::{Config, ConfigDoc, IdpConfig, SubjectTokenKind, WorkspaceConfig};
+use lakepass_core::config::{Config, ConfigDoc, SubjectTokenKind, WorkspaceAuth, WorkspaceConfig};
+use lakepass_core::presets::Preset;
 
 /// `lakepass workspace …`
 #[derive(Subcommand, Debug)]
@@ -23,6 +24,12 @@ pub enum WorkspaceCmd {
         /// Workspace name.
         name: String,
     },
+    /// Store an M2M workspace's client secret in the vault, read from stdin (or a prompt
+    /// without echo on a terminal); never pass it as an argument.
+    SetSecret {
+        /// Workspace name.
+        name: String,
+    },
 }
 
 /// Arguments of `workspace add`.
@@ -33,6 +40,13 @@ pub struct WorkspaceAdd {
     /// The workspace URL, e.g. https://adb-123.4.azuredatabricks.net
     #[arg(long)]
     host: String,
+    /// How to get tokens: `federation` (exchange the IdP token) or `m2m` (a service principal's
+    /// client credentials: needs --client-id, then `lakepass workspace set-secret`).
+    #[arg(long, value_parser = ["federation", "m2m"], default_value = "federation")]
+    auth: String,
+    /// The Databricks account id (for `lakepass admin` and `doctor --admin-workspace`).
+    #[arg(long)]
+    account_id: Option<String>,
     /// The identity provider whose JWT is exchanged [default: the only one configured]
     #[arg(long)]
     idp: Option<String>,
@@ -57,7 +71,7 @@ pub struct WorkspaceAdd {
 #[derive(Subcommand, Debug)]
 pub enum IdpCmd {
     /// Add (or with --replace, change) an identity provider.
-    Add(IdpAdd),
+    Add(Box<IdpAdd>),
     /// Remove an identity provider (refused while a workspace uses it).
     Remove {
         /// IdP name.
@@ -72,18 +86,39 @@ pub enum IdpCmd {
 pub struct IdpAdd {
     /// A short name, e.g. `corp`.
     name: String,
-    /// The issuer, exactly as in the id_token's `iss` (a trailing slash matters).
+    /// Fill issuer, scopes and redirect port for a known IdP: entra (--tenant), okta (--domain),
+    /// auth0 (--domain), keycloak (--url, --realm) or generic (--issuer).
+    #[arg(long, value_parser = ["entra", "okta", "auth0", "keycloak", "generic"])]
+    preset: Option<String>,
+    /// Entra tenant id (or domain), for `--preset entra`.
     #[arg(long)]
-    issuer: String,
+    tenant: Option<String>,
+    /// The IdP's domain, for `--preset okta` / `auth0` (e.g. example.okta.com).
+    #[arg(long)]
+    domain: Option<String>,
+    /// Okta custom authorization server id (e.g. `default`) [default: the org server]
+    #[arg(long)]
+    auth_server: Option<String>,
+    /// Keycloak base URL, for `--preset keycloak`.
+    #[arg(long)]
+    url: Option<String>,
+    /// Keycloak realm, for `--preset keycloak`.
+    #[arg(long)]
+    realm: Option<String>,
+    /// The issuer, exactly as in the id_token's `iss` (a trailing slash matters).
+    #[arg(long, required_unless_present = "preset")]
+    issuer: Option<String>,
     /// The OAuth client id of Lakepass's app registration at the IdP (a public client).
     #[arg(long)]
     client_id: String,
-    /// Scopes to request; include what the IdP needs for refresh tokens (`offline_access`).
-    #[arg(long, default_value = "openid profile email offline_access", value_delimiter = ' ')]
-    scopes: Vec<String>,
-    /// Loopback port for the sign-in redirect, if the IdP registers an exact redirect URI (0 = any).
-    #[arg(long, default_value_t = 0)]
-    redirect_port: u16,
+    /// Scopes to request; include what the IdP needs for refresh tokens (`offline_access`)
+    /// [default: openid profile email offline_access]
+    #[arg(long, value_delimiter = ' ')]
+    scopes: Option<Vec<String>>,
+    /// Loopback port for the sign-in redirect, if the IdP registers an exact redirect URI
+    /// (0 = any) [default: 0, or what the preset needs]
+    #[arg(long)]
+    redirect_port: Option<u16>,
     /// Overwrite an existing IdP of that name.
     #[arg(long)]
     replace: bool,
@@ -98,8 +133,10 @@ pub fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         WorkspaceCmd::Add(a) => {
             let mut doc = load_doc(paths)?;
+            let m2m = a.auth == "m2m";
             let idp = match a.idp {
                 Some(i) => i,
+                None if m2m => String::new(),
                 None => {
                     let cfg = doc.to_config(&paths.config)?;
                     match cfg.idp.keys().collect::<Vec<_>>().as_slice() {
@@ -111,15 +148,26 @@ pub fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitCode> {
             };
             let ws = WorkspaceConfig {
                 idp,
-                host: a.host,
                 scopes: a.scopes.into_iter().filter(|s| !s.is_empty()).collect(),
                 token: if a.token == "access_token" { SubjectTokenKind::AccessToken } else { SubjectTokenKind::IdToken },
                 client_id: a.client_id,
                 profile: a.profile,
+                auth: if m2m { WorkspaceAuth::M2m } else { WorkspaceAuth::Federation },
+                account_id: a.account_id,
+                ..WorkspaceConfig::new("", a.host)
             };
             doc.add_workspace(&a.name, &ws, a.replace)?;
             doc.save(&paths.config)?;
-            eprintln!("Added workspace `{}` to {}. Sign in with `lakepass login`.", a.name, paths.config.display());
+            if m2m {
+                eprintln!(
+                    "Added M2M workspace `{}` to {}. Store its client secret with `lakepass workspace set-secret {}`.",
+                    a.name,
+                    paths.config.display(),
+                    a.name
+                );
+            } else {
+                eprintln!("Added workspace `{}` to {}. Sign in with `lakepass login`.", a.name, paths.config.display());
+            }
         }
         WorkspaceCmd::Remove { name } => {
             let mut doc = load_doc(paths)?;
@@ -133,6 +181,7 @@ pub fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitCode> {
             doc.save(&paths.config)?;
             eprintln!("`{name}` is now the active workspace.");
         }
+        WorkspaceCmd::SetSecret { name } => return set_secret(paths, &name),
         WorkspaceCmd::List => {
             let cfg = Config::load(&paths.config)?;
             for ws in cfg.workspaces()? {
@@ -149,16 +198,42 @@ pub fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         IdpCmd::Add(a) => {
             let mut doc = load_doc(paths)?;
-            let cfg = IdpConfig {
-                issuer: a.issuer,
-                client_id: a.client_id,
-                scopes: a.scopes.into_iter().filter(|s| !s.is_empty()).collect(),
-                redirect_port: a.redirect_port,
-                auth_params: Default::default(),
+            let preset = match &a.preset {
+                Some(p) => Some(Preset::from_flags(
+                    p,
+                    a.tenant.as_deref(),
+                    a.domain.as_deref(),
+                    a.url.as_deref(),
+                    a.realm.as_deref(),
+                    a.issuer.as_deref(),
+                    a.auth_server.as_deref(),
+                )?),
+                None => None,
             };
+            let mut cfg = match &preset {
+                Some(p) => p.idp_config(&a.client_id),
+                None => lakepass_core::config::IdpConfig::new(a.issuer.clone().unwrap_or_default(), &a.client_id),
+            };
+            if let (Some(_), Some(issuer)) = (&a.preset, &a.issuer)
+                && a.preset.as_deref() != Some("generic")
+            {
+                cfg.issuer = issuer.clone();
+            }
+            if let Some(scopes) = a.scopes {
+                cfg.scopes = scopes.into_iter().filter(|s| !s.is_empty()).collect();
+            }
+            if let Some(port) = a.redirect_port {
+                cfg.redirect_port = port;
+            }
             doc.add_idp(&a.name, &cfg, a.replace)?;
             doc.save(&paths.config)?;
-            eprintln!("Added identity provider `{}` to {}.", a.name, paths.config.display());
+            eprintln!("Added identity provider `{}` to {} (issuer {}).", a.name, paths.config.display(), cfg.issuer);
+            if let Some(p) = &preset {
+                eprintln!(
+                    "Register this redirect URI in the IdP's app (a public client, no secret): {}",
+                    p.redirect_uri_to_register()
+                );
+            }
         }
         IdpCmd::Remove { name } => {
             let mut doc = load_doc(paths)?;
@@ -174,4 +249,67 @@ pub fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads an M2M client secret from stdin (a prompt without echo on a terminal) into the vault.
+fn set_secret(paths: &Paths, name: &str) -> anyhow::Result<ExitCode> {
+    let cfg = Config::load(&paths.config)?;
+    let ws = cfg.workspace(Some(name))?;
+    anyhow::ensure!(
+        lakepass_core::roles::is_m2m(&ws),
+        "workspace `{name}` is not an M2M workspace; set `auth = \"m2m\"` and `client_id` first"
+    );
+    let secret = read_secret(&format!("Client secret of service principal {}: ", ws.client_id.as_deref().unwrap_or("?")))?;
+    anyhow::ensure!(!secret.is_empty(), "no secret was entered (stdin was empty)");
+    let rt = tokio::runtime::Handle::current();
+    let paths2 = paths.clone();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            rt.block_on(async {
+                let vault = crate::app::open_vault(&paths2).await?;
+                let store = lakepass_core::store::Store::new(vault);
+                lakepass_core::roles::set_m2m_secret(&store, &ws, &secret).await?;
+                anyhow::Ok(store.vault().location())
+            })
+        })
+        .join()
+        .expect("vault thread")
+    })
+    .map(|location| {
+        eprintln!("Stored the client secret of `{name}` in {location}.");
+        ExitCode::SUCCESS
+    })
+}
+
+fn read_secret(prompt: &str) -> anyhow::Result<lakepass_core::Secret> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    let tty = stdin.is_terminal();
+    if tty {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+        echo(false);
+    }
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    if tty {
+        echo(true);
+        eprintln!();
+    }
+    read?;
+    Ok(lakepass_core::Secret::new(line.trim_end_matches(['\n', '\r'])))
+}
+
+/// Turns terminal echo off or on (`stty`); where that is unavailable the prompt still works,
+/// only visibly.
+fn echo(on: bool) {
+    #[cfg(unix)]
+    {
+        let _ = std::process::Command::new("stty")
+            .arg(if on { "echo" } else { "-echo" })
+            .stdin(std::process::Stdio::inherit())
+            .status();
+    }
+    #[cfg(not(unix))]
+    let _ = on;
 }

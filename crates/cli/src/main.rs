@@ -1,10 +1,15 @@
 //! `lakepass`: sign in to your identity provider once, and keep Databricks tokens fresh for
 //! every tool — headless, scriptable, and the same engine the tray app runs.
 
+mod admin;
 mod app;
 mod auth;
 mod devstack;
+mod doctor;
 mod edit;
+mod helper;
+mod launch;
+mod log;
 mod output;
 mod tokens;
 
@@ -50,8 +55,14 @@ enum Command {
     Token(tokens::TokenArgs),
     /// Exchange new tokens now, even if the cached ones are fresh.
     Refresh(tokens::WorkspaceArg),
-    /// Show who the workspace thinks you are (SCIM Me).
-    Whoami(tokens::WorkspaceArg),
+    /// Show who each workspace thinks you are (SCIM Me): user name, or the SP's application id.
+    Whoami(admin::WhoamiArgs),
+    /// Explain a failing sign-in or token exchange link by link, claim by claim, with fixes.
+    Doctor(doctor::DoctorArgs),
+    /// Admin set-up: federation policies, Anthropic gateway endpoints, AI Gateway options.
+    Admin(admin::AdminArgs),
+    /// Show the audit log: sign-ins, exchanges, refreshes, failures and launches.
+    Log(log::LogArgs),
     /// Keep every workspace's token fresh in the foreground (for headless machines).
     Daemon,
     /// Run the local development stack: an IdP and two workspace emulators on 127.0.0.1.
@@ -64,6 +75,18 @@ enum Command {
     /// Add, remove or list identity providers in the config (comments are kept).
     #[command(subcommand)]
     Idp(edit::IdpCmd),
+    /// Open Claude Code or a terminal wired to a workspace; tokens refresh themselves, none in argv.
+    #[command(subcommand)]
+    Launch(launch::LaunchCmd),
+    /// Run a command with the workspace's environment (DATABRICKS_HOST, live profile), like aws-vault exec.
+    Exec(launch::ExecArgs),
+    /// Print shell `export` lines for the workspace (`eval "$(lakepass env)"`); no token unless asked.
+    Env(launch::EnvArgs),
+    /// Databricks-SDK credential interface: `auth token --host URL` prints a fresh token as JSON.
+    #[command(subcommand)]
+    Auth(helper::AuthCmd),
+    /// Print Lakepass's version (`--output json` for tools).
+    Version(helper::VersionArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,12 +105,20 @@ fn main() -> ExitCode {
             Command::Status(a) => tokens::status(&paths, a).await,
             Command::Token(a) => tokens::token(&paths, a).await,
             Command::Refresh(a) => tokens::refresh(&paths, a).await,
-            Command::Whoami(a) => tokens::whoami(&paths, a).await,
+            Command::Whoami(a) => admin::whoami(&paths, a).await,
+            Command::Doctor(a) => doctor::doctor(&paths, a).await,
+            Command::Admin(a) => admin::admin(&paths, a).await,
+            Command::Log(a) => log::log(&paths, a),
             Command::Daemon => tokens::daemon(&paths).await,
             Command::Devstack(a) => devstack::devstack(a).await,
             Command::Demo(a) => devstack::demo(&paths, a).await,
             Command::Workspace(c) => edit::workspace(&paths, c),
             Command::Idp(c) => edit::idp(&paths, c),
+            Command::Launch(c) => launch::launch(&paths, c).await,
+            Command::Exec(a) => launch::exec(&paths, a),
+            Command::Env(a) => launch::env(&paths, a).await,
+            Command::Auth(c) => helper::auth(&paths, c).await,
+            Command::Version(a) => helper::version(a),
         }
     });
     // A keyring call that timed out may still sit in a blocking thread until D-Bus gives up;

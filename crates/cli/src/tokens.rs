@@ -8,6 +8,8 @@ use lakepass_core::config::Workspace;
 use lakepass_core::engine::Engine;
 use lakepass_core::store::{self, TokenState};
 use lakepass_core::{Clock, Paths, SystemClock, VaultKind};
+use lakepass_core::serve::LiveService;
+use lakepass_core::{Secret, UnixTime, ipc};
 use serde::Serialize;
 
 use crate::output::{self, Exit};
@@ -73,8 +75,8 @@ pub async fn status(paths: &Paths, a: StatusArgs) -> anyhow::Result<ExitCode> {
             && p.expires_at == w.expires_at
         {
             w.last_error = p.last_error.clone();
-            if p.state == TokenState::Failed {
-                w.state = TokenState::Failed;
+            if matches!(p.state, TokenState::Failed | TokenState::NeedsLogin) {
+                w.state = p.state;
             }
         }
     }
@@ -130,30 +132,80 @@ pub async fn status(paths: &Paths, a: StatusArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints a valid token.
+/// Prints a valid token: from the running engine over the local socket when one answers (a
+/// few milliseconds, no vault opened), else from the vault, refreshing under the workspace lock.
 pub async fn token(paths: &Paths, a: TokenArgs) -> anyhow::Result<ExitCode> {
-    let engine = app::engine(paths).await?;
-    let ws = workspace(&engine, a.ws.workspace.as_deref())?;
     let now = SystemClock.now();
     if a.check {
+        let engine = app::engine(paths).await?;
+        let ws = workspace(&engine, a.ws.workspace.as_deref())?;
         let cached = engine.store().workspace_token(&ws).await?;
         return match cached {
             Some(t) if t.expires_at > now + 30 => Ok(ExitCode::SUCCESS),
             _ => Err(Exit(6).into()),
         };
     }
-    let t = engine.token(&ws).await.with_context(|| format!("no token for workspace `{}`", ws.name))?;
+    let config = app::load_config(paths)?;
+    let ws = config.workspace(a.ws.workspace.as_deref())?;
+    let t = fresh_token(paths, &ws).await.with_context(|| format!("no token for workspace `{}`", ws.name))?;
     if a.json {
         let out = serde_json::json!({
-            "token": t.access_token.secret(),
+            "token": t.token.secret(),
             "expires_in": (t.expires_at - now).max(0),
-            "host": t.host.as_str(),
+            "host": t.host,
         });
         println!("{out}");
     } else {
-        println!("{}", t.access_token.secret());
+        println!("{}", t.token.secret());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A valid token for one workspace, wherever it came from.
+pub struct Fresh {
+    /// The bearer token.
+    pub token: Secret,
+    /// When it expires.
+    pub expires_at: UnixTime,
+    /// The workspace that minted it.
+    pub host: String,
+}
+
+/// The running engine's token for `ws` over the local socket; with no engine (or one running
+/// another config), the vault's, refreshed under the per-workspace lock when due, so parallel
+/// callers cause one exchange. An engine's refusal (`needs_login`, …) is final: falling back
+/// would fail the same way.
+pub async fn fresh_token(paths: &Paths, ws: &Workspace) -> anyhow::Result<Fresh> {
+    let req = ipc::TokenRequest { workspace: ws.name.clone(), host: ws.host.to_string() };
+    match ipc::ask(&ipc::socket_path(paths), &req).await {
+        Ok(ipc::Reply::Ok { access_token, expires_at, host }) if host == ws.host.as_str() => {
+            return Ok(Fresh { token: access_token, expires_at, host });
+        }
+        Ok(ipc::Reply::Ok { .. }) => tracing::warn!(workspace = %ws.name, "the engine answered for another host; ignored"),
+        Ok(ipc::Reply::Error { kind, .. }) if kind == "unknown_workspace" => {
+            tracing::debug!(workspace = %ws.name, "the running engine does not know this workspace")
+        }
+        Ok(ipc::Reply::Error { kind, message }) => {
+            eprintln!("lakepass: {message}");
+            return Err(Exit(exit_code_for_kind(&kind)).into());
+        }
+        Err(ipc::IpcError::NoServer { .. }) => {}
+        Err(e) => tracing::warn!(error = %e, "not using the engine socket"),
+    }
+    let engine = app::engine(paths).await?;
+    let t = engine.token(ws).await?;
+    Ok(Fresh { token: t.access_token.clone(), expires_at: t.expires_at, host: t.host.to_string() })
+}
+
+/// The exit code for an engine error kind (see `lakepass --help`).
+fn exit_code_for_kind(kind: &str) -> u8 {
+    match kind {
+        "config" => 2,
+        "needs_login" => 3,
+        "network" => 4,
+        "federation_rejected" => 5,
+        _ => 1,
+    }
 }
 
 /// Forces a new exchange.
@@ -182,45 +234,19 @@ pub async fn refresh(paths: &Paths, a: WorkspaceArg) -> anyhow::Result<ExitCode>
     }
 }
 
-#[derive(serde::Deserialize)]
-struct ScimMe {
-    #[serde(rename = "userName")]
-    user_name: Option<String>,
-    #[serde(rename = "displayName")]
-    display_name: Option<String>,
-    #[serde(default)]
-    groups: Vec<ScimGroup>,
-}
-
-#[derive(serde::Deserialize)]
-struct ScimGroup {
-    display: Option<String>,
-}
-
-/// Asks the workspace who we are.
-pub async fn whoami(paths: &Paths, a: WorkspaceArg) -> anyhow::Result<ExitCode> {
-    let engine = app::engine(paths).await?;
-    let ws = workspace(&engine, a.workspace.as_deref())?;
-    let t = engine.token(&ws).await?;
-    let http = lakepass_core::http::Http::new();
-    let resp = http.get(&ws.host.join("/api/2.0/preview/scim/v2/Me"), Some(&t.access_token)).await?;
-    if !resp.is_success() {
-        anyhow::bail!("{} answered HTTP {} to SCIM Me: {}", ws.host, resp.status.as_u16(), resp.body_excerpt());
-    }
-    let me: ScimMe = resp.json()?;
-    println!("workspace: {} ({})", ws.name, ws.host);
-    println!("user:      {}", me.user_name.as_deref().unwrap_or("?"));
-    if let Some(d) = me.display_name {
-        println!("name:      {d}");
-    }
-    let groups: Vec<String> = me.groups.into_iter().filter_map(|g| g.display).collect();
-    println!("groups:    {}", if groups.is_empty() { "-".into() } else { groups.join(", ") });
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Runs the engine in the foreground until Ctrl-C / SIGTERM.
 pub async fn daemon(paths: &Paths) -> anyhow::Result<ExitCode> {
     let engine = app::engine(paths).await?;
+    // The engine socket first: it also tells us when another engine already runs.
+    let _socket = match ipc::IpcServer::start(engine.clone(), ipc::socket_path(paths)).await {
+        Ok(s) => Some(s),
+        Err(e @ ipc::IpcError::AlreadyRunning { .. }) => return Err(e.into()),
+        Err(e) => {
+            eprintln!("lakepass daemon: {e}; `lakepass token` will refresh by itself");
+            None
+        }
+    };
+    let _live = start_live_service(&engine).await;
     eprintln!(
         "lakepass daemon: keeping {} workspace(s) fresh; secrets in {}. Ctrl-C to stop.",
         engine.workspaces().len(),
@@ -250,6 +276,29 @@ pub async fn daemon(paths: &Paths) -> anyhow::Result<ExitCode> {
     printer.abort();
     eprintln!("lakepass daemon: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the live token service and writes the `<profile>-live` profiles that name it. Its
+/// failure (a taken port) is reported and the daemon keeps refreshing without it.
+async fn start_live_service(engine: &Engine) -> Option<LiveService> {
+    let port = engine.config().serve.port;
+    let service = match LiveService::start(engine.clone(), port).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lakepass daemon: {e}. Continuing without the live token service: the `-live` profiles will not answer.");
+            return None;
+        }
+    };
+    match engine.write_live_profiles(service.urls()).await {
+        Ok(names) if !names.is_empty() => eprintln!(
+            "lakepass daemon: live token service on {}; always-fresh profiles: {}",
+            service.local_addr(),
+            names.join(", ")
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("lakepass daemon: could not write the -live profiles: {e}"),
+    }
+    Some(service)
 }
 
 async fn shutdown_signal() {

@@ -3,6 +3,8 @@
 //! ```toml
 //! # Lakepass configuration
 //! active = "dev"              # default workspace for commands
+//! profile_flavour = "static"  # profile per workspace: "static" (host + token, default) or
+//!                             # "cli-helper" (SDKs run `lakepass auth token`; no token in the file)
 //!
 //! [idp.corp]
 //! issuer = "https://login.microsoftonline.com/<tenant>/v2.0"   # exact string, as in the id_token `iss`
@@ -18,6 +20,20 @@
 //! token = "id_token"          # which IdP token to exchange: "id_token" (default) or "access_token"
 //! client_id = "sp-app-id"     # optional: service-principal (workload identity) federation
 //! profile = "dev"             # ~/.databrickscfg profile Lakepass owns; default = the workspace name
+//!
+//! [serve]                     # the live token service (`lakepass daemon`, the tray app)
+//! port = 8731                 # on 127.0.0.1; default 8731. `<profile>-live` profiles name it
+//!
+//! # Launchers (all optional)
+//! claude_path = "/usr/local/bin/claude"   # else `claude` on PATH
+//! terminal = "kitty"          # a program (its run-a-command flag is known) or an exact argv prefix
+//! launch_dir = "~/src"        # where `launch terminal` / `launch claude --new-terminal` start
+//!
+//! [claude.dev]                # Claude Code through workspace `dev`'s gateway
+//! base_path = "/ai-gateway/anthropic"   # default; older workspaces: "/serving-endpoints/anthropic"
+//! opus_model = "system.ai.claude-opus-4-5"      # defaults follow base_path
+//! headers = ["x-databricks-use-coding-agent-mode: true"]   # default
+//! helper_ttl_ms = 900000      # how long Claude Code caches a token (default 15 min)
 //! ```
 //!
 //! Shaped like ripgrep's low/high args: [`Config`] is the raw file (serde, unknown keys refused so
@@ -53,7 +69,120 @@ pub struct Config {
     /// Databricks workspaces by name.
     #[serde(default)]
     pub workspace: BTreeMap<String, WorkspaceConfig>,
+    /// The Claude Code program `launch claude` runs; else `claude` on `PATH`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claude_path: Option<PathBuf>,
+    /// The terminal emulator launchers open; else `$TERMINAL`, then the platform's usual ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal: Option<TerminalSetting>,
+    /// The folder launched terminals start in (`~` expands to the home folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_dir: Option<String>,
+    /// Claude Code gateway settings per workspace (`[claude.<workspace>]`); kept out of
+    /// `[workspace.*]` so code building a [`WorkspaceConfig`] need not know about launchers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub claude: BTreeMap<String, ClaudeConfig>,
+    /// How each workspace's own `~/.databrickscfg` profile is written (top-level key).
+    #[serde(default, skip_serializing_if = "ProfileFlavour::is_static")]
+    pub profile_flavour: ProfileFlavour,
+    /// The live token service run by the daemon and the tray app (`[serve]`).
+    #[serde(default, skip_serializing_if = "ServeConfig::is_default")]
+    pub serve: ServeConfig,
 }
+
+/// How the engine writes a workspace's `~/.databrickscfg` profile.
+///
+/// `static` (the default) writes `host` and `token`: every tool reads it, but the token is a
+/// copy that is only as fresh as the last refresh. `cli-helper` writes `host`,
+/// `auth_type = databricks-cli` and `databricks_cli_path = <lakepass>` and no token: the
+/// Databricks SDKs then run `lakepass auth token` whenever they need one, so they keep working
+/// with no Lakepass process running.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProfileFlavour {
+    /// `host` + `token`.
+    #[default]
+    Static,
+    /// `host` + `auth_type = databricks-cli` + `databricks_cli_path`.
+    CliHelper,
+}
+
+impl ProfileFlavour {
+    fn is_static(&self) -> bool {
+        *self == ProfileFlavour::Static
+    }
+}
+
+/// The default port of the live token service: stable, so the `-live` profiles keep working
+/// across restarts.
+pub const DEFAULT_SERVE_PORT: u16 = 8731;
+
+/// `[serve]`: the live token service (the Databricks metadata-service protocol on loopback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// TCP port on 127.0.0.1. Keep it stable: the `-live` profiles name it.
+    #[serde(default = "default_serve_port")]
+    pub port: u16,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            port: DEFAULT_SERVE_PORT,
+        }
+    }
+}
+
+impl ServeConfig {
+    fn is_default(&self) -> bool {
+        *self == ServeConfig::default()
+    }
+}
+
+fn default_serve_port() -> u16 {
+    DEFAULT_SERVE_PORT
+}
+
+/// The `terminal` setting: a program name (Lakepass knows how to make the usual ones run a
+/// command), or an exact argv prefix to which the command is appended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TerminalSetting {
+    /// `terminal = "kitty"`.
+    Program(String),
+    /// `terminal = ["wezterm", "start", "--"]`.
+    Command(Vec<String>),
+}
+
+/// How Claude Code reaches one workspace's Anthropic endpoint (`[claude.<workspace>]`); unset
+/// keys take the defaults of `launch::ClaudeGateway`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaudeConfig {
+    /// Path of the Anthropic API on the workspace host: `/ai-gateway/anthropic` (default) or
+    /// `/serving-endpoints/<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_path: Option<String>,
+    /// Model pinned as `ANTHROPIC_DEFAULT_OPUS_MODEL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opus_model: Option<String>,
+    /// Model pinned as `ANTHROPIC_DEFAULT_SONNET_MODEL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sonnet_model: Option<String>,
+    /// Model pinned as `ANTHROPIC_DEFAULT_HAIKU_MODEL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub haiku_model: Option<String>,
+    /// Extra request headers, each `name: value` (`ANTHROPIC_CUSTOM_HEADERS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Vec<String>>,
+    /// How long Claude Code reuses a token from the helper, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helper_ttl_ms: Option<u64>,
+}
+
+/// The longest helper TTL the config accepts: half of Databricks' one-hour token lifetime.
+pub const MAX_HELPER_TTL_MS: u64 = 30 * 60 * 1000;
 
 /// One OIDC identity provider (`[idp.<name>]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,7 +207,8 @@ pub struct IdpConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspaceConfig {
-    /// Name of the `[idp.<name>]` whose token is exchanged.
+    /// Name of the `[idp.<name>]` whose token is exchanged (not used by `auth = "m2m"`).
+    #[serde(default)]
     pub idp: String,
     /// Workspace URL, `https://…` (http only on loopback).
     pub host: String,
@@ -94,6 +224,68 @@ pub struct WorkspaceConfig {
     /// The `~/.databrickscfg` profile Lakepass owns; defaults to the workspace name.
     #[serde(default)]
     pub profile: Option<String>,
+    /// How the token is obtained: IdP token federation (default) or an SP's client credentials.
+    #[serde(default)]
+    pub auth: WorkspaceAuth,
+    /// Role mapping: a claim of the IdP JWT picks the service principal `client_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<RoleMapping>,
+    /// The federation policy the workspace is expected to enforce, for `lakepass doctor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<ExpectedPolicy>,
+    /// The Databricks account id, for `lakepass admin` and for policies fetched by `doctor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// The account console host for account APIs [default: derived from `host`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_host: Option<String>,
+}
+
+/// How a workspace's token is obtained (`auth = "…"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkspaceAuth {
+    /// Exchange the signed-in user's IdP JWT (RFC 8693).
+    #[default]
+    Federation,
+    /// A service principal's OAuth client credentials (`client_id` in config, secret in the vault).
+    M2m,
+}
+
+/// `[workspace.<name>.roles]`: `claim = "roles"`, `map = { "analyst" = "<sp application id>" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleMapping {
+    /// The IdP JWT claim holding the user's roles or groups (a string or a list of strings).
+    #[serde(default = "default_role_claim")]
+    pub claim: String,
+    /// Claim value → service principal application id.
+    pub map: BTreeMap<String, String>,
+}
+
+fn default_role_claim() -> String {
+    "roles".into()
+}
+
+/// `[workspace.<name>.policy]`: what the workspace's federation policy says, as the admin set it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedPolicy {
+    /// The trusted issuer, exactly as in the policy.
+    pub issuer: String,
+    /// Accepted audiences.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// The claim naming the user (Databricks' default is `sub`).
+    #[serde(default = "default_subject_claim")]
+    pub subject_claim: String,
+    /// The required subject value (service-principal policies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+fn default_subject_claim() -> String {
+    "sub".into()
 }
 
 /// Which of the IdP's tokens is sent as `subject_token` in the exchange.
@@ -134,6 +326,16 @@ pub struct Workspace {
     pub client_id: Option<String>,
     /// The `~/.databrickscfg` profile.
     pub profile: String,
+    /// Federation or M2M.
+    pub auth: WorkspaceAuth,
+    /// Role → service principal mapping, if any.
+    pub roles: Option<RoleMapping>,
+    /// The expected federation policy, if configured.
+    pub policy: Option<ExpectedPolicy>,
+    /// The Databricks account id, if configured.
+    pub account_id: Option<String>,
+    /// The account console host, if configured.
+    pub account_host: Option<String>,
 }
 
 /// Why the config could not be read, understood or written.
@@ -306,6 +508,11 @@ impl WorkspaceConfig {
             token: SubjectTokenKind::IdToken,
             client_id: None,
             profile: None,
+            auth: WorkspaceAuth::Federation,
+            roles: None,
+            policy: None,
+            account_id: None,
+            account_host: None,
         }
     }
 }
@@ -445,7 +652,9 @@ impl Config {
             field: format!("workspace.{name}.host"),
             message: e.to_string(),
         })?;
-        self.idp(&w.idp)?;
+        if w.auth == WorkspaceAuth::Federation {
+            self.idp(&w.idp)?;
+        }
         Ok(Workspace {
             name: name.into(),
             idp: w.idp.clone(),
@@ -454,6 +663,11 @@ impl Config {
             token: w.token,
             client_id: w.client_id.clone(),
             profile: w.profile.clone().unwrap_or_else(|| name.into()),
+            auth: w.auth,
+            roles: w.roles.clone(),
+            policy: w.policy.clone(),
+            account_id: w.account_id.clone(),
+            account_host: w.account_host.clone(),
         })
     }
 
@@ -494,11 +708,13 @@ impl Config {
                 }
             }
         }
+        check_launchers(self, &mut out);
         let mut profiles: BTreeMap<String, &str> = BTreeMap::new();
         for (name, ws) in &self.workspace {
             check_name(&mut out, "workspace", name);
             let at = |field: &'static str| ["workspace", name.as_str(), field];
-            if !self.idp.contains_key(&ws.idp) {
+            check_federation_settings(&mut out, name, ws);
+            if ws.auth == WorkspaceAuth::Federation && !self.idp.contains_key(&ws.idp) {
                 out.push(problem(
                     &at("idp"),
                     format!(
@@ -542,6 +758,122 @@ impl Config {
             }
         }
         out
+    }
+}
+
+fn check_launchers(c: &Config, out: &mut Vec<Problem>) {
+    if c.claude_path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+        out.push(problem(&["claude_path"], "is empty; remove the line to use `claude` on PATH"));
+    }
+    let empty_terminal = match &c.terminal {
+        Some(TerminalSetting::Program(p)) => p.trim().is_empty(),
+        Some(TerminalSetting::Command(argv)) => argv.first().is_none_or(|p| p.trim().is_empty()),
+        None => false,
+    };
+    if empty_terminal {
+        out.push(problem(
+            &["terminal"],
+            "names no program; write e.g. \"kitty\" or [\"wezterm\", \"start\", \"--\"]",
+        ));
+    }
+    if c.launch_dir.as_deref().is_some_and(|d| d.trim().is_empty()) {
+        out.push(problem(&["launch_dir"], "is empty; remove the line to start in the current folder"));
+    }
+    for (name, cc) in &c.claude {
+        let at = |field: &'static str| ["claude", name.as_str(), field];
+        if !c.workspace.contains_key(name) {
+            out.push(problem(
+                &["claude", name],
+                format!("names workspace `{name}`, which is not defined; use [claude.<workspace name>]"),
+            ));
+        }
+        if let Some(p) = &cc.base_path {
+            let bad = !p.starts_with('/')
+                || p.ends_with('/')
+                || p.contains(['?', '#'])
+                || p.contains(char::is_whitespace);
+            if bad {
+                out.push(problem(
+                    &at("base_path"),
+                    format!("`{p}` is not a path like \"/ai-gateway/anthropic\" or \"/serving-endpoints/<name>\" (leading `/`, no trailing `/`, no query)"),
+                ));
+            }
+        }
+        for (field, model) in [
+            ("opus_model", &cc.opus_model),
+            ("sonnet_model", &cc.sonnet_model),
+            ("haiku_model", &cc.haiku_model),
+        ] {
+            if model.as_deref().is_some_and(|m| m.trim().is_empty() || m.contains(char::is_whitespace)) {
+                out.push(problem(
+                    &at(field),
+                    "is empty or has spaces; write the model name as the workspace serves it",
+                ));
+            }
+        }
+        for h in cc.headers.iter().flatten() {
+            let name = h.split_once(':').map(|(n, _)| n.trim()).unwrap_or("");
+            let token_char = |ch: char| ch.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(ch);
+            if name.is_empty() || !name.chars().all(token_char) || h.contains(['\r', '\n']) {
+                out.push(problem(&at("headers"), format!("`{h}` is not a `name: value` header line")));
+            }
+        }
+        if let Some(ttl) = cc.helper_ttl_ms
+            && !(1_000..=MAX_HELPER_TTL_MS).contains(&ttl)
+        {
+            out.push(problem(
+                &at("helper_ttl_ms"),
+                format!("{ttl} is out of range; use 1000 to {MAX_HELPER_TTL_MS} (30 min), well inside the one-hour token lifetime"),
+            ));
+        }
+    }
+}
+
+/// Checks `auth`, `roles` and `policy` of one workspace.
+fn check_federation_settings(out: &mut Vec<Problem>, name: &str, ws: &WorkspaceConfig) {
+    let at = |field: &'static str| ["workspace", name, field];
+    let has_client_id = ws.client_id.as_deref().is_some_and(|c| !c.trim().is_empty());
+    if ws.auth == WorkspaceAuth::M2m && !has_client_id {
+        out.push(problem(
+            &at("client_id"),
+            "is required with `auth = \"m2m\"`: set the service principal's application id (its \
+             secret goes in the vault: `lakepass workspace set-secret`)",
+        ));
+    }
+    if let Some(roles) = &ws.roles {
+        if ws.auth == WorkspaceAuth::M2m {
+            out.push(problem(&at("roles"), "does not apply to `auth = \"m2m\"`; remove it"));
+        } else if has_client_id {
+            out.push(problem(
+                &at("roles"),
+                "and `client_id` both choose the service principal; keep one of them",
+            ));
+        }
+        if roles.claim.trim().is_empty() {
+            out.push(problem(&["workspace", name, "roles", "claim"], "is empty; name a claim such as `roles` or `groups`"));
+        }
+        if roles.map.is_empty() {
+            out.push(problem(
+                &["workspace", name, "roles", "map"],
+                "is empty; map at least one role to a service principal application id",
+            ));
+        }
+        for (role, sp) in &roles.map {
+            if sp.trim().is_empty() {
+                out.push(problem(
+                    &["workspace", name, "roles", "map", role],
+                    "is empty; set the service principal's application id",
+                ));
+            }
+        }
+    }
+    if let Some(p) = &ws.policy {
+        if p.issuer.trim().is_empty() {
+            out.push(problem(&["workspace", name, "policy", "issuer"], "is empty; copy the policy's issuer"));
+        }
+        if p.subject_claim.trim().is_empty() {
+            out.push(problem(&["workspace", name, "policy", "subject_claim"], "is empty; remove it for `sub`"));
+        }
     }
 }
 
@@ -771,12 +1103,15 @@ impl ConfigDoc {
     ) -> Result<(), ConfigError> {
         let first = self.tables("workspace").next().is_none();
         let t = self.entry("workspace", name, "a workspace", replace)?;
-        set(t, "idp", Some(ws.idp.as_str().into()));
+        set(t, "idp", (!ws.idp.is_empty()).then(|| ws.idp.as_str().into()));
         set(t, "host", Some(ws.host.as_str().into()));
         set(t, "scopes", Some(string_array(&ws.scopes)));
         set(t, "token", Some(ws.token.as_str().into()));
         set(t, "client_id", ws.client_id.as_deref().map(Value::from));
         set(t, "profile", ws.profile.as_deref().map(Value::from));
+        set(t, "auth", (ws.auth == WorkspaceAuth::M2m).then(|| "m2m".into()));
+        set(t, "account_id", ws.account_id.as_deref().map(Value::from));
+        set(t, "account_host", ws.account_host.as_deref().map(Value::from));
         if first && !self.doc.contains_key("active") {
             set(&mut self.doc, "active", Some(name.into()));
         }

@@ -12,15 +12,18 @@
 //! Every state change goes out on a `watch` channel ([`Engine::subscribe`]).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore, watch};
 use url::Url;
 
+use crate::audit::{self, AuditEvent, EventKind};
 use crate::clock::{SharedClock, UnixTime};
-use crate::config::{Config, ConfigError, SubjectTokenKind, Workspace};
-use crate::databrickscfg::{self, ProfileUpdate};
+use crate::roles::{self, RoleError};
+use crate::config::{Config, ConfigError, ProfileFlavour, SubjectTokenKind, Workspace};
+use crate::databrickscfg::{self, CfgError, CfgFileError, ProfileUpdate};
 use crate::exchange::{self, ExchangeError, ExchangeParams, WorkspaceToken};
 use crate::http::Http;
 use crate::idp::{self, Discovery, Grant, IdpError, IdpSession, Loopback, SignInRequest};
@@ -60,6 +63,21 @@ pub enum EngineError {
     /// Another process held a lock too long.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// Role mapping found no service principal for the user's roles.
+    #[error(transparent)]
+    NoMappedRole(#[from] RoleError),
+    /// An M2M workspace whose client secret is not in the vault.
+    #[error(
+        "workspace `{workspace}` signs in as service principal `{client_id}`, but its client secret is \
+         not in the vault; enter it with `lakepass workspace set-secret {workspace}` (it is read from \
+         stdin or a prompt, never from the command line)"
+    )]
+    NeedsSecret {
+        /// The workspace.
+        workspace: String,
+        /// The service principal's application id.
+        client_id: String,
+    },
 }
 
 impl EngineError {
@@ -74,6 +92,17 @@ impl EngineError {
             EngineError::Idp(_) => "idp",
             EngineError::Exchange(_) => "federation_rejected",
             EngineError::Lock(_) => "lock",
+            EngineError::NoMappedRole(_) => "no_mapped_role",
+            EngineError::NeedsSecret { .. } => "needs_login",
+        }
+    }
+
+    /// The server's OAuth error code (`invalid_grant`, `invalid_request`, …), when it sent one.
+    pub fn error_code(&self) -> Option<&str> {
+        match self {
+            EngineError::Exchange(ExchangeError::Rejected { error, .. }) => Some(&error.error),
+            EngineError::Idp(IdpError::Grant { error, .. }) => Some(&error.error),
+            _ => None,
         }
     }
 }
@@ -87,6 +116,10 @@ pub struct EngineOptions {
     pub retry_max: Duration,
     /// How many workspaces refresh at once.
     pub concurrency: usize,
+    /// The `lakepass` program the `cli-helper` profile flavour names as `databricks_cli_path`;
+    /// `None` means the running executable (right for the CLI; the tray app sets its bundled
+    /// `lakepass`).
+    pub cli_helper_path: Option<PathBuf>,
 }
 
 impl Default for EngineOptions {
@@ -95,6 +128,7 @@ impl Default for EngineOptions {
             retry_base: Duration::from_secs(15),
             retry_max: Duration::from_secs(300),
             concurrency: 16,
+            cli_helper_path: None,
         }
     }
 }
@@ -145,6 +179,7 @@ struct Inner {
     runtime: Mutex<HashMap<String, Runtime>>,
     tx: watch::Sender<Snapshot>,
     wake: Notify,
+    owns_state_file: std::sync::atomic::AtomicBool,
 }
 
 /// The engine. Cheap to clone; all clones share state.
@@ -189,6 +224,7 @@ impl Engine {
             runtime: Mutex::new(runtime),
             tx,
             wake: Notify::new(),
+            owns_state_file: Default::default(),
         })))
     }
 
@@ -205,6 +241,16 @@ impl Engine {
     /// The store (vault) the engine uses.
     pub fn store(&self) -> &Store {
         &self.0.store
+    }
+
+    /// The paths the engine writes to.
+    pub fn paths(&self) -> &Paths {
+        &self.0.paths
+    }
+
+    /// The configured workspace called `name`.
+    pub fn workspace_named(&self, name: &str) -> Option<&Workspace> {
+        self.0.workspaces.iter().find(|w| w.name == name)
     }
 
     /// A receiver that sees every published snapshot.
@@ -225,6 +271,18 @@ impl Engine {
     /// redemption, id_token validation; then a first exchange for every workspace of the IdP.
     /// Returns the session and, per workspace, the exchange error if one failed.
     pub async fn login(
+        &self,
+        idp_name: &str,
+        on_url: impl FnOnce(&Url),
+        timeout: Duration,
+    ) -> Result<(IdpSession, Vec<(String, EngineError)>), EngineError> {
+        let started = std::time::Instant::now();
+        let result = self.login_inner(idp_name, on_url, timeout).await;
+        self.audit(EventKind::SignIn, None, Some(idp_name), started, result.as_ref().err());
+        result
+    }
+
+    async fn login_inner(
         &self,
         idp_name: &str,
         on_url: impl FnOnce(&Url),
@@ -266,21 +324,32 @@ impl Engine {
         let now = self.now();
         self.0.config.idp(idp_name)?;
         self.0.store.delete_idp_session(idp_name).await?;
-        let mut profiles = Vec::new();
+        let (mut profiles, mut live) = (Vec::new(), Vec::new());
         for ws in self.workspaces_of(idp_name) {
             self.0.store.delete_workspace_token(&ws).await?;
             profiles.push(ws.profile.clone());
+            live.push(live_profile_name(&ws));
             self.update(&ws.name, |r| {
                 *r = Runtime { needs_login: true, needs_login_since: now, ..Runtime::default() };
             });
         }
         let path = self.0.paths.databrickscfg.clone();
         let names = profiles.clone();
-        let removed = tokio::task::spawn_blocking(move || databrickscfg::remove_profiles(&path, &names))
-            .await
-            .expect("databrickscfg task");
-        if let Err(e) = removed {
-            tracing::warn!(error = %e, "could not remove profiles from the credentials file");
+        // The `-live` profiles go too, but only those Lakepass made: a user's own `dev-live` stays.
+        let removed = tokio::task::spawn_blocking(move || {
+            let mut live_removed = Vec::new();
+            databrickscfg::update_file(&path, |text| {
+                let owned = databrickscfg::owned_profiles(text)?;
+                live_removed = live.into_iter().filter(|p| owned.contains(p)).collect();
+                names.iter().chain(&live_removed).try_fold(text.to_string(), |acc, p| databrickscfg::remove_profile(&acc, p))
+            })
+            .map(|()| live_removed)
+        })
+        .await
+        .expect("databrickscfg task");
+        match removed {
+            Ok(live_removed) => profiles.extend(live_removed),
+            Err(e) => tracing::warn!(error = %e, "could not remove profiles from the credentials file"),
         }
         self.publish();
         Ok(profiles)
@@ -300,13 +369,93 @@ impl Engine {
         self.refresh_workspace(ws, false).await
     }
 
+    /// A valid token for `ws` for a long-running server (the live token service, the IPC
+    /// channel): the token this engine holds in memory while it is not due, else
+    /// [`Engine::token`]. When that refresh fails but the held token is still valid for a
+    /// while, the held one is returned: a consumer keeps working through a short outage.
+    pub async fn live_token(&self, ws: &Workspace) -> Result<WorkspaceToken, EngineError> {
+        let now = self.now();
+        let held = {
+            let rt = self.0.runtime.lock().expect("runtime state");
+            rt.get(&ws.name).and_then(|r| r.token.clone()).filter(|t| t.host == ws.host)
+        };
+        if let Some(t) = &held
+            && now < refresh_due_at(t)
+        {
+            return Ok(t.clone());
+        }
+        match self.token(ws).await {
+            Ok(t) => {
+                self.update(&ws.name, |r| r.token = Some(t.clone()));
+                Ok(t)
+            }
+            Err(e) => match held {
+                Some(t) if t.expires_at - now > 30 => {
+                    tracing::warn!(workspace = %ws.name, kind = e.kind(), "refresh failed; serving the held token until it expires");
+                    Ok(t)
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// Writes (or updates) the `<profile>-live` profile of every workspace in `urls`
+    /// (workspace name → the live token service URL for it): `host`, `metadata_service_url`
+    /// and `auth_type = metadata-service`, in one locked edit of `~/.databrickscfg`. A
+    /// workspace whose `-live` name is another workspace's profile is skipped. Returns the
+    /// profile names written.
+    pub async fn write_live_profiles(&self, urls: &[(String, Secret)]) -> Result<Vec<String>, CfgFileError> {
+        let taken: Vec<&str> = self.0.workspaces.iter().map(|w| w.profile.as_str()).collect();
+        let mut updates = Vec::new();
+        for (name, url) in urls {
+            let Some(ws) = self.workspace_named(name) else { continue };
+            let profile = live_profile_name(ws);
+            if taken.contains(&profile.as_str()) {
+                tracing::warn!(workspace = %ws.name, profile, "not writing the live profile: another workspace uses that profile name");
+                continue;
+            }
+            updates.push(ProfileUpdate {
+                profile,
+                entries: vec![
+                    ("host".to_string(), ws.host.to_string()),
+                    ("metadata_service_url".to_string(), url.secret().to_string()),
+                    ("auth_type".to_string(), "metadata-service".to_string()),
+                ],
+            });
+        }
+        let path = self.0.paths.databrickscfg.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut written = Vec::new();
+            databrickscfg::update_file(&path, |text| {
+                let owned = databrickscfg::owned_profiles(text)?;
+                updates.iter().try_fold(text.to_string(), |text, u| {
+                    // A user's own `dev-live` is theirs: skip it, write the others.
+                    if !owned.contains(&u.profile) && databrickscfg::read_profile(&text, &u.profile)?.is_some() {
+                        tracing::warn!(profile = %u.profile, "not writing this live profile: a profile of that name exists and was not made by Lakepass");
+                        return Ok(text);
+                    }
+                    written.push(u.profile.clone());
+                    exact_profile(&text, u)
+                })
+            })
+            .map(|()| written)
+        })
+        .await
+        .expect("databrickscfg task")
+    }
+
     /// Exchanges a new token for `ws` (when `force`, even if the cached one is fresh), under the
     /// workspace's lock, and writes it to the vault and `~/.databrickscfg`.
     pub async fn refresh_workspace(&self, ws: &Workspace, force: bool) -> Result<WorkspaceToken, EngineError> {
         let asked_at = self.now();
         self.update(&ws.name, |r| r.refreshing = true);
         self.publish();
+        let started = std::time::Instant::now();
         let result = self.refresh_locked(ws, force, asked_at).await;
+        // A token adopted from another process was that process's exchange, not ours.
+        if result.as_ref().map_or(true, |t| t.issued_at >= asked_at) {
+            self.audit(EventKind::Exchange, Some(&ws.name), None, started, result.as_ref().err());
+        }
         let now = self.now();
         let opts = &self.0.opts;
         self.update(&ws.name, |r| {
@@ -346,14 +495,20 @@ impl Engine {
                 return Ok(t);
             }
         }
-        let subject = self.subject_token(ws).await?;
-        let params = ExchangeParams {
-            host: &ws.host,
-            workspace: &ws.name,
-            scopes: &ws.scopes,
-            client_id: ws.client_id.as_deref(),
+        let token = if roles::is_m2m(ws) {
+            self.m2m_token(ws).await?
+        } else {
+            let subject = self.subject_token(ws).await?;
+            // Role mapping: the user's role claim picks the service principal.
+            let client_id = roles::pick_client_id(ws, subject.secret())?;
+            let params = ExchangeParams {
+                host: &ws.host,
+                workspace: &ws.name,
+                scopes: &ws.scopes,
+                client_id: client_id.as_deref(),
+            };
+            exchange::exchange(&self.0.http, &params, &subject, self.now()).await?
         };
-        let token = exchange::exchange(&self.0.http, &params, &subject, self.now()).await?;
         self.0.store.save_workspace_token(ws, &token).await?;
         tracing::info!(workspace = %ws.name, host = %ws.host, expires_at = token.expires_at, "token exchanged");
         self.write_profile(ws, &token).await;
@@ -362,20 +517,74 @@ impl Engine {
 
     async fn write_profile(&self, ws: &Workspace, t: &WorkspaceToken) {
         let path = self.0.paths.databrickscfg.clone();
-        let update = ProfileUpdate {
-            profile: ws.profile.clone(),
-            entries: vec![
-                ("host".to_string(), ws.host.to_string()),
-                ("token".to_string(), t.access_token.secret().to_string()),
-            ],
+        let host = ("host".to_string(), ws.host.to_string());
+        let update = match self.0.config.profile_flavour {
+            ProfileFlavour::Static => ProfileUpdate {
+                profile: ws.profile.clone(),
+                entries: vec![host, ("token".to_string(), t.access_token.secret().to_string())],
+            },
+            ProfileFlavour::CliHelper => ProfileUpdate {
+                profile: ws.profile.clone(),
+                entries: vec![
+                    host,
+                    ("auth_type".to_string(), "databricks-cli".to_string()),
+                    ("databricks_cli_path".to_string(), self.cli_helper_path()),
+                ],
+            },
         };
-        let res = tokio::task::spawn_blocking(move || databrickscfg::set_profiles(&path, &[update]))
+        let res = tokio::task::spawn_blocking(move || write_exact_profiles(&path, &[update]))
             .await
             .expect("databrickscfg task");
         if let Err(e) = res {
             tracing::warn!(workspace = %ws.name, error = %e, "could not update the credentials file");
             self.update(&ws.name, |r| r.last_error = Some(e.to_string()));
         }
+    }
+
+    /// The absolute path of the `lakepass` program for `databricks_cli_path`.
+    fn cli_helper_path(&self) -> String {
+        let path = self.0.opts.cli_helper_path.clone().or_else(|| std::env::current_exe().ok());
+        let path = path.map(|p| std::fs::canonicalize(&p).unwrap_or(p));
+        path.map(|p| p.display().to_string()).unwrap_or_else(|| "lakepass".into())
+    }
+
+    /// An M2M workspace's token: OAuth client credentials with the secret from the vault.
+    async fn m2m_token(&self, ws: &Workspace) -> Result<WorkspaceToken, EngineError> {
+        let client_id = ws.client_id.clone().unwrap_or_default();
+        let secret = roles::m2m_secret(&self.0.store, ws)
+            .await?
+            .ok_or_else(|| EngineError::NeedsSecret { workspace: ws.name.clone(), client_id: client_id.clone() })?;
+        let req = exchange::client_credentials_request(ws.host.join("/oidc/v1/token"), &client_id, &secret, &ws.scopes);
+        Ok(exchange::client_credentials(&self.0.http, &ws.host, &ws.name, &req, self.now()).await?)
+    }
+
+    /// Appends one event to the audit log (best effort; never a token).
+    fn audit(
+        &self,
+        event: EventKind,
+        workspace: Option<&str>,
+        idp: Option<&str>,
+        started: std::time::Instant,
+        error: Option<&EngineError>,
+    ) {
+        let mut e = match error {
+            None => AuditEvent::ok(event, self.now(), started.elapsed()),
+            Some(err) => AuditEvent::failure(event, self.now(), started.elapsed(), err.kind(), &err.to_string())
+                .error_code(err.error_code()),
+        };
+        e.workspace = workspace.map(String::from);
+        e.idp = idp.map(String::from);
+        audit::record(&self.0.paths, &e);
+    }
+
+    /// The HTTP client the engine uses (for `doctor` and `admin`, which share its settings).
+    pub fn http(&self) -> &Http {
+        &self.0.http
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.0.clock
     }
 
     /// The IdP JWT to exchange for `ws`, refreshing the IdP session first when it is stale.
@@ -406,7 +615,20 @@ impl Engine {
         let idp_cfg = self.0.config.idp(idp_name)?.clone();
         let d = self.discovery(idp_name).await?;
         let form = idp::refresh_request(&d, &idp_cfg, &rt);
-        match idp::redeem(&self.0.http, &d, &idp_cfg, form, Grant::refresh(&rt), now).await {
+        let started = std::time::Instant::now();
+        let refreshed = idp::redeem(&self.0.http, &d, &idp_cfg, form, Grant::refresh(&rt), now).await;
+        if let Err(e) = &refreshed {
+            let kind = if e.needs_login() { "needs_login" } else { "idp" };
+            let code = match e {
+                IdpError::Grant { error, .. } => Some(error.error.as_str()),
+                _ => None,
+            };
+            let event = AuditEvent::failure(EventKind::Refresh, self.now(), started.elapsed(), kind, &e.to_string());
+            audit::record(&self.0.paths, &event.idp(idp_name).error_code(code));
+        } else {
+            self.audit(EventKind::Refresh, None, Some(idp_name), started, None);
+        }
+        match refreshed {
             Ok(new) => {
                 self.0.store.save_idp_session(idp_name, &new).await?;
                 tracing::info!(idp = idp_name, "IdP session refreshed");
@@ -470,7 +692,11 @@ impl Engine {
             }
             changed
         });
-        if let Err(e) = store::write_state_file(&self.0.paths.state_file(), &snap) {
+        // Only the process that owns refreshing (the one in `run`) publishes the state file;
+        // a short-lived CLI call must not overwrite what the daemon knows.
+        if self.0.owns_state_file.load(std::sync::atomic::Ordering::Relaxed)
+            && let Err(e) = store::write_state_file(&self.0.paths.state_file(), &snap)
+        {
             tracing::debug!(error = %e, "could not write the state file");
         }
     }
@@ -480,7 +706,11 @@ impl Engine {
         let now = self.now();
         for ws in &self.0.workspaces {
             let token = self.0.store.workspace_token(ws).await?;
-            let signed_in = self.0.store.idp_session(&ws.idp).await?.is_some();
+            let signed_in = if roles::is_m2m(ws) {
+                roles::m2m_secret(&self.0.store, ws).await?.is_some()
+            } else {
+                self.0.store.idp_session(&ws.idp).await?.is_some()
+            };
             self.update(&ws.name, |r| {
                 r.token = token;
                 r.needs_login = !signed_in;
@@ -526,6 +756,9 @@ impl Engine {
     /// A sign-in in another process (or the tray) clears NeedsLogin here without a restart:
     /// look for an IdP session newer than the moment we learned a sign-in was needed.
     async fn signed_in_since_failure(&self, ws: &Workspace, since: UnixTime) -> bool {
+        if roles::is_m2m(ws) {
+            return matches!(roles::m2m_secret(&self.0.store, ws).await, Ok(Some(_)));
+        }
         matches!(self.0.store.idp_session(&ws.idp).await, Ok(Some(s)) if s.refreshed_at >= since)
     }
 
@@ -543,6 +776,7 @@ impl Engine {
 
     /// Runs until `shutdown` completes: tick, sleep (at most [`MAX_SLEEP`]), repeat.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        self.0.owns_state_file.store(true, std::sync::atomic::Ordering::Relaxed);
         tokio::pin!(shutdown);
         loop {
             let sleep = self.tick().await;
@@ -553,6 +787,26 @@ impl Engine {
             }
         }
     }
+}
+
+/// The name of a workspace's live profile: `<profile>-live`.
+pub fn live_profile_name(ws: &Workspace) -> String {
+    format!("{}-live", ws.profile)
+}
+
+/// Upserts each profile so it holds exactly its entries (see [`exact_profile`]).
+fn write_exact_profiles(path: &std::path::Path, updates: &[ProfileUpdate]) -> Result<(), CfgFileError> {
+    databrickscfg::update_file(path, |text| updates.iter().try_fold(text.to_string(), |text, u| exact_profile(&text, u)))
+}
+
+/// Upserts `u` so the profile holds exactly its entries: a Lakepass-owned profile with keys it
+/// should no longer have (a `token` left from the static flavour) is rewritten whole.
+fn exact_profile(text: &str, u: &ProfileUpdate) -> Result<String, CfgError> {
+    let entries: Vec<(&str, &str)> = u.entries.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let stale = databrickscfg::read_profile(text, &u.profile)?
+        .is_some_and(|old| old.iter().any(|(k, _)| !entries.iter().any(|(n, _)| n.eq_ignore_ascii_case(k))));
+    let text = if stale { databrickscfg::remove_profile(text, &u.profile)? } else { text.to_string() };
+    databrickscfg::upsert_profile(&text, &u.profile, &entries)
 }
 
 fn pick_subject(s: &IdpSession, ws: &Workspace) -> Result<Secret, EngineError> {

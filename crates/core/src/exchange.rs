@@ -117,6 +117,35 @@ struct TokenBody {
     scope: Option<String>,
 }
 
+/// Builds the M2M request (OAuth client credentials, RFC 6749 §4.4) for `token_url`: the
+/// service principal authenticates with HTTP Basic (RFC 6749 §2.3.1), so its secret is never
+/// in the form body or a URL.
+pub fn client_credentials_request(
+    token_url: impl Into<String>,
+    client_id: &str,
+    client_secret: &Secret,
+    scopes: &[String],
+) -> FormRequest {
+    let mut req = FormRequest::post(token_url)
+        .field("grant_type", "client_credentials")
+        .field("scope", scopes.join(" "));
+    req.basic_auth = Some((client_id.to_string(), client_secret.clone()));
+    req
+}
+
+/// Sends a client-credentials request built by [`client_credentials_request`]; the token is
+/// bound to `host` (the workspace, or the account console for account-level tokens).
+pub async fn client_credentials(
+    http: &Http,
+    host: &WorkspaceHost,
+    workspace: &str,
+    req: &FormRequest,
+    now: UnixTime,
+) -> Result<WorkspaceToken, ExchangeError> {
+    let p = ExchangeParams { host, workspace, scopes: &[], client_id: None };
+    send(http, &p, req, now).await
+}
+
 /// Sends the exchange and returns the workspace's token.
 pub async fn exchange(
     http: &Http,
@@ -125,8 +154,17 @@ pub async fn exchange(
     now: UnixTime,
 ) -> Result<WorkspaceToken, ExchangeError> {
     let req = exchange_request(p, subject_token);
+    send(http, p, &req, now).await
+}
+
+async fn send(
+    http: &Http,
+    p: &ExchangeParams<'_>,
+    req: &FormRequest,
+    now: UnixTime,
+) -> Result<WorkspaceToken, ExchangeError> {
     let resp = http
-        .post_form(&req)
+        .post_form(req)
         .await
         .map_err(|source| ExchangeError::Http {
             host: p.host.clone(),

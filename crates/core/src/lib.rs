@@ -5,20 +5,28 @@
 //! keeps every token fresh, and writes it where other tools read it. No GUI, no globals: all IO
 //! sits in small modules, time is injected, and secrets are [`Secret`]s that cannot be logged.
 
+pub mod admin;
 pub mod atomic;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod databrickscfg;
+pub mod doctor;
 pub mod engine;
 pub mod exchange;
 pub mod host;
 pub mod http;
 pub mod idp;
 mod idp_callback;
+pub mod ipc;
 pub mod jwt;
+pub mod launch;
 pub mod lock;
 pub mod paths;
+pub mod presets;
+pub mod roles;
 pub mod secret;
+pub mod serve;
 pub mod store;
 pub mod vault;
 

@@ -31,6 +31,8 @@ use crate::errors::{databricks_error, oauth_error};
 pub enum Target {
     /// The IdP's `POST /token`.
     IdpToken,
+    /// The IdP's JWKS (`GET /jwks`): signing keys unreachable while discovery still works.
+    IdpKeys,
     /// A workspace's `POST /oidc/v1/token` (exchange and client credentials).
     WorkspaceToken,
     /// A workspace's REST and serving APIs (`/api/…`, `/serving-endpoints/…`, `/ai-gateway/…`).
@@ -234,6 +236,7 @@ pub(crate) struct DropConnection;
 fn classify(site: &Listener, path: &str) -> Option<Target> {
     match site {
         Listener::Idp if path == "/token" => Some(Target::IdpToken),
+        Listener::Idp if path == "/jwks" => Some(Target::IdpKeys),
         Listener::Idp => None,
         Listener::Workspace(_) if path == "/oidc/v1/token" => Some(Target::WorkspaceToken),
         Listener::Workspace(_)

@@ -353,6 +353,22 @@ fn display_name(email: &str) -> String {
         .join(" ")
 }
 
+/// The `roles` claim for `email`: the configured table's roles, plus the `+tag` of a
+/// plus-addressed local part (`bob+analyst@x` → `analyst`), so a test or a demo can sign in
+/// with a role without configuring anything.
+fn roles_for(shared: &Shared, email: &str) -> Vec<String> {
+    let email = email.to_lowercase();
+    let mut roles = shared.user_roles.get(&email).cloned().unwrap_or_default();
+    let local = email.split('@').next().unwrap_or_default();
+    if let Some((_, tag)) = local.split_once('+')
+        && !tag.is_empty()
+        && !roles.iter().any(|r| r == tag)
+    {
+        roles.push(tag.to_owned());
+    }
+    roles
+}
+
 fn token_response(shared: &Shared, skew: Skew, client_id: &str, grant: Grant) -> Response {
     let now = skew.now();
     let ttl = shared.idp_token_ttl.as_secs() as i64;
@@ -367,11 +383,16 @@ fn token_response(shared: &Shared, skew: Skew, client_id: &str, grant: Grant) ->
     if let Some(nonce) = &grant.nonce {
         id_claims["nonce"] = Value::from(nonce.as_str());
     }
-    let access_claims = json!({
+    let mut access_claims = json!({
         "iss": iss, "sub": sub, "aud": format!("api://{client_id}"), "azp": client_id,
         "email": grant.email, "scope": grant.scope, "jti": random_hex(8),
         "iat": now, "exp": now + ttl,
     });
+    let roles = roles_for(shared, &grant.email);
+    if !roles.is_empty() {
+        id_claims["roles"] = json!(roles);
+        access_claims["roles"] = json!(roles);
+    }
     let mut body = json!({
         "access_token": shared.keys.sign(&access_claims),
         "id_token": shared.keys.sign(&id_claims),

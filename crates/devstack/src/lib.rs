@@ -19,6 +19,7 @@
 //! injects failures; `stats` counts what peers did; `control` exposes all of it over HTTP for
 //! out-of-process tests; `server` runs the listeners; `errors` holds the wire error formats.
 
+mod account;
 mod control;
 mod errors;
 mod exchange;
@@ -28,6 +29,7 @@ mod idp_token;
 mod keys;
 mod server;
 mod serving;
+mod serving_admin;
 mod stats;
 mod workspace;
 
@@ -60,6 +62,9 @@ pub struct DevstackOptions {
     pub workspace_token_ttl: Duration,
     /// Whether every refresh grant returns a new refresh token and invalidates the old one.
     pub rotate_refresh_tokens: bool,
+    /// Role claims per signed-in email (lowercase): issued as the `roles` claim of the IdP's
+    /// tokens. An email with a `+tag` local part (`bob+analyst@x`) also gets role `tag`.
+    pub user_roles: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Default for DevstackOptions {
@@ -70,6 +75,7 @@ impl Default for DevstackOptions {
             idp_token_ttl: Duration::from_secs(3600),
             workspace_token_ttl: Duration::from_secs(3600),
             rotate_refresh_tokens: true,
+            user_roles: Default::default(),
         }
     }
 }
@@ -83,8 +89,12 @@ pub struct DevstackInfo {
     pub client_id: String,
     /// The emulated workspaces, `dev` then `prod`.
     pub workspaces: Vec<WorkspaceInfo>,
-    /// A service principal every workspace accepts for `client_credentials` (M2M).
+    /// A service principal every workspace accepts for `client_credentials` (M2M); it is also
+    /// the account admin for the account APIs.
     pub service_principal: ServicePrincipalInfo,
+    /// The Databricks account id of the account APIs (`/api/2.0/accounts/{account_id}/…`).
+    #[serde(default)]
+    pub account_id: String,
 }
 
 /// One emulated Databricks workspace.
@@ -168,6 +178,9 @@ pub(crate) struct Shared {
     pub(crate) stats: stats::Recorder,
     pub(crate) faults: Faults,
     pub(crate) verifier: exchange::Verifier,
+    pub(crate) user_roles: std::collections::BTreeMap<String, Vec<String>>,
+    pub(crate) account: account::Account,
+    pub(crate) endpoints: serving_admin::Endpoints,
 }
 
 impl Shared {
@@ -229,6 +242,7 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
             client_id: keys::random_uuid(),
             client_secret: format!("dose{}", keys::random_hex(20)),
         },
+        account_id: keys::random_uuid(),
     };
     let keys = tokio::task::spawn_blocking(keys::SigningKeys::generate)
         .await
@@ -247,6 +261,9 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         stats: stats::Recorder::new(&["dev", "prod"]),
         faults: Faults::default(),
         verifier: exchange::Verifier::new()?,
+        user_roles: opts.user_roles.into_iter().map(|(k, v)| (k.to_lowercase(), v)).collect(),
+        account: Default::default(),
+        endpoints: Default::default(),
         info,
     });
     let tasks = vec![

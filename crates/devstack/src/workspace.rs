@@ -143,6 +143,8 @@ pub(crate) fn router(shared: Arc<Shared>, name: &str) -> Router {
             post(serving::messages),
         )
         .route("/ai-gateway/anthropic/v1/messages", post(serving::messages))
+        .merge(crate::account::routes())
+        .merge(crate::serving_admin::routes())
         .fallback(not_found)
         .layer(from_fn_with_state(site, faults::middleware))
         .with_state(state)
@@ -389,7 +391,8 @@ async fn exchange(
     }
     let scopes = parse_scopes(param("scope"))
         .map_err(|e| oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", &e))?;
-    let policies = st.ws().policies.lock().expect("policies poisoned").clone();
+    let mut policies = st.ws().policies.lock().expect("policies poisoned").clone();
+    policies.extend(st.shared.account.federation_policies());
     let principal = st
         .shared
         .verifier

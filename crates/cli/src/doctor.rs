@@ -1,0 +1,111 @@
+//! `lakepass doctor`: prints the core's federation report (or serializes it with `--json`).
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use lakepass_core::config::Config;
+use lakepass_core::doctor::{self, DoctorOptions, Report, StepStatus};
+use lakepass_core::http::Http;
+use lakepass_core::store::Store;
+use lakepass_core::{Paths, Secret, SystemClock, admin};
+
+use crate::app;
+use crate::output::Exit;
+
+/// Arguments of `doctor`.
+#[derive(Args, Debug)]
+pub struct DoctorArgs {
+    /// Workspace name from the config [default: the active workspace]
+    #[arg(long, short = 'w')]
+    pub workspace: Option<String>,
+    /// Print the report as JSON (for scripts and the dashboard).
+    #[arg(long)]
+    pub json: bool,
+    /// Diagnose an IdP JWT read from stdin instead of the signed-in session's.
+    #[arg(long)]
+    pub jwt_stdin: bool,
+    /// Fetch the federation policies to compare with from the account API, using this M2M
+    /// workspace's service-principal token.
+    #[arg(long, value_name = "WORKSPACE")]
+    pub admin_workspace: Option<String>,
+}
+
+/// Runs the doctor.
+pub async fn doctor(paths: &Paths, a: DoctorArgs) -> anyhow::Result<ExitCode> {
+    let mut opts = DoctorOptions::default();
+    if a.jwt_stdin {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        opts.subject_token = Some(Secret::new(s.trim()));
+    }
+    if let Some(admin_ws) = &a.admin_workspace {
+        opts.policies = fetch_policies(paths, a.workspace.as_deref(), admin_ws).await?;
+    }
+    let vault = app::open_vault(paths).await?;
+    let report = doctor::run(
+        paths,
+        Store::new(vault),
+        Http::new(),
+        Arc::new(SystemClock),
+        a.workspace.as_deref(),
+        &opts,
+    )
+    .await;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print(&report);
+    }
+    match report.problem() {
+        None if report.ok => Ok(ExitCode::SUCCESS),
+        Some(p) => Err(Exit(match p.class() {
+            "config" => 2,
+            "needs_login" => 3,
+            "network" => 4,
+            _ => 5,
+        })
+        .into()),
+        None => Err(Exit(5).into()),
+    }
+}
+
+async fn fetch_policies(
+    paths: &Paths,
+    target: Option<&str>,
+    admin_ws: &str,
+) -> anyhow::Result<Vec<doctor::KnownPolicy>> {
+    let config = Config::load(&paths.config)?;
+    let ws = config.workspace(target)?;
+    let admin_ws = config.workspace(Some(admin_ws))?;
+    let engine = app::engine(paths).await?;
+    let account = admin::Account::of(&ws, admin_ws.account_id.as_deref())?;
+    let token = admin::m2m_token(&engine, &admin_ws, Some(&account)).await?;
+    Ok(admin::policies_for(&admin::AdminClient::new(), &account, &ws, &token).await?)
+}
+
+fn print(r: &Report) {
+    match (&r.workspace, &r.host) {
+        (Some(w), Some(h)) => println!("lakepass doctor: workspace `{w}` ({h})"),
+        (Some(w), None) => println!("lakepass doctor: workspace `{w}`"),
+        _ => println!("lakepass doctor"),
+    }
+    for s in &r.steps {
+        let mark = match s.status {
+            StepStatus::Ok => "✓",
+            StepStatus::Warning => "!",
+            StepStatus::Failed => "✗",
+            StepStatus::Skipped => "–",
+        };
+        println!("{mark} {}: {}", s.title, s.detail);
+        if let Some(fix) = &s.fix {
+            println!("    fix: {fix}");
+        }
+    }
+    if r.ok {
+        println!("\nEverything checks out.");
+    } else {
+        println!("\nStopped at the first broken link; fix it and run `lakepass doctor` again.");
+    }
+}

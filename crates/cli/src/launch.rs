@@ -1,0 +1,311 @@
+//! `launch claude`, `launch terminal`, `exec` and `env`: start tools already wired to a
+//! workspace. The decisions (environment, settings, which terminal with which argv) are pure
+//! functions in `lakepass_core::launch`; this file only gathers inputs (config, environment,
+//! PATH), tells the user what it changed, and hands over.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, ExitStatus};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use lakepass_core::audit::{self, AuditEvent, EventKind};
+use lakepass_core::config::{Config, Workspace};
+use lakepass_core::engine::EngineError;
+use lakepass_core::engine::live_profile_name;
+use lakepass_core::launch::{
+    self, CURRENT_PLATFORM, ClaudeGateway, EnvChanges, LaunchError, TerminalContext, claude_plan,
+    claude_settings_path, effective_ttl_ms, export_lines, helper_command, settings_conflicts,
+    terminal_candidates, terminal_invocation, workspace_env,
+};
+use lakepass_core::{Clock, Paths, SystemClock};
+
+use crate::app;
+use crate::tokens::WorkspaceArg;
+
+/// `lakepass launch …`.
+#[derive(Subcommand, Debug)]
+pub enum LaunchCmd {
+    /// Claude Code through the workspace's AI Gateway; its token helper keeps it signed in for days.
+    Claude(ClaudeArgs),
+    /// A terminal window with DATABRICKS_HOST and the workspace's live profile preset.
+    Terminal(WorkspaceArg),
+}
+
+/// Arguments of `launch claude`.
+#[derive(Args, Debug)]
+pub struct ClaudeArgs {
+    #[command(flatten)]
+    ws: WorkspaceArg,
+    /// Open Claude Code in a new terminal window (what the tray app does).
+    #[arg(long)]
+    new_terminal: bool,
+    /// Also merge the gateway settings and apiKeyHelper into ~/.claude/settings.json (other keys
+    /// are kept), so a plain `claude` uses them too.
+    #[arg(long)]
+    write_settings: bool,
+    /// Arguments for Claude Code, after `--` (e.g. `-- -p "hello"`).
+    #[arg(last = true, value_name = "CLAUDE_ARGS")]
+    args: Vec<String>,
+}
+
+/// Arguments of `exec`.
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    ws: WorkspaceArg,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+/// Arguments of `env`.
+#[derive(Args, Debug)]
+pub struct EnvArgs {
+    #[command(flatten)]
+    ws: WorkspaceArg,
+    /// Export DATABRICKS_TOKEN (a copy that expires within the hour) instead of the live profile.
+    #[arg(long)]
+    with_token: bool,
+}
+
+/// Runs `launch claude` or `launch terminal`.
+pub async fn launch(paths: &Paths, cmd: LaunchCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        LaunchCmd::Claude(a) => claude(paths, a).await,
+        LaunchCmd::Terminal(a) => {
+            let started = Instant::now();
+            let config = app::load_config(paths)?;
+            let ws = config.workspace(a.workspace.as_deref())?;
+            hint_live_profile(paths, &ws);
+            let opened = open_terminal(paths, &config, &ws, None);
+            record(paths, &ws, started, opened.as_ref().map(|t| format!("terminal {t}")));
+            let opened = opened?;
+            eprintln!(
+                "Opened {opened} for workspace `{}` (DATABRICKS_CONFIG_PROFILE={}).",
+                ws.name,
+                live_profile_name(&ws)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn claude(paths: &Paths, a: ClaudeArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let engine = app::engine(paths).await?;
+    let config = engine.config();
+    let ws = config.workspace(a.ws.workspace.as_deref())?;
+    let program = find_claude(config)?;
+    // A sign-in problem is reported here, plainly, not as Claude Code retrying 401s for minutes.
+    let token = engine
+        .token(&ws)
+        .await
+        .with_context(|| format!("cannot launch Claude Code for workspace `{}`", ws.name));
+    if let Err(e) = &token {
+        record(paths, &ws, started, Err(e));
+    }
+    let token = token?;
+    let lifetime = token.expires_at - token.issued_at;
+    drop(token);
+
+    let me =
+        std::env::current_exe().context("cannot find the lakepass program for Claude Code's apiKeyHelper")?;
+    let config_arg = explicit_config(paths);
+    let helper = helper_command(&me, config_arg.as_deref(), &ws.name)?;
+    let gateway = ClaudeGateway::for_workspace(config, &ws.name);
+    let plan =
+        claude_plan(&ws, &gateway, &helper, effective_ttl_ms(gateway.helper_ttl_ms, lifetime), &a.args);
+
+    let home = launch::user_home().unwrap_or_default();
+    let claude_dir = std::env::var_os("CLAUDE_CONFIG_DIR").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let user_settings = claude_settings_path(&home, claude_dir.as_deref());
+    if a.write_settings {
+        let removed = launch::write_claude_settings(&user_settings, &plan.settings)?;
+        eprintln!(
+            "Wrote apiKeyHelper and the gateway settings for `{}` into {} (other settings kept).",
+            ws.name,
+            user_settings.display()
+        );
+        for var in removed {
+            eprintln!("Removed env.{var} from it: it would win over the refreshing apiKeyHelper.");
+        }
+    }
+    let here = std::env::current_dir().unwrap_or_default();
+    for file in [user_settings, here.join(".claude/settings.json"), here.join(".claude/settings.local.json")]
+    {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        for var in settings_conflicts(&text) {
+            eprintln!(
+                "warning: {} sets env.{var}; Claude Code will use that fixed credential instead of \
+                 Lakepass's refreshing helper, and fail within the hour: remove it (or run with --write-settings)",
+                file.display()
+            );
+        }
+    }
+
+    if a.new_terminal {
+        let mut inner = vec![launch::utf8(&me)?.to_string()];
+        if let Some(c) = &config_arg {
+            inner.extend(["--config".to_string(), launch::utf8(c)?.to_string()]);
+        }
+        inner.extend(["launch", "claude", "--workspace", &ws.name, "--"].map(String::from));
+        inner.extend(a.args.iter().cloned());
+        let opened = open_terminal(paths, config, &ws, Some(&inner));
+        record(paths, &ws, started, opened.as_ref().map(|t| format!("claude in a new terminal ({t})")));
+        let opened = opened?;
+        eprintln!("Opened Claude Code for workspace `{}` in {opened}.", ws.name);
+        return Ok(ExitCode::SUCCESS);
+    }
+    tell_removed(&plan.env, &ws);
+    record(paths, &ws, started, Ok(format!("claude ({})", program.display())));
+    let mut cmd = Command::new(&program);
+    cmd.args(&plan.args);
+    plan.env.apply(&mut cmd);
+    let status = launch::hand_over(&mut cmd)?;
+    Ok(exit_code(status))
+}
+
+/// Runs `exec`: the command with the workspace's environment; its exit code is ours.
+pub fn exec(paths: &Paths, a: ExecArgs) -> anyhow::Result<ExitCode> {
+    let config = app::load_config(paths)?;
+    let ws = config.workspace(a.ws.workspace.as_deref())?;
+    hint_live_profile(paths, &ws);
+    let env = workspace_env(&ws, None);
+    tell_removed(&env, &ws);
+    let (program, args) = a.command.split_first().context("no command given")?;
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    env.apply(&mut cmd);
+    match launch::hand_over(&mut cmd) {
+        Ok(status) => Ok(exit_code(status)),
+        Err(e) => {
+            // As a shell says it: the command, not Lakepass, is what is missing.
+            eprintln!("lakepass: {e}");
+            Ok(ExitCode::from(127))
+        }
+    }
+}
+
+/// Runs `env`: prints POSIX `export` lines.
+pub async fn env(paths: &Paths, a: EnvArgs) -> anyhow::Result<ExitCode> {
+    let lines = if a.with_token {
+        let engine = app::engine(paths).await?;
+        let ws = engine.config().workspace(a.ws.workspace.as_deref())?;
+        let token =
+            engine.token(&ws).await.with_context(|| format!("no token for workspace `{}`", ws.name))?;
+        export_lines(&workspace_env(&ws, Some(&token.access_token)))
+    } else {
+        let config = app::load_config(paths)?;
+        let ws = config.workspace(a.ws.workspace.as_deref())?;
+        hint_live_profile(paths, &ws);
+        export_lines(&workspace_env(&ws, None))
+    };
+    print!("{lines}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the user's terminal in the launch folder with `ws`'s environment, running `command`
+/// (or a shell). Returns the terminal program that was started.
+fn open_terminal(
+    paths: &Paths,
+    config: &Config,
+    ws: &Workspace,
+    command: Option<&[String]>,
+) -> anyhow::Result<String> {
+    let env = workspace_env(ws, None);
+    let dir = match &config.launch_dir {
+        Some(d) => launch::expand_home(d, launch::user_home().as_deref()),
+        None => std::env::current_dir().context("cannot read the current folder")?,
+    };
+    anyhow::ensure!(
+        dir.is_dir(),
+        "the launch folder {} does not exist; create it, or change `launch_dir` in {}",
+        dir.display(),
+        paths.config.display()
+    );
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let (env_terminal, term_program, shell) = (var("TERMINAL"), var("TERM_PROGRAM"), var("SHELL"));
+    let ctx = TerminalContext {
+        configured: config.terminal.as_ref(),
+        env_terminal: env_terminal.as_deref(),
+        term_program: term_program.as_deref(),
+        shell: shell.as_deref(),
+    };
+    let candidates = terminal_candidates(CURRENT_PLATFORM, &ctx);
+    let path_var = std::env::var_os("PATH");
+    let (candidate, found) = candidates
+        .iter()
+        .find_map(|c| launch::find_program(Path::new(&c.program), path_var.as_deref()).map(|p| (c, p)))
+        .ok_or_else(|| LaunchError::NoTerminal {
+            tried: candidates.iter().map(|c| c.program.clone()).collect(),
+        })?;
+    let stamp =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let script =
+        paths.data_dir.join("launch").join(format!("terminal-{}-{stamp}.command", std::process::id()));
+    let found = launch::utf8(&found)?.to_string();
+    let inv = terminal_invocation(candidate, &found, &ctx, &dir, command, &env, &script);
+    launch::spawn_detached(&inv, &dir, &env, &script)?;
+    Ok(found)
+}
+
+fn find_claude(config: &Config) -> Result<PathBuf, LaunchError> {
+    let wanted = config.claude_path.clone().unwrap_or_else(|| PathBuf::from("claude"));
+    launch::find_program(&wanted, std::env::var_os("PATH").as_deref())
+        .ok_or(LaunchError::ClaudeNotFound { configured: config.claude_path.clone() })
+}
+
+/// The config file to name in commands we hand to other programs, when it is not the one they
+/// would find anyway (`--config`, or `LAKEPASS_CONFIG`, which a settings file does not carry).
+fn explicit_config(paths: &Paths) -> Option<PathBuf> {
+    let from_env = std::env::var_os("LAKEPASS_CONFIG").is_some_and(|v| !v.is_empty());
+    let explicit = from_env || paths.config != Paths::from_env(None).config;
+    explicit.then(|| std::path::absolute(&paths.config).unwrap_or_else(|_| paths.config.clone()))
+}
+
+/// Says which inherited variables the launched program will not see, and why.
+fn tell_removed(env: &EnvChanges, ws: &Workspace) {
+    for var in env.removed_present(|k| std::env::var_os(k).is_some()) {
+        let why = if var.starts_with("ANTHROPIC_") {
+            "it would win over the refreshing apiKeyHelper".to_string()
+        } else {
+            format!("the `{}` profile is used instead", live_profile_name(ws))
+        };
+        eprintln!("lakepass: not passing {var} on from your environment: {why}.");
+    }
+}
+
+/// A note when the live profile the environment names is not in the credentials file yet.
+fn hint_live_profile(paths: &Paths, ws: &Workspace) {
+    let name = live_profile_name(ws);
+    let text = std::fs::read_to_string(&paths.databrickscfg).unwrap_or_default();
+    if !matches!(lakepass_core::databrickscfg::read_profile(&text, &name), Ok(Some(_))) {
+        eprintln!(
+            "note: profile `{name}` is not in {} yet; Lakepass writes it while `lakepass daemon` or the \
+             Lakepass app runs, and the Databricks tools need it",
+            paths.databrickscfg.display()
+        );
+    }
+}
+
+/// Writes the launch to the audit log (best effort; never a token: none is at hand here).
+fn record(paths: &Paths, ws: &Workspace, started: Instant, what: Result<String, &anyhow::Error>) {
+    let now = SystemClock.now();
+    let event = match what {
+        Ok(what) => AuditEvent::ok(EventKind::Launch, now, started.elapsed()).message(&what),
+        Err(e) => {
+            let kind =
+                e.chain().find_map(|c| c.downcast_ref::<EngineError>()).map_or("launch", EngineError::kind);
+            AuditEvent::failure(EventKind::Launch, now, started.elapsed(), kind, &format!("{e:#}"))
+        }
+    };
+    audit::record(paths, &event.workspace(&ws.name));
+}
+
+fn exit_code(status: ExitStatus) -> ExitCode {
+    match status.code() {
+        Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
+        None => ExitCode::from(1),
+    }
+}

@@ -1,0 +1,576 @@
+//! Admin set-up: the Databricks account and workspace APIs an administrator needs before anyone
+//! can federate — account and service-principal federation policies, an Anthropic gateway
+//! serving endpoint and its AI Gateway options — plus SCIM `Me` ([`whoami`]).
+//!
+//! Requests are plain values ([`AdminRequest`]) built by pure functions, so `--dry-run` can print
+//! exactly what would be sent (method, URL, headers with the Authorization value withheld, JSON
+//! body) and tests can assert it; [`AdminClient::send`] only sends. The token comes from an M2M
+//! workspace (client credentials; at the account console, from its account-level token
+//! endpoint) or from stdin: admin rights are never borrowed from the signed-in user's session.
+
+mod whoami;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::config::{ExpectedPolicy, IdpConfig, Workspace};
+use crate::doctor::KnownPolicy;
+use crate::engine::{Engine, EngineError};
+use crate::exchange;
+use crate::host::WorkspaceHost;
+use crate::presets;
+use crate::roles;
+use crate::secret::Secret;
+
+pub use whoami::{Identity, PrincipalKind, WhoamiError, whoami};
+
+/// An HTTP method the admin APIs use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Method {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// DELETE
+    Delete,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// One admin API request, as a value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdminRequest {
+    /// The method.
+    pub method: Method,
+    /// The absolute URL.
+    pub url: String,
+    /// The JSON body, if any.
+    pub body: Option<Value>,
+}
+
+/// The headers every admin request carries besides `Authorization`.
+pub const USER_AGENT: &str = concat!("lakepass/", env!("CARGO_PKG_VERSION"));
+
+impl AdminRequest {
+    fn new(method: Method, url: String, body: Option<Value>) -> Self {
+        AdminRequest { method, url, body }
+    }
+
+    /// The request as `--dry-run` prints it: request line, headers (the Authorization value
+    /// withheld), a blank line and the pretty JSON body.
+    pub fn render(&self) -> String {
+        let mut s = format!("{} {}\n", self.method.as_str(), self.url);
+        s.push_str("Accept: application/json\n");
+        s.push_str("Authorization: Bearer <withheld>\n");
+        if self.body.is_some() {
+            s.push_str("Content-Type: application/json\n");
+        }
+        s.push_str(&format!("User-Agent: {USER_AGENT}\n"));
+        if let Some(b) = &self.body {
+            s.push('\n');
+            s.push_str(&serde_json::to_string_pretty(b).expect("JSON value serializes"));
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// Where the account APIs live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The account console, e.g. `https://accounts.cloud.databricks.com`.
+    pub host: WorkspaceHost,
+    /// The account id (a UUID).
+    pub id: String,
+}
+
+impl Account {
+    /// The account of workspace `ws`: `account_id` from config (or `id_override`), and
+    /// `account_host` from config or derived from the workspace's cloud.
+    pub fn of(ws: &Workspace, id_override: Option<&str>) -> Result<Account, AdminError> {
+        let id = id_override
+            .map(String::from)
+            .or_else(|| ws.account_id.clone())
+            .ok_or_else(|| AdminError::NoAccount { workspace: ws.name.clone() })?;
+        let host = match &ws.account_host {
+            Some(h) => {
+                WorkspaceHost::parse(h).map_err(|e| AdminError::Usage(format!("account_host: {e}")))?
+            }
+            None => derive_account_host(&ws.host),
+        };
+        Ok(Account { host, id })
+    }
+
+    fn url(&self, path: &str) -> String {
+        self.host.join(&format!("/api/2.0/accounts/{}{path}", self.id))
+    }
+}
+
+/// The account console for a workspace host: Azure, GCP or AWS; a loopback host (the devstack)
+/// serves the account APIs itself.
+pub fn derive_account_host(ws: &WorkspaceHost) -> WorkspaceHost {
+    let s = ws.as_str();
+    let guess = if s.contains("://127.0.0.1") || s.contains("://localhost") || s.contains("://[::1]") {
+        return ws.clone();
+    } else if s.contains(".azuredatabricks.net") {
+        "https://accounts.azuredatabricks.net"
+    } else if s.contains(".gcp.databricks.com") {
+        "https://accounts.gcp.databricks.com"
+    } else {
+        "https://accounts.cloud.databricks.com"
+    };
+    WorkspaceHost::parse(guess).expect("static account host parses")
+}
+
+/// An OIDC federation policy to create (Databricks `oidc_policy`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicySpec {
+    /// The trusted issuer, exactly as in `iss`.
+    pub issuer: String,
+    /// Accepted audiences; empty means the account id (Databricks' default).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audiences: Vec<String>,
+    /// The claim naming the user.
+    pub subject_claim: String,
+    /// The required subject (service-principal policies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+impl PolicySpec {
+    /// The policy a configured IdP needs: its issuer, its client id as audience (an id_token's
+    /// `aud`), and the subject claim that names users there.
+    pub fn from_idp(idp: &IdpConfig) -> Self {
+        PolicySpec {
+            issuer: idp.issuer.clone(),
+            audiences: vec![idp.client_id.clone()],
+            subject_claim: presets::suggested_subject_claim(&idp.issuer).into(),
+            subject: None,
+        }
+    }
+
+    fn body(&self, description: Option<&str>) -> Value {
+        let mut b = json!({ "oidc_policy": self });
+        if let Some(d) = description {
+            b["description"] = Value::from(d);
+        }
+        b
+    }
+}
+
+fn with_policy_id(url: String, policy_id: Option<&str>) -> String {
+    match policy_id {
+        Some(id) => format!(
+            "{url}?policy_id={}",
+            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+        ),
+        None => url,
+    }
+}
+
+fn sp_path(sp: &str) -> String {
+    format!(
+        "/servicePrincipals/{}/federationPolicies",
+        url::form_urlencoded::byte_serialize(sp.as_bytes()).collect::<String>()
+    )
+}
+
+/// `POST /api/2.0/accounts/{account_id}/federationPolicies` (or a service principal's).
+pub fn create_policy(
+    a: &Account,
+    sp: Option<&str>,
+    spec: &PolicySpec,
+    policy_id: Option<&str>,
+    description: Option<&str>,
+) -> AdminRequest {
+    let path = sp.map(sp_path).unwrap_or_else(|| "/federationPolicies".into());
+    AdminRequest::new(Method::Post, with_policy_id(a.url(&path), policy_id), Some(spec.body(description)))
+}
+
+/// `GET …/federationPolicies`.
+pub fn list_policies(a: &Account, sp: Option<&str>) -> AdminRequest {
+    let path = sp.map(sp_path).unwrap_or_else(|| "/federationPolicies".into());
+    AdminRequest::new(Method::Get, a.url(&path), None)
+}
+
+/// `DELETE …/federationPolicies/{policy_id}`.
+pub fn delete_policy(a: &Account, sp: Option<&str>, policy_id: &str) -> AdminRequest {
+    let path = sp.map(sp_path).unwrap_or_else(|| "/federationPolicies".into());
+    let id: String = url::form_urlencoded::byte_serialize(policy_id.as_bytes()).collect();
+    AdminRequest::new(Method::Delete, a.url(&format!("{path}/{id}")), None)
+}
+
+/// An Anthropic external-model serving endpoint (Databricks' AI Gateway for Claude).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointSpec {
+    /// Endpoint name, e.g. `anthropic`.
+    pub name: String,
+    /// Anthropic model, e.g. `claude-sonnet-4-5`.
+    pub model: String,
+    /// The API key as a Databricks secret reference `scope/key` (never the key itself).
+    pub secret_ref: String,
+}
+
+/// `POST /api/2.0/serving-endpoints` for an Anthropic external model.
+pub fn create_endpoint(host: &WorkspaceHost, spec: &EndpointSpec) -> AdminRequest {
+    let body = json!({
+        "name": spec.name,
+        "config": {
+            "served_entities": [{
+                "name": spec.model,
+                "external_model": {
+                    "name": spec.model,
+                    "provider": "anthropic",
+                    "task": "llm/v1/chat",
+                    "anthropic_config": { "anthropic_api_key": format!("{{{{secrets/{}}}}}", spec.secret_ref) },
+                },
+            }],
+        },
+    });
+    AdminRequest::new(Method::Post, host.join("/api/2.0/serving-endpoints"), Some(body))
+}
+
+/// `GET /api/2.0/serving-endpoints/{name}`.
+pub fn get_endpoint(host: &WorkspaceHost, name: &str) -> AdminRequest {
+    AdminRequest::new(Method::Get, host.join(&format!("/api/2.0/serving-endpoints/{name}")), None)
+}
+
+/// `DELETE /api/2.0/serving-endpoints/{name}`.
+pub fn delete_endpoint(host: &WorkspaceHost, name: &str) -> AdminRequest {
+    AdminRequest::new(Method::Delete, host.join(&format!("/api/2.0/serving-endpoints/{name}")), None)
+}
+
+/// PII handling of a guardrail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pii {
+    /// Leave PII alone.
+    None,
+    /// Refuse requests/answers with PII.
+    Block,
+    /// Mask PII.
+    Mask,
+}
+
+/// AI Gateway options (`PUT /api/2.0/serving-endpoints/{name}/ai-gateway`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GatewaySpec {
+    /// Calls per user per minute.
+    pub per_user_per_minute: Option<u64>,
+    /// Calls per endpoint per minute.
+    pub per_endpoint_per_minute: Option<u64>,
+    /// Usage tracking (system tables).
+    pub usage_tracking: Option<bool>,
+    /// Safety filter on input and output.
+    pub safety: Option<bool>,
+    /// PII handling on input and output.
+    pub pii: Option<Pii>,
+}
+
+/// `PUT /api/2.0/serving-endpoints/{name}/ai-gateway`.
+pub fn set_gateway(host: &WorkspaceHost, name: &str, spec: &GatewaySpec) -> AdminRequest {
+    let mut body = serde_json::Map::new();
+    let mut limits = Vec::new();
+    if let Some(n) = spec.per_user_per_minute {
+        limits.push(json!({"calls": n, "key": "user", "renewal_period": "minute"}));
+    }
+    if let Some(n) = spec.per_endpoint_per_minute {
+        limits.push(json!({"calls": n, "key": "endpoint", "renewal_period": "minute"}));
+    }
+    if !limits.is_empty() {
+        body.insert("rate_limits".into(), Value::Array(limits));
+    }
+    if let Some(on) = spec.usage_tracking {
+        body.insert("usage_tracking_config".into(), json!({ "enabled": on }));
+    }
+    if spec.safety.is_some() || spec.pii.is_some() {
+        let mut side = serde_json::Map::new();
+        if let Some(s) = spec.safety {
+            side.insert("safety".into(), Value::Bool(s));
+        }
+        if let Some(p) = spec.pii {
+            let b = match p {
+                Pii::None => "NONE",
+                Pii::Block => "BLOCK",
+                Pii::Mask => "MASK",
+            };
+            side.insert("pii".into(), json!({ "behavior": b }));
+        }
+        body.insert("guardrails".into(), json!({ "input": side.clone(), "output": side }));
+    }
+    AdminRequest::new(
+        Method::Put,
+        host.join(&format!("/api/2.0/serving-endpoints/{name}/ai-gateway")),
+        Some(Value::Object(body)),
+    )
+}
+
+/// What went wrong with an admin call.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The server could not be reached.
+    #[error("could not reach {url}: {message}")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+    /// The API refused the request.
+    #[error("{method} {url} answered HTTP {status} {error_code}: {message}{}", hint(*status))]
+    Api {
+        /// The method.
+        method: &'static str,
+        /// The URL.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// Databricks `error_code`.
+        error_code: String,
+        /// Databricks `message`.
+        message: String,
+    },
+    /// No account id known.
+    #[error(
+        "no account id for workspace `{workspace}`: pass --account-id, or set `account_id` in [workspace.{workspace}]"
+    )]
+    NoAccount {
+        /// The workspace.
+        workspace: String,
+    },
+    /// Bad arguments.
+    #[error("{0}")]
+    Usage(String),
+    /// Getting the admin token failed.
+    #[error(transparent)]
+    Token(#[from] EngineError),
+}
+
+fn hint(status: u16) -> &'static str {
+    match status {
+        401 => "; the token is not valid here (an account API needs an account-level token)",
+        403 => {
+            "; the token's principal lacks admin rights (an account admin is needed for federation policies)"
+        }
+        _ => "",
+    }
+}
+
+/// Sends admin requests.
+#[derive(Debug, Clone)]
+pub struct AdminClient {
+    client: reqwest::Client,
+}
+
+impl Default for AdminClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AdminClient {
+    /// A client with the same timeouts as [`crate::http::Http`]; admin calls are not retried
+    /// (a create that timed out may have happened).
+    pub fn new() -> Self {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("reqwest client with static settings");
+        AdminClient { client }
+    }
+
+    /// Sends `req` with `token`; returns the JSON answer (`{}` for an empty body).
+    pub async fn send(&self, req: &AdminRequest, token: &Secret) -> Result<Value, AdminError> {
+        let method = match req.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Delete => reqwest::Method::DELETE,
+        };
+        let mut b = self
+            .client
+            .request(method, &req.url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::USER_AGENT, USER_AGENT)
+            .bearer_auth(token.secret());
+        if let Some(body) = &req.body {
+            b = b.json(body);
+        }
+        let unreachable =
+            |e: reqwest::Error| AdminError::Unreachable { url: req.url.clone(), message: e.to_string() };
+        let resp = b.send().await.map_err(unreachable)?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(unreachable)?;
+        let value: Value =
+            if bytes.is_empty() { json!({}) } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        if !status.is_success() {
+            let s = |k: &str| value.get(k).and_then(Value::as_str).map(String::from);
+            return Err(AdminError::Api {
+                method: req.method.as_str(),
+                url: req.url.clone(),
+                status: status.as_u16(),
+                error_code: s("error_code")
+                    .or_else(|| s("error"))
+                    .unwrap_or_else(|| format!("HTTP_{}", status.as_u16())),
+                message: s("message")
+                    .or_else(|| s("error_description"))
+                    .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect()),
+            });
+        }
+        Ok(value)
+    }
+}
+
+/// An admin token from M2M workspace `ws`: for account APIs on another host, a client-credentials
+/// token from the account console's token endpoint; otherwise the workspace's own token.
+pub async fn m2m_token(
+    engine: &Engine,
+    ws: &Workspace,
+    account: Option<&Account>,
+) -> Result<Secret, AdminError> {
+    if !roles::is_m2m(ws) {
+        return Err(AdminError::Usage(format!(
+            "workspace `{}` is not an M2M workspace (`auth = \"m2m\"`); admin commands need a service principal's token, or --token-stdin",
+            ws.name
+        )));
+    }
+    if let Some(a) = account
+        && a.host != ws.host
+    {
+        let client_id = ws.client_id.clone().unwrap_or_default();
+        let secret =
+            roles::m2m_secret(engine.store(), ws).await.map_err(EngineError::from)?.ok_or_else(|| {
+                EngineError::NeedsSecret { workspace: ws.name.clone(), client_id: client_id.clone() }
+            })?;
+        let url = a.host.join(&format!("/oidc/accounts/{}/v1/token", a.id));
+        let req = exchange::client_credentials_request(url, &client_id, &secret, &["all-apis".to_string()]);
+        let t = exchange::client_credentials(engine.http(), &a.host, &ws.name, &req, engine.clock().now())
+            .await
+            .map_err(EngineError::from)?;
+        return Ok(t.access_token);
+    }
+    Ok(engine.token(ws).await?.access_token)
+}
+
+/// The federation policies that concern `ws` (account-wide, and those of the service
+/// principals its config names), for `doctor` to compare against.
+pub async fn policies_for(
+    client: &AdminClient,
+    account: &Account,
+    ws: &Workspace,
+    token: &Secret,
+) -> Result<Vec<KnownPolicy>, AdminError> {
+    let mut sps: Vec<Option<String>> = vec![None];
+    sps.extend(ws.client_id.iter().cloned().map(Some));
+    if let Some(r) = &ws.roles {
+        sps.extend(r.map.values().cloned().map(Some));
+    }
+    sps.dedup();
+    let mut out = Vec::new();
+    for sp in sps {
+        let v = client.send(&list_policies(account, sp.as_deref()), token).await?;
+        for p in v.get("policies").and_then(Value::as_array).into_iter().flatten() {
+            let Some(o) = p.get("oidc_policy") else { continue };
+            let s = |k: &str| o.get(k).and_then(Value::as_str).map(String::from);
+            out.push(KnownPolicy {
+                policy: ExpectedPolicy {
+                    issuer: s("issuer").unwrap_or_default(),
+                    audiences: o
+                        .get("audiences")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+                        .unwrap_or_default(),
+                    subject_claim: s("subject_claim").unwrap_or_else(|| "sub".into()),
+                    subject: s("subject"),
+                },
+                source: format!(
+                    "account policy {}",
+                    p.get("policy_id").and_then(Value::as_str).unwrap_or("?")
+                ),
+                service_principal: sp.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_exact() {
+        let a = Account {
+            host: WorkspaceHost::parse("https://accounts.cloud.databricks.com").unwrap(),
+            id: "acc-1".into(),
+        };
+        let spec = PolicySpec {
+            issuer: "https://i/".into(),
+            audiences: vec!["c".into()],
+            subject_claim: "email".into(),
+            subject: None,
+        };
+        let r = create_policy(&a, None, &spec, Some("p1"), Some("corp"));
+        assert_eq!(
+            r.url,
+            "https://accounts.cloud.databricks.com/api/2.0/accounts/acc-1/federationPolicies?policy_id=p1"
+        );
+        assert_eq!(
+            r.body.unwrap(),
+            json!({"description": "corp", "oidc_policy": {"issuer": "https://i/", "audiences": ["c"], "subject_claim": "email"}})
+        );
+        let d = delete_policy(&a, Some("123"), "p1");
+        assert_eq!(
+            d.url,
+            "https://accounts.cloud.databricks.com/api/2.0/accounts/acc-1/servicePrincipals/123/federationPolicies/p1"
+        );
+        let host = WorkspaceHost::parse("https://adb-1.2.azuredatabricks.net").unwrap();
+        assert_eq!(derive_account_host(&host).as_str(), "https://accounts.azuredatabricks.net");
+        let g = set_gateway(
+            &host,
+            "anthropic",
+            &GatewaySpec { per_user_per_minute: Some(5), usage_tracking: Some(true), ..Default::default() },
+        );
+        assert_eq!(
+            g.body.unwrap(),
+            json!({"rate_limits": [{"calls": 5, "key": "user", "renewal_period": "minute"}], "usage_tracking_config": {"enabled": true}})
+        );
+        let e = create_endpoint(
+            &host,
+            &EndpointSpec {
+                name: "anthropic".into(),
+                model: "claude-sonnet-4-5".into(),
+                secret_ref: "s/k".into(),
+            },
+        );
+        assert_eq!(
+            e.body
+                .as_ref()
+                .unwrap()
+                .pointer("/config/served_entities/0/external_model/anthropic_config/anthropic_api_key")
+                .unwrap(),
+            "{{secrets/s/k}}"
+        );
+        assert!(e.render_contains_no_token());
+    }
+
+    impl AdminRequest {
+        fn render_contains_no_token(&self) -> bool {
+            self.render().contains("Authorization: Bearer <withheld>")
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! A local channel from `lakepass token` to the running engine (the daemon or the tray app).
+//!
+//! `lakepass token --raw` is Claude Code's `apiKeyHelper` and a scripting helper: it runs often,
+//! and in parallel. Opening the keyring and reading every token in each of those processes
+//! costs tens of milliseconds (seconds when D-Bus is slow); the engine already holds a fresh
+//! token in memory. So the engine listens on a local socket, and the CLI asks it first:
+//! - Unix: a socket `lakepass.sock` in `$XDG_RUNTIME_DIR/lakepass/` (a per-user, memory-backed
+//!   folder), or in the data dir when there is no runtime dir or `LAKEPASS_DATA_DIR` names a
+//!   separate installation. The folder is 0700 and the socket 0600, and the server checks
+//!   that each peer runs as its own user (`SO_PEERCRED` / `getpeereid`). The client checks that
+//!   the server is the owner of that private folder.
+//! - Windows: a named pipe named after the data dir, local clients only.
+//!
+//! The protocol is one JSON line each way, then close: a [`TokenRequest`] naming the workspace
+//! and its host (so a daemon running another config cannot answer for a same-named workspace
+//! elsewhere), and a [`Reply`]: the token and its expiry, or an error `kind` the CLI maps to
+//! its exit codes. A client that finds no server (no socket, connection refused, no answer in
+//! [`CONNECT_TIMEOUT`]) falls back to refreshing itself under the per-workspace lock.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::Semaphore;
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::clock::UnixTime;
+use crate::engine::Engine;
+use crate::exchange::WorkspaceToken;
+use crate::host::WorkspaceHost;
+use crate::paths::Paths;
+use crate::secret::Secret;
+
+#[cfg(unix)]
+#[path = "ipc/unix.rs"]
+mod platform;
+#[cfg(windows)]
+#[path = "ipc/windows.rs"]
+mod platform;
+
+/// The socket's file name.
+pub const SOCKET_NAME: &str = "lakepass.sock";
+/// How long a client waits to reach a server before falling back.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
+/// How long a client waits for the answer once connected: the engine may be refreshing.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(90);
+/// Longest request or reply line.
+const MAX_LINE: u64 = 16 * 1024;
+/// Most requests served at once.
+const MAX_CLIENTS: usize = 64;
+
+/// Where the engine's socket is for `paths`, from the environment (see the module docs).
+pub fn socket_path(paths: &Paths) -> PathBuf {
+    let data_dir_set = std::env::var_os("LAKEPASS_DATA_DIR").is_some_and(|v| !v.is_empty());
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()).map(PathBuf::from);
+    socket_path_in(&paths.data_dir, runtime.as_deref(), data_dir_set)
+}
+
+/// [`socket_path`] without the environment: `runtime_dir/lakepass/lakepass.sock` unless the
+/// data dir was chosen explicitly or there is no runtime dir.
+pub fn socket_path_in(data_dir: &Path, runtime_dir: Option<&Path>, data_dir_explicit: bool) -> PathBuf {
+    match runtime_dir {
+        Some(r) if !data_dir_explicit => r.join("lakepass").join(SOCKET_NAME),
+        _ => data_dir.join(SOCKET_NAME),
+    }
+}
+
+/// What the CLI asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRequest {
+    /// The workspace's name in the config.
+    pub workspace: String,
+    /// Its host as the asking process resolved it: the server refuses a mismatch.
+    pub host: String,
+}
+
+/// What the engine answers.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Reply {
+    /// A valid token.
+    Ok {
+        /// The bearer token.
+        access_token: Secret,
+        /// When it expires.
+        expires_at: UnixTime,
+        /// The workspace that minted it.
+        host: String,
+    },
+    /// No token: `kind` is stable (`unknown_workspace`, `needs_login`, `network`,
+    /// `federation_rejected`, `bad_request`, …), `message` is for people.
+    Error {
+        /// A stable kind.
+        kind: String,
+        /// What happened and what to do.
+        message: String,
+    },
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::Ok { expires_at, host, .. } => f
+                .debug_struct("Ok")
+                .field("expires_at", expires_at)
+                .field("host", host)
+                .finish_non_exhaustive(),
+            Reply::Error { kind, message } => {
+                f.debug_struct("Error").field("kind", kind).field("message", message).finish()
+            }
+        }
+    }
+}
+
+/// Why the IPC server could not start, or a client could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum IpcError {
+    /// A live server already owns the socket.
+    #[error(
+        "another Lakepass engine (a `lakepass daemon` or the tray app) is already running and \
+         listening on {path}; stop it first, or use that one"
+    )]
+    AlreadyRunning {
+        /// The socket.
+        path: PathBuf,
+    },
+    /// The socket (or its folder) could not be created, secured or bound.
+    #[error("cannot listen on {path}: {source}; check that its folder is yours and writable")]
+    Bind {
+        /// The socket.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No server answers there: the caller falls back to refreshing itself.
+    #[error("no Lakepass engine is listening on {path}")]
+    NoServer {
+        /// The socket.
+        path: PathBuf,
+    },
+    /// The server is not this user's (wrong owner or permissions): never trust it.
+    #[error("refusing the engine socket {path}: {reason}")]
+    Untrusted {
+        /// The socket.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The conversation broke (timeout, bad line).
+    #[error("talking to the Lakepass engine on {path} failed: {reason}")]
+    Protocol {
+        /// The socket.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// A running IPC server. Dropping it stops it and removes the socket.
+pub struct IpcServer {
+    path: PathBuf,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for IpcServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IpcServer").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl IpcServer {
+    /// Listens at `path` and answers every request from `engine`. A stale socket left by a
+    /// crashed engine is replaced; a live one is [`IpcError::AlreadyRunning`].
+    pub async fn start(engine: Engine, path: PathBuf) -> Result<IpcServer, IpcError> {
+        let mut listener = platform::Listener::bind(&path).await?;
+        let task = tokio::spawn(async move {
+            let permits = Arc::new(Semaphore::new(MAX_CLIENTS));
+            let mut clients = JoinSet::new();
+            loop {
+                let permit = tokio::select! {
+                    Some(_) = clients.join_next(), if !clients.is_empty() => continue,
+                    p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
+                };
+                let stream = match listener.accept().await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "engine socket: accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let engine = engine.clone();
+                clients.spawn(async move {
+                    let _permit = permit;
+                    if let Err(e) = serve_one(&engine, stream).await {
+                        tracing::debug!(error = %e, "engine socket: request failed");
+                    }
+                });
+            }
+        });
+        tracing::info!(path = %path.display(), "engine socket listening");
+        Ok(IpcServer { path, task })
+    }
+
+    /// The socket path (or pipe name source) it listens on.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for IpcServer {
+    fn drop(&mut self) {
+        self.task.abort();
+        platform::cleanup(&self.path);
+    }
+}
+
+async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(engine: &Engine, stream: S) -> std::io::Result<()> {
+    let (read, mut write) = tokio::io::split(stream);
+    let mut line = String::new();
+    let mut reader = BufReader::new(read).take(MAX_LINE);
+    let reply = match tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await {
+        Ok(Ok(_)) => match serde_json::from_str::<TokenRequest>(line.trim_end()) {
+            Ok(req) => answer(engine, &req).await,
+            Err(_) => error_reply("bad_request", "the request is not a token request line"),
+        },
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Ok(()),
+    };
+    let mut out = serde_json::to_vec(&reply).expect("reply serializes");
+    out.push(b'\n');
+    write.write_all(&out).await?;
+    out.fill(0);
+    write.shutdown().await
+}
+
+/// The answer to one request: never a token for a workspace other than the one asked for.
+pub async fn answer(engine: &Engine, req: &TokenRequest) -> Reply {
+    let asked = WorkspaceHost::parse(&req.host).ok();
+    let Some(ws) = engine.workspace_named(&req.workspace).filter(|ws| asked.as_ref() == Some(&ws.host))
+    else {
+        return error_reply(
+            "unknown_workspace",
+            &format!("the running engine has no workspace `{}` at that host", req.workspace),
+        );
+    };
+    match engine.live_token(ws).await {
+        Ok(t) => token_reply(&t),
+        Err(e) => error_reply(e.kind(), &e.to_string()),
+    }
+}
+
+fn token_reply(t: &WorkspaceToken) -> Reply {
+    Reply::Ok { access_token: t.access_token.clone(), expires_at: t.expires_at, host: t.host.to_string() }
+}
+
+fn error_reply(kind: &str, message: &str) -> Reply {
+    Reply::Error { kind: kind.into(), message: message.into() }
+}
+
+/// Asks the engine listening at `path` for `req`'s token.
+///
+/// [`IpcError::NoServer`] means nobody listens (or nobody answered the connection in
+/// [`CONNECT_TIMEOUT`]): fall back. An [`Reply::Error`] is the engine's considered answer.
+pub async fn ask(path: &Path, req: &TokenRequest) -> Result<Reply, IpcError> {
+    ask_with(path, req, CONNECT_TIMEOUT, REPLY_TIMEOUT).await
+}
+
+/// [`ask`] with explicit timeouts.
+pub async fn ask_with(
+    path: &Path,
+    req: &TokenRequest,
+    connect_timeout: Duration,
+    reply_timeout: Duration,
+) -> Result<Reply, IpcError> {
+    let no_server = || IpcError::NoServer { path: path.into() };
+    let stream = match tokio::time::timeout(connect_timeout, platform::connect(path)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(IpcError::NoServer { .. })) | Err(_) => return Err(no_server()),
+        Ok(Err(e)) => return Err(e),
+    };
+    let protocol = |reason: String| IpcError::Protocol { path: path.into(), reason };
+    let (read, mut write) = tokio::io::split(stream);
+    let mut line = serde_json::to_vec(req).expect("request serializes");
+    line.push(b'\n');
+    let conversation = async {
+        write.write_all(&line).await?;
+        let mut reply = String::new();
+        BufReader::new(read).take(MAX_LINE).read_line(&mut reply).await?;
+        Ok::<_, std::io::Error>(reply)
+    };
+    let reply = match tokio::time::timeout(reply_timeout, conversation).await {
+        Ok(Ok(r)) => Secret::new(r),
+        Ok(Err(e)) => return Err(protocol(e.to_string())),
+        Err(_) => return Err(protocol(format!("no answer within {reply_timeout:?}"))),
+    };
+    serde_json::from_str(reply.secret().trim_end())
+        .map_err(|_| protocol("the engine's answer is not a reply line".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_lives_in_the_runtime_dir_unless_the_data_dir_is_explicit() {
+        let data = Path::new("/d");
+        let run = Path::new("/run/user/1000");
+        assert_eq!(
+            socket_path_in(data, Some(run), false),
+            Path::new("/run/user/1000/lakepass/lakepass.sock")
+        );
+        assert_eq!(socket_path_in(data, Some(run), true), Path::new("/d/lakepass.sock"));
+        assert_eq!(socket_path_in(data, None, false), Path::new("/d/lakepass.sock"));
+    }
+
+    #[test]
+    fn replies_round_trip_and_never_debug_the_token() {
+        let r = Reply::Ok {
+            access_token: Secret::new("dvs-secret-token"),
+            expires_at: 5,
+            host: "https://a.example".into(),
+        };
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(line.contains(r#""status":"ok""#), "{line}");
+        assert!(!format!("{r:?}").contains("dvs-secret"));
+        let back: Reply = serde_json::from_str(&line).unwrap();
+        assert!(matches!(back, Reply::Ok { expires_at: 5, .. }));
+        let e: Reply =
+            serde_json::from_str(r#"{"status":"error","kind":"needs_login","message":"m"}"#).unwrap();
+        assert!(matches!(e, Reply::Error { ref kind, .. } if kind == "needs_login"));
+    }
+}

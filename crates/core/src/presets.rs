@@ -1,0 +1,203 @@
+//! IdP presets: what each identity provider needs, so `lakepass idp add --preset …` gets the
+//! issuer string, the scopes (including the one that yields refresh tokens) and the redirect
+//! rules right the first time.
+//!
+//! Each preset knows three things people get wrong:
+//! - **The exact issuer.** Databricks compares `iss` as a string: Entra's v2 issuer is
+//!   `https://login.microsoftonline.com/<tenant>/v2.0`, Auth0's ends with a slash, Okta's org
+//!   server has none, Keycloak's includes `/realms/<realm>`.
+//! - **Refresh tokens.** Entra, Okta and Auth0 issue one only for `offline_access`; Keycloak's
+//!   `offline_access` gives an offline token that outlives the SSO session.
+//! - **Redirects.** Entra ignores the port of a loopback redirect URI, so any free port works;
+//!   Okta, Auth0 and Keycloak match the registered URI exactly, so the preset pins port 8400
+//!   and the app registration must list `http://127.0.0.1:8400/callback`.
+//!
+//! [`suggested_subject_claim`] also says which claim names the user in each IdP's id_token,
+//! for federation policies created with `lakepass admin policy create --from-idp`.
+
+use crate::config::IdpConfig;
+
+/// The fixed loopback port for IdPs that match redirect URIs exactly.
+pub const FIXED_REDIRECT_PORT: u16 = 8400;
+
+/// A known identity provider and what identifies the tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Preset {
+    /// Microsoft Entra ID (Azure AD), v2 endpoints.
+    Entra {
+        /// Tenant id (GUID) or domain.
+        tenant: String,
+    },
+    /// Okta: the org authorization server, or a custom one.
+    Okta {
+        /// e.g. `example.okta.com`.
+        domain: String,
+        /// Custom authorization server id (`default`, …); `None` = the org server.
+        auth_server: Option<String>,
+    },
+    /// Auth0.
+    Auth0 {
+        /// e.g. `example.eu.auth0.com` or a custom domain.
+        domain: String,
+    },
+    /// Keycloak (17+ URLs, no `/auth` prefix unless given in `url`).
+    Keycloak {
+        /// Base URL, e.g. `https://sso.example.com`.
+        url: String,
+        /// The realm.
+        realm: String,
+    },
+    /// Any OIDC provider.
+    Generic {
+        /// The issuer, exactly.
+        issuer: String,
+    },
+}
+
+/// A preset that cannot be built from what was given.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("preset `{preset}` needs {needs}")]
+pub struct PresetError {
+    /// The preset name.
+    pub preset: String,
+    /// What is missing, in flag terms.
+    pub needs: String,
+}
+
+/// The preset names `idp add --preset` accepts.
+pub const NAMES: &[&str] = &["entra", "okta", "auth0", "keycloak", "generic"];
+
+fn host_of(domain: &str) -> String {
+    domain
+        .trim()
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string()
+}
+
+impl Preset {
+    /// Builds a preset from `idp add` flags.
+    pub fn from_flags(
+        name: &str,
+        tenant: Option<&str>,
+        domain: Option<&str>,
+        url: Option<&str>,
+        realm: Option<&str>,
+        issuer: Option<&str>,
+        auth_server: Option<&str>,
+    ) -> Result<Preset, PresetError> {
+        let need = |needs: &str| PresetError { preset: name.into(), needs: needs.into() };
+        let some = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(String::from);
+        Ok(match name {
+            "entra" | "azure" => {
+                Preset::Entra { tenant: some(tenant).ok_or_else(|| need("--tenant <tenant id>"))? }
+            }
+            "okta" => Preset::Okta {
+                domain: host_of(&some(domain).ok_or_else(|| need("--domain <org>.okta.com"))?),
+                auth_server: some(auth_server),
+            },
+            "auth0" => Preset::Auth0 {
+                domain: host_of(&some(domain).ok_or_else(|| need("--domain <tenant>.auth0.com"))?),
+            },
+            "keycloak" => Preset::Keycloak {
+                url: some(url)
+                    .ok_or_else(|| need("--url <https://keycloak.example.com> and --realm"))?
+                    .trim_end_matches('/')
+                    .into(),
+                realm: some(realm).ok_or_else(|| need("--realm <realm>"))?,
+            },
+            "generic" => {
+                Preset::Generic { issuer: some(issuer).ok_or_else(|| need("--issuer <exact issuer URL>"))? }
+            }
+            other => {
+                return Err(PresetError {
+                    preset: other.into(),
+                    needs: format!("to be one of {}", NAMES.join(", ")),
+                });
+            }
+        })
+    }
+
+    /// The issuer, exactly as the IdP writes `iss`.
+    pub fn issuer(&self) -> String {
+        match self {
+            Preset::Entra { tenant } => format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+            Preset::Okta { domain, auth_server: None } => format!("https://{domain}"),
+            Preset::Okta { domain, auth_server: Some(id) } => format!("https://{domain}/oauth2/{id}"),
+            Preset::Auth0 { domain } => format!("https://{domain}/"),
+            Preset::Keycloak { url, realm } => format!("{url}/realms/{realm}"),
+            Preset::Generic { issuer } => issuer.clone(),
+        }
+    }
+
+    /// The loopback redirect port: 0 (any) where the IdP ignores loopback ports, else fixed.
+    pub fn redirect_port(&self) -> u16 {
+        match self {
+            Preset::Entra { .. } | Preset::Generic { .. } => 0,
+            _ => FIXED_REDIRECT_PORT,
+        }
+    }
+
+    /// The redirect URI to register at the IdP.
+    pub fn redirect_uri_to_register(&self) -> String {
+        match self.redirect_port() {
+            0 => "http://127.0.0.1/callback (the IdP must accept any loopback port)".into(),
+            p => format!("http://127.0.0.1:{p}/callback"),
+        }
+    }
+
+    /// The whole `[idp.x]` entry for `client_id`.
+    pub fn idp_config(&self, client_id: &str) -> IdpConfig {
+        IdpConfig { redirect_port: self.redirect_port(), ..IdpConfig::new(self.issuer(), client_id) }
+    }
+}
+
+/// The claim that names the user in an IdP's id_token, guessed from its issuer: what a
+/// federation policy's `subject_claim` should usually be.
+pub fn suggested_subject_claim(issuer: &str) -> &'static str {
+    if issuer.starts_with("https://login.microsoftonline.com/") {
+        "preferred_username"
+    } else if issuer.contains(".okta.com") || issuer.contains(".auth0.com") || issuer.contains("/realms/") {
+        "email"
+    } else {
+        "sub"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuers_are_exact_per_idp() {
+        let p = |n, t: Option<&str>, d: Option<&str>, u: Option<&str>, r: Option<&str>, i: Option<&str>| {
+            Preset::from_flags(n, t, d, u, r, i, None).unwrap()
+        };
+        assert_eq!(
+            p("entra", Some("t1"), None, None, None, None).issuer(),
+            "https://login.microsoftonline.com/t1/v2.0"
+        );
+        assert_eq!(
+            p("okta", None, Some("https://x.okta.com/"), None, None, None).issuer(),
+            "https://x.okta.com"
+        );
+        assert_eq!(p("auth0", None, Some("x.auth0.com"), None, None, None).issuer(), "https://x.auth0.com/");
+        assert_eq!(
+            p("keycloak", None, None, Some("https://kc.example/"), Some("corp"), None).issuer(),
+            "https://kc.example/realms/corp"
+        );
+        let okta =
+            Preset::from_flags("okta", None, Some("x.okta.com"), None, None, None, Some("default")).unwrap();
+        assert_eq!(okta.issuer(), "https://x.okta.com/oauth2/default");
+        let cfg = p("auth0", None, Some("x.auth0.com"), None, None, None).idp_config("cid");
+        assert!(cfg.scopes.contains(&"offline_access".to_string()));
+        assert_eq!(cfg.redirect_port, 8400);
+        assert_eq!(p("entra", Some("t"), None, None, None, None).redirect_port(), 0);
+        let err =
+            Preset::from_flags("keycloak", None, None, Some("https://kc"), None, None, None).unwrap_err();
+        assert!(err.to_string().contains("--realm"), "{err}");
+        assert!(Preset::from_flags("ping", None, None, None, None, None, None).is_err());
+        assert_eq!(suggested_subject_claim("https://login.microsoftonline.com/t/v2.0"), "preferred_username");
+    }
+}

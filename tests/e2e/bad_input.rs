@@ -1,0 +1,170 @@
+//! Bad input and broken peers: every failure is a clear message with the documented exit code,
+//! and nothing the user had is lost.
+
+use std::time::Duration;
+
+use lakepass_tests::*;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_with_an_unknown_key_names_file_line_and_field() {
+    let ds = start_devstack(HOUR).await;
+    let home = TempHome::new();
+    let good = devstack_config(&ds);
+    // `hots` is a typo of `host`, on the line right after `[workspace.prod]`.
+    let bad = good.replace("[workspace.prod]\n", "[workspace.prod]\nhots = \"https://typo\"\n");
+    let line = bad.lines().position(|l| l.starts_with("hots")).expect("typo line") + 1;
+    home.write_config(&bad);
+    let before = std::fs::read(home.config_path()).unwrap();
+
+    for args in [&["status"][..], &["token", "-w", "dev"], &["login", "--no-browser"]] {
+        let out = home.run(args).await.code(2);
+        let path = home.config_path().display().to_string();
+        assert!(out.stderr.contains(&format!("{path}:{line}")), "names file and line {line}: {out:?}");
+        assert!(out.stderr.contains("hots"), "names the field: {out:?}");
+        assert_eq!(out.stdout, "");
+    }
+    assert_eq!(std::fs::read(home.config_path()).unwrap(), before, "config untouched");
+    let stats = ds.stats();
+    assert_eq!(stats.idp.authorization_code_grants + stats.workspaces["dev"].exchanges_ok, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_with_a_plain_http_host_is_refused() {
+    let ds = start_devstack(HOUR).await;
+    let home = TempHome::new();
+    let dev = ws_host(&ds, "dev");
+    home.write_config(&devstack_config(&ds).replace(&dev, "http://example.com"));
+    let out = home.run(&["status"]).await.code(2);
+    assert!(out.stderr.contains("https"), "says https is required: {out:?}");
+    assert!(out.stderr.contains("workspace.dev.host"), "names the field: {out:?}");
+    assert!(out.stderr.contains(&home.config_path().display().to_string()), "{out:?}");
+
+    // `workspace add` refuses it too, and leaves the config as it was.
+    home.write_devstack_config(&ds);
+    let before = std::fs::read(home.config_path()).unwrap();
+    let out = home.run(&["workspace", "add", "web", "--host", "http://example.com"]).await.code(2);
+    assert!(out.stderr.contains("https"), "{out:?}");
+    assert_eq!(std::fs::read(home.config_path()).unwrap(), before, "config untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_broken_databrickscfg_is_left_byte_identical() {
+    let ds = start_devstack(HOUR).await;
+    let home = TempHome::new();
+    home.write_devstack_config(&ds);
+    home.login(&[]).await;
+    let exchanges = ds.stats().workspaces["dev"].exchanges_ok;
+
+    // Line 3 is not INI; everything else is somebody's precious profile.
+    let broken = "[mine]\nhost = https://mine.example\nthis is not ini\ntoken = dapi-mine\n";
+    std::fs::write(home.databrickscfg(), broken).unwrap();
+    let out = home.run(&["refresh", "-w", "dev"]).await;
+    assert_eq!(
+        std::fs::read_to_string(home.databrickscfg()).unwrap(),
+        broken,
+        "the broken file must be left byte-identical: {out:?}"
+    );
+    assert!(out.stderr.contains("line 3"), "the error names the line: {out:?}");
+    assert!(
+        out.stderr.contains(&home.databrickscfg().display().to_string()),
+        "the error names the file: {out:?}"
+    );
+    assert!(!out.stderr.contains("dapi-mine"), "never quotes the file's values: {out:?}");
+    assert_eq!(ds.stats().workspaces["dev"].exchanges_ok, exchanges + 1, "the exchange itself ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idp_down_is_exit_4_naming_the_idp() {
+    let ttl = Duration::from_secs(3);
+    let ds = start_devstack(ttl).await;
+    let home = TempHome::new();
+    home.write_devstack_config(&ds);
+    home.login(&[]).await;
+    tokio::time::sleep(ttl + Duration::from_secs(1)).await; // both tokens expired
+
+    ds.faults().idp_down(true);
+    let started = std::time::Instant::now();
+    let out = home.run(&["token", "-w", "dev"]).await.code(4);
+    assert!(out.stderr.contains(&ds.info().issuer), "names the IdP URL: {out:?}");
+    assert!(out.stderr.contains("503"), "says what it answered: {out:?}");
+    assert!(started.elapsed() < Duration::from_secs(20), "gives up quickly: {:?}", started.elapsed());
+    assert_eq!(out.stdout, "");
+
+    // Back up: the same command works, no sign-in needed.
+    ds.faults().idp_down(false);
+    let out = home.run(&["token", "-w", "dev"]).await.success();
+    assert_eq!(scim_me(&ws_host(&ds, "dev"), out.stdout.trim()).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idp_gone_is_exit_4_naming_the_idp() {
+    let ds = start_devstack(HOUR).await;
+    let issuer = ds.info().issuer.clone();
+    let home = TempHome::new();
+    home.write_devstack_config(&ds);
+    ds.shutdown().await; // nothing listens on the IdP port any more
+    let out = home.run(&["login", "--no-browser", "--timeout", "10"]).await.code(4);
+    assert!(out.stderr.contains(&issuer), "names the IdP URL: {out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_exchange_is_exit_5_with_the_servers_reason() {
+    let ds = start_devstack(HOUR).await;
+    let home = TempHome::new();
+    let dev = ws_host(&ds, "dev");
+    // `sp` names a service principal the workspace has no federation policy for.
+    home.write_config(&format!(
+        "{}\n[workspace.sp]\nidp = \"devstack\"\nhost = \"{dev}\"\nclient_id = \"unknown-sp\"\n\
+         profile = \"devstack-sp\"\n",
+        devstack_config(&ds)
+    ));
+    let pending = home.start_login(&[]).await;
+    http().get(pending.url.clone()).send().await.expect("follow the sign-in URL");
+    let out = pending.finish().await.code(5);
+    for want in ["No federation policy for this service principal", "lakepass doctor", "401", "sp"] {
+        assert!(out.stderr.contains(want), "login stderr mentions {want:?}: {out:?}");
+    }
+    // The other workspaces still got their tokens.
+    assert!(home.profile_value("devstack-dev", "token").is_some());
+    assert!(home.profile_value("devstack-sp", "token").is_none());
+
+    let out = home.run(&["token", "-w", "sp"]).await.code(5);
+    assert!(out.stderr.contains("No federation policy for this service principal"), "{out:?}");
+    assert!(out.stderr.contains("lakepass doctor"), "{out:?}");
+    assert_eq!(out.stdout, "");
+    assert!(ds.stats().workspaces["dev"].exchanges_failed >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_or_broken_callbacks_fail_the_login() {
+    let ds = start_devstack(HOUR).await;
+    let home = TempHome::new();
+    home.write_devstack_config(&ds);
+    type Query = fn(&str) -> String;
+    let cases: [(&str, Query, &str); 3] = [
+        ("wrong state", |_| "code=x&state=wrong".into(), "`state`"),
+        ("missing code", |state| format!("state={state}"), "`code`"),
+        (
+            "IdP error",
+            |state| format!("state={state}&error=access_denied&error_description=nope"),
+            "access_denied",
+        ),
+    ];
+    for (case, query, want) in cases {
+        let pending = home.start_login(&[]).await;
+        let state = pending.param("state").expect("state in the sign-in URL");
+        let mut callback = pending.redirect_uri();
+        callback.set_query(Some(&query(&state)));
+        let resp = http().get(callback).send().await.expect("GET the callback");
+        assert_eq!(resp.status().as_u16(), 400, "{case}: the browser is told it failed");
+        let page = resp.text().await.unwrap_or_default();
+        assert!(page.contains("sign-in failed"), "{case}: {}", redact(&page));
+        let out = pending.finish().await;
+        assert!(matches!(out.code, Some(c) if c != 0), "{case}: login fails: {out:?}");
+        assert!(out.stderr.contains(want), "{case}: stderr mentions {want}: {out:?}");
+    }
+    assert_eq!(ds.stats().idp.authorization_code_grants, 0, "no code was redeemed");
+    assert!(!home.vault_path().exists() || home.vault_secrets().is_empty(), "nothing stored");
+}

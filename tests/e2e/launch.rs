@@ -1,0 +1,334 @@
+//! The launchers as a user runs them: `launch terminal`, `launch claude` (in place and in a new
+//! terminal), `exec` and `env`, with fake terminal and Claude programs that record exactly what
+//! they were started with. The point of each check: the right command line and environment, and
+//! never a token in either (a token in argv is readable by every user of the machine; one in an
+//! environment goes stale in an hour, while these sessions live for days).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lakepass_tests::*;
+
+/// What a recording fake program was started with.
+#[derive(Debug)]
+pub struct Recorded {
+    /// Its arguments (without argv\[0]).
+    pub argv: Vec<String>,
+    /// Its whole environment, as the kernel handed it over (`/proc/<pid>/environ`).
+    pub env: BTreeMap<String, String>,
+    /// Its working folder.
+    pub cwd: PathBuf,
+    /// Its process id.
+    pub pid: u32,
+}
+
+/// Writes an executable `/bin/sh` script at `path` that records its argv, environment, folder
+/// and pid under `<out>.*`, then runs the shell code `then`.
+pub fn recorder(path: &Path, out: &Path, then: &str) {
+    let out = out.to_str().expect("utf-8 temp path").replace('\'', r"'\''");
+    let script = format!(
+        "#!/bin/sh\nout='{out}'\n: > \"$out.argv.tmp\"\nfor a in \"$@\"; do printf '%s\\0' \"$a\" >> \"$out.argv.tmp\"; done\n\
+         cat /proc/$$/environ > \"$out.env.tmp\"\npwd -P > \"$out.cwd.tmp\"\necho $$ > \"$out.pid.tmp\"\n\
+         for f in argv env cwd pid; do mv \"$out.$f.tmp\" \"$out.$f\"; done\n{then}\n"
+    );
+    std::fs::create_dir_all(path.parent().expect("a folder")).expect("mkdir");
+    std::fs::write(path, script).expect("write the fake program");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// Waits for the recorder writing to `out` to have run, and reads what it saw.
+pub async fn recorded(out: &Path, what: &str) -> Recorded {
+    let pid_file = PathBuf::from(format!("{}.pid", out.display()));
+    wait_for(what, Duration::from_secs(20), || pid_file.is_file().then_some(())).await;
+    let read = |ext: &str| std::fs::read(format!("{}.{ext}", out.display())).expect("recorded file");
+    let split = |bytes: Vec<u8>| -> Vec<String> {
+        bytes
+            .split(|b| *b == 0)
+            .filter(|s| !s.is_empty())
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect()
+    };
+    let env = split(read("env"))
+        .into_iter()
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    Recorded {
+        argv: split(read("argv")),
+        env,
+        cwd: PathBuf::from(String::from_utf8_lossy(&read("cwd")).trim()),
+        pid: String::from_utf8_lossy(&read("pid")).trim().parse().expect("pid"),
+    }
+}
+
+/// The environment a child of `home`'s commands inherits, as a map.
+pub fn base_env(home: &TempHome) -> BTreeMap<String, String> {
+    home.env().into_iter().map(|(k, v)| (k, v.to_string_lossy().into_owned())).collect()
+}
+
+/// Panics (without printing it) if `secret` occurs in any argument or environment value.
+#[track_caller]
+pub fn assert_no_secret(rec: &Recorded, secret: &str, what: &str) {
+    assert!(secret.len() >= 16, "a real token to look for");
+    let in_argv = rec.argv.iter().any(|a| a.contains(secret));
+    let in_env: Vec<&String> = rec.env.iter().filter(|(_, v)| v.contains(secret)).map(|(k, _)| k).collect();
+    assert!(!in_argv, "{what}: a token is in argv: {:?}", redact(&rec.argv.join(" ")));
+    assert!(in_env.is_empty(), "{what}: a token is in the environment, in {in_env:?}");
+}
+
+/// The canonical path of the binary under test (what `current_exe()` reports).
+pub fn bin() -> String {
+    std::fs::canonicalize(lakepass_bin()).expect("canonical lakepass path").to_string_lossy().into_owned()
+}
+
+/// A signed-in home against a fresh devstack, `extra` top-level config lines first.
+pub async fn signed_in(extra: &str) -> (Devstack, TempHome) {
+    let ds = start_devstack(Duration::from_secs(3600)).await;
+    let home = TempHome::new();
+    home.write_config(&format!("{extra}\n{}", devstack_config(&ds)));
+    home.login(&[]).await;
+    (ds, home)
+}
+
+async fn token(home: &TempHome, ws: &str) -> String {
+    let out = home.run(&["token", "--raw", "-w", ws]).await.success();
+    out.stdout.trim().to_string()
+}
+
+fn prepend_path(home: &mut TempHome, dir: &Path) {
+    let path = std::env::var("PATH").unwrap_or_default();
+    home.set_env("PATH", format!("{}:{path}", dir.display()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_terminal_starts_the_first_terminal_on_path_with_exactly_the_workspace_env() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let work = dir.path().join("it's a work dir");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    let (ds, mut home) = signed_in(&format!("launch_dir = '''{}'''", work.display())).await;
+    let fakebin = home.root().join("fakebin");
+    let out = home.root().join("term");
+    // `x-terminal-emulator` is the first terminal Lakepass looks for on Linux.
+    recorder(&fakebin.join("x-terminal-emulator"), &out, "exit 0");
+    prepend_path(&mut home, &fakebin);
+
+    let run = home.run(&["launch", "terminal", "-w", "dev"]).await.success();
+    let rec = recorded(&out, "the fake terminal to run").await;
+
+    assert_eq!(rec.argv, Vec::<String>::new(), "no command: the terminal opens the user's shell");
+    let mut want = base_env(&home);
+    want.insert("DATABRICKS_HOST".into(), ws_host(&ds, "dev"));
+    want.insert("DATABRICKS_CONFIG_PROFILE".into(), "devstack-dev-live".into());
+    assert_eq!(rec.env, want, "exactly the inherited env plus the workspace's two variables");
+    assert_eq!(rec.cwd, std::fs::canonicalize(&work).expect("canonical"), "starts in launch_dir");
+    assert!(run.stderr.contains("devstack-dev-live"), "{run:?}");
+    let audit = std::fs::read_to_string(home.data_dir().join("audit.jsonl")).unwrap_or_default();
+    let launch_line = audit.lines().find(|l| l.contains("\"event\":\"launch\"")).unwrap_or_default();
+    assert!(
+        launch_line.contains("\"workspace\":\"dev\"") && launch_line.contains("x-terminal-emulator"),
+        "{audit}"
+    );
+    let t = token(&home, "dev").await;
+    assert!(!audit.contains(&t), "no token in the audit log");
+    assert_no_secret(&rec, &t, "launch terminal");
+    for s in home.vault_secrets() {
+        assert_no_secret(&rec, &s, "launch terminal (vault secret)");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_claude_new_terminal_runs_lakepass_inside_the_terminal_and_never_a_token() {
+    let (ds, mut home) = signed_in("").await;
+    let fakebin = home.root().join("fakebin");
+    let term_out = home.root().join("term");
+    let claude_out = home.root().join("claude");
+    // $TERMINAL comes first; the fake runs its `-e` command like a real terminal would.
+    recorder(&fakebin.join("fake-term"), &term_out, "[ \"$1\" = -e ] && shift && exec \"$@\"\nexit 9");
+    recorder(&fakebin.join("claude"), &claude_out, "echo fake claude; exit 0");
+    prepend_path(&mut home, &fakebin);
+    home.set_env("TERMINAL", "fake-term");
+
+    let run = home
+        .run(&["launch", "claude", "-w", "dev", "--new-terminal", "--", "-p", "say 'pong'"])
+        .await
+        .success();
+    assert!(run.stderr.contains("Opened Claude Code"), "{run:?}");
+    let term = recorded(&term_out, "the fake terminal to run").await;
+    let me = bin();
+    assert_eq!(term.argv, ["-e", &me, "launch", "claude", "--workspace", "dev", "--", "-p", "say 'pong'"]);
+    let mut want = base_env(&home);
+    want.insert("DATABRICKS_HOST".into(), ws_host(&ds, "dev"));
+    want.insert("DATABRICKS_CONFIG_PROFILE".into(), "devstack-dev-live".into());
+    assert_eq!(term.env, want);
+    assert_eq!(term.cwd, std::fs::canonicalize(home.root()).expect("canonical"), "no launch_dir: here");
+
+    // Inside the terminal, `lakepass launch claude` replaced itself with Claude Code.
+    let claude = recorded(&claude_out, "Claude Code to start inside the terminal").await;
+    assert_eq!(claude.argv[0], "--settings");
+    assert_eq!(&claude.argv[2..], ["-p", "say 'pong'"]);
+    let settings: serde_json::Value = serde_json::from_str(&claude.argv[1]).expect("settings JSON");
+    assert_eq!(settings["apiKeyHelper"], format!("'{me}' token --raw --workspace 'dev'"));
+    assert_eq!(claude.env["ANTHROPIC_BASE_URL"], format!("{}/ai-gateway/anthropic", ws_host(&ds, "dev")));
+    let t = token(&home, "dev").await;
+    for (rec, what) in [(&term, "terminal"), (&claude, "claude in the terminal")] {
+        assert_no_secret(rec, &t, what);
+        assert!(!rec.env.contains_key("ANTHROPIC_AUTH_TOKEN") && !rec.env.contains_key("ANTHROPIC_API_KEY"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_claude_replaces_itself_with_claude_and_drops_static_credentials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ds, mut home) = signed_in("").await;
+    // A config in a folder whose name needs quoting: the helper must name it, quoted.
+    let odd = dir.path().join("it's \"my\" $config");
+    std::fs::create_dir_all(&odd).expect("mkdir");
+    let config = odd.join("config.toml");
+    let fake = home.root().join("fakebin").join("claude");
+    let out = home.root().join("claude");
+    recorder(&fake, &out, "echo fake claude ran; exit 7");
+    let text = std::fs::read_to_string(home.config_path()).expect("config");
+    std::fs::write(&config, format!("claude_path = '''{}'''\n{text}", fake.display())).expect("write config");
+    home.set_env("LAKEPASS_CONFIG", &config);
+    home.set_env("ANTHROPIC_AUTH_TOKEN", "sk-static-token-that-would-win");
+    home.set_env("ANTHROPIC_API_KEY", "sk-static-key-that-would-win");
+    std::fs::create_dir_all(home.home().join(".claude")).expect("mkdir");
+    let settings_file = home.home().join(".claude/settings.json");
+    std::fs::write(
+        &settings_file,
+        r#"{"theme": "dark", "env": {"ANTHROPIC_AUTH_TOKEN": "old", "FOO": "1"}}"#,
+    )
+    .expect("write settings");
+
+    let p = home.spawn(&["launch", "claude", "-w", "dev", "--write-settings", "--", "-p", "hi"]);
+    let pid = p.pid();
+    let run = p.wait(COMMAND_TIMEOUT).await.code(7);
+    assert!(run.stdout.contains("fake claude ran"), "{run:?}");
+    let rec = recorded(&out, "the fake claude").await;
+    assert_eq!(rec.pid, pid, "exec: Claude Code took over the lakepass process");
+    for var in ["ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY"] {
+        assert!(!rec.env.contains_key(var), "{var} reached Claude Code");
+        assert!(run.stderr.contains(&format!("not passing {var}")), "the user is told: {run:?}");
+    }
+    let host = ws_host(&ds, "dev");
+    let want = [
+        ("ANTHROPIC_BASE_URL", format!("{host}/ai-gateway/anthropic")),
+        ("ANTHROPIC_DEFAULT_OPUS_MODEL", "system.ai.claude-opus-4-5".into()),
+        ("ANTHROPIC_DEFAULT_SONNET_MODEL", "system.ai.claude-sonnet-4-5".into()),
+        ("ANTHROPIC_DEFAULT_HAIKU_MODEL", "system.ai.claude-haiku-4-5".into()),
+        ("ANTHROPIC_CUSTOM_HEADERS", "x-databricks-use-coding-agent-mode: true".into()),
+        ("CLAUDE_CODE_API_KEY_HELPER_TTL_MS", "900000".into()),
+        ("DATABRICKS_HOST", host.clone()),
+        ("DATABRICKS_CONFIG_PROFILE", "devstack-dev-live".into()),
+    ];
+    for (k, v) in &want {
+        assert_eq!(rec.env.get(*k), Some(v), "{k}");
+    }
+    let mut expected_env = base_env(&home);
+    expected_env.remove("ANTHROPIC_AUTH_TOKEN");
+    expected_env.remove("ANTHROPIC_API_KEY");
+    expected_env.extend(want.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    assert_eq!(rec.env, expected_env, "nothing else changed");
+
+    let settings: serde_json::Value = serde_json::from_str(&rec.argv[1]).expect("settings JSON");
+    let helper = settings["apiKeyHelper"].as_str().expect("apiKeyHelper").to_string();
+    assert!(helper.contains("--config") && helper.contains(r"it'\''s"), "{helper}");
+    // The helper, run the way Claude Code runs it, prints the workspace's current token.
+    let mut sh = home.command("/bin/sh");
+    sh.arg("-c").arg(&helper).env_remove("LAKEPASS_CONFIG");
+    let mut hp = Proc::spawn("apiKeyHelper", sh);
+    hp.close_stdin();
+    let printed = hp.wait(COMMAND_TIMEOUT).await.success();
+    let t = token(&home, "dev").await;
+    assert!(printed.stdout.trim() == t, "the helper printed the current token");
+    assert_no_secret(&rec, &t, "launch claude");
+
+    // --write-settings merged our keys, kept the others, and removed the winning credential.
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&settings_file).expect("settings")).expect("JSON");
+    assert_eq!(written["theme"], "dark");
+    assert_eq!(written["env"]["FOO"], "1");
+    assert_eq!(written["apiKeyHelper"], helper.as_str());
+    assert_eq!(written["env"]["ANTHROPIC_BASE_URL"], format!("{host}/ai-gateway/anthropic"));
+    assert!(written["env"].get("ANTHROPIC_AUTH_TOKEN").is_none(), "{written}");
+    assert!(run.stderr.contains("Removed env.ANTHROPIC_AUTH_TOKEN"), "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_claude_says_what_is_wrong_before_starting_anything() {
+    let ds = start_devstack(Duration::from_secs(3600)).await;
+    let mut home = TempHome::new();
+    let empty = home.root().join("empty-bin");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    home.set_env("PATH", &empty);
+    home.write_devstack_config(&ds);
+    let out = home.run(&["launch", "claude", "-w", "dev"]).await;
+    assert_ne!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("npm install -g @anthropic-ai/claude-code"), "{out:?}");
+
+    // Installed but not signed in: the sign-in problem, with its exit code, and no Claude Code.
+    let fake = home.root().join("fakebin").join("claude");
+    let rec = home.root().join("claude");
+    recorder(&fake, &rec, "exit 0");
+    home.write_config(&format!("claude_path = '''{}'''\n{}", fake.display(), devstack_config(&ds)));
+    let out = home.run(&["launch", "claude", "-w", "dev"]).await.code(3);
+    assert!(
+        out.stderr.contains("cannot launch Claude Code") && out.stderr.contains("lakepass login"),
+        "{out:?}"
+    );
+    assert!(!PathBuf::from(format!("{}.pid", rec.display())).exists(), "Claude Code was not started");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_runs_the_command_with_the_workspace_env_and_passes_its_exit_code_on() {
+    let ds = start_devstack(Duration::from_secs(3600)).await;
+    let mut home = TempHome::new();
+    home.write_devstack_config(&ds);
+    home.set_env("DATABRICKS_TOKEN", "stale-token-from-elsewhere-0123456789");
+    let out = home
+        .run(&[
+            "exec",
+            "-w",
+            "prod",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$DATABRICKS_HOST|$DATABRICKS_CONFIG_PROFILE|${DATABRICKS_TOKEN-unset}|$1\"; exit 3",
+            "sh",
+            "a b",
+        ])
+        .await
+        .code(3);
+    assert_eq!(out.stdout, format!("{}|devstack-prod-live|unset|a b\n", ws_host(&ds, "prod")));
+    assert!(out.stderr.contains("not passing DATABRICKS_TOKEN"), "{out:?}");
+    let missing = home.run(&["exec", "-w", "dev", "no-such-program-here"]).await.code(127);
+    assert!(missing.stderr.contains("no-such-program-here"), "{missing:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn env_prints_exports_and_a_token_only_when_asked() {
+    let (ds, home) = signed_in("").await;
+    let host = ws_host(&ds, "dev");
+    let out = home.run(&["env", "-w", "dev"]).await.success();
+    assert_eq!(
+        out.stdout,
+        format!(
+            "unset DATABRICKS_TOKEN\nexport DATABRICKS_HOST='{host}'\nexport DATABRICKS_CONFIG_PROFILE='devstack-dev-live'\n"
+        )
+    );
+    let t = token(&home, "dev").await;
+    assert!(!out.stdout.contains(&t));
+    let with = home.run(&["env", "-w", "dev", "--with-token"]).await.success();
+    // Evaluated by a real shell, the exports give back the host and the current token.
+    let script = format!(
+        "{}\nprintf '%s|%s|%s' \"$DATABRICKS_HOST\" \"${{DATABRICKS_CONFIG_PROFILE-unset}}\" \"$DATABRICKS_TOKEN\"",
+        with.stdout
+    );
+    let mut sh = home.command("/bin/sh");
+    sh.arg("-c").arg(script).env("DATABRICKS_CONFIG_PROFILE", "x");
+    let mut p = Proc::spawn("sh -c <exports>", sh);
+    p.close_stdin();
+    let evaluated = p.wait(COMMAND_TIMEOUT).await.success();
+    assert!(evaluated.stdout == format!("{host}|unset|{t}"), "exports round-trip through sh");
+}

@@ -1,0 +1,20 @@
+//! End-to-end tests: the built `lakepass` binary, run as a real process in a throwaway home,
+//! against the devstack (in-process, real HTTP on 127.0.0.1) and real third-party peers.
+//!
+//! Build the binary first: `cargo build -p lakepass-cli && cargo test -p lakepass-tests`
+//! (`.ci/run` does both). The peer tests need `scripts/ci-deps.sh` (npm `oidc-provider`, PyPI
+//! `databricks-sdk`); without it they print "skipped" locally and fail under `CI`.
+
+mod bad_input;
+mod doctor;
+mod claude_code;
+mod isolation;
+mod launch;
+mod live_sdk;
+mod login_flow;
+mod oidc_provider;
+mod parallel_token;
+mod python_sdk;
+mod revoked;
+mod rotation;
+mod secrets;
