@@ -481,6 +481,17 @@ impl Engine {
             }
         });
         self.publish();
+        if !self.0.owns_state_file.load(std::sync::atomic::Ordering::Relaxed) {
+            // A CLI call that refreshed tells `status` (and the tray) how it went.
+            let entry = self.snapshot().workspaces.into_iter().find(|w| w.name == ws.name);
+            if let Some(entry) = entry {
+                let path = self.0.paths.state_file();
+                let merged = tokio::task::spawn_blocking(move || store::merge_state_entry(&path, entry, now)).await;
+                if let Ok(Err(e)) = merged {
+                    tracing::debug!(error = %e, "could not update the state file");
+                }
+            }
+        }
         result
     }
 

@@ -150,8 +150,32 @@ pub struct Snapshot {
 
 /// Writes the snapshot as `state.json` (no secrets in it), atomically.
 pub fn write_state_file(path: &Path, snap: &Snapshot) -> std::io::Result<()> {
+    let _lock = state_lock(path)?;
     let json = serde_json::to_vec_pretty(snap).expect("snapshot serializes");
     crate::atomic::write_atomic(path, &json, 0o600)
+}
+
+/// Replaces one workspace's entry in `state.json`, keeping the others: what a short-lived
+/// process that refreshed one workspace publishes.
+pub fn merge_state_entry(path: &Path, entry: WorkspaceStatus, now: crate::clock::UnixTime) -> std::io::Result<()> {
+    let _lock = state_lock(path)?;
+    let mut snap = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Snapshot>(&b).ok())
+        .unwrap_or_default();
+    match snap.workspaces.iter_mut().find(|w| w.name == entry.name) {
+        Some(w) => *w = entry,
+        None => snap.workspaces.push(entry),
+    }
+    snap.at = now;
+    let json = serde_json::to_vec_pretty(&snap).expect("snapshot serializes");
+    crate::atomic::write_atomic(path, &json, 0o600)
+}
+
+fn state_lock(path: &Path) -> std::io::Result<crate::lock::FileLock> {
+    let lock_path = path.with_extension("json.lock");
+    crate::lock::FileLock::acquire(&lock_path, std::time::Duration::from_secs(5))
+        .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
 /// Reads `state.json`; missing or unreadable gives an empty map.
