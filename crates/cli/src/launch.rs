@@ -132,8 +132,10 @@ async fn claude(paths: &Paths, a: ClaudeArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let here = std::env::current_dir().unwrap_or_default();
-    for file in [user_settings, here.join(".claude/settings.json"), here.join(".claude/settings.local.json")]
-    {
+    let mut files =
+        vec![user_settings, here.join(".claude/settings.json"), here.join(".claude/settings.local.json")];
+    files.dedup();
+    for file in files {
         let text = std::fs::read_to_string(&file).unwrap_or_default();
         for var in settings_conflicts(&text) {
             eprintln!(
