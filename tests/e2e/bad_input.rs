@@ -73,6 +73,13 @@ async fn a_hand_broken_databrickscfg_is_left_byte_identical() {
     );
     assert!(!out.stderr.contains("dapi-mine"), "never quotes the file's values: {out:?}");
     assert_eq!(ds.stats().workspaces["dev"].exchanges_ok, exchanges + 1, "the exchange itself ran");
+    assert_eq!(out.code, Some(2), "a profile that could not be written is a failure: {out:?}");
+    assert!(out.stderr.contains("credentials file was not updated"), "{out:?}");
+    let status = home.run(&["status", "--json"]).await.success().json();
+    assert!(
+        status["workspaces"][0]["last_error"].as_str().is_some_and(|e| e.contains("line 3")),
+        "status keeps the profile error: {status:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,8 +6,8 @@
 //! `databricks-sdk`); without it they print "skipped" locally and fail under `CI`.
 
 mod bad_input;
-mod doctor;
 mod claude_code;
+mod doctor;
 mod isolation;
 mod launch;
 mod live_sdk;

@@ -53,8 +53,6 @@ async fn no_command_prints_a_secret_even_at_trace_level() {
 
     // The daemon, long enough to refresh the IdP session (new refresh token) and re-exchange.
     let daemon = home.spawn(&["-vvv", "daemon"]);
-    let cmdline = std::fs::read(format!("/proc/{}/cmdline", daemon.pid())).expect("daemon cmdline");
-    let environ = std::fs::read(format!("/proc/{}/environ", daemon.pid())).expect("daemon environ");
     let grants_before = ds.stats().idp.refresh_grants;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while ds.stats().idp.refresh_grants < grants_before + 1 && std::time::Instant::now() < deadline {
@@ -63,6 +61,9 @@ async fn no_command_prints_a_secret_even_at_trace_level() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     secrets.extend(home.vault_secrets());
+    // Read while it runs (right after spawn the kernel may not have set up the new argv yet).
+    let proc_file = |name: &str| std::fs::read(format!("/proc/{}/{name}", daemon.pid())).expect("read /proc");
+    let (cmdline, environ) = (proc_file("cmdline"), proc_file("environ"));
     daemon.sigterm();
     let out = daemon.wait(Duration::from_secs(10)).await;
     assert_eq!(out.code, Some(0), "{out:?}");

@@ -68,15 +68,22 @@ pub async fn login(paths: &Paths, a: LoginArgs) -> anyhow::Result<ExitCode> {
         engine.login(&idp, on_url, Duration::from_secs(a.timeout)),
     )
     .await?;
-    eprintln!(
-        "Signed in to `{idp}` as {}.",
-        session.username.as_deref().unwrap_or(&session.subject)
-    );
+    eprintln!("Signed in to `{idp}` as {}.", session.username.as_deref().unwrap_or(&session.subject));
     let snap = engine.snapshot();
-    for ws in snap.workspaces.iter().filter(|w| engine.workspaces().iter().any(|c| c.name == w.name && c.idp == idp)) {
+    for ws in snap
+        .workspaces
+        .iter()
+        .filter(|w| engine.workspaces().iter().any(|c| c.name == w.name && c.idp == idp))
+    {
         match failures.iter().find(|(n, _)| *n == ws.name) {
             Some((_, e)) => eprintln!("  ✗ {}: {e}", ws.name),
-            None => eprintln!("  ✓ {} ({}): token written to profile `{}`", ws.name, ws.host, ws.profile),
+            None => match engine.profile_error(&ws.name) {
+                None => eprintln!("  ✓ {} ({}): token written to profile `{}`", ws.name, ws.host, ws.profile),
+                Some(e) => eprintln!(
+                    "  ✗ {}: token exchanged, but profile `{}` was not written: {e}",
+                    ws.name, ws.profile
+                ),
+            },
         }
     }
     if let Some((_, e)) = failures.into_iter().next() {
@@ -94,7 +101,10 @@ pub async fn logout(paths: &Paths, a: LogoutArgs) -> anyhow::Result<ExitCode> {
     };
     for idp in idps {
         let profiles = engine.logout(&idp).await?;
-        eprintln!("Signed out of `{idp}`; removed profiles: {}", if profiles.is_empty() { "none".into() } else { profiles.join(", ") });
+        eprintln!(
+            "Signed out of `{idp}`; removed profiles: {}",
+            if profiles.is_empty() { "none".into() } else { profiles.join(", ") }
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -137,7 +137,11 @@ pub async fn demo(user_paths: &Paths, a: DemoArgs) -> anyhow::Result<ExitCode> {
     write_config(&ds, &paths.config)?;
     eprintln!("Lakepass demo: a local IdP and two workspaces, tokens living {} s.", a.token_ttl);
     print_info(&ds);
-    eprintln!("demo config: {}\ndemo credentials file: {}\n", paths.config.display(), paths.databrickscfg.display());
+    eprintln!(
+        "demo config: {}\ndemo credentials file: {}\n",
+        paths.config.display(),
+        paths.databrickscfg.display()
+    );
     let engine = app::engine_with_vault(&paths, Some(lakepass_core::vault::VaultKind::File)).await?;
     let no_browser = a.no_browser;
     let (tx, rx) = tokio::sync::oneshot::channel::<url::Url>();
@@ -151,13 +155,8 @@ pub async fn demo(user_paths: &Paths, a: DemoArgs) -> anyhow::Result<ExitCode> {
             eprintln!("Opened the browser to sign in; if nothing appeared, open:\n{url}");
         }
     };
-    let browser = tokio::spawn(async move {
-        if let Ok(url) = rx.await {
-            play_browser(url).await
-        } else {
-            Ok(())
-        }
-    });
+    let browser =
+        tokio::spawn(async move { if let Ok(url) = rx.await { play_browser(url).await } else { Ok(()) } });
     let (session, failures) = output::with_spinner(
         "Waiting for sign-in…",
         engine.login("devstack", on_url, Duration::from_secs(300)),
@@ -168,7 +167,11 @@ pub async fn demo(user_paths: &Paths, a: DemoArgs) -> anyhow::Result<ExitCode> {
     if let Some((ws, e)) = failures.first() {
         anyhow::bail!("exchange for {ws} failed: {e}");
     }
-    eprintln!("Watching tokens refresh (each ~{} s before expiry). `lakepass status --config {}` works in another terminal.", (a.token_ttl / 2).min(60), paths.config.display());
+    eprintln!(
+        "Watching tokens refresh (each ~{} s before expiry). `lakepass status --config {}` works in another terminal.",
+        (a.token_ttl / 2).min(60),
+        paths.config.display()
+    );
     let mut rx = engine.subscribe();
     let printer = tokio::spawn(async move {
         while rx.changed().await.is_ok() {
@@ -177,8 +180,15 @@ pub async fn demo(user_paths: &Paths, a: DemoArgs) -> anyhow::Result<ExitCode> {
                 .workspaces
                 .iter()
                 .map(|w| {
-                    let state = serde_json::to_value(w.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-                    format!("{} {state} ({} left)", w.name, output::time_left(w.expires_at.unwrap_or(0) - snap.at))
+                    let state = serde_json::to_value(w.state)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default();
+                    format!(
+                        "{} {state} ({} left)",
+                        w.name,
+                        output::time_left(w.expires_at.unwrap_or(0) - snap.at)
+                    )
                 })
                 .collect();
             eprintln!("[{}] {}", output::rfc3339(snap.at), line.join(" | "));
@@ -195,8 +205,11 @@ pub async fn demo(user_paths: &Paths, a: DemoArgs) -> anyhow::Result<ExitCode> {
     engine.run(stop).await;
     printer.abort();
     let stats = ds.stats();
-    eprintln!("\nDemo over. The devstack saw {} token exchange(s) and {} IdP refresh(es).",
-        stats.workspaces.values().map(|w| w.exchanges_ok).sum::<u64>(), stats.idp.refresh_grants);
+    eprintln!(
+        "\nDemo over. The devstack saw {} token exchange(s) and {} IdP refresh(es).",
+        stats.workspaces.values().map(|w| w.exchanges_ok).sum::<u64>(),
+        stats.idp.refresh_grants
+    );
     ds.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

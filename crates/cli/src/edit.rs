@@ -142,14 +142,20 @@ pub fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitCode> {
                     match cfg.idp.keys().collect::<Vec<_>>().as_slice() {
                         [one] => (*one).clone(),
                         [] => anyhow::bail!("add an identity provider first: `lakepass idp add`"),
-                        _ => anyhow::bail!("several identity providers are configured; choose one with --idp"),
+                        _ => {
+                            anyhow::bail!("several identity providers are configured; choose one with --idp")
+                        }
                     }
                 }
             };
             let ws = WorkspaceConfig {
                 idp,
                 scopes: a.scopes.into_iter().filter(|s| !s.is_empty()).collect(),
-                token: if a.token == "access_token" { SubjectTokenKind::AccessToken } else { SubjectTokenKind::IdToken },
+                token: if a.token == "access_token" {
+                    SubjectTokenKind::AccessToken
+                } else {
+                    SubjectTokenKind::IdToken
+                },
                 client_id: a.client_id,
                 profile: a.profile,
                 auth: if m2m { WorkspaceAuth::M2m } else { WorkspaceAuth::Federation },
@@ -166,7 +172,11 @@ pub fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitCode> {
                     a.name
                 );
             } else {
-                eprintln!("Added workspace `{}` to {}. Sign in with `lakepass login`.", a.name, paths.config.display());
+                eprintln!(
+                    "Added workspace `{}` to {}. Sign in with `lakepass login`.",
+                    a.name,
+                    paths.config.display()
+                );
             }
         }
         WorkspaceCmd::Remove { name } => {
@@ -186,7 +196,14 @@ pub fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitCode> {
             let cfg = Config::load(&paths.config)?;
             for ws in cfg.workspaces()? {
                 let mark = if cfg.active.as_deref() == Some(&ws.name) { "*" } else { " " };
-                println!("{mark} {:<14} {:<40} idp={} profile={} scopes={}", ws.name, ws.host, ws.idp, ws.profile, ws.scopes.join(","));
+                println!(
+                    "{mark} {:<14} {:<40} idp={} profile={} scopes={}",
+                    ws.name,
+                    ws.host,
+                    ws.idp,
+                    ws.profile,
+                    ws.scopes.join(",")
+                );
             }
         }
     }
@@ -212,7 +229,9 @@ pub fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
             };
             let mut cfg = match &preset {
                 Some(p) => p.idp_config(&a.client_id),
-                None => lakepass_core::config::IdpConfig::new(a.issuer.clone().unwrap_or_default(), &a.client_id),
+                None => {
+                    lakepass_core::config::IdpConfig::new(a.issuer.clone().unwrap_or_default(), &a.client_id)
+                }
             };
             if let (Some(_), Some(issuer)) = (&a.preset, &a.issuer)
                 && a.preset.as_deref() != Some("generic")
@@ -227,7 +246,12 @@ pub fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
             }
             doc.add_idp(&a.name, &cfg, a.replace)?;
             doc.save(&paths.config)?;
-            eprintln!("Added identity provider `{}` to {} (issuer {}).", a.name, paths.config.display(), cfg.issuer);
+            eprintln!(
+                "Added identity provider `{}` to {} (issuer {}).",
+                a.name,
+                paths.config.display(),
+                cfg.issuer
+            );
             if let Some(p) = &preset {
                 eprintln!(
                     "Register this redirect URI in the IdP's app (a public client, no secret): {}",
@@ -244,7 +268,12 @@ pub fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
         IdpCmd::List => {
             let cfg = Config::load(&paths.config)?;
             for (name, i) in &cfg.idp {
-                println!("{name:<14} {:<50} client_id={} scopes={}", i.issuer, i.client_id, i.scopes.join(","));
+                println!(
+                    "{name:<14} {:<50} client_id={} scopes={}",
+                    i.issuer,
+                    i.client_id,
+                    i.scopes.join(",")
+                );
             }
         }
     }
@@ -259,7 +288,10 @@ fn set_secret(paths: &Paths, name: &str) -> anyhow::Result<ExitCode> {
         lakepass_core::roles::is_m2m(&ws),
         "workspace `{name}` is not an M2M workspace; set `auth = \"m2m\"` and `client_id` first"
     );
-    let secret = read_secret(&format!("Client secret of service principal {}: ", ws.client_id.as_deref().unwrap_or("?")))?;
+    let secret = read_secret(&format!(
+        "Client secret of service principal {}: ",
+        ws.client_id.as_deref().unwrap_or("?")
+    ))?;
     anyhow::ensure!(!secret.is_empty(), "no secret was entered (stdin was empty)");
     let rt = tokio::runtime::Handle::current();
     let paths2 = paths.clone();

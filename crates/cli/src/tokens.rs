@@ -6,14 +6,14 @@ use anyhow::Context;
 use clap::Args;
 use lakepass_core::config::Workspace;
 use lakepass_core::engine::Engine;
+use lakepass_core::serve::LiveService;
 use lakepass_core::store::{self, TokenState};
 use lakepass_core::{Clock, Paths, SystemClock, VaultKind};
-use lakepass_core::serve::LiveService;
 use lakepass_core::{Secret, UnixTime, ipc};
 use serde::Serialize;
 
-use crate::output::{self, Exit};
 use crate::app;
+use crate::output::{self, Exit};
 
 /// `--workspace`.
 #[derive(Args, Debug)]
@@ -122,7 +122,10 @@ pub async fn status(paths: &Paths, a: StatusArgs) -> anyhow::Result<ExitCode> {
     }
     match (vault.kind(), vault.fallback_reason()) {
         (VaultKind::File, Some(why)) => {
-            println!("\nSecrets: stored in a file, {} (the OS keyring is unavailable: {why})", vault.location())
+            println!(
+                "\nSecrets: stored in a file, {} (the OS keyring is unavailable: {why})",
+                vault.location()
+            )
         }
         (VaultKind::File, None) => {
             println!("\nSecrets: stored in a file, {} (LAKEPASS_VAULT=file)", vault.location())
@@ -181,7 +184,9 @@ pub async fn fresh_token(paths: &Paths, ws: &Workspace) -> anyhow::Result<Fresh>
         Ok(ipc::Reply::Ok { access_token, expires_at, host }) if host == ws.host.as_str() => {
             return Ok(Fresh { token: access_token, expires_at, host });
         }
-        Ok(ipc::Reply::Ok { .. }) => tracing::warn!(workspace = %ws.name, "the engine answered for another host; ignored"),
+        Ok(ipc::Reply::Ok { .. }) => {
+            tracing::warn!(workspace = %ws.name, "the engine answered for another host; ignored")
+        }
         Ok(ipc::Reply::Error { kind, .. }) if kind == "unknown_workspace" => {
             tracing::debug!(workspace = %ws.name, "the running engine does not know this workspace")
         }
@@ -215,21 +220,32 @@ pub async fn refresh(paths: &Paths, a: WorkspaceArg) -> anyhow::Result<ExitCode>
         Some(n) => vec![workspace(&engine, Some(&n))?],
         None => engine.workspaces().to_vec(),
     };
-    let mut first_err = None;
+    let mut code = None;
     for ws in targets {
-        match output::with_spinner(&format!("Refreshing {}…", ws.name), engine.refresh_workspace(&ws, true)).await {
-            Ok(t) => eprintln!("✓ {}: new token, {} left", ws.name, output::time_left(t.expires_at - SystemClock.now())),
+        match output::with_spinner(&format!("Refreshing {}…", ws.name), engine.refresh_workspace(&ws, true))
+            .await
+        {
+            Ok(t) => match engine.profile_error(&ws.name) {
+                None => eprintln!(
+                    "✓ {}: new token, {} left",
+                    ws.name,
+                    output::time_left(t.expires_at - SystemClock.now())
+                ),
+                Some(e) => {
+                    // The token is good and `lakepass token` serves it, but tools reading the
+                    // credentials file would get a stale one: that is a failure to report.
+                    eprintln!("✗ {}: new token, but the credentials file was not updated: {e}", ws.name);
+                    code.get_or_insert(2);
+                }
+            },
             Err(e) => {
                 eprintln!("✗ {}: {e}", ws.name);
-                first_err.get_or_insert(e);
+                code.get_or_insert(output::code_for(&anyhow::Error::new(e)));
             }
         }
     }
-    match first_err {
-        Some(e) => {
-            let code = output::code_for(&anyhow::Error::new(e));
-            Err(Exit(code).into())
-        }
+    match code {
+        Some(c) => Err(Exit(c).into()),
         None => Ok(ExitCode::SUCCESS),
     }
 }
@@ -259,8 +275,12 @@ pub async fn daemon(paths: &Paths) -> anyhow::Result<ExitCode> {
             let snap = rx.borrow_and_update().clone();
             for w in snap.workspaces {
                 if last.get(&w.name) != Some(&(w.state, w.expires_at)) {
-                    let left = w.expires_at.map(|e| output::time_left(e - snap.at)).unwrap_or_else(|| "-".into());
-                    let state = serde_json::to_value(w.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                    let left =
+                        w.expires_at.map(|e| output::time_left(e - snap.at)).unwrap_or_else(|| "-".into());
+                    let state = serde_json::to_value(w.state)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default();
                     match &w.last_error {
                         Some(e) if matches!(w.state, TokenState::Failed | TokenState::NeedsLogin) => {
                             eprintln!("{}: {state} ({e})", w.name)
@@ -285,7 +305,9 @@ async fn start_live_service(engine: &Engine) -> Option<LiveService> {
     let service = match LiveService::start(engine.clone(), port).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("lakepass daemon: {e}. Continuing without the live token service: the `-live` profiles will not answer.");
+            eprintln!(
+                "lakepass daemon: {e}. Continuing without the live token service: the `-live` profiles will not answer."
+            );
             return None;
         }
     };
@@ -304,7 +326,8 @@ async fn start_live_service(engine: &Engine) -> Option<LiveService> {
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

@@ -22,7 +22,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
 
 /// [`write_atomic`] with a hook run just before the rename: tests use it to fail at the last
 /// moment and check that nothing leaked.
-fn write_atomic_with(
+pub(crate) fn write_atomic_with(
     path: &Path,
     bytes: &[u8],
     mode: u32,
@@ -33,15 +33,11 @@ fn write_atomic_with(
         _ => Path::new("."),
     };
     create_private_dirs(dir)?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
+    let file_name =
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
     // Dropping `tmp` on any early return deletes the temp file.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{file_name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
+    let mut tmp =
+        tempfile::Builder::new().prefix(&format!(".{file_name}.")).suffix(".tmp").tempfile_in(dir)?;
     set_mode(tmp.as_file(), mode)?;
     tmp.write_all(bytes)?;
     tmp.flush()?;
@@ -54,10 +50,7 @@ fn write_atomic_with(
 #[cfg(unix)]
 fn create_private_dirs(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 #[cfg(not(unix))]

@@ -128,9 +128,7 @@ pub struct ServeConfig {
 
 impl Default for ServeConfig {
     fn default() -> Self {
-        ServeConfig {
-            port: DEFAULT_SERVE_PORT,
-        }
+        ServeConfig { port: DEFAULT_SERVE_PORT }
     }
 }
 
@@ -435,11 +433,7 @@ pub enum ConfigError {
 }
 
 fn location(path: &Path, line: Option<usize>, field: &str) -> String {
-    let mut s = if path.as_os_str().is_empty() {
-        "config".to_string()
-    } else {
-        path.display().to_string()
-    };
+    let mut s = if path.as_os_str().is_empty() { "config".to_string() } else { path.display().to_string() };
     if let Some(line) = line {
         s.push_str(&format!(":{line}"));
     }
@@ -455,11 +449,7 @@ fn list(names: &[String]) -> String {
     if names.is_empty() {
         "none".into()
     } else {
-        names
-            .iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -476,9 +466,7 @@ fn no_workspace_message(known: &[String]) -> String {
 }
 
 fn default_idp_scopes() -> Vec<String> {
-    ["openid", "profile", "email", "offline_access"]
-        .map(String::from)
-        .to_vec()
+    ["openid", "profile", "email", "offline_access"].map(String::from).to_vec()
 }
 
 fn default_workspace_scopes() -> Vec<String> {
@@ -537,10 +525,7 @@ struct Problem {
 }
 
 fn problem(at: &[&str], message: impl Into<String>) -> Problem {
-    Problem {
-        at: at.iter().map(|s| s.to_string()).collect(),
-        message: message.into(),
-    }
+    Problem { at: at.iter().map(|s| s.to_string()).collect(), message: message.into() }
 }
 
 impl Config {
@@ -551,10 +536,7 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(ConfigError::Missing { path: path.into() })
             }
-            Err(source) => Err(ConfigError::Read {
-                path: path.into(),
-                source,
-            }),
+            Err(source) => Err(ConfigError::Read { path: path.into(), source }),
         }
     }
 
@@ -575,9 +557,7 @@ impl Config {
             ConfigError::Invalid {
                 path: path.into(),
                 line: span.as_ref().map(|s| line_at(text, s.start)),
-                field: span
-                    .map(|s| field_at(doc.as_table(), s))
-                    .unwrap_or_default(),
+                field: span.map(|s| field_at(doc.as_table(), s)).unwrap_or_default(),
                 message,
             }
         })?;
@@ -612,10 +592,7 @@ impl Config {
 
     /// Every workspace, resolved, in name order.
     pub fn workspaces(&self) -> Result<Vec<Workspace>, ConfigError> {
-        self.workspace
-            .keys()
-            .map(|name| self.resolve(name))
-            .collect()
+        self.workspace.keys().map(|name| self.resolve(name)).collect()
     }
 
     /// The workspace called `name`; with `None`, the active one, else the only one.
@@ -628,10 +605,7 @@ impl Config {
             (None, None) => return Err(ConfigError::NoActiveWorkspace { known: known() }),
         };
         if !self.workspace.contains_key(name) {
-            return Err(ConfigError::UnknownWorkspace {
-                name: name.into(),
-                known: known(),
-            });
+            return Err(ConfigError::UnknownWorkspace { name: name.into(), known: known() });
         }
         self.resolve(name)
     }
@@ -741,9 +715,7 @@ impl Config {
             {
                 out.push(problem(
                     &at("profile"),
-                    format!(
-                        "`{p}` is not a usable profile name; use letters, digits, `-`, `_` and `.`"
-                    ),
+                    format!("`{p}` is not a usable profile name; use letters, digits, `-`, `_` and `.`"),
                 ));
             }
             let profile = ws.profile.clone().unwrap_or_else(|| name.clone());
@@ -850,7 +822,10 @@ fn check_federation_settings(out: &mut Vec<Problem>, name: &str, ws: &WorkspaceC
             ));
         }
         if roles.claim.trim().is_empty() {
-            out.push(problem(&["workspace", name, "roles", "claim"], "is empty; name a claim such as `roles` or `groups`"));
+            out.push(problem(
+                &["workspace", name, "roles", "claim"],
+                "is empty; name a claim such as `roles` or `groups`",
+            ));
         }
         if roles.map.is_empty() {
             out.push(problem(
@@ -872,23 +847,20 @@ fn check_federation_settings(out: &mut Vec<Problem>, name: &str, ws: &WorkspaceC
             out.push(problem(&["workspace", name, "policy", "issuer"], "is empty; copy the policy's issuer"));
         }
         if p.subject_claim.trim().is_empty() {
-            out.push(problem(&["workspace", name, "policy", "subject_claim"], "is empty; remove it for `sub`"));
+            out.push(problem(
+                &["workspace", name, "policy", "subject_claim"],
+                "is empty; remove it for `sub`",
+            ));
         }
     }
 }
 
 fn is_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn is_profile_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn check_name(out: &mut Vec<Problem>, table: &str, name: &str) {
@@ -902,27 +874,16 @@ fn check_name(out: &mut Vec<Problem>, table: &str, name: &str) {
 
 fn check_scopes(out: &mut Vec<Problem>, at: &[&str], scopes: &[String]) {
     if scopes.is_empty() {
-        out.push(problem(
-            at,
-            "is empty; list at least one scope, or remove the line for the default",
-        ));
-    } else if scopes
-        .iter()
-        .any(|s| s.is_empty() || s.chars().any(char::is_whitespace))
-    {
-        out.push(problem(
-            at,
-            "contains an empty scope or one with spaces; write one scope per string",
-        ));
+        out.push(problem(at, "is empty; list at least one scope, or remove the line for the default"));
+    } else if scopes.iter().any(|s| s.is_empty() || s.chars().any(char::is_whitespace)) {
+        out.push(problem(at, "contains an empty scope or one with spaces; write one scope per string"));
     }
 }
 
 /// The issuer is compared as an exact string, so it is checked but never normalised.
 fn check_issuer(issuer: &str) -> Result<(), String> {
     let url = url::Url::parse(issuer).map_err(|e| {
-        format!(
-            "`{issuer}` is not a valid URL ({e}); copy `issuer` from the IdP's discovery document"
-        )
+        format!("`{issuer}` is not a valid URL ({e}); copy `issuer` from the IdP's discovery document")
     })?;
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
@@ -934,28 +895,20 @@ fn check_issuer(issuer: &str) -> Result<(), String> {
         "https" => {}
         "http" if loopback => {}
         _ => {
-            return Err(format!(
-                "`{issuer}` must use https:// (plain http only on 127.0.0.1/localhost)"
-            ));
+            return Err(format!("`{issuer}` must use https:// (plain http only on 127.0.0.1/localhost)"));
         }
     }
     if url.host().is_none() || !url.username().is_empty() || url.password().is_some() {
         return Err(format!("`{issuer}` needs a host name and no user info"));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
-            "`{issuer}` has a query or fragment; an issuer is a plain URL"
-        ));
+        return Err(format!("`{issuer}` has a query or fragment; an issuer is a plain URL"));
     }
     Ok(())
 }
 
 fn line_at(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
 }
 
 /// The span of the key at `at` (or of the deepest ancestor that exists).
@@ -977,12 +930,7 @@ fn span_of(root: &Table, at: &[String]) -> Option<Range<usize>> {
 
 /// The dotted path of the deepest key whose key, value or table header holds `span.start`.
 fn field_at(root: &Table, span: Range<usize>) -> String {
-    fn walk(
-        t: &dyn toml_edit::TableLike,
-        path: &mut Vec<String>,
-        pos: usize,
-        best: &mut Vec<String>,
-    ) {
+    fn walk(t: &dyn toml_edit::TableLike, path: &mut Vec<String>, pos: usize, best: &mut Vec<String>) {
         for (name, _) in t.iter() {
             let Some((key, item)) = t.get_key_value(name) else {
                 continue;
@@ -1020,53 +968,32 @@ impl ConfigDoc {
         match std::fs::read_to_string(path) {
             Ok(text) => ConfigDoc::parse(&text, path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigDoc::default()),
-            Err(source) => Err(ConfigError::Read {
-                path: path.into(),
-                source,
-            }),
+            Err(source) => Err(ConfigError::Read { path: path.into(), source }),
         }
     }
 
     /// Parses `text` for editing (TOML syntax only; validation happens in [`ConfigDoc::save`]).
     pub fn parse(text: &str, path: &Path) -> Result<ConfigDoc, ConfigError> {
-        let doc = text
-            .parse::<DocumentMut>()
-            .map_err(|e| ConfigError::Invalid {
-                path: path.into(),
-                line: e.span().map(|s| line_at(text, s.start)),
-                field: String::new(),
-                message: format!("{}; fix the TOML syntax", e.message().trim_end()),
-            })?;
+        let doc = text.parse::<DocumentMut>().map_err(|e| ConfigError::Invalid {
+            path: path.into(),
+            line: e.span().map(|s| line_at(text, s.start)),
+            field: String::new(),
+            message: format!("{}; fix the TOML syntax", e.message().trim_end()),
+        })?;
         Ok(ConfigDoc { doc })
     }
 
     /// Adds `[idp.<name>]`; an existing one is refused unless `replace`, which updates its keys
     /// in place.
-    pub fn add_idp(
-        &mut self,
-        name: &str,
-        idp: &IdpConfig,
-        replace: bool,
-    ) -> Result<(), ConfigError> {
+    pub fn add_idp(&mut self, name: &str, idp: &IdpConfig, replace: bool) -> Result<(), ConfigError> {
         let t = self.entry("idp", name, "an IdP", replace)?;
         set(t, "issuer", Some(idp.issuer.as_str().into()));
         set(t, "client_id", Some(idp.client_id.as_str().into()));
         set(t, "scopes", Some(string_array(&idp.scopes)));
-        set(
-            t,
-            "redirect_port",
-            (idp.redirect_port != 0).then(|| i64::from(idp.redirect_port).into()),
-        );
-        let params: InlineTable = idp
-            .auth_params
-            .iter()
-            .map(|(k, v)| (k.as_str(), Value::from(v.as_str())))
-            .collect();
-        set(
-            t,
-            "auth_params",
-            (!params.is_empty()).then(|| params.into()),
-        );
+        set(t, "redirect_port", (idp.redirect_port != 0).then(|| i64::from(idp.redirect_port).into()));
+        let params: InlineTable =
+            idp.auth_params.iter().map(|(k, v)| (k.as_str(), Value::from(v.as_str()))).collect();
+        set(t, "auth_params", (!params.is_empty()).then(|| params.into()));
         Ok(())
     }
 
@@ -1078,17 +1005,11 @@ impl ConfigDoc {
             .map(|(n, _)| n.to_string())
             .collect();
         if !users.is_empty() {
-            return Err(ConfigError::IdpInUse {
-                name: name.into(),
-                workspaces: users,
-            });
+            return Err(ConfigError::IdpInUse { name: name.into(), workspaces: users });
         }
         if self.remove("idp", name).is_none() {
             let known = self.tables("idp").map(|(n, _)| n.to_string()).collect();
-            return Err(ConfigError::UnknownIdp {
-                name: name.into(),
-                known,
-            });
+            return Err(ConfigError::UnknownIdp { name: name.into(), known });
         }
         Ok(())
     }
@@ -1121,14 +1042,8 @@ impl ConfigDoc {
     /// Removes `[workspace.<name>]`, and `active` if it named it.
     pub fn remove_workspace(&mut self, name: &str) -> Result<(), ConfigError> {
         if self.remove("workspace", name).is_none() {
-            let known = self
-                .tables("workspace")
-                .map(|(n, _)| n.to_string())
-                .collect();
-            return Err(ConfigError::UnknownWorkspace {
-                name: name.into(),
-                known,
-            });
+            let known = self.tables("workspace").map(|(n, _)| n.to_string()).collect();
+            return Err(ConfigError::UnknownWorkspace { name: name.into(), known });
         }
         if self.doc.get("active").and_then(Item::as_str) == Some(name) {
             self.doc.remove("active");
@@ -1139,14 +1054,8 @@ impl ConfigDoc {
     /// Makes `name` the default workspace.
     pub fn set_active(&mut self, name: &str) -> Result<(), ConfigError> {
         if !self.tables("workspace").any(|(n, _)| n == name) {
-            let known = self
-                .tables("workspace")
-                .map(|(n, _)| n.to_string())
-                .collect();
-            return Err(ConfigError::UnknownWorkspace {
-                name: name.into(),
-                known,
-            });
+            let known = self.tables("workspace").map(|(n, _)| n.to_string()).collect();
+            return Err(ConfigError::UnknownWorkspace { name: name.into(), known });
         }
         set(&mut self.doc, "active", Some(name.into()));
         Ok(())
@@ -1161,10 +1070,8 @@ impl ConfigDoc {
     pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
         let text = self.doc.to_string();
         Config::parse(&text, path)?;
-        write_atomic(path, text.as_bytes(), 0o600).map_err(|source| ConfigError::Write {
-            path: path.into(),
-            source,
-        })
+        write_atomic(path, text.as_bytes(), 0o600)
+            .map_err(|source| ConfigError::Write { path: path.into(), source })
     }
 
     /// `[<section>.<name>]`, created if missing; an existing one only when `replace`.
@@ -1188,9 +1095,7 @@ impl ConfigDoc {
                 path: PathBuf::new(),
                 line: None,
                 field: format!("{section}.{name}"),
-                message: format!(
-                    "`{name}` is not a valid name; use only letters, digits, `-` and `_`"
-                ),
+                message: format!("`{name}` is not a valid name; use only letters, digits, `-` and `_`"),
             });
         }
         let parent = self.doc.entry(section).or_insert_with(|| {
@@ -1198,14 +1103,9 @@ impl ConfigDoc {
             t.set_implicit(true);
             Item::Table(t)
         });
-        let parent = parent
-            .as_table_mut()
-            .ok_or_else(|| not_editable(section.into()))?;
+        let parent = parent.as_table_mut().ok_or_else(|| not_editable(section.into()))?;
         if parent.contains_key(name) && !replace {
-            return Err(ConfigError::Exists {
-                kind,
-                name: name.into(),
-            });
+            return Err(ConfigError::Exists { kind, name: name.into() });
         }
         parent
             .entry(name)
@@ -1313,12 +1213,7 @@ token = "access_token"
     fn invalid(text: &str) -> (String, Option<usize>, String) {
         match Config::parse(text, path()) {
             Err(e @ ConfigError::Invalid { .. }) => {
-                let ConfigError::Invalid {
-                    line, ref field, ..
-                } = e
-                else {
-                    unreachable!()
-                };
+                let ConfigError::Invalid { line, ref field, .. } = e else { unreachable!() };
                 (e.to_string(), line, field.clone())
             }
             other => panic!("expected Invalid for {text:?}, got {other:?}"),
@@ -1335,10 +1230,7 @@ token = "access_token"
         assert_eq!(ws.name, "dev");
         assert_eq!(ws.host.as_str(), "https://adb-123.4.azuredatabricks.net");
         assert_eq!(ws.client_id.as_deref(), Some("sp-app-id"));
-        assert_eq!(
-            (ws.profile.as_str(), ws.token),
-            ("dev", SubjectTokenKind::IdToken)
-        );
+        assert_eq!((ws.profile.as_str(), ws.token), ("dev", SubjectTokenKind::IdToken));
     }
 
     #[test]
@@ -1351,18 +1243,9 @@ token = "access_token"
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].host.as_str(), "https://adb-1.azuredatabricks.net");
         assert_eq!(all[0].scopes, vec!["all-apis".to_string()]);
-        assert_eq!(
-            (all[0].profile.as_str(), all[0].token),
-            ("a", SubjectTokenKind::IdToken)
-        );
+        assert_eq!((all[0].profile.as_str(), all[0].token), ("a", SubjectTokenKind::IdToken));
         assert_eq!(all[1].token, SubjectTokenKind::AccessToken);
-        assert!(
-            Config::parse("", path())
-                .unwrap()
-                .workspaces()
-                .unwrap()
-                .is_empty()
-        );
+        assert!(Config::parse("", path()).unwrap().workspaces().unwrap().is_empty());
     }
 
     #[test]
@@ -1370,21 +1253,11 @@ token = "access_token"
         let c = Config::parse(MINIMAL, path()).unwrap();
         assert_eq!(c.workspace(Some("b")).unwrap().name, "b");
         let err = c.workspace(None).unwrap_err().to_string();
-        assert!(
-            err.contains("`a`, `b`") && err.contains("none is active"),
-            "{err}"
-        );
+        assert!(err.contains("`a`, `b`") && err.contains("none is active"), "{err}");
         let err = c.workspace(Some("zz")).unwrap_err().to_string();
         assert!(err.contains("`zz`") && err.contains("`a`, `b`"), "{err}");
         let one = MINIMAL.split("[workspace.b]").next().unwrap();
-        assert_eq!(
-            Config::parse(one, path())
-                .unwrap()
-                .workspace(None)
-                .unwrap()
-                .name,
-            "a"
-        );
+        assert_eq!(Config::parse(one, path()).unwrap().workspace(None).unwrap().name, "a");
         let err = Config::default().workspace(None).unwrap_err().to_string();
         assert!(err.contains("lakepass workspace add"), "{err}");
         assert!(c.idp("nope").unwrap_err().to_string().contains("`okta`"));
@@ -1409,60 +1282,25 @@ token = "access_token"
                 "idp.corp.redirect_port",
                 "expected u16",
             ),
-            (
-                swap("https://adb-123.4", "http://adb-123.4"),
-                14,
-                "workspace.dev.host",
-                "https://",
-            ),
+            (swap("https://adb-123.4", "http://adb-123.4"), 14, "workspace.dev.host", "https://"),
             (
                 swap("idp = \"corp\"", "idp = \"okta\""),
                 13,
                 "workspace.dev.idp",
                 "`okta`, which is not defined",
             ),
-            (
-                swap("active = \"dev\"", "active = \"prod\""),
-                2,
-                "active",
-                "`prod`",
-            ),
-            (
-                swap("scopes = [\"all-apis\"]", "scopes = []"),
-                15,
-                "workspace.dev.scopes",
-                "is empty",
-            ),
-            (
-                swap("https://login", "http://login"),
-                5,
-                "idp.corp.issuer",
-                "https://",
-            ),
+            (swap("active = \"dev\"", "active = \"prod\""), 2, "active", "`prod`"),
+            (swap("scopes = [\"all-apis\"]", "scopes = []"), 15, "workspace.dev.scopes", "is empty"),
+            (swap("https://login", "http://login"), 5, "idp.corp.issuer", "https://"),
             (
                 swap("prompt = \"consent\"", "state = \"x\""),
                 9,
                 "idp.corp.auth_params.state",
                 "set by Lakepass",
             ),
-            (
-                swap("[idp.corp]", "[idp.\"my corp\"]"),
-                4,
-                "idp.my corp",
-                "not a valid name",
-            ),
-            (
-                swap("token = \"id_token\"", "token = \"jwt\""),
-                16,
-                "workspace.dev.token",
-                "unknown variant",
-            ),
-            (
-                swap("client_id = \"sp-app-id\"", "client_id = \"sp-app-id"),
-                17,
-                "",
-                "fix the TOML syntax",
-            ),
+            (swap("[idp.corp]", "[idp.\"my corp\"]"), 4, "idp.my corp", "not a valid name"),
+            (swap("token = \"id_token\"", "token = \"jwt\""), 16, "workspace.dev.token", "unknown variant"),
+            (swap("client_id = \"sp-app-id\"", "client_id = \"sp-app-id"), 17, "", "fix the TOML syntax"),
         ];
         for (text, line, field, needle) in checks {
             let (msg, got_line, got_field) = invalid(&text);
@@ -1481,11 +1319,7 @@ token = "access_token"
     fn shared_profiles_and_loopback_issuers() {
         let clash = format!("{MINIMAL}profile = \"a\"\n");
         let (msg, line, field) = invalid(&clash);
-        assert_eq!(
-            (line, field.as_str()),
-            (Some(13), "workspace.b.profile"),
-            "{msg}"
-        );
+        assert_eq!((line, field.as_str()), (Some(13), "workspace.b.profile"), "{msg}");
         assert!(msg.contains("also used by workspace `a`"), "{msg}");
         // http issuers are fine on loopback (the devstack), as in MINIMAL.
         assert!(Config::parse(MINIMAL, path()).is_ok());
@@ -1496,19 +1330,9 @@ token = "access_token"
     #[test]
     fn load_reports_a_missing_file_with_next_steps() {
         let dir = tempfile::tempdir().unwrap();
-        let err = Config::load(&dir.path().join("config.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("lakepass idp add") && err.contains("devstack --write-config"),
-            "{err}"
-        );
-        assert_eq!(
-            ConfigDoc::load(&dir.path().join("config.toml"))
-                .unwrap()
-                .to_string(),
-            ""
-        );
+        let err = Config::load(&dir.path().join("config.toml")).unwrap_err().to_string();
+        assert!(err.contains("lakepass idp add") && err.contains("devstack --write-config"), "{err}");
+        assert_eq!(ConfigDoc::load(&dir.path().join("config.toml")).unwrap().to_string(), "");
     }
 
     #[test]
@@ -1517,30 +1341,15 @@ token = "access_token"
         let mut prod = WorkspaceConfig::new("corp", "https://prod.cloud.databricks.com");
         prod.profile = Some("prod-lakepass".into());
         doc.add_workspace("prod", &prod, false).unwrap();
-        doc.add_idp(
-            "okta",
-            &IdpConfig::new("https://example.okta.com", "abc"),
-            false,
-        )
-        .unwrap();
+        doc.add_idp("okta", &IdpConfig::new("https://example.okta.com", "abc"), false).unwrap();
         let both = doc.to_string();
+        assert!(both.starts_with(&EXAMPLE[..EXAMPLE.find("# the team's").unwrap()]), "{both}");
         assert!(
-            both.starts_with(&EXAMPLE[..EXAMPLE.find("# the team's").unwrap()]),
-            "{both}"
+            both.contains("[workspace.prod]\nidp = \"corp\"\nhost = \"https://prod.cloud.databricks.com\"\n")
         );
-        assert!(both.contains(
-            "[workspace.prod]\nidp = \"corp\"\nhost = \"https://prod.cloud.databricks.com\"\n"
-        ));
         let config = doc.to_config(path()).unwrap();
-        assert_eq!(
-            config.active.as_deref(),
-            Some("dev"),
-            "only the first workspace becomes active"
-        );
-        assert_eq!(
-            config.workspace(Some("prod")).unwrap().profile,
-            "prod-lakepass"
-        );
+        assert_eq!(config.active.as_deref(), Some("dev"), "only the first workspace becomes active");
+        assert_eq!(config.workspace(Some("prod")).unwrap().profile, "prod-lakepass");
         doc.remove_workspace("prod").unwrap();
         doc.remove_idp("okta").unwrap();
         assert_eq!(doc.to_string(), EXAMPLE);
@@ -1552,9 +1361,10 @@ token = "access_token"
         dev.host = "https://adb-999.9.azuredatabricks.net".into();
         dev.client_id = None;
         doc.add_workspace("dev", &dev, true).unwrap();
-        let want = EXAMPLE
-            .replace("adb-123.4", "adb-999.9")
-            .replace("client_id = \"sp-app-id\"     # optional: service-principal (workload identity) federation\n", "");
+        let want = EXAMPLE.replace("adb-123.4", "adb-999.9").replace(
+            "client_id = \"sp-app-id\"     # optional: service-principal (workload identity) federation\n",
+            "",
+        );
         assert_eq!(doc.to_string(), want);
         doc.set_active("dev").unwrap();
         assert_eq!(doc.to_string(), want);
@@ -1564,31 +1374,13 @@ token = "access_token"
     fn doc_refusals() {
         let mut doc = ConfigDoc::parse(EXAMPLE, path()).unwrap();
         let idp = IdpConfig::new("https://x.example", "c");
-        assert!(matches!(
-            doc.add_idp("corp", &idp, false),
-            Err(ConfigError::Exists { .. })
-        ));
+        assert!(matches!(doc.add_idp("corp", &idp, false), Err(ConfigError::Exists { .. })));
         let err = doc.remove_idp("corp").unwrap_err();
-        assert!(
-            matches!(err, ConfigError::IdpInUse { .. }) && err.to_string().contains("`dev`"),
-            "{err}"
-        );
-        assert!(matches!(
-            doc.remove_workspace("nope"),
-            Err(ConfigError::UnknownWorkspace { .. })
-        ));
-        assert!(matches!(
-            doc.remove_idp("nope"),
-            Err(ConfigError::UnknownIdp { .. })
-        ));
-        assert!(matches!(
-            doc.set_active("nope"),
-            Err(ConfigError::UnknownWorkspace { .. })
-        ));
-        assert!(matches!(
-            doc.add_idp("a.b", &idp, false),
-            Err(ConfigError::Invalid { .. })
-        ));
+        assert!(matches!(err, ConfigError::IdpInUse { .. }) && err.to_string().contains("`dev`"), "{err}");
+        assert!(matches!(doc.remove_workspace("nope"), Err(ConfigError::UnknownWorkspace { .. })));
+        assert!(matches!(doc.remove_idp("nope"), Err(ConfigError::UnknownIdp { .. })));
+        assert!(matches!(doc.set_active("nope"), Err(ConfigError::UnknownWorkspace { .. })));
+        assert!(matches!(doc.add_idp("a.b", &idp, false), Err(ConfigError::Invalid { .. })));
         let err = ConfigDoc::parse("x = [", path()).unwrap_err().to_string();
         assert!(err.starts_with("config.toml:1: "), "{err}");
         // Removing the active workspace clears `active`; removing the IdP is then allowed.
@@ -1602,18 +1394,8 @@ token = "access_token"
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("lakepass").join("config.toml");
         let mut doc = ConfigDoc::load(&file).unwrap();
-        doc.add_idp(
-            "corp",
-            &IdpConfig::new("https://login.example.com", "cid"),
-            false,
-        )
-        .unwrap();
-        doc.add_workspace(
-            "dev",
-            &WorkspaceConfig::new("corp", "https://dev.example.com"),
-            false,
-        )
-        .unwrap();
+        doc.add_idp("corp", &IdpConfig::new("https://login.example.com", "cid"), false).unwrap();
+        doc.add_workspace("dev", &WorkspaceConfig::new("corp", "https://dev.example.com"), false).unwrap();
         doc.save(&file).unwrap();
         let config = Config::load(&file).unwrap();
         assert_eq!(config.active.as_deref(), Some("dev"));
@@ -1626,12 +1408,7 @@ token = "access_token"
         }
         let before = std::fs::read_to_string(&file).unwrap();
         let mut bad = ConfigDoc::load(&file).unwrap();
-        bad.add_workspace(
-            "x",
-            &WorkspaceConfig::new("missing", "https://x.example.com"),
-            false,
-        )
-        .unwrap();
+        bad.add_workspace("x", &WorkspaceConfig::new("missing", "https://x.example.com"), false).unwrap();
         let err = bad.save(&file).unwrap_err().to_string();
         assert!(err.contains("workspace.x.idp"), "{err}");
         assert_eq!(std::fs::read_to_string(&file).unwrap(), before);

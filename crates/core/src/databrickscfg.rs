@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::atomic::write_atomic;
+use crate::atomic::write_atomic_with;
 use crate::lock::{FileLock, LockError};
 
 /// The comment line under the header of every section Lakepass created and may rewrite.
@@ -145,11 +145,7 @@ impl std::fmt::Debug for ProfileUpdate {
 /// A missing section is appended (after a blank separator line) with [`MARKER`] under its
 /// header. A marked section gets the given keys replaced in place and missing ones appended at
 /// the end of its content; its other lines stay. An unmarked section is refused.
-pub fn upsert_profile(
-    ini: &str,
-    profile: &str,
-    entries: &[(&str, &str)],
-) -> Result<String, CfgError> {
+pub fn upsert_profile(ini: &str, profile: &str, entries: &[(&str, &str)]) -> Result<String, CfgError> {
     check_profile(profile)?;
     check_entries(profile, entries)?;
     let doc = parse(ini)?;
@@ -161,17 +157,11 @@ pub fn upsert_profile(
         }
         out.push((format!("[{profile}]").into(), doc.eol));
         out.push((MARKER.into(), doc.eol));
-        out.extend(
-            entries
-                .iter()
-                .map(|(k, v)| (Cow::Owned(format!("{k} = {v}")), doc.eol)),
-        );
+        out.extend(entries.iter().map(|(k, v)| (Cow::Owned(format!("{k} = {v}")), doc.eol)));
         return Ok(doc.render(&out));
     };
     if !section.marked {
-        return Err(CfgError::NotOwned {
-            profile: profile.into(),
-        });
+        return Err(CfgError::NotOwned { profile: profile.into() });
     }
     let existing = doc.keys(section)?;
     // first line of an existing entry → (its last line, the new line)
@@ -211,9 +201,7 @@ pub fn remove_profile(ini: &str, profile: &str) -> Result<String, CfgError> {
         return Ok(ini.to_string());
     };
     if !section.marked {
-        return Err(CfgError::NotOwned {
-            profile: profile.into(),
-        });
+        return Err(CfgError::NotOwned { profile: profile.into() });
     }
     let (mut start, mut end) = (section.header, section.content_end);
     if start > 0 && doc.lines[start - 1].kind == Kind::Blank {
@@ -233,12 +221,7 @@ pub fn remove_profile(ini: &str, profile: &str) -> Result<String, CfgError> {
 /// Names of the profiles Lakepass created (those carrying [`MARKER`]), in file order.
 pub fn owned_profiles(ini: &str) -> Result<Vec<String>, CfgError> {
     let doc = parse(ini)?;
-    Ok(doc
-        .sections
-        .iter()
-        .filter(|s| s.marked)
-        .map(|s| s.name.to_string())
-        .collect())
+    Ok(doc.sections.iter().filter(|s| s.marked).map(|s| s.name.to_string()).collect())
 }
 
 /// The `key, value` pairs of any profile, in file order (continuation lines joined with `\n`);
@@ -249,72 +232,85 @@ pub fn read_profile(ini: &str, profile: &str) -> Result<Option<Vec<(String, Stri
         return Ok(None);
     };
     let entries = doc.keys(section)?;
-    Ok(Some(
-        entries
-            .into_iter()
-            .map(|e| (e.key.to_string(), e.value))
-            .collect(),
-    ))
+    Ok(Some(entries.into_iter().map(|e| (e.key.to_string(), e.value)).collect()))
 }
 
 /// Edits the file at `path` under a lock on the sibling `<path>.lock`: reads it (missing =
 /// empty), applies `edit`, and writes the result atomically with mode `0600` if it changed.
 ///
 /// A symlinked file (dotfile managers) is written through to its target, keeping the link.
+///
+/// Other programs (an editor, `databricks configure`) do not take our lock, so just before the
+/// rename the file is read once more: if someone saved it since we read it, `edit` runs again on
+/// their version instead of overwriting it (at most [`EDIT_ATTEMPTS`] times). Only a save landing
+/// in the microseconds between that check and the rename can still be lost.
 pub fn update_file(
     path: &Path,
-    edit: impl FnOnce(&str) -> Result<String, CfgError>,
+    mut edit: impl FnMut(&str) -> Result<String, CfgError>,
 ) -> Result<(), CfgFileError> {
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push(".lock");
-    let _lock = FileLock::acquire(Path::new(&lock_path), LOCK_TIMEOUT).map_err(|source| {
-        CfgFileError::Lock {
-            path: path.into(),
-            source,
-        }
-    })?;
+    let _lock = FileLock::acquire(Path::new(&lock_path), LOCK_TIMEOUT)
+        .map_err(|source| CfgFileError::Lock { path: path.into(), source })?;
     let target = match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => {
-            std::fs::canonicalize(path).map_err(|source| CfgFileError::Read {
-                path: path.into(),
-                source,
-            })?
+            std::fs::canonicalize(path).map_err(|source| CfgFileError::Read { path: path.into(), source })?
         }
         _ => path.to_path_buf(),
     };
-    let bytes = match std::fs::read(&target) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(source) => {
-            return Err(CfgFileError::Read {
-                path: path.into(),
-                source,
-            });
+    let mut attempt = 1;
+    loop {
+        match edit_once(path, &target, &mut edit) {
+            Err(CfgFileError::Write { source, .. })
+                if source.get_ref().is_some_and(|e| e.is::<ChangedMeanwhile>())
+                    && attempt < EDIT_ATTEMPTS =>
+            {
+                tracing::debug!(path = %path.display(), attempt, "file changed while we edited it; editing again");
+                attempt += 1;
+            }
+            other => return other,
         }
-    };
-    let edit_err = |source| CfgFileError::Edit {
-        path: path.into(),
-        source,
-    };
+    }
+}
+
+/// How often [`update_file`] re-runs its edit when another program keeps saving the file.
+pub const EDIT_ATTEMPTS: u32 = 5;
+
+#[derive(Debug, thiserror::Error)]
+#[error("the file was changed by another program while Lakepass edited it; try again")]
+struct ChangedMeanwhile;
+
+fn read_or_empty(target: &Path) -> std::io::Result<Vec<u8>> {
+    match std::fs::read(target) {
+        Ok(b) => Ok(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// One read → edit → checked atomic write.
+fn edit_once(
+    path: &Path,
+    target: &Path,
+    edit: &mut impl FnMut(&str) -> Result<String, CfgError>,
+) -> Result<(), CfgFileError> {
+    let bytes = read_or_empty(target).map_err(|source| CfgFileError::Read { path: path.into(), source })?;
+    let edit_err = |source| CfgFileError::Edit { path: path.into(), source };
     let text = std::str::from_utf8(&bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1;
-        edit_err(CfgError::Parse {
-            line,
-            message: "the line is not valid UTF-8".into(),
-        })
+        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        edit_err(CfgError::Parse { line, message: "the line is not valid UTF-8".into() })
     })?;
     let new = edit(text).map_err(edit_err)?;
     if new == text {
         return Ok(());
     }
-    write_atomic(&target, new.as_bytes(), 0o600).map_err(|source| CfgFileError::Write {
-        path: path.into(),
-        source,
-    })
+    let unchanged = || match read_or_empty(target) {
+        Ok(now) if now == bytes => Ok(()),
+        Ok(_) => Err(std::io::Error::other(ChangedMeanwhile)),
+        Err(e) => Err(e),
+    };
+    write_atomic_with(target, new.as_bytes(), 0o600, unchanged)
+        .map_err(|source| CfgFileError::Write { path: path.into(), source })
 }
 
 /// Upserts every profile in `updates` in one locked read → write (see [`upsert_profile`]).
@@ -322,11 +318,8 @@ pub fn set_profiles(path: &Path, updates: &[ProfileUpdate]) -> Result<(), CfgFil
     update_file(path, |text| {
         let mut text = text.to_string();
         for u in updates {
-            let entries: Vec<(&str, &str)> = u
-                .entries
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
+            let entries: Vec<(&str, &str)> =
+                u.entries.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             text = upsert_profile(&text, &u.profile, &entries)?;
         }
         Ok(text)
@@ -336,11 +329,7 @@ pub fn set_profiles(path: &Path, updates: &[ProfileUpdate]) -> Result<(), CfgFil
 /// Removes every Lakepass-owned profile in `profiles` in one locked read → write (see
 /// [`remove_profile`]); absent ones are skipped, foreign ones refused.
 pub fn remove_profiles(path: &Path, profiles: &[String]) -> Result<(), CfgFileError> {
-    update_file(path, |text| {
-        profiles
-            .iter()
-            .try_fold(text.to_string(), |acc, p| remove_profile(&acc, p))
-    })
+    update_file(path, |text| profiles.iter().try_fold(text.to_string(), |acc, p| remove_profile(&acc, p)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -407,10 +396,7 @@ impl<'a> Doc<'a> {
             let line = &self.lines[i];
             match line.kind {
                 Kind::Key => {
-                    if let Some(prev) = entries
-                        .iter()
-                        .find(|e| e.key.eq_ignore_ascii_case(line.key))
-                    {
+                    if let Some(prev) = entries.iter().find(|e| e.key.eq_ignore_ascii_case(line.key)) {
                         return Err(CfgError::Parse {
                             line: i + 1,
                             message: format!(
@@ -423,12 +409,7 @@ impl<'a> Doc<'a> {
                         });
                     }
                     let value = line.value.to_string();
-                    entries.push(Entry {
-                        key: line.key,
-                        value,
-                        first: i,
-                        last: i,
-                    });
+                    entries.push(Entry { key: line.key, value, first: i, last: i });
                 }
                 Kind::Continuation => {
                     if let Some(e) = entries.last_mut() {
@@ -466,10 +447,7 @@ fn parse(ini: &str) -> Result<Doc<'_>, CfgError> {
     let mut key_indent: Option<usize> = None;
     for (idx, raw) in ini.split_inclusive('\n').enumerate() {
         let n = idx + 1;
-        let err = |message: &str| CfgError::Parse {
-            line: n,
-            message: message.into(),
-        };
+        let err = |message: &str| CfgError::Parse { line: n, message: message.into() };
         let (text, ending) = match raw.strip_suffix('\n') {
             Some(t) => match t.strip_suffix('\r') {
                 Some(t) => (t, "\r\n"),
@@ -478,24 +456,12 @@ fn parse(ini: &str) -> Result<Doc<'_>, CfgError> {
             None => (raw, ""),
         };
         if text.contains('\r') {
-            return Err(err(
-                "a carriage return in the middle of the line (old Mac line endings?)",
-            ));
+            return Err(err("a carriage return in the middle of the line (old Mac line endings?)"));
         }
-        let body = if idx == 0 {
-            text.strip_prefix('\u{feff}').unwrap_or(text)
-        } else {
-            text
-        };
+        let body = if idx == 0 { text.strip_prefix('\u{feff}').unwrap_or(text) } else { text };
         let trimmed = body.trim();
         let indent = body.len() - body.trim_start().len();
-        let mut line = Line {
-            text,
-            ending,
-            kind: Kind::Blank,
-            key: "",
-            value: "",
-        };
+        let mut line = Line { text, ending, kind: Kind::Blank, key: "", value: "" };
         if trimmed.is_empty() {
             // Blank: nothing to record.
         } else if trimmed.starts_with(';') || trimmed.starts_with('#') {
@@ -524,13 +490,7 @@ fn parse(ini: &str) -> Result<Doc<'_>, CfgError> {
             if let Some(prev) = sections.last_mut() {
                 prev.end = idx;
             }
-            sections.push(Section {
-                name,
-                header: idx,
-                end: idx + 1,
-                content_end: idx + 1,
-                marked: false,
-            });
+            sections.push(Section { name, header: idx, end: idx + 1, content_end: idx + 1, marked: false });
             line.kind = Kind::Header;
             key_indent = None;
         } else {
@@ -556,18 +516,9 @@ fn parse(ini: &str) -> Result<Doc<'_>, CfgError> {
     if let Some(last) = sections.last_mut() {
         last.end = lines.len();
     }
-    let eol = lines
-        .iter()
-        .map(|l| l.ending)
-        .find(|e| !e.is_empty())
-        .unwrap_or("\n");
+    let eol = lines.iter().map(|l| l.ending).find(|e| !e.is_empty()).unwrap_or("\n");
     let trailing_newline = ini.is_empty() || ini.ends_with('\n');
-    Ok(Doc {
-        lines,
-        sections,
-        eol,
-        trailing_newline,
-    })
+    Ok(Doc { lines, sections, eol, trailing_newline })
 }
 
 /// The name inside `[name]`; `inner` is the text after `[`. A comment may follow the `]`.
@@ -593,32 +544,21 @@ fn check_profile(profile: &str) -> Result<(), CfgError> {
         "it is empty"
     } else if profile.trim() != profile {
         "it starts or ends with spaces"
-    } else if profile
-        .chars()
-        .any(|c| c == '[' || c == ']' || c.is_control())
-    {
+    } else if profile.chars().any(|c| c == '[' || c == ']' || c.is_control()) {
         "it contains `[`, `]` or a control character"
     } else {
         return Ok(());
     };
-    Err(CfgError::InvalidProfile {
-        profile: profile.into(),
-        reason,
-    })
+    Err(CfgError::InvalidProfile { profile: profile.into(), reason })
 }
 
 fn check_entries(profile: &str, entries: &[(&str, &str)]) -> Result<(), CfgError> {
     for (i, (key, value)) in entries.iter().enumerate() {
         let reason = if key.is_empty()
-            || !key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            || !key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
         {
             Some("keys are letters, digits, `_`, `-` and `.`")
-        } else if entries[..i]
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case(key))
-        {
+        } else if entries[..i].iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
             Some("the key is given twice")
         } else if value.chars().any(char::is_control) {
             Some("the value contains a line break or control character")
@@ -628,11 +568,7 @@ fn check_entries(profile: &str, entries: &[(&str, &str)]) -> Result<(), CfgError
             None
         };
         if let Some(reason) = reason {
-            return Err(CfgError::InvalidEntry {
-                profile: profile.into(),
-                key: key.to_string(),
-                reason,
-            });
+            return Err(CfgError::InvalidEntry { profile: profile.into(), key: key.to_string(), reason });
         }
     }
     Ok(())
@@ -643,10 +579,7 @@ mod tests {
     use super::*;
 
     const BIG: &str = include_str!("../tests/fixtures/databrickscfg_big.ini");
-    const ENTRIES: &[(&str, &str)] = &[
-        ("host", "https://adb-9.9.azuredatabricks.net"),
-        ("token", "tok-one"),
-    ];
+    const ENTRIES: &[(&str, &str)] = &[("host", "https://adb-9.9.azuredatabricks.net"), ("token", "tok-one")];
 
     /// The fixture as LF, CRLF, and both without a final newline.
     fn variants() -> Vec<String> {
@@ -657,8 +590,7 @@ mod tests {
     }
 
     fn no_lone_lf(s: &str) -> bool {
-        s.match_indices('\n')
-            .all(|(i, _)| i > 0 && s.as_bytes()[i - 1] == b'\r')
+        s.match_indices('\n').all(|(i, _)| i > 0 && s.as_bytes()[i - 1] == b'\r')
     }
 
     #[test]
@@ -666,11 +598,7 @@ mod tests {
         for original in variants() {
             let added = upsert_profile(&original, "lakepass-dev", ENTRIES).unwrap();
             assert!(added.starts_with(original.as_str()), "{added}");
-            let eol = if original.contains("\r\n") {
-                "\r\n"
-            } else {
-                "\n"
-            };
+            let eol = if original.contains("\r\n") { "\r\n" } else { "\n" };
             let tail = &added[original.len()..];
             let prefix = if original.ends_with('\n') { "" } else { eol };
             let want_tail = format!(
@@ -682,28 +610,19 @@ mod tests {
                 assert!(no_lone_lf(&added));
             }
 
-            let updated = upsert_profile(
-                &added,
-                "lakepass-dev",
-                &[("token", "tok-two"), ("auth_type", "pat")],
-            )
-            .unwrap();
+            let updated =
+                upsert_profile(&added, "lakepass-dev", &[("token", "tok-two"), ("auth_type", "pat")])
+                    .unwrap();
             assert!(updated.starts_with(original.as_str()));
             assert_eq!(
                 read_profile(&updated, "lakepass-dev").unwrap().unwrap(),
                 vec![
-                    (
-                        "host".to_string(),
-                        "https://adb-9.9.azuredatabricks.net".to_string()
-                    ),
+                    ("host".to_string(), "https://adb-9.9.azuredatabricks.net".to_string()),
                     ("token".to_string(), "tok-two".to_string()),
                     ("auth_type".to_string(), "pat".to_string()),
                 ]
             );
-            assert_eq!(
-                owned_profiles(&updated).unwrap(),
-                vec!["lakepass-dev".to_string()]
-            );
+            assert_eq!(owned_profiles(&updated).unwrap(), vec!["lakepass-dev".to_string()]);
             assert_eq!(remove_profile(&updated, "lakepass-dev").unwrap(), original);
             assert_eq!(remove_profile(&original, "lakepass-dev").unwrap(), original);
         }
@@ -718,27 +637,20 @@ mod tests {
             );
             let tail = format!("{eol}# about b{eol}[b]{eol}token = foreign{eol}");
             let file = format!("{head}{ours}{tail}");
-            let out =
-                upsert_profile(&file, "lp", &[("token", "new"), ("cluster_id", "c1")]).unwrap();
+            let out = upsert_profile(&file, "lp", &[("token", "new"), ("cluster_id", "c1")]).unwrap();
             let want_ours = format!(
                 "{eol}[lp]{eol}{MARKER}{eol}host = h{eol}  # user note kept{eol}token = new{eol}extra = kept{eol}cluster_id = c1{eol}"
             );
             assert_eq!(out, format!("{head}{want_ours}{tail}"));
             assert_eq!(remove_profile(&out, "lp").unwrap(), format!("{head}{tail}"));
-            assert_eq!(
-                read_profile(&out, "b").unwrap().unwrap(),
-                vec![("token".into(), "foreign".into())]
-            );
+            assert_eq!(read_profile(&out, "b").unwrap().unwrap(), vec![("token".into(), "foreign".into())]);
         }
     }
 
     #[test]
     fn unchanged_values_leave_the_text_identical() {
         let file = format!("[lp]\n{MARKER}\nhost=h\ntoken = t\n");
-        assert_eq!(
-            upsert_profile(&file, "lp", &[("host", "h"), ("token", "t")]).unwrap(),
-            file
-        );
+        assert_eq!(upsert_profile(&file, "lp", &[("host", "h"), ("token", "t")]).unwrap(), file);
     }
 
     #[test]
@@ -754,21 +666,13 @@ mod tests {
     fn foreign_sections_are_refused() {
         for name in ["prod", "DEFAULT", "empty-profile", "with-inline"] {
             let err = upsert_profile(BIG, name, ENTRIES).unwrap_err();
-            assert_eq!(
-                err,
-                CfgError::NotOwned {
-                    profile: name.into()
-                }
-            );
+            assert_eq!(err, CfgError::NotOwned { profile: name.into() });
             assert_eq!(remove_profile(BIG, name).unwrap_err(), err);
             assert!(err.to_string().contains("not created by Lakepass"), "{err}");
         }
         // The marker counts only directly under the header.
         let moved = format!("[lp]\nhost = h\n{MARKER}\n");
-        assert!(matches!(
-            upsert_profile(&moved, "lp", ENTRIES),
-            Err(CfgError::NotOwned { .. })
-        ));
+        assert!(matches!(upsert_profile(&moved, "lp", ENTRIES), Err(CfgError::NotOwned { .. })));
         assert!(owned_profiles(BIG).unwrap().is_empty());
     }
 
@@ -777,11 +681,7 @@ mod tests {
         let cases = [
             ("[a]\nhost = h\njust words\n", 3, "not `key = value`"),
             ("[a]\nhost = h\n[b\n", 3, "not closed"),
-            (
-                "[a]\nx = 1\n\n[b]\n[a]\n",
-                5,
-                "appears a second time (first on line 1)",
-            ),
+            ("[a]\nx = 1\n\n[b]\n[a]\n", 5, "appears a second time (first on line 1)"),
             ("[a] trailing\n", 1, "text after"),
             ("[]\n", 1, "empty section"),
             ("[ a ]\n", 1, "spaces inside"),
@@ -790,13 +690,7 @@ mod tests {
         ];
         for (text, line, needle) in cases {
             let err = upsert_profile(text, "lp", ENTRIES).unwrap_err();
-            let CfgError::Parse {
-                line: got,
-                ref message,
-            } = err
-            else {
-                panic!("{text:?}: {err:?}")
-            };
+            let CfgError::Parse { line: got, ref message } = err else { panic!("{text:?}: {err:?}") };
             assert_eq!(got, line, "{text:?}: {message}");
             assert!(err.to_string().contains(needle), "{text:?}: {err}");
             assert!(remove_profile(text, "lp").is_err());
@@ -815,15 +709,9 @@ mod tests {
             let shown = format!("{e} {e:?}");
             assert!(!shown.contains("SECRET"), "{shown}");
         }
-        let update = ProfileUpdate {
-            profile: "lp".into(),
-            entries: vec![("token".into(), "SECRET".into())],
-        };
+        let update = ProfileUpdate { profile: "lp".into(), entries: vec![("token".into(), "SECRET".into())] };
         let shown = format!("{update:?}");
-        assert!(
-            shown.contains("token") && !shown.contains("SECRET"),
-            "{shown}"
-        );
+        assert!(shown.contains("token") && !shown.contains("SECRET"), "{shown}");
     }
 
     #[test]
@@ -834,10 +722,7 @@ mod tests {
         assert_eq!(read_profile(BIG, "empty-profile").unwrap(), Some(vec![]));
         assert_eq!(read_profile(BIG, "nope").unwrap(), None);
         let prod = read_profile(BIG, "prod").unwrap().unwrap();
-        assert_eq!(
-            prod[2],
-            ("cluster_id".into(), "0101-010101-abcdefgh".into())
-        );
+        assert_eq!(prod[2], ("cluster_id".into(), "0101-010101-abcdefgh".into()));
     }
 
     /// Small generated files: upsert → update → remove gives back the exact bytes.
@@ -858,9 +743,7 @@ mod tests {
         ];
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = |n: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (seed >> 33) % n
         };
         let mut checked = 0;
@@ -904,19 +787,10 @@ mod tests {
         let path = dir.path().join(".databrickscfg");
         let update = ProfileUpdate {
             profile: "dev".into(),
-            entries: vec![
-                ("host".into(), "https://h".into()),
-                ("token".into(), "t".into()),
-            ],
+            entries: vec![("host".into(), "https://h".into()), ("token".into(), "t".into())],
         };
         set_profiles(&path, std::slice::from_ref(&update)).unwrap();
-        assert_eq!(
-            read_profile(&std::fs::read_to_string(&path).unwrap(), "dev")
-                .unwrap()
-                .unwrap()
-                .len(),
-            2
-        );
+        assert_eq!(read_profile(&std::fs::read_to_string(&path).unwrap(), "dev").unwrap().unwrap().len(), 2);
         assert!(dir.path().join(".databrickscfg.lock").exists());
         #[cfg(unix)]
         {
@@ -926,10 +800,7 @@ mod tests {
         }
         let before = std::fs::metadata(&path).unwrap().modified().unwrap();
         set_profiles(&path, &[update]).unwrap();
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().modified().unwrap(),
-            before
-        );
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), before);
         remove_profiles(&path, &["dev".into(), "absent".into()]).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
     }
@@ -940,19 +811,10 @@ mod tests {
         let path = dir.path().join("cfg");
         let bad = "[a]\nhost = h\nnot a pair\n";
         std::fs::write(&path, bad).unwrap();
-        let err = set_profiles(
-            &path,
-            &[ProfileUpdate {
-                profile: "dev".into(),
-                entries: vec![],
-            }],
-        )
-        .unwrap_err();
+        let err =
+            set_profiles(&path, &[ProfileUpdate { profile: "dev".into(), entries: vec![] }]).unwrap_err();
         let msg = err.to_string();
-        assert!(
-            msg.contains(&path.display().to_string()) && msg.contains("line 3"),
-            "{msg}"
-        );
+        assert!(msg.contains(&path.display().to_string()) && msg.contains("line 3"), "{msg}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), bad);
         std::fs::write(&path, b"[a]\nx = \xff\n").unwrap();
         let err = update_file(&path, |t| Ok(t.to_string())).unwrap_err();
@@ -970,23 +832,11 @@ mod tests {
         std::os::unix::fs::symlink(&real, &link).unwrap();
         set_profiles(
             &link,
-            &[ProfileUpdate {
-                profile: "dev".into(),
-                entries: vec![("host".into(), "x".into())],
-            }],
+            &[ProfileUpdate { profile: "dev".into(), entries: vec![("host".into(), "x".into())] }],
         )
         .unwrap();
-        assert!(
-            std::fs::symlink_metadata(&link)
-                .unwrap()
-                .file_type()
-                .is_symlink()
-        );
-        assert!(
-            std::fs::read_to_string(&real)
-                .unwrap()
-                .starts_with("[mine]\nhost = h\n\n[dev]\n")
-        );
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(std::fs::read_to_string(&real).unwrap().starts_with("[mine]\nhost = h\n\n[dev]\n"));
     }
 
     #[test]
@@ -1000,10 +850,7 @@ mod tests {
                 std::thread::spawn(move || {
                     for i in 0..50 {
                         let profile = format!("t{t}-p{i}");
-                        update_file(&path, |text| {
-                            upsert_profile(text, &profile, &[("host", "h")])
-                        })
-                        .unwrap();
+                        update_file(&path, |text| upsert_profile(text, &profile, &[("host", "h")])).unwrap();
                     }
                 })
             })

@@ -21,7 +21,6 @@ use url::Url;
 
 use crate::audit::{self, AuditEvent, EventKind};
 use crate::clock::{SharedClock, UnixTime};
-use crate::roles::{self, RoleError};
 use crate::config::{Config, ConfigError, ProfileFlavour, SubjectTokenKind, Workspace};
 use crate::databrickscfg::{self, CfgError, CfgFileError, ProfileUpdate};
 use crate::exchange::{self, ExchangeError, ExchangeParams, WorkspaceToken};
@@ -29,6 +28,7 @@ use crate::http::Http;
 use crate::idp::{self, Discovery, Grant, IdpError, IdpSession, Loopback, SignInRequest};
 use crate::lock::{self, LockError};
 use crate::paths::Paths;
+use crate::roles::{self, RoleError};
 use crate::secret::Secret;
 use crate::store::{self, Snapshot, Store, StoreError, TokenState, WorkspaceStatus};
 
@@ -88,7 +88,9 @@ impl EngineError {
             EngineError::Store(_) => "vault",
             EngineError::NeedsLogin { .. } => "needs_login",
             EngineError::Idp(e) if e.needs_login() => "needs_login",
-            EngineError::Idp(IdpError::Http(_)) | EngineError::Exchange(ExchangeError::Http { .. }) => "network",
+            EngineError::Idp(IdpError::Http(_)) | EngineError::Exchange(ExchangeError::Http { .. }) => {
+                "network"
+            }
             EngineError::Idp(_) => "idp",
             EngineError::Exchange(_) => "federation_rejected",
             EngineError::Lock(_) => "lock",
@@ -160,6 +162,8 @@ struct Runtime {
     refreshing: bool,
     needs_login: bool,
     needs_login_since: UnixTime,
+    /// The last `~/.databrickscfg` write failed: shown in status, kept apart from refresh errors.
+    sink_error: Option<String>,
     failures: u32,
     next_retry_at: UnixTime,
     last_error: Option<String>,
@@ -204,10 +208,7 @@ impl Engine {
     ) -> Result<Self, EngineError> {
         let workspaces = config.workspaces()?;
         let idp_locks = config.idp.keys().map(|k| (k.clone(), Default::default())).collect();
-        let ws_locks = workspaces
-            .iter()
-            .map(|w| (Store::workspace_key(w), Default::default()))
-            .collect();
+        let ws_locks = workspaces.iter().map(|w| (Store::workspace_key(w), Default::default())).collect();
         let runtime = workspaces.iter().map(|w| (w.name.clone(), Runtime::default())).collect();
         let (tx, _) = watch::channel(Snapshot::default());
         Ok(Engine(Arc::new(Inner {
@@ -296,8 +297,7 @@ impl Engine {
         let code = lb.wait(&req, &d.issuer, timeout).await?;
         let form = idp::code_request(&d, &idp_cfg, &req, &code);
         let session =
-            idp::redeem(&self.0.http, &d, &idp_cfg, form, Grant::code(&req.nonce), self.now())
-                .await?;
+            idp::redeem(&self.0.http, &d, &idp_cfg, form, Grant::code(&req.nonce), self.now()).await?;
         {
             let _g = self.idp_lock(idp_name).await?;
             self.0.store.save_idp_session(idp_name, &session).await?;
@@ -340,8 +340,11 @@ impl Engine {
             let mut live_removed = Vec::new();
             databrickscfg::update_file(&path, |text| {
                 let owned = databrickscfg::owned_profiles(text)?;
-                live_removed = live.into_iter().filter(|p| owned.contains(p)).collect();
-                names.iter().chain(&live_removed).try_fold(text.to_string(), |acc, p| databrickscfg::remove_profile(&acc, p))
+                live_removed = live.iter().filter(|p| owned.contains(*p)).cloned().collect();
+                names
+                    .iter()
+                    .chain(&live_removed)
+                    .try_fold(text.to_string(), |acc, p| databrickscfg::remove_profile(&acc, p))
             })
             .map(|()| live_removed)
         })
@@ -427,6 +430,7 @@ impl Engine {
         tokio::task::spawn_blocking(move || {
             let mut written = Vec::new();
             databrickscfg::update_file(&path, |text| {
+                written.clear(); // the edit runs again if another program saved meanwhile
                 let owned = databrickscfg::owned_profiles(text)?;
                 updates.iter().try_fold(text.to_string(), |text, u| {
                     // A user's own `dev-live` is theirs: skip it, write the others.
@@ -446,7 +450,11 @@ impl Engine {
 
     /// Exchanges a new token for `ws` (when `force`, even if the cached one is fresh), under the
     /// workspace's lock, and writes it to the vault and `~/.databrickscfg`.
-    pub async fn refresh_workspace(&self, ws: &Workspace, force: bool) -> Result<WorkspaceToken, EngineError> {
+    pub async fn refresh_workspace(
+        &self,
+        ws: &Workspace,
+        force: bool,
+    ) -> Result<WorkspaceToken, EngineError> {
         let asked_at = self.now();
         self.update(&ws.name, |r| r.refreshing = true);
         self.publish();
@@ -474,7 +482,8 @@ impl Engine {
                         r.needs_login_since = now;
                     }
                     r.needs_login = e.kind() == "needs_login";
-                    let backoff = opts.retry_base.saturating_mul(1 << (r.failures - 1).min(10)).min(opts.retry_max);
+                    let backoff =
+                        opts.retry_base.saturating_mul(1 << (r.failures - 1).min(10)).min(opts.retry_max);
                     r.next_retry_at = now + backoff.as_secs() as i64;
                     r.last_error = Some(e.to_string());
                 }
@@ -486,7 +495,8 @@ impl Engine {
             let entry = self.snapshot().workspaces.into_iter().find(|w| w.name == ws.name);
             if let Some(entry) = entry {
                 let path = self.0.paths.state_file();
-                let merged = tokio::task::spawn_blocking(move || store::merge_state_entry(&path, entry, now)).await;
+                let merged =
+                    tokio::task::spawn_blocking(move || store::merge_state_entry(&path, entry, now)).await;
                 if let Ok(Err(e)) = merged {
                     tracing::debug!(error = %e, "could not update the state file");
                 }
@@ -495,7 +505,12 @@ impl Engine {
         result
     }
 
-    async fn refresh_locked(&self, ws: &Workspace, force: bool, asked_at: UnixTime) -> Result<WorkspaceToken, EngineError> {
+    async fn refresh_locked(
+        &self,
+        ws: &Workspace,
+        force: bool,
+        asked_at: UnixTime,
+    ) -> Result<WorkspaceToken, EngineError> {
         let key = Store::workspace_key(ws);
         let _inproc = self.0.ws_locks[&key].lock().await;
         let _file = lock::acquire_async(self.0.paths.lock_file(&key), LOCK_TIMEOUT).await?;
@@ -548,8 +563,16 @@ impl Engine {
             .expect("databrickscfg task");
         if let Err(e) = res {
             tracing::warn!(workspace = %ws.name, error = %e, "could not update the credentials file");
-            self.update(&ws.name, |r| r.last_error = Some(e.to_string()));
+            self.update(&ws.name, |r| r.sink_error = Some(e.to_string()));
+        } else {
+            self.update(&ws.name, |r| r.sink_error = None);
         }
+    }
+
+    /// Why the workspace's `~/.databrickscfg` profile could not be written on the last new
+    /// token, if it could not. The token itself is good (it is in the vault).
+    pub fn profile_error(&self, ws: &str) -> Option<String> {
+        self.0.runtime.lock().expect("runtime state").get(ws).and_then(|r| r.sink_error.clone())
     }
 
     /// The absolute path of the `lakepass` program for `databricks_cli_path`.
@@ -562,10 +585,16 @@ impl Engine {
     /// An M2M workspace's token: OAuth client credentials with the secret from the vault.
     async fn m2m_token(&self, ws: &Workspace) -> Result<WorkspaceToken, EngineError> {
         let client_id = ws.client_id.clone().unwrap_or_default();
-        let secret = roles::m2m_secret(&self.0.store, ws)
-            .await?
-            .ok_or_else(|| EngineError::NeedsSecret { workspace: ws.name.clone(), client_id: client_id.clone() })?;
-        let req = exchange::client_credentials_request(ws.host.join("/oidc/v1/token"), &client_id, &secret, &ws.scopes);
+        let secret = roles::m2m_secret(&self.0.store, ws).await?.ok_or_else(|| EngineError::NeedsSecret {
+            workspace: ws.name.clone(),
+            client_id: client_id.clone(),
+        })?;
+        let req = exchange::client_credentials_request(
+            ws.host.join("/oidc/v1/token"),
+            &client_id,
+            &secret,
+            &ws.scopes,
+        );
         Ok(exchange::client_credentials(&self.0.http, &ws.host, &ws.name, &req, self.now()).await?)
     }
 
@@ -580,8 +609,10 @@ impl Engine {
     ) {
         let mut e = match error {
             None => AuditEvent::ok(event, self.now(), started.elapsed()),
-            Some(err) => AuditEvent::failure(event, self.now(), started.elapsed(), err.kind(), &err.to_string())
-                .error_code(err.error_code()),
+            Some(err) => {
+                AuditEvent::failure(event, self.now(), started.elapsed(), err.kind(), &err.to_string())
+                    .error_code(err.error_code())
+            }
         };
         e.workspace = workspace.map(String::from);
         e.idp = idp.map(String::from);
@@ -634,7 +665,8 @@ impl Engine {
                 IdpError::Grant { error, .. } => Some(error.error.as_str()),
                 _ => None,
             };
-            let event = AuditEvent::failure(EventKind::Refresh, self.now(), started.elapsed(), kind, &e.to_string());
+            let event =
+                AuditEvent::failure(EventKind::Refresh, self.now(), started.elapsed(), kind, &e.to_string());
             audit::record(&self.0.paths, &event.idp(idp_name).error_code(code));
         } else {
             self.audit(EventKind::Refresh, None, Some(idp_name), started, None);
@@ -653,7 +685,10 @@ impl Engine {
         }
     }
 
-    async fn idp_lock(&self, idp_name: &str) -> Result<(tokio::sync::MutexGuard<'_, ()>, lock::FileLock), EngineError> {
+    async fn idp_lock(
+        &self,
+        idp_name: &str,
+    ) -> Result<(tokio::sync::MutexGuard<'_, ()>, lock::FileLock), EngineError> {
         let m = self.0.idp_locks.get(idp_name).ok_or_else(|| EngineError::NeedsLogin {
             idp: idp_name.into(),
             reason: Some("no such IdP in the config".into()),
@@ -807,7 +842,9 @@ pub fn live_profile_name(ws: &Workspace) -> String {
 
 /// Upserts each profile so it holds exactly its entries (see [`exact_profile`]).
 fn write_exact_profiles(path: &std::path::Path, updates: &[ProfileUpdate]) -> Result<(), CfgFileError> {
-    databrickscfg::update_file(path, |text| updates.iter().try_fold(text.to_string(), |text, u| exact_profile(&text, u)))
+    databrickscfg::update_file(path, |text| {
+        updates.iter().try_fold(text.to_string(), |text, u| exact_profile(&text, u))
+    })
 }
 
 /// Upserts `u` so the profile holds exactly its entries: a Lakepass-owned profile with keys it
@@ -825,7 +862,10 @@ fn pick_subject(s: &IdpSession, ws: &Workspace) -> Result<Secret, EngineError> {
         SubjectTokenKind::IdToken => Ok(s.id_token.clone()),
         SubjectTokenKind::AccessToken => s.access_token.clone().ok_or_else(|| EngineError::NeedsLogin {
             idp: ws.idp.clone(),
-            reason: Some(format!("workspace `{}` exchanges the access_token, but the IdP issued none", ws.name)),
+            reason: Some(format!(
+                "workspace `{}` exchanges the access_token, but the IdP issued none",
+                ws.name
+            )),
         }),
     }
 }
@@ -850,7 +890,7 @@ fn status_of(ws: &Workspace, r: &Runtime, now: UnixTime) -> WorkspaceStatus {
         state,
         expires_at: r.token.as_ref().map(|t| t.expires_at),
         refresh_due_at: r.token.as_ref().map(refresh_due_at),
-        last_error: r.last_error.clone(),
+        last_error: r.last_error.clone().or_else(|| r.sink_error.clone()),
     }
 }
 
@@ -884,9 +924,8 @@ mod tests {
 
     #[test]
     fn jitter_spreads_workspaces() {
-        let dues: std::collections::BTreeSet<_> = (0..50)
-            .map(|i| refresh_due_at(&tok(0, 3600, &format!("https://ws{i}.example"))))
-            .collect();
+        let dues: std::collections::BTreeSet<_> =
+            (0..50).map(|i| refresh_due_at(&tok(0, 3600, &format!("https://ws{i}.example")))).collect();
         assert!(dues.len() > 20, "jitter should spread 50 workspaces, got {} distinct", dues.len());
     }
 

@@ -163,13 +163,8 @@ async fn send(
     req: &FormRequest,
     now: UnixTime,
 ) -> Result<WorkspaceToken, ExchangeError> {
-    let resp = http
-        .post_form(req)
-        .await
-        .map_err(|source| ExchangeError::Http {
-            host: p.host.clone(),
-            source,
-        })?;
+    let resp =
+        http.post_form(req).await.map_err(|source| ExchangeError::Http { host: p.host.clone(), source })?;
     if !resp.is_success() {
         return Err(ExchangeError::Rejected {
             host: p.host.clone(),
@@ -178,15 +173,11 @@ async fn send(
             error: OAuthError::from_response(&resp),
         });
     }
-    let body: TokenBody = resp.json().map_err(|_| ExchangeError::Malformed {
-        host: p.host.clone(),
-    })?;
-    let access_token =
-        body.access_token
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ExchangeError::Malformed {
-                host: p.host.clone(),
-            })?;
+    let body: TokenBody = resp.json().map_err(|_| ExchangeError::Malformed { host: p.host.clone() })?;
+    let access_token = body
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ExchangeError::Malformed { host: p.host.clone() })?;
     Ok(WorkspaceToken {
         host: p.host.clone(),
         access_token,
@@ -204,12 +195,7 @@ mod tests {
     fn request_has_exact_rfc8693_form() {
         let host = WorkspaceHost::parse("https://adb-1.azuredatabricks.net/").unwrap();
         let scopes = vec!["sql".to_string(), "serving".to_string()];
-        let p = ExchangeParams {
-            host: &host,
-            workspace: "dev",
-            scopes: &scopes,
-            client_id: None,
-        };
+        let p = ExchangeParams { host: &host, workspace: "dev", scopes: &scopes, client_id: None };
         let r = exchange_request(&p, &Secret::new("eyJ.jwt.sig"));
         assert_eq!(r.url, "https://adb-1.azuredatabricks.net/oidc/v1/token");
         assert_eq!(r.get("grant_type"), Some(TOKEN_EXCHANGE));
@@ -217,13 +203,7 @@ mod tests {
         assert_eq!(r.get("subject_token"), Some("eyJ.jwt.sig"));
         assert_eq!(r.get("scope"), Some("sql serving"));
         assert_eq!(r.get("client_id"), None);
-        let sp = ExchangeParams {
-            client_id: Some("sp-1"),
-            ..p
-        };
-        assert_eq!(
-            exchange_request(&sp, &Secret::new("x")).get("client_id"),
-            Some("sp-1")
-        );
+        let sp = ExchangeParams { client_id: Some("sp-1"), ..p };
+        assert_eq!(exchange_request(&sp, &Secret::new("x")).get("client_id"), Some("sp-1"));
     }
 }

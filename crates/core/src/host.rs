@@ -60,15 +60,10 @@ impl WorkspaceHost {
         if !trimmed.is_ascii() {
             return Err(HostError::NonAscii { input: input.into() });
         }
-        let with_scheme = if trimmed.contains("://") {
-            trimmed.to_string()
-        } else {
-            format!("https://{trimmed}")
-        };
-        let url = Url::parse(&with_scheme).map_err(|e| HostError::Invalid {
-            input: input.into(),
-            reason: e.to_string(),
-        })?;
+        let with_scheme =
+            if trimmed.contains("://") { trimmed.to_string() } else { format!("https://{trimmed}") };
+        let url = Url::parse(&with_scheme)
+            .map_err(|e| HostError::Invalid { input: input.into(), reason: e.to_string() })?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err(HostError::UserInfo { input: input.into() });
         }
@@ -76,10 +71,7 @@ impl WorkspaceHost {
             return Err(HostError::Path { input: input.into() });
         }
         let Some(host) = url.host_str() else {
-            return Err(HostError::Invalid {
-                input: input.into(),
-                reason: "no host name".into(),
-            });
+            return Err(HostError::Invalid { input: input.into(), reason: "no host name".into() });
         };
         match url.scheme() {
             "https" => {}
@@ -106,10 +98,7 @@ impl WorkspaceHost {
 
     /// True for the devstack and other servers on this machine.
     pub fn is_loopback(&self) -> bool {
-        Url::parse(&self.0)
-            .ok()
-            .and_then(|u| u.host_str().map(is_loopback))
-            .unwrap_or(false)
+        Url::parse(&self.0).ok().and_then(|u| u.host_str().map(is_loopback)).unwrap_or(false)
     }
 }
 

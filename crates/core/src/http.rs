@@ -110,7 +110,9 @@ pub enum HttpError {
         message: String,
     },
     /// The server kept answering 429/5xx until we gave up.
-    #[error("{url} answered HTTP {status} after {attempts} attempts; the service is overloaded or down, try again later")]
+    #[error(
+        "{url} answered HTTP {status} after {attempts} attempts; the service is overloaded or down, try again later"
+    )]
     GaveUp {
         /// Where we tried to go.
         url: String,
@@ -207,8 +209,7 @@ impl Http {
     /// as a [`Response`] for the caller to interpret (they carry protocol error codes).
     pub async fn post_form(&self, req: &FormRequest) -> Result<Response, HttpError> {
         self.with_retries(&req.url, || {
-            let form: Vec<(&str, &str)> =
-                req.form.iter().map(|(k, v)| (*k, v.secret())).collect();
+            let form: Vec<(&str, &str)> = req.form.iter().map(|(k, v)| (*k, v.secret())).collect();
             let mut b = self.client.post(&req.url).form(&form);
             if let Some((user, pass)) = &req.basic_auth {
                 b = b.basic_auth(user, Some(pass.secret()));
@@ -285,10 +286,7 @@ impl Http {
         let mut resp = b.send().await.map_err(unreachable)?;
         let status = resp.status();
         let headers = resp.headers();
-        let date = headers
-            .get(reqwest::header::DATE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_http_date);
+        let date = headers.get(reqwest::header::DATE).and_then(|v| v.to_str().ok()).and_then(parse_http_date);
         let retry_after = headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
@@ -326,9 +324,7 @@ pub fn parse_http_date(v: &str) -> Option<i64> {
     let fmt = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
-    time::PrimitiveDateTime::parse(v.trim(), fmt)
-        .ok()
-        .map(|dt| dt.assume_utc().unix_timestamp())
+    time::PrimitiveDateTime::parse(v.trim(), fmt).ok().map(|dt| dt.assume_utc().unix_timestamp())
 }
 
 /// Parses `Retry-After`: delta-seconds or an HTTP date (relative to the server's `Date`).

@@ -40,7 +40,9 @@ pub enum IdpError {
     #[error("identity provider unreachable: {0}")]
     Http(#[from] HttpError),
     /// Discovery answered with another issuer.
-    #[error("the IdP's discovery document names issuer `{found}`, but the config says `{configured}`{hint}; fix `issuer` in the config")]
+    #[error(
+        "the IdP's discovery document names issuer `{found}`, but the config says `{configured}`{hint}; fix `issuer` in the config"
+    )]
     IssuerMismatch {
         /// From config.
         configured: String,
@@ -67,7 +69,9 @@ pub enum IdpError {
     #[error("{0}")]
     Callback(#[from] CallbackError),
     /// Could not listen on the redirect port.
-    #[error("cannot listen on 127.0.0.1:{port} for the sign-in redirect: {message}; free the port or change `redirect_port`")]
+    #[error(
+        "cannot listen on 127.0.0.1:{port} for the sign-in redirect: {message}; free the port or change `redirect_port`"
+    )]
     Listen {
         /// The port.
         port: u16,
@@ -75,7 +79,9 @@ pub enum IdpError {
         message: String,
     },
     /// The user did not finish in time.
-    #[error("sign-in timed out after {0} seconds without the browser coming back; run `lakepass login` again")]
+    #[error(
+        "sign-in timed out after {0} seconds without the browser coming back; run `lakepass login` again"
+    )]
     Timeout(u64),
     /// A bad URL in config or discovery.
     #[error("invalid URL `{url}`: {message}")]
@@ -136,10 +142,8 @@ impl SignInRequest {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let state = CsrfToken::new_random();
         let nonce = CsrfToken::new_random();
-        let mut url = Url::parse(&d.authorization_endpoint).map_err(|e| IdpError::Url {
-            url: d.authorization_endpoint.clone(),
-            message: e.to_string(),
-        })?;
+        let mut url = Url::parse(&d.authorization_endpoint)
+            .map_err(|e| IdpError::Url { url: d.authorization_endpoint.clone(), message: e.to_string() })?;
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("response_type", "code")
@@ -168,7 +172,9 @@ impl SignInRequest {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CallbackError {
     /// `state` missing or different: a forged or stale redirect.
-    #[error("sign-in callback has a wrong or missing `state` (a stale tab or a forged request); run `lakepass login` again")]
+    #[error(
+        "sign-in callback has a wrong or missing `state` (a stale tab or a forged request); run `lakepass login` again"
+    )]
     State,
     /// No `code`.
     #[error("sign-in callback has no authorization `code`; run `lakepass login` again")]
@@ -203,9 +209,8 @@ pub fn parse_callback(query: &str, state: &Secret, issuer: &str) -> Result<Secre
             _ => {}
         }
     }
-    let state_ok = got_state
-        .as_deref()
-        .is_some_and(|s| constant_time_eq(s.as_bytes(), state.secret().as_bytes()));
+    let state_ok =
+        got_state.as_deref().is_some_and(|s| constant_time_eq(s.as_bytes(), state.secret().as_bytes()));
     if !state_ok {
         return Err(CallbackError::State);
     }
@@ -313,13 +318,16 @@ pub async fn redeem(
     grant: Grant<'_>,
     now: UnixTime,
 ) -> Result<IdpSession, IdpError> {
+    // The keys come first: a grant with a rotating refresh token is spent the moment the IdP
+    // answers, so a JWKS outage after it would lose the new refresh token (fault suite:
+    // `jwks_down_during_refresh_does_not_burn_the_rotated_refresh_token`).
+    let jwks = fetch_jwks(http, d).await?;
     let resp = http.post_form(&req).await?;
     if !resp.is_success() {
         return Err(IdpError::Grant { grant: grant.name, error: OAuthError::from_response(&resp) });
     }
     let body: TokenResponse = resp.json().map_err(|_| IdpError::MissingToken("valid JSON body"))?;
     let id_token = body.id_token.ok_or(IdpError::MissingToken("id_token"))?;
-    let jwks = fetch_jwks(http, d).await?;
     let want = Expectations {
         issuer: &d.issuer,
         audience: &idp.client_id,
@@ -335,10 +343,7 @@ pub async fn redeem(
         other => other?,
     };
     let access_token_exp = body.expires_in.map(|s| now + s).or_else(|| {
-        body.access_token
-            .as_ref()
-            .and_then(|t| jwt::decode_unverified(t.secret()).ok())
-            .and_then(|j| j.exp())
+        body.access_token.as_ref().and_then(|t| jwt::decode_unverified(t.secret()).ok()).and_then(|j| j.exp())
     });
     Ok(IdpSession {
         id_token_exp: claims.exp().ok_or(IdpError::IdToken(JwtError::MissingClaim("exp")))?,
@@ -368,12 +373,18 @@ impl Loopback {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .map_err(|e| IdpError::Listen { port, message: e.to_string() })?;
-        let actual = listener.local_addr().map_err(|e| IdpError::Listen { port, message: e.to_string() })?.port();
+        let actual =
+            listener.local_addr().map_err(|e| IdpError::Listen { port, message: e.to_string() })?.port();
         Ok(Loopback { listener, redirect_uri: format!("http://127.0.0.1:{actual}/callback") })
     }
 
     /// Waits for the redirect, answers the browser with a plain page, and returns the code.
-    pub async fn wait(self, req: &SignInRequest, issuer: &str, timeout: Duration) -> Result<Secret, IdpError> {
+    pub async fn wait(
+        self,
+        req: &SignInRequest,
+        issuer: &str,
+        timeout: Duration,
+    ) -> Result<Secret, IdpError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let accept = tokio::time::timeout_at(deadline, self.listener.accept()).await;

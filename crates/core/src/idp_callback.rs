@@ -90,7 +90,10 @@ mod tests {
 
     #[test]
     fn request_line_is_parsed_strictly() {
-        assert_eq!(request_target("GET /callback?code=1 HTTP/1.1\r\nHost: x\r\n\r\n"), Some("/callback?code=1"));
+        assert_eq!(
+            request_target("GET /callback?code=1 HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Some("/callback?code=1")
+        );
         assert_eq!(request_target("POST /callback HTTP/1.1\r\n\r\n"), None);
         assert_eq!(request_target("GET http://evil/callback HTTP/1.1\r\n\r\n"), None);
         assert_eq!(request_target(""), None);

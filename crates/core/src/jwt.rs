@@ -131,16 +131,12 @@ pub fn decode_unverified(token: &str) -> Result<UnverifiedJwt, JwtError> {
     }
     let header = json_part(parts[0], "header")?;
     let claims = json_part(parts[1], "payload")?;
-    URL_SAFE_NO_PAD
-        .decode(parts[2])
-        .map_err(|_| JwtError::Base64 { part: "signature" })?;
+    URL_SAFE_NO_PAD.decode(parts[2]).map_err(|_| JwtError::Base64 { part: "signature" })?;
     Ok(UnverifiedJwt { header, claims })
 }
 
 fn json_part(part: &str, name: &'static str) -> Result<serde_json::Map<String, Value>, JwtError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| JwtError::Base64 { part: name })?;
+    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| JwtError::Base64 { part: name })?;
     // serde_json refuses nesting deeper than 128 levels, so JSON bombs stop early.
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(m)) => Ok(m),
@@ -217,7 +213,12 @@ mod tests {
 
     #[test]
     fn decodes_claims_without_verifying() {
-        let t = format!("{}.{}.{}", b64(r#"{"alg":"RS256","kid":"k1"}"#), b64(r#"{"iss":"https://i","aud":["a","b"],"exp":10}"#), b64("sig"));
+        let t = format!(
+            "{}.{}.{}",
+            b64(r#"{"alg":"RS256","kid":"k1"}"#),
+            b64(r#"{"iss":"https://i","aud":["a","b"],"exp":10}"#),
+            b64("sig")
+        );
         let j = decode_unverified(&t).unwrap();
         assert_eq!(j.alg(), Some("RS256"));
         assert_eq!(j.kid(), Some("k1"));
@@ -232,10 +233,19 @@ mod tests {
         assert_eq!(decode_unverified("abc").unwrap_err(), JwtError::Parts(1));
         assert_eq!(decode_unverified("a.b.c.d").unwrap_err(), JwtError::Parts(4));
         assert_eq!(decode_unverified(&format!("!!.{p}.x")).unwrap_err(), JwtError::Base64 { part: "header" });
-        assert_eq!(decode_unverified(&format!("{h}.{p}.%%")).unwrap_err(), JwtError::Base64 { part: "signature" });
-        assert!(matches!(decode_unverified(&format!("{h}.{}.x", b64("[1]"))).unwrap_err(), JwtError::Json { part: "payload", .. }));
+        assert_eq!(
+            decode_unverified(&format!("{h}.{p}.%%")).unwrap_err(),
+            JwtError::Base64 { part: "signature" }
+        );
+        assert!(matches!(
+            decode_unverified(&format!("{h}.{}.x", b64("[1]"))).unwrap_err(),
+            JwtError::Json { part: "payload", .. }
+        ));
         let bomb = format!("{h}.{}.x", b64(&format!("{}{}", "[".repeat(5000), "]".repeat(5000))));
-        assert!(matches!(decode_unverified(&bomb).unwrap_err(), JwtError::Json { .. } | JwtError::TooLarge(_)));
+        assert!(matches!(
+            decode_unverified(&bomb).unwrap_err(),
+            JwtError::Json { .. } | JwtError::TooLarge(_)
+        ));
         let huge = format!("{h}.{}.x", "A".repeat(MAX_JWT_LEN));
         assert!(matches!(decode_unverified(&huge).unwrap_err(), JwtError::TooLarge(_)));
     }

@@ -63,10 +63,7 @@ impl FileLock {
     /// Takes the exclusive lock on `path` (created, with its folders, if missing), waiting up to
     /// `timeout`. Blocks the calling thread: in async code use [`acquire_async`].
     pub fn acquire(path: &Path, timeout: Duration) -> Result<FileLock, LockError> {
-        let io_err = |source| LockError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io_err = |source| LockError::Io { path: path.to_path_buf(), source };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io_err)?;
         }
@@ -75,17 +72,11 @@ impl FileLock {
         let mut pause = Duration::from_millis(2);
         loop {
             if FileExt::try_lock_exclusive(&file).map_err(io_err)? {
-                return Ok(FileLock {
-                    file,
-                    path: path.to_path_buf(),
-                });
+                return Ok(FileLock { file, path: path.to_path_buf() });
             }
             let waited = start.elapsed();
             if waited >= timeout {
-                return Err(LockError::Timeout {
-                    path: path.to_path_buf(),
-                    waited,
-                });
+                return Err(LockError::Timeout { path: path.to_path_buf(), waited });
             }
             std::thread::sleep(pause.min(timeout - waited));
             pause = (pause * 2).min(Duration::from_millis(50));
@@ -112,10 +103,7 @@ pub async fn acquire_async(path: PathBuf, timeout: Duration) -> Result<FileLock,
     let for_err = path.clone();
     tokio::task::spawn_blocking(move || FileLock::acquire(&path, timeout))
         .await
-        .map_err(|e| LockError::Interrupted {
-            path: for_err,
-            reason: e.to_string(),
-        })?
+        .map_err(|e| LockError::Interrupted { path: for_err, reason: e.to_string() })?
 }
 
 fn open_lock_file(path: &Path) -> std::io::Result<File> {
@@ -147,10 +135,7 @@ mod tests {
             drop(guard);
         });
         std::thread::sleep(Duration::from_millis(200));
-        assert!(
-            rx.try_recv().is_err(),
-            "second holder got in while the first held the lock"
-        );
+        assert!(rx.try_recv().is_err(), "second holder got in while the first held the lock");
         let released = Instant::now();
         drop(first);
         let got = rx.recv_timeout(Duration::from_secs(5)).unwrap();
@@ -178,13 +163,9 @@ mod tests {
     async fn async_acquire_and_release() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.lock");
-        let g = acquire_async(path.clone(), Duration::from_secs(1))
-            .await
-            .unwrap();
+        let g = acquire_async(path.clone(), Duration::from_secs(1)).await.unwrap();
         assert_eq!(g.path(), path);
-        let err = acquire_async(path.clone(), Duration::from_millis(50))
-            .await
-            .unwrap_err();
+        let err = acquire_async(path.clone(), Duration::from_millis(50)).await.unwrap_err();
         assert!(matches!(err, LockError::Timeout { .. }));
         drop(g);
         acquire_async(path, Duration::from_secs(1)).await.unwrap();

@@ -26,10 +26,9 @@ impl Paths {
             .map(Path::to_path_buf)
             .or_else(|| env_path("LAKEPASS_CONFIG"))
             .unwrap_or_else(|| base_config_dir().join("lakepass").join("config.toml"));
-        let data_dir = env_path("LAKEPASS_DATA_DIR")
-            .unwrap_or_else(|| base_data_dir().join("lakepass"));
-        let databrickscfg = env_path("DATABRICKS_CONFIG_FILE")
-            .unwrap_or_else(|| home().join(".databrickscfg"));
+        let data_dir = env_path("LAKEPASS_DATA_DIR").unwrap_or_else(|| base_data_dir().join("lakepass"));
+        let databrickscfg =
+            env_path("DATABRICKS_CONFIG_FILE").unwrap_or_else(|| home().join(".databrickscfg"));
         Paths { config, data_dir, databrickscfg }
     }
 
@@ -55,9 +54,7 @@ impl Paths {
 
 /// Turns a name (an IdP name, a host URL) into a safe file name.
 pub fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-        .collect()
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }
 
 fn env_path(var: &str) -> Option<PathBuf> {

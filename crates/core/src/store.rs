@@ -59,7 +59,9 @@ impl Store {
     pub async fn idp_session(&self, idp: &str) -> Result<Option<IdpSession>, StoreError> {
         Ok(self.vault.get(&Self::idp_key(idp)).await?.and_then(|s| {
             serde_json::from_str(s.secret())
-                .inspect_err(|e| tracing::warn!(idp, error = %e, "stored IdP session unreadable; sign in again"))
+                .inspect_err(
+                    |e| tracing::warn!(idp, error = %e, "stored IdP session unreadable; sign in again"),
+                )
                 .ok()
         }))
     }
@@ -157,7 +159,11 @@ pub fn write_state_file(path: &Path, snap: &Snapshot) -> std::io::Result<()> {
 
 /// Replaces one workspace's entry in `state.json`, keeping the others: what a short-lived
 /// process that refreshed one workspace publishes.
-pub fn merge_state_entry(path: &Path, entry: WorkspaceStatus, now: crate::clock::UnixTime) -> std::io::Result<()> {
+pub fn merge_state_entry(
+    path: &Path,
+    entry: WorkspaceStatus,
+    now: crate::clock::UnixTime,
+) -> std::io::Result<()> {
     let _lock = state_lock(path)?;
     let mut snap = std::fs::read(path)
         .ok()

@@ -50,8 +50,15 @@ impl Fixture {
             max_delay: Duration::from_secs(2),
         });
         let opts = EngineOptions { retry_base: Duration::from_secs(5), ..Default::default() };
-        let e = Engine::new(config, self.paths.clone(), Store::new(vault), http, Arc::new(self.clock.clone()), opts)
-            .unwrap();
+        let e = Engine::new(
+            config,
+            self.paths.clone(),
+            Store::new(vault),
+            http,
+            Arc::new(self.clock.clone()),
+            opts,
+        )
+        .unwrap();
         e.load().await.unwrap();
         e
     }
@@ -221,7 +228,9 @@ async fn a_token_minted_for_dev_is_never_sent_to_prod() {
     let stats = f.ds.stats();
     let seen = &stats.workspaces["prod"].seen_token_fingerprints;
     assert_eq!(seen.iter().filter(|s| **s == fingerprint(dt.access_token.secret())).count(), 1);
-    assert!(!stats.workspaces["dev"].seen_token_fingerprints.contains(&fingerprint(pt.access_token.secret())));
+    assert!(
+        !stats.workspaces["dev"].seen_token_fingerprints.contains(&fingerprint(pt.access_token.secret()))
+    );
     drop(f.dir);
 }
 

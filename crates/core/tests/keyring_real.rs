@@ -30,10 +30,8 @@ fn enabled(test: &str) -> bool {
 
 /// What `secret-tool` (libsecret) finds for a Lakepass entry, if the tool is installed.
 fn secret_tool_lookup(key: &str) -> Option<String> {
-    let out = Command::new("secret-tool")
-        .args(["lookup", "service", "lakepass", "username", key])
-        .output()
-        .ok()?;
+    let out =
+        Command::new("secret-tool").args(["lookup", "service", "lakepass", "username", key]).output().ok()?;
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -59,26 +57,17 @@ async fn real_keyring_round_trip() {
     let idp = format!("idp:lakepass-test-{pid}");
     let ws = format!("ws:https://lakepass-test-{pid}.cloud.databricks.com/");
     for key in [&idp, &ws] {
-        assert!(
-            vault.get(key).await.unwrap().is_none(),
-            "{key} exists before the test"
-        );
+        assert!(vault.get(key).await.unwrap().is_none(), "{key} exists before the test");
     }
 
     let session = Secret::new(r#"{"refresh_token":"rt-1","id_token":"eyJ.x.y"}"#);
     vault.set(&idp, &session).await.unwrap();
     vault.set(&ws, &Secret::new("dapi-ws-token")).await.unwrap();
     assert_eq!(vault.get(&idp).await.unwrap().as_ref(), Some(&session));
-    assert_eq!(
-        vault.get(&ws).await.unwrap().unwrap().secret(),
-        "dapi-ws-token"
-    );
+    assert_eq!(vault.get(&ws).await.unwrap().unwrap().secret(), "dapi-ws-token");
 
     if let Some(found) = secret_tool_lookup(&ws) {
-        assert_eq!(
-            found, "dapi-ws-token",
-            "secret-tool must see what the vault stored"
-        );
+        assert_eq!(found, "dapi-ws-token", "secret-tool must see what the vault stored");
     }
 
     // Rotation: a new refresh token replaces the old one.
@@ -87,17 +76,11 @@ async fn real_keyring_round_trip() {
 
     for key in [&idp, &ws] {
         vault.delete(key).await.unwrap();
-        assert!(
-            vault.get(key).await.unwrap().is_none(),
-            "{key} survived delete"
-        );
+        assert!(vault.get(key).await.unwrap().is_none(), "{key} survived delete");
         vault.delete(key).await.unwrap(); // already gone: still Ok
     }
     if let Some(found) = secret_tool_lookup(&ws) {
         assert_eq!(found, "", "secret-tool still sees the deleted entry");
     }
-    assert!(
-        !data.path().join("vault.json").exists(),
-        "the file backend must not be touched"
-    );
+    assert!(!data.path().join("vault.json").exists(), "the file backend must not be touched");
 }

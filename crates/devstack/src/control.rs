@@ -33,17 +33,11 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_devstack/info", get(info))
         .route("/_devstack/stats", get(stats))
         .route("/_devstack/revoke", post(revoke))
-        .route(
-            "/_devstack/faults",
-            get(faults).post(add_fault).delete(clear_faults),
-        )
+        .route("/_devstack/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/_devstack/idp-down", post(idp_down))
         .route("/_devstack/signing", post(signing))
         .route("/_devstack/rotate-key", post(rotate_key))
-        .route(
-            "/_devstack/federation-policies",
-            post(add_federation_policy),
-        )
+        .route("/_devstack/federation-policies", post(add_federation_policy))
 }
 
 async fn info(State(shared): State<Arc<Shared>>) -> Response {
@@ -104,10 +98,7 @@ struct NewPolicy {
     policy: FederationPolicy,
 }
 
-async fn add_federation_policy(
-    State(shared): State<Arc<Shared>>,
-    Json(body): Json<NewPolicy>,
-) -> StatusCode {
+async fn add_federation_policy(State(shared): State<Arc<Shared>>, Json(body): Json<NewPolicy>) -> StatusCode {
     if add_policy(&shared, &body.workspace, body.policy) {
         StatusCode::NO_CONTENT
     } else {

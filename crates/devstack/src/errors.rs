@@ -17,23 +17,15 @@ use serde_json::json;
 
 /// An RFC 6749 §5.2 error response.
 pub(crate) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut resp = (
-        status,
-        axum::Json(json!({ "error": error, "error_description": description })),
-    )
-        .into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+    let mut resp =
+        (status, axum::Json(json!({ "error": error, "error_description": description }))).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
     resp
 }
 
 /// A Databricks REST error response.
 pub(crate) fn databricks_error(status: StatusCode, error_code: &str, message: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({ "error_code": error_code, "message": message })),
-    )
-        .into_response()
+    (status, axum::Json(json!({ "error_code": error_code, "message": message }))).into_response()
 }
 
 /// An HTML error page for the browser leg of the flow.
@@ -83,10 +75,7 @@ pub(crate) fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 #[cfg(test)]
@@ -95,10 +84,7 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(
-            escape_html("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
+        assert_eq!(escape_html("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
     }
 
     #[test]

@@ -50,42 +50,25 @@ fn decode_part(part: &str) -> Option<Value> {
 }
 
 fn parse_jwk(jwk: &Value) -> Option<Key> {
-    if jwk
-        .get("use")
-        .and_then(Value::as_str)
-        .is_some_and(|u| u != "sig")
-    {
+    if jwk.get("use").and_then(Value::as_str).is_some_and(|u| u != "sig") {
         return None;
     }
     let s = |k: &str| jwk.get(k).and_then(Value::as_str);
     let (alg, key) = match s("kty")? {
-        "RSA" => (
-            Algorithm::RS256,
-            DecodingKey::from_rsa_components(s("n")?, s("e")?).ok()?,
-        ),
-        "EC" if s("crv") == Some("P-256") => (
-            Algorithm::ES256,
-            DecodingKey::from_ec_components(s("x")?, s("y")?).ok()?,
-        ),
+        "RSA" => (Algorithm::RS256, DecodingKey::from_rsa_components(s("n")?, s("e")?).ok()?),
+        "EC" if s("crv") == Some("P-256") => {
+            (Algorithm::ES256, DecodingKey::from_ec_components(s("x")?, s("y")?).ok()?)
+        }
         _ => return None,
     };
-    Some(Key {
-        kid: s("kid").map(str::to_owned),
-        alg,
-        key,
-    })
+    Some(Key { kid: s("kid").map(str::to_owned), alg, key })
 }
 
 impl Verifier {
     pub(crate) fn new() -> anyhow::Result<Self> {
         Ok(Self {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()?,
-            direct: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .no_proxy()
-                .build()?,
+            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
+            direct: reqwest::Client::builder().timeout(Duration::from_secs(10)).no_proxy().build()?,
             cache: Default::default(),
         })
     }
@@ -101,10 +84,7 @@ impl Verifier {
     }
 
     async fn fetch(&self, issuer: &str) -> Result<Vec<Key>, reqwest::Error> {
-        let discovery_url = format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
-        );
+        let discovery_url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
         let discovery: Value = self
             .client_for(&discovery_url)
             .get(&discovery_url)
@@ -113,18 +93,9 @@ impl Verifier {
             .error_for_status()?
             .json()
             .await?;
-        let jwks_uri = discovery
-            .get("jwks_uri")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let jwks: Value = self
-            .client_for(jwks_uri)
-            .get(jwks_uri)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let jwks_uri = discovery.get("jwks_uri").and_then(Value::as_str).unwrap_or_default();
+        let jwks: Value =
+            self.client_for(jwks_uri).get(jwks_uri).send().await?.error_for_status()?.json().await?;
         Ok(jwks
             .get("keys")
             .and_then(Value::as_array)
@@ -140,10 +111,7 @@ impl Verifier {
             tracing::warn!(issuer, %err, "devstack could not fetch an issuer's JWKS");
             "Could not fetch the issuer's signing keys".to_owned()
         })?);
-        self.cache
-            .lock()
-            .await
-            .insert(issuer.to_owned(), keys.clone());
+        self.cache.lock().await.insert(issuer.to_owned(), keys.clone());
         Ok(keys)
     }
 
@@ -159,8 +127,7 @@ impl Verifier {
         let [header_b64, payload_b64, _sig] = parts[..] else {
             return Err("Token is malformed".into());
         };
-        let (Some(header), Some(claims)) = (decode_part(header_b64), decode_part(payload_b64))
-        else {
+        let (Some(header), Some(claims)) = (decode_part(header_b64), decode_part(payload_b64)) else {
             return Err("Token is malformed".into());
         };
         let alg = match header.get("alg").and_then(Value::as_str) {
@@ -168,31 +135,22 @@ impl Verifier {
             Some("ES256") => Algorithm::ES256,
             _ => return Err("Token algorithm is not allowed".into()),
         };
-        let iss = claims
-            .get("iss")
-            .and_then(Value::as_str)
-            .ok_or("Token has no issuer")?;
-        let for_principal: Vec<&FederationPolicy> = policies
-            .iter()
-            .filter(|p| p.service_principal_client_id.as_deref() == client_id)
-            .collect();
+        let iss = claims.get("iss").and_then(Value::as_str).ok_or("Token has no issuer")?;
+        let for_principal: Vec<&FederationPolicy> =
+            policies.iter().filter(|p| p.service_principal_client_id.as_deref() == client_id).collect();
         if client_id.is_some() && for_principal.is_empty() {
             return Err("No federation policy for this service principal".into());
         }
-        let candidates: Vec<&FederationPolicy> = for_principal
-            .into_iter()
-            .filter(|p| p.issuer == iss)
-            .collect();
+        let candidates: Vec<&FederationPolicy> =
+            for_principal.into_iter().filter(|p| p.issuer == iss).collect();
         if candidates.is_empty() {
             return Err("Token issuer is not trusted".into());
         }
 
         let kid = header.get("kid").and_then(Value::as_str);
         let mut keys = self.keys(iss, false).await?;
-        let matching = |keys: &[Key]| {
-            keys.iter()
-                .any(|k| k.alg == alg && (kid.is_none() || k.kid.as_deref() == kid))
-        };
+        let matching =
+            |keys: &[Key]| keys.iter().any(|k| k.alg == alg && (kid.is_none() || k.kid.as_deref() == kid));
         if !matching(&keys) {
             keys = self.keys(iss, true).await?;
             if !matching(&keys) {
@@ -212,18 +170,11 @@ impl Verifier {
             return Err("Invalid signature".into());
         }
 
-        let exp = claims
-            .get("exp")
-            .and_then(Value::as_i64)
-            .ok_or("Token has no expiry")?;
+        let exp = claims.get("exp").and_then(Value::as_i64).ok_or("Token has no expiry")?;
         if exp + LEEWAY < now {
             return Err("Token is expired".into());
         }
-        if claims
-            .get("nbf")
-            .and_then(Value::as_i64)
-            .is_some_and(|nbf| nbf - LEEWAY > now)
-        {
+        if claims.get("nbf").and_then(Value::as_i64).is_some_and(|nbf| nbf - LEEWAY > now) {
             return Err("Token is not yet valid".into());
         }
         let audiences: Vec<&str> = match claims.get("aud") {
@@ -243,11 +194,7 @@ impl Verifier {
             let Some(subject) = claims.get(&policy.subject_claim).and_then(Value::as_str) else {
                 continue;
             };
-            if policy
-                .subject
-                .as_deref()
-                .is_some_and(|want| want != subject)
-            {
+            if policy.subject.as_deref().is_some_and(|want| want != subject) {
                 refusal = "Token subject is not allowed";
                 continue;
             }
@@ -259,11 +206,7 @@ impl Verifier {
 
 fn principal(claims: &Value, subject: &str, policy: &FederationPolicy) -> Principal {
     if let Some(sp) = &policy.service_principal_client_id {
-        return Principal {
-            user_name: sp.clone(),
-            display_name: sp.clone(),
-            email: None,
-        };
+        return Principal { user_name: sp.clone(), display_name: sp.clone(), email: None };
     }
     let email = claims
         .get("email")
@@ -272,11 +215,7 @@ fn principal(claims: &Value, subject: &str, policy: &FederationPolicy) -> Princi
         .or_else(|| subject.contains('@').then(|| subject.to_owned()));
     Principal {
         user_name: subject.to_owned(),
-        display_name: claims
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or(subject)
-            .to_owned(),
+        display_name: claims.get("name").and_then(Value::as_str).unwrap_or(subject).to_owned(),
         email,
     }
 }

@@ -13,6 +13,13 @@
 //! Over HTTP (`POST /_devstack/faults`) a rule is JSON, e.g.
 //! `{"target":"workspace_token","workspace":"dev","times":1,"kind":{"status":{"code":429,"retry_after_secs":2}}}`;
 //! other kinds are `"drop"`, `{"latency_ms":1500}` and `{"clock_skew_secs":-7200}`.
+//!
+//! Three kinds let the real handler run first and then spoil its answer, because the nastiest
+//! failures happen after the server has committed: `"reset_mid_body"` sends the status, headers
+//! and half the body, then resets the connection; `{"slow_body_ms":3000}` dribbles the body
+//! over that many milliseconds (a slow-loris response; a huge value is a stalled one);
+//! `"lost_response"` drops the connection without a byte, after the grant was processed (a
+//! rotated refresh token the client never received).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -62,6 +69,13 @@ pub enum FaultKind {
     /// and expiry checks).
     #[serde(rename = "clock_skew_secs")]
     ClockSkew(i64),
+    /// Serve for real, then send the headers and the first half of the body and reset.
+    ResetMidBody,
+    /// Serve for real, then send the body in small pieces spread over this many milliseconds.
+    #[serde(rename = "slow_body_ms")]
+    SlowBody(u64),
+    /// Serve for real (the server commits), then close the connection without any response.
+    LostResponse,
 }
 
 /// One fault rule.
@@ -82,12 +96,7 @@ pub struct FaultRule {
 impl FaultRule {
     /// A rule applying to every matching request until cleared.
     pub fn new(target: Target, kind: FaultKind) -> Self {
-        Self {
-            target,
-            workspace: None,
-            times: 0,
-            kind,
-        }
+        Self { target, workspace: None, times: 0, kind }
     }
 
     /// Applies to the next `n` matching requests only.
@@ -146,10 +155,7 @@ impl Faults {
     /// Consumes the rules that apply to one request and says what to do with it.
     fn plan(&self, site: &Listener, target: Option<Target>) -> Plan {
         let mut state = self.lock();
-        let mut plan = Plan {
-            idp_down: state.idp_down && matches!(site, Listener::Idp),
-            ..Plan::default()
-        };
+        let mut plan = Plan { idp_down: state.idp_down && matches!(site, Listener::Idp), ..Plan::default() };
         let mut i = 0;
         while i < state.rules.len() {
             let rule = &state.rules[i];
@@ -177,6 +183,13 @@ impl Faults {
                         }
                         first
                     }
+                    kind @ (FaultKind::ResetMidBody | FaultKind::SlowBody(_) | FaultKind::LostResponse) => {
+                        let first = plan.after.is_none();
+                        if first {
+                            plan.after = Some(kind.clone());
+                        }
+                        first
+                    }
                 };
             let rule = &mut state.rules[i];
             if used && rule.times > 0 {
@@ -198,6 +211,8 @@ struct Plan {
     latency_ms: u64,
     skew: i64,
     terminal: Option<FaultKind>,
+    /// A fault applied to the real handler's answer.
+    after: Option<FaultKind>,
 }
 
 /// Which listener a middleware instance guards.
@@ -221,10 +236,7 @@ pub(crate) struct Skew(pub(crate) i64);
 impl Skew {
     /// Unix seconds on the (possibly skewed) server clock.
     pub(crate) fn now(self) -> i64 {
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         wall + self.0
     }
 }
@@ -275,13 +287,16 @@ pub(crate) async fn middleware(State(site): State<Site>, mut req: Request, next:
                 resp.extensions_mut().insert(DropConnection);
                 return resp;
             }
-            Some(FaultKind::Status {
-                code,
-                retry_after_secs,
-            }) => status_response(&site.listener, code, retry_after_secs),
+            Some(FaultKind::Status { code, retry_after_secs }) => {
+                status_response(&site.listener, code, retry_after_secs)
+            }
             _ => {
                 req.extensions_mut().insert(skew);
-                next.run(req).await
+                let resp = next.run(req).await;
+                match plan.after {
+                    Some(kind) => spoil(resp, &kind).await,
+                    None => resp,
+                }
             }
         }
     };
@@ -293,17 +308,82 @@ pub(crate) async fn middleware(State(site): State<Site>, mut req: Request, next:
     resp
 }
 
+/// Applies a post-handler fault (`ResetMidBody`, `SlowBody`, `LostResponse`) to `resp`.
+async fn spoil(resp: Response, kind: &FaultKind) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let full_len = bytes.len();
+    let body = match kind {
+        FaultKind::LostResponse => {
+            let mut resp = Response::new(axum::body::Body::empty());
+            resp.extensions_mut().insert(DropConnection);
+            return resp;
+        }
+        FaultKind::ResetMidBody => FaultyBody {
+            chunks: [bytes.slice(..full_len / 2)].into_iter().collect(),
+            pause: Duration::ZERO,
+            sleep: None,
+            reset_at_end: true,
+        },
+        _ => {
+            let FaultKind::SlowBody(total_ms) = kind else { unreachable!("only post faults") };
+            let chunks: std::collections::VecDeque<_> =
+                (0..full_len).step_by(8).map(|at| bytes.slice(at..(at + 8).min(full_len))).collect();
+            let pause = Duration::from_millis(*total_ms / chunks.len().max(1) as u64);
+            FaultyBody { chunks, pause, sleep: None, reset_at_end: false }
+        }
+    };
+    // The full length is announced, as a server that started a real answer would.
+    parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(full_len));
+    Response::from_parts(parts, axum::body::Body::new(body))
+}
+
+/// A response body that pauses before each chunk and may reset the connection at its end.
+struct FaultyBody {
+    chunks: std::collections::VecDeque<axum::body::Bytes>,
+    pause: Duration,
+    sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    reset_at_end: bool,
+}
+
+impl hyper::body::Body for FaultyBody {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if this.pause > Duration::ZERO && !this.chunks.is_empty() {
+            let sleep = this.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(this.pause)));
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.sleep = None;
+        }
+        match this.chunks.pop_front() {
+            Some(chunk) => Poll::Ready(Some(Ok(hyper::body::Frame::data(chunk)))),
+            None if this.reset_at_end => Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "devstack fault: connection reset mid-response",
+            )))),
+            None => Poll::Ready(None),
+        }
+    }
+}
+
 fn status_response(site: &Listener, code: u16, retry_after: Option<u64>) -> Response {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     let reason = status.canonical_reason().unwrap_or("error");
     let message = format!("{reason} (devstack fault)");
     let mut resp = match site {
         Listener::Idp => {
-            let error = if status == StatusCode::TOO_MANY_REQUESTS {
-                "slow_down"
-            } else {
-                "temporarily_unavailable"
-            };
+            let error =
+                if status == StatusCode::TOO_MANY_REQUESTS { "slow_down" } else { "temporarily_unavailable" };
             oauth_error(status, error, &message)
         }
         Listener::Workspace(_) => {
@@ -316,8 +396,7 @@ fn status_response(site: &Listener, code: u16, retry_after: Option<u64>) -> Resp
         }
     };
     if let Some(secs) = retry_after {
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     resp
 }
@@ -339,10 +418,7 @@ mod tests {
     fn rule_json_format() {
         let rule = FaultRule::new(
             Target::WorkspaceToken,
-            FaultKind::Status {
-                code: 429,
-                retry_after_secs: Some(2),
-            },
+            FaultKind::Status { code: 429, retry_after_secs: Some(2) },
         )
         .times(1)
         .on_workspace("dev");
@@ -355,38 +431,20 @@ mod tests {
         let drop: FaultRule = serde_json::from_str(r#"{"target":"any","kind":"drop"}"#).unwrap();
         assert_eq!(drop, FaultRule::new(Target::Any, FaultKind::Drop));
         let skew: FaultRule =
-            serde_json::from_str(r#"{"target":"idp_token","kind":{"clock_skew_secs":-60}}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"target":"idp_token","kind":{"clock_skew_secs":-60}}"#).unwrap();
         assert_eq!(skew.kind, FaultKind::ClockSkew(-60));
     }
 
     #[test]
     fn counted_rules_run_out_and_filters_apply() {
         let faults = Faults::default();
-        faults.add(
-            FaultRule::new(Target::WorkspaceApi, FaultKind::Drop)
-                .times(2)
-                .on_workspace("prod"),
-        );
+        faults.add(FaultRule::new(Target::WorkspaceApi, FaultKind::Drop).times(2).on_workspace("prod"));
         faults.add(FaultRule::new(Target::Any, FaultKind::Latency(5)));
         let dev = Listener::Workspace("dev".into());
         let prod = Listener::Workspace("prod".into());
-        assert!(
-            faults
-                .plan(&dev, Some(Target::WorkspaceApi))
-                .terminal
-                .is_none()
-        );
-        assert!(
-            faults
-                .plan(&prod, Some(Target::WorkspaceToken))
-                .terminal
-                .is_none()
-        );
-        assert_eq!(
-            faults.plan(&prod, Some(Target::WorkspaceApi)).terminal,
-            Some(FaultKind::Drop)
-        );
+        assert!(faults.plan(&dev, Some(Target::WorkspaceApi)).terminal.is_none());
+        assert!(faults.plan(&prod, Some(Target::WorkspaceToken)).terminal.is_none());
+        assert_eq!(faults.plan(&prod, Some(Target::WorkspaceApi)).terminal, Some(FaultKind::Drop));
         assert_eq!(faults.rules()[0].times, 1);
         let last = faults.plan(&prod, Some(Target::WorkspaceApi));
         assert_eq!((last.terminal, last.latency_ms), (Some(FaultKind::Drop), 5));
@@ -394,10 +452,26 @@ mod tests {
     }
 
     #[test]
+    fn post_handler_fault_json_and_planning() {
+        let slow: FaultRule =
+            serde_json::from_str(r#"{"target":"idp_token","kind":{"slow_body_ms":3000}}"#).unwrap();
+        assert_eq!(slow.kind, FaultKind::SlowBody(3000));
+        let reset: FaultRule = serde_json::from_str(r#"{"target":"any","kind":"reset_mid_body"}"#).unwrap();
+        assert_eq!(reset.kind, FaultKind::ResetMidBody);
+        let lost: FaultRule = serde_json::from_str(r#"{"target":"any","kind":"lost_response"}"#).unwrap();
+        assert_eq!(lost.kind, FaultKind::LostResponse);
+        let faults = Faults::default();
+        faults.add(reset.times(1));
+        faults.add(lost.times(1));
+        let first = faults.plan(&Listener::Idp, Some(Target::IdpToken));
+        assert_eq!((first.terminal, first.after), (None, Some(FaultKind::ResetMidBody)));
+        let second = faults.plan(&Listener::Idp, Some(Target::IdpToken));
+        assert_eq!(second.after, Some(FaultKind::LostResponse));
+        assert!(faults.rules().is_empty());
+    }
+
+    #[test]
     fn http_date_is_imf_fixdate() {
-        assert_eq!(
-            http_date(784_111_777).unwrap(),
-            "Sun, 06 Nov 1994 08:49:37 GMT"
-        );
+        assert_eq!(http_date(784_111_777).unwrap(), "Sun, 06 Nov 1994 08:49:37 GMT");
     }
 }

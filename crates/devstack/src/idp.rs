@@ -25,10 +25,7 @@ use crate::{CLIENT_ID, Shared, control, idp_token};
 
 /// The IdP listener's routes (including the `/_devstack` control endpoints).
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    let site = Site {
-        listener: Listener::Idp,
-        faults: shared.faults.clone(),
-    };
+    let site = Site { listener: Listener::Idp, faults: shared.faults.clone() };
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))
@@ -61,11 +58,7 @@ async fn discovery(State(shared): State<Arc<Shared>>) -> Json<Value> {
 }
 
 async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
-    (
-        [(header::CACHE_CONTROL, "max-age=300")],
-        Json(shared.keys.jwks()),
-    )
-        .into_response()
+    ([(header::CACHE_CONTROL, "max-age=300")], Json(shared.keys.jwks())).into_response()
 }
 
 /// Validates an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1).
@@ -84,18 +77,14 @@ fn validate(query: &std::collections::HashMap<String, String>) -> Result<AuthReq
         None => false,
     };
     if url.scheme() != "http" || !loopback || url.fragment().is_some() {
-        return Err(
-            "redirect_uri must be an http loopback URI (127.0.0.1, localhost or [::1]) \
+        return Err("redirect_uri must be an http loopback URI (127.0.0.1, localhost or [::1]) \
              without a fragment"
-                .into(),
-        );
+            .into());
     }
     match get("response_type") {
         Some("code") => {}
         Some(other) => {
-            return Err(format!(
-                "response_type {other:?} is not supported; use code"
-            ));
+            return Err(format!("response_type {other:?} is not supported; use code"));
         }
         None => return Err("response_type is missing".into()),
     }
@@ -103,16 +92,12 @@ fn validate(query: &std::collections::HashMap<String, String>) -> Result<AuthReq
     match get("code_challenge_method") {
         Some("S256") => {}
         Some(other) => {
-            return Err(format!(
-                "PKCE code_challenge_method {other:?} is refused; use S256"
-            ));
+            return Err(format!("PKCE code_challenge_method {other:?} is refused; use S256"));
         }
         None => return Err("PKCE code_challenge_method is missing; use S256".into()),
     }
     let valid_challenge = challenge.len() == 43
-        && challenge
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !valid_challenge {
         return Err("PKCE code_challenge is not a base64url SHA-256 digest".into());
     }
@@ -141,18 +126,12 @@ async fn authorize(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery)
     if let Some(email) = &shared.auto_approve {
         return approve(&shared, req, email);
     }
-    let request_id = shared
-        .idp
-        .lock()
-        .expect("idp store poisoned")
-        .add_pending(req);
+    let request_id = shared.idp.lock().expect("idp store poisoned").add_pending(req);
     login_page(&request_id, None, StatusCode::OK)
 }
 
 fn login_page(request_id: &str, problem: Option<&str>, status: StatusCode) -> Response {
-    let problem = problem
-        .map(|p| format!("<p id=\"error\">{}</p>", escape_html(p)))
-        .unwrap_or_default();
+    let problem = problem.map(|p| format!("<p id=\"error\">{}</p>", escape_html(p))).unwrap_or_default();
     let body = format!(
         "<!doctype html><html><head><title>Lakepass devstack sign-in</title></head><body>\
          <h1>Sign in to the Lakepass devstack</h1>{problem}\
@@ -179,11 +158,7 @@ async fn login(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         );
     }
     if !valid_email {
-        return login_page(
-            &request_id,
-            Some("Enter an email address"),
-            StatusCode::BAD_REQUEST,
-        );
+        return login_page(&request_id, Some("Enter an email address"), StatusCode::BAD_REQUEST);
     }
     let req = store.take_pending(&request_id).expect("checked above");
     drop(store);
@@ -194,11 +169,7 @@ async fn login(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
 fn approve(shared: &Shared, req: AuthRequest, email: &str) -> Response {
     let mut url = Url::parse(&req.redirect_uri).expect("validated in /authorize");
     let state = req.state.clone();
-    let code = shared
-        .idp
-        .lock()
-        .expect("idp store poisoned")
-        .issue_code(req, email);
+    let code = shared.idp.lock().expect("idp store poisoned").issue_code(req, email);
     url.query_pairs_mut()
         .append_pair("code", &code)
         .append_pair("state", &state)
@@ -212,10 +183,7 @@ mod tests {
     use super::*;
 
     fn query(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
     }
 
     fn good() -> Vec<(&'static str, &'static str)> {
@@ -223,10 +191,7 @@ mod tests {
             ("client_id", "lakepass-dev"),
             ("redirect_uri", "http://127.0.0.1:5000/callback"),
             ("response_type", "code"),
-            (
-                "code_challenge",
-                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-            ),
+            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
             ("code_challenge_method", "S256"),
             ("state", "s"),
             ("nonce", "n"),
@@ -244,11 +209,7 @@ mod tests {
     fn refuses_what_a_strict_idp_refuses() {
         let cases = [
             ("redirect_uri", "https://evil.example/cb", "loopback"),
-            (
-                "redirect_uri",
-                "http://localhost.evil.example/cb",
-                "loopback",
-            ),
+            ("redirect_uri", "http://localhost.evil.example/cb", "loopback"),
             ("code_challenge_method", "plain", "S256"),
             ("scope", "email", "openid"),
             ("client_id", "other", "Unknown client_id"),

@@ -89,9 +89,7 @@ impl IdpStore {
     }
 
     pub(crate) fn has_pending(&self, id: &str) -> bool {
-        self.pending
-            .get(id)
-            .is_some_and(|(_, at)| at.elapsed() < PENDING_TTL)
+        self.pending.get(id).is_some_and(|(_, at)| at.elapsed() < PENDING_TTL)
     }
 
     pub(crate) fn take_pending(&mut self, id: &str) -> Option<AuthRequest> {
@@ -103,13 +101,7 @@ impl IdpStore {
         let code = random_b64(32);
         self.codes.insert(
             fingerprint(&code),
-            CodeRecord {
-                req,
-                email: email.to_owned(),
-                issued: Instant::now(),
-                used: false,
-                family: None,
-            },
+            CodeRecord { req, email: email.to_owned(), issued: Instant::now(), used: false, family: None },
         );
         code
     }
@@ -149,10 +141,7 @@ impl IdpStore {
         redirect_uri: &str,
         verifier: &str,
     ) -> Result<Grant, &'static str> {
-        let rec = self
-            .codes
-            .get_mut(&fingerprint(code))
-            .ok_or("Authorization code is unknown")?;
+        let rec = self.codes.get_mut(&fingerprint(code)).ok_or("Authorization code is unknown")?;
         if rec.used {
             if let Some(family) = rec.family {
                 self.revoke_family(family);
@@ -170,18 +159,12 @@ impl IdpStore {
         }
         let digest = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         let verifier_ok = (43..=128).contains(&verifier.len())
-            && verifier
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
         if !verifier_ok || digest != rec.req.code_challenge {
             return Err("PKCE verification failed: code_verifier does not match code_challenge");
         }
         rec.used = true;
-        let (email, scope, nonce) = (
-            rec.email.clone(),
-            rec.req.scope.clone(),
-            rec.req.nonce.clone(),
-        );
+        let (email, scope, nonce) = (rec.email.clone(), rec.req.scope.clone(), rec.req.nonce.clone());
         let refresh_token = if scope.split(' ').any(|s| s == "offline_access") {
             self.next_family += 1;
             let family = self.next_family;
@@ -192,24 +175,11 @@ impl IdpStore {
         } else {
             None
         };
-        Ok(Grant {
-            email,
-            scope,
-            nonce,
-            refresh_token,
-        })
+        Ok(Grant { email, scope, nonce, refresh_token })
     }
 
-    fn redeem_refresh(
-        &mut self,
-        token: &str,
-        client_id: &str,
-        rotate: bool,
-    ) -> Result<Grant, &'static str> {
-        let rec = self
-            .refresh
-            .get_mut(&fingerprint(token))
-            .ok_or("Refresh token is unknown")?;
+    fn redeem_refresh(&mut self, token: &str, client_id: &str, rotate: bool) -> Result<Grant, &'static str> {
+        let rec = self.refresh.get_mut(&fingerprint(token)).ok_or("Refresh token is unknown")?;
         match rec.status {
             RefreshStatus::Revoked => return Err("Refresh token has been revoked"),
             RefreshStatus::Rotated => {
@@ -231,12 +201,7 @@ impl IdpStore {
         } else {
             token.to_owned()
         };
-        Ok(Grant {
-            email,
-            scope,
-            nonce: None,
-            refresh_token: Some(refresh_token),
-        })
+        Ok(Grant { email, scope, nonce: None, refresh_token: Some(refresh_token) })
     }
 }
 
@@ -251,22 +216,14 @@ pub(crate) async fn token(
     let param = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let basic = basic_auth(&headers);
     let Some(client_id) = param("client_id").or(basic.as_ref().map(|(id, _)| id.as_str())) else {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client_id is missing",
-        );
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client_id is missing");
     };
     if client_id != CLIENT_ID {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Unknown client");
     }
     let grant = match param("grant_type") {
         None => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "grant_type is missing",
-            );
+            return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is missing");
         }
         Some("authorization_code") => {
             let (Some(code), Some(redirect_uri), Some(verifier)) =
@@ -292,17 +249,13 @@ pub(crate) async fn token(
         Some("refresh_token") => {
             let Some(refresh_token) = param("refresh_token") else {
                 shared.stats.idp(|s| s.refresh_failures += 1);
-                return oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "refresh_token is missing",
-                );
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is missing");
             };
-            let result = shared
-                .idp
-                .lock()
-                .expect("idp store poisoned")
-                .redeem_refresh(refresh_token, client_id, shared.rotate_refresh_tokens);
+            let result = shared.idp.lock().expect("idp store poisoned").redeem_refresh(
+                refresh_token,
+                client_id,
+                shared.rotate_refresh_tokens,
+            );
             shared.stats.idp(|s| match result {
                 Ok(_) => s.refresh_grants += 1,
                 Err(_) => s.refresh_failures += 1,
@@ -345,9 +298,7 @@ fn display_name(email: &str) -> String {
         .filter(|w| !w.is_empty())
         .map(|w| {
             let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_uppercase().chain(c).collect::<String>())
-                .unwrap_or_default()
+            c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -403,14 +354,7 @@ fn token_response(shared: &Shared, skew: Skew, client_id: &str, grant: Grant) ->
     if let Some(rt) = grant.refresh_token {
         body["refresh_token"] = Value::from(rt);
     }
-    (
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::PRAGMA, "no-cache"),
-        ],
-        axum::Json(body),
-    )
-        .into_response()
+    ([(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], axum::Json(body)).into_response()
 }
 
 #[cfg(test)]
@@ -441,9 +385,7 @@ mod tests {
     fn replayed_code_revokes_its_refresh_family() {
         let mut store = IdpStore::default();
         let code = store.issue_code(request("openid offline_access"), "a@x");
-        let g = store
-            .redeem_code(&code, CLIENT_ID, "http://127.0.0.1:1/cb", VERIFIER)
-            .unwrap();
+        let g = store.redeem_code(&code, CLIENT_ID, "http://127.0.0.1:1/cb", VERIFIER).unwrap();
         let rt = g.refresh_token.unwrap();
         assert!(
             store
@@ -451,19 +393,14 @@ mod tests {
                 .unwrap_err()
                 .contains("already used")
         );
-        assert_eq!(
-            store.redeem_refresh(&rt, CLIENT_ID, true).err(),
-            Some("Refresh token has been revoked")
-        );
+        assert_eq!(store.redeem_refresh(&rt, CLIENT_ID, true).err(), Some("Refresh token has been revoked"));
     }
 
     #[test]
     fn no_offline_access_no_refresh_token() {
         let mut store = IdpStore::default();
         let code = store.issue_code(request("openid email"), "a@x");
-        let g = store
-            .redeem_code(&code, CLIENT_ID, "http://127.0.0.1:1/cb", VERIFIER)
-            .unwrap();
+        let g = store.redeem_code(&code, CLIENT_ID, "http://127.0.0.1:1/cb", VERIFIER).unwrap();
         assert_eq!(g.refresh_token, None);
         assert_eq!(g.nonce.as_deref(), Some("n"));
     }

@@ -52,9 +52,7 @@ pub(crate) struct SigningKeys {
 
 fn rsa_keypair(generation: u32) -> anyhow::Result<KeyPair> {
     let key = rsa::RsaPrivateKey::new(&mut OsRng, 2048).context("generating an RSA key")?;
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .context("encoding the RSA key")?;
+    let pem = key.to_pkcs8_pem(LineEnding::LF).context("encoding the RSA key")?;
     let kid = format!("rs256-{generation}");
     let jwk = json!({
         "kty": "RSA",
@@ -74,14 +72,9 @@ fn rsa_keypair(generation: u32) -> anyhow::Result<KeyPair> {
 
 fn ec_keypair() -> anyhow::Result<KeyPair> {
     let key = p256::SecretKey::random(&mut OsRng);
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .context("encoding the P-256 key")?;
+    let pem = key.to_pkcs8_pem(LineEnding::LF).context("encoding the P-256 key")?;
     let point = key.public_key().to_encoded_point(false);
-    let (x, y) = point
-        .x()
-        .zip(point.y())
-        .context("P-256 point at infinity")?;
+    let (x, y) = point.x().zip(point.y()).context("P-256 point at infinity")?;
     let kid = "es256-1".to_owned();
     let jwk = json!({
         "kty": "EC",
@@ -104,11 +97,7 @@ impl SigningKeys {
     /// Generates both keys (slow-ish: run it off the async threads).
     pub(crate) fn generate() -> anyhow::Result<Self> {
         Ok(Self {
-            inner: RwLock::new(Inner {
-                rsa: rsa_keypair(1)?,
-                ec: ec_keypair()?,
-                current: SigningAlg::RS256,
-            }),
+            inner: RwLock::new(Inner { rsa: rsa_keypair(1)?, ec: ec_keypair()?, current: SigningAlg::RS256 }),
             rsa_generation: AtomicU32::new(1),
         })
     }
@@ -167,14 +156,7 @@ pub(crate) fn random_uuid() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 fn random_bytes(n: usize) -> Vec<u8> {

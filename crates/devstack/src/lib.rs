@@ -43,6 +43,7 @@ use tokio::task::JoinHandle;
 
 pub use faults::{FaultKind, FaultRule, Faults, Target};
 pub use keys::SigningAlg;
+pub use server::ConnectionStats;
 pub use stats::{IdpStats, Stats, WorkspaceStats, fingerprint};
 
 /// The OAuth client id of the one public client the devstack IdP knows.
@@ -65,6 +66,10 @@ pub struct DevstackOptions {
     /// Role claims per signed-in email (lowercase): issued as the `roles` claim of the IdP's
     /// tokens. An email with a `+tag` local part (`bob+analyst@x`) also gets role `tag`.
     pub user_roles: std::collections::BTreeMap<String, Vec<String>>,
+    /// More workspaces besides `dev` and `prod`, named `ws001`, `ws002`, …, each on its own
+    /// ephemeral loopback port with the same default federation policy (for benchmarks of many
+    /// workspaces on one IdP).
+    pub extra_workspaces: usize,
 }
 
 impl Default for DevstackOptions {
@@ -76,6 +81,7 @@ impl Default for DevstackOptions {
             workspace_token_ttl: Duration::from_secs(3600),
             rotate_refresh_tokens: true,
             user_roles: Default::default(),
+            extra_workspaces: 0,
         }
     }
 }
@@ -181,6 +187,7 @@ pub(crate) struct Shared {
     pub(crate) user_roles: std::collections::BTreeMap<String, Vec<String>>,
     pub(crate) account: account::Account,
     pub(crate) endpoints: serving_admin::Endpoints,
+    pub(crate) connections: Arc<server::Connections>,
 }
 
 impl Shared {
@@ -218,22 +225,32 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
     let idp_listener = server::bind(port(0)?).await?;
     let dev_listener = server::bind(port(1)?).await?;
     let prod_listener = server::bind(port(2)?).await?;
-    let base = |l: &tokio::net::TcpListener| -> anyhow::Result<String> {
-        Ok(format!("http://{}", l.local_addr()?))
-    };
+    let base =
+        |l: &tokio::net::TcpListener| -> anyhow::Result<String> { Ok(format!("http://{}", l.local_addr()?)) };
+    let mut extra_listeners = Vec::with_capacity(opts.extra_workspaces);
+    for _ in 0..opts.extra_workspaces {
+        let mut addr = opts.addr;
+        addr.set_port(0);
+        extra_listeners.push(server::bind(addr).await?);
+    }
     let issuer = base(&idp_listener)?;
     let workspaces = vec![
-        WorkspaceInfo {
-            name: "dev".into(),
-            host: base(&dev_listener)?,
-            workspace_id: 7_000_000_000_000_001,
-        },
+        WorkspaceInfo { name: "dev".into(), host: base(&dev_listener)?, workspace_id: 7_000_000_000_000_001 },
         WorkspaceInfo {
             name: "prod".into(),
             host: base(&prod_listener)?,
             workspace_id: 7_000_000_000_000_002,
         },
     ];
+    let mut workspaces = workspaces;
+    for (i, l) in extra_listeners.iter().enumerate() {
+        workspaces.push(WorkspaceInfo {
+            name: format!("ws{:03}", i + 1),
+            host: base(l)?,
+            workspace_id: 7_000_000_000_001_001 + i as u64,
+        });
+    }
+    let names: Vec<String> = workspaces.iter().map(|w| w.name.clone()).collect();
     let info = DevstackInfo {
         issuer: issuer.clone(),
         client_id: CLIENT_ID.to_owned(),
@@ -254,23 +271,25 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         rotate_refresh_tokens: opts.rotate_refresh_tokens,
         keys,
         idp: Mutex::new(idp_token::IdpStore::default()),
-        workspaces: workspaces
-            .into_iter()
-            .map(|w| workspace::Workspace::new(w, &issuer))
-            .collect(),
-        stats: stats::Recorder::new(&["dev", "prod"]),
+        workspaces: workspaces.into_iter().map(|w| workspace::Workspace::new(w, &issuer)).collect(),
+        stats: stats::Recorder::new(&names.iter().map(String::as_str).collect::<Vec<_>>()),
         faults: Faults::default(),
         verifier: exchange::Verifier::new()?,
         user_roles: opts.user_roles.into_iter().map(|(k, v)| (k.to_lowercase(), v)).collect(),
         account: Default::default(),
         endpoints: Default::default(),
+        connections: Default::default(),
         info,
     });
-    let tasks = vec![
-        server::spawn(idp_listener, idp::router(shared.clone())),
-        server::spawn(dev_listener, workspace::router(shared.clone(), "dev")),
-        server::spawn(prod_listener, workspace::router(shared.clone(), "prod")),
+    let conns = &shared.connections;
+    let mut tasks = vec![
+        server::spawn(idp_listener, idp::router(shared.clone()), conns.clone()),
+        server::spawn(dev_listener, workspace::router(shared.clone(), "dev"), conns.clone()),
+        server::spawn(prod_listener, workspace::router(shared.clone(), "prod"), conns.clone()),
     ];
+    for (l, name) in extra_listeners.into_iter().zip(names.iter().skip(2)) {
+        tasks.push(server::spawn(l, workspace::router(shared.clone(), name), conns.clone()));
+    }
     tracing::info!(issuer = %shared.info.issuer, "devstack started");
     Ok(Devstack { shared, tasks })
 }
@@ -291,13 +310,20 @@ impl Devstack {
         self.shared.stats.snapshot()
     }
 
+    /// Connections open now and at most (every listener together), and the most requests served
+    /// at once: what a client really held open.
+    pub fn connections(&self) -> ConnectionStats {
+        self.shared.connections.snapshot()
+    }
+
+    /// Starts the peaks of [`Devstack::connections`] again from what is open now.
+    pub fn reset_connection_peaks(&self) {
+        self.shared.connections.reset_peaks();
+    }
+
     /// Revokes every refresh token issued so far (later sign-ins get working ones again).
     pub fn revoke_refresh_tokens(&self) {
-        self.shared
-            .idp
-            .lock()
-            .expect("idp store poisoned")
-            .revoke_all();
+        self.shared.idp.lock().expect("idp store poisoned").revoke_all();
     }
 
     /// Adds a federation policy to workspace `workspace` (`dev` or `prod`), e.g. to trust a real

@@ -6,6 +6,8 @@
 //! which aborts every connection, keep-alive ones included).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use anyhow::Context as _;
 use axum::Router;
@@ -21,9 +23,7 @@ use crate::faults::DropConnection;
 
 /// Binds a loopback listener.
 pub(crate) async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding the devstack to {addr}"))
+    TcpListener::bind(addr).await.with_context(|| format!("binding the devstack to {addr}"))
 }
 
 /// The error that makes hyper abort a connection.
@@ -31,8 +31,75 @@ pub(crate) async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 #[error("connection dropped by a devstack fault")]
 struct Dropped;
 
+/// Open-connection and in-flight-request counters across every listener of one devstack, so a
+/// benchmark can report how many connections a client really held open at once.
+#[derive(Debug, Default)]
+pub(crate) struct Connections {
+    open: AtomicUsize,
+    peak: AtomicUsize,
+    accepted: AtomicU64,
+    in_flight: AtomicUsize,
+    peak_in_flight: AtomicUsize,
+}
+
+/// A snapshot of [`Connections`] (see [`crate::Devstack::connections`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConnectionStats {
+    /// Connections open now.
+    pub open: usize,
+    /// Most connections open at once since the start (or the last reset).
+    pub peak_open: usize,
+    /// Connections accepted in all.
+    pub accepted: u64,
+    /// Most requests being served at once since the start (or the last reset).
+    pub peak_in_flight: usize,
+}
+
+impl Connections {
+    pub(crate) fn snapshot(&self) -> ConnectionStats {
+        ConnectionStats {
+            open: self.open.load(Ordering::SeqCst),
+            peak_open: self.peak.load(Ordering::SeqCst),
+            accepted: self.accepted.load(Ordering::SeqCst),
+            peak_in_flight: self.peak_in_flight.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Starts the peaks again from what is open now.
+    pub(crate) fn reset_peaks(&self) {
+        self.peak.store(self.open.load(Ordering::SeqCst), Ordering::SeqCst);
+        self.peak_in_flight.store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+
+    fn opened(self: &Arc<Self>) -> Guard {
+        let now = self.open.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        self.accepted.fetch_add(1, Ordering::SeqCst);
+        Guard { counters: self.clone(), request: false }
+    }
+
+    fn request(self: &Arc<Self>) -> Guard {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        Guard { counters: self.clone(), request: true }
+    }
+}
+
+/// Decrements its counter when dropped (a connection closed, a request answered or aborted).
+struct Guard {
+    counters: Arc<Connections>,
+    request: bool,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let c = if self.request { &self.counters.in_flight } else { &self.counters.open };
+        c.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Serves `router` on `listener` until the returned task is aborted.
-pub(crate) fn spawn(listener: TcpListener, router: Router) -> JoinHandle<()> {
+pub(crate) fn spawn(listener: TcpListener, router: Router, conns: Arc<Connections>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut connections = JoinSet::new();
         loop {
@@ -49,10 +116,14 @@ pub(crate) fn spawn(listener: TcpListener, router: Router) -> JoinHandle<()> {
                 Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             };
             let router = router.clone();
+            let conns = conns.clone();
             connections.spawn(async move {
+                let _open = conns.opened();
                 let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                     let router = router.clone();
+                    let in_flight = conns.request();
                     async move {
+                        let _in_flight = in_flight;
                         let resp: Response<Body> = match router.oneshot(req.map(Body::new)).await {
                             Ok(resp) => resp,
                             Err(never) => match never {},

@@ -39,18 +39,10 @@ pub(crate) async fn messages(
             "The request body is not JSON",
         );
     };
-    let model = request
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or("databricks-claude-sonnet-4-5")
-        .to_owned();
+    let model =
+        request.get("model").and_then(Value::as_str).unwrap_or("databricks-claude-sonnet-4-5").to_owned();
     // A rough token count, so usage is plausible and non-zero.
-    let input_tokens = (request
-        .get("messages")
-        .map(|m| m.to_string().len())
-        .unwrap_or(0)
-        / 4)
-    .max(1);
+    let input_tokens = (request.get("messages").map(|m| m.to_string().len()).unwrap_or(0) / 4).max(1);
     let id = format!("msg_dvs{}", random_hex(12));
     let usage = json!({"input_tokens": input_tokens, "output_tokens": 1});
     if request.get("stream").and_then(Value::as_bool) == Some(true) {
@@ -88,10 +80,7 @@ fn stream(id: &str, model: &str, usage: Value) -> Response {
             json!({"type": "content_block_delta", "index": 0,
                 "delta": {"type": "text_delta", "text": REPLY}}),
         ),
-        (
-            "content_block_stop",
-            json!({"type": "content_block_stop", "index": 0}),
-        ),
+        ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
         (
             "message_delta",
             json!({"type": "message_delta",
@@ -100,16 +89,7 @@ fn stream(id: &str, model: &str, usage: Value) -> Response {
         ),
         ("message_stop", json!({"type": "message_stop"})),
     ];
-    let body: String = events
-        .iter()
-        .map(|(event, data)| format!("event: {event}\ndata: {data}\n\n"))
-        .collect();
-    (
-        [
-            (header::CONTENT_TYPE, "text/event-stream"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
+    let body: String =
+        events.iter().map(|(event, data)| format!("event: {event}\ndata: {data}\n\n")).collect();
+    ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], body).into_response()
 }

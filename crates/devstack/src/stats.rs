@@ -12,10 +12,7 @@ use sha2::{Digest as _, Sha256};
 
 /// Lowercase hex SHA-256 of `token`: how the devstack records a token it has seen.
 pub fn fingerprint(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A snapshot of every counter.
@@ -63,9 +60,7 @@ impl Recorder {
     pub(crate) fn new(workspaces: &[&str]) -> Self {
         let mut stats = Stats::default();
         for name in workspaces {
-            stats
-                .workspaces
-                .insert((*name).to_owned(), WorkspaceStats::default());
+            stats.workspaces.insert((*name).to_owned(), WorkspaceStats::default());
         }
         Self(Mutex::new(stats))
     }
@@ -100,10 +95,7 @@ mod tests {
 
     #[test]
     fn fingerprint_is_sha256_hex() {
-        assert_eq!(
-            fingerprint("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(fingerprint("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
@@ -113,9 +105,6 @@ mod tests {
         r.seen("dev", "t1");
         r.seen("dev", "t2");
         let s = r.snapshot();
-        assert_eq!(
-            s.workspaces["dev"].seen_token_fingerprints,
-            vec![fingerprint("t1"), fingerprint("t2")]
-        );
+        assert_eq!(s.workspaces["dev"].seen_token_fingerprints, vec![fingerprint("t1"), fingerprint("t2")]);
     }
 }

@@ -75,25 +75,14 @@ impl Workspace {
             subject_claim: "email".into(),
             ..FederationPolicy::new(issuer, vec![CLIENT_ID.to_owned()])
         };
-        Self {
-            info,
-            policies: Mutex::new(vec![default_policy]),
-            tokens: Mutex::default(),
-        }
+        Self { info, policies: Mutex::new(vec![default_policy]), tokens: Mutex::default() }
     }
 
     fn mint(&self, principal: Principal, scopes: Vec<String>, expires_at: i64) -> String {
         let token = format!("dvs{}", random_hex(20));
         let mut tokens = self.tokens.lock().expect("tokens poisoned");
         tokens.retain(|_, t| t.expires_at > expires_at - 86_400);
-        tokens.insert(
-            fingerprint(&token),
-            IssuedToken {
-                principal,
-                scopes,
-                expires_at,
-            },
-        );
+        tokens.insert(fingerprint(&token), IssuedToken { principal, scopes, expires_at });
         token
     }
 
@@ -113,35 +102,21 @@ pub(crate) struct WsState {
 
 impl WsState {
     pub(crate) fn ws(&self) -> &Workspace {
-        self.shared
-            .workspace(&self.name)
-            .expect("router built for an existing workspace")
+        self.shared.workspace(&self.name).expect("router built for an existing workspace")
     }
 }
 
 /// The routes of workspace `name`.
 pub(crate) fn router(shared: Arc<Shared>, name: &str) -> Router {
-    let site = Site {
-        listener: Listener::Workspace(name.to_owned()),
-        faults: shared.faults.clone(),
-    };
-    let state = WsState {
-        shared,
-        name: name.to_owned(),
-    };
+    let site = Site { listener: Listener::Workspace(name.to_owned()), faults: shared.faults.clone() };
+    let state = WsState { shared, name: name.to_owned() };
     Router::new()
         .route("/", get(|| async { "Lakepass devstack workspace" }))
         .route("/.well-known/databricks-config", get(databricks_config))
-        .route(
-            "/oidc/.well-known/oauth-authorization-server",
-            get(oauth_metadata),
-        )
+        .route("/oidc/.well-known/oauth-authorization-server", get(oauth_metadata))
         .route("/oidc/v1/token", post(token))
         .route("/api/2.0/preview/scim/v2/Me", get(scim_me))
-        .route(
-            "/serving-endpoints/{name}/v1/messages",
-            post(serving::messages),
-        )
+        .route("/serving-endpoints/{name}/v1/messages", post(serving::messages))
         .route("/ai-gateway/anthropic/v1/messages", post(serving::messages))
         .merge(crate::account::routes())
         .merge(crate::serving_admin::routes())
@@ -209,11 +184,7 @@ pub(crate) fn authenticate(
     }
     let refuse = |status, error_code, message: &str| {
         stats.workspace(&st.name, |w| w.api_calls_unauthorized += 1);
-        Err(Refusal {
-            status,
-            error_code,
-            message: message.to_owned(),
-        })
+        Err(Refusal { status, error_code, message: message.to_owned() })
     };
     let Some(token) = presented else {
         return refuse(
@@ -230,9 +201,7 @@ pub(crate) fn authenticate(
         );
     };
     let allowed = any_of_scopes.is_empty()
-        || scopes
-            .iter()
-            .any(|s| s == "all-apis" || any_of_scopes.contains(&s.as_str()));
+        || scopes.iter().any(|s| s == "all-apis" || any_of_scopes.contains(&s.as_str()));
     if !allowed {
         return refuse(
             StatusCode::FORBIDDEN,
@@ -257,11 +226,8 @@ async fn scim_me(
         Err(refusal) => return refusal.into_response(),
     };
     let id = u64::from_str_radix(&fingerprint(&p.user_name)[..13], 16).unwrap_or(1);
-    let emails: Vec<Value> = p
-        .email
-        .iter()
-        .map(|e| json!({"value": e, "type": "work", "primary": true}))
-        .collect();
+    let emails: Vec<Value> =
+        p.email.iter().map(|e| json!({"value": e, "type": "work", "primary": true})).collect();
     Json(json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "id": id.to_string(),
@@ -275,10 +241,7 @@ async fn scim_me(
 }
 
 fn parse_scopes(scope: Option<&str>) -> Result<Vec<String>, String> {
-    let scope = scope
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .unwrap_or("all-apis");
+    let scope = scope.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("all-apis");
     let scopes: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
     match scopes.iter().find(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
         Some(unknown) => Err(format!("Scope {unknown:?} is not supported")),
@@ -294,10 +257,7 @@ fn token_body(token: String, ttl: i64, scopes: &[String]) -> Response {
         "scope": scopes.join(" "),
     }))
     .into_response();
-    resp.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        "no-store".parse().expect("static"),
-    );
+    resp.headers_mut().insert(axum::http::header::CACHE_CONTROL, "no-store".parse().expect("static"));
     resp
 }
 
@@ -330,12 +290,8 @@ async fn token(
         }
         Some("client_credentials") => {
             let sp = &st.shared.info.service_principal;
-            let creds = basic_auth(&headers).or_else(|| {
-                Some((
-                    param("client_id")?.to_owned(),
-                    param("client_secret")?.to_owned(),
-                ))
-            });
+            let creds = basic_auth(&headers)
+                .or_else(|| Some((param("client_id")?.to_owned(), param("client_secret")?.to_owned())));
             if creds.as_ref() != Some(&(sp.client_id.clone(), sp.client_secret.clone())) {
                 return oauth_error(
                     StatusCode::UNAUTHORIZED,
@@ -356,11 +312,7 @@ async fn token(
             let token = st.ws().mint(principal, scopes.clone(), skew.now() + ttl);
             token_body(token, ttl, &scopes)
         }
-        None => oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "grant_type is missing",
-        ),
+        None => oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is missing"),
         Some(other) => oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -383,9 +335,7 @@ async fn exchange(
     match param("subject_token_type") {
         Some(JWT_TOKEN_TYPE) => {}
         Some(_) => {
-            return Err(bad(
-                "subject_token_type must be urn:ietf:params:oauth:token-type:jwt",
-            ));
+            return Err(bad("subject_token_type must be urn:ietf:params:oauth:token-type:jwt"));
         }
         None => return Err(bad("subject_token_type is missing")),
     }
@@ -393,14 +343,12 @@ async fn exchange(
         .map_err(|e| oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", &e))?;
     let mut policies = st.ws().policies.lock().expect("policies poisoned").clone();
     policies.extend(st.shared.account.federation_policies());
-    let principal = st
-        .shared
-        .verifier
-        .verify(subject_token, &policies, param("client_id"), skew.now())
-        .await
-        .map_err(|reason| {
-            tracing::info!(workspace = %st.name, %reason, "devstack exchange refused");
-            oauth_error(StatusCode::UNAUTHORIZED, "invalid_request", &reason)
-        })?;
+    let principal =
+        st.shared.verifier.verify(subject_token, &policies, param("client_id"), skew.now()).await.map_err(
+            |reason| {
+                tracing::info!(workspace = %st.name, %reason, "devstack exchange refused");
+                oauth_error(StatusCode::UNAUTHORIZED, "invalid_request", &reason)
+            },
+        )?;
     Ok((principal, scopes))
 }

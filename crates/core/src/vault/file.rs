@@ -56,10 +56,7 @@ impl FileStore {
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(&self.dir).map_err(|source| VaultError::Io {
-            path: self.dir.clone(),
-            source,
-        })
+        builder.create(&self.dir).map_err(|source| VaultError::Io { path: self.dir.clone(), source })
     }
 
     pub(super) fn get(&self, key: &str) -> Result<Option<Secret>, VaultError> {
@@ -91,18 +88,13 @@ impl FileStore {
         match std::fs::read(&self.path) {
             Ok(bytes) => parse(&Zeroizing::new(bytes), &self.path),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(Entries::new()),
-            Err(source) => Err(VaultError::Io {
-                path: self.path.clone(),
-                source,
-            }),
+            Err(source) => Err(VaultError::Io { path: self.path.clone(), source }),
         }
     }
 
     fn write(&self, entries: &Entries) -> Result<(), VaultError> {
-        write_atomic(&self.path, &render(entries), 0o600).map_err(|source| VaultError::Io {
-            path: self.path.clone(),
-            source,
-        })
+        write_atomic(&self.path, &render(entries), 0o600)
+            .map_err(|source| VaultError::Io { path: self.path.clone(), source })
     }
 }
 
@@ -112,10 +104,8 @@ fn parse(bytes: &[u8], path: &Path) -> Result<Entries, VaultError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Entries::new());
     }
-    serde_json::from_slice(bytes).map_err(|e| VaultError::Corrupt {
-        path: path.to_owned(),
-        message: describe_json_error(&e),
-    })
+    serde_json::from_slice(bytes)
+        .map_err(|e| VaultError::Corrupt { path: path.to_owned(), message: describe_json_error(&e) })
 }
 
 /// Where and what kind of error, without serde_json's message: that can quote the file's
@@ -155,10 +145,7 @@ mod tests {
             let shown = format!("{err} {err:?}");
             assert!(matches!(err, VaultError::Corrupt { .. }), "{shown}");
             assert!(!shown.contains("very-secret"), "{shown}");
-            assert!(
-                shown.contains("/d/vault.json") && shown.contains("move it aside"),
-                "{shown}"
-            );
+            assert!(shown.contains("/d/vault.json") && shown.contains("move it aside"), "{shown}");
         }
     }
 
@@ -171,10 +158,7 @@ mod tests {
     #[test]
     fn render_round_trips() {
         let mut entries = Entries::new();
-        entries.insert(
-            "ws:https://x.cloud.databricks.com".into(),
-            Secret::new("{\"t\":\"a\"}"),
-        );
+        entries.insert("ws:https://x.cloud.databricks.com".into(), Secret::new("{\"t\":\"a\"}"));
         entries.insert("idp:corp".into(), Secret::new("rt"));
         let back = parse(&render(&entries), Path::new("v")).unwrap();
         assert_eq!(back, entries);

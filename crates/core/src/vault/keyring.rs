@@ -47,9 +47,7 @@ where
     match off_thread("probe", limit, probe).await {
         Ok(Ok(())) | Ok(Err(KeyringError::NoEntry)) => ProbeOutcome::Reachable,
         // The store answered, it just did not like this entry: it is there.
-        Ok(Err(KeyringError::Ambiguous(_) | KeyringError::BadEncoding(_))) => {
-            ProbeOutcome::Reachable
-        }
+        Ok(Err(KeyringError::Ambiguous(_) | KeyringError::BadEncoding(_))) => ProbeOutcome::Reachable,
         Ok(Err(KeyringError::NoStorageAccess(e))) => {
             ProbeOutcome::Unreachable(format!("the OS keyring refused access ({e})"))
         }
@@ -86,21 +84,15 @@ impl KeyringStore {
     pub(super) async fn set(&self, key: &str, value: &Secret) -> Result<(), VaultError> {
         let op = format!("set {key:?}");
         let (owned, value) = (key.to_owned(), value.clone());
-        off_thread(&op, CALL_TIMEOUT, move || {
-            entry(&owned)?.set_password(value.secret())
-        })
-        .await?
-        .map_err(|e| keyring_error(&op, e))
+        off_thread(&op, CALL_TIMEOUT, move || entry(&owned)?.set_password(value.secret()))
+            .await?
+            .map_err(|e| keyring_error(&op, e))
     }
 
     pub(super) async fn delete(&self, key: &str) -> Result<(), VaultError> {
         let op = format!("delete {key:?}");
         let owned = key.to_owned();
-        match off_thread(&op, CALL_TIMEOUT, move || {
-            entry(&owned)?.delete_credential()
-        })
-        .await?
-        {
+        match off_thread(&op, CALL_TIMEOUT, move || entry(&owned)?.delete_credential()).await? {
             Ok(()) | Err(KeyringError::NoEntry) => Ok(()),
             Err(e) => Err(keyring_error(&op, e)),
         }
@@ -125,11 +117,7 @@ where
             message: format!("{op}: the keyring call crashed ({join}); set LAKEPASS_VAULT=file"),
         }),
         Err(_elapsed) => {
-            tracing::warn!(
-                op,
-                timeout_s = limit.as_secs_f32(),
-                "OS keyring call timed out"
-            );
+            tracing::warn!(op, timeout_s = limit.as_secs_f32(), "OS keyring call timed out");
             Err(VaultError::Timeout { op: op.to_owned() })
         }
     }
@@ -161,7 +149,5 @@ pub(super) fn keyring_error(op: &str, e: KeyringError) -> VaultError {
         KeyringError::BadEncoding(_) => "the stored value is not UTF-8".to_owned(),
         other => other.to_string(),
     };
-    VaultError::Keyring {
-        message: format!("{op}: {what}; {next}"),
-    }
+    VaultError::Keyring { message: format!("{op}: {what}; {next}") }
 }

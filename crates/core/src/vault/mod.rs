@@ -78,9 +78,7 @@ impl FromStr for VaultKind {
         match s.trim().to_ascii_lowercase().as_str() {
             "keyring" => Ok(VaultKind::Keyring),
             "file" => Ok(VaultKind::File),
-            _ => Err(ParseVaultKindError {
-                value: s.to_owned(),
-            }),
+            _ => Err(ParseVaultKindError { value: s.to_owned() }),
         }
     }
 }
@@ -158,13 +156,7 @@ impl Vault {
     /// (no storage access, platform failure, timeout) the file backend is used and the reason is
     /// kept in [`Vault::fallback_reason`] and logged.
     pub async fn open(data_dir: &Path, forced: Option<VaultKind>) -> Result<Vault, VaultError> {
-        Self::open_with_probe(
-            data_dir,
-            forced,
-            keyring::probe_os_keyring,
-            keyring::PROBE_TIMEOUT,
-        )
-        .await
+        Self::open_with_probe(data_dir, forced, keyring::probe_os_keyring, keyring::PROBE_TIMEOUT).await
     }
 
     /// [`Vault::open`] with the keyring probe injected, so tests can play an absent, failing or
@@ -193,12 +185,7 @@ impl Vault {
                 Backend::File(store)
             }
         };
-        let vault = Vault {
-            inner: Arc::new(Inner {
-                backend,
-                fallback_reason,
-            }),
-        };
+        let vault = Vault { inner: Arc::new(Inner { backend, fallback_reason }) };
         match (&vault.inner.fallback_reason, forced) {
             (Some(reason), _) => tracing::warn!(
                 location = %vault.location(),
@@ -270,10 +257,7 @@ impl Vault {
 
 impl fmt::Debug for Vault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Vault")
-            .field("kind", &self.kind())
-            .field("location", &self.location())
-            .finish()
+        f.debug_struct("Vault").field("kind", &self.kind()).field("location", &self.location()).finish()
     }
 }
 

@@ -14,9 +14,7 @@ const IDP: &str = "idp:corp";
 const WS: &str = "ws:https://x.cloud.databricks.com/sub/path";
 
 async fn file_vault(dir: &Path) -> Vault {
-    Vault::open(dir, Some(VaultKind::File))
-        .await
-        .expect("open file vault")
+    Vault::open(dir, Some(VaultKind::File)).await.expect("open file vault")
 }
 
 fn no_access() -> KeyringError {
@@ -30,15 +28,9 @@ async fn file_set_get_overwrite_delete() {
     assert_eq!(vault.kind(), VaultKind::File);
     assert!(vault.get(IDP).await.unwrap().is_none());
 
-    vault
-        .set(IDP, &Secret::new(r#"{"refresh_token":"rt-1"}"#))
-        .await
-        .unwrap();
+    vault.set(IDP, &Secret::new(r#"{"refresh_token":"rt-1"}"#)).await.unwrap();
     vault.set(WS, &Secret::new("dapi-ws")).await.unwrap();
-    assert_eq!(
-        vault.get(IDP).await.unwrap().unwrap().secret(),
-        r#"{"refresh_token":"rt-1"}"#
-    );
+    assert_eq!(vault.get(IDP).await.unwrap().unwrap().secret(), r#"{"refresh_token":"rt-1"}"#);
     assert_eq!(vault.get(WS).await.unwrap().unwrap().secret(), "dapi-ws");
 
     vault.set(IDP, &Secret::new("rt-2")).await.unwrap();
@@ -75,11 +67,7 @@ async fn file_is_0600_in_a_0700_folder() {
     assert_eq!(mode(&data.join("vault.json")), 0o600, "vault file");
     // Rewrites keep it 0600 (write_atomic makes a new file each time).
     vault.set(WS, &Secret::new("t")).await.unwrap();
-    assert_eq!(
-        mode(&data.join("vault.json")),
-        0o600,
-        "vault file after rewrite"
-    );
+    assert_eq!(mode(&data.join("vault.json")), 0o600, "vault file after rewrite");
 }
 
 #[tokio::test]
@@ -96,21 +84,11 @@ async fn corrupt_file_is_reported_and_left_untouched() {
     for err in [&get, &set, &delete] {
         let shown = err.to_string();
         assert!(matches!(err, VaultError::Corrupt { .. }), "{shown}");
-        assert!(
-            shown.contains(&path.display().to_string()),
-            "names the file: {shown}"
-        );
+        assert!(shown.contains(&path.display().to_string()), "names the file: {shown}");
         assert!(shown.contains("move it aside"), "says what to do: {shown}");
-        assert!(
-            !shown.contains("very-secret"),
-            "never shows content: {shown}"
-        );
+        assert!(!shown.contains("very-secret"), "never shows content: {shown}");
     }
-    assert_eq!(
-        std::fs::read(&path).unwrap(),
-        garbage,
-        "file must be left as it was"
-    );
+    assert_eq!(std::fs::read(&path).unwrap(), garbage, "file must be left as it was");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -123,12 +101,7 @@ async fn concurrent_sets_from_tasks_all_survive() {
     for i in 0..24 {
         let vault = if i % 2 == 0 { a.clone() } else { b.clone() };
         tasks.push(tokio::spawn(async move {
-            vault
-                .set(
-                    &format!("ws:https://w{i}.example"),
-                    &Secret::new(format!("t{i}")),
-                )
-                .await
+            vault.set(&format!("ws:https://w{i}.example"), &Secret::new(format!("t{i}"))).await
         }));
     }
     for task in tasks {
@@ -148,17 +121,11 @@ fn concurrent_sets_from_threads_all_survive() {
         .map(|i| {
             let dir = dir.clone();
             std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async {
                     let vault = file_vault(&dir).await;
                     for j in 0..5 {
-                        vault
-                            .set(&format!("idp:t{i}-{j}"), &Secret::new("rt"))
-                            .await
-                            .unwrap();
+                        vault.set(&format!("idp:t{i}-{j}"), &Secret::new("rt")).await.unwrap();
                     }
                 });
             })
@@ -176,19 +143,14 @@ fn concurrent_sets_from_threads_all_survive() {
 async fn forced_kinds_skip_the_probe() {
     let tmp = tempfile::tempdir().unwrap();
     let never = || -> Result<(), KeyringError> { panic!("forced vaults must not probe") };
-    let file = Vault::open_with_probe(tmp.path(), Some(VaultKind::File), never, Duration::ZERO)
-        .await
-        .unwrap();
+    let file =
+        Vault::open_with_probe(tmp.path(), Some(VaultKind::File), never, Duration::ZERO).await.unwrap();
     assert_eq!(file.kind(), VaultKind::File);
     assert_eq!(file.fallback_reason(), None, "forced is not a fallback");
-    assert_eq!(
-        file.location(),
-        format!("file {}", tmp.path().join("vault.json").display())
-    );
+    assert_eq!(file.location(), format!("file {}", tmp.path().join("vault.json").display()));
 
-    let kr = Vault::open_with_probe(tmp.path(), Some(VaultKind::Keyring), never, Duration::ZERO)
-        .await
-        .unwrap();
+    let kr =
+        Vault::open_with_probe(tmp.path(), Some(VaultKind::Keyring), never, Duration::ZERO).await.unwrap();
     assert_eq!(kr.kind(), VaultKind::Keyring);
     assert_eq!(kr.location(), "OS keyring (service lakepass)");
     assert_eq!(kr.fallback_reason(), None);
@@ -199,9 +161,7 @@ async fn reachable_keyring_is_used() {
     let tmp = tempfile::tempdir().unwrap();
     for answer in [Ok(()), Err(KeyringError::NoEntry)] {
         let probe = move || answer;
-        let vault = Vault::open_with_probe(tmp.path(), None, probe, Duration::from_secs(3))
-            .await
-            .unwrap();
+        let vault = Vault::open_with_probe(tmp.path(), None, probe, Duration::from_secs(3)).await.unwrap();
         assert_eq!(vault.kind(), VaultKind::Keyring);
         assert_eq!(vault.fallback_reason(), None);
     }
@@ -214,15 +174,10 @@ async fn unreachable_keyring_falls_back_to_the_file_and_says_why() {
     type Probe = fn() -> Result<(), KeyringError>;
     let cases: [(Probe, &str); 2] = [
         (|| Err(no_access()), "refused access"),
-        (
-            || Err(KeyringError::PlatformFailure("no Secret Service".into())),
-            "not available",
-        ),
+        (|| Err(KeyringError::PlatformFailure("no Secret Service".into())), "not available"),
     ];
     for (probe, why) in cases {
-        let vault = Vault::open_with_probe(tmp.path(), None, probe, Duration::from_secs(3))
-            .await
-            .unwrap();
+        let vault = Vault::open_with_probe(tmp.path(), None, probe, Duration::from_secs(3)).await.unwrap();
         assert_eq!(vault.kind(), VaultKind::File);
         let reason = vault.fallback_reason().expect("a fallback is never silent");
         assert!(reason.contains(why), "{reason}");
@@ -239,13 +194,8 @@ async fn hanging_keyring_times_out_and_falls_back() {
         Ok(())
     };
     let started = std::time::Instant::now();
-    let vault = Vault::open_with_probe(tmp.path(), None, hang, Duration::from_millis(100))
-        .await
-        .unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "open waited for the hung call"
-    );
+    let vault = Vault::open_with_probe(tmp.path(), None, hang, Duration::from_millis(100)).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1), "open waited for the hung call");
     assert_eq!(vault.kind(), VaultKind::File);
     let reason = vault.fallback_reason().unwrap();
     assert!(reason.contains("did not answer within 0.1 s"), "{reason}");
@@ -269,10 +219,7 @@ fn real_probe_without_dbus_falls_back_to_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let runtime_dir = tempfile::tempdir().unwrap(); // no `bus` socket in it
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "vault::tests::real_probe_without_dbus_falls_back_to_the_file",
-            "--exact",
-        ])
+        .args(["vault::tests::real_probe_without_dbus_falls_back_to_the_file", "--exact"])
         .args(["--nocapture", "--test-threads=1"])
         .env(CHILD, tmp.path())
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
@@ -284,14 +231,8 @@ fn real_probe_without_dbus_falls_back_to_the_file() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
-    assert!(
-        stdout.contains("1 passed"),
-        "child ran no test:\n{stdout}\n{stderr}"
-    );
-    assert!(
-        stdout.contains("fallback reason: the OS keyring"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("1 passed"), "child ran no test:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("fallback reason: the OS keyring"), "{stdout}");
 }
 
 #[test]
@@ -299,14 +240,8 @@ fn vault_kind_parses_and_serializes() {
     assert_eq!("keyring".parse::<VaultKind>().unwrap(), VaultKind::Keyring);
     assert_eq!(" File ".parse::<VaultKind>().unwrap(), VaultKind::File);
     let err = "vault".parse::<VaultKind>().unwrap_err().to_string();
-    assert!(
-        err.contains("LAKEPASS_VAULT") && err.contains("\"keyring\" or \"file\""),
-        "{err}"
-    );
-    assert_eq!(
-        serde_json::to_string(&VaultKind::Keyring).unwrap(),
-        "\"keyring\""
-    );
+    assert!(err.contains("LAKEPASS_VAULT") && err.contains("\"keyring\" or \"file\""), "{err}");
+    assert_eq!(serde_json::to_string(&VaultKind::Keyring).unwrap(), "\"keyring\"");
     assert_eq!(serde_json::to_string(&VaultKind::File).unwrap(), "\"file\"");
     assert_eq!(VaultKind::File.to_string(), "file");
 }
@@ -315,38 +250,20 @@ fn vault_kind_parses_and_serializes() {
 async fn debug_shows_only_kind_and_location() {
     let tmp = tempfile::tempdir().unwrap();
     let vault = file_vault(tmp.path()).await;
-    vault
-        .set(IDP, &Secret::new("rt-very-secret"))
-        .await
-        .unwrap();
+    vault.set(IDP, &Secret::new("rt-very-secret")).await.unwrap();
     let shown = format!("{vault:?}");
-    assert!(
-        shown.starts_with("Vault { kind: File, location: \"file "),
-        "{shown}"
-    );
+    assert!(shown.starts_with("Vault { kind: File, location: \"file "), "{shown}");
     assert!(!shown.contains("very-secret"), "{shown}");
 }
 
 #[test]
 fn errors_say_what_to_do_next() {
-    let timeout = VaultError::Timeout {
-        op: format!("get {IDP:?}"),
-    }
-    .to_string();
-    assert!(
-        timeout.contains("LAKEPASS_VAULT=file") && timeout.contains("idp:corp"),
-        "{timeout}"
-    );
+    let timeout = VaultError::Timeout { op: format!("get {IDP:?}") }.to_string();
+    assert!(timeout.contains("LAKEPASS_VAULT=file") && timeout.contains("idp:corp"), "{timeout}");
     let locked = super::keyring::keyring_error("set \"idp:corp\"", no_access()).to_string();
-    assert!(
-        locked.contains("unlock") && locked.contains("LAKEPASS_VAULT=file"),
-        "{locked}"
-    );
+    assert!(locked.contains("unlock") && locked.contains("LAKEPASS_VAULT=file"), "{locked}");
     let bytes = b"rt-very-secret\xff".to_vec();
     let bad = super::keyring::keyring_error("get \"x\"", KeyringError::BadEncoding(bytes));
     let bad = format!("{bad} {bad:?}");
-    assert!(
-        !bad.contains("very-secret") && !bad.contains("114"),
-        "{bad}"
-    );
+    assert!(!bad.contains("very-secret") && !bad.contains("114"), "{bad}");
 }

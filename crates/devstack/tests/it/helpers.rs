@@ -24,11 +24,7 @@ pub async fn auto_approving() -> Devstack {
 
 /// A client that shows redirects instead of following them.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap()
 }
 
 pub struct Pkce {
@@ -41,10 +37,7 @@ pub fn pkce() -> Pkce {
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let verifier = URL_SAFE_NO_PAD.encode(bytes);
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    Pkce {
-        verifier,
-        challenge,
-    }
+    Pkce { verifier, challenge }
 }
 
 pub fn authorize_url(issuer: &str, pkce: &Pkce, scope: &str) -> String {
@@ -74,23 +67,14 @@ pub fn location_param(resp: &reqwest::Response, key: &str) -> String {
 
 /// Follows `/authorize` on an auto-approving devstack; returns the code.
 pub async fn authorize(stack: &Devstack, pkce: &Pkce, scope: &str) -> String {
-    let resp = client()
-        .get(authorize_url(&stack.info().issuer, pkce, scope))
-        .send()
-        .await
-        .unwrap();
+    let resp = client().get(authorize_url(&stack.info().issuer, pkce, scope)).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FOUND);
     location_param(&resp, "code")
 }
 
 /// `POST /token` with form `params`; returns status and JSON.
 pub async fn idp_token(stack: &Devstack, params: &[(&str, &str)]) -> (StatusCode, Value) {
-    let resp = client()
-        .post(format!("{}/token", stack.info().issuer))
-        .form(params)
-        .send()
-        .await
-        .unwrap();
+    let resp = client().post(format!("{}/token", stack.info().issuer)).form(params).send().await.unwrap();
     (resp.status(), resp.json().await.unwrap())
 }
 
@@ -111,11 +95,7 @@ pub async fn redeem(stack: &Devstack, code: &str, verifier: &str) -> (StatusCode
 pub async fn refresh(stack: &Devstack, refresh_token: &str) -> (StatusCode, Value) {
     idp_token(
         stack,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", "lakepass-dev"),
-            ("refresh_token", refresh_token),
-        ],
+        &[("grant_type", "refresh_token"), ("client_id", "lakepass-dev"), ("refresh_token", refresh_token)],
     )
     .await
 }
@@ -130,9 +110,7 @@ pub async fn sign_in(stack: &Devstack) -> Value {
 }
 
 pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+    v[key].as_str().unwrap_or_else(|| panic!("{key} missing in {v}"))
 }
 
 /// Decodes one JWT part (0 = header, 1 = claims) without verifying.
@@ -143,14 +121,7 @@ pub fn jwt_part(jwt: &str, index: usize) -> Value {
 
 /// The host of workspace `name`.
 pub fn host(stack: &Devstack, name: &str) -> String {
-    stack
-        .info()
-        .workspaces
-        .iter()
-        .find(|w| w.name == name)
-        .unwrap()
-        .host
-        .clone()
+    stack.info().workspaces.iter().find(|w| w.name == name).unwrap().host.clone()
 }
 
 /// RFC 8693 exchange at workspace `name`.
@@ -169,12 +140,8 @@ pub async fn exchange(
         form.push(("scope", "all-apis"));
     }
     form.extend_from_slice(extra);
-    let resp = client()
-        .post(format!("{}/oidc/v1/token", host(stack, name)))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let resp =
+        client().post(format!("{}/oidc/v1/token", host(stack, name))).form(&form).send().await.unwrap();
     (resp.status(), resp.json().await.unwrap())
 }
 

@@ -22,29 +22,11 @@ async fn discovery_and_jwks_publish_both_keys() {
         .unwrap();
     assert_eq!(conf["issuer"], iss.as_str());
     assert_eq!(conf["token_endpoint"], format!("{iss}/token"));
-    assert_eq!(
-        conf["code_challenge_methods_supported"],
-        serde_json::json!(["S256"])
-    );
-    assert!(
-        conf["scopes_supported"]
-            .to_string()
-            .contains("offline_access")
-    );
-    let jwks: Value = client()
-        .get(str_of(&conf, "jwks_uri"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let kids: Vec<(&str, &str)> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| (str_of(k, "kid"), str_of(k, "alg")))
-        .collect();
+    assert_eq!(conf["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert!(conf["scopes_supported"].to_string().contains("offline_access"));
+    let jwks: Value = client().get(str_of(&conf, "jwks_uri")).send().await.unwrap().json().await.unwrap();
+    let kids: Vec<(&str, &str)> =
+        jwks["keys"].as_array().unwrap().iter().map(|k| (str_of(k, "kid"), str_of(k, "alg"))).collect();
     assert_eq!(kids, [("rs256-1", "RS256"), ("es256-1", "ES256")]);
     assert_eq!(jwks["keys"][0]["e"], "AQAB");
     assert_eq!(jwks["keys"][1]["crv"], "P-256");
@@ -55,11 +37,7 @@ async fn auto_approved_pkce_flow_issues_the_promised_tokens() {
     let stack = auto_approving().await;
     let pkce = pkce();
     let resp = client()
-        .get(authorize_url(
-            &stack.info().issuer,
-            &pkce,
-            "openid email offline_access",
-        ))
+        .get(authorize_url(&stack.info().issuer, &pkce, "openid email offline_access"))
         .send()
         .await
         .unwrap();
@@ -85,10 +63,7 @@ async fn auto_approved_pkce_flow_issues_the_promised_tokens() {
     assert_eq!(claims["name"], "Alice");
     assert_eq!(claims["nonce"], "nonce-456");
     assert!(str_of(&claims, "sub").starts_with("user-"));
-    assert_eq!(
-        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
-        3600
-    );
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
     let access = jwt_part(str_of(&body, "access_token"), 1);
     assert_eq!(access["aud"], "api://lakepass-dev");
     assert_eq!(access["sub"], claims["sub"]);
@@ -97,15 +72,9 @@ async fn auto_approved_pkce_flow_issues_the_promised_tokens() {
 
 #[tokio::test]
 async fn login_form_can_be_submitted_with_plain_http() {
-    let stack = lakepass_devstack::start(DevstackOptions::default())
-        .await
-        .unwrap();
+    let stack = lakepass_devstack::start(DevstackOptions::default()).await.unwrap();
     let pkce = pkce();
-    let page = client()
-        .get(authorize_url(&stack.info().issuer, &pkce, "openid email"))
-        .send()
-        .await
-        .unwrap();
+    let page = client().get(authorize_url(&stack.info().issuer, &pkce, "openid email")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("action=\"/authorize/login\""), "{html}");
@@ -117,10 +86,7 @@ async fn login_form_can_be_submitted_with_plain_http() {
 
     let resp = client()
         .post(format!("{}/authorize/login", stack.info().issuer))
-        .form(&[
-            ("request_id", request_id),
-            ("email", "bob.builder@example.com"),
-        ])
+        .form(&[("request_id", request_id), ("email", "bob.builder@example.com")])
         .send()
         .await
         .unwrap();
@@ -131,10 +97,7 @@ async fn login_form_can_be_submitted_with_plain_http() {
     let claims = jwt_part(str_of(&body, "id_token"), 1);
     assert_eq!(claims["email"], "bob.builder@example.com");
     assert_eq!(claims["name"], "Bob Builder");
-    assert!(
-        body.get("refresh_token").is_none(),
-        "no offline_access, no refresh token"
-    );
+    assert!(body.get("refresh_token").is_none(), "no offline_access, no refresh token");
 
     // The request id is single-use.
     let again = client()
@@ -152,18 +115,9 @@ async fn authorize_refuses_plain_pkce_and_foreign_redirects_with_a_page() {
     let pkce = pkce();
     let good = authorize_url(&stack.info().issuer, &pkce, "openid");
     for (bad, expect) in [
-        (
-            good.replace("code_challenge_method=S256", "code_challenge_method=plain"),
-            "S256",
-        ),
-        (
-            good.replace("&code_challenge_method=S256", ""),
-            "code_challenge_method is missing",
-        ),
-        (
-            good.replace("http%3A%2F%2F127.0.0.1%3A9", "https%3A%2F%2Fevil.example"),
-            "loopback",
-        ),
+        (good.replace("code_challenge_method=S256", "code_challenge_method=plain"), "S256"),
+        (good.replace("&code_challenge_method=S256", ""), "code_challenge_method is missing"),
+        (good.replace("http%3A%2F%2F127.0.0.1%3A9", "https%3A%2F%2Fevil.example"), "loopback"),
     ] {
         let resp = client().get(&bad).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
@@ -188,10 +142,7 @@ async fn wrong_verifier_and_replayed_code_are_refused() {
     assert_eq!(status, StatusCode::OK, "{first}");
 
     let (status, body) = redeem(&stack, &code, &pkce.verifier).await;
-    assert_eq!(
-        (status, &body["error"]),
-        (StatusCode::BAD_REQUEST, &"invalid_grant".into())
-    );
+    assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &"invalid_grant".into()));
     assert!(str_of(&body, "error_description").contains("already used"));
     // The replay revoked what the code had issued.
     let (status, body) = refresh(&stack, str_of(&first, "refresh_token")).await;
@@ -203,27 +154,12 @@ async fn wrong_verifier_and_replayed_code_are_refused() {
 async fn token_endpoint_errors_follow_rfc_6749() {
     let stack = auto_approving().await;
     let (status, body) = idp_token(&stack, &[("grant_type", "refresh_token")]).await;
-    assert_eq!(
-        (status, str_of(&body, "error")),
-        (StatusCode::UNAUTHORIZED, "invalid_client")
-    );
-    let (status, body) = idp_token(
-        &stack,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", "lakepass-dev"),
-        ],
-    )
-    .await;
-    assert_eq!(
-        (status, str_of(&body, "error")),
-        (StatusCode::BAD_REQUEST, "invalid_request")
-    );
+    assert_eq!((status, str_of(&body, "error")), (StatusCode::UNAUTHORIZED, "invalid_client"));
+    let (status, body) =
+        idp_token(&stack, &[("grant_type", "authorization_code"), ("client_id", "lakepass-dev")]).await;
+    assert_eq!((status, str_of(&body, "error")), (StatusCode::BAD_REQUEST, "invalid_request"));
     let (status, body) = refresh(&stack, "not-a-refresh-token").await;
-    assert_eq!(
-        (status, str_of(&body, "error")),
-        (StatusCode::BAD_REQUEST, "invalid_grant")
-    );
+    assert_eq!((status, str_of(&body, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"));
     assert_eq!(body["error_description"], "Refresh token is unknown");
 }
 
@@ -243,10 +179,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 
     // Presenting the rotated token again is reuse: refused, and the family dies.
     let (status, body) = refresh(&stack, rt1).await;
-    assert_eq!(
-        (status, str_of(&body, "error")),
-        (StatusCode::BAD_REQUEST, "invalid_grant")
-    );
+    assert_eq!((status, str_of(&body, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"));
     assert!(str_of(&body, "error_description").contains("reuse"));
     let (status, body) = refresh(&stack, rt2).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -269,11 +202,7 @@ async fn revocation_in_process_and_over_http() {
     let b = sign_in(&stack).await;
     let (status, _) = refresh(&stack, str_of(&b, "refresh_token")).await;
     assert_eq!(status, StatusCode::OK);
-    let resp = client()
-        .post(format!("{}/_devstack/revoke", stack.info().issuer))
-        .send()
-        .await
-        .unwrap();
+    let resp = client().post(format!("{}/_devstack/revoke", stack.info().issuer)).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let (status, body) = refresh(&stack, str_of(&b, "refresh_token")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -305,10 +234,7 @@ async fn es256_signing_and_key_rotation() {
     stack.set_signing_alg(SigningAlg::ES256);
     let es = sign_in(&stack).await;
     let header = jwt_part(str_of(&es, "id_token"), 0);
-    assert_eq!(
-        (&header["alg"], &header["kid"]),
-        (&"ES256".into(), &"es256-1".into())
-    );
+    assert_eq!((&header["alg"], &header["kid"]), (&"ES256".into(), &"es256-1".into()));
     let (status, body) = exchange(&stack, "dev", str_of(&es, "id_token"), &[]).await;
     assert_eq!(status, StatusCode::OK, "ES256 tokens verify: {body}");
 
@@ -338,23 +264,15 @@ async fn a_fixed_port_puts_the_workspaces_on_the_next_two() {
         if port > 65_000 {
             continue;
         }
-        let opts = DevstackOptions {
-            addr: format!("127.0.0.1:{port}").parse().unwrap(),
-            ..Default::default()
-        };
+        let opts =
+            DevstackOptions { addr: format!("127.0.0.1:{port}").parse().unwrap(), ..Default::default() };
         let Ok(stack) = lakepass_devstack::start(opts).await else {
             continue;
         };
         let info = stack.info();
         assert_eq!(info.issuer, format!("http://127.0.0.1:{port}"));
-        assert_eq!(
-            info.workspaces[0].host,
-            format!("http://127.0.0.1:{}", port + 1)
-        );
-        assert_eq!(
-            info.workspaces[1].host,
-            format!("http://127.0.0.1:{}", port + 2)
-        );
+        assert_eq!(info.workspaces[0].host, format!("http://127.0.0.1:{}", port + 1));
+        assert_eq!(info.workspaces[1].host, format!("http://127.0.0.1:{}", port + 2));
         stack.shutdown().await;
         // Shut down means the ports are free again.
         std::net::TcpListener::bind(("127.0.0.1", port)).expect("port released");
@@ -365,10 +283,7 @@ async fn a_fixed_port_puts_the_workspaces_on_the_next_two() {
 
 #[tokio::test]
 async fn refuses_to_listen_beyond_loopback() {
-    let opts = DevstackOptions {
-        addr: "0.0.0.0:0".parse().unwrap(),
-        ..Default::default()
-    };
+    let opts = DevstackOptions { addr: "0.0.0.0:0".parse().unwrap(), ..Default::default() };
     let err = lakepass_devstack::start(opts).await.err().expect("refused");
     assert!(err.to_string().contains("loopback"), "{err}");
 }

@@ -10,10 +10,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 /// Claims the default policy accepts, for `sign_claims`.
@@ -29,13 +26,7 @@ async fn exchange_is_accepted_by_dev_and_its_token_refused_by_prod() {
     let stack = auto_approving().await;
     let id_token = str_of(&sign_in(&stack).await, "id_token").to_owned();
 
-    let (status, body) = exchange(
-        &stack,
-        "dev",
-        &id_token,
-        &[("scope", "all-apis offline_access")],
-    )
-    .await;
+    let (status, body) = exchange(&stack, "dev", &id_token, &[("scope", "all-apis offline_access")]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3600);
@@ -48,30 +39,17 @@ async fn exchange_is_accepted_by_dev_and_its_token_refused_by_prod() {
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["userName"], "alice@example.com");
     assert_eq!(me["displayName"], "Alice");
-    assert_eq!(
-        me["emails"][0],
-        json!({"value": "alice@example.com", "type": "work", "primary": true})
-    );
+    assert_eq!(me["emails"][0], json!({"value": "alice@example.com", "type": "work", "primary": true}));
     assert_eq!(me["groups"][0]["display"], "users");
 
     let (status, err) = scim_me(&stack, "prod", token).await;
-    assert_eq!(
-        status,
-        StatusCode::UNAUTHORIZED,
-        "a dev token must not open prod"
-    );
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a dev token must not open prod");
     assert_eq!(err["error_code"], "UNAUTHENTICATED");
 
     let stats = stack.stats();
     let dev = &stats.workspaces["dev"];
-    assert_eq!(
-        (dev.exchanges_ok, dev.exchanges_failed, dev.api_calls_ok),
-        (1, 0, 1)
-    );
-    assert_eq!(
-        dev.seen_token_fingerprints,
-        [fingerprint(&id_token), fingerprint(token)]
-    );
+    assert_eq!((dev.exchanges_ok, dev.exchanges_failed, dev.api_calls_ok), (1, 0, 1));
+    assert_eq!(dev.seen_token_fingerprints, [fingerprint(&id_token), fingerprint(token)]);
     let prod = &stats.workspaces["prod"];
     assert_eq!((prod.api_calls_ok, prod.api_calls_unauthorized), (0, 1));
     assert_eq!(prod.seen_token_fingerprints, [fingerprint(token)]);
@@ -92,11 +70,7 @@ async fn exchange_is_accepted_by_dev_and_its_token_refused_by_prod() {
 async fn bad_subject_tokens_are_refused_with_the_documented_error() {
     let stack = auto_approving().await;
     let b64 = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
-    let unsigned = format!(
-        "{}.{}.",
-        b64(json!({"alg": "none"})),
-        b64(good_claims(&stack))
-    );
+    let unsigned = format!("{}.{}.", b64(json!({"alg": "none"})), b64(good_claims(&stack)));
     let hs256 = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &good_claims(&stack),
@@ -105,10 +79,7 @@ async fn bad_subject_tokens_are_refused_with_the_documented_error() {
     .unwrap();
     let with = |patch: Value| {
         let mut claims = good_claims(&stack);
-        claims
-            .as_object_mut()
-            .unwrap()
-            .extend(patch.as_object().unwrap().clone());
+        claims.as_object_mut().unwrap().extend(patch.as_object().unwrap().clone());
         stack.sign_claims(&claims)
     };
     let good = stack.sign_claims(&good_claims(&stack));
@@ -126,51 +97,27 @@ async fn bad_subject_tokens_are_refused_with_the_documented_error() {
         (hs256, "Token algorithm is not allowed"),
         ("not-a-jwt".to_owned(), "Token is malformed"),
         (with(json!({"exp": now() - 120})), "Token is expired"),
-        (
-            with(json!({"aud": "someone-else"})),
-            "Token audience is not allowed",
-        ),
+        (with(json!({"aud": "someone-else"})), "Token audience is not allowed"),
         (idp_access_token, "Token audience is not allowed"),
-        (
-            with(json!({"iss": format!("{}/", stack.info().issuer)})),
-            "Token issuer is not trusted",
-        ),
-        (
-            with(json!({"iss": "https://evil.example"})),
-            "Token issuer is not trusted",
-        ),
+        (with(json!({"iss": format!("{}/", stack.info().issuer)})), "Token issuer is not trusted"),
+        (with(json!({"iss": "https://evil.example"})), "Token issuer is not trusted"),
         (forged, "Invalid signature"),
-        (
-            with(json!({"email": null})),
-            "Token subject claim is missing",
-        ),
+        (with(json!({"email": null})), "Token subject claim is missing"),
     ];
     for (token, reason) in &cases {
         let (status, body) = exchange(&stack, "dev", token, &[]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{reason}: {body}");
-        assert_eq!(
-            body,
-            json!({"error": "invalid_request", "error_description": reason})
-        );
+        assert_eq!(body, json!({"error": "invalid_request", "error_description": reason}));
     }
     // Within the 30 s leeway an expired token still passes.
     let (status, _) = exchange(&stack, "dev", &with(json!({"exp": now() - 10})), &[]).await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = exchange(&stack, "dev", &good, &[("scope", "all-apis root")]).await;
-    assert_eq!(
-        (status, str_of(&body, "error")),
-        (StatusCode::BAD_REQUEST, "invalid_scope")
-    );
+    assert_eq!((status, str_of(&body, "error")), (StatusCode::BAD_REQUEST, "invalid_scope"));
 
     let dev = &stack.stats().workspaces["dev"];
-    assert_eq!(
-        (dev.exchanges_ok, dev.exchanges_failed),
-        (1, cases.len() as u64 + 1)
-    );
-    assert!(
-        dev.seen_token_fingerprints
-            .contains(&fingerprint("not-a-jwt"))
-    );
+    assert_eq!((dev.exchanges_ok, dev.exchanges_failed), (1, cases.len() as u64 + 1));
+    assert!(dev.seen_token_fingerprints.contains(&fingerprint("not-a-jwt")));
 }
 
 #[tokio::test]
@@ -223,11 +170,7 @@ async fn another_issuer_can_be_trusted_including_for_a_service_principal() {
     let (status, body) = exchange(&stack, "dev", &foreign, &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, me) = scim_me(&stack, "dev", str_of(&body, "access_token")).await;
-    assert_eq!(
-        me["userName"],
-        jwt_part(&foreign, 1)["sub"],
-        "subject_claim sub"
-    );
+    assert_eq!(me["userName"], jwt_part(&foreign, 1)["sub"], "subject_claim sub");
     assert_eq!(me["emails"][0]["value"], "alice@example.com");
     // Policies are per workspace.
     let (status, _) = exchange(&stack, "prod", &foreign, &[]).await;
@@ -237,20 +180,14 @@ async fn another_issuer_can_be_trusted_including_for_a_service_principal() {
     let sp_id = "11111111-2222-4333-8444-555555555555";
     let (status, body) = exchange(&stack, "prod", &foreign, &[("client_id", sp_id)]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        body["error_description"],
-        "No federation policy for this service principal"
-    );
+    assert_eq!(body["error_description"], "No federation policy for this service principal");
     let policy = FederationPolicy {
         service_principal_client_id: Some(sp_id.into()),
         subject: Some("nobody".into()),
         ..FederationPolicy::new(other.info().issuer.clone(), vec!["lakepass-dev".into()])
     };
     let resp = client()
-        .post(format!(
-            "{}/_devstack/federation-policies",
-            stack.info().issuer
-        ))
+        .post(format!("{}/_devstack/federation-policies", stack.info().issuer))
         .json(&json!({"workspace": "prod", "policy": policy}))
         .send()
         .await
@@ -260,13 +197,7 @@ async fn another_issuer_can_be_trusted_including_for_a_service_principal() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error_description"], "Token subject is not allowed");
     let sub = str_of(&jwt_part(&foreign, 1), "sub").to_owned();
-    stack.add_federation_policy(
-        "prod",
-        FederationPolicy {
-            subject: Some(sub),
-            ..policy
-        },
-    );
+    stack.add_federation_policy("prod", FederationPolicy { subject: Some(sub), ..policy });
     let (status, body) = exchange(&stack, "prod", &foreign, &[("client_id", sp_id)]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, me) = scim_me(&stack, "prod", str_of(&body, "access_token")).await;
@@ -293,20 +224,14 @@ async fn host_metadata_the_sdks_probe() {
         json!({"oidc_endpoint": format!("{}/oidc", dev.host), "workspace_id": dev.workspace_id})
     );
     let meta: Value = client()
-        .get(format!(
-            "{}/oidc/.well-known/oauth-authorization-server",
-            dev.host
-        ))
+        .get(format!("{}/oidc/.well-known/oauth-authorization-server", dev.host))
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        meta["token_endpoint"],
-        format!("{}/oidc/v1/token", dev.host)
-    );
+    assert_eq!(meta["token_endpoint"], format!("{}/oidc/v1/token", dev.host));
     let head = client().head(&dev.host).send().await.unwrap();
     assert_eq!(head.status(), StatusCode::OK);
 }
@@ -343,10 +268,7 @@ async fn anthropic_messages_json_and_sse() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let msg: Value = resp.json().await.unwrap();
-    assert_eq!(
-        (&msg["type"], &msg["role"]),
-        (&"message".into(), &"assistant".into())
-    );
+    assert_eq!((&msg["type"], &msg["role"]), (&"message".into(), &"assistant".into()));
     assert_eq!(msg["content"], json!([{"type": "text", "text": "pong"}]));
     assert_eq!(msg["model"], "databricks-claude-sonnet-4-5");
     assert_eq!(msg["stop_reason"], "end_turn");
@@ -388,10 +310,7 @@ async fn anthropic_messages_json_and_sse() {
         ]
     );
     assert_eq!(events[0].1["message"]["content"], json!([]));
-    assert_eq!(
-        events[2].1["delta"],
-        json!({"type": "text_delta", "text": "pong"})
-    );
+    assert_eq!(events[2].1["delta"], json!({"type": "text_delta", "text": "pong"}));
     assert_eq!(events[4].1["delta"]["stop_reason"], "end_turn");
 
     // Wrong scope, no token, and another workspace's token are refused.
@@ -406,9 +325,7 @@ async fn anthropic_messages_json_and_sse() {
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let prod_token = workspace_token(&stack, "prod", "all-apis").await;
     for auth in [None, Some(prod_token.as_str())] {
-        let mut req = client()
-            .post(format!("{base}/ai-gateway/anthropic/v1/messages"))
-            .json(&request);
+        let mut req = client().post(format!("{base}/ai-gateway/anthropic/v1/messages")).json(&request);
         if let Some(t) = auth {
             req = req.header("x-api-key", t);
         }
@@ -416,8 +333,5 @@ async fn anthropic_messages_json_and_sse() {
     }
     let dev = &stack.stats().workspaces["dev"];
     assert_eq!((dev.api_calls_ok, dev.api_calls_unauthorized), (2, 3));
-    assert!(
-        dev.seen_token_fingerprints
-            .contains(&fingerprint(&prod_token))
-    );
+    assert!(dev.seen_token_fingerprints.contains(&fingerprint(&prod_token)));
 }
