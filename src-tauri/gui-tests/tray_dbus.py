@@ -1,0 +1,320 @@
+"""The tray for real: this test IS the StatusNotifier host on a private session bus.
+
+With --headless instead: the app under a bare X server with no D-Bus at all keeps tokens fresh.
+
+Run under `xvfb-run -a dbus-run-session -- python3 tray_dbus.py --app … --lakepass …` (scripts/ci-ui.sh
+does). It owns org.kde.StatusNotifierWatcher, starts a devstack and the app, waits for the app's
+tray item to register, reads its status, icon and menu (com.canonical.dbusmenu), and drives it:
+sign in from the menu, "Refresh now" (the token in ~/.databrickscfg changes), switch workspace
+(the check mark and the config move), then "Quit" (the app exits 0). Prints "N passed, N failed".
+Needs Python dbus-next.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from dbus_next import BusType, Variant
+from dbus_next.aio import MessageBus
+from dbus_next.service import ServiceInterface, dbus_property, method, signal as dbus_signal, PropertyAccess
+
+WATCHER = "org.kde.StatusNotifierWatcher"
+
+
+class Watcher(ServiceInterface):
+    def __init__(self):
+        super().__init__(WATCHER)
+        self.items = []
+        self.registered = asyncio.Event()
+
+    @method()
+    def RegisterStatusNotifierItem(self, service: "s"):
+        self.items.append(service)
+        self.registered.set()
+        self.StatusNotifierItemRegistered(service)
+
+    @method()
+    def RegisterStatusNotifierHost(self, service: "s"):
+        pass
+
+    @dbus_property(access=PropertyAccess.READ)
+    def RegisteredStatusNotifierItems(self) -> "as":
+        return self.items
+
+    @dbus_property(access=PropertyAccess.READ)
+    def IsStatusNotifierHostRegistered(self) -> "b":
+        return True
+
+    @dbus_property(access=PropertyAccess.READ)
+    def ProtocolVersion(self) -> "i":
+        return 0
+
+    @dbus_signal()
+    def StatusNotifierItemRegistered(self, service) -> "s":
+        return service
+
+    @dbus_signal()
+    def StatusNotifierHostRegistered(self):
+        pass
+
+
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(("ok   " if ok else "FAIL ") + name + ("" if ok else f": {detail}"), flush=True)
+    if not ok:
+        raise AssertionError(name)
+
+
+def flatten(layout, out):
+    """dbusmenu layout (id, props, children) → list of dicts, depth first."""
+    item_id, props, children = layout
+    label = props.get("label").value if "label" in props else ""
+    out.append({
+        "id": item_id,
+        "label": label.replace("_", "") if label else "",
+        "enabled": props["enabled"].value if "enabled" in props else True,
+        "toggle": props["toggle-state"].value if "toggle-state" in props else None,
+        "submenu": props["children-display"].value == "submenu" if "children-display" in props else False,
+    })
+    for c in children:
+        flatten(c.value, out)
+    return out
+
+
+def profile_token(path, profile):
+    try:
+        text = open(path).read()
+    except FileNotFoundError:
+        return None
+    m = re.search(r"^\[" + re.escape(profile) + r"\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
+    if not m:
+        return None
+    t = re.search(r"^token\s*=\s*(\S+)", m.group(1), re.M)
+    return t.group(1) if t else None
+
+
+async def until(what, f, timeout=20.0, every=0.25):
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        last = await f()
+        if last:
+            return last
+        await asyncio.sleep(every)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+async def main(args):
+    home = tempfile.mkdtemp(prefix="lakepass-tray-")
+    config = os.path.join(home, "config.toml")
+    cfgfile = os.path.join(home, ".databrickscfg")
+    browser = os.path.join(home, "browser.sh")
+    with open(browser, "w") as f:
+        f.write('#!/bin/sh\nexec curl -sSL --max-time 20 -o /dev/null "$1"\n')
+    os.chmod(browser, 0o755)
+    # A stand-in terminal emulator: records the environment it was started with.
+    terminal = os.path.join(home, "terminal.sh")
+    opened = os.path.join(home, "terminal.out")
+    with open(terminal, "w") as f:
+        f.write(f'#!/bin/sh\necho "$DATABRICKS_HOST $DATABRICKS_CONFIG_PROFILE" > {opened}\nsleep 2\n')
+    os.chmod(terminal, 0o755)
+    env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
+               XDG_DATA_HOME=os.path.join(home, ".local/share"), LAKEPASS_DATA_DIR=os.path.join(home, "data"),
+               DATABRICKS_CONFIG_FILE=cfgfile, LAKEPASS_VAULT="file", BROWSER=browser, LAKEPASS_LOG="info",
+               TERMINAL=terminal)
+    procs = []
+    try:
+        ds = subprocess.Popen([args.lakepass, "devstack", "--auto-approve", "tray@example.com", "--token-ttl", "3600",
+                               "--write-config", config], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        procs.append(ds)
+        info = json.loads(ds.stdout.readline())  # the devstack prints its info once it listens
+
+        bus = await MessageBus(bus_type=BusType.SESSION).connect()
+        watcher = Watcher()
+        bus.export("/StatusNotifierWatcher", watcher)
+        await bus.request_name(WATCHER)
+
+        applog = open(os.path.join(home, "app.log"), "w")
+        app = subprocess.Popen([args.app, "--config", config, "--hidden"], env=env, stdout=applog, stderr=subprocess.STDOUT)
+        procs.append(app)
+        await asyncio.wait_for(watcher.registered.wait(), 30)
+        path = watcher.items[0]
+        check("the app registers a tray item", True)
+
+        # Ayatana registers an object path: find its connection by the app's pid.
+        intro = await bus.introspect("org.freedesktop.DBus", "/org/freedesktop/DBus")
+        dbus = bus.get_proxy_object("org.freedesktop.DBus", "/org/freedesktop/DBus", intro).get_interface("org.freedesktop.DBus")
+        owner = None
+        for name in await dbus.call_list_names():
+            if name.startswith(":") and await dbus.call_get_connection_unix_process_id(name) == app.pid:
+                try:
+                    await bus.introspect(name, path)
+                    owner = name
+                    break
+                except Exception:
+                    continue
+        if path.startswith(":") or "/" not in path:
+            owner, path = path, "/StatusNotifierItem"
+        check("found the item's connection by pid", owner is not None, path)
+
+        item_obj = bus.get_proxy_object(owner, path, await bus.introspect(owner, path))
+        item = item_obj.get_interface("org.kde.StatusNotifierItem")
+        status = await item.get_status()
+        icon0 = await item.get_icon_name()
+        menu_path = await item.get_menu()
+        check("item status is Active", status == "Active", status)
+        menu_obj = bus.get_proxy_object(owner, menu_path, await bus.introspect(owner, menu_path))
+        menu = menu_obj.get_interface("com.canonical.dbusmenu")
+
+        async def items():
+            _rev, layout = await menu.call_get_layout(0, -1, [])
+            return flatten(layout, [])[1:]  # drop the root
+
+        async def click(label_prefix):
+            for it in await items():
+                if it["label"].startswith(label_prefix):
+                    await menu.call_event(it["id"], "clicked", Variant("s", ""), 0)
+                    return it
+            raise AssertionError(f"no menu item starting with {label_prefix!r}: {[i['label'] for i in await items()]}")
+
+        labels = [i["label"] for i in await items()]
+        check("menu before sign-in", labels[0] == "dev — sign-in needed" and "Sign in to devstack…" in labels
+              and "Refresh now" in labels and "Quit Lakepass" in labels and "Open dashboard" in labels, labels)
+        refresh = next(i for i in await items() if i["label"] == "Refresh now")
+        check("Refresh now is greyed out while signed out", refresh["enabled"] is False, refresh)
+
+        await click("Sign in to devstack")
+        first = await until("a fresh token in the menu", lambda: first_label_matching(items, r"^dev — .*\bleft$"), 30)
+        check("menu after sign-in shows time left", True, first)
+        check("menu offers Sign out", "Sign out of devstack" in [i["label"] for i in await items()])
+        icon1 = await item.get_icon_name()
+        check("the icon changed with the state", icon1 != icon0, f"{icon0} → {icon1}")
+        token0 = await until("a token in ~/.databrickscfg", lambda: asyncio.sleep(0, profile_token(cfgfile, "devstack-dev")))
+
+        await asyncio.sleep(1.1)
+        await click("Refresh now")
+        token1 = await until("a new token", lambda: asyncio.sleep(0, (lambda t: t if t and t != token0 else None)(profile_token(cfgfile, "devstack-dev"))))
+        check("Refresh now mints a new token", token1 != token0)
+
+        checks = {i["label"].split(" — ")[0]: i["toggle"] for i in await items() if i["toggle"] is not None}
+        check("Workspace submenu checks the active one", checks.get("dev") == 1 and checks.get("prod") == 0, checks)
+        await click("prod — ")
+        await until("prod active in the menu", lambda: first_label_matching(items, r"^prod — "), 10)
+        checks = {i["label"].split(" — ")[0]: i["toggle"] for i in await items() if i["toggle"] is not None}
+        check("switching moves the check mark and the config", checks.get("prod") == 1 and 'active = "prod"' in open(config).read(), checks)
+
+        def dashboard_windows():
+            r = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "^Lakepass$"], capture_output=True, text=True)
+            return r.stdout.split()
+
+        check("no dashboard window while it is closed (no idle webview)", dashboard_windows() == [], dashboard_windows())
+        await click("Open dashboard")
+        await until("the dashboard window", lambda: asyncio.sleep(0, dashboard_windows()), 20)
+        check("Open dashboard opens the window", True)
+
+        await click("Open terminal")
+        prod_host = info["workspaces"][1]["host"]
+        got = await until("the terminal to start", lambda: asyncio.sleep(0, os.path.exists(opened) and open(opened).read().strip()), 20)
+        check("Open terminal starts the terminal with the active workspace's environment", got.startswith(prod_host), got)
+
+        await click("Quit Lakepass")
+        code = await asyncio.get_event_loop().run_in_executor(None, lambda: app.wait(15))
+        check("Quit exits cleanly", code == 0, code)
+    except Exception as e:  # noqa: BLE001 - report and fail
+        if not isinstance(e, AssertionError) or str(e).startswith("timed out") or str(e).startswith("no menu"):
+            results.append(False)
+            print(f"FAIL {type(e).__name__}: {e}", flush=True)
+        try:
+            print("--- app log (tail) ---\n" + open(os.path.join(home, "app.log")).read()[-3000:])
+        except Exception:
+            pass
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+    passed = sum(1 for r in results if r)
+    failed = len(results) - passed
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed or not results else 0
+
+
+async def first_label_matching(items, pattern):
+    its = await items()
+    return its[0]["label"] if its and re.search(pattern, its[0]["label"]) else None
+
+
+def headless(args):
+    """No tray host, no notification server, not even a session bus: the app still runs, and its
+    engine keeps tokens fresh (10 s tokens; the token in ~/.databrickscfg must change)."""
+    home = tempfile.mkdtemp(prefix="lakepass-headless-")
+    config = os.path.join(home, "config.toml")
+    cfgfile = os.path.join(home, ".databrickscfg")
+    browser = os.path.join(home, "browser.sh")
+    with open(browser, "w") as f:
+        f.write('#!/bin/sh\nexec curl -sSL --max-time 20 -o /dev/null "$1"\n')
+    os.chmod(browser, 0o755)
+    env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"), LAKEPASS_DATA_DIR=os.path.join(home, "data"),
+               DATABRICKS_CONFIG_FILE=cfgfile, LAKEPASS_VAULT="file", BROWSER=browser)
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    procs = []
+    try:
+        ds = subprocess.Popen([args.lakepass, "devstack", "--auto-approve", "h@example.com", "--token-ttl", "10",
+                               "--write-config", config], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        procs.append(ds)
+        ds.stdout.readline()
+        subprocess.run([args.lakepass, "--config", config, "login", "--timeout", "20"], env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+        token0 = profile_token(cfgfile, "devstack-dev")
+        check("signed in with the CLI", token0 is not None)
+        log = open(os.path.join(home, "app.log"), "w")
+        app = subprocess.Popen([args.app, "--config", config, "--hidden"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        procs.append(app)
+        end = time.monotonic() + 30
+        token = token0
+        while time.monotonic() < end and token == token0 and app.poll() is None:
+            time.sleep(0.5)
+            token = profile_token(cfgfile, "devstack-dev")
+        check("the app runs with no bus, tray host or notification server", app.poll() is None, app.poll())
+        check("and refreshes the token by itself", token not in (None, token0))
+    except Exception as e:  # noqa: BLE001
+        if not isinstance(e, AssertionError):
+            results.append(False)
+            print(f"FAIL {type(e).__name__}: {e}", flush=True)
+        try:
+            print("--- app log (tail) ---\n" + open(os.path.join(home, "app.log")).read()[-3000:])
+        except Exception:
+            pass
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+    passed = sum(1 for r in results if r)
+    print(f"{passed} passed, {len(results) - passed} failed")
+    return 1 if passed != len(results) or not results else 0
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--app", required=True)
+    ap.add_argument("--lakepass", required=True)
+    ap.add_argument("--headless", action="store_true", help="the no-bus check instead of the tray check")
+    a = ap.parse_args()
+    sys.exit(headless(a) if a.headless else asyncio.run(main(a)))

@@ -1,0 +1,140 @@
+//! IPC commands for the dashboard. They only delegate: to the host (engine, config, launches)
+//! or to the autostart seam. Errors cross as [`AppError`] data (`kind`, `message`, `field`).
+
+use std::sync::Arc;
+
+use tauri::State;
+
+use crate::events::Event;
+use crate::host::{AppError, Host, IdpForm, WorkspaceForm};
+use crate::platform::Autostart;
+use crate::view::AppView;
+
+/// What the commands reach, managed by Tauri.
+pub struct AppState {
+    /// The engine host.
+    pub host: Arc<Host>,
+    /// Start at login.
+    pub autostart: Box<dyn Autostart>,
+}
+
+type Res<T> = Result<T, AppError>;
+
+/// The current view (workspaces, IdPs, active workspace, config problems).
+#[tauri::command]
+pub fn get_view(state: State<'_, AppState>) -> AppView {
+    state.host.view()
+}
+
+/// Recent events, newest first.
+#[tauri::command]
+pub fn get_events(state: State<'_, AppState>) -> Vec<Event> {
+    state.host.events()
+}
+
+/// Makes a workspace the active one.
+#[tauri::command]
+pub fn set_active(state: State<'_, AppState>, name: String) -> Res<()> {
+    state.host.set_active(&name)
+}
+
+/// Exchanges new tokens now.
+#[tauri::command]
+pub async fn refresh_now(state: State<'_, AppState>) -> Res<()> {
+    state.host.refresh_now().await
+}
+
+/// Starts the browser sign-in for an IdP and waits for it.
+#[tauri::command]
+pub async fn sign_in(state: State<'_, AppState>, idp: String) -> Res<()> {
+    state.host.sign_in(&idp).await
+}
+
+/// Signs out of an IdP.
+#[tauri::command]
+pub async fn sign_out(state: State<'_, AppState>, idp: String) -> Res<()> {
+    state.host.sign_out(&idp).await
+}
+
+/// Adds (or, with `replace`, updates) a workspace.
+#[tauri::command]
+pub async fn save_workspace(
+    state: State<'_, AppState>,
+    name: String,
+    workspace: WorkspaceForm,
+    replace: bool,
+) -> Res<()> {
+    state.host.save_workspace(&name, &workspace, replace).await
+}
+
+/// Removes a workspace.
+#[tauri::command]
+pub async fn remove_workspace(state: State<'_, AppState>, name: String) -> Res<()> {
+    state.host.remove_workspace(&name).await
+}
+
+/// Adds (or, with `replace`, updates) an identity provider.
+#[tauri::command]
+pub async fn save_idp(state: State<'_, AppState>, name: String, idp: IdpForm, replace: bool) -> Res<()> {
+    state.host.save_idp(&name, &idp, replace).await
+}
+
+/// Removes an identity provider.
+#[tauri::command]
+pub async fn remove_idp(state: State<'_, AppState>, name: String) -> Res<()> {
+    state.host.remove_idp(&name).await
+}
+
+/// Launches Claude Code for a workspace (default: the active one).
+#[tauri::command]
+pub async fn launch_claude(state: State<'_, AppState>, workspace: Option<String>) -> Res<()> {
+    state.host.launch_claude(workspace.as_deref()).await
+}
+
+/// Opens a terminal for a workspace (default: the active one).
+#[tauri::command]
+pub async fn open_terminal(state: State<'_, AppState>, workspace: Option<String>) -> Res<()> {
+    state.host.open_terminal(workspace.as_deref()).await
+}
+
+/// The doctor's report for a workspace (why an exchange fails, claim by claim).
+#[tauri::command]
+pub async fn diagnose(state: State<'_, AppState>, workspace: String) -> Res<serde_json::Value> {
+    state.host.diagnose(&workspace).await
+}
+
+/// Whether the app starts at login.
+#[tauri::command]
+pub fn get_autostart(state: State<'_, AppState>) -> Res<bool> {
+    state.autostart.is_enabled().map_err(|e| AppError::new("autostart", e))
+}
+
+/// Turns start-at-login on or off.
+#[tauri::command]
+pub fn set_autostart(state: State<'_, AppState>, enabled: bool) -> Res<()> {
+    state.autostart.set_enabled(enabled).map_err(|e| AppError::new("autostart", e))
+}
+
+/// Every command, for `invoke_handler`.
+#[macro_export]
+macro_rules! all_commands {
+    () => {
+        tauri::generate_handler![
+            $crate::commands::get_view,
+            $crate::commands::get_events,
+            $crate::commands::set_active,
+            $crate::commands::refresh_now,
+            $crate::commands::sign_in,
+            $crate::commands::sign_out,
+            $crate::commands::save_workspace,
+            $crate::commands::remove_workspace,
+            $crate::commands::save_idp,
+            $crate::commands::remove_idp,
+            $crate::commands::launch_claude,
+            $crate::commands::open_terminal,
+            $crate::commands::diagnose,
+            $crate::commands::get_autostart,
+            $crate::commands::set_autostart
+        ]
+    };
+}

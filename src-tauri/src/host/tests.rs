@@ -1,0 +1,334 @@
+//! The host against an in-process devstack: sign-in, live view, config edits that rebuild the
+//! engine, forced refresh, launches through a fake, and a start with no config at all. No
+//! display, no tray host, no notification server: this is also the headless-start check.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lakepass_core::Paths;
+use lakepass_core::config::{ConfigDoc, IdpConfig, WorkspaceConfig};
+use lakepass_core::engine::EngineOptions;
+use lakepass_core::store::TokenState;
+use lakepass_core::vault::VaultKind;
+use lakepass_devstack::{Devstack, DevstackOptions};
+
+use super::*;
+use crate::platform::Launcher;
+
+#[derive(Default)]
+struct FakeLauncher {
+    calls: Mutex<Vec<String>>,
+    fail: bool,
+}
+
+impl Launcher for FakeLauncher {
+    fn launch_claude(&self, _: &Paths, ws: &str) -> Result<(), String> {
+        self.calls.lock().unwrap().push(format!("claude {ws}"));
+        if self.fail { Err("no terminal emulator found".into()) } else { Ok(()) }
+    }
+    fn open_terminal(&self, _: &Paths, ws: &str) -> Result<(), String> {
+        self.calls.lock().unwrap().push(format!("terminal {ws}"));
+        Ok(())
+    }
+}
+
+/// Plays the browser: follows the sign-in URL (the devstack auto-approves).
+fn browser() -> OpenUrl {
+    Arc::new(|url: &url::Url| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let r = reqwest::get(url).await.expect("sign-in page");
+            assert!(r.status().is_success(), "{}", r.status());
+        });
+        Ok(())
+    })
+}
+
+struct Fixture {
+    ds: Devstack,
+    _dir: tempfile::TempDir,
+    paths: Paths,
+    launcher: Arc<FakeLauncher>,
+}
+
+async fn fixture(ttl: u64) -> Fixture {
+    let ds = lakepass_devstack::start(DevstackOptions {
+        auto_approve: Some("ada@example.com".into()),
+        idp_token_ttl: Duration::from_secs(ttl),
+        workspace_token_ttl: Duration::from_secs(ttl),
+        ..Default::default()
+    })
+    .await
+    .expect("devstack");
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::under(dir.path());
+    let info = ds.info();
+    let mut doc = ConfigDoc::default();
+    doc.add_idp("devstack", &IdpConfig::new(info.issuer.clone(), info.client_id.clone()), false).unwrap();
+    for w in &info.workspaces {
+        doc.add_workspace(&w.name, &WorkspaceConfig::new("devstack", w.host.clone()), false).unwrap();
+    }
+    doc.save(&paths.config).unwrap();
+    Fixture { ds, _dir: dir, paths, launcher: Arc::new(FakeLauncher::default()) }
+}
+
+impl Fixture {
+    async fn host(&self) -> Arc<Host> {
+        let opts = HostOptions {
+            open_url: browser(),
+            launcher: self.launcher.clone(),
+            engine: EngineOptions { retry_base: Duration::from_secs(1), ..Default::default() },
+            vault_kind: Some(VaultKind::File),
+            sign_in_timeout: Duration::from_secs(20),
+            sinks: false,
+        };
+        Host::start(self.paths.clone(), opts).await
+    }
+}
+
+/// Waits (bounded) until the published view satisfies `ok`.
+async fn until(host: &Host, what: &str, ok: impl Fn(&AppView) -> bool) -> AppView {
+    let mut rx = host.subscribe();
+    let wait = async {
+        loop {
+            let v = rx.borrow_and_update().clone();
+            if ok(&v) {
+                return v;
+            }
+            rx.changed().await.expect("host alive");
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}: {:#?}", host.view()))
+}
+
+fn state(v: &AppView, ws: &str) -> TokenState {
+    v.workspaces.iter().find(|w| w.name == ws).unwrap_or_else(|| panic!("no {ws}")).state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signs_in_then_both_workspaces_are_fresh_in_the_view() {
+    let f = fixture(3600).await;
+    let host = f.host().await;
+    let v = host.view();
+    assert_eq!(state(&v, "dev"), TokenState::NeedsLogin);
+    assert!(!v.idps[0].signed_in);
+    assert_eq!(v.active.as_deref(), Some("dev"), "the first workspace added is active");
+    host.sign_in("devstack").await.expect("sign-in");
+    let v = until(&host, "both fresh", |v| {
+        state(v, "dev") == TokenState::Fresh && state(v, "prod") == TokenState::Fresh
+    })
+    .await;
+    assert!(v.idps[0].signed_in && !v.idps[0].signing_in);
+    assert!(v.workspaces.iter().all(|w| w.expires_at.is_some() && w.hint.is_none()));
+    assert!(host.events().iter().any(|e| e.text == "Signed in to devstack as ada@example.com"));
+    // Nothing secret reaches the view or the events.
+    let dev = host.engine().unwrap();
+    let token = dev.token(&dev.workspaces()[0]).await.unwrap();
+    let all = format!("{:?}{:?}", host.view(), host.events());
+    assert!(!all.contains(token.access_token.secret()));
+    assert_eq!(f.ds.stats().workspaces["dev"].exchanges_ok, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_a_workspace_rebuilds_the_engine_and_it_gets_a_token() {
+    let f = fixture(3600).await;
+    let host = f.host().await;
+    host.sign_in("devstack").await.unwrap();
+    let dev_host = f.ds.info().workspaces[0].host.clone();
+    let form = WorkspaceForm {
+        idp: "devstack".into(),
+        host: dev_host,
+        scopes: vec!["sql".into(), "serving".into()],
+        token: None,
+        client_id: None,
+        profile: Some("third-profile".into()),
+    };
+    host.save_workspace("third", &form, false).await.expect("saved");
+    let v =
+        until(&host, "third fresh", |v| v.workspaces.len() == 3 && state(v, "third") == TokenState::Fresh)
+            .await;
+    assert_eq!(v.workspaces.iter().find(|w| w.name == "third").unwrap().scopes, vec!["sql", "serving"]);
+    let text = std::fs::read_to_string(&f.paths.config).unwrap();
+    assert!(text.contains("[workspace.third]") && text.contains("third-profile"), "{text}");
+    // Removing it rebuilds again.
+    host.remove_workspace("third").await.unwrap();
+    assert_eq!(host.view().workspaces.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_edits_are_refused_with_the_field_and_nothing_is_written() {
+    let f = fixture(3600).await;
+    let host = f.host().await;
+    let before = std::fs::read_to_string(&f.paths.config).unwrap();
+    let form = WorkspaceForm {
+        idp: "devstack".into(),
+        host: "http://example.com".into(),
+        scopes: vec![],
+        token: None,
+        client_id: None,
+        profile: None,
+    };
+    let e = host.save_workspace("bad", &form, false).await.unwrap_err();
+    assert_eq!(e.kind, "invalid");
+    assert_eq!(e.field.as_deref(), Some("workspace.bad.host"), "{e:?}");
+    let dup = WorkspaceForm {
+        profile: Some("dev".into()),
+        host: "https://x.cloud.databricks.com".into(),
+        ..form.clone()
+    };
+    let e = host.save_workspace("other", &dup, false).await.unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("workspace.other.profile"), "{e:?}");
+    let e = host
+        .save_workspace(
+            "dev",
+            &WorkspaceForm { host: "https://x.cloud.databricks.com".into(), ..form.clone() },
+            false,
+        )
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("already exists"), "{e:?}");
+    let e = host.remove_idp("devstack").await.unwrap_err();
+    assert!(e.message.contains("used by workspace"), "{e:?}");
+    let e = host
+        .save_idp(
+            "x",
+            &IdpForm {
+                issuer: "not a url".into(),
+                client_id: "c".into(),
+                scopes: vec![],
+                redirect_port: None,
+            },
+            false,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("idp.x.issuer"));
+    assert_eq!(std::fs::read_to_string(&f.paths.config).unwrap(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_workspace_is_saved_for_the_cli_and_refresh_now_mints_new_tokens() {
+    let f = fixture(3600).await;
+    let host = f.host().await;
+    host.sign_in("devstack").await.unwrap();
+    let first = until(&host, "fresh", |v| state(v, "prod") == TokenState::Fresh).await;
+    host.set_active("prod").unwrap();
+    assert_eq!(host.view().active.as_deref(), Some("prod"));
+    let config = lakepass_core::config::Config::load(&f.paths.config).unwrap();
+    assert_eq!(config.active.as_deref(), Some("prod"));
+    assert!(host.set_active("nope").is_err());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    host.refresh_now().await.unwrap();
+    let later = host.view();
+    let exp = |v: &AppView| v.workspaces[1].expires_at.unwrap();
+    assert!(exp(&later) > exp(&first), "refresh now should mint a newer token");
+    assert_eq!(f.ds.stats().workspaces["prod"].exchanges_ok, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_keeps_tokens_fresh_with_no_front_end_at_all() {
+    let f = fixture(6).await;
+    let host = f.host().await;
+    host.sign_in("devstack").await.unwrap();
+    let first = until(&host, "fresh", |v| state(v, "dev") == TokenState::Fresh).await;
+    let exp0 = first.workspaces[0].expires_at.unwrap();
+    let v =
+        until(&host, "a background refresh", |v| v.workspaces[0].expires_at.is_some_and(|e| e > exp0)).await;
+    assert!(matches!(state(&v, "dev"), TokenState::Fresh | TokenState::Expiring | TokenState::Refreshing));
+    assert!(host.events().iter().any(|e| e.text.starts_with("New token")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_out_then_launches_go_through_the_launcher() {
+    let f = fixture(3600).await;
+    let host = f.host().await;
+    host.sign_in("devstack").await.unwrap();
+    host.launch_claude(None).await.unwrap();
+    host.open_terminal(Some("prod")).await.unwrap();
+    assert_eq!(*f.launcher.calls.lock().unwrap(), vec!["claude dev", "terminal prod"]);
+    host.sign_out("devstack").await.unwrap();
+    let v = host.view();
+    assert!(!v.idps[0].signed_in);
+    assert_eq!(state(&v, "dev"), TokenState::NeedsLogin);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_launch_is_an_error_and_an_event() {
+    let mut f = fixture(3600).await;
+    f.launcher = Arc::new(FakeLauncher { fail: true, ..Default::default() });
+    let host = f.host().await;
+    let e = host.launch_claude(Some("dev")).await.unwrap_err();
+    assert_eq!(e.kind, "launch");
+    assert!(host.events()[0].text.contains("no terminal emulator found"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_config_yet_is_a_view_not_a_crash_and_the_first_idp_fixes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::under(dir.path());
+    let opts = HostOptions {
+        open_url: browser(),
+        launcher: Arc::new(FakeLauncher::default()),
+        engine: EngineOptions::default(),
+        vault_kind: Some(VaultKind::File),
+        sign_in_timeout: Duration::from_secs(5),
+        sinks: false,
+    };
+    let host = Host::start(paths.clone(), opts).await;
+    let v = host.view();
+    assert!(v.config_error.as_deref().unwrap().contains("no Lakepass config"), "{v:?}");
+    assert_eq!(host.sign_in("x").await.unwrap_err().kind, "config");
+    host.save_idp(
+        "corp",
+        &IdpForm {
+            issuer: "https://login.example.com/".into(),
+            client_id: "lp".into(),
+            scopes: vec![],
+            redirect_port: None,
+        },
+        false,
+    )
+    .await
+    .unwrap();
+    let v = host.view();
+    assert_eq!(v.config_error, None);
+    assert_eq!(v.idps[0].issuer, "https://login.example.com/");
+    assert!(v.idps[0].scopes.contains(&"offline_access".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_the_daemon_sinks_and_rebinds_them_across_rebuilds() {
+    let f = fixture(3600).await;
+    // Port 0: any free port, so this test cannot collide with a real daemon.
+    let mut text = std::fs::read_to_string(&f.paths.config).unwrap();
+    text.push_str("\n[serve]\nport = 0\n");
+    std::fs::write(&f.paths.config, text).unwrap();
+    let opts = HostOptions {
+        open_url: browser(),
+        launcher: f.launcher.clone(),
+        engine: EngineOptions::default(),
+        vault_kind: Some(VaultKind::File),
+        sign_in_timeout: Duration::from_secs(20),
+        sinks: true,
+    };
+    let host = Host::start(f.paths.clone(), opts).await;
+    host.sign_in("devstack").await.unwrap();
+    let cfg = std::fs::read_to_string(&f.paths.databrickscfg).unwrap();
+    assert!(cfg.contains("[dev-live]") && cfg.contains("metadata_service_url"), "{cfg}");
+    // A config edit rebuilds the engine; the socket and the service come back without a clash.
+    let form = WorkspaceForm {
+        idp: "devstack".into(),
+        host: f.ds.info().workspaces[1].host.clone(),
+        scopes: vec![],
+        token: None,
+        client_id: None,
+        profile: Some("again".into()),
+    };
+    host.save_workspace("again", &form, false).await.unwrap();
+    let warnings: Vec<String> =
+        host.events().into_iter().filter(|e| e.level == Level::Warn).map(|e| e.text).collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    host.shutdown().await;
+}

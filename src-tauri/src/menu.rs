@@ -1,0 +1,378 @@
+//! The tray menu as data: `menu(view, now) -> MenuModel`, a pure function, unit tested.
+//!
+//! Linux trays get no click events, only the menu, so every action lives here. The adapter in
+//! `tray.rs` turns the model into real menu items and maps a clicked item's id back to a
+//! [`MenuAction`]; it rebuilds the menu only when the model's shape changes and otherwise just
+//! updates labels, because menus rebuilt over and over are unreliable on some panels.
+
+use lakepass_core::UnixTime;
+use lakepass_core::store::TokenState;
+
+use crate::view::{AppView, WorkspaceView, time_left};
+
+/// A whole menu.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MenuModel {
+    /// Top-level entries, in order.
+    pub entries: Vec<MenuEntry>,
+}
+
+/// One menu entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MenuEntry {
+    /// A clickable (or greyed-out) line.
+    Item {
+        /// Stable id; parses back into a [`MenuAction`] (informational lines have their own ids).
+        id: String,
+        /// What the user reads.
+        label: String,
+        /// Greyed out when false.
+        enabled: bool,
+    },
+    /// A line with a check mark.
+    Check {
+        /// Stable id.
+        id: String,
+        /// What the user reads.
+        label: String,
+        /// Whether the mark shows.
+        checked: bool,
+    },
+    /// A submenu.
+    Submenu {
+        /// Stable id.
+        id: String,
+        /// What the user reads.
+        label: String,
+        /// Its entries.
+        entries: Vec<MenuEntry>,
+    },
+    /// A divider.
+    Separator,
+}
+
+/// What a click asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MenuAction {
+    /// Make this workspace the active one.
+    SwitchWorkspace(String),
+    /// Launch Claude Code for the active workspace, in a terminal.
+    LaunchClaude,
+    /// Open a terminal with the active workspace's environment.
+    OpenTerminal,
+    /// Exchange new tokens now.
+    RefreshNow,
+    /// Start the browser sign-in for this IdP.
+    SignIn(String),
+    /// Sign out of this IdP.
+    SignOut(String),
+    /// Show the dashboard window.
+    OpenDashboard,
+    /// Quit the app.
+    Quit,
+}
+
+impl MenuAction {
+    /// The menu item id for this action.
+    pub fn id(&self) -> String {
+        match self {
+            MenuAction::SwitchWorkspace(w) => format!("workspace:{w}"),
+            MenuAction::LaunchClaude => "launch-claude".into(),
+            MenuAction::OpenTerminal => "open-terminal".into(),
+            MenuAction::RefreshNow => "refresh-now".into(),
+            MenuAction::SignIn(i) => format!("sign-in:{i}"),
+            MenuAction::SignOut(i) => format!("sign-out:{i}"),
+            MenuAction::OpenDashboard => "open-dashboard".into(),
+            MenuAction::Quit => "quit".into(),
+        }
+    }
+
+    /// The action behind a menu item id; `None` for informational lines.
+    pub fn parse(id: &str) -> Option<MenuAction> {
+        if let Some(w) = id.strip_prefix("workspace:") {
+            return Some(MenuAction::SwitchWorkspace(w.into()));
+        }
+        if let Some(i) = id.strip_prefix("sign-in:") {
+            return Some(MenuAction::SignIn(i.into()));
+        }
+        if let Some(i) = id.strip_prefix("sign-out:") {
+            return Some(MenuAction::SignOut(i.into()));
+        }
+        Some(match id {
+            "launch-claude" => MenuAction::LaunchClaude,
+            "open-terminal" => MenuAction::OpenTerminal,
+            "refresh-now" => MenuAction::RefreshNow,
+            "open-dashboard" => MenuAction::OpenDashboard,
+            "quit" => MenuAction::Quit,
+            _ => return None,
+        })
+    }
+}
+
+/// One line about a workspace: "dev — fresh, 52 min left".
+pub fn status_line(w: &WorkspaceView, now: UnixTime) -> String {
+    let left = w.expires_at.map(|e| time_left(e - now));
+    let state = match (w.state, left.as_deref()) {
+        (TokenState::NeedsLogin, _) => "sign-in needed".to_string(),
+        (TokenState::Refreshing, _) => "refreshing…".to_string(),
+        (_, Some("expired")) => "token expired".to_string(),
+        (TokenState::Fresh, Some(l)) => format!("{l} left"),
+        (TokenState::Expiring, Some(l)) => format!("renewing soon, {l} left"),
+        (TokenState::Expiring, None) => "waiting for a token".to_string(),
+        (TokenState::Failed, Some(l)) => format!("refresh failed, {l} left"),
+        (TokenState::Failed, None) | (TokenState::Fresh, None) => "refresh failed".to_string(),
+    };
+    format!("{} — {state}", w.name)
+}
+
+/// The tray menu for `view` at `now`.
+pub fn menu(view: &AppView, now: UnixTime) -> MenuModel {
+    let mut e = Vec::new();
+    let info = |id: &str, label: String| MenuEntry::Item { id: id.into(), label, enabled: false };
+    let item = |a: MenuAction, label: &str, enabled: bool| MenuEntry::Item {
+        id: a.id(),
+        label: label.into(),
+        enabled,
+    };
+    let active = view.active_workspace();
+    match (active, &view.config_error) {
+        (_, Some(_)) => e.push(info("status", "Lakepass needs setting up — open the dashboard".into())),
+        (Some(w), None) => e.push(info("status", status_line(w, now))),
+        (None, None) if view.workspaces.is_empty() => {
+            e.push(info("status", "No workspace yet — add one in the dashboard".into()))
+        }
+        (None, None) => e.push(info("status", "No active workspace — pick one below".into())),
+    }
+    if !view.workspaces.is_empty() {
+        let entries = view
+            .workspaces
+            .iter()
+            .map(|w| MenuEntry::Check {
+                id: MenuAction::SwitchWorkspace(w.name.clone()).id(),
+                label: status_line(w, now),
+                checked: view.active.as_deref() == Some(w.name.as_str()),
+            })
+            .collect();
+        e.push(MenuEntry::Submenu { id: "workspaces".into(), label: "Workspace".into(), entries });
+    }
+    e.push(MenuEntry::Separator);
+    let usable = active.is_some_and(|w| w.state != TokenState::NeedsLogin);
+    e.push(item(MenuAction::LaunchClaude, "Launch Claude Code", usable));
+    e.push(item(MenuAction::OpenTerminal, "Open terminal", usable));
+    let any_signed_in = view.idps.iter().any(|i| i.signed_in && !i.workspaces.is_empty());
+    e.push(item(MenuAction::RefreshNow, "Refresh now", any_signed_in));
+    if !view.idps.is_empty() {
+        e.push(MenuEntry::Separator);
+    }
+    for idp in &view.idps {
+        e.push(if idp.signing_in {
+            MenuEntry::Item {
+                id: MenuAction::SignIn(idp.name.clone()).id(),
+                label: format!("Signing in to {}… (see your browser)", idp.name),
+                enabled: false,
+            }
+        } else if idp.signed_in {
+            MenuEntry::Item {
+                id: MenuAction::SignOut(idp.name.clone()).id(),
+                label: format!("Sign out of {}", idp.name),
+                enabled: true,
+            }
+        } else {
+            MenuEntry::Item {
+                id: MenuAction::SignIn(idp.name.clone()).id(),
+                label: format!("Sign in to {}…", idp.name),
+                enabled: true,
+            }
+        });
+    }
+    e.push(MenuEntry::Separator);
+    e.push(item(MenuAction::OpenDashboard, "Open dashboard", true));
+    e.push(item(MenuAction::Quit, "Quit Lakepass", true));
+    MenuModel { entries: e }
+}
+
+impl MenuModel {
+    /// Same ids, kinds, check marks and enabled flags: only labels may differ, so the adapter
+    /// can update text in place instead of rebuilding the menu.
+    pub fn same_shape(&self, other: &MenuModel) -> bool {
+        fn shape(e: &MenuEntry) -> String {
+            match e {
+                MenuEntry::Item { id, enabled, .. } => format!("i:{id}:{enabled}"),
+                MenuEntry::Check { id, checked, .. } => format!("c:{id}:{checked}"),
+                MenuEntry::Submenu { id, entries, .. } => {
+                    format!("s:{id}[{}]", entries.iter().map(shape).collect::<Vec<_>>().join(","))
+                }
+                MenuEntry::Separator => "-".into(),
+            }
+        }
+        let all = |m: &MenuModel| m.entries.iter().map(shape).collect::<Vec<_>>();
+        all(self) == all(other)
+    }
+
+    /// Every (id, label) pair, depth first: what the adapter walks to update labels.
+    pub fn labels(&self) -> Vec<(String, String)> {
+        fn walk(es: &[MenuEntry], out: &mut Vec<(String, String)>) {
+            for e in es {
+                match e {
+                    MenuEntry::Item { id, label, .. } | MenuEntry::Check { id, label, .. } => {
+                        out.push((id.clone(), label.clone()))
+                    }
+                    MenuEntry::Submenu { id, label, entries } => {
+                        out.push((id.clone(), label.clone()));
+                        walk(entries, out);
+                    }
+                    MenuEntry::Separator => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.entries, &mut out);
+        out
+    }
+
+    /// The entry with `id`, searching submenus.
+    pub fn find(&self, id: &str) -> Option<&MenuEntry> {
+        fn walk<'a>(es: &'a [MenuEntry], id: &str) -> Option<&'a MenuEntry> {
+            es.iter().find_map(|e| match e {
+                MenuEntry::Item { id: i, .. } | MenuEntry::Check { id: i, .. } if i == id => Some(e),
+                MenuEntry::Submenu { id: i, .. } if i == id => Some(e),
+                MenuEntry::Submenu { entries, .. } => walk(entries, id),
+                _ => None,
+            })
+        }
+        walk(&self.entries, id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::view::tests::view_of;
+
+    const NOW: i64 = 1_000;
+
+    fn label(m: &MenuModel, id: &str) -> String {
+        match m.find(id) {
+            Some(
+                MenuEntry::Item { label, .. }
+                | MenuEntry::Check { label, .. }
+                | MenuEntry::Submenu { label, .. },
+            ) => label.clone(),
+            other => panic!("no labelled entry {id}: {other:?}"),
+        }
+    }
+
+    fn enabled(m: &MenuModel, id: &str) -> bool {
+        match m.find(id) {
+            Some(MenuEntry::Item { enabled, .. }) => *enabled,
+            other => panic!("no item {id}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_engine_state_reads_right_in_the_status_line() {
+        let cases = [
+            (TokenState::Fresh, Some(NOW + 52 * 60), "dev — 52 min left"),
+            (TokenState::Expiring, Some(NOW + 200), "dev — renewing soon, 3 min left"),
+            (TokenState::Expiring, None, "dev — waiting for a token"),
+            (TokenState::Refreshing, Some(NOW + 200), "dev — refreshing…"),
+            (TokenState::Failed, Some(NOW + 600), "dev — refresh failed, 10 min left"),
+            (TokenState::Failed, Some(NOW - 1), "dev — token expired"),
+            (TokenState::Failed, None, "dev — refresh failed"),
+            (TokenState::NeedsLogin, None, "dev — sign-in needed"),
+            (TokenState::NeedsLogin, Some(NOW + 600), "dev — sign-in needed"),
+        ];
+        for (state, exp, want) in cases {
+            let v =
+                view_of(&[("dev", state, exp), ("prod", TokenState::Fresh, Some(NOW + 3000))], Some("dev"));
+            let m = menu(&v, NOW);
+            assert_eq!(label(&m, "status"), want, "{state:?}");
+            // Actions for the active workspace need a signed-in workspace.
+            let usable = state != TokenState::NeedsLogin;
+            assert_eq!(enabled(&m, "launch-claude"), usable, "{state:?}");
+            assert_eq!(enabled(&m, "open-terminal"), usable, "{state:?}");
+            assert!(enabled(&m, "refresh-now"));
+            assert!(enabled(&m, "quit") && enabled(&m, "open-dashboard"));
+        }
+    }
+
+    #[test]
+    fn workspace_submenu_checks_the_active_one() {
+        let v = view_of(
+            &[("dev", TokenState::Fresh, Some(NOW + 3600)), ("prod", TokenState::Fresh, Some(NOW + 3600))],
+            Some("prod"),
+        );
+        let m = menu(&v, NOW);
+        let Some(MenuEntry::Submenu { entries, .. }) = m.find("workspaces") else { panic!() };
+        let checks: Vec<(String, bool)> = entries
+            .iter()
+            .map(|e| match e {
+                MenuEntry::Check { id, checked, .. } => (id.clone(), *checked),
+                _ => panic!("{e:?}"),
+            })
+            .collect();
+        assert_eq!(checks, vec![("workspace:dev".into(), false), ("workspace:prod".into(), true)]);
+    }
+
+    #[test]
+    fn sign_in_and_out_per_idp() {
+        let v = view_of(&[("dev", TokenState::Fresh, Some(NOW + 3600))], Some("dev"));
+        let m = menu(&v, NOW);
+        assert_eq!(label(&m, "sign-out:corp"), "Sign out of corp");
+        assert_eq!(label(&m, "sign-in:partner"), "Sign in to partner…");
+        let mut v2 = v.clone();
+        v2.idps[1].signing_in = true;
+        let m2 = menu(&v2, NOW);
+        assert!(!enabled(&m2, "sign-in:partner"));
+        assert!(!m.same_shape(&m2));
+    }
+
+    #[test]
+    fn signed_out_everywhere_disables_refresh_and_launches() {
+        let v = view_of(
+            &[("dev", TokenState::NeedsLogin, None), ("prod", TokenState::NeedsLogin, None)],
+            Some("dev"),
+        );
+        let m = menu(&v, NOW);
+        assert!(!enabled(&m, "refresh-now"));
+        assert!(!enabled(&m, "launch-claude"));
+        assert_eq!(label(&m, "sign-in:corp"), "Sign in to corp…");
+    }
+
+    #[test]
+    fn empty_and_broken_configs_point_to_the_dashboard() {
+        let empty = AppView::default();
+        let m = menu(&empty, NOW);
+        assert!(label(&m, "status").contains("add one in the dashboard"));
+        assert!(m.find("workspaces").is_none());
+        let broken = AppView { config_error: Some("bad".into()), ..AppView::default() };
+        assert!(label(&menu(&broken, NOW), "status").contains("setting up"));
+        let none_active = view_of(&[("dev", TokenState::Fresh, Some(NOW + 60))], None);
+        assert!(label(&menu(&none_active, NOW), "status").contains("pick one"));
+    }
+
+    #[test]
+    fn time_passing_changes_labels_not_shape() {
+        let v = view_of(&[("dev", TokenState::Fresh, Some(NOW + 3600))], Some("dev"));
+        let (a, b) = (menu(&v, NOW), menu(&v, NOW + 600));
+        assert!(a.same_shape(&b));
+        assert_ne!(a.labels(), b.labels());
+    }
+
+    #[test]
+    fn ids_round_trip_to_actions() {
+        for a in [
+            MenuAction::SwitchWorkspace("dev".into()),
+            MenuAction::LaunchClaude,
+            MenuAction::OpenTerminal,
+            MenuAction::RefreshNow,
+            MenuAction::SignIn("corp".into()),
+            MenuAction::SignOut("corp".into()),
+            MenuAction::OpenDashboard,
+            MenuAction::Quit,
+        ] {
+            assert_eq!(MenuAction::parse(&a.id()), Some(a));
+        }
+        assert_eq!(MenuAction::parse("status"), None);
+    }
+}

@@ -1,0 +1,259 @@
+//! The view every front end draws: the engine's snapshot joined with the config it runs on.
+//!
+//! The engine publishes per-workspace token state ([`Snapshot`]); the tray, the dashboard and the
+//! notifications also need the config around it (which IdP a workspace uses, its scopes, which
+//! workspace is active, whether an IdP is signed in). [`build`] joins them, purely, so every
+//! front end agrees and tests need no engine.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use lakepass_core::UnixTime;
+use lakepass_core::config::Config;
+use lakepass_core::store::{Snapshot, TokenState};
+use serde::{Deserialize, Serialize};
+
+use crate::hints;
+
+/// Everything the front ends show. Never holds a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppView {
+    /// One entry per configured workspace, in config order.
+    pub workspaces: Vec<WorkspaceView>,
+    /// One entry per configured identity provider.
+    pub idps: Vec<IdpView>,
+    /// The workspace the tray's actions apply to.
+    pub active: Option<String>,
+    /// Where the config file is.
+    pub config_path: String,
+    /// Why there is no engine: the config is missing or broken (what to do is in the text).
+    pub config_error: Option<String>,
+    /// Where secrets are kept, in words.
+    pub vault: String,
+    /// Why secrets are in a plain file rather than the OS keyring, when they are.
+    pub vault_fallback: Option<String>,
+    /// When the snapshot behind this view was taken (unix seconds).
+    pub at: UnixTime,
+}
+
+/// One workspace card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceView {
+    /// Name in the config.
+    pub name: String,
+    /// Workspace URL.
+    pub host: String,
+    /// Its `~/.databrickscfg` profile.
+    pub profile: String,
+    /// Its identity provider.
+    pub idp: String,
+    /// Databricks OAuth scopes asked for.
+    pub scopes: Vec<String>,
+    /// `id_token` or `access_token`.
+    pub token: String,
+    /// Service principal, for service-principal federation.
+    pub client_id: Option<String>,
+    /// Token state.
+    pub state: TokenState,
+    /// When the current token expires.
+    pub expires_at: Option<UnixTime>,
+    /// When the engine will refresh it.
+    pub refresh_due_at: Option<UnixTime>,
+    /// The last error, in words (never a token).
+    pub last_error: Option<String>,
+    /// What to do about the state or the error, in plain language.
+    pub hint: Option<String>,
+}
+
+/// One identity provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdpView {
+    /// Name in the config.
+    pub name: String,
+    /// Issuer URL.
+    pub issuer: String,
+    /// OAuth client id at the IdP.
+    pub client_id: String,
+    /// Scopes asked for at sign-in.
+    pub scopes: Vec<String>,
+    /// Loopback redirect port (0 = any).
+    pub redirect_port: u16,
+    /// A session is stored and its workspaces are not all waiting for a sign-in.
+    pub signed_in: bool,
+    /// A browser sign-in is under way.
+    pub signing_in: bool,
+    /// The workspaces that use it.
+    pub workspaces: Vec<String>,
+}
+
+/// What the host knows besides the snapshot.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    /// The config the engine runs on (none when missing or broken).
+    pub config: Option<&'a Config>,
+    /// The active workspace.
+    pub active: Option<&'a str>,
+    /// Per IdP: whether the vault holds a session.
+    pub sessions: &'a BTreeMap<String, bool>,
+    /// IdPs with a sign-in under way.
+    pub signing_in: &'a BTreeSet<String>,
+}
+
+/// Joins the snapshot with the config.
+pub fn build(cx: &Context<'_>, snap: &Snapshot) -> AppView {
+    let Some(config) = cx.config else {
+        return AppView { at: snap.at, ..AppView::default() };
+    };
+    let workspaces: Vec<WorkspaceView> = config
+        .workspace
+        .iter()
+        .map(|(name, w)| {
+            let status = snap.workspaces.iter().find(|s| &s.name == name);
+            let state = status.map(|s| s.state).unwrap_or(TokenState::NeedsLogin);
+            let last_error = status.and_then(|s| s.last_error.clone());
+            WorkspaceView {
+                name: name.clone(),
+                host: status.map(|s| s.host.clone()).unwrap_or_else(|| w.host.clone()),
+                profile: w.profile.clone().unwrap_or_else(|| name.clone()),
+                idp: w.idp.clone(),
+                scopes: w.scopes.clone(),
+                token: w.token.as_str().to_string(),
+                client_id: w.client_id.clone(),
+                state,
+                expires_at: status.and_then(|s| s.expires_at),
+                refresh_due_at: status.and_then(|s| s.refresh_due_at),
+                hint: hints::hint(state, last_error.as_deref(), &w.idp),
+                last_error,
+            }
+        })
+        .collect();
+    let idps = config
+        .idp
+        .iter()
+        .map(|(name, i)| {
+            let mine: Vec<&WorkspaceView> = workspaces.iter().filter(|w| &w.idp == name).collect();
+            let all_waiting = !mine.is_empty() && mine.iter().all(|w| w.state == TokenState::NeedsLogin);
+            IdpView {
+                name: name.clone(),
+                issuer: i.issuer.clone(),
+                client_id: i.client_id.clone(),
+                scopes: i.scopes.clone(),
+                redirect_port: i.redirect_port,
+                signed_in: cx.sessions.get(name).copied().unwrap_or(false) && !all_waiting,
+                signing_in: cx.signing_in.contains(name),
+                workspaces: mine.iter().map(|w| w.name.clone()).collect(),
+            }
+        })
+        .collect();
+    let active =
+        cx.active.filter(|a| config.workspace.contains_key(*a)).map(String::from).or_else(|| {
+            (config.workspace.len() == 1).then(|| config.workspace.keys().next().cloned()).flatten()
+        });
+    AppView { workspaces, idps, active, at: snap.at, ..AppView::default() }
+}
+
+impl AppView {
+    /// The active workspace's card.
+    pub fn active_workspace(&self) -> Option<&WorkspaceView> {
+        let name = self.active.as_deref()?;
+        self.workspaces.iter().find(|w| w.name == name)
+    }
+}
+
+/// "52 min", "1 h 05 min", "<1 min", "expired": how long a token has left, for people.
+pub fn time_left(secs: i64) -> String {
+    match secs {
+        s if s <= 0 => "expired".into(),
+        s if s < 60 => "<1 min".into(),
+        s if s < 3600 => format!("{} min", s / 60),
+        s => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use lakepass_core::store::WorkspaceStatus;
+
+    pub(crate) const CONFIG: &str = r#"
+active = "dev"
+[idp.corp]
+issuer = "https://login.example.com/"
+client_id = "lakepass"
+[idp.partner]
+issuer = "https://partner.example.com/"
+client_id = "lp"
+[workspace.dev]
+idp = "corp"
+host = "https://dev.cloud.databricks.com"
+[workspace.prod]
+idp = "corp"
+host = "https://prod.cloud.databricks.com"
+scopes = ["sql", "serving"]
+"#;
+
+    pub(crate) fn config() -> Config {
+        Config::parse(CONFIG, std::path::Path::new("config.toml")).unwrap()
+    }
+
+    pub(crate) fn status(name: &str, state: TokenState, expires_at: Option<i64>) -> WorkspaceStatus {
+        WorkspaceStatus {
+            name: name.into(),
+            host: format!("https://{name}.cloud.databricks.com"),
+            profile: name.into(),
+            state,
+            expires_at,
+            refresh_due_at: expires_at.map(|e| e - 300),
+            last_error: matches!(state, TokenState::Failed).then(|| "the workspace did not answer".into()),
+        }
+    }
+
+    pub(crate) fn view_of(states: &[(&str, TokenState, Option<i64>)], active: Option<&str>) -> AppView {
+        let config = config();
+        let sessions = BTreeMap::from([("corp".to_string(), true)]);
+        let signing_in = BTreeSet::new();
+        let cx = Context { config: Some(&config), active, sessions: &sessions, signing_in: &signing_in };
+        let snap =
+            Snapshot { workspaces: states.iter().map(|(n, s, e)| status(n, *s, *e)).collect(), at: 1_000 };
+        build(&cx, &snap)
+    }
+
+    #[test]
+    fn joins_config_and_snapshot() {
+        let v = view_of(
+            &[("dev", TokenState::Fresh, Some(4_000)), ("prod", TokenState::Failed, Some(2_000))],
+            Some("dev"),
+        );
+        assert_eq!(v.active.as_deref(), Some("dev"));
+        assert_eq!(v.workspaces.len(), 2);
+        let prod = &v.workspaces[1];
+        assert_eq!(prod.scopes, vec!["sql", "serving"]);
+        assert_eq!(prod.idp, "corp");
+        assert!(prod.hint.is_some());
+        let corp = v.idps.iter().find(|i| i.name == "corp").unwrap();
+        assert!(corp.signed_in);
+        assert_eq!(corp.workspaces, vec!["dev", "prod"]);
+        let partner = v.idps.iter().find(|i| i.name == "partner").unwrap();
+        assert!(!partner.signed_in && partner.workspaces.is_empty());
+    }
+
+    #[test]
+    fn an_idp_whose_workspaces_all_wait_for_sign_in_is_signed_out() {
+        let v =
+            view_of(&[("dev", TokenState::NeedsLogin, None), ("prod", TokenState::NeedsLogin, None)], None);
+        assert!(!v.idps[0].signed_in);
+    }
+
+    #[test]
+    fn an_unknown_active_name_is_dropped() {
+        let v = view_of(&[], Some("gone"));
+        assert_eq!(v.active, None);
+    }
+
+    #[test]
+    fn time_left_reads_well() {
+        assert_eq!(time_left(-5), "expired");
+        assert_eq!(time_left(30), "<1 min");
+        assert_eq!(time_left(52 * 60 + 10), "52 min");
+        assert_eq!(time_left(3600 + 5 * 60), "1 h 05 min");
+    }
+}

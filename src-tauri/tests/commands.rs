@@ -1,0 +1,193 @@
+//! The IPC commands through Tauri's mock runtime: no display, no bus. Each command is invoked the
+//! way the dashboard invokes it (JSON arguments) and must delegate to the host, with errors
+//! arriving as `{kind, message, field}` data.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lakepass_core::Paths;
+use lakepass_core::config::{ConfigDoc, IdpConfig, WorkspaceConfig};
+use lakepass_core::engine::EngineOptions;
+use lakepass_core::vault::VaultKind;
+use lakepass_tray::commands::AppState;
+use lakepass_tray::host::{Host, HostOptions};
+use lakepass_tray::platform::{Autostart, Launcher};
+use lakepass_tray::view::AppView;
+use serde_json::{Value, json};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets};
+use tauri::webview::{InvokeRequest, WebviewWindowBuilder};
+use tauri::{WebviewWindow, ipc::InvokeBody};
+
+#[derive(Default)]
+struct FakeAutostart(Mutex<bool>);
+impl Autostart for FakeAutostart {
+    fn is_enabled(&self) -> Result<bool, String> {
+        Ok(*self.0.lock().unwrap())
+    }
+    fn set_enabled(&self, on: bool) -> Result<(), String> {
+        *self.0.lock().unwrap() = on;
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct FakeLauncher(Mutex<Vec<String>>);
+impl Launcher for FakeLauncher {
+    fn launch_claude(&self, _: &Paths, ws: &str) -> Result<(), String> {
+        self.0.lock().unwrap().push(format!("claude {ws}"));
+        Ok(())
+    }
+    fn open_terminal(&self, _: &Paths, _: &str) -> Result<(), String> {
+        Err("no terminal emulator found (tried xterm)".into())
+    }
+}
+
+struct App {
+    _app: tauri::App<MockRuntime>,
+    webview: WebviewWindow<MockRuntime>,
+    launcher: Arc<FakeLauncher>,
+    paths: Paths,
+    _dir: tempfile::TempDir,
+}
+
+fn app() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::under(dir.path());
+    let mut doc = ConfigDoc::default();
+    // An IdP nobody can reach: these tests never sign in; the engine just sits in NeedsLogin.
+    doc.add_idp("corp", &IdpConfig::new("https://127.0.0.1:9/", "lp"), false).unwrap();
+    doc.add_workspace("dev", &WorkspaceConfig::new("corp", "https://dev.cloud.databricks.com"), false)
+        .unwrap();
+    doc.add_workspace("prod", &WorkspaceConfig::new("corp", "https://prod.cloud.databricks.com"), false)
+        .unwrap();
+    doc.save(&paths.config).unwrap();
+    let launcher = Arc::new(FakeLauncher::default());
+    let opts = HostOptions {
+        open_url: Arc::new(|_| Ok(())),
+        launcher: launcher.clone(),
+        engine: EngineOptions::default(),
+        vault_kind: Some(VaultKind::File),
+        sign_in_timeout: Duration::from_secs(1),
+        sinks: false,
+    };
+    let host = tauri::async_runtime::block_on(Host::start(paths.clone(), opts));
+    let app = mock_builder()
+        .manage(AppState { host, autostart: Box::new(FakeAutostart::default()) })
+        .invoke_handler(lakepass_tray::all_commands!())
+        .build(mock_context(noop_assets()))
+        .expect("mock app");
+    let webview = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    App { _app: app, webview, launcher, paths, _dir: dir }
+}
+
+fn invoke(w: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        w,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: tauri::ipc::CallbackFn(0),
+            error: tauri::ipc::CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|b| b.deserialize::<Value>().unwrap())
+}
+
+#[test]
+fn get_view_returns_the_joined_view() {
+    let a = app();
+    let v: AppView = serde_json::from_value(invoke(&a.webview, "get_view", json!({})).unwrap()).unwrap();
+    assert_eq!(v.workspaces.len(), 2);
+    assert_eq!(v.active.as_deref(), Some("dev"));
+    assert_eq!(v.workspaces[0].state, lakepass_core::store::TokenState::NeedsLogin);
+    assert!(v.workspaces[0].hint.as_deref().unwrap().contains("Sign in to `corp`"));
+    assert_eq!(v.idps[0].name, "corp");
+    assert!(v.vault.starts_with("file "), "{}", v.vault);
+}
+
+#[test]
+fn set_active_saves_and_unknown_names_fail_as_data() {
+    let a = app();
+    invoke(&a.webview, "set_active", json!({ "name": "prod" })).unwrap();
+    let v = invoke(&a.webview, "get_view", json!({})).unwrap();
+    assert_eq!(v["active"], "prod");
+    assert!(std::fs::read_to_string(&a.paths.config).unwrap().contains("active = \"prod\""));
+    let err = invoke(&a.webview, "set_active", json!({ "name": "nope" })).unwrap_err();
+    assert_eq!(err["kind"], "config");
+    assert!(err["message"].as_str().unwrap().contains("no workspace named `nope`"));
+}
+
+#[test]
+fn save_workspace_validates_then_rebuilds() {
+    let a = app();
+    let bad = json!({ "name": "qa", "replace": false, "workspace": { "idp": "corp", "host": "ftp://qa" } });
+    let err = invoke(&a.webview, "save_workspace", bad).unwrap_err();
+    assert_eq!(err["kind"], "invalid");
+    assert_eq!(err["field"], "workspace.qa.host");
+    let good = json!({ "name": "qa", "replace": false, "workspace": { "idp": "corp", "host": "https://qa.cloud.databricks.com", "scopes": ["sql"] } });
+    invoke(&a.webview, "save_workspace", good).unwrap();
+    let v = invoke(&a.webview, "get_view", json!({})).unwrap();
+    let names: Vec<&str> =
+        v["workspaces"].as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["dev", "prod", "qa"]);
+    invoke(&a.webview, "remove_workspace", json!({ "name": "qa" })).unwrap();
+    assert_eq!(invoke(&a.webview, "get_view", json!({})).unwrap()["workspaces"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn idp_edits_and_in_use_refusal() {
+    let a = app();
+    let err = invoke(&a.webview, "remove_idp", json!({ "name": "corp" })).unwrap_err();
+    assert_eq!(err["kind"], "invalid");
+    let idp = json!({ "name": "partner", "replace": false, "idp": { "issuer": "https://partner.example.com", "client_id": "x", "scopes": [], "redirect_port": 8400 } });
+    invoke(&a.webview, "save_idp", idp).unwrap();
+    let v = invoke(&a.webview, "get_view", json!({})).unwrap();
+    assert_eq!(v["idps"][1]["name"], "partner");
+    assert_eq!(v["idps"][1]["redirect_port"], 8400);
+    invoke(&a.webview, "remove_idp", json!({ "name": "partner" })).unwrap();
+}
+
+#[test]
+fn launches_delegate_and_failures_carry_kind_launch() {
+    let a = app();
+    invoke(&a.webview, "launch_claude", json!({ "workspace": null })).unwrap();
+    assert_eq!(*a.launcher.0.lock().unwrap(), vec!["claude dev"]);
+    let err = invoke(&a.webview, "open_terminal", json!({ "workspace": "prod" })).unwrap_err();
+    assert_eq!(err["kind"], "launch");
+    let events = invoke(&a.webview, "get_events", json!({})).unwrap();
+    assert!(events[0]["text"].as_str().unwrap().contains("no terminal emulator found"), "{events}");
+}
+
+#[test]
+fn autostart_is_off_by_default_and_toggles() {
+    let a = app();
+    assert_eq!(invoke(&a.webview, "get_autostart", json!({})).unwrap(), json!(false));
+    invoke(&a.webview, "set_autostart", json!({ "enabled": true })).unwrap();
+    assert_eq!(invoke(&a.webview, "get_autostart", json!({})).unwrap(), json!(true));
+}
+
+#[test]
+fn sign_in_to_an_unreachable_idp_fails_as_network_data() {
+    let a = app();
+    let err = invoke(&a.webview, "sign_in", json!({ "idp": "corp" })).unwrap_err();
+    assert_eq!(err["kind"], "network", "{err}");
+    let v = invoke(&a.webview, "get_view", json!({})).unwrap();
+    assert_eq!(v["idps"][0]["signing_in"], false);
+    let err = invoke(&a.webview, "sign_out", json!({ "idp": "nope" })).unwrap_err();
+    assert_eq!(err["kind"], "config");
+}
+
+#[test]
+fn diagnose_returns_the_doctors_report_as_data() {
+    let a = app();
+    let r = invoke(&a.webview, "diagnose", json!({ "workspace": "dev" })).unwrap();
+    assert_eq!(r["workspace"], "dev");
+    assert_eq!(r["ok"], false, "{r}");
+    let steps = r["steps"].as_array().unwrap();
+    assert!(steps.iter().any(|s| s["status"] == "failed"), "{r}");
+    let err = invoke(&a.webview, "diagnose", json!({ "workspace": "nope" })).unwrap_err();
+    assert_eq!(err["kind"], "config");
+}
