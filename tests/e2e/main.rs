@@ -8,6 +8,7 @@
 mod bad_input;
 mod claude_code;
 mod doctor;
+mod faults_process;
 mod isolation;
 mod launch;
 mod live_sdk;

@@ -432,6 +432,22 @@ pub enum ConfigError {
     },
 }
 
+/// Runs a TOML parser, turning a panic inside it into an error: toml_edit 0.23 panics ("all items
+/// have spans") on some malformed files, e.g. `==\n.==\n.==`, found by the `config_parse` fuzz
+/// target. A broken config must be an error that names the file, not a crash.
+fn no_parser_panic<T>(
+    path: &Path,
+    parse: impl FnOnce() -> T + std::panic::UnwindSafe,
+) -> Result<T, ConfigError> {
+    std::panic::catch_unwind(parse).map_err(|_| ConfigError::Invalid {
+        path: path.into(),
+        line: None,
+        field: String::new(),
+        message: "the TOML parser could not read this file (malformed keys or dots); fix the TOML syntax"
+            .into(),
+    })
+}
+
 fn location(path: &Path, line: Option<usize>, field: &str) -> String {
     let mut s = if path.as_os_str().is_empty() { "config".to_string() } else { path.display().to_string() };
     if let Some(line) = line {
@@ -542,11 +558,13 @@ impl Config {
 
     /// Parses and validates `text`; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let doc = toml_edit::Document::parse(text).map_err(|e| ConfigError::Invalid {
-            path: path.into(),
-            line: e.span().map(|s| line_at(text, s.start)),
-            field: String::new(),
-            message: format!("{}; fix the TOML syntax", e.message().trim_end()),
+        let doc = no_parser_panic(path, || toml_edit::Document::parse(text))?.map_err(|e| {
+            ConfigError::Invalid {
+                path: path.into(),
+                line: e.span().map(|s| line_at(text, s.start)),
+                field: String::new(),
+                message: format!("{}; fix the TOML syntax", e.message().trim_end()),
+            }
         })?;
         let config: Config = toml::from_str(text).map_err(|e| {
             let span = e.span();
@@ -974,12 +992,13 @@ impl ConfigDoc {
 
     /// Parses `text` for editing (TOML syntax only; validation happens in [`ConfigDoc::save`]).
     pub fn parse(text: &str, path: &Path) -> Result<ConfigDoc, ConfigError> {
-        let doc = text.parse::<DocumentMut>().map_err(|e| ConfigError::Invalid {
-            path: path.into(),
-            line: e.span().map(|s| line_at(text, s.start)),
-            field: String::new(),
-            message: format!("{}; fix the TOML syntax", e.message().trim_end()),
-        })?;
+        let doc =
+            no_parser_panic(path, || text.parse::<DocumentMut>())?.map_err(|e| ConfigError::Invalid {
+                path: path.into(),
+                line: e.span().map(|s| line_at(text, s.start)),
+                field: String::new(),
+                message: format!("{}; fix the TOML syntax", e.message().trim_end()),
+            })?;
         Ok(ConfigDoc { doc })
     }
 

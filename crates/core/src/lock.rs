@@ -9,8 +9,10 @@
 //! peer turns into a clear [`LockError::Timeout`] instead of a hang. The lock file itself is
 //! never deleted: removing it while another process waits on it would let two holders in.
 
+use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use fs4::fs_std::FileExt;
@@ -57,6 +59,41 @@ pub enum LockError {
 pub struct FileLock {
     file: File,
     path: PathBuf,
+    _local: LocalHold,
+}
+
+/// Paths held by this process, so waiters inside one process queue on a condition variable
+/// and are woken the moment the holder lets go, instead of polling `flock` with sleeps of up
+/// to 50 ms. Measured (bench, 100 workspaces refreshing at once): the polling waiters, not
+/// the disk, made the pass ~7× slower than one workspace. Only other processes are polled.
+fn local_holds() -> &'static (Mutex<HashSet<PathBuf>>, Condvar) {
+    static HOLDS: OnceLock<(Mutex<HashSet<PathBuf>>, Condvar)> = OnceLock::new();
+    HOLDS.get_or_init(|| (Mutex::new(HashSet::new()), Condvar::new()))
+}
+
+/// This process's hold on a path; released (and waiters woken) on drop.
+#[derive(Debug)]
+struct LocalHold(PathBuf);
+
+impl LocalHold {
+    fn acquire(path: &Path, deadline: Instant) -> Option<LocalHold> {
+        let (set, cv) = local_holds();
+        let mut held = set.lock().unwrap_or_else(|e| e.into_inner());
+        while held.contains(path) {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            held = cv.wait_timeout(held, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        held.insert(path.to_path_buf());
+        Some(LocalHold(path.to_path_buf()))
+    }
+}
+
+impl Drop for LocalHold {
+    fn drop(&mut self) {
+        let (set, cv) = local_holds();
+        set.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.0);
+        cv.notify_all();
+    }
 }
 
 impl FileLock {
@@ -69,10 +106,12 @@ impl FileLock {
         }
         let file = open_lock_file(path).map_err(io_err)?;
         let start = Instant::now();
+        let local = LocalHold::acquire(path, start + timeout)
+            .ok_or_else(|| LockError::Timeout { path: path.to_path_buf(), waited: start.elapsed() })?;
         let mut pause = Duration::from_millis(2);
         loop {
             if FileExt::try_lock_exclusive(&file).map_err(io_err)? {
-                return Ok(FileLock { file, path: path.to_path_buf() });
+                return Ok(FileLock { file, path: path.to_path_buf(), _local: local });
             }
             let waited = start.elapsed();
             if waited >= timeout {

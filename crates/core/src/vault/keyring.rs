@@ -123,18 +123,23 @@ where
     }
 }
 
+const NO_ACCESS_NEXT: &str = "unlock your keyring (or log in to the desktop session) and retry, \
+     or set LAKEPASS_VAULT=file to keep secrets in a 0600 file";
+const NO_SERVICE_NEXT: &str = "check that a keyring service runs (gnome-keyring or KWallet on Linux), \
+     or set LAKEPASS_VAULT=file to keep secrets in a 0600 file";
+
+/// True for a [`keyring_error`] message about the keyring itself being gone (no access, no
+/// service), as opposed to one bad entry: the vault then moves onto its file.
+pub(super) fn means_unreachable(message: &str) -> bool {
+    message.ends_with(NO_ACCESS_NEXT) || message.ends_with(NO_SERVICE_NEXT)
+}
+
 /// Turns a keyring error into a message that says what to do. Keyring errors carry no secret
 /// values (`BadEncoding`'s bytes are deliberately not shown).
 pub(super) fn keyring_error(op: &str, e: KeyringError) -> VaultError {
     let next = match &e {
-        KeyringError::NoStorageAccess(_) => {
-            "unlock your keyring (or log in to the desktop session) and retry, \
-             or set LAKEPASS_VAULT=file to keep secrets in a 0600 file"
-        }
-        KeyringError::PlatformFailure(_) => {
-            "check that a keyring service runs (gnome-keyring or KWallet on Linux), \
-             or set LAKEPASS_VAULT=file to keep secrets in a 0600 file"
-        }
+        KeyringError::NoStorageAccess(_) => NO_ACCESS_NEXT,
+        KeyringError::PlatformFailure(_) => NO_SERVICE_NEXT,
         KeyringError::BadEncoding(_) => {
             "the entry is not text: delete it in your keyring manager (service lakepass) and \
              sign in again"

@@ -14,6 +14,12 @@
 //!   The fallback is therefore never silent: [`Vault::fallback_reason`] says why we are on the
 //!   file, `lakepass status` shows it, and `LAKEPASS_VAULT=keyring|file` forces a choice.
 //!
+//! A keyring can also vanish mid-run (the daemon crashed, the session bus went away): a call
+//! that finds it unreachable moves this `Vault` onto the file for the rest of the process, says
+//! so once (a warning, and [`Vault::fallback_reason`]), and goes on. Secrets that were in the
+//! keyring stay there; whatever cannot be read back needs a new sign-in, which then lands in
+//! the file.
+//!
 //! Every keyring call runs on a blocking thread under a timeout: on headless Linux a D-Bus call
 //! to a Secret Service that is being activated (or never will be) can hang for minutes, and that
 //! must not freeze the tray, the CLI or the refresh engine. A call that times out is abandoned
@@ -141,6 +147,10 @@ pub struct Vault {
 struct Inner {
     backend: Backend,
     fallback_reason: Option<String>,
+    /// Where a keyring backend goes when the keyring vanishes mid-run.
+    fallback_file: FileStore,
+    /// Set once, when that happened: why.
+    degraded: std::sync::OnceLock<String>,
 }
 
 enum Backend {
@@ -185,7 +195,14 @@ impl Vault {
                 Backend::File(store)
             }
         };
-        let vault = Vault { inner: Arc::new(Inner { backend, fallback_reason }) };
+        let vault = Vault {
+            inner: Arc::new(Inner {
+                backend,
+                fallback_reason,
+                fallback_file: FileStore::new(data_dir),
+                degraded: std::sync::OnceLock::new(),
+            }),
+        };
         match (&vault.inner.fallback_reason, forced) {
             (Some(reason), _) => tracing::warn!(
                 location = %vault.location(),
@@ -203,13 +220,16 @@ impl Vault {
     /// Which backend holds the secrets.
     pub fn kind(&self) -> VaultKind {
         match self.inner.backend {
-            Backend::Keyring(_) => VaultKind::Keyring,
-            Backend::File(_) => VaultKind::File,
+            Backend::Keyring(_) if self.inner.degraded.get().is_none() => VaultKind::Keyring,
+            _ => VaultKind::File,
         }
     }
 
     /// Where the secrets are, for people: `OS keyring (service lakepass)` or `file /…/vault.json`.
     pub fn location(&self) -> String {
+        if let Some(file) = self.degraded_file() {
+            return format!("file {}", file.path().display());
+        }
         match &self.inner.backend {
             Backend::Keyring(_) => format!("OS keyring (service {})", keyring::SERVICE),
             Backend::File(store) => format!("file {}", store.path().display()),
@@ -218,13 +238,59 @@ impl Vault {
 
     /// Why the file backend is in use, when it was not forced: shown by `lakepass status`.
     pub fn fallback_reason(&self) -> Option<&str> {
-        self.inner.fallback_reason.as_deref()
+        self.inner.fallback_reason.as_deref().or(self.inner.degraded.get().map(String::as_str))
+    }
+
+    /// The file used instead of a keyring that vanished mid-run, once it has.
+    fn degraded_file(&self) -> Option<&FileStore> {
+        self.inner.degraded.get().map(|_| &self.inner.fallback_file)
+    }
+
+    /// Moves onto the file when `e` says the keyring itself is gone (not one bad entry), and
+    /// warns the first time only. Returns the file when it did.
+    async fn degrade(&self, e: &VaultError) -> Result<Option<&FileStore>, VaultError> {
+        let gone = match e {
+            VaultError::Timeout { .. } => true,
+            VaultError::Keyring { message } => keyring::means_unreachable(message),
+            _ => false,
+        };
+        if !gone {
+            return Ok(None);
+        }
+        let file = &self.inner.fallback_file;
+        if self
+            .inner
+            .degraded
+            .set(format!("the OS keyring stopped answering while Lakepass ran ({e})"))
+            .is_ok()
+        {
+            blocking(file, |f| f.ensure_dir()).await?;
+            tracing::warn!(
+                location = %file.path().display(),
+                reason = self.fallback_reason().unwrap_or_default(),
+                "OS keyring unreachable: keeping secrets in a plain-text 0600 file from now on; sign in again if a session is missing"
+            );
+        }
+        Ok(Some(file))
     }
 
     /// The secret stored under `key`, if any.
     pub async fn get(&self, key: &str) -> Result<Option<Secret>, VaultError> {
+        let file_get = |file: &FileStore| {
+            let (file, key) = (file.clone(), key.to_owned());
+            async move { blocking(&file, move |store| store.get(&key)).await }
+        };
+        if let Some(file) = self.degraded_file() {
+            return file_get(file).await;
+        }
         match &self.inner.backend {
-            Backend::Keyring(store) => store.get(key).await,
+            Backend::Keyring(store) => match store.get(key).await {
+                Err(e) => match self.degrade(&e).await? {
+                    Some(file) => file_get(file).await,
+                    None => Err(e),
+                },
+                ok => ok,
+            },
             Backend::File(store) => {
                 let key = key.to_owned();
                 blocking(store, move |store| store.get(&key)).await
@@ -234,8 +300,21 @@ impl Vault {
 
     /// Stores `value` under `key`, replacing any previous value.
     pub async fn set(&self, key: &str, value: &Secret) -> Result<(), VaultError> {
+        let file_set = |file: &FileStore| {
+            let (file, key, value) = (file.clone(), key.to_owned(), value.clone());
+            async move { blocking(&file, move |store| store.set(&key, value)).await }
+        };
+        if let Some(file) = self.degraded_file() {
+            return file_set(file).await;
+        }
         match &self.inner.backend {
-            Backend::Keyring(store) => store.set(key, value).await,
+            Backend::Keyring(store) => match store.set(key, value).await {
+                Err(e) => match self.degrade(&e).await? {
+                    Some(file) => file_set(file).await,
+                    None => Err(e),
+                },
+                ok => ok,
+            },
             Backend::File(store) => {
                 let (key, value) = (key.to_owned(), value.clone());
                 blocking(store, move |store| store.set(&key, value)).await
@@ -245,8 +324,21 @@ impl Vault {
 
     /// Removes the secret under `key`. A key that is not there is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), VaultError> {
+        let file_delete = |file: &FileStore| {
+            let (file, key) = (file.clone(), key.to_owned());
+            async move { blocking(&file, move |store| store.delete(&key)).await }
+        };
+        if let Some(file) = self.degraded_file() {
+            return file_delete(file).await;
+        }
         match &self.inner.backend {
-            Backend::Keyring(store) => store.delete(key).await,
+            Backend::Keyring(store) => match store.delete(key).await {
+                Err(e) => match self.degrade(&e).await? {
+                    Some(file) => file_delete(file).await,
+                    None => Err(e),
+                },
+                ok => ok,
+            },
             Backend::File(store) => {
                 let key = key.to_owned();
                 blocking(store, move |store| store.delete(&key)).await

@@ -1,0 +1,250 @@
+//! Faults of the identity provider and of time: outages, JWKS trouble, rotating and revoked
+//! refresh tokens, racing refreshers, and a laptop that slept.
+
+use lakepass_core::store::TokenState;
+use lakepass_devstack::{FaultKind, FaultRule, Target};
+
+use crate::*;
+
+#[tokio::test]
+async fn idp_down_during_refresh_keeps_the_old_token_until_expiry_then_says_so() {
+    within(CASE_TIMEOUT, async {
+        let f = fixture().await;
+        let e = f.engine().await;
+        f.login(&e).await;
+        let dev = ws(&e, "dev");
+        let old = e.live_token(&dev).await.unwrap();
+        f.faults().idp_down(true);
+        f.sleep_laptop(3500); // due, 100 s before expiry; the IdP JWT is stale too
+        e.tick().await;
+        let s = status(&e, "dev");
+        assert_eq!(s.state, TokenState::Failed, "a failed refresh, not a lost session: {s:?}");
+        assert!(s.last_error.as_deref().unwrap().contains("identity provider"), "{s:?}");
+        let served = e.live_token(&dev).await.expect("the old token is served until it expires");
+        assert_eq!(served.access_token, old.access_token);
+        assert_eq!(f.file_token("dev").as_deref(), Some(old.access_token.secret()), "profile kept");
+        let session = e.store().idp_session("devstack").await.unwrap().expect("session kept");
+        assert!(session.refresh_token.is_some(), "the refresh token is not thrown away");
+        // Past expiry: a clear error instead of an expired token.
+        f.sleep_laptop(200);
+        e.tick().await;
+        let err = e.live_token(&dev).await.unwrap_err();
+        assert_eq!(err.kind(), "network", "{err}");
+        let s = status(&e, "dev");
+        assert_eq!((s.state, s.seconds_left(f.clock.now())), (TokenState::Failed, 0), "{s:?}");
+        // The IdP comes back: the next due tick recovers without a new sign-in.
+        f.faults().idp_down(false);
+        f.clock.advance(60); // past the backoff of four failures (5, 10, 20, 40 s)
+        e.tick().await;
+        assert_eq!(state(&e, "dev"), TokenState::Fresh, "{:?}", status(&e, "dev"));
+        assert_eq!(f.ds.stats().idp.refresh_failures, 0);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn jwks_down_during_refresh_does_not_burn_the_rotated_refresh_token() {
+    // Regression: the JWKS used to be fetched after the refresh grant, so an outage of the keys
+    // endpoint lost the rotated refresh token and forced a new sign-in.
+    within(CASE_TIMEOUT, async {
+        let f = fixture().await;
+        let e = f.engine().await;
+        f.login(&e).await;
+        f.faults()
+            .add(FaultRule::new(Target::IdpKeys, FaultKind::Status { code: 503, retry_after_secs: None }));
+        f.clock.advance(3500);
+        e.tick().await;
+        let s = status(&e, "dev");
+        assert_eq!(s.state, TokenState::Failed, "{s:?}");
+        assert_eq!(f.ds.stats().idp.refresh_grants, 0, "no grant spent while the keys are unreachable");
+        f.faults().clear();
+        f.clock.advance(30);
+        e.tick().await;
+        assert_eq!(state(&e, "dev"), TokenState::Fresh);
+        let stats = f.ds.stats();
+        assert_eq!((stats.idp.refresh_grants, stats.idp.refresh_failures), (1, 0));
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_signing_key_rotation_between_refreshes_is_followed() {
+    within(CASE_TIMEOUT, async {
+        let f = fixture().await;
+        let e = f.engine().await;
+        f.login(&e).await;
+        let old_kid = lakepass_core::jwt::decode_unverified(
+            e.store().idp_session("devstack").await.unwrap().unwrap().id_token.secret(),
+        )
+        .unwrap()
+        .kid()
+        .map(String::from);
+        let new_kid = f.ds.rotate_signing_key().await;
+        assert_ne!(old_kid.as_deref(), Some(new_kid.as_str()));
+        f.clock.advance(3500);
+        e.tick().await;
+        assert_eq!(state(&e, "dev"), TokenState::Fresh);
+        let session = e.store().idp_session("devstack").await.unwrap().unwrap();
+        let kid =
+            lakepass_core::jwt::decode_unverified(session.id_token.secret()).unwrap().kid().map(String::from);
+        assert_eq!(kid.as_deref(), Some(new_kid.as_str()), "the new session is signed by the new key");
+        let t = e.token(&ws(&e, "prod")).await.unwrap();
+        assert!(accepted(&f.host("prod"), t.access_token.secret()).await);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_dropped_refresh_request_is_retried_without_spending_the_token() {
+    within(CASE_TIMEOUT, async {
+        let f = fixture().await;
+        let e = f.engine().await;
+        f.login(&e).await;
+        f.faults().add(FaultRule::new(Target::IdpToken, FaultKind::Drop).times(2));
+        f.clock.advance(3500);
+        e.tick().await;
+        assert_eq!(state(&e, "dev"), TokenState::Fresh);
+        let stats = f.ds.stats();
+        assert_eq!((stats.idp.refresh_grants, stats.idp.refresh_failures), (1, 0));
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_reset_refresh_answer_without_rotation_is_retried() {
+    within(CASE_TIMEOUT, async {
+        let f = fixture_with(Setup { rotate_refresh_tokens: false, ..Setup::default() }).await;
+        let e = f.engine().await;
+        f.login(&e).await;
+        f.faults().add(FaultRule::new(Target::IdpToken, FaultKind::ResetMidBody).times(1));
+        f.clock.advance(3500);
+        e.tick().await;
+        assert_eq!(state(&e, "dev"), TokenState::Fresh);
+        assert_eq!(f.ds.stats().idp.refresh_grants, 2, "the reset answer, then the whole one");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_lost_refresh_answer_after_rotation_asks_for_sign_in_once_and_keeps_serving() {
+    // The IdP rotated the refresh token but its answer never arrived; presenting the old one
+    // again is reuse, and a strict IdP revokes the family. Nothing on our side can undo that, so
+    // the promise is: one clear NeedsLogin, no hammering, the held tokens served to expiry.
+    within(CASE_TIMEOUT, async {
+        let f = fixture().await;
+        let e = f.engine().await;
+        f.login(&e).await;
+        let dev = ws(&e, "dev");
+        let held = e.live_token(&dev).await.unwrap();
+        f.faults().add(FaultRule::new(Target::IdpToken, FaultKind::LostResponse).times(1));
+        f.sleep_laptop(3500);
+        e.tick().await;
+        let s = status(&e, "dev");
+        assert_eq!(s.state, TokenState::NeedsLogin, "{s:?}");
+        assert!(s.last_error.as_deref().unwrap().contains("lakepass login"), "{s:?}");
+        assert_eq!(e.live_token(&dev).await.unwrap().access_token, held.access_token);
+        let failures = f.ds.stats().idp.refresh_failures;
+        for _ in 0..5 {
+            f.sleep_laptop(60);
+            e.tick().await;
+        }
+        assert_eq!(f.ds.stats().idp.refresh_failures, failures, "no retry loop on a revoked family");
+        f.login(&e).await;
+        assert_eq!(state(&e, "dev"), TokenState::Fresh);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_is_one_state_change_to_needs_login() {
+    within(CASE_TIMEOUT, async {
+        let f = fixture().await;
+        let e = f.engine().await;
+        f.login(&e).await;
+        let mut rx = e.subscribe();
+        rx.borrow_and_update();
+        f.ds.revoke_refresh_tokens();
+        f.sleep_laptop(2 * 3600);
+        e.tick().await;
+        assert!(rx.has_changed().unwrap(), "the change was published");
+        let snap = rx.borrow_and_update().clone();
+        for w in &snap.workspaces {
+            assert_eq!(w.state, TokenState::NeedsLogin, "{w:?}");
+            assert!(w.last_error.as_deref().unwrap().contains("lakepass login --idp devstack"), "{w:?}");
+        }
+        let failures = f.ds.stats().idp.refresh_failures;
+        for _ in 0..4 {
+            f.clock.advance(120);
+            e.tick().await;
+        }
+        assert!(!rx.has_changed().unwrap(), "no further state change: one notification, not one per tick");
+        assert_eq!(f.ds.stats().idp.refresh_failures, failures);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_laptop_sleeping_past_expiry_refreshes_at_once_on_wake() {
+    within(CASE_TIMEOUT, async {
+        let f = fixture().await;
+        let e = f.engine().await;
+        f.login(&e).await;
+        let slept_at = f.clock.now();
+        f.sleep_laptop(9 * 3600);
+        // What the tray shows the moment it looks, before any refresh: not "fresh".
+        assert_eq!(state(&e, "dev"), TokenState::Expiring);
+        let sleep = e.tick().await;
+        for w in e.snapshot().workspaces {
+            assert_eq!(w.state, TokenState::Fresh, "{w:?}");
+            assert!(w.expires_at.unwrap() > slept_at + 9 * 3600, "{w:?}");
+        }
+        assert!(sleep <= lakepass_core::engine::MAX_SLEEP, "the loop looks at the wall clock again soon");
+        let stats = f.ds.stats();
+        assert_eq!(stats.idp.refresh_grants, 1, "one IdP refresh for both workspaces");
+        assert_eq!(
+            f.file_token("prod").as_deref(),
+            Some(e.token(&ws(&e, "prod")).await.unwrap().access_token.secret())
+        );
+    })
+    .await
+}
+
+#[tokio::test]
+async fn rotation_racing_four_refreshers_in_two_processes_makes_one_grant() {
+    within(CASE_TIMEOUT, async {
+        let f = fixture().await;
+        let a = f.engine().await;
+        f.login(&a).await;
+        let b = f.engine().await;
+        // A slow IdP widens the window in which the racers overlap.
+        f.faults().add(FaultRule::new(Target::IdpToken, FaultKind::Latency(400)));
+        f.clock.advance(3500);
+        let (dev, prod) = (ws(&a, "dev"), ws(&a, "prod"));
+        let (ta, tb, pa, _) = tokio::join!(a.token(&dev), b.token(&dev), a.token(&prod), b.tick());
+        let (ta, tb, pa) = (ta.unwrap(), tb.unwrap(), pa.unwrap());
+        assert_eq!(ta.access_token, tb.access_token, "the loser adopts the winner's token");
+        let stats = f.ds.stats();
+        assert_eq!(stats.idp.refresh_grants, 1, "one grant for four racers");
+        assert_eq!(stats.idp.refresh_failures, 0, "no reuse of a rotated token, so no revoked family");
+        assert!(accepted(&f.host("prod"), pa.access_token.secret()).await);
+        assert_eq!(state(&b, "dev"), TokenState::Fresh);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_idp_outage_at_startup_does_not_block_cached_tokens() {
+    within(CASE_TIMEOUT, async {
+        let f = fixture().await;
+        let first = f.engine().await;
+        f.login(&first).await;
+        drop(first);
+        f.faults().idp_down(true);
+        let e = f.engine().await; // a new process: nothing discovered yet
+        let t = e.token(&ws(&e, "dev")).await.expect("a fresh cached token needs no IdP");
+        assert!(accepted(&f.host("dev"), t.access_token.secret()).await);
+        e.tick().await;
+        assert_eq!(state(&e, "dev"), TokenState::Fresh);
+    })
+    .await
+}
