@@ -187,6 +187,7 @@ struct Inner {
     tx: watch::Sender<Snapshot>,
     wake: Notify,
     owns_state_file: std::sync::atomic::AtomicBool,
+    state_written: Mutex<Option<Vec<WorkspaceStatus>>>,
 }
 
 /// The engine. Cheap to clone; all clones share state.
@@ -229,6 +230,7 @@ impl Engine {
             tx,
             wake: Notify::new(),
             owns_state_file: Default::default(),
+            state_written: Mutex::new(None),
         })))
     }
 
@@ -744,11 +746,21 @@ impl Engine {
             changed
         });
         // Only the process that owns refreshing (the one in `run`) publishes the state file;
-        // a short-lived CLI call must not overwrite what the daemon knows.
-        if self.0.owns_state_file.load(std::sync::atomic::Ordering::Relaxed)
-            && let Err(e) = store::write_state_file(&self.0.paths.state_file(), &snap)
+        // a short-lived CLI call must not overwrite what the daemon knows. It is written when
+        // the settled view changes, never for the transient `refreshing` flag: a pass over 100
+        // due workspaces would otherwise make 200 durable writes of the same file.
+        if !self.0.owns_state_file.load(std::sync::atomic::Ordering::Relaxed)
+            || snap.workspaces.iter().any(|w| w.state == TokenState::Refreshing)
         {
-            tracing::debug!(error = %e, "could not write the state file");
+            return;
+        }
+        let mut written = self.0.state_written.lock().expect("state file guard");
+        if written.as_ref() == Some(&snap.workspaces) {
+            return;
+        }
+        match store::write_state_file(&self.0.paths.state_file(), &snap) {
+            Ok(()) => *written = Some(snap.workspaces),
+            Err(e) => tracing::debug!(error = %e, "could not write the state file"),
         }
     }
 
