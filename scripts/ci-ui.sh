@@ -108,7 +108,12 @@ npm_ci() {
         echo "ui/node_modules up to date"
         return 0
     fi
-    (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+    # The lock file made here records only this platform's optional packages (rollup, esbuild,
+    # the tauri CLI), which `npm ci` refuses as out of sync; `npm install` installs the same
+    # pinned versions from it and fills in nothing else. Work on a copy so the checkout stays clean.
+    (cd ui && cp package-lock.json "$CARGO_TARGET_DIR/ui-package-lock.json" &&
+        npm install --no-audit --no-fund --loglevel=error &&
+        cp "$CARGO_TARGET_DIR/ui-package-lock.json" package-lock.json)
     echo "$want" >"$stamp"
 }
 
