@@ -1,84 +1,42 @@
 //! The engine against a real devstack over loopback: sign-in, exchange, wake from sleep,
 //! one IdP refresh per session, racing refreshers, revocation, 429 storms, isolation.
 
-use std::sync::Arc;
+#[path = "support/devstack_home.rs"]
+mod home;
+
 use std::time::Duration;
 
-use lakepass_core::config::Config;
+use home::Fixture;
+use lakepass_core::databrickscfg;
 use lakepass_core::engine::{Engine, EngineOptions};
 use lakepass_core::http::{Http, RetryPolicy};
-use lakepass_core::store::{Store, TokenState};
-use lakepass_core::{Clock, ManualClock, Paths, SystemClock, Vault, VaultKind, databrickscfg};
-use lakepass_devstack::{Devstack, DevstackOptions, FaultKind, FaultRule, Target, fingerprint};
-
-struct Fixture {
-    ds: Devstack,
-    dir: tempfile::TempDir,
-    paths: Paths,
-    clock: ManualClock,
-}
+use lakepass_core::store::TokenState;
+use lakepass_devstack::{DevstackOptions, FaultKind, FaultRule, Target, fingerprint};
 
 async fn fixture(ttl: u64) -> Fixture {
-    let ds = lakepass_devstack::start(DevstackOptions {
-        auto_approve: Some("ada@example.com".into()),
+    Fixture::start(DevstackOptions {
         idp_token_ttl: Duration::from_secs(ttl),
         workspace_token_ttl: Duration::from_secs(ttl),
         ..Default::default()
     })
     .await
-    .expect("devstack starts");
-    let dir = tempfile::tempdir().unwrap();
-    let paths = Paths::under(dir.path());
-    let info = ds.info();
-    let text = format!(
-        "active = \"dev\"\n[idp.devstack]\nissuer = \"{}\"\nclient_id = \"{}\"\n\n\
-         [workspace.dev]\nidp = \"devstack\"\nhost = \"{}\"\n\n\
-         [workspace.prod]\nidp = \"devstack\"\nhost = \"{}\"\n",
-        info.issuer, info.client_id, info.workspaces[0].host, info.workspaces[1].host
-    );
-    std::fs::write(&paths.config, text).unwrap();
-    Fixture { ds, dir, paths, clock: ManualClock::new(SystemClock.now()) }
 }
 
 impl Fixture {
     async fn engine(&self) -> Engine {
-        let config = Config::load(&self.paths.config).unwrap();
-        let vault = Vault::open(&self.paths.data_dir, Some(VaultKind::File)).await.unwrap();
         let http = Http::with_policy(RetryPolicy {
             max_attempts: 4,
             base_delay: Duration::from_millis(50),
             max_delay: Duration::from_secs(2),
         });
         let opts = EngineOptions { retry_base: Duration::from_secs(5), ..Default::default() };
-        let e = Engine::new(
-            config,
-            self.paths.clone(),
-            Store::new(vault),
-            http,
-            Arc::new(self.clock.clone()),
-            opts,
-        )
-        .unwrap();
-        e.load().await.unwrap();
-        e
+        self.engine_with(http, self.manual_clock(), opts).await
     }
 
     async fn login(&self, engine: &Engine) {
-        let (tx, rx) = tokio::sync::oneshot::channel::<url::Url>();
-        let browser = tokio::spawn(async move {
-            let url = rx.await.unwrap();
-            let resp = reqwest::get(url).await.unwrap();
-            assert!(resp.status().is_success(), "callback page: {}", resp.status());
-            resp.text().await.unwrap()
-        });
-        let (session, failures) = engine
-            .login("devstack", move |u| tx.send(u.clone()).unwrap(), Duration::from_secs(20))
-            .await
-            .expect("login succeeds");
-        assert!(failures.is_empty(), "{failures:?}");
+        let (session, page) = self.sign_in(engine).await;
         assert_eq!(session.username.as_deref(), Some("ada@example.com"));
         assert!(session.refresh_token.is_some());
-        let page = browser.await.unwrap();
         assert!(page.contains("You can close this tab"), "{page}");
     }
 

@@ -4,71 +4,32 @@
 //! start twice, replaces a stale socket, and lets a client see quickly that nobody listens.
 #![cfg(unix)]
 
+#[path = "support/devstack_home.rs"]
+mod home;
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lakepass_core::config::Config;
+use home::Fixture;
+use lakepass_core::SystemClock;
 use lakepass_core::engine::{Engine, EngineOptions};
 use lakepass_core::http::Http;
 use lakepass_core::ipc::{self, IpcError, IpcServer, Reply, TokenRequest};
-use lakepass_core::store::Store;
-use lakepass_core::{Paths, SystemClock, Vault, VaultKind};
-use lakepass_devstack::{Devstack, DevstackOptions};
-
-struct Fixture {
-    ds: Devstack,
-    _dir: tempfile::TempDir,
-    paths: Paths,
-}
+use lakepass_devstack::DevstackOptions;
 
 impl Fixture {
     async fn new() -> Fixture {
-        let ds = lakepass_devstack::start(DevstackOptions {
-            auto_approve: Some("ada@example.com".into()),
-            ..Default::default()
-        })
-        .await
-        .expect("devstack starts");
-        let dir = tempfile::tempdir().unwrap();
-        let paths = Paths::under(dir.path());
-        let info = ds.info();
-        let text = format!(
-            "[idp.devstack]\nissuer = \"{}\"\nclient_id = \"{}\"\n\n\
-             [workspace.dev]\nidp = \"devstack\"\nhost = \"{}\"\n\n\
-             [workspace.prod]\nidp = \"devstack\"\nhost = \"{}\"\n",
-            info.issuer, info.client_id, info.workspaces[0].host, info.workspaces[1].host
-        );
-        std::fs::write(&paths.config, text).unwrap();
-        Fixture { ds, _dir: dir, paths }
+        Fixture::start(DevstackOptions::default()).await
     }
 
     async fn engine(&self) -> Engine {
-        let config = Config::load(&self.paths.config).unwrap();
-        let vault = Vault::open(&self.paths.data_dir, Some(VaultKind::File)).await.unwrap();
-        let e = Engine::new(
-            config,
-            self.paths.clone(),
-            Store::new(vault),
-            Http::new(),
-            Arc::new(SystemClock),
-            EngineOptions::default(),
-        )
-        .unwrap();
-        e.load().await.unwrap();
-        e
+        self.engine_with(Http::new(), Arc::new(SystemClock), EngineOptions::default()).await
     }
 
     async fn signed_in_engine(&self) -> Engine {
         let e = self.engine().await;
-        let (tx, rx) = tokio::sync::oneshot::channel::<url::Url>();
-        let browser = tokio::spawn(async move { reqwest::get(rx.await.unwrap()).await.unwrap().status() });
-        let (_, failures) = e
-            .login("devstack", move |u| tx.send(u.clone()).unwrap(), Duration::from_secs(20))
-            .await
-            .expect("login succeeds");
-        assert!(failures.is_empty(), "{failures:?}");
-        assert!(browser.await.unwrap().is_success());
+        self.sign_in(&e).await;
         e
     }
 

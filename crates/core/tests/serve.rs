@@ -4,81 +4,36 @@
 //! body), keeps its URLs across restarts, writes the `-live` profiles, reports a taken port
 //! clearly, and holds its memory flat under load.
 
-use std::sync::Arc;
+#[path = "support/devstack_home.rs"]
+mod home;
+
 use std::time::Duration;
 
-use lakepass_core::config::Config;
+use home::Fixture;
 use lakepass_core::engine::{Engine, EngineOptions};
 use lakepass_core::http::{Http, RetryPolicy};
 use lakepass_core::serve::{LiveService, ServeError};
-use lakepass_core::store::Store;
-use lakepass_core::{Clock, ManualClock, Paths, SystemClock, Vault, VaultKind, databrickscfg};
-use lakepass_devstack::{Devstack, DevstackOptions, FaultKind, FaultRule, Target};
-
-struct Fixture {
-    ds: Devstack,
-    _dir: tempfile::TempDir,
-    paths: Paths,
-    clock: ManualClock,
-}
+use lakepass_core::{Clock, databrickscfg};
+use lakepass_devstack::{DevstackOptions, FaultKind, FaultRule, Target};
 
 async fn fixture() -> Fixture {
-    let ds = lakepass_devstack::start(DevstackOptions {
-        auto_approve: Some("ada@example.com".into()),
-        ..Default::default()
-    })
-    .await
-    .expect("devstack starts");
-    let dir = tempfile::tempdir().unwrap();
-    let paths = Paths::under(dir.path());
-    let info = ds.info();
-    let text = format!(
-        "active = \"dev\"\n[idp.devstack]\nissuer = \"{}\"\nclient_id = \"{}\"\n\n\
-         [workspace.dev]\nidp = \"devstack\"\nhost = \"{}\"\n\n\
-         [workspace.prod]\nidp = \"devstack\"\nhost = \"{}\"\n",
-        info.issuer, info.client_id, info.workspaces[0].host, info.workspaces[1].host
-    );
-    std::fs::write(&paths.config, text).unwrap();
-    Fixture { ds, _dir: dir, paths, clock: ManualClock::new(SystemClock.now()) }
+    Fixture::start(DevstackOptions::default()).await
 }
 
 impl Fixture {
     async fn engine(&self) -> Engine {
-        let config = Config::load(&self.paths.config).unwrap();
-        let vault = Vault::open(&self.paths.data_dir, Some(VaultKind::File)).await.unwrap();
         let http = Http::with_policy(RetryPolicy {
             max_attempts: 2,
             base_delay: Duration::from_millis(50),
             max_delay: Duration::from_secs(1),
         });
-        let e = Engine::new(
-            config,
-            self.paths.clone(),
-            Store::new(vault),
-            http,
-            Arc::new(self.clock.clone()),
-            EngineOptions::default(),
-        )
-        .unwrap();
-        e.load().await.unwrap();
-        e
+        self.engine_with(http, self.manual_clock(), EngineOptions::default()).await
     }
 
     async fn signed_in_engine(&self) -> Engine {
         let e = self.engine().await;
-        let (tx, rx) = tokio::sync::oneshot::channel::<url::Url>();
-        let browser = tokio::spawn(async move { reqwest::get(rx.await.unwrap()).await.unwrap().status() });
-        let (_, failures) = e
-            .login("devstack", move |u| tx.send(u.clone()).unwrap(), Duration::from_secs(20))
-            .await
-            .expect("login succeeds");
-        assert!(failures.is_empty(), "{failures:?}");
-        assert!(browser.await.unwrap().is_success());
+        self.sign_in(&e).await;
         e
-    }
-
-    fn host(&self, ws: &str) -> String {
-        self.ds.info().workspaces.iter().find(|w| w.name == ws).unwrap().host.clone()
     }
 }
 
@@ -428,13 +383,9 @@ async fn the_cli_helper_flavour_writes_no_token_and_drops_the_static_one() {
 
     let text = std::fs::read_to_string(&f.paths.config).unwrap();
     std::fs::write(&f.paths.config, format!("profile_flavour = \"cli-helper\"\n{text}")).unwrap();
-    let config = Config::load(&f.paths.config).unwrap();
-    let vault = Vault::open(&f.paths.data_dir, Some(VaultKind::File)).await.unwrap();
     let opts =
         EngineOptions { cli_helper_path: Some("/opt/lakepass/bin/lakepass".into()), ..Default::default() };
-    let helper =
-        Engine::new(config, f.paths.clone(), Store::new(vault), Http::new(), Arc::new(f.clock.clone()), opts)
-            .unwrap();
+    let helper = f.engine_with(Http::new(), f.manual_clock(), opts).await;
     drop(e);
     helper.refresh_workspace(&helper.config().workspace(Some("dev")).unwrap(), true).await.unwrap();
     let ini = std::fs::read_to_string(&f.paths.databrickscfg).unwrap();
