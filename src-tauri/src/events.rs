@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use lakepass_core::UnixTime;
-use lakepass_core::store::{Snapshot, TokenState};
+use lakepass_core::status::{Snapshot, TokenState};
 use serde::{Deserialize, Serialize};
 
 use crate::view::time_left;

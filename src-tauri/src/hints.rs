@@ -4,7 +4,7 @@
 //! but they are long and technical); a hint is one short sentence a card can show in bold above
 //! the details. Matching on the text is a stopgap until the snapshot carries the error's kind.
 
-use lakepass_core::store::TokenState;
+use lakepass_core::status::TokenState;
 
 /// The hint for a workspace in `state` whose last error is `error`; `idp` is its IdP's name.
 pub fn hint(state: TokenState, error: Option<&str>, idp: &str) -> Option<String> {

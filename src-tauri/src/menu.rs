@@ -6,7 +6,7 @@
 //! updates labels, because menus rebuilt over and over are unreliable on some panels.
 
 use lakepass_core::UnixTime;
-use lakepass_core::store::TokenState;
+use lakepass_core::status::TokenState;
 
 use crate::view::{AppView, WorkspaceView, time_left};
 

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use lakepass_core::UnixTime;
-use lakepass_core::store::TokenState;
+use lakepass_core::status::TokenState;
 
 use crate::view::AppView;
 

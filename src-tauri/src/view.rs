@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use lakepass_core::UnixTime;
 use lakepass_core::config::Config;
-use lakepass_core::store::{Snapshot, TokenState};
+use lakepass_core::status::{Snapshot, TokenState};
 use serde::{Deserialize, Serialize};
 
 use crate::hints;

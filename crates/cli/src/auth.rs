@@ -77,7 +77,7 @@ pub async fn login(paths: &Paths, a: LoginArgs) -> anyhow::Result<ExitCode> {
     {
         match failures.iter().find(|(n, _)| *n == ws.name) {
             Some((_, e)) => eprintln!("  ✗ {}: {e}", ws.name),
-            None => match engine.profile_error(&ws.name) {
+            None => match engine.sink_failures(&ws.name).into_values().next() {
                 None => eprintln!("  ✓ {} ({}): token written to profile `{}`", ws.name, ws.host, ws.profile),
                 Some(e) => eprintln!(
                     "  ✗ {}: token exchanged, but profile `{}` was not written: {e}",

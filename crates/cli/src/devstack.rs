@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use lakepass_core::Paths;
 use lakepass_core::config::{ConfigDoc, IdpConfig, SubjectTokenKind, WorkspaceConfig};
+use lakepass_core::{Daemon, DaemonOptions, Paths};
 use lakepass_devstack::{Devstack, DevstackOptions};
 
 use crate::{app, output};
@@ -168,8 +168,10 @@ pub async fn demo(user_paths: &Paths, a: DemoArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("exchange for {ws} failed: {e}");
     }
     eprintln!(
-        "Watching tokens refresh (each ~{} s before expiry). `lakepass status --config {}` works in another terminal.",
+        "Watching tokens refresh (each ~{} s before expiry). In another terminal:\n  LAKEPASS_VAULT=file LAKEPASS_DATA_DIR={} DATABRICKS_CONFIG_FILE={} lakepass status --config {}",
         (a.token_ttl / 2).min(60),
+        paths.data_dir.display(),
+        paths.databrickscfg.display(),
         paths.config.display()
     );
     let mut rx = engine.subscribe();
@@ -179,30 +181,22 @@ pub async fn demo(user_paths: &Paths, a: DemoArgs) -> anyhow::Result<ExitCode> {
             let line: Vec<String> = snap
                 .workspaces
                 .iter()
-                .map(|w| {
-                    let state = serde_json::to_value(w.state)
-                        .ok()
-                        .and_then(|v| v.as_str().map(String::from))
-                        .unwrap_or_default();
-                    format!(
-                        "{} {state} ({} left)",
-                        w.name,
-                        output::time_left(w.expires_at.unwrap_or(0) - snap.at)
-                    )
-                })
+                .map(|w| format!("{} {} ({} left)", w.name, w.state, w.time_left(snap.at)))
                 .collect();
             eprintln!("[{}] {}", output::rfc3339(snap.at), line.join(" | "));
         }
     });
-    let stop = async {
-        match a.duration {
-            Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    // The demo owns refreshing for its own config, but leaves the engine socket and the live
+    // token service to a real daemon the user may be running.
+    let opts = DaemonOptions { socket: false, live_service: false, exclusive: false };
+    let daemon = Daemon::start(engine, opts).await?;
+    match a.duration {
+        Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
         }
-    };
-    engine.run(stop).await;
+    }
+    daemon.shutdown().await;
     printer.abort();
     let stats = ds.stats();
     eprintln!(

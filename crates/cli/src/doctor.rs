@@ -60,13 +60,7 @@ pub async fn doctor(paths: &Paths, a: DoctorArgs) -> anyhow::Result<ExitCode> {
     }
     match report.problem() {
         None if report.ok => Ok(ExitCode::SUCCESS),
-        Some(p) => Err(Exit(match p.class() {
-            "config" => 2,
-            "needs_login" => 3,
-            "network" => 4,
-            _ => 5,
-        })
-        .into()),
+        Some(p) => Err(Exit(p.kind().exit_code()).into()),
         None => Err(Exit(5).into()),
     }
 }

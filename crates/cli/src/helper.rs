@@ -28,7 +28,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use lakepass_core::WorkspaceHost;
 use lakepass_core::config::{Config, Workspace};
-use lakepass_core::engine::live_profile_name;
+use lakepass_core::sink::live_profile_name;
 use lakepass_core::{Clock as _, Paths, SystemClock};
 use serde::Serialize;
 

@@ -9,15 +9,15 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use lakepass_core::ErrorKind;
 use lakepass_core::audit::{self, AuditEvent, EventKind};
 use lakepass_core::config::{Config, Workspace};
-use lakepass_core::engine::EngineError;
-use lakepass_core::engine::live_profile_name;
 use lakepass_core::launch::{
     self, CURRENT_PLATFORM, ClaudeGateway, EnvChanges, LaunchError, TerminalContext, claude_plan,
     claude_settings_path, effective_ttl_ms, export_lines, helper_command, settings_conflicts,
     terminal_candidates, terminal_invocation, workspace_env,
 };
+use lakepass_core::sink::live_profile_name;
 use lakepass_core::{Clock, Paths, SystemClock};
 
 use crate::app;
@@ -297,8 +297,7 @@ fn record(paths: &Paths, ws: &Workspace, started: Instant, what: Result<String, 
     let event = match what {
         Ok(what) => AuditEvent::ok(EventKind::Launch, now, started.elapsed()).message(&what),
         Err(e) => {
-            let kind =
-                e.chain().find_map(|c| c.downcast_ref::<EngineError>()).map_or("launch", EngineError::kind);
+            let kind = crate::output::kind_of(e).unwrap_or(ErrorKind::Launch);
             AuditEvent::failure(EventKind::Launch, now, started.elapsed(), kind, &format!("{e:#}"))
         }
     };

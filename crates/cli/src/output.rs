@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use lakepass_core::engine::EngineError;
+use lakepass_core::{BuildError, EngineError, ErrorKind};
 
 /// An error that carries its exit code.
 #[derive(Debug)]
@@ -38,26 +38,25 @@ pub fn init_logging(verbose: u8) {
         .init();
 }
 
-/// The exit code an engine error maps to (see `lakepass --help`).
+/// The kind of the first typed error in the chain, if any.
+pub fn kind_of(e: &anyhow::Error) -> Option<ErrorKind> {
+    e.chain().find_map(|cause| {
+        if let Some(ee) = cause.downcast_ref::<EngineError>() {
+            Some(ee.kind())
+        } else if let Some(be) = cause.downcast_ref::<BuildError>() {
+            Some(be.kind())
+        } else {
+            cause.downcast_ref::<lakepass_core::config::ConfigError>().map(|_| ErrorKind::Config)
+        }
+    })
+}
+
+/// The exit code an error maps to (see `lakepass --help`): [`ErrorKind::exit_code`].
 pub fn code_for(e: &anyhow::Error) -> u8 {
     if let Some(Exit(c)) = e.downcast_ref::<Exit>() {
         return *c;
     }
-    for cause in e.chain() {
-        if let Some(ee) = cause.downcast_ref::<EngineError>() {
-            return match ee.kind() {
-                "config" => 2,
-                "needs_login" => 3,
-                "network" => 4,
-                "federation_rejected" => 5,
-                _ => 1,
-            };
-        }
-        if cause.downcast_ref::<lakepass_core::config::ConfigError>().is_some() {
-            return 2;
-        }
-    }
-    1
+    kind_of(e).map_or(1, ErrorKind::exit_code)
 }
 
 /// Prints the error chain and returns its exit code.
@@ -94,15 +93,7 @@ pub async fn with_spinner<T>(message: &str, fut: impl std::future::Future<Output
     out
 }
 
-/// "59m 12s", "3h 02m", "expired".
-pub fn time_left(secs: i64) -> String {
-    match secs {
-        s if s <= 0 => "expired".into(),
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m {:02}s", s / 60, s % 60),
-        s => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
-    }
-}
+pub use lakepass_core::status::time_left;
 
 /// RFC 3339 for a UNIX time.
 pub fn rfc3339(t: i64) -> String {

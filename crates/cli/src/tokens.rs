@@ -6,9 +6,8 @@ use anyhow::Context;
 use clap::Args;
 use lakepass_core::config::Workspace;
 use lakepass_core::engine::Engine;
-use lakepass_core::serve::LiveService;
-use lakepass_core::store::{self, TokenState};
-use lakepass_core::{Clock, Paths, SystemClock, VaultKind};
+use lakepass_core::sink::read_state_file;
+use lakepass_core::{Clock, Daemon, DaemonOptions, ErrorKind, Paths, SystemClock, TokenState, VaultKind};
 use lakepass_core::{Secret, UnixTime, ipc};
 use serde::Serialize;
 
@@ -60,6 +59,7 @@ struct StatusRow<'a> {
     expires_at: Option<String>,
     seconds_left: i64,
     last_error: Option<&'a str>,
+    error_kind: Option<ErrorKind>,
 }
 
 /// Shows every workspace.
@@ -68,7 +68,7 @@ pub async fn status(paths: &Paths, a: StatusArgs) -> anyhow::Result<ExitCode> {
     let now = SystemClock.now();
     let mut snap = engine.snapshot();
     // A running daemon knows more (its last error); merge that in.
-    let published = store::read_state_file(&paths.state_file());
+    let published = read_state_file(&paths.state_file());
     for w in &mut snap.workspaces {
         if let Some(p) = published.get(&w.name)
             && w.last_error.is_none()
@@ -92,7 +92,8 @@ pub async fn status(paths: &Paths, a: StatusArgs) -> anyhow::Result<ExitCode> {
                 state: w.state,
                 expires_at: w.expires_at.map(output::rfc3339),
                 seconds_left: w.seconds_left(now),
-                last_error: w.last_error.as_deref(),
+                last_error: w.error_message(),
+                error_kind: w.error_kind(),
             })
             .collect();
         let out = serde_json::json!({
@@ -106,17 +107,16 @@ pub async fn status(paths: &Paths, a: StatusArgs) -> anyhow::Result<ExitCode> {
     println!("  {:<14} {:<12} {:<10} {:<38} PROFILE", "WORKSPACE", "STATE", "LEFT", "HOST");
     for w in &snap.workspaces {
         let mark = if active.as_deref() == Some(&w.name) { "*" } else { "" };
-        let state = serde_json::to_value(w.state)?.as_str().unwrap_or("").to_string();
         println!(
             "{:<2}{:<14} {:<12} {:<10} {:<38} {}",
             mark,
             w.name,
-            state,
+            w.state,
             if w.expires_at.is_some() { output::time_left(w.seconds_left(now)) } else { "-".into() },
             w.host,
             w.profile
         );
-        if let Some(e) = &w.last_error {
+        if let Some(e) = w.error_message() {
             println!("    last error: {e}");
         }
     }
@@ -187,12 +187,12 @@ pub async fn fresh_token(paths: &Paths, ws: &Workspace) -> anyhow::Result<Fresh>
         Ok(ipc::Reply::Ok { .. }) => {
             tracing::warn!(workspace = %ws.name, "the engine answered for another host; ignored")
         }
-        Ok(ipc::Reply::Error { kind, .. }) if kind == "unknown_workspace" => {
+        Ok(ipc::Reply::Error { kind: ErrorKind::UnknownWorkspace, .. }) => {
             tracing::debug!(workspace = %ws.name, "the running engine does not know this workspace")
         }
         Ok(ipc::Reply::Error { kind, message }) => {
             eprintln!("lakepass: {message}");
-            return Err(Exit(exit_code_for_kind(&kind)).into());
+            return Err(Exit(kind.exit_code()).into());
         }
         Err(ipc::IpcError::NoServer { .. }) => {}
         Err(e) => tracing::warn!(error = %e, "not using the engine socket"),
@@ -200,17 +200,6 @@ pub async fn fresh_token(paths: &Paths, ws: &Workspace) -> anyhow::Result<Fresh>
     let engine = app::engine(paths).await?;
     let t = engine.token(ws).await?;
     Ok(Fresh { token: t.access_token.clone(), expires_at: t.expires_at, host: t.host.to_string() })
-}
-
-/// The exit code for an engine error kind (see `lakepass --help`).
-fn exit_code_for_kind(kind: &str) -> u8 {
-    match kind {
-        "config" => 2,
-        "needs_login" => 3,
-        "network" => 4,
-        "federation_rejected" => 5,
-        _ => 1,
-    }
 }
 
 /// Forces a new exchange.
@@ -225,7 +214,7 @@ pub async fn refresh(paths: &Paths, a: WorkspaceArg) -> anyhow::Result<ExitCode>
         match output::with_spinner(&format!("Refreshing {}…", ws.name), engine.refresh_workspace(&ws, true))
             .await
         {
-            Ok(t) => match engine.profile_error(&ws.name) {
+            Ok(t) => match engine.sink_failures(&ws.name).into_values().next() {
                 None => eprintln!(
                     "✓ {}: new token, {} left",
                     ws.name,
@@ -235,7 +224,7 @@ pub async fn refresh(paths: &Paths, a: WorkspaceArg) -> anyhow::Result<ExitCode>
                     // The token is good and `lakepass token` serves it, but tools reading the
                     // credentials file would get a stale one: that is a failure to report.
                     eprintln!("✗ {}: new token, but the credentials file was not updated: {e}", ws.name);
-                    code.get_or_insert(2);
+                    code.get_or_insert(e.kind.exit_code());
                 }
             },
             Err(e) => {
@@ -250,19 +239,15 @@ pub async fn refresh(paths: &Paths, a: WorkspaceArg) -> anyhow::Result<ExitCode>
     }
 }
 
-/// Runs the engine in the foreground until Ctrl-C / SIGTERM.
+/// Runs the engine in the foreground until Ctrl-C / SIGTERM: the core's [`Daemon`], printing
+/// what started and every state change.
 pub async fn daemon(paths: &Paths) -> anyhow::Result<ExitCode> {
     let engine = app::engine(paths).await?;
-    // The engine socket first: it also tells us when another engine already runs.
-    let _socket = match ipc::IpcServer::start(engine.clone(), ipc::socket_path(paths)).await {
-        Ok(s) => Some(s),
-        Err(e @ ipc::IpcError::AlreadyRunning { .. }) => return Err(e.into()),
-        Err(e) => {
-            eprintln!("lakepass daemon: {e}; `lakepass token` will refresh by itself");
-            None
-        }
-    };
-    let _live = start_live_service(&engine).await;
+    let daemon = Daemon::start(engine, DaemonOptions::default()).await?;
+    for n in daemon.notices() {
+        eprintln!("lakepass daemon: {n}");
+    }
+    let engine = daemon.engine().clone();
     eprintln!(
         "lakepass daemon: keeping {} workspace(s) fresh; secrets in {}. Ctrl-C to stop.",
         engine.workspaces().len(),
@@ -275,52 +260,22 @@ pub async fn daemon(paths: &Paths) -> anyhow::Result<ExitCode> {
             let snap = rx.borrow_and_update().clone();
             for w in snap.workspaces {
                 if last.get(&w.name) != Some(&(w.state, w.expires_at)) {
-                    let left =
-                        w.expires_at.map(|e| output::time_left(e - snap.at)).unwrap_or_else(|| "-".into());
-                    let state = serde_json::to_value(w.state)
-                        .ok()
-                        .and_then(|v| v.as_str().map(String::from))
-                        .unwrap_or_default();
-                    match &w.last_error {
-                        Some(e) if matches!(w.state, TokenState::Failed | TokenState::NeedsLogin) => {
-                            eprintln!("{}: {state} ({e})", w.name)
+                    match w.error_message() {
+                        Some(_) if matches!(w.state, TokenState::Failed | TokenState::NeedsLogin) => {
+                            eprintln!("{w}")
                         }
-                        _ => eprintln!("{}: {state}, {left} left", w.name),
+                        _ => eprintln!("{}: {}, {} left", w.name, w.state, w.time_left(snap.at)),
                     }
                     last.insert(w.name.clone(), (w.state, w.expires_at));
                 }
             }
         }
     });
-    engine.run(shutdown_signal()).await;
+    shutdown_signal().await;
     printer.abort();
+    daemon.shutdown().await;
     eprintln!("lakepass daemon: stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Starts the live token service and writes the `<profile>-live` profiles that name it. Its
-/// failure (a taken port) is reported and the daemon keeps refreshing without it.
-async fn start_live_service(engine: &Engine) -> Option<LiveService> {
-    let port = engine.config().serve.port;
-    let service = match LiveService::start(engine.clone(), port).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!(
-                "lakepass daemon: {e}. Continuing without the live token service: the `-live` profiles will not answer."
-            );
-            return None;
-        }
-    };
-    match engine.write_live_profiles(service.urls()).await {
-        Ok(names) if !names.is_empty() => eprintln!(
-            "lakepass daemon: live token service on {}; always-fresh profiles: {}",
-            service.local_addr(),
-            names.join(", ")
-        ),
-        Ok(_) => {}
-        Err(e) => eprintln!("lakepass daemon: could not write the -live profiles: {e}"),
-    }
-    Some(service)
 }
 
 async fn shutdown_signal() {

@@ -105,12 +105,12 @@ impl AuditEvent {
         event: EventKind,
         now: UnixTime,
         latency: Duration,
-        error_kind: &str,
+        error_kind: crate::error::ErrorKind,
         message: &str,
     ) -> Self {
         AuditEvent {
             outcome: Outcome::Failure,
-            error_kind: Some(error_kind.to_string()),
+            error_kind: Some(error_kind.as_str().to_string()),
             message: Some(scrub(message)),
             ..AuditEvent::ok(event, now, latency)
         }

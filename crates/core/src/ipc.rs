@@ -28,6 +28,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::clock::UnixTime;
 use crate::engine::Engine;
+use crate::error::ErrorKind;
 use crate::exchange::WorkspaceToken;
 use crate::host::WorkspaceHost;
 use crate::paths::Paths;
@@ -93,7 +94,7 @@ pub enum Reply {
     /// `federation_rejected`, `bad_request`, …), `message` is for people.
     Error {
         /// A stable kind.
-        kind: String,
+        kind: ErrorKind,
         /// What happened and what to do.
         message: String,
     },
@@ -225,7 +226,7 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(engine: &Engine, stream: S
     let reply = match tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await {
         Ok(Ok(_)) => match serde_json::from_str::<TokenRequest>(line.trim_end()) {
             Ok(req) => answer(engine, &req).await,
-            Err(_) => error_reply("bad_request", "the request is not a token request line"),
+            Err(_) => error_reply(ErrorKind::BadRequest, "the request is not a token request line"),
         },
         Ok(Err(e)) => return Err(e),
         Err(_) => return Ok(()),
@@ -243,7 +244,7 @@ pub async fn answer(engine: &Engine, req: &TokenRequest) -> Reply {
     let Some(ws) = engine.workspace_named(&req.workspace).filter(|ws| asked.as_ref() == Some(&ws.host))
     else {
         return error_reply(
-            "unknown_workspace",
+            ErrorKind::UnknownWorkspace,
             &format!("the running engine has no workspace `{}` at that host", req.workspace),
         );
     };
@@ -257,8 +258,8 @@ fn token_reply(t: &WorkspaceToken) -> Reply {
     Reply::Ok { access_token: t.access_token.clone(), expires_at: t.expires_at, host: t.host.to_string() }
 }
 
-fn error_reply(kind: &str, message: &str) -> Reply {
-    Reply::Error { kind: kind.into(), message: message.into() }
+fn error_reply(kind: ErrorKind, message: &str) -> Reply {
+    Reply::Error { kind, message: message.into() }
 }
 
 /// Asks the engine listening at `path` for `req`'s token.
@@ -331,6 +332,6 @@ mod tests {
         assert!(matches!(back, Reply::Ok { expires_at: 5, .. }));
         let e: Reply =
             serde_json::from_str(r#"{"status":"error","kind":"needs_login","message":"m"}"#).unwrap();
-        assert!(matches!(e, Reply::Error { ref kind, .. } if kind == "needs_login"));
+        assert!(matches!(e, Reply::Error { kind: ErrorKind::NeedsLogin, .. }));
     }
 }

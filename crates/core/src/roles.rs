@@ -79,11 +79,6 @@ pub fn pick_client_id(ws: &Workspace, subject_token: &str) -> Result<Option<Stri
     }
 }
 
-/// The vault key of an M2M workspace's client secret: `m2m:<host>|<client_id>`.
-pub fn m2m_secret_key(ws: &Workspace) -> String {
-    format!("m2m:{}|{}", ws.host, ws.client_id.as_deref().unwrap_or(""))
-}
-
 /// True for a workspace that authenticates with client credentials.
 pub fn is_m2m(ws: &Workspace) -> bool {
     ws.auth == WorkspaceAuth::M2m
@@ -91,15 +86,15 @@ pub fn is_m2m(ws: &Workspace) -> bool {
 
 /// The M2M client secret of `ws`, if one was stored.
 pub async fn m2m_secret(store: &Store, ws: &Workspace) -> Result<Option<Secret>, StoreError> {
-    Ok(store.vault().get(&m2m_secret_key(ws)).await?)
+    store.m2m_secret(ws).await
 }
 
 /// Stores the M2M client secret of `ws` in the vault (and nowhere else).
 pub async fn set_m2m_secret(store: &Store, ws: &Workspace, secret: &Secret) -> Result<(), StoreError> {
-    Ok(store.vault().set(&m2m_secret_key(ws), secret).await?)
+    store.save_m2m_secret(ws, secret).await
 }
 
 /// Forgets the M2M client secret of `ws`.
 pub async fn delete_m2m_secret(store: &Store, ws: &Workspace) -> Result<(), StoreError> {
-    Ok(store.vault().delete(&m2m_secret_key(ws)).await?)
+    store.delete_m2m_secret(ws).await
 }

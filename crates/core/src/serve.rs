@@ -44,10 +44,10 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::Workspace;
 use crate::engine::Engine;
+use crate::error::ErrorKind;
 use crate::host::WorkspaceHost;
 use crate::secret::Secret;
-use crate::store::Store;
-use crate::vault::VaultError;
+use crate::store::{Store, StoreError};
 
 /// The header carrying the protocol version; only `1` exists.
 pub const VERSION_HEADER: &str = "x-databricks-metadata-version";
@@ -82,12 +82,12 @@ pub enum ServeError {
     },
     /// The path secrets could not be read from or saved to the vault.
     #[error("cannot load the live token service's URL secrets: {0}")]
-    Vault(#[from] VaultError),
+    Vault(#[from] StoreError),
 }
 
 /// The vault key of a workspace's path secret (next to its token's key).
 pub fn path_secret_key(ws: &Workspace) -> String {
-    format!("live:{}", Store::workspace_key(ws))
+    Store::path_secret_key(ws)
 }
 
 /// A new path secret: 32 random bytes from the OS, base64url without padding (43 characters).
@@ -101,16 +101,15 @@ pub fn new_path_secret() -> Secret {
 
 /// The path secret of every workspace, created (and saved in the vault) on first use, so the
 /// `-live` URLs stay the same across restarts.
-pub async fn load_path_secrets(engine: &Engine) -> Result<Vec<(String, Secret)>, VaultError> {
-    let vault = engine.store().vault();
+pub async fn load_path_secrets(engine: &Engine) -> Result<Vec<(String, Secret)>, StoreError> {
+    let store = engine.store();
     let mut out = Vec::new();
     for ws in engine.workspaces() {
-        let key = path_secret_key(ws);
-        let secret = match vault.get(&key).await? {
+        let secret = match store.path_secret(ws).await? {
             Some(s) if is_path_secret(&s) => s,
             _ => {
                 let s = new_path_secret();
-                vault.set(&key, &s).await?;
+                store.save_path_secret(ws, &s).await?;
                 s
             }
         };
@@ -415,12 +414,14 @@ async fn handle(state: &State, method: &Method, path: &str, headers: &HeaderMap)
             },
         ),
         Err(e) => {
-            let status = match e.kind() {
-                "needs_login" | "federation_rejected" => StatusCode::UNAUTHORIZED,
-                _ => StatusCode::SERVICE_UNAVAILABLE,
+            let kind = e.kind();
+            let status = if kind.needs_login() || kind == ErrorKind::FederationRejected {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
             };
-            tracing::debug!(workspace = %ws.name, kind = e.kind(), "live token service: no token");
-            json(status, &ErrorReply { error: e.kind(), message: &e.to_string() })
+            tracing::debug!(workspace = %ws.name, %kind, "live token service: no token");
+            json(status, &ErrorReply { error: kind.as_str(), message: &e.to_string() })
         }
     }
 }

@@ -1,16 +1,13 @@
-//! What Lakepass remembers: secrets in the vault, everything else in a small state file.
+//! What Lakepass keeps secret, and under which vault key: the one place that knows the keys.
 //!
-//! The vault keys are `idp:<name>` for an IdP session and `ws:<host>[|<client_id>]` for a
-//! workspace token, so a token is keyed by the workspace that minted it and is re-checked
-//! against that host when read. The non-secret state file (`state.json`: expiry, state, last
-//! error per workspace) lets `status` and the tray answer without touching the keyring.
+//! - `idp:<name>`: an IdP session (id_token, access and refresh tokens);
+//! - `ws:<host>[|<client_id>]`: a workspace token, keyed by the workspace that minted it and
+//!   re-checked against that host when read;
+//! - `m2m:<host>|<client_id>`: a service principal's client secret;
+//! - `live:ws:<host>[|<client_id>]`: the live token service's path secret for a workspace.
+//!
+//! The non-secret status lives elsewhere ([`crate::status`], written by a sink).
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
-use serde::{Deserialize, Serialize};
-
-use crate::clock::UnixTime;
 use crate::config::Workspace;
 use crate::exchange::WorkspaceToken;
 use crate::idp::IdpSession;
@@ -97,98 +94,44 @@ impl Store {
     pub async fn delete_workspace_token(&self, ws: &Workspace) -> Result<(), StoreError> {
         Ok(self.vault.delete(&Self::workspace_key(ws)).await?)
     }
-}
 
-/// Where a workspace's token stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TokenState {
-    /// Valid, not due for refresh.
-    Fresh,
-    /// Inside the refresh window, or no token yet but signed in.
-    Expiring,
-    /// A refresh is under way.
-    Refreshing,
-    /// The last refresh failed; retrying with backoff. The old token may still be valid.
-    Failed,
-    /// Only an interactive sign-in can help.
-    NeedsLogin,
-}
-
-/// The published, non-secret view of one workspace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkspaceStatus {
-    /// Name in config.
-    pub name: String,
-    /// The workspace host.
-    pub host: String,
-    /// Its `~/.databrickscfg` profile.
-    pub profile: String,
-    /// The state.
-    pub state: TokenState,
-    /// When the current token expires, if there is one.
-    pub expires_at: Option<UnixTime>,
-    /// When the engine will refresh it.
-    pub refresh_due_at: Option<UnixTime>,
-    /// The last error, in words (never a token).
-    pub last_error: Option<String>,
-}
-
-impl WorkspaceStatus {
-    /// Seconds of validity left at `now` (0 when expired or no token).
-    pub fn seconds_left(&self, now: UnixTime) -> i64 {
-        self.expires_at.map(|e| (e - now).max(0)).unwrap_or(0)
+    /// The vault key of an M2M workspace's client secret: `m2m:<host>|<client_id>`.
+    pub fn m2m_secret_key(ws: &Workspace) -> String {
+        format!("m2m:{}|{}", ws.host, ws.client_id.as_deref().unwrap_or(""))
     }
-}
 
-/// Everything the engine publishes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Snapshot {
-    /// Per workspace, in config order.
-    pub workspaces: Vec<WorkspaceStatus>,
-    /// When this snapshot was taken.
-    pub at: UnixTime,
-}
-
-/// Writes the snapshot as `state.json` (no secrets in it), atomically.
-pub fn write_state_file(path: &Path, snap: &Snapshot) -> std::io::Result<()> {
-    let _lock = state_lock(path)?;
-    let json = serde_json::to_vec_pretty(snap).expect("snapshot serializes");
-    crate::atomic::write_atomic(path, &json, 0o600)
-}
-
-/// Replaces one workspace's entry in `state.json`, keeping the others: what a short-lived
-/// process that refreshed one workspace publishes.
-pub fn merge_state_entry(
-    path: &Path,
-    entry: WorkspaceStatus,
-    now: crate::clock::UnixTime,
-) -> std::io::Result<()> {
-    let _lock = state_lock(path)?;
-    let mut snap = std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Snapshot>(&b).ok())
-        .unwrap_or_default();
-    match snap.workspaces.iter_mut().find(|w| w.name == entry.name) {
-        Some(w) => *w = entry,
-        None => snap.workspaces.push(entry),
+    /// The M2M client secret of `ws`, if one was stored.
+    pub async fn m2m_secret(&self, ws: &Workspace) -> Result<Option<Secret>, StoreError> {
+        Ok(self.vault.get(&Self::m2m_secret_key(ws)).await?)
     }
-    snap.at = now;
-    let json = serde_json::to_vec_pretty(&snap).expect("snapshot serializes");
-    crate::atomic::write_atomic(path, &json, 0o600)
-}
 
-fn state_lock(path: &Path) -> std::io::Result<crate::lock::FileLock> {
-    let lock_path = path.with_extension("json.lock");
-    crate::lock::FileLock::acquire(&lock_path, std::time::Duration::from_secs(5))
-        .map_err(|e| std::io::Error::other(e.to_string()))
-}
+    /// Stores the M2M client secret of `ws` (and nowhere else).
+    pub async fn save_m2m_secret(&self, ws: &Workspace, secret: &Secret) -> Result<(), StoreError> {
+        Ok(self.vault.set(&Self::m2m_secret_key(ws), secret).await?)
+    }
 
-/// Reads `state.json`; missing or unreadable gives an empty map.
-pub fn read_state_file(path: &Path) -> BTreeMap<String, WorkspaceStatus> {
-    std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Snapshot>(&b).ok())
-        .map(|s| s.workspaces.into_iter().map(|w| (w.name.clone(), w)).collect())
-        .unwrap_or_default()
+    /// Forgets the M2M client secret of `ws`.
+    pub async fn delete_m2m_secret(&self, ws: &Workspace) -> Result<(), StoreError> {
+        Ok(self.vault.delete(&Self::m2m_secret_key(ws)).await?)
+    }
+
+    /// The vault key of a workspace's live-service path secret (next to its token's key).
+    pub fn path_secret_key(ws: &Workspace) -> String {
+        format!("live:{}", Self::workspace_key(ws))
+    }
+
+    /// The live-service path secret of `ws`, if one was stored.
+    pub async fn path_secret(&self, ws: &Workspace) -> Result<Option<Secret>, StoreError> {
+        Ok(self.vault.get(&Self::path_secret_key(ws)).await?)
+    }
+
+    /// Stores the live-service path secret of `ws`.
+    pub async fn save_path_secret(&self, ws: &Workspace, secret: &Secret) -> Result<(), StoreError> {
+        Ok(self.vault.set(&Self::path_secret_key(ws), secret).await?)
+    }
+
+    /// Forgets the live-service path secret of `ws`.
+    pub async fn delete_path_secret(&self, ws: &Workspace) -> Result<(), StoreError> {
+        Ok(self.vault.delete(&Self::path_secret_key(ws)).await?)
+    }
 }

@@ -10,7 +10,7 @@ use home::Fixture;
 use lakepass_core::databrickscfg;
 use lakepass_core::engine::{Engine, EngineOptions};
 use lakepass_core::http::{Http, RetryPolicy};
-use lakepass_core::store::TokenState;
+use lakepass_core::status::TokenState;
 use lakepass_devstack::{DevstackOptions, FaultKind, FaultRule, Target, fingerprint};
 
 async fn fixture(ttl: u64) -> Fixture {
@@ -132,7 +132,7 @@ async fn a_revoked_refresh_token_needs_login_and_is_not_hammered() {
     let snap = e.snapshot();
     for w in &snap.workspaces {
         assert_eq!(w.state, TokenState::NeedsLogin, "{w:?}");
-        assert!(w.last_error.as_deref().unwrap().contains("lakepass login"), "{w:?}");
+        assert!(w.error_message().unwrap().contains("lakepass login"), "{w:?}");
     }
     let failures = f.ds.stats().idp.refresh_failures;
     assert!(failures >= 1);

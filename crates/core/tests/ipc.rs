@@ -52,7 +52,7 @@ fn token_of(r: Reply) -> (String, i64) {
 
 fn error_kind(r: Reply) -> String {
     match r {
-        Reply::Error { kind, .. } => kind,
+        Reply::Error { kind, .. } => kind.to_string(),
         Reply::Ok { .. } => panic!("expected an error, got a token"),
     }
 }

@@ -5,6 +5,7 @@
 #[path = "support/federation.rs"]
 mod support;
 
+use lakepass_core::ErrorKind;
 use lakepass_core::Secret;
 use lakepass_core::admin::{self, PrincipalKind};
 use lakepass_core::audit::{AuditLog, EventKind, Outcome};
@@ -59,7 +60,7 @@ async fn two_users_get_tokens_for_different_service_principals_and_an_unmapped_o
     let dev = e.config().workspace(Some("dev")).unwrap();
     let direct = e.refresh_workspace(&dev, true).await.unwrap_err();
     assert!(matches!(direct, EngineError::NoMappedRole(_)), "{direct:?}");
-    assert_eq!(direct.kind(), "no_mapped_role");
+    assert_eq!(direct.kind(), ErrorKind::NoMappedRole);
 }
 
 #[tokio::test]
@@ -74,7 +75,7 @@ async fn an_m2m_workspace_works_and_its_secret_never_leaves_the_vault() {
     let e = h.engine().await;
     let robot = e.config().workspace(Some("robot")).unwrap();
     let missing = e.token(&robot).await.unwrap_err();
-    assert_eq!(missing.kind(), "needs_login");
+    assert_eq!(missing.kind(), ErrorKind::NeedsSecret);
     assert!(missing.to_string().contains("lakepass workspace set-secret robot"), "{missing}");
     let secret = info.service_principal.client_secret.clone();
     roles::set_m2m_secret(e.store(), &robot, &Secret::new(secret.clone())).await.unwrap();

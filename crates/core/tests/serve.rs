@@ -7,6 +7,7 @@
 #[path = "support/devstack_home.rs"]
 mod home;
 
+use lakepass_core::sink::LiveProfiles;
 use std::time::Duration;
 
 use home::Fixture;
@@ -282,13 +283,14 @@ async fn urls_survive_a_restart_and_the_live_profiles_name_them() {
     assert_eq!(urls, urls2);
 
     // `dev-live` belongs to the user: Lakepass leaves it as it is and writes the others.
-    let written = e.write_live_profiles(again.urls()).await.unwrap();
+    let sink = LiveProfiles::serving(f.paths.databrickscfg.clone(), e.workspaces(), again.urls().to_vec());
+    let written = sink.write(e.workspaces()).unwrap();
     assert_eq!(written, ["prod-live"]);
     let ini = std::fs::read_to_string(&f.paths.databrickscfg).unwrap();
     assert!(ini.starts_with("; mine\n[dev-live]\nhost = https://mine.example\n"), "{ini}");
     assert!(databrickscfg::read_profile(&ini, "prod-live").unwrap().is_some());
     std::fs::write(&f.paths.databrickscfg, "; mine\n[other]\nhost = https://mine.example\n").unwrap();
-    let written = e.write_live_profiles(again.urls()).await.unwrap();
+    let written = sink.write(e.workspaces()).unwrap();
     assert_eq!(written, ["dev-live", "prod-live"]);
     let ini = std::fs::read_to_string(&f.paths.databrickscfg).unwrap();
     assert!(ini.starts_with("; mine\n[other]\nhost = https://mine.example\n"), "{ini}");

@@ -8,7 +8,7 @@ use std::time::Duration;
 use lakepass_core::Paths;
 use lakepass_core::config::{ConfigDoc, IdpConfig, WorkspaceConfig};
 use lakepass_core::engine::EngineOptions;
-use lakepass_core::store::TokenState;
+use lakepass_core::status::TokenState;
 use lakepass_core::vault::VaultKind;
 use lakepass_devstack::{Devstack, DevstackOptions};
 

@@ -322,16 +322,19 @@ impl Problem {
         }
     }
 
-    /// The CLI exit-code class: `config`, `needs_login`, `network` or `federation_rejected`.
-    pub fn class(&self) -> &'static str {
+    /// Its kind, hence the CLI's exit code: config, sign in first, unreachable, or refused.
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
         use Problem::*;
         match self {
-            ConfigInvalid { .. } => "config",
+            ConfigInvalid { .. } => ErrorKind::Config,
             NotSignedIn { .. } | RefreshFailed { needs_login: true, .. } | SecretMissing { .. } => {
-                "needs_login"
+                ErrorKind::NeedsLogin
             }
-            IdpUnreachable { .. } | JwksUnreachable { .. } | WorkspaceUnreachable { .. } => "network",
-            _ => "federation_rejected",
+            IdpUnreachable { .. } | JwksUnreachable { .. } | WorkspaceUnreachable { .. } => {
+                ErrorKind::Network
+            }
+            _ => ErrorKind::FederationRejected,
         }
     }
 }

@@ -7,8 +7,8 @@
 //! then the profile is unset, because the SDKs would otherwise see two ways to sign in.
 
 use crate::config::Workspace;
-use crate::engine::live_profile_name;
 use crate::secret::Secret;
+use crate::sink::live_profile_name;
 
 use super::shell::sh_quote;
 

@@ -1,12 +1,13 @@
 //! Faults of the files Lakepass shares with other programs: a full disk under
 //! `~/.databrickscfg`, another program saving it while we edit, and a damaged vault file.
 
+use lakepass_core::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use lakepass_core::databrickscfg;
 use lakepass_core::lock::FileLock;
-use lakepass_core::store::TokenState;
+use lakepass_core::status::TokenState;
 
 use crate::*;
 
@@ -79,7 +80,7 @@ async fn a_full_disk_under_databrickscfg_keeps_the_old_file_and_says_so() {
         assert_eq!(std::fs::read(&f.paths.databrickscfg).unwrap(), before, "old file intact, byte for byte");
         assert!(temp_files(disk.path()).is_empty(), "no temp file left on the full disk");
         let s = status(&e, "dev");
-        let told = s.last_error.as_deref().unwrap_or_default();
+        let told = s.error_message().unwrap_or_default();
         assert!(told.contains("free space") && told.contains("databrickscfg"), "the user is told: {s:?}");
         // The token is safe in the vault; space comes back and the next write catches up.
         assert_eq!(e.token(&ws(&e, "dev")).await.unwrap().access_token, t.access_token);
@@ -169,7 +170,7 @@ async fn a_damaged_vault_file_is_reported_and_left_for_the_user() {
         let vault = f.paths.data_dir.join("vault.json");
         std::fs::write(&vault, b"{\"idp:devstack\": \"trunc").unwrap();
         let err = e.refresh_workspace(&ws(&e, "dev"), true).await.unwrap_err();
-        assert_eq!(err.kind(), "vault", "{err}");
+        assert_eq!(err.kind(), ErrorKind::Vault, "{err}");
         assert!(err.to_string().contains("damaged") && err.to_string().contains("vault.json.bad"), "{err}");
         assert_eq!(std::fs::read(&vault).unwrap(), b"{\"idp:devstack\": \"trunc", "never overwritten");
         assert_ne!(state(&e, "dev"), TokenState::Fresh);

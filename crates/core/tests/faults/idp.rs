@@ -1,7 +1,8 @@
 //! Faults of the identity provider and of time: outages, JWKS trouble, rotating and revoked
 //! refresh tokens, racing refreshers, and a laptop that slept.
 
-use lakepass_core::store::TokenState;
+use lakepass_core::ErrorKind;
+use lakepass_core::status::TokenState;
 use lakepass_devstack::{FaultKind, FaultRule, Target};
 
 use crate::*;
@@ -19,7 +20,7 @@ async fn idp_down_during_refresh_keeps_the_old_token_until_expiry_then_says_so()
         e.tick().await;
         let s = status(&e, "dev");
         assert_eq!(s.state, TokenState::Failed, "a failed refresh, not a lost session: {s:?}");
-        assert!(s.last_error.as_deref().unwrap().contains("identity provider"), "{s:?}");
+        assert!(s.error_message().unwrap().contains("identity provider"), "{s:?}");
         let served = e.live_token(&dev).await.expect("the old token is served until it expires");
         assert_eq!(served.access_token, old.access_token);
         assert_eq!(f.file_token("dev").as_deref(), Some(old.access_token.secret()), "profile kept");
@@ -29,7 +30,7 @@ async fn idp_down_during_refresh_keeps_the_old_token_until_expiry_then_says_so()
         f.sleep_laptop(200);
         e.tick().await;
         let err = e.live_token(&dev).await.unwrap_err();
-        assert_eq!(err.kind(), "network", "{err}");
+        assert_eq!(err.kind(), ErrorKind::Network, "{err}");
         let s = status(&e, "dev");
         assert_eq!((s.state, s.seconds_left(f.clock.now())), (TokenState::Failed, 0), "{s:?}");
         // The IdP comes back: the next due tick recovers without a new sign-in.
@@ -141,7 +142,7 @@ async fn a_lost_refresh_answer_after_rotation_asks_for_sign_in_once_and_keeps_se
         e.tick().await;
         let s = status(&e, "dev");
         assert_eq!(s.state, TokenState::NeedsLogin, "{s:?}");
-        assert!(s.last_error.as_deref().unwrap().contains("lakepass login"), "{s:?}");
+        assert!(s.error_message().unwrap().contains("lakepass login"), "{s:?}");
         assert_eq!(e.live_token(&dev).await.unwrap().access_token, held.access_token);
         let failures = f.ds.stats().idp.refresh_failures;
         for _ in 0..5 {
@@ -170,7 +171,7 @@ async fn a_revoked_refresh_token_is_one_state_change_to_needs_login() {
         let snap = rx.borrow_and_update().clone();
         for w in &snap.workspaces {
             assert_eq!(w.state, TokenState::NeedsLogin, "{w:?}");
-            assert!(w.last_error.as_deref().unwrap().contains("lakepass login --idp devstack"), "{w:?}");
+            assert!(w.error_message().unwrap().contains("lakepass login --idp devstack"), "{w:?}");
         }
         let failures = f.ds.stats().idp.refresh_failures;
         for _ in 0..4 {

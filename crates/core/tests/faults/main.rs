@@ -23,7 +23,8 @@ use std::time::Duration;
 use lakepass_core::config::{Config, Workspace};
 use lakepass_core::engine::{Engine, EngineOptions};
 use lakepass_core::http::{Http, RetryPolicy};
-use lakepass_core::store::{Store, TokenState, WorkspaceStatus};
+use lakepass_core::status::{TokenState, WorkspaceStatus};
+use lakepass_core::store::Store;
 use lakepass_core::{Clock, ManualClock, Paths, SystemClock, Vault, VaultKind};
 use lakepass_devstack::{Devstack, DevstackOptions, FaultKind, FaultRule, Faults, Target};
 

@@ -1,9 +1,10 @@
 //! Faults on the wire between Lakepass and a workspace: rate limits, 5xx, resets, slow and
 //! stalled bodies, latency, and errors that must not be retried.
 
+use lakepass_core::ErrorKind;
 use std::time::{Duration, Instant};
 
-use lakepass_core::store::TokenState;
+use lakepass_core::status::TokenState;
 use lakepass_devstack::{FaultKind, FaultRule, Target};
 
 use crate::*;
@@ -31,7 +32,7 @@ async fn a_429_storm_backs_off_honours_retry_after_and_never_hot_loops() {
         assert!(started.elapsed() >= Duration::from_secs(3), "Retry-After: 1 honoured between attempts");
         let dev = status(&e, "dev");
         assert_eq!(dev.state, TokenState::Failed, "{dev:?}");
-        assert!(dev.last_error.as_deref().unwrap().contains("429"), "{dev:?}");
+        assert!(dev.error_message().unwrap().contains("429"), "{dev:?}");
         assert_eq!(state(&e, "prod"), TokenState::Fresh, "the storm on dev does not touch prod");
         // No hot loop: ticking again before the backoff is over makes no request at all.
         for _ in 0..20 {
@@ -97,7 +98,7 @@ async fn a_401_from_the_workspace_is_not_retried_and_the_old_token_stays() {
         let before = f.file_token("dev").unwrap();
         f.faults().add(FaultRule::new(Target::WorkspaceToken, status_rule(401, None)).times(5));
         let err = e.refresh_workspace(&ws(&e, "dev"), true).await.unwrap_err();
-        assert_eq!(err.kind(), "federation_rejected", "{err}");
+        assert_eq!(err.kind(), ErrorKind::FederationRejected, "{err}");
         assert_eq!(consumed(&f.faults(), 5, Target::WorkspaceToken), 1, "a 401 is final: one request");
         assert_eq!(f.file_token("dev").as_deref(), Some(before.as_str()), "nothing lost");
         assert_eq!(state(&e, "dev"), TokenState::Failed);
@@ -198,7 +199,7 @@ async fn a_workspace_outage_keeps_serving_the_held_token_then_recovers() {
         e.tick().await;
         let s = status(&e, "dev");
         assert_eq!(s.state, TokenState::Failed, "{s:?}");
-        assert!(s.last_error.as_deref().unwrap().contains("503"), "{s:?}");
+        assert!(s.error_message().unwrap().contains("503"), "{s:?}");
         assert_eq!(f.file_token("dev").as_deref(), Some(held.access_token.secret()), "old profile kept");
         f.faults().clear();
         f.clock.advance(10);

@@ -8,6 +8,7 @@
 //! gnome-keyring-daemon) is not covered: D-Bus activation restarts it locked, and the call then
 //! waits for an unlock prompt nobody can answer; `VaultError::Timeout` takes the same path.
 
+use lakepass_core::ErrorKind;
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -116,7 +117,7 @@ async fn the_keyring_disappearing_mid_run_falls_back_to_the_file_and_says_so_onc
 
         GONE.store(true, Ordering::SeqCst);
         let err = e.token(&ws(&e, "dev")).await.unwrap_err();
-        assert_eq!(err.kind(), "needs_login", "the session was in the keyring: sign in again: {err}");
+        assert_eq!(err.kind(), ErrorKind::NeedsLogin, "the session was in the keyring: sign in again: {err}");
         assert_eq!(vault.kind(), VaultKind::File);
         let reason = vault.fallback_reason().expect("the reason is kept for `lakepass status`").to_owned();
         assert!(reason.contains("stopped answering"), "{reason}");

@@ -1,0 +1,198 @@
+//! The one process that owns refreshing: the engine's run loop plus everything it serves.
+//!
+//! `lakepass daemon`, the tray app and the demo all run the same thing: the engine loop, the
+//! engine socket (so `lakepass token` asks this engine instead of refreshing by itself), the live
+//! token service and the `-live` profiles that name it, and the whole-view state file. They used
+//! to assemble it each in their own way; [`Daemon::start`] is that assembly, once. A part that
+//! cannot start (a port in use, a socket folder that is not ours) does not stop the others: it
+//! is reported as a [`Notice`] for the front end to print or show.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::engine::Engine;
+use crate::ipc::{self, IpcError, IpcServer};
+use crate::serve::LiveService;
+use crate::sink::LiveProfiles;
+
+/// Which parts to run. The defaults are what users get.
+#[derive(Debug, Clone, Copy)]
+pub struct DaemonOptions {
+    /// Serve the engine socket.
+    pub socket: bool,
+    /// Serve live tokens and write the `-live` profiles.
+    pub live_service: bool,
+    /// Refuse to start when another engine already owns the socket (the CLI's daemon); the
+    /// tray instead runs on without the socket and says so.
+    pub exclusive: bool,
+}
+
+impl Default for DaemonOptions {
+    fn default() -> Self {
+        DaemonOptions { socket: true, live_service: true, exclusive: true }
+    }
+}
+
+/// Something a front end should tell the user about the daemon's parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// The engine socket listens here.
+    SocketListening(PathBuf),
+    /// The engine socket did not start: `lakepass token` refreshes by itself.
+    SocketFailed(String),
+    /// The live token service listens here; these `-live` profiles name it.
+    LiveServing {
+        /// Where.
+        addr: SocketAddr,
+        /// The profiles written.
+        profiles: Vec<String>,
+    },
+    /// The live token service did not start: the `-live` profiles will not answer.
+    LiveFailed(String),
+    /// The service runs, but the `-live` profiles could not be written.
+    LiveProfilesFailed(String),
+}
+
+impl Notice {
+    /// True for a part that failed.
+    pub fn is_problem(&self) -> bool {
+        matches!(self, Notice::SocketFailed(_) | Notice::LiveFailed(_) | Notice::LiveProfilesFailed(_))
+    }
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Notice::SocketListening(p) => write!(f, "engine socket on {}", p.display()),
+            Notice::SocketFailed(e) => write!(f, "{e}; `lakepass token` will refresh by itself"),
+            Notice::LiveServing { addr, profiles } if profiles.is_empty() => {
+                write!(f, "live token service on {addr}")
+            }
+            Notice::LiveServing { addr, profiles } => {
+                write!(f, "live token service on {addr}; always-fresh profiles: {}", profiles.join(", "))
+            }
+            Notice::LiveFailed(e) => write!(
+                f,
+                "{e}. Continuing without the live token service: the `-live` profiles will not answer."
+            ),
+            Notice::LiveProfilesFailed(e) => write!(f, "could not write the -live profiles: {e}"),
+        }
+    }
+}
+
+/// A running daemon. [`Daemon::shutdown`] stops every part; dropping it stops them too.
+pub struct Daemon {
+    engine: Engine,
+    socket: Option<IpcServer>,
+    live: Option<LiveService>,
+    stop: Option<oneshot::Sender<()>>,
+    run: Option<JoinHandle<()>>,
+    notices: Vec<Notice>,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon").field("engine", &self.engine).field("notices", &self.notices).finish()
+    }
+}
+
+impl Daemon {
+    /// Takes ownership of refreshing for `engine`: socket first (it also tells whether another
+    /// engine runs), then the live service and its profiles, then the run loop.
+    pub async fn start(engine: Engine, opts: DaemonOptions) -> Result<Daemon, IpcError> {
+        let mut notices = Vec::new();
+        let socket = if opts.socket {
+            match IpcServer::start(engine.clone(), ipc::socket_path(engine.paths())).await {
+                Ok(s) => {
+                    notices.push(Notice::SocketListening(s.path().to_path_buf()));
+                    Some(s)
+                }
+                Err(e @ IpcError::AlreadyRunning { .. }) if opts.exclusive => return Err(e),
+                Err(e) => {
+                    notices.push(Notice::SocketFailed(e.to_string()));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        engine.own_state_file();
+        let live = if opts.live_service { start_live(&engine, &mut notices).await } else { None };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let runner = engine.clone();
+        let run = tokio::spawn(async move {
+            runner
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(Daemon { engine, socket, live, stop: Some(stop), run: Some(run), notices })
+    }
+
+    /// The engine it runs.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// What started and what did not.
+    pub fn notices(&self) -> &[Notice] {
+        &self.notices
+    }
+
+    /// The live token service, when it runs.
+    pub fn live_service(&self) -> Option<&LiveService> {
+        self.live.as_ref()
+    }
+
+    /// Stops the loop and every part; the socket is gone when this returns, so a new daemon can
+    /// bind it again.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(run) = self.run.take() {
+            let _ = run.await;
+        }
+        drop(self.socket.take());
+        if let Some(live) = self.live.take() {
+            live.shutdown().await;
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(run) = self.run.take() {
+            run.abort();
+        }
+    }
+}
+
+async fn start_live(engine: &Engine, notices: &mut Vec<Notice>) -> Option<LiveService> {
+    let service = match LiveService::start(engine.clone(), engine.config().serve.port).await {
+        Ok(s) => s,
+        Err(e) => {
+            notices.push(Notice::LiveFailed(e.to_string()));
+            return None;
+        }
+    };
+    let sink = Arc::new(LiveProfiles::serving(
+        engine.paths().databrickscfg.clone(),
+        engine.workspaces(),
+        service.urls().to_vec(),
+    ));
+    let (s, workspaces) = (sink.clone(), engine.workspaces().to_vec());
+    let written =
+        tokio::task::spawn_blocking(move || s.write(&workspaces)).await.expect("live profiles task");
+    match written {
+        Ok(profiles) => notices.push(Notice::LiveServing { addr: service.local_addr(), profiles }),
+        Err(e) => notices.push(Notice::LiveProfilesFailed(e.to_string())),
+    }
+    engine.add_sink(sink);
+    Some(service)
+}

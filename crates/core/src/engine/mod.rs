@@ -1,0 +1,241 @@
+//! The refresh engine: keeps one Databricks token per workspace fresh.
+//!
+//! Per workspace a small state machine — Fresh → Expiring → Refreshing → Fresh | Failed |
+//! NeedsLogin — driven by [`Engine::tick`], which the daemon (or the tray app) calls in a loop.
+//! Decisions use the injected wall clock, and the loop never sleeps longer than
+//! [`MAX_SLEEP`], so a laptop that slept past expiry refreshes as soon as it wakes.
+//!
+//! Refreshing is safe across processes: the IdP session is refreshed under a per-IdP file lock
+//! and a per-workspace exchange under a per-workspace lock, each held only around
+//! read → refresh → write. Whoever loses the race re-reads the vault and adopts the winner's
+//! tokens, because two refreshes with a rotating refresh token revoke the whole family.
+//! Every state change goes out on a `watch` channel ([`Engine::subscribe`]); every new token
+//! goes to the [sinks](crate::sink), which the engine knows only through their trait.
+//!
+//! The files, by job: [`session`] (sign-in, sign-out, the IdP session and its discovery),
+//! [`refresh`] (one workspace's exchange under its locks), [`schedule`] (when to refresh, the
+//! run loop), [`state`] (per-workspace runtime state, snapshots, publishing to sinks).
+
+mod build;
+mod error;
+mod refresh;
+mod schedule;
+mod session;
+mod state;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+
+use crate::audit::{self, AuditEvent, EventKind};
+use crate::clock::{SharedClock, UnixTime};
+use crate::config::{Config, Workspace};
+use crate::http::Http;
+use crate::idp::Discovery;
+use crate::paths::Paths;
+use crate::sink::{CredentialsProfile, LiveProfiles, SharedSink, StateFile};
+use crate::status::Snapshot;
+use crate::store::Store;
+
+pub use build::{BuildError, EngineBuilder, vault_kind_from_env};
+pub use error::{EngineError, LoginCause};
+pub use schedule::{MAX_SLEEP, refresh_due_at};
+pub use state::SinkFailures;
+
+/// How long a cross-process lock is waited for.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Tunables; the defaults are what users get.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// First wait after a failed background refresh; doubles up to `retry_max`.
+    pub retry_base: Duration,
+    /// Longest wait between background retries.
+    pub retry_max: Duration,
+    /// How many workspaces refresh at once.
+    pub concurrency: usize,
+    /// The `lakepass` program the `cli-helper` profile flavour names as `databricks_cli_path`;
+    /// `None` means the running executable (right for the CLI; the tray app sets its bundled
+    /// `lakepass`).
+    pub cli_helper_path: Option<PathBuf>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            retry_base: Duration::from_secs(15),
+            retry_max: Duration::from_secs(300),
+            // Each workspace is its own host, so this bounds the engine's total, not one server's
+            // load. bench/ measured 100 due workspaces (+50 ms/request): 16 at once took ~4× one
+            // workspace's time, 64 about 2×.
+            concurrency: 64,
+            cli_helper_path: None,
+        }
+    }
+}
+
+struct Inner {
+    config: Config,
+    workspaces: Vec<Workspace>,
+    paths: Paths,
+    store: Store,
+    http: Http,
+    clock: SharedClock,
+    opts: EngineOptions,
+    discovery: Mutex<HashMap<String, Discovery>>,
+    idp_locks: HashMap<String, tokio::sync::Mutex<()>>,
+    ws_locks: HashMap<String, tokio::sync::Mutex<()>>,
+    runtime: Mutex<HashMap<String, state::Runtime>>,
+    sinks: Mutex<Vec<SharedSink>>,
+    tx: watch::Sender<Snapshot>,
+    wake: Notify,
+}
+
+/// The engine. Cheap to clone; all clones share state.
+#[derive(Clone)]
+pub struct Engine(Arc<Inner>);
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("workspaces", &self.0.workspaces.len()).finish()
+    }
+}
+
+impl Engine {
+    /// Builds an engine over a validated config, with the sinks of a process that does not own
+    /// refreshing (a CLI call): the credentials profiles, removal of `-live` profiles on
+    /// sign-out, and one state-file entry per refresh. [`crate::Daemon`] swaps in the owner's.
+    pub fn new(
+        config: Config,
+        paths: Paths,
+        store: Store,
+        http: Http,
+        clock: SharedClock,
+        opts: EngineOptions,
+    ) -> Result<Self, EngineError> {
+        let workspaces = config.workspaces()?;
+        let idp_locks = config.idp.keys().map(|k| (k.clone(), Default::default())).collect();
+        let ws_locks = workspaces.iter().map(|w| (Store::workspace_key(w), Default::default())).collect();
+        let runtime = workspaces.iter().map(|w| (w.name.clone(), Default::default())).collect();
+        let sinks: Vec<SharedSink> = vec![
+            Arc::new(CredentialsProfile::new(
+                paths.databrickscfg.clone(),
+                config.profile_flavour,
+                opts.cli_helper_path.clone(),
+            )),
+            Arc::new(LiveProfiles::remover(paths.databrickscfg.clone())),
+            Arc::new(StateFile::entries(paths.state_file())),
+        ];
+        let (tx, _) = watch::channel(Snapshot::default());
+        Ok(Engine(Arc::new(Inner {
+            config,
+            workspaces,
+            paths,
+            store,
+            http,
+            clock,
+            opts,
+            discovery: Mutex::new(HashMap::new()),
+            idp_locks,
+            ws_locks,
+            runtime: Mutex::new(runtime),
+            sinks: Mutex::new(sinks),
+            tx,
+            wake: Notify::new(),
+        })))
+    }
+
+    /// Adds a sink; it hears of every token and status from now on.
+    pub fn add_sink(&self, sink: SharedSink) {
+        self.0.sinks.lock().expect("sinks").push(sink);
+    }
+
+    /// Replaces the state-file sink with the owner's, which writes the whole settled view: for
+    /// the one process that owns refreshing.
+    pub fn own_state_file(&self) {
+        let mut sinks = self.0.sinks.lock().expect("sinks");
+        sinks.retain(|s| s.name() != "state file");
+        sinks.push(Arc::new(StateFile::owner(self.0.paths.state_file())));
+    }
+
+    fn sinks(&self) -> Vec<SharedSink> {
+        self.0.sinks.lock().expect("sinks").clone()
+    }
+
+    /// The resolved workspaces, in config order.
+    pub fn workspaces(&self) -> &[Workspace] {
+        &self.0.workspaces
+    }
+
+    /// The config the engine runs on.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The store (vault) the engine uses.
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    /// The paths the engine writes to.
+    pub fn paths(&self) -> &Paths {
+        &self.0.paths
+    }
+
+    /// The HTTP client the engine uses (for `doctor` and `admin`, which share its settings).
+    pub fn http(&self) -> &Http {
+        &self.0.http
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.0.clock
+    }
+
+    /// The configured workspace called `name`.
+    pub fn workspace_named(&self, name: &str) -> Option<&Workspace> {
+        self.0.workspaces.iter().find(|w| w.name == name)
+    }
+
+    /// A receiver that sees every published snapshot.
+    pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
+        self.0.tx.subscribe()
+    }
+
+    /// Asks the run loop to look at every workspace now.
+    pub fn refresh_now(&self) {
+        self.0.wake.notify_one();
+    }
+
+    fn now(&self) -> UnixTime {
+        self.0.clock.now()
+    }
+
+    fn workspaces_of(&self, idp: &str) -> Vec<Workspace> {
+        self.0.workspaces.iter().filter(|w| w.idp == idp).cloned().collect()
+    }
+
+    /// Appends one event to the audit log (best effort; never a token).
+    fn audit(
+        &self,
+        event: EventKind,
+        workspace: Option<&str>,
+        idp: Option<&str>,
+        started: std::time::Instant,
+        error: Option<&EngineError>,
+    ) {
+        let mut e = match error {
+            None => AuditEvent::ok(event, self.now(), started.elapsed()),
+            Some(err) => {
+                AuditEvent::failure(event, self.now(), started.elapsed(), err.kind(), &err.to_string())
+                    .error_code(err.error_code())
+            }
+        };
+        e.workspace = workspace.map(String::from);
+        e.idp = idp.map(String::from);
+        audit::record(&self.0.paths, &e);
+    }
+}

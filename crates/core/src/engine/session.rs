@@ -1,0 +1,215 @@
+//! The IdP side: interactive sign-in, sign-out, and the IdP session every workspace's exchange
+//! starts from (refreshed under a per-IdP lock, one refresh serving every workspace).
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::error::LoginCause;
+use super::state::Runtime;
+use super::{Engine, EngineError, LOCK_TIMEOUT};
+use crate::audit::{self, AuditEvent, EventKind};
+use crate::clock::UnixTime;
+use crate::config::{SubjectTokenKind, Workspace};
+use crate::error::ErrorKind;
+use crate::idp::{self, Discovery, Grant, IdpError, IdpSession, Loopback, SignInRequest};
+use crate::lock;
+use crate::secret::Secret;
+
+impl Engine {
+    /// Interactive sign-in: discovery, loopback listener, browser (via `on_url`), code
+    /// redemption, id_token validation; then a first exchange for every workspace of the IdP.
+    /// Returns the session and, per workspace, the exchange error if one failed.
+    pub async fn login(
+        &self,
+        idp_name: &str,
+        on_url: impl FnOnce(&Url),
+        timeout: Duration,
+    ) -> Result<(IdpSession, Vec<(String, EngineError)>), EngineError> {
+        let started = std::time::Instant::now();
+        let result = self.login_inner(idp_name, on_url, timeout).await;
+        self.audit(EventKind::SignIn, None, Some(idp_name), started, result.as_ref().err());
+        // The run loop's sleep was planned before these tokens existed: re-plan now.
+        self.refresh_now();
+        result
+    }
+
+    async fn login_inner(
+        &self,
+        idp_name: &str,
+        on_url: impl FnOnce(&Url),
+        timeout: Duration,
+    ) -> Result<(IdpSession, Vec<(String, EngineError)>), EngineError> {
+        let idp_cfg = self.0.config.idp(idp_name)?.clone();
+        let d = self.discovery(idp_name).await?;
+        let lb = Loopback::bind(idp_cfg.redirect_port).await?;
+        let req = SignInRequest::new(&d, &idp_cfg, &lb.redirect_uri)?;
+        on_url(&req.url);
+        let code = lb.wait(&req, &d.issuer, timeout).await?;
+        let form = idp::code_request(&d, &idp_cfg, &req, &code);
+        let session =
+            idp::redeem(&self.0.http, &d, &idp_cfg, form, Grant::code(&req.nonce), self.now()).await?;
+        {
+            let _g = self.idp_lock(idp_name).await?;
+            self.0.store.save_idp_session(idp_name, &session).await?;
+        }
+        tracing::info!(idp = idp_name, subject = %session.subject, "signed in");
+        let mut failures = Vec::new();
+        for ws in self.workspaces_of(idp_name) {
+            self.update(&ws.name, |r| {
+                r.needs_login = false;
+                r.failures = 0;
+                r.next_retry_at = 0;
+                r.last_error = None;
+            });
+            if let Err(e) = self.refresh_workspace(&ws, true).await {
+                failures.push((ws.name.clone(), e));
+            }
+        }
+        Ok((session, failures))
+    }
+
+    /// Signs out of an IdP: forgets its session and its workspaces' tokens at once (in memory
+    /// and in the vault), and tells every sink, which remove what they wrote for them (the
+    /// `~/.databrickscfg` profiles Lakepass made). Returns what the sinks removed.
+    pub async fn logout(&self, idp_name: &str) -> Result<Vec<String>, EngineError> {
+        let now = self.now();
+        self.0.config.idp(idp_name)?;
+        self.0.store.delete_idp_session(idp_name).await?;
+        let workspaces = self.workspaces_of(idp_name);
+        for ws in &workspaces {
+            self.0.store.delete_workspace_token(ws).await?;
+            self.update(&ws.name, |r| {
+                *r = Runtime { needs_login: true, needs_login_since: now, ..Runtime::default() };
+            });
+        }
+        let mut removed = Vec::new();
+        for sink in self.sinks() {
+            let signed_out = workspaces.clone();
+            let done =
+                tokio::task::spawn_blocking(move || sink.on_sign_out(&signed_out).map_err(|e| (sink, e)))
+                    .await
+                    .expect("sink task");
+            match done {
+                Ok(names) => removed.extend(names),
+                Err((sink, e)) => {
+                    tracing::warn!(sink = sink.name(), error = %e, "could not remove what this sink wrote")
+                }
+            }
+        }
+        self.publish();
+        Ok(removed)
+    }
+
+    /// The IdP JWT to exchange for `ws`, refreshing the IdP session first when it is stale.
+    pub(super) async fn subject_token(&self, ws: &Workspace) -> Result<Secret, EngineError> {
+        let session = self.idp_session(&ws.idp).await?;
+        pick_subject(&session, ws)
+    }
+
+    /// The IdP session, refreshed if its JWT is stale. One refresh serves every workspace.
+    pub async fn idp_session(&self, idp_name: &str) -> Result<IdpSession, EngineError> {
+        let not_signed_in = || EngineError::needs_login(idp_name, LoginCause::NotSignedIn, None);
+        let session = self.0.store.idp_session(idp_name).await?.ok_or_else(not_signed_in)?;
+        if !super::schedule::stale(session.id_token_exp, session.refreshed_at, self.now()) {
+            return Ok(session);
+        }
+        let _g = self.idp_lock(idp_name).await?;
+        let session = self.0.store.idp_session(idp_name).await?.ok_or_else(not_signed_in)?;
+        let now = self.now();
+        if !super::schedule::stale(session.id_token_exp, session.refreshed_at, now) {
+            return Ok(session); // another process refreshed it while we waited
+        }
+        let Some(rt) = session.refresh_token.clone() else {
+            return Err(EngineError::needs_login(
+                idp_name,
+                LoginCause::NoRefreshToken,
+                Some("the IdP issued no refresh token; add `offline_access` to its scopes".into()),
+            ));
+        };
+        let idp_cfg = self.0.config.idp(idp_name)?.clone();
+        let d = self.discovery(idp_name).await?;
+        let form = idp::refresh_request(&d, &idp_cfg, &rt);
+        let started = std::time::Instant::now();
+        let refreshed = idp::redeem(&self.0.http, &d, &idp_cfg, form, Grant::refresh(&rt), now).await;
+        match &refreshed {
+            Err(e) => {
+                let kind = if e.needs_login() { ErrorKind::SessionEnded } else { ErrorKind::Idp };
+                let code = match e {
+                    IdpError::Grant { error, .. } => Some(error.error.as_str()),
+                    _ => None,
+                };
+                let event = AuditEvent::failure(
+                    EventKind::Refresh,
+                    self.now(),
+                    started.elapsed(),
+                    kind,
+                    &e.to_string(),
+                );
+                audit::record(&self.0.paths, &event.idp(idp_name).error_code(code));
+            }
+            Ok(_) => self.audit(EventKind::Refresh, None, Some(idp_name), started, None),
+        }
+        match refreshed {
+            Ok(new) => {
+                self.0.store.save_idp_session(idp_name, &new).await?;
+                tracing::info!(idp = idp_name, "IdP session refreshed");
+                Ok(new)
+            }
+            Err(e) if e.needs_login() => Err(EngineError::needs_login(
+                idp_name,
+                LoginCause::SessionEnded,
+                Some(format!("the refresh token was refused: {e}")),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(super) async fn idp_lock(
+        &self,
+        idp_name: &str,
+    ) -> Result<(tokio::sync::MutexGuard<'_, ()>, lock::FileLock), EngineError> {
+        let m = self.0.idp_locks.get(idp_name).ok_or_else(|| {
+            EngineError::needs_login(
+                idp_name,
+                LoginCause::NotSignedIn,
+                Some("no such IdP in the config".into()),
+            )
+        })?;
+        let g = m.lock().await;
+        let f = lock::acquire_async(self.0.paths.lock_file(&format!("idp-{idp_name}")), LOCK_TIMEOUT).await?;
+        Ok((g, f))
+    }
+
+    async fn discovery(&self, idp_name: &str) -> Result<Discovery, EngineError> {
+        if let Some(d) = self.0.discovery.lock().expect("discovery cache").get(idp_name) {
+            return Ok(d.clone());
+        }
+        let issuer = &self.0.config.idp(idp_name)?.issuer;
+        let d = idp::discover(&self.0.http, issuer).await?;
+        self.0.discovery.lock().expect("discovery cache").insert(idp_name.into(), d.clone());
+        Ok(d)
+    }
+
+    /// A sign-in in another process (or the tray) clears NeedsLogin here without a restart:
+    /// look for an IdP session newer than the moment we learned a sign-in was needed.
+    pub(super) async fn signed_in_since(&self, ws: &Workspace, since: UnixTime) -> bool {
+        if crate::roles::is_m2m(ws) {
+            return matches!(crate::roles::m2m_secret(&self.0.store, ws).await, Ok(Some(_)));
+        }
+        matches!(self.0.store.idp_session(&ws.idp).await, Ok(Some(s)) if s.refreshed_at >= since)
+    }
+}
+
+fn pick_subject(s: &IdpSession, ws: &Workspace) -> Result<Secret, EngineError> {
+    match ws.token {
+        SubjectTokenKind::IdToken => Ok(s.id_token.clone()),
+        SubjectTokenKind::AccessToken => s.access_token.clone().ok_or_else(|| {
+            EngineError::needs_login(
+                &ws.idp,
+                LoginCause::MissingSubjectToken,
+                Some(format!("workspace `{}` exchanges the access_token, but the IdP issued none", ws.name)),
+            )
+        }),
+    }
+}

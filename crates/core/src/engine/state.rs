@@ -1,0 +1,166 @@
+//! Per-workspace runtime state, the snapshots made from it, and handing both to the sinks.
+
+use std::collections::BTreeMap;
+
+use super::schedule::refresh_due_at;
+use super::{Engine, EngineError};
+use crate::clock::UnixTime;
+use crate::config::Workspace;
+use crate::error::Failure;
+use crate::exchange::WorkspaceToken;
+use crate::sink::SharedSink;
+use crate::status::{Snapshot, TokenState, WorkspaceStatus};
+
+/// Per sink name, why it could not write a workspace's last token.
+pub type SinkFailures = BTreeMap<&'static str, Failure>;
+
+#[derive(Debug, Default, Clone)]
+pub(super) struct Runtime {
+    pub(super) token: Option<WorkspaceToken>,
+    pub(super) refreshing: bool,
+    pub(super) needs_login: bool,
+    pub(super) needs_login_since: UnixTime,
+    /// Sinks that failed on the last token: shown in status, kept apart from refresh errors.
+    pub(super) sink_failures: SinkFailures,
+    pub(super) failures: u32,
+    pub(super) next_retry_at: UnixTime,
+    pub(super) last_error: Option<Failure>,
+}
+
+impl Engine {
+    pub(super) fn update(&self, ws: &str, f: impl FnOnce(&mut Runtime)) {
+        let mut rt = self.0.runtime.lock().expect("runtime state");
+        f(rt.entry(ws.to_string()).or_default());
+    }
+
+    /// The token this engine holds in memory for `ws`, if it was minted by `ws`'s host.
+    pub(super) fn held_token(&self, ws: &Workspace) -> Option<WorkspaceToken> {
+        let rt = self.0.runtime.lock().expect("runtime state");
+        rt.get(&ws.name).and_then(|r| r.token.clone()).filter(|t| t.host == ws.host)
+    }
+
+    /// The sinks that could not write `ws`'s last token, and why. The token itself is good.
+    pub fn sink_failures(&self, ws: &str) -> SinkFailures {
+        let rt = self.0.runtime.lock().expect("runtime state");
+        rt.get(ws).map(|r| r.sink_failures.clone()).unwrap_or_default()
+    }
+
+    /// The current view of every workspace.
+    pub fn snapshot(&self) -> Snapshot {
+        let now = self.now();
+        let rt = self.0.runtime.lock().expect("runtime state");
+        let workspaces = self
+            .0
+            .workspaces
+            .iter()
+            .map(|ws| status_of(ws, &rt.get(&ws.name).cloned().unwrap_or_default(), now))
+            .collect();
+        Snapshot { workspaces, at: now }
+    }
+
+    /// Sends the snapshot to subscribers when it changed, and to every sink.
+    pub(super) fn publish(&self) {
+        let snap = self.snapshot();
+        self.0.tx.send_if_modified(|old| {
+            let changed = old.workspaces != snap.workspaces;
+            if changed {
+                *old = snap.clone();
+            }
+            changed
+        });
+        for sink in self.sinks() {
+            if let Err(e) = sink.on_snapshot(&snap) {
+                tracing::debug!(sink = sink.name(), error = %e, "sink could not take the snapshot");
+            }
+        }
+    }
+
+    /// Hands a new token to every sink (on a blocking thread), recording each one's outcome.
+    pub(super) async fn deliver(&self, ws: &Workspace, token: &WorkspaceToken) {
+        for sink in self.sinks() {
+            let (w, t, s) = (ws.clone(), token.clone(), sink.clone());
+            let res = tokio::task::spawn_blocking(move || s.on_token(&w, &t)).await.expect("sink task");
+            self.record_sink(ws, &sink, res.map_err(|e| Failure::new(e.kind(), e.to_string())));
+        }
+    }
+
+    fn record_sink(&self, ws: &Workspace, sink: &SharedSink, res: Result<(), Failure>) {
+        match res {
+            Ok(()) => self.update(&ws.name, |r| {
+                r.sink_failures.remove(sink.name());
+            }),
+            Err(f) => {
+                tracing::warn!(workspace = %ws.name, sink = sink.name(), error = %f, "could not write the new token");
+                if sink.shown_in_status() {
+                    self.update(&ws.name, |r| {
+                        r.sink_failures.insert(sink.name(), f);
+                    });
+                }
+            }
+        }
+    }
+
+    /// Records how a refresh of `ws` ended, publishes, and tells the sinks that keep per-refresh
+    /// records (a CLI call's state-file entry).
+    pub(super) fn settle(&self, ws: &Workspace, result: &Result<WorkspaceToken, EngineError>) {
+        let now = self.now();
+        let opts = &self.0.opts;
+        self.update(&ws.name, |r| {
+            r.refreshing = false;
+            match result {
+                Ok(t) => {
+                    r.token = Some(t.clone());
+                    r.failures = 0;
+                    r.next_retry_at = 0;
+                    r.needs_login = false;
+                    r.last_error = None;
+                }
+                Err(e) => {
+                    r.failures += 1;
+                    let needs_login = e.kind().needs_login();
+                    if needs_login && !r.needs_login {
+                        r.needs_login_since = now;
+                    }
+                    r.needs_login = needs_login;
+                    let backoff =
+                        opts.retry_base.saturating_mul(1 << (r.failures - 1).min(10)).min(opts.retry_max);
+                    r.next_retry_at = now.saturating_add(backoff.as_secs() as i64);
+                    r.last_error = Some(e.failure());
+                }
+            }
+        });
+        self.publish();
+        let Some(entry) = self.snapshot().workspaces.into_iter().find(|w| w.name == ws.name) else {
+            return;
+        };
+        for sink in self.sinks() {
+            if let Err(e) = sink.on_refreshed(&entry, now) {
+                tracing::debug!(sink = sink.name(), error = %e, "sink could not record the refresh");
+            }
+        }
+    }
+}
+
+fn status_of(ws: &Workspace, r: &Runtime, now: UnixTime) -> WorkspaceStatus {
+    let state = if r.refreshing {
+        TokenState::Refreshing
+    } else if r.needs_login {
+        TokenState::NeedsLogin
+    } else if r.last_error.is_some() && r.failures > 0 {
+        TokenState::Failed
+    } else {
+        match &r.token {
+            Some(t) if now < refresh_due_at(t) => TokenState::Fresh,
+            _ => TokenState::Expiring,
+        }
+    };
+    WorkspaceStatus {
+        name: ws.name.clone(),
+        host: ws.host.to_string(),
+        profile: ws.profile.clone(),
+        state,
+        expires_at: r.token.as_ref().map(|t| t.expires_at),
+        refresh_due_at: r.token.as_ref().map(refresh_due_at),
+        last_error: r.last_error.clone().or_else(|| r.sink_failures.values().next().cloned()),
+    }
+}

@@ -1,0 +1,106 @@
+//! `state.json`: the non-secret status (state, expiry, last error per workspace) that lets
+//! `status` and the tray answer without opening the keyring. A cache: losing it loses nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::{SinkError, TokenSink};
+use crate::UnixTime;
+use crate::status::{Snapshot, TokenState, WorkspaceStatus};
+
+/// Writes `state.json`. The process that owns refreshing (the daemon, the tray) writes the whole
+/// settled view whenever it changes; a short-lived CLI call that refreshed one workspace merges
+/// that one entry, so it never overwrites what the owner knows.
+#[derive(Debug)]
+pub struct StateFile {
+    path: PathBuf,
+    owner: bool,
+    written: Mutex<Option<Vec<WorkspaceStatus>>>,
+}
+
+impl StateFile {
+    /// The owner's sink: whole snapshots.
+    pub fn owner(path: PathBuf) -> Self {
+        StateFile { path, owner: true, written: Mutex::default() }
+    }
+
+    /// A CLI call's sink: one entry per refresh it made.
+    pub fn entries(path: PathBuf) -> Self {
+        StateFile { path, owner: false, written: Mutex::default() }
+    }
+
+    fn error(&self, source: std::io::Error) -> SinkError {
+        SinkError::StateFile { path: self.path.clone(), source }
+    }
+}
+
+impl TokenSink for StateFile {
+    fn name(&self) -> &'static str {
+        "state file"
+    }
+
+    fn shown_in_status(&self) -> bool {
+        false
+    }
+
+    fn on_snapshot(&self, snap: &Snapshot) -> Result<(), SinkError> {
+        // Written when the settled view changes, never for the transient `refreshing` flag: a
+        // pass over 100 due workspaces would otherwise make 200 writes of the same file.
+        if !self.owner || snap.workspaces.iter().any(|w| w.state == TokenState::Refreshing) {
+            return Ok(());
+        }
+        let mut written = self.written.lock().expect("state file guard");
+        if written.as_ref() == Some(&snap.workspaces) {
+            return Ok(());
+        }
+        write_state_file(&self.path, snap).map_err(|e| self.error(e))?;
+        *written = Some(snap.workspaces.clone());
+        Ok(())
+    }
+
+    fn on_refreshed(&self, status: &WorkspaceStatus, at: UnixTime) -> Result<(), SinkError> {
+        if self.owner {
+            return Ok(()); // the whole view follows in on_snapshot
+        }
+        merge_state_entry(&self.path, status.clone(), at).map_err(|e| self.error(e))
+    }
+}
+
+/// Writes the snapshot as `state.json` (no secrets in it), atomically.
+pub fn write_state_file(path: &Path, snap: &Snapshot) -> std::io::Result<()> {
+    let _lock = state_lock(path)?;
+    let json = serde_json::to_vec_pretty(snap).expect("snapshot serializes");
+    crate::atomic::write_atomic(path, &json, 0o600)
+}
+
+/// Replaces one workspace's entry in `state.json`, keeping the others.
+pub fn merge_state_entry(path: &Path, entry: WorkspaceStatus, now: UnixTime) -> std::io::Result<()> {
+    let _lock = state_lock(path)?;
+    let mut snap = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Snapshot>(&b).ok())
+        .unwrap_or_default();
+    match snap.workspaces.iter_mut().find(|w| w.name == entry.name) {
+        Some(w) => *w = entry,
+        None => snap.workspaces.push(entry),
+    }
+    snap.at = now;
+    let json = serde_json::to_vec_pretty(&snap).expect("snapshot serializes");
+    crate::atomic::write_atomic(path, &json, 0o600)
+}
+
+fn state_lock(path: &Path) -> std::io::Result<crate::lock::FileLock> {
+    let lock_path = path.with_extension("json.lock");
+    crate::lock::FileLock::acquire(&lock_path, std::time::Duration::from_secs(5))
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+/// Reads `state.json`; missing or unreadable gives an empty map.
+pub fn read_state_file(path: &Path) -> BTreeMap<String, WorkspaceStatus> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Snapshot>(&b).ok())
+        .map(|s| s.workspaces.into_iter().map(|w| (w.name.clone(), w)).collect())
+        .unwrap_or_default()
+}
