@@ -42,8 +42,8 @@ pub struct WorkspaceAdd {
     host: String,
     /// How to get tokens: `federation` (exchange the IdP token) or `m2m` (a service principal's
     /// client credentials: needs --client-id, then `lakepass workspace set-secret`).
-    #[arg(long, value_parser = ["federation", "m2m"], default_value = "federation")]
-    auth: String,
+    #[arg(long, value_enum, default_value_t)]
+    auth: WorkspaceAuth,
     /// The Databricks account id (for `lakepass admin` and `doctor --admin-workspace`).
     #[arg(long)]
     account_id: Option<String>,
@@ -54,8 +54,8 @@ pub struct WorkspaceAdd {
     #[arg(long, default_value = "all-apis", value_delimiter = ' ')]
     scopes: Vec<String>,
     /// Which IdP token to exchange.
-    #[arg(long, value_parser = ["id_token", "access_token"], default_value = "id_token")]
-    token: String,
+    #[arg(long, value_enum, default_value_t)]
+    token: SubjectTokenKind,
     /// Service-principal application id, for workload-identity federation.
     #[arg(long)]
     client_id: Option<String>,
@@ -133,7 +133,7 @@ pub fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         WorkspaceCmd::Add(a) => {
             let mut doc = load_doc(paths)?;
-            let m2m = a.auth == "m2m";
+            let m2m = a.auth == WorkspaceAuth::M2m;
             let idp = match a.idp {
                 Some(i) => i,
                 None if m2m => String::new(),
@@ -151,14 +151,10 @@ pub fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitCode> {
             let ws = WorkspaceConfig {
                 idp,
                 scopes: a.scopes.into_iter().filter(|s| !s.is_empty()).collect(),
-                token: if a.token == "access_token" {
-                    SubjectTokenKind::AccessToken
-                } else {
-                    SubjectTokenKind::IdToken
-                },
+                token: a.token,
                 client_id: a.client_id,
                 profile: a.profile,
-                auth: if m2m { WorkspaceAuth::M2m } else { WorkspaceAuth::Federation },
+                auth: a.auth,
                 account_id: a.account_id,
                 ..WorkspaceConfig::new("", a.host)
             };
@@ -344,4 +340,36 @@ fn echo(on: bool) {
     }
     #[cfg(not(unix))]
     let _ = on;
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(subcommand)]
+        cmd: WorkspaceCmd,
+    }
+
+    fn add(extra: &[&str]) -> Result<WorkspaceAdd, clap::Error> {
+        let args = ["lakepass", "add", "dev", "--host", "https://dev.example.com"];
+        match Cli::try_parse_from(args.iter().chain(extra))?.cmd {
+            WorkspaceCmd::Add(a) => Ok(a),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn token_and_auth_flags_take_the_config_spellings() {
+        let a = add(&[]).unwrap();
+        assert_eq!((a.token, a.auth), (SubjectTokenKind::IdToken, WorkspaceAuth::Federation));
+        let a = add(&["--token", "access_token", "--auth", "m2m"]).unwrap();
+        assert_eq!((a.token, a.auth), (SubjectTokenKind::AccessToken, WorkspaceAuth::M2m));
+        let err = add(&["--token", "jwt"]).unwrap_err().to_string();
+        assert!(err.contains("id_token") && err.contains("access_token"), "{err}");
+        assert!(add(&["--token", "id-token"]).is_err(), "only the file's spelling");
+    }
 }
