@@ -25,7 +25,6 @@ pub mod exchange;
 pub mod host;
 pub mod http;
 pub mod idp;
-mod idp_callback;
 pub mod ipc;
 pub mod jwt;
 pub mod launch;

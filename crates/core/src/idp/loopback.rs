@@ -1,20 +1,66 @@
-//! The one HTTP request the browser makes back to us after sign-in.
+//! The loopback redirect (RFC 8252 §7.3): a listener on 127.0.0.1 and the one HTTP request the
+//! browser makes back to us after sign-in.
 //!
 //! We answer exactly one `GET /callback?…` on a socket bound to 127.0.0.1 and close it. A full
 //! server framework would add routing and keep-alive we do not want in the sign-in path; reading
 //! one bounded request line is small enough to own and to fuzz. The page we send back is plain
 //! and says whether to close the tab or look at the terminal.
 
+use std::time::Duration;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::idp::{CallbackError, SignInRequest, parse_callback};
+use super::IdpError;
+use super::signin::{CallbackError, SignInRequest, parse_callback};
 use crate::secret::Secret;
 
 const MAX_REQUEST: usize = 16 * 1024;
 
+/// The loopback listener that receives the browser's redirect.
+pub struct Loopback {
+    listener: tokio::net::TcpListener,
+    /// `http://127.0.0.1:<port>/callback`
+    pub redirect_uri: String,
+}
+
+impl Loopback {
+    /// Binds 127.0.0.1 (never all interfaces) on `port` (0 = any free port).
+    pub async fn bind(port: u16) -> Result<Self, IdpError> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| IdpError::Listen { port, message: e.to_string() })?;
+        let actual =
+            listener.local_addr().map_err(|e| IdpError::Listen { port, message: e.to_string() })?.port();
+        Ok(Loopback { listener, redirect_uri: format!("http://127.0.0.1:{actual}/callback") })
+    }
+
+    /// Waits for the redirect, answers the browser with a plain page, and returns the code.
+    pub async fn wait(
+        self,
+        req: &SignInRequest,
+        issuer: &str,
+        timeout: Duration,
+    ) -> Result<Secret, IdpError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let accept = tokio::time::timeout_at(deadline, self.listener.accept()).await;
+            let Ok(Ok((stream, peer))) = accept else {
+                return Err(IdpError::Timeout(timeout.as_secs()));
+            };
+            if !peer.ip().is_loopback() {
+                continue; // Unreachable while bound to 127.0.0.1; kept as a guard.
+            }
+            match serve_one(stream, req, issuer).await {
+                Some(result) => return result.map_err(IdpError::from),
+                None => continue, // favicon or another path: keep waiting
+            }
+        }
+    }
+}
+
 /// Reads one request. `None` when it was not for `/callback` (a favicon, say).
-pub(crate) async fn serve_one(
+async fn serve_one(
     mut stream: TcpStream,
     req: &SignInRequest,
     issuer: &str,
@@ -36,7 +82,7 @@ pub(crate) async fn serve_one(
 }
 
 /// The request target of a `GET` request line, e.g. `/callback?code=…`.
-pub fn request_target(head: &str) -> Option<&str> {
+fn request_target(head: &str) -> Option<&str> {
     let line = head.lines().next()?;
     let mut parts = line.split(' ');
     let (method, target) = (parts.next()?, parts.next()?);

@@ -1,125 +1,21 @@
-//! Signing in to the company's OIDC identity provider, and keeping that session alive.
+//! The sign-in itself as plain values: the authorization request (PKCE S256, `state`, `nonce`),
+//! the checks on the callback's query, and the code and refresh grants with the id_token's
+//! validation.
 //!
-//! The flow is the authorization-code grant with PKCE S256 (RFC 7636), a random `state` and
-//! `nonce`, and a loopback redirect on 127.0.0.1 (RFC 8252 §7.3). Requests are plain values built
-//! by pure functions ([`SignInRequest::new`], [`code_request`], [`refresh_request`]); sending
-//! them is `http`'s job. The id_token is verified against the issuer's JWKS (`jwt::verify`).
-//! We use the `oauth2` crate for PKCE and CSRF randomness but not `openidconnect`: its
-//! type-state clients and bundled verifier duplicate what `jwt` already does for `doctor`.
+//! Everything here but [`redeem`] is pure, so tests and fuzzing drive it without a browser or a
+//! socket; receiving the callback is `loopback`'s job.
 
-use std::time::Duration;
-
-use jsonwebtoken::jwk::JwkSet;
 use oauth2::{CsrfToken, PkceCodeChallenge};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use url::Url;
 
+use super::discovery::{Discovery, fetch_jwks};
+use super::{IdpError, IdpSession};
 use crate::clock::UnixTime;
 use crate::config::IdpConfig;
-use crate::http::{FormRequest, Http, HttpError, OAuthError};
+use crate::http::{FormRequest, Http, OAuthError};
 use crate::jwt::{self, Expectations, JwtError};
 use crate::secret::Secret;
-
-/// The parts of an OpenID Provider's discovery document we use (OIDC Discovery §3).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Discovery {
-    /// Must equal the configured issuer exactly.
-    pub issuer: String,
-    /// Where the browser goes.
-    pub authorization_endpoint: String,
-    /// Where codes and refresh tokens are redeemed.
-    pub token_endpoint: String,
-    /// The signing keys.
-    pub jwks_uri: String,
-}
-
-/// Everything that can go wrong talking to the IdP.
-#[derive(Debug, thiserror::Error)]
-pub enum IdpError {
-    /// Network or HTTP failure.
-    #[error("identity provider unreachable: {0}")]
-    Http(#[from] HttpError),
-    /// Discovery answered with another issuer.
-    #[error(
-        "the IdP's discovery document names issuer `{found}`, but the config says `{configured}`{hint}; fix `issuer` in the config"
-    )]
-    IssuerMismatch {
-        /// From config.
-        configured: String,
-        /// From discovery.
-        found: String,
-        /// A note when they differ only by a trailing slash.
-        hint: &'static str,
-    },
-    /// The IdP refused a grant.
-    #[error("the identity provider refused the {grant} request: {error}")]
-    Grant {
-        /// "authorization_code" or "refresh_token".
-        grant: &'static str,
-        /// The RFC 6749 error.
-        error: OAuthError,
-    },
-    /// The id_token failed validation.
-    #[error("the id_token from the identity provider is not valid: {0}")]
-    IdToken(#[from] JwtError),
-    /// A token response without the tokens it must carry.
-    #[error("the identity provider's token response has no {0}")]
-    MissingToken(&'static str),
-    /// The loopback callback carried something wrong.
-    #[error("{0}")]
-    Callback(#[from] CallbackError),
-    /// Could not listen on the redirect port.
-    #[error(
-        "cannot listen on 127.0.0.1:{port} for the sign-in redirect: {message}; free the port or change `redirect_port`"
-    )]
-    Listen {
-        /// The port.
-        port: u16,
-        /// The OS error.
-        message: String,
-    },
-    /// The user did not finish in time.
-    #[error(
-        "sign-in timed out after {0} seconds without the browser coming back; run `lakepass login` again"
-    )]
-    Timeout(u64),
-    /// A bad URL in config or discovery.
-    #[error("invalid URL `{url}`: {message}")]
-    Url {
-        /// The URL.
-        url: String,
-        /// Why.
-        message: String,
-    },
-}
-
-impl IdpError {
-    /// True when only a new interactive sign-in can help (`invalid_grant`: revoked or expired
-    /// refresh token).
-    pub fn needs_login(&self) -> bool {
-        matches!(self, IdpError::Grant { error, .. } if error.error == "invalid_grant")
-    }
-}
-
-/// Fetches the discovery document and checks its issuer.
-pub async fn discover(http: &Http, issuer: &str) -> Result<Discovery, IdpError> {
-    let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
-    let d: Discovery = http.get_json(&url).await?;
-    if d.issuer != issuer {
-        let hint = if d.issuer.trim_end_matches('/') == issuer.trim_end_matches('/') {
-            " (they differ only by a trailing slash, which matters: Databricks compares `iss` exactly)"
-        } else {
-            ""
-        };
-        return Err(IdpError::IssuerMismatch { configured: issuer.into(), found: d.issuer, hint });
-    }
-    Ok(d)
-}
-
-/// Fetches the issuer's signing keys.
-pub async fn fetch_jwks(http: &Http, d: &Discovery) -> Result<JwkSet, IdpError> {
-    Ok(http.get_json(&d.jwks_uri).await?)
-}
 
 /// An authorization request in flight: what the callback and the code redemption must match.
 #[derive(Debug)]
@@ -255,38 +151,6 @@ struct TokenResponse {
     expires_in: Option<i64>,
 }
 
-/// A signed-in IdP session: what the vault keeps per IdP.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct IdpSession {
-    /// The verified id_token (a JWT).
-    pub id_token: Secret,
-    /// When the id_token expires.
-    pub id_token_exp: UnixTime,
-    /// The access token, when the IdP issued one.
-    pub access_token: Option<Secret>,
-    /// When the access token expires (from `expires_in`, or its `exp` if a JWT).
-    pub access_token_exp: Option<UnixTime>,
-    /// The refresh token; absent when the IdP gave none (then sign-in is needed hourly).
-    pub refresh_token: Option<Secret>,
-    /// `sub` of the id_token.
-    pub subject: String,
-    /// `email` or `preferred_username`, for display.
-    pub username: Option<String>,
-    /// When this session was last refreshed.
-    pub refreshed_at: UnixTime,
-}
-
-impl std::fmt::Debug for IdpSession {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IdpSession")
-            .field("subject", &self.subject)
-            .field("username", &self.username)
-            .field("id_token_exp", &self.id_token_exp)
-            .field("has_refresh_token", &self.refresh_token.is_some())
-            .finish()
-    }
-}
-
 /// Which grant a token request is, and what its answer must match.
 #[derive(Debug, Clone, Copy)]
 pub struct Grant<'a> {
@@ -358,48 +222,6 @@ pub async fn redeem(
         refresh_token: body.refresh_token.or_else(|| grant.previous_refresh.cloned()),
         refreshed_at: now,
     })
-}
-
-/// The loopback listener that receives the browser's redirect.
-pub struct Loopback {
-    listener: tokio::net::TcpListener,
-    /// `http://127.0.0.1:<port>/callback`
-    pub redirect_uri: String,
-}
-
-impl Loopback {
-    /// Binds 127.0.0.1 (never all interfaces) on `port` (0 = any free port).
-    pub async fn bind(port: u16) -> Result<Self, IdpError> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .map_err(|e| IdpError::Listen { port, message: e.to_string() })?;
-        let actual =
-            listener.local_addr().map_err(|e| IdpError::Listen { port, message: e.to_string() })?.port();
-        Ok(Loopback { listener, redirect_uri: format!("http://127.0.0.1:{actual}/callback") })
-    }
-
-    /// Waits for the redirect, answers the browser with a plain page, and returns the code.
-    pub async fn wait(
-        self,
-        req: &SignInRequest,
-        issuer: &str,
-        timeout: Duration,
-    ) -> Result<Secret, IdpError> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let accept = tokio::time::timeout_at(deadline, self.listener.accept()).await;
-            let Ok(Ok((stream, peer))) = accept else {
-                return Err(IdpError::Timeout(timeout.as_secs()));
-            };
-            if !peer.ip().is_loopback() {
-                continue; // Unreachable while bound to 127.0.0.1; kept as a guard.
-            }
-            match crate::idp_callback::serve_one(stream, req, issuer).await {
-                Some(result) => return result.map_err(IdpError::from),
-                None => continue, // favicon or another path: keep waiting
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,38 +1,14 @@
-//! A lossless editor of `~/.databrickscfg`: Lakepass edits its own profiles and nothing else.
+//! The pure string edits of `~/.databrickscfg`: parse it into lines, splice the lines of our own
+//! sections, and render every other byte as it came.
 //!
-//! The file is shared with the Databricks CLI, the SDKs and people's editors. Tools that
-//! rewrote it through an INI library lost their users' profiles and comments, so this module
-//! never re-serialises a parsed model: it keeps the file as a list of lines (text + the line's
-//! own ending) and splices only the lines of sections it owns. Every other byte (other
-//! profiles, `;`/`#` comments, blank lines, CRLF endings, a missing final newline, `[DEFAULT]`)
-//! comes out exactly as it went in.
-//!
-//! Ownership is explicit: a section Lakepass creates carries [`MARKER`] on the line directly
-//! under its header. A same-named section without it belongs to someone else and is refused
-//! ([`CfgError::NotOwned`]), never overwritten.
-//!
-//! Parsing is strict where guessing could corrupt: a line that is not blank, a comment, a
-//! `[section]` header, `key = value` / `key: value`, or an indented continuation line (as
-//! Python's `configparser` reads them), and duplicate section names, are refused with the line
-//! number, and the caller leaves the file alone. Values may be tokens, so no error message ever
-//! quotes a value: only line numbers, section names and keys.
-//!
-//! The pure functions work on strings; [`update_file`] is the edge that holds a cross-process
-//! lock around read → edit → atomic write.
+//! Nothing here reads or writes a file, so the edits are round-trip tested and fuzzed on strings;
+//! the locked, atomic write around them is `file`'s.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use crate::atomic::write_atomic_with;
-use crate::lock::{FileLock, LockError};
 
 /// The comment line under the header of every section Lakepass created and may rewrite.
 pub const MARKER: &str = "; managed by lakepass: this profile is rewritten when tokens refresh";
-
-/// How long [`update_file`] waits for another process editing the same file.
-const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why an edit of the file's text was refused. Never contains a value from the file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,50 +50,6 @@ pub enum CfgError {
         key: String,
         /// What is wrong.
         reason: &'static str,
-    },
-}
-
-/// Why reading, locking or writing the file failed. Names the file.
-#[derive(Debug, thiserror::Error)]
-pub enum CfgFileError {
-    /// The content was refused; the file was not changed.
-    #[error("{path}: {source}")]
-    Edit {
-        /// The file.
-        path: PathBuf,
-        /// What was refused.
-        #[source]
-        source: CfgError,
-    },
-    /// The file exists but could not be read.
-    #[error("cannot read {path}: {source}; check that you can read it")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The new content could not be written; the old file is intact.
-    #[error(
-        "cannot write {path}: {source}; the file was left as it was; check free space and the \
-         permissions of its folder"
-    )]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Another process kept the file locked.
-    #[error("cannot edit {path}: {source}")]
-    Lock {
-        /// The file.
-        path: PathBuf,
-        /// Why the lock was not taken.
-        #[source]
-        source: LockError,
     },
 }
 
@@ -233,103 +165,6 @@ pub fn read_profile(ini: &str, profile: &str) -> Result<Option<Vec<(String, Stri
     };
     let entries = doc.keys(section)?;
     Ok(Some(entries.into_iter().map(|e| (e.key.to_string(), e.value)).collect()))
-}
-
-/// Edits the file at `path` under a lock on the sibling `<path>.lock`: reads it (missing =
-/// empty), applies `edit`, and writes the result atomically with mode `0600` if it changed.
-///
-/// A symlinked file (dotfile managers) is written through to its target, keeping the link.
-///
-/// Other programs (an editor, `databricks configure`) do not take our lock, so just before the
-/// rename the file is read once more: if someone saved it since we read it, `edit` runs again on
-/// their version instead of overwriting it (at most [`EDIT_ATTEMPTS`] times). Only a save landing
-/// in the microseconds between that check and the rename can still be lost.
-pub fn update_file(
-    path: &Path,
-    mut edit: impl FnMut(&str) -> Result<String, CfgError>,
-) -> Result<(), CfgFileError> {
-    let mut lock_path = path.as_os_str().to_owned();
-    lock_path.push(".lock");
-    let _lock = FileLock::acquire(Path::new(&lock_path), LOCK_TIMEOUT)
-        .map_err(|source| CfgFileError::Lock { path: path.into(), source })?;
-    let target = match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            std::fs::canonicalize(path).map_err(|source| CfgFileError::Read { path: path.into(), source })?
-        }
-        _ => path.to_path_buf(),
-    };
-    let mut attempt = 1;
-    loop {
-        match edit_once(path, &target, &mut edit) {
-            Err(CfgFileError::Write { source, .. })
-                if source.get_ref().is_some_and(|e| e.is::<ChangedMeanwhile>())
-                    && attempt < EDIT_ATTEMPTS =>
-            {
-                tracing::debug!(path = %path.display(), attempt, "file changed while we edited it; editing again");
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// How often [`update_file`] re-runs its edit when another program keeps saving the file.
-pub const EDIT_ATTEMPTS: u32 = 5;
-
-#[derive(Debug, thiserror::Error)]
-#[error("the file was changed by another program while Lakepass edited it; try again")]
-struct ChangedMeanwhile;
-
-fn read_or_empty(target: &Path) -> std::io::Result<Vec<u8>> {
-    match std::fs::read(target) {
-        Ok(b) => Ok(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e),
-    }
-}
-
-/// One read → edit → checked atomic write.
-fn edit_once(
-    path: &Path,
-    target: &Path,
-    edit: &mut impl FnMut(&str) -> Result<String, CfgError>,
-) -> Result<(), CfgFileError> {
-    let bytes = read_or_empty(target).map_err(|source| CfgFileError::Read { path: path.into(), source })?;
-    let edit_err = |source| CfgFileError::Edit { path: path.into(), source };
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
-        edit_err(CfgError::Parse { line, message: "the line is not valid UTF-8".into() })
-    })?;
-    let new = edit(text).map_err(edit_err)?;
-    if new == text {
-        return Ok(());
-    }
-    let unchanged = || match read_or_empty(target) {
-        Ok(now) if now == bytes => Ok(()),
-        Ok(_) => Err(std::io::Error::other(ChangedMeanwhile)),
-        Err(e) => Err(e),
-    };
-    write_atomic_with(target, new.as_bytes(), 0o600, unchanged)
-        .map_err(|source| CfgFileError::Write { path: path.into(), source })
-}
-
-/// Upserts every profile in `updates` in one locked read → write (see [`upsert_profile`]).
-pub fn set_profiles(path: &Path, updates: &[ProfileUpdate]) -> Result<(), CfgFileError> {
-    update_file(path, |text| {
-        let mut text = text.to_string();
-        for u in updates {
-            let entries: Vec<(&str, &str)> =
-                u.entries.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            text = upsert_profile(&text, &u.profile, &entries)?;
-        }
-        Ok(text)
-    })
-}
-
-/// Removes every Lakepass-owned profile in `profiles` in one locked read → write (see
-/// [`remove_profile`]); absent ones are skipped, foreign ones refused.
-pub fn remove_profiles(path: &Path, profiles: &[String]) -> Result<(), CfgFileError> {
-    update_file(path, |text| profiles.iter().try_fold(text.to_string(), |acc, p| remove_profile(&acc, p)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -578,7 +413,7 @@ fn check_entries(profile: &str, entries: &[(&str, &str)]) -> Result<(), CfgError
 mod tests {
     use super::*;
 
-    const BIG: &str = include_str!("../tests/fixtures/databrickscfg_big.ini");
+    const BIG: &str = include_str!("../../tests/fixtures/databrickscfg_big.ini");
     const ENTRIES: &[(&str, &str)] = &[("host", "https://adb-9.9.azuredatabricks.net"), ("token", "tok-one")];
 
     /// The fixture as LF, CRLF, and both without a final newline.
@@ -779,87 +614,5 @@ mod tests {
             assert_eq!(remove_profile(&one, "lp").unwrap(), file, "{one:?}");
         }
         assert!(checked > 1000, "only {checked} generated files parsed");
-    }
-
-    #[test]
-    fn update_file_creates_a_private_file_and_skips_needless_writes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".databrickscfg");
-        let update = ProfileUpdate {
-            profile: "dev".into(),
-            entries: vec![("host".into(), "https://h".into()), ("token".into(), "t".into())],
-        };
-        set_profiles(&path, std::slice::from_ref(&update)).unwrap();
-        assert_eq!(read_profile(&std::fs::read_to_string(&path).unwrap(), "dev").unwrap().unwrap().len(), 2);
-        assert!(dir.path().join(".databrickscfg.lock").exists());
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600);
-        }
-        let before = std::fs::metadata(&path).unwrap().modified().unwrap();
-        set_profiles(&path, &[update]).unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), before);
-        remove_profiles(&path, &["dev".into(), "absent".into()]).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
-    }
-
-    #[test]
-    fn update_file_leaves_a_file_it_cannot_parse() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("cfg");
-        let bad = "[a]\nhost = h\nnot a pair\n";
-        std::fs::write(&path, bad).unwrap();
-        let err =
-            set_profiles(&path, &[ProfileUpdate { profile: "dev".into(), entries: vec![] }]).unwrap_err();
-        let msg = err.to_string();
-        assert!(msg.contains(&path.display().to_string()) && msg.contains("line 3"), "{msg}");
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), bad);
-        std::fs::write(&path, b"[a]\nx = \xff\n").unwrap();
-        let err = update_file(&path, |t| Ok(t.to_string())).unwrap_err();
-        assert!(err.to_string().contains("line 2"), "{err}");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_symlinked_file_is_written_through() {
-        let dir = tempfile::tempdir().unwrap();
-        let real = dir.path().join("dotfiles").join("databrickscfg");
-        std::fs::create_dir_all(real.parent().unwrap()).unwrap();
-        std::fs::write(&real, "[mine]\nhost = h\n").unwrap();
-        let link = dir.path().join(".databrickscfg");
-        std::os::unix::fs::symlink(&real, &link).unwrap();
-        set_profiles(
-            &link,
-            &[ProfileUpdate { profile: "dev".into(), entries: vec![("host".into(), "x".into())] }],
-        )
-        .unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
-        assert!(std::fs::read_to_string(&real).unwrap().starts_with("[mine]\nhost = h\n\n[dev]\n"));
-    }
-
-    #[test]
-    fn concurrent_writers_lose_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".databrickscfg");
-        std::fs::write(&path, "; keep me\n[foreign]\nhost = f\n").unwrap();
-        let workers: Vec<_> = (0..2)
-            .map(|t| {
-                let path = path.clone();
-                std::thread::spawn(move || {
-                    for i in 0..50 {
-                        let profile = format!("t{t}-p{i}");
-                        update_file(&path, |text| upsert_profile(text, &profile, &[("host", "h")])).unwrap();
-                    }
-                })
-            })
-            .collect();
-        for w in workers {
-            w.join().unwrap();
-        }
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("; keep me\n[foreign]\nhost = f\n"));
-        assert_eq!(owned_profiles(&text).unwrap().len(), 100);
     }
 }

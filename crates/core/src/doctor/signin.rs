@@ -1,0 +1,183 @@
+//! The sign-in steps: the IdP answers (discovery and JWKS), and there is something to sign in
+//! with — a live IdP session, a JWT given on stdin, or a service principal's secret.
+//!
+//! They come first because every later step reads what they return: the JWKS checks the
+//! signature, the subject token is what the workspace is asked to exchange.
+
+use jsonwebtoken::jwk::JwkSet;
+
+use super::problems::{Problem, span};
+use super::report::{Run, StepId, StepStatus, Stopped};
+use crate::Secret;
+use crate::config::{IdpConfig, SubjectTokenKind, Workspace};
+use crate::engine::{Engine, EngineError};
+use crate::idp::{self, IdpError, IdpSession};
+
+/// The key ids of a JWKS, in its order (keys without one are left out).
+pub(super) fn key_ids(jwks: &JwkSet) -> Vec<String> {
+    jwks.keys.iter().filter_map(|k| k.common.key_id.clone()).collect()
+}
+
+/// The IdP step: discovery names the configured issuer, and its JWKS can be fetched.
+pub(super) async fn idp(engine: &Engine, idp_cfg: &IdpConfig, run: &mut Run) -> Result<JwkSet, Stopped> {
+    const TITLE: &str = "Identity provider";
+    let d = match idp::discover(engine.http(), &idp_cfg.issuer).await {
+        Ok(d) => d,
+        Err(IdpError::IssuerMismatch { configured, found, .. }) => {
+            let trailing_slash = configured.trim_end_matches('/') == found.trim_end_matches('/');
+            return Err(run.fail(
+                StepId::Idp,
+                TITLE,
+                Problem::DiscoveryIssuerMismatch { configured, found, trailing_slash },
+            ));
+        }
+        Err(e) => {
+            return Err(run.fail(StepId::Idp, TITLE, Problem::IdpUnreachable { message: e.to_string() }));
+        }
+    };
+    let jwks = match idp::fetch_jwks(engine.http(), &d).await {
+        Ok(k) => k,
+        Err(e) => {
+            let message = e.to_string();
+            return Err(run.fail(
+                StepId::Idp,
+                TITLE,
+                Problem::JwksUnreachable { url: d.jwks_uri.clone(), message },
+            ));
+        }
+    };
+    let kids = key_ids(&jwks);
+    run.step(
+        StepId::Idp,
+        TITLE,
+        StepStatus::Ok,
+        format!(
+            "discovery at {} answers with the configured issuer; JWKS has {} key(s): {}",
+            idp_cfg.issuer,
+            kids.len(),
+            kids.join(", ")
+        ),
+    );
+    Ok(jwks)
+}
+
+/// The session step when a JWT was given: it is diagnosed as if a refresh could renew it.
+pub(super) fn given(token: &Secret, run: &mut Run) -> (Secret, bool) {
+    run.step(
+        StepId::Session,
+        "Session",
+        StepStatus::Skipped,
+        "diagnosing the JWT given on stdin instead of the signed-in session",
+    );
+    (token.clone(), true)
+}
+
+/// The session step: present, fresh or refreshed. Returns the subject token and whether the
+/// session can be renewed.
+pub(super) async fn session(
+    engine: &Engine,
+    ws: &Workspace,
+    run: &mut Run,
+) -> Result<(Secret, bool), Stopped> {
+    const TITLE: &str = "Session";
+    let stored = match engine.store().idp_session(&ws.idp).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return Err(run.fail(StepId::Session, TITLE, Problem::NotSignedIn { idp: ws.idp.clone() }));
+        }
+        Err(e) => {
+            return Err(run.fail(
+                StepId::Session,
+                TITLE,
+                Problem::RefreshFailed { idp: ws.idp.clone(), needs_login: false, message: e.to_string() },
+            ));
+        }
+    };
+    let who = stored.username.clone().unwrap_or_else(|| stored.subject.clone());
+    let refreshable = stored.refresh_token.is_some();
+    let pick = |s: &IdpSession| match ws.token {
+        SubjectTokenKind::IdToken => Some(s.id_token.clone()),
+        SubjectTokenKind::AccessToken => s.access_token.clone(),
+    };
+    let (session, detail, status) = match engine.idp_session(&ws.idp).await {
+        Ok(s) if s.refreshed_at > stored.refreshed_at => {
+            (s, format!("signed in as {who}; the session was stale and a refresh worked"), StepStatus::Ok)
+        }
+        Ok(s) => {
+            let left = s.id_token_exp - engine.clock().now();
+            let (note, status) = if refreshable {
+                ("a refresh token is kept, so it renews itself", StepStatus::Ok)
+            } else {
+                (
+                    "no refresh token: add `offline_access` to the IdP scopes, or you must sign in hourly",
+                    StepStatus::Warning,
+                )
+            };
+            (s, format!("signed in as {who}; id_token valid for {}; {note}", span(left)), status)
+        }
+        Err(EngineError::NeedsLogin { reason: Some(r), .. })
+            if !refreshable && r.contains("no refresh token") =>
+        {
+            // Keep going with the stale token: the JWT step names the expiry exactly.
+            (
+                stored.clone(),
+                format!("signed in as {who}, but the session is stale and the IdP gave no refresh token"),
+                StepStatus::Warning,
+            )
+        }
+        Err(EngineError::NeedsLogin { reason, .. }) => {
+            let message = reason.unwrap_or_else(|| "the session is gone".into());
+            return Err(run.fail(
+                StepId::Session,
+                TITLE,
+                Problem::RefreshFailed { idp: ws.idp.clone(), needs_login: true, message },
+            ));
+        }
+        Err(e) => {
+            return Err(run.fail(
+                StepId::Session,
+                TITLE,
+                Problem::RefreshFailed { idp: ws.idp.clone(), needs_login: false, message: e.to_string() },
+            ));
+        }
+    };
+    let Some(subject) = pick(&session) else {
+        return Err(run.fail(StepId::Session, TITLE, Problem::NoAccessToken { idp: ws.idp.clone() }));
+    };
+    run.step(StepId::Session, TITLE, status, detail);
+    Ok((subject, refreshable))
+}
+
+/// The M2M session step: the service principal's secret is in the vault.
+pub(super) async fn client_secret(
+    engine: &Engine,
+    ws: &Workspace,
+    client_id: &str,
+    run: &mut Run,
+) -> Result<Secret, Stopped> {
+    const TITLE: &str = "Client secret";
+    let secret = match crate::roles::m2m_secret(engine.store(), ws).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return Err(run.fail(
+                StepId::Session,
+                TITLE,
+                Problem::SecretMissing { workspace: ws.name.clone() },
+            ));
+        }
+        Err(e) => {
+            return Err(run.fail(
+                StepId::Session,
+                TITLE,
+                Problem::RefreshFailed { idp: "vault".into(), needs_login: false, message: e.to_string() },
+            ));
+        }
+    };
+    run.step(
+        StepId::Session,
+        TITLE,
+        StepStatus::Ok,
+        format!("the secret of `{client_id}` is in the vault ({})", engine.store().vault().kind()),
+    );
+    Ok(secret)
+}

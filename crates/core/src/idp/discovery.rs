@@ -1,0 +1,43 @@
+//! Where the identity provider says its endpoints and keys are (OIDC Discovery §3, RFC 7517).
+//!
+//! The issuer in the document must equal the configured one byte for byte: Databricks compares
+//! `iss` exactly, so a mismatch here is the error to catch before any sign-in.
+
+use jsonwebtoken::jwk::JwkSet;
+use serde::{Deserialize, Serialize};
+
+use super::IdpError;
+use crate::http::Http;
+
+/// The parts of an OpenID Provider's discovery document we use (OIDC Discovery §3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Discovery {
+    /// Must equal the configured issuer exactly.
+    pub issuer: String,
+    /// Where the browser goes.
+    pub authorization_endpoint: String,
+    /// Where codes and refresh tokens are redeemed.
+    pub token_endpoint: String,
+    /// The signing keys.
+    pub jwks_uri: String,
+}
+
+/// Fetches the discovery document and checks its issuer.
+pub async fn discover(http: &Http, issuer: &str) -> Result<Discovery, IdpError> {
+    let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+    let d: Discovery = http.get_json(&url).await?;
+    if d.issuer != issuer {
+        let hint = if d.issuer.trim_end_matches('/') == issuer.trim_end_matches('/') {
+            " (they differ only by a trailing slash, which matters: Databricks compares `iss` exactly)"
+        } else {
+            ""
+        };
+        return Err(IdpError::IssuerMismatch { configured: issuer.into(), found: d.issuer, hint });
+    }
+    Ok(d)
+}
+
+/// Fetches the issuer's signing keys.
+pub async fn fetch_jwks(http: &Http, d: &Discovery) -> Result<JwkSet, IdpError> {
+    Ok(http.get_json(&d.jwks_uri).await?)
+}
