@@ -106,13 +106,13 @@ pub async fn diagnose(state: State<'_, AppState>, workspace: String) -> Res<serd
 /// Whether the app starts at login.
 #[tauri::command]
 pub fn get_autostart(state: State<'_, AppState>) -> Res<bool> {
-    state.autostart.is_enabled().map_err(|e| AppError::new("autostart", e))
+    state.autostart.is_enabled().map_err(|e| AppError::new(lakepass_core::ErrorKind::Autostart, e))
 }
 
 /// Turns start-at-login on or off.
 #[tauri::command]
 pub fn set_autostart(state: State<'_, AppState>, enabled: bool) -> Res<()> {
-    state.autostart.set_enabled(enabled).map_err(|e| AppError::new("autostart", e))
+    state.autostart.set_enabled(enabled).map_err(|e| AppError::new(lakepass_core::ErrorKind::Autostart, e))
 }
 
 /// Every command, for `invoke_handler`.

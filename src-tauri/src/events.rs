@@ -59,11 +59,11 @@ pub fn diff(prev: &Snapshot, next: &Snapshot) -> Vec<Event> {
                     if was != Some(TokenState::Refreshing)
                         || old.and_then(|o| o.last_error.as_ref()) != w.last_error.as_ref() =>
                 {
-                    let why = w.last_error.as_deref().unwrap_or("unknown error");
+                    let why = w.error_message().unwrap_or("unknown error");
                     out.push(Event::new(next.at, Level::Warn, ws, format!("Refresh failed: {why}")));
                 }
                 TokenState::NeedsLogin if old.is_some() => {
-                    let why = w.last_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+                    let why = w.error_message().map(|e| format!(" ({e})")).unwrap_or_default();
                     out.push(Event::new(next.at, Level::Warn, ws, format!("Sign-in needed{why}")));
                 }
                 _ => {}
@@ -103,7 +103,7 @@ mod tests {
     use super::*;
     use crate::view::tests::status;
 
-    fn snap(at: i64, ws: Vec<lakepass_core::store::WorkspaceStatus>) -> Snapshot {
+    fn snap(at: i64, ws: Vec<lakepass_core::status::WorkspaceStatus>) -> Snapshot {
         Snapshot { workspaces: ws, at }
     }
 

@@ -1,6 +1,6 @@
-//! The app's host for the engine: builds it exactly as the CLI does, runs it, rebuilds it when
-//! the config changes, and publishes one [`AppView`] for the tray, the dashboard and the
-//! notifications to follow.
+//! The app's host for the engine: builds it with the core's [`EngineBuilder`], runs it as the
+//! core's [`Daemon`] (exactly what `lakepass daemon` runs), rebuilds it when the config changes,
+//! and publishes one [`AppView`] for the tray, the dashboard and the notifications to follow.
 //!
 //! The engine is built over one config and never changes it, so an edit made in the dashboard
 //! (add a workspace, change an IdP) saves the file through [`ConfigDoc`] (validated first,
@@ -15,149 +15,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lakepass_core::config::{Config, ConfigDoc, ConfigError, IdpConfig, SubjectTokenKind, WorkspaceConfig};
+use lakepass_core::config::{Config, ConfigDoc, ConfigError};
 use lakepass_core::doctor::{self, DoctorOptions};
-use lakepass_core::engine::{Engine, EngineError, EngineOptions};
-use lakepass_core::http::Http;
-use lakepass_core::ipc::{self, IpcServer};
-use lakepass_core::serve::LiveService;
+use lakepass_core::engine::{Engine, EngineOptions};
 use lakepass_core::status::{Snapshot, TokenState};
-use lakepass_core::store::Store;
 use lakepass_core::vault::{Vault, VaultKind};
+use lakepass_core::{Daemon, DaemonOptions, EngineBuilder, ErrorKind, Notice};
 use lakepass_core::{Paths, SharedClock, SystemClock};
-use serde::{Deserialize, Serialize};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
+
+pub use crate::app_error::AppError;
+pub use crate::forms::{IdpForm, WorkspaceForm};
 
 use crate::events::{self, Event, EventLog, Level};
 use crate::platform::{Launcher, OpenUrl};
 use crate::view::{self, AppView};
-
-/// An error as it crosses IPC: a stable kind the UI can act on, a message for people, and the
-/// config field at fault when there is one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{message}")]
-pub struct AppError {
-    /// `needs_login`, `network`, `federation_rejected`, `invalid`, `config`, `launch`, …
-    pub kind: String,
-    /// What happened and what to do.
-    pub message: String,
-    /// The dotted config field at fault, e.g. `workspace.dev.host`.
-    pub field: Option<String>,
-}
-
-impl AppError {
-    /// An error of `kind`.
-    pub fn new(kind: &str, message: impl Into<String>) -> Self {
-        AppError { kind: kind.into(), message: message.into(), field: None }
-    }
-}
-
-impl From<EngineError> for AppError {
-    fn from(e: EngineError) -> Self {
-        match e {
-            EngineError::Config(c) => c.into(),
-            e => AppError::new(e.kind(), e.to_string()),
-        }
-    }
-}
-
-impl From<ConfigError> for AppError {
-    fn from(e: ConfigError) -> Self {
-        let field = match &e {
-            ConfigError::Invalid { field, .. } if !field.is_empty() => Some(field.clone()),
-            _ => None,
-        };
-        let kind = match &e {
-            ConfigError::Invalid { .. } | ConfigError::Exists { .. } | ConfigError::IdpInUse { .. } => {
-                "invalid"
-            }
-            _ => "config",
-        };
-        // The message for a form: the field's own problem, without the file and line prefix.
-        let message = match &e {
-            ConfigError::Invalid { message, .. } => message.clone(),
-            e => e.to_string(),
-        };
-        AppError { kind: kind.into(), message, field }
-    }
-}
-
-/// A workspace as the dashboard's form sends it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkspaceForm {
-    /// IdP name.
-    pub idp: String,
-    /// Workspace URL.
-    pub host: String,
-    /// Scopes; empty means the default (`all-apis`).
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    /// `id_token` (default) or `access_token`.
-    #[serde(default)]
-    pub token: Option<String>,
-    /// Service principal id, for service-principal federation.
-    #[serde(default)]
-    pub client_id: Option<String>,
-    /// `~/.databrickscfg` profile; empty means the workspace name.
-    #[serde(default)]
-    pub profile: Option<String>,
-}
-
-/// An IdP as the dashboard's form sends it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IdpForm {
-    /// Issuer URL, exactly as in the id_token.
-    pub issuer: String,
-    /// OAuth client id.
-    pub client_id: String,
-    /// Scopes; empty means the default.
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    /// Loopback redirect port, 0 or none for any.
-    #[serde(default)]
-    pub redirect_port: Option<u16>,
-}
-
-fn blank_to_none(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
-}
-
-impl WorkspaceForm {
-    fn to_config(&self) -> Result<WorkspaceConfig, AppError> {
-        let mut w = WorkspaceConfig::new(self.idp.trim(), self.host.trim());
-        let scopes: Vec<String> =
-            self.scopes.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-        if !scopes.is_empty() {
-            w.scopes = scopes;
-        }
-        w.token = match blank_to_none(self.token.clone()).as_deref() {
-            None | Some("id_token") => SubjectTokenKind::IdToken,
-            Some("access_token") => SubjectTokenKind::AccessToken,
-            Some(other) => {
-                return Err(AppError {
-                    field: Some("token".into()),
-                    ..AppError::new("invalid", format!("`{other}` is not `id_token` or `access_token`"))
-                });
-            }
-        };
-        w.client_id = blank_to_none(self.client_id.clone());
-        w.profile = blank_to_none(self.profile.clone());
-        Ok(w)
-    }
-}
-
-impl IdpForm {
-    fn to_config(&self) -> IdpConfig {
-        let mut i = IdpConfig::new(self.issuer.trim(), self.client_id.trim());
-        let scopes: Vec<String> =
-            self.scopes.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-        if !scopes.is_empty() {
-            i.scopes = scopes;
-        }
-        i.redirect_port = self.redirect_port.unwrap_or(0);
-        i
-    }
-}
 
 /// How the host is set up; tests swap the browser, the launcher and the engine's tunables.
 #[derive(Clone)]
@@ -172,38 +44,16 @@ pub struct HostOptions {
     pub vault_kind: Option<VaultKind>,
     /// How long a browser sign-in may take.
     pub sign_in_timeout: Duration,
-    /// Run the daemon's sinks (engine socket, live token service). Tests that run hosts in
+    /// Run the daemon's engine socket and live token service. Tests that run hosts in
     /// parallel turn them off: the service's port is fixed by the config.
     pub sinks: bool,
-}
-
-/// One engine over one config, with the sinks the daemon also runs: the engine socket (so
-/// `lakepass token` asks this engine instead of refreshing by itself) and the live token service
-/// behind the `<profile>-live` profiles.
-struct Generation {
-    engine: Engine,
-    stop: oneshot::Sender<()>,
-    socket: Option<IpcServer>,
-    live: Option<LiveService>,
-}
-
-impl Generation {
-    /// Stops the loop and the sinks; the socket is gone when this returns, so a new generation
-    /// can bind it again.
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        drop(self.socket);
-        if let Some(live) = self.live {
-            live.shutdown().await;
-        }
-    }
 }
 
 #[derive(Default)]
 struct State {
     config: Option<Config>,
     config_error: Option<String>,
-    generation: Option<Generation>,
+    generation: Option<Daemon>,
     active: Option<String>,
     sessions: BTreeMap<String, bool>,
     signing_in: BTreeSet<String>,
@@ -271,7 +121,7 @@ impl Host {
 
     /// The running engine, if the config allowed one.
     pub fn engine(&self) -> Option<Engine> {
-        self.lock().generation.as_ref().map(|g| g.engine.clone())
+        self.lock().generation.as_ref().map(|d| d.engine().clone())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -357,15 +207,23 @@ impl Host {
     pub async fn reload(self: &Arc<Self>) {
         let _g = self.rebuild.lock().await;
         let old = self.lock().generation.take();
-        if let Some(g) = old {
-            g.stop().await;
+        if let Some(d) = old {
+            d.shutdown().await;
         }
-        let built = self.build_engine().await;
-        match built {
-            Ok((config, engine, sessions)) => {
-                let (stop_tx, stop_rx) = oneshot::channel();
-                let (socket, live) =
-                    if self.opts.sinks { self.start_sinks(&engine).await } else { (None, None) };
+        match self.build_engine().await {
+            Ok((engine, sessions)) => {
+                let config = engine.config().clone();
+                let opts = DaemonOptions {
+                    socket: self.opts.sinks,
+                    live_service: self.opts.sinks,
+                    // A `lakepass daemon` already owns the socket: run on without it.
+                    exclusive: false,
+                };
+                let daemon =
+                    Daemon::start(engine.clone(), opts).await.expect("a non-exclusive daemon starts");
+                for n in daemon.notices().iter().filter(|n| n.is_problem()) {
+                    self.log(Level::Warn, None, notice_text(n));
+                }
                 let snap = engine.snapshot();
                 {
                     let mut s = self.lock();
@@ -373,14 +231,14 @@ impl Host {
                         .active
                         .clone()
                         .filter(|a| config.workspace.contains_key(a))
-                        .or_else(|| config.active.clone());
+                        .or_else(|| config.default_workspace_name().map(String::from));
                     s.config = Some(config);
                     s.config_error = None;
                     s.sessions = sessions;
                     s.snapshot = snap;
-                    s.generation = Some(Generation { engine: engine.clone(), stop: stop_tx, socket, live });
+                    s.generation = Some(daemon);
                 }
-                self.spawn_generation(engine, stop_rx);
+                self.forward(engine);
             }
             Err(message) => {
                 let mut s = self.lock();
@@ -392,96 +250,51 @@ impl Host {
         self.publish();
     }
 
-    async fn build_engine(&self) -> Result<(Config, Engine, BTreeMap<String, bool>), String> {
-        let config = Config::load(&self.paths.config).map_err(|e| e.to_string())?;
+    async fn build_engine(&self) -> Result<(Engine, BTreeMap<String, bool>), String> {
         let vault = self.open_vault().await?;
-        let store = Store::new(vault);
-        let engine = Engine::new(
-            config.clone(),
-            self.paths.clone(),
-            store.clone(),
-            Http::new(),
-            self.clock.clone(),
-            self.opts.engine.clone(),
-        )
-        .map_err(|e| e.to_string())?;
-        engine.load().await.map_err(|e| e.to_string())?;
+        let engine = EngineBuilder::new(self.paths.clone())
+            .vault(vault)
+            .clock(self.clock.clone())
+            .options(self.opts.engine.clone())
+            .build()
+            .await
+            .map_err(|e| e.to_string())?;
         let mut sessions = BTreeMap::new();
-        for idp in config.idp.keys() {
-            let signed_in = matches!(store.idp_session(idp).await, Ok(Some(_)));
+        for idp in engine.config().idp.keys() {
+            let signed_in = matches!(engine.store().idp_session(idp).await, Ok(Some(_)));
             sessions.insert(idp.clone(), signed_in);
         }
-        Ok((config, engine, sessions))
+        Ok((engine, sessions))
     }
 
-    /// Starts the engine socket and the live token service, as `lakepass daemon` does. Either
-    /// failing is reported in the events and the engine keeps refreshing without it.
-    async fn start_sinks(&self, engine: &Engine) -> (Option<IpcServer>, Option<LiveService>) {
-        let socket = match IpcServer::start(engine.clone(), ipc::socket_path(&self.paths)).await {
-            Ok(s) => Some(s),
-            Err(e) => {
-                self.log(Level::Warn, None, format!("Engine socket not started: {e}"));
-                None
-            }
-        };
-        let live = match LiveService::start(engine.clone(), engine.config().serve.port).await {
-            Ok(l) => {
-                if let Err(e) = engine.write_live_profiles(l.urls()).await {
-                    self.log(Level::Warn, None, format!("Could not write the -live profiles: {e}"));
-                }
-                Some(l)
-            }
-            Err(e) => {
-                self.log(Level::Warn, None, format!("Live token service not started: {e}"));
-                None
-            }
-        };
-        (socket, live)
-    }
-
-    fn spawn_generation(self: &Arc<Self>, engine: Engine, stop: oneshot::Receiver<()>) {
-        let (run_stop_tx, run_stop_rx) = oneshot::channel::<()>();
-        let runner = engine.clone();
-        tokio::spawn(async move {
-            runner
-                .run(async {
-                    let _ = run_stop_rx.await;
-                })
-                .await;
-        });
+    /// Republishes the engine's snapshots on the host's channel until the engine is dropped.
+    fn forward(self: &Arc<Self>, engine: Engine) {
         let host = Arc::downgrade(self);
         let mut rx = engine.subscribe();
+        drop(engine);
         tokio::spawn(async move {
-            tokio::pin!(stop);
-            loop {
-                tokio::select! {
-                    _ = &mut stop => break,
-                    changed = rx.changed() => {
-                        if changed.is_err() { break; }
-                        let snap = rx.borrow_and_update().clone();
-                        match host.upgrade() {
-                            Some(h) => h.on_snapshot(snap),
-                            None => break,
-                        }
-                    }
+            while rx.changed().await.is_ok() {
+                let snap = rx.borrow_and_update().clone();
+                match host.upgrade() {
+                    Some(h) => h.on_snapshot(snap),
+                    None => break,
                 }
             }
-            let _ = run_stop_tx.send(());
         });
     }
 
     /// Stops the engine and its sinks for good (on quit).
     pub async fn shutdown(&self) {
-        let g = self.lock().generation.take();
-        if let Some(g) = g {
-            g.stop().await;
+        let d = self.lock().generation.take();
+        if let Some(d) = d {
+            d.shutdown().await;
         }
     }
 
     fn require_engine(&self) -> Result<Engine, AppError> {
         self.engine().ok_or_else(|| {
             let why = self.lock().config_error.clone().unwrap_or_else(|| "no config".into());
-            AppError::new("config", why)
+            AppError::new(ErrorKind::Config, why)
         })
     }
 
@@ -523,7 +336,7 @@ impl Host {
         let engine = self.require_engine()?;
         if !self.lock().signing_in.insert(idp.to_string()) {
             return Err(AppError::new(
-                "busy",
+                ErrorKind::Busy,
                 format!("a sign-in to `{idp}` is already waiting for the browser"),
             ));
         }
@@ -636,8 +449,9 @@ impl Host {
         // Validate the whole result before anything is written; save() checks again.
         doc.to_config(path)?;
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| AppError::new("config", format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                AppError::new(ErrorKind::Config, format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
         doc.save(path)?;
         self.reload().await;
@@ -663,7 +477,7 @@ impl Host {
         workspace
             .map(String::from)
             .or_else(|| self.view().active)
-            .ok_or_else(|| AppError::new("invalid", "no workspace is active; pick one first"))
+            .ok_or_else(|| AppError::new(ErrorKind::Invalid, "no workspace is active; pick one first"))
     }
 
     /// Launches Claude Code for a workspace (default: the active one) in a terminal.
@@ -695,9 +509,18 @@ impl Host {
             }
             Err(e) => {
                 self.log(Level::Warn, Some(ws), format!("Could not {what}: {e}"));
-                Err(AppError::new("launch", e))
+                Err(AppError::new(ErrorKind::Launch, e))
             }
         }
+    }
+}
+
+/// A daemon part that did not start, as the recent-events list says it.
+fn notice_text(n: &Notice) -> String {
+    match n {
+        Notice::SocketFailed(e) => format!("Engine socket not started: {e}"),
+        Notice::LiveFailed(e) => format!("Live token service not started: {e}"),
+        n => n.to_string(),
     }
 }
 

@@ -6,8 +6,10 @@
 //! [`notices::decide`], [`events::diff`] — unit tested without a display; the Tauri parts
 //! (`tray.rs`, `commands.rs`, [`run`]) only apply them.
 
+pub mod app_error;
 pub mod commands;
 pub mod events;
+pub mod forms;
 pub mod hints;
 pub mod host;
 pub mod look;

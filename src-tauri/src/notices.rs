@@ -95,7 +95,7 @@ pub fn decide(prev: &Conditions, view: &AppView, now: UnixTime) -> (Conditions, 
             .workspaces
             .iter()
             .find(|w| w.name == failing[0])
-            .and_then(|w| w.hint.clone().or(w.last_error.clone()))
+            .and_then(|w| w.hint.clone().or(w.last_error.as_ref().map(|e| e.message.clone())))
             .unwrap_or_default();
         out.push(Notice {
             summary: format!("Token refresh failed: {}", list(&failing)),

@@ -7,9 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lakepass_core::UnixTime;
 use lakepass_core::config::Config;
 use lakepass_core::status::{Snapshot, TokenState};
+use lakepass_core::{Failure, UnixTime};
 use serde::{Deserialize, Serialize};
 
 use crate::hints;
@@ -58,8 +58,8 @@ pub struct WorkspaceView {
     pub expires_at: Option<UnixTime>,
     /// When the engine will refresh it.
     pub refresh_due_at: Option<UnixTime>,
-    /// The last error, in words (never a token).
-    pub last_error: Option<String>,
+    /// The last error: its kind and its words (never a token).
+    pub last_error: Option<Failure>,
     /// What to do about the state or the error, in plain language.
     pub hint: Option<String>,
 }
@@ -103,17 +103,19 @@ pub fn build(cx: &Context<'_>, snap: &Snapshot) -> AppView {
     let Some(config) = cx.config else {
         return AppView { at: snap.at, ..AppView::default() };
     };
-    let workspaces: Vec<WorkspaceView> = config
-        .workspace
+    // The resolved workspaces: the core applies its rules (default profile, normalised host),
+    // so the tray shows what the engine uses. A config the host holds has been validated.
+    let resolved = config.workspaces().unwrap_or_default();
+    let workspaces: Vec<WorkspaceView> = resolved
         .iter()
-        .map(|(name, w)| {
-            let status = snap.workspaces.iter().find(|s| &s.name == name);
+        .map(|w| {
+            let status = snap.workspace(&w.name);
             let state = status.map(|s| s.state).unwrap_or(TokenState::NeedsLogin);
             let last_error = status.and_then(|s| s.last_error.clone());
             WorkspaceView {
-                name: name.clone(),
-                host: status.map(|s| s.host.clone()).unwrap_or_else(|| w.host.clone()),
-                profile: w.profile.clone().unwrap_or_else(|| name.clone()),
+                name: w.name.clone(),
+                host: w.host.to_string(),
+                profile: w.profile.clone(),
                 idp: w.idp.clone(),
                 scopes: w.scopes.clone(),
                 token: w.token.as_str().to_string(),
@@ -121,7 +123,7 @@ pub fn build(cx: &Context<'_>, snap: &Snapshot) -> AppView {
                 state,
                 expires_at: status.and_then(|s| s.expires_at),
                 refresh_due_at: status.and_then(|s| s.refresh_due_at),
-                hint: hints::hint(state, last_error.as_deref(), &w.idp),
+                hint: hints::hint(state, last_error.as_ref(), &w.idp),
                 last_error,
             }
         })
@@ -144,10 +146,8 @@ pub fn build(cx: &Context<'_>, snap: &Snapshot) -> AppView {
             }
         })
         .collect();
-    let active =
-        cx.active.filter(|a| config.workspace.contains_key(*a)).map(String::from).or_else(|| {
-            (config.workspace.len() == 1).then(|| config.workspace.keys().next().cloned()).flatten()
-        });
+    // The host resolved it with the config's own rule (`Config::default_workspace_name`).
+    let active = cx.active.filter(|a| config.workspace.contains_key(*a)).map(String::from);
     AppView { workspaces, idps, active, at: snap.at, ..AppView::default() }
 }
 
@@ -159,20 +159,13 @@ impl AppView {
     }
 }
 
-/// "52 min", "1 h 05 min", "<1 min", "expired": how long a token has left, for people.
-pub fn time_left(secs: i64) -> String {
-    match secs {
-        s if s <= 0 => "expired".into(),
-        s if s < 60 => "<1 min".into(),
-        s if s < 3600 => format!("{} min", s / 60),
-        s => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
-    }
-}
+/// "52 min", "1 h 05 min", "<1 min", "expired": the core's coarse words for time left.
+pub use lakepass_core::status::time_left_coarse as time_left;
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use lakepass_core::store::WorkspaceStatus;
+    use lakepass_core::status::WorkspaceStatus;
 
     pub(crate) const CONFIG: &str = r#"
 active = "dev"
@@ -203,7 +196,8 @@ scopes = ["sql", "serving"]
             state,
             expires_at,
             refresh_due_at: expires_at.map(|e| e - 300),
-            last_error: matches!(state, TokenState::Failed).then(|| "the workspace did not answer".into()),
+            last_error: matches!(state, TokenState::Failed)
+                .then(|| Failure::new(lakepass_core::ErrorKind::Network, "the workspace did not answer")),
         }
     }
 

@@ -102,7 +102,7 @@ fn get_view_returns_the_joined_view() {
     let v: AppView = serde_json::from_value(invoke(&a.webview, "get_view", json!({})).unwrap()).unwrap();
     assert_eq!(v.workspaces.len(), 2);
     assert_eq!(v.active.as_deref(), Some("dev"));
-    assert_eq!(v.workspaces[0].state, lakepass_core::store::TokenState::NeedsLogin);
+    assert_eq!(v.workspaces[0].state, lakepass_core::status::TokenState::NeedsLogin);
     assert!(v.workspaces[0].hint.as_deref().unwrap().contains("Sign in to `corp`"));
     assert_eq!(v.idps[0].name, "corp");
     assert!(v.vault.starts_with("file "), "{}", v.vault);

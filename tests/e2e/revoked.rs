@@ -39,7 +39,11 @@ async fn revoked_refresh_token_means_needs_login() {
         (Some("dev"), Some("needs_login")),
         "{published:#}"
     );
-    assert!(dev["last_error"].as_str().is_some_and(|e| e.contains("lakepass login")), "{published:#}");
+    assert!(
+        dev["last_error"]["message"].as_str().is_some_and(|e| e.contains("lakepass login")),
+        "{published:#}"
+    );
+    assert_eq!(dev["last_error"]["kind"], "session_ended", "{published:#}");
 
     // A later `status` shows the workspace needs a sign-in, with the reason.
     let status = home.run(&["status", "--json"]).await.success().json();
@@ -51,6 +55,7 @@ async fn revoked_refresh_token_means_needs_login() {
         dev["last_error"].as_str().is_some_and(|e| e.contains("lakepass login")),
         "status carries the last error: {status:#}"
     );
+    assert_eq!(dev["error_kind"], "session_ended", "{status:#}");
     assert_eq!(dev["state"], "needs_login", "{status:#}");
 
     // `token --check` never refreshes: nothing valid is cached.

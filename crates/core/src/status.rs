@@ -102,6 +102,17 @@ pub fn time_left(secs: i64) -> String {
     }
 }
 
+/// Seconds in coarse words, for surfaces that are not redrawn every second (a tray menu, a
+/// notification): "52 min", "1 h 05 min", "<1 min", "expired".
+pub fn time_left_coarse(secs: i64) -> String {
+    match secs {
+        s if s <= 0 => "expired".into(),
+        s if s < 60 => "<1 min".into(),
+        s if s < 3600 => format!("{} min", s / 60),
+        s => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
 impl fmt::Display for WorkspaceStatus {
     /// One line: `dev: fresh, 59m 12s left` at the snapshot's own time is not known here, so
     /// this shows the state and, when failing, the error.
@@ -170,6 +181,10 @@ mod tests {
         assert_eq!(time_left(3599), "59m 59s");
         assert_eq!(time_left(7325), "2h 02m");
         assert_eq!(status(TokenState::Expiring, None, None).time_left(0), "no token yet");
+        assert_eq!(time_left_coarse(-5), "expired");
+        assert_eq!(time_left_coarse(30), "<1 min");
+        assert_eq!(time_left_coarse(52 * 60 + 10), "52 min");
+        assert_eq!(time_left_coarse(3600 + 5 * 60), "1 h 05 min");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! engine, forced refresh, launches through a fake, and a start with no config at all. No
 //! display, no tray host, no notification server: this is also the headless-start check.
 
+use lakepass_core::ErrorKind;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -171,7 +172,7 @@ async fn invalid_edits_are_refused_with_the_field_and_nothing_is_written() {
         profile: None,
     };
     let e = host.save_workspace("bad", &form, false).await.unwrap_err();
-    assert_eq!(e.kind, "invalid");
+    assert_eq!(e.kind, ErrorKind::Invalid);
     assert_eq!(e.field.as_deref(), Some("workspace.bad.host"), "{e:?}");
     let dup = WorkspaceForm {
         profile: Some("dev".into()),
@@ -260,7 +261,7 @@ async fn a_failed_launch_is_an_error_and_an_event() {
     f.launcher = Arc::new(FakeLauncher { fail: true, ..Default::default() });
     let host = f.host().await;
     let e = host.launch_claude(Some("dev")).await.unwrap_err();
-    assert_eq!(e.kind, "launch");
+    assert_eq!(e.kind, ErrorKind::Launch);
     assert!(host.events()[0].text.contains("no terminal emulator found"));
 }
 
@@ -279,7 +280,7 @@ async fn no_config_yet_is_a_view_not_a_crash_and_the_first_idp_fixes_it() {
     let host = Host::start(paths.clone(), opts).await;
     let v = host.view();
     assert!(v.config_error.as_deref().unwrap().contains("no Lakepass config"), "{v:?}");
-    assert_eq!(host.sign_in("x").await.unwrap_err().kind, "config");
+    assert_eq!(host.sign_in("x").await.unwrap_err().kind, ErrorKind::Config);
     host.save_idp(
         "corp",
         &IdpForm {
