@@ -342,6 +342,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn oauth_codes_round_trip_and_keep_unknown_ones() {
+        for (name, code) in OAuthErrorCode::NAMED {
+            assert_eq!(OAuthErrorCode::from(name), code);
+            assert_eq!(serde_json::to_string(&code).unwrap(), format!("\"{name}\""));
+        }
+        let e: OAuthError = serde_json::from_str(r#"{"error":"invalid_grant"}"#).unwrap();
+        assert_eq!(e.error, OAuthErrorCode::InvalidGrant);
+        let e: OAuthError =
+            serde_json::from_str(r#"{"error":"vendor_thing","error_description":"d"}"#).unwrap();
+        assert_eq!(e.error, OAuthErrorCode::Other("vendor_thing".into()));
+        assert_eq!(e.to_string(), "vendor_thing (d)");
+    }
+
+    #[test]
     fn retry_after_forms() {
         assert_eq!(parse_retry_after("7", None), Some(Duration::from_secs(7)));
         let now = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
@@ -379,11 +393,88 @@ mod tests {
     }
 }
 
+/// The `error` code of an OAuth 2.0 error response: RFC 6749 §5.2, the token-exchange code of
+/// RFC 8693 §2.2.2, and the codes of §4.1.2.1 an authorization server also uses. A code no RFC
+/// names (or the `http_<status>` of a body that was not JSON) is kept as [`Other`](Self::Other).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum OAuthErrorCode {
+    /// `invalid_request`: a parameter is missing, repeated or malformed.
+    InvalidRequest,
+    /// `invalid_client`: client authentication failed.
+    InvalidClient,
+    /// `invalid_grant`: the code, refresh token or subject token is invalid, expired or revoked.
+    InvalidGrant,
+    /// `unauthorized_client`: this client may not use this grant.
+    UnauthorizedClient,
+    /// `unsupported_grant_type`.
+    UnsupportedGrantType,
+    /// `invalid_scope`.
+    InvalidScope,
+    /// `invalid_target` (RFC 8693): the requested resource or audience is not acceptable.
+    InvalidTarget,
+    /// `access_denied`.
+    AccessDenied,
+    /// `server_error`.
+    ServerError,
+    /// `temporarily_unavailable`.
+    TemporarilyUnavailable,
+    /// Any other code, as sent.
+    Other(String),
+}
+
+impl OAuthErrorCode {
+    const NAMED: [(&'static str, OAuthErrorCode); 10] = [
+        ("invalid_request", OAuthErrorCode::InvalidRequest),
+        ("invalid_client", OAuthErrorCode::InvalidClient),
+        ("invalid_grant", OAuthErrorCode::InvalidGrant),
+        ("unauthorized_client", OAuthErrorCode::UnauthorizedClient),
+        ("unsupported_grant_type", OAuthErrorCode::UnsupportedGrantType),
+        ("invalid_scope", OAuthErrorCode::InvalidScope),
+        ("invalid_target", OAuthErrorCode::InvalidTarget),
+        ("access_denied", OAuthErrorCode::AccessDenied),
+        ("server_error", OAuthErrorCode::ServerError),
+        ("temporarily_unavailable", OAuthErrorCode::TemporarilyUnavailable),
+    ];
+
+    /// The code as sent.
+    pub fn as_str(&self) -> &str {
+        match self {
+            OAuthErrorCode::Other(s) => s,
+            named => Self::NAMED.iter().find(|(_, c)| c == named).map(|(s, _)| *s).unwrap_or(""),
+        }
+    }
+}
+
+impl From<&str> for OAuthErrorCode {
+    fn from(s: &str) -> Self {
+        Self::NAMED.iter().find(|(n, _)| *n == s).map(|(_, c)| c.clone()).unwrap_or(Self::Other(s.into()))
+    }
+}
+
+impl std::fmt::Display for OAuthErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for OAuthErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for OAuthErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(OAuthErrorCode::from(s.as_ref()))
+    }
+}
+
 /// An OAuth 2.0 error response (RFC 6749 §5.2): the code is a field, not a string to grep.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub struct OAuthError {
     /// `invalid_grant`, `invalid_client`, `invalid_request`, …
-    pub error: String,
+    pub error: OAuthErrorCode,
     /// The server's human-readable explanation, if any.
     #[serde(default)]
     pub error_description: Option<String>,
@@ -395,7 +486,7 @@ impl OAuthError {
         match serde_json::from_slice::<OAuthError>(&resp.body) {
             Ok(e) => e,
             Err(_) => OAuthError {
-                error: format!("http_{}", resp.status.as_u16()),
+                error: OAuthErrorCode::Other(format!("http_{}", resp.status.as_u16())),
                 error_description: Some(if resp.body.is_empty() {
                     "empty body".to_string()
                 } else {
@@ -410,7 +501,7 @@ impl std::fmt::Display for OAuthError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.error_description {
             Some(d) => write!(f, "{} ({})", self.error, d),
-            None => f.write_str(&self.error),
+            None => f.write_str(self.error.as_str()),
         }
     }
 }

@@ -279,7 +279,7 @@ mod hostile_responses {
         let url = canned(400, b"<html><body>Bad gateway from corp proxy</body></html>".to_vec()).await;
         let resp = Http::new().post_form(&FormRequest::post(&url)).await.unwrap();
         let e = OAuthError::from_response(&resp);
-        assert_eq!(e.error, "http_400");
+        assert_eq!(e.error.as_str(), "http_400");
         assert!(e.to_string().contains("non-JSON body") && e.to_string().contains("corp proxy"), "{e}");
     }
 

@@ -92,7 +92,7 @@ pub(super) async fn token_exchange(
         Err(ExchangeError::Rejected { status, error, .. }) => {
             let p = problems::from_server(
                 status,
-                &error.error,
+                error.error.as_str(),
                 error.error_description.as_deref().unwrap_or(""),
                 facts,
                 client_id,

@@ -97,8 +97,8 @@ impl EngineError {
     /// The server's OAuth error code (`invalid_grant`, `invalid_request`, …), when it sent one.
     pub fn error_code(&self) -> Option<&str> {
         match self {
-            EngineError::Exchange(ExchangeError::Rejected { error, .. }) => Some(&error.error),
-            EngineError::Idp(IdpError::Grant { error, .. }) => Some(&error.error),
+            EngineError::Exchange(ExchangeError::Rejected { error, .. }) => Some(error.error.as_str()),
+            EngineError::Idp(IdpError::Grant { error, .. }) => Some(error.error.as_str()),
             _ => None,
         }
     }

@@ -19,7 +19,7 @@ mod signin;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
-use crate::http::{HttpError, OAuthError};
+use crate::http::{HttpError, OAuthError, OAuthErrorCode};
 use crate::jwt::JwtError;
 use crate::secret::Secret;
 
@@ -93,7 +93,7 @@ impl IdpError {
     /// True when only a new interactive sign-in can help (`invalid_grant`: revoked or expired
     /// refresh token).
     pub fn needs_login(&self) -> bool {
-        matches!(self, IdpError::Grant { error, .. } if error.error == "invalid_grant")
+        matches!(self, IdpError::Grant { error, .. } if error.error == OAuthErrorCode::InvalidGrant)
     }
 }
 

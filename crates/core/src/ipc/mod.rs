@@ -35,11 +35,13 @@ use crate::paths::Paths;
 use crate::secret::Secret;
 
 #[cfg(unix)]
-#[path = "ipc/unix.rs"]
-mod platform;
+mod unix;
+#[cfg(unix)]
+use unix as platform;
 #[cfg(windows)]
-#[path = "ipc/windows.rs"]
-mod platform;
+mod windows;
+#[cfg(windows)]
+use windows as platform;
 
 /// The socket's file name.
 pub const SOCKET_NAME: &str = "lakepass.sock";

@@ -12,16 +12,18 @@ use super::environment::EnvChanges;
 use super::terminal::{Platform, TerminalInvocation};
 
 #[cfg(all(unix, not(target_os = "macos")))]
-#[path = "platform/linux.rs"]
-mod os;
+mod linux;
+#[cfg(all(unix, not(target_os = "macos")))]
+use linux as os;
 #[cfg(target_os = "macos")]
-#[path = "platform/macos.rs"]
-mod os;
+mod macos;
+#[cfg(target_os = "macos")]
+use macos as os;
 #[cfg(windows)]
-#[path = "platform/windows.rs"]
-mod os;
+mod windows;
+#[cfg(windows)]
+use windows as os;
 #[cfg(unix)]
-#[path = "platform/unix.rs"]
 mod unix;
 
 /// The platform this build runs on.

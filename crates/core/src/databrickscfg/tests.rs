@@ -1,0 +1,205 @@
+//! The pure edits, round-tripped against a large real-world file in every line-ending form.
+
+use super::edit::*;
+
+const BIG: &str = include_str!("../../tests/fixtures/databrickscfg_big.ini");
+const ENTRIES: &[(&str, &str)] = &[("host", "https://adb-9.9.azuredatabricks.net"), ("token", "tok-one")];
+
+/// The fixture as LF, CRLF, and both without a final newline.
+fn variants() -> Vec<String> {
+    let crlf = BIG.replace('\n', "\r\n");
+    let lf_open = BIG.trim_end_matches('\n').to_string();
+    let crlf_open = crlf.trim_end_matches("\r\n").to_string();
+    vec![BIG.to_string(), crlf, lf_open, crlf_open]
+}
+
+fn no_lone_lf(s: &str) -> bool {
+    s.match_indices('\n').all(|(i, _)| i > 0 && s.as_bytes()[i - 1] == b'\r')
+}
+
+#[test]
+fn foreign_bytes_survive_upsert_update_and_remove() {
+    for original in variants() {
+        let added = upsert_profile(&original, "lakepass-dev", ENTRIES).unwrap();
+        assert!(added.starts_with(original.as_str()), "{added}");
+        let eol = if original.contains("\r\n") { "\r\n" } else { "\n" };
+        let tail = &added[original.len()..];
+        let prefix = if original.ends_with('\n') { "" } else { eol };
+        let want_tail = format!(
+            "{prefix}{eol}[lakepass-dev]{eol}{MARKER}{eol}host = https://adb-9.9.azuredatabricks.net{eol}token = tok-one"
+        );
+        assert!(tail.starts_with(&want_tail), "{tail:?}");
+        assert_eq!(added.ends_with('\n'), original.ends_with('\n'));
+        if eol == "\r\n" {
+            assert!(no_lone_lf(&added));
+        }
+
+        let updated =
+            upsert_profile(&added, "lakepass-dev", &[("token", "tok-two"), ("auth_type", "pat")]).unwrap();
+        assert!(updated.starts_with(original.as_str()));
+        assert_eq!(
+            read_profile(&updated, "lakepass-dev").unwrap().unwrap(),
+            vec![
+                ("host".to_string(), "https://adb-9.9.azuredatabricks.net".to_string()),
+                ("token".to_string(), "tok-two".to_string()),
+                ("auth_type".to_string(), "pat".to_string()),
+            ]
+        );
+        assert_eq!(owned_profiles(&updated).unwrap(), vec!["lakepass-dev".to_string()]);
+        assert_eq!(remove_profile(&updated, "lakepass-dev").unwrap(), original);
+        assert_eq!(remove_profile(&original, "lakepass-dev").unwrap(), original);
+    }
+}
+
+#[test]
+fn owned_section_in_the_middle_is_edited_in_place() {
+    for eol in ["\n", "\r\n"] {
+        let head = format!("; top{eol}[a]{eol}x = 1{eol}");
+        let ours = format!(
+            "{eol}[lp]{eol}{MARKER}{eol}host = h{eol}  # user note kept{eol}Token=old{eol}    old continuation{eol}extra = kept{eol}"
+        );
+        let tail = format!("{eol}# about b{eol}[b]{eol}token = foreign{eol}");
+        let file = format!("{head}{ours}{tail}");
+        let out = upsert_profile(&file, "lp", &[("token", "new"), ("cluster_id", "c1")]).unwrap();
+        let want_ours = format!(
+            "{eol}[lp]{eol}{MARKER}{eol}host = h{eol}  # user note kept{eol}token = new{eol}extra = kept{eol}cluster_id = c1{eol}"
+        );
+        assert_eq!(out, format!("{head}{want_ours}{tail}"));
+        assert_eq!(remove_profile(&out, "lp").unwrap(), format!("{head}{tail}"));
+        assert_eq!(read_profile(&out, "b").unwrap().unwrap(), vec![("token".into(), "foreign".into())]);
+    }
+}
+
+#[test]
+fn unchanged_values_leave_the_text_identical() {
+    let file = format!("[lp]\n{MARKER}\nhost=h\ntoken = t\n");
+    assert_eq!(upsert_profile(&file, "lp", &[("host", "h"), ("token", "t")]).unwrap(), file);
+}
+
+#[test]
+fn first_section_of_an_empty_file() {
+    let out = upsert_profile("", "lp", &[("host", "h")]).unwrap();
+    assert_eq!(out, format!("[lp]\n{MARKER}\nhost = h\n"));
+    assert_eq!(remove_profile(&out, "lp").unwrap(), "");
+    let later = format!("{out}\n[b]\nx = 1\n");
+    assert_eq!(remove_profile(&later, "lp").unwrap(), "[b]\nx = 1\n");
+}
+
+#[test]
+fn foreign_sections_are_refused() {
+    for name in ["prod", "DEFAULT", "empty-profile", "with-inline"] {
+        let err = upsert_profile(BIG, name, ENTRIES).unwrap_err();
+        assert_eq!(err, CfgError::NotOwned { profile: name.into() });
+        assert_eq!(remove_profile(BIG, name).unwrap_err(), err);
+        assert!(err.to_string().contains("not created by Lakepass"), "{err}");
+    }
+    // The marker counts only directly under the header.
+    let moved = format!("[lp]\nhost = h\n{MARKER}\n");
+    assert!(matches!(upsert_profile(&moved, "lp", ENTRIES), Err(CfgError::NotOwned { .. })));
+    assert!(owned_profiles(BIG).unwrap().is_empty());
+}
+
+#[test]
+fn unreadable_lines_are_refused_with_their_number() {
+    let cases = [
+        ("[a]\nhost = h\njust words\n", 3, "not `key = value`"),
+        ("[a]\nhost = h\n[b\n", 3, "not closed"),
+        ("[a]\nx = 1\n\n[b]\n[a]\n", 5, "appears a second time (first on line 1)"),
+        ("[a] trailing\n", 1, "text after"),
+        ("[]\n", 1, "empty section"),
+        ("[ a ]\n", 1, "spaces inside"),
+        ("[a]\r\n = v\r\n", 2, "without a key"),
+        ("[a]\nx = 1\ry = 2\n", 2, "carriage return"),
+    ];
+    for (text, line, needle) in cases {
+        let err = upsert_profile(text, "lp", ENTRIES).unwrap_err();
+        let CfgError::Parse { line: got, ref message } = err else { panic!("{text:?}: {err:?}") };
+        assert_eq!(got, line, "{text:?}: {message}");
+        assert!(err.to_string().contains(needle), "{text:?}: {err}");
+        assert!(remove_profile(text, "lp").is_err());
+        assert!(owned_profiles(text).is_err());
+    }
+}
+
+#[test]
+fn errors_never_show_values() {
+    let dup = format!("[lp]\n{MARKER}\ntoken = SECRET-1\ntoken = SECRET-2\n");
+    let err = upsert_profile(&dup, "lp", &[("token", "SECRET-3")]).unwrap_err();
+    assert!(matches!(err, CfgError::Parse { line: 4, .. }), "{err:?}");
+    let bad_value = upsert_profile("", "lp", &[("token", "SECRET\nhost = evil")]).unwrap_err();
+    let bad_key = upsert_profile("", "lp", &[("to ken", "SECRET")]).unwrap_err();
+    for e in [err, bad_value, bad_key] {
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+    }
+    let update = ProfileUpdate { profile: "lp".into(), entries: vec![("token".into(), "SECRET".into())] };
+    let shown = format!("{update:?}");
+    assert!(shown.contains("token") && !shown.contains("SECRET"), "{shown}");
+}
+
+#[test]
+fn continuation_lines_and_inline_header_comments_are_read() {
+    let staging = read_profile(BIG, "staging").unwrap().unwrap();
+    assert_eq!(staging[2], ("scopes".into(), "sql\nfiles\ngenie".into()));
+    assert_eq!(read_profile(BIG, "with-inline").unwrap().unwrap().len(), 1);
+    assert_eq!(read_profile(BIG, "empty-profile").unwrap(), Some(vec![]));
+    assert_eq!(read_profile(BIG, "nope").unwrap(), None);
+    let prod = read_profile(BIG, "prod").unwrap().unwrap();
+    assert_eq!(prod[2], ("cluster_id".into(), "0101-010101-abcdefgh".into()));
+}
+
+/// Small generated files: upsert → update → remove gives back the exact bytes.
+#[test]
+fn round_trip_over_generated_files() {
+    const PIECES: &[&str] = &[
+        "[s]",
+        "key = v",
+        "k2:v2",
+        "  indented continuation",
+        "; semi comment",
+        "# hash comment",
+        "",
+        "   ",
+        "[DEFAULT]",
+        "host=https://x",
+        "\t; tab comment",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let mut checked = 0;
+    for _ in 0..3000 {
+        let mut file = String::new();
+        let (mut sections, mut defaults) = (0, false);
+        for _ in 0..next(9) {
+            let mut piece = PIECES[next(PIECES.len() as u64) as usize].to_string();
+            if piece == "[s]" {
+                sections += 1;
+                piece = format!("[s{sections}]");
+            } else if piece == "[DEFAULT]" {
+                if defaults {
+                    continue;
+                }
+                defaults = true;
+            }
+            file.push_str(&piece);
+            file.push_str(["\n", "\r\n"][next(2) as usize]);
+        }
+        if next(3) == 0 {
+            file.truncate(file.trim_end_matches(['\r', '\n']).len());
+        }
+        if !parses(&file) {
+            continue;
+        }
+        checked += 1;
+        let one = upsert_profile(&file, "lp", ENTRIES).unwrap();
+        assert!(one.starts_with(file.as_str()), "{file:?} → {one:?}");
+        let two = upsert_profile(&one, "lp", &[("token", "t2"), ("x", "y")]).unwrap();
+        assert!(two.starts_with(file.as_str()), "{file:?} → {two:?}");
+        assert_eq!(remove_profile(&two, "lp").unwrap(), file, "{two:?}");
+        assert_eq!(remove_profile(&one, "lp").unwrap(), file, "{one:?}");
+    }
+    assert!(checked > 1000, "only {checked} generated files parsed");
+}
