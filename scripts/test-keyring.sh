@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs crates/core/tests/keyring_real.rs against a real Secret Service: a throwaway
+# Runs crates/core/tests/it/keyring_real.rs against a real Secret Service: a throwaway
 # gnome-keyring on a private D-Bus session, both gone when the script ends.
 #
 # Needs (Debian): dbus (dbus-run-session), gnome-keyring, libsecret-tools (secret-tool, used as
@@ -51,4 +51,4 @@ secret-tool clear service lakepass-test-probe username probe
 
 echo "test-keyring: gnome-keyring is up on $DBUS_SESSION_BUS_ADDRESS"
 cd "$repo"
-LAKEPASS_TEST_KEYRING=1 cargo test -p lakepass-core --test keyring_real "$@"
+LAKEPASS_TEST_KEYRING=1 cargo test -p lakepass-core --test it keyring_real:: "$@"

@@ -12,7 +12,7 @@ use lakepass_core::engine::{Engine, EngineOptions};
 use lakepass_core::http::Http;
 use lakepass_core::store::Store;
 use lakepass_core::{Paths, SystemClock, Vault, VaultKind};
-use lakepass_devstack::{DevstackInfo, WorkspaceInfo};
+use lakepass_devstack::{ClientConfigOptions, DevstackInfo, WorkspaceInfo};
 
 /// One throwaway Lakepass installation.
 pub struct Home {
@@ -110,21 +110,14 @@ impl Home {
     }
 }
 
-/// A config for `workspaces` of the devstack, live service on `serve_port`.
+/// A config for `workspaces` of the devstack (the first is active), live service on
+/// `serve_port`: the devstack's own [`DevstackInfo::client_config`], shaped as the CLI writes it.
 pub fn config_text(info: &DevstackInfo, workspaces: &[&WorkspaceInfo], serve_port: u16) -> String {
-    let mut s = format!(
-        "active = \"{}\"\n\n[serve]\nport = {serve_port}\n\n[idp.devstack]\nissuer = \"{}\"\nclient_id = \"{}\"\n\
-         scopes = [\"openid\", \"email\", \"profile\", \"offline_access\"]\n",
-        workspaces[0].name, info.issuer, info.client_id
-    );
-    for ws in workspaces {
-        s.push_str(&format!(
-            "\n[workspace.{n}]\nidp = \"devstack\"\nhost = \"{h}\"\nprofile = \"devstack-{n}\"\n",
-            n = ws.name,
-            h = ws.host
-        ));
-    }
-    s
+    info.client_config(&ClientConfigOptions {
+        workspaces: workspaces.iter().map(|w| w.name.clone()).collect(),
+        serve_port: Some(serve_port),
+        ..ClientConfigOptions::like_the_cli()
+    })
 }
 
 /// A free TCP port on 127.0.0.1 (racy, but the bench owns the machine's loopback briefly).

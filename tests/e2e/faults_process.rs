@@ -1,6 +1,6 @@
 //! Process-level faults for the fault suite (issue 6) that need the real binary: fifty
 //! `lakepass token` callers racing on a due token, and `lakepass` killed with SIGKILL while it
-//! writes. In-process faults live in crates/core/tests/faults/.
+//! writes. In-process faults live in crates/core/tests/it/faults/.
 
 use std::time::Duration;
 

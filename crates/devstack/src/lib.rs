@@ -17,9 +17,11 @@
 //! `idp_token` (the token endpoint) are the IdP; `workspace`, `exchange` (JWT verification
 //! against federation policies) and `serving` (Anthropic Messages) are a workspace; `faults`
 //! injects failures; `stats` counts what peers did; `control` exposes all of it over HTTP for
-//! out-of-process tests; `server` runs the listeners; `errors` holds the wire error formats.
+//! out-of-process tests; `server` runs the listeners; `errors` holds the wire error formats;
+//! `client_config` writes the Lakepass config that points a client at a devstack.
 
 mod account;
+mod client_config;
 mod control;
 mod errors;
 mod exchange;
@@ -41,6 +43,7 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
+pub use client_config::{ClientConfigOptions, IDP_NAME};
 pub use faults::{FaultKind, FaultRule, Faults, Target};
 pub use keys::SigningAlg;
 pub use server::ConnectionStats;
@@ -303,6 +306,11 @@ impl Devstack {
     /// The fault-injection handle (cheap to clone; affects this devstack live).
     pub fn faults(&self) -> Faults {
         self.shared.faults.clone()
+    }
+
+    /// A Lakepass `config.toml` pointing at this devstack ([`DevstackInfo::client_config`]).
+    pub fn client_config(&self, opts: &ClientConfigOptions) -> String {
+        self.info().client_config(opts)
     }
 
     /// A snapshot of what the peers have done so far.

@@ -1,6 +1,6 @@
 //! Vault tests: the file backend for real, the keyring probe through an injected function, and
 //! one real probe with no D-Bus session, run in a child process so no env var leaks into others.
-//! The real Secret Service round trip is `tests/keyring_real.rs` (`scripts/test-keyring.sh`).
+//! The real Secret Service round trip is `tests/it/keyring_real.rs` (`scripts/test-keyring.sh`).
 
 use std::collections::BTreeMap;
 use std::path::Path;

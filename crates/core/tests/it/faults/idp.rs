@@ -5,14 +5,14 @@ use lakepass_core::ErrorKind;
 use lakepass_core::status::TokenState;
 use lakepass_devstack::{FaultKind, FaultRule, Target};
 
-use crate::*;
+use super::*;
 
 #[tokio::test]
 async fn idp_down_during_refresh_keeps_the_old_token_until_expiry_then_says_so() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         let dev = ws(&e, "dev");
         let old = e.live_token(&dev).await.unwrap();
         f.faults().idp_down(true);
@@ -50,7 +50,7 @@ async fn jwks_down_during_refresh_does_not_burn_the_rotated_refresh_token() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         f.faults()
             .add(FaultRule::new(Target::IdpKeys, FaultKind::Status { code: 503, retry_after_secs: None }));
         f.clock.advance(3500);
@@ -73,7 +73,7 @@ async fn a_signing_key_rotation_between_refreshes_is_followed() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         let old_kid = lakepass_core::jwt::decode_unverified(
             e.store().idp_session("devstack").await.unwrap().unwrap().id_token.secret(),
         )
@@ -100,7 +100,7 @@ async fn a_dropped_refresh_request_is_retried_without_spending_the_token() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         f.faults().add(FaultRule::new(Target::IdpToken, FaultKind::Drop).times(2));
         f.clock.advance(3500);
         e.tick().await;
@@ -114,9 +114,11 @@ async fn a_dropped_refresh_request_is_retried_without_spending_the_token() {
 #[tokio::test]
 async fn a_reset_refresh_answer_without_rotation_is_retried() {
     within(CASE_TIMEOUT, async {
-        let f = fixture_with(Setup { rotate_refresh_tokens: false, ..Setup::default() }).await;
+        let mut knobs = setup();
+        knobs.devstack.rotate_refresh_tokens = false;
+        let f = Fixture::start(knobs).await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         f.faults().add(FaultRule::new(Target::IdpToken, FaultKind::ResetMidBody).times(1));
         f.clock.advance(3500);
         e.tick().await;
@@ -134,7 +136,7 @@ async fn a_lost_refresh_answer_after_rotation_asks_for_sign_in_once_and_keeps_se
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         let dev = ws(&e, "dev");
         let held = e.live_token(&dev).await.unwrap();
         f.faults().add(FaultRule::new(Target::IdpToken, FaultKind::LostResponse).times(1));
@@ -150,7 +152,7 @@ async fn a_lost_refresh_answer_after_rotation_asks_for_sign_in_once_and_keeps_se
             e.tick().await;
         }
         assert_eq!(f.ds.stats().idp.refresh_failures, failures, "no retry loop on a revoked family");
-        f.login(&e).await;
+        f.sign_in(&e).await;
         assert_eq!(state(&e, "dev"), TokenState::Fresh);
     })
     .await
@@ -161,7 +163,7 @@ async fn a_revoked_refresh_token_is_one_state_change_to_needs_login() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         let mut rx = e.subscribe();
         rx.borrow_and_update();
         f.ds.revoke_refresh_tokens();
@@ -189,7 +191,7 @@ async fn a_laptop_sleeping_past_expiry_refreshes_at_once_on_wake() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         let slept_at = f.clock.now();
         f.sleep_laptop(9 * 3600);
         // What the tray shows the moment it looks, before any refresh: not "fresh".
@@ -215,7 +217,7 @@ async fn rotation_racing_four_refreshers_in_two_processes_makes_one_grant() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let a = f.engine().await;
-        f.login(&a).await;
+        f.sign_in(&a).await;
         let b = f.engine().await;
         // A slow IdP widens the window in which the racers overlap.
         f.faults().add(FaultRule::new(Target::IdpToken, FaultKind::Latency(400)));
@@ -238,7 +240,7 @@ async fn an_idp_outage_at_startup_does_not_block_cached_tokens() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let first = f.engine().await;
-        f.login(&first).await;
+        f.sign_in(&first).await;
         drop(first);
         f.faults().idp_down(true);
         let e = f.engine().await; // a new process: nothing discovered yet

@@ -3,7 +3,7 @@
 
 use lakepass_core::serve::LiveService;
 
-use crate::*;
+use super::*;
 
 #[cfg(target_os = "linux")]
 fn rss_kib() -> u64 {
@@ -18,7 +18,7 @@ async fn a_burst_of_ten_thousand_live_requests_is_answered_right_with_flat_memor
     within(std::time::Duration::from_secs(240), async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         let svc = LiveService::start(e.clone(), 0).await.unwrap();
         let url = svc.url_for("dev").unwrap().secret().to_string();
         let expected = e.live_token(&ws(&e, "dev")).await.unwrap().access_token.secret().to_string();

@@ -13,6 +13,8 @@ use std::process::Command;
 use lakepass_core::Secret;
 use lakepass_core::vault::{Vault, VaultKind};
 
+use crate::support::keyring_store_lock;
+
 const ENABLE: &str = "LAKEPASS_TEST_KEYRING";
 
 fn enabled(test: &str) -> bool {
@@ -40,6 +42,8 @@ async fn real_keyring_round_trip() {
     if !enabled("real_keyring_round_trip") {
         return;
     }
+    // The fault suite swaps the keyring crate's store for a vanishing one; not while we run.
+    let _lock = keyring_store_lock().await;
     let data = tempfile::tempdir().unwrap();
     let vault = Vault::open(data.path(), None).await.unwrap();
     assert_eq!(

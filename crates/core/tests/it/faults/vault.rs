@@ -3,8 +3,9 @@
 //!
 //! The keyring is played through the keyring crate's own extension point (a credential store
 //! set with `set_default_credential_builder`): a store that works, then answers every call with
-//! `PlatformFailure`, as the Secret Service does when its daemon died. This test binary is its
-//! own process, so no other test sees that store. The real D-Bus variant (killing
+//! `PlatformFailure`, as the Secret Service does when its daemon died. The store is
+//! process-wide, so the case holds [`keyring_store_lock`] and puts the platform's store back
+//! when it ends: no other test sees the vanishing one. The real D-Bus variant (killing
 //! gnome-keyring-daemon) is not covered: D-Bus activation restarts it locked, and the call then
 //! waits for an unlock prompt nobody can answer; `VaultError::Timeout` takes the same path.
 
@@ -17,7 +18,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use keyring::credential::{Credential, CredentialApi, CredentialBuilderApi};
 use lakepass_core::{Vault, VaultKind};
 
-use crate::*;
+use super::*;
+use crate::support::keyring_store_lock;
 
 static GONE: AtomicBool = AtomicBool::new(false);
 
@@ -81,6 +83,15 @@ impl CredentialBuilderApi for VanishingStore {
     }
 }
 
+/// Puts the platform's credential store back as the keyring crate's default when dropped.
+struct RestorePlatformStore;
+
+impl Drop for RestorePlatformStore {
+    fn drop(&mut self) {
+        keyring::set_default_credential_builder(keyring::default::default_credential_builder());
+    }
+}
+
 /// Log lines written while the guard lives (this thread only).
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -98,6 +109,8 @@ impl std::io::Write for Captured {
 #[tokio::test]
 async fn the_keyring_disappearing_mid_run_falls_back_to_the_file_and_says_so_once() {
     within(CASE_TIMEOUT, async {
+        let _lock = keyring_store_lock().await;
+        let _restore = RestorePlatformStore;
         keyring::set_default_credential_builder(Box::new(VanishingStore));
         let logs = Captured::default();
         let writer = logs.clone();
@@ -111,8 +124,8 @@ async fn the_keyring_disappearing_mid_run_falls_back_to_the_file_and_says_so_onc
         let f = fixture().await;
         let vault = Vault::open(&f.paths.data_dir, None).await.unwrap();
         assert_eq!(vault.kind(), VaultKind::Keyring, "{:?}", vault.fallback_reason());
-        let e = f.engine_with(vault.clone()).await;
-        f.login(&e).await;
+        let e = f.engine_on(vault.clone()).await;
+        f.sign_in(&e).await;
         assert!(!f.paths.data_dir.join("vault.json").exists(), "secrets went to the keyring");
 
         GONE.store(true, Ordering::SeqCst);
@@ -128,7 +141,7 @@ async fn the_keyring_disappearing_mid_run_falls_back_to_the_file_and_says_so_onc
         assert_eq!(text.matches("OS keyring unreachable").count(), 1, "told once, not per call:\n{text}");
 
         // A new sign-in lands in the 0600 file and everything works again.
-        f.login(&e).await;
+        f.sign_in(&e).await;
         let t = e.token(&ws(&e, "dev")).await.unwrap();
         assert!(accepted(&f.host("dev"), t.access_token.secret()).await);
         let file = f.paths.data_dir.join("vault.json");

@@ -2,45 +2,27 @@
 //! engine's token (many callers at once, no extra exchange), says why when it cannot, never
 //! answers for a workspace at another host, is private (0600 in a 0700 folder), refuses to
 //! start twice, replaces a stale socket, and lets a client see quickly that nobody listens.
-#![cfg(unix)]
-
-#[path = "support/devstack_home.rs"]
-mod home;
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use home::Fixture;
-use lakepass_core::SystemClock;
-use lakepass_core::engine::{Engine, EngineOptions};
-use lakepass_core::http::Http;
 use lakepass_core::ipc::{self, IpcError, IpcServer, Reply, TokenRequest};
-use lakepass_devstack::DevstackOptions;
 
-impl Fixture {
-    async fn new() -> Fixture {
-        Fixture::start(DevstackOptions::default()).await
-    }
+use crate::support::{Fixture, Setup};
 
-    async fn engine(&self) -> Engine {
-        self.engine_with(Http::new(), Arc::new(SystemClock), EngineOptions::default()).await
-    }
+/// Engines with the default HTTP client on the system clock.
+async fn fixture() -> Fixture {
+    Fixture::start(Setup { manual_clock: false, ..Setup::default() }).await
+}
 
-    async fn signed_in_engine(&self) -> Engine {
-        let e = self.engine().await;
-        self.sign_in(&e).await;
-        e
-    }
+/// Where this home's engine socket lives.
+fn socket(f: &Fixture) -> std::path::PathBuf {
+    f.paths.data_dir.join("run").join(ipc::SOCKET_NAME)
+}
 
-    fn socket(&self) -> std::path::PathBuf {
-        self.paths.data_dir.join("run").join(ipc::SOCKET_NAME)
-    }
-
-    fn request(&self, ws: &str) -> TokenRequest {
-        let host = self.ds.info().workspaces.iter().find(|w| w.name == ws).unwrap().host.clone();
-        TokenRequest { workspace: ws.into(), host }
-    }
+/// What a CLI asks for workspace `ws`.
+fn request(f: &Fixture, ws: &str) -> TokenRequest {
+    TokenRequest { workspace: ws.into(), host: f.host(ws) }
 }
 
 fn token_of(r: Reply) -> (String, i64) {
@@ -59,19 +41,19 @@ fn error_kind(r: Reply) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_many_callers_with_the_engines_token_and_no_extra_exchange() {
-    let f = Fixture::new().await;
+    let f = fixture().await;
     let e = f.signed_in_engine().await;
-    let server = IpcServer::start(e.clone(), f.socket()).await.unwrap();
-    assert_eq!(server.path(), f.socket());
+    let server = IpcServer::start(e.clone(), socket(&f)).await.unwrap();
+    assert_eq!(server.path(), socket(&f));
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(&f.socket()), 0o600);
-    assert_eq!(mode(f.socket().parent().unwrap()), 0o700);
+    assert_eq!(mode(&socket(&f)), 0o600);
+    assert_eq!(mode(socket(&f).parent().unwrap()), 0o700);
 
     let held = e.token(&e.config().workspace(Some("dev")).unwrap()).await.unwrap();
     let exchanges = f.ds.stats().workspaces["dev"].exchanges_ok;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..50 {
-        let (path, req) = (f.socket(), f.request("dev"));
+        let (path, req) = (socket(&f), request(&f, "dev"));
         tasks.spawn(async move { ipc::ask(&path, &req).await });
     }
     while let Some(r) = tasks.join_next().await {
@@ -82,63 +64,63 @@ async fn answers_many_callers_with_the_engines_token_and_no_extra_exchange() {
     assert_eq!(f.ds.stats().workspaces["dev"].exchanges_ok, exchanges, "answered from memory");
 
     // Each workspace its own token.
-    let (prod, _) = token_of(ipc::ask(&f.socket(), &f.request("prod")).await.unwrap());
+    let (prod, _) = token_of(ipc::ask(&socket(&f), &request(&f, "prod")).await.unwrap());
     assert_ne!(prod, held.access_token.secret());
 
     // A workspace name the engine knows, but at another host (a CLI with another config):
     // refused, never a token for the wrong workspace.
-    let mut wrong = f.request("dev");
-    wrong.host = f.request("prod").host;
-    assert_eq!(error_kind(ipc::ask(&f.socket(), &wrong).await.unwrap()), "unknown_workspace");
+    let mut wrong = request(&f, "dev");
+    wrong.host = request(&f, "prod").host;
+    assert_eq!(error_kind(ipc::ask(&socket(&f), &wrong).await.unwrap()), "unknown_workspace");
     let unknown = TokenRequest { workspace: "nope".into(), host: "https://nope.example".into() };
-    assert_eq!(error_kind(ipc::ask(&f.socket(), &unknown).await.unwrap()), "unknown_workspace");
+    assert_eq!(error_kind(ipc::ask(&socket(&f), &unknown).await.unwrap()), "unknown_workspace");
 
     // Signed out: the engine says so, with the kind the CLI maps to exit code 3.
     e.logout("devstack").await.unwrap();
-    assert_eq!(error_kind(ipc::ask(&f.socket(), &f.request("dev")).await.unwrap()), "needs_login");
+    assert_eq!(error_kind(ipc::ask(&socket(&f), &request(&f, "dev")).await.unwrap()), "needs_login");
     drop(server);
-    assert!(!f.socket().exists(), "the socket is removed when the server stops");
+    assert!(!socket(&f).exists(), "the socket is removed when the server stops");
 }
 
 #[tokio::test]
 async fn one_engine_per_socket_and_stale_sockets_are_replaced() {
-    let f = Fixture::new().await;
+    let f = fixture().await;
     let e = f.engine().await;
     // A socket left behind by a crashed engine: the file exists, nobody listens.
-    std::fs::create_dir_all(f.socket().parent().unwrap()).unwrap();
-    drop(std::os::unix::net::UnixListener::bind(f.socket()).unwrap());
-    assert!(f.socket().exists());
-    let first = IpcServer::start(e.clone(), f.socket()).await.expect("a stale socket is replaced");
-    let err = IpcServer::start(e.clone(), f.socket()).await.unwrap_err();
+    std::fs::create_dir_all(socket(&f).parent().unwrap()).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(socket(&f)).unwrap());
+    assert!(socket(&f).exists());
+    let first = IpcServer::start(e.clone(), socket(&f)).await.expect("a stale socket is replaced");
+    let err = IpcServer::start(e.clone(), socket(&f)).await.unwrap_err();
     assert!(matches!(err, IpcError::AlreadyRunning { .. }), "{err:?}");
     assert!(err.to_string().contains("already running"), "{err}");
     // The first one still answers.
-    assert_eq!(error_kind(ipc::ask(&f.socket(), &f.request("dev")).await.unwrap()), "needs_login");
+    assert_eq!(error_kind(ipc::ask(&socket(&f), &request(&f, "dev")).await.unwrap()), "needs_login");
     drop(first);
 }
 
 #[tokio::test]
 async fn no_server_is_known_at_once() {
-    let f = Fixture::new().await;
+    let f = fixture().await;
     let started = Instant::now();
-    let err = ipc::ask(&f.socket(), &f.request("dev")).await.unwrap_err();
+    let err = ipc::ask(&socket(&f), &request(&f, "dev")).await.unwrap_err();
     assert!(matches!(err, IpcError::NoServer { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_millis(50), "{:?}", started.elapsed());
     // A socket file with nobody behind it is the same.
-    std::fs::create_dir_all(f.socket().parent().unwrap()).unwrap();
-    drop(std::os::unix::net::UnixListener::bind(f.socket()).unwrap());
-    let err = ipc::ask(&f.socket(), &f.request("dev")).await.unwrap_err();
+    std::fs::create_dir_all(socket(&f).parent().unwrap()).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(socket(&f)).unwrap());
+    let err = ipc::ask(&socket(&f), &request(&f, "dev")).await.unwrap_err();
     assert!(matches!(err, IpcError::NoServer { .. }), "{err:?}");
 }
 
 #[tokio::test]
 async fn a_socket_in_a_folder_open_to_others_is_not_trusted() {
-    let f = Fixture::new().await;
+    let f = fixture().await;
     let e = f.engine().await;
-    let _server = IpcServer::start(e, f.socket()).await.unwrap();
-    let dir = f.socket().parent().unwrap().to_path_buf();
+    let _server = IpcServer::start(e, socket(&f)).await.unwrap();
+    let dir = socket(&f).parent().unwrap().to_path_buf();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let err = ipc::ask(&f.socket(), &f.request("dev")).await.unwrap_err();
+    let err = ipc::ask(&socket(&f), &request(&f, "dev")).await.unwrap_err();
     assert!(matches!(err, IpcError::Untrusted { .. }), "{err:?}");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
 }

@@ -4,38 +4,28 @@
 //! body), keeps its URLs across restarts, writes the `-live` profiles, reports a taken port
 //! clearly, and holds its memory flat under load.
 
-#[path = "support/devstack_home.rs"]
-mod home;
-
-use lakepass_core::sink::LiveProfiles;
 use std::time::Duration;
 
-use home::Fixture;
-use lakepass_core::engine::{Engine, EngineOptions};
+use lakepass_core::engine::EngineOptions;
 use lakepass_core::http::{Http, RetryPolicy};
 use lakepass_core::serve::{LiveService, ServeError};
+use lakepass_core::sink::LiveProfiles;
 use lakepass_core::{Clock, databrickscfg};
-use lakepass_devstack::{DevstackOptions, FaultKind, FaultRule, Target};
+use lakepass_devstack::{FaultKind, FaultRule, Target};
 
+use crate::support::{Fixture, Setup};
+
+/// Engines retry twice within a second, on the manual clock.
 async fn fixture() -> Fixture {
-    Fixture::start(DevstackOptions::default()).await
-}
-
-impl Fixture {
-    async fn engine(&self) -> Engine {
-        let http = Http::with_policy(RetryPolicy {
+    Fixture::start(Setup {
+        retry: Some(RetryPolicy {
             max_attempts: 2,
             base_delay: Duration::from_millis(50),
             max_delay: Duration::from_secs(1),
-        });
-        self.engine_with(http, self.manual_clock(), EngineOptions::default()).await
-    }
-
-    async fn signed_in_engine(&self) -> Engine {
-        let e = self.engine().await;
-        self.sign_in(&e).await;
-        e
-    }
+        }),
+        ..Setup::default()
+    })
+    .await
 }
 
 fn client() -> reqwest::Client {

@@ -9,7 +9,7 @@ use lakepass_core::databrickscfg;
 use lakepass_core::lock::FileLock;
 use lakepass_core::status::TokenState;
 
-use crate::*;
+use super::*;
 
 /// A 64 KiB tmpfs mounted for one test (we run as root on CI), unmounted when dropped.
 struct TinyDisk {
@@ -73,7 +73,7 @@ async fn a_full_disk_under_databrickscfg_keeps_the_old_file_and_says_so() {
         let mut f = fixture().await;
         f.paths.databrickscfg = disk.path().join("databrickscfg");
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         let before = std::fs::read(&f.paths.databrickscfg).unwrap();
         let filler = disk.fill();
         let t = e.refresh_workspace(&ws(&e, "dev"), true).await.expect("the exchange itself works");
@@ -126,7 +126,7 @@ async fn a_concurrent_locking_editor_and_the_engine_lose_no_write() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         let path = f.paths.databrickscfg.clone();
         let editor = std::thread::spawn(move || {
             let mut lock = path.as_os_str().to_owned();
@@ -166,7 +166,7 @@ async fn a_damaged_vault_file_is_reported_and_left_for_the_user() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         let vault = f.paths.data_dir.join("vault.json");
         std::fs::write(&vault, b"{\"idp:devstack\": \"trunc").unwrap();
         let err = e.refresh_workspace(&ws(&e, "dev"), true).await.unwrap_err();

@@ -1,50 +1,37 @@
 //! The engine against a real devstack over loopback: sign-in, exchange, wake from sleep,
 //! one IdP refresh per session, racing refreshers, revocation, 429 storms, isolation.
 
-#[path = "support/devstack_home.rs"]
-mod home;
-
 use std::time::Duration;
 
-use home::Fixture;
 use lakepass_core::databrickscfg;
 use lakepass_core::engine::{Engine, EngineOptions};
-use lakepass_core::http::{Http, RetryPolicy};
 use lakepass_core::status::TokenState;
 use lakepass_devstack::{DevstackOptions, FaultKind, FaultRule, Target, fingerprint};
 
+use crate::support::{Fixture, RETRY_4_FAST, Setup};
+
+/// Tokens that live `ttl` seconds; engines retry 4 times fast and back off from 5 s.
 async fn fixture(ttl: u64) -> Fixture {
-    Fixture::start(DevstackOptions {
-        idp_token_ttl: Duration::from_secs(ttl),
-        workspace_token_ttl: Duration::from_secs(ttl),
-        ..Default::default()
+    let setup = Setup::default();
+    Fixture::start(Setup {
+        devstack: DevstackOptions {
+            idp_token_ttl: Duration::from_secs(ttl),
+            workspace_token_ttl: Duration::from_secs(ttl),
+            ..setup.devstack
+        },
+        retry: Some(RETRY_4_FAST),
+        engine: EngineOptions { retry_base: Duration::from_secs(5), ..Default::default() },
+        ..setup
     })
     .await
 }
 
-impl Fixture {
-    async fn engine(&self) -> Engine {
-        let http = Http::with_policy(RetryPolicy {
-            max_attempts: 4,
-            base_delay: Duration::from_millis(50),
-            max_delay: Duration::from_secs(2),
-        });
-        let opts = EngineOptions { retry_base: Duration::from_secs(5), ..Default::default() };
-        self.engine_with(http, self.manual_clock(), opts).await
-    }
-
-    async fn login(&self, engine: &Engine) {
-        let (session, page) = self.sign_in(engine).await;
-        assert_eq!(session.username.as_deref(), Some("ada@example.com"));
-        assert!(session.refresh_token.is_some());
-        assert!(page.contains("You can close this tab"), "{page}");
-    }
-
-    /// Moves both the engine's clock and the devstack's clock forward: a laptop asleep.
-    fn sleep_laptop(&self, secs: i64) {
-        self.clock.advance(secs);
-        self.ds.faults().add(FaultRule::new(Target::Any, FaultKind::ClockSkew(secs)));
-    }
+/// Signs in as the user, with a refresh token, and the browser sees the success page.
+async fn login(f: &Fixture, engine: &Engine) {
+    let (session, page) = f.sign_in(engine).await;
+    assert_eq!(session.username.as_deref(), Some("ada@example.com"));
+    assert!(session.refresh_token.is_some());
+    assert!(page.contains("You can close this tab"), "{page}");
 }
 
 fn state(e: &Engine, ws: &str) -> TokenState {
@@ -56,7 +43,7 @@ async fn login_makes_both_workspaces_fresh_and_writes_their_profiles() {
     let f = fixture(3600).await;
     let e = f.engine().await;
     assert_eq!(state(&e, "dev"), TokenState::NeedsLogin);
-    f.login(&e).await;
+    login(&f, &e).await;
     assert_eq!(state(&e, "dev"), TokenState::Fresh);
     assert_eq!(state(&e, "prod"), TokenState::Fresh);
     let stats = f.ds.stats();
@@ -84,7 +71,7 @@ async fn login_makes_both_workspaces_fresh_and_writes_their_profiles() {
 async fn waking_after_a_night_refreshes_at_once_with_one_idp_refresh_for_all_workspaces() {
     let f = fixture(3600).await;
     let e = f.engine().await;
-    f.login(&e).await;
+    login(&f, &e).await;
     let before = e.snapshot();
     f.sleep_laptop(8 * 3600);
     // Every token is long expired by the wall clock: the next tick refreshes them, no waiting.
@@ -108,7 +95,7 @@ async fn waking_after_a_night_refreshes_at_once_with_one_idp_refresh_for_all_wor
 async fn racing_refreshers_make_one_refresh_and_adopt_the_winners_token() {
     let f = fixture(3600).await;
     let a = f.engine().await;
-    f.login(&a).await;
+    login(&f, &a).await;
     let b = f.engine().await; // a second process, sharing vault and locks
     f.sleep_laptop(2 * 3600);
     let dev = a.config().workspace(Some("dev")).unwrap();
@@ -125,7 +112,7 @@ async fn racing_refreshers_make_one_refresh_and_adopt_the_winners_token() {
 async fn a_revoked_refresh_token_needs_login_and_is_not_hammered() {
     let f = fixture(3600).await;
     let e = f.engine().await;
-    f.login(&e).await;
+    login(&f, &e).await;
     f.ds.revoke_refresh_tokens();
     f.sleep_laptop(2 * 3600);
     e.tick().await;
@@ -141,7 +128,7 @@ async fn a_revoked_refresh_token_needs_login_and_is_not_hammered() {
     }
     assert_eq!(f.ds.stats().idp.refresh_failures, failures, "no retry loop against a revoked session");
     // Signing in again clears it.
-    f.login(&e).await;
+    login(&f, &e).await;
     assert_eq!(state(&e, "prod"), TokenState::Fresh);
 }
 
@@ -149,7 +136,7 @@ async fn a_revoked_refresh_token_needs_login_and_is_not_hammered() {
 async fn a_429_storm_is_retried_with_retry_after_and_then_succeeds() {
     let f = fixture(3600).await;
     let e = f.engine().await;
-    f.login(&e).await;
+    login(&f, &e).await;
     f.ds.faults().add(
         FaultRule::new(Target::WorkspaceToken, FaultKind::Status { code: 429, retry_after_secs: Some(1) })
             .on_workspace("dev")
@@ -167,7 +154,7 @@ async fn a_429_storm_is_retried_with_retry_after_and_then_succeeds() {
 async fn a_token_minted_for_dev_is_never_sent_to_prod() {
     let f = fixture(3600).await;
     let e = f.engine().await;
-    f.login(&e).await;
+    login(&f, &e).await;
     let dev = e.config().workspace(Some("dev")).unwrap();
     let prod = e.config().workspace(Some("prod")).unwrap();
     let dt = e.token(&dev).await.unwrap();
@@ -196,14 +183,14 @@ async fn a_token_minted_for_dev_is_never_sent_to_prod() {
 async fn a_sign_in_from_another_process_clears_needs_login_without_a_restart() {
     let f = fixture(3600).await;
     let daemon = f.engine().await;
-    f.login(&daemon).await;
+    login(&f, &daemon).await;
     f.ds.revoke_refresh_tokens();
     f.sleep_laptop(2 * 3600);
     daemon.tick().await;
     assert_eq!(state(&daemon, "dev"), TokenState::NeedsLogin);
     f.clock.advance(1);
     let cli = f.engine().await; // `lakepass login` in a terminal
-    f.login(&cli).await;
+    login(&f, &cli).await;
     let exchanges = f.ds.stats().workspaces["dev"].exchanges_ok;
     daemon.tick().await;
     assert_eq!(state(&daemon, "dev"), TokenState::Fresh);

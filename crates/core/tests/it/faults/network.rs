@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use lakepass_core::status::TokenState;
 use lakepass_devstack::{FaultKind, FaultRule, Target};
 
-use crate::*;
+use super::*;
 
 fn status_rule(code: u16, retry_after: Option<u64>) -> FaultKind {
     FaultKind::Status { code, retry_after_secs: retry_after }
@@ -18,7 +18,7 @@ async fn a_429_storm_backs_off_honours_retry_after_and_never_hot_loops() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         let budget = 1000;
         f.faults().add(
             FaultRule::new(Target::WorkspaceToken, status_rule(429, Some(1)))
@@ -62,7 +62,7 @@ async fn a_retry_after_of_an_hour_is_capped_not_obeyed_blindly() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         f.faults().add(FaultRule::new(Target::WorkspaceToken, status_rule(429, Some(3600))).times(1));
         let started = Instant::now();
         let t = e.refresh_workspace(&ws(&e, "dev"), true).await.expect("second attempt succeeds");
@@ -77,7 +77,7 @@ async fn every_5xx_is_transient_and_retried_to_success() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         for code in [500, 502, 503, 504] {
             f.faults().add(FaultRule::new(Target::WorkspaceToken, status_rule(code, None)).times(1));
             let t = e.refresh_workspace(&ws(&e, "dev"), true).await.unwrap_or_else(|e| panic!("{code}: {e}"));
@@ -94,7 +94,7 @@ async fn a_401_from_the_workspace_is_not_retried_and_the_old_token_stays() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         let before = f.file_token("dev").unwrap();
         f.faults().add(FaultRule::new(Target::WorkspaceToken, status_rule(401, None)).times(5));
         let err = e.refresh_workspace(&ws(&e, "dev"), true).await.unwrap_err();
@@ -111,7 +111,7 @@ async fn a_connection_reset_mid_exchange_is_retried_and_no_half_token_is_kept() 
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         let before = f.ds.stats().workspaces["dev"].exchanges_ok;
         f.faults().add(FaultRule::new(Target::WorkspaceToken, FaultKind::ResetMidBody).times(1));
         let t = e.refresh_workspace(&ws(&e, "dev"), true).await.expect("the retry succeeds");
@@ -128,7 +128,7 @@ async fn a_dropped_connection_before_any_answer_is_retried() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         f.faults().add(FaultRule::new(Target::WorkspaceToken, FaultKind::Drop).times(2));
         let t = e.refresh_workspace(&ws(&e, "dev"), true).await.expect("third attempt succeeds");
         assert!(f.faults().rules().is_empty());
@@ -142,7 +142,7 @@ async fn a_slow_loris_token_response_is_read_to_the_end() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         f.faults().add(FaultRule::new(Target::WorkspaceToken, FaultKind::SlowBody(2500)).times(1));
         let started = Instant::now();
         let t = e.refresh_workspace(&ws(&e, "dev"), true).await.expect("a slow answer is still an answer");
@@ -158,7 +158,7 @@ async fn a_stalled_response_times_out_and_the_retry_succeeds() {
     within(Duration::from_secs(150), async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         f.faults().add(FaultRule::new(Target::WorkspaceToken, FaultKind::SlowBody(600_000)).times(1));
         let started = Instant::now();
         let t =
@@ -175,7 +175,7 @@ async fn latency_below_the_timeout_is_waited_out() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         f.faults().add(FaultRule::new(Target::Any, FaultKind::Latency(1500)).times(3));
         let t = e.refresh_workspace(&ws(&e, "prod"), true).await.expect("slow, but fine");
         assert!(accepted(&f.host("prod"), t.access_token.secret()).await);
@@ -189,7 +189,7 @@ async fn a_workspace_outage_keeps_serving_the_held_token_then_recovers() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         let dev = ws(&e, "dev");
         let held = e.live_token(&dev).await.unwrap();
         f.faults().add(FaultRule::new(Target::WorkspaceToken, status_rule(503, None)).on_workspace("dev"));
@@ -216,7 +216,7 @@ async fn a_server_clock_half_an_hour_behind_does_not_shift_our_schedule() {
         let f = fixture().await;
         f.faults().add(FaultRule::new(Target::Any, FaultKind::ClockSkew(-1800)));
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         let s = status(&e, "dev");
         assert_eq!(s.state, TokenState::Fresh, "{s:?}");
         let left = s.expires_at.unwrap() - f.clock.now();
@@ -234,7 +234,7 @@ async fn a_server_clock_half_an_hour_ahead_still_signs_in_and_refreshes() {
         let f = fixture().await;
         f.faults().add(FaultRule::new(Target::Any, FaultKind::ClockSkew(1800)));
         let e = f.engine().await;
-        f.login(&e).await;
+        f.sign_in(&e).await;
         assert_eq!(state(&e, "dev"), TokenState::Fresh);
         f.clock.advance(3500);
         e.tick().await;

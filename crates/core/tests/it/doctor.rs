@@ -1,9 +1,7 @@
 //! `lakepass doctor` against a devstack configured wrong in each way the issue lists: each
 //! failure is named by the right step and problem kind, with a fix.
 
-#[path = "support/federation.rs"]
-mod support;
-
+use crate::support::{Fixture, devstack, home};
 use lakepass_core::Secret;
 use lakepass_core::admin::{self, Account, AdminClient, PolicySpec};
 use lakepass_core::doctor::{self, DoctorOptions, Problem, Report, StepId, StepStatus};
@@ -11,9 +9,8 @@ use lakepass_core::idp::IdpSession;
 use lakepass_core::roles;
 use lakepass_devstack::{FaultKind, FaultRule, FederationPolicy, Target};
 use serde_json::json;
-use support::*;
 
-async fn run(h: &Home, ws: &str, opts: &DoctorOptions) -> Report {
+async fn run(h: &Fixture, ws: &str, opts: &DoctorOptions) -> Report {
     let e = h.engine().await;
     let ws = e.config().workspace(Some(ws)).unwrap();
     doctor::diagnose(&e, &ws, opts).await
@@ -55,7 +52,7 @@ async fn a_healthy_setup_passes_every_step_and_never_shows_the_jwt() {
     let info = ds.info().clone();
     let h = home(&ds, &policy_toml(&info.issuer, &[&info.client_id], "email", None));
     let e = h.engine().await;
-    h.login(&e, None).await.unwrap();
+    h.login_as(&e, None).await.unwrap();
     let r = run(&h, "dev", &DoctorOptions::default()).await;
     assert!(r.ok, "{r:#?}");
     let ids: Vec<StepId> = r.steps.iter().map(|s| s.id).collect();
@@ -79,7 +76,7 @@ async fn issuer_differing_by_a_trailing_slash_is_named() {
     let slashed = format!("{}/", info.issuer);
     let h = home(&ds, &policy_toml(&slashed, &[&info.client_id], "email", None));
     let e = h.engine().await;
-    h.login(&e, None).await.unwrap();
+    h.login_as(&e, None).await.unwrap();
     ds.set_federation_policies(
         "dev",
         vec![devstack_policy(&slashed, vec![info.client_id.clone()], "email", None)],
@@ -95,7 +92,7 @@ async fn issuer_differing_by_a_trailing_slash_is_named() {
     // refusal is read into the right problem.
     let h2 = home(&ds, "");
     let e2 = h2.engine().await;
-    let _ = h2.login(&e2, None).await; // the first exchange fails: the devstack is misconfigured
+    let _ = h2.login_as(&e2, None).await; // the first exchange fails: the devstack is misconfigured
     let r = run(&h2, "dev", &DoctorOptions::default()).await;
     let p = failed_at(&r, StepId::Exchange);
     assert!(matches!(p, Problem::IssuerMismatch { ref token, .. } if *token == info.issuer), "{p:?}");
@@ -109,7 +106,7 @@ async fn audience_is_the_client_id_but_the_policy_expects_the_account_id() {
     // A policy without audiences means "the account id" at Databricks.
     let h = home(&ds, &policy_toml(&info.issuer, &[], "email", None));
     let e = h.engine().await;
-    h.login(&e, None).await.unwrap();
+    h.login_as(&e, None).await.unwrap();
     ds.set_federation_policies(
         "dev",
         vec![devstack_policy(&info.issuer, vec![info.account_id.clone()], "email", None)],
@@ -135,7 +132,7 @@ async fn subject_claim_missing_and_subject_mismatch_are_told_apart() {
     let info = ds.info().clone();
     let h = home(&ds, &policy_toml(&info.issuer, &[&info.client_id], "upn", None));
     let e = h.engine().await;
-    h.login(&e, None).await.unwrap();
+    h.login_as(&e, None).await.unwrap();
     let r = run(&h, "dev", &DoctorOptions::default()).await;
     match failed_at(&r, StepId::Policy) {
         Problem::SubjectClaimMissing { claim, available } => {
@@ -149,7 +146,7 @@ async fn subject_claim_missing_and_subject_mismatch_are_told_apart() {
     }
     let h = home(&ds, &policy_toml(&info.issuer, &[&info.client_id], "email", Some("bob@example.com")));
     let e = h.engine().await;
-    h.login(&e, None).await.unwrap();
+    h.login_as(&e, None).await.unwrap();
     let r = run(&h, "dev", &DoctorOptions::default()).await;
     assert_eq!(
         failed_at(&r, StepId::Policy),
@@ -203,7 +200,7 @@ async fn clock_skew_against_the_workspace_is_measured() {
     let ds = devstack(Some("ada@example.com")).await;
     let h = home(&ds, "");
     let e = h.engine().await;
-    h.login(&e, None).await.unwrap();
+    h.login_as(&e, None).await.unwrap();
     ds.faults().add(FaultRule::new(Target::Any, FaultKind::ClockSkew(7200)).on_workspace("dev"));
     let r = run(&h, "dev", &DoctorOptions::default()).await;
     match failed_at(&r, StepId::Clock) {
@@ -241,7 +238,7 @@ async fn an_unreachable_jwks_is_named() {
     let ds = devstack(Some("ada@example.com")).await;
     let h = home(&ds, "");
     let e = h.engine().await;
-    h.login(&e, None).await.unwrap();
+    h.login_as(&e, None).await.unwrap();
     ds.faults().add(FaultRule::new(Target::IdpKeys, FaultKind::Status { code: 503, retry_after_secs: None }));
     let r = run(&h, "dev", &DoctorOptions::default()).await;
     match failed_at(&r, StepId::Idp) {
@@ -255,7 +252,7 @@ async fn a_token_signed_by_a_rotated_key_has_an_unknown_kid() {
     let ds = devstack(Some("ada@example.com")).await;
     let h = home(&ds, "");
     let e = h.engine().await;
-    h.login(&e, None).await.unwrap();
+    h.login_as(&e, None).await.unwrap();
     let new_kid = ds.rotate_signing_key().await;
     let r = run(&h, "dev", &DoctorOptions::default()).await;
     match failed_at(&r, StepId::Signature) {
@@ -281,7 +278,7 @@ async fn policies_fetched_from_the_account_api_are_compared_claim_by_claim() {
     roles::set_m2m_secret(e.store(), &admin_ws, &Secret::new(info.service_principal.client_secret.clone()))
         .await
         .unwrap();
-    h.login(&e, None).await.unwrap();
+    h.login_as(&e, None).await.unwrap();
     // The admin replaces the workspace's policy by an account policy with a trailing slash.
     let account = Account::of(&admin_ws, None).unwrap();
     let token = admin::m2m_token(&e, &admin_ws, Some(&account)).await.unwrap();

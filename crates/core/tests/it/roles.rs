@@ -2,9 +2,7 @@
 //! clear error; an M2M workspace works and its secret stays in the vault; the audit log holds
 //! no secret.
 
-#[path = "support/federation.rs"]
-mod support;
-
+use crate::support::{devstack, home};
 use lakepass_core::ErrorKind;
 use lakepass_core::Secret;
 use lakepass_core::admin::{self, PrincipalKind};
@@ -12,7 +10,6 @@ use lakepass_core::audit::{AuditLog, EventKind, Outcome};
 use lakepass_core::engine::EngineError;
 use lakepass_core::roles;
 use lakepass_devstack::FederationPolicy;
-use support::*;
 
 fn sp_policy(issuer: &str, aud: &str, sp: &str, role_user: &str) -> FederationPolicy {
     FederationPolicy {
@@ -41,7 +38,7 @@ async fn two_users_get_tokens_for_different_service_principals_and_an_unmapped_o
     {
         let h = home(&ds, roles_toml);
         let e = h.engine().await;
-        h.login(&e, Some(email)).await.unwrap();
+        h.login_as(&e, Some(email)).await.unwrap();
         let dev = e.config().workspace(Some("dev")).unwrap();
         let id = admin::whoami(&e, &dev).await.unwrap();
         assert_eq!(id.kind, PrincipalKind::ServicePrincipal);
@@ -52,7 +49,7 @@ async fn two_users_get_tokens_for_different_service_principals_and_an_unmapped_o
     }
     let h = home(&ds, roles_toml);
     let e = h.engine().await;
-    let err = h.login(&e, Some("carol@example.com")).await.unwrap_err();
+    let err = h.login_as(&e, Some("carol@example.com")).await.unwrap_err();
     assert!(
         err.contains("`roles`") && err.contains("`analyst`, `engineer`") && err.contains("empty or missing"),
         "{err}"

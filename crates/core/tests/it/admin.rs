@@ -1,15 +1,12 @@
 //! Admin set-up against the devstack's account and serving APIs: policies are created, listed
 //! and deleted, really take effect in the workspace's exchange, and gateway options are set.
 
-#[path = "support/federation.rs"]
-mod support;
-
+use crate::support::{devstack, home};
 use lakepass_core::Secret;
 use lakepass_core::admin::{
     self, Account, AdminClient, AdminError, EndpointSpec, GatewaySpec, Pii, PolicySpec,
 };
 use lakepass_core::roles;
-use support::*;
 
 #[tokio::test]
 async fn policies_created_through_the_account_api_take_effect_and_can_be_deleted() {
@@ -26,7 +23,7 @@ async fn policies_created_through_the_account_api_take_effect_and_can_be_deleted
         .await
         .unwrap();
     ds.set_federation_policies("dev", vec![]);
-    let err = h.login(&e, None).await.unwrap_err();
+    let err = h.login_as(&e, None).await.unwrap_err();
     assert!(err.contains("not trusted"), "no policy yet: {err}");
 
     let account = Account::of(&admin_ws, None).unwrap();

@@ -1,0 +1,20 @@
+//! The integration tests of `lakepass-core`, one binary: the engine, live service, socket,
+//! doctor, roles and admin against a real devstack over loopback, the fault suite, the
+//! bad-input corpus and the real-keyring check.
+//!
+//! Why one binary: each top-level file used to link core, the devstack and every dependency
+//! on its own, nine times over. Suites are modules now; pick one by its path, e.g.
+//! `cargo test -p lakepass-core --test it faults::` (what `scripts/faults.sh` does) or
+//! `cargo nextest run -p lakepass-core -E 'test(/^serve::/)'`. The shared fixture is `support`.
+
+mod admin;
+mod bad_input;
+mod doctor;
+mod engine;
+mod faults;
+#[cfg(unix)]
+mod ipc;
+mod keyring_real;
+mod roles;
+mod serve;
+mod support;

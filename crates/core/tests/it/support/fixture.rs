@@ -1,0 +1,162 @@
+//! [`Setup`], the knobs, and [`Fixture`], a devstack with a temp home and engines over it.
+
+use std::sync::Arc;
+
+use lakepass_core::config::Config;
+use lakepass_core::engine::{Engine, EngineOptions};
+use lakepass_core::http::{Http, RetryPolicy};
+use lakepass_core::store::Store;
+use lakepass_core::{Clock, ManualClock, Paths, SharedClock, SystemClock, Vault, VaultKind};
+use lakepass_devstack::{
+    ClientConfigOptions, Devstack, DevstackOptions, FaultKind, FaultRule, Faults, Target,
+};
+
+use super::USER;
+
+/// What one fixture is made of. Start from `Setup::default()` and change what the suite needs.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// The devstack [`Fixture::start`] starts; by default it approves every sign-in as [`USER`].
+    pub devstack: DevstackOptions,
+    /// The home's `config.toml` ([`Devstack::client_config`]): by default IdP `devstack` and
+    /// workspaces `dev` (active) and `prod`.
+    pub config: ClientConfigOptions,
+    /// The engines' HTTP retries; `None` is [`Http::new`]'s policy.
+    pub retry: Option<RetryPolicy>,
+    /// The engines' options.
+    pub engine: EngineOptions,
+    /// Engines run on the fixture's manual clock (`true`, the default) or the system clock.
+    pub manual_clock: bool,
+    /// The vault [`Fixture::engine`] opens.
+    pub vault: VaultKind,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            devstack: DevstackOptions { auto_approve: Some(USER.into()), ..Default::default() },
+            config: ClientConfigOptions::default(),
+            retry: None,
+            engine: EngineOptions::default(),
+            manual_clock: true,
+            vault: VaultKind::File,
+        }
+    }
+}
+
+/// A devstack (shared when several homes use one), a temp home whose config points at it, and
+/// the engines' manual clock.
+pub struct Fixture {
+    /// The devstack: its info, faults, stats and policies.
+    pub ds: Arc<Devstack>,
+    /// The temp home; deleted on drop.
+    pub dir: tempfile::TempDir,
+    /// Lakepass's paths inside the temp home.
+    pub paths: Paths,
+    /// Starts at the real time; moves only when a test says so.
+    pub clock: ManualClock,
+    setup: Setup,
+}
+
+impl Fixture {
+    /// Starts the devstack of `setup` and writes a home pointing at it.
+    pub async fn start(setup: Setup) -> Fixture {
+        let ds = lakepass_devstack::start(setup.devstack.clone()).await.expect("devstack starts");
+        Fixture::over(Arc::new(ds), setup)
+    }
+
+    /// A new home pointing at the running `ds` (`setup.devstack` is not used).
+    pub fn over(ds: Arc<Devstack>, setup: Setup) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path());
+        std::fs::write(&paths.config, ds.client_config(&setup.config)).unwrap();
+        Fixture { ds, dir, paths, clock: ManualClock::new(SystemClock.now()), setup }
+    }
+
+    /// An engine over this home as [`Setup`] says (a second call is a second process sharing
+    /// vault and locks).
+    pub async fn engine(&self) -> Engine {
+        self.engine_on(self.vault().await).await
+    }
+
+    /// Like [`Fixture::engine`], on `vault`.
+    pub async fn engine_on(&self, vault: Vault) -> Engine {
+        self.build(vault, self.http(), self.engine_clock(), self.setup.engine.clone()).await
+    }
+
+    /// An engine over this home with its own HTTP client, clock and options.
+    pub async fn engine_with(&self, http: Http, clock: SharedClock, opts: EngineOptions) -> Engine {
+        self.build(self.vault().await, http, clock, opts).await
+    }
+
+    async fn build(&self, vault: Vault, http: Http, clock: SharedClock, opts: EngineOptions) -> Engine {
+        let config = Config::load(&self.paths.config).unwrap();
+        let e = Engine::new(config, self.paths.clone(), Store::new(vault), http, clock, opts).unwrap();
+        e.load().await.unwrap();
+        e
+    }
+
+    /// An engine that has signed in: every workspace holds its first token.
+    pub async fn signed_in_engine(&self) -> Engine {
+        let e = self.engine().await;
+        self.sign_in(&e).await;
+        e
+    }
+
+    /// The vault of [`Setup::vault`] in this home.
+    pub async fn vault(&self) -> Vault {
+        Vault::open(&self.paths.data_dir, Some(self.setup.vault)).await.unwrap()
+    }
+
+    /// A store over [`Fixture::vault`].
+    pub async fn store(&self) -> Store {
+        Store::new(self.vault().await)
+    }
+
+    fn http(&self) -> Http {
+        match self.setup.retry {
+            Some(policy) => Http::with_policy(policy),
+            None => Http::new(),
+        }
+    }
+
+    fn engine_clock(&self) -> SharedClock {
+        if self.setup.manual_clock { self.manual_clock() } else { Arc::new(SystemClock) }
+    }
+
+    /// The manual clock, as an engine's clock.
+    pub fn manual_clock(&self) -> SharedClock {
+        Arc::new(self.clock.clone())
+    }
+
+    /// The manual clock's time.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Moves the engines' clock and the devstack's clock forward together: a laptop asleep.
+    pub fn sleep_laptop(&self, secs: i64) {
+        self.clock.advance(secs);
+        self.ds.faults().add(FaultRule::new(Target::Any, FaultKind::ClockSkew(secs)));
+    }
+
+    /// The devstack's fault-injection handle.
+    pub fn faults(&self) -> Faults {
+        self.ds.faults()
+    }
+
+    /// The URL of workspace `ws`.
+    pub fn host(&self, ws: &str) -> String {
+        self.ds.info().workspaces.iter().find(|w| w.name == ws).unwrap().host.clone()
+    }
+
+    /// The token `~/.databrickscfg` holds for `profile`.
+    pub fn file_token(&self, profile: &str) -> Option<String> {
+        let text = std::fs::read_to_string(&self.paths.databrickscfg).ok()?;
+        lakepass_core::databrickscfg::read_profile(&text, profile)
+            .unwrap()?
+            .into_iter()
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v)
+    }
+}
