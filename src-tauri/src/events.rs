@@ -104,7 +104,7 @@ mod tests {
     use crate::view::tests::status;
 
     fn snap(at: i64, ws: Vec<lakepass_core::status::WorkspaceStatus>) -> Snapshot {
-        Snapshot { workspaces: ws, at }
+        Snapshot { workspaces: ws, at, warnings: vec![] }
     }
 
     #[test]

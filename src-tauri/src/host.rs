@@ -218,6 +218,7 @@ impl Host {
                     live_service: self.opts.sinks,
                     // A `lakepass daemon` already owns the socket: run on without it.
                     exclusive: false,
+                    ..DaemonOptions::default()
                 };
                 let daemon =
                     Daemon::start(engine.clone(), opts).await.expect("a non-exclusive daemon starts");

@@ -143,6 +143,10 @@ pub fn menu(view: &AppView, now: UnixTime) -> MenuModel {
         }
         (None, None) => e.push(info("status", "No active workspace — pick one below".into())),
     }
+    // A process-wide problem (the live service lost its port) is shown above everything else.
+    for (i, w) in view.warnings.iter().enumerate() {
+        e.push(info(&format!("warning-{i}"), format!("⚠ {}", w.kind.hint())));
+    }
     if !view.workspaces.is_empty() {
         let entries = view
             .workspaces
@@ -349,6 +353,13 @@ mod tests {
         assert!(label(&menu(&broken, NOW), "status").contains("setting up"));
         let none_active = view_of(&[("dev", TokenState::Fresh, Some(NOW + 60))], None);
         assert!(label(&menu(&none_active, NOW), "status").contains("pick one"));
+    }
+
+    #[test]
+    fn a_process_warning_is_shown_in_the_menu() {
+        let mut v = view_of(&[("dev", TokenState::Fresh, Some(NOW + 600))], Some("dev"));
+        v.warnings.push(lakepass_core::Failure::new(lakepass_core::ErrorKind::LiveService, "port in use"));
+        assert!(label(&menu(&v, NOW), "warning-0").contains("-live profiles were removed"));
     }
 
     #[test]

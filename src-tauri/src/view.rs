@@ -33,6 +33,8 @@ pub struct AppView {
     pub vault_fallback: Option<String>,
     /// When the snapshot behind this view was taken (unix seconds).
     pub at: UnixTime,
+    /// Problems of the engine's process as a whole (the live service lost its port, …).
+    pub warnings: Vec<Failure>,
 }
 
 /// One workspace card.
@@ -148,7 +150,7 @@ pub fn build(cx: &Context<'_>, snap: &Snapshot) -> AppView {
         .collect();
     // The host resolved it with the config's own rule (`Config::default_workspace_name`).
     let active = cx.active.filter(|a| config.workspace.contains_key(*a)).map(String::from);
-    AppView { workspaces, idps, active, at: snap.at, ..AppView::default() }
+    AppView { workspaces, idps, active, at: snap.at, warnings: snap.warnings.clone(), ..AppView::default() }
 }
 
 impl AppView {
@@ -206,8 +208,11 @@ scopes = ["sql", "serving"]
         let sessions = BTreeMap::from([("corp".to_string(), true)]);
         let signing_in = BTreeSet::new();
         let cx = Context { config: Some(&config), active, sessions: &sessions, signing_in: &signing_in };
-        let snap =
-            Snapshot { workspaces: states.iter().map(|(n, s, e)| status(n, *s, *e)).collect(), at: 1_000 };
+        let snap = Snapshot {
+            workspaces: states.iter().map(|(n, s, e)| status(n, *s, *e)).collect(),
+            at: 1_000,
+            warnings: vec![],
+        };
         build(&cx, &snap)
     }
 

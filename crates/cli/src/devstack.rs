@@ -188,7 +188,7 @@ pub async fn demo(user_paths: &Paths, a: DemoArgs) -> anyhow::Result<ExitCode> {
     });
     // The demo owns refreshing for its own config, but leaves the engine socket and the live
     // token service to a real daemon the user may be running.
-    let opts = DaemonOptions { socket: false, live_service: false, exclusive: false };
+    let opts = DaemonOptions { socket: false, live_service: false, exclusive: false, ..Default::default() };
     let daemon = Daemon::start(engine, opts).await?;
     match a.duration {
         Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use lakepass_core::config::Workspace;
 use lakepass_core::engine::Engine;
-use lakepass_core::sink::read_state_file;
+use lakepass_core::sink::read_state_snapshot;
 use lakepass_core::{Clock, Daemon, DaemonOptions, ErrorKind, Paths, SystemClock, TokenState, VaultKind};
 use lakepass_core::{Secret, UnixTime, ipc};
 use serde::Serialize;
@@ -68,7 +68,9 @@ pub async fn status(paths: &Paths, a: StatusArgs) -> anyhow::Result<ExitCode> {
     let now = SystemClock.now();
     let mut snap = engine.snapshot();
     // A running daemon knows more (its last error); merge that in.
-    let published = read_state_file(&paths.state_file());
+    let published_snapshot = read_state_snapshot(&paths.state_file());
+    let published: std::collections::BTreeMap<_, _> =
+        published_snapshot.workspaces.iter().map(|w| (w.name.clone(), w.clone())).collect();
     for w in &mut snap.workspaces {
         if let Some(p) = published.get(&w.name)
             && w.last_error.is_none()
@@ -98,10 +100,14 @@ pub async fn status(paths: &Paths, a: StatusArgs) -> anyhow::Result<ExitCode> {
             .collect();
         let out = serde_json::json!({
             "workspaces": rows,
+            "warnings": published_snapshot.warnings,
             "vault": { "kind": vault.kind(), "location": vault.location(), "fallback_reason": vault.fallback_reason() },
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
+    }
+    for w in &published_snapshot.warnings {
+        println!("⚠ {}\n  {}", w.kind.hint(), w.message);
     }
     let active = engine.config().active.clone();
     println!("  {:<14} {:<12} {:<10} {:<38} PROFILE", "WORKSPACE", "STATE", "LEFT", "HOST");
@@ -256,8 +262,16 @@ pub async fn daemon(paths: &Paths) -> anyhow::Result<ExitCode> {
     let mut rx = engine.subscribe();
     let printer = tokio::spawn(async move {
         let mut last = std::collections::HashMap::new();
+        let mut warned = Vec::new();
         while rx.changed().await.is_ok() {
             let snap = rx.borrow_and_update().clone();
+            if snap.warnings != warned {
+                for w in &snap.warnings {
+                    eprintln!("lakepass daemon: WARNING: {}", w.message);
+                    eprintln!("lakepass daemon: {}", w.kind.hint());
+                }
+                warned = snap.warnings.clone();
+            }
             for w in snap.workspaces {
                 if last.get(&w.name) != Some(&(w.state, w.expires_at)) {
                     match w.error_message() {

@@ -6,18 +6,31 @@
 //! to assemble it each in their own way; [`Daemon::start`] is that assembly, once. A part that
 //! cannot start (a port in use, a socket folder that is not ours) does not stop the others: it
 //! is reported as a [`Notice`] for the front end to print or show.
+//!
+//! A live service that cannot bind its port is a security matter, not only a convenience: the
+//! `-live` profiles would send every SDK's request, path secret included, to whoever holds the
+//! port. So a failed bind removes the `-live` profiles at once, raises a warning every front end
+//! shows (status, tray, daemon output), and retries the bind every [`LIVE_RETRY`]; the first bind
+//! that succeeds writes the profiles again with new path secrets.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::engine::Engine;
+use crate::error::{ErrorKind, Failure};
 use crate::ipc::{self, IpcError, IpcServer};
 use crate::serve::LiveService;
-use crate::sink::LiveProfiles;
+use crate::sink::{LiveProfiles, TokenSink};
+
+/// How often a live service that could not bind tries again, by default.
+pub const LIVE_RETRY: Duration = Duration::from_secs(15);
+/// The engine warning a failed bind raises.
+const LIVE_WARNING: &str = "live service";
 
 /// Which parts to run. The defaults are what users get.
 #[derive(Debug, Clone, Copy)]
@@ -29,11 +42,13 @@ pub struct DaemonOptions {
     /// Refuse to start when another engine already owns the socket (the CLI's daemon); the
     /// tray instead runs on without the socket and says so.
     pub exclusive: bool,
+    /// How often a live service that could not bind tries again.
+    pub live_retry: Duration,
 }
 
 impl Default for DaemonOptions {
     fn default() -> Self {
-        DaemonOptions { socket: true, live_service: true, exclusive: true }
+        DaemonOptions { socket: true, live_service: true, exclusive: true, live_retry: LIVE_RETRY }
     }
 }
 
@@ -51,7 +66,8 @@ pub enum Notice {
         /// The profiles written.
         profiles: Vec<String>,
     },
-    /// The live token service did not start: the `-live` profiles will not answer.
+    /// The live token service did not start: the `-live` profiles were removed, and the bind
+    /// is retried.
     LiveFailed(String),
     /// The service runs, but the `-live` profiles could not be written.
     LiveProfilesFailed(String),
@@ -77,7 +93,9 @@ impl std::fmt::Display for Notice {
             }
             Notice::LiveFailed(e) => write!(
                 f,
-                "{e}. Continuing without the live token service: the `-live` profiles will not answer."
+                "{e}. The -live profiles were removed so that no SDK sends its request to whatever \
+                 holds the port; retrying every {} s.",
+                LIVE_RETRY.as_secs().max(1)
             ),
             Notice::LiveProfilesFailed(e) => write!(f, "could not write the -live profiles: {e}"),
         }
@@ -88,7 +106,8 @@ impl std::fmt::Display for Notice {
 pub struct Daemon {
     engine: Engine,
     socket: Option<IpcServer>,
-    live: Option<LiveService>,
+    live: Arc<Mutex<Option<LiveService>>>,
+    live_retry: Option<JoinHandle<()>>,
     stop: Option<oneshot::Sender<()>>,
     run: Option<JoinHandle<()>>,
     notices: Vec<Notice>,
@@ -121,7 +140,21 @@ impl Daemon {
             None
         };
         engine.own_state_file();
-        let live = if opts.live_service { start_live(&engine, &mut notices).await } else { None };
+        let live = Arc::new(Mutex::new(None));
+        let mut live_retry = None;
+        if opts.live_service {
+            match start_live(&engine).await {
+                Ok((service, notice)) => {
+                    notices.push(notice);
+                    *live.lock().expect("live service") = Some(service);
+                }
+                Err(e) => {
+                    notices.push(Notice::LiveFailed(e.clone()));
+                    let retry = retry_live(engine.clone(), live.clone(), e, opts.live_retry);
+                    live_retry = Some(tokio::spawn(retry));
+                }
+            }
+        }
         let (stop, stopped) = oneshot::channel::<()>();
         let runner = engine.clone();
         let run = tokio::spawn(async move {
@@ -131,7 +164,7 @@ impl Daemon {
                 })
                 .await
         });
-        Ok(Daemon { engine, socket, live, stop: Some(stop), run: Some(run), notices })
+        Ok(Daemon { engine, socket, live, live_retry, stop: Some(stop), run: Some(run), notices })
     }
 
     /// The engine it runs.
@@ -144,9 +177,9 @@ impl Daemon {
         &self.notices
     }
 
-    /// The live token service, when it runs.
-    pub fn live_service(&self) -> Option<&LiveService> {
-        self.live.as_ref()
+    /// Where the live token service listens, when it runs.
+    pub fn live_addr(&self) -> Option<SocketAddr> {
+        self.live.lock().expect("live service").as_ref().map(LiveService::local_addr)
     }
 
     /// Stops the loop and every part; the socket is gone when this returns, so a new daemon can
@@ -158,10 +191,16 @@ impl Daemon {
         if let Some(run) = self.run.take() {
             let _ = run.await;
         }
+        if let Some(retry) = self.live_retry.take() {
+            retry.abort();
+        }
         drop(self.socket.take());
-        if let Some(live) = self.live.take() {
+        let live = self.live.lock().expect("live service").take();
+        if let Some(live) = live {
             live.shutdown().await;
         }
+        // A stopped daemon serves nothing: its warning would mislead `status`.
+        self.engine.set_warning(LIVE_WARNING, None);
     }
 }
 
@@ -170,17 +209,16 @@ impl Drop for Daemon {
         if let Some(run) = self.run.take() {
             run.abort();
         }
+        if let Some(retry) = self.live_retry.take() {
+            retry.abort();
+        }
     }
 }
 
-async fn start_live(engine: &Engine, notices: &mut Vec<Notice>) -> Option<LiveService> {
-    let service = match LiveService::start(engine.clone(), engine.config().serve.port).await {
-        Ok(s) => s,
-        Err(e) => {
-            notices.push(Notice::LiveFailed(e.to_string()));
-            return None;
-        }
-    };
+/// Binds the live service and writes the `-live` profiles naming it; the error in words.
+async fn start_live(engine: &Engine) -> Result<(LiveService, Notice), String> {
+    let service =
+        LiveService::start(engine.clone(), engine.config().serve.port).await.map_err(|e| e.to_string())?;
     let sink = Arc::new(LiveProfiles::serving(
         engine.paths().databrickscfg.clone(),
         engine.workspaces(),
@@ -189,10 +227,46 @@ async fn start_live(engine: &Engine, notices: &mut Vec<Notice>) -> Option<LiveSe
     let (s, workspaces) = (sink.clone(), engine.workspaces().to_vec());
     let written =
         tokio::task::spawn_blocking(move || s.write(&workspaces)).await.expect("live profiles task");
-    match written {
-        Ok(profiles) => notices.push(Notice::LiveServing { addr: service.local_addr(), profiles }),
-        Err(e) => notices.push(Notice::LiveProfilesFailed(e.to_string())),
-    }
+    let notice = match written {
+        Ok(profiles) => Notice::LiveServing { addr: service.local_addr(), profiles },
+        Err(e) => Notice::LiveProfilesFailed(e.to_string()),
+    };
     engine.add_sink(sink);
-    Some(service)
+    engine.set_warning(LIVE_WARNING, None);
+    Ok((service, notice))
+}
+
+/// After a failed bind: remove the `-live` profiles, warn, and bind again until it works.
+async fn retry_live(
+    engine: Engine,
+    slot: Arc<Mutex<Option<LiveService>>>,
+    first_error: String,
+    every: Duration,
+) {
+    let remover = LiveProfiles::remover(engine.paths().databrickscfg.clone());
+    let workspaces = engine.workspaces().to_vec();
+    let removed =
+        tokio::task::spawn_blocking(move || remover.on_sign_out(&workspaces)).await.expect("remover");
+    match removed {
+        Ok(names) if !names.is_empty() => {
+            tracing::warn!(profiles = %names.join(", "), "live token service down: removed the -live profiles")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not remove the -live profiles"),
+    }
+    engine.set_warning(LIVE_WARNING, Some(Failure::new(ErrorKind::LiveService, first_error)));
+    loop {
+        tokio::time::sleep(every).await;
+        match start_live(&engine).await {
+            Ok((service, notice)) => {
+                tracing::warn!("{notice}");
+                *slot.lock().expect("live service") = Some(service);
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "live token service: bind failed again");
+                engine.set_warning(LIVE_WARNING, Some(Failure::new(ErrorKind::LiveService, e)));
+            }
+        }
+    }
 }

@@ -53,6 +53,8 @@ pub enum ErrorKind {
     Launch,
     /// Starting at login could not be switched.
     Autostart,
+    /// The live token service cannot listen on its port (another program holds it).
+    LiveService,
     /// Anything else.
     Unexpected,
 }
@@ -80,6 +82,7 @@ impl ErrorKind {
             Busy => "busy",
             Launch => "launch",
             Autostart => "autostart",
+            LiveService => "live_service",
             Unexpected => "unexpected",
         }
     }
@@ -93,7 +96,7 @@ impl ErrorKind {
             NeedsLogin | SessionEnded | NoRefreshToken | NeedsSecret => 3,
             Network => 4,
             FederationRejected | NoMappedRole => 5,
-            Idp | Vault | Lock | Busy | Launch | Autostart | Unexpected => 1,
+            Idp | Vault | Lock | Busy | Launch | Autostart | LiveService | Unexpected => 1,
         }
     }
 
@@ -140,6 +143,9 @@ impl ErrorKind {
             Busy => "That is already under way; wait for it to finish.",
             Launch => "The program could not be started; see the details.",
             Autostart => "Starting at login could not be changed on this system.",
+            LiveService => {
+                "The live token service could not take its port, so the -live profiles were removed until it can. Lakepass keeps retrying; stop whatever holds the port, or change `[serve] port`."
+            }
             Unexpected => "Something unexpected failed; the details say what.",
         }
     }
@@ -177,7 +183,7 @@ impl fmt::Display for Failure {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorKind; 19] = {
+    const ALL: [ErrorKind; 20] = {
         use ErrorKind::*;
         [
             Config,
@@ -198,6 +204,7 @@ mod tests {
             Busy,
             Launch,
             Autostart,
+            LiveService,
             Unexpected,
         ]
     };

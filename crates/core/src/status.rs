@@ -134,6 +134,10 @@ pub struct Snapshot {
     pub workspaces: Vec<WorkspaceStatus>,
     /// When this snapshot was taken.
     pub at: UnixTime,
+    /// Problems of the process as a whole (the live token service cannot take its port, …):
+    /// every front end shows them prominently.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Failure>,
 }
 
 impl Snapshot {
@@ -144,8 +148,11 @@ impl Snapshot {
 }
 
 impl fmt::Display for Snapshot {
-    /// One line per workspace, with the time left at the snapshot's own time.
+    /// One line per warning, then one per workspace, with the time left at the snapshot's time.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
+        }
         for w in &self.workspaces {
             match &w.last_error {
                 Some(_) if matches!(w.state, TokenState::Failed | TokenState::NeedsLogin) => {
@@ -194,7 +201,11 @@ mod tests {
             status(TokenState::Failed, None, Some(e.clone())).to_string(),
             "dev: failed (could not reach x)"
         );
-        let snap = Snapshot { workspaces: vec![status(TokenState::Fresh, Some(100), Some(e))], at: 40 };
+        let snap = Snapshot {
+            workspaces: vec![status(TokenState::Fresh, Some(100), Some(e))],
+            at: 40,
+            warnings: vec![],
+        };
         assert_eq!(snap.to_string(), "dev: fresh, 1m 00s left\n");
     }
 

@@ -90,6 +90,7 @@ struct Inner {
     ws_locks: HashMap<String, tokio::sync::Mutex<()>>,
     runtime: Mutex<HashMap<String, state::Runtime>>,
     sinks: Mutex<Vec<SharedSink>>,
+    warnings: Mutex<std::collections::BTreeMap<&'static str, crate::error::Failure>>,
     tx: watch::Sender<Snapshot>,
     wake: Notify,
 }
@@ -143,6 +144,7 @@ impl Engine {
             ws_locks,
             runtime: Mutex::new(runtime),
             sinks: Mutex::new(sinks),
+            warnings: Mutex::default(),
             tx,
             wake: Notify::new(),
         })))

@@ -55,14 +55,27 @@ impl Engine {
             .iter()
             .map(|ws| status_of(ws, &rt.get(&ws.name).cloned().unwrap_or_default(), now))
             .collect();
-        Snapshot { workspaces, at: now }
+        let warnings = self.0.warnings.lock().expect("warnings").values().cloned().collect();
+        Snapshot { workspaces, at: now, warnings }
+    }
+
+    /// Sets (or, with `None`, clears) a process-wide warning from `source` and publishes it.
+    pub fn set_warning(&self, source: &'static str, warning: Option<Failure>) {
+        {
+            let mut w = self.0.warnings.lock().expect("warnings");
+            match warning {
+                Some(f) => w.insert(source, f),
+                None => w.remove(source),
+            };
+        }
+        self.publish();
     }
 
     /// Sends the snapshot to subscribers when it changed, and to every sink.
     pub(super) fn publish(&self) {
         let snap = self.snapshot();
         self.0.tx.send_if_modified(|old| {
-            let changed = old.workspaces != snap.workspaces;
+            let changed = old.workspaces != snap.workspaces || old.warnings != snap.warnings;
             if changed {
                 *old = snap.clone();
             }

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 pub use live_profiles::{LiveProfiles, live_profile_name};
 pub use profile::CredentialsProfile;
-pub use state_file::{StateFile, read_state_file};
+pub use state_file::{StateFile, read_state_file, read_state_snapshot};
 
 use crate::config::Workspace;
 use crate::databrickscfg::CfgFileError;

@@ -16,7 +16,7 @@ use crate::status::{Snapshot, TokenState, WorkspaceStatus};
 pub struct StateFile {
     path: PathBuf,
     owner: bool,
-    written: Mutex<Option<Vec<WorkspaceStatus>>>,
+    written: Mutex<Option<(Vec<WorkspaceStatus>, Vec<crate::error::Failure>)>>,
 }
 
 impl StateFile {
@@ -51,11 +51,12 @@ impl TokenSink for StateFile {
             return Ok(());
         }
         let mut written = self.written.lock().expect("state file guard");
-        if written.as_ref() == Some(&snap.workspaces) {
+        let view = (snap.workspaces.clone(), snap.warnings.clone());
+        if written.as_ref() == Some(&view) {
             return Ok(());
         }
         write_state_file(&self.path, snap).map_err(|e| self.error(e))?;
-        *written = Some(snap.workspaces.clone());
+        *written = Some(view);
         Ok(())
     }
 
@@ -94,6 +95,11 @@ fn state_lock(path: &Path) -> std::io::Result<crate::lock::FileLock> {
     let lock_path = path.with_extension("json.lock");
     crate::lock::FileLock::acquire(&lock_path, std::time::Duration::from_secs(5))
         .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+/// Reads the whole `state.json`; missing or unreadable gives an empty snapshot.
+pub fn read_state_snapshot(path: &Path) -> Snapshot {
+    std::fs::read(path).ok().and_then(|b| serde_json::from_slice::<Snapshot>(&b).ok()).unwrap_or_default()
 }
 
 /// Reads `state.json`; missing or unreadable gives an empty map.

@@ -464,7 +464,21 @@ mod metadata_requests {
         }
         let wss = workspaces();
         let secrets = vec![("dev".to_string(), secret()), ("prod".to_string(), Secret::new("B".repeat(43)))];
-        serve::authorize(&method, path, &h, &secrets, &wss).map(|w| w.name.clone())
+        serve::authorize(&method, &path.parse().unwrap(), &h, &secrets, &wss).map(|w| w.name.clone())
+    }
+
+    /// The SDK's request with a second `Host` header appended after the loopback one.
+    fn ask_with_two_hosts(second: &'static str) -> Result<String, Refusal> {
+        let mut h = HeaderMap::new();
+        for (k, v) in
+            [("host", "127.0.0.1:8731"), (VERSION_HEADER, "1"), (HOST_HEADER, "https://dev.example")]
+        {
+            h.insert(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_static(v));
+        }
+        h.append("host", HeaderValue::from_static(second));
+        let secrets = vec![("dev".to_string(), secret())];
+        serve::authorize(&Method::GET, &dev_path().parse().unwrap(), &h, &secrets, &workspaces())
+            .map(|w| w.name.clone())
     }
 
     fn dev_path() -> String {
@@ -495,6 +509,8 @@ mod metadata_requests {
         no_databricks_host => refused(ask(Method::GET, &dev_path(), &[(HOST_HEADER, None)])), "missing_databricks_host";
         another_workspace_host => refused(ask(Method::GET, &dev_path(), &[(HOST_HEADER, Some("https://prod.example"))])), "host_mismatch";
         a_hostile_databricks_host => refused(ask(Method::GET, &dev_path(), &[(HOST_HEADER, Some("https://evil.com@dev.example"))])), "missing_databricks_host";
+        an_absolute_form_target => refused(ask(Method::GET, &format!("http://127.0.0.1:8731{}", dev_path()), &[])), "absolute_target";
+        a_second_host_header_after_a_loopback_one => refused(ask_with_two_hosts("evil.com")), "duplicate_host";
     }
 }
 

@@ -256,7 +256,7 @@ async fn refuses_what_it_must_and_never_leaks_a_token() {
 }
 
 #[tokio::test]
-async fn urls_survive_a_restart_and_the_live_profiles_name_them() {
+async fn each_start_makes_new_urls_and_the_live_profiles_name_them() {
     let f = fixture().await;
     std::fs::write(&f.paths.databrickscfg, "; mine\n[dev-live]\nhost = https://mine.example\n").unwrap();
     let e = f.signed_in_engine().await;
@@ -266,11 +266,18 @@ async fn urls_survive_a_restart_and_the_live_profiles_name_them() {
     let port = svc.local_addr().port();
     svc.shutdown().await;
 
-    // A new process on the same vault and port gets the same URLs.
+    // A new process on the same vault and port makes new URLs: one that outlived its service
+    // (and was sent to whoever squatted the port meanwhile) is refused.
     let again = LiveService::start(f.engine().await, port).await.unwrap();
     let urls2: Vec<(String, String)> =
         again.urls().iter().map(|(n, u)| (n.clone(), u.secret().to_string())).collect();
-    assert_eq!(urls, urls2);
+    for ((n1, u1), (n2, u2)) in urls.iter().zip(&urls2) {
+        assert_eq!(n1, n2);
+        assert_ne!(u1, u2, "a restart must not reuse a path secret");
+    }
+    let old = sdk_get(&urls[0].1, &f.host("dev")).await;
+    assert_eq!(old.status().as_u16(), 404, "the old URL is worthless to the new service");
+    token_of(sdk_get(&urls2[0].1, &f.host("dev")).await).await;
 
     // `dev-live` belongs to the user: Lakepass leaves it as it is and writes the others.
     let sink = LiveProfiles::serving(f.paths.databrickscfg.clone(), e.workspaces(), again.urls().to_vec());
