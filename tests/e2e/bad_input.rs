@@ -128,7 +128,7 @@ async fn refused_exchange_is_exit_5_with_the_servers_reason() {
         devstack_config(&ds)
     ));
     let pending = home.start_login(&[]).await;
-    http().get(pending.url.clone()).send().await.expect("follow the sign-in URL");
+    http().get(pending.idp_url.clone()).send().await.expect("follow the sign-in URL");
     let out = pending.finish().await.code(5);
     for want in ["No federation policy for this service principal", "lakepass doctor", "401", "sp"] {
         assert!(out.stderr.contains(want), "login stderr mentions {want:?}: {out:?}");
@@ -145,13 +145,12 @@ async fn refused_exchange_is_exit_5_with_the_servers_reason() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forged_or_broken_callbacks_fail_the_login() {
+async fn broken_callbacks_fail_the_login() {
     let ds = start_devstack(HOUR).await;
     let home = TempHome::new();
     home.write_devstack_config(&ds);
     type Query = fn(&str) -> String;
-    let cases: [(&str, Query, &str); 3] = [
-        ("wrong state", |_| "code=x&state=wrong".into(), "`state`"),
+    let cases: [(&str, Query, &str); 2] = [
         ("missing code", |state| format!("state={state}"), "`code`"),
         (
             "IdP error",
@@ -174,4 +173,45 @@ async fn forged_or_broken_callbacks_fail_the_login() {
     }
     assert_eq!(ds.stats().idp.authorization_code_grants, 0, "no code was redeemed");
     assert!(!home.vault_path().exists() || home.vault_secrets().is_empty(), "nothing stored");
+}
+
+/// A web page or another local user sends `/callback?code=x&state=wrong` while a sign-in waits
+/// (the review's finding 2): it gets a 400, and the real sign-in still completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_callback_does_not_abort_a_sign_in() {
+    let ds = start_devstack(HOUR).await;
+    let home = TempHome::new();
+    home.write_devstack_config(&ds);
+    let pending = home.start_login(&[]).await;
+    let mut forged = pending.redirect_uri();
+    forged.set_query(Some("code=x&state=wrong"));
+    let resp = http().get(forged).send().await.expect("GET the callback");
+    assert_eq!(resp.status().as_u16(), 400, "the forged callback is refused");
+    let resp = http().get(pending.idp_url.clone()).send().await.expect("follow the sign-in URL");
+    assert!(resp.status().is_success(), "the real callback: {}", resp.status());
+    pending.finish().await.success();
+    assert_eq!(ds.stats().idp.authorization_code_grants, 1, "only the real code was redeemed");
+}
+
+/// The URL Lakepass hands to the browser (and so to `xdg-open`'s argv, readable by any local
+/// user) carries none of the sign-in's secrets, works once, and a second use stops the sign-in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_gets_a_one_time_link_without_the_sign_in_secrets() {
+    let ds = start_devstack(HOUR).await;
+    let home = TempHome::new();
+    home.write_devstack_config(&ds);
+    let pending = home.start_login(&[]).await;
+    assert_eq!(pending.url.host_str(), Some("127.0.0.1"), "a local link: {}", pending.url.path());
+    assert_eq!(pending.url.query(), None, "no state, nonce or code challenge in the link");
+    for secret in ["state", "nonce", "code_challenge"] {
+        let value = pending.param(secret).expect("the IdP URL carries it");
+        assert!(!pending.url.as_str().contains(&value), "{secret} leaked into the link");
+    }
+    // Someone opens the link again (the first use was the test's): the sign-in stops.
+    let again = http().get(pending.url.clone()).send().await.expect("GET the link again");
+    assert_eq!(again.status().as_u16(), 400);
+    let out = pending.finish().await;
+    assert!(matches!(out.code, Some(c) if c != 0), "login fails: {out:?}");
+    assert!(out.stderr.contains("opened twice"), "{out:?}");
+    assert_eq!(ds.stats().idp.authorization_code_grants, 0, "no code was redeemed");
 }

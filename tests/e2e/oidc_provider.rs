@@ -103,7 +103,7 @@ async fn login_against_a_certified_oidc_provider_and_exchange_at_the_devstack() 
         format!("http://127.0.0.1:{redirect_port}/callback"),
         "the exact redirect URI registered at the IdP"
     );
-    let page = sign_in(pending.url.clone(), "ada", redirect_port).await;
+    let page = sign_in(pending.idp_url.clone(), "ada", redirect_port).await;
     assert!(page.contains("Signed in"), "callback page: {}", redact(&page));
     let login = pending.finish().await.success();
     assert!(login.stderr.contains("Signed in to `real` as ada@example.com"), "{login:?}");

@@ -10,14 +10,16 @@ use crate::{COMMAND_TIMEOUT, Output, Proc, Stream, TempHome, http, redact};
 pub struct PendingLogin {
     /// The running `lakepass login`.
     pub proc: Proc,
-    /// The sign-in URL it printed on its own line.
+    /// The sign-in URL it printed on its own line: a one-time local link.
     pub url: Url,
+    /// Where that link redirected (it has been used): the IdP's authorize URL.
+    pub idp_url: Url,
 }
 
 impl PendingLogin {
-    /// A query parameter of the sign-in URL (`state`, `redirect_uri`, …).
+    /// A query parameter of the IdP's authorize URL (`state`, `redirect_uri`, …).
     pub fn param(&self, name: &str) -> Option<String> {
-        self.url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+        self.idp_url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
     }
 
     /// The loopback callback Lakepass listens on.
@@ -46,14 +48,15 @@ impl TempHome {
         )
         .await;
         proc.close_stdin();
-        PendingLogin { proc, url }
+        let idp_url = open_start_link(&url).await;
+        PendingLogin { proc, url, idp_url }
     }
 
     /// Signs in against an auto-approving devstack: follows the sign-in URL like a browser
     /// (devstack → 302 → Lakepass's loopback callback) and waits for `login` to succeed.
     pub async fn login(&self, extra: &[&str]) -> Output {
         let pending = self.start_login(extra).await;
-        let resp = http().get(pending.url.clone()).send().await.expect("follow the sign-in URL");
+        let resp = http().get(pending.idp_url.clone()).send().await.expect("follow the sign-in URL");
         let status = resp.status();
         let page = resp.text().await.unwrap_or_default();
         let out = pending.finish().await;
@@ -64,4 +67,14 @@ impl TempHome {
         );
         out.success()
     }
+}
+
+/// Opens Lakepass's one-time start link as a browser's first request would, and returns where
+/// it redirects: the IdP's authorize URL.
+pub async fn open_start_link(url: &Url) -> Url {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let resp = client.get(url.clone()).send().await.expect("open the start link");
+    assert_eq!(resp.status().as_u16(), 302, "the start link redirects to the IdP");
+    let location = resp.headers()["location"].to_str().expect("a text Location");
+    Url::parse(location).expect("the Location is a URL")
 }

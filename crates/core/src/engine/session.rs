@@ -44,7 +44,7 @@ impl Engine {
         let d = self.discovery(idp_name).await?;
         let lb = Loopback::bind(idp_cfg.redirect_port).await?;
         let req = SignInRequest::new(&d, &idp_cfg, &lb.redirect_uri)?;
-        on_url(&req.url);
+        on_url(&lb.start_url());
         let code = lb.wait(&req, &d.issuer, timeout).await?;
         let form = idp::code_request(&d, &idp_cfg, &req, &code);
         let session =

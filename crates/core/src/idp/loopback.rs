@@ -1,15 +1,29 @@
 //! The loopback redirect (RFC 8252 §7.3): a listener on 127.0.0.1 and the one HTTP request the
 //! browser makes back to us after sign-in.
 //!
-//! We answer exactly one `GET /callback?…` on a socket bound to 127.0.0.1 and close it. A full
-//! server framework would add routing and keep-alive we do not want in the sign-in path; reading
-//! one bounded request line is small enough to own and to fuzz. The page we send back is plain
-//! and says whether to close the tab or look at the terminal.
+//! We answer `GET /callback?…` on a socket bound to 127.0.0.1 and close it. A full server
+//! framework would add routing and keep-alive we do not want in the sign-in path; reading one
+//! bounded request line is small enough to own and to fuzz. The page we send back is plain and
+//! says whether to close the tab or look at the terminal.
+//!
+//! Two defences live here (docs/security.md):
+//! - The browser is sent to a one-time local URL, `/start/<random>`, which redirects to the IdP.
+//!   The authorize URL (with `state`, `nonce` and the PKCE challenge) therefore never appears in
+//!   the argv of `xdg-open` or the browser, where any local user could read it. If that start
+//!   URL is used twice, someone else used it first: the sign-in is aborted, never completed
+//!   with a code we cannot vouch for.
+//! - A callback with a wrong `state` (a stale tab, or a request forged by a web page or another
+//!   local user) gets a 400 and is otherwise ignored: the listener keeps waiting for the real one
+//!   until its deadline, so such a request cannot abort a sign-in in progress.
 
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use url::Url;
 
 use super::IdpError;
 use super::signin::{CallbackError, SignInRequest, parse_callback};
@@ -22,6 +36,9 @@ pub struct Loopback {
     listener: tokio::net::TcpListener,
     /// `http://127.0.0.1:<port>/callback`
     pub redirect_uri: String,
+    /// The one-time start path, `/start/<32 random bytes, base64url>`.
+    start_path: Secret,
+    port: u16,
 }
 
 impl Loopback {
@@ -32,7 +49,21 @@ impl Loopback {
             .map_err(|e| IdpError::Listen { port, message: e.to_string() })?;
         let actual =
             listener.local_addr().map_err(|e| IdpError::Listen { port, message: e.to_string() })?.port();
-        Ok(Loopback { listener, redirect_uri: format!("http://127.0.0.1:{actual}/callback") })
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let start_path = Secret::new(format!("/start/{}", URL_SAFE_NO_PAD.encode(bytes)));
+        Ok(Loopback {
+            listener,
+            redirect_uri: format!("http://127.0.0.1:{actual}/callback"),
+            start_path,
+            port: actual,
+        })
+    }
+
+    /// The URL to open in the browser: served once, as a redirect to the IdP's authorize URL.
+    pub fn start_url(&self) -> Url {
+        Url::parse(&format!("http://127.0.0.1:{}{}", self.port, self.start_path.secret()))
+            .expect("a loopback URL parses")
     }
 
     /// Waits for the redirect, answers the browser with a plain page, and returns the code.
@@ -43,6 +74,7 @@ impl Loopback {
         timeout: Duration,
     ) -> Result<Secret, IdpError> {
         let deadline = tokio::time::Instant::now() + timeout;
+        let mut started = false;
         loop {
             let accept = tokio::time::timeout_at(deadline, self.listener.accept()).await;
             let Ok(Ok((stream, peer))) = accept else {
@@ -51,34 +83,61 @@ impl Loopback {
             if !peer.ip().is_loopback() {
                 continue; // Unreachable while bound to 127.0.0.1; kept as a guard.
             }
-            match serve_one(stream, req, issuer).await {
-                Some(result) => return result.map_err(IdpError::from),
-                None => continue, // favicon or another path: keep waiting
+            match self.serve_one(stream, req, issuer, &mut started).await {
+                Step::Done(result) => return result.map_err(IdpError::from),
+                Step::Wait => continue,
             }
+        }
+    }
+
+    /// Answers one request: the start redirect, the callback, or a 404.
+    async fn serve_one(
+        &self,
+        mut stream: TcpStream,
+        req: &SignInRequest,
+        issuer: &str,
+        started: &mut bool,
+    ) -> Step {
+        let Some(head) = read_head(&mut stream).await else { return Step::Wait };
+        let Some(target) = request_target(&head) else { return Step::Wait };
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        if crate::serve::constant_time_eq(path.as_bytes(), self.start_path.secret().as_bytes()) {
+            if std::mem::replace(started, true) {
+                let e = CallbackError::LinkReused;
+                let _ =
+                    respond(&mut stream, "400 Bad Request", &format!("Lakepass sign-in stopped: {e}")).await;
+                return Step::Done(Err(e));
+            }
+            let _ = redirect(&mut stream, req.url.as_str()).await;
+            return Step::Wait;
+        }
+        if path != "/callback" {
+            let _ = respond(&mut stream, "404 Not Found", "Not found.").await;
+            return Step::Wait; // a favicon, say: keep waiting
+        }
+        let result = parse_callback(query, &req.state, issuer);
+        let (status, body) = match &result {
+            Ok(_) => ("200 OK", "Signed in to Lakepass. You can close this tab.".to_string()),
+            Err(e) => ("400 Bad Request", format!("Lakepass sign-in failed: {e}")),
+        };
+        let _ = respond(&mut stream, status, &body).await;
+        match result {
+            // Not our browser's redirect: refused above, and the real one may still come.
+            Err(CallbackError::State) => {
+                tracing::warn!("sign-in: refused a callback with a wrong state; still waiting");
+                Step::Wait
+            }
+            other => Step::Done(other),
         }
     }
 }
 
-/// Reads one request. `None` when it was not for `/callback` (a favicon, say).
-async fn serve_one(
-    mut stream: TcpStream,
-    req: &SignInRequest,
-    issuer: &str,
-) -> Option<Result<Secret, CallbackError>> {
-    let head = read_head(&mut stream).await?;
-    let target = request_target(&head)?;
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    if path != "/callback" {
-        let _ = respond(&mut stream, "404 Not Found", "Not found.").await;
-        return None;
-    }
-    let result = parse_callback(query, &req.state, issuer);
-    let (status, body) = match &result {
-        Ok(_) => ("200 OK", "Signed in to Lakepass. You can close this tab.".to_string()),
-        Err(e) => ("400 Bad Request", format!("Lakepass sign-in failed: {e}")),
-    };
-    let _ = respond(&mut stream, status, &body).await;
-    Some(result)
+/// What one request on the loopback listener means for the sign-in.
+enum Step {
+    /// Keep waiting.
+    Wait,
+    /// The sign-in ends with this.
+    Done(Result<Secret, CallbackError>),
 }
 
 /// The request target of a `GET` request line, e.g. `/callback?code=…`.
@@ -121,6 +180,15 @@ async fn respond(stream: &mut TcpStream, status: &str, text: &str) -> std::io::R
         "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
          Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n\r\n{body}",
         body.len()
+    );
+    stream.write_all(resp.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+async fn redirect(stream: &mut TcpStream, location: &str) -> std::io::Result<()> {
+    let resp = format!(
+        "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\
+         Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(resp.as_bytes()).await?;
     stream.shutdown().await

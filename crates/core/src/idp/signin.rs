@@ -86,6 +86,12 @@ pub enum CallbackError {
     /// RFC 9207 `iss` names another issuer: a mix-up attack.
     #[error("sign-in callback came from issuer `{0}`, not the one we asked; refusing it")]
     Issuer(String),
+    /// The one-time start link was opened twice: someone else may have opened it first.
+    #[error(
+        "the one-time sign-in link was opened twice, so another program may have used it first; \
+         run `lakepass login` again"
+    )]
+    LinkReused,
 }
 
 /// Checks a callback query string; returns the authorization code. Pure, for tests and fuzzing.

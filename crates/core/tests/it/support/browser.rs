@@ -38,6 +38,8 @@ impl Fixture {
             let Some(email) = email else {
                 return page.status().as_u16();
             };
+            // The engine's URL is a one-time local link that redirected to the IdP's page.
+            let url = page.url().clone();
             let html = page.text().await.unwrap();
             let id = html
                 .split("name=\"request_id\" value=\"")
