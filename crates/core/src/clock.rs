@@ -64,3 +64,34 @@ mod tests {
         assert!(SystemClock.now() > 1_700_000_000);
     }
 }
+
+/// The longest lifetime Lakepass believes a server: a day. Tokens here live about an hour.
+pub const MAX_SERVER_LIFETIME: i64 = 24 * 3600;
+
+/// When something a server says lives `seconds` (default `default`) expires, counted from `now`:
+/// clamped to 1 s ..= [`MAX_SERVER_LIFETIME`] with saturating arithmetic, so a hostile or broken
+/// `expires_in` (negative, zero, `i64::MAX`) can neither panic nor schedule nonsense.
+pub fn expires_after(now: UnixTime, seconds: Option<i64>, default: i64) -> UnixTime {
+    now.saturating_add(seconds.unwrap_or(default).clamp(1, MAX_SERVER_LIFETIME))
+}
+
+/// A server-given absolute expiry (a JWT's `exp`), kept within [`MAX_SERVER_LIFETIME`] of `now`.
+pub fn clamp_expiry(now: UnixTime, exp: UnixTime) -> UnixTime {
+    exp.min(now.saturating_add(MAX_SERVER_LIFETIME))
+}
+
+#[cfg(test)]
+mod lifetime_tests {
+    use super::*;
+
+    #[test]
+    fn server_lifetimes_are_clamped_and_never_overflow() {
+        assert_eq!(expires_after(100, Some(3600), 60), 3700);
+        assert_eq!(expires_after(100, None, 60), 160);
+        assert_eq!(expires_after(100, Some(i64::MAX), 60), 100 + MAX_SERVER_LIFETIME);
+        assert_eq!(expires_after(100, Some(-5), 60), 101);
+        assert_eq!(expires_after(i64::MAX, Some(10), 60), i64::MAX);
+        assert_eq!(clamp_expiry(100, i64::MAX), 100 + MAX_SERVER_LIFETIME);
+        assert_eq!(clamp_expiry(100, 200), 200);
+    }
+}

@@ -181,7 +181,7 @@ async fn send(
     Ok(WorkspaceToken {
         host: p.host.clone(),
         access_token,
-        expires_at: now + body.expires_in.unwrap_or(3600),
+        expires_at: crate::clock::expires_after(now, body.expires_in, 3600),
         issued_at: now,
         scope: body.scope,
     })

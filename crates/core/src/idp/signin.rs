@@ -212,11 +212,21 @@ pub async fn redeem(
         }
         other => other?,
     };
-    let access_token_exp = body.expires_in.map(|s| now + s).or_else(|| {
-        body.access_token.as_ref().and_then(|t| jwt::decode_unverified(t.secret()).ok()).and_then(|j| j.exp())
-    });
+    let access_token_exp = body
+        .expires_in
+        .map(|s| crate::clock::expires_after(now, Some(s), s))
+        .or_else(|| {
+            body.access_token
+                .as_ref()
+                .and_then(|t| jwt::decode_unverified(t.secret()).ok())
+                .and_then(|j| j.exp())
+        })
+        .map(|exp| crate::clock::clamp_expiry(now, exp));
     Ok(IdpSession {
-        id_token_exp: claims.exp().ok_or(IdpError::IdToken(JwtError::MissingClaim("exp")))?,
+        id_token_exp: crate::clock::clamp_expiry(
+            now,
+            claims.exp().ok_or(IdpError::IdToken(JwtError::MissingClaim("exp")))?,
+        ),
         subject: claims.str_claim("sub").ok_or(JwtError::MissingClaim("sub"))?.to_string(),
         username: claims
             .str_claim("email")

@@ -1,4 +1,10 @@
 //! The engine socket on Unix: a 0600 socket in a 0700 folder, peers checked by uid.
+//!
+//! Both ends check the other against this process's own effective uid: the server serves only
+//! peers of its own user, and the client trusts a server only when the socket's folder belongs
+//! to its own user (nobody else can place a socket there) and the server process runs as that
+//! user. A mis-set `XDG_RUNTIME_DIR` pointing into another user's folder is therefore refused,
+//! even though that folder is private and its owner runs the server.
 
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::Path;
@@ -36,9 +42,7 @@ impl Listener {
         }
         let inner = UnixListener::bind(path).map_err(bind_err)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(bind_err)?;
-        // The socket file was just created by this process: its owner is our effective uid.
-        let uid = std::fs::metadata(path).map_err(bind_err)?.uid();
-        Ok(Listener { inner, uid })
+        Ok(Listener { inner, uid: own_uid() })
     }
 
     /// The next client that runs as this user; others are dropped unanswered.
@@ -63,14 +67,51 @@ pub(super) async fn connect(path: &Path) -> Result<UnixStream, IpcError> {
     let untrusted = |reason: String| IpcError::Untrusted { path: path.into(), reason };
     let dir = path.parent().unwrap_or(Path::new("/"));
     let meta = std::fs::metadata(dir).map_err(|e| untrusted(format!("cannot inspect its folder: {e}")))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        return Err(untrusted(format!("its folder {} is open to other users", dir.display())));
-    }
-    let peer = stream.peer_cred().map_err(|e| untrusted(format!("cannot identify the server: {e}")))?;
-    if peer.uid() != meta.uid() {
-        return Err(untrusted("the server runs as another user".into()));
-    }
+    let verdict = trust(own_uid(), meta.uid(), meta.permissions().mode(), || {
+        stream.peer_cred().map(|c| c.uid()).map_err(|e| format!("cannot identify the server: {e}"))
+    });
+    verdict.map_err(|reason| untrusted(format!("{reason} ({})", dir.display())))?;
     Ok(stream)
+}
+
+/// Whether a client running as `me` may trust a server found in a folder owned by `folder_uid`
+/// with `folder_mode`, whose process runs as `peer_uid()`. Pure, for tests.
+pub(super) fn trust(
+    me: u32,
+    folder_uid: u32,
+    folder_mode: u32,
+    peer_uid: impl FnOnce() -> Result<u32, String>,
+) -> Result<(), String> {
+    if folder_uid != me {
+        return Err("the socket's folder belongs to another user (is XDG_RUNTIME_DIR set right?)".into());
+    }
+    if folder_mode & 0o077 != 0 {
+        return Err("the socket's folder is open to other users".into());
+    }
+    if peer_uid()? != me {
+        return Err("the server runs as another user".into());
+    }
+    Ok(())
+}
+
+/// This process's effective uid.
+fn own_uid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trust;
+
+    #[test]
+    fn only_our_own_folder_and_our_own_server_are_trusted() {
+        assert_eq!(trust(1000, 1000, 0o700, || Ok(1000)), Ok(()));
+        // A private folder that is another user's, served by that user (a mis-set runtime dir).
+        assert!(trust(1000, 1001, 0o700, || Ok(1001)).unwrap_err().contains("another user"));
+        assert!(trust(1000, 1000, 0o755, || Ok(1000)).unwrap_err().contains("open to other users"));
+        assert!(trust(1000, 1000, 0o700, || Ok(0)).unwrap_err().contains("server runs as another user"));
+        assert!(trust(1000, 1000, 0o700, || Err("no creds".into())).is_err());
+    }
 }
 
 /// Removes the socket when the server stops.

@@ -267,6 +267,33 @@ mod hostile_responses {
         url
     }
 
+    /// A hostile workspace answers the exchange with absurd lifetimes (the review's finding 5:
+    /// `i64::MAX` panicked a debug build). Every one is clamped to 1 s ..= a day.
+    async fn exchanged_expiry(expires_in: &str) -> i64 {
+        let body = format!(r#"{{"access_token":"dapi-x","token_type":"Bearer","expires_in":{expires_in}}}"#);
+        let url = canned(200, body.into_bytes()).await;
+        let host = lakepass_core::WorkspaceHost::parse(url.trim_end_matches("/token")).unwrap();
+        let params = lakepass_core::exchange::ExchangeParams {
+            host: &host,
+            workspace: "w",
+            scopes: &["all-apis".to_string()],
+            client_id: None,
+        };
+        let subject = lakepass_core::Secret::new("eyJ.subject.jwt");
+        let t = lakepass_core::exchange::exchange(&Http::new(), &params, &subject, 1_000).await.unwrap();
+        t.expires_at
+    }
+
+    #[tokio::test]
+    async fn an_overflowing_expires_in_is_clamped_to_a_day() {
+        assert_eq!(exchanged_expiry("9223372036854775807").await, 1_000 + 24 * 3600);
+    }
+
+    #[tokio::test]
+    async fn a_negative_expires_in_is_clamped_to_one_second() {
+        assert_eq!(exchanged_expiry("-9223372036854775808").await, 1_001);
+    }
+
     #[tokio::test]
     async fn an_oversized_response_is_not_read() {
         let url = canned(200, vec![b'a'; 3 * 1024 * 1024]).await;
