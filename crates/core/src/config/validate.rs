@@ -297,25 +297,8 @@ fn check_scopes(out: &mut Vec<Problem>, at: &[&str], scopes: &[String]) {
 
 /// The issuer is compared as an exact string, so it is checked but never normalised.
 fn check_issuer(issuer: &str) -> Result<(), String> {
-    let url = url::Url::parse(issuer).map_err(|e| {
-        format!("`{issuer}` is not a valid URL ({e}); copy `issuer` from the IdP's discovery document")
-    })?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        _ => {
-            return Err(format!("`{issuer}` must use https:// (plain http only on 127.0.0.1/localhost)"));
-        }
-    }
-    if url.host().is_none() || !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("`{issuer}` needs a host name and no user info"));
-    }
+    let url = crate::host::check_secure_url(issuer)
+        .map_err(|e| format!("{e}; copy `issuer` from the IdP's discovery document"))?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!("`{issuer}` has a query or fragment; an issuer is a plain URL"));
     }

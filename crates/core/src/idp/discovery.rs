@@ -1,7 +1,9 @@
 //! Where the identity provider says its endpoints and keys are (OIDC Discovery §3, RFC 7517).
 //!
 //! The issuer in the document must equal the configured one byte for byte: Databricks compares
-//! `iss` exactly, so a mismatch here is the error to catch before any sign-in.
+//! `iss` exactly, so a mismatch here is the error to catch before any sign-in. The endpoints it
+//! names get the issuer's own rule (https, or http on loopback only): the code, the PKCE
+//! verifier and the refresh token are posted to them.
 
 use jsonwebtoken::jwk::JwkSet;
 use serde::{Deserialize, Serialize};
@@ -33,6 +35,12 @@ pub async fn discover(http: &Http, issuer: &str) -> Result<Discovery, IdpError> 
             ""
         };
         return Err(IdpError::IssuerMismatch { configured: issuer.into(), found: d.issuer, hint });
+    }
+    for endpoint in [&d.authorization_endpoint, &d.token_endpoint, &d.jwks_uri] {
+        crate::host::check_secure_url(endpoint).map_err(|message| IdpError::Url {
+            url: endpoint.clone(),
+            message: format!("the discovery document names an unsafe endpoint: {message}"),
+        })?;
     }
     Ok(d)
 }

@@ -284,6 +284,49 @@ mod hostile_responses {
         t.expires_at
     }
 
+    /// An IdP whose discovery document names `token_endpoint` (or another endpoint) at `bad`;
+    /// returns its issuer.
+    async fn hostile_discovery(field: &'static str, bad: &'static str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let issuer = base.clone();
+        let app = axum::Router::new().fallback(move || {
+            let mut doc = serde_json::json!({
+                "issuer": issuer,
+                "authorization_endpoint": format!("{issuer}/authorize"),
+                "token_endpoint": format!("{issuer}/token"),
+                "jwks_uri": format!("{issuer}/jwks"),
+            });
+            doc[field] = bad.into();
+            async move { axum::Json(doc) }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        base
+    }
+
+    async fn discovery_error(field: &'static str, bad: &'static str) -> String {
+        let issuer = hostile_discovery(field, bad).await;
+        lakepass_core::idp::discover(&Http::new(), &issuer).await.unwrap_err().to_string()
+    }
+
+    #[tokio::test]
+    async fn a_discovered_plain_http_token_endpoint_is_refused() {
+        let e = discovery_error("token_endpoint", "http://idp.example/token").await;
+        assert!(e.contains("unsafe endpoint") && e.contains("https://"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_discovered_jwks_uri_with_user_info_is_refused() {
+        let e = discovery_error("jwks_uri", "https://user:pw@idp.example/jwks").await;
+        assert!(e.contains("unsafe endpoint") && e.contains("no user info"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_discovered_authorization_endpoint_of_another_scheme_is_refused() {
+        let e = discovery_error("authorization_endpoint", "javascript:alert(1)").await;
+        assert!(e.contains("unsafe endpoint"), "{e}");
+    }
+
     #[tokio::test]
     async fn an_overflowing_expires_in_is_clamped_to_a_day() {
         assert_eq!(exchanged_expiry("9223372036854775807").await, 1_000 + 24 * 3600);
