@@ -47,14 +47,16 @@ pub(crate) fn write_atomic_with(
     sync_dir(dir)
 }
 
+/// Creates `dir` and its missing parents, each new one 0700 on Unix (only this user may enter).
 #[cfg(unix)]
-fn create_private_dirs(dir: &Path) -> io::Result<()> {
+pub fn create_private_dirs(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
+/// Creates `dir` and its missing parents (the user's profile folder is private on Windows).
 #[cfg(not(unix))]
-fn create_private_dirs(dir: &Path) -> io::Result<()> {
+pub fn create_private_dirs(dir: &Path) -> io::Result<()> {
     std::fs::create_dir_all(dir)
 }
 

@@ -15,7 +15,8 @@ use serde::de::DeserializeOwned;
 use crate::secret::Secret;
 
 /// Largest response body we read: token endpoints answer a few KiB.
-const MAX_BODY: usize = 1024 * 1024;
+/// The largest response body read from any server: 1 MiB.
+pub const MAX_BODY: usize = 1024 * 1024;
 
 /// A form-encoded POST (or a GET when `form` is empty and `get` is set), as a plain value.
 pub struct FormRequest {

@@ -102,7 +102,8 @@ impl FileLock {
     pub fn acquire(path: &Path, timeout: Duration) -> Result<FileLock, LockError> {
         let io_err = |source| LockError::Io { path: path.to_path_buf(), source };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io_err)?;
+            // 0700: which resources are being refreshed, and when, is nobody else's business.
+            crate::atomic::create_private_dirs(dir).map_err(io_err)?;
         }
         let file = open_lock_file(path).map_err(io_err)?;
         let start = Instant::now();

@@ -412,9 +412,18 @@ impl AdminClient {
         }
         let unreachable =
             |e: reqwest::Error| AdminError::Unreachable { url: req.url.clone(), message: e.to_string() };
-        let resp = b.send().await.map_err(unreachable)?;
+        let mut resp = b.send().await.map_err(unreachable)?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(unreachable)?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(unreachable)? {
+            if bytes.len() + chunk.len() > crate::http::MAX_BODY {
+                return Err(AdminError::Unreachable {
+                    url: req.url.clone(),
+                    message: "the answer is larger than 1 MiB; refusing to read it".into(),
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         let value: Value =
             if bytes.is_empty() { json!({}) } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
         if !status.is_success() {

@@ -103,12 +103,26 @@ pub const EDIT_ATTEMPTS: u32 = 5;
 #[error("the file was changed by another program while Lakepass edited it; try again")]
 struct ChangedMeanwhile;
 
+/// The largest credentials file Lakepass reads: real ones are a few KiB. A file (or a symlink to
+/// `/dev/zero`) past this is refused instead of read into memory.
+pub const MAX_FILE: u64 = 4 * 1024 * 1024;
+
 fn read_or_empty(target: &Path) -> std::io::Result<Vec<u8>> {
-    match std::fs::read(target) {
-        Ok(b) => Ok(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e),
+    use std::io::Read as _;
+    let file = match std::fs::File::open(target) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(std::io::Error::other(format!(
+            "it is larger than {} MiB, which no credentials file is; refusing to read it",
+            MAX_FILE / (1024 * 1024)
+        )));
     }
+    Ok(bytes)
 }
 
 /// One read → edit → checked atomic write.

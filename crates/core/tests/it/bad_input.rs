@@ -249,6 +249,17 @@ mod broken_ini {
         assert!(err.contains("line 3") && err.contains("UTF-8"), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
     }
+
+    /// `~/.databrickscfg` as a symlink to `/dev/zero` exhausted memory (the review's info item).
+    #[cfg(unix)]
+    #[test]
+    fn an_endless_credentials_file_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("databrickscfg");
+        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        let err = databrickscfg::update_file(&path, upsert).unwrap_err().to_string();
+        assert!(err.contains("larger than 4 MiB"), "{err}");
+    }
 }
 
 mod hostile_responses {
@@ -335,6 +346,16 @@ mod hostile_responses {
     #[tokio::test]
     async fn a_negative_expires_in_is_clamped_to_one_second() {
         assert_eq!(exchanged_expiry("-9223372036854775808").await, 1_001);
+    }
+
+    #[tokio::test]
+    async fn an_oversized_admin_answer_is_not_read() {
+        let url = canned(200, vec![b' '; 3 * 1024 * 1024]).await;
+        let req =
+            lakepass_core::admin::AdminRequest { method: lakepass_core::admin::Method::Get, url, body: None };
+        let client = lakepass_core::admin::AdminClient::new();
+        let err = client.send(&req, &lakepass_core::Secret::new("t")).await.unwrap_err().to_string();
+        assert!(err.contains("larger than 1 MiB"), "{err}");
     }
 
     #[tokio::test]

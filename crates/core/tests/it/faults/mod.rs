@@ -14,6 +14,7 @@
 mod files;
 mod idp;
 mod live;
+mod local;
 mod network;
 mod vault;
 
