@@ -127,6 +127,28 @@ impl std::str::FromStr for WorkspaceHost {
     }
 }
 
+/// The rule for every URL Lakepass sends a secret to that is not a workspace (an issuer, the
+/// endpoints its discovery document names): `https://`, or plain `http://` only on a loopback
+/// host (the devstack); a host, and no user info. Returns why not, in words.
+pub fn check_secure_url(url: &str) -> Result<url::Url, String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a valid URL ({e})"))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err(format!("`{url}` must use https:// (plain http only on 127.0.0.1/localhost)")),
+    }
+    if parsed.host().is_none() || !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!("`{url}` needs a host name and no user info"));
+    }
+    Ok(parsed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,26 +194,4 @@ mod tests {
         assert!(WorkspaceHost::parse("http://127.0.0.1:1").unwrap().is_loopback());
         assert!(!WorkspaceHost::parse("x.example").unwrap().is_loopback());
     }
-}
-
-/// The rule for every URL Lakepass sends a secret to that is not a workspace (an issuer, the
-/// endpoints its discovery document names): `https://`, or plain `http://` only on a loopback
-/// host (the devstack); a host, and no user info. Returns why not, in words.
-pub fn check_secure_url(url: &str) -> Result<url::Url, String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a valid URL ({e})"))?;
-    let loopback = match parsed.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match parsed.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        _ => return Err(format!("`{url}` must use https:// (plain http only on 127.0.0.1/localhost)")),
-    }
-    if parsed.host().is_none() || !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(format!("`{url}` needs a host name and no user info"));
-    }
-    Ok(parsed)
 }

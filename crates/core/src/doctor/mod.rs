@@ -97,6 +97,19 @@ pub async fn diagnose(engine: &Engine, ws: &Workspace, opts: &DoctorOptions) -> 
             ws.host
         ),
     );
+    for (what, url) in [("workspace", ws.host.to_string()), ("issuer", idp_issuer(engine, ws))] {
+        if let Some(host) = punycode_host(&url) {
+            run.step(
+                StepId::Config,
+                "Lookalike names",
+                StepStatus::Warning,
+                format!(
+                    "the {what} host `{host}` is an internationalised (punycode) name: a browser may show it \
+                     as letters that imitate another name. Check it is the {what} you mean."
+                ),
+            );
+        }
+    }
     // Where the chain stopped is the report's failed step.
     let _: Result<(), Stopped> = if roles::is_m2m(ws) {
         m2m(engine, ws, &mut run).await
@@ -104,6 +117,18 @@ pub async fn diagnose(engine: &Engine, ws: &Workspace, opts: &DoctorOptions) -> 
         federation(engine, ws, opts, &mut run).await
     };
     run.report
+}
+
+/// The issuer of `ws`'s IdP, or nothing for a service principal or an unknown IdP.
+fn idp_issuer(engine: &Engine, ws: &Workspace) -> String {
+    engine.config().idp(&ws.idp).map(|i| i.issuer.clone()).unwrap_or_default()
+}
+
+/// The host of `url` when one of its labels is punycode (`xn--`), which can imitate another
+/// name (`dаtabricks.com` with a Cyrillic `а`).
+pub fn punycode_host(url: &str) -> Option<String> {
+    let host = url::Url::parse(url).ok()?.host_str()?.to_ascii_lowercase();
+    host.split('.').any(|label| label.starts_with("xn--")).then_some(host)
 }
 
 /// The report of a config that could not be loaded, or not built into an engine.

@@ -99,6 +99,11 @@ fn own_uid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
+/// Removes the socket when the server stops.
+pub(super) fn cleanup(path: &Path) {
+    let _ = std::fs::remove_file(path);
+}
+
 #[cfg(test)]
 mod tests {
     use super::trust;
@@ -112,9 +117,4 @@ mod tests {
         assert!(trust(1000, 1000, 0o700, || Ok(0)).unwrap_err().contains("server runs as another user"));
         assert!(trust(1000, 1000, 0o700, || Err("no creds".into())).is_err());
     }
-}
-
-/// Removes the socket when the server stops.
-pub(super) fn cleanup(path: &Path) {
-    let _ = std::fs::remove_file(path);
 }

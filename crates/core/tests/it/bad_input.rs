@@ -175,6 +175,23 @@ mod jwt_verification {
     }
 }
 
+mod lookalike_hosts {
+    use lakepass_core::doctor::punycode_host;
+
+    #[test]
+    fn a_punycode_workspace_host_is_flagged() {
+        // `databricks` with a Cyrillic `а`, as pasted from a phishing mail.
+        let host = punycode_host("https://adb-1.xn--dtabricks-0yh.net/");
+        assert_eq!(host.as_deref(), Some("adb-1.xn--dtabricks-0yh.net"));
+    }
+
+    #[test]
+    fn a_punycode_issuer_label_anywhere_is_flagged() {
+        assert!(punycode_host("https://XN--LGIN-55D.example.com/tenant").is_some());
+        assert_eq!(punycode_host("https://login.microsoftonline.com/t/v2.0"), None, "a plain name is not");
+    }
+}
+
 mod hostile_hosts {
     use super::*;
 

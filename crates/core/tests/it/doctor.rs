@@ -298,3 +298,17 @@ async fn policies_fetched_from_the_account_api_are_compared_claim_by_claim() {
     assert!(matches!(failed_at(&r, StepId::Policy), Problem::IssuerTrailingSlash { .. }));
     assert!(r.failure().unwrap().detail.contains("account policy corp"), "{r:#?}");
 }
+
+/// The doctor warns about a punycode workspace host (the review's info item): the chain goes on,
+/// and the warning names the host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_punycode_workspace_host_gets_a_warning() {
+    let ds = devstack(None).await;
+    let h = home(
+        &ds,
+        "\n[workspace.lookalike]\nidp = \"devstack\"\nhost = \"https://adb-1.xn--dtabricks-0yh.net\"\n",
+    );
+    let r = run(&h, "lookalike", &DoctorOptions::default()).await;
+    let warned = r.steps.iter().find(|s| s.status == StepStatus::Warning && s.detail.contains("punycode"));
+    assert!(warned.is_some_and(|s| s.detail.contains("adb-1.xn--dtabricks-0yh.net")), "{r:#?}");
+}
