@@ -101,19 +101,16 @@ apt_packages() {
 }
 
 npm_ci() {
-    # npm ci only when the lock file changed since the last install.
+    # npm ci only when package.json or the lock file changed since the last install.
     local stamp=ui/node_modules/.lakepass-lock-stamp want
-    want=$(sha256sum ui/package-lock.json | cut -c1-16)
+    want=$(cat ui/package.json ui/package-lock.json | sha256sum | cut -c1-16)
     if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
         echo "ui/node_modules up to date"
         return 0
     fi
-    # The lock file made here records only this platform's optional packages (rollup, esbuild,
-    # the tauri CLI), which `npm ci` refuses as out of sync; `npm install` installs the same
-    # pinned versions from it and fills in nothing else. Work on a copy so the checkout stays clean.
-    (cd ui && cp package-lock.json "$CARGO_TARGET_DIR/ui-package-lock.json" &&
-        npm install --no-audit --no-fund --loglevel=error &&
-        cp "$CARGO_TARGET_DIR/ui-package-lock.json" package-lock.json)
+    # The lock file lists every platform's optional packages (rollup, esbuild, the tauri CLI), so
+    # `npm ci` installs exactly what it pins and fails when package.json and the lock disagree.
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error)
     echo "$want" >"$stamp"
 }
 
