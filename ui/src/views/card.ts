@@ -1,0 +1,145 @@
+// A workspace card (token state, countdown, facts, problem and doctor steps, actions) and the
+// section that lists the cards. Pure: data in, DOM out; every button calls back into the
+// controller, which owns the state and the backend.
+import { h } from "../dom";
+import { clockTime, countdown, stateLabel, stateTone } from "../format";
+import type { AppView, DoctorReport, WorkspaceView } from "../types";
+
+/** What a card's buttons ask the controller to do. */
+export interface CardActions {
+  activate(workspace: string): void;
+  edit(w: WorkspaceView): void;
+  remove(w: WorkspaceView): void;
+  diagnose(workspace: string): void;
+  signIn(idp: string): void;
+  launchClaude(workspace: string): void;
+  openTerminal(workspace: string): void;
+}
+
+/** What the workspaces section's buttons ask the controller to do. */
+export interface WorkspacesActions extends CardActions {
+  add(): void;
+}
+
+/** The state around the view that cards show: the clock, running actions, doctor reports. */
+export interface CardContext {
+  now: number;
+  /** Keys of the actions running now, e.g. `doctor-dev`. */
+  busy: ReadonlySet<string>;
+  diagnoses: ReadonlyMap<string, DoctorReport>;
+}
+
+/** The "Workspaces" section: one card per workspace, or what to do first. */
+export function workspaces(v: AppView, ctx: CardContext, on: WorkspacesActions): HTMLElement {
+  return h(
+    "section",
+    { class: "workspaces", "aria-label": "Workspaces" },
+    h("div", { class: "section-head" }, h("h2", {}, "Workspaces"), h("button", { class: "ghost", "data-testid": "add-workspace", onclick: () => on.add() }, "+ Add workspace")),
+    v.workspaces.length
+      ? h("div", { class: "cards" }, ...v.workspaces.map((w) => card(w, v, ctx, on)))
+      : h("p", { class: "empty" }, v.idps.length ? "No workspace yet. Add the Databricks workspaces you use." : "Start by adding your company's identity provider, then a workspace."),
+  );
+}
+
+/** One workspace's card. */
+export function card(w: WorkspaceView, v: AppView, ctx: CardContext, on: CardActions): HTMLElement {
+  const { now, busy } = ctx;
+  const tone = stateTone(w.state, w.expires_at, now);
+  const active = v.active === w.name;
+  const signedIn = w.state !== "needs_login";
+  const idp = v.idps.find((i) => i.name === w.idp);
+  return h(
+    "article",
+    { class: `card tone-${tone}${active ? " active" : ""}`, "data-testid": `card-${w.name}`, "data-state": w.state },
+    h(
+      "div",
+      { class: "card-head" },
+      h("h3", {}, w.name),
+      active
+        ? h("span", { class: "pill", "data-testid": `active-${w.name}` }, "Active")
+        : h("button", { class: "link", "data-testid": `activate-${w.name}`, onclick: () => on.activate(w.name) }, "Make active"),
+      h("span", { class: `state ${tone}`, "data-testid": `state-${w.name}` }, h("span", { class: "dot", "aria-hidden": "true" }), stateLabel(w.state, w.expires_at, now)),
+    ),
+    h(
+      "div",
+      { class: "host-row" },
+      h("p", { class: "host mono" }, w.host),
+      h("button", { class: "link small", "data-testid": `edit-${w.name}`, onclick: () => on.edit(w) }, "Edit"),
+      h("button", { class: "link small danger", "data-testid": `remove-${w.name}`, onclick: () => on.remove(w) }, "Remove"),
+    ),
+    h(
+      "div",
+      { class: "countdown-row" },
+      h(
+        "span",
+        { class: `countdown mono${w.expires_at ? "" : " none"}`, "data-testid": `countdown-${w.name}`, "data-expires": w.expires_at ?? "none" },
+        countdown(w.expires_at, now),
+      ),
+      h("span", { class: "muted" }, w.expires_at ? `left · renews at ${clockTime(w.refresh_due_at ?? w.expires_at)}` : "no token yet"),
+    ),
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, "Scopes"),
+      h("dd", {}, ...w.scopes.map((s) => h("span", { class: "chip" }, s))),
+      h("dt", {}, "Profile"),
+      h("dd", { class: "mono" }, w.profile),
+      h("dt", {}, "Signs in with"),
+      h("dd", {}, w.idp, w.client_id ? ` · as service principal ${w.client_id}` : ""),
+    ),
+    w.hint || w.last_error
+      ? h(
+          "div",
+          { class: `problem ${tone}`, "data-testid": `problem-${w.name}` },
+          w.hint ? h("p", { class: "hint" }, w.hint) : null,
+          w.last_error ? h("details", {}, h("summary", {}, "Details"), h("p", { class: "mono small" }, w.last_error)) : null,
+          tone === "bad"
+            ? h(
+                "button",
+                { class: "link small", "data-testid": `diagnose-${w.name}`, disabled: busy.has(`doctor-${w.name}`), onclick: () => on.diagnose(w.name) },
+                busy.has(`doctor-${w.name}`) ? "Diagnosing…" : "Diagnose",
+              )
+            : null,
+          diagnosis(w.name, ctx.diagnoses.get(w.name)),
+        )
+      : null,
+    h(
+      "div",
+      { class: "actions" },
+      !signedIn && idp
+        ? h(
+            "button",
+            { class: "primary", "data-testid": `signin-card-${w.name}`, disabled: idp.signing_in, onclick: () => on.signIn(idp.name) },
+            idp.signing_in ? "Waiting for the browser…" : `Sign in to ${idp.name}`,
+          )
+        : null,
+      h("button", { disabled: !signedIn || busy.has(`claude-${w.name}`), onclick: () => on.launchClaude(w.name) }, "Launch Claude Code"),
+      h("button", { disabled: !signedIn, onclick: () => on.openTerminal(w.name) }, "Open terminal"),
+    ),
+  );
+}
+
+const MARK = { ok: "✓", warning: "!", failed: "✗", skipped: "–" } as const;
+
+/** The doctor's steps for a workspace, once asked for. */
+export function diagnosis(workspace: string, report: DoctorReport | undefined): HTMLElement | null {
+  if (!report) return null;
+  return h(
+    "ol",
+    { class: "doctor", "data-testid": `doctor-${workspace}` },
+    ...report.steps.map((s) =>
+      h(
+        "li",
+        { class: `step ${s.status}` },
+        h("span", { class: "mark", "aria-label": s.status }, MARK[s.status]),
+        h(
+          "div",
+          {},
+          h("strong", {}, s.title),
+          s.status !== "skipped" ? h("p", { class: "small" }, s.detail) : null,
+          s.fix ? h("p", { class: "small fix" }, s.fix) : null,
+        ),
+      ),
+    ),
+  );
+}

@@ -1,0 +1,52 @@
+import { banners, header } from "./header";
+import { byTestId, recorder, sampleIdp, sampleView } from "./testdata";
+
+describe("header view", () => {
+  it("offers Refresh now once an IdP is signed in", () => {
+    const { on, calls } = recorder<{ refresh(): void }>(["refresh"]);
+    const b = byTestId(header(sampleView(), false, on), "refresh-now") as HTMLButtonElement;
+    expect(b.textContent).toBe("Refresh now");
+    expect(b.disabled).toBe(false);
+    b.click();
+    expect(calls).toEqual([["refresh"]]);
+  });
+
+  it("disables it while refreshing or when nobody is signed in", () => {
+    const { on } = recorder<{ refresh(): void }>(["refresh"]);
+    const busy = byTestId(header(sampleView(), true, on), "refresh-now") as HTMLButtonElement;
+    expect(busy.textContent).toBe("Refreshing…");
+    expect(busy.disabled).toBe(true);
+    const out = byTestId(header(sampleView({ idps: [sampleIdp({ signed_in: false })] }), false, on), "refresh-now") as HTMLButtonElement;
+    expect(out.disabled).toBe(true);
+  });
+});
+
+describe("banners view", () => {
+  it("is empty when all is well", () => {
+    const { on } = recorder<{ dismiss(): void }>(["dismiss"]);
+    expect(banners(sampleView(), null, on).children).toHaveLength(0);
+  });
+
+  it("shows a config problem and the file-vault warning", () => {
+    const { on } = recorder<{ dismiss(): void }>(["dismiss"]);
+    const el = banners(sampleView({ config_error: "no Lakepass config at /x", vault_fallback: "no Secret Service", vault: "/home/u/.lakepass/vault" }), null, on);
+    const config = byTestId(el, "config-error");
+    expect(config.getAttribute("role")).toBe("alert");
+    expect(config.textContent).toBe("Lakepass is not set up yet. no Lakepass config at /x");
+    const warn = el.querySelector(".banner.warn")!;
+    expect(warn.textContent).toContain("unavailable (no Secret Service)");
+    expect(warn.textContent).toContain("kept in /home/u/.lakepass/vault");
+  });
+
+  it("shows the notice with its tone and a dismiss button", () => {
+    const { on, calls } = recorder<{ dismiss(): void }>(["dismiss"]);
+    const ok = byTestId(banners(sampleView(), { tone: "ok", text: "Saved dev." }, on), "notice");
+    expect(ok.className).toBe("banner ok");
+    expect(ok.getAttribute("role")).toBe("status");
+    expect(ok.textContent).toBe("Saved dev.×");
+    const bad = byTestId(banners(sampleView(), { tone: "bad", text: "no network" }, on), "notice");
+    expect(bad.getAttribute("role")).toBe("alert");
+    bad.querySelector<HTMLButtonElement>('[aria-label="Dismiss"]')!.click();
+    expect(calls).toEqual([["dismiss"]]);
+  });
+});

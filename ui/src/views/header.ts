@@ -1,0 +1,51 @@
+// The top of the page: the brand with the "Refresh now" button, and the banners under it (a
+// config problem, the file-vault warning, the last action's notice). Pure: data in, DOM out.
+import { h } from "../dom";
+import type { AppView } from "../types";
+
+/** A message about the last action: `ok` goes away by itself, `bad` stays until dismissed. */
+export interface Notice {
+  tone: "ok" | "bad";
+  text: string;
+}
+
+/** The page header; `refreshing` while a refresh runs. */
+export function header(v: AppView, refreshing: boolean, on: { refresh(): void }): HTMLElement {
+  const anySignedIn = v.idps.some((i) => i.signed_in);
+  return h(
+    "header",
+    { class: "top" },
+    h(
+      "div",
+      { class: "brand" },
+      h("span", { class: "logo", "aria-hidden": "true" }),
+      h("div", {}, h("h1", {}, "Lakepass"), h("p", { class: "muted" }, "Databricks tokens from your company sign-in, kept fresh")),
+    ),
+    h("button", { class: "primary", "data-testid": "refresh-now", disabled: !anySignedIn || refreshing, onclick: () => on.refresh() }, refreshing ? "Refreshing…" : "Refresh now"),
+  );
+}
+
+/** The banners: a config problem, the file-vault warning, and the notice if any. */
+export function banners(v: AppView, notice: Notice | null, on: { dismiss(): void }): HTMLElement {
+  const box = h("div", { class: "banners" });
+  if (v.config_error) box.append(h("div", { class: "banner bad", role: "alert", "data-testid": "config-error" }, h("strong", {}, "Lakepass is not set up yet. "), v.config_error));
+  if (v.vault_fallback)
+    box.append(
+      h(
+        "div",
+        { class: "banner warn" },
+        h("strong", {}, "Secrets are in a plain file. "),
+        `The OS keyring is unavailable (${v.vault_fallback}); tokens are kept in ${v.vault}, protected only by its file permissions.`,
+      ),
+    );
+  if (notice)
+    box.append(
+      h(
+        "div",
+        { class: `banner ${notice.tone}`, role: notice.tone === "bad" ? "alert" : "status", "data-testid": "notice" },
+        notice.text,
+        h("button", { class: "link", "aria-label": "Dismiss", onclick: () => on.dismiss() }, "×"),
+      ),
+    );
+  return box;
+}
