@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The tray app (src-tauri/) and its dashboard (ui/), end to end. Run from anywhere:
 #   bash scripts/ci-ui.sh
-# Steps: system packages the tray needs (apt, only when missing) → ui: npm ci, build, vitest →
-# the `lakepass` CLI (the devstack the GUI checks run against) → clippy and the Rust tests of
-# lakepass-tray (pure decisions, the host against a devstack, IPC commands in the mock runtime) →
+# Steps: system packages the tray needs (apt, only when missing) → ui: npm ci, prettier --check,
+# build, vitest → the `lakepass` CLI (the devstack the GUI checks run against) → clippy and the
+# Rust tests of lakepass-tray (pure decisions, the host against a devstack, IPC commands in the
+# mock runtime) →
 # GUI checks under Xvfb, each on its own private D-Bus: the dashboard in the real webview
 # (WebKitWebDriver), the tray over D-Bus (the test is the StatusNotifier host), and a start with
 # no bus at all. Artifacts (the dashboard screenshot) go to target/ui-e2e/.
@@ -131,6 +132,7 @@ if [[ ${LAKEPASS_UI_SKIP_APT:-} != 1 ]]; then
     step "apt packages for the tray" 600 bash -c "$(declare -p APT_PACKAGES); $(declare -f apt_packages); apt_packages"
 fi
 step "ui: npm ci" 300 bash -c "$(declare -f npm_ci); npm_ci"
+step "ui: prettier --check" 120 bash -c "cd ui && npm run format:check --silent"
 step "ui: build (tsc + vite)" 180 bash -c "cd ui && npm run build --silent"
 step "ui: vitest" 180 bash -c "cd ui && npx vitest run"
 step "python venv for the tray test (dbus-next)" 180 bash -c "CARGO_TARGET_DIR='$CARGO_TARGET_DIR'; $(declare -f gui_venv); gui_venv"
