@@ -124,25 +124,27 @@ try {
     if (!text.includes('active = "prod"')) throw new Error("config not updated");
   });
 
-  if (ttl <= 30) await step(`a background refresh happens (${ttl} s tokens)`, async () => {
-    const before = Number(await d.attr('[data-testid="countdown-dev"]', "data-expires"));
-    await d.until("a newer token", async () => Number(await d.attr('[data-testid="countdown-dev"]', "data-expires")) > before, 40000, 500);
-    const events = () => d.exec('return document.querySelector(\'[data-testid="events"]\').textContent');
-    await d.until("a 'New token' event", async () => (await events()).includes("New token"));
-  });
+  if (ttl <= 30)
+    await step(`a background refresh happens (${ttl} s tokens)`, async () => {
+      const before = Number(await d.attr('[data-testid="countdown-dev"]', "data-expires"));
+      await d.until("a newer token", async () => Number(await d.attr('[data-testid="countdown-dev"]', "data-expires")) > before, 40000, 500);
+      const events = () => d.exec("return document.querySelector('[data-testid=\"events\"]').textContent");
+      await d.until("a 'New token' event", async () => (await events()).includes("New token"));
+    });
 
   await step("screenshot", async () => {
     await new Promise((r) => setTimeout(r, docs ? 7000 : 1200));
     writeFileSync(join(out, "dashboard.png"), await d.screenshot());
   });
 
-  if (docs) await step("diagnose the failing card (lakepass doctor)", async () => {
-    const failing = "third";
-    await d.click(`[data-testid="diagnose-${failing}"]`);
-    await d.until("the doctor's steps", () => d.exists(`[data-testid="doctor-${failing}"]`), 30000);
-    await d.exec(`document.querySelector('[data-testid="doctor-${failing}"]').scrollIntoView()`);
-    writeFileSync(join(out, "dashboard-doctor.png"), await d.screenshot());
-  });
+  if (docs)
+    await step("diagnose the failing card (lakepass doctor)", async () => {
+      const failing = "third";
+      await d.click(`[data-testid="diagnose-${failing}"]`);
+      await d.until("the doctor's steps", () => d.exists(`[data-testid="doctor-${failing}"]`), 30000);
+      await d.exec(`document.querySelector('[data-testid="doctor-${failing}"]').scrollIntoView()`);
+      writeFileSync(join(out, "dashboard-doctor.png"), await d.screenshot());
+    });
 } catch (e) {
   if (!results.some(([, ok]) => !ok)) {
     results.push(["setup", false]);

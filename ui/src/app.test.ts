@@ -7,10 +7,47 @@ const NOW = 1_700_000_000;
 function view(): AppView {
   return {
     workspaces: [
-      { name: "dev", host: "https://dev.example.com", profile: "dev", idp: "corp", scopes: ["all-apis"], token: "id_token", client_id: null, state: "fresh", expires_at: NOW + 3000, refresh_due_at: NOW + 2600, last_error: null, hint: null },
-      { name: "prod", host: "https://prod.example.com", profile: "prod", idp: "corp", scopes: ["sql", "serving"], token: "id_token", client_id: null, state: "failed", expires_at: NOW + 600, refresh_due_at: NOW, last_error: "connection refused", hint: "The workspace could not be reached." },
+      {
+        name: "dev",
+        host: "https://dev.example.com",
+        profile: "dev",
+        idp: "corp",
+        scopes: ["all-apis"],
+        token: "id_token",
+        client_id: null,
+        state: "fresh",
+        expires_at: NOW + 3000,
+        refresh_due_at: NOW + 2600,
+        last_error: null,
+        hint: null,
+      },
+      {
+        name: "prod",
+        host: "https://prod.example.com",
+        profile: "prod",
+        idp: "corp",
+        scopes: ["sql", "serving"],
+        token: "id_token",
+        client_id: null,
+        state: "failed",
+        expires_at: NOW + 600,
+        refresh_due_at: NOW,
+        last_error: "connection refused",
+        hint: "The workspace could not be reached.",
+      },
     ],
-    idps: [{ name: "corp", issuer: "https://login.example.com/", client_id: "lp", scopes: ["openid"], redirect_port: 0, signed_in: true, signing_in: false, workspaces: ["dev", "prod"] }],
+    idps: [
+      {
+        name: "corp",
+        issuer: "https://login.example.com/",
+        client_id: "lp",
+        scopes: ["openid"],
+        redirect_port: 0,
+        signed_in: true,
+        signing_in: false,
+        workspaces: ["dev", "prod"],
+      },
+    ],
     active: "dev",
     config_path: "/home/u/.config/lakepass/config.toml",
     config_error: null,
@@ -26,26 +63,65 @@ function fake(v: AppView = view()) {
   let viewCb: (v: AppView) => void = () => {};
   const b: Backend & { calls: typeof calls; push(v: AppView): void; fail?: { kind: string; message: string; field: string | null } } = {
     calls,
-    push(v) { current = v; viewCb(v); },
+    push(v) {
+      current = v;
+      viewCb(v);
+    },
     getView: async () => current,
     getEvents: async (): Promise<AppEvent[]> => [{ at: NOW - 60, level: "info", workspace: "dev", text: "New token, valid for 1 h 00 min" }],
-    setActive: async (n) => { calls.push(["setActive", n]); },
-    refreshNow: async () => { calls.push(["refreshNow"]); },
-    signIn: async (i) => { calls.push(["signIn", i]); },
-    signOut: async (i) => { calls.push(["signOut", i]); },
-    saveWorkspace: async (n, w, r) => { calls.push(["saveWorkspace", n, w, r]); if (b.fail) throw b.fail; },
-    removeWorkspace: async (n) => { calls.push(["removeWorkspace", n]); },
-    saveIdp: async (n, i, r) => { calls.push(["saveIdp", n, i, r]); },
-    removeIdp: async (n) => { calls.push(["removeIdp", n]); },
-    launchClaude: async (w) => { calls.push(["launchClaude", w]); },
-    openTerminal: async (w) => { calls.push(["openTerminal", w]); },
-    diagnose: async (w) => ({ workspace: w, host: null, ok: false, steps: [
-      { id: "idp", title: "Identity provider", status: "ok", detail: "discovery and JWKS answer" },
-      { id: "exchange", title: "Token exchange", status: "failed", detail: "the workspace refused: invalid audience", fix: "Add lakepass to the policy's audiences" },
-    ] }),
+    setActive: async (n) => {
+      calls.push(["setActive", n]);
+    },
+    refreshNow: async () => {
+      calls.push(["refreshNow"]);
+    },
+    signIn: async (i) => {
+      calls.push(["signIn", i]);
+    },
+    signOut: async (i) => {
+      calls.push(["signOut", i]);
+    },
+    saveWorkspace: async (n, w, r) => {
+      calls.push(["saveWorkspace", n, w, r]);
+      if (b.fail) throw b.fail;
+    },
+    removeWorkspace: async (n) => {
+      calls.push(["removeWorkspace", n]);
+    },
+    saveIdp: async (n, i, r) => {
+      calls.push(["saveIdp", n, i, r]);
+    },
+    removeIdp: async (n) => {
+      calls.push(["removeIdp", n]);
+    },
+    launchClaude: async (w) => {
+      calls.push(["launchClaude", w]);
+    },
+    openTerminal: async (w) => {
+      calls.push(["openTerminal", w]);
+    },
+    diagnose: async (w) => ({
+      workspace: w,
+      host: null,
+      ok: false,
+      steps: [
+        { id: "idp", title: "Identity provider", status: "ok", detail: "discovery and JWKS answer" },
+        {
+          id: "exchange",
+          title: "Token exchange",
+          status: "failed",
+          detail: "the workspace refused: invalid audience",
+          fix: "Add lakepass to the policy's audiences",
+        },
+      ],
+    }),
     getAutostart: async () => false,
-    setAutostart: async (on) => { calls.push(["setAutostart", on]); },
-    onView: (cb) => { viewCb = cb; },
+    setAutostart: async (on) => {
+      calls.push(["setAutostart", on]);
+    },
+    onView: (cb) => {
+      viewCb = cb;
+    },
     onEvents: () => {},
   };
   return b;
@@ -128,7 +204,12 @@ describe("dashboard", () => {
     q(root, "dialog-workspace")!.dispatchEvent(new Event("submit", { cancelable: true }));
     await flush();
     await flush();
-    expect(b.calls).toContainEqual(["saveWorkspace", "staging", { idp: "corp", host: "https://staging.example.com", scopes: ["all-apis"], token: "id_token", client_id: null, profile: null }, false]);
+    expect(b.calls).toContainEqual([
+      "saveWorkspace",
+      "staging",
+      { idp: "corp", host: "https://staging.example.com", scopes: ["all-apis"], token: "id_token", client_id: null, profile: null },
+      false,
+    ]);
     expect(q(root, "dialog-workspace")).toBeNull();
   });
 

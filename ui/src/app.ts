@@ -199,7 +199,15 @@ export class Dashboard {
     let save: (() => Promise<void>) | null = null;
     if (d.kind === "workspace") {
       const r = checkWorkspace(
-        { name, idp: val("idp"), host: val("host"), scopes: val("scopes"), token: val("token") || "id_token", client_id: val("client_id"), profile: val("profile") },
+        {
+          name,
+          idp: val("idp"),
+          host: val("host"),
+          scopes: val("scopes"),
+          token: val("token") || "id_token",
+          client_id: val("client_id"),
+          profile: val("profile"),
+        },
         { names: v.workspaces.map((w) => w.name), idps: v.idps.map((i) => i.name), editing: !!d.editing },
       );
       d.problems = r.problems;

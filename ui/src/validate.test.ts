@@ -7,7 +7,14 @@ describe("workspace form", () => {
   it("accepts a good workspace and trims it", () => {
     const r = checkWorkspace(base, ctx);
     expect(r.problems).toEqual({});
-    expect(r.form).toEqual({ idp: "corp", host: "https://staging.cloud.databricks.com", scopes: ["all-apis"], token: "id_token", client_id: null, profile: null });
+    expect(r.form).toEqual({
+      idp: "corp",
+      host: "https://staging.cloud.databricks.com",
+      scopes: ["all-apis"],
+      token: "id_token",
+      client_id: null,
+      profile: null,
+    });
   });
   it("names each bad field", () => {
     const r = checkWorkspace({ ...base, name: "dev", host: "http://example.com", profile: "bad profile", idp: "nope" }, ctx);
@@ -26,7 +33,10 @@ describe("workspace form", () => {
 
 describe("idp form", () => {
   it("keeps the issuer exactly as typed (a trailing slash matters)", () => {
-    const r = checkIdp({ name: "corp2", issuer: "https://login.example.com/", client_id: " abc ", scopes: "openid offline_access", redirect_port: "" }, { names: ["corp"], editing: false });
+    const r = checkIdp(
+      { name: "corp2", issuer: "https://login.example.com/", client_id: " abc ", scopes: "openid offline_access", redirect_port: "" },
+      { names: ["corp"], editing: false },
+    );
     expect(r.form).toEqual({ issuer: "https://login.example.com/", client_id: "abc", scopes: ["openid", "offline_access"], redirect_port: null });
   });
   it("checks client id and port", () => {

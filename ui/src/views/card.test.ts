@@ -87,14 +87,23 @@ describe("card view", () => {
     byTestId(el, "edit-prod").click();
     byTestId(el, "remove-prod").click();
     byTestId(el, "signin-card-prod").click();
-    expect(calls).toEqual([["activate", "prod"], ["edit", w], ["remove", w], ["signIn", "corp"]]);
+    expect(calls).toEqual([
+      ["activate", "prod"],
+      ["edit", w],
+      ["remove", w],
+      ["signIn", "corp"],
+    ]);
 
     const fresh = sampleView();
     const { on: on2, calls: calls2 } = recorder<CardActions>(CARD_ACTIONS);
     const el2 = card(fresh.workspaces[1], fresh, cardContext(), on2);
     byTestId(el2, "diagnose-prod").click();
     for (const b of el2.querySelectorAll<HTMLButtonElement>(".actions button")) b.click();
-    expect(calls2).toEqual([["diagnose", "prod"], ["launchClaude", "prod"], ["openTerminal", "prod"]]);
+    expect(calls2).toEqual([
+      ["diagnose", "prod"],
+      ["launchClaude", "prod"],
+      ["openTerminal", "prod"],
+    ]);
   });
 });
 

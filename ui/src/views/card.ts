@@ -34,10 +34,19 @@ export function workspaces(v: AppView, ctx: CardContext, on: WorkspacesActions):
   return h(
     "section",
     { class: "workspaces", "aria-label": "Workspaces" },
-    h("div", { class: "section-head" }, h("h2", {}, "Workspaces"), h("button", { class: "ghost", "data-testid": "add-workspace", onclick: () => on.add() }, "+ Add workspace")),
+    h(
+      "div",
+      { class: "section-head" },
+      h("h2", {}, "Workspaces"),
+      h("button", { class: "ghost", "data-testid": "add-workspace", onclick: () => on.add() }, "+ Add workspace"),
+    ),
     v.workspaces.length
       ? h("div", { class: "cards" }, ...v.workspaces.map((w) => card(w, v, ctx, on)))
-      : h("p", { class: "empty" }, v.idps.length ? "No workspace yet. Add the Databricks workspaces you use." : "Start by adding your company's identity provider, then a workspace."),
+      : h(
+          "p",
+          { class: "empty" },
+          v.idps.length ? "No workspace yet. Add the Databricks workspaces you use." : "Start by adding your company's identity provider, then a workspace.",
+        ),
   );
 }
 
@@ -58,7 +67,12 @@ export function card(w: WorkspaceView, v: AppView, ctx: CardContext, on: CardAct
       active
         ? h("span", { class: "pill", "data-testid": `active-${w.name}` }, "Active")
         : h("button", { class: "link", "data-testid": `activate-${w.name}`, onclick: () => on.activate(w.name) }, "Make active"),
-      h("span", { class: `state ${tone}`, "data-testid": `state-${w.name}` }, h("span", { class: "dot", "aria-hidden": "true" }), stateLabel(w.state, w.expires_at, now)),
+      h(
+        "span",
+        { class: `state ${tone}`, "data-testid": `state-${w.name}` },
+        h("span", { class: "dot", "aria-hidden": "true" }),
+        stateLabel(w.state, w.expires_at, now),
+      ),
     ),
     h(
       "div",

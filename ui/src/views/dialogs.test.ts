@@ -83,7 +83,9 @@ describe("dialogs view", () => {
     calls.length = 0;
     form.click();
     expect(calls).toEqual([]);
-    Array.from(form.querySelectorAll("button")).find((b) => b.textContent === "Cancel")!.click();
+    Array.from(form.querySelectorAll("button"))
+      .find((b) => b.textContent === "Cancel")!
+      .click();
     el.click();
     el.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape" }));
     el.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" }));

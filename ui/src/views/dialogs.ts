@@ -34,7 +34,11 @@ function input(name: string, value: string, attrs: Record<string, string | boole
 }
 
 function workspaceFields(w: WorkspaceView | null, v: AppView, problems: Problems): HTMLElement[] {
-  const idpSel = h("select", { name: "idp", "data-testid": "field-idp" }, ...v.idps.map((i) => h("option", { value: i.name, selected: (w?.idp ?? v.idps[0]?.name) === i.name }, i.name)));
+  const idpSel = h(
+    "select",
+    { name: "idp", "data-testid": "field-idp" },
+    ...v.idps.map((i) => h("option", { value: i.name, selected: (w?.idp ?? v.idps[0]?.name) === i.name }, i.name)),
+  );
   const tokenSel = h(
     "select",
     { name: "token", "data-testid": "field-token" },
@@ -45,7 +49,13 @@ function workspaceFields(w: WorkspaceView | null, v: AppView, problems: Problems
     field("name", "Name", input("name", w?.name ?? "", w ? { disabled: true } : { placeholder: "dev" }), problems, "Short, used in menus and commands."),
     field("host", "Workspace URL", input("host", w?.host ?? "", { placeholder: "https://adb-1234567890.12.azuredatabricks.net" }), problems),
     field("idp", "Identity provider", idpSel, problems),
-    field("scopes", "Scopes", input("scopes", (w?.scopes ?? ["all-apis"]).join(" ")), problems, "Space-separated; all-apis, or least privilege such as “sql serving”."),
+    field(
+      "scopes",
+      "Scopes",
+      input("scopes", (w?.scopes ?? ["all-apis"]).join(" ")),
+      problems,
+      "Space-separated; all-apis, or least privilege such as “sql serving”.",
+    ),
     field("profile", "~/.databrickscfg profile", input("profile", w?.profile ?? "", { placeholder: "same as the name" }), problems),
     h(
       "details",

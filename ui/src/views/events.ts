@@ -17,14 +17,21 @@ export function events(list: readonly AppEvent[], now: number): HTMLElement {
       "ol",
       { class: "events", "data-testid": "events" },
       ...(list.length
-        ? list.slice(0, SHOWN_EVENTS).map((e) =>
-            h(
-              "li",
-              { class: e.level },
-              h("span", { class: "when muted", "data-ago": e.at, title: new Date(e.at * 1000).toLocaleString() }, ago(e.at, now)),
-              h("span", { class: "body" }, e.workspace ? h("span", { class: "chip" }, e.workspace) : null, h("span", { class: "what", title: e.text }, e.text)),
-            ),
-          )
+        ? list
+            .slice(0, SHOWN_EVENTS)
+            .map((e) =>
+              h(
+                "li",
+                { class: e.level },
+                h("span", { class: "when muted", "data-ago": e.at, title: new Date(e.at * 1000).toLocaleString() }, ago(e.at, now)),
+                h(
+                  "span",
+                  { class: "body" },
+                  e.workspace ? h("span", { class: "chip" }, e.workspace) : null,
+                  h("span", { class: "what", title: e.text }, e.text),
+                ),
+              ),
+            )
         : [h("li", { class: "muted" }, "Nothing yet.")]),
     ),
   );

@@ -29,7 +29,11 @@ describe("banners view", () => {
 
   it("shows a config problem and the file-vault warning", () => {
     const { on } = recorder<{ dismiss(): void }>(["dismiss"]);
-    const el = banners(sampleView({ config_error: "no Lakepass config at /x", vault_fallback: "no Secret Service", vault: "/home/u/.lakepass/vault" }), null, on);
+    const el = banners(
+      sampleView({ config_error: "no Lakepass config at /x", vault_fallback: "no Secret Service", vault: "/home/u/.lakepass/vault" }),
+      null,
+      on,
+    );
     const config = byTestId(el, "config-error");
     expect(config.getAttribute("role")).toBe("alert");
     expect(config.textContent).toBe("Lakepass is not set up yet. no Lakepass config at /x");

@@ -21,14 +21,21 @@ export function header(v: AppView, refreshing: boolean, on: { refresh(): void })
       h("span", { class: "logo", "aria-hidden": "true" }),
       h("div", {}, h("h1", {}, "Lakepass"), h("p", { class: "muted" }, "Databricks tokens from your company sign-in, kept fresh")),
     ),
-    h("button", { class: "primary", "data-testid": "refresh-now", disabled: !anySignedIn || refreshing, onclick: () => on.refresh() }, refreshing ? "Refreshing…" : "Refresh now"),
+    h(
+      "button",
+      { class: "primary", "data-testid": "refresh-now", disabled: !anySignedIn || refreshing, onclick: () => on.refresh() },
+      refreshing ? "Refreshing…" : "Refresh now",
+    ),
   );
 }
 
 /** The banners: a config problem, the file-vault warning, and the notice if any. */
 export function banners(v: AppView, notice: Notice | null, on: { dismiss(): void }): HTMLElement {
   const box = h("div", { class: "banners" });
-  if (v.config_error) box.append(h("div", { class: "banner bad", role: "alert", "data-testid": "config-error" }, h("strong", {}, "Lakepass is not set up yet. "), v.config_error));
+  if (v.config_error)
+    box.append(
+      h("div", { class: "banner bad", role: "alert", "data-testid": "config-error" }, h("strong", {}, "Lakepass is not set up yet. "), v.config_error),
+    );
   if (v.vault_fallback)
     box.append(
       h(

@@ -17,7 +17,12 @@ export function idps(list: readonly IdpView[], on: IdpActions): HTMLElement {
   return h(
     "section",
     { class: "panel", "aria-label": "Identity providers" },
-    h("div", { class: "section-head" }, h("h2", {}, "Identity providers"), h("button", { class: "ghost", "data-testid": "add-idp", onclick: () => on.add() }, "+ Add")),
+    h(
+      "div",
+      { class: "section-head" },
+      h("h2", {}, "Identity providers"),
+      h("button", { class: "ghost", "data-testid": "add-idp", onclick: () => on.add() }, "+ Add"),
+    ),
     list.length === 0 ? h("p", { class: "empty" }, "None yet: add the OIDC provider your company signs in with (Entra ID, Okta, Auth0, Keycloak…).") : null,
     ...list.map((i) => idp(i, on)),
   );
@@ -32,7 +37,12 @@ export function idp(i: IdpView, on: IdpActions): HTMLElement {
       "div",
       { class: "idp-main" },
       h("strong", {}, i.name),
-      h("span", { class: `state ${i.signed_in ? "ok" : "off"}` }, h("span", { class: "dot" }), i.signing_in ? "Waiting for the browser…" : i.signed_in ? "Signed in" : "Signed out"),
+      h(
+        "span",
+        { class: `state ${i.signed_in ? "ok" : "off"}` },
+        h("span", { class: "dot" }),
+        i.signing_in ? "Waiting for the browser…" : i.signed_in ? "Signed in" : "Signed out",
+      ),
       h("p", { class: "mono small muted" }, i.issuer),
     ),
     h(
@@ -40,7 +50,11 @@ export function idp(i: IdpView, on: IdpActions): HTMLElement {
       { class: "actions" },
       i.signed_in
         ? h("button", { "data-testid": `signout-${i.name}`, onclick: () => on.signOut(i.name) }, "Sign out")
-        : h("button", { class: "primary", "data-testid": `signin-${i.name}`, disabled: i.signing_in, onclick: () => on.signIn(i.name) }, i.signing_in ? "Waiting…" : "Sign in"),
+        : h(
+            "button",
+            { class: "primary", "data-testid": `signin-${i.name}`, disabled: i.signing_in, onclick: () => on.signIn(i.name) },
+            i.signing_in ? "Waiting…" : "Sign in",
+          ),
       h("button", { class: "link", onclick: () => on.edit(i) }, "Edit"),
       h("button", { class: "link danger", onclick: () => on.remove(i) }, "Remove"),
     ),

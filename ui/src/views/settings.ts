@@ -17,7 +17,12 @@ export function settings(v: AppView, autostart: boolean, on: SettingsActions): H
     h(
       "label",
       { class: "toggle" },
-      h("input", { type: "checkbox", "data-testid": "autostart", checked: autostart, onchange: (e) => on.setAutostart((e.target as HTMLInputElement).checked) }),
+      h("input", {
+        type: "checkbox",
+        "data-testid": "autostart",
+        checked: autostart,
+        onchange: (e) => on.setAutostart((e.target as HTMLInputElement).checked),
+      }),
       "Start Lakepass when I log in",
     ),
     h("p", { class: "small muted" }, "Config: ", h("span", { class: "mono" }, v.config_path)),
