@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// What kind of failure, for exit codes, hints and the UI's actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The config file is missing, broken or names something that is not there.
@@ -159,6 +160,7 @@ impl fmt::Display for ErrorKind {
 
 /// A failure as it is remembered and shown: its kind and the error's message (never a token).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Failure {
     /// What kind of failure.
     pub kind: ErrorKind,

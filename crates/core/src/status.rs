@@ -14,6 +14,7 @@ use crate::error::{ErrorKind, Failure};
 
 /// Where a workspace's token stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum TokenState {
     /// Valid, not due for refresh.
