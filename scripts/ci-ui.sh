@@ -4,7 +4,7 @@
 # Steps: system packages the tray needs (apt, only when missing) → ui: npm ci, prettier --check,
 # build, vitest → the `lakepass` CLI (the devstack the GUI checks run against) → clippy and the
 # Rust tests of lakepass-tray (pure decisions, the host against a devstack, IPC commands in the
-# mock runtime) →
+# mock runtime) → the generated TypeScript types are current →
 # GUI checks under Xvfb, each on its own private D-Bus: the dashboard in the real webview
 # (WebKitWebDriver), the tray over D-Bus (the test is the StatusNotifier host), and a start with
 # no bus at all. Artifacts (the dashboard screenshot) go to target/ui-e2e/.
@@ -140,6 +140,10 @@ step "build the lakepass CLI (the devstack)" 900 nice -n 5 cargo build -p lakepa
 step "clippy lakepass-tray -D warnings" 900 nice -n 5 cargo clippy -p lakepass-tray --all-targets -- -D warnings
 # Also builds target/…/debug/lakepass-tray, which the GUI checks run.
 step "cargo test -p lakepass-tray" 900 nice -n 5 cargo test -p lakepass-tray --no-fail-fast
+# The dashboard's types are generated from the tray's Rust types: regenerating must change nothing.
+step "ui: generated types are current (scripts/gen-types.sh)" 600 bash -c \
+    'bash scripts/gen-types.sh && git diff --exit-code -- ui/src/generated &&
+        test -z "$(git status --porcelain -- ui/src/generated)"'
 
 app=$CARGO_TARGET_DIR/debug/lakepass-tray
 cli=$CARGO_TARGET_DIR/debug/lakepass

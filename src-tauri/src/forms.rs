@@ -9,6 +9,7 @@ use crate::app_error::AppError;
 
 /// A workspace as the dashboard's form sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(ts_rs::TS)]
 pub struct WorkspaceForm {
     /// IdP name.
     pub idp: String,
@@ -30,6 +31,7 @@ pub struct WorkspaceForm {
 
 /// An IdP as the dashboard's form sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(ts_rs::TS)]
 pub struct IdpForm {
     /// Issuer URL, exactly as in the id_token.
     pub issuer: String,
