@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// An error as it crosses IPC: a stable kind the UI can act on, a message for people, and the
 /// config field at fault when there is one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]
 #[error("{message}")]
 pub struct AppError {
     /// What kind of failure: the UI acts on it (`needs_login`, `network`, `invalid`, …).

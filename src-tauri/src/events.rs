@@ -12,8 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::view::time_left;
 
 /// How the dashboard should colour an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// Routine.
@@ -23,8 +22,7 @@ pub enum Level {
 }
 
 /// One line in the list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Event {
     /// When (unix seconds).
     pub at: UnixTime,

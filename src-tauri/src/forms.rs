@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::app_error::AppError;
 
 /// A workspace as the dashboard's form sends it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct WorkspaceForm {
     /// IdP name.
     pub idp: String,
@@ -30,8 +29,7 @@ pub struct WorkspaceForm {
 }
 
 /// An IdP as the dashboard's form sends it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct IdpForm {
     /// Issuer URL, exactly as in the id_token.
     pub issuer: String,

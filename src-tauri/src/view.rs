@@ -15,8 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::hints;
 
 /// Everything the front ends show. Never holds a secret.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct AppView {
     /// One entry per configured workspace, in config order.
     pub workspaces: Vec<WorkspaceView>,
@@ -39,8 +38,7 @@ pub struct AppView {
 }
 
 /// One workspace card.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct WorkspaceView {
     /// Name in the config.
     pub name: String,
@@ -69,8 +67,7 @@ pub struct WorkspaceView {
 }
 
 /// One identity provider.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct IdpView {
     /// Name in the config.
     pub name: String,
