@@ -25,7 +25,7 @@ export interface Backend {
 /** Whatever was thrown, as an AppError. */
 export function asError(e: unknown): AppError {
   if (e && typeof e === "object" && "message" in e && "kind" in e) return e as AppError;
-  return { kind: "unknown", message: String(e), field: null };
+  return { kind: "unexpected", message: String(e), field: null };
 }
 
 export async function tauriBackend(): Promise<Backend> {

@@ -32,7 +32,7 @@ function view(): AppView {
         state: "failed",
         expires_at: NOW + 600,
         refresh_due_at: NOW,
-        last_error: "connection refused",
+        last_error: { kind: "network", message: "connection refused" },
         hint: "The workspace could not be reached.",
       },
     ],

@@ -1,73 +1,20 @@
-// The shapes the Rust side sends (src-tauri/src/view.rs, events.rs, host.rs). No secrets, ever.
+// The shapes the Rust side sends and receives. They are generated from the Rust types with ts-rs
+// (src-tauri/tests/bindings.rs, run by scripts/gen-types.sh) into generated/, so the two cannot
+// drift; never edit those files by hand. No secrets, ever.
+export type { AppView } from "./generated/AppView";
+export type { WorkspaceView } from "./generated/WorkspaceView";
+export type { IdpView } from "./generated/IdpView";
+// `Event` would shadow the DOM's Event type.
+export type { Event as AppEvent } from "./generated/Event";
+export type { Level } from "./generated/Level";
+export type { AppError } from "./generated/AppError";
+export type { WorkspaceForm } from "./generated/WorkspaceForm";
+export type { IdpForm } from "./generated/IdpForm";
+export type { TokenState } from "./generated/TokenState";
+export type { ErrorKind } from "./generated/ErrorKind";
+export type { Failure } from "./generated/Failure";
 
-export type TokenState = "fresh" | "expiring" | "refreshing" | "failed" | "needs_login";
-
-export interface WorkspaceView {
-  name: string;
-  host: string;
-  profile: string;
-  idp: string;
-  scopes: string[];
-  token: string;
-  client_id: string | null;
-  state: TokenState;
-  expires_at: number | null;
-  refresh_due_at: number | null;
-  last_error: string | null;
-  hint: string | null;
-}
-
-export interface IdpView {
-  name: string;
-  issuer: string;
-  client_id: string;
-  scopes: string[];
-  redirect_port: number;
-  signed_in: boolean;
-  signing_in: boolean;
-  workspaces: string[];
-}
-
-export interface AppView {
-  workspaces: WorkspaceView[];
-  idps: IdpView[];
-  active: string | null;
-  config_path: string;
-  config_error: string | null;
-  vault: string;
-  vault_fallback: string | null;
-  at: number;
-}
-
-export interface AppEvent {
-  at: number;
-  level: "info" | "warn";
-  workspace: string | null;
-  text: string;
-}
-
-export interface AppError {
-  kind: string;
-  message: string;
-  field: string | null;
-}
-
-export interface WorkspaceForm {
-  idp: string;
-  host: string;
-  scopes: string[];
-  token: string | null;
-  client_id: string | null;
-  profile: string | null;
-}
-
-export interface IdpForm {
-  issuer: string;
-  client_id: string;
-  scopes: string[];
-  redirect_port: number | null;
-}
-
+// The doctor's report (crates/core's doctor module) is not generated yet.
 export interface DoctorStep {
   id: string;
   title: string;

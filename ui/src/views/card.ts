@@ -106,7 +106,7 @@ export function card(w: WorkspaceView, v: AppView, ctx: CardContext, on: CardAct
           "div",
           { class: `problem ${tone}`, "data-testid": `problem-${w.name}` },
           w.hint ? h("p", { class: "hint" }, w.hint) : null,
-          w.last_error ? h("details", {}, h("summary", {}, "Details"), h("p", { class: "mono small" }, w.last_error)) : null,
+          w.last_error ? h("details", {}, h("summary", {}, "Details"), h("p", { class: "mono small" }, w.last_error.message)) : null,
           tone === "bad"
             ? h(
                 "button",

@@ -48,7 +48,7 @@ export function sampleView(over: Partial<AppView> = {}): AppView {
         state: "failed",
         expires_at: NOW + 600,
         refresh_due_at: NOW,
-        last_error: "connection refused",
+        last_error: { kind: "network", message: "connection refused" },
         hint: "The workspace could not be reached.",
       }),
     ],
