@@ -16,11 +16,14 @@ use lakepass_tray::forms::{IdpForm, WorkspaceForm};
 use lakepass_tray::view::AppView;
 use ts_rs::{Config, TS};
 
+/// Exports one type and what it refers to.
+type Export = fn(&Config) -> Result<(), ts_rs::ExportError>;
+
 /// Writes every type the dashboard uses, and what they refer to, into `dir`.
 fn export(dir: &Path) {
     // Unix times are i64, which ts-rs would make `bigint`; serde_json sends them as numbers.
     let cfg = Config::new().with_out_dir(dir).with_large_int("number");
-    let all: [fn(&Config) -> Result<(), ts_rs::ExportError>; 7] = [
+    let all: [Export; 7] = [
         AppView::export_all,
         Event::export_all,
         AppError::export_all,
