@@ -54,6 +54,7 @@ function view(): AppView {
     vault: "OS keyring (service lakepass)",
     vault_fallback: null,
     at: NOW,
+    warnings: [],
   };
 }
 

@@ -59,6 +59,7 @@ export function sampleView(over: Partial<AppView> = {}): AppView {
     vault: "OS keyring (service lakepass)",
     vault_fallback: null,
     at: NOW,
+    warnings: [],
     ...over,
   };
 }
