@@ -61,8 +61,9 @@ pub enum TerminalKind {
     ITerm,
     /// Windows Terminal: `wt -d DIR CMD…`.
     WindowsTerminal,
-    /// `cmd /c start "" /D DIR CMD…`.
-    CmdStart,
+    /// The command itself in a new console window (Windows' own fallback), started directly:
+    /// no `cmd /c start`, so nothing in the folder or the arguments is parsed by `cmd.exe`.
+    NewConsole,
     /// The config's exact argv prefix; the command is appended.
     Exact(Vec<String>),
 }
@@ -85,6 +86,8 @@ pub struct TerminalInvocation {
     pub args: Vec<String>,
     /// A script to write (mode 0700) at the path given to [`terminal_invocation`] first (macOS).
     pub script: Option<String>,
+    /// Give the program a console window of its own (Windows); it starts in the launch folder.
+    pub new_console: bool,
 }
 
 const LINUX_DEFAULTS: &[&str] =
@@ -130,7 +133,7 @@ fn candidate(platform: Platform, program: &str) -> TerminalCandidate {
         "kitty" => TerminalKind::Kitty,
         "wezterm" => TerminalKind::Wezterm,
         "wt" if platform == Platform::Windows => TerminalKind::WindowsTerminal,
-        "cmd" if platform == Platform::Windows => TerminalKind::CmdStart,
+        "cmd" if platform == Platform::Windows => TerminalKind::NewConsole,
         "terminal" | "terminal.app" if platform == Platform::MacOs => TerminalKind::MacTerminal,
         "iterm" | "iterm2" | "iterm.app" if platform == Platform::MacOs => TerminalKind::ITerm,
         _ => TerminalKind::DashE,
@@ -171,15 +174,19 @@ pub fn terminal_invocation(
                 program: found.into(),
                 args: vec!["-a".into(), app.into(), script_path.to_string_lossy().into_owned()],
                 script: Some(script),
+                new_console: false,
             };
         }
         TerminalKind::WindowsTerminal => {
             // `wt` splits its command line at `;` into several tabs unless escaped.
             [vec!["-d".into(), d], cmd.iter().map(|a| a.replace(';', "\\;")).collect()].concat()
         }
-        TerminalKind::CmdStart => {
-            let run = if cmd.is_empty() { vec!["cmd".to_string()] } else { cmd.clone() };
-            [vec!["/c".into(), "start".into(), String::new(), "/D".into(), d], run].concat()
+        TerminalKind::NewConsole => {
+            // The folder is the child's working directory, not an argument; the command's words
+            // are its own argv, quoted by the OS's rules for a program, never by cmd.exe's.
+            let mut run = if cmd.is_empty() { vec!["cmd.exe".to_string()] } else { cmd.clone() };
+            let program = run.remove(0);
+            return TerminalInvocation { program, args: run, script: None, new_console: true };
         }
         TerminalKind::Exact(prefix) => {
             let run =
@@ -187,7 +194,7 @@ pub fn terminal_invocation(
             [prefix.clone(), run].concat()
         }
     };
-    TerminalInvocation { program: found.into(), args, script: None }
+    TerminalInvocation { program: found.into(), args, script: None, new_console: false }
 }
 
 /// The `.command` script macOS Terminal/iTerm run: deletes itself, changes folder, sets the

@@ -257,7 +257,7 @@ fn terminal_candidates_per_platform() {
     let win = terminal_candidates(Platform::Windows, &none);
     assert_eq!(programs(&win), ["wt", "cmd"]);
     assert_eq!(win[0].kind, TerminalKind::WindowsTerminal);
-    assert_eq!(win[1].kind, TerminalKind::CmdStart);
+    assert_eq!(win[1].kind, TerminalKind::NewConsole);
     // A configured terminal is the only candidate: missing is an error, not a surprise.
     let konsole = TerminalSetting::Program("konsole".into());
     assert_eq!(
@@ -326,17 +326,42 @@ fn terminal_argv_for_every_kind() {
             vec!["start", "--cwd", "/home/ada/my src"],
             tail(&["start", "--cwd", "/home/ada/my src", "--"]),
         ),
-        (
-            TerminalKind::CmdStart,
-            vec!["/c", "start", "", "/D", "/home/ada/my src", "cmd"],
-            tail(&["/c", "start", "", "/D", "/home/ada/my src"]),
-        ),
         (TerminalKind::Exact(vec!["--hold".into()]), vec!["--hold", "/bin/zsh"], tail(&["--hold"])),
     ];
     for (kind, bare, with_cmd) in cases {
         assert_eq!(argv(kind.clone(), None), bare, "{kind:?} with no command");
         assert_eq!(argv(kind.clone(), Some(run)), with_cmd, "{kind:?} with a command");
     }
+    // Windows' fallback runs the command itself in a new console: no cmd.exe parses a folder
+    // named `x&calc` or an argument with `&` (the review's finding 9).
+    let c = ctx(None, None);
+    let cand = TerminalCandidate { program: "cmd".into(), kind: TerminalKind::NewConsole };
+    let hostile: Vec<String> = ["claude", "--settings", "a&calc", "|", "%PATH%"].map(String::from).to_vec();
+    let inv = terminal_invocation(
+        &cand,
+        "cmd",
+        &c,
+        Path::new(r"C:\x&calc"),
+        Some(&hostile),
+        &EnvChanges::default(),
+        Path::new("/d/x.command"),
+    );
+    assert_eq!((inv.program.as_str(), inv.new_console), ("claude", true));
+    assert_eq!(inv.args, &hostile[1..], "the words are the program's own argv, untouched");
+    assert!(
+        !inv.args.iter().any(|a| a.contains("calc") && a.contains(r"C:\")),
+        "the folder is not an argument"
+    );
+    let bare = terminal_invocation(
+        &cand,
+        "cmd",
+        &c,
+        Path::new("C:\\"),
+        None,
+        &EnvChanges::default(),
+        Path::new("/x"),
+    );
+    assert_eq!((bare.program.as_str(), bare.args.len()), ("cmd.exe", 0));
     // Windows Terminal splits at `;` unless escaped.
     let wt = argv(TerminalKind::WindowsTerminal, Some(run));
     assert_eq!(wt[..2], ["-d", "/home/ada/my src"]);

@@ -55,7 +55,7 @@ pub fn spawn_detached(
     let mut cmd = Command::new(&inv.program);
     cmd.args(&inv.args).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     env.apply(&mut cmd);
-    os::detach(&mut cmd);
+    os::detach(&mut cmd, inv.new_console);
     let mut child =
         cmd.spawn().map_err(|source| LaunchError::Spawn { program: inv.program.clone(), source })?;
     let deadline = Instant::now() + EARLY_EXIT_WATCH;

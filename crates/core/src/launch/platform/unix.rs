@@ -9,7 +9,7 @@ pub fn hand_over(cmd: &mut Command) -> std::io::Result<ExitStatus> {
     Err(cmd.exec())
 }
 
-/// Puts the child in its own process group.
-pub fn detach(cmd: &mut Command) {
+/// Puts the child in its own process group (a console of its own is a Windows notion).
+pub fn detach(cmd: &mut Command, _new_console: bool) {
     cmd.process_group(0);
 }
