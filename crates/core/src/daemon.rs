@@ -243,6 +243,8 @@ async fn retry_live(
     first_error: String,
     every: Duration,
 ) {
+    // Warn first: by the time the profiles are gone, every front end already says why.
+    engine.set_warning(LIVE_WARNING, Some(Failure::new(ErrorKind::LiveService, first_error)));
     let remover = LiveProfiles::remover(engine.paths().databrickscfg.clone());
     let workspaces = engine.workspaces().to_vec();
     let removed =
@@ -254,7 +256,6 @@ async fn retry_live(
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "could not remove the -live profiles"),
     }
-    engine.set_warning(LIVE_WARNING, Some(Failure::new(ErrorKind::LiveService, first_error)));
     loop {
         tokio::time::sleep(every).await;
         match start_live(&engine).await {
