@@ -40,6 +40,8 @@ pub enum Target {
     IdpToken,
     /// The IdP's JWKS (`GET /jwks`): signing keys unreachable while discovery still works.
     IdpKeys,
+    /// The IdP's discovery document (`GET /.well-known/openid-configuration`).
+    IdpDiscovery,
     /// A workspace's `POST /oidc/v1/token` (exchange and client credentials).
     WorkspaceToken,
     /// A workspace's REST and serving APIs (`/api/…`, `/serving-endpoints/…`, `/ai-gateway/…`).
@@ -65,6 +67,16 @@ pub enum FaultKind {
     },
     /// Close the connection without any response.
     Drop,
+    /// Answer with this status and exactly this body (a hostile or broken server's answer).
+    Body {
+        /// HTTP status.
+        code: u16,
+        /// The body, sent as it is.
+        body: String,
+        /// Its `Content-Type`; `application/json` when not given.
+        #[serde(default)]
+        content_type: Option<String>,
+    },
     /// Serve normally, but with the server's clock this many seconds off (`Date`, `iat`, `exp`,
     /// and expiry checks).
     #[serde(rename = "clock_skew_secs")]
@@ -176,7 +188,7 @@ impl Faults {
                         plan.skew += s;
                         true
                     }
-                    kind @ (FaultKind::Status { .. } | FaultKind::Drop) => {
+                    kind @ (FaultKind::Status { .. } | FaultKind::Drop | FaultKind::Body { .. }) => {
                         let first = plan.terminal.is_none();
                         if first {
                             plan.terminal = Some(kind.clone());
@@ -249,6 +261,7 @@ fn classify(site: &Listener, path: &str) -> Option<Target> {
     match site {
         Listener::Idp if path == "/token" => Some(Target::IdpToken),
         Listener::Idp if path == "/jwks" => Some(Target::IdpKeys),
+        Listener::Idp if path == "/.well-known/openid-configuration" => Some(Target::IdpDiscovery),
         Listener::Idp => None,
         Listener::Workspace(_) if path == "/oidc/v1/token" => Some(Target::WorkspaceToken),
         Listener::Workspace(_)
@@ -289,6 +302,15 @@ pub(crate) async fn middleware(State(site): State<Site>, mut req: Request, next:
             }
             Some(FaultKind::Status { code, retry_after_secs }) => {
                 status_response(&site.listener, code, retry_after_secs)
+            }
+            Some(FaultKind::Body { code, body, content_type }) => {
+                let mut resp = Response::new(axum::body::Body::from(body));
+                *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let ct = content_type.unwrap_or_else(|| "application/json".into());
+                if let Ok(v) = HeaderValue::from_str(&ct) {
+                    resp.headers_mut().insert(header::CONTENT_TYPE, v);
+                }
+                resp
             }
             _ => {
                 req.extensions_mut().insert(skew);

@@ -45,6 +45,59 @@ async fn two_hundred_idle_sockets_do_not_starve_a_good_request() {
     .await
 }
 
+/// Another local user floods the live service with connections that open and close at once
+/// (the review saw 9–14 s for a good request under such a flood). The SDK's request is still
+/// answered within the header timeout while four flooders run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_flood_does_not_starve_a_good_request() {
+    within(CASE_TIMEOUT, async {
+        let f = fixture().await;
+        let e = f.engine().await;
+        f.sign_in(&e).await;
+        let svc = LiveService::start(e.clone(), 0).await.unwrap();
+        let addr = svc.local_addr();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut flooders = Vec::new();
+        for _ in 0..4 {
+            let stop = stop.clone();
+            flooders.push(tokio::spawn(async move {
+                let mut n = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Ok(s) = tokio::net::TcpStream::connect(addr).await {
+                        drop(s);
+                        n += 1;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                n
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await; // the flood is under way
+        let url = svc.url_for("dev").unwrap().secret().to_string();
+        let deadline = lakepass_core::serve::HEADER_TIMEOUT - Duration::from_millis(500);
+        let resp = tokio::time::timeout(
+            deadline,
+            reqwest::Client::new()
+                .get(&url)
+                .header("X-Databricks-Metadata-Version", "1")
+                .header("X-Databricks-Host", f.host("dev"))
+                .send(),
+        )
+        .await
+        .expect("answered during the flood")
+        .unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut connections = 0;
+        for flooder in flooders {
+            connections += flooder.await.unwrap();
+        }
+        assert_eq!(resp.status(), 200);
+        assert!(connections > 100, "the flood really ran: {connections} connections");
+        svc.shutdown().await;
+    })
+    .await
+}
+
 /// Another local user squats the live service's port while Lakepass is stopped (the review's
 /// medium finding). The next start cannot bind: it removes the `-live` profiles, so no SDK sends
 /// its request (and path secret) to the squatter, warns in every snapshot, and binds as soon as

@@ -12,6 +12,7 @@
 //! `scripts/faults.sh` counts the cases that passed: "faults survived".
 
 mod files;
+mod hostile;
 mod idp;
 mod live;
 mod local;
