@@ -183,17 +183,31 @@ describe("dashboard", () => {
     expect(b.calls).toContainEqual(["signIn", "corp"]);
   });
 
-  it("validates the add-workspace form before saving", async () => {
+  it("checks the add-workspace form for missing fields before saving", async () => {
     const { root, b } = await mount();
     q(root, "add-workspace")!.click();
-    (q(root, "field-name") as HTMLInputElement).value = "bad name";
-    (q(root, "field-host") as HTMLInputElement).value = "http://example.com";
+    (q(root, "field-name") as HTMLInputElement).value = "dev";
+    (q(root, "field-host") as HTMLInputElement).value = " ";
     q(root, "dialog-workspace")!.dispatchEvent(new Event("submit", { cancelable: true }));
     await flush();
     expect(q(root, "error-name")).not.toBeNull();
     expect(q(root, "error-host")).not.toBeNull();
     expect(b.calls.find((c) => c[0] === "saveWorkspace")).toBeUndefined();
     // What was typed survives the re-render.
+    expect((q(root, "field-name") as HTMLInputElement).value).toBe("dev");
+  });
+
+  it("shows the core's verdict at the field it names", async () => {
+    const { root, b } = await mount();
+    b.fail = { kind: "invalid", message: "`bad name` is not a valid name; use only letters, digits, `-` and `_`", field: "workspace.bad name.name" };
+    q(root, "add-workspace")!.click();
+    (q(root, "field-name") as HTMLInputElement).value = "bad name";
+    (q(root, "field-host") as HTMLInputElement).value = "https://staging.example.com";
+    q(root, "dialog-workspace")!.dispatchEvent(new Event("submit", { cancelable: true }));
+    await flush();
+    await flush();
+    expect(b.calls.find((c) => c[0] === "saveWorkspace")).toBeDefined();
+    expect(q(root, "error-name")?.textContent).toContain("not a valid name");
     expect((q(root, "field-name") as HTMLInputElement).value).toBe("bad name");
   });
 

@@ -1,38 +1,21 @@
-// Form checks run before anything is sent; the Rust side validates the whole config again
-// (ConfigDoc) before saving, and its answer names the field at fault.
+// Form shaping before anything is sent: required fields, words into lists, a port into a number.
+// The rules of what is valid live in the core alone: it validates the whole config (ConfigDoc)
+// before saving, and its answer names the field at fault.
 import type { IdpForm, WorkspaceForm } from "./types";
 import { words } from "./format";
 
 export type Problems = Record<string, string>;
 
-const NAME = /^[A-Za-z0-9_-]+$/;
-const PROFILE = /^[A-Za-z0-9._-]+$/;
-
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "[::1]" || /^127(\.\d{1,3}){3}$/.test(host);
-}
-
-/** A URL check shared by hosts and issuers: https, or http on loopback only. */
-export function urlProblem(value: string, what: string): string | null {
-  const v = value.trim();
-  if (!v) return `Enter the ${what}.`;
-  let u: URL;
-  try {
-    u = new URL(v);
-  } catch {
-    return `That is not a URL; it should look like https://…`;
-  }
-  if (u.protocol === "http:" && !isLoopback(u.hostname)) return "Use https:// (plain http only on 127.0.0.1 or localhost).";
-  if (u.protocol !== "https:" && u.protocol !== "http:") return "Use https://.";
-  if (u.username || u.password) return "Leave user names and passwords out of the URL.";
-  if (u.search || u.hash) return "Leave out the ?query and #fragment.";
-  return null;
+/** Required fields: only presence is checked here. What a valid name, profile, workspace URL or
+ * issuer is, is the core's rule alone (config validation); the backend's answer names the field
+ * at fault and the dialog shows it there, so the dashboard keeps no copy of those rules. */
+export function requiredProblem(value: string, what: string): string | null {
+  return value.trim() ? null : `Enter the ${what}.`;
 }
 
 export function nameProblem(name: string, taken: string[], editing: boolean): string | null {
   const n = name.trim();
   if (!n) return "Give it a short name, e.g. dev.";
-  if (!NAME.test(n)) return "Use only letters, digits, - and _.";
   if (!editing && taken.includes(n)) return `“${n}” already exists; choose another name.`;
   return null;
 }
@@ -59,19 +42,18 @@ export function checkWorkspace(
   const name = nameProblem(f.name, ctx.names, ctx.editing);
   if (name) p.name = name;
   if (!ctx.idps.includes(f.idp)) p.idp = ctx.idps.length ? "Pick the identity provider this workspace trusts." : "Add an identity provider first.";
-  const host = urlProblem(f.host, "workspace URL");
+  const host = requiredProblem(f.host, "workspace URL");
   if (host) p.host = host;
   const scopes = words(f.scopes);
   const sp = scopesProblem(scopes);
   if (sp) p.scopes = sp;
-  if (f.profile.trim() && !PROFILE.test(f.profile.trim())) p.profile = "Use letters, digits, -, _ and . only.";
   if (f.token !== "id_token" && f.token !== "access_token") p.token = "Choose id_token or access_token.";
   if (Object.keys(p).length) return { problems: p, form: null };
   return {
     problems: p,
     form: {
       idp: f.idp,
-      host: f.host.trim().replace(/\/+$/, ""),
+      host: f.host.trim(),
       scopes,
       token: f.token,
       client_id: f.client_id.trim() || null,
@@ -93,7 +75,7 @@ export function checkIdp(f: IdpInput, ctx: { names: string[]; editing: boolean }
   const name = nameProblem(f.name, ctx.names, ctx.editing);
   if (name) p.name = name;
   // The issuer is compared as an exact string (a trailing slash matters): never rewrite it.
-  const issuer = urlProblem(f.issuer, "issuer URL");
+  const issuer = requiredProblem(f.issuer, "issuer URL");
   if (issuer) p.issuer = issuer;
   if (!f.client_id.trim()) p.client_id = "Copy the client (application) id registered at the IdP.";
   const scopes = words(f.scopes);
