@@ -27,6 +27,15 @@ describe("banners view", () => {
     expect(banners(sampleView(), null, on).children).toHaveLength(0);
   });
 
+  it("shows a process-wide warning prominently", () => {
+    const { on } = recorder<{ dismiss(): void }>(["dismiss"]);
+    const el = banners(sampleView({ warnings: [{ kind: "live_service", message: "port 8731 is in use" }] }), null, on);
+    const w = byTestId(el, "warning");
+    expect(w.getAttribute("role")).toBe("alert");
+    expect(w.textContent).toContain("-live profiles were removed");
+    expect(w.textContent).toContain("port 8731 is in use");
+  });
+
   it("shows a config problem and the file-vault warning", () => {
     const { on } = recorder<{ dismiss(): void }>(["dismiss"]);
     const el = banners(

@@ -29,13 +29,20 @@ export function header(v: AppView, refreshing: boolean, on: { refresh(): void })
   );
 }
 
-/** The banners: a config problem, the file-vault warning, and the notice if any. */
+/** The lead sentence of a process-wide warning, by its kind. */
+function hintOf(kind: string): string {
+  return kind === "live_service" ? "The live token service is down, and the -live profiles were removed until it is back." : "Lakepass has a problem.";
+}
+
+/** The banners: a config problem, process-wide warnings, the file-vault warning, and the notice. */
 export function banners(v: AppView, notice: Notice | null, on: { dismiss(): void }): HTMLElement {
   const box = h("div", { class: "banners" });
   if (v.config_error)
     box.append(
       h("div", { class: "banner bad", role: "alert", "data-testid": "config-error" }, h("strong", {}, "Lakepass is not set up yet. "), v.config_error),
     );
+  for (const w of v.warnings)
+    box.append(h("div", { class: "banner bad", role: "alert", "data-testid": "warning" }, h("strong", {}, `${hintOf(w.kind)} `), w.message));
   if (v.vault_fallback)
     box.append(
       h(
