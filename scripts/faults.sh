@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-EXPECTED_FAULTS=38
+EXPECTED_FAULTS=39
 EXPECTED_BAD_INPUTS=106
 
 log=$(mktemp)

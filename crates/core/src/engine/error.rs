@@ -83,9 +83,8 @@ impl EngineError {
                 LoginCause::NotSignedIn | LoginCause::MissingSubjectToken => ErrorKind::NeedsLogin,
             },
             EngineError::Idp(e) if e.needs_login() => ErrorKind::SessionEnded,
-            EngineError::Idp(IdpError::Http(_)) | EngineError::Exchange(ExchangeError::Http { .. }) => {
-                ErrorKind::Network
-            }
+            EngineError::Idp(IdpError::Http(_) | IdpError::KeysUnavailable { .. })
+            | EngineError::Exchange(ExchangeError::Http { .. }) => ErrorKind::Network,
             EngineError::Idp(_) => ErrorKind::Idp,
             EngineError::Exchange(_) => ErrorKind::FederationRejected,
             EngineError::Lock(_) => ErrorKind::Lock,

@@ -34,7 +34,7 @@ use crate::audit::{self, AuditEvent, EventKind};
 use crate::clock::{SharedClock, UnixTime};
 use crate::config::{Config, Workspace};
 use crate::http::Http;
-use crate::idp::Discovery;
+use crate::idp::{Discovery, KeyCache};
 use crate::paths::Paths;
 use crate::sink::{CredentialsProfile, LiveProfiles, SharedSink, StateFile};
 use crate::status::Snapshot;
@@ -86,6 +86,7 @@ struct Inner {
     clock: SharedClock,
     opts: EngineOptions,
     discovery: Mutex<HashMap<String, Discovery>>,
+    keys: HashMap<String, KeyCache>,
     idp_locks: HashMap<String, tokio::sync::Mutex<()>>,
     ws_locks: HashMap<String, tokio::sync::Mutex<()>>,
     runtime: Mutex<HashMap<String, state::Runtime>>,
@@ -119,6 +120,7 @@ impl Engine {
     ) -> Result<Self, EngineError> {
         let workspaces = config.workspaces()?;
         let idp_locks = config.idp.keys().map(|k| (k.clone(), Default::default())).collect();
+        let keys = config.idp.keys().map(|k| (k.clone(), KeyCache::default())).collect();
         let ws_locks = workspaces.iter().map(|w| (Store::workspace_key(w), Default::default())).collect();
         let runtime = workspaces.iter().map(|w| (w.name.clone(), Default::default())).collect();
         let sinks: Vec<SharedSink> = vec![
@@ -140,6 +142,7 @@ impl Engine {
             clock,
             opts,
             discovery: Mutex::new(HashMap::new()),
+            keys,
             idp_locks,
             ws_locks,
             runtime: Mutex::new(runtime),

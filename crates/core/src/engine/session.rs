@@ -12,7 +12,7 @@ use crate::audit::{self, AuditEvent, EventKind};
 use crate::clock::UnixTime;
 use crate::config::{SubjectTokenKind, Workspace};
 use crate::error::ErrorKind;
-use crate::idp::{self, Discovery, Grant, IdpError, IdpSession, Loopback, SignInRequest};
+use crate::idp::{self, Discovery, Grant, IdpError, IdpSession, KeyCache, Loopback, SignInRequest};
 use crate::lock;
 use crate::secret::Secret;
 
@@ -47,8 +47,16 @@ impl Engine {
         on_url(&lb.start_url());
         let code = lb.wait(&req, &d.issuer, timeout).await?;
         let form = idp::code_request(&d, &idp_cfg, &req, &code);
-        let session =
-            idp::redeem(&self.0.http, &d, &idp_cfg, form, Grant::code(&req.nonce), self.now()).await?;
+        let session = idp::redeem(
+            &self.0.http,
+            &d,
+            &idp_cfg,
+            form,
+            Grant::code(&req.nonce),
+            self.now(),
+            self.keys(idp_name)?,
+        )
+        .await?;
         {
             let _g = self.idp_lock(idp_name).await?;
             self.0.store.save_idp_session(idp_name, &session).await?;
@@ -131,7 +139,8 @@ impl Engine {
         let d = self.discovery(idp_name).await?;
         let form = idp::refresh_request(&d, &idp_cfg, &rt);
         let started = std::time::Instant::now();
-        let refreshed = idp::redeem(&self.0.http, &d, &idp_cfg, form, Grant::refresh(&rt), now).await;
+        let keys = self.keys(idp_name)?;
+        let refreshed = idp::redeem(&self.0.http, &d, &idp_cfg, form, Grant::refresh(&rt), now, keys).await;
         match &refreshed {
             Err(e) => {
                 let kind = if e.needs_login() { ErrorKind::SessionEnded } else { ErrorKind::Idp };
@@ -149,6 +158,13 @@ impl Engine {
                 audit::record(&self.0.paths, &event.idp(idp_name).error_code(code));
             }
             Ok(_) => self.audit(EventKind::Refresh, None, Some(idp_name), started, None),
+        }
+        if let Err(IdpError::KeysUnavailable { rotated_refresh_token: Some(rotated), .. }) = &refreshed {
+            // The old refresh token is spent: keep the rotated one, or the next refresh burns
+            // the family. The stale id_token stays; the next refresh replaces it.
+            let kept = IdpSession { refresh_token: Some(rotated.clone()), ..session.clone() };
+            self.0.store.save_idp_session(idp_name, &kept).await?;
+            tracing::warn!(idp = idp_name, "kept the rotated refresh token; the IdP's keys were unreachable");
         }
         match refreshed {
             Ok(new) => {
@@ -179,6 +195,12 @@ impl Engine {
         let g = m.lock().await;
         let f = lock::acquire_async(self.0.paths.lock_file(&format!("idp-{idp_name}")), LOCK_TIMEOUT).await?;
         Ok((g, f))
+    }
+
+    /// The kept signing keys of an IdP.
+    fn keys(&self, idp_name: &str) -> Result<&KeyCache, EngineError> {
+        self.0.config.idp(idp_name)?;
+        Ok(&self.0.keys[idp_name])
     }
 
     async fn discovery(&self, idp_name: &str) -> Result<Discovery, EngineError> {

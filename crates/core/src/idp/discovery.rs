@@ -49,3 +49,28 @@ pub async fn discover(http: &Http, issuer: &str) -> Result<Discovery, IdpError> 
 pub async fn fetch_jwks(http: &Http, d: &Discovery) -> Result<JwkSet, IdpError> {
     Ok(http.get_json(&d.jwks_uri).await?)
 }
+
+/// An issuer's signing keys, kept between refreshes: they are fetched the first time and again
+/// only when an id_token names a key (`kid`) the kept set does not have. A refresh is then two
+/// round trips (grant, exchange), not three.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    keys: std::sync::Mutex<Option<JwkSet>>,
+}
+
+impl KeyCache {
+    /// The kept keys, fetched first if there are none yet.
+    pub async fn keys(&self, http: &Http, d: &Discovery) -> Result<JwkSet, IdpError> {
+        if let Some(k) = self.keys.lock().expect("key cache").clone() {
+            return Ok(k);
+        }
+        self.refetch(http, d).await
+    }
+
+    /// Fetches the keys again (a key was unknown) and keeps them.
+    pub async fn refetch(&self, http: &Http, d: &Discovery) -> Result<JwkSet, IdpError> {
+        let k = fetch_jwks(http, d).await?;
+        *self.keys.lock().expect("key cache") = Some(k.clone());
+        Ok(k)
+    }
+}

@@ -23,7 +23,7 @@ use crate::http::{HttpError, OAuthError, OAuthErrorCode};
 use crate::jwt::JwtError;
 use crate::secret::Secret;
 
-pub use discovery::{Discovery, discover, fetch_jwks};
+pub use discovery::{Discovery, KeyCache, discover, fetch_jwks};
 pub use loopback::Loopback;
 pub use signin::{
     CallbackError, Grant, SignInRequest, code_request, parse_callback, redeem, refresh_request,
@@ -61,6 +61,15 @@ pub enum IdpError {
     /// A token response without the tokens it must carry.
     #[error("the identity provider's token response has no {0}")]
     MissingToken(&'static str),
+    /// The grant was answered, but the keys to check its new id_token could not be fetched.
+    #[error("the identity provider's signing keys could not be fetched to check its new id_token: {source}")]
+    KeysUnavailable {
+        /// The rotated refresh token the answer carried: keep it, the old one is spent.
+        rotated_refresh_token: Option<Secret>,
+        /// Why the keys could not be fetched.
+        #[source]
+        source: Box<IdpError>,
+    },
     /// The loopback callback carried something wrong.
     #[error("{0}")]
     Callback(#[from] CallbackError),

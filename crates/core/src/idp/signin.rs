@@ -9,7 +9,7 @@ use oauth2::{CsrfToken, PkceCodeChallenge};
 use serde::Deserialize;
 use url::Url;
 
-use super::discovery::{Discovery, fetch_jwks};
+use super::discovery::{Discovery, KeyCache};
 use super::{IdpError, IdpSession};
 use crate::clock::UnixTime;
 use crate::config::IdpConfig;
@@ -179,7 +179,14 @@ impl<'a> Grant<'a> {
     }
 }
 
-/// Sends a token request and validates the answer into a session.
+/// Sends a token request and validates the answer into a session, checking the id_token with
+/// the kept keys (fetched again only for an unknown `kid`).
+///
+/// A grant with a rotating refresh token is spent the moment the IdP answers. When the keys for
+/// its new id_token cannot be fetched then (the IdP rotated its keys during a JWKS outage), the
+/// error carries the rotated refresh token so that the caller keeps it: the next refresh uses it
+/// instead of the spent one, which a strict IdP would answer by revoking the whole family
+/// (fault suite: `jwks_down_while_keys_rotate_keeps_the_rotated_refresh_token`).
 pub async fn redeem(
     http: &Http,
     d: &Discovery,
@@ -187,11 +194,10 @@ pub async fn redeem(
     req: FormRequest,
     grant: Grant<'_>,
     now: UnixTime,
+    keys: &KeyCache,
 ) -> Result<IdpSession, IdpError> {
-    // The keys come first: a grant with a rotating refresh token is spent the moment the IdP
-    // answers, so a JWKS outage after it would lose the new refresh token (fault suite:
-    // `jwks_down_during_refresh_does_not_burn_the_rotated_refresh_token`).
-    let jwks = fetch_jwks(http, d).await?;
+    // With no keys kept yet, fetch them before spending the grant.
+    let jwks = keys.keys(http, d).await?;
     let resp = http.post_form(&req).await?;
     if !resp.is_success() {
         return Err(IdpError::Grant { grant: grant.name, error: OAuthError::from_response(&resp) });
@@ -207,7 +213,10 @@ pub async fn redeem(
     let claims = match jwt::verify(id_token.secret(), &jwks, &want) {
         Err(JwtError::UnknownKey(_)) => {
             // Keys rotated since we fetched them: fetch once more.
-            let jwks = fetch_jwks(http, d).await?;
+            let jwks = keys.refetch(http, d).await.map_err(|e| IdpError::KeysUnavailable {
+                rotated_refresh_token: body.refresh_token.clone(),
+                source: Box::new(e),
+            })?;
             jwt::verify(id_token.secret(), &jwks, &want)?
         }
         other => other?,

@@ -68,11 +68,12 @@ impl TokenSink for StateFile {
     }
 }
 
-/// Writes the snapshot as `state.json` (no secrets in it), atomically.
+/// Writes the snapshot as `state.json` (no secrets in it), atomically but without fsync: it is a
+/// cache of what the engine knows.
 pub fn write_state_file(path: &Path, snap: &Snapshot) -> std::io::Result<()> {
     let _lock = state_lock(path)?;
     let json = serde_json::to_vec_pretty(snap).expect("snapshot serializes");
-    crate::atomic::write_atomic(path, &json, 0o600)
+    crate::atomic::write_cache(path, &json, 0o600)
 }
 
 /// Replaces one workspace's entry in `state.json`, keeping the others.
@@ -88,7 +89,7 @@ pub fn merge_state_entry(path: &Path, entry: WorkspaceStatus, now: UnixTime) -> 
     }
     snap.at = now;
     let json = serde_json::to_vec_pretty(&snap).expect("snapshot serializes");
-    crate::atomic::write_atomic(path, &json, 0o600)
+    crate::atomic::write_cache(path, &json, 0o600)
 }
 
 fn state_lock(path: &Path) -> std::io::Result<crate::lock::FileLock> {

@@ -505,7 +505,9 @@ mod forged_callbacks_live {
         assert!(browser.await.unwrap().is_success());
         let http = Http::new();
         let now = lakepass_core::Clock::now(&lakepass_core::SystemClock);
-        idp::redeem(&http, &d, &cfg, idp::code_request(&d, &cfg, &req, &code), Grant::code(&req.nonce), now)
+        let keys = idp::KeyCache::default();
+        let form = idp::code_request(&d, &cfg, &req, &code);
+        idp::redeem(&http, &d, &cfg, form, Grant::code(&req.nonce), now, &keys)
             .await
             .expect("the first redemption works");
         let err = idp::redeem(
@@ -515,6 +517,7 @@ mod forged_callbacks_live {
             idp::code_request(&d, &cfg, &req, &code),
             Grant::code(&req.nonce),
             now,
+            &keys,
         )
         .await
         .unwrap_err();

@@ -43,10 +43,10 @@ async fn idp_down_during_refresh_keeps_the_old_token_until_expiry_then_says_so()
     .await
 }
 
+/// The IdP's keys are kept between refreshes (a refresh is two round trips, not three), so a
+/// JWKS outage with unchanged keys does not stop a refresh at all.
 #[tokio::test]
-async fn jwks_down_during_refresh_does_not_burn_the_rotated_refresh_token() {
-    // Regression: the JWKS used to be fetched after the refresh grant, so an outage of the keys
-    // endpoint lost the rotated refresh token and forced a new sign-in.
+async fn a_jwks_outage_with_unchanged_keys_does_not_stop_refreshes() {
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let e = f.engine().await;
@@ -55,15 +55,45 @@ async fn jwks_down_during_refresh_does_not_burn_the_rotated_refresh_token() {
             .add(FaultRule::new(Target::IdpKeys, FaultKind::Status { code: 503, retry_after_secs: None }));
         f.clock.advance(3500);
         e.tick().await;
+        assert_eq!(state(&e, "dev"), TokenState::Fresh, "{:?}", status(&e, "dev"));
+        assert_eq!(f.ds.stats().idp.refresh_grants, 1);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn jwks_down_while_keys_rotate_keeps_the_rotated_refresh_token() {
+    // Regression: a grant with a rotating refresh token is spent the moment the IdP answers; when
+    // the keys for its new id_token could not be fetched, the rotated refresh token was lost and
+    // the next refresh presented the spent one, which revokes the whole family.
+    within(CASE_TIMEOUT, async {
+        let f = fixture().await;
+        let e = f.engine().await;
+        f.sign_in(&e).await;
+        let spent = e.store().idp_session("devstack").await.unwrap().unwrap().refresh_token.unwrap();
+        f.ds.rotate_signing_key().await;
+        f.faults()
+            .add(FaultRule::new(Target::IdpKeys, FaultKind::Status { code: 503, retry_after_secs: None }));
+        f.clock.advance(3500);
+        e.tick().await;
         let s = status(&e, "dev");
         assert_eq!(s.state, TokenState::Failed, "{s:?}");
-        assert_eq!(f.ds.stats().idp.refresh_grants, 0, "no grant spent while the keys are unreachable");
+        assert_eq!(s.error_kind(), Some(ErrorKind::Network), "{s:?}");
+        // Each workspace's refresh spent a grant (the second with the first one's rotated token).
+        let spent_grants = f.ds.stats().idp.refresh_grants;
+        assert!(spent_grants >= 1, "the grant was spent");
+        let kept = e.store().idp_session("devstack").await.unwrap().unwrap().refresh_token.unwrap();
+        assert_ne!(kept, spent, "the rotated refresh token is kept");
         f.faults().clear();
         f.clock.advance(30);
         e.tick().await;
         assert_eq!(state(&e, "dev"), TokenState::Fresh);
         let stats = f.ds.stats();
-        assert_eq!((stats.idp.refresh_grants, stats.idp.refresh_failures), (1, 0));
+        assert_eq!(
+            (stats.idp.refresh_grants, stats.idp.refresh_failures),
+            (spent_grants + 1, 0),
+            "the kept token worked: no spent token was presented"
+        );
     })
     .await
 }
