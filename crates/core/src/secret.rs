@@ -24,6 +24,12 @@ impl Secret {
         &self.0
     }
 
+    /// Whether `given` is this secret, compared in constant time (for equal lengths: the secrets
+    /// compared this way, `state` and path secrets, have a fixed length, so it says nothing).
+    pub fn matches(&self, given: &str) -> bool {
+        constant_time_eq(self.0.as_bytes(), given.as_bytes())
+    }
+
     /// True when the secret is the empty string.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -40,6 +46,15 @@ impl Drop for Secret {
     fn drop(&mut self) {
         self.0.zeroize();
     }
+}
+
+/// Equal in constant time for equal lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
 }
 
 #[cfg(test)]

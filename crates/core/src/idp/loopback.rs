@@ -101,7 +101,7 @@ impl Loopback {
         let Some(head) = read_head(&mut stream).await else { return Step::Wait };
         let Some(target) = request_target(&head) else { return Step::Wait };
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        if crate::serve::constant_time_eq(path.as_bytes(), self.start_path.secret().as_bytes()) {
+        if self.start_path.matches(path) {
             if std::mem::replace(started, true) {
                 let e = CallbackError::LinkReused;
                 let _ =

@@ -111,8 +111,7 @@ pub fn parse_callback(query: &str, state: &Secret, issuer: &str) -> Result<Secre
             _ => {}
         }
     }
-    let state_ok =
-        got_state.as_deref().is_some_and(|s| constant_time_eq(s.as_bytes(), state.secret().as_bytes()));
+    let state_ok = got_state.as_deref().is_some_and(|s| state.matches(s));
     if !state_ok {
         return Err(CallbackError::State);
     }
@@ -125,10 +124,6 @@ pub fn parse_callback(query: &str, state: &Secret, issuer: &str) -> Result<Secre
         return Err(CallbackError::Denied { error, description });
     }
     code.filter(|c| !c.is_empty()).map(Secret::new).ok_or(CallbackError::MissingCode)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The code-redemption request (RFC 6749 §4.1.3 + RFC 7636 §4.5).

@@ -5,7 +5,6 @@ use std::net::IpAddr;
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 
-use super::secrets::constant_time_eq;
 use super::{HOST_HEADER, VERSION_HEADER};
 use crate::config::Workspace;
 use crate::host::WorkspaceHost;
@@ -112,7 +111,7 @@ pub fn authorize<'w>(
     let (Some(ws), Some(expected)) = (ws, expected) else {
         return Err(Refusal::NotFound);
     };
-    if !constant_time_eq(given.as_bytes(), expected.secret().as_bytes()) {
+    if !expected.matches(given) {
         return Err(Refusal::NotFound);
     }
     match headers.get(VERSION_HEADER).map(HeaderValue::as_bytes) {
