@@ -16,6 +16,8 @@ mod login_flow;
 mod oidc_provider;
 mod parallel_token;
 mod python_sdk;
+mod removal;
 mod revoked;
 mod rotation;
 mod secrets;
+mod signout;

@@ -51,7 +51,11 @@ pub struct DemoArgs {
 }
 
 fn options(addr: SocketAddr, auto_approve: Option<String>, ttl: u64) -> anyhow::Result<DevstackOptions> {
-    anyhow::ensure!(addr.ip().is_loopback(), "the devstack listens on loopback only; use 127.0.0.1");
+    if !addr.ip().is_loopback() {
+        return Err(crate::output::usage(format!(
+            "the devstack listens on loopback only ({addr} is not); use --addr 127.0.0.1:<port>"
+        )));
+    }
     Ok(DevstackOptions {
         addr,
         auto_approve,

@@ -20,6 +20,33 @@ impl std::fmt::Display for Exit {
 }
 impl std::error::Error for Exit {}
 
+/// An error the CLI itself finds (a bad argument, a missing secret), carrying its kind and so
+/// its exit code: what `anyhow::bail!` would say, typed.
+#[derive(Debug)]
+pub struct Problem {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+impl std::error::Error for Problem {}
+
+/// A usage error (exit 2): a flag or argument that cannot work.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    Problem { kind: ErrorKind::Invalid, message: message.into() }.into()
+}
+
+/// An error of `kind` with `message`.
+pub fn problem(kind: ErrorKind, message: impl Into<String>) -> anyhow::Error {
+    Problem { kind, message: message.into() }.into()
+}
+
 /// Sets up logging to stderr. `LAKEPASS_LOG` (an env-filter) wins over `-v`.
 pub fn init_logging(verbose: u8) {
     let default = match verbose {
@@ -45,6 +72,18 @@ pub fn kind_of(e: &anyhow::Error) -> Option<ErrorKind> {
             Some(ee.kind())
         } else if let Some(be) = cause.downcast_ref::<BuildError>() {
             Some(be.kind())
+        } else if let Some(p) = cause.downcast_ref::<Problem>() {
+            Some(p.kind)
+        } else if let Some(p) = cause.downcast_ref::<lakepass_core::presets::PresetError>() {
+            Some(p.kind())
+        } else if let Some(a) = cause.downcast_ref::<lakepass_core::admin::AdminError>() {
+            Some(a.kind())
+        } else if let Some(w) = cause.downcast_ref::<lakepass_core::admin::WhoamiError>() {
+            Some(w.kind())
+        } else if let Some(l) = cause.downcast_ref::<lakepass_core::launch::LaunchError>() {
+            Some(l.kind())
+        } else if cause.is::<lakepass_core::HostError>() {
+            Some(ErrorKind::Invalid)
         } else {
             cause.downcast_ref::<lakepass_core::config::ConfigError>().map(|_| ErrorKind::Config)
         }

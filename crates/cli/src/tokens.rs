@@ -184,7 +184,7 @@ pub async fn fresh_token(paths: &Paths, ws: &Workspace) -> anyhow::Result<Fresh>
         Ok(ipc::Reply::Ok { access_token, expires_at, host }) if host == ws.host.as_str() => {
             return Ok(Fresh { token: access_token, expires_at, host });
         }
-        Ok(ipc::Reply::Ok { .. }) => {
+        Ok(ipc::Reply::Ok { .. } | ipc::Reply::SignedOut { .. }) => {
             tracing::warn!(workspace = %ws.name, "the engine answered for another host; ignored")
         }
         Ok(ipc::Reply::Error { kind: ErrorKind::UnknownWorkspace, .. }) => {

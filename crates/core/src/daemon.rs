@@ -144,6 +144,12 @@ impl Daemon {
         &self.notices
     }
 
+    /// True when this daemon serves the engine socket; false when another engine owns it
+    /// (then a sign-out here must also be sent there: [`crate::ipc::sign_out`]).
+    pub fn owns_socket(&self) -> bool {
+        self.socket.is_some()
+    }
+
     /// The live token service, when it runs.
     pub fn live_service(&self) -> Option<&LiveService> {
         self.live.as_ref()

@@ -134,4 +134,36 @@ impl Store {
     pub async fn delete_path_secret(&self, ws: &Workspace) -> Result<(), StoreError> {
         Ok(self.vault.delete(&Self::path_secret_key(ws)).await?)
     }
+
+    /// Forgets every secret Lakepass keeps for `ws` (its token, M2M secret and live-service
+    /// path secret) that none of `remaining` shares (two workspaces on one host and client id
+    /// share keys). Returns the keys that were there and are now gone.
+    pub async fn forget_workspace(
+        &self,
+        ws: &Workspace,
+        remaining: &[Workspace],
+    ) -> Result<Vec<String>, StoreError> {
+        let keys =
+            |w: &Workspace| [Self::workspace_key(w), Self::m2m_secret_key(w), Self::path_secret_key(w)];
+        let shared: Vec<String> = remaining.iter().filter(|w| w.name != ws.name).flat_map(keys).collect();
+        let mut removed = Vec::new();
+        for key in keys(ws) {
+            if shared.contains(&key) || self.vault.get(&key).await?.is_none() {
+                continue;
+            }
+            self.vault.delete(&key).await?;
+            removed.push(key);
+        }
+        Ok(removed)
+    }
+
+    /// Forgets the IdP session of `idp`; returns its key when there was one.
+    pub async fn forget_idp(&self, idp: &str) -> Result<Option<String>, StoreError> {
+        let key = Self::idp_key(idp);
+        if self.vault.get(&key).await?.is_none() {
+            return Ok(None);
+        }
+        self.vault.delete(&key).await?;
+        Ok(Some(key))
+    }
 }

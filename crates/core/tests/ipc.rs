@@ -15,7 +15,7 @@ use home::Fixture;
 use lakepass_core::SystemClock;
 use lakepass_core::engine::{Engine, EngineOptions};
 use lakepass_core::http::Http;
-use lakepass_core::ipc::{self, IpcError, IpcServer, Reply, TokenRequest};
+use lakepass_core::ipc::{self, IpcError, IpcServer, Reply, SignOutRequest, TokenRequest};
 use lakepass_devstack::DevstackOptions;
 
 impl Fixture {
@@ -47,6 +47,7 @@ fn token_of(r: Reply) -> (String, i64) {
     match r {
         Reply::Ok { access_token, expires_at, .. } => (access_token.secret().to_string(), expires_at),
         Reply::Error { kind, message } => panic!("expected a token, got {kind}: {message}"),
+        other => panic!("expected a token, got {other:?}"),
     }
 }
 
@@ -54,6 +55,7 @@ fn error_kind(r: Reply) -> String {
     match r {
         Reply::Error { kind, .. } => kind.to_string(),
         Reply::Ok { .. } => panic!("expected an error, got a token"),
+        other => panic!("expected an error, got {other:?}"),
     }
 }
 
@@ -98,6 +100,29 @@ async fn answers_many_callers_with_the_engines_token_and_no_extra_exchange() {
     assert_eq!(error_kind(ipc::ask(&f.socket(), &f.request("dev")).await.unwrap()), "needs_login");
     drop(server);
     assert!(!f.socket().exists(), "the socket is removed when the server stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_out_request_makes_the_running_engine_forget_its_tokens_at_once() {
+    let f = Fixture::new().await;
+    let e = f.signed_in_engine().await;
+    let _server = IpcServer::start(e.clone(), f.socket()).await.unwrap();
+    token_of(ipc::ask(&f.socket(), &f.request("dev")).await.unwrap());
+    let issuer = e.config().idp("devstack").unwrap().issuer.clone();
+
+    // Another config's IdP of the same name: refused, nothing forgotten.
+    let elsewhere = SignOutRequest { idp: "devstack".into(), issuer: "https://other.example".into() };
+    assert_eq!(error_kind(ipc::sign_out(&f.socket(), &elsewhere).await.unwrap()), "unknown_workspace");
+    token_of(ipc::ask(&f.socket(), &f.request("dev")).await.unwrap());
+
+    let req = SignOutRequest { idp: "devstack".into(), issuer };
+    match ipc::sign_out(&f.socket(), &req).await.unwrap() {
+        Reply::SignedOut { removed } => assert!(removed.contains(&"dev".to_string()), "{removed:?}"),
+        other => panic!("expected a sign-out, got {other:?}"),
+    }
+    // The token it held in memory is gone: a refusal, not a token.
+    assert_eq!(error_kind(ipc::ask(&f.socket(), &f.request("dev")).await.unwrap()), "needs_login");
+    assert_eq!(error_kind(ipc::ask(&f.socket(), &f.request("prod")).await.unwrap()), "needs_login");
 }
 
 #[tokio::test]
