@@ -7,7 +7,9 @@
 
 mod bad_input;
 mod claude_code;
+mod cli_helper_config;
 mod doctor;
+mod exit_codes;
 mod faults_process;
 mod isolation;
 mod launch;
