@@ -18,6 +18,7 @@ mod login_flow;
 mod oidc_provider;
 mod parallel_token;
 mod python_sdk;
+mod readme_cli;
 mod removal;
 mod revoked;
 mod rotation;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use lakepass_core::config::{Config, ConfigDoc, SubjectTokenKind, Workspace, WorkspaceAuth, WorkspaceConfig};
 use lakepass_core::sink::live_profile_name;
-use lakepass_core::{Paths, Store, databrickscfg};
+use lakepass_core::{Paths, Store, WorkspaceHost, databrickscfg};
 
 use crate::output::usage;
 use lakepass_core::presets::Preset;
@@ -138,6 +138,11 @@ fn load_doc(paths: &Paths) -> anyhow::Result<ConfigDoc> {
 pub async fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         WorkspaceCmd::Add(a) => {
+            // Checked here, before the file: a config line that was never written is no help.
+            let host = WorkspaceHost::parse(&a.host).map_err(|e| match WorkspaceHost::cleaned(&a.host) {
+                Some(h) => usage(format!("--host {e}; did you mean --host {h}?")),
+                None => usage(format!("--host {e}")),
+            })?;
             let mut doc = load_doc(paths)?;
             let m2m = a.auth == WorkspaceAuth::M2m;
             let idp = match a.idp {
@@ -167,7 +172,24 @@ pub async fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitC
                 ..WorkspaceConfig::new("", a.host)
             };
             doc.add_workspace(&a.name, &ws, a.replace)?;
+            let sharing: Vec<String> = doc
+                .to_config(&paths.config)
+                .ok()
+                .and_then(|c| c.workspaces().ok())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|w| w.name != a.name && w.host == host)
+                .map(|w| format!("`{}`", w.name))
+                .collect();
             doc.save(&paths.config)?;
+            if !sharing.is_empty() {
+                eprintln!(
+                    "Warning: workspace {} has the same host ({host}). That is right only for \
+                     different service principals (--client-id); otherwise remove one, or the \
+                     SDKs' `auth token --host` cannot tell them apart.",
+                    sharing.join(", ")
+                );
+            }
             if m2m {
                 eprintln!(
                     "Added M2M workspace `{}` to {}. Store its client secret with `lakepass workspace set-secret {}`.",

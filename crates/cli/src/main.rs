@@ -53,8 +53,8 @@ enum Command {
     Status(tokens::StatusArgs),
     /// Print a valid Databricks token for a workspace, refreshing it if needed (a credential helper).
     Token(tokens::TokenArgs),
-    /// Exchange new tokens now, even if the cached ones are fresh.
-    Refresh(tokens::WorkspaceArg),
+    /// Exchange new tokens now for every workspace (or the one given), even if the cached ones are fresh.
+    Refresh(tokens::RefreshArgs),
     /// Show who each workspace thinks you are (SCIM Me): user name, or the SP's application id.
     Whoami(admin::WhoamiArgs),
     /// Explain a failing sign-in or token exchange link by link, claim by claim, with fixes.

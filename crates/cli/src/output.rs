@@ -102,9 +102,27 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
 pub fn report(e: &anyhow::Error) -> ExitCode {
     let code = code_for(e);
     if e.downcast_ref::<Exit>().is_none() {
-        eprintln!("lakepass: {e:#}");
+        eprintln!("lakepass: {}", chain_text(e));
     }
     ExitCode::from(code)
+}
+
+/// The error and its causes, `: `-separated, without repeats: the core's errors already say
+/// their cause in their own message (`could not reach X: …`), so printing every link of the
+/// chain (`{:#}`) would say it twice.
+pub fn chain_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// A spinner on stderr while `fut` runs, only when stderr is a terminal.
@@ -145,6 +163,29 @@ pub fn rfc3339(t: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug)]
+    struct Unreachable(std::io::Error);
+    impl std::fmt::Display for Unreachable {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "could not reach https://idp.example: {}", self.0)
+        }
+    }
+    impl std::error::Error for Unreachable {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn error_chains_say_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let e = anyhow::Error::new(Unreachable(io)).context("no token for workspace `dev`");
+        assert_eq!(
+            chain_text(&e),
+            "no token for workspace `dev`: could not reach https://idp.example: connection refused"
+        );
+    }
 
     #[test]
     fn time_left_reads_naturally() {
