@@ -44,6 +44,9 @@ pub enum Notice {
     SocketListening(PathBuf),
     /// The engine socket did not start: `lakepass token` refreshes by itself.
     SocketFailed(String),
+    /// Another engine (a `lakepass daemon`) already serves the socket, and so the live token
+    /// service: this one (a non-exclusive tray) leaves both to it. Not a problem.
+    SocketOwnedElsewhere(PathBuf),
     /// The live token service listens here; these `-live` profiles name it.
     LiveServing {
         /// Where.
@@ -69,6 +72,11 @@ impl std::fmt::Display for Notice {
         match self {
             Notice::SocketListening(p) => write!(f, "engine socket on {}", p.display()),
             Notice::SocketFailed(e) => write!(f, "{e}; `lakepass token` will refresh by itself"),
+            Notice::SocketOwnedElsewhere(p) => write!(
+                f,
+                "another Lakepass engine serves {} and the live token service; using that one",
+                p.display()
+            ),
             Notice::LiveServing { addr, profiles } if profiles.is_empty() => {
                 write!(f, "live token service on {addr}")
             }
@@ -112,6 +120,10 @@ impl Daemon {
                     Some(s)
                 }
                 Err(e @ IpcError::AlreadyRunning { .. }) if opts.exclusive => return Err(e),
+                Err(IpcError::AlreadyRunning { path }) => {
+                    notices.push(Notice::SocketOwnedElsewhere(path));
+                    None
+                }
                 Err(e) => {
                     notices.push(Notice::SocketFailed(e.to_string()));
                     None
@@ -121,7 +133,9 @@ impl Daemon {
             None
         };
         engine.own_state_file();
-        let live = if opts.live_service { start_live(&engine, &mut notices).await } else { None };
+        let elsewhere = notices.iter().any(|n| matches!(n, Notice::SocketOwnedElsewhere(_)));
+        let live =
+            if opts.live_service && !elsewhere { start_live(&engine, &mut notices).await } else { None };
         let (stop, stopped) = oneshot::channel::<()>();
         let runner = engine.clone();
         let run = tokio::spawn(async move {
