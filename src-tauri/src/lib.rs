@@ -214,7 +214,9 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Start {
     while let Some(a) = args.next() {
         match a.as_str() {
             "-h" | "--help" => return Start::Print(HELP.into()),
-            "-V" | "--version" => return Start::Print(format!("lakepass-tray {}", env!("CARGO_PKG_VERSION"))),
+            "-V" | "--version" => {
+                return Start::Print(format!("lakepass-tray {}", env!("CARGO_PKG_VERSION")));
+            }
             "--config" => match args.next() {
                 Some(p) => f.config = Some(p.into()),
                 None => return Start::Usage("--config needs a path; see `lakepass-tray --help`.".into()),

@@ -45,6 +45,9 @@ fn a_bad_flag_is_refused_with_exit_2() {
     let out = tray(&["--frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown argument `--frobnicate`"));
-    assert_eq!(parse_args(["--config".to_string()]), Start::Usage("--config needs a path; see `lakepass-tray --help`.".into()));
+    assert_eq!(
+        parse_args(["--config".to_string()]),
+        Start::Usage("--config needs a path; see `lakepass-tray --help`.".into())
+    );
     assert!(matches!(parse_args(["--show".to_string()]), Start::Run(f) if f.show));
 }

@@ -752,6 +752,15 @@ pub fn peer_python() -> Option<PathBuf> {
     Some(python)
 }
 
+impl TempHome {
+    /// The keys the file vault holds now (`idp:…`, `ws:…`, `live:ws:…`, `m2m:…`); never values.
+    pub fn vault_keys(&self) -> BTreeSet<String> {
+        let Ok(raw) = std::fs::read_to_string(self.vault_path()) else { return BTreeSet::new() };
+        let entries: BTreeMap<String, serde_json::Value> = serde_json::from_str(&raw).unwrap_or_default();
+        entries.into_keys().collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -771,14 +780,5 @@ mod tests {
         assert_eq!(ini_value(text, "b", "host").as_deref(), Some("y"));
         assert_eq!(ini_value(text, "b", "token").as_deref(), Some("z"));
         assert_eq!(ini_value(text, "c", "host"), None);
-    }
-}
-
-impl TempHome {
-    /// The keys the file vault holds now (`idp:…`, `ws:…`, `live:ws:…`, `m2m:…`); never values.
-    pub fn vault_keys(&self) -> BTreeSet<String> {
-        let Ok(raw) = std::fs::read_to_string(self.vault_path()) else { return BTreeSet::new() };
-        let entries: BTreeMap<String, serde_json::Value> = serde_json::from_str(&raw).unwrap_or_default();
-        entries.into_keys().collect()
     }
 }

@@ -112,14 +112,14 @@ impl Preset {
             ("--realm", realm),
             ("--auth-server", auth_server),
         ];
-        if NAMES.contains(&name) || name == "azure" {
-            if let Some((flag, _)) = given.iter().find(|(f, v)| v.is_some() && !takes.contains(f)) {
-                let problem = match takes {
-                    [] => format!("does not take {flag} (it takes --issuer)"),
-                    t => format!("does not take {flag} (it takes {})", t.join(" and ")),
-                };
-                return Err(PresetError { preset: name.into(), problem });
-            }
+        if (NAMES.contains(&name) || name == "azure")
+            && let Some((flag, _)) = given.iter().find(|(f, v)| v.is_some() && !takes.contains(f))
+        {
+            let problem = match takes {
+                [] => format!("does not take {flag} (it takes --issuer)"),
+                t => format!("does not take {flag} (it takes {})", t.join(" and ")),
+            };
+            return Err(PresetError { preset: name.into(), problem });
         }
         Ok(match name {
             "entra" | "azure" => {
