@@ -383,7 +383,21 @@ impl Host {
     /// Signs out of `idp`: forgets its session and tokens, removes its profiles.
     pub async fn sign_out(&self, idp: &str) -> Result<(), AppError> {
         let engine = self.require_engine()?;
-        let profiles = engine.logout(idp).await?;
+        let owns_socket = self.lock().generation.as_ref().is_some_and(Daemon::owns_socket);
+        let mut profiles = Vec::new();
+        if !owns_socket && let Ok(i) = engine.config().idp(idp) {
+            // Another engine (a `lakepass daemon`) owns the socket and holds tokens too.
+            let req = lakepass_core::ipc::SignOutRequest { idp: idp.into(), issuer: i.issuer.clone() };
+            let socket = lakepass_core::ipc::socket_path(engine.paths());
+            if let Ok(lakepass_core::ipc::Reply::SignedOut { removed }) =
+                lakepass_core::ipc::sign_out(&socket, &req).await
+            {
+                profiles = removed;
+            }
+        }
+        profiles.extend(engine.logout(idp).await?);
+        profiles.sort();
+        profiles.dedup();
         self.lock().sessions.insert(idp.to_string(), false);
         self.sync(&engine);
         let removed = if profiles.is_empty() {

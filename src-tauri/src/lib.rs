@@ -170,30 +170,94 @@ fn init_logging() {
 }
 
 /// Command-line flags: `--config PATH`, `--show` (open the dashboard at start), `--hidden`.
-struct Flags {
-    config: Option<std::path::PathBuf>,
-    show: bool,
-    hidden: bool,
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// `--config PATH`.
+    pub config: Option<std::path::PathBuf>,
+    /// `--show`.
+    pub show: bool,
+    /// `--hidden` (or `--autostart`).
+    pub hidden: bool,
 }
 
-fn flags() -> Flags {
-    let mut f = Flags { config: None, show: false, hidden: false };
-    let mut args = std::env::args().skip(1);
+/// What the command line asks for, decided before any GTK or engine work.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Start {
+    /// Run the app.
+    Run(Flags),
+    /// Print this and exit 0 (`--help`, `--version`).
+    Print(String),
+    /// Print this one sentence and exit 2 (a bad flag).
+    Usage(String),
+}
+
+/// `--help` text.
+pub const HELP: &str = "\
+lakepass-tray: the Lakepass tray app (token state, workspace switcher, sign-in, dashboard).
+
+Usage: lakepass-tray [--config PATH] [--show | --hidden]
+
+Options:
+  --config PATH  Config file [default: $LAKEPASS_CONFIG or <config dir>/lakepass/config.toml]
+  --show         Open the dashboard at start
+  --hidden       Start in the tray only (what start-at-login uses)
+  -h, --help     Print this help
+  -V, --version  Print the version
+
+Starting it again while it runs shows the running one's dashboard. On a machine without a
+display, run `lakepass daemon` instead.";
+
+/// Parses the arguments (without the program name).
+pub fn parse_args(args: impl IntoIterator<Item = String>) -> Start {
+    let mut f = Flags::default();
+    let mut args = args.into_iter();
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--config" => f.config = args.next().map(Into::into),
+            "-h" | "--help" => return Start::Print(HELP.into()),
+            "-V" | "--version" => {
+                return Start::Print(format!("lakepass-tray {}", env!("CARGO_PKG_VERSION")));
+            }
+            "--config" => match args.next() {
+                Some(p) => f.config = Some(p.into()),
+                None => return Start::Usage("--config needs a path; see `lakepass-tray --help`.".into()),
+            },
             "--show" => f.show = true,
             "--hidden" | "--autostart" => f.hidden = true,
-            _ => {}
+            // Desktop launchers and the OS may pass extra arguments (e.g. macOS `-psn_…`).
+            other if other.starts_with("-psn_") => {}
+            other => return Start::Usage(format!("unknown argument `{other}`; see `lakepass-tray --help`.")),
         }
     }
-    f
+    Start::Run(f)
+}
+
+/// Why the app cannot show anything here, in one sentence: Linux without a display server.
+fn no_display() -> Option<&'static str> {
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    (cfg!(all(unix, not(target_os = "macos"))) && !set("DISPLAY") && !set("WAYLAND_DISPLAY")).then_some(
+        "lakepass-tray: no graphical display here (DISPLAY and WAYLAND_DISPLAY are unset); \
+         on a headless machine run `lakepass daemon` instead.",
+    )
 }
 
 /// Runs the app until Quit.
 pub fn run() {
+    let flags = match parse_args(std::env::args().skip(1)) {
+        Start::Run(f) => f,
+        Start::Print(text) => {
+            println!("{text}");
+            std::process::exit(0);
+        }
+        Start::Usage(sentence) => {
+            eprintln!("lakepass-tray: {sentence}");
+            std::process::exit(2);
+        }
+    };
+    if let Some(sentence) = no_display() {
+        eprintln!("{sentence}");
+        std::process::exit(2);
+    }
     init_logging();
-    let flags = flags();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -211,7 +275,9 @@ pub fn run() {
         sign_in_timeout: Duration::from_secs(300),
         sinks: true,
     };
-    let host = rt.block_on(Host::start(paths, opts));
+    // The host (and its engine) is built in `setup`, after the single-instance plugin: a second
+    // start hands over to the running app and exits there, before building an engine of its own.
+    let started: Arc<std::sync::OnceLock<Arc<Host>>> = Arc::default();
     let notifier: Arc<dyn Notifier> = Arc::new(DesktopNotifier);
     // Which tray icon variant: LAKEPASS_TRAY_THEME=light|dark, else the desktop theme.
     let forced_theme = match std::env::var("LAKEPASS_TRAY_THEME").as_deref() {
@@ -222,13 +288,16 @@ pub fn run() {
     let fixed_theme = forced_theme.is_some();
     let dark = Arc::new(Mutex::new(forced_theme.unwrap_or(false)));
 
-    let (h_setup, n_setup, d_setup, d_events) = (host.clone(), notifier.clone(), dark.clone(), dark.clone());
+    let (n_setup, d_setup, d_events) = (notifier.clone(), dark.clone(), dark.clone());
+    let started_setup = started.clone();
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| show_dashboard(app)))
         .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, Some(vec!["--hidden"])))
         .invoke_handler(all_commands!())
         .setup(move |app| {
             let handle = app.handle().clone();
+            let h_setup = tauri::async_runtime::block_on(Host::start(paths, opts));
+            let _ = started_setup.set(h_setup.clone());
             app.manage(AppState { host: h_setup.clone(), autostart: Box::new(PluginAutostart(handle.clone())) });
             if !fixed_theme {
                 *d_setup.lock().expect("theme") = platform::desktop_prefers_dark();
@@ -266,9 +335,11 @@ pub fn run() {
             api.prevent_exit();
         }
     });
-    rt.block_on(async {
-        let _ = tokio::time::timeout(Duration::from_secs(3), host.shutdown()).await;
-    });
+    if let Some(host) = started.get() {
+        rt.block_on(async {
+            let _ = tokio::time::timeout(Duration::from_secs(3), host.shutdown()).await;
+        });
+    }
     rt.shutdown_timeout(Duration::from_millis(200));
     std::process::exit(code);
 }

@@ -235,7 +235,7 @@ async fn idp_presets_fill_issuer_scopes_and_redirect_port() {
     let bad = home
         .run(&["idp", "add", "kc", "--preset", "keycloak", "--url", "https://kc", "--client-id", "c"])
         .await;
-    assert_eq!(bad.code, Some(1), "{bad:?}");
+    assert_eq!(bad.code, Some(2), "a preset argument error is bad usage: {bad:?}");
     assert!(bad.stderr.contains("--realm"), "{bad:?}");
 }
 

@@ -133,7 +133,7 @@ async fn cli_helper_flavour_refreshes_through_lakepass_with_no_lakepass_process(
     let by_profile =
         home.run(&["auth", "token", "--profile", "devstack-dev", "--force-refresh"]).await.success();
     assert_eq!(by_profile.json()["access_token"], j["access_token"]);
-    home.run(&["auth", "token", "--host", "https://unknown.example"]).await.code(1);
+    home.run(&["auth", "token", "--host", "https://unknown.example"]).await.code(2);
 
     let exchanges_before = ds.stats().workspaces["dev"].exchanges_ok;
     let run = sdk_live(&home, &python, "devstack-dev", 14).await;

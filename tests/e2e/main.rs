@@ -7,7 +7,9 @@
 
 mod bad_input;
 mod claude_code;
+mod cli_helper_config;
 mod doctor;
+mod exit_codes;
 mod faults_process;
 mod isolation;
 mod launch;
@@ -16,6 +18,9 @@ mod login_flow;
 mod oidc_provider;
 mod parallel_token;
 mod python_sdk;
+mod readme_cli;
+mod removal;
 mod revoked;
 mod rotation;
 mod secrets;
+mod signout;

@@ -67,6 +67,13 @@ impl TempHome {
         self.data_dir().join("vault.json")
     }
 
+    /// The keys the file vault holds now (`idp:…`, `ws:…`, `live:ws:…`, `m2m:…`); never values.
+    pub fn vault_keys(&self) -> std::collections::BTreeSet<String> {
+        let Ok(raw) = std::fs::read_to_string(self.vault_path()) else { return Default::default() };
+        let entries: BTreeMap<String, serde_json::Value> = serde_json::from_str(&raw).unwrap_or_default();
+        entries.into_keys().collect()
+    }
+
     /// Sets an extra environment variable for every later child (e.g. `LAKEPASS_LOG`).
     pub fn set_env(&mut self, key: &str, value: impl Into<OsString>) {
         self.extra_env.insert(key.to_string(), value.into());

@@ -6,14 +6,13 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use lakepass_core::admin::{self, Account, AdminRequest, EndpointSpec, GatewaySpec, Pii, PolicySpec};
 use lakepass_core::config::Config;
 use lakepass_core::{Paths, Secret};
 
 use crate::app;
-use crate::output::Exit;
+use crate::output::{self, Exit};
 
 /// `lakepass admin` and its options.
 #[derive(Args, Debug)]
@@ -179,10 +178,9 @@ fn policy_spec(
     let mut spec = match &f.from_idp {
         Some(name) => PolicySpec::from_idp(config.idp(name)?),
         None => PolicySpec {
-            issuer: f
-                .issuer
-                .clone()
-                .context("give --issuer, or --from-idp NAME to take it from a configured IdP")?,
+            issuer: f.issuer.clone().ok_or_else(|| {
+                output::usage("give --issuer, or --from-idp NAME to take it from a configured IdP")
+            })?,
             audiences: Vec::new(),
             subject_claim: "sub".into(),
             subject: None,
@@ -217,10 +215,11 @@ pub async fn admin(paths: &Paths, a: AdminArgs) -> anyhow::Result<ExitCode> {
         }
         AdminCmd::SpPolicy(SpPolicyCmd::Create { service_principal, fields }) => {
             let (spec, id, desc) = policy_spec(&config, fields)?;
-            anyhow::ensure!(
-                spec.subject.is_some(),
-                "a service-principal federation policy needs --subject (the value of the subject claim it accepts)"
-            );
+            if spec.subject.is_none() {
+                return Err(output::usage(
+                    "a service-principal federation policy needs --subject (the value of the subject claim it accepts)",
+                ));
+            }
             (
                 admin::create_policy(
                     &account()?,
@@ -239,12 +238,12 @@ pub async fn admin(paths: &Paths, a: AdminArgs) -> anyhow::Result<ExitCode> {
             (admin::delete_policy(&account()?, Some(&service_principal), &policy_id), true)
         }
         AdminCmd::Endpoint(EndpointCmd::Create { name, model, secret_ref }) => {
-            anyhow::ensure!(
-                secret_ref.split('/').count() == 2
-                    && !secret_ref.starts_with('/')
-                    && !secret_ref.ends_with('/'),
-                "--secret-ref must be `scope/key` naming a Databricks secret (never the API key itself)"
-            );
+            if secret_ref.split('/').count() != 2 || secret_ref.starts_with('/') || secret_ref.ends_with('/')
+            {
+                return Err(output::usage(
+                    "--secret-ref must be `scope/key` naming a Databricks secret (never the API key itself)",
+                ));
+            }
             (admin::create_endpoint(&ws.host, &EndpointSpec { name, model, secret_ref }), false)
         }
         AdminCmd::Endpoint(EndpointCmd::Get { name }) => (admin::get_endpoint(&ws.host, &name), false),
@@ -268,10 +267,11 @@ pub async fn admin(paths: &Paths, a: AdminArgs) -> anyhow::Result<ExitCode> {
                     PiiArg::Mask => Pii::Mask,
                 }),
             };
-            anyhow::ensure!(
-                spec != GatewaySpec::default(),
-                "give at least one option to set (see `lakepass admin gateway set --help`)"
-            );
+            if spec == GatewaySpec::default() {
+                return Err(output::usage(
+                    "give at least one option to set (see `lakepass admin gateway set --help`)",
+                ));
+            }
             (admin::set_gateway(&ws.host, &name, &spec), false)
         }
     };
@@ -282,7 +282,9 @@ pub async fn admin(paths: &Paths, a: AdminArgs) -> anyhow::Result<ExitCode> {
     let token = if a.token_stdin {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s)?;
-        anyhow::ensure!(!s.trim().is_empty(), "--token-stdin: stdin was empty");
+        if s.trim().is_empty() {
+            return Err(output::usage("--token-stdin: stdin was empty"));
+        }
         Secret::new(s.trim())
     } else {
         let engine = app::engine(paths).await?;
@@ -313,7 +315,7 @@ pub async fn whoami(paths: &Paths, a: WhoamiArgs) -> anyhow::Result<ExitCode> {
         None => engine.workspaces().to_vec(),
     };
     let mut rows = Vec::new();
-    let mut failed = 0;
+    let mut failed = Vec::new();
     for ws in &targets {
         match admin::whoami(&engine, ws).await {
             Ok(id) => {
@@ -340,7 +342,7 @@ pub async fn whoami(paths: &Paths, a: WhoamiArgs) -> anyhow::Result<ExitCode> {
                 rows.push(serde_json::to_value(&id)?);
             }
             Err(e) => {
-                failed += 1;
+                failed.push(e.kind().exit_code());
                 if !a.json {
                     println!("{} ({})", ws.name, ws.host);
                 }
@@ -352,8 +354,10 @@ pub async fn whoami(paths: &Paths, a: WhoamiArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "identities": rows }))?);
     }
-    if failed > 0 && failed == targets.len() {
-        return Err(Exit(if targets.len() == 1 { 3 } else { 1 }).into());
+    // Every workspace failed: the exit code of their common kind (3 when none is signed in).
+    if !failed.is_empty() && failed.len() == targets.len() {
+        let code = if failed.iter().all(|c| *c == failed[0]) { failed[0] } else { 1 };
+        return Err(Exit(code).into());
     }
     Ok(ExitCode::SUCCESS)
 }

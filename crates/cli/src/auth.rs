@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use lakepass_core::Paths;
+use lakepass_core::{Paths, ipc};
 
 use crate::{app, output};
 
@@ -41,11 +41,11 @@ pub fn pick_idp(config: &lakepass_core::config::Config, name: Option<String>) ->
     }
     match config.idp.keys().collect::<Vec<_>>().as_slice() {
         [one] => Ok((*one).clone()),
-        [] => anyhow::bail!("no identity provider is configured; add one with `lakepass idp add`"),
-        many => anyhow::bail!(
+        [] => Err(output::usage("no identity provider is configured; add one with `lakepass idp add`")),
+        many => Err(output::usage(format!(
             "several identity providers are configured ({}); choose one with --idp",
             many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-        ),
+        ))),
     }
 }
 
@@ -92,19 +92,48 @@ pub async fn login(paths: &Paths, a: LoginArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Signs out.
+/// Signs out: tells the running engine (the daemon or the tray app) first, so it stops serving
+/// the tokens it holds in memory, then forgets the session here too.
 pub async fn logout(paths: &Paths, a: LogoutArgs) -> anyhow::Result<ExitCode> {
     let engine = app::engine(paths).await?;
     let idps: Vec<String> = match a.idp {
-        Some(n) => vec![n],
+        Some(n) => {
+            engine.config().idp(&n)?;
+            vec![n]
+        }
         None => engine.config().idp.keys().cloned().collect(),
     };
     for idp in idps {
-        let profiles = engine.logout(&idp).await?;
+        let issuer = engine.config().idp(&idp)?.issuer.clone();
+        let mut profiles = tell_running_engine(paths, &idp, &issuer).await;
+        profiles.extend(engine.logout(&idp).await?);
+        profiles.sort();
+        profiles.dedup();
         eprintln!(
             "Signed out of `{idp}`; removed profiles: {}",
             if profiles.is_empty() { "none".into() } else { profiles.join(", ") }
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Asks the engine on the socket, if one runs, to sign out of `idp`; returns what it removed.
+async fn tell_running_engine(paths: &Paths, idp: &str, issuer: &str) -> Vec<String> {
+    let req = ipc::SignOutRequest { idp: idp.into(), issuer: issuer.into() };
+    match ipc::sign_out(&ipc::socket_path(paths), &req).await {
+        Ok(ipc::Reply::SignedOut { removed }) => {
+            tracing::info!(idp, "the running engine signed out");
+            removed
+        }
+        Ok(ipc::Reply::Error { message, .. }) => {
+            tracing::info!(idp, message, "the running engine did not sign out");
+            Vec::new()
+        }
+        Ok(ipc::Reply::Ok { .. }) => Vec::new(),
+        Err(ipc::IpcError::NoServer { .. }) => Vec::new(),
+        Err(e) => {
+            eprintln!("lakepass: could not tell the running engine to sign out ({e}); restart it");
+            Vec::new()
+        }
+    }
 }

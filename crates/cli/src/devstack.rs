@@ -51,7 +51,11 @@ pub struct DemoArgs {
 }
 
 fn options(addr: SocketAddr, auto_approve: Option<String>, ttl: u64) -> anyhow::Result<DevstackOptions> {
-    anyhow::ensure!(addr.ip().is_loopback(), "the devstack listens on loopback only; use 127.0.0.1");
+    if !addr.ip().is_loopback() {
+        return Err(crate::output::usage(format!(
+            "the devstack listens on loopback only ({addr} is not); use --addr 127.0.0.1:<port>"
+        )));
+    }
     Ok(DevstackOptions {
         addr,
         auto_approve,
@@ -167,12 +171,13 @@ pub async fn demo(user_paths: &Paths, a: DemoArgs) -> anyhow::Result<ExitCode> {
     if let Some((ws, e)) = failures.first() {
         anyhow::bail!("exchange for {ws} failed: {e}");
     }
+    let q = |p: &Path| lakepass_core::launch::sh_quote(&p.display().to_string());
     eprintln!(
         "Watching tokens refresh (each ~{} s before expiry). In another terminal:\n  LAKEPASS_VAULT=file LAKEPASS_DATA_DIR={} DATABRICKS_CONFIG_FILE={} lakepass status --config {}",
         (a.token_ttl / 2).min(60),
-        paths.data_dir.display(),
-        paths.databrickscfg.display(),
-        paths.config.display()
+        q(&paths.data_dir),
+        q(&paths.databrickscfg),
+        q(&paths.config)
     );
     let mut rx = engine.subscribe();
     let printer = tokio::spawn(async move {

@@ -42,6 +42,7 @@ pub async fn doctor(paths: &Paths, a: DoctorArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(admin_ws) = &a.admin_workspace {
         opts.policies = fetch_policies(paths, a.workspace.as_deref(), admin_ws).await?;
+        opts.policies_fetched = true;
     }
     let vault = app::open_vault(paths).await?;
     let report = doctor::run(

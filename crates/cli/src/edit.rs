@@ -3,8 +3,11 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use lakepass_core::Paths;
-use lakepass_core::config::{Config, ConfigDoc, SubjectTokenKind, WorkspaceAuth, WorkspaceConfig};
+use lakepass_core::config::{Config, ConfigDoc, SubjectTokenKind, Workspace, WorkspaceAuth, WorkspaceConfig};
+use lakepass_core::sink::live_profile_name;
+use lakepass_core::{Paths, Store, WorkspaceHost, databrickscfg};
+
+use crate::output::usage;
 use lakepass_core::presets::Preset;
 
 /// `lakepass workspace …`
@@ -12,7 +15,9 @@ use lakepass_core::presets::Preset;
 pub enum WorkspaceCmd {
     /// Add (or with --replace, change) a workspace.
     Add(WorkspaceAdd),
-    /// Remove a workspace from the config (its ~/.databrickscfg profile stays until `logout`).
+    /// Remove a workspace and what Lakepass made for it: its config entry, the ~/.databrickscfg
+    /// profiles Lakepass wrote for it (`<profile>`, `<profile>-live`; a profile you wrote yourself
+    /// stays) and its secrets in the vault (token, client secret, live-service path secret).
     Remove {
         /// Workspace name.
         name: String,
@@ -72,7 +77,8 @@ pub struct WorkspaceAdd {
 pub enum IdpCmd {
     /// Add (or with --replace, change) an identity provider.
     Add(Box<IdpAdd>),
-    /// Remove an identity provider (refused while a workspace uses it).
+    /// Remove an identity provider and its stored sign-in session (refused while a workspace
+    /// uses it).
     Remove {
         /// IdP name.
         name: String,
@@ -129,9 +135,14 @@ fn load_doc(paths: &Paths) -> anyhow::Result<ConfigDoc> {
 }
 
 /// Runs a workspace command.
-pub fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitCode> {
+pub async fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         WorkspaceCmd::Add(a) => {
+            // Checked here, before the file: a config line that was never written is no help.
+            let host = WorkspaceHost::parse(&a.host).map_err(|e| match WorkspaceHost::cleaned(&a.host) {
+                Some(h) => usage(format!("--host {e}; did you mean --host {h}?")),
+                None => usage(format!("--host {e}")),
+            })?;
             let mut doc = load_doc(paths)?;
             let m2m = a.auth == WorkspaceAuth::M2m;
             let idp = match a.idp {
@@ -141,9 +152,11 @@ pub fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitCode> {
                     let cfg = doc.to_config(&paths.config)?;
                     match cfg.idp.keys().collect::<Vec<_>>().as_slice() {
                         [one] => (*one).clone(),
-                        [] => anyhow::bail!("add an identity provider first: `lakepass idp add`"),
+                        [] => return Err(usage("add an identity provider first: `lakepass idp add`")),
                         _ => {
-                            anyhow::bail!("several identity providers are configured; choose one with --idp")
+                            return Err(usage(
+                                "several identity providers are configured; choose one with --idp",
+                            ));
                         }
                     }
                 }
@@ -159,7 +172,24 @@ pub fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitCode> {
                 ..WorkspaceConfig::new("", a.host)
             };
             doc.add_workspace(&a.name, &ws, a.replace)?;
+            let sharing: Vec<String> = doc
+                .to_config(&paths.config)
+                .ok()
+                .and_then(|c| c.workspaces().ok())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|w| w.name != a.name && w.host == host)
+                .map(|w| format!("`{}`", w.name))
+                .collect();
             doc.save(&paths.config)?;
+            if !sharing.is_empty() {
+                eprintln!(
+                    "Warning: workspace {} has the same host ({host}). That is right only for \
+                     different service principals (--client-id); otherwise remove one, or the \
+                     SDKs' `auth token --host` cannot tell them apart.",
+                    sharing.join(", ")
+                );
+            }
             if m2m {
                 eprintln!(
                     "Added M2M workspace `{}` to {}. Store its client secret with `lakepass workspace set-secret {}`.",
@@ -177,9 +207,15 @@ pub fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitCode> {
         }
         WorkspaceCmd::Remove { name } => {
             let mut doc = load_doc(paths)?;
+            let before = doc.to_config(&paths.config).ok().and_then(|c| c.workspaces().ok());
             doc.remove_workspace(&name)?;
+            let made = match before.as_deref().and_then(|all| all.iter().find(|w| w.name == name)) {
+                Some(ws) => forget_workspace(paths, ws, before.as_deref().unwrap_or_default()).await?,
+                None => Vec::new(),
+            };
             doc.save(&paths.config)?;
-            eprintln!("Removed workspace `{name}`.");
+            eprintln!("Removed workspace `{name}` from {}.", paths.config.display());
+            eprintln!("{}", said(&made));
         }
         WorkspaceCmd::Use { name } => {
             let mut doc = load_doc(paths)?;
@@ -207,7 +243,7 @@ pub fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs an IdP command.
-pub fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
+pub async fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         IdpCmd::Add(a) => {
             let mut doc = load_doc(paths)?;
@@ -258,8 +294,16 @@ pub fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
         IdpCmd::Remove { name } => {
             let mut doc = load_doc(paths)?;
             doc.remove_idp(&name)?;
+            let store = Store::new(crate::app::open_vault(paths).await?);
+            let made: Vec<String> = store
+                .forget_idp(&name)
+                .await?
+                .map(|_| "its sign-in session (from the vault)".to_string())
+                .into_iter()
+                .collect();
             doc.save(&paths.config)?;
-            eprintln!("Removed identity provider `{name}`.");
+            eprintln!("Removed identity provider `{name}` from {}.", paths.config.display());
+            eprintln!("{}", said(&made));
         }
         IdpCmd::List => {
             let cfg = Config::load(&paths.config)?;
@@ -276,19 +320,58 @@ pub fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Removes what Lakepass made for `ws`: its own profiles in ~/.databrickscfg and its vault
+/// entries (those no other workspace in `all` shares). Returns each removed thing in words.
+async fn forget_workspace(paths: &Paths, ws: &Workspace, all: &[Workspace]) -> anyhow::Result<Vec<String>> {
+    let remaining: Vec<Workspace> = all.iter().filter(|w| w.name != ws.name).cloned().collect();
+    let store = Store::new(crate::app::open_vault(paths).await?);
+    let keys = store.forget_workspace(ws, &remaining).await?;
+    let mut made: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            let what = if k.starts_with("live:") {
+                "its live-service path secret"
+            } else if k.starts_with("m2m:") {
+                "its client secret"
+            } else {
+                "its token"
+            };
+            format!("{what} (from the vault)")
+        })
+        .collect();
+    let candidates = [ws.profile.clone(), live_profile_name(ws)];
+    let candidates: Vec<String> =
+        candidates.into_iter().filter(|p| !remaining.iter().any(|w| w.profile == *p)).collect();
+    let profiles = databrickscfg::remove_owned_profiles(&paths.databrickscfg, &candidates)?;
+    made.extend(profiles.iter().map(|p| format!("profile `{p}` (from {})", paths.databrickscfg.display())));
+    Ok(made)
+}
+
+/// "Also removed: …", or that nothing else was there.
+fn said(made: &[String]) -> String {
+    if made.is_empty() {
+        "Nothing else of it was stored (no profiles, no secrets).".into()
+    } else {
+        format!("Also removed: {}.", made.join(", "))
+    }
+}
+
 /// Reads an M2M client secret from stdin (a prompt without echo on a terminal) into the vault.
 fn set_secret(paths: &Paths, name: &str) -> anyhow::Result<ExitCode> {
     let cfg = Config::load(&paths.config)?;
     let ws = cfg.workspace(Some(name))?;
-    anyhow::ensure!(
-        lakepass_core::roles::is_m2m(&ws),
-        "workspace `{name}` is not an M2M workspace; set `auth = \"m2m\"` and `client_id` first"
-    );
+    if !lakepass_core::roles::is_m2m(&ws) {
+        return Err(usage(format!(
+            "workspace `{name}` is not an M2M workspace; set `auth = \"m2m\"` and `client_id` first"
+        )));
+    }
     let secret = read_secret(&format!(
         "Client secret of service principal {}: ",
         ws.client_id.as_deref().unwrap_or("?")
     ))?;
-    anyhow::ensure!(!secret.is_empty(), "no secret was entered (stdin was empty)");
+    if secret.is_empty() {
+        return Err(usage("no secret was entered (stdin was empty)"));
+    }
     let rt = tokio::runtime::Handle::current();
     let paths2 = paths.clone();
     std::thread::scope(|s| {

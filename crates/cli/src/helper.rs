@@ -24,16 +24,15 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
-use lakepass_core::WorkspaceHost;
 use lakepass_core::config::{Config, Workspace};
 use lakepass_core::sink::live_profile_name;
 use lakepass_core::{Clock as _, Paths, SystemClock};
+use lakepass_core::{ErrorKind, WorkspaceHost};
 use serde::Serialize;
 
-use crate::app;
 use crate::tokens;
+use crate::{app, output};
 
 /// `lakepass auth …`.
 #[derive(Subcommand, Debug)]
@@ -103,10 +102,10 @@ struct CliToken<'a> {
 
 async fn auth_token(paths: &Paths, a: AuthTokenArgs) -> anyhow::Result<ExitCode> {
     if a.account_id.is_some() {
-        anyhow::bail!(
+        return Err(output::usage(
             "Lakepass issues workspace tokens only, not account-level ones; point the SDK at a \
-             workspace host"
-        );
+             workspace host",
+        ));
     }
     let _ = (a.force_refresh, a.timeout);
     let config = app::load_config(paths)?;
@@ -129,15 +128,18 @@ fn pick_workspace(config: &Config, host: Option<&str>, profile: Option<&str>) ->
         return all
             .into_iter()
             .find(|w| w.profile == p || live_profile_name(w) == p || w.name == p)
-            .with_context(|| {
-                format!("no Lakepass workspace writes the profile `{p}`; see `lakepass workspace list`")
+            .ok_or_else(|| {
+                output::problem(
+                    ErrorKind::UnknownWorkspace,
+                    format!("no Lakepass workspace writes the profile `{p}`; see `lakepass workspace list`"),
+                )
             });
     }
     let Some(host) = host else {
         return Ok(config.workspace(None)?);
     };
-    let wanted =
-        WorkspaceHost::parse(host).with_context(|| "the --host the SDK passed is not a workspace URL")?;
+    let wanted = WorkspaceHost::parse(host)
+        .map_err(|e| output::usage(format!("the --host the SDK passed is not a workspace URL: {e}")))?;
     let mut matching: Vec<Workspace> = all.into_iter().filter(|w| w.host == wanted).collect();
     if matching.len() > 1 {
         // Several workspaces on one host (different service principals): the active one if it
@@ -149,13 +151,14 @@ fn pick_workspace(config: &Config, host: Option<&str>, profile: Option<&str>) ->
     }
     match matching.len() {
         1 => Ok(matching.remove(0)),
-        0 => {
-            anyhow::bail!("no Lakepass workspace has the host {wanted}; add it with `lakepass workspace add`")
-        }
-        _ => anyhow::bail!(
+        0 => Err(output::problem(
+            ErrorKind::UnknownWorkspace,
+            format!("no Lakepass workspace has the host {wanted}; add it with `lakepass workspace add`"),
+        )),
+        _ => Err(output::usage(format!(
             "several Lakepass workspaces have the host {wanted}; set `active` in the Lakepass \
              config to the one SDKs should use"
-        ),
+        ))),
     }
 }
 

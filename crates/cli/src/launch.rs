@@ -220,12 +220,16 @@ fn open_terminal(
         Some(d) => launch::expand_home(d, launch::user_home().as_deref()),
         None => std::env::current_dir().context("cannot read the current folder")?,
     };
-    anyhow::ensure!(
-        dir.is_dir(),
-        "the launch folder {} does not exist; create it, or change `launch_dir` in {}",
-        dir.display(),
-        paths.config.display()
-    );
+    if !dir.is_dir() {
+        return Err(crate::output::problem(
+            lakepass_core::ErrorKind::Config,
+            format!(
+                "the launch folder {} does not exist; create it, or change `launch_dir` in {}",
+                dir.display(),
+                paths.config.display()
+            ),
+        ));
+    }
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let (env_terminal, term_program, shell) = (var("TERMINAL"), var("TERM_PROGRAM"), var("SHELL"));
     let ctx = TerminalContext {

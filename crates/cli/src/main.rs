@@ -53,8 +53,8 @@ enum Command {
     Status(tokens::StatusArgs),
     /// Print a valid Databricks token for a workspace, refreshing it if needed (a credential helper).
     Token(tokens::TokenArgs),
-    /// Exchange new tokens now, even if the cached ones are fresh.
-    Refresh(tokens::WorkspaceArg),
+    /// Exchange new tokens now for every workspace (or the one given), even if the cached ones are fresh.
+    Refresh(tokens::RefreshArgs),
     /// Show who each workspace thinks you are (SCIM Me): user name, or the SP's application id.
     Whoami(admin::WhoamiArgs),
     /// Explain a failing sign-in or token exchange link by link, claim by claim, with fixes.
@@ -112,8 +112,8 @@ fn main() -> ExitCode {
             Command::Daemon => tokens::daemon(&paths).await,
             Command::Devstack(a) => devstack::devstack(a).await,
             Command::Demo(a) => devstack::demo(&paths, a).await,
-            Command::Workspace(c) => edit::workspace(&paths, c),
-            Command::Idp(c) => edit::idp(&paths, c),
+            Command::Workspace(c) => edit::workspace(&paths, c).await,
+            Command::Idp(c) => edit::idp(&paths, c).await,
             Command::Launch(c) => launch::launch(&paths, c).await,
             Command::Exec(a) => launch::exec(&paths, a),
             Command::Env(a) => launch::env(&paths, a).await,

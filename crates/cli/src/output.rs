@@ -20,6 +20,33 @@ impl std::fmt::Display for Exit {
 }
 impl std::error::Error for Exit {}
 
+/// An error the CLI itself finds (a bad argument, a missing secret), carrying its kind and so
+/// its exit code: what `anyhow::bail!` would say, typed.
+#[derive(Debug)]
+pub struct Problem {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+impl std::error::Error for Problem {}
+
+/// A usage error (exit 2): a flag or argument that cannot work.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    Problem { kind: ErrorKind::Invalid, message: message.into() }.into()
+}
+
+/// An error of `kind` with `message`.
+pub fn problem(kind: ErrorKind, message: impl Into<String>) -> anyhow::Error {
+    Problem { kind, message: message.into() }.into()
+}
+
 /// Sets up logging to stderr. `LAKEPASS_LOG` (an env-filter) wins over `-v`.
 pub fn init_logging(verbose: u8) {
     let default = match verbose {
@@ -45,6 +72,18 @@ pub fn kind_of(e: &anyhow::Error) -> Option<ErrorKind> {
             Some(ee.kind())
         } else if let Some(be) = cause.downcast_ref::<BuildError>() {
             Some(be.kind())
+        } else if let Some(p) = cause.downcast_ref::<Problem>() {
+            Some(p.kind)
+        } else if let Some(p) = cause.downcast_ref::<lakepass_core::presets::PresetError>() {
+            Some(p.kind())
+        } else if let Some(a) = cause.downcast_ref::<lakepass_core::admin::AdminError>() {
+            Some(a.kind())
+        } else if let Some(w) = cause.downcast_ref::<lakepass_core::admin::WhoamiError>() {
+            Some(w.kind())
+        } else if let Some(l) = cause.downcast_ref::<lakepass_core::launch::LaunchError>() {
+            Some(l.kind())
+        } else if cause.is::<lakepass_core::HostError>() {
+            Some(ErrorKind::Invalid)
         } else {
             cause.downcast_ref::<lakepass_core::config::ConfigError>().map(|_| ErrorKind::Config)
         }
@@ -63,9 +102,27 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
 pub fn report(e: &anyhow::Error) -> ExitCode {
     let code = code_for(e);
     if e.downcast_ref::<Exit>().is_none() {
-        eprintln!("lakepass: {e:#}");
+        eprintln!("lakepass: {}", chain_text(e));
     }
     ExitCode::from(code)
+}
+
+/// The error and its causes, `: `-separated, without repeats: the core's errors already say
+/// their cause in their own message (`could not reach X: …`), so printing every link of the
+/// chain (`{:#}`) would say it twice.
+pub fn chain_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// A spinner on stderr while `fut` runs, only when stderr is a terminal.
@@ -106,6 +163,29 @@ pub fn rfc3339(t: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug)]
+    struct Unreachable(std::io::Error);
+    impl std::fmt::Display for Unreachable {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "could not reach https://idp.example: {}", self.0)
+        }
+    }
+    impl std::error::Error for Unreachable {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn error_chains_say_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let e = anyhow::Error::new(Unreachable(io)).context("no token for workspace `dev`");
+        assert_eq!(
+            chain_text(&e),
+            "no token for workspace `dev`: could not reach https://idp.example: connection refused"
+        );
+    }
 
     #[test]
     fn time_left_reads_naturally() {

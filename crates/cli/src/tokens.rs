@@ -110,15 +110,15 @@ pub async fn status(paths: &Paths, a: StatusArgs) -> anyhow::Result<ExitCode> {
         println!("⚠ {}\n  {}", w.kind.hint(), w.message);
     }
     let active = engine.config().active.clone();
-    println!("  {:<14} {:<12} {:<10} {:<38} PROFILE", "WORKSPACE", "STATE", "LEFT", "HOST");
+    println!("  {:<14} {:<12} {:<12} {:<38} PROFILE", "WORKSPACE", "STATE", "LEFT", "HOST");
     for w in &snap.workspaces {
         let mark = if active.as_deref() == Some(&w.name) { "*" } else { "" };
         println!(
-            "{:<2}{:<14} {:<12} {:<10} {:<38} {}",
+            "{:<2}{:<14} {:<12} {:<12} {:<38} {}",
             mark,
             w.name,
             w.state,
-            if w.expires_at.is_some() { output::time_left(w.seconds_left(now)) } else { "-".into() },
+            w.time_left(now),
             w.host,
             w.profile
         );
@@ -128,14 +128,9 @@ pub async fn status(paths: &Paths, a: StatusArgs) -> anyhow::Result<ExitCode> {
     }
     match (vault.kind(), vault.fallback_reason()) {
         (VaultKind::File, Some(why)) => {
-            println!(
-                "\nSecrets: stored in a file, {} (the OS keyring is unavailable: {why})",
-                vault.location()
-            )
+            println!("\nSecrets: in a {} (the OS keyring is unavailable: {why})", vault.location())
         }
-        (VaultKind::File, None) => {
-            println!("\nSecrets: stored in a file, {} (LAKEPASS_VAULT=file)", vault.location())
-        }
+        (VaultKind::File, None) => println!("\nSecrets: in a {} (LAKEPASS_VAULT=file)", vault.location()),
         (VaultKind::Keyring, _) => println!("\nSecrets: {}", vault.location()),
     }
     Ok(ExitCode::SUCCESS)
@@ -190,7 +185,7 @@ pub async fn fresh_token(paths: &Paths, ws: &Workspace) -> anyhow::Result<Fresh>
         Ok(ipc::Reply::Ok { access_token, expires_at, host }) if host == ws.host.as_str() => {
             return Ok(Fresh { token: access_token, expires_at, host });
         }
-        Ok(ipc::Reply::Ok { .. }) => {
+        Ok(ipc::Reply::Ok { .. } | ipc::Reply::SignedOut { .. }) => {
             tracing::warn!(workspace = %ws.name, "the engine answered for another host; ignored")
         }
         Ok(ipc::Reply::Error { kind: ErrorKind::UnknownWorkspace, .. }) => {
@@ -208,8 +203,16 @@ pub async fn fresh_token(paths: &Paths, ws: &Workspace) -> anyhow::Result<Fresh>
     Ok(Fresh { token: t.access_token.clone(), expires_at: t.expires_at, host: t.host.to_string() })
 }
 
+/// Arguments of `refresh`: unlike the other commands, no `-w` means every workspace.
+#[derive(Args, Debug)]
+pub struct RefreshArgs {
+    /// Refresh only this workspace [default: every workspace]
+    #[arg(long, short = 'w')]
+    pub workspace: Option<String>,
+}
+
 /// Forces a new exchange.
-pub async fn refresh(paths: &Paths, a: WorkspaceArg) -> anyhow::Result<ExitCode> {
+pub async fn refresh(paths: &Paths, a: RefreshArgs) -> anyhow::Result<ExitCode> {
     let engine = app::engine(paths).await?;
     let targets: Vec<Workspace> = match a.workspace {
         Some(n) => vec![workspace(&engine, Some(&n))?],

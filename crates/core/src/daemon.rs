@@ -59,6 +59,9 @@ pub enum Notice {
     SocketListening(PathBuf),
     /// The engine socket did not start: `lakepass token` refreshes by itself.
     SocketFailed(String),
+    /// Another engine (a `lakepass daemon`) already serves the socket, and so the live token
+    /// service: this one (a non-exclusive tray) leaves both to it. Not a problem.
+    SocketOwnedElsewhere(PathBuf),
     /// The live token service listens here; these `-live` profiles name it.
     LiveServing {
         /// Where.
@@ -85,6 +88,11 @@ impl std::fmt::Display for Notice {
         match self {
             Notice::SocketListening(p) => write!(f, "engine socket on {}", p.display()),
             Notice::SocketFailed(e) => write!(f, "{e}; `lakepass token` will refresh by itself"),
+            Notice::SocketOwnedElsewhere(p) => write!(
+                f,
+                "another Lakepass engine serves {} and the live token service; using that one",
+                p.display()
+            ),
             Notice::LiveServing { addr, profiles } if profiles.is_empty() => {
                 write!(f, "live token service on {addr}")
             }
@@ -131,6 +139,10 @@ impl Daemon {
                     Some(s)
                 }
                 Err(e @ IpcError::AlreadyRunning { .. }) if opts.exclusive => return Err(e),
+                Err(IpcError::AlreadyRunning { path }) => {
+                    notices.push(Notice::SocketOwnedElsewhere(path));
+                    None
+                }
                 Err(e) => {
                     notices.push(Notice::SocketFailed(e.to_string()));
                     None
@@ -140,9 +152,10 @@ impl Daemon {
             None
         };
         engine.own_state_file();
+        let elsewhere = notices.iter().any(|n| matches!(n, Notice::SocketOwnedElsewhere(_)));
         let live = Arc::new(Mutex::new(None));
         let mut live_retry = None;
-        if opts.live_service {
+        if opts.live_service && !elsewhere {
             match start_live(&engine).await {
                 Ok((service, notice)) => {
                     notices.push(notice);
@@ -175,6 +188,12 @@ impl Daemon {
     /// What started and what did not.
     pub fn notices(&self) -> &[Notice] {
         &self.notices
+    }
+
+    /// True when this daemon serves the engine socket; false when another engine owns it
+    /// (then a sign-out here must also be sent there: [`crate::ipc::sign_out`]).
+    pub fn owns_socket(&self) -> bool {
+        self.socket.is_some()
     }
 
     /// Where the live token service listens, when it runs.

@@ -85,6 +85,19 @@ impl WorkspaceHost {
         Ok(WorkspaceHost(out))
     }
 
+    /// What `input` most likely meant, when [`WorkspaceHost::parse`] refuses it: the same
+    /// host with the path, query, fragment and user info dropped and `https://` (a workspace
+    /// URL copied from the browser's address bar). `None` when no host name can be found.
+    pub fn cleaned(input: &str) -> Option<WorkspaceHost> {
+        let t = input.trim();
+        let with_scheme = if t.contains("://") { t.to_string() } else { format!("https://{t}") };
+        let url = Url::parse(&with_scheme).ok()?;
+        let host = url.host_str()?;
+        let scheme = if url.scheme() == "http" && is_loopback(host) { "http" } else { "https" };
+        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        WorkspaceHost::parse(&format!("{scheme}://{host}{port}")).ok()
+    }
+
     /// The normal form, `scheme://host[:port]`, no trailing slash.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -152,6 +165,18 @@ pub fn check_secure_url(url: &str) -> Result<url::Url, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_host_suggests_the_cleaned_one() {
+        let cleaned = |i: &str| WorkspaceHost::cleaned(i).map(|h| h.to_string());
+        let copied = "https://adb-123.4.azuredatabricks.net/?o=123#";
+        assert!(WorkspaceHost::parse(copied).is_err());
+        assert_eq!(cleaned(copied).as_deref(), Some("https://adb-123.4.azuredatabricks.net"));
+        assert_eq!(cleaned("http://dev.example/browse").as_deref(), Some("https://dev.example"));
+        assert_eq!(cleaned("https://me@ws.example:8443/x").as_deref(), Some("https://ws.example:8443"));
+        assert_eq!(cleaned("http://127.0.0.1:9/x").as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(cleaned("://"), None);
+    }
 
     #[test]
     fn normalises_good_hosts() {

@@ -54,14 +54,22 @@ pub enum Preset {
     },
 }
 
-/// A preset that cannot be built from what was given.
+/// A preset that cannot be built from what was given: a flag missing, or one that belongs to
+/// another preset (ignoring it would write an issuer the user did not ask for).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("preset `{preset}` needs {needs}")]
+#[error("preset `{preset}` {problem}")]
 pub struct PresetError {
     /// The preset name.
     pub preset: String,
-    /// What is missing, in flag terms.
-    pub needs: String,
+    /// What is wrong, in flag terms (`needs --tenant <tenant id>`, `does not take --tenant …`).
+    pub problem: String,
+}
+
+impl PresetError {
+    /// Always a usage error.
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Invalid
+    }
 }
 
 /// The preset names `idp add --preset` accepts.
@@ -87,8 +95,32 @@ impl Preset {
         issuer: Option<&str>,
         auth_server: Option<&str>,
     ) -> Result<Preset, PresetError> {
-        let need = |needs: &str| PresetError { preset: name.into(), needs: needs.into() };
+        let need = |needs: &str| PresetError { preset: name.into(), problem: format!("needs {needs}") };
         let some = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(String::from);
+        // `--issuer` is accepted by every preset (it overrides the preset's issuer).
+        let takes: &[&str] = match name {
+            "entra" | "azure" => &["--tenant"],
+            "okta" => &["--domain", "--auth-server"],
+            "auth0" => &["--domain"],
+            "keycloak" => &["--url", "--realm"],
+            _ => &[],
+        };
+        let given = [
+            ("--tenant", tenant),
+            ("--domain", domain),
+            ("--url", url),
+            ("--realm", realm),
+            ("--auth-server", auth_server),
+        ];
+        if (NAMES.contains(&name) || name == "azure")
+            && let Some((flag, _)) = given.iter().find(|(f, v)| v.is_some() && !takes.contains(f))
+        {
+            let problem = match takes {
+                [] => format!("does not take {flag} (it takes --issuer)"),
+                t => format!("does not take {flag} (it takes {})", t.join(" and ")),
+            };
+            return Err(PresetError { preset: name.into(), problem });
+        }
         Ok(match name {
             "entra" | "azure" => {
                 Preset::Entra { tenant: some(tenant).ok_or_else(|| need("--tenant <tenant id>"))? }
@@ -113,7 +145,7 @@ impl Preset {
             other => {
                 return Err(PresetError {
                     preset: other.into(),
-                    needs: format!("to be one of {}", NAMES.join(", ")),
+                    problem: format!("is not known: use one of {}", NAMES.join(", ")),
                 });
             }
         })
@@ -198,6 +230,15 @@ mod tests {
             Preset::from_flags("keycloak", None, None, Some("https://kc"), None, None, None).unwrap_err();
         assert!(err.to_string().contains("--realm"), "{err}");
         assert!(Preset::from_flags("ping", None, None, None, None, None, None).is_err());
+        let wrong =
+            Preset::from_flags("okta", Some("t"), Some("x.okta.com"), None, None, None, None).unwrap_err();
+        assert_eq!(
+            wrong.to_string(),
+            "preset `okta` does not take --tenant (it takes --domain and --auth-server)"
+        );
+        let wrong =
+            Preset::from_flags("generic", None, Some("d"), None, None, Some("https://i"), None).unwrap_err();
+        assert!(wrong.to_string().contains("does not take --domain"), "{wrong}");
         assert_eq!(suggested_subject_claim("https://login.microsoftonline.com/t/v2.0"), "preferred_username");
     }
 }

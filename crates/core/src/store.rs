@@ -4,7 +4,8 @@
 //! - `ws:<host>[|<client_id>]`: a workspace token, keyed by the workspace that minted it and
 //!   re-checked against that host when read;
 //! - `m2m:<host>|<client_id>`: a service principal's client secret;
-//! - `live:ws:<host>[|<client_id>]`: the live token service's path secret for a workspace.
+//! - `live:ws:<host>[|<client_id>]`: a path secret an older version kept (now never stored;
+//!   removed with its workspace).
 //!
 //! The non-secret status lives elsewhere ([`crate::status`], written by a sink).
 
@@ -115,23 +116,43 @@ impl Store {
         Ok(self.vault.delete(&Self::m2m_secret_key(ws)).await?)
     }
 
-    /// The vault key of a workspace's live-service path secret (next to its token's key).
-    pub fn path_secret_key(ws: &Workspace) -> String {
+    /// The vault key under which earlier builds of Lakepass kept a workspace's live-service
+    /// path secret. Path secrets are now made anew on every bind and never stored; the key is
+    /// known only so that removing a workspace also removes what an older version left.
+    pub fn legacy_path_secret_key(ws: &Workspace) -> String {
         format!("live:{}", Self::workspace_key(ws))
     }
 
-    /// The live-service path secret of `ws`, if one was stored.
-    pub async fn path_secret(&self, ws: &Workspace) -> Result<Option<Secret>, StoreError> {
-        Ok(self.vault.get(&Self::path_secret_key(ws)).await?)
+    /// Forgets every secret Lakepass keeps for `ws` (its token, M2M secret and live-service
+    /// path secret) that none of `remaining` shares (two workspaces on one host and client id
+    /// share keys). Returns the keys that were there and are now gone.
+    pub async fn forget_workspace(
+        &self,
+        ws: &Workspace,
+        remaining: &[Workspace],
+    ) -> Result<Vec<String>, StoreError> {
+        let keys = |w: &Workspace| {
+            [Self::workspace_key(w), Self::m2m_secret_key(w), Self::legacy_path_secret_key(w)]
+        };
+        let shared: Vec<String> = remaining.iter().filter(|w| w.name != ws.name).flat_map(keys).collect();
+        let mut removed = Vec::new();
+        for key in keys(ws) {
+            if shared.contains(&key) || self.vault.get(&key).await?.is_none() {
+                continue;
+            }
+            self.vault.delete(&key).await?;
+            removed.push(key);
+        }
+        Ok(removed)
     }
 
-    /// Stores the live-service path secret of `ws`.
-    pub async fn save_path_secret(&self, ws: &Workspace, secret: &Secret) -> Result<(), StoreError> {
-        Ok(self.vault.set(&Self::path_secret_key(ws), secret).await?)
-    }
-
-    /// Forgets the live-service path secret of `ws`.
-    pub async fn delete_path_secret(&self, ws: &Workspace) -> Result<(), StoreError> {
-        Ok(self.vault.delete(&Self::path_secret_key(ws)).await?)
+    /// Forgets the IdP session of `idp`; returns its key when there was one.
+    pub async fn forget_idp(&self, idp: &str) -> Result<Option<String>, StoreError> {
+        let key = Self::idp_key(idp);
+        if self.vault.get(&key).await?.is_none() {
+            return Ok(None);
+        }
+        self.vault.delete(&key).await?;
+        Ok(Some(key))
     }
 }

@@ -358,6 +358,21 @@ pub enum AdminError {
     Token(#[from] EngineError),
 }
 
+impl AdminError {
+    /// What kind of failure, for exit codes: a missing account id or a bad argument is a usage
+    /// error (2), an unreachable server a network one (4).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            AdminError::Unreachable { .. } => ErrorKind::Network,
+            AdminError::Api { .. } => ErrorKind::Unexpected,
+            AdminError::NoAccount { .. } => ErrorKind::Config,
+            AdminError::Usage(_) => ErrorKind::Invalid,
+            AdminError::Token(e) => e.kind(),
+        }
+    }
+}
+
 fn hint(status: u16) -> &'static str {
     match status {
         401 => "; the token is not valid here (an account API needs an account-level token)",

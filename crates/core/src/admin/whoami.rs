@@ -72,6 +72,16 @@ pub enum WhoamiError {
     },
 }
 
+impl WhoamiError {
+    /// What kind of failure: the token's own kind (sign in first, …), or the workspace's answer.
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            WhoamiError::Token(e) => e.kind(),
+            WhoamiError::Scim { .. } => crate::error::ErrorKind::Network,
+        }
+    }
+}
+
 /// Asks workspace `ws` who its token stands for (refreshing the token if needed).
 pub async fn whoami(engine: &Engine, ws: &Workspace) -> Result<Identity, WhoamiError> {
     let token = engine.token(ws).await?;

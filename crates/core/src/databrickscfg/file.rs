@@ -169,6 +169,18 @@ pub fn remove_profiles(path: &Path, profiles: &[String]) -> Result<(), CfgFileEr
     update_file(path, |text| profiles.iter().try_fold(text.to_string(), |acc, p| remove_profile(&acc, p)))
 }
 
+/// Removes those of `profiles` that Lakepass made (carrying the marker), leaving a user's own
+/// profile of the same name alone. Returns the names removed.
+pub fn remove_owned_profiles(path: &Path, profiles: &[String]) -> Result<Vec<String>, CfgFileError> {
+    let mut removed = Vec::new();
+    update_file(path, |text| {
+        let owned = super::owned_profiles(text)?;
+        removed = profiles.iter().filter(|p| owned.contains(p)).cloned().collect();
+        removed.iter().try_fold(text.to_string(), |acc, p| remove_profile(&acc, p))
+    })?;
+    Ok(removed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,9 @@ mod file;
 pub use edit::{
     CfgError, MARKER, ProfileUpdate, owned_profiles, read_profile, remove_profile, upsert_profile,
 };
-pub use file::{CfgFileError, EDIT_ATTEMPTS, remove_profiles, set_profiles, update_file};
+pub use file::{
+    CfgFileError, EDIT_ATTEMPTS, remove_owned_profiles, remove_profiles, set_profiles, update_file,
+};
 
 #[cfg(test)]
 mod tests;

@@ -48,6 +48,9 @@ pub struct DoctorOptions {
     pub subject_token: Option<Secret>,
     /// Federation policies fetched with admin rights; when empty, `[workspace.x.policy]`.
     pub policies: Vec<KnownPolicy>,
+    /// True when the account's policies were fetched (`--admin-workspace`), even if none came
+    /// back: then suggesting `--admin-workspace` would send the user in a circle.
+    pub policies_fetched: bool,
 }
 
 /// Runs the whole chain from the config file: the entry point for the CLI.
@@ -63,8 +66,13 @@ pub async fn run(
     let (config, ws) = match config {
         Ok(x) => x,
         Err(e) => {
-            let run =
+            let mut run =
                 Run::new(workspace.unwrap_or("?").into(), "?".into(), workspace.map(String::from), None);
+            if matches!(e, crate::config::ConfigError::UnknownWorkspace { .. }) {
+                let message = e.to_string();
+                let _: Stopped = run.fail(StepId::Config, "Config", Problem::UnknownWorkspace { message });
+                return run.report;
+            }
             return config_invalid(run, e.to_string());
         }
     };
@@ -174,7 +182,7 @@ async fn federation(
         client_id: &idp_cfg.client_id,
         account_id: ws.account_id.as_deref(),
     };
-    policy::policy(ws, &facts, &policies, client_id.as_deref(), run)?;
+    policy::policy(ws, &facts, &policies, opts.policies_fetched, client_id.as_deref(), run)?;
     workspace::token_exchange(engine, ws, &subject, &facts, client_id.as_deref(), run).await
 }
 

@@ -19,7 +19,11 @@ pub(super) fn expected(ws: &Workspace, opts: &DoctorOptions) -> Vec<KnownPolicy>
     if opts.policies.is_empty() {
         ws.policy
             .iter()
-            .map(|p| KnownPolicy { policy: p.clone(), source: "config".into(), service_principal: None })
+            .map(|p| KnownPolicy {
+                policy: p.clone(),
+                source: "policy in the config".into(),
+                service_principal: None,
+            })
             .collect()
     } else {
         opts.policies.clone()
@@ -61,6 +65,7 @@ pub(super) fn policy(
     ws: &Workspace,
     facts: &TokenFacts<'_>,
     policies: &[KnownPolicy],
+    fetched: bool,
     client_id: Option<&str>,
     run: &mut Run,
 ) -> Result<(), Stopped> {
@@ -74,10 +79,17 @@ pub(super) fn policy(
             StepId::Policy,
             TITLE,
             StepStatus::Skipped,
-            format!(
-                "no expected policy known{as_sp}; add [workspace.{}.policy] to the config (or run with --admin-workspace) to compare claim by claim",
-                ws.name
-            ),
+            if fetched {
+                format!(
+                    "the account has no federation policy for this workspace{as_sp}; create one (`lakepass admin policy create --from-idp {}`), or add [workspace.{}.policy] to the config to compare claim by claim",
+                    ws.idp, ws.name
+                )
+            } else {
+                format!(
+                    "no expected policy known{as_sp}; add [workspace.{}.policy] to the config (or run with --admin-workspace) to compare claim by claim",
+                    ws.name
+                )
+            },
         );
         return Ok(());
     }
@@ -90,13 +102,13 @@ pub(super) fn policy(
                 StepId::Policy,
                 TITLE,
                 StepStatus::Ok,
-                format!("the claims match the {} policy{as_sp}", best.0.source),
+                format!("the claims match the {}{as_sp}", best.0.source),
             );
             Ok(())
         }
         Some(p) => {
             let stop = run.fail(StepId::Policy, TITLE, p.clone());
-            run.amend_last(|d| format!("{d} (policy from {})", best.0.source));
+            run.amend_last(|d| format!("{d} (compared with the {})", best.0.source));
             Err(stop)
         }
     }

@@ -19,6 +19,11 @@ pub enum Problem {
         /// The loader's message (file, line, field).
         message: String,
     },
+    /// The workspace asked about is not in the config.
+    UnknownWorkspace {
+        /// Which names the config has.
+        message: String,
+    },
     /// The IdP's discovery document could not be fetched.
     IdpUnreachable {
         /// What failed.
@@ -199,6 +204,7 @@ impl Problem {
         use Problem::*;
         match self {
             ConfigInvalid { message } => (message.clone(), "Fix the config file as the message says, then run `lakepass doctor` again.".into()),
+            UnknownWorkspace { message } => (message.clone(), "Name a workspace the config has (`lakepass workspace list`), or add this one with `lakepass workspace add`.".into()),
             IdpUnreachable { message } => (
                 format!("the identity provider's discovery document could not be fetched: {message}"),
                 format!("Check the network, a proxy, and that `issuer` of [idp.{idp}] is right (its `/.well-known/openid-configuration` must load in a browser)."),
@@ -328,6 +334,7 @@ impl Problem {
         use Problem::*;
         match self {
             ConfigInvalid { .. } => ErrorKind::Config,
+            UnknownWorkspace { .. } => ErrorKind::UnknownWorkspace,
             NotSignedIn { .. } | RefreshFailed { needs_login: true, .. } | SecretMissing { .. } => {
                 ErrorKind::NeedsLogin
             }

@@ -44,13 +44,16 @@ pub(super) fn jwt(
         Some(exp) => format!("{} ago", span(now() - exp)),
         None => "missing".into(),
     };
+    // The policy's subject claim, unless it is `sub` itself (already shown).
+    let subject = match claims.subject_claim.as_str() {
+        "sub" => String::new(),
+        c => format!(" {c}={}", claims.subject.as_deref().unwrap_or("(missing)")),
+    };
     let detail = format!(
-        "iss={} aud={} sub={} {}={} exp={} ({exp_text}) iat={} alg={} kid={}",
+        "iss={} aud={} sub={}{subject} exp={} ({exp_text}) iat={} alg={} kid={}",
         claims.iss.as_deref().unwrap_or("-"),
         claims.aud.join(","),
         claims.sub.as_deref().unwrap_or("-"),
-        claims.subject_claim,
-        claims.subject.as_deref().unwrap_or("(missing)"),
         claims.exp.map(|e| e.to_string()).unwrap_or("-".into()),
         claims.iat.map(|e| e.to_string()).unwrap_or("-".into()),
         claims.alg.as_deref().unwrap_or("-"),

@@ -124,11 +124,14 @@ impl Engine {
         let ws_locks = workspaces.iter().map(|w| (Store::workspace_key(w), Default::default())).collect();
         let runtime = workspaces.iter().map(|w| (w.name.clone(), Default::default())).collect();
         let sinks: Vec<SharedSink> = vec![
-            Arc::new(CredentialsProfile::new(
-                paths.databrickscfg.clone(),
-                config.profile_flavour,
-                opts.cli_helper_path.clone(),
-            )),
+            Arc::new(
+                CredentialsProfile::new(
+                    paths.databrickscfg.clone(),
+                    config.profile_flavour,
+                    opts.cli_helper_path.clone(),
+                )
+                .for_config(&paths, std::env::var_os("LAKEPASS_DATA_DIR").is_some_and(|v| !v.is_empty())),
+            ),
             Arc::new(LiveProfiles::remover(paths.databrickscfg.clone())),
             Arc::new(StateFile::entries(paths.state_file())),
         ];

@@ -56,6 +56,19 @@ impl Engine {
         ws: &Workspace,
         force: bool,
     ) -> Result<WorkspaceToken, EngineError> {
+        self.refresh_with(ws, force, false).await
+    }
+
+    /// [`Engine::refresh_workspace`]; with `deliver_adopted`, a token adopted from another
+    /// process also goes to the sinks. The run loop asks for that after a sign-in elsewhere: the
+    /// signing-in process exchanged the token, but only this one serves the `-live` profiles
+    /// its sign-out removed.
+    pub(super) async fn refresh_with(
+        &self,
+        ws: &Workspace,
+        force: bool,
+        deliver_adopted: bool,
+    ) -> Result<WorkspaceToken, EngineError> {
         let asked_at = self.now();
         self.update(&ws.name, |r| r.refreshing = true);
         self.publish();
@@ -66,6 +79,8 @@ impl Engine {
         let ours = result.as_ref().map_or(true, |(_, adopted)| !adopted);
         if ours {
             self.audit(EventKind::Exchange, Some(&ws.name), None, started, result.as_ref().err());
+        } else if let (true, Ok((t, _))) = (deliver_adopted, &result) {
+            self.deliver(ws, t).await;
         }
         let result = result.map(|(t, _)| t);
         self.settle(ws, &result);

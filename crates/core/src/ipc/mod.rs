@@ -11,11 +11,16 @@
 //!   the server is the owner of that private folder.
 //! - Windows: a named pipe named after the data dir, local clients only.
 //!
-//! The protocol is one JSON line each way, then close: a [`TokenRequest`] naming the workspace
-//! and its host (so a daemon running another config cannot answer for a same-named workspace
-//! elsewhere), and a [`Reply`]: the token and its expiry, or an error `kind` the CLI maps to
-//! its exit codes. A client that finds no server (no socket, connection refused, no answer in
-//! [`CONNECT_TIMEOUT`]) falls back to refreshing itself under the per-workspace lock.
+//! The protocol is one JSON line each way, then close: a [`Request`] and a [`Reply`].
+//! - A [`TokenRequest`] names the workspace and its host (so a daemon running another config
+//!   cannot answer for a same-named workspace elsewhere); the reply is the token and its expiry,
+//!   or an error `kind` the CLI maps to its exit codes. A client that finds no server (no socket,
+//!   connection refused, no answer in [`CONNECT_TIMEOUT`]) falls back to refreshing itself under
+//!   the per-workspace lock. Untagged token lines (the first protocol) are still understood.
+//! - A [`SignOutRequest`] names an IdP and its issuer: `lakepass logout` (or the tray, when
+//!   another engine owns the socket) tells the running engine, which forgets the session and
+//!   its tokens at once. Without it the engine would keep serving the tokens it holds in memory
+//!   (over this socket and the live token service) until they expire.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -79,6 +84,34 @@ pub struct TokenRequest {
     pub host: String,
 }
 
+/// Sign out of an IdP: what `lakepass logout` asks the running engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignOutRequest {
+    /// The IdP's name in the config.
+    pub idp: String,
+    /// Its issuer as the asking process configured it: the server refuses a mismatch.
+    pub issuer: String,
+}
+
+/// One request line. Serialized with a `request` tag; a line without one is a [`TokenRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Request {
+    /// A token for a workspace.
+    Token(TokenRequest),
+    /// Sign out of an IdP.
+    SignOut(SignOutRequest),
+}
+
+impl Request {
+    /// Parses a request line: tagged, or an untagged token request (the first protocol).
+    pub fn parse(line: &str) -> Option<Request> {
+        serde_json::from_str::<Request>(line)
+            .ok()
+            .or_else(|| serde_json::from_str::<TokenRequest>(line).ok().map(Request::Token))
+    }
+}
+
 /// What the engine answers.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -91,6 +124,11 @@ pub enum Reply {
         expires_at: UnixTime,
         /// The workspace that minted it.
         host: String,
+    },
+    /// Signed out; these `~/.databrickscfg` profiles were removed.
+    SignedOut {
+        /// The profiles removed.
+        removed: Vec<String>,
     },
     /// No token: `kind` is stable (`unknown_workspace`, `needs_login`, `network`,
     /// `federation_rejected`, `bad_request`, …), `message` is for people.
@@ -110,6 +148,7 @@ impl std::fmt::Debug for Reply {
                 .field("expires_at", expires_at)
                 .field("host", host)
                 .finish_non_exhaustive(),
+            Reply::SignedOut { removed } => f.debug_struct("SignedOut").field("removed", removed).finish(),
             Reply::Error { kind, message } => {
                 f.debug_struct("Error").field("kind", kind).field("message", message).finish()
             }
@@ -226,9 +265,10 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(engine: &Engine, stream: S
     let mut line = String::new();
     let mut reader = BufReader::new(read).take(MAX_LINE);
     let reply = match tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await {
-        Ok(Ok(_)) => match serde_json::from_str::<TokenRequest>(line.trim_end()) {
-            Ok(req) => answer(engine, &req).await,
-            Err(_) => error_reply(ErrorKind::BadRequest, "the request is not a token request line"),
+        Ok(Ok(_)) => match Request::parse(line.trim_end()) {
+            Some(Request::Token(req)) => answer(engine, &req).await,
+            Some(Request::SignOut(req)) => sign_out_answer(engine, &req).await,
+            None => error_reply(ErrorKind::BadRequest, "the request is not a request line"),
         },
         Ok(Err(e)) => return Err(e),
         Err(_) => return Ok(()),
@@ -256,6 +296,21 @@ pub async fn answer(engine: &Engine, req: &TokenRequest) -> Reply {
     }
 }
 
+/// Signs the engine out of the asked IdP, if it runs the same one (same name and issuer).
+pub async fn sign_out_answer(engine: &Engine, req: &SignOutRequest) -> Reply {
+    let same = engine.config().idp.get(&req.idp).is_some_and(|i| i.issuer == req.issuer);
+    if !same {
+        return error_reply(
+            ErrorKind::UnknownWorkspace,
+            &format!("the running engine has no identity provider `{}` with that issuer", req.idp),
+        );
+    }
+    match engine.logout(&req.idp).await {
+        Ok(removed) => Reply::SignedOut { removed },
+        Err(e) => error_reply(e.kind(), &e.to_string()),
+    }
+}
+
 fn token_reply(t: &WorkspaceToken) -> Reply {
     Reply::Ok { access_token: t.access_token.clone(), expires_at: t.expires_at, host: t.host.to_string() }
 }
@@ -276,6 +331,21 @@ pub async fn ask(path: &Path, req: &TokenRequest) -> Result<Reply, IpcError> {
 pub async fn ask_with(
     path: &Path,
     req: &TokenRequest,
+    connect_timeout: Duration,
+    reply_timeout: Duration,
+) -> Result<Reply, IpcError> {
+    converse(path, &Request::Token(req.clone()), connect_timeout, reply_timeout).await
+}
+
+/// Tells the engine listening at `path` to sign out of `req`'s IdP. [`IpcError::NoServer`]
+/// means no engine runs: nothing holds tokens in memory, so there is nobody to tell.
+pub async fn sign_out(path: &Path, req: &SignOutRequest) -> Result<Reply, IpcError> {
+    converse(path, &Request::SignOut(req.clone()), CONNECT_TIMEOUT, REPLY_TIMEOUT).await
+}
+
+async fn converse(
+    path: &Path,
+    req: &Request,
     connect_timeout: Duration,
     reply_timeout: Duration,
 ) -> Result<Reply, IpcError> {
@@ -335,5 +405,22 @@ mod tests {
         let e: Reply =
             serde_json::from_str(r#"{"status":"error","kind":"needs_login","message":"m"}"#).unwrap();
         assert!(matches!(e, Reply::Error { kind: ErrorKind::NeedsLogin, .. }));
+    }
+
+    #[test]
+    fn requests_are_tagged_and_old_token_lines_still_parse() {
+        let token = TokenRequest { workspace: "dev".into(), host: "https://a.example".into() };
+        let old = serde_json::to_string(&token).unwrap();
+        assert_eq!(Request::parse(&old), Some(Request::Token(token.clone())));
+        let tagged = serde_json::to_string(&Request::Token(token.clone())).unwrap();
+        assert!(tagged.contains(r#""request":"token""#), "{tagged}");
+        assert_eq!(Request::parse(&tagged), Some(Request::Token(token)));
+        let out = Request::SignOut(SignOutRequest { idp: "corp".into(), issuer: "https://i".into() });
+        let line = serde_json::to_string(&out).unwrap();
+        assert!(line.contains(r#""request":"sign_out""#), "{line}");
+        assert_eq!(Request::parse(&line), Some(out));
+        assert_eq!(Request::parse(r#"{"request":"dance"}"#), None);
+        let r: Reply = serde_json::from_str(r#"{"status":"signed_out","removed":["dev"]}"#).unwrap();
+        assert!(matches!(r, Reply::SignedOut { removed } if removed == ["dev"]));
     }
 }

@@ -107,6 +107,21 @@ pub enum LaunchError {
     },
 }
 
+impl LaunchError {
+    /// What kind of failure: something missing that the config (or the environment) must name
+    /// is a usage error (exit 2); a program that failed to start is a launch failure.
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            LaunchError::ClaudeNotFound { .. } | LaunchError::NoTerminal { .. } => ErrorKind::Config,
+            LaunchError::NotUtf8 { .. } | LaunchError::BadSettings { .. } => ErrorKind::Invalid,
+            LaunchError::Io { .. } | LaunchError::Spawn { .. } | LaunchError::TerminalFailed { .. } => {
+                ErrorKind::Launch
+            }
+        }
+    }
+}
+
 fn claude_missing(configured: &Option<PathBuf>) -> String {
     match configured {
         Some(p) => format!(

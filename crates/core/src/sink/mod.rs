@@ -49,13 +49,22 @@ pub enum SinkError {
         #[source]
         source: std::io::Error,
     },
+    /// The `databricks-cli` helper script could not be written.
+    #[error("could not write the Databricks CLI helper script {path}: {source}")]
+    HelperScript {
+        /// The script.
+        path: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl SinkError {
     /// The kind a front end shows it as.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            SinkError::CredentialsFile(_) => ErrorKind::CredentialsFile,
+            SinkError::CredentialsFile(_) | SinkError::HelperScript { .. } => ErrorKind::CredentialsFile,
             SinkError::StateFile { .. } => ErrorKind::Unexpected,
         }
     }

@@ -107,6 +107,12 @@ pub enum VaultError {
         /// What failed, why, and what to do next.
         message: String,
     },
+    /// `LAKEPASS_VAULT=keyring` was set, but the keyring cannot be used: no silent file.
+    #[error("LAKEPASS_VAULT=keyring, but the OS keyring cannot be used: {message}")]
+    KeyringForced {
+        /// Why, and what to do next.
+        message: String,
+    },
     /// Reading or writing the vault file (or creating its folder) failed.
     #[error(
         "vault file {}: {source}. Check that folder's permissions and free space, \
@@ -146,6 +152,8 @@ pub struct Vault {
 
 struct Inner {
     backend: Backend,
+    /// `LAKEPASS_VAULT=keyring`: a keyring that is not there is an error, never a file.
+    keyring_forced: bool,
     fallback_reason: Option<String>,
     /// Where a keyring backend goes when the keyring vanishes mid-run.
     fallback_file: FileStore,
@@ -198,13 +206,16 @@ impl Vault {
         let vault = Vault {
             inner: Arc::new(Inner {
                 backend,
+                keyring_forced: forced == Some(VaultKind::Keyring),
                 fallback_reason,
                 fallback_file: FileStore::new(data_dir),
                 degraded: std::sync::OnceLock::new(),
             }),
         };
         match (&vault.inner.fallback_reason, forced) {
-            (Some(reason), _) => tracing::warn!(
+            // Said once where people look (`lakepass status`, the dashboard), not before every
+            // command's answer.
+            (Some(reason), _) => tracing::info!(
                 location = %vault.location(),
                 %reason,
                 "OS keyring unreachable: keeping secrets in a plain-text 0600 file"
@@ -256,6 +267,13 @@ impl Vault {
         };
         if !gone {
             return Ok(None);
+        }
+        if self.inner.keyring_forced {
+            let message = match e {
+                VaultError::Keyring { message } => message.clone(),
+                other => other.to_string(),
+            };
+            return Err(VaultError::KeyringForced { message });
         }
         let file = &self.inner.fallback_file;
         if self

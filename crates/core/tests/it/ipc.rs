@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::{Duration, Instant};
 
-use lakepass_core::ipc::{self, IpcError, IpcServer, Reply, TokenRequest};
+use lakepass_core::ipc::{self, IpcError, IpcServer, Reply, SignOutRequest, TokenRequest};
 
 use crate::support::{Fixture, Setup};
 
@@ -29,6 +29,7 @@ fn token_of(r: Reply) -> (String, i64) {
     match r {
         Reply::Ok { access_token, expires_at, .. } => (access_token.secret().to_string(), expires_at),
         Reply::Error { kind, message } => panic!("expected a token, got {kind}: {message}"),
+        other => panic!("expected a token, got {other:?}"),
     }
 }
 
@@ -36,6 +37,7 @@ fn error_kind(r: Reply) -> String {
     match r {
         Reply::Error { kind, .. } => kind.to_string(),
         Reply::Ok { .. } => panic!("expected an error, got a token"),
+        other => panic!("expected an error, got {other:?}"),
     }
 }
 
@@ -80,6 +82,29 @@ async fn answers_many_callers_with_the_engines_token_and_no_extra_exchange() {
     assert_eq!(error_kind(ipc::ask(&socket(&f), &request(&f, "dev")).await.unwrap()), "needs_login");
     drop(server);
     assert!(!socket(&f).exists(), "the socket is removed when the server stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_out_request_makes_the_running_engine_forget_its_tokens_at_once() {
+    let f = fixture().await;
+    let e = f.signed_in_engine().await;
+    let _server = IpcServer::start(e.clone(), socket(&f)).await.unwrap();
+    token_of(ipc::ask(&socket(&f), &request(&f, "dev")).await.unwrap());
+    let issuer = e.config().idp("devstack").unwrap().issuer.clone();
+
+    // Another config's IdP of the same name: refused, nothing forgotten.
+    let elsewhere = SignOutRequest { idp: "devstack".into(), issuer: "https://other.example".into() };
+    assert_eq!(error_kind(ipc::sign_out(&socket(&f), &elsewhere).await.unwrap()), "unknown_workspace");
+    token_of(ipc::ask(&socket(&f), &request(&f, "dev")).await.unwrap());
+
+    let req = SignOutRequest { idp: "devstack".into(), issuer };
+    match ipc::sign_out(&socket(&f), &req).await.unwrap() {
+        Reply::SignedOut { removed } => assert!(removed.contains(&"dev".to_string()), "{removed:?}"),
+        other => panic!("expected a sign-out, got {other:?}"),
+    }
+    // The token it held in memory is gone: a refusal, not a token.
+    assert_eq!(error_kind(ipc::ask(&socket(&f), &request(&f, "dev")).await.unwrap()), "needs_login");
+    assert_eq!(error_kind(ipc::ask(&socket(&f), &request(&f, "prod")).await.unwrap()), "needs_login");
 }
 
 #[tokio::test]

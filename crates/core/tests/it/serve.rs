@@ -388,12 +388,23 @@ async fn the_cli_helper_flavour_writes_no_token_and_drops_the_static_one() {
     drop(e);
     helper.refresh_workspace(&helper.config().workspace(Some("dev")).unwrap(), true).await.unwrap();
     let ini = std::fs::read_to_string(&f.paths.databrickscfg).unwrap();
+    let profile = databrickscfg::read_profile(&ini, "dev").unwrap().unwrap();
+    // This config is not the default one, so the profile names a script that runs the given
+    // `lakepass` on it (an SDK's environment does not know the config path).
+    let script = profile.iter().find(|(k, _)| k == "databricks_cli_path").map(|(_, v)| v.clone()).unwrap();
+    assert!(std::path::Path::new(&script).starts_with(&f.paths.data_dir), "{script}");
+    let text = std::fs::read_to_string(&script).unwrap();
+    let config = f.paths.config.display().to_string();
+    assert!(
+        text.contains(&format!("exec '/opt/lakepass/bin/lakepass' --config '{config}' \"$@\"")),
+        "{text}"
+    );
     assert_eq!(
-        databrickscfg::read_profile(&ini, "dev").unwrap().unwrap(),
+        profile,
         vec![
             ("host".to_string(), f.host("dev")),
             ("auth_type".to_string(), "databricks-cli".to_string()),
-            ("databricks_cli_path".to_string(), "/opt/lakepass/bin/lakepass".to_string()),
+            ("databricks_cli_path".to_string(), script.clone()),
         ]
     );
     // `prod` was not refreshed yet: it keeps its static form until its next refresh.
