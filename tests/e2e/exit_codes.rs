@@ -51,7 +51,7 @@ async fn every_documented_exit_code_has_a_real_case() {
         devstack_config(&ds)
     ));
     let pending = home.start_login(&[]).await;
-    http().get(pending.url.clone()).send().await.expect("follow the sign-in URL");
+    http().get(pending.idp_url.clone()).send().await.expect("follow the sign-in URL");
     pending.finish().await.code(5);
     home.run(&["token", "-w", "sp"]).await.code(5);
     // 1 an unexpected error: the secret store cannot be read (its file is a folder).
