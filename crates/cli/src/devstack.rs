@@ -73,6 +73,7 @@ pub fn write_config(ds: &Devstack, path: &Path) -> anyhow::Result<()> {
             scopes: ["openid", "email", "profile", "offline_access"].map(String::from).to_vec(),
             redirect_port: 0,
             auth_params: Default::default(),
+            ca_file: None,
         },
         true,
     )?;
