@@ -228,10 +228,7 @@ impl ServerCertVerifier for NamingVerifier {
 pub fn untrusted_issuer(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut cur = Some(err);
     while let Some(e) = cur {
-        let tls = e.downcast_ref::<rustls::Error>().or_else(|| {
-            e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).and_then(|i| i.downcast_ref())
-        });
-        match tls {
+        match e.downcast_ref::<rustls::Error>() {
             Some(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) => {
                 return Some("an unknown CA".into());
             }
@@ -242,7 +239,12 @@ pub fn untrusted_issuer(err: &(dyn std::error::Error + 'static)) -> Option<Strin
             }
             _ => {}
         }
-        cur = e.source();
+        // An io::Error's `source()` skips the error it wraps (which may be another io::Error).
+        let inner = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
+        cur = match inner {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     None
 }
@@ -345,6 +347,8 @@ mod tests {
             }))));
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, named);
         assert_eq!(untrusted_issuer(&io).as_deref(), Some("CN=Zscaler Root CA"));
+        let twice = std::io::Error::other(io);
+        assert_eq!(untrusted_issuer(&twice).as_deref(), Some("CN=Zscaler Root CA"));
         let expired = std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             rustls::Error::InvalidCertificate(CertificateError::Expired),
