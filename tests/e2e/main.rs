@@ -19,3 +19,4 @@ mod python_sdk;
 mod revoked;
 mod rotation;
 mod secrets;
+mod tls;
