@@ -24,3 +24,4 @@ mod revoked;
 mod rotation;
 mod secrets;
 mod signout;
+mod tls;

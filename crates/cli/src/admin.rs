@@ -291,7 +291,7 @@ pub async fn admin(paths: &Paths, a: AdminArgs) -> anyhow::Result<ExitCode> {
         let acc = if for_account { Some(account()?) } else { None };
         admin::m2m_token(&engine, &ws, acc.as_ref()).await?
     };
-    let answer = admin::AdminClient::new().send(&req, &token).await?;
+    let answer = admin::AdminClient::with_trust(&config.trust()).send(&req, &token).await?;
     println!("{}", serde_json::to_string_pretty(&answer)?);
     Ok(ExitCode::SUCCESS)
 }

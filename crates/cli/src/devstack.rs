@@ -27,6 +27,13 @@ pub struct DevstackArgs {
     /// Lifetime of IdP tokens and exchanged workspace tokens, in seconds.
     #[arg(long, default_value_t = 3600, value_name = "SECS")]
     pub token_ttl: u64,
+    /// Lifetime of the IdP's id and access tokens, in seconds [default: --token-ttl]
+    #[arg(long, value_name = "SECS")]
+    pub idp_token_ttl: Option<u64>,
+    /// Serve HTTPS with a CA made at start (its PEM is printed with the info and, with
+    /// --write-config, saved next to the config and set as `ca_file`).
+    #[arg(long)]
+    pub tls: bool,
     /// Write a Lakepass config pointing at this devstack (IdP `devstack`, workspaces `dev`, `prod`).
     #[arg(long, value_name = "PATH")]
     pub write_config: Option<PathBuf>,
@@ -65,9 +72,25 @@ fn options(addr: SocketAddr, auto_approve: Option<String>, ttl: u64) -> anyhow::
     })
 }
 
+/// Where `--write-config` saves the devstack's CA: next to the config it writes.
+fn ca_path(config: &Path) -> PathBuf {
+    config.with_file_name("devstack-ca.pem")
+}
+
 /// Writes (or updates) a config that points at `ds`, keeping whatever else the file holds.
 pub fn write_config(ds: &Devstack, path: &Path) -> anyhow::Result<()> {
     let info = ds.info();
+    let ca_file = match &info.ca_pem {
+        Some(pem) => {
+            let ca = ca_path(path);
+            if let Some(dir) = ca.parent() {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            std::fs::write(&ca, pem).with_context(|| format!("writing {}", ca.display()))?;
+            Some(ca)
+        }
+        None => None,
+    };
     let mut doc = ConfigDoc::load(path)?;
     doc.add_idp(
         "devstack",
@@ -77,6 +100,7 @@ pub fn write_config(ds: &Devstack, path: &Path) -> anyhow::Result<()> {
             scopes: ["openid", "email", "profile", "offline_access"].map(String::from).to_vec(),
             redirect_port: 0,
             auth_params: Default::default(),
+            ca_file: ca_file.clone(),
         },
         true,
     )?;
@@ -89,6 +113,7 @@ pub fn write_config(ds: &Devstack, path: &Path) -> anyhow::Result<()> {
                 client_id: None,
                 profile: Some(format!("devstack-{}", ws.name)),
                 account_id: Some(info.account_id.clone()),
+                ca_file: ca_file.clone(),
                 ..WorkspaceConfig::new("devstack", ws.host.clone())
             },
             true,
@@ -109,7 +134,12 @@ fn print_info(ds: &Devstack) {
 
 /// Runs the devstack until Ctrl-C.
 pub async fn devstack(a: DevstackArgs) -> anyhow::Result<ExitCode> {
-    let ds = lakepass_devstack::start(options(a.addr, a.auto_approve, a.token_ttl)?).await?;
+    let mut opts = options(a.addr, a.auto_approve, a.token_ttl)?;
+    opts.tls = a.tls;
+    if let Some(ttl) = a.idp_token_ttl {
+        opts.idp_token_ttl = Duration::from_secs(ttl);
+    }
+    let ds = lakepass_devstack::start(opts).await?;
     print_info(&ds);
     if let Some(p) = &a.write_config {
         write_config(&ds, p)?;

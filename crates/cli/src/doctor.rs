@@ -48,7 +48,7 @@ pub async fn doctor(paths: &Paths, a: DoctorArgs) -> anyhow::Result<ExitCode> {
     let report = doctor::run(
         paths,
         Store::new(vault),
-        Http::new(),
+        Http::with_trust(&Config::load(&paths.config).map(|c| c.trust()).unwrap_or_default()),
         Arc::new(SystemClock),
         a.workspace.as_deref(),
         &opts,
@@ -77,7 +77,7 @@ async fn fetch_policies(
     let engine = app::engine(paths).await?;
     let account = admin::Account::of(&ws, admin_ws.account_id.as_deref())?;
     let token = admin::m2m_token(&engine, &admin_ws, Some(&account)).await?;
-    Ok(admin::policies_for(&admin::AdminClient::new(), &account, &ws, &token).await?)
+    Ok(admin::policies_for(&admin::AdminClient::with_trust(&config.trust()), &account, &ws, &token).await?)
 }
 
 fn print(r: &Report) {

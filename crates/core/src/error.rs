@@ -36,6 +36,9 @@ pub enum ErrorKind {
     NeedsSecret,
     /// The IdP or the workspace could not be reached, or kept failing (5xx, 429).
     Network,
+    /// A server's TLS certificate comes from a CA this computer does not trust (most often a
+    /// company's TLS-inspecting proxy): no retry helps, a `ca_file` does.
+    UntrustedCertificate,
     /// The identity provider answered, but not as the protocol says (bad id_token, issuer…).
     Idp,
     /// The workspace refused the token exchange: most often a federation-policy mismatch.
@@ -74,6 +77,7 @@ impl ErrorKind {
             NoRefreshToken => "no_refresh_token",
             NeedsSecret => "needs_secret",
             Network => "network",
+            UntrustedCertificate => "untrusted_certificate",
             Idp => "idp",
             FederationRejected => "federation_rejected",
             NoMappedRole => "no_mapped_role",
@@ -95,7 +99,7 @@ impl ErrorKind {
         match self {
             Config | Invalid | BadRequest | UnknownWorkspace | CredentialsFile => 2,
             NeedsLogin | SessionEnded | NoRefreshToken | NeedsSecret => 3,
-            Network => 4,
+            Network | UntrustedCertificate => 4,
             FederationRejected | NoMappedRole => 5,
             Idp | Vault | Lock | Busy | Launch | Autostart | LiveService | Unexpected => 1,
         }
@@ -124,6 +128,9 @@ impl ErrorKind {
             NeedsSecret => "This service principal's client secret is not stored; enter it once.",
             Network => {
                 "The workspace or the identity provider could not be reached. Check your network or VPN; Lakepass keeps retrying."
+            }
+            UntrustedCertificate => {
+                "The server's certificate comes from a CA this computer does not trust, often a company proxy that inspects TLS. Set `ca_file` to your company's CA (a PEM file), or add that CA to the system's trust store."
             }
             Idp => "The identity provider answered in a way Lakepass cannot use; see the details.",
             FederationRejected => {
@@ -185,7 +192,7 @@ impl fmt::Display for Failure {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorKind; 20] = {
+    const ALL: [ErrorKind; 21] = {
         use ErrorKind::*;
         [
             Config,
@@ -197,6 +204,7 @@ mod tests {
             NoRefreshToken,
             NeedsSecret,
             Network,
+            UntrustedCertificate,
             Idp,
             FederationRejected,
             NoMappedRole,
@@ -226,6 +234,7 @@ mod tests {
         assert_eq!(ErrorKind::NeedsLogin.exit_code(), 3);
         assert_eq!(ErrorKind::SessionEnded.exit_code(), 3);
         assert_eq!(ErrorKind::Network.exit_code(), 4);
+        assert_eq!(ErrorKind::UntrustedCertificate.exit_code(), 4);
         assert_eq!(ErrorKind::FederationRejected.exit_code(), 5);
         assert_eq!(ErrorKind::Unexpected.exit_code(), 1);
         assert!(ALL.iter().all(|k| (1..=5).contains(&k.exit_code())));

@@ -4,7 +4,8 @@
 //! so tests can assert the exact form; this module only sends them. Retries cover what is
 //! transient — connection failures, timeouts, 429 and 500/502/503/504 — with exponential backoff
 //! and full jitter, honouring `Retry-After`. Everything else is returned at once: retrying a 401
-//! only hides the real problem. Sleeping uses tokio's clock, so tests can pause and advance it.
+//! only hides the real problem, and a certificate from an untrusted CA will not become trusted by
+//! asking again ([`HttpError::UntrustedCertificate`]). Trust itself is [`crate::tls::Trust`]. Sleeping uses tokio's clock, so tests can pause and advance it.
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::secret::Secret;
+use crate::tls::Trust;
 
 /// Largest response body we read: token endpoints answer a few KiB.
 /// The largest response body read from any server: 1 MiB.
@@ -110,6 +112,17 @@ pub enum HttpError {
         /// What failed, without the request body.
         message: String,
     },
+    /// The server's certificate chains to a CA this computer does not trust: most often a
+    /// company's TLS-inspecting proxy. Not retried.
+    #[error(
+        "{url} presented a certificate from a CA this computer does not trust ({issuer}); if your company inspects TLS, set `ca_file` in the Lakepass config to your company's CA (PEM)"
+    )]
+    UntrustedCertificate {
+        /// Where we tried to go.
+        url: String,
+        /// The untrusted CA's name (`CN=…, O=…`), as the certificate chain gives it.
+        issuer: String,
+    },
     /// The server kept answering 429/5xx until we gave up.
     #[error(
         "{url} answered HTTP {status} after {attempts} attempts; the service is overloaded or down, try again later"
@@ -193,17 +206,14 @@ impl Http {
         Self::with_policy(RetryPolicy::default())
     }
 
-    /// A client with a given retry policy.
+    /// A client with a given retry policy, trusting the system's CAs.
     pub fn with_policy(policy: RetryPolicy) -> Self {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("lakepass/", env!("CARGO_PKG_VERSION")))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build()
-            .expect("reqwest client with static settings");
-        Http { client, policy }
+        Http { client: Trust::system().client(), policy }
+    }
+
+    /// A client that also trusts the CAs of `trust` (the config's `ca_file`s).
+    pub fn with_trust(trust: &Trust) -> Self {
+        Http { client: trust.client(), policy: RetryPolicy::default() }
     }
 
     /// Sends a form POST, retrying transient failures. Non-transient HTTP errors are returned
@@ -279,10 +289,13 @@ impl Http {
     }
 
     async fn send_once(&self, url: &str, b: reqwest::RequestBuilder) -> Result<Response, HttpError> {
-        let unreachable = |e: reqwest::Error| HttpError::Unreachable {
-            url: url.to_string(),
-            // reqwest's Display includes the URL only; the body (with tokens) is never in it.
-            message: error_chain(&e),
+        let unreachable = |e: reqwest::Error| match crate::tls::untrusted_issuer(&e) {
+            Some(issuer) => HttpError::UntrustedCertificate { url: url.to_string(), issuer },
+            None => HttpError::Unreachable {
+                url: url.to_string(),
+                // reqwest's Display includes the URL only; the body (with tokens) is never in it.
+                message: error_chain(&e),
+            },
         };
         let mut resp = b.send().await.map_err(unreachable)?;
         let status = resp.status();

@@ -37,6 +37,7 @@ pub mod serve;
 pub mod sink;
 pub mod status;
 pub mod store;
+pub mod tls;
 pub mod vault;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, UnixTime};

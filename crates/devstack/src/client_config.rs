@@ -25,6 +25,8 @@ pub struct ClientConfigOptions {
     pub scopes: Vec<String>,
     /// The workspaces whose table names the devstack's account id (for the account APIs).
     pub account_id_on: Vec<String>,
+    /// A top-level `ca_file` (the PEM of [`DevstackInfo::ca_pem`] saved somewhere), when set.
+    pub ca_file: Option<String>,
     /// The live service's `[serve] port`, when set.
     pub serve_port: Option<u16>,
     /// A comment for the first line (without the leading `# `).
@@ -61,6 +63,9 @@ impl DevstackInfo {
         }
         if let Some(active) = opts.active.as_deref().or(workspaces.first().map(|w| w.name.as_str())) {
             s.push_str(&format!("active = {}\n", quoted(active)));
+        }
+        if let Some(ca_file) = &opts.ca_file {
+            s.push_str(&format!("ca_file = {}\n", quoted(ca_file)));
         }
         if let Some(port) = opts.serve_port {
             s.push_str(&format!("\n[serve]\nport = {port}\n"));
@@ -115,6 +120,7 @@ mod tests {
             workspaces: vec![ws("dev", 8401), ws("prod", 8402), ws("ws001", 8403)],
             service_principal: ServicePrincipalInfo { client_id: "sp".into(), client_secret: "s".into() },
             account_id: "acc-1".into(),
+            ca_pem: None,
         }
     }
 

@@ -65,10 +65,18 @@ fn parse_jwk(jwk: &Value) -> Option<Key> {
 }
 
 impl Verifier {
-    pub(crate) fn new() -> anyhow::Result<Self> {
+    /// A verifier whose JWKS fetches also trust `root` (the devstack's own CA under `--tls`).
+    pub(crate) fn new(root: Option<reqwest::Certificate>) -> anyhow::Result<Self> {
+        let builder = || {
+            let b = reqwest::Client::builder().timeout(Duration::from_secs(10));
+            match &root {
+                Some(r) => b.add_root_certificate(r.clone()),
+                None => b,
+            }
+        };
         Ok(Self {
-            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
-            direct: reqwest::Client::builder().timeout(Duration::from_secs(10)).no_proxy().build()?,
+            http: builder().build()?,
+            direct: builder().no_proxy().build()?,
             cache: Default::default(),
         })
     }

@@ -33,6 +33,7 @@ mod server;
 mod serving;
 mod serving_admin;
 mod stats;
+mod tls;
 mod workspace;
 
 use std::net::SocketAddr;
@@ -48,6 +49,7 @@ pub use faults::{FaultKind, FaultRule, Faults, Target};
 pub use keys::SigningAlg;
 pub use server::ConnectionStats;
 pub use stats::{IdpStats, Stats, WorkspaceStats, fingerprint};
+pub use tls::CA_NAME;
 
 /// The OAuth client id of the one public client the devstack IdP knows.
 pub const CLIENT_ID: &str = "lakepass-dev";
@@ -73,6 +75,9 @@ pub struct DevstackOptions {
     /// ephemeral loopback port with the same default federation policy (for benchmarks of many
     /// workspaces on one IdP).
     pub extra_workspaces: usize,
+    /// Serve everything over HTTPS with a CA generated at start ([`DevstackInfo::ca_pem`]) and
+    /// a certificate for `127.0.0.1`, `::1` and `localhost`.
+    pub tls: bool,
 }
 
 impl Default for DevstackOptions {
@@ -85,6 +90,7 @@ impl Default for DevstackOptions {
             rotate_refresh_tokens: true,
             user_roles: Default::default(),
             extra_workspaces: 0,
+            tls: false,
         }
     }
 }
@@ -104,6 +110,9 @@ pub struct DevstackInfo {
     /// The Databricks account id of the account APIs (`/api/2.0/accounts/{account_id}/…`).
     #[serde(default)]
     pub account_id: String,
+    /// With TLS, the CA certificate (PEM) clients must trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
 }
 
 /// One emulated Databricks workspace.
@@ -228,8 +237,15 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
     let idp_listener = server::bind(port(0)?).await?;
     let dev_listener = server::bind(port(1)?).await?;
     let prod_listener = server::bind(port(2)?).await?;
-    let base =
-        |l: &tokio::net::TcpListener| -> anyhow::Result<String> { Ok(format!("http://{}", l.local_addr()?)) };
+    let tls = if opts.tls {
+        Some(tokio::task::spawn_blocking(tls::Tls::generate).await.context("CA generation panicked")??)
+    } else {
+        None
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base = |l: &tokio::net::TcpListener| -> anyhow::Result<String> {
+        Ok(format!("{scheme}://{}", l.local_addr()?))
+    };
     let mut extra_listeners = Vec::with_capacity(opts.extra_workspaces);
     for _ in 0..opts.extra_workspaces {
         let mut addr = opts.addr;
@@ -263,6 +279,7 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
             client_secret: format!("dose{}", keys::random_hex(20)),
         },
         account_id: keys::random_uuid(),
+        ca_pem: tls.as_ref().map(|t| t.ca_pem.clone()),
     };
     let keys = tokio::task::spawn_blocking(keys::SigningKeys::generate)
         .await
@@ -277,7 +294,7 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         workspaces: workspaces.into_iter().map(|w| workspace::Workspace::new(w, &issuer)).collect(),
         stats: stats::Recorder::new(&names.iter().map(String::as_str).collect::<Vec<_>>()),
         faults: Faults::default(),
-        verifier: exchange::Verifier::new()?,
+        verifier: exchange::Verifier::new(tls.as_ref().map(tls::Tls::root).transpose()?)?,
         user_roles: opts.user_roles.into_iter().map(|(k, v)| (k.to_lowercase(), v)).collect(),
         account: Default::default(),
         endpoints: Default::default(),
@@ -285,13 +302,15 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         info,
     });
     let conns = &shared.connections;
+    let acceptor = tls.map(|t| t.acceptor);
+    let serve = |l, router| server::spawn(l, router, conns.clone(), acceptor.clone());
     let mut tasks = vec![
-        server::spawn(idp_listener, idp::router(shared.clone()), conns.clone()),
-        server::spawn(dev_listener, workspace::router(shared.clone(), "dev"), conns.clone()),
-        server::spawn(prod_listener, workspace::router(shared.clone(), "prod"), conns.clone()),
+        serve(idp_listener, idp::router(shared.clone())),
+        serve(dev_listener, workspace::router(shared.clone(), "dev")),
+        serve(prod_listener, workspace::router(shared.clone(), "prod")),
     ];
     for (l, name) in extra_listeners.into_iter().zip(names.iter().skip(2)) {
-        tasks.push(server::spawn(l, workspace::router(shared.clone(), name), conns.clone()));
+        tasks.push(serve(l, workspace::router(shared.clone(), name)));
     }
     tracing::info!(issuer = %shared.info.issuer, "devstack started");
     Ok(Devstack { shared, tasks })

@@ -1,4 +1,4 @@
-//! The accept loop: HTTP/1.1 over hyper with our axum routers.
+//! The accept loop: HTTP/1.1 over hyper with our axum routers, over TLS with `--tls`.
 //!
 //! A hand-rolled loop instead of `axum::serve` for two reasons: a dropped-connection fault must
 //! be able to close a connection without a response (a service error makes hyper do exactly
@@ -17,6 +17,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 use crate::faults::DropConnection;
@@ -98,8 +99,13 @@ impl Drop for Guard {
     }
 }
 
-/// Serves `router` on `listener` until the returned task is aborted.
-pub(crate) fn spawn(listener: TcpListener, router: Router, conns: Arc<Connections>) -> JoinHandle<()> {
+/// Serves `router` on `listener` (over TLS when `tls` is set) until the returned task is aborted.
+pub(crate) fn spawn(
+    listener: TcpListener,
+    router: Router,
+    conns: Arc<Connections>,
+    tls: Option<TlsAcceptor>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut connections = JoinSet::new();
         loop {
@@ -117,6 +123,7 @@ pub(crate) fn spawn(listener: TcpListener, router: Router, conns: Arc<Connection
             };
             let router = router.clone();
             let conns = conns.clone();
+            let tls = tls.clone();
             connections.spawn(async move {
                 let _open = conns.opened();
                 let service = hyper::service::service_fn(move |req: Request<Incoming>| {
@@ -134,9 +141,19 @@ pub(crate) fn spawn(listener: TcpListener, router: Router, conns: Arc<Connection
                         Ok::<_, Dropped>(resp)
                     }
                 });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service);
-                if let Err(err) = conn.await {
+                let http = hyper::server::conn::http1::Builder::new();
+                let served = match tls {
+                    None => http.serve_connection(TokioIo::new(stream), service).await,
+                    Some(tls) => match tls.accept(stream).await {
+                        Ok(stream) => http.serve_connection(TokioIo::new(stream), service).await,
+                        Err(err) => {
+                            // A client that does not trust the CA hangs up here.
+                            tracing::debug!(%err, "devstack TLS handshake failed");
+                            return;
+                        }
+                    },
+                };
+                if let Err(err) = served {
                     tracing::debug!(%err, "devstack connection ended");
                 }
             });

@@ -3,4 +3,4 @@
 /**
  * What kind of failure, for exit codes, hints and the UI's actions.
  */
-export type ErrorKind = "config" | "invalid" | "bad_request" | "unknown_workspace" | "needs_login" | "session_ended" | "no_refresh_token" | "needs_secret" | "network" | "idp" | "federation_rejected" | "no_mapped_role" | "vault" | "lock" | "credentials_file" | "busy" | "launch" | "autostart" | "live_service" | "unexpected";
+export type ErrorKind = "config" | "invalid" | "bad_request" | "unknown_workspace" | "needs_login" | "session_ended" | "no_refresh_token" | "needs_secret" | "network" | "untrusted_certificate" | "idp" | "federation_rejected" | "no_mapped_role" | "vault" | "lock" | "credentials_file" | "busy" | "launch" | "autostart" | "live_service" | "unexpected";

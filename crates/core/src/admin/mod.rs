@@ -10,8 +10,6 @@
 
 mod whoami;
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -23,6 +21,7 @@ use crate::host::WorkspaceHost;
 use crate::presets;
 use crate::roles;
 use crate::secret::Secret;
+use crate::tls::Trust;
 
 pub use whoami::{Identity, PrincipalKind, WhoamiError, whoami};
 
@@ -328,6 +327,16 @@ pub enum AdminError {
         /// What failed.
         message: String,
     },
+    /// The server's certificate comes from a CA this computer does not trust.
+    #[error(
+        "{url} presented a certificate from a CA this computer does not trust ({issuer}); set `ca_file` in the Lakepass config to your company's CA (PEM)"
+    )]
+    UntrustedCertificate {
+        /// The URL.
+        url: String,
+        /// The untrusted CA's name.
+        issuer: String,
+    },
     /// The API refused the request.
     #[error("{method} {url} answered HTTP {status} {error_code}: {message}{}", hint(*status))]
     Api {
@@ -365,6 +374,7 @@ impl AdminError {
         use crate::error::ErrorKind;
         match self {
             AdminError::Unreachable { .. } => ErrorKind::Network,
+            AdminError::UntrustedCertificate { .. } => ErrorKind::UntrustedCertificate,
             AdminError::Api { .. } => ErrorKind::Unexpected,
             AdminError::NoAccount { .. } => ErrorKind::Config,
             AdminError::Usage(_) => ErrorKind::Invalid,
@@ -396,16 +406,15 @@ impl Default for AdminClient {
 }
 
 impl AdminClient {
-    /// A client with the same timeouts as [`crate::http::Http`]; admin calls are not retried
-    /// (a create that timed out may have happened).
+    /// A client with the same timeouts and trust as [`crate::http::Http`]; admin calls are not
+    /// retried (a create that timed out may have happened).
     pub fn new() -> Self {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("reqwest client with static settings");
-        AdminClient { client }
+        Self::with_trust(&Trust::system())
+    }
+
+    /// A client that also trusts the CAs of `trust` (the config's `ca_file`s).
+    pub fn with_trust(trust: &Trust) -> Self {
+        AdminClient { client: trust.client() }
     }
 
     /// Sends `req` with `token`; returns the JSON answer (`{}` for an empty body).
@@ -425,8 +434,10 @@ impl AdminClient {
         if let Some(body) = &req.body {
             b = b.json(body);
         }
-        let unreachable =
-            |e: reqwest::Error| AdminError::Unreachable { url: req.url.clone(), message: e.to_string() };
+        let unreachable = |e: reqwest::Error| match crate::tls::untrusted_issuer(&e) {
+            Some(issuer) => AdminError::UntrustedCertificate { url: req.url.clone(), issuer },
+            None => AdminError::Unreachable { url: req.url.clone(), message: e.to_string() },
+        };
         let mut resp = b.send().await.map_err(unreachable)?;
         let status = resp.status();
         let mut bytes = Vec::new();

@@ -21,6 +21,10 @@ pub struct Config {
     /// The workspace commands use when none is named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<String>,
+    /// A PEM file of CA certificates to trust for every host, beyond the system's store: a
+    /// company's TLS-inspecting CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
     /// Identity providers by name.
     #[serde(default)]
     pub idp: BTreeMap<String, IdpConfig>,
@@ -166,6 +170,9 @@ pub struct IdpConfig {
     /// Extra parameters for the authorize URL (`prompt`, `domain_hint`, …).
     #[serde(default)]
     pub auth_params: BTreeMap<String, String>,
+    /// A PEM file of CA certificates to trust, for this IdP's certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// One Databricks workspace (`[workspace.<name>]`).
@@ -204,6 +211,9 @@ pub struct WorkspaceConfig {
     /// The account console host for account APIs [default: derived from `host`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_host: Option<String>,
+    /// A PEM file of CA certificates to trust, for this workspace's certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// How a workspace's token is obtained (`auth = "…"`).
@@ -303,6 +313,7 @@ impl IdpConfig {
             scopes: default_idp_scopes(),
             redirect_port: 0,
             auth_params: BTreeMap::new(),
+            ca_file: None,
         }
     }
 }
@@ -322,6 +333,7 @@ impl WorkspaceConfig {
             policy: None,
             account_id: None,
             account_host: None,
+            ca_file: None,
         }
     }
 }

@@ -5,11 +5,12 @@
 //! [`WorkspaceConfig::profile_name`]) so the CLI and the tray apply the same ones instead of
 //! re-deriving them. Nothing here reads the clock or the disk.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::WorkspaceHost;
+use crate::tls::Trust;
 
 use super::error::ConfigError;
 use super::model::{
@@ -46,6 +47,19 @@ pub struct Workspace {
 }
 
 impl Config {
+    /// The CAs to trust beyond the system's store: the global `ca_file` and every IdP's and
+    /// workspace's. They all go into one client, so a company CA set anywhere is trusted for
+    /// every host (a CA one host needs is rarely wrong for another). `~/` is the home folder.
+    pub fn trust(&self) -> Trust {
+        let files = self
+            .ca_file
+            .iter()
+            .chain(self.idp.values().filter_map(|i| i.ca_file.as_ref()))
+            .chain(self.workspace.values().filter_map(|w| w.ca_file.as_ref()))
+            .map(|p| expand_home(p));
+        Trust::with_ca_files(files)
+    }
+
     /// Every workspace, resolved, in name order.
     pub fn workspaces(&self) -> Result<Vec<Workspace>, ConfigError> {
         self.workspace.keys().map(|name| self.resolve(name)).collect()
@@ -117,10 +131,36 @@ impl WorkspaceConfig {
     }
 }
 
+fn expand_home(p: &Path) -> PathBuf {
+    match (p.strip_prefix("~"), dirs::home_dir()) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => p.to_path_buf(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::{MINIMAL, path};
     use super::*;
+
+    #[test]
+    fn every_ca_file_is_trusted_once() {
+        let toml = format!(
+            "ca_file = \"/etc/corp.pem\"\n{}",
+            MINIMAL.replacen("[workspace.b]", "[workspace.b]\nca_file = \"/etc/corp.pem\"", 1).replacen(
+                "[workspace.a]",
+                "[workspace.a]\nca_file = \"~/ws.pem\"",
+                1
+            )
+        );
+        let c = Config::parse(&toml, path()).unwrap();
+        let home = dirs::home_dir().unwrap();
+        assert_eq!(c.trust().ca_files, vec![PathBuf::from("/etc/corp.pem"), home.join("ws.pem")]);
+        assert_eq!(Config::parse(&toml::to_string(&c).unwrap(), path()).unwrap(), c, "round-trips");
+        let empty = toml.replacen("/etc/corp.pem", "", 1);
+        let err = Config::parse(&empty, path()).unwrap_err().to_string();
+        assert!(err.contains("ca_file"), "{err}");
+    }
 
     #[test]
     fn choosing_a_workspace() {

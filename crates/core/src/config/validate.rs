@@ -81,6 +81,7 @@ impl Config {
                 ));
             }
             check_scopes(&mut out, &at("scopes"), &idp.scopes);
+            check_ca_file(&mut out, &at("ca_file"), idp.ca_file.as_deref());
             for key in idp.auth_params.keys() {
                 if RESERVED_AUTH_PARAMS.contains(&key.as_str()) {
                     out.push(problem(
@@ -91,6 +92,7 @@ impl Config {
             }
         }
         check_launchers(self, &mut out);
+        check_ca_file(&mut out, &["ca_file"], self.ca_file.as_deref());
         let mut profiles: BTreeMap<String, &str> = BTreeMap::new();
         for (name, ws) in &self.workspace {
             check_name(&mut out, "workspace", name);
@@ -112,6 +114,7 @@ impl Config {
                 out.push(problem(&at("host"), e.to_string()));
             }
             check_scopes(&mut out, &at("scopes"), &ws.scopes);
+            check_ca_file(&mut out, &at("ca_file"), ws.ca_file.as_deref());
             if ws.client_id.as_deref().is_some_and(|c| c.trim().is_empty()) {
                 out.push(problem(
                     &at("client_id"),
@@ -138,6 +141,12 @@ impl Config {
             }
         }
         out
+    }
+}
+
+fn check_ca_file(out: &mut Vec<Problem>, at: &[&str], file: Option<&Path>) {
+    if file.is_some_and(|p| p.as_os_str().is_empty()) {
+        out.push(problem(at, "is empty; set it to a PEM file of CA certificates, or remove the line"));
     }
 }
 

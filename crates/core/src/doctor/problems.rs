@@ -29,6 +29,14 @@ pub enum Problem {
         /// What failed.
         message: String,
     },
+    /// A server's certificate comes from a CA this computer does not trust (a TLS-inspecting
+    /// proxy, most often): no network problem, a `ca_file` fixes it.
+    UntrustedCertificate {
+        /// Where.
+        url: String,
+        /// The untrusted CA's name.
+        issuer: String,
+    },
     /// Discovery names another issuer than the config.
     DiscoveryIssuerMismatch {
         /// From config.
@@ -199,6 +207,19 @@ pub(crate) fn span(secs: i64) -> String {
 }
 
 impl Problem {
+    /// [`Problem::UntrustedCertificate`] when `e` (or its cause) is a certificate from an
+    /// untrusted CA, else `otherwise`: the doctor never calls a trust problem "unreachable".
+    pub(crate) fn or_untrusted(e: &(dyn std::error::Error + 'static), otherwise: Problem) -> Problem {
+        let mut cur = Some(e);
+        while let Some(err) = cur {
+            if let Some(crate::http::HttpError::UntrustedCertificate { url, issuer }) = err.downcast_ref() {
+                return Problem::UntrustedCertificate { url: url.clone(), issuer: issuer.clone() };
+            }
+            cur = err.source();
+        }
+        otherwise
+    }
+
     /// What is wrong, in plain words, and what to do about it.
     pub fn explain(&self, workspace: &str, idp: &str) -> (String, String) {
         use Problem::*;
@@ -208,6 +229,10 @@ impl Problem {
             IdpUnreachable { message } => (
                 format!("the identity provider's discovery document could not be fetched: {message}"),
                 format!("Check the network, a proxy, and that `issuer` of [idp.{idp}] is right (its `/.well-known/openid-configuration` must load in a browser)."),
+            ),
+            UntrustedCertificate { url, issuer } => (
+                format!("{url} presented a certificate from a CA this computer does not trust: {issuer}"),
+                "If your company inspects TLS (Zscaler, Netskope, …), get its CA as a PEM file and set `ca_file = \"/path/to/ca.pem\"` at the top of the Lakepass config (or add the CA to the system's trust store); SSL_CERT_FILE is honoured too.".into(),
             ),
             DiscoveryIssuerMismatch { configured, found, trailing_slash } => (
                 format!(
@@ -341,6 +366,7 @@ impl Problem {
             IdpUnreachable { .. } | JwksUnreachable { .. } | WorkspaceUnreachable { .. } => {
                 ErrorKind::Network
             }
+            UntrustedCertificate { .. } => ErrorKind::UntrustedCertificate,
             _ => ErrorKind::FederationRejected,
         }
     }

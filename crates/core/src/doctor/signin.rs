@@ -32,7 +32,8 @@ pub(super) async fn idp(engine: &Engine, idp_cfg: &IdpConfig, run: &mut Run) -> 
             ));
         }
         Err(e) => {
-            return Err(run.fail(StepId::Idp, TITLE, Problem::IdpUnreachable { message: e.to_string() }));
+            let p = Problem::or_untrusted(&e, Problem::IdpUnreachable { message: e.to_string() });
+            return Err(run.fail(StepId::Idp, TITLE, p));
         }
     };
     let jwks = match idp::fetch_jwks(engine.http(), &d).await {

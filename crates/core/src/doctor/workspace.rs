@@ -26,7 +26,7 @@ pub(super) async fn clock(engine: &Engine, ws: &Workspace, run: &mut Run) -> Res
             return Err(run.fail(
                 StepId::Clock,
                 TITLE,
-                Problem::WorkspaceUnreachable { message: e.to_string() },
+                Problem::or_untrusted(&e, Problem::WorkspaceUnreachable { message: e.to_string() }),
             ));
         }
         Err(_) => {
@@ -103,7 +103,8 @@ pub(super) async fn token_exchange(
             Err(stop)
         }
         Err(e) => {
-            Err(run.fail(StepId::Exchange, TITLE, Problem::WorkspaceUnreachable { message: e.to_string() }))
+            let p = Problem::or_untrusted(&e, Problem::WorkspaceUnreachable { message: e.to_string() });
+            Err(run.fail(StepId::Exchange, TITLE, p))
         }
     }
 }
@@ -141,7 +142,8 @@ pub(super) async fn client_credentials(
             },
         )),
         Err(e) => {
-            Err(run.fail(StepId::Exchange, TITLE, Problem::WorkspaceUnreachable { message: e.to_string() }))
+            let p = Problem::or_untrusted(&e, Problem::WorkspaceUnreachable { message: e.to_string() });
+            Err(run.fail(StepId::Exchange, TITLE, p))
         }
     }
 }

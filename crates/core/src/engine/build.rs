@@ -124,14 +124,8 @@ impl EngineBuilder {
             Some(v) => v,
             None => Vault::open(&self.paths.data_dir, self.vault_kind).await?,
         };
-        let engine = Engine::new(
-            config,
-            self.paths,
-            Store::new(vault),
-            self.http.unwrap_or_default(),
-            self.clock,
-            self.opts,
-        )?;
+        let http = self.http.unwrap_or_else(|| Http::with_trust(&config.trust()));
+        let engine = Engine::new(config, self.paths, Store::new(vault), http, self.clock, self.opts)?;
         engine.load().await?;
         Ok(engine)
     }

@@ -3,6 +3,7 @@
 use crate::config::ConfigError;
 use crate::error::{ErrorKind, Failure};
 use crate::exchange::ExchangeError;
+use crate::http::HttpError;
 use crate::idp::IdpError;
 use crate::lock::LockError;
 use crate::roles::RoleError;
@@ -83,6 +84,11 @@ impl EngineError {
                 LoginCause::NotSignedIn | LoginCause::MissingSubjectToken => ErrorKind::NeedsLogin,
             },
             EngineError::Idp(e) if e.needs_login() => ErrorKind::SessionEnded,
+            EngineError::Idp(IdpError::Http(HttpError::UntrustedCertificate { .. }))
+            | EngineError::Exchange(ExchangeError::Http {
+                source: HttpError::UntrustedCertificate { .. },
+                ..
+            }) => ErrorKind::UntrustedCertificate,
             EngineError::Idp(IdpError::Http(_) | IdpError::KeysUnavailable { .. })
             | EngineError::Exchange(ExchangeError::Http { .. }) => ErrorKind::Network,
             EngineError::Idp(_) => ErrorKind::Idp,

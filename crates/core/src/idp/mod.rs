@@ -29,11 +29,19 @@ pub use signin::{
     CallbackError, Grant, SignInRequest, code_request, parse_callback, redeem, refresh_request,
 };
 
+/// An untrusted certificate is not a network problem, so it is not called "unreachable".
+fn http_prefix(e: &HttpError) -> &'static str {
+    match e {
+        HttpError::UntrustedCertificate { .. } => "refused",
+        _ => "unreachable",
+    }
+}
+
 /// Everything that can go wrong talking to the IdP.
 #[derive(Debug, thiserror::Error)]
 pub enum IdpError {
-    /// Network or HTTP failure.
-    #[error("identity provider unreachable: {0}")]
+    /// Network or HTTP failure, or a certificate this computer does not trust.
+    #[error("identity provider {prefix}: {0}", prefix = http_prefix(.0))]
     Http(#[from] HttpError),
     /// Discovery answered with another issuer.
     #[error(

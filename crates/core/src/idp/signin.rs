@@ -255,6 +255,7 @@ mod tests {
             scopes: vec!["openid".into(), "offline_access".into()],
             redirect_port: 0,
             auth_params: [("prompt".to_string(), "consent".to_string())].into(),
+            ca_file: None,
         }
     }
 

@@ -18,3 +18,4 @@ mod keyring_real;
 mod roles;
 mod serve;
 mod support;
+mod tls;

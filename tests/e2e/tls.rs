@@ -1,0 +1,181 @@
+//! The real binary against `devstack --tls`, trusting its CA each way a company network does:
+//! not at all (a named, unretried refusal), `SSL_CERT_FILE`, the system store
+//! (`update-ca-certificates`), through an HTTP CONNECT proxy (`HTTPS_PROXY`), and the Python
+//! SDK with `REQUESTS_CA_BUNDLE`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use lakepass_devstack::{CA_NAME, ClientConfigOptions};
+use lakepass_tests::*;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+async fn tls_devstack() -> Devstack {
+    lakepass_devstack::start(DevstackOptions {
+        auto_approve: Some(USER_EMAIL.to_string()),
+        tls: true,
+        ..DevstackOptions::default()
+    })
+    .await
+    .expect("start the TLS devstack")
+}
+
+/// Writes the devstack's CA into the home and a config pointing at the devstack; the config
+/// names the CA as `ca_file` only when `ca_file` is set.
+fn home_over(ds: &Devstack, ca_file: bool) -> (TempHome, PathBuf) {
+    let home = TempHome::new();
+    let ca = home.root().join("devstack-ca.pem");
+    std::fs::write(&ca, ds.info().ca_pem.as_deref().expect("a CA")).unwrap();
+    home.write_config(&ds.client_config(&ClientConfigOptions {
+        ca_file: ca_file.then(|| ca.display().to_string()),
+        ..ClientConfigOptions::like_the_cli()
+    }));
+    (home, ca)
+}
+
+/// `lakepass login`, with a browser that trusts the devstack's CA (the IdP's pages are HTTPS).
+async fn login(home: &TempHome, ds: &Devstack) -> Output {
+    let pending = home.start_login(&[]).await;
+    let root = reqwest::Certificate::from_pem(ds.info().ca_pem.as_deref().unwrap().as_bytes()).unwrap();
+    let browser = reqwest::Client::builder().no_proxy().add_root_certificate(root).build().unwrap();
+    let resp = browser.get(pending.idp_url.clone()).send().await.expect("follow the sign-in URL");
+    assert!(resp.status().is_success(), "callback page: HTTP {}", resp.status());
+    pending.finish().await
+}
+
+fn exchanges(ds: &Devstack) -> u64 {
+    ds.stats().workspaces.values().map(|w| w.exchanges_ok).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_ca_is_named_exit_4_and_not_retried() {
+    let ds = tls_devstack().await;
+    let (home, _) = home_over(&ds, false);
+    let before = ds.connections().accepted;
+    let out = home.run(&["login", "--no-browser", "--timeout", "20"]).await.code(4);
+    assert!(out.stderr.contains(CA_NAME) && out.stderr.contains("ca_file"), "{out:?}");
+    assert!(!out.stderr.contains("unreachable"), "{out:?}");
+    assert_eq!(ds.connections().accepted - before, 1, "one attempt, no retries: {out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ca_file_then_a_token_over_https() {
+    let ds = tls_devstack().await;
+    let (home, _) = home_over(&ds, true);
+    login(&home, &ds).await.success();
+    assert_eq!(exchanges(&ds), 2, "dev and prod");
+    let out = home.run(&["token", "--raw", "--workspace", "dev"]).await.success();
+    assert!(!out.stdout.trim().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssl_cert_file_is_trusted() {
+    let ds = tls_devstack().await;
+    let (mut home, ca) = home_over(&ds, false);
+    home.set_env("SSL_CERT_FILE", ca);
+    login(&home, &ds).await.success();
+    assert_eq!(exchanges(&ds), 2);
+}
+
+/// Removes the test CA from the system store again, whatever happens.
+struct SystemCa(PathBuf);
+
+impl Drop for SystemCa {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::process::Command::new("update-ca-certificates").arg("--fresh").output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_in_the_system_store_needs_no_setting() {
+    let dir = std::path::Path::new("/usr/local/share/ca-certificates");
+    let writable = dir.is_dir() && std::fs::metadata(dir).is_ok_and(|m| !m.permissions().readonly());
+    let tool = std::process::Command::new("update-ca-certificates").arg("--help").output().is_ok();
+    if !(writable && tool && rustix_is_root()) {
+        eprintln!("skipped: needs root and update-ca-certificates (CI runs as root)");
+        return;
+    }
+    let ds = tls_devstack().await;
+    let (home, ca) = home_over(&ds, false);
+    let guard = SystemCa(dir.join("lakepass-devstack-test.crt"));
+    std::fs::copy(&ca, &guard.0).unwrap();
+    let added = std::process::Command::new("update-ca-certificates").output().unwrap();
+    assert!(added.status.success(), "{added:?}");
+    login(&home, &ds).await.success();
+    assert_eq!(exchanges(&ds), 2);
+    drop(guard);
+}
+
+fn rustix_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A minimal HTTP CONNECT proxy on loopback that counts the tunnels it opened.
+async fn connect_proxy() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut client = BufReader::new(client);
+                let mut line = String::new();
+                client.read_line(&mut line).await.ok()?;
+                let target = line.strip_prefix("CONNECT ")?.split_whitespace().next()?.to_string();
+                loop {
+                    let mut header = String::new();
+                    client.read_line(&mut header).await.ok()?;
+                    if header.trim().is_empty() {
+                        break;
+                    }
+                }
+                let mut upstream = tokio::net::TcpStream::connect(&target).await.ok()?;
+                seen.fetch_add(1, Ordering::SeqCst);
+                let mut client = client.into_inner();
+                client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await.ok()?;
+                tokio::io::copy_bidirectional(&mut client, &mut upstream).await.ok()
+            });
+        }
+    });
+    (url, count)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_proxy_carries_every_request() {
+    let ds = tls_devstack().await;
+    let (mut home, _) = home_over(&ds, true);
+    let (proxy, tunnels) = connect_proxy().await;
+    // reqwest bypasses only what NO_PROXY names: loopback is not special-cased.
+    home.set_env("HTTPS_PROXY", proxy);
+    login(&home, &ds).await.success();
+    assert_eq!(exchanges(&ds), 2);
+    assert!(tunnels.load(Ordering::SeqCst) >= 1, "the requests went through the proxy");
+
+    // With the devstack's address in NO_PROXY, no tunnel is opened.
+    let before = tunnels.load(Ordering::SeqCst);
+    home.set_env("NO_PROXY", "127.0.0.1");
+    home.run(&["doctor", "--workspace", "dev"]).await.success();
+    assert_eq!(tunnels.load(Ordering::SeqCst), before, "NO_PROXY is honoured");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_trusts_the_ca_through_requests_ca_bundle() {
+    let Some(python) = peer_python() else { return };
+    let ds = tls_devstack().await;
+    let (home, ca) = home_over(&ds, true);
+    login(&home, &ds).await.success();
+    let mut cmd = home.command(&python);
+    cmd.arg(peers_dir().join("sdk_me.py")).arg("devstack-dev").env("REQUESTS_CA_BUNDLE", &ca);
+    let mut p = Proc::spawn("python sdk_me.py devstack-dev", cmd);
+    p.close_stdin();
+    let out = p.wait(Duration::from_secs(60)).await.success();
+    assert_eq!(out.json()["userName"], USER_EMAIL, "{out:?}");
+}
