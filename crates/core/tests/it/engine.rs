@@ -96,7 +96,9 @@ async fn racing_refreshers_make_one_refresh_and_adopt_the_winners_token() {
     let f = fixture(3600).await;
     let a = f.engine().await;
     login(&f, &a).await;
-    let b = f.engine().await; // a second process, sharing vault and locks
+    // A second engine in this process, sharing vault and locks; the same race between two real
+    // processes is `faults::idp::rotation_racing_four_refreshers_in_two_processes_makes_one_grant`.
+    let b = f.engine().await;
     f.sleep_laptop(2 * 3600);
     let dev = a.config().workspace(Some("dev")).unwrap();
     let (ta, tb) = tokio::join!(a.token(&dev), b.token(&dev));

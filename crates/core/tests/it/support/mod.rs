@@ -9,9 +9,10 @@
 #![allow(dead_code)]
 
 mod browser;
+pub mod child;
 mod fixture;
 
-pub use fixture::{Fixture, Setup};
+pub use fixture::{Fixture, Setup, engine_at};
 
 use std::sync::Arc;
 use std::time::Duration;
