@@ -15,7 +15,7 @@ peers="$repo/tests/peers"
 
 APT_PACKAGES=(
     build-essential pkg-config libssl-dev # building the crates
-    libdbus-1-dev dbus gnome-keyring libsecret-tools # keyring crate + scripts/test-keyring.sh
+    libdbus-1-dev dbus gnome-keyring libsecret-tools # keyring crate + scripts/with-keyring.sh
     curl ca-certificates procps # kill(1) for the daemon tests, curl for scripts
 )
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs the fault suite and the bad-input corpus (modules `faults` and `bad_input` of core's one
-# integration-test binary, crates/core/tests/it) and prints their counts: "faults survived: N/M"
-# and "bad inputs rejected: N/M". Exits non-zero if any case failed, was skipped or ignored, or
-# if a total is not the one written below (a case that vanished would otherwise leave both sides
-# of N/M smaller and the line still green).
+# Runs the fault suite, the bad-input corpus, its controls and the parsers' properties (modules
+# `faults`, `bad_input`, `controls` and `properties` of core's one integration-test binary,
+# crates/core/tests/it) and prints one count each: "faults survived: N/M", "bad inputs rejected:
+# N/M" (rejections of bad input only), "controls passed: N/M" (good inputs accepted) and
+# "properties held: N/M". Exits non-zero if any case failed, was skipped or ignored, or if a
+# total is not the one written below (a case that vanished would otherwise leave both sides of
+# N/M smaller and the line still green).
 #
 # cargo-nextest runs every case in its own process: a case that measures its own memory
 # (faults::live) is not disturbed by the others, and a crash fails one case, not the count.
@@ -14,31 +16,41 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 EXPECTED_FAULTS=39
-EXPECTED_BAD_INPUTS=106
+EXPECTED_BAD_INPUTS=111
+EXPECTED_CONTROLS=2
+EXPECTED_PROPERTIES=5
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 rc=0
 cargo nextest run -p lakepass-core --test it --no-fail-fast --run-ignored all \
-    -E 'test(/^faults::/) | test(/^bad_input::/)' "$@" 2>&1 | tee "$log" || rc=1
+    -E 'test(/^faults::/) | test(/^bad_input::/) | test(/^controls::/) | test(/^properties::/)' "$@" 2>&1 | tee "$log" || rc=1
 
 count() { # <module> <PASS|FAIL|SKIP…>
     grep -cE "^ *$2 +\[.*\] +(\([0-9/ ]+\) +)?lakepass-core::it $1::" "$log" || true
 }
-fp=$(count faults PASS) ff=$(count faults '(FAIL|SIGSEGV|SIGABRT|TIMEOUT|ABORT)')
-bp=$(count bad_input PASS) bf=$(count bad_input '(FAIL|SIGSEGV|SIGABRT|TIMEOUT|ABORT)')
+failed='(FAIL|SIGSEGV|SIGABRT|TIMEOUT|ABORT)'
+fp=$(count faults PASS) ff=$(count faults "$failed")
+bp=$(count bad_input PASS) bf=$(count bad_input "$failed")
+cp=$(count controls PASS) cf=$(count controls "$failed")
+pp=$(count properties PASS) pf=$(count properties "$failed")
 skipped=$(grep -cE '^ *SKIP ' "$log" || true)
-properties=$(count 'bad_input::fuzz_properties' PASS)
 printf '\nfaults survived: %d/%d\n' "$fp" $((fp + ff))
-printf 'bad inputs rejected: %d/%d (of which %d property tests of the fuzz targets)\n' \
-    "$bp" $((bp + bf)) "$properties"
+printf 'bad inputs rejected: %d/%d\n' "$bp" $((bp + bf))
+printf 'controls passed: %d/%d\n' "$cp" $((cp + cf))
+printf 'properties held: %d/%d\n' "$pp" $((pp + pf))
 if ((skipped > 0)); then
     echo "faults.sh: $skipped case(s) skipped or ignored; every case must run" >&2
     rc=1
 fi
-if ((fp + ff != EXPECTED_FAULTS || bp + bf != EXPECTED_BAD_INPUTS)); then
-    echo "faults.sh: expected $EXPECTED_FAULTS fault cases and $EXPECTED_BAD_INPUTS bad inputs;" \
-        "ran $((fp + ff)) and $((bp + bf)). Update the totals in scripts/faults.sh with the cases." >&2
-    rc=1
-fi
+expect() { # <what> <ran> <expected>
+    if (($2 != $3)); then
+        echo "faults.sh: expected $3 $1, ran $2. Update the totals in scripts/faults.sh with the cases." >&2
+        rc=1
+    fi
+}
+expect "fault cases" $((fp + ff)) "$EXPECTED_FAULTS"
+expect "bad inputs" $((bp + bf)) "$EXPECTED_BAD_INPUTS"
+expect controls $((cp + cf)) "$EXPECTED_CONTROLS"
+expect properties $((pp + pf)) "$EXPECTED_PROPERTIES"
 exit "$rc"

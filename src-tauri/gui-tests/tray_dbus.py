@@ -149,7 +149,7 @@ async def main(args):
         procs.append(app)
         await asyncio.wait_for(watcher.registered.wait(), 30)
         path = watcher.items[0]
-        check("the app registers a tray item", True)
+        check("the app registers a tray item", len(watcher.items) >= 1 and bool(path.strip()), watcher.items)
 
         # Ayatana registers an object path: find its connection by the app's pid.
         intro = await bus.introspect("org.freedesktop.DBus", "/org/freedesktop/DBus")
@@ -195,7 +195,9 @@ async def main(args):
 
         await click("Sign in to devstack")
         first = await until("a fresh token in the menu", lambda: first_label_matching(items, r"^dev — .*\bleft$"), 30)
-        check("menu after sign-in shows time left", True, first)
+        now = (await items())[0]["label"]
+        check("menu after sign-in shows time left", re.search(r"^dev — .*\bleft$", now) is not None
+              and "sign-in needed" not in now, f"{first!r}, now {now!r}")
         check("menu offers Sign out", "Sign out of devstack" in [i["label"] for i in await items()])
         icon1 = await item.get_icon_name()
         check("the icon changed with the state", icon1 != icon0, f"{icon0} → {icon1}")
@@ -220,7 +222,8 @@ async def main(args):
         check("no dashboard window while it is closed (no idle webview)", dashboard_windows() == [], dashboard_windows())
         await click("Open dashboard")
         await until("the dashboard window", lambda: asyncio.sleep(0, dashboard_windows()), 20)
-        check("Open dashboard opens the window", True)
+        windows = dashboard_windows()
+        check("Open dashboard opens one window", len(windows) == 1, windows)
 
         await click("Open terminal")
         prod_host = info["workspaces"][1]["host"]

@@ -51,10 +51,7 @@ fn claude_peer() -> Option<PathBuf> {
         "Claude Code (npm @anthropic-ai/claude-code) is not installed or does not run ({} missing): run scripts/ci-deps.sh",
         candidates[0].display()
     );
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-        panic!("{msg} (CI is set, so a missing peer fails the test)");
-    }
-    eprintln!("skipped: {msg}");
+    assert!(may_skip(&msg));
     None
 }
 

@@ -16,6 +16,7 @@
 //! - `files`: reading `~/.databrickscfg` and the vault the way the Databricks tools would.
 //! - `peers` ([`peer_node`], [`peer_python`]): the npm/PyPI peers installed by
 //!   `scripts/ci-deps.sh`; missing peers fail under `CI` and skip elsewhere.
+//! - `skip` ([`may_skip`]): the one helper that decides whether a test may skip (never under CI).
 //! - `redaction`: leak checks. Tokens never appear in assertion messages: use [`redact`] on
 //!   anything printed, or compare [`fingerprint`]s; [`TempHome::vault_secrets`] lists what to
 //!   search for.
@@ -28,6 +29,7 @@ mod login;
 mod peers;
 mod process;
 mod redaction;
+mod skip;
 mod stack;
 mod system;
 mod wait;
@@ -41,6 +43,7 @@ pub use login::PendingLogin;
 pub use peers::{peer_node, peer_python, peers_dir};
 pub use process::{Output, Proc, Stream};
 pub use redaction::redact;
+pub use skip::may_skip;
 pub use stack::{devstack_config, http, scim_me, start_devstack, ws_host};
 pub use system::{free_port, mode};
 pub use wait::{sleep_until_unix, wait_for};

@@ -18,10 +18,7 @@ pub fn peers_dir() -> PathBuf {
 
 fn peer_missing(what: &str, looked_at: &Path) -> Option<PathBuf> {
     let msg = format!("{what} is not installed ({} is missing): run scripts/ci-deps.sh", looked_at.display());
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-        panic!("{msg} (CI is set, so a missing peer fails the test)");
-    }
-    eprintln!("skipped: {msg}");
+    assert!(crate::may_skip(&msg));
     None
 }
 

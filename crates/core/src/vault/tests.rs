@@ -41,7 +41,7 @@ async fn file_set_get_overwrite_delete() {
     vault.delete(IDP).await.unwrap(); // absent: still Ok
     assert_eq!(vault.get(WS).await.unwrap().unwrap().secret(), "dapi-ws");
 
-    // A second handle (another process, in effect) sees the same data.
+    // A second handle on the same file sees the same data.
     let again = file_vault(&tmp.path().join("data")).await;
     assert_eq!(again.get(WS).await.unwrap().unwrap().secret(), "dapi-ws");
 }
@@ -91,26 +91,63 @@ async fn corrupt_file_is_reported_and_left_untouched() {
     assert_eq!(std::fs::read(&path).unwrap(), garbage, "file must be left as it was");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_sets_from_tasks_all_survive() {
+/// Sets `count` entries named after `who` in the file vault in `dir`, one after another.
+fn set_many(dir: &Path, who: &str, count: usize) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let vault = file_vault(dir).await;
+        for i in 0..count {
+            vault.set(&format!("ws:https://{who}{i}.example"), &Secret::new(format!("t{i}"))).await.unwrap();
+        }
+    });
+}
+
+/// Two processes writing one file vault at once: their only coordination is the lock file.
+/// The second is this test binary run again (`lock.rs` serialises holders inside one process
+/// before they reach `flock`, so two handles in one process would pass without the file lock).
+/// It says `ready` once its vault is open and waits for `go`, so both write at the same time.
+#[cfg(unix)]
+#[test]
+fn concurrent_sets_from_two_processes_all_survive() {
+    use std::io::{BufRead as _, Write as _};
+    const CHILD: &str = "LAKEPASS_VAULT_TEST_SECOND_PROCESS_DIR";
+    const EACH: usize = 40;
+    if let Some(dir) = std::env::var_os(CHILD) {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "ready").and_then(|()| out.flush()).unwrap();
+        let mut go = String::new();
+        std::io::stdin().read_line(&mut go).unwrap();
+        assert_eq!(go.trim(), "go");
+        set_many(Path::new(&dir), "child", EACH);
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
-    // Two independent handles: their only coordination is the lock file, as between processes.
-    let a = file_vault(tmp.path()).await;
-    let b = file_vault(tmp.path()).await;
-    let mut tasks = Vec::new();
-    for i in 0..24 {
-        let vault = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tasks.push(tokio::spawn(async move {
-            vault.set(&format!("ws:https://w{i}.example"), &Secret::new(format!("t{i}"))).await
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap().unwrap();
-    }
-    for i in 0..24 {
-        let got = a.get(&format!("ws:https://w{i}.example")).await.unwrap();
-        assert_eq!(got.expect("every write survives").secret(), format!("t{i}"));
-    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["vault::tests::concurrent_sets_from_two_processes_all_survive", "--exact"])
+        .args(["--nocapture", "--test-threads=1"])
+        .env(CHILD, tmp.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    // libtest's `test name ... ` has no newline before the child's first line.
+    assert!(lines.by_ref().map(Result::unwrap).any(|l| l.ends_with("ready")), "the child never got ready");
+    writeln!(child.stdin.take().unwrap(), "go").unwrap();
+    set_many(tmp.path(), "parent", EACH);
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(child.wait().unwrap().success(), "the second process failed:\n{}", rest.join("\n"));
+    assert!(rest.iter().any(|l| l.contains("1 passed")), "the child ran no test:\n{}", rest.join("\n"));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let vault = file_vault(tmp.path()).await;
+        for who in ["parent", "child"] {
+            for i in 0..EACH {
+                let got = vault.get(&format!("ws:https://{who}{i}.example")).await.unwrap();
+                assert_eq!(got.expect("every write survives").secret(), format!("t{i}"), "{who}{i}");
+            }
+        }
+    });
 }
 
 #[test]

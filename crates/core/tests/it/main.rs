@@ -1,6 +1,6 @@
 //! The integration tests of `lakepass-core`, one binary: the engine, live service, socket,
 //! doctor, roles and admin against a real devstack over loopback, the fault suite, the
-//! bad-input corpus and the real-keyring check.
+//! bad-input corpus with its controls, the parsers' properties and the real-keyring check.
 //!
 //! Why one binary: each top-level file used to link core, the devstack and every dependency
 //! on its own, nine times over. Suites are modules now; pick one by its path, e.g.
@@ -9,12 +9,14 @@
 
 mod admin;
 mod bad_input;
+mod controls;
 mod doctor;
 mod engine;
 mod faults;
 #[cfg(unix)]
 mod ipc;
 mod keyring_real;
+mod properties;
 mod roles;
 mod serve;
 mod support;

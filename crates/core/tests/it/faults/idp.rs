@@ -242,25 +242,58 @@ async fn a_laptop_sleeping_past_expiry_refreshes_at_once_on_wake() {
     .await
 }
 
-#[tokio::test]
+const RACE: &str = "faults::idp::rotation_racing_four_refreshers_in_two_processes_makes_one_grant";
+
+/// The racing case's second process: an engine on the parent's home and clock, refreshing
+/// `dev` and ticking once the parent says go; it prints what it got (fingerprints, no tokens).
+async fn racer_in_a_second_process() {
+    use crate::support::child::say;
+    let home = std::env::var("LAKEPASS_IT_HOME").unwrap();
+    let now: i64 = std::env::var("LAKEPASS_IT_NOW").unwrap().parse().unwrap();
+    let b = crate::support::engine_at(std::path::Path::new(&home), &setup(), now).await;
+    let dev = ws(&b, "dev");
+    crate::support::child::ready_then_wait_for_go().await;
+    let (tb, _) = tokio::join!(b.token(&dev), b.tick());
+    let tb = tb.unwrap();
+    say(&format!("token {}", lakepass_devstack::fingerprint(tb.access_token.secret())));
+    say(&format!("state {:?}", state(&b, "dev")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_racing_four_refreshers_in_two_processes_makes_one_grant() {
+    if crate::support::child::role().is_some() {
+        return racer_in_a_second_process().await;
+    }
     within(CASE_TIMEOUT, async {
         let f = fixture().await;
         let a = f.engine().await;
         f.sign_in(&a).await;
-        let b = f.engine().await;
         // A slow IdP widens the window in which the racers overlap.
-        f.faults().add(FaultRule::new(Target::IdpToken, FaultKind::Latency(400)));
+        f.faults().add(FaultRule::new(Target::IdpToken, FaultKind::Latency(800)));
         f.clock.advance(3500);
+        // The second process: this test binary again, on the same home, at the same time.
+        let env = [
+            ("LAKEPASS_IT_HOME", f.dir.path().display().to_string()),
+            ("LAKEPASS_IT_NOW", f.now().to_string()),
+        ];
+        let mut b = crate::support::child::Child::spawn(RACE, "racer", &env);
+        b.start().await;
         let (dev, prod) = (ws(&a, "dev"), ws(&a, "prod"));
-        let (ta, tb, pa, _) = tokio::join!(a.token(&dev), b.token(&dev), a.token(&prod), b.tick());
-        let (ta, tb, pa) = (ta.unwrap(), tb.unwrap(), pa.unwrap());
-        assert_eq!(ta.access_token, tb.access_token, "the loser adopts the winner's token");
+        let (ta, pa) = tokio::join!(a.token(&dev), a.token(&prod));
+        let (ta, pa) = (ta.unwrap(), pa.unwrap());
+        let tb = b.line("token ").await;
+        assert_eq!(
+            lakepass_devstack::fingerprint(ta.access_token.secret()),
+            tb,
+            "the loser adopts the winner's token"
+        );
+        assert_eq!(b.line("state ").await, "Fresh");
+        b.finish().await;
         let stats = f.ds.stats();
         assert_eq!(stats.idp.refresh_grants, 1, "one grant for four racers");
         assert_eq!(stats.idp.refresh_failures, 0, "no reuse of a rotated token, so no revoked family");
         assert!(accepted(&f.host("prod"), pa.access_token.secret()).await);
-        assert_eq!(state(&b, "dev"), TokenState::Fresh);
+        assert_eq!(state(&a, "dev"), TokenState::Fresh);
     })
     .await
 }

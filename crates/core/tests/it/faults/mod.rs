@@ -7,7 +7,10 @@
 //! latency, 429 + Retry-After, 5xx, resets mid-body, slow-loris bodies, lost responses, skewed
 //! server clocks, JWKS rotation, revoked and rotating refresh tokens); the rest use real
 //! mechanisms in this process (a 64 KiB tmpfs for a full disk, the keyring crate's own
-//! credential-store hook for a keyring that vanishes, a second engine for a second process).
+//! credential-store hook for a keyring that vanishes) or real second processes (this test
+//! binary run again, `support::child`, and util-linux `flock` in a script), because `lock.rs`
+//! serialises one process's holders before `flock` and only a second process reaches the file
+//! lock.
 //! Every case has its own timeout ([`CASE_TIMEOUT`] unless it says otherwise) and a temp home.
 //! `scripts/faults.sh` counts the cases that passed: "faults survived".
 

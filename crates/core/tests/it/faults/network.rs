@@ -177,7 +177,17 @@ async fn latency_below_the_timeout_is_waited_out() {
         let e = f.engine().await;
         f.sign_in(&e).await;
         f.faults().add(FaultRule::new(Target::Any, FaultKind::Latency(1500)).times(3));
+        let started = Instant::now();
         let t = e.refresh_workspace(&ws(&e, "prod"), true).await.expect("slow, but fine");
+        let took = started.elapsed();
+        // Each request the refresh made waited 1.5 s, and was waited out, not given up and retried.
+        let delayed = consumed(&f.faults(), 3, Target::Any);
+        assert!(delayed >= 1, "the latency reached the refresh");
+        assert!(
+            took >= Duration::from_millis(1500) * delayed,
+            "{delayed} delayed requests took only {took:?}"
+        );
+        assert!(took < Duration::from_millis(1500) * delayed + Duration::from_secs(5), "took {took:?}");
         assert!(accepted(&f.host("prod"), t.access_token.secret()).await);
         assert_eq!(state(&e, "prod"), TokenState::Fresh);
     })

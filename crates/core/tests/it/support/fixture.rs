@@ -73,8 +73,8 @@ impl Fixture {
         Fixture { ds, dir, paths, clock: ManualClock::new(SystemClock.now()), setup }
     }
 
-    /// An engine over this home as [`Setup`] says (a second call is a second process sharing
-    /// vault and locks).
+    /// An engine over this home as [`Setup`] says (a second call is a second engine in this
+    /// process, sharing vault and locks; a real second process is `support::child`).
     pub async fn engine(&self) -> Engine {
         self.engine_on(self.vault().await).await
     }
@@ -90,10 +90,7 @@ impl Fixture {
     }
 
     async fn build(&self, vault: Vault, http: Http, clock: SharedClock, opts: EngineOptions) -> Engine {
-        let config = Config::load(&self.paths.config).unwrap();
-        let e = Engine::new(config, self.paths.clone(), Store::new(vault), http, clock, opts).unwrap();
-        e.load().await.unwrap();
-        e
+        build(&self.paths, vault, http, clock, opts).await
     }
 
     /// An engine that has signed in: every workspace holds its first token.
@@ -114,10 +111,7 @@ impl Fixture {
     }
 
     fn http(&self) -> Http {
-        match self.setup.retry {
-            Some(policy) => Http::with_policy(policy),
-            None => Http::new(),
-        }
+        http_of(&self.setup)
     }
 
     fn engine_clock(&self) -> SharedClock {
@@ -159,4 +153,27 @@ impl Fixture {
             .find(|(k, _)| k == "token")
             .map(|(_, v)| v)
     }
+}
+
+fn http_of(setup: &Setup) -> Http {
+    match setup.retry {
+        Some(policy) => Http::with_policy(policy),
+        None => Http::new(),
+    }
+}
+
+async fn build(paths: &Paths, vault: Vault, http: Http, clock: SharedClock, opts: EngineOptions) -> Engine {
+    let config = Config::load(&paths.config).unwrap();
+    let e = Engine::new(config, paths.clone(), Store::new(vault), http, clock, opts).unwrap();
+    e.load().await.unwrap();
+    e
+}
+
+/// An engine over the home at `home` (a [`Fixture`]'s `dir`, written by another process) as
+/// `setup` says, on a manual clock at `now`: what a second process builds (`support::child`).
+pub async fn engine_at(home: &std::path::Path, setup: &Setup, now: i64) -> Engine {
+    let paths = Paths::under(home);
+    let vault = Vault::open(&paths.data_dir, Some(setup.vault)).await.unwrap();
+    let clock: SharedClock = Arc::new(ManualClock::new(now));
+    build(&paths, vault, http_of(setup), clock, setup.engine.clone()).await
 }
