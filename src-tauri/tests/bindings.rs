@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use lakepass_core::doctor::Report;
 use lakepass_core::{ErrorKind, Failure};
 use lakepass_tray::app_error::AppError;
 use lakepass_tray::events::Event;
@@ -23,7 +24,7 @@ type Export = fn(&Config) -> Result<(), ts_rs::ExportError>;
 fn export(dir: &Path) {
     // Unix times are i64, which ts-rs would make `bigint`; serde_json sends them as numbers.
     let cfg = Config::new().with_out_dir(dir).with_large_int("number");
-    let all: [Export; 7] = [
+    let all: [Export; 8] = [
         AppView::export_all,
         Event::export_all,
         AppError::export_all,
@@ -31,6 +32,7 @@ fn export(dir: &Path) {
         IdpForm::export_all,
         ErrorKind::export_all,
         Failure::export_all,
+        Report::export_all,
     ];
     for f in all {
         f(&cfg).expect("export the TypeScript bindings");

@@ -14,18 +14,6 @@ export type { TokenState } from "./generated/TokenState";
 export type { ErrorKind } from "./generated/ErrorKind";
 export type { Failure } from "./generated/Failure";
 
-// The doctor's report (crates/core's doctor module) is not generated yet.
-export interface DoctorStep {
-  id: string;
-  title: string;
-  status: "ok" | "warning" | "failed" | "skipped";
-  detail: string;
-  fix?: string;
-}
-
-export interface DoctorReport {
-  workspace: string | null;
-  host: string | null;
-  ok: boolean;
-  steps: DoctorStep[];
-}
+// The doctor's report (crates/core's doctor module), under the names the dashboard uses.
+export type { Report as DoctorReport } from "./generated/Report";
+export type { Step as DoctorStep } from "./generated/Step";

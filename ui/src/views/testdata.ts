@@ -79,7 +79,7 @@ export function sampleReport(): DoctorReport {
     steps: [
       { id: "idp", title: "Identity provider", status: "ok", detail: "discovery and JWKS answer" },
       { id: "exchange", title: "Token exchange", status: "failed", detail: "the workspace refused", fix: "Add lakepass to the audiences" },
-      { id: "api", title: "Workspace API", status: "skipped", detail: "not tried" },
+      { id: "clock", title: "Clock", status: "skipped", detail: "not tried" },
     ],
   };
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::config::ExpectedPolicy;
 
 /// One failure mode the doctor recognises.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Problem {

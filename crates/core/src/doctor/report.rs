@@ -11,6 +11,7 @@ use crate::clock::UnixTime;
 
 /// Which link of the chain a step checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum StepId {
     /// The config file and the workspace in it.
@@ -33,6 +34,7 @@ pub enum StepId {
 
 /// How a step went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     /// Fine.
@@ -46,6 +48,7 @@ pub enum StepStatus {
 }
 
 /// One link of the chain.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
     /// Which link.
@@ -58,13 +61,16 @@ pub struct Step {
     pub detail: String,
     /// What to do, when something is wrong.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub fix: Option<String>,
     /// The recognised failure mode.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub problem: Option<Problem>,
 }
 
 /// The JWT's shareable claims.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Claims {
     /// `iss`.
@@ -88,6 +94,7 @@ pub struct Claims {
 }
 
 /// The doctor's findings.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// The workspace checked, when the config named one.
@@ -100,6 +107,7 @@ pub struct Report {
     pub steps: Vec<Step>,
     /// The JWT's claims, once decoded.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub claims: Option<Claims>,
 }
 
