@@ -18,7 +18,8 @@ async fn cli_helper_profile_carries_the_config_it_was_written_from() {
     let config = elsewhere.display().to_string();
     home.login(&["--config", &config]).await;
 
-    let helper = home.profile_value("devstack-dev", "databricks_cli_path").expect("a cli-helper profile");
+    let helper =
+        home.profile_value("devstack-dev-helper", "databricks_cli_path").expect("a cli-helper profile");
     let helper = std::path::PathBuf::from(helper);
     assert!(helper.starts_with(home.data_dir()), "the script lives in the data dir: {}", helper.display());
     assert_eq!(mode(&helper), 0o700);
@@ -27,8 +28,8 @@ async fn cli_helper_profile_carries_the_config_it_was_written_from() {
 
     // The SDK, with no LAKEPASS_CONFIG in its environment, gets a token through the script.
     let mut cmd = home.command(&python);
-    cmd.arg(peers_dir().join("sdk_me.py")).arg("devstack-dev");
-    let mut p = Proc::spawn("python sdk_me.py devstack-dev", cmd);
+    cmd.arg(peers_dir().join("sdk_me.py")).arg("devstack-dev-helper");
+    let mut p = Proc::spawn("python sdk_me.py devstack-dev-helper", cmd);
     p.close_stdin();
     let out = p.wait(Duration::from_secs(60)).await.success();
     assert_eq!(out.json()["userName"], USER_EMAIL, "SCIM Me through the SDK: {out:?}");

@@ -111,10 +111,16 @@ async fn cli_helper_flavour_refreshes_through_lakepass_with_no_lakepass_process(
     home.login(&[]).await;
 
     let bin = std::fs::canonicalize(lakepass_bin()).unwrap();
-    assert_eq!(home.profile_value("devstack-dev", "auth_type").as_deref(), Some("databricks-cli"));
-    assert_eq!(home.profile_value("devstack-dev", "databricks_cli_path"), Some(bin.display().to_string()));
-    assert_eq!(home.profile_value("devstack-dev", "host"), Some(ws_host(&ds, "dev")));
-    assert_eq!(home.profile_value("devstack-dev", "token"), None, "no token in the file");
+    // The helper profile names `lakepass`; the workspace's own profile stays a token profile,
+    // which the Databricks CLI (whose `databricks-cli` auth ignores `databricks_cli_path`) reads.
+    assert_eq!(home.profile_value("devstack-dev-helper", "auth_type").as_deref(), Some("databricks-cli"));
+    assert_eq!(
+        home.profile_value("devstack-dev-helper", "databricks_cli_path"),
+        Some(bin.display().to_string())
+    );
+    assert_eq!(home.profile_value("devstack-dev-helper", "host"), Some(ws_host(&ds, "dev")));
+    assert_eq!(home.profile_value("devstack-dev-helper", "token"), None, "no token in the helper profile");
+    assert!(home.profile_value("devstack-dev", "token").is_some(), "the main profile is a token profile");
 
     // What the SDK runs, by hand: a version that is Lakepass's own, and the token JSON.
     let v = home.run(&["version", "--output", "json"]).await.success();
@@ -131,12 +137,12 @@ async fn cli_helper_flavour_refreshes_through_lakepass_with_no_lakepass_process(
         "RFC 3339 with offset: {expiry}"
     );
     let by_profile =
-        home.run(&["auth", "token", "--profile", "devstack-dev", "--force-refresh"]).await.success();
+        home.run(&["auth", "token", "--profile", "devstack-dev-helper", "--force-refresh"]).await.success();
     assert_eq!(by_profile.json()["access_token"], j["access_token"]);
     home.run(&["auth", "token", "--host", "https://unknown.example"]).await.code(2);
 
     let exchanges_before = ds.stats().workspaces["dev"].exchanges_ok;
-    let run = sdk_live(&home, &python, "devstack-dev", 14).await;
+    let run = sdk_live(&home, &python, "devstack-dev-helper", 14).await;
     assert_eq!(run.summary()["failures"], 0, "every call worked: {:?}", run.out);
     let distinct = run.fingerprints();
     assert!(

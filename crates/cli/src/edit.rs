@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use lakepass_core::config::{Config, ConfigDoc, SubjectTokenKind, Workspace, WorkspaceAuth, WorkspaceConfig};
-use lakepass_core::sink::live_profile_name;
+use lakepass_core::sink::{helper_profile_name, live_profile_name};
 use lakepass_core::{Paths, Store, WorkspaceHost, databrickscfg};
 
 use crate::output::usage;
@@ -339,7 +339,7 @@ async fn forget_workspace(paths: &Paths, ws: &Workspace, all: &[Workspace]) -> a
             format!("{what} (from the vault)")
         })
         .collect();
-    let candidates = [ws.profile.clone(), live_profile_name(ws)];
+    let candidates = [ws.profile.clone(), helper_profile_name(ws), live_profile_name(ws)];
     let candidates: Vec<String> =
         candidates.into_iter().filter(|p| !remaining.iter().any(|w| w.profile == *p)).collect();
     let profiles = databrickscfg::remove_owned_profiles(&paths.databrickscfg, &candidates)?;

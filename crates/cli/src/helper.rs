@@ -26,7 +26,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 use lakepass_core::config::{Config, Workspace};
-use lakepass_core::sink::live_profile_name;
+use lakepass_core::sink::{helper_profile_name, live_profile_name};
 use lakepass_core::{Clock as _, Paths, SystemClock};
 use lakepass_core::{ErrorKind, WorkspaceHost};
 use serde::Serialize;
@@ -127,7 +127,9 @@ fn pick_workspace(config: &Config, host: Option<&str>, profile: Option<&str>) ->
     if let Some(p) = profile {
         return all
             .into_iter()
-            .find(|w| w.profile == p || live_profile_name(w) == p || w.name == p)
+            .find(|w| {
+                w.profile == p || helper_profile_name(w) == p || live_profile_name(w) == p || w.name == p
+            })
             .ok_or_else(|| {
                 output::problem(
                     ErrorKind::UnknownWorkspace,

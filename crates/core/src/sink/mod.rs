@@ -25,7 +25,7 @@ mod state_file;
 use std::sync::Arc;
 
 pub use live_profiles::{LiveProfiles, live_profile_name};
-pub use profile::CredentialsProfile;
+pub use profile::{CredentialsProfile, helper_profile_name};
 pub use state_file::{StateFile, read_state_file, read_state_snapshot};
 
 use crate::config::Workspace;

@@ -1,5 +1,12 @@
 //! The workspace's own `~/.databrickscfg` profile: what the Databricks CLI and SDKs read.
 //!
+//! The profile is always a token profile (`host` + `token`): since v0.290 the Databricks CLI's
+//! `databricks-cli` auth reads its own token cache and ignores `databricks_cli_path`
+//! (databricks/cli `libs/auth/credentials.go`, `CLICredentials`), so a helper entry in the
+//! profile a user runs `databricks --profile dev` with would break the CLI. The `cli-helper`
+//! flavour therefore writes a profile of its own beside it, `<profile>-helper`, for the SDKs
+//! (Python, Go, JS), which do run `databricks_cli_path auth token --host …`.
+//!
 //! The `cli-helper` flavour names a program the SDKs run as `<program> auth token --host …`,
 //! with their own environment, not ours. When this Lakepass runs on a config other than the
 //! default one (`--config PATH`, `$LAKEPASS_CONFIG`), plain `lakepass` there would read the
@@ -34,8 +41,13 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3))
 }
 
-/// Writes `[<profile>]` on every new token: `host` plus `token` (the static flavour) or the
-/// `databricks-cli` helper entries (the `cli-helper` flavour), and removes it on sign-out.
+/// The name of a workspace's helper profile (the `cli-helper` flavour): `<profile>-helper`.
+pub fn helper_profile_name(ws: &Workspace) -> String {
+    format!("{}-helper", ws.profile)
+}
+
+/// Writes `[<profile>]` (`host` + `token`) on every new token and, with the `cli-helper`
+/// flavour, `[<profile>-helper]` with the `databricks-cli` entries; removes both on sign-out.
 #[derive(Debug, Clone)]
 pub struct CredentialsProfile {
     path: PathBuf,
@@ -84,17 +96,21 @@ impl CredentialsProfile {
         crate::atomic::write_atomic(path, text.as_bytes(), 0o700).map_err(failed)
     }
 
-    fn update(&self, ws: &Workspace, t: &WorkspaceToken) -> ProfileUpdate {
-        let host = ("host".to_string(), ws.host.to_string());
-        let entries = match self.flavour {
-            ProfileFlavour::Static => vec![host, ("token".to_string(), t.access_token.secret().to_string())],
-            ProfileFlavour::CliHelper => vec![
-                host,
-                ("auth_type".to_string(), "databricks-cli".to_string()),
-                ("databricks_cli_path".to_string(), self.cli_helper_path.clone()),
-            ],
-        };
+    fn token_profile(ws: &Workspace, t: &WorkspaceToken) -> ProfileUpdate {
+        let entries = vec![
+            ("host".to_string(), ws.host.to_string()),
+            ("token".to_string(), t.access_token.secret().to_string()),
+        ];
         ProfileUpdate { profile: ws.profile.clone(), entries }
+    }
+
+    fn helper_profile(&self, ws: &Workspace) -> ProfileUpdate {
+        let entries = vec![
+            ("host".to_string(), ws.host.to_string()),
+            ("auth_type".to_string(), "databricks-cli".to_string()),
+            ("databricks_cli_path".to_string(), self.cli_helper_path.clone()),
+        ];
+        ProfileUpdate { profile: helper_profile_name(ws), entries }
     }
 }
 
@@ -104,17 +120,34 @@ impl TokenSink for CredentialsProfile {
     }
 
     fn on_token(&self, ws: &Workspace, token: &WorkspaceToken) -> Result<(), SinkError> {
-        self.write_helper_script()?;
-        let update = self.update(ws, token);
-        databrickscfg::update_file(&self.path, |text| super::exact_profile(text, &update))?;
+        let main = Self::token_profile(ws, token);
+        let helper = (self.flavour == ProfileFlavour::CliHelper).then(|| self.helper_profile(ws));
+        if helper.is_some() {
+            self.write_helper_script()?;
+        }
+        databrickscfg::update_file(&self.path, |text| {
+            let text = super::exact_profile(text, &main)?;
+            let Some(helper) = &helper else { return Ok(text) };
+            // A user's own profile of the helper's name is theirs: leave it.
+            let theirs = !databrickscfg::owned_profiles(&text)?.contains(&helper.profile)
+                && databrickscfg::read_profile(&text, &helper.profile)?.is_some();
+            if theirs {
+                tracing::warn!(profile = %helper.profile, "not writing the helper profile: a profile of that name exists and was not made by Lakepass");
+                return Ok(text);
+            }
+            super::exact_profile(&text, helper)
+        })?;
         Ok(())
     }
 
     fn on_sign_out(&self, workspaces: &[Workspace]) -> Result<Vec<String>, SinkError> {
-        let names: Vec<String> = workspaces.iter().map(|w| w.profile.clone()).collect();
+        let mut removed = Vec::new();
         databrickscfg::update_file(&self.path, |text| {
-            names.iter().try_fold(text.to_string(), |acc, p| databrickscfg::remove_profile(&acc, p))
+            let owned = databrickscfg::owned_profiles(text)?;
+            removed = workspaces.iter().map(|w| w.profile.clone()).collect();
+            removed.extend(workspaces.iter().map(helper_profile_name).filter(|p| owned.contains(p)));
+            removed.iter().try_fold(text.to_string(), |acc, p| databrickscfg::remove_profile(&acc, p))
         })?;
-        Ok(names)
+        Ok(removed)
     }
 }

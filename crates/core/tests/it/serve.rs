@@ -374,7 +374,7 @@ async fn memory_stays_flat_under_load() {
 }
 
 #[tokio::test]
-async fn the_cli_helper_flavour_writes_no_token_and_drops_the_static_one() {
+async fn the_cli_helper_flavour_writes_a_helper_profile_beside_the_token_profile() {
     let f = fixture().await;
     let e = f.signed_in_engine().await;
     let ini = std::fs::read_to_string(&f.paths.databrickscfg).unwrap();
@@ -386,9 +386,16 @@ async fn the_cli_helper_flavour_writes_no_token_and_drops_the_static_one() {
         EngineOptions { cli_helper_path: Some("/opt/lakepass/bin/lakepass".into()), ..Default::default() };
     let helper = f.engine_with(Http::new(), f.manual_clock(), opts).await;
     drop(e);
-    helper.refresh_workspace(&helper.config().workspace(Some("dev")).unwrap(), true).await.unwrap();
+    let t = helper.refresh_workspace(&helper.config().workspace(Some("dev")).unwrap(), true).await.unwrap();
     let ini = std::fs::read_to_string(&f.paths.databrickscfg).unwrap();
-    let profile = databrickscfg::read_profile(&ini, "dev").unwrap().unwrap();
+    // The profile the Databricks CLI reads stays a token profile: its `databricks-cli` auth
+    // ignores `databricks_cli_path` (CLI v0.290+).
+    let main = databrickscfg::read_profile(&ini, "dev").unwrap().unwrap();
+    assert_eq!(
+        main,
+        vec![("host".to_string(), f.host("dev")), ("token".to_string(), t.access_token.secret().to_string())]
+    );
+    let profile = databrickscfg::read_profile(&ini, "dev-helper").unwrap().unwrap();
     // This config is not the default one, so the profile names a script that runs the given
     // `lakepass` on it (an SDK's environment does not know the config path).
     let script = profile.iter().find(|(k, _)| k == "databricks_cli_path").map(|(_, v)| v.clone()).unwrap();
@@ -407,6 +414,7 @@ async fn the_cli_helper_flavour_writes_no_token_and_drops_the_static_one() {
             ("databricks_cli_path".to_string(), script.clone()),
         ]
     );
-    // `prod` was not refreshed yet: it keeps its static form until its next refresh.
+    // `prod` was not refreshed yet: it has no helper profile until its next refresh.
     assert!(databrickscfg::read_profile(&ini, "prod").unwrap().unwrap().iter().any(|(k, _)| k == "token"));
+    assert!(databrickscfg::read_profile(&ini, "prod-helper").unwrap().is_none());
 }
