@@ -119,13 +119,18 @@ impl Engine {
     pub async fn idp_session(&self, idp_name: &str) -> Result<IdpSession, EngineError> {
         let not_signed_in = || EngineError::needs_login(idp_name, LoginCause::NotSignedIn, None);
         let session = self.0.store.idp_session(idp_name).await?.ok_or_else(not_signed_in)?;
-        if !super::schedule::stale(session.id_token_exp, session.refreshed_at, self.now()) {
+        if !super::schedule::stale(
+            session.id_token_exp,
+            session.refreshed_at,
+            self.now(),
+            self.target_lifetime(),
+        ) {
             return Ok(session);
         }
         let _g = self.idp_lock(idp_name).await?;
         let session = self.0.store.idp_session(idp_name).await?.ok_or_else(not_signed_in)?;
         let now = self.now();
-        if !super::schedule::stale(session.id_token_exp, session.refreshed_at, now) {
+        if !super::schedule::stale(session.id_token_exp, session.refreshed_at, now, self.target_lifetime()) {
             return Ok(session); // another process refreshed it while we waited
         }
         let Some(rt) = session.refresh_token.clone() else {
