@@ -149,7 +149,7 @@ pub fn refresh_request(d: &Discovery, idp: &IdpConfig, refresh_token: &Secret) -
         .field("grant_type", "refresh_token")
         .secret_field("refresh_token", refresh_token)
         .field("client_id", &idp.client_id);
-    if idp.scopes.is_empty() { form } else { form.field("scope", &idp.scopes.join(" ")) }
+    if idp.scopes.is_empty() { form } else { form.field("scope", idp.scopes.join(" ")) }
 }
 
 #[derive(Deserialize)]
