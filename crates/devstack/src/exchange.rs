@@ -36,6 +36,14 @@ struct Key {
     key: DecodingKey,
 }
 
+/// What an accepted subject token stands for, and until when.
+pub(crate) struct Verified {
+    /// Who the exchanged token is for.
+    pub(crate) principal: Principal,
+    /// The subject JWT's `exp` (unix seconds): the exchanged token must not outlive it.
+    pub(crate) expires_at: i64,
+}
+
 /// Fetches and caches issuers' JWKS; checks tokens.
 pub(crate) struct Verifier {
     /// For remote issuers: honours the environment's proxy settings.
@@ -123,14 +131,15 @@ impl Verifier {
         Ok(keys)
     }
 
-    /// Checks `token` against `policies` at unix time `now`; on success, who it stands for.
+    /// Checks `token` against `policies` at unix time `now`; on success, who it stands for and
+    /// when it expires.
     pub(crate) async fn verify(
         &self,
         token: &str,
         policies: &[FederationPolicy],
         client_id: Option<&str>,
         now: i64,
-    ) -> Result<Principal, String> {
+    ) -> Result<Verified, String> {
         let parts: Vec<&str> = token.split('.').collect();
         let [header_b64, payload_b64, _sig] = parts[..] else {
             return Err("Token is malformed".into());
@@ -206,7 +215,7 @@ impl Verifier {
                 refusal = "Token subject is not allowed";
                 continue;
             }
-            return Ok(principal(&claims, subject, policy));
+            return Ok(Verified { principal: principal(&claims, subject, policy), expires_at: exp });
         }
         Err(refusal.into())
     }

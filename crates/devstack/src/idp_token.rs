@@ -3,8 +3,9 @@
 //! Behaves like the strict IdPs Lakepass must survive: codes are single-use and a replayed code
 //! revokes what it issued (RFC 6749 §4.1.2); PKCE is checked with S256 (RFC 7636 §4.6); refresh
 //! tokens rotate, and presenting an already-rotated one is treated as theft, revoking the whole
-//! token family (OAuth 2.0 Security BCP §4.14.2). Only fingerprints of codes and refresh tokens
-//! are stored.
+//! token family (OAuth 2.0 Security BCP §4.14.2). A refresh may name a `scope` (RFC 6749 §6;
+//! MSAL always does): the original or a narrower one is granted, a wider one is `invalid_scope`.
+//! Only fingerprints of codes and refresh tokens are stored.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -178,30 +179,62 @@ impl IdpStore {
         Ok(Grant { email, scope, nonce, refresh_token })
     }
 
-    fn redeem_refresh(&mut self, token: &str, client_id: &str, rotate: bool) -> Result<Grant, &'static str> {
+    /// Redeems refresh token `token` for `requested` scopes (RFC 6749 §6: optional, and never
+    /// wider than the original grant; the answer carries the narrowed scope, a rotated refresh
+    /// token keeps the original one). A refused wider scope spends nothing.
+    fn redeem_refresh(
+        &mut self,
+        token: &str,
+        client_id: &str,
+        rotate: bool,
+        requested: Option<&str>,
+    ) -> Result<Grant, RefreshRefusal> {
         let rec = self.refresh.get_mut(&fingerprint(token)).ok_or("Refresh token is unknown")?;
         match rec.status {
-            RefreshStatus::Revoked => return Err("Refresh token has been revoked"),
+            RefreshStatus::Revoked => return Err("Refresh token has been revoked".into()),
             RefreshStatus::Rotated => {
                 let family = rec.family;
                 self.revoke_family(family);
                 return Err(
-                    "Refresh token was already used (reuse detected); the whole token family is revoked",
+                    "Refresh token was already used (reuse detected); the whole token family is revoked"
+                        .into(),
                 );
             }
             RefreshStatus::Active => {}
         }
         if rec.client_id != client_id {
-            return Err("Refresh token was issued to another client");
+            return Err("Refresh token was issued to another client".into());
         }
         let (family, email, scope) = (rec.family, rec.email.clone(), rec.scope.clone());
+        let answered = match requested.map(str::trim).filter(|r| !r.is_empty()) {
+            None => scope.clone(),
+            Some(r) if r.split_whitespace().all(|s| scope.split_whitespace().any(|g| g == s)) => {
+                r.split_whitespace().collect::<Vec<_>>().join(" ")
+            }
+            Some(_) => return Err(RefreshRefusal::WiderScope),
+        };
         let refresh_token = if rotate {
             rec.status = RefreshStatus::Rotated;
             self.new_refresh(family, client_id, &email, &scope)
         } else {
             token.to_owned()
         };
-        Ok(Grant { email, scope, nonce: None, refresh_token: Some(refresh_token) })
+        Ok(Grant { email, scope: answered, nonce: None, refresh_token: Some(refresh_token) })
+    }
+}
+
+/// Why a refresh grant is refused: RFC 6749 §5.2 gives a wider scope its own error code.
+#[derive(Debug, PartialEq, Eq)]
+enum RefreshRefusal {
+    /// `invalid_grant`, with this description.
+    Grant(&'static str),
+    /// `invalid_scope`: the request asked for more than the original grant.
+    WiderScope,
+}
+
+impl From<&'static str> for RefreshRefusal {
+    fn from(reason: &'static str) -> Self {
+        RefreshRefusal::Grant(reason)
     }
 }
 
@@ -255,21 +288,23 @@ pub(crate) async fn token(
                 refresh_token,
                 client_id,
                 shared.rotate_refresh_tokens,
+                param("scope"),
             );
             shared.stats.idp(|s| match result {
                 Ok(_) => s.refresh_grants += 1,
                 Err(_) => s.refresh_failures += 1,
             });
-            result.and_then(|mut g| {
-                if let Some(requested) = param("scope") {
-                    let granted: Vec<&str> = g.scope.split(' ').collect();
-                    if !requested.split(' ').all(|s| granted.contains(&s)) {
-                        return Err("scope exceeds what was originally granted");
-                    }
-                    g.scope = requested.to_owned();
+            match result {
+                Ok(g) => Ok(g),
+                Err(RefreshRefusal::Grant(reason)) => Err(reason),
+                Err(RefreshRefusal::WiderScope) => {
+                    return oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_scope",
+                        "The requested scope exceeds the scope originally granted",
+                    );
                 }
-                Ok(g)
-            })
+            }
         }
         Some(other) => {
             return oauth_error(
@@ -393,7 +428,10 @@ mod tests {
                 .unwrap_err()
                 .contains("already used")
         );
-        assert_eq!(store.redeem_refresh(&rt, CLIENT_ID, true).err(), Some("Refresh token has been revoked"));
+        assert_eq!(
+            store.redeem_refresh(&rt, CLIENT_ID, true, None).err(),
+            Some("Refresh token has been revoked".into())
+        );
     }
 
     #[test]
@@ -415,7 +453,7 @@ mod tests {
             .refresh_token
             .unwrap();
         for _ in 0..2 {
-            let g = store.redeem_refresh(&rt, CLIENT_ID, false).unwrap();
+            let g = store.redeem_refresh(&rt, CLIENT_ID, false, None).unwrap();
             assert_eq!(g.refresh_token.as_deref(), Some(rt.as_str()));
         }
     }

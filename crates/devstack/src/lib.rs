@@ -64,7 +64,9 @@ pub struct DevstackOptions {
     pub auto_approve: Option<String>,
     /// Lifetime of the IdP's id_token and access_token.
     pub idp_token_ttl: Duration,
-    /// Lifetime of the tokens a workspace mints by token exchange or client credentials.
+    /// Lifetime of the tokens a workspace mints by token exchange or client credentials. As on
+    /// Databricks, an exchanged token never outlives its subject JWT: it gets the smaller of
+    /// this and the JWT's remaining life.
     pub workspace_token_ttl: Duration,
     /// Whether every refresh grant returns a new refresh token and invalidates the old one.
     pub rotate_refresh_tokens: bool,

@@ -26,6 +26,7 @@ use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
 
 use crate::errors::{basic_auth, bearer, databricks_error, oauth_error, parse_form};
+use crate::exchange::Verified;
 use crate::faults::{self, Listener, Site, Skew};
 use crate::keys::random_hex;
 use crate::{CLIENT_ID, FederationPolicy, Shared, WorkspaceInfo, fingerprint, serving};
@@ -280,9 +281,13 @@ async fn token(
                 Err(_) => w.exchanges_failed += 1,
             });
             match result {
-                Ok((principal, scopes)) => {
+                Ok((verified, scopes)) => {
+                    let principal = verified.principal;
                     tracing::info!(workspace = %st.name, user = %principal.user_name, "devstack exchange accepted");
-                    let token = st.ws().mint(principal, scopes.clone(), skew.now() + ttl);
+                    // Never outlive the subject JWT (one inside the expiry leeway gets 0 s).
+                    let now = skew.now();
+                    let ttl = ttl.min(verified.expires_at - now).max(0);
+                    let token = st.ws().mint(principal, scopes.clone(), now + ttl);
                     token_body(token, ttl, &scopes)
                 }
                 Err(resp) => resp,
@@ -325,7 +330,7 @@ async fn exchange(
     st: &WsState,
     skew: Skew,
     form: &HashMap<String, String>,
-) -> Result<(Principal, Vec<String>), Response> {
+) -> Result<(Verified, Vec<String>), Response> {
     let param = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let bad = |msg: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_request", msg);
     let Some(subject_token) = param("subject_token") else {
@@ -343,12 +348,12 @@ async fn exchange(
         .map_err(|e| oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", &e))?;
     let mut policies = st.ws().policies.lock().expect("policies poisoned").clone();
     policies.extend(st.shared.account.federation_policies());
-    let principal =
+    let verified =
         st.shared.verifier.verify(subject_token, &policies, param("client_id"), skew.now()).await.map_err(
             |reason| {
                 tracing::info!(workspace = %st.name, %reason, "devstack exchange refused");
                 oauth_error(StatusCode::UNAUTHORIZED, "invalid_request", &reason)
             },
         )?;
-    Ok((principal, scopes))
+    Ok((verified, scopes))
 }

@@ -61,7 +61,15 @@ pub struct EngineOptions {
     /// `None` means the running executable (right for the CLI; the tray app sets its bundled
     /// `lakepass`).
     pub cli_helper_path: Option<PathBuf>,
+    /// The workspace token lifetime the engine aims for ([`TARGET_TOKEN_LIFETIME`] by default).
+    /// Databricks caps an exchanged token at its subject JWT's remaining life, so the IdP
+    /// session is refreshed before an exchange whenever its JWT has less left than this (see
+    /// the `schedule` module for the bound on short-lived JWTs).
+    pub target_token_lifetime: Duration,
 }
+
+/// Databricks' default lifetime of a workspace OAuth token: one hour.
+pub const TARGET_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
 impl Default for EngineOptions {
     fn default() -> Self {
@@ -73,6 +81,7 @@ impl Default for EngineOptions {
             // workspace's time, 64 about 2×.
             concurrency: 64,
             cli_helper_path: None,
+            target_token_lifetime: TARGET_TOKEN_LIFETIME,
         }
     }
 }
@@ -216,6 +225,11 @@ impl Engine {
     /// Asks the run loop to look at every workspace now.
     pub fn refresh_now(&self) {
         self.0.wake.notify_one();
+    }
+
+    /// [`EngineOptions::target_token_lifetime`] in seconds.
+    fn target_lifetime(&self) -> i64 {
+        i64::try_from(self.0.opts.target_token_lifetime.as_secs()).unwrap_or(i64::MAX)
     }
 
     fn now(&self) -> UnixTime {

@@ -1,6 +1,18 @@
 //! When to refresh: the due time of a token, the staleness of an IdP JWT, and the run loop that
 //! wakes for whichever comes first (never sleeping past [`MAX_SLEEP`], so a laptop that slept
 //! past expiry refreshes as soon as it wakes).
+//!
+//! Why an IdP JWT goes stale long before it expires: Databricks derives an exchanged token's
+//! lifetime from the subject JWT's (the workspace token never outlives it), so exchanging a JWT
+//! with two minutes left buys a two-minute workspace token and another exchange soon after. The
+//! rule ([`stale`]): a JWT is too old to exchange once it has less left than
+//! `min(target, 4/5 of its own lifetime)`, where `target` is the workspace token lifetime we want
+//! ([`EngineOptions::target_token_lifetime`](super::EngineOptions::target_token_lifetime), one
+//! hour by default). A JWT longer than the target is refreshed once it could no longer back a
+//! full-length token. A JWT shorter than the target (Keycloak's five-minute id_token) can never
+//! back one, so it is refreshed once a fifth of its life has passed: every exchange starts from
+//! at least 80% of a fresh JWT. The 4/5 bound also keeps a JWT exactly as long as the target
+//! from being refreshed for every workspace a second after it was issued.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,10 +38,13 @@ pub fn refresh_due_at(t: &WorkspaceToken) -> UnixTime {
     t.expires_at.saturating_sub(margin).saturating_sub(jitter as i64)
 }
 
-/// True when an IdP JWT is too close to expiry to be exchanged.
-pub(super) fn stale(exp: UnixTime, issued: UnixTime, now: UnixTime) -> bool {
+/// True when an IdP JWT (issued at `issued`, expiring at `exp`) has too little life left at `now`
+/// to back a workspace token of `target` seconds: less than `min(target, 4/5 of its lifetime)`,
+/// or none at all.
+pub(super) fn stale(exp: UnixTime, issued: UnixTime, now: UnixTime, target: i64) -> bool {
     let lifetime = exp.saturating_sub(issued).max(0);
-    exp.saturating_sub(now) < (lifetime / 2).min(120)
+    let left = exp.saturating_sub(now);
+    left <= 0 || left < (lifetime.saturating_mul(4) / 5).min(target)
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -155,9 +170,25 @@ mod tests {
 
     #[test]
     fn idp_jwt_staleness() {
-        assert!(!stale(3600, 0, 0));
-        assert!(stale(3600, 0, 3500));
-        assert!(!stale(10, 0, 4)); // short demo lifetimes: half the lifetime
-        assert!(stale(10, 0, 6));
+        const HOUR: i64 = 3600;
+        assert!(!stale(3600, 0, 0, HOUR));
+        assert!(stale(3600, 0, 3500, HOUR));
+        // A JWT as long as the target: good until a fifth of it is gone, not refreshed at once.
+        assert!(!stale(3600, 0, 720, HOUR));
+        assert!(stale(3600, 0, 721, HOUR));
+        // A longer JWT: refreshed once it has less than the target left.
+        assert!(!stale(8 * HOUR, 0, 7 * HOUR, HOUR));
+        assert!(stale(8 * HOUR, 0, 7 * HOUR + 1, HOUR));
+        // Short lifetimes (a 5-minute Keycloak id_token, demo TTLs): 80% of their own life.
+        assert!(!stale(300, 0, 60, HOUR));
+        assert!(stale(300, 0, 61, HOUR));
+        assert!(!stale(10, 0, 2, HOUR));
+        assert!(stale(10, 0, 3, HOUR));
+        // A shorter target lowers the bar.
+        assert!(!stale(3600, 0, 3000, 600));
+        assert!(stale(3600, 0, 3001, 600));
+        // Expired, even when the issue time is nonsense (after the expiry): stale.
+        assert!(stale(10, 0, 11, HOUR));
+        assert!(stale(10, 20, 10, HOUR));
     }
 }

@@ -119,13 +119,18 @@ impl Engine {
     pub async fn idp_session(&self, idp_name: &str) -> Result<IdpSession, EngineError> {
         let not_signed_in = || EngineError::needs_login(idp_name, LoginCause::NotSignedIn, None);
         let session = self.0.store.idp_session(idp_name).await?.ok_or_else(not_signed_in)?;
-        if !super::schedule::stale(session.id_token_exp, session.refreshed_at, self.now()) {
+        if !super::schedule::stale(
+            session.id_token_exp,
+            session.refreshed_at,
+            self.now(),
+            self.target_lifetime(),
+        ) {
             return Ok(session);
         }
         let _g = self.idp_lock(idp_name).await?;
         let session = self.0.store.idp_session(idp_name).await?.ok_or_else(not_signed_in)?;
         let now = self.now();
-        if !super::schedule::stale(session.id_token_exp, session.refreshed_at, now) {
+        if !super::schedule::stale(session.id_token_exp, session.refreshed_at, now, self.target_lifetime()) {
             return Ok(session); // another process refreshed it while we waited
         }
         let Some(rt) = session.refresh_token.clone() else {
@@ -143,7 +148,7 @@ impl Engine {
         let refreshed = idp::redeem(&self.0.http, &d, &idp_cfg, form, Grant::refresh(&rt), now, keys).await;
         match &refreshed {
             Err(e) => {
-                let kind = if e.needs_login() { ErrorKind::SessionEnded } else { ErrorKind::Idp };
+                let kind = if refresh_needs_login(e) { ErrorKind::SessionEnded } else { ErrorKind::Idp };
                 let code = match e {
                     IdpError::Grant { error, .. } => Some(error.error.as_str()),
                     _ => None,
@@ -172,7 +177,7 @@ impl Engine {
                 tracing::info!(idp = idp_name, "IdP session refreshed");
                 Ok(new)
             }
-            Err(e) if e.needs_login() => Err(EngineError::needs_login(
+            Err(e) if refresh_needs_login(&e) => Err(EngineError::needs_login(
                 idp_name,
                 LoginCause::SessionEnded,
                 Some(format!("the refresh token was refused: {e}")),
@@ -221,6 +226,14 @@ impl Engine {
         }
         matches!(self.0.store.idp_session(&ws.idp).await, Ok(Some(s)) if s.refreshed_at >= since)
     }
+}
+
+/// Whether a refused refresh can only be mended by signing in again: the refresh token is
+/// spent (`invalid_grant`), or the configured scopes, which the refresh names, are wider than
+/// what the session was granted (`invalid_scope`: the config gained a scope since sign-in).
+fn refresh_needs_login(e: &IdpError) -> bool {
+    e.needs_login()
+        || matches!(e, IdpError::Grant { error, .. } if error.error == crate::http::OAuthErrorCode::InvalidScope)
 }
 
 fn pick_subject(s: &IdpSession, ws: &Workspace) -> Result<Secret, EngineError> {

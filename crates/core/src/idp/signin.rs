@@ -136,12 +136,20 @@ pub fn code_request(d: &Discovery, idp: &IdpConfig, req: &SignInRequest, code: &
         .secret_field("code_verifier", &req.verifier)
 }
 
-/// The refresh request (RFC 6749 §6).
+/// The refresh request (RFC 6749 §6), naming the configured scopes as the sign-in did.
+///
+/// `scope` is optional in RFC 6749 §6 and must not exceed the original grant; the same scopes
+/// the authorization request named never do. MSAL always sends them, and the Microsoft identity
+/// platform documents them on the refresh leg (older revisions as required); without them Entra
+/// may answer without an id_token, and every refresh would fail. An IdP that refuses them as
+/// wider than the session's grant (the config gained a scope since the sign-in) answers
+/// `invalid_scope`, which the engine treats as needing a new sign-in.
 pub fn refresh_request(d: &Discovery, idp: &IdpConfig, refresh_token: &Secret) -> FormRequest {
-    FormRequest::post(&d.token_endpoint)
+    let form = FormRequest::post(&d.token_endpoint)
         .field("grant_type", "refresh_token")
         .secret_field("refresh_token", refresh_token)
-        .field("client_id", &idp.client_id)
+        .field("client_id", &idp.client_id);
+    if idp.scopes.is_empty() { form } else { form.field("scope", idp.scopes.join(" ")) }
 }
 
 #[derive(Deserialize)]
@@ -288,6 +296,23 @@ mod tests {
         let code = code_request(&disc(), &idp(), &r, &Secret::new("c0de"));
         assert_eq!(code.get("code_verifier"), Some(r.verifier.secret()));
         assert_eq!(code.get("grant_type"), Some("authorization_code"));
+    }
+
+    #[test]
+    fn refresh_carries_the_configured_scopes_as_msal_does() {
+        let rt = Secret::new("rt-1");
+        let r = refresh_request(&disc(), &idp(), &rt);
+        assert_eq!(r.get("grant_type"), Some("refresh_token"));
+        assert_eq!(r.get("refresh_token"), Some("rt-1"));
+        assert_eq!(r.get("client_id"), Some("cid"));
+        // The same scopes the authorization request named, so never wider than the grant.
+        let auth = SignInRequest::new(&disc(), &idp(), "http://127.0.0.1:5/callback").unwrap();
+        let asked = auth.url.query_pairs().find(|(k, _)| k == "scope").unwrap().1.into_owned();
+        assert_eq!(r.get("scope"), Some(asked.as_str()));
+        assert_eq!(r.get("scope"), Some("openid offline_access"));
+        // No scopes configured: no empty `scope` parameter.
+        let bare = IdpConfig { scopes: vec![], ..idp() };
+        assert_eq!(refresh_request(&disc(), &bare, &rt).get("scope"), None);
     }
 
     #[test]

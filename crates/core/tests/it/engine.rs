@@ -216,3 +216,49 @@ async fn a_sign_in_from_another_process_clears_needs_login_without_a_restart() {
     // The daemon adopted the tokens the sign-in exchanged instead of exchanging again.
     assert_eq!(f.ds.stats().workspaces["dev"].exchanges_ok, exchanges);
 }
+
+/// Issue 11 point 4: Databricks caps an exchanged token at its subject JWT's remaining life, so
+/// with five-minute IdP tokens (Keycloak's default) and one-hour workspace tokens, the engine
+/// must refresh the IdP session before exchanging a JWT that has aged. Through many refreshes,
+/// scheduled and forced (`lakepass refresh` mid-life), every token handed out was minted from
+/// a nearly fresh JWT: at least 80% of its five minutes, never a two-minute token.
+#[tokio::test]
+async fn five_minute_idp_tokens_never_mint_short_workspace_tokens() {
+    const IDP_TTL: i64 = 300;
+    let setup = Setup::default();
+    let f = Fixture::start(Setup {
+        devstack: DevstackOptions {
+            idp_token_ttl: Duration::from_secs(IDP_TTL as u64),
+            workspace_token_ttl: Duration::from_secs(3600),
+            ..setup.devstack
+        },
+        retry: Some(RETRY_4_FAST),
+        ..setup
+    })
+    .await;
+    let e = f.engine().await;
+    login(&f, &e).await;
+    let dev = e.config().workspace(Some("dev")).unwrap();
+    let prod = e.config().workspace(Some("prod")).unwrap();
+    let mut minted = std::collections::HashSet::new();
+    for step in 0..30 {
+        f.sleep_laptop(37);
+        e.tick().await;
+        let mut handed = vec![e.live_token(&dev).await.unwrap(), e.token(&prod).await.unwrap()];
+        if step % 3 == 1 {
+            handed.push(e.refresh_workspace(&prod, true).await.unwrap());
+        }
+        for t in handed {
+            let lifetime = t.expires_at - t.issued_at;
+            // 80% of the JWT's life, less a few seconds of wall-clock drift between the
+            // devstack's clock and the engine's manual one.
+            assert!(lifetime >= IDP_TTL * 4 / 5 - 10, "step {step}: a {lifetime} s token");
+            assert!(lifetime <= IDP_TTL + 10, "step {step}: a token outlived its JWT: {lifetime} s");
+            assert!(t.expires_at - f.now() > 45, "step {step}: handed out a dying token");
+            minted.insert(t.access_token.secret().to_string());
+        }
+    }
+    let stats = f.ds.stats();
+    assert!(minted.len() >= 8, "several refreshes happened: {} tokens", minted.len());
+    assert!(stats.idp.refresh_grants >= 4, "the IdP session was refreshed: {stats:?}");
+}

@@ -189,6 +189,51 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     assert_eq!((idp.refresh_grants, idp.refresh_failures), (1, 2));
 }
 
+/// RFC 6749 §6: `scope` on a refresh is optional; the same or a narrower scope is granted (as
+/// MSAL always sends it), a wider one is refused with `invalid_scope` and spends nothing.
+#[tokio::test]
+async fn refresh_accepts_the_original_or_a_narrower_scope_and_refuses_a_wider_one() {
+    let stack = auto_approving().await;
+    let first = sign_in(&stack).await;
+    let with_scope = |rt: &str, scope: &str| {
+        let (rt, scope) = (rt.to_owned(), scope.to_owned());
+        let stack = &stack;
+        async move {
+            idp_token(
+                stack,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", "lakepass-dev"),
+                    ("refresh_token", &rt),
+                    ("scope", &scope),
+                ],
+            )
+            .await
+        }
+    };
+    let rt1 = str_of(&first, "refresh_token").to_owned();
+    let (status, body) = with_scope(&rt1, "openid email offline_access profile").await;
+    assert_eq!((status, str_of(&body, "error")), (StatusCode::BAD_REQUEST, "invalid_scope"), "{body}");
+
+    // The refused request spent nothing: the same refresh token still works, with the scope
+    // the sign-in asked for.
+    let (status, second) = with_scope(&rt1, "openid email offline_access").await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(second["scope"], "openid email offline_access");
+    assert_eq!(jwt_part(str_of(&second, "id_token"), 1)["email"], "alice@example.com");
+
+    // A narrower scope is granted as asked; the rotated refresh token keeps the original grant.
+    let rt2 = str_of(&second, "refresh_token").to_owned();
+    let (status, third) = with_scope(&rt2, "openid offline_access").await;
+    assert_eq!(status, StatusCode::OK, "{third}");
+    assert_eq!(third["scope"], "openid offline_access");
+    let (status, fourth) = with_scope(str_of(&third, "refresh_token"), "openid email offline_access").await;
+    assert_eq!(status, StatusCode::OK, "{fourth}");
+
+    let idp = stack.stats().idp;
+    assert_eq!((idp.refresh_grants, idp.refresh_failures), (3, 1));
+}
+
 #[tokio::test]
 async fn revocation_in_process_and_over_http() {
     let stack = auto_approving().await;

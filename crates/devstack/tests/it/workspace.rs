@@ -66,6 +66,33 @@ async fn exchange_is_accepted_by_dev_and_its_token_refused_by_prod() {
     assert_eq!(over_http, stats);
 }
 
+/// Databricks derives the exchanged token's lifetime from the subject JWT's: a JWT with little
+/// left buys a token with as little, never the full workspace lifetime.
+#[tokio::test]
+async fn an_exchanged_token_never_outlives_its_subject_jwt() {
+    let stack = auto_approving().await;
+    let with_left = |left: i64| {
+        let mut claims = good_claims(&stack);
+        claims["iat"] = (now() - 300).into();
+        claims["exp"] = (now() + left).into();
+        stack.sign_claims(&claims)
+    };
+    let (status, body) = exchange(&stack, "dev", &with_left(120), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let expires_in = body["expires_in"].as_i64().unwrap();
+    assert!((115..=120).contains(&expires_in), "capped at the JWT's two minutes: {body}");
+
+    // Inside the expiry leeway: accepted, but the token is already spent.
+    let (status, body) = exchange(&stack, "dev", &with_left(-10), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["expires_in"], 0, "{body}");
+
+    // A JWT that outlives the workspace lifetime: the workspace lifetime.
+    let (status, body) = exchange(&stack, "dev", &with_left(5 * 3600), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["expires_in"], 3600);
+}
+
 #[tokio::test]
 async fn bad_subject_tokens_are_refused_with_the_documented_error() {
     let stack = auto_approving().await;

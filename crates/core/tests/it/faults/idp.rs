@@ -314,3 +314,43 @@ async fn an_idp_outage_at_startup_does_not_block_cached_tokens() {
     })
     .await
 }
+
+/// The refresh names the configured scopes (as MSAL does for Entra). When the config gained a
+/// scope since the sign-in, the IdP refuses the wider scope with `invalid_scope` (RFC 6749 §6):
+/// only a new sign-in can grant it, so that is what the engine asks for, once.
+#[tokio::test]
+async fn a_scope_added_after_sign_in_asks_for_a_new_sign_in() {
+    within(CASE_TIMEOUT, async {
+        let f = fixture().await;
+        let e = f.engine().await;
+        f.sign_in(&e).await;
+        let config = std::fs::read_to_string(&f.paths.config).unwrap();
+        // Lakepass's default scopes, and one more.
+        let wider = config.replace(
+            "client_id = \"lakepass-dev\"\n",
+            "client_id = \"lakepass-dev\"\nscopes = [\"openid\", \"profile\", \"email\", \"offline_access\", \"groups\"]\n",
+        );
+        assert_ne!(config, wider, "the fixture's config has the IdP's client_id line");
+        std::fs::write(&f.paths.config, wider).unwrap();
+        let e = f.engine().await;
+        f.sleep_laptop(2 * 3600);
+        e.tick().await;
+        for w in &e.snapshot().workspaces {
+            assert_eq!(w.state, TokenState::NeedsLogin, "{w:?}");
+            assert!(w.error_message().unwrap().contains("lakepass login --idp devstack"), "{w:?}");
+        }
+        let idp = f.ds.stats().idp;
+        // At most one refused refresh per workspace in that tick, as for a revoked token; none
+        // after it.
+        assert!(idp.refresh_grants == 0 && (1..=2).contains(&idp.refresh_failures), "{idp:?}");
+        f.clock.advance(120);
+        e.tick().await;
+        assert_eq!(f.ds.stats().idp, idp, "no retry loop against a refused scope");
+        // The old config's scopes still refresh: the refused request spent nothing.
+        std::fs::write(&f.paths.config, config).unwrap();
+        let e = f.engine().await;
+        e.tick().await;
+        assert_eq!(state(&e, "dev"), TokenState::Fresh, "{:?}", status(&e, "dev"));
+    })
+    .await
+}
