@@ -188,10 +188,8 @@ mod tests {
     }
 
     #[test]
-    fn time_left_reads_naturally() {
-        assert_eq!(time_left(-5), "expired");
-        assert_eq!(time_left(42), "42s");
-        assert_eq!(time_left(3599), "59m 59s");
+    fn times_read_naturally() {
+        // `time_left` is the core's (tested there); the CLI prints it and RFC 3339 in UTC.
         assert_eq!(time_left(7325), "2h 02m");
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
     }

@@ -13,6 +13,9 @@ use lakepass_core::sink::LiveProfiles;
 use lakepass_core::{Clock, databrickscfg};
 use lakepass_devstack::{FaultKind, FaultRule, Target};
 
+#[cfg(target_os = "linux")]
+use crate::support::live::rss_kib;
+use crate::support::live::sdk_get;
 use crate::support::{Fixture, Setup};
 
 /// Engines retry twice within a second, on the manual clock.
@@ -30,17 +33,6 @@ async fn fixture() -> Fixture {
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(20)).build().unwrap()
-}
-
-/// What an SDK sends.
-async fn sdk_get(url: &str, host: &str) -> reqwest::Response {
-    client()
-        .get(url)
-        .header("X-Databricks-Metadata-Version", "1")
-        .header("X-Databricks-Host", host)
-        .send()
-        .await
-        .unwrap()
 }
 
 #[derive(serde::Deserialize)]
@@ -320,13 +312,6 @@ async fn a_taken_port_is_a_clear_error() {
     assert!(matches!(err, ServeError::PortInUse { port: p } if p == port), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains(&port.to_string()) && msg.contains("[serve] port"), "{msg}");
-}
-
-#[cfg(target_os = "linux")]
-fn rss_kib() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4
 }
 
 #[cfg(target_os = "linux")]

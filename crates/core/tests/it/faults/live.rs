@@ -4,13 +4,8 @@
 use lakepass_core::serve::LiveService;
 
 use super::*;
-
 #[cfg(target_os = "linux")]
-fn rss_kib() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4
-}
+use crate::support::live::rss_kib;
 
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,7 @@ use lakepass_core::serve::LiveService;
 use lakepass_core::{Daemon, DaemonOptions, ErrorKind, Notice};
 
 use super::*;
+use crate::support::live::{sdk_get, sdk_get_within};
 
 /// Another local user opens 200 idle sockets to the live service (the review's exhaustion:
 /// with 80 idle sockets a good request waited 4.7 s). Idle sockets hold no request slot, so the
@@ -26,18 +27,8 @@ async fn two_hundred_idle_sockets_do_not_starve_a_good_request() {
             idle.push(tokio::net::TcpStream::connect(svc.local_addr()).await.unwrap());
         }
         let url = svc.url_for("dev").unwrap().secret().to_string();
-        let deadline = lakepass_core::serve::HEADER_TIMEOUT - std::time::Duration::from_millis(500);
-        let resp = tokio::time::timeout(
-            deadline,
-            reqwest::Client::new()
-                .get(&url)
-                .header("X-Databricks-Metadata-Version", "1")
-                .header("X-Databricks-Host", f.host("dev"))
-                .send(),
-        )
-        .await
-        .expect("answered while 200 idle sockets are open")
-        .unwrap();
+        let deadline = lakepass_core::serve::HEADER_TIMEOUT - Duration::from_millis(500);
+        let resp = sdk_get_within(deadline, &url, &f.host("dev"), "while 200 idle sockets are open").await;
         assert_eq!(resp.status(), 200);
         drop(idle);
         svc.shutdown().await;
@@ -75,17 +66,7 @@ async fn a_reconnect_flood_does_not_starve_a_good_request() {
         tokio::time::sleep(Duration::from_millis(200)).await; // the flood is under way
         let url = svc.url_for("dev").unwrap().secret().to_string();
         let deadline = lakepass_core::serve::HEADER_TIMEOUT - Duration::from_millis(500);
-        let resp = tokio::time::timeout(
-            deadline,
-            reqwest::Client::new()
-                .get(&url)
-                .header("X-Databricks-Metadata-Version", "1")
-                .header("X-Databricks-Host", f.host("dev"))
-                .send(),
-        )
-        .await
-        .expect("answered during the flood")
-        .unwrap();
+        let resp = sdk_get_within(deadline, &url, &f.host("dev"), "during the flood").await;
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let mut connections = 0;
         for flooder in flooders {
@@ -145,22 +126,9 @@ async fn a_squatted_port_removes_the_live_profiles_and_the_service_comes_back() 
         wait_until(|| e.snapshot().warnings.is_empty()).await;
         let new_url = live(&f).unwrap().into_iter().find(|(k, _)| k == "metadata_service_url").unwrap().1;
         assert_ne!(new_url, old_url, "a URL the squatter may have collected must not work again");
-        let ask = |url: String| {
-            let host = f.host("dev");
-            async move {
-                reqwest::Client::new()
-                    .get(url)
-                    .header("X-Databricks-Metadata-Version", "1")
-                    .header("X-Databricks-Host", host)
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    .as_u16()
-            }
-        };
-        assert_eq!(ask(old_url).await, 404);
-        assert_eq!(ask(new_url).await, 200);
+        let host = f.host("dev");
+        assert_eq!(sdk_get(&old_url, &host).await.status().as_u16(), 404);
+        assert_eq!(sdk_get(&new_url, &host).await.status().as_u16(), 200);
         second.shutdown().await;
     })
     .await

@@ -11,6 +11,7 @@
 mod browser;
 pub mod child;
 mod fixture;
+pub mod live;
 
 pub use fixture::{Fixture, Setup, engine_at};
 
