@@ -181,12 +181,12 @@ async fn refresh_pair(
         note: format!(
             "`Engine::refresh_workspace(dev, force)` with the IdP session made stale first, {n} runs after 3 warm-ups, \
              alternating with the baseline: one warm reqwest client doing only the refresh_token grant and the exchange, \
-             parsing both JSON bodies. Lakepass also verifies the new id_token (JWKS fetch + signature), takes the IdP and \
+             parsing both JSON bodies. Lakepass also verifies the new id_token (signature, against the kept JWKS), takes the IdP and \
              workspace file locks, writes the vault (fsync) twice, `~/.databrickscfg` (fsync) and the audit log. Devstack \
              counted {grants} refresh grant(s) and {exchanges} exchange(s) per Lakepass refresh.{}",
             if latency > 0 {
                 format!(
-                    " Every devstack request (JWKS included, discovery is cached in the engine) delayed {latency} ms, as a real network would: Lakepass makes 3 round trips (JWKS, refresh, exchange), the baseline 2."
+                    " Every devstack request (JWKS included, discovery is cached in the engine) delayed {latency} ms, as a real network would: Lakepass makes 2 round trips (refresh, exchange: the JWKS is kept and fetched again only for an unknown kid), the baseline 2."
                 )
             } else {
                 String::new()
