@@ -152,6 +152,7 @@ impl Daemon {
             None
         };
         engine.own_state_file();
+        engine.sync_sinks().await;
         let elsewhere = notices.iter().any(|n| matches!(n, Notice::SocketOwnedElsewhere(_)));
         let live = Arc::new(Mutex::new(None));
         let mut live_retry = None;

@@ -51,23 +51,15 @@ impl Engine {
 
     /// Exchanges a new token for `ws` (when `force`, even if the cached one is fresh), under the
     /// workspace's lock, saves it in the vault and hands it to the sinks.
+    ///
+    /// A token adopted from another process (or from another workspace on the same host, which
+    /// shares its vault key) goes to the sinks too: the other one wrote only its own profiles,
+    /// and only this process serves the `-live` profiles a sign-out removed. Writing a profile
+    /// that already holds the token changes nothing on disk.
     pub async fn refresh_workspace(
         &self,
         ws: &Workspace,
         force: bool,
-    ) -> Result<WorkspaceToken, EngineError> {
-        self.refresh_with(ws, force, false).await
-    }
-
-    /// [`Engine::refresh_workspace`]; with `deliver_adopted`, a token adopted from another
-    /// process also goes to the sinks. The run loop asks for that after a sign-in elsewhere: the
-    /// signing-in process exchanged the token, but only this one serves the `-live` profiles
-    /// its sign-out removed.
-    pub(super) async fn refresh_with(
-        &self,
-        ws: &Workspace,
-        force: bool,
-        deliver_adopted: bool,
     ) -> Result<WorkspaceToken, EngineError> {
         let asked_at = self.now();
         self.update(&ws.name, |r| r.refreshing = true);
@@ -79,7 +71,7 @@ impl Engine {
         let ours = result.as_ref().map_or(true, |(_, adopted)| !adopted);
         if ours {
             self.audit(EventKind::Exchange, Some(&ws.name), None, started, result.as_ref().err());
-        } else if let (true, Ok((t, _))) = (deliver_adopted, &result) {
+        } else if let Ok((t, _)) = &result {
             self.deliver(ws, t).await;
         }
         let result = result.map(|(t, _)| t);

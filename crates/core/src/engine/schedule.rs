@@ -81,9 +81,8 @@ impl Engine {
         for ws in self.0.workspaces.clone() {
             let r = self.0.runtime.lock().expect("runtime state").get(&ws.name).cloned().unwrap_or_default();
             let due = r.token.as_ref().map(refresh_due_at).unwrap_or(now);
-            // Only a new sign-in helps; when one happened, act on it at once (no backoff), and
-            // hand its token to the sinks even when the signing-in process exchanged it.
-            let signed_in_elsewhere = r.needs_login;
+            // Only a new sign-in helps; when one happened, act on it at once (no backoff). The
+            // token the signing-in process exchanged is adopted and handed to this one's sinks.
             if r.needs_login {
                 if !self.signed_in_since(&ws, r.needs_login_since).await {
                     continue;
@@ -94,7 +93,7 @@ impl Engine {
             let (engine, sem) = (self.clone(), sem.clone());
             tasks.push(tokio::spawn(async move {
                 let _permit = sem.acquire().await.expect("semaphore open");
-                if let Err(e) = engine.refresh_with(&ws, false, signed_in_elsewhere).await {
+                if let Err(e) = engine.refresh_workspace(&ws, false).await {
                     tracing::warn!(workspace = %ws.name, kind = %e.kind(), error = %e, "refresh failed");
                 }
             }));

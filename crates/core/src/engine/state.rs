@@ -88,6 +88,19 @@ impl Engine {
         }
     }
 
+    /// Hands every token this engine holds to the sinks once: what the owning process does when
+    /// it starts, so a workspace whose token was minted elsewhere (another process, or another
+    /// workspace on the same host, which shares its vault key) has its profile written now, not
+    /// at its next refresh. Profiles that already hold the token are not rewritten.
+    pub async fn sync_sinks(&self) {
+        for ws in self.0.workspaces.clone() {
+            if let Some(t) = self.held_token(&ws).filter(|t| t.expires_at > self.now()) {
+                self.deliver(&ws, &t).await;
+            }
+        }
+        self.publish();
+    }
+
     /// Hands a new token to every sink (on a blocking thread), recording each one's outcome.
     pub(super) async fn deliver(&self, ws: &Workspace, token: &WorkspaceToken) {
         for sink in self.sinks() {

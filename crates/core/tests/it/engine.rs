@@ -262,3 +262,37 @@ async fn five_minute_idp_tokens_never_mint_short_workspace_tokens() {
     assert!(minted.len() >= 8, "several refreshes happened: {} tokens", minted.len());
     assert!(stats.idp.refresh_grants >= 4, "the IdP session was refreshed: {stats:?}");
 }
+
+/// Two workspaces on one host share a token (it is keyed by the host that minted it), but each
+/// has its own `~/.databrickscfg` profile, and both are written. Regression: a workspace added
+/// after sign-in on the host of another adopted that one's token and its profile was never
+/// written (found by the dashboard's WebDriver check against `~/.databrickscfg`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_added_on_a_signed_in_host_gets_its_profile() {
+    let f = fixture(3600).await;
+    let e = f.engine().await;
+    login(&f, &e).await;
+    drop(e);
+    // The dashboard adds `twin` on dev's host; the engine is rebuilt over the new config.
+    let text = std::fs::read_to_string(&f.paths.config).unwrap();
+    let twin =
+        format!("\n[workspace.twin]\nidp = \"devstack\"\nhost = \"{}\"\nprofile = \"twin\"\n", f.host("dev"));
+    std::fs::write(&f.paths.config, text + &twin).unwrap();
+    let e = f.engine().await;
+    let opts = lakepass_core::DaemonOptions { socket: false, live_service: false, ..Default::default() };
+    let daemon = lakepass_core::Daemon::start(e.clone(), opts).await.unwrap();
+    assert_eq!(state(&e, "twin"), TokenState::Fresh);
+    daemon.shutdown().await;
+    let ini = std::fs::read_to_string(&f.paths.databrickscfg).unwrap();
+    let token = |p: &str| {
+        databrickscfg::read_profile(&ini, p)
+            .unwrap()
+            .unwrap_or_else(|| panic!("no [{p}] in {ini}"))
+            .into_iter()
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v)
+    };
+    assert!(token("dev").is_some());
+    assert_eq!(token("twin"), token("dev"), "one host, one token, two profiles");
+    assert_eq!(f.ds.stats().workspaces["dev"].exchanges_ok, 1, "the twin adopted dev's token");
+}
