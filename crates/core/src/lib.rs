@@ -29,6 +29,7 @@ pub mod ipc;
 pub mod jwt;
 pub mod launch;
 pub mod lock;
+pub mod mcp;
 pub mod paths;
 pub mod presets;
 pub mod roles;

@@ -3,6 +3,9 @@
 //! - `idp:<name>`: an IdP session (id_token, access and refresh tokens);
 //! - `ws:<host>[|<client_id>]`: a workspace token, keyed by the workspace that minted it and
 //!   re-checked against that host when read;
+//! - `ws:<host>[|<client_id>]#<scope>`: a least-privilege token carrying only one managed MCP
+//!   server's scope ([`McpScope`]); kept apart from the workspace's own token and from every
+//!   other scope's, and re-checked against the host and the scope when read;
 //! - `m2m:<host>|<client_id>`: a service principal's client secret;
 //! - `live:ws:<host>[|<client_id>]`: a path secret an older version kept (now never stored;
 //!   removed with its workspace).
@@ -12,6 +15,7 @@
 use crate::config::Workspace;
 use crate::exchange::WorkspaceToken;
 use crate::idp::IdpSession;
+use crate::mcp::McpScope;
 use crate::secret::Secret;
 use crate::vault::{Vault, VaultError};
 
@@ -96,6 +100,41 @@ impl Store {
         Ok(self.vault.delete(&Self::workspace_key(ws)).await?)
     }
 
+    /// The vault key of `ws`'s token for one MCP scope: the workspace key, `#`, the scope.
+    pub fn scoped_key(ws: &Workspace, scope: McpScope) -> String {
+        format!("{}#{scope}", Self::workspace_key(ws))
+    }
+
+    /// `ws`'s token for `scope`, if any, and only if that host minted it for that scope alone.
+    pub async fn scoped_token(
+        &self,
+        ws: &Workspace,
+        scope: McpScope,
+    ) -> Result<Option<WorkspaceToken>, StoreError> {
+        let Some(raw) = self.vault.get(&Self::scoped_key(ws, scope)).await? else {
+            return Ok(None);
+        };
+        let token: Option<WorkspaceToken> = serde_json::from_str(raw.secret()).ok();
+        Ok(token.filter(|t| t.host == ws.host && crate::mcp::grants(t, scope)))
+    }
+
+    /// Saves `ws`'s token for `scope`.
+    pub async fn save_scoped_token(
+        &self,
+        ws: &Workspace,
+        scope: McpScope,
+        t: &WorkspaceToken,
+    ) -> Result<(), StoreError> {
+        debug_assert_eq!(t.host, ws.host);
+        let json = Secret::new(serde_json::to_string(t).expect("token serializes"));
+        Ok(self.vault.set(&Self::scoped_key(ws, scope), &json).await?)
+    }
+
+    /// Forgets `ws`'s token for `scope`.
+    pub async fn delete_scoped_token(&self, ws: &Workspace, scope: McpScope) -> Result<(), StoreError> {
+        Ok(self.vault.delete(&Self::scoped_key(ws, scope)).await?)
+    }
+
     /// The vault key of an M2M workspace's client secret: `m2m:<host>|<client_id>`.
     pub fn m2m_secret_key(ws: &Workspace) -> String {
         format!("m2m:{}|{}", ws.host, ws.client_id.as_deref().unwrap_or(""))
@@ -123,8 +162,8 @@ impl Store {
         format!("live:{}", Self::workspace_key(ws))
     }
 
-    /// Forgets every secret Lakepass keeps for `ws` (its token, M2M secret and live-service
-    /// path secret) that none of `remaining` shares (two workspaces on one host and client id
+    /// Forgets every secret Lakepass keeps for `ws` (its token, its MCP-scoped tokens, M2M
+    /// secret and live-service path secret) that none of `remaining` shares (two workspaces on one host and client id
     /// share keys). Returns the keys that were there and are now gone.
     pub async fn forget_workspace(
         &self,
@@ -132,7 +171,8 @@ impl Store {
         remaining: &[Workspace],
     ) -> Result<Vec<String>, StoreError> {
         let keys = |w: &Workspace| {
-            [Self::workspace_key(w), Self::m2m_secret_key(w), Self::legacy_path_secret_key(w)]
+            let own = [Self::workspace_key(w), Self::m2m_secret_key(w), Self::legacy_path_secret_key(w)];
+            own.into_iter().chain(McpScope::ALL.map(|s| Self::scoped_key(w, s))).collect::<Vec<_>>()
         };
         let shared: Vec<String> = remaining.iter().filter(|w| w.name != ws.name).flat_map(keys).collect();
         let mut removed = Vec::new();

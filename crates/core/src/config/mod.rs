@@ -34,6 +34,12 @@
 //! opus_model = "system.ai.claude-opus-4-5"      # defaults follow base_path
 //! headers = ["x-databricks-use-coding-agent-mode: true"]   # default
 //! helper_ttl_ms = 900000      # how long Claude Code caches a token (default 15 min)
+//!
+//! [mcp.dev]                   # Databricks managed MCP servers Claude Code gets (optional)
+//! sql = true                  # default: /api/2.0/mcp/sql with its own `sql`-scoped token
+//! genie = ["01ef..."]         # Genie space ids (scope `genie`)
+//! functions = ["main.tools"]  # Unity Catalog function schemas (scope `unity-catalog`)
+//! search = ["main.docs.idx"]  # AI Search indexes (scope `ai-search`)
 //! ```
 //!
 //! Shaped like ripgrep's low/high args: [`Config`] is the raw file (serde, unknown keys refused so
@@ -58,12 +64,15 @@ mod error;
 #[cfg(test)]
 mod fixtures;
 mod load;
+mod mcp;
 mod model;
 mod resolve;
 mod validate;
 
 pub use edit::ConfigDoc;
 pub use error::{ConfigError, UnknownValue};
+pub use mcp::McpConfig;
+pub(crate) use mcp::dotted;
 pub use model::{
     ClaudeConfig, Config, DEFAULT_SERVE_PORT, ExpectedPolicy, IdpConfig, MAX_HELPER_TTL_MS, ProfileFlavour,
     RoleMapping, ServeConfig, SubjectTokenKind, TerminalSetting, WorkspaceAuth, WorkspaceConfig,

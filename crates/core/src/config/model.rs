@@ -44,6 +44,9 @@ pub struct Config {
     /// `[workspace.*]` so code building a [`WorkspaceConfig`] need not know about launchers.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub claude: BTreeMap<String, ClaudeConfig>,
+    /// Databricks managed MCP servers Claude Code gets, per workspace (`[mcp.<workspace>]`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mcp: BTreeMap<String, super::mcp::McpConfig>,
     /// How each workspace's own `~/.databrickscfg` profile is written (top-level key).
     #[serde(default, skip_serializing_if = "ProfileFlavour::is_static")]
     pub profile_flavour: ProfileFlavour,

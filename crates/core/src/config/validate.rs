@@ -35,7 +35,7 @@ pub(super) struct Problem {
     pub(super) message: String,
 }
 
-fn problem(at: &[&str], message: impl Into<String>) -> Problem {
+pub(super) fn problem(at: &[&str], message: impl Into<String>) -> Problem {
     Problem { at: at.iter().map(|s| s.to_string()).collect(), message: message.into() }
 }
 
@@ -92,6 +92,7 @@ impl Config {
             }
         }
         check_launchers(self, &mut out);
+        super::mcp::check(self, &mut out);
         check_ca_file(&mut out, &["ca_file"], self.ca_file.as_deref());
         let mut profiles: BTreeMap<String, &str> = BTreeMap::new();
         for (name, ws) in &self.workspace {

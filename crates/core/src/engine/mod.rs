@@ -14,12 +14,14 @@
 //!
 //! The files, by job: [`session`] (sign-in, sign-out, the IdP session and its discovery),
 //! [`refresh`] (one workspace's exchange under its locks), [`schedule`] (when to refresh, the
-//! run loop), [`state`] (per-workspace runtime state, snapshots, publishing to sinks).
+//! run loop), [`state`] (per-workspace runtime state, snapshots, publishing to sinks), [`scoped`]
+//! (least-privilege tokens for managed MCP servers, one per workspace and scope).
 
 mod build;
 mod error;
 mod refresh;
 mod schedule;
+mod scoped;
 mod session;
 mod state;
 
@@ -43,6 +45,7 @@ use crate::store::Store;
 pub use build::{BuildError, EngineBuilder, vault_kind_from_env};
 pub use error::{EngineError, LoginCause};
 pub use schedule::{MAX_SLEEP, refresh_due_at};
+pub use scoped::ScopedStatus;
 pub use state::SinkFailures;
 
 /// How long a cross-process lock is waited for.
@@ -99,6 +102,8 @@ struct Inner {
     idp_locks: HashMap<String, tokio::sync::Mutex<()>>,
     ws_locks: HashMap<String, tokio::sync::Mutex<()>>,
     runtime: Mutex<HashMap<String, state::Runtime>>,
+    scoped_locks: scoped::ScopedLocks,
+    scoped: Mutex<std::collections::BTreeMap<(String, crate::mcp::McpScope), scoped::ScopedRuntime>>,
     sinks: Mutex<Vec<SharedSink>>,
     warnings: Mutex<std::collections::BTreeMap<&'static str, crate::error::Failure>>,
     tx: watch::Sender<Snapshot>,
@@ -158,6 +163,8 @@ impl Engine {
             idp_locks,
             ws_locks,
             runtime: Mutex::new(runtime),
+            scoped_locks: Default::default(),
+            scoped: Default::default(),
             sinks: Mutex::new(sinks),
             warnings: Mutex::default(),
             tx,

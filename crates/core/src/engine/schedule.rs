@@ -68,6 +68,7 @@ impl Engine {
                 r.needs_login_since = now;
             });
         }
+        self.load_scoped().await?;
         self.publish();
         Ok(())
     }
@@ -101,6 +102,7 @@ impl Engine {
         for t in tasks {
             let _ = t.await;
         }
+        self.refresh_due_scoped().await;
         self.publish();
         self.next_sleep()
     }
@@ -113,6 +115,10 @@ impl Engine {
             .filter(|r| !r.needs_login)
             .map(|r| r.token.as_ref().map(refresh_due_at).unwrap_or(now).max(r.next_retry_at))
             .min();
+        let next = match (next, self.next_scoped_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let secs = next.map(|n| n.saturating_sub(now).max(1) as u64).unwrap_or(MAX_SLEEP.as_secs());
         Duration::from_secs(secs).min(MAX_SLEEP)
     }

@@ -87,6 +87,7 @@ impl Engine {
         let workspaces = self.workspaces_of(idp_name);
         for ws in &workspaces {
             self.0.store.delete_workspace_token(ws).await?;
+            self.forget_scoped(ws).await?;
             self.update(&ws.name, |r| {
                 *r = Runtime { needs_login: true, needs_login_since: now, ..Runtime::default() };
             });

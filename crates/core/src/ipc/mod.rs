@@ -17,6 +17,10 @@
 //!   or an error `kind` the CLI maps to its exit codes. A client that finds no server (no socket,
 //!   connection refused, no answer in [`CONNECT_TIMEOUT`]) falls back to refreshing itself under
 //!   the per-workspace lock. Untagged token lines (the first protocol) are still understood.
+//! - A [`ScopedTokenRequest`] also names one managed-MCP [`McpScope`]: the reply is that
+//!   workspace's token carrying only that scope, and says so (`scope`), so a client that asked
+//!   for a scope refuses an answer without it (an older engine would read the line as a plain
+//!   token request and answer with the workspace's broad token).
 //! - A [`SignOutRequest`] names an IdP and its issuer: `lakepass logout` (or the tray, when
 //!   another engine owns the socket) tells the running engine, which forgets the session and
 //!   its tokens at once. Without it the engine would keep serving the tokens it holds in memory
@@ -36,6 +40,7 @@ use crate::engine::Engine;
 use crate::error::ErrorKind;
 use crate::exchange::WorkspaceToken;
 use crate::host::WorkspaceHost;
+use crate::mcp::McpScope;
 use crate::paths::Paths;
 use crate::secret::Secret;
 
@@ -84,6 +89,17 @@ pub struct TokenRequest {
     pub host: String,
 }
 
+/// A token for a workspace carrying only one managed-MCP scope (`lakepass token --scope`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopedTokenRequest {
+    /// The workspace's name in the config.
+    pub workspace: String,
+    /// Its host as the asking process resolved it: the server refuses a mismatch.
+    pub host: String,
+    /// The one scope the token may carry.
+    pub scope: McpScope,
+}
+
 /// Sign out of an IdP: what `lakepass logout` asks the running engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignOutRequest {
@@ -101,6 +117,8 @@ pub enum Request {
     Token(TokenRequest),
     /// Sign out of an IdP.
     SignOut(SignOutRequest),
+    /// A token for a workspace carrying one managed-MCP scope.
+    ScopedToken(ScopedTokenRequest),
 }
 
 impl Request {
@@ -124,6 +142,9 @@ pub enum Reply {
         expires_at: UnixTime,
         /// The workspace that minted it.
         host: String,
+        /// The managed-MCP scope it was minted for alone; `None` for the workspace's token.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<McpScope>,
     },
     /// Signed out; these `~/.databrickscfg` profiles were removed.
     SignedOut {
@@ -143,10 +164,11 @@ pub enum Reply {
 impl std::fmt::Debug for Reply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Reply::Ok { expires_at, host, .. } => f
+            Reply::Ok { expires_at, host, scope, .. } => f
                 .debug_struct("Ok")
                 .field("expires_at", expires_at)
                 .field("host", host)
+                .field("scope", scope)
                 .finish_non_exhaustive(),
             Reply::SignedOut { removed } => f.debug_struct("SignedOut").field("removed", removed).finish(),
             Reply::Error { kind, message } => {
@@ -268,6 +290,7 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(engine: &Engine, stream: S
         Ok(Ok(_)) => match Request::parse(line.trim_end()) {
             Some(Request::Token(req)) => answer(engine, &req).await,
             Some(Request::SignOut(req)) => sign_out_answer(engine, &req).await,
+            Some(Request::ScopedToken(req)) => scoped_answer(engine, &req).await,
             None => error_reply(ErrorKind::BadRequest, "the request is not a request line"),
         },
         Ok(Err(e)) => return Err(e),
@@ -291,7 +314,23 @@ pub async fn answer(engine: &Engine, req: &TokenRequest) -> Reply {
         );
     };
     match engine.live_token(ws).await {
-        Ok(t) => token_reply(&t),
+        Ok(t) => token_reply(&t, None),
+        Err(e) => error_reply(e.kind(), &e.to_string()),
+    }
+}
+
+/// The answer to a scoped request: only ever a token minted for that workspace and scope alone.
+pub async fn scoped_answer(engine: &Engine, req: &ScopedTokenRequest) -> Reply {
+    let asked = WorkspaceHost::parse(&req.host).ok();
+    let Some(ws) = engine.workspace_named(&req.workspace).filter(|ws| asked.as_ref() == Some(&ws.host))
+    else {
+        return error_reply(
+            ErrorKind::UnknownWorkspace,
+            &format!("the running engine has no workspace `{}` at that host", req.workspace),
+        );
+    };
+    match engine.live_scoped_token(ws, req.scope).await {
+        Ok(t) => token_reply(&t, Some(req.scope)),
         Err(e) => error_reply(e.kind(), &e.to_string()),
     }
 }
@@ -311,8 +350,8 @@ pub async fn sign_out_answer(engine: &Engine, req: &SignOutRequest) -> Reply {
     }
 }
 
-fn token_reply(t: &WorkspaceToken) -> Reply {
-    Reply::Ok { access_token: t.access_token.clone(), expires_at: t.expires_at, host: t.host.to_string() }
+fn token_reply(t: &WorkspaceToken, scope: Option<McpScope>) -> Reply {
+    Reply::Ok { access_token: t.access_token.clone(), expires_at: t.expires_at, host: t.host.to_string(), scope }
 }
 
 fn error_reply(kind: ErrorKind, message: &str) -> Reply {
@@ -335,6 +374,11 @@ pub async fn ask_with(
     reply_timeout: Duration,
 ) -> Result<Reply, IpcError> {
     converse(path, &Request::Token(req.clone()), connect_timeout, reply_timeout).await
+}
+
+/// Asks the engine listening at `path` for a token carrying only `req.scope`.
+pub async fn ask_scoped(path: &Path, req: &ScopedTokenRequest) -> Result<Reply, IpcError> {
+    converse(path, &Request::ScopedToken(req.clone()), CONNECT_TIMEOUT, REPLY_TIMEOUT).await
 }
 
 /// Tells the engine listening at `path` to sign out of `req`'s IdP. [`IpcError::NoServer`]
@@ -396,6 +440,7 @@ mod tests {
             access_token: Secret::new("dvs-secret-token"),
             expires_at: 5,
             host: "https://a.example".into(),
+            scope: None,
         };
         let line = serde_json::to_string(&r).unwrap();
         assert!(line.contains(r#""status":"ok""#), "{line}");
@@ -420,6 +465,14 @@ mod tests {
         assert!(line.contains(r#""request":"sign_out""#), "{line}");
         assert_eq!(Request::parse(&line), Some(out));
         assert_eq!(Request::parse(r#"{"request":"dance"}"#), None);
+        let scoped = Request::ScopedToken(ScopedTokenRequest {
+            workspace: "dev".into(),
+            host: "https://a.example".into(),
+            scope: McpScope::Sql,
+        });
+        let line = serde_json::to_string(&scoped).unwrap();
+        assert!(line.contains(r#""request":"scoped_token""#) && line.contains(r#""scope":"sql""#), "{line}");
+        assert_eq!(Request::parse(&line), Some(scoped));
         let r: Reply = serde_json::from_str(r#"{"status":"signed_out","removed":["dev"]}"#).unwrap();
         assert!(matches!(r, Reply::SignedOut { removed } if removed == ["dev"]));
     }

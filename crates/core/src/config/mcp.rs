@@ -1,0 +1,112 @@
+//! `[mcp.<workspace>]`: which of a workspace's Databricks managed MCP servers Claude Code gets.
+//!
+//! Kept in its own table, like `[claude.<workspace>]`, so code building a workspace need not
+//! know about MCP. A workspace without the table offers no MCP servers: adding servers to every
+//! launch would make Claude Code connect to endpoints a workspace may not have enabled. In the
+//! table, the SQL server is on unless `sql = false`; Genie spaces, Unity Catalog function
+//! schemas and AI Search indexes are listed by id or dotted name. What the table becomes (URLs
+//! and OAuth scopes) is [`crate::mcp`].
+
+use serde::{Deserialize, Serialize};
+
+use super::model::Config;
+use super::validate::{Problem, problem};
+
+/// `[mcp.<workspace>]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpConfig {
+    /// The Databricks SQL server (`/api/2.0/mcp/sql`); on by default.
+    #[serde(default = "yes")]
+    pub sql: bool,
+    /// Genie space ids (`/api/2.0/mcp/genie/{space_id}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub genie: Vec<String>,
+    /// Unity Catalog function schemas, `catalog.schema` (`/api/2.0/mcp/functions/{c}/{s}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<String>,
+    /// AI (Vector) Search indexes, `catalog.schema.index` (`/api/2.0/mcp/ai-search/{c}/{s}/{i}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub search: Vec<String>,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        McpConfig { sql: true, genie: Vec::new(), functions: Vec::new(), search: Vec::new() }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One path segment of a managed-MCP URL: what Unity Catalog names and Genie space ids use.
+fn is_segment(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+}
+
+/// Whether `name` is `parts` segments joined by dots.
+pub(crate) fn dotted(name: &str, parts: usize) -> Option<Vec<&str>> {
+    let v: Vec<&str> = name.split('.').collect();
+    (v.len() == parts && v.iter().all(|s| is_segment(s))).then_some(v)
+}
+
+/// The checks of every `[mcp.*]` table, added to the config's.
+pub(super) fn check(c: &Config, out: &mut Vec<Problem>) {
+    for (ws, m) in &c.mcp {
+        if !c.workspace.contains_key(ws) {
+            out.push(problem(
+                &["mcp", ws],
+                format!("names workspace `{ws}`, which is not defined; add [workspace.{ws}] or fix the name"),
+            ));
+        }
+        for id in &m.genie {
+            if !is_segment(id) {
+                out.push(problem(&["mcp", ws, "genie"], format!("`{id}` is not a Genie space id")));
+            }
+        }
+        for name in &m.functions {
+            if dotted(name, 2).is_none() {
+                out.push(problem(
+                    &["mcp", ws, "functions"],
+                    format!("`{name}` is not `catalog.schema` (letters, digits, `_`, `-`)"),
+                ));
+            }
+        }
+        for name in &m.search {
+            if dotted(name, 3).is_none() {
+                out.push(problem(
+                    &["mcp", ws, "search"],
+                    format!("`{name}` is not `catalog.schema.index` (letters, digits, `_`, `-`)"),
+                ));
+            }
+        }
+        if !m.sql && m.genie.is_empty() && m.functions.is_empty() && m.search.is_empty() {
+            out.push(problem(&["mcp", ws], "offers no server; remove the table, or list a server"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{MINIMAL, invalid, path};
+    use super::*;
+
+    #[test]
+    fn sql_is_on_by_default_and_names_are_checked() {
+        let c = Config::parse(&format!("{MINIMAL}[mcp.a]\ngenie = [\"01ef\"]\n"), path()).unwrap();
+        assert!(c.mcp["a"].sql);
+        assert_eq!(c.mcp["a"].genie, ["01ef"]);
+        assert_eq!(Config::parse(&toml::to_string(&c).unwrap(), path()).unwrap(), c, "round-trips");
+        let (msg, _, field) = invalid(&format!("{MINIMAL}[mcp.a]\nfunctions = [\"main\"]\n"));
+        assert_eq!(field, "mcp.a.functions", "{msg}");
+        let (msg, _, field) = invalid(&format!("{MINIMAL}[mcp.a]\nsearch = [\"a.b/c.d\"]\n"));
+        assert_eq!(field, "mcp.a.search", "{msg}");
+        let (msg, _, field) = invalid(&format!("{MINIMAL}[mcp.zz]\n"));
+        assert!(field.starts_with("mcp.zz") && msg.contains("not defined"), "{msg}");
+        let (msg, _, _) = invalid(&format!("{MINIMAL}[mcp.a]\nsql = false\n"));
+        assert!(msg.contains("no server"), "{msg}");
+        let (msg, _, _) = invalid(&format!("{MINIMAL}[mcp.a]\nvector = []\n"));
+        assert!(msg.contains("vector"), "{msg}");
+    }
+}
