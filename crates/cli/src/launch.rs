@@ -40,8 +40,9 @@ pub struct ClaudeArgs {
     /// Open Claude Code in a new terminal window (what the tray app does).
     #[arg(long)]
     new_terminal: bool,
-    /// Also merge the gateway settings and apiKeyHelper into ~/.claude/settings.json (other keys
-    /// are kept), so a plain `claude` uses them too.
+    /// Also merge the gateway settings and apiKeyHelper into ~/.claude/settings.json, and the
+    /// workspace's managed MCP servers into ./.mcp.json (other keys are kept), so a plain
+    /// `claude` uses them too.
     #[arg(long)]
     write_settings: bool,
     /// Arguments for Claude Code, after `--` (e.g. `-- -p "hello"`).
@@ -114,8 +115,12 @@ async fn claude(paths: &Paths, a: ClaudeArgs) -> anyhow::Result<ExitCode> {
     let config_arg = explicit_config(paths);
     let helper = helper_command(&me, config_arg.as_deref(), &ws.name)?;
     let gateway = ClaudeGateway::for_workspace(config, &ws.name);
-    let plan =
+    let mut plan =
         claude_plan(&ws, &gateway, &helper, effective_ttl_ms(gateway.helper_ttl_ms, lifetime), &a.args);
+    let mcp = crate::mcp::launch_config(config, &ws, &me, config_arg.as_deref())?;
+    if let Some(mcp) = &mcp {
+        launch::add_mcp_config(&mut plan, mcp);
+    }
 
     let home = launch::user_home().unwrap_or_default();
     let claude_dir = std::env::var_os("CLAUDE_CONFIG_DIR").filter(|v| !v.is_empty()).map(PathBuf::from);
@@ -129,6 +134,15 @@ async fn claude(paths: &Paths, a: ClaudeArgs) -> anyhow::Result<ExitCode> {
         );
         for var in removed {
             eprintln!("Removed env.{var} from it: it would win over the refreshing apiKeyHelper.");
+        }
+        if let Some(mcp) = &mcp {
+            let file = std::env::current_dir().unwrap_or_default().join(".mcp.json");
+            launch::write_mcp_json(&file, mcp)?;
+            eprintln!(
+                "Wrote the managed MCP servers of `{}` into {} (other servers kept).",
+                ws.name,
+                file.display()
+            );
         }
     }
     let here = std::env::current_dir().unwrap_or_default();

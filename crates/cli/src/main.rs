@@ -10,6 +10,7 @@ mod edit;
 mod helper;
 mod launch;
 mod log;
+mod mcp;
 mod output;
 mod tokens;
 
@@ -78,6 +79,9 @@ enum Command {
     /// Open Claude Code or a terminal wired to a workspace; tokens refresh themselves, none in argv.
     #[command(subcommand)]
     Launch(launch::LaunchCmd),
+    /// List the Databricks managed MCP servers Claude Code gets, each with its own scoped token.
+    #[command(subcommand)]
+    Mcp(mcp::McpCmd),
     /// Run a command with the workspace's environment (DATABRICKS_HOST, live profile), like aws-vault exec.
     Exec(launch::ExecArgs),
     /// Print shell `export` lines for the workspace (`eval "$(lakepass env)"`); no token unless asked.
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
             Command::Workspace(c) => edit::workspace(&paths, c).await,
             Command::Idp(c) => edit::idp(&paths, c).await,
             Command::Launch(c) => launch::launch(&paths, c).await,
+            Command::Mcp(c) => mcp::mcp(&paths, c).await,
             Command::Exec(a) => launch::exec(&paths, a),
             Command::Env(a) => launch::env(&paths, a).await,
             Command::Auth(c) => helper::auth(&paths, c).await,

@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use lakepass_core::config::Workspace;
 use lakepass_core::engine::Engine;
+use lakepass_core::mcp::McpScope;
 use lakepass_core::sink::read_state_snapshot;
 use lakepass_core::{Clock, Daemon, DaemonOptions, ErrorKind, Paths, SystemClock, TokenState, VaultKind};
 use lakepass_core::{Secret, UnixTime, ipc};
@@ -44,6 +45,17 @@ pub struct TokenArgs {
     /// Print nothing; exit 0 only if a valid token is cached (never refreshes), 6 otherwise.
     #[arg(long, conflicts_with_all = ["json", "raw"])]
     check: bool,
+    /// A token carrying only this managed-MCP scope (`sql`, `genie`, `unity-catalog`,
+    /// `ai-search`), exchanged and kept apart from the workspace's own token.
+    #[arg(long, value_parser = parse_scope)]
+    scope: Option<McpScope>,
+    /// Print `{"Authorization": "Bearer …"}`: Claude Code's MCP `headersHelper` output.
+    #[arg(long, conflicts_with_all = ["json", "raw", "check"])]
+    headers_json: bool,
+}
+
+fn parse_scope(s: &str) -> Result<McpScope, String> {
+    s.parse().map_err(|e: lakepass_core::mcp::UnknownScope| e.to_string())
 }
 
 fn workspace(engine: &Engine, name: Option<&str>) -> anyhow::Result<Workspace> {
@@ -83,6 +95,7 @@ pub async fn status(paths: &Paths, a: StatusArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let vault = engine.store().vault();
+    let scoped = engine.scoped_status();
     if a.json {
         let rows: Vec<StatusRow> = snap
             .workspaces
@@ -100,6 +113,7 @@ pub async fn status(paths: &Paths, a: StatusArgs) -> anyhow::Result<ExitCode> {
             .collect();
         let out = serde_json::json!({
             "workspaces": rows,
+            "mcp": crate::mcp::status_rows(&engine, &scoped, now),
             "warnings": published_snapshot.warnings,
             "vault": { "kind": vault.kind(), "location": vault.location(), "fallback_reason": vault.fallback_reason() },
         });
@@ -125,6 +139,7 @@ pub async fn status(paths: &Paths, a: StatusArgs) -> anyhow::Result<ExitCode> {
         if let Some(e) = w.error_message() {
             println!("    last error: {e}");
         }
+        crate::mcp::print_status(&engine, &w.name, &scoped, now);
     }
     match (vault.kind(), vault.fallback_reason()) {
         (VaultKind::File, Some(why)) => {
@@ -143,7 +158,10 @@ pub async fn token(paths: &Paths, a: TokenArgs) -> anyhow::Result<ExitCode> {
     if a.check {
         let engine = app::engine(paths).await?;
         let ws = workspace(&engine, a.ws.workspace.as_deref())?;
-        let cached = engine.store().workspace_token(&ws).await?;
+        let cached = match a.scope {
+            Some(scope) => engine.store().scoped_token(&ws, scope).await?,
+            None => engine.store().workspace_token(&ws).await?,
+        };
         return match cached {
             Some(t) if t.expires_at > now + 30 => Ok(ExitCode::SUCCESS),
             _ => Err(Exit(6).into()),
@@ -151,8 +169,19 @@ pub async fn token(paths: &Paths, a: TokenArgs) -> anyhow::Result<ExitCode> {
     }
     let config = app::load_config(paths)?;
     let ws = config.workspace(a.ws.workspace.as_deref())?;
-    let t = fresh_token(paths, &ws).await.with_context(|| format!("no token for workspace `{}`", ws.name))?;
-    if a.json {
+    let t = match a.scope {
+        Some(scope) => fresh_scoped_token(paths, &ws, scope)
+            .await
+            .with_context(|| format!("no `{scope}` token for workspace `{}`", ws.name))?,
+        None => {
+            fresh_token(paths, &ws).await.with_context(|| format!("no token for workspace `{}`", ws.name))?
+        }
+    };
+    if a.headers_json {
+        let value = Secret::new(format!("Bearer {}", t.token.secret()));
+        let out = Secret::new(serde_json::json!({ "Authorization": value.secret() }).to_string());
+        println!("{}", out.secret());
+    } else if a.json {
         let out = serde_json::json!({
             "token": t.token.secret(),
             "expires_in": (t.expires_at - now).max(0),
@@ -182,7 +211,7 @@ pub struct Fresh {
 pub async fn fresh_token(paths: &Paths, ws: &Workspace) -> anyhow::Result<Fresh> {
     let req = ipc::TokenRequest { workspace: ws.name.clone(), host: ws.host.to_string() };
     match ipc::ask(&ipc::socket_path(paths), &req).await {
-        Ok(ipc::Reply::Ok { access_token, expires_at, host }) if host == ws.host.as_str() => {
+        Ok(ipc::Reply::Ok { access_token, expires_at, host, scope: None }) if host == ws.host.as_str() => {
             return Ok(Fresh { token: access_token, expires_at, host });
         }
         Ok(ipc::Reply::Ok { .. } | ipc::Reply::SignedOut { .. }) => {
@@ -200,6 +229,35 @@ pub async fn fresh_token(paths: &Paths, ws: &Workspace) -> anyhow::Result<Fresh>
     }
     let engine = app::engine(paths).await?;
     let t = engine.token(ws).await?;
+    Ok(Fresh { token: t.access_token.clone(), expires_at: t.expires_at, host: t.host.to_string() })
+}
+
+/// [`fresh_token`] for a token carrying only `scope`: the engine's over the socket when it
+/// answers for that workspace AND scope (anything else is ignored: an older engine would answer
+/// with the broad workspace token), else the vault's, exchanged under the scope's lock.
+pub async fn fresh_scoped_token(paths: &Paths, ws: &Workspace, scope: McpScope) -> anyhow::Result<Fresh> {
+    let req = ipc::ScopedTokenRequest { workspace: ws.name.clone(), host: ws.host.to_string(), scope };
+    match ipc::ask_scoped(&ipc::socket_path(paths), &req).await {
+        Ok(ipc::Reply::Ok { access_token, expires_at, host, scope: Some(s) })
+            if host == ws.host.as_str() && s == scope =>
+        {
+            return Ok(Fresh { token: access_token, expires_at, host });
+        }
+        Ok(ipc::Reply::Ok { .. } | ipc::Reply::SignedOut { .. }) => {
+            tracing::warn!(workspace = %ws.name, %scope, "the engine answered without that scope; ignored")
+        }
+        Ok(ipc::Reply::Error { kind: ErrorKind::UnknownWorkspace | ErrorKind::BadRequest, .. }) => {
+            tracing::debug!(workspace = %ws.name, "the running engine cannot answer this; asking the vault")
+        }
+        Ok(ipc::Reply::Error { kind, message }) => {
+            eprintln!("lakepass: {message}");
+            return Err(Exit(kind.exit_code()).into());
+        }
+        Err(ipc::IpcError::NoServer { .. }) => {}
+        Err(e) => tracing::warn!(error = %e, "not using the engine socket"),
+    }
+    let engine = app::engine(paths).await?;
+    let t = engine.scoped_token(ws, scope).await?;
     Ok(Fresh { token: t.access_token.clone(), expires_at: t.expires_at, host: t.host.to_string() })
 }
 

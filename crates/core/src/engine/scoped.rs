@@ -105,7 +105,8 @@ impl Engine {
         asked_at: UnixTime,
     ) -> Result<(WorkspaceToken, bool), EngineError> {
         let key = Store::scoped_key(ws, scope);
-        let inproc = self.0.scoped_locks.lock().expect("scoped locks").entry(key.clone()).or_default().clone();
+        let inproc =
+            self.0.scoped_locks.lock().expect("scoped locks").entry(key.clone()).or_default().clone();
         let _inproc = inproc.lock().await;
         let _file = lock::acquire_async(self.0.paths.lock_file(&key), LOCK_TIMEOUT).await?;
         if let Some(t) = self.0.store.scoped_token(ws, scope).await? {
@@ -117,11 +118,9 @@ impl Engine {
         let scopes = [scope.as_str().to_string()];
         let token = if roles::is_m2m(ws) {
             let client_id = ws.client_id.clone().unwrap_or_default();
-            let secret =
-                roles::m2m_secret(&self.0.store, ws).await?.ok_or_else(|| EngineError::NeedsSecret {
-                    workspace: ws.name.clone(),
-                    client_id: client_id.clone(),
-                })?;
+            let secret = roles::m2m_secret(&self.0.store, ws).await?.ok_or_else(|| {
+                EngineError::NeedsSecret { workspace: ws.name.clone(), client_id: client_id.clone() }
+            })?;
             let req = exchange::client_credentials_request(
                 ws.host.join("/oidc/v1/token"),
                 &client_id,
@@ -195,7 +194,9 @@ impl Engine {
         let due: Vec<(String, McpScope)> = {
             let held = self.0.scoped.lock().expect("scoped state");
             held.iter()
-                .filter(|(_, r)| r.last_error.is_none() && r.token.as_ref().is_some_and(|t| now >= refresh_due_at(t)))
+                .filter(|(_, r)| {
+                    r.last_error.is_none() && r.token.as_ref().is_some_and(|t| now >= refresh_due_at(t))
+                })
                 .map(|(k, _)| k.clone())
                 .collect()
         };
@@ -210,7 +211,10 @@ impl Engine {
     /// The earliest refresh due time of a held scoped token, for the run loop's sleep.
     pub(super) fn next_scoped_due(&self) -> Option<UnixTime> {
         let held = self.0.scoped.lock().expect("scoped state");
-        held.values().filter(|r| r.last_error.is_none()).filter_map(|r| r.token.as_ref().map(refresh_due_at)).min()
+        held.values()
+            .filter(|r| r.last_error.is_none())
+            .filter_map(|r| r.token.as_ref().map(refresh_due_at))
+            .min()
     }
 
     /// Forgets the scoped tokens of `ws` (vault and memory): on sign-out.
@@ -224,4 +228,5 @@ impl Engine {
 }
 
 /// The in-process locks of scoped exchanges, made on first use (scopes are few and fixed).
-pub(super) type ScopedLocks = std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
+pub(super) type ScopedLocks =
+    std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>;

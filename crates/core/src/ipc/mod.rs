@@ -351,7 +351,12 @@ pub async fn sign_out_answer(engine: &Engine, req: &SignOutRequest) -> Reply {
 }
 
 fn token_reply(t: &WorkspaceToken, scope: Option<McpScope>) -> Reply {
-    Reply::Ok { access_token: t.access_token.clone(), expires_at: t.expires_at, host: t.host.to_string(), scope }
+    Reply::Ok {
+        access_token: t.access_token.clone(),
+        expires_at: t.expires_at,
+        host: t.host.to_string(),
+        scope,
+    }
 }
 
 fn error_reply(kind: ErrorKind, message: &str) -> Reply {

@@ -18,6 +18,7 @@
 
 mod claude;
 mod environment;
+mod mcp;
 mod platform;
 mod shell;
 mod terminal;
@@ -30,6 +31,7 @@ pub use claude::{
     write_claude_settings,
 };
 pub use environment::{EnvChanges, export_lines, workspace_env};
+pub use mcp::{add_mcp_config, headers_helper_command, mcp_config, merge_mcp_json, write_mcp_json};
 pub use platform::{CURRENT_PLATFORM, hand_over, spawn_detached};
 pub use shell::sh_quote;
 pub use terminal::{

@@ -40,7 +40,8 @@ pub enum McpScope {
 
 impl McpScope {
     /// Every scope, in the order servers are listed.
-    pub const ALL: [McpScope; 4] = [McpScope::Sql, McpScope::Genie, McpScope::UnityCatalog, McpScope::AiSearch];
+    pub const ALL: [McpScope; 4] =
+        [McpScope::Sql, McpScope::Genie, McpScope::UnityCatalog, McpScope::AiSearch];
 
     /// The OAuth scope as Databricks spells it.
     pub fn as_str(self) -> &'static str {
@@ -95,7 +96,11 @@ pub fn servers(config: &Config, ws: &Workspace) -> Vec<McpServer> {
         out.push(server("databricks-sql".into(), "/api/2.0/mcp/sql".into(), McpScope::Sql));
     }
     for id in &m.genie {
-        out.push(server(format!("databricks-genie-{id}"), format!("/api/2.0/mcp/genie/{id}"), McpScope::Genie));
+        out.push(server(
+            format!("databricks-genie-{id}"),
+            format!("/api/2.0/mcp/genie/{id}"),
+            McpScope::Genie,
+        ));
     }
     for name in &m.functions {
         if let Some(p) = dotted(name, 2) {

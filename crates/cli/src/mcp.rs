@@ -1,0 +1,127 @@
+//! `lakepass mcp list`, and the MCP lines of `status`: which Databricks managed MCP servers
+//! Claude Code gets for a workspace, at which URL, and the one scope each server's token carries.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use lakepass_core::engine::{Engine, ScopedStatus};
+use lakepass_core::{Paths, UnixTime};
+use serde_json::{Value, json};
+
+use crate::tokens::WorkspaceArg;
+use crate::{app, output};
+
+/// `lakepass mcp …`.
+#[derive(Subcommand, Debug)]
+pub enum McpCmd {
+    /// List the managed MCP servers Claude Code will get for a workspace: URL and token scope.
+    List(ListArgs),
+}
+
+/// Arguments of `mcp list`.
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    ws: WorkspaceArg,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `mcp …`.
+pub async fn mcp(paths: &Paths, cmd: McpCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        McpCmd::List(a) => list(paths, a),
+    }
+}
+
+fn list(paths: &Paths, a: ListArgs) -> anyhow::Result<ExitCode> {
+    let config = app::load_config(paths)?;
+    let ws = config.workspace(a.ws.workspace.as_deref())?;
+    let servers = lakepass_core::mcp::servers(&config, &ws);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json!({ "workspace": ws.name, "servers": servers }))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if servers.is_empty() {
+        eprintln!(
+            "Workspace `{}` offers Claude Code no managed MCP servers; add an [mcp.{}] table to {} \
+             (`sql` is on in it by default).",
+            ws.name,
+            ws.name,
+            paths.config.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:<36} {:<14} URL", "SERVER", "TOKEN SCOPE");
+    for s in &servers {
+        println!("{:<36} {:<14} {}", s.name, s.scope, s.url);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The scoped tokens of `status --json`: per workspace and scope, its expiry and the servers
+/// it serves.
+pub fn status_rows(engine: &Engine, scoped: &[ScopedStatus], now: UnixTime) -> Vec<Value> {
+    scoped
+        .iter()
+        .map(|s| {
+            let servers: Vec<String> = engine
+                .workspace_named(&s.workspace)
+                .map(|ws| lakepass_core::mcp::servers(engine.config(), ws))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|m| m.scope == s.scope)
+                .map(|m| m.name)
+                .collect();
+            json!({
+                "workspace": s.workspace,
+                "scope": s.scope,
+                "servers": servers,
+                "expires_at": s.expires_at.map(output::rfc3339),
+                "seconds_left": s.expires_at.map(|e| (e - now).max(0)).unwrap_or(0),
+                "last_error": s.last_error.as_ref().map(|f| f.message.clone()),
+                "error_kind": s.last_error.as_ref().map(|f| f.kind),
+            })
+        })
+        .collect()
+}
+
+/// The `status` lines of `workspace`'s scoped tokens.
+pub fn print_status(engine: &Engine, workspace: &str, scoped: &[ScopedStatus], now: UnixTime) {
+    let Some(ws) = engine.workspace_named(workspace) else { return };
+    for scope in lakepass_core::mcp::scopes(engine.config(), ws) {
+        let held = scoped.iter().find(|s| s.workspace == workspace && s.scope == scope);
+        let left = match held.and_then(|s| s.expires_at) {
+            Some(e) if e > now => format!("{} left", output::time_left(e - now)),
+            Some(_) => "expired; refreshed on next use".into(),
+            None => "none yet; exchanged on first use".into(),
+        };
+        println!("    mcp token `{scope}`: {left}");
+        if let Some(e) = held.and_then(|s| s.last_error.as_ref()) {
+            println!("      last error: {}", e.message);
+        }
+    }
+}
+
+/// The `--mcp-config` JSON `launch claude` passes for `ws`: each managed server with a
+/// `headersHelper` running this `lakepass` for that server's scope. `None` when `ws` offers none.
+pub fn launch_config(
+    config: &lakepass_core::config::Config,
+    ws: &lakepass_core::config::Workspace,
+    lakepass: &std::path::Path,
+    config_file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<Value>> {
+    let servers = lakepass_core::mcp::servers(config, ws);
+    if servers.is_empty() {
+        return Ok(None);
+    }
+    let mut helpers = std::collections::BTreeMap::new();
+    for scope in lakepass_core::mcp::scopes(config, ws) {
+        helpers.insert(
+            scope,
+            lakepass_core::launch::headers_helper_command(lakepass, config_file, &ws.name, scope)?,
+        );
+    }
+    Ok(Some(lakepass_core::launch::mcp_config(&servers, |s| helpers[&s].clone())))
+}
