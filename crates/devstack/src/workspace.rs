@@ -43,6 +43,7 @@ const KNOWN_SCOPES: &[&str] = &[
     "files.files",
     "offline_access",
     "vector-search",
+    "ai-search",
     "unity-catalog",
     "jobs",
     "clusters",
@@ -87,7 +88,7 @@ impl Workspace {
         token
     }
 
-    fn lookup(&self, token: &str, now: i64) -> Option<(Principal, Vec<String>)> {
+    pub(crate) fn lookup(&self, token: &str, now: i64) -> Option<(Principal, Vec<String>)> {
         let tokens = self.tokens.lock().expect("tokens poisoned");
         let t = tokens.get(&fingerprint(token))?;
         (t.expires_at > now).then(|| (t.principal.clone(), t.scopes.clone()))
@@ -121,6 +122,7 @@ pub(crate) fn router(shared: Arc<Shared>, name: &str) -> Router {
         .route("/ai-gateway/anthropic/v1/messages", post(serving::messages))
         .merge(crate::account::routes())
         .merge(crate::serving_admin::routes())
+        .merge(crate::mcp::routes())
         .fallback(not_found)
         .layer(from_fn_with_state(site, faults::middleware))
         .with_state(state)

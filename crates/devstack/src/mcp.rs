@@ -1,0 +1,400 @@
+//! Databricks managed MCP servers, as a workspace serves them: `/api/2.0/mcp/sql`,
+//! `/api/2.0/mcp/genie/{space_id}` and `/api/2.0/mcp/functions/{catalog}/{schema}`, speaking
+//! MCP's Streamable HTTP transport (specification 2025-06-18, "Basic / Transports"; the
+//! 2025-03-26 revision reads the same on these points):
+//! - every JSON-RPC message is one POST whose `Accept` lists both `application/json` and
+//!   `text/event-stream` (else 406); a request gets `application/json` back, a notification or
+//!   a response `202 Accepted` with no body; batches (JSON arrays) are refused;
+//! - `initialize` opens a session: its response carries `Mcp-Session-Id`, which every later
+//!   request must carry (400 without it, 404 for an unknown or ended one, after which a client
+//!   starts over); `DELETE` with it ends the session; `GET` (a server-to-client SSE stream) is
+//!   not offered: 405, as the specification allows;
+//! - an `MCP-Protocol-Version` header naming a version the server does not speak is a 400.
+//!
+//! Authorization is Databricks': the workspace's own bearer token, which must carry the
+//! server's OAuth scope (`sql`, `genie`, `unity-catalog`, per the managed-MCP docs' table). Not
+//! even `all-apis` stands in for it: managed MCP scopes are their own family (a managed MCP
+//! endpoint answers `403 … access token does not have required scopes: ai-search` to an
+//! `all-apis` token, as reported in solana-foundation/solana-mcp-official PR #116). A missing,
+//! unknown or foreign token is 401 as on every API; a Genie space or function schema the
+//! workspace does not have is 404 (the server is not enabled there).
+//!
+//! The data is a small fixed table, `main.default.sales`, which `execute_sql` reads and the
+//! Genie space answers questions about; schema `main.tools` has one function, `add`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use serde_json::{Value, json};
+
+use crate::errors::{bearer, databricks_error};
+use crate::faults::Skew;
+use crate::keys::random_hex;
+use crate::workspace::{WsState, authenticate};
+
+/// The Genie space the devstack workspaces have.
+pub const GENIE_SPACE: &str = "01devstackgenie";
+/// The Unity Catalog function schema the devstack workspaces have, `catalog.schema`.
+pub const FUNCTION_SCHEMA: (&str, &str) = ("main", "tools");
+/// The session header.
+const SESSION: &str = "mcp-session-id";
+/// Protocol versions this server speaks, newest first.
+const VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26"];
+/// The fixed table: region, revenue.
+const SALES: &[(&str, i64)] = &[("AMER", 3400), ("EMEA", 1200), ("APAC", 900)];
+
+/// Open sessions of one workspace, by id.
+#[derive(Default)]
+pub(crate) struct Sessions(Mutex<HashMap<String, Session>>);
+
+struct Session {
+    path: String,
+    user: String,
+}
+
+/// The MCP routes of a workspace, each workspace with its own sessions.
+pub(crate) fn routes() -> Router<WsState> {
+    let sessions = Arc::new(Sessions::default());
+    let any = || post(handle_post).get(handle_get).delete(handle_delete);
+    Router::new()
+        .route("/api/2.0/mcp/sql", any())
+        .route("/api/2.0/mcp/genie/{space}", any())
+        .route("/api/2.0/mcp/functions/{catalog}/{schema}", any())
+        .layer(Extension(sessions))
+}
+
+/// Which managed server a path names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Server {
+    Sql,
+    Genie(String),
+    Functions(String, String),
+}
+
+impl Server {
+    fn parse(path: &str) -> Option<Server> {
+        let rest = path.strip_prefix("/api/2.0/mcp/")?;
+        let parts: Vec<&str> = rest.split('/').collect();
+        match parts.as_slice() {
+            ["sql"] => Some(Server::Sql),
+            ["genie", id] => Some(Server::Genie(id.to_string())),
+            ["functions", c, s] => Some(Server::Functions(c.to_string(), s.to_string())),
+            _ => None,
+        }
+    }
+
+    fn scope(&self) -> &'static str {
+        match self {
+            Server::Sql => "sql",
+            Server::Genie(_) => "genie",
+            Server::Functions(..) => "unity-catalog",
+        }
+    }
+
+    fn exists(&self) -> bool {
+        match self {
+            Server::Sql => true,
+            Server::Genie(id) => id == GENIE_SPACE,
+            Server::Functions(c, s) => (c.as_str(), s.as_str()) == FUNCTION_SCHEMA,
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Server::Sql => "databricks-sql".into(),
+            Server::Genie(id) => format!("databricks-genie-{id}"),
+            Server::Functions(c, s) => format!("databricks-functions-{c}-{s}"),
+        }
+    }
+
+    fn tools(&self) -> Value {
+        let tool = |name: String, description: &str, properties: Value, required: &[&str]| {
+            json!({
+                "name": name,
+                "description": description,
+                "inputSchema": {"type": "object", "properties": properties, "required": required},
+            })
+        };
+        let list = match self {
+            Server::Sql => vec![tool(
+                "execute_sql".into(),
+                "Run a SQL statement on a SQL warehouse and return its rows.",
+                json!({"query": {"type": "string", "description": "The SQL statement"}}),
+                &["query"],
+            )],
+            Server::Genie(id) => vec![tool(
+                format!("query_space_{id}"),
+                "Ask the Genie space a question about sales in natural language.",
+                json!({"query": {"type": "string", "description": "The question"}}),
+                &["query"],
+            )],
+            Server::Functions(c, s) => vec![tool(
+                format!("{c}__{s}__add"),
+                "Adds two integers (a Unity Catalog SQL function).",
+                json!({"a": {"type": "integer"}, "b": {"type": "integer"}}),
+                &["a", "b"],
+            )],
+        };
+        json!({ "tools": list })
+    }
+
+    /// A tool's result; `Err` for an unknown tool (a JSON-RPC error, not a tool error).
+    fn call(&self, name: &str, args: &Value) -> Result<Value, String> {
+        let text = |t: String, is_error: bool| json!({"content": [{"type": "text", "text": t}], "isError": is_error});
+        let arg = |k: &str| args.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        match self {
+            Server::Sql if name == "execute_sql" => Ok(match execute_sql(&arg("query")) {
+                Ok(rows) => text(rows.to_string(), false),
+                Err(e) => text(e, true),
+            }),
+            Server::Genie(id) if name == format!("query_space_{id}") => {
+                let (region, revenue) = SALES[0];
+                Ok(text(format!("{region} has the highest revenue: {revenue}."), false))
+            }
+            Server::Functions(c, s) if name == format!("{c}__{s}__add") => {
+                let n = |k: &str| args.get(k).and_then(Value::as_i64);
+                Ok(match (n("a"), n("b")) {
+                    (Some(a), Some(b)) => text(json!({"result": a + b}).to_string(), false),
+                    _ => text("`a` and `b` must be integers".into(), true),
+                })
+            }
+            _ => Err(format!("Unknown tool: {name}")),
+        }
+    }
+}
+
+/// The tiny SQL the devstack understands: `SELECT <integer>`, and any query reading
+/// `main.default.sales` (or `sales`), which returns the whole table.
+fn execute_sql(query: &str) -> Result<Value, String> {
+    let q = query.trim().trim_end_matches(';').trim();
+    let lower = q.to_ascii_lowercase();
+    if let Some(n) = lower.strip_prefix("select ").and_then(|r| r.trim().parse::<i64>().ok()) {
+        return Ok(json!({"columns": ["value"], "rows": [[n]]}));
+    }
+    if lower.starts_with("select") && lower.contains("sales") {
+        let rows: Vec<Value> = SALES.iter().map(|(r, v)| json!([r, v])).collect();
+        return Ok(json!({"columns": ["region", "revenue"], "rows": rows}));
+    }
+    Err(format!("[TABLE_OR_VIEW_NOT_FOUND] The devstack warehouse only has main.default.sales: {q}"))
+}
+
+/// 401 for a missing, unknown or expired token (as on every API); 403 when the token lacks the
+/// server's scope, whatever else it carries.
+fn authorize(st: &WsState, headers: &HeaderMap, skew: Skew, server: &Server) -> Result<String, Response> {
+    let principal = authenticate(st, headers, skew, &[]).map_err(IntoResponse::into_response)?;
+    let scopes =
+        bearer(headers).and_then(|t| st.ws().lookup(t, skew.now())).map(|(_, s)| s).unwrap_or_default();
+    if !scopes.iter().any(|s| s == server.scope()) {
+        return Err(databricks_error(
+            StatusCode::FORBIDDEN,
+            "PERMISSION_DENIED",
+            &format!("Provided access token does not have required scopes: {}", server.scope()),
+        ));
+    }
+    Ok(principal.user_name)
+}
+
+/// Which server the request names, checked for auth and existence: everything a method does first.
+fn admit(st: &WsState, headers: &HeaderMap, skew: Skew, uri: &Uri) -> Result<(Server, String), Response> {
+    let server = Server::parse(uri.path())
+        .ok_or_else(|| databricks_error(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", "No such MCP server"))?;
+    let user = authorize(st, headers, skew, &server)?;
+    if !server.exists() {
+        return Err(databricks_error(
+            StatusCode::NOT_FOUND,
+            "RESOURCE_DOES_NOT_EXIST",
+            &format!("MCP server {} does not exist in this workspace", uri.path()),
+        ));
+    }
+    Ok((server, user))
+}
+
+fn rpc_error(status: StatusCode, id: Value, code: i64, message: &str) -> Response {
+    (status, Json(json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})))
+        .into_response()
+}
+
+fn accepts_both(headers: &HeaderMap) -> bool {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let has = |t: &str| accept.split(',').any(|p| p.split(';').next().is_some_and(|m| m.trim() == t));
+    has("application/json") && has("text/event-stream")
+}
+
+/// The session a request names, if it is open and was opened for this server by this user.
+fn session_of(sessions: &Sessions, headers: &HeaderMap, uri: &Uri, user: &str) -> Result<String, Response> {
+    let Some(id) = headers.get(SESSION).and_then(|v| v.to_str().ok()) else {
+        return Err(rpc_error(
+            StatusCode::BAD_REQUEST,
+            Value::Null,
+            -32000,
+            "Bad Request: Mcp-Session-Id header is required",
+        ));
+    };
+    let open = sessions.0.lock().expect("sessions");
+    match open.get(id) {
+        Some(s) if s.path == uri.path() && s.user == user => Ok(id.to_string()),
+        _ => Err(rpc_error(StatusCode::NOT_FOUND, Value::Null, -32001, "Session not found")),
+    }
+}
+
+async fn handle_post(
+    State(st): State<WsState>,
+    Extension(skew): Extension<Skew>,
+    Extension(sessions): Extension<Arc<Sessions>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (server, user) = match admit(&st, &headers, skew, &uri) {
+        Ok(ok) => ok,
+        Err(resp) => return resp,
+    };
+    if !accepts_both(&headers) {
+        return rpc_error(
+            StatusCode::NOT_ACCEPTABLE,
+            Value::Null,
+            -32000,
+            "Not Acceptable: Accept must list application/json and text/event-stream",
+        );
+    }
+    let Ok(msg) = serde_json::from_slice::<Value>(&body) else {
+        return rpc_error(StatusCode::BAD_REQUEST, Value::Null, -32700, "Parse error");
+    };
+    if !msg.is_object() {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            Value::Null,
+            -32600,
+            "Invalid Request: one JSON-RPC message per POST",
+        );
+    }
+    let method = msg.get("method").and_then(Value::as_str);
+    let id = msg.get("id").cloned();
+    if method == Some("initialize") {
+        let Some(id) = id else {
+            return rpc_error(StatusCode::BAD_REQUEST, Value::Null, -32600, "initialize must be a request");
+        };
+        let asked = msg.pointer("/params/protocolVersion").and_then(Value::as_str).unwrap_or_default();
+        let version = VERSIONS.iter().find(|v| **v == asked).unwrap_or(&VERSIONS[0]);
+        let sid = random_hex(16);
+        sessions.0.lock().expect("sessions").insert(sid.clone(), Session { path: uri.path().into(), user });
+        let result = json!({
+            "protocolVersion": version,
+            "capabilities": {"tools": {"listChanged": false}},
+            "serverInfo": {"name": server.name(), "version": env!("CARGO_PKG_VERSION")},
+        });
+        let mut resp = Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response();
+        resp.headers_mut().insert(SESSION, HeaderValue::from_str(&sid).expect("hex is a header value"));
+        return resp;
+    }
+    if let Err(resp) = session_of(&sessions, &headers, &uri, &user) {
+        return resp;
+    }
+    let version = headers.get("mcp-protocol-version").and_then(|v| v.to_str().ok());
+    if version.is_some_and(|v| !VERSIONS.contains(&v)) {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            Value::Null,
+            -32000,
+            "Bad Request: unsupported MCP-Protocol-Version",
+        );
+    }
+    let (Some(method), Some(id)) = (method, id) else {
+        // A notification (`notifications/initialized`, …) or a response: accepted, no body.
+        return StatusCode::ACCEPTED.into_response();
+    };
+    let params = msg.get("params").cloned().unwrap_or(Value::Null);
+    let result = match method {
+        "ping" => Ok(json!({})),
+        "tools/list" => Ok(server.tools()),
+        "tools/call" => {
+            let name = params.get("name").and_then(Value::as_str).unwrap_or_default();
+            let args = params.get("arguments").cloned().unwrap_or_else(|| json!({}));
+            server.call(name, &args).map_err(|m| (-32602, m))
+        }
+        other => Err((-32601, format!("Method not found: {other}"))),
+    };
+    match result {
+        Ok(r) => Json(json!({"jsonrpc": "2.0", "id": id, "result": r})).into_response(),
+        Err((code, message)) => rpc_error(StatusCode::OK, id, code, &message),
+    }
+}
+
+/// No server-to-client stream is offered (the specification's 405).
+async fn handle_get(
+    State(st): State<WsState>,
+    Extension(skew): Extension<Skew>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(resp) = admit(&st, &headers, skew, &uri) {
+        return resp;
+    }
+    (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST, DELETE")]).into_response()
+}
+
+/// Ends a session: 200, then 404 for anything that names it.
+async fn handle_delete(
+    State(st): State<WsState>,
+    Extension(skew): Extension<Skew>,
+    Extension(sessions): Extension<Arc<Sessions>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let user = match admit(&st, &headers, skew, &uri) {
+        Ok((_, user)) => user,
+        Err(resp) => return resp,
+    };
+    match session_of(&sessions, &headers, &uri, &user) {
+        Ok(id) => {
+            sessions.0.lock().expect("sessions").remove(&id);
+            StatusCode::OK.into_response()
+        }
+        Err(resp) => resp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_servers_and_their_scopes() {
+        assert_eq!(Server::parse("/api/2.0/mcp/sql"), Some(Server::Sql));
+        let g = Server::parse(&format!("/api/2.0/mcp/genie/{GENIE_SPACE}")).unwrap();
+        assert_eq!((g.scope(), g.exists()), ("genie", true));
+        let f = Server::parse("/api/2.0/mcp/functions/main/tools").unwrap();
+        assert_eq!((f.scope(), f.exists()), ("unity-catalog", true));
+        assert!(!Server::parse("/api/2.0/mcp/genie/nope").unwrap().exists());
+        assert_eq!(Server::parse("/api/2.0/mcp/sql/extra"), None);
+    }
+
+    #[test]
+    fn the_warehouse_answers_from_its_table() {
+        let rows = execute_sql("SELECT region, revenue FROM main.default.sales;").unwrap();
+        assert_eq!(rows["rows"][0], json!(["AMER", 3400]));
+        assert_eq!(execute_sql("select 42").unwrap()["rows"], json!([[42]]));
+        assert!(execute_sql("SELECT * FROM other").is_err());
+        let f = Server::Functions("main".into(), "tools".into());
+        let r = f.call("main__tools__add", &json!({"a": 2, "b": 3})).unwrap();
+        assert_eq!(r["content"][0]["text"], r#"{"result":5}"#);
+        assert!(f.call("nope", &json!({})).is_err());
+    }
+
+    #[test]
+    fn accept_must_list_both_types() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, "application/json, text/event-stream".parse().unwrap());
+        assert!(accepts_both(&h));
+        h.insert(header::ACCEPT, "application/json".parse().unwrap());
+        assert!(!accepts_both(&h));
+        h.insert(header::ACCEPT, "text/event-stream;q=0.9,application/json;q=1".parse().unwrap());
+        assert!(accepts_both(&h));
+    }
+}
