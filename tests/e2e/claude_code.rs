@@ -18,7 +18,7 @@ use crate::launch::{recorded, recorder};
 /// Each `claude -p` run's bound: a token refused every time makes Claude Code retry for minutes.
 const CLAUDE_TIMEOUT: Duration = Duration::from_secs(120);
 /// What Claude Code needs to run offline against a local server (TESTING.md).
-const OFFLINE_ENV: [(&str, &str); 3] = [
+pub(crate) const OFFLINE_ENV: [(&str, &str); 3] = [
     ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
     ("DISABLE_TELEMETRY", "1"),
     ("DISABLE_ERROR_REPORTING", "1"),
@@ -27,7 +27,7 @@ const OFFLINE_ENV: [(&str, &str); 3] = [
 /// The native Claude Code program from tests/peers, if installed and runnable; else `None`
 /// after printing "skipped" — or a panic when `CI` is set. npm 11 skips the wrapper's
 /// postinstall, so the platform package's `claude` is what runs (TESTING.md).
-fn claude_peer() -> Option<PathBuf> {
+pub(crate) fn claude_peer() -> Option<PathBuf> {
     let base = peers_dir().join("node_modules").join("@anthropic-ai");
     let arch = match std::env::consts::ARCH {
         "x86_64" => "x64",

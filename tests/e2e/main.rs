@@ -15,6 +15,7 @@ mod isolation;
 mod launch;
 mod live_sdk;
 mod login_flow;
+mod mcp;
 mod oidc_provider;
 mod parallel_token;
 mod python_sdk;

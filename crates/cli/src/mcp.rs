@@ -125,3 +125,32 @@ pub fn launch_config(
     }
     Ok(Some(lakepass_core::launch::mcp_config(&servers, |s| helpers[&s].clone())))
 }
+
+/// `refresh --scope S`: a new token for scope `S` of each of `targets` that offers it.
+pub async fn refresh_scoped(
+    engine: &Engine,
+    targets: &[lakepass_core::config::Workspace],
+    scope: lakepass_core::mcp::McpScope,
+) -> anyhow::Result<ExitCode> {
+    let mut code = None;
+    for ws in targets {
+        if !lakepass_core::mcp::scopes(engine.config(), ws).contains(&scope) {
+            continue;
+        }
+        match engine.refresh_scoped(ws, scope, true).await {
+            Ok(t) => eprintln!(
+                "✓ {} `{scope}`: new token, {} left",
+                ws.name,
+                output::time_left(t.expires_at - lakepass_core::Clock::now(&lakepass_core::SystemClock))
+            ),
+            Err(e) => {
+                eprintln!("✗ {} `{scope}`: {e}", ws.name);
+                code.get_or_insert(e.kind().exit_code());
+            }
+        }
+    }
+    match code {
+        Some(c) => Err(output::Exit(c).into()),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}

@@ -267,6 +267,9 @@ pub struct RefreshArgs {
     /// Refresh only this workspace [default: every workspace]
     #[arg(long, short = 'w')]
     pub workspace: Option<String>,
+    /// Refresh the workspace's token for this managed-MCP scope instead of its own token.
+    #[arg(long, value_parser = parse_scope)]
+    pub scope: Option<McpScope>,
 }
 
 /// Forces a new exchange.
@@ -276,6 +279,9 @@ pub async fn refresh(paths: &Paths, a: RefreshArgs) -> anyhow::Result<ExitCode> 
         Some(n) => vec![workspace(&engine, Some(&n))?],
         None => engine.workspaces().to_vec(),
     };
+    if let Some(scope) = a.scope {
+        return crate::mcp::refresh_scoped(&engine, &targets, scope).await;
+    }
     let mut code = None;
     for ws in targets {
         match output::with_spinner(&format!("Refreshing {}…", ws.name), engine.refresh_workspace(&ws, true))

@@ -1,0 +1,240 @@
+//! Databricks managed MCP servers through Lakepass: each server's own least-privilege token
+//! (`lakepass token --scope S --headers-json`, Claude Code's `headersHelper`), the devstack's
+//! Streamable HTTP transport and scope checks, and two real clients: Claude Code launched by
+//! `lakepass launch claude`, and the official MCP TypeScript SDK (npm
+//! `@modelcontextprotocol/sdk`, installed by scripts/ci-deps.sh) — both again after a rotation.
+
+use std::time::Duration;
+
+use lakepass_devstack::GENIE_SPACE;
+use lakepass_tests::*;
+use serde_json::{Value, json};
+
+use crate::claude_code::{OFFLINE_ENV, claude_peer};
+
+const ACCEPT: &str = "application/json, text/event-stream";
+
+/// A home signed in to a devstack whose `dev` workspace offers SQL and one Genie space.
+async fn mcp_home(ds: &Devstack) -> TempHome {
+    let home = TempHome::new();
+    home.write_config(&format!("{}\n[mcp.dev]\ngenie = [\"{GENIE_SPACE}\"]\n", devstack_config(ds)));
+    home.login(&[]).await;
+    home
+}
+
+async fn scoped(home: &TempHome, scope: &str) -> String {
+    let out = home.run(&["token", "-w", "dev", "--scope", scope, "--headers-json"]).await.success();
+    let headers = out.json();
+    let obj = headers.as_object().expect("a JSON object");
+    assert_eq!(obj.keys().collect::<Vec<_>>(), ["Authorization"], "only the Authorization header");
+    let value = obj["Authorization"].as_str().expect("a string value");
+    value.strip_prefix("Bearer ").expect("a bearer token").to_string()
+}
+
+/// One POST to an MCP endpoint: status, session header, JSON body (or null).
+async fn post(
+    url: &str,
+    token: &str,
+    session: Option<&str>,
+    accept: &str,
+    body: Value,
+) -> (u16, Option<String>, Value) {
+    let mut req = http().post(url).bearer_auth(token).header("accept", accept).json(&body);
+    if let Some(s) = session {
+        req = req.header("mcp-session-id", s).header("mcp-protocol-version", "2025-06-18");
+    }
+    let resp = req.send().await.expect("MCP POST");
+    let status = resp.status().as_u16();
+    let sid = resp.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()).map(String::from);
+    let text = resp.text().await.unwrap_or_default();
+    (status, sid, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn initialize() -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "lakepass-e2e", "version": "1"},
+    }})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_mcp_server_gets_its_own_scoped_token_and_the_devstack_enforces_the_transport_and_scope() {
+    let ds = start_devstack(Duration::from_secs(3600)).await;
+    let home = mcp_home(&ds).await;
+    let host = ws_host(&ds, "dev");
+    let sql_url = format!("{host}/api/2.0/mcp/sql");
+    let genie_url = format!("{host}/api/2.0/mcp/genie/{GENIE_SPACE}");
+
+    let list = home.run(&["mcp", "list", "-w", "dev", "--json"]).await.success().json();
+    assert_eq!(
+        list["servers"],
+        json!([
+            {"name": "databricks-sql", "url": sql_url, "scope": "sql"},
+            {"name": format!("databricks-genie-{GENIE_SPACE}"), "url": genie_url, "scope": "genie"},
+        ])
+    );
+
+    // Three exchanges, three tokens, three vault entries: none is a copy of another.
+    let all_apis = home.run(&["token", "--raw", "-w", "dev"]).await.success().stdout.trim().to_string();
+    let sql = scoped(&home, "sql").await;
+    let genie = scoped(&home, "genie").await;
+    assert!(sql != all_apis && genie != all_apis && sql != genie, "one token per scope");
+    assert_eq!(scoped(&home, "sql").await, sql, "served from the cache while fresh");
+    let keys = home.vault_keys();
+    for key in [format!("ws:{host}"), format!("ws:{host}#sql"), format!("ws:{host}#genie")] {
+        assert!(keys.contains(&key), "vault key {key} in {keys:?}");
+    }
+    let entry = home.vault_entry(&format!("ws:{host}#sql")).expect("the sql entry");
+    assert_eq!(entry["scope"], "sql", "the exchange asked for `sql` alone");
+    let bad = home.run(&["token", "-w", "dev", "--scope", "all-apis", "--headers-json"]).await.code(2);
+    assert!(bad.stderr.contains("not a managed MCP scope"), "{bad:?}");
+
+    // The transport: initialize opens a session; later requests need it.
+    let (status, sid, body) = post(&sql_url, &sql, None, ACCEPT, initialize()).await;
+    assert_eq!(status, 200, "{body}");
+    let sid = sid.expect("Mcp-Session-Id on the InitializeResult");
+    assert_eq!(body["result"]["protocolVersion"], "2025-06-18");
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(post(&sql_url, &sql, Some(&sid), ACCEPT, note).await.0, 202);
+    let (status, _, tools) =
+        post(&sql_url, &sql, Some(&sid), ACCEPT, json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
+            .await;
+    assert_eq!(status, 200);
+    assert_eq!(tools["result"]["tools"][0]["name"], "execute_sql", "{tools}");
+    let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "execute_sql", "arguments": {"query": "SELECT region, revenue FROM main.default.sales"}}});
+    let (_, _, rows) = post(&sql_url, &sql, Some(&sid), ACCEPT, call.clone()).await;
+    let text = rows["result"]["content"][0]["text"].as_str().expect("text content");
+    assert!(text.contains("AMER") && text.contains("3400"), "{rows}");
+    assert_eq!(post(&sql_url, &sql, None, ACCEPT, call.clone()).await.0, 400, "no session header");
+    assert_eq!(post(&sql_url, &sql, Some("nope"), ACCEPT, call.clone()).await.0, 404, "unknown session");
+    assert_eq!(post(&sql_url, &sql, Some(&sid), "application/json", call.clone()).await.0, 406, "Accept");
+    let get =
+        http().get(&sql_url).bearer_auth(&sql).header("accept", "text/event-stream").send().await.unwrap();
+    assert_eq!(get.status().as_u16(), 405, "no server-to-client stream is offered");
+    let del = http().delete(&sql_url).bearer_auth(&sql).header("mcp-session-id", &sid).send().await.unwrap();
+    assert_eq!(del.status().as_u16(), 200);
+    assert_eq!(post(&sql_url, &sql, Some(&sid), ACCEPT, call).await.0, 404, "the session ended");
+
+    // Scopes: not even all-apis opens the SQL server, nor the Genie token; Genie takes its own.
+    for (token, what) in [(&all_apis, "all-apis"), (&genie, "genie")] {
+        let (status, _, body) = post(&sql_url, token, None, ACCEPT, initialize()).await;
+        assert_eq!(status, 403, "{what} on sql");
+        assert_eq!(body["error_code"], "PERMISSION_DENIED");
+        assert!(body["message"].as_str().unwrap_or_default().contains("required scopes: sql"), "{body}");
+    }
+    assert_eq!(post(&genie_url, &genie, None, ACCEPT, initialize()).await.0, 200);
+    let (status, _, body) =
+        post(&format!("{host}/api/2.0/mcp/genie/nope"), &genie, None, ACCEPT, initialize()).await;
+    assert_eq!(status, 404, "a space the workspace lacks: {body}");
+    assert_eq!(post(&sql_url, "dvs-unknown", None, ACCEPT, initialize()).await.0, 401);
+    // Isolation across workspaces: dev's sql token means nothing to prod.
+    let prod_sql = format!("{}/api/2.0/mcp/sql", ws_host(&ds, "prod"));
+    assert_eq!(post(&prod_sql, &sql, None, ACCEPT, initialize()).await.0, 401);
+
+    let status = home.run(&["status", "--json"]).await.success().json();
+    let rows = status["mcp"].as_array().expect("mcp rows");
+    let sql_row = rows.iter().find(|r| r["scope"] == "sql").expect("the sql row");
+    assert_eq!(sql_row["workspace"], "dev");
+    assert_eq!(sql_row["servers"], json!(["databricks-sql"]));
+    assert!(sql_row["seconds_left"].as_i64().unwrap() > 3000, "{sql_row}");
+    let text = home.run(&["status"]).await.success().stdout;
+    assert!(text.contains("mcp token `sql`") && text.contains("mcp token `genie`"), "{text}");
+}
+
+/// Runs the official MCP SDK client against `url` with `helper` as its headers command.
+async fn sdk_client(home: &TempHome, url: &str, helper: &str) -> Value {
+    let script = peers_dir().join("mcp_client.mjs");
+    let mut cmd = home.command("node");
+    cmd.arg(&script)
+        .arg(url)
+        .arg(helper)
+        .arg("execute_sql")
+        .arg(r#"{"query": "SELECT * FROM main.default.sales"}"#);
+    let out = Proc::spawn("node mcp_client.mjs", cmd).wait(COMMAND_TIMEOUT).await.success();
+    serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|_| panic!("one JSON line: {}", redact(&out.stdout)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_mcp_sdk_queries_the_warehouse_through_the_helper_before_and_after_a_rotation() {
+    let Some(peers) = peer_node() else { return };
+    if !peers.join("node_modules/@modelcontextprotocol/sdk/package.json").is_file() {
+        assert!(may_skip("npm @modelcontextprotocol/sdk is not installed: run scripts/ci-deps.sh"));
+        return;
+    }
+    let ds = start_devstack(Duration::from_secs(3600)).await;
+    let home = mcp_home(&ds).await;
+    let url = format!("{}/api/2.0/mcp/sql", ws_host(&ds, "dev"));
+    let helper = format!(
+        "'{}' --config '{}' token --workspace dev --scope sql --headers-json",
+        lakepass_bin().display(),
+        home.config_path().display()
+    );
+    let first = scoped(&home, "sql").await;
+    let v = sdk_client(&home, &url, &helper).await;
+    assert_eq!(v["tools"], json!(["execute_sql"]), "{v}");
+    assert_eq!(v["session"], true, "the server assigned a session");
+    let text = v["result"]["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("EMEA") && text.contains("1200"), "{v}");
+    let seen = ds.stats().workspaces["dev"].seen_token_fingerprints.clone();
+    assert!(seen.contains(&fingerprint(&first)), "the SDK sent the sql-scoped token");
+
+    home.run(&["refresh", "-w", "dev", "--scope", "sql"]).await.success();
+    let second = scoped(&home, "sql").await;
+    assert!(second != first, "the rotation gave a new sql token");
+    let v = sdk_client(&home, &url, &helper).await;
+    assert_eq!(v["result"]["isError"], false, "{v}");
+    assert!(ds.stats().workspaces["dev"].seen_token_fingerprints.contains(&fingerprint(&second)));
+}
+
+/// `launch claude -- -p … --output-format stream-json --verbose`: the init event's MCP servers.
+async fn claude_mcp_servers(home: &TempHome) -> Vec<Value> {
+    let args = [
+        "launch",
+        "claude",
+        "-w",
+        "dev",
+        "--",
+        "-p",
+        "say pong",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+    ];
+    let out = home.run_timeout(&args, Duration::from_secs(120)).await.success();
+    let init = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["type"] == "system" && v["subtype"] == "init")
+        .unwrap_or_else(|| panic!("no init event: {}", redact(&out.stdout)));
+    init["mcp_servers"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_claude_code_connects_to_the_sql_mcp_server_through_the_headers_helper_and_after_a_rotation() {
+    let Some(claude) = claude_peer() else { return };
+    let ds = start_devstack(Duration::from_secs(3600)).await;
+    let mut home = TempHome::new();
+    home.write_config(&format!(
+        "claude_path = '''{}'''\n{}\n[mcp.dev]\n",
+        claude.display(),
+        devstack_config(&ds)
+    ));
+    home.login(&[]).await;
+    for (k, v) in OFFLINE_ENV {
+        home.set_env(k, v);
+    }
+    for round in ["first", "after a rotation"] {
+        let servers = claude_mcp_servers(&home).await;
+        let sql =
+            servers.iter().find(|s| s["name"] == "databricks-sql").unwrap_or_else(|| panic!("{servers:?}"));
+        eprintln!("Claude Code's MCP servers ({round}): {servers:?}");
+        assert_eq!(sql["status"], "connected", "{round}: {servers:?}");
+        let token = scoped(&home, "sql").await;
+        let seen = ds.stats().workspaces["dev"].seen_token_fingerprints.clone();
+        assert!(seen.contains(&fingerprint(&token)), "{round}: Claude Code sent the sql-scoped token");
+        home.run(&["refresh", "-w", "dev", "--scope", "sql"]).await.success();
+    }
+}
