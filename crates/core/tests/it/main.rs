@@ -16,6 +16,7 @@ mod faults;
 #[cfg(unix)]
 mod ipc;
 mod keyring_real;
+mod mcp;
 mod properties;
 mod roles;
 mod serve;
