@@ -238,3 +238,68 @@ async fn real_claude_code_connects_to_the_sql_mcp_server_through_the_headers_hel
         home.run(&["refresh", "-w", "dev", "--scope", "sql"]).await.success();
     }
 }
+
+/// `doctor --mcp -w dev --json`, expected to find a problem (exit 5): finding kind per server.
+async fn doctor_findings(home: &TempHome) -> Vec<(String, String)> {
+    let out = home.run(&["doctor", "--mcp", "-w", "dev", "--json"]).await.code(5);
+    let report = out.json();
+    assert_eq!(report["ok"], false);
+    let checks = report["checks"].as_array().expect("checks");
+    for c in checks {
+        let fixed = c["finding"]["kind"] == "ok" || c["fix"].as_str().is_some_and(|f| !f.is_empty());
+        assert!(fixed, "every problem has a fix: {c}");
+    }
+    checks
+        .iter()
+        .map(|c| {
+            (
+                c["server"]["name"].as_str().unwrap().to_string(),
+                c["finding"]["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_mcp_names_a_refused_scope_a_server_not_enabled_and_a_token_refused_for_its_scope() {
+    use lakepass_devstack::{FaultKind, FaultRule, Target};
+    let ds = start_devstack(Duration::from_secs(3600)).await;
+    let home = TempHome::new();
+    home.write_config(&format!(
+        "{}\n[mcp.dev]\ngenie = [\"nope\"]\nfunctions = [\"main.tools\"]\n",
+        devstack_config(&ds)
+    ));
+    home.login(&[]).await;
+    let kinds = |v: &[(String, String)]| v.iter().map(|(_, k)| k.clone()).collect::<Vec<_>>();
+
+    // The workspace will not mint these scopes (what Databricks answers for a scope it does not grant).
+    let refused = r#"{"error":"invalid_scope","error_description":"Requested scopes are not allowed"}"#;
+    let fault = FaultKind::Body { code: 400, body: refused.into(), content_type: None };
+    ds.faults().add(FaultRule::new(Target::WorkspaceToken, fault).on_workspace("dev"));
+    let found = doctor_findings(&home).await;
+    assert_eq!(kinds(&found), ["scope_not_granted"; 3], "{found:?}");
+    let text = home.run(&["doctor", "--mcp", "-w", "dev"]).await.code(5).stdout;
+    assert!(
+        text.contains("scope `sql`") && text.contains("invalid_scope") && text.contains("federation policy"),
+        "{text}"
+    );
+    ds.faults().clear();
+
+    // Tokens now; the Genie space does not exist in the workspace: not enabled (404).
+    let found = doctor_findings(&home).await;
+    assert_eq!(
+        found,
+        [
+            ("databricks-sql".to_string(), "ok".to_string()),
+            ("databricks-genie-nope".into(), "not_enabled".into()),
+            ("databricks-functions-main-tools".into(), "ok".into()),
+        ]
+    );
+
+    // The servers refuse the tokens minted for them (403, Databricks' body).
+    let denied = r#"{"error_code":"PERMISSION_DENIED","message":"Provided access token does not have required scopes: sql"}"#;
+    let fault = FaultKind::Body { code: 403, body: denied.into(), content_type: None };
+    ds.faults().add(FaultRule::new(Target::WorkspaceApi, fault).on_workspace("dev"));
+    let found = doctor_findings(&home).await;
+    assert_eq!(found[0], ("databricks-sql".to_string(), "token_rejected".to_string()));
+}

@@ -30,10 +30,17 @@ pub struct DoctorArgs {
     /// workspace's service-principal token.
     #[arg(long, value_name = "WORKSPACE")]
     pub admin_workspace: Option<String>,
+    /// Check the workspace's managed MCP servers instead: each server's scoped token, then an
+    /// MCP `initialize` with it.
+    #[arg(long, conflicts_with_all = ["jwt_stdin", "admin_workspace"])]
+    pub mcp: bool,
 }
 
 /// Runs the doctor.
 pub async fn doctor(paths: &Paths, a: DoctorArgs) -> anyhow::Result<ExitCode> {
+    if a.mcp {
+        return crate::mcp::doctor(paths, a.workspace.as_deref(), a.json).await;
+    }
     let mut opts = DoctorOptions::default();
     if a.jwt_stdin {
         let mut s = String::new();

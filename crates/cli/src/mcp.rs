@@ -154,3 +154,42 @@ pub async fn refresh_scoped(
         None => Ok(ExitCode::SUCCESS),
     }
 }
+
+/// `doctor --mcp`: each managed server's token and `initialize`, with a fix for what is broken.
+pub async fn doctor(paths: &Paths, workspace: Option<&str>, as_json: bool) -> anyhow::Result<ExitCode> {
+    let engine = app::engine(paths).await?;
+    let ws = engine.config().workspace(workspace)?;
+    let report = lakepass_core::doctor::check_mcp(&engine, &ws).await;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if report.checks.is_empty() {
+        println!("Workspace `{}` offers no managed MCP servers (no [mcp.{}] table).", ws.name, ws.name);
+    } else {
+        for c in &report.checks {
+            let mark = if c.fix.is_none() { "✓" } else { "✗" };
+            println!("{mark} {} ({}, scope `{}`)", c.server.name, c.server.url, c.server.scope);
+            if let Some(fix) = &c.fix {
+                println!("    {}", describe(&c.finding));
+                println!("    fix: {fix}");
+            }
+        }
+    }
+    if report.ok { Ok(ExitCode::SUCCESS) } else { Err(output::Exit(5).into()) }
+}
+
+fn describe(f: &lakepass_core::doctor::McpFinding) -> String {
+    use lakepass_core::doctor::McpFinding as F;
+    match f {
+        F::Ok => "works".into(),
+        F::ScopeNotGranted { status, error, description } => format!(
+            "the token exchange for this scope was refused (HTTP {status}, {error}{})",
+            description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+        ),
+        F::NoToken { message, .. } => format!("no token: {message}"),
+        F::NotEnabled => "the server's URL answers 404 Not Found".into(),
+        F::TokenRejected { message } => format!("the server refused its scoped token (403): {message}"),
+        F::Unauthorized => "the server did not accept the token (401)".into(),
+        F::Unexpected { status } => format!("unexpected HTTP {status}"),
+        F::Unreachable { message } => format!("unreachable: {message}"),
+    }
+}

@@ -242,6 +242,25 @@ impl Http {
         .await
     }
 
+    /// POSTs a JSON body to `url` with a bearer token and extra headers, retrying transient
+    /// failures; any other answer is returned as it is (a probe reads the status).
+    pub async fn post_json(
+        &self,
+        url: &str,
+        bearer: &Secret,
+        headers: &[(&str, &str)],
+        body: &serde_json::Value,
+    ) -> Result<Response, HttpError> {
+        self.with_retries(url, || {
+            let mut b = self.client.post(url).bearer_auth(bearer.secret()).json(body);
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            b
+        })
+        .await
+    }
+
     /// GETs `url` and parses a JSON body, treating any non-2xx as an error.
     pub async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, HttpError> {
         let resp = self.get(url, None).await?;

@@ -17,6 +17,7 @@
 //! `report` (what is reported), `signin` (IdP, session, secret), `token` (JWT, signature),
 //! `policy` (role mapping, expected policy) and `workspace` (clock, exchange).
 
+mod mcp;
 mod policy;
 mod problems;
 mod report;
@@ -33,6 +34,7 @@ use crate::paths::Paths;
 use crate::roles;
 use crate::store::Store;
 
+pub use mcp::{McpCheck, McpFinding, McpReport, check_mcp};
 use problems::TokenFacts;
 pub use problems::{KnownPolicy, Problem};
 pub use report::{Claims, Report, Step, StepId, StepStatus};
