@@ -119,7 +119,7 @@ pub struct McpReport {
     pub workspace: String,
     /// One per server, in `[mcp.<ws>]` order.
     pub checks: Vec<McpCheck>,
-    /// True when every server works (and there is at least one).
+    /// True when every server works (vacuously, when there is none).
     pub ok: bool,
 }
 
@@ -131,7 +131,7 @@ pub async fn check_mcp(engine: &Engine, ws: &Workspace) -> McpReport {
         let fix = finding.fix(&server, ws);
         checks.push(McpCheck { server, finding, fix });
     }
-    let ok = !checks.is_empty() && checks.iter().all(|c| c.finding == McpFinding::Ok);
+    let ok = checks.iter().all(|c| c.finding == McpFinding::Ok);
     McpReport { workspace: ws.name.clone(), checks, ok }
 }
 
