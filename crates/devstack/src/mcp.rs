@@ -49,6 +49,9 @@ const VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26"];
 /// The fixed table: region, revenue.
 const SALES: &[(&str, i64)] = &[("AMER", 3400), ("EMEA", 1200), ("APAC", 900)];
 
+/// A refusal, boxed: a `Response` is large, and most calls are not refused.
+type Refused = Box<Response>;
+
 /// Open sessions of one workspace, by id.
 #[derive(Default)]
 pub(crate) struct Sessions(Mutex<HashMap<String, Session>>);
@@ -186,31 +189,32 @@ fn execute_sql(query: &str) -> Result<Value, String> {
 
 /// 401 for a missing, unknown or expired token (as on every API); 403 when the token lacks the
 /// server's scope, whatever else it carries.
-fn authorize(st: &WsState, headers: &HeaderMap, skew: Skew, server: &Server) -> Result<String, Response> {
-    let principal = authenticate(st, headers, skew, &[]).map_err(IntoResponse::into_response)?;
+fn authorize(st: &WsState, headers: &HeaderMap, skew: Skew, server: &Server) -> Result<String, Refused> {
+    let principal = authenticate(st, headers, skew, &[]).map_err(|r| Box::new(r.into_response()))?;
     let scopes =
         bearer(headers).and_then(|t| st.ws().lookup(t, skew.now())).map(|(_, s)| s).unwrap_or_default();
     if !scopes.iter().any(|s| s == server.scope()) {
-        return Err(databricks_error(
+        return Err(Box::new(databricks_error(
             StatusCode::FORBIDDEN,
             "PERMISSION_DENIED",
             &format!("Provided access token does not have required scopes: {}", server.scope()),
-        ));
+        )));
     }
     Ok(principal.user_name)
 }
 
 /// Which server the request names, checked for auth and existence: everything a method does first.
-fn admit(st: &WsState, headers: &HeaderMap, skew: Skew, uri: &Uri) -> Result<(Server, String), Response> {
-    let server = Server::parse(uri.path())
-        .ok_or_else(|| databricks_error(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", "No such MCP server"))?;
+fn admit(st: &WsState, headers: &HeaderMap, skew: Skew, uri: &Uri) -> Result<(Server, String), Refused> {
+    let server = Server::parse(uri.path()).ok_or_else(|| {
+        Box::new(databricks_error(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", "No such MCP server"))
+    })?;
     let user = authorize(st, headers, skew, &server)?;
     if !server.exists() {
-        return Err(databricks_error(
+        return Err(Box::new(databricks_error(
             StatusCode::NOT_FOUND,
             "RESOURCE_DOES_NOT_EXIST",
             &format!("MCP server {} does not exist in this workspace", uri.path()),
-        ));
+        )));
     }
     Ok((server, user))
 }
@@ -227,19 +231,19 @@ fn accepts_both(headers: &HeaderMap) -> bool {
 }
 
 /// The session a request names, if it is open and was opened for this server by this user.
-fn session_of(sessions: &Sessions, headers: &HeaderMap, uri: &Uri, user: &str) -> Result<String, Response> {
+fn session_of(sessions: &Sessions, headers: &HeaderMap, uri: &Uri, user: &str) -> Result<String, Refused> {
     let Some(id) = headers.get(SESSION).and_then(|v| v.to_str().ok()) else {
-        return Err(rpc_error(
+        return Err(Box::new(rpc_error(
             StatusCode::BAD_REQUEST,
             Value::Null,
             -32000,
             "Bad Request: Mcp-Session-Id header is required",
-        ));
+        )));
     };
     let open = sessions.0.lock().expect("sessions");
     match open.get(id) {
         Some(s) if s.path == uri.path() && s.user == user => Ok(id.to_string()),
-        _ => Err(rpc_error(StatusCode::NOT_FOUND, Value::Null, -32001, "Session not found")),
+        _ => Err(Box::new(rpc_error(StatusCode::NOT_FOUND, Value::Null, -32001, "Session not found"))),
     }
 }
 
@@ -253,7 +257,7 @@ async fn handle_post(
 ) -> Response {
     let (server, user) = match admit(&st, &headers, skew, &uri) {
         Ok(ok) => ok,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     if !accepts_both(&headers) {
         return rpc_error(
@@ -294,7 +298,7 @@ async fn handle_post(
         return resp;
     }
     if let Err(resp) = session_of(&sessions, &headers, &uri, &user) {
-        return resp;
+        return *resp;
     }
     let version = headers.get("mcp-protocol-version").and_then(|v| v.to_str().ok());
     if version.is_some_and(|v| !VERSIONS.contains(&v)) {
@@ -334,7 +338,7 @@ async fn handle_get(
     headers: HeaderMap,
 ) -> Response {
     if let Err(resp) = admit(&st, &headers, skew, &uri) {
-        return resp;
+        return *resp;
     }
     (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST, DELETE")]).into_response()
 }
@@ -349,14 +353,14 @@ async fn handle_delete(
 ) -> Response {
     let user = match admit(&st, &headers, skew, &uri) {
         Ok((_, user)) => user,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     match session_of(&sessions, &headers, &uri, &user) {
         Ok(id) => {
             sessions.0.lock().expect("sessions").remove(&id);
             StatusCode::OK.into_response()
         }
-        Err(resp) => resp,
+        Err(resp) => *resp,
     }
 }
 
