@@ -105,6 +105,9 @@ impl ConfigDoc {
         if self.doc.get("active").and_then(Item::as_str) == Some(name) {
             self.doc.remove("active");
         }
+        // Its launcher tables name it: left behind, they would make the file invalid.
+        self.remove("claude", name);
+        self.remove("mcp", name);
         Ok(())
     }
 

@@ -109,4 +109,14 @@ mod tests {
         let (msg, _, _) = invalid(&format!("{MINIMAL}[mcp.a]\nvector = []\n"));
         assert!(msg.contains("vector"), "{msg}");
     }
+
+    #[test]
+    fn removing_a_workspace_removes_its_mcp_table() {
+        let text =
+            format!("{MINIMAL}\n[claude.a]\nhelper_ttl_ms = 60000\n\n[mcp.a]\ngenie = [\"g\"]\n\n[mcp.b]\n");
+        let mut doc = super::super::ConfigDoc::parse(&text, path()).unwrap();
+        doc.remove_workspace("a").unwrap();
+        let c = doc.to_config(path()).expect("still valid");
+        assert!(!c.mcp.contains_key("a") && c.mcp.contains_key("b") && c.claude.is_empty());
+    }
 }
