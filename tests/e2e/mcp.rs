@@ -303,3 +303,24 @@ async fn doctor_mcp_names_a_refused_scope_a_server_not_enabled_and_a_token_refus
     let found = doctor_findings(&home).await;
     assert_eq!(found[0], ("databricks-sql".to_string(), "token_rejected".to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_claude_code_reaches_the_sql_mcp_server_over_tls() {
+    let Some(claude) = claude_peer() else { return };
+    let ds = crate::tls::tls_devstack().await;
+    let (mut home, ca) = crate::tls::home_over(&ds, true);
+    let config = std::fs::read_to_string(home.config_path()).unwrap();
+    home.write_config(&format!("claude_path = '''{}'''\n{config}\n[mcp.dev]\n", claude.display()));
+    crate::tls::login(&home, &ds).await.success();
+    for (k, v) in OFFLINE_ENV {
+        home.set_env(k, v);
+    }
+    // Claude Code (Node) trusts the company CA the way Node tools do; Lakepass's helper has `ca_file`.
+    home.set_env("NODE_EXTRA_CA_CERTS", ca.as_os_str());
+    let servers = claude_mcp_servers(&home).await;
+    assert!(ws_host(&ds, "dev").starts_with("https://"));
+    let sql = servers.iter().find(|s| s["name"] == "databricks-sql").unwrap_or_else(|| panic!("{servers:?}"));
+    assert_eq!(sql["status"], "connected", "{servers:?}");
+    let token = scoped(&home, "sql").await;
+    assert!(ds.stats().workspaces["dev"].seen_token_fingerprints.contains(&fingerprint(&token)));
+}

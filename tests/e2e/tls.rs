@@ -12,7 +12,7 @@ use lakepass_devstack::{CA_NAME, ClientConfigOptions};
 use lakepass_tests::*;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-async fn tls_devstack() -> Devstack {
+pub(crate) async fn tls_devstack() -> Devstack {
     lakepass_devstack::start(DevstackOptions {
         auto_approve: Some(USER_EMAIL.to_string()),
         tls: true,
@@ -24,7 +24,7 @@ async fn tls_devstack() -> Devstack {
 
 /// Writes the devstack's CA into the home and a config pointing at the devstack; the config
 /// names the CA as `ca_file` only when `ca_file` is set.
-fn home_over(ds: &Devstack, ca_file: bool) -> (TempHome, PathBuf) {
+pub(crate) fn home_over(ds: &Devstack, ca_file: bool) -> (TempHome, PathBuf) {
     let home = TempHome::new();
     let ca = home.root().join("devstack-ca.pem");
     std::fs::write(&ca, ds.info().ca_pem.as_deref().expect("a CA")).unwrap();
@@ -36,7 +36,7 @@ fn home_over(ds: &Devstack, ca_file: bool) -> (TempHome, PathBuf) {
 }
 
 /// `lakepass login`, with a browser that trusts the devstack's CA (the IdP's pages are HTTPS).
-async fn login(home: &TempHome, ds: &Devstack) -> Output {
+pub(crate) async fn login(home: &TempHome, ds: &Devstack) -> Output {
     let pending = home.start_login(&[]).await;
     let root = reqwest::Certificate::from_pem(ds.info().ca_pem.as_deref().unwrap().as_bytes()).unwrap();
     let browser = reqwest::Client::builder().no_proxy().add_root_certificate(root).build().unwrap();
