@@ -324,3 +324,39 @@ async fn real_claude_code_reaches_the_sql_mcp_server_over_tls() {
     let token = scoped(&home, "sql").await;
     assert!(ds.stats().workspaces["dev"].seen_token_fingerprints.contains(&fingerprint(&token)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_daemon_running_the_headers_helper_answers_from_its_memory_with_the_scoped_token() {
+    let ds = start_devstack(Duration::from_secs(3600)).await;
+    let home = TempHome::new();
+    home.write_config(&format!("{}\n[serve]\nport = {}\n[mcp.dev]\n", devstack_config(&ds), free_port()));
+    home.login(&[]).await;
+    let (mut daemon, _) = Proc::spawn_until(
+        "lakepass daemon",
+        home.lakepass(&["daemon"]),
+        Stream::Stderr,
+        Duration::from_secs(30),
+        |l| l.contains("live token service on").then_some(()),
+    )
+    .await;
+    daemon.close_stdin();
+    let first = scoped(&home, "sql").await;
+    let exchanges = ds.stats().workspaces["dev"].exchanges_ok;
+
+    // Without the vault, only the daemon can answer: the same sql token, not the own one.
+    let away = home.vault_path().with_extension("away");
+    std::fs::rename(home.vault_path(), &away).unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        assert_eq!(scoped(&home, "sql").await, first, "the daemon's sql token");
+    }
+    let each = started.elapsed() / 5;
+    let own = home.run(&["token", "--raw", "-w", "dev"]).await.success().stdout.trim().to_string();
+    assert_ne!(own, first, "the plain request still gets the workspace's own token");
+    std::fs::rename(&away, home.vault_path()).unwrap();
+    assert_eq!(ds.stats().workspaces["dev"].exchanges_ok, exchanges, "no new exchange");
+    eprintln!("token --scope sql --headers-json through the daemon: {each:?} per run");
+    assert!(each < Duration::from_secs(1));
+    daemon.sigterm();
+    daemon.wait(Duration::from_secs(20)).await.success();
+}
