@@ -120,6 +120,14 @@ async fn claude(paths: &Paths, a: ClaudeArgs) -> anyhow::Result<ExitCode> {
     let mcp = crate::mcp::launch_config(config, &ws, &me, config_arg.as_deref())?;
     if let Some(mcp) = &mcp {
         launch::add_mcp_config(&mut plan, mcp);
+        let names: Vec<&String> =
+            mcp["mcpServers"].as_object().map(|m| m.keys().collect()).unwrap_or_default();
+        let names: Vec<&str> = names.into_iter().map(String::as_str).collect();
+        eprintln!(
+            "Claude Code gets the managed MCP servers of `{}`: {} (each with its own scoped token).",
+            ws.name,
+            names.join(", ")
+        );
     }
 
     let home = launch::user_home().unwrap_or_default();

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::schedule::refresh_due_at;
 use super::{Engine, EngineError, LOCK_TIMEOUT};
-use crate::audit::EventKind;
+use crate::audit::{self, AuditEvent, EventKind};
 use crate::clock::UnixTime;
 use crate::config::Workspace;
 use crate::error::Failure;
@@ -89,11 +89,17 @@ impl Engine {
         let started = std::time::Instant::now();
         let result = self.refresh_scoped_locked(ws, scope, force, asked_at).await;
         if result.as_ref().map_or(true, |(_, adopted)| !adopted) {
-            self.audit(EventKind::Exchange, Some(&ws.name), None, started, result.as_ref().err());
+            let (now, took) = (self.now(), started.elapsed());
+            let event = match result.as_ref().err() {
+                None => AuditEvent::ok(EventKind::Exchange, now, took),
+                Some(e) => AuditEvent::failure(EventKind::Exchange, now, took, e.kind(), &e.to_string())
+                    .error_code(e.error_code()),
+            };
+            let event = event.workspace(&ws.name).message(&format!("scope {scope} (managed MCP)"));
+            audit::record(&self.0.paths, &event);
         }
         let result = result.map(|(t, _)| t);
         self.hold_scoped(ws, scope, result.as_ref());
-        self.publish();
         result
     }
 
@@ -189,6 +195,8 @@ impl Engine {
 
     /// Refreshes every held scoped token that is due (the run loop's share of the work): a
     /// token someone asked for stays fresh, so the next `headersHelper` run answers at once.
+    /// One whose last refresh failed waits for the next ask (which retries and, on success,
+    /// rejoins the loop), so a scope the workspace refuses is not re-exchanged every pass.
     pub(super) async fn refresh_due_scoped(&self) {
         let now = self.now();
         let due: Vec<(String, McpScope)> = {
