@@ -360,3 +360,57 @@ async fn with_the_daemon_running_the_headers_helper_answers_from_its_memory_with
     daemon.sigterm();
     daemon.wait(Duration::from_secs(20)).await.success();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_claude_names_each_server_first_in_argv_and_write_settings_merges_mcp_json() {
+    use crate::launch::{recorded, recorder};
+    let ds = start_devstack(Duration::from_secs(3600)).await;
+    let home = TempHome::new();
+    let fake = home.root().join("fakebin").join("claude");
+    home.write_config(&format!(
+        "claude_path = '''{}'''\n{}\n[mcp.dev]\ngenie = [\"{GENIE_SPACE}\"]\n",
+        fake.display(),
+        devstack_config(&ds)
+    ));
+    home.login(&[]).await;
+    let project = home.root().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let mine = r#"{"mcpServers": {"mine": {"command": "my-server"}}, "note": "kept"}"#;
+    std::fs::write(project.join(".mcp.json"), mine).unwrap();
+    let out = home.root().join("claude-run");
+    recorder(&fake, &out, "exit 0");
+    let mut cmd = home.lakepass(&["launch", "claude", "-w", "dev", "--write-settings", "--", "-p", "hi"]);
+    cmd.current_dir(&project);
+    let run = Proc::spawn("lakepass launch claude", cmd).wait(COMMAND_TIMEOUT).await.success();
+    assert!(run.stderr.contains("databricks-sql"), "{}", redact(&run.stderr));
+    let rec = recorded(&out, "the fake claude").await;
+
+    // `--mcp-config` takes several values, so it comes first; the prompt stays the prompt.
+    assert_eq!(rec.argv[0], "--mcp-config");
+    assert_eq!(rec.argv[2], "--settings");
+    assert_eq!(rec.argv[rec.argv.len() - 2..], ["-p", "hi"]);
+    let config: Value = serde_json::from_str(&rec.argv[1]).expect("MCP config JSON");
+    let sql = &config["mcpServers"]["databricks-sql"];
+    assert_eq!(sql["type"], "http");
+    assert_eq!(sql["url"], format!("{}/api/2.0/mcp/sql", ws_host(&ds, "dev")));
+    let genie = &config["mcpServers"][format!("databricks-genie-{GENIE_SPACE}")];
+    assert!(genie["headersHelper"].as_str().unwrap().ends_with("--scope genie --headers-json"), "{genie}");
+    // No token anywhere in what Claude Code is handed: only the helpers' commands.
+    for secret in home.vault_secrets() {
+        assert!(!rec.argv.iter().any(|a| a.contains(&secret)), "a token in argv");
+        assert!(!rec.env.values().any(|v| v.contains(&secret)), "a token in the environment");
+    }
+
+    // The helper, run by a shell as Claude Code runs it, prints the sql-scoped token's header.
+    let mut sh = tokio::process::Command::new("/bin/sh");
+    sh.arg("-c").arg(sql["headersHelper"].as_str().unwrap()).env_clear().envs(&rec.env);
+    let printed = Proc::spawn("headersHelper", sh).wait(COMMAND_TIMEOUT).await.success();
+    let headers: Value = serde_json::from_str(printed.stdout.trim()).expect("a JSON object");
+    assert_eq!(headers["Authorization"], format!("Bearer {}", scoped(&home, "sql").await));
+
+    let merged: Value =
+        serde_json::from_str(&std::fs::read_to_string(project.join(".mcp.json")).unwrap()).unwrap();
+    assert_eq!(merged["note"], "kept");
+    assert_eq!(merged["mcpServers"]["mine"], json!({"command": "my-server"}));
+    assert_eq!(merged["mcpServers"]["databricks-sql"], *sql);
+}
