@@ -5,7 +5,9 @@
 //! Everything talks to an in-process devstack on 127.0.0.1; every loop is bounded in count and
 //! time. See `docs/benchmarks.md` for what each figure means.
 
+mod baseline;
 mod cli;
+mod day;
 mod refresh;
 mod report;
 mod setup;
@@ -56,6 +58,10 @@ const LATENCY_MS: u64 = 50;
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    if args.get(1).map(String::as_str) == Some("serve-baseline") {
+        let port: u16 = args.get(2).context("port")?.parse().context("port")?;
+        return rt.block_on(baseline::serve(port));
+    }
     if args.get(1).map(String::as_str) == Some("make-stale") {
         let (d, c) = (args.get(2).context("data dir")?, args.get(3).context("config")?);
         return rt.block_on(refresh::make_stale_cmd(d, c));
@@ -115,6 +121,10 @@ async fn run(o: &Opts) -> anyhow::Result<()> {
     if o.runs(&["3"]) {
         eprintln!("[bench] 3: {WORKSPACES_MANY} workspaces expiring together");
         step(refresh::many(o, &ds, WORKSPACES_MANY, LATENCY_MS, &mut rows).await, "3", &mut rows);
+    }
+    if o.runs(&["6"]) {
+        eprintln!("[bench] 6c: a simulated day of refreshes, {} workspaces", 100);
+        step(day::run(o, &mut rows).await, "6c", &mut rows);
     }
     if o.runs(&["4", "6"]) {
         eprintln!("[bench] 4, 6b: tray app");

@@ -47,21 +47,29 @@ pub async fn run(o: &Opts, home: &Home, rows: &mut Vec<Row>) -> anyhow::Result<(
     tokio::time::sleep(Duration::from_secs(window)).await;
     let (cpu1, sw1) = (cpu_seconds(pid).unwrap_or(0.0), switches(pid));
     let rss = rss_kib(pid).unwrap_or(0) as f64 / 1024.0;
+    let maps = Smaps::read(pid).unwrap_or_default();
     let threads = proc_status_field(pid, "Threads:").unwrap_or(0);
     child.stop();
     let cpu = cpu1 - cpu0;
     let wakeups = sw1.saturating_sub(sw0) as f64 / window as f64;
     rows.push(Row {
         what: "4 tray idle, 10 workspaces".into(),
-        value: format!("RSS {rss:.1} MB, CPU {:.2} s / {window} s, {wakeups:.1} wake-ups/s", cpu),
+        value: format!(
+            "RSS {rss:.1} MB (PSS {:.1}, USS {:.1}), CPU {:.2} s / {window} s, {wakeups:.1} wake-ups/s",
+            maps.pss_kib as f64 / 1024.0,
+            maps.uss_kib as f64 / 1024.0,
+            cpu
+        ),
         baseline: "-".into(),
         ratio: format!("{:.2}% of one core", cpu / window as f64 * 100.0),
         target: "RSS ≤ 60 MB, CPU ≈ 0".into(),
         met: Some(rss <= 60.0 && cpu / window as f64 <= 0.005),
         note: format!(
             "xvfb-run -a dbus-run-session, window never opened, {threads} threads. Wake-ups are voluntary context switches \
-             summed over every thread (/proc/<pid>/task/*/status), per second. Release binary size: {:.1} MB.",
-            size as f64 / 1e6
+             summed over every thread (/proc/<pid>/task/*/status), per second. Release binary size: {:.1} MB. \
+             Largest mappings by RSS (/proc/<pid>/smaps, RSS/PSS MB): {}.",
+            size as f64 / 1e6,
+            maps.top(10)
         ),
     });
     rows.push(Row::info(
@@ -99,4 +107,54 @@ fn find_pid(exe: &Path, data_dir: &Path) -> Option<u32> {
             std::fs::read(e.path().join("environ")).ok()?.split(|b| *b == 0).any(|v| v == marker.as_bytes());
         (std::fs::read_link(e.path().join("exe")).ok()? == want && ours).then_some(pid)
     })
+}
+
+/// A process's memory by mapping, from `/proc/<pid>/smaps`: where the RSS goes, and the private
+/// (USS) and proportional (PSS) figures beside it, since shared libraries count in full in RSS.
+#[derive(Default)]
+struct Smaps {
+    /// (mapping name, RSS KiB, PSS KiB), one entry per file or anonymous kind.
+    by_name: Vec<(String, u64, u64)>,
+    pss_kib: u64,
+    uss_kib: u64,
+}
+
+impl Smaps {
+    fn read(pid: u32) -> Option<Smaps> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
+        let mut by: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+        let (mut cur, mut out) = (String::from("[anon]"), Smaps::default());
+        for line in text.lines() {
+            let mut words = line.split_whitespace();
+            let Some(first) = words.next() else { continue };
+            if !first.ends_with(':') {
+                // A mapping header: range perms offset dev inode [path]
+                cur = words.nth(4).map_or("[anon]", |p| p.rsplit('/').next().unwrap_or(p)).to_string();
+                continue;
+            }
+            let kib: u64 = words.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            match first {
+                "Rss:" => by.entry(cur.clone()).or_default().0 += kib,
+                "Pss:" => {
+                    by.entry(cur.clone()).or_default().1 += kib;
+                    out.pss_kib += kib;
+                }
+                "Private_Clean:" | "Private_Dirty:" => out.uss_kib += kib,
+                _ => {}
+            }
+        }
+        out.by_name = by.into_iter().map(|(k, (r, p))| (k, r, p)).collect();
+        out.by_name.sort_by(|a, b| b.1.cmp(&a.1));
+        Some(out)
+    }
+
+    fn top(&self, n: usize) -> String {
+        let mb = |k: u64| k as f64 / 1024.0;
+        self.by_name
+            .iter()
+            .take(n)
+            .map(|(name, r, p)| format!("{name} {:.1}/{:.1}", mb(*r), mb(*p)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
