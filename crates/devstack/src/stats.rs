@@ -48,8 +48,9 @@ pub struct WorkspaceStats {
     pub api_calls_ok: u64,
     /// API calls refused for a missing, unknown, expired or under-scoped token.
     pub api_calls_unauthorized: u64,
-    /// Fingerprints of every distinct token presented to this workspace (Bearer, x-api-key and
-    /// exchange subject tokens), in first-seen order.
+    /// Fingerprints of every distinct token presented to this workspace, in first-seen order:
+    /// API tokens as they came in `Authorization` (an `x-api-key` header is not a credential
+    /// and is not recorded) and exchange subject tokens.
     pub seen_token_fingerprints: Vec<String>,
 }
 
