@@ -335,3 +335,98 @@ pub async fn cached_or_discover(
     }
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newest_per_family_reads_versions_not_string_order() {
+        let ids = [
+            "databricks-claude-sonnet-4-5",
+            "databricks-claude-sonnet-4-10",
+            "databricks-claude-sonnet-4-9",
+            "databricks-claude-opus-4-6",
+            "databricks-claude-opus-5",
+            "databricks-claude-opus-4-1-anthropic",
+            "databricks-claude-opus-9-anthropic",
+            "databricks-gpt-5",
+            "system.ai.claude-haiku-4-5",
+        ];
+        let m = newest_per_family(ids);
+        assert_eq!(m.sonnet.as_deref(), Some("databricks-claude-sonnet-4-10"));
+        assert_eq!(m.opus.as_deref(), Some("databricks-claude-opus-5"), "5 after 4.6; -anthropic skipped");
+        assert_eq!(m.haiku.as_deref(), Some("system.ai.claude-haiku-4-5"));
+        assert!(newest_per_family(["databricks-gpt-5", "claude-opus-x"]).is_empty());
+        // A tie keeps the first listed.
+        let tie = newest_per_family(["databricks-claude-haiku-4-5", "system.ai.claude-haiku-4-5"]);
+        assert_eq!(tie.haiku.as_deref(), Some("databricks-claude-haiku-4-5"));
+    }
+
+    #[test]
+    fn parses_anthropics_model_list_and_the_endpoints_list() {
+        let list =
+            br#"{"data":[{"type":"model","id":"a","display_name":"A","created_at":"2026-01-01T00:00:00Z"},
+            {"type":"model","id":"b"}],"has_more":false,"first_id":"a","last_id":"b"}"#;
+        assert_eq!(parse_model_ids(list), Some(vec!["a".to_string(), "b".to_string()]));
+        assert_eq!(parse_model_ids(b"{\"models\": []}"), None);
+        assert_eq!(parse_model_ids(b"<html>"), None);
+        assert_eq!(
+            parse_endpoint_names(br#"{"endpoints":[{"name":"x"},{"id":1}]}"#),
+            Some(vec!["x".to_string()])
+        );
+        assert_eq!(parse_endpoint_names(b"{}"), Some(vec![]));
+        assert_eq!(parse_endpoint_names(b"[]"), None);
+    }
+
+    fn response(status: u16, body: &str) -> Response {
+        Response {
+            status: reqwest::StatusCode::from_u16(status).unwrap(),
+            date: None,
+            retry_after: None,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_missing_gateway_is_a_404_or_feature_disabled() {
+        assert!(gateway_missing(&response(404, "")));
+        assert!(gateway_missing(&response(
+            400,
+            r#"{"error_code":"FEATURE_DISABLED","message":"AI Gateway is not available for this workspace."}"#
+        )));
+        assert!(!gateway_missing(&response(401, r#"{"error_code":"UNAUTHENTICATED"}"#)));
+        assert!(!gateway_missing(&response(500, "oops")));
+    }
+
+    #[test]
+    fn the_cache_answers_the_same_question_for_a_day() {
+        let host = WorkspaceHost::parse("https://adb-1.azuredatabricks.net").unwrap();
+        let found = DiscoveredModels {
+            host: host.as_str().into(),
+            asked_base_path: None,
+            base_path: GATEWAY_BASE_PATH.into(),
+            models: newest_per_family(["databricks-claude-sonnet-4-5"]),
+            asked_at: 1_000_000,
+        };
+        assert!(cache_is_fresh(&found, &host, None, 1_000_000 + CACHE_MAX_AGE_SECS - 1));
+        assert!(!cache_is_fresh(&found, &host, None, 1_000_000 + CACHE_MAX_AGE_SECS), "a day old: ask again");
+        assert!(!cache_is_fresh(&found, &host, None, 999_000), "from the future: the clock moved back");
+        assert!(!cache_is_fresh(&found, &host, Some(SERVING_BASE_PATH), 1_000_001), "another question");
+        let other = WorkspaceHost::parse("https://adb-2.azuredatabricks.net").unwrap();
+        assert!(!cache_is_fresh(&found, &other, None, 1_000_001));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = cache_path(&dir.path().join("data"), "my ws");
+        assert_eq!(path.file_name().unwrap(), "claude-models-my_ws.json");
+        write_cache(&path, &found).unwrap();
+        assert_eq!(read_cache(&path, &host, None, 1_000_001), Some(found.clone()));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        std::fs::write(&path, "{broken").unwrap();
+        assert_eq!(read_cache(&path, &host, None, 1_000_001), None);
+    }
+}
