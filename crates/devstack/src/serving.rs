@@ -41,7 +41,7 @@ use serde_json::{Value, json};
 use crate::errors::databricks_error;
 use crate::faults::Skew;
 use crate::keys::random_hex;
-use crate::workspace::{WsState, authenticate};
+use crate::workspace::{WsState, authenticate, presented_token};
 
 /// The reply text.
 const REPLY: &str = "pong";
@@ -177,6 +177,9 @@ pub(crate) async fn endpoint_messages(
 fn messages(st: &WsState, skew: Skew, headers: &HeaderMap, body: &[u8], gateway: bool) -> Response {
     if let Err(refusal) = authenticate(st, headers, skew, &["serving"]) {
         return refusal.into_response();
+    }
+    if let Some(token) = presented_token(headers) {
+        st.shared.stats.messages_token(&st.name, &token);
     }
     let Ok(request) = serde_json::from_slice::<Value>(body) else {
         return databricks_error(

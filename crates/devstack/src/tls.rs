@@ -41,6 +41,11 @@ impl Tls {
         leaf.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
         leaf.subject_alt_names.push(SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()));
         leaf.distinguished_name.push(DnType::CommonName, "localhost");
+        // Every devstack's CA has the same name. Without the authority key identifier a client
+        // that trusts two of them (one in the system store from another test, one passed on)
+        // cannot tell which key signed this leaf: Claude Code then fails with
+        // CERT_SIGNATURE_FAILURE. Real CAs name their key this way (RFC 5280 §4.2.1.1).
+        leaf.use_authority_key_identifier_extension = true;
         let leaf_cert = leaf.signed_by(&leaf_key, &issuer).context("signing the server certificate")?;
 
         let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -173,6 +173,12 @@ impl IntoResponse for Refusal {
     }
 }
 
+/// The token an API call carries in `Authorization` (Bearer, or Basic with user `token`).
+pub(crate) fn presented_token(headers: &HeaderMap) -> Option<String> {
+    let basic = basic_auth(headers).filter(|(user, _)| user == "token").map(|(_, t)| t);
+    bearer(headers).map(str::to_owned).or(basic)
+}
+
 /// Authenticates an API call by its `Authorization` header, recording the token and the
 /// outcome. `any_of_scopes` empty means any scope will do.
 ///
@@ -189,8 +195,7 @@ pub(crate) fn authenticate(
     any_of_scopes: &[&str],
 ) -> Result<Principal, Refusal> {
     let stats = &st.shared.stats;
-    let basic = basic_auth(headers).filter(|(user, _)| user == "token").map(|(_, t)| t);
-    let presented = bearer(headers).map(str::to_owned).or(basic);
+    let presented = presented_token(headers);
     if let Some(token) = &presented {
         stats.seen(&st.name, token);
     }
