@@ -236,3 +236,23 @@ async fn real_claude_code_reaches_the_https_gateway_with_the_ca_passed_on() {
     let after = ds.stats().workspaces["dev"].clone();
     assert!(after.messages_token_fingerprints.len() > before.messages_token_fingerprints.len(), "{after:?}");
 }
+
+/// The real Databricks Python SDK, started by `lakepass exec` with no CA variable of its own:
+/// the bundle passed on as REQUESTS_CA_BUNDLE (system roots plus `ca_file`) is what lets its
+/// `requests` trust the HTTPS devstack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_started_by_exec_trusts_the_ca_passed_on() {
+    let Some(python) = peer_python() else { return };
+    let ds = tls_devstack().await;
+    let (home, _) = home_over(&ds, true);
+    login(&home, &ds).await.success();
+    let script = peers_dir().join("sdk_me.py");
+    let out = home
+        .run_timeout(
+            &["exec", "-w", "dev", "--", python.to_str().unwrap(), script.to_str().unwrap(), "devstack-dev"],
+            Duration::from_secs(60),
+        )
+        .await
+        .success();
+    assert_eq!(out.json()["userName"], USER_EMAIL, "{out:?}");
+}
