@@ -202,4 +202,36 @@ async fn real_claude_code_sends_the_current_token_and_the_new_one_after_a_rotati
     assert!(last.api_calls_ok > after.api_calls_ok);
     assert_eq!(last.api_calls_unauthorized, before.api_calls_unauthorized);
     eprintln!("claude -p (after rotation) took {took:?}");
+
+    // Claude Code's own list of its tools (the `init` event of stream-json output), deferred
+    // ones included: WebSearch is not among them, because the launch denied it (it is there
+    // without the deny; 2.1.x defers it behind ToolSearch, so the Messages request alone would
+    // not show it).
+    let out = home
+        .run_timeout(
+            &[
+                "launch",
+                "claude",
+                "-w",
+                "dev",
+                "--",
+                "-p",
+                "say pong",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+            ],
+            CLAUDE_TIMEOUT,
+        )
+        .await
+        .success();
+    let init: serde_json::Value = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["type"] == "system" && v["subtype"] == "init")
+        .expect("an init event");
+    let tools: Vec<&str> =
+        init["tools"].as_array().expect("tools").iter().filter_map(|t| t.as_str()).collect();
+    assert!(tools.contains(&"Bash") && !tools.contains(&"WebSearch"), "{tools:?}");
 }
