@@ -3,10 +3,12 @@
 //!
 //! First without Claude Code: what the launch hands over (the gateway environment and the
 //! `apiKeyHelper` command) is replayed by hand, streaming and not, against both endpoint shapes
-//! (`/ai-gateway/anthropic` and `/serving-endpoints/<name>`). Then the real thing (npm
+//! (`/ai-gateway/anthropic` and `/serving-endpoints/anthropic`), with the token where Databricks
+//! reads it (`Authorization: Bearer`; `x-api-key` alone is refused). Then the real thing (npm
 //! `@anthropic-ai/claude-code`, installed by scripts/ci-deps.sh): `claude -p` must answer, its
-//! requests must carry the workspace's current token, and after a rotation the new one — the
-//! whole point of the helper, since a token handed over once dies within the hour.
+//! requests must carry the workspace's current token in `Authorization` (the devstack records
+//! only that header), and after a rotation the new one — the whole point of the helper, since a
+//! token handed over once dies within the hour.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -16,7 +18,7 @@ use lakepass_tests::*;
 use crate::launch::{recorded, recorder};
 
 /// Each `claude -p` run's bound: a token refused every time makes Claude Code retry for minutes.
-const CLAUDE_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const CLAUDE_TIMEOUT: Duration = Duration::from_secs(120);
 /// What Claude Code needs to run offline against a local server (TESTING.md).
 pub(crate) const OFFLINE_ENV: [(&str, &str); 3] = [
     ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
@@ -87,10 +89,24 @@ async fn what_launch_claude_hands_over_reaches_both_devstack_endpoint_shapes() {
         let key = p.wait(COMMAND_TIMEOUT).await.success().stdout.trim().to_string();
         assert!(key == token(&home, ws).await, "the helper prints the workspace's current token");
 
+        // The token only in `x-api-key` is refused: Databricks reads `Authorization: Bearer`.
+        let before = ds.stats().workspaces[ws].clone();
+        let resp = http()
+            .post(format!("{base}/v1/messages"))
+            .header("x-api-key", &key)
+            .header("anthropic-version", "2023-06-01")
+            .json(&serde_json::json!({"model": rec.env["ANTHROPIC_DEFAULT_SONNET_MODEL"], "max_tokens": 16,
+                "messages": [{"role": "user", "content": "say pong"}]}))
+            .send()
+            .await
+            .expect("messages request");
+        assert_eq!(resp.status().as_u16(), 401, "{ws}: x-api-key is not a Databricks credential");
+        assert!(!ds.stats().workspaces[ws].messages_token_fingerprints.contains(&fingerprint(&key)));
+        assert_eq!(ds.stats().workspaces[ws].api_calls_unauthorized, before.api_calls_unauthorized + 1);
+
         for stream in [false, true] {
             let mut req = http()
                 .post(format!("{base}/v1/messages?beta=true"))
-                .header("x-api-key", &key)
                 .bearer_auth(&key)
                 .header("anthropic-version", "2023-06-01");
             for line in rec.env["ANTHROPIC_CUSTOM_HEADERS"].lines() {
@@ -115,8 +131,19 @@ async fn what_launch_claude_hands_over_reaches_both_devstack_endpoint_shapes() {
                 assert_eq!(v["model"], rec.env["ANTHROPIC_DEFAULT_SONNET_MODEL"].as_str());
             }
         }
-        let seen = &ds.stats().workspaces[ws].seen_token_fingerprints;
-        assert!(seen.contains(&fingerprint(&key)), "{ws} saw the helper's token");
+        // Every pinned model is one the workspace serves (a name it does not is a 404).
+        for family in ["OPUS", "SONNET", "HAIKU"] {
+            let model = &rec.env[&format!("ANTHROPIC_DEFAULT_{family}_MODEL")];
+            let resp = http()
+                .post(format!("{base}/v1/messages"))
+                .bearer_auth(&key)
+                .json(&serde_json::json!({"model": model, "max_tokens": 8,
+                    "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await
+                .expect("messages request");
+            assert_eq!(resp.status().as_u16(), 200, "{ws} {family} {model}");
+        }
     }
 }
 
@@ -152,7 +179,13 @@ async fn real_claude_code_sends_the_current_token_and_the_new_one_after_a_rotati
     let after = ds.stats().workspaces["dev"].clone();
     assert!(after.api_calls_ok > before.api_calls_ok, "Claude Code called the workspace: {after:?}");
     assert_eq!(after.api_calls_unauthorized, before.api_calls_unauthorized, "no request was refused");
-    assert!(after.seen_token_fingerprints.contains(&fingerprint(&first)), "it sent the current token");
+    // Only Claude Code sends Messages requests (the launch itself only lists models), and the
+    // devstack reads the token from `Authorization` alone: so that header carried it.
+    assert_eq!(
+        after.messages_token_fingerprints,
+        [fingerprint(&first)],
+        "Claude Code sent the current token as Authorization: Bearer"
+    );
     eprintln!("claude -p (first run) took {took:?}");
 
     // Rotate: a forced exchange; the next Claude Code request must carry the new token.
@@ -161,8 +194,44 @@ async fn real_claude_code_sends_the_current_token_and_the_new_one_after_a_rotati
     assert!(second != first, "refresh gave a new token");
     let (_, took) = claude_says_pong(&home).await;
     let last = ds.stats().workspaces["dev"].clone();
-    assert!(last.seen_token_fingerprints.contains(&fingerprint(&second)), "it sent the rotated token");
+    assert_eq!(
+        last.messages_token_fingerprints,
+        [fingerprint(&first), fingerprint(&second)],
+        "it sent the rotated token"
+    );
     assert!(last.api_calls_ok > after.api_calls_ok);
     assert_eq!(last.api_calls_unauthorized, before.api_calls_unauthorized);
     eprintln!("claude -p (after rotation) took {took:?}");
+
+    // Claude Code's own list of its tools (the `init` event of stream-json output), deferred
+    // ones included: WebSearch is not among them, because the launch denied it (it is there
+    // without the deny; 2.1.x defers it behind ToolSearch, so the Messages request alone would
+    // not show it).
+    let out = home
+        .run_timeout(
+            &[
+                "launch",
+                "claude",
+                "-w",
+                "dev",
+                "--",
+                "-p",
+                "say pong",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+            ],
+            CLAUDE_TIMEOUT,
+        )
+        .await
+        .success();
+    let init: serde_json::Value = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["type"] == "system" && v["subtype"] == "init")
+        .expect("an init event");
+    let tools: Vec<&str> =
+        init["tools"].as_array().expect("tools").iter().filter_map(|t| t.as_str()).collect();
+    assert!(tools.contains(&"Bash") && !tools.contains(&"WebSearch"), "{tools:?}");
 }

@@ -214,9 +214,10 @@ async fn launch_claude_replaces_itself_with_claude_and_drops_static_credentials(
     let host = ws_host(&ds, "dev");
     let want = [
         ("ANTHROPIC_BASE_URL", format!("{host}/ai-gateway/anthropic")),
-        ("ANTHROPIC_DEFAULT_OPUS_MODEL", "system.ai.claude-opus-4-5".into()),
-        ("ANTHROPIC_DEFAULT_SONNET_MODEL", "system.ai.claude-sonnet-4-5".into()),
-        ("ANTHROPIC_DEFAULT_HAIKU_MODEL", "system.ai.claude-haiku-4-5".into()),
+        // The newest of each family the workspace lists (the devstack's default set).
+        ("ANTHROPIC_DEFAULT_OPUS_MODEL", "databricks-claude-opus-4-6".into()),
+        ("ANTHROPIC_DEFAULT_SONNET_MODEL", "databricks-claude-sonnet-4-6".into()),
+        ("ANTHROPIC_DEFAULT_HAIKU_MODEL", "databricks-claude-haiku-4-5".into()),
         ("ANTHROPIC_CUSTOM_HEADERS", "x-databricks-use-coding-agent-mode: true".into()),
         ("CLAUDE_CODE_API_KEY_HELPER_TTL_MS", "900000".into()),
         ("DATABRICKS_HOST", host.clone()),
@@ -232,6 +233,7 @@ async fn launch_claude_replaces_itself_with_claude_and_drops_static_credentials(
     assert_eq!(rec.env, expected_env, "nothing else changed");
 
     let settings: serde_json::Value = serde_json::from_str(&rec.argv[1]).expect("settings JSON");
+    assert_eq!(settings["permissions"]["deny"], serde_json::json!(["WebSearch"]), "{settings}");
     let helper = settings["apiKeyHelper"].as_str().expect("apiKeyHelper").to_string();
     assert!(helper.contains("--config") && helper.contains(r"it'\''s"), "{helper}");
     // The helper, run the way Claude Code runs it, prints the workspace's current token.
@@ -331,4 +333,108 @@ async fn env_prints_exports_and_a_token_only_when_asked() {
     p.close_stdin();
     let evaluated = p.wait(COMMAND_TIMEOUT).await.success();
     assert!(evaluated.stdout == format!("{host}|unset|{t}"), "exports round-trip through sh");
+}
+
+/// A devstack whose workspaces serve `models`, with or without AI Gateway.
+async fn serving(models: &[&str], ai_gateway: bool) -> Devstack {
+    lakepass_devstack::start(DevstackOptions {
+        auto_approve: Some(USER_EMAIL.to_string()),
+        claude_models: models.iter().map(|m| m.to_string()).collect(),
+        ai_gateway,
+        ..DevstackOptions::default()
+    })
+    .await
+    .expect("start the devstack")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_claude_pins_the_newest_models_the_workspace_serves_and_caches_the_choice() {
+    // A workspace without AI Gateway that rolled out a newer Opus and serves no Haiku.
+    let ds = serving(
+        &["databricks-claude-opus-4-6", "databricks-claude-opus-5", "databricks-claude-sonnet-4-5"],
+        false,
+    )
+    .await;
+    let home = TempHome::new();
+    let fake = home.root().join("fakebin").join("claude");
+    home.write_config(&format!(
+        "claude_path = '''{}'''\n{}\n[claude.prod]\nopus_model = \"my-opus\"\nsonnet_model = \"my-sonnet\"\nhaiku_model = \"my-haiku\"\n",
+        fake.display(),
+        devstack_config(&ds)
+    ));
+    home.login(&[]).await;
+    let out = home.root().join("claude-dev");
+    recorder(&fake, &out, "exit 0");
+    let run = home.run(&["launch", "claude", "-w", "dev"]).await.success();
+    let rec = recorded(&out, "the fake claude").await;
+    let host = ws_host(&ds, "dev");
+    assert_eq!(rec.env["ANTHROPIC_BASE_URL"], format!("{host}/serving-endpoints/anthropic"), "no AI Gateway");
+    assert_eq!(rec.env["ANTHROPIC_DEFAULT_OPUS_MODEL"], "databricks-claude-opus-5", "5 is newer than 4.6");
+    assert_eq!(rec.env["ANTHROPIC_DEFAULT_SONNET_MODEL"], "databricks-claude-sonnet-4-5");
+    assert_eq!(
+        rec.env["ANTHROPIC_DEFAULT_HAIKU_MODEL"], "databricks-claude-sonnet-4-5",
+        "no Haiku: Sonnet does it"
+    );
+    assert!(run.stderr.contains("serves no haiku model"), "{run:?}");
+    assert!(!run.stderr.contains("warning"), "{run:?}");
+
+    // The choice is cached next to the state, private; a second launch does not ask again.
+    let cache = home.data_dir().join("claude-models-dev.json");
+    let cached: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cache).expect("cache")).unwrap();
+    assert_eq!(cached["models"]["opus"], "databricks-claude-opus-5");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777, 0o600);
+    let before = ds.stats().workspaces["dev"].clone();
+    std::fs::remove_file(format!("{}.pid", out.display())).unwrap();
+    home.run(&["launch", "claude", "-w", "dev"]).await.success();
+    recorded(&out, "the fake claude, again").await;
+    let after = ds.stats().workspaces["dev"].clone();
+    assert_eq!(
+        after.api_calls_ok + after.api_calls_unauthorized,
+        before.api_calls_ok + before.api_calls_unauthorized,
+        "answered from the cache"
+    );
+
+    // Models named in the config win, and nothing is asked.
+    let out = home.root().join("claude-prod");
+    recorder(&fake, &out, "exit 0");
+    let before = ds.stats().workspaces["prod"].clone();
+    home.run(&["launch", "claude", "-w", "prod"]).await.success();
+    let rec = recorded(&out, "the fake claude for prod").await;
+    assert_eq!(
+        [
+            &rec.env["ANTHROPIC_DEFAULT_OPUS_MODEL"],
+            &rec.env["ANTHROPIC_DEFAULT_SONNET_MODEL"],
+            &rec.env["ANTHROPIC_DEFAULT_HAIKU_MODEL"]
+        ],
+        ["my-opus", "my-sonnet", "my-haiku"]
+    );
+    assert_eq!(ds.stats().workspaces["prod"].api_calls_ok, before.api_calls_ok, "no model list was asked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_claude_says_so_when_the_workspace_cannot_be_asked_and_pins_the_last_resort() {
+    let ds = start_devstack(Duration::from_secs(3600)).await;
+    let home = TempHome::new();
+    let fake = home.root().join("fakebin").join("claude");
+    // A base path the workspace does not serve: its model list is a 404.
+    home.write_config(&format!(
+        "claude_path = '''{}'''\n{}\n[claude.dev]\nbase_path = \"/ai-gateway/elsewhere\"\n",
+        fake.display(),
+        devstack_config(&ds)
+    ));
+    home.login(&[]).await;
+    let out = home.root().join("claude");
+    recorder(&fake, &out, "exit 0");
+    let run = home.run(&["launch", "claude", "-w", "dev"]).await.success();
+    let rec = recorded(&out, "the fake claude").await;
+    assert!(
+        run.stderr.contains("could not ask workspace `dev` which Claude models it serves")
+            && run.stderr.contains("HTTP 404")
+            && run.stderr.contains("[claude.dev]"),
+        "{run:?}"
+    );
+    assert_eq!(rec.env["ANTHROPIC_DEFAULT_SONNET_MODEL"], "system.ai.claude-sonnet-4-5");
+    assert!(!home.data_dir().join("claude-models-dev.json").exists(), "a failure is not cached");
 }

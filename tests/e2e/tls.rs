@@ -179,3 +179,80 @@ async fn the_python_sdk_trusts_the_ca_through_requests_ca_bundle() {
     let out = p.wait(Duration::from_secs(60)).await.success();
     assert_eq!(out.json()["userName"], USER_EMAIL, "{out:?}");
 }
+
+/// What a launched program is handed when the config names a `ca_file`: each CA variable,
+/// unless the user set it, pointing at the CA (Node) or at a bundle of the system's roots plus
+/// the CA (requests, OpenSSL), so the company CA is trusted and public hosts still are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launched_programs_get_the_configured_ca_unless_the_user_chose_one() {
+    let ds = tls_devstack().await;
+    let (mut home, ca) = home_over(&ds, true);
+    login(&home, &ds).await.success();
+    let out = home.root().join("exec");
+    let script = format!(
+        "printf '%s\\n%s\\n%s\\n' \"$NODE_EXTRA_CA_CERTS\" \"$REQUESTS_CA_BUNDLE\" \"$SSL_CERT_FILE\" > '{}'",
+        out.display()
+    );
+    home.set_env("SSL_CERT_FILE", "/users/own/choice.pem");
+    home.run(&["exec", "-w", "dev", "--", "sh", "-c", &script]).await.success();
+    let seen = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = seen.lines().collect();
+    assert_eq!(lines[0], ca.to_str().unwrap(), "Node adds NODE_EXTRA_CA_CERTS to its own roots");
+    assert_eq!(lines[2], "/users/own/choice.pem", "the user's SSL_CERT_FILE stays");
+    let bundle = std::fs::read_to_string(lines[1]).expect("the bundle REQUESTS_CA_BUNDLE names");
+    let ca_pem = std::fs::read_to_string(&ca).unwrap();
+    assert!(bundle.contains(ca_pem.trim()), "the bundle holds the configured CA");
+    if let Ok(system) = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt") {
+        let first = system.lines().nth(1).unwrap_or_default();
+        assert!(bundle.contains(first), "and the system's roots, since requests replaces its own");
+    }
+}
+
+/// The real Claude Code, launched by `lakepass launch claude` against the HTTPS devstack whose
+/// CA only the config's `ca_file` names: it reaches the gateway because the launch passed the CA
+/// on (NODE_EXTRA_CA_CERTS), with no CA variable set by the test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_claude_code_reaches_the_https_gateway_with_the_ca_passed_on() {
+    let Some(claude) = crate::claude_code::claude_peer() else { return };
+    let ds = tls_devstack().await;
+    let (mut home, _) = home_over(&ds, true);
+    let text = std::fs::read_to_string(home.config_path()).unwrap();
+    home.write_config(&format!("claude_path = '''{}'''\n{text}", claude.display()));
+    login(&home, &ds).await.success();
+    for (k, v) in crate::claude_code::OFFLINE_ENV {
+        home.set_env(k, v);
+    }
+    let before = ds.stats().workspaces["dev"].clone();
+    let out = home
+        .run_timeout(
+            &["launch", "claude", "-w", "dev", "--", "-p", "say pong", "--output-format", "json"],
+            crate::claude_code::CLAUDE_TIMEOUT,
+        )
+        .await
+        .success();
+    let v = out.json();
+    assert_eq!(v["is_error"], false, "{out:?}");
+    assert!(v["result"].as_str().is_some_and(|r| r.contains("pong")), "{out:?}");
+    let after = ds.stats().workspaces["dev"].clone();
+    assert!(after.messages_token_fingerprints.len() > before.messages_token_fingerprints.len(), "{after:?}");
+}
+
+/// The real Databricks Python SDK, started by `lakepass exec` with no CA variable of its own:
+/// the bundle passed on as REQUESTS_CA_BUNDLE (system roots plus `ca_file`) is what lets its
+/// `requests` trust the HTTPS devstack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_started_by_exec_trusts_the_ca_passed_on() {
+    let Some(python) = peer_python() else { return };
+    let ds = tls_devstack().await;
+    let (home, _) = home_over(&ds, true);
+    login(&home, &ds).await.success();
+    let script = peers_dir().join("sdk_me.py");
+    let out = home
+        .run_timeout(
+            &["exec", "-w", "dev", "--", python.to_str().unwrap(), script.to_str().unwrap(), "devstack-dev"],
+            Duration::from_secs(60),
+        )
+        .await
+        .success();
+    assert_eq!(out.json()["userName"], USER_EMAIL, "{out:?}");
+}

@@ -12,11 +12,13 @@ use clap::{Args, Subcommand};
 use lakepass_core::ErrorKind;
 use lakepass_core::audit::{self, AuditEvent, EventKind};
 use lakepass_core::config::{Config, Workspace};
+use lakepass_core::launch::models::cached_or_discover;
 use lakepass_core::launch::{
     self, CURRENT_PLATFORM, ClaudeGateway, EnvChanges, LaunchError, TerminalContext, claude_plan,
-    claude_settings_path, effective_ttl_ms, export_lines, helper_command, settings_conflicts,
-    terminal_candidates, terminal_invocation, workspace_env,
+    claude_settings_path, effective_ttl_ms, export_lines, helper_command, pass_on_ca, settings_conflicts,
+    terminal_candidates, terminal_invocation, workspace_ca_files, workspace_env, write_ca_files,
 };
+use lakepass_core::secret::Secret;
 use lakepass_core::sink::live_profile_name;
 use lakepass_core::{Clock, Paths, SystemClock};
 
@@ -108,15 +110,16 @@ async fn claude(paths: &Paths, a: ClaudeArgs) -> anyhow::Result<ExitCode> {
     }
     let token = token?;
     let lifetime = token.expires_at - token.issued_at;
+    let gateway = claude_gateway(paths, &engine, &ws, &token.access_token).await;
     drop(token);
 
     let me =
         std::env::current_exe().context("cannot find the lakepass program for Claude Code's apiKeyHelper")?;
     let config_arg = explicit_config(paths);
     let helper = helper_command(&me, config_arg.as_deref(), &ws.name)?;
-    let gateway = ClaudeGateway::for_workspace(config, &ws.name);
     let mut plan =
         claude_plan(&ws, &gateway, &helper, effective_ttl_ms(gateway.helper_ttl_ms, lifetime), &a.args);
+    pass_ca_on(paths, config, &ws, &mut plan.env);
     let mcp = crate::mcp::launch_config(config, &ws, &me, config_arg.as_deref())?;
     if let Some(mcp) = &mcp {
         launch::add_mcp_config(&mut plan, mcp);
@@ -190,12 +193,70 @@ async fn claude(paths: &Paths, a: ClaudeArgs) -> anyhow::Result<ExitCode> {
     Ok(exit_code(status))
 }
 
+/// The gateway settings for `ws`: `[claude.<ws>]` first, then the models the workspace lists
+/// (cached a day), and only when it cannot be asked the last-resort names, said in a warning.
+async fn claude_gateway(
+    paths: &Paths,
+    engine: &lakepass_core::Engine,
+    ws: &Workspace,
+    token: &Secret,
+) -> ClaudeGateway {
+    let config = engine.config();
+    if ClaudeGateway::models_all_configured(config, &ws.name) {
+        return ClaudeGateway::for_workspace(config, &ws.name);
+    }
+    let configured_base = config.claude.get(&ws.name).and_then(|c| c.base_path.as_deref());
+    let now = SystemClock.now();
+    let found =
+        cached_or_discover(engine.http(), &paths.data_dir, &ws.name, &ws.host, token, configured_base, now)
+            .await;
+    let (gateway, notes) = match &found {
+        Ok(d) => ClaudeGateway::resolve(config, &ws.name, Some(d)),
+        Err(e) => {
+            let (gw, notes) = ClaudeGateway::resolve(config, &ws.name, None);
+            eprintln!(
+                "warning: could not ask workspace `{}` which Claude models it serves ({e}); pinned the \
+                 fallback models {}, {} and {}, which it may not serve: if Claude Code answers \
+                 \"does not exist\", set opus_model, sonnet_model and haiku_model under [claude.{}] in {}",
+                ws.name,
+                gw.opus_model,
+                gw.sonnet_model,
+                gw.haiku_model,
+                ws.name,
+                paths.config.display()
+            );
+            (gw, notes)
+        }
+    };
+    for note in notes {
+        eprintln!("note: {note}.");
+    }
+    gateway
+}
+
+/// Passes the workspace's configured CA on to a launched tool (see `launch::pass_on_ca`); a CA
+/// file that cannot be read is told, and the launch goes on without it.
+fn pass_ca_on(paths: &Paths, config: &Config, ws: &Workspace, env: &mut EnvChanges) {
+    let cas = workspace_ca_files(config, &ws.name, launch::user_home().as_deref());
+    if cas.is_empty() {
+        return;
+    }
+    match write_ca_files(&paths.data_dir, &ws.name, &cas) {
+        Ok(files) => pass_on_ca(env, &files, |k| std::env::var_os(k).is_some_and(|v| !v.is_empty())),
+        Err(e) => eprintln!(
+            "warning: cannot pass the CA in `ca_file` on to the launched program ({e}); it may not \
+             trust the workspace's certificate"
+        ),
+    }
+}
+
 /// Runs `exec`: the command with the workspace's environment; its exit code is ours.
 pub fn exec(paths: &Paths, a: ExecArgs) -> anyhow::Result<ExitCode> {
     let config = app::load_config(paths)?;
     let ws = config.workspace(a.ws.workspace.as_deref())?;
     hint_live_profile(paths, &ws);
-    let env = workspace_env(&ws, None);
+    let mut env = workspace_env(&ws, None);
+    pass_ca_on(paths, &config, &ws, &mut env);
     tell_removed(&env, &ws);
     let (program, args) = a.command.split_first().context("no command given")?;
     let mut cmd = Command::new(program);
@@ -237,7 +298,8 @@ fn open_terminal(
     ws: &Workspace,
     command: Option<&[String]>,
 ) -> anyhow::Result<String> {
-    let env = workspace_env(ws, None);
+    let mut env = workspace_env(ws, None);
+    pass_ca_on(paths, config, ws, &mut env);
     let dir = match &config.launch_dir {
         Some(d) => launch::expand_home(d, launch::user_home().as_deref()),
         None => std::env::current_dir().context("cannot read the current folder")?,

@@ -82,7 +82,24 @@ pub struct DevstackOptions {
     /// Serve everything over HTTPS with a CA generated at start ([`DevstackInfo::ca_pem`]) and
     /// a certificate for `127.0.0.1`, `::1` and `localhost`.
     pub tls: bool,
+    /// The Claude models every workspace serves, as Databricks names its pay-per-token
+    /// endpoints (`databricks-claude-sonnet-4-5`), newest first: what
+    /// `GET <base>/v1/models` lists and what `model` may name. Tests serve other sets here
+    /// (a newer family member, a workspace without Haiku).
+    pub claude_models: Vec<String>,
+    /// Whether the workspaces have AI Gateway (`/ai-gateway/anthropic`). Without it, as on
+    /// older workspaces, only `/serving-endpoints/anthropic` answers.
+    pub ai_gateway: bool,
 }
+
+/// The Claude models a devstack serves unless told otherwise ([`DevstackOptions::claude_models`]).
+pub const DEFAULT_CLAUDE_MODELS: &[&str] = &[
+    "databricks-claude-opus-4-6",
+    "databricks-claude-sonnet-4-6",
+    "databricks-claude-opus-4-5",
+    "databricks-claude-sonnet-4-5",
+    "databricks-claude-haiku-4-5",
+];
 
 impl Default for DevstackOptions {
     fn default() -> Self {
@@ -95,6 +112,8 @@ impl Default for DevstackOptions {
             user_roles: Default::default(),
             extra_workspaces: 0,
             tls: false,
+            claude_models: DEFAULT_CLAUDE_MODELS.iter().map(|m| m.to_string()).collect(),
+            ai_gateway: true,
         }
     }
 }
@@ -204,6 +223,8 @@ pub(crate) struct Shared {
     pub(crate) account: account::Account,
     pub(crate) endpoints: serving_admin::Endpoints,
     pub(crate) connections: Arc<server::Connections>,
+    pub(crate) claude_models: Vec<String>,
+    pub(crate) ai_gateway: bool,
 }
 
 impl Shared {
@@ -303,6 +324,8 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         account: Default::default(),
         endpoints: Default::default(),
         connections: Default::default(),
+        claude_models: opts.claude_models,
+        ai_gateway: opts.ai_gateway,
         info,
     });
     let conns = &shared.connections;

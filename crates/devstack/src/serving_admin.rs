@@ -142,8 +142,23 @@ async fn list(State(st): State<WsState>, Extension(skew): Extension<Skew>, heade
         return *r;
     }
     let endpoints = st.shared.endpoints.lock();
-    let mine: Vec<&Value> = endpoints.iter().filter(|((ws, _), _)| *ws == st.name).map(|(_, v)| v).collect();
+    // Databricks lists its pay-per-token foundation-model endpoints (`databricks-claude-…`)
+    // among the workspace's endpoints: what a launcher reads on a workspace without AI Gateway.
+    let mut mine: Vec<Value> = st.shared.claude_models.iter().map(|m| foundation_endpoint(m)).collect();
+    mine.extend(endpoints.iter().filter(|((ws, _), _)| *ws == st.name).map(|(_, v)| v.clone()));
     Json(json!({ "endpoints": mine })).into_response()
+}
+
+/// A pay-per-token foundation-model endpoint, as the endpoints list shows one.
+fn foundation_endpoint(name: &str) -> Value {
+    json!({
+        "name": name,
+        "creator": "Databricks",
+        "endpoint_type": "FOUNDATION_MODEL_API",
+        "task": "llm/v1/chat",
+        "state": {"ready": "READY", "config_update": "NOT_UPDATING"},
+        "config": {"served_entities": [{"name": name, "foundation_model": {"name": name}}]},
+    })
 }
 
 async fn get_one(

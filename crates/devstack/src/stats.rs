@@ -48,9 +48,14 @@ pub struct WorkspaceStats {
     pub api_calls_ok: u64,
     /// API calls refused for a missing, unknown, expired or under-scoped token.
     pub api_calls_unauthorized: u64,
-    /// Fingerprints of every distinct token presented to this workspace (Bearer, x-api-key and
-    /// exchange subject tokens), in first-seen order.
+    /// Fingerprints of every distinct token presented to this workspace, in first-seen order:
+    /// API tokens as they came in `Authorization` (an `x-api-key` header is not a credential
+    /// and is not recorded) and exchange subject tokens.
     pub seen_token_fingerprints: Vec<String>,
+    /// Fingerprints of the tokens that authenticated an Anthropic Messages request (what a
+    /// coding agent sent, as against a launcher's own API calls), in first-seen order.
+    #[serde(default)]
+    pub messages_token_fingerprints: Vec<String>,
 }
 
 /// The live counters behind [`Stats`].
@@ -76,6 +81,16 @@ impl Recorder {
     pub(crate) fn workspace(&self, name: &str, f: impl FnOnce(&mut WorkspaceStats)) {
         let mut stats = self.0.lock().expect("stats poisoned");
         f(stats.workspaces.entry(name.to_owned()).or_default());
+    }
+
+    /// Records that `token` authenticated a Messages request to workspace `name`.
+    pub(crate) fn messages_token(&self, name: &str, token: &str) {
+        let fp = fingerprint(token);
+        self.workspace(name, |w| {
+            if !w.messages_token_fingerprints.contains(&fp) {
+                w.messages_token_fingerprints.push(fp);
+            }
+        });
     }
 
     /// Records that `token` was presented to workspace `name`.

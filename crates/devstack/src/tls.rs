@@ -21,7 +21,10 @@ pub(crate) struct Tls {
     pub(crate) acceptor: TlsAcceptor,
 }
 
-/// The CA's name, as clients report an untrusted issuer.
+/// The start of the CA's name, as clients report an untrusted issuer. Each devstack adds a
+/// random suffix: a test that puts one devstack's CA in the machine's store must not make
+/// another devstack's certificate look signed by a same-named CA with another key (a signature
+/// failure where an unknown issuer is meant), in this run or a parallel one.
 pub const CA_NAME: &str = "Lakepass devstack CA";
 
 impl Tls {
@@ -30,7 +33,7 @@ impl Tls {
         let ca_key = KeyPair::generate().context("CA key")?;
         let mut ca = CertificateParams::new(Vec::<String>::new())?;
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name.push(DnType::CommonName, CA_NAME);
+        ca.distinguished_name.push(DnType::CommonName, format!("{CA_NAME} {}", crate::keys::random_hex(4)));
         ca.distinguished_name.push(DnType::OrganizationName, "Lakepass");
         ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let ca_cert = ca.self_signed(&ca_key).context("signing the CA")?;
@@ -41,6 +44,10 @@ impl Tls {
         leaf.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
         leaf.subject_alt_names.push(SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()));
         leaf.distinguished_name.push(DnType::CommonName, "localhost");
+        // Name the CA's key too, as real CAs do (RFC 5280 §4.2.1.1): a client that trusts
+        // several CAs of one name (Claude Code says CERT_SIGNATURE_FAILURE then) can tell which
+        // key signed this leaf.
+        leaf.use_authority_key_identifier_extension = true;
         let leaf_cert = leaf.signed_by(&leaf_key, &issuer).context("signing the server certificate")?;
 
         let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -118,8 +118,9 @@ pub(crate) fn router(shared: Arc<Shared>, name: &str) -> Router {
         .route("/oidc/.well-known/oauth-authorization-server", get(oauth_metadata))
         .route("/oidc/v1/token", post(token))
         .route("/api/2.0/preview/scim/v2/Me", get(scim_me))
-        .route("/serving-endpoints/{name}/v1/messages", post(serving::messages))
-        .route("/ai-gateway/anthropic/v1/messages", post(serving::messages))
+        .route("/serving-endpoints/{name}/v1/messages", post(serving::endpoint_messages))
+        .route("/ai-gateway/anthropic/v1/messages", post(serving::gateway_messages))
+        .route("/ai-gateway/anthropic/v1/models", get(serving::models))
         .merge(crate::account::routes())
         .merge(crate::serving_admin::routes())
         .merge(crate::mcp::routes())
@@ -129,6 +130,9 @@ pub(crate) fn router(shared: Arc<Shared>, name: &str) -> Router {
 }
 
 async fn not_found(uri: Uri) -> Response {
+    if uri.path().starts_with("/serving-endpoints/") {
+        return serving::bad_serving_path();
+    }
     databricks_error(
         StatusCode::NOT_FOUND,
         "ENDPOINT_NOT_FOUND",
@@ -171,8 +175,21 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// Authenticates an API call by `Authorization: Bearer` or `x-api-key`, recording both tokens and
-/// the outcome. `any_of_scopes` empty means any scope will do.
+/// The token an API call carries in `Authorization` (Bearer, or Basic with user `token`).
+pub(crate) fn presented_token(headers: &HeaderMap) -> Option<String> {
+    let basic = basic_auth(headers).filter(|(user, _)| user == "token").map(|(_, t)| t);
+    bearer(headers).map(str::to_owned).or(basic)
+}
+
+/// Authenticates an API call by its `Authorization` header, recording the token and the
+/// outcome. `any_of_scopes` empty means any scope will do.
+///
+/// Databricks takes a workspace token as `Authorization: Bearer <token>` (and, for REST calls,
+/// HTTP Basic with user `token`, as its curl examples do: `-u token:$DATABRICKS_TOKEN`). An
+/// `x-api-key` header is not a credential: Databricks' own Anthropic SDK example sets
+/// `api_key="unused"`, which the SDK sends as `x-api-key`, and puts the token in
+/// `Authorization: Bearer` ("Query with the Anthropic Messages API", docs.databricks.com).
+/// So a request carrying the token only in `x-api-key` is refused here, as it would be there.
 pub(crate) fn authenticate(
     st: &WsState,
     headers: &HeaderMap,
@@ -180,9 +197,8 @@ pub(crate) fn authenticate(
     any_of_scopes: &[&str],
 ) -> Result<Principal, Refusal> {
     let stats = &st.shared.stats;
-    let api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
-    let presented = bearer(headers).or(api_key.filter(|k| !k.is_empty()));
-    for token in [bearer(headers), api_key].into_iter().flatten() {
+    let presented = presented_token(headers);
+    if let Some(token) = &presented {
         stats.seen(&st.name, token);
     }
     let refuse = |status, error_code, message: &str| {
@@ -196,7 +212,7 @@ pub(crate) fn authenticate(
             "Credential was not sent or was of an unsupported type for this API.",
         );
     };
-    let Some((principal, scopes)) = st.ws().lookup(token, skew.now()) else {
+    let Some((principal, scopes)) = st.ws().lookup(&token, skew.now()) else {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "UNAUTHENTICATED",

@@ -30,8 +30,8 @@
 //! launch_dir = "~/src"        # where `launch terminal` / `launch claude --new-terminal` start
 //!
 //! [claude.dev]                # Claude Code through workspace `dev`'s gateway
-//! base_path = "/ai-gateway/anthropic"   # default; older workspaces: "/serving-endpoints/anthropic"
-//! opus_model = "system.ai.claude-opus-4-5"      # defaults follow base_path
+//! base_path = "/ai-gateway/anthropic"   # default: asked at launch; else "/serving-endpoints/anthropic"
+//! opus_model = "databricks-claude-opus-4-6"     # default: the newest the workspace lists
 //! headers = ["x-databricks-use-coding-agent-mode: true"]   # default
 //! helper_ttl_ms = 900000      # how long Claude Code caches a token (default 15 min)
 //!

@@ -6,9 +6,17 @@
 //! `Authorization: Bearer`; it re-runs it after `CLAUDE_CODE_API_KEY_HELPER_TTL_MS` and at once on
 //! a 401. `ANTHROPIC_AUTH_TOKEN` (and `ANTHROPIC_API_KEY`) win over the helper, so a launch that
 //! wants refresh removes them. Claude Code rejects raw Databricks model ids in `ANTHROPIC_MODEL`,
-//! so the three `ANTHROPIC_DEFAULT_*_MODEL` are pinned instead. A settings file's `env` is applied
-//! over the process environment, so the gateway variables also go into the `--settings` JSON,
-//! whose flag-level settings outrank the user's own files.
+//! so the three `ANTHROPIC_DEFAULT_*_MODEL` are pinned instead: the newest model of each family
+//! the workspace lists (`launch/models.rs`), unless `[claude.<ws>]` names one. A settings file's
+//! `env` is applied over the process environment, so the gateway variables also go into the
+//! `--settings` JSON, whose flag-level settings outrank the user's own files.
+//!
+//! WebSearch is denied there too (`permissions.deny: ["WebSearch"]`): Claude Code's WebSearch
+//! declares Anthropic's hosted `web_search_20250305` server tool, which the Databricks gateway
+//! rejects with a 400, so the model would waste a turn on it. A bare tool name in
+//! `permissions.deny` removes the tool from Claude's context (Databricks' ucode does the same,
+//! databricks/unity-gateway `src/ucode/agents/claude.py`; the key is Claude Code's own
+//! `permissions.deny` array, as its settings validation names it).
 
 use std::path::{Path, PathBuf};
 
@@ -18,11 +26,16 @@ use crate::atomic::write_atomic;
 use crate::config::{Config, Workspace};
 
 use super::environment::{EnvChanges, workspace_env};
+use super::models::{DiscoveredModels, Family, GATEWAY_BASE_PATH};
 use super::shell::sh_quote;
 use super::{LaunchError, utf8};
 
 /// The gateway path of current workspaces (AI Gateway).
-pub const DEFAULT_BASE_PATH: &str = "/ai-gateway/anthropic";
+pub const DEFAULT_BASE_PATH: &str = GATEWAY_BASE_PATH;
+/// Claude Code tools the Databricks gateway rejects; the launch denies them.
+pub const DENIED_TOOLS: &[&str] = &["WebSearch"];
+/// The version pinned when the workspace could not be asked which models it serves.
+const FALLBACK_VERSION: &str = "4-5";
 /// Headers sent unless the config says otherwise: Databricks' coding-agent mode.
 pub const DEFAULT_HEADERS: &[&str] = &["x-databricks-use-coding-agent-mode: true"];
 /// How long Claude Code reuses a helper token unless configured: 15 minutes.
@@ -48,25 +61,75 @@ pub struct ClaudeGateway {
 }
 
 impl ClaudeGateway {
-    /// The settings of workspace `name` (`[claude.<name>]`), defaults for what is not set. Model
-    /// defaults follow the base path: AI Gateway serves `system.ai.claude-*`, serving endpoints
-    /// `databricks-claude-*`.
+    /// The settings of workspace `name` without asking the workspace: what `[claude.<name>]`
+    /// sets, the last-resort model names for the rest (see [`ClaudeGateway::resolve`]).
     pub fn for_workspace(config: &Config, name: &str) -> Self {
+        Self::resolve(config, name, None).0
+    }
+
+    /// True when `[claude.<name>]` names all three models, so there is nothing to ask.
+    pub fn models_all_configured(config: &Config, name: &str) -> bool {
+        config
+            .claude
+            .get(name)
+            .is_some_and(|c| c.opus_model.is_some() && c.sonnet_model.is_some() && c.haiku_model.is_some())
+    }
+
+    /// The settings of workspace `name`. What `[claude.<name>]` sets wins. The rest comes from
+    /// what the workspace said it serves (`discovered`): its gateway path and the newest model
+    /// of each family; a family it does not serve takes a neighbour's model (a workspace
+    /// without Haiku runs Haiku's work on Sonnet). Only when nothing is known does a family get
+    /// the last-resort `*-4-5` name (`system.ai.claude-*` on AI Gateway, `databricks-claude-*`
+    /// on serving endpoints). Returns the notes to tell the user about substitutions.
+    pub fn resolve(
+        config: &Config,
+        name: &str,
+        discovered: Option<&DiscoveredModels>,
+    ) -> (Self, Vec<String>) {
         let c = config.claude.get(name).cloned().unwrap_or_default();
-        let base_path = c.base_path.unwrap_or_else(|| DEFAULT_BASE_PATH.into());
+        let base_path = c
+            .base_path
+            .clone()
+            .or_else(|| discovered.map(|d| d.base_path.clone()))
+            .unwrap_or_else(|| DEFAULT_BASE_PATH.into());
         let prefix = if base_path.starts_with("/serving-endpoints") {
             "databricks-claude"
         } else {
             "system.ai.claude"
         };
-        ClaudeGateway {
-            opus_model: c.opus_model.unwrap_or_else(|| format!("{prefix}-opus-4-5")),
-            sonnet_model: c.sonnet_model.unwrap_or_else(|| format!("{prefix}-sonnet-4-5")),
-            haiku_model: c.haiku_model.unwrap_or_else(|| format!("{prefix}-haiku-4-5")),
+        let mut notes = Vec::new();
+        let mut pick = |family: Family, configured: Option<String>| -> String {
+            if let Some(m) = configured {
+                return m;
+            }
+            let served = discovered.map(|d| &d.models);
+            if let Some(m) = served.and_then(|s| s.get(family)) {
+                return m.to_string();
+            }
+            let neighbours = match family {
+                Family::Opus => [Family::Sonnet, Family::Haiku],
+                Family::Sonnet => [Family::Opus, Family::Haiku],
+                Family::Haiku => [Family::Sonnet, Family::Opus],
+            };
+            if let Some(m) = served.and_then(|s| neighbours.iter().find_map(|f| s.get(*f))) {
+                notes.push(format!(
+                    "workspace `{name}` serves no {} model; Claude Code's {} work goes to {m}",
+                    family.name(),
+                    family.name()
+                ));
+                return m.to_string();
+            }
+            format!("{prefix}-{}-{FALLBACK_VERSION}", family.name())
+        };
+        let gw = ClaudeGateway {
+            opus_model: pick(Family::Opus, c.opus_model),
+            sonnet_model: pick(Family::Sonnet, c.sonnet_model),
+            haiku_model: pick(Family::Haiku, c.haiku_model),
             headers: c.headers.unwrap_or_else(|| DEFAULT_HEADERS.iter().map(|h| h.to_string()).collect()),
             helper_ttl_ms: c.helper_ttl_ms.unwrap_or(DEFAULT_HELPER_TTL_MS),
             base_path,
-        }
+        };
+        (gw, notes)
     }
 
     /// The variables Claude Code reads to reach the gateway (no credentials among them).
@@ -116,7 +179,8 @@ pub struct ClaudePlan {
     /// Environment changes: the gateway and workspace variables; credentials that would win
     /// over the helper removed.
     pub env: EnvChanges,
-    /// `{"apiKeyHelper": …, "env": {…}}`: passed with `--settings`, merged by `--write-settings`.
+    /// `{"apiKeyHelper": …, "env": {…}, "permissions": {"deny": ["WebSearch"]}}`: passed with
+    /// `--settings`, merged by `--write-settings`.
     pub settings: Value,
     /// Arguments for `claude`.
     pub args: Vec<String>,
@@ -139,7 +203,11 @@ pub fn claude_plan(
         env.remove(k);
     }
     let env_json: Map<String, Value> = gateway.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-    let settings = json!({ "apiKeyHelper": helper, "env": env_json });
+    let settings = json!({
+        "apiKeyHelper": helper,
+        "env": env_json,
+        "permissions": { "deny": DENIED_TOOLS },
+    });
     let mut args = vec!["--settings".to_string(), settings.to_string()];
     args.extend(user_args.iter().cloned());
     ClaudePlan { env, settings, args }
@@ -152,8 +220,9 @@ pub fn claude_settings_path(home: &Path, claude_config_dir: Option<&Path>) -> Pa
 }
 
 /// Merges `ours` (the plan's settings) into the text of a settings file: sets `apiKeyHelper`
-/// and our `env` keys, removes `env` credentials that would win over the helper, keeps every
-/// other key and value. Returns the new text and the names of the removed variables.
+/// and our `env` keys, adds our `permissions.deny` entries to the user's (keeping theirs),
+/// removes `env` credentials that would win over the helper, keeps every other key and value.
+/// Returns the new text and the names of the removed variables.
 pub fn merge_settings(existing: &str, ours: &Value) -> Result<(String, Vec<String>), String> {
     let mut root = if existing.trim().is_empty() {
         Value::Object(Map::new())
@@ -171,8 +240,19 @@ pub fn merge_settings(existing: &str, ours: &Value) -> Result<(String, Vec<Strin
             env.insert(k.clone(), v.clone());
         }
     }
-    let removed =
+    let removed: Vec<String> =
         OVERRIDING_VARS.iter().filter(|k| env.remove(**k).is_some()).map(|k| k.to_string()).collect();
+    if let Some(Value::Array(ours_deny)) = ours.pointer("/permissions/deny") {
+        let permissions = obj.entry("permissions").or_insert_with(|| Value::Object(Map::new()));
+        let permissions = permissions.as_object_mut().ok_or("its `permissions` is not an object")?;
+        let deny = permissions.entry("deny").or_insert_with(|| Value::Array(Vec::new()));
+        let deny = deny.as_array_mut().ok_or("its `permissions.deny` is not an array")?;
+        for rule in ours_deny {
+            if !deny.contains(rule) {
+                deny.push(rule.clone());
+            }
+        }
+    }
     let mut text = serde_json::to_string_pretty(&root).map_err(|e| e.to_string())?;
     text.push('\n');
     Ok((text, removed))

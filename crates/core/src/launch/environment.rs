@@ -5,8 +5,21 @@
 //! profile (`DATABRICKS_CONFIG_PROFILE`), which the live token service keeps fresh: no token.
 //! Only when asked (`lakepass env --with-token`) does a token go in, as `DATABRICKS_TOKEN`, and
 //! then the profile is unset, because the SDKs would otherwise see two ways to sign in.
+//!
+//! A company that inspects TLS needs its CA trusted by every tool, not only by Lakepass. When
+//! the config names a `ca_file` for the workspace (or globally), the launch passes it on, each
+//! variable only where the user has not set it already ([`pass_on_ca`]):
+//! `NODE_EXTRA_CA_CERTS` (Node, hence Claude Code: added to its built-in roots, so it gets the
+//! company CAs alone), and `REQUESTS_CA_BUNDLE` (Python requests, hence the Databricks SDK) and
+//! `SSL_CERT_FILE` (OpenSSL, Go and others), which *replace* the default roots, so they get a
+//! bundle of the system's roots plus the company CAs ([`write_ca_files`]): a tool that also
+//! talks to uninspected hosts keeps trusting them.
 
-use crate::config::Workspace;
+use std::path::{Path, PathBuf};
+
+use crate::atomic::{create_private_dirs, write_atomic};
+use crate::config::{Config, Workspace};
+use crate::paths::sanitize;
 use crate::secret::Secret;
 use crate::sink::live_profile_name;
 
@@ -99,4 +112,82 @@ pub fn export_lines(env: &EnvChanges) -> String {
         out.push_str(&format!("export {k}={}\n", sh_quote(v.secret())));
     }
     out
+}
+
+/// The variables that pass a CA on, in the order they are set.
+pub const CA_VARS: [&str; 3] = ["NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"];
+
+/// Where the system keeps its CA bundle, by distribution (Debian/Ubuntu, Fedora/RHEL,
+/// openSUSE, macOS/Alpine): the first that exists goes into the replacing bundle.
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The CA files to hand to tools launched for workspace `workspace`: the global `ca_file`,
+/// then the workspace's own (`~` expanded), without repeats.
+pub fn workspace_ca_files(config: &Config, workspace: &str, home: Option<&Path>) -> Vec<PathBuf> {
+    let own = config.workspace.get(workspace).and_then(|w| w.ca_file.as_ref());
+    let mut out: Vec<PathBuf> = Vec::new();
+    for p in config.ca_file.iter().chain(own) {
+        let p = super::expand_home(&p.to_string_lossy(), home);
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The files the CA variables name: the company CAs alone, and the system's roots plus them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaFiles {
+    /// For `NODE_EXTRA_CA_CERTS` (added to Node's roots).
+    pub extra: PathBuf,
+    /// For `REQUESTS_CA_BUNDLE` and `SSL_CERT_FILE` (replacing the default roots).
+    pub bundle: PathBuf,
+}
+
+/// Sets the CA variables to `files`, each only where `user_has(var)` is false: a CA the user
+/// chose for a tool stays theirs.
+pub fn pass_on_ca(env: &mut EnvChanges, files: &CaFiles, user_has: impl Fn(&str) -> bool) {
+    for var in CA_VARS {
+        if user_has(var) {
+            continue;
+        }
+        let file = if var == "NODE_EXTRA_CA_CERTS" { &files.extra } else { &files.bundle };
+        env.set(var, file.to_string_lossy().into_owned());
+    }
+}
+
+/// The PEM text of the replacing bundle: the system's bundle (if any), then each CA file.
+pub fn ca_bundle(system: Option<&str>, cas: &[String]) -> String {
+    let mut out = String::new();
+    for pem in system.into_iter().map(str::to_string).chain(cas.iter().cloned()) {
+        out.push_str(pem.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Writes the CA files for workspace `workspace` under `<data_dir>/launch` (atomically, 0600)
+/// from `cas` (the `ca_file`s, which must be readable). With one CA file, `extra` is that file.
+pub fn write_ca_files(data_dir: &Path, workspace: &str, cas: &[PathBuf]) -> std::io::Result<CaFiles> {
+    let texts: Vec<String> = cas.iter().map(std::fs::read_to_string).collect::<Result<_, _>>()?;
+    let dir = data_dir.join("launch");
+    create_private_dirs(&dir)?;
+    let name = sanitize(workspace);
+    let extra = match cas {
+        [one] => one.clone(),
+        _ => {
+            let path = dir.join(format!("ca-extra-{name}.pem"));
+            write_atomic(&path, ca_bundle(None, &texts).as_bytes(), 0o600)?;
+            path
+        }
+    };
+    let system = SYSTEM_BUNDLES.iter().find_map(|p| std::fs::read_to_string(p).ok());
+    let bundle = dir.join(format!("ca-bundle-{name}.pem"));
+    write_atomic(&bundle, ca_bundle(system.as_deref(), &texts).as_bytes(), 0o600)?;
+    Ok(CaFiles { extra, bundle })
 }

@@ -19,6 +19,7 @@
 mod claude;
 mod environment;
 mod mcp;
+pub mod models;
 mod platform;
 mod shell;
 mod terminal;
@@ -26,11 +27,14 @@ mod terminal;
 use std::path::{Path, PathBuf};
 
 pub use claude::{
-    ClaudeGateway, ClaudePlan, DEFAULT_HEADERS, DEFAULT_HELPER_TTL_MS, OVERRIDING_VARS, claude_plan,
-    claude_settings_path, effective_ttl_ms, helper_command, merge_settings, settings_conflicts,
+    ClaudeGateway, ClaudePlan, DEFAULT_HEADERS, DEFAULT_HELPER_TTL_MS, DENIED_TOOLS, OVERRIDING_VARS,
+    claude_plan, claude_settings_path, effective_ttl_ms, helper_command, merge_settings, settings_conflicts,
     write_claude_settings,
 };
-pub use environment::{EnvChanges, export_lines, workspace_env};
+pub use environment::{
+    CA_VARS, CaFiles, EnvChanges, ca_bundle, export_lines, pass_on_ca, workspace_ca_files, workspace_env,
+    write_ca_files,
+};
 pub use mcp::{add_mcp_config, headers_helper_command, mcp_config, merge_mcp_json, write_mcp_json};
 pub use platform::{CURRENT_PLATFORM, hand_over, spawn_detached};
 pub use shell::sh_quote;

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use super::models::{DiscoveredModels, FamilyModels};
 use super::*;
 use crate::config::{Config, ConfigError, TerminalSetting};
 use crate::secret::Secret;
@@ -74,7 +75,64 @@ fn settings_json_names_the_helper_and_repeats_the_gateway_env() {
     assert_eq!(env["ANTHROPIC_BASE_URL"], "https://adb-1.azuredatabricks.net/ai-gateway/anthropic");
     assert_eq!(env["CLAUDE_CODE_API_KEY_HELPER_TTL_MS"], "900000");
     assert!(!env.contains_key("ANTHROPIC_AUTH_TOKEN") && !env.contains_key("DATABRICKS_HOST"));
-    assert_eq!(p.settings.as_object().unwrap().len(), 2);
+    // The gateway rejects Claude Code's WebSearch server tool: a bare deny rule removes it.
+    assert_eq!(p.settings["permissions"], json!({"deny": ["WebSearch"]}));
+    assert_eq!(p.settings.as_object().unwrap().len(), 3);
+}
+
+fn discovered(
+    base_path: &str,
+    opus: Option<&str>,
+    sonnet: Option<&str>,
+    haiku: Option<&str>,
+) -> DiscoveredModels {
+    DiscoveredModels {
+        host: "https://adb-1.azuredatabricks.net".into(),
+        asked_base_path: None,
+        base_path: base_path.into(),
+        models: FamilyModels {
+            opus: opus.map(String::from),
+            sonnet: sonnet.map(String::from),
+            haiku: haiku.map(String::from),
+        },
+        asked_at: 0,
+    }
+}
+
+#[test]
+fn discovered_models_are_pinned_and_configured_ones_win() {
+    let c = config();
+    let d = discovered(
+        "/ai-gateway/anthropic",
+        Some("databricks-claude-opus-4-6"),
+        Some("databricks-claude-sonnet-4-6"),
+        Some("databricks-claude-haiku-4-5"),
+    );
+    let (gw, notes) = ClaudeGateway::resolve(&c, "dev", Some(&d));
+    assert_eq!(
+        (gw.opus_model.as_str(), gw.sonnet_model.as_str(), gw.haiku_model.as_str()),
+        ("databricks-claude-opus-4-6", "databricks-claude-sonnet-4-6", "databricks-claude-haiku-4-5")
+    );
+    assert_eq!(gw.base_path, "/ai-gateway/anthropic");
+    assert!(notes.is_empty());
+    // `old` configures its base path and its Sonnet: both win over what the workspace lists.
+    let d = discovered("/ai-gateway/anthropic", Some("databricks-claude-opus-4-6"), Some("x-sonnet"), None);
+    let (gw, notes) = ClaudeGateway::resolve(&c, "old", Some(&d));
+    assert_eq!(gw.base_path, "/serving-endpoints/anthropic");
+    assert_eq!(gw.sonnet_model, "databricks-claude-sonnet-4");
+    assert_eq!(gw.opus_model, "databricks-claude-opus-4-6");
+    // No Haiku served: Haiku's work goes to the nearest family that is, and the user is told.
+    assert_eq!(gw.haiku_model, "x-sonnet");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("no haiku model") && notes[0].contains("x-sonnet"), "{notes:?}");
+    // A workspace without AI Gateway: its serving-endpoints path is taken.
+    let d = discovered("/serving-endpoints/anthropic", None, Some("databricks-claude-sonnet-4-5"), None);
+    let (gw, _) = ClaudeGateway::resolve(&c, "dev", Some(&d));
+    assert_eq!(gw.base_path, "/serving-endpoints/anthropic");
+    assert_eq!(gw.opus_model, "databricks-claude-sonnet-4-5");
+    assert!(
+        !ClaudeGateway::models_all_configured(&c, "old") && !ClaudeGateway::models_all_configured(&c, "dev")
+    );
 }
 
 #[test]
@@ -149,7 +207,7 @@ fn merging_settings_keeps_everything_else_and_drops_winning_credentials() {
     assert_eq!(removed, ["ANTHROPIC_AUTH_TOKEN"]);
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["model"], "opus");
-    assert_eq!(v["permissions"], json!({"allow": ["Bash(ls:*)"]}));
+    assert_eq!(v["permissions"], json!({"allow": ["Bash(ls:*)"], "deny": ["WebSearch"]}));
     assert_eq!(v["apiKeyHelper"], ours["apiKeyHelper"]);
     assert_eq!(v["env"]["FOO"], "bar");
     assert_eq!(v["env"]["ANTHROPIC_BASE_URL"], ours["env"]["ANTHROPIC_BASE_URL"]);
@@ -162,6 +220,15 @@ fn merging_settings_keeps_everything_else_and_drops_winning_credentials() {
     // Never overwrite what cannot be merged losslessly.
     assert!(merge_settings("[1]", &ours).unwrap_err().contains("not an object"));
     assert!(merge_settings("{\"env\": 3}", &ours).unwrap_err().contains("`env`"));
+    assert!(merge_settings("{\"permissions\": []}", &ours).unwrap_err().contains("`permissions`"));
+    assert!(
+        merge_settings("{\"permissions\": {\"deny\": 1}}", &ours).unwrap_err().contains("`permissions.deny`")
+    );
+    // The user's own deny rules stay, ours is added once.
+    let (text2, _) =
+        merge_settings("{\"permissions\": {\"deny\": [\"Bash(rm:*)\", \"WebSearch\"]}}", &ours).unwrap();
+    let v2: Value = serde_json::from_str(&text2).unwrap();
+    assert_eq!(v2["permissions"]["deny"], json!(["Bash(rm:*)", "WebSearch"]));
     assert!(merge_settings("{oops", &ours).unwrap_err().contains("not valid JSON"));
     assert_eq!(settings_conflicts(existing), ["ANTHROPIC_AUTH_TOKEN"]);
     assert!(settings_conflicts(&text).is_empty() && settings_conflicts("not json").is_empty());
@@ -495,4 +562,58 @@ fn launcher_config_is_validated_with_line_and_field() {
         Some(TerminalSetting::Command(vec!["wezterm".into(), "start".into(), "--".into()]))
     );
     assert_eq!(c.claude_path.as_deref(), Some(Path::new("/opt/claude")));
+}
+
+#[test]
+fn a_configured_ca_is_passed_on_where_the_user_has_not_chosen_one() {
+    let home = Path::new("/home/u");
+    let c = Config::parse(
+        &format!(
+            "ca_file = \"/etc/corp.pem\"\n{}",
+            CONFIG.replacen("profile = \"legacy\"", "profile = \"legacy\"\nca_file = \"~/ws.pem\"", 1)
+        ),
+        Path::new("config.toml"),
+    )
+    .unwrap();
+    assert_eq!(
+        workspace_ca_files(&c, "old", Some(home)),
+        [PathBuf::from("/etc/corp.pem"), home.join("ws.pem")]
+    );
+    assert_eq!(workspace_ca_files(&c, "dev", Some(home)), [PathBuf::from("/etc/corp.pem")]);
+    assert!(workspace_ca_files(&config(), "dev", Some(home)).is_empty());
+
+    let files = CaFiles { extra: "/x/extra.pem".into(), bundle: "/x/bundle.pem".into() };
+    let mut env = EnvChanges::default();
+    pass_on_ca(&mut env, &files, |k| k == "SSL_CERT_FILE");
+    assert_eq!(env.get("NODE_EXTRA_CA_CERTS"), Some("/x/extra.pem"), "Node adds these to its own roots");
+    assert_eq!(
+        env.get("REQUESTS_CA_BUNDLE"),
+        Some("/x/bundle.pem"),
+        "requests replaces certifi: a full bundle"
+    );
+    assert_eq!(env.get("SSL_CERT_FILE"), None, "the user's own choice stays");
+    assert!(env.remove.is_empty());
+    assert_eq!(ca_bundle(Some("SYS\n\n"), &["A".into(), "B\n".into()]), "SYS\nA\nB\n");
+}
+
+#[test]
+fn ca_files_for_a_launch_are_written_privately_and_bundle_the_system_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.pem"), dir.path().join("b.pem"));
+    std::fs::write(&a, "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n").unwrap();
+    std::fs::write(&b, "-----BEGIN CERTIFICATE-----\nBBB\n-----END CERTIFICATE-----\n").unwrap();
+    let data = dir.path().join("data");
+    let one = write_ca_files(&data, "dev", std::slice::from_ref(&a)).unwrap();
+    assert_eq!(one.extra, a, "one CA file is named as it is");
+    let bundle = std::fs::read_to_string(&one.bundle).unwrap();
+    assert!(bundle.ends_with("AAA\n-----END CERTIFICATE-----\n"), "{bundle}");
+    let two = write_ca_files(&data, "dev", &[a.clone(), b.clone()]).unwrap();
+    let extra = std::fs::read_to_string(&two.extra).unwrap();
+    assert!(extra.contains("AAA") && extra.contains("BBB") && two.extra.starts_with(&data));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&two.bundle).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    assert!(write_ca_files(&data, "dev", &[dir.path().join("missing.pem")]).is_err());
 }

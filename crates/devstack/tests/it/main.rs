@@ -3,4 +3,5 @@
 mod faults;
 mod helpers;
 mod idp;
+mod serving;
 mod workspace;

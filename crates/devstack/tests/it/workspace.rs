@@ -263,7 +263,7 @@ async fn host_metadata_the_sdks_probe() {
     assert_eq!(head.status(), StatusCode::OK);
 }
 
-async fn workspace_token(stack: &Devstack, name: &str, scope: &str) -> String {
+pub async fn workspace_token(stack: &Devstack, name: &str, scope: &str) -> String {
     let sp = &stack.info().service_principal;
     let body: Value = client()
         .post(format!("{}/oidc/v1/token", host(stack, name)))
@@ -288,7 +288,8 @@ async fn anthropic_messages_json_and_sse() {
 
     let resp = client()
         .post(format!("{base}/serving-endpoints/anthropic/v1/messages"))
-        .header("x-api-key", &token)
+        .bearer_auth(&token)
+        .header("x-api-key", "unused")
         .json(&request)
         .send()
         .await
@@ -305,7 +306,6 @@ async fn anthropic_messages_json_and_sse() {
     let resp = client()
         .post(format!("{base}/ai-gateway/anthropic/v1/messages?beta=true"))
         .bearer_auth(&token)
-        .header("x-api-key", &token)
         .json(&streaming)
         .send()
         .await
@@ -340,7 +340,8 @@ async fn anthropic_messages_json_and_sse() {
     assert_eq!(events[2].1["delta"], json!({"type": "text_delta", "text": "pong"}));
     assert_eq!(events[4].1["delta"]["stop_reason"], "end_turn");
 
-    // Wrong scope, no token, and another workspace's token are refused.
+    // Wrong scope, no token, another workspace's token, and the right token in `x-api-key`
+    // only (not a credential on Databricks) are refused.
     let sql = workspace_token(&stack, "dev", "sql").await;
     let resp = client()
         .post(format!("{base}/ai-gateway/anthropic/v1/messages"))
@@ -351,14 +352,22 @@ async fn anthropic_messages_json_and_sse() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let prod_token = workspace_token(&stack, "prod", "all-apis").await;
-    for auth in [None, Some(prod_token.as_str())] {
+    let api_key_only = workspace_token(&stack, "dev", "serving").await;
+    for (bearer, api_key) in [(None, None), (Some(prod_token.as_str()), None), (None, Some(&api_key_only))] {
         let mut req = client().post(format!("{base}/ai-gateway/anthropic/v1/messages")).json(&request);
-        if let Some(t) = auth {
-            req = req.header("x-api-key", t);
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
         }
-        assert_eq!(req.send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        if let Some(k) = api_key {
+            req = req.header("x-api-key", k);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error_code"], "UNAUTHENTICATED");
     }
     let dev = &stack.stats().workspaces["dev"];
-    assert_eq!((dev.api_calls_ok, dev.api_calls_unauthorized), (2, 3));
+    assert_eq!((dev.api_calls_ok, dev.api_calls_unauthorized), (2, 4));
     assert!(dev.seen_token_fingerprints.contains(&fingerprint(&prod_token)));
+    assert!(!dev.seen_token_fingerprints.contains(&fingerprint(&api_key_only)), "x-api-key is not read");
 }
