@@ -129,13 +129,24 @@ async fn bad_subject_tokens_are_refused_with_the_documented_error() {
         (with(json!({"iss": format!("{}/", stack.info().issuer)})), "Token issuer is not trusted"),
         (with(json!({"iss": "https://evil.example"})), "Token issuer is not trusted"),
         (forged, "Invalid signature"),
-        (with(json!({"email": null})), "Token subject claim is missing"),
+        // The default policy names the user by `sub`, as Databricks' default does.
+        (with(json!({"sub": null})), "Token subject claim is missing"),
+        // The JWKS holds two keys, so a token must say which one signed it.
+        (
+            stack.sign_claims_without_kid(&good_claims(&stack)),
+            "Token has no kid, and the issuer's JWKS has several keys",
+        ),
     ];
     for (token, reason) in &cases {
         let (status, body) = exchange(&stack, "dev", token, &[]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{reason}: {body}");
         assert_eq!(body, json!({"error": "invalid_request", "error_description": reason}));
     }
+    // `sub`, not `email`, is the Databricks user.
+    let (status, body) = exchange(&stack, "dev", &good, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, me) = scim_me(&stack, "dev", str_of(&body, "access_token")).await;
+    assert_eq!((&me["userName"], &me["emails"][0]["value"]), (&json!("user-x"), &json!("dana@example.com")));
     // Within the 30 s leeway an expired token still passes.
     let (status, _) = exchange(&stack, "dev", &with(json!({"exp": now() - 10})), &[]).await;
     assert_eq!(status, StatusCode::OK);
@@ -143,7 +154,7 @@ async fn bad_subject_tokens_are_refused_with_the_documented_error() {
     assert_eq!((status, str_of(&body, "error")), (StatusCode::BAD_REQUEST, "invalid_scope"));
 
     let dev = &stack.stats().workspaces["dev"];
-    assert_eq!((dev.exchanges_ok, dev.exchanges_failed), (1, cases.len() as u64 + 1));
+    assert_eq!((dev.exchanges_ok, dev.exchanges_failed), (2, cases.len() as u64 + 1));
     assert!(dev.seen_token_fingerprints.contains(&fingerprint("not-a-jwt")));
 }
 
