@@ -59,6 +59,25 @@ pub(crate) fn parse_form(body: &[u8]) -> HashMap<String, String> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
+/// A token-endpoint request whose body is not a form; answers as `invalid_request`.
+#[derive(Debug)]
+pub(crate) struct NotAForm {
+    path: &'static str,
+}
+
+impl IntoResponse for NotAForm {
+    fn into_response(self) -> Response {
+        let path = self.path;
+        oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &format!(
+                "only application/x-www-form-urlencoded content-type bodies are supported on POST {path}"
+            ),
+        )
+    }
+}
+
 /// The form of a token-endpoint request, whose body RFC 6749 §4.1.3 and §3.2 require to be
 /// `application/x-www-form-urlencoded`. Another media type is refused as `invalid_request`, in
 /// the words of the certified `oidc-provider` (`lib/shared/selective_body.js`); a request with no
@@ -66,8 +85,8 @@ pub(crate) fn parse_form(body: &[u8]) -> HashMap<String, String> {
 pub(crate) fn token_form(
     headers: &HeaderMap,
     body: &[u8],
-    path: &str,
-) -> Result<HashMap<String, String>, Response> {
+    path: &'static str,
+) -> Result<HashMap<String, String>, NotAForm> {
     let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
         return Ok(HashMap::new());
     };
@@ -75,11 +94,7 @@ pub(crate) fn token_form(
     if media_type.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded") {
         return Ok(parse_form(body));
     }
-    Err(oauth_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-        &format!("only application/x-www-form-urlencoded content-type bodies are supported on POST {path}"),
-    ))
+    Err(NotAForm { path })
 }
 
 /// The credentials of an `Authorization: Basic` header, if any (RFC 6749 §2.3.1).
@@ -118,7 +133,7 @@ mod tests {
         assert_eq!(token_form(&h, b"grant_type=x", "/token").unwrap()["grant_type"], "x");
         for refused in ["application/json", "text/plain", "multipart/form-data; boundary=x"] {
             h.insert(header::CONTENT_TYPE, refused.parse().unwrap());
-            let resp = token_form(&h, b"grant_type=x", "/token").unwrap_err();
+            let resp = token_form(&h, b"grant_type=x", "/token").unwrap_err().into_response();
             assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{refused}");
         }
     }

@@ -250,7 +250,7 @@ pub(crate) async fn token(
 ) -> Response {
     let form = match token_form(&headers, &body, "/token") {
         Ok(form) => form,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     let param = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let basic = basic_auth(&headers);

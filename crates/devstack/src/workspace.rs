@@ -272,7 +272,7 @@ async fn token(
 ) -> Response {
     let form = match token_form(&headers, &body, "/oidc/v1/token") {
         Ok(form) => form,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     let param = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let ttl = st.shared.workspace_token_ttl.as_secs() as i64;
