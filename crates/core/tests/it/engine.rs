@@ -309,19 +309,14 @@ async fn a_refresh_without_an_id_token_keeps_the_session_and_asks_only_id_token_
         lakepass_devstack::start(DevstackOptions { id_token_on_refresh: false, ..setup.devstack.clone() })
             .await
             .unwrap();
-    let (issuer, prod_host) = (ds.info().issuer.clone(), ds.info().workspaces[1].host.clone());
     // prod trusts the IdP's access token (audience `api://lakepass-dev`) and exchanges that.
+    let issuer = ds.info().issuer.clone();
     ds.add_federation_policy(
         "prod",
         lakepass_devstack::FederationPolicy::new(issuer, vec!["api://lakepass-dev".into()]),
     );
-    let config = lakepass_devstack::ClientConfigOptions {
-        workspaces: vec!["dev".into()],
-        extra: format!(
-            "\n[workspace.prod]\nidp = \"devstack\"\nhost = \"{prod_host}\"\ntoken = \"access_token\"\n"
-        ),
-        ..Default::default()
-    };
+    let config =
+        lakepass_devstack::ClientConfigOptions { access_token_on: vec!["prod".into()], ..Default::default() };
     let f = Fixture::over(
         std::sync::Arc::new(ds),
         Setup {
