@@ -66,6 +66,25 @@ async fn exchange_is_accepted_by_dev_and_its_token_refused_by_prod() {
     assert_eq!(over_http, stats);
 }
 
+/// A missing `scope` is `all-apis`, as the Databricks SDKs default it (no primary source shows
+/// Databricks refusing it; see `parse_scopes`). An empty one is the same.
+#[tokio::test]
+async fn an_exchange_without_a_scope_gets_all_apis() {
+    let stack = auto_approving().await;
+    let jwt = stack.sign_claims(&good_claims(&stack));
+    let mut form =
+        vec![("grant_type", TOKEN_EXCHANGE), ("subject_token_type", JWT_TYPE), ("subject_token", &jwt)];
+    for scope in [None, Some("")] {
+        form.retain(|(k, _)| *k != "scope");
+        form.extend(scope.map(|s| ("scope", s)));
+        let resp =
+            client().post(format!("{}/oidc/v1/token", host(&stack, "dev"))).form(&form).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{scope:?}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["scope"], "all-apis", "{scope:?}: {body}");
+    }
+}
+
 /// Databricks derives the exchanged token's lifetime from the subject JWT's: a JWT with little
 /// left buys a token with as little, never the full workspace lifetime.
 #[tokio::test]
