@@ -126,7 +126,7 @@ impl Engine {
     /// exchanges the access token goes on, and one that exchanges the id_token needs a new
     /// sign-in, told why; the session is not refreshed again for it, which would only ask the
     /// IdP the same question.
-    async fn idp_session_for(
+    pub async fn idp_session_for(
         &self,
         idp_name: &str,
         kind: SubjectTokenKind,
