@@ -32,13 +32,21 @@ impl SdkRun {
     }
 }
 
-/// Runs `sdk_live.py <profile> <seconds>` in the home's environment.
-async fn sdk_live(home: &TempHome, python: &std::path::Path, profile: &str, seconds: u64) -> SdkRun {
+/// How long to wait for any one rotation: several token lifetimes, so that only a rotation that
+/// never comes fails, not a slow machine.
+const PER_ROTATION: Duration = Duration::from_secs(60);
+
+/// Runs `sdk_live.py <profile> <rotations>` in the home's environment: one SDK client calling
+/// until the token it holds has changed `rotations` times, each within [`PER_ROTATION`].
+async fn sdk_live(home: &TempHome, python: &std::path::Path, profile: &str, rotations: u32) -> SdkRun {
     let mut cmd = home.command(python);
-    cmd.arg(peers_dir().join("sdk_live.py")).arg(profile).arg(seconds.to_string());
-    let mut p = Proc::spawn(format!("python sdk_live.py {profile} {seconds}"), cmd);
+    cmd.arg(peers_dir().join("sdk_live.py"))
+        .arg(profile)
+        .arg(rotations.to_string())
+        .arg(PER_ROTATION.as_secs().to_string());
+    let mut p = Proc::spawn(format!("python sdk_live.py {profile} {rotations}"), cmd);
     p.close_stdin();
-    let out = p.wait(Duration::from_secs(seconds + 60)).await;
+    let out = p.wait(PER_ROTATION * (rotations + 1) + Duration::from_secs(60)).await;
     let lines = out.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     SdkRun { out, lines }
 }
@@ -72,17 +80,13 @@ async fn live_profile_keeps_one_sdk_process_working_across_rotations() {
     assert_eq!(home.profile_value("devstack-dev-live", "token"), None);
 
     let exchanges_before = ds.stats().workspaces["dev"].exchanges_ok;
-    let run = sdk_live(&home, &python, "devstack-dev-live", 18).await;
+    let run = sdk_live(&home, &python, "devstack-dev-live", 3).await;
     let summary = run.summary();
     assert_eq!(summary["failures"], 0, "every call worked: {:?}", run.out);
+    assert_eq!(summary["timed_out"], false, "each rotation came: {:?}", run.out);
     assert!(run.lines.iter().filter(|l| l["ok"] == true).all(|l| l["userName"] == USER_EMAIL));
     let distinct = run.fingerprints();
-    assert!(
-        distinct.len() >= 4,
-        "at least three rotations seen by one SDK client, got {}: {:?}",
-        distinct.len(),
-        run.out
-    );
+    assert_eq!(distinct.len(), 4, "three rotations seen by one SDK client: {:?}", run.out);
     let stats = ds.stats();
     assert!(stats.workspaces["dev"].exchanges_ok >= exchanges_before + 3, "{:?}", stats.workspaces["dev"]);
     let seen = &stats.workspaces["dev"].seen_token_fingerprints;
@@ -142,15 +146,11 @@ async fn cli_helper_flavour_refreshes_through_lakepass_with_no_lakepass_process(
     home.run(&["auth", "token", "--host", "https://unknown.example"]).await.code(2);
 
     let exchanges_before = ds.stats().workspaces["dev"].exchanges_ok;
-    let run = sdk_live(&home, &python, "devstack-dev-helper", 14).await;
+    let run = sdk_live(&home, &python, "devstack-dev-helper", 2).await;
     assert_eq!(run.summary()["failures"], 0, "every call worked: {:?}", run.out);
+    assert_eq!(run.summary()["timed_out"], false, "each rotation came: {:?}", run.out);
     let distinct = run.fingerprints();
-    assert!(
-        distinct.len() >= 3,
-        "rotations seen through `lakepass auth token`, got {}: {:?}",
-        distinct.len(),
-        run.out
-    );
+    assert_eq!(distinct.len(), 3, "two rotations seen through `lakepass auth token`: {:?}", run.out);
     assert!(ds.stats().workspaces["dev"].exchanges_ok >= exchanges_before + 2);
     eprintln!(
         "python stderr (SDK warnings about the version probe are expected):\n{}",

@@ -7,6 +7,10 @@
 //! stays on one file system and is atomic. Its mode is set before any byte is written, so a
 //! token is never readable by others, not even for a moment. Readers see either the old file or
 //! the new one, never a mix; on any failure the old file is untouched and the temp file removed.
+//!
+//! Debug builds have one test hook, [`PAUSE_IN_WRITE`]: a test that kills the process to prove
+//! the above can stop it between the complete temp file and the rename, and kill it exactly
+//! there, instead of hoping a timed kill lands inside a write.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -38,6 +42,36 @@ pub(crate) fn write_atomic_with(
     replace(path, bytes, mode, true, before_rename)
 }
 
+/// Test hook, read only in debug builds: the path of a FIFO. A write whose target is named
+/// [`PAUSE_IN_WRITE_OF`] (any write when that is unset) stops between the complete, synced temp
+/// file and the rename: it writes the target's path and a newline to the FIFO (blocking until
+/// the test opens it), then waits for a line back on the same FIFO before it goes on. A test
+/// kills the process in that wait.
+pub const PAUSE_IN_WRITE: &str = "LAKEPASS_TEST_PAUSE_IN_WRITE";
+/// Test hook: the file name whose writes [`PAUSE_IN_WRITE`] stops (`vault.json`, …).
+pub const PAUSE_IN_WRITE_OF: &str = "LAKEPASS_TEST_PAUSE_IN_WRITE_OF";
+
+#[cfg(debug_assertions)]
+fn pause_in_write(path: &Path) -> io::Result<()> {
+    use io::BufRead as _;
+    let Some(fifo) = std::env::var_os(PAUSE_IN_WRITE) else {
+        return Ok(());
+    };
+    let wanted = std::env::var_os(PAUSE_IN_WRITE_OF);
+    if wanted.is_some_and(|w| path.file_name() != Some(w.as_os_str())) {
+        return Ok(());
+    }
+    writeln!(std::fs::OpenOptions::new().write(true).open(&fifo)?, "{}", path.display())?;
+    let mut go = String::new();
+    io::BufReader::new(std::fs::File::open(&fifo)?).read_line(&mut go)?;
+    Ok(())
+}
+
+#[cfg(not(debug_assertions))]
+fn pause_in_write(_path: &Path) -> io::Result<()> {
+    Ok(())
+}
+
 fn replace(
     path: &Path,
     bytes: &[u8],
@@ -61,6 +95,7 @@ fn replace(
     if durable {
         tmp.as_file().sync_all()?;
     }
+    pause_in_write(path)?;
     before_rename()?;
     tmp.persist(path).map_err(|e| e.error)?;
     if durable { sync_dir(dir) } else { Ok(()) }

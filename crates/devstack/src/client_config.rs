@@ -25,6 +25,10 @@ pub struct ClientConfigOptions {
     pub scopes: Vec<String>,
     /// The workspaces whose table names the devstack's account id (for the account APIs).
     pub account_id_on: Vec<String>,
+    /// The workspaces that exchange the IdP's access token (`token = "access_token"`) rather
+    /// than its id_token; their federation policy must then accept the access token's audience,
+    /// `api://<client id>`.
+    pub access_token_on: Vec<String>,
     /// A top-level `ca_file` (the PEM of [`DevstackInfo::ca_pem`] saved somewhere), when set.
     pub ca_file: Option<String>,
     /// The live service's `[serve] port`, when set.
@@ -92,6 +96,9 @@ impl DevstackInfo {
             if opts.account_id_on.contains(&ws.name) {
                 s.push_str(&format!("account_id = {}\n", quoted(&self.account_id)));
             }
+            if opts.access_token_on.contains(&ws.name) {
+                s.push_str("token = \"access_token\"\n");
+            }
         }
         s.push_str(&opts.extra);
         s
@@ -141,6 +148,7 @@ mod tests {
         let text = info().client_config(&ClientConfigOptions {
             workspaces: vec!["prod".into(), "nope".into()],
             account_id_on: vec!["prod".into()],
+            access_token_on: vec!["prod".into()],
             serve_port: Some(9000),
             comment: Some("by a test".into()),
             extra: "\n[workspace.robot]\nauth = \"m2m\"\n".into(),
@@ -152,7 +160,7 @@ mod tests {
              issuer = \"http://127.0.0.1:8400\"\nclient_id = \"lakepass-dev\"\n\
              scopes = [\"openid\", \"email\", \"profile\", \"offline_access\"]\n\n\
              [workspace.prod]\nidp = \"devstack\"\nhost = \"http://127.0.0.1:8402\"\n\
-             profile = \"devstack-prod\"\naccount_id = \"acc-1\"\n\n[workspace.robot]\nauth = \"m2m\"\n"
+             profile = \"devstack-prod\"\naccount_id = \"acc-1\"\ntoken = \"access_token\"\n\n[workspace.robot]\nauth = \"m2m\"\n"
         );
         assert_eq!(quoted("a\"b\\c"), r#""a\"b\\c""#);
     }

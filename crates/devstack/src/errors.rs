@@ -59,6 +59,44 @@ pub(crate) fn parse_form(body: &[u8]) -> HashMap<String, String> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
+/// A token-endpoint request whose body is not a form; answers as `invalid_request`.
+#[derive(Debug)]
+pub(crate) struct NotAForm {
+    path: &'static str,
+}
+
+impl IntoResponse for NotAForm {
+    fn into_response(self) -> Response {
+        let path = self.path;
+        oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &format!(
+                "only application/x-www-form-urlencoded content-type bodies are supported on POST {path}"
+            ),
+        )
+    }
+}
+
+/// The form of a token-endpoint request, whose body RFC 6749 §4.1.3 and §3.2 require to be
+/// `application/x-www-form-urlencoded`. Another media type is refused as `invalid_request`, in
+/// the words of the certified `oidc-provider` (`lib/shared/selective_body.js`); a request with no
+/// `Content-Type` at all has no parameters, as there, so it fails on the first one it lacks.
+pub(crate) fn token_form(
+    headers: &HeaderMap,
+    body: &[u8],
+    path: &'static str,
+) -> Result<HashMap<String, String>, NotAForm> {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(HashMap::new());
+    };
+    let media_type = content_type.to_str().unwrap_or_default().split(';').next().unwrap_or_default();
+    if media_type.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return Ok(parse_form(body));
+    }
+    Err(NotAForm { path })
+}
+
 /// The credentials of an `Authorization: Basic` header, if any (RFC 6749 §2.3.1).
 pub(crate) fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -85,6 +123,19 @@ mod tests {
     #[test]
     fn escapes_markup() {
         assert_eq!(escape_html("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    }
+
+    #[test]
+    fn token_forms_must_be_urlencoded() {
+        let mut h = HeaderMap::new();
+        assert!(token_form(&h, b"grant_type=x", "/token").unwrap().is_empty(), "no type, no parameters");
+        h.insert(header::CONTENT_TYPE, "Application/X-WWW-Form-Urlencoded; charset=UTF-8".parse().unwrap());
+        assert_eq!(token_form(&h, b"grant_type=x", "/token").unwrap()["grant_type"], "x");
+        for refused in ["application/json", "text/plain", "multipart/form-data; boundary=x"] {
+            h.insert(header::CONTENT_TYPE, refused.parse().unwrap());
+            let resp = token_form(&h, b"grant_type=x", "/token").unwrap_err().into_response();
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{refused}");
+        }
     }
 
     #[test]

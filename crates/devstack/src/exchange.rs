@@ -10,7 +10,8 @@
 //! shape ("Token is malformed"), `alg` RS256/ES256 only ("Token algorithm is not allowed"), a
 //! policy whose issuer equals `iss` exactly ("Token issuer is not trusted"; "No federation policy
 //! for this service principal" when a `client_id` names none), the issuer's JWKS ("Could not fetch
-//! the issuer's signing keys", "Token signing key is unknown"), the signature ("Invalid
+//! the issuer's signing keys", "Token has no kid, and the issuer's JWKS has several keys",
+//! "Token signing key is unknown"), the signature ("Invalid
 //! signature"), `exp` with 30 s leeway ("Token has no expiry", "Token is expired"), `nbf` ("Token
 //! is not yet valid"), `aud` ("Token audience is not allowed"), and the subject claim ("Token
 //! subject claim is missing", "Token subject is not allowed").
@@ -166,6 +167,12 @@ impl Verifier {
 
         let kid = header.get("kid").and_then(Value::as_str);
         let mut keys = self.keys(iss, false).await?;
+        if kid.is_none() && keys.len() > 1 {
+            // RFC 7515 §4.1.4 leaves `kid` optional, but with several keys nothing says which
+            // one signed; verifiers refuse rather than try each (jose: "multiple matching keys
+            // found in the JSON Web Key Set"). Databricks' wording is not published.
+            return Err("Token has no kid, and the issuer's JWKS has several keys".into());
+        }
         let matching =
             |keys: &[Key]| keys.iter().any(|k| k.alg == alg && (kid.is_none() || k.kid.as_deref() == kid));
         if !matching(&keys) {

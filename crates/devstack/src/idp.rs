@@ -1,8 +1,11 @@
 //! The IdP's browser-facing half: discovery, JWKS, `/authorize` and its login page.
 //!
-//! `/authorize` is strict on purpose (PKCE S256 only, loopback `http` redirect URIs per
-//! RFC 8252 §7.3, `state`, `nonce` and an `openid` scope all required) so that a client bug shows
-//! up here rather than against a real IdP. Every refusal is an HTML 400 page naming the problem:
+//! `/authorize` is strict on purpose (PKCE S256 only, `state`, `nonce` and an `openid` scope all
+//! required) so that a client bug shows up here rather than against a real IdP. A redirect URI
+//! must be one the client registered, compared as a string; the only freedom is the one
+//! RFC 8252 §7.3 demands for native apps: any port on a loopback IP literal (`127.0.0.1`,
+//! `[::1]`), same path. `localhost` is not a loopback IP literal (RFC 8252 §8.3), so it is
+//! refused unless registered, as the certified `oidc-provider` refuses it. Every refusal is an HTML 400 page naming the problem:
 //! we never redirect to a URI we have not validated. The login page is plain HTML with one form so
 //! tests can "sign in" with any HTTP client. The token endpoint lives in `idp_token.rs`.
 
@@ -16,7 +19,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, body::Bytes};
 use serde_json::{Value, json};
-use url::{Host, Url};
+use url::Url;
 
 use crate::errors::{escape_html, html_error, parse_form};
 use crate::faults::{self, Listener, Site};
@@ -61,25 +64,68 @@ async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
     ([(header::CACHE_CONTROL, "max-age=300")], Json(shared.keys.jwks())).into_response()
 }
 
-/// Validates an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1).
-fn validate(query: &std::collections::HashMap<String, String>) -> Result<AuthRequest, String> {
+/// A client registered at the devstack IdP, as an administrator registers one at a real IdP.
+#[derive(Debug, Clone)]
+pub(crate) struct Client {
+    /// Its `client_id`.
+    pub(crate) id: String,
+    /// The registered redirect URIs (see [`redirect_allowed`]).
+    pub(crate) redirect_uris: Vec<String>,
+    /// Whether a refresh answer carries a new id_token. OIDC Core §12.2 says it "might not";
+    /// an IdP set up so (or asked without `openid`) answers a refresh with access and refresh
+    /// tokens only.
+    pub(crate) id_token_on_refresh: bool,
+}
+
+impl Client {
+    /// The one public client the devstack knows ([`CLIENT_ID`]): a native app redirecting to
+    /// `/callback` on either loopback address, any port.
+    pub(crate) fn lakepass_dev(id_token_on_refresh: bool) -> Self {
+        Self {
+            id: CLIENT_ID.to_owned(),
+            redirect_uris: vec!["http://127.0.0.1/callback".into(), "http://[::1]/callback".into()],
+            id_token_on_refresh,
+        }
+    }
+}
+
+/// `uri` with the port taken out of its authority when that is a loopback IP literal on `http`,
+/// compared as written, as `oidc-provider` does (`lib/models/client.js`, `stripLoopbackPort`).
+fn without_loopback_port(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("http://")?;
+    let (authority, tail) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let is_port = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    let host = ["127.0.0.1", "[::1]"].into_iter().find(|h| {
+        authority == *h || authority.strip_prefix(h).and_then(|p| p.strip_prefix(':')).is_some_and(is_port)
+    })?;
+    Some(format!("http://{host}{tail}"))
+}
+
+/// Whether `requested` is one of `registered`: the same string, or (RFC 8252 §7.3) the same but
+/// for the port of a loopback IP literal.
+fn redirect_allowed(requested: &str, registered: &[String]) -> bool {
+    registered.iter().any(|r| r == requested)
+        || without_loopback_port(requested)
+            .is_some_and(|w| registered.iter().any(|r| without_loopback_port(r).as_deref() == Some(&w)))
+}
+
+/// Validates an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1) from
+/// one of `clients`.
+fn validate(
+    query: &std::collections::HashMap<String, String>,
+    clients: &[Client],
+) -> Result<AuthRequest, String> {
     let get = |k: &str| query.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let client_id = get("client_id").ok_or("client_id is missing")?;
-    if client_id != CLIENT_ID {
-        return Err(format!("Unknown client_id {client_id:?}"));
-    }
+    let client = clients
+        .iter()
+        .find(|c| c.id == client_id)
+        .ok_or_else(|| format!("Unknown client_id {client_id:?}"))?;
     let redirect_uri = get("redirect_uri").ok_or("redirect_uri is missing")?;
-    let url = Url::parse(redirect_uri).map_err(|_| "redirect_uri is not a valid URL")?;
-    let loopback = match url.host() {
-        Some(Host::Domain(d)) => d == "localhost",
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    if url.scheme() != "http" || !loopback || url.fragment().is_some() {
-        return Err("redirect_uri must be an http loopback URI (127.0.0.1, localhost or [::1]) \
-             without a fragment"
-            .into());
+    Url::parse(redirect_uri).map_err(|_| "redirect_uri is not a valid URL")?;
+    if !redirect_allowed(redirect_uri, &client.redirect_uris) {
+        // oidc-provider's words (lib/helpers/errors.js).
+        return Err("redirect_uri did not match any of the client's registered redirect_uris".into());
     }
     match get("response_type") {
         Some("code") => {}
@@ -119,7 +165,7 @@ fn validate(query: &std::collections::HashMap<String, String>) -> Result<AuthReq
 
 async fn authorize(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
     let query = parse_form(query.unwrap_or_default().as_bytes());
-    let req = match validate(&query) {
+    let req = match validate(&query, &shared.clients) {
         Ok(req) => req,
         Err(problem) => return html_error(StatusCode::BAD_REQUEST, &problem),
     };
@@ -199,17 +245,48 @@ mod tests {
         ]
     }
 
+    fn clients() -> Vec<Client> {
+        vec![Client::lakepass_dev(true)]
+    }
+
     #[test]
     fn accepts_a_loopback_pkce_request() {
-        let req = validate(&query(&good())).unwrap();
+        let req = validate(&query(&good()), &clients()).unwrap();
         assert_eq!(req.redirect_uri, "http://127.0.0.1:5000/callback");
+    }
+
+    #[test]
+    fn redirect_uris_are_exact_but_for_a_loopback_port() {
+        let registered = Client::lakepass_dev(true).redirect_uris;
+        for ok in [
+            "http://127.0.0.1/callback",
+            "http://127.0.0.1:5000/callback",
+            "http://127.0.0.1:1/callback",
+            "http://[::1]:65535/callback",
+        ] {
+            assert!(redirect_allowed(ok, &registered), "{ok}");
+        }
+        for refused in [
+            "http://localhost:5000/callback",
+            "http://127.0.0.2:5000/callback",
+            "http://127.0.0.1:5000/callback/",
+            "http://127.0.0.1:5000/other",
+            "http://127.0.0.1:5000/callback?x=1",
+            "http://127.0.0.1:5000/callback#f",
+            "http://127.0.0.1:/callback",
+            "http://127.0.0.1:5000@evil.example/callback",
+            "https://127.0.0.1:5000/callback",
+            "http://127.0.0.1.evil.example/callback",
+        ] {
+            assert!(!redirect_allowed(refused, &registered), "{refused}");
+        }
     }
 
     #[test]
     fn refuses_what_a_strict_idp_refuses() {
         let cases = [
-            ("redirect_uri", "https://evil.example/cb", "loopback"),
-            ("redirect_uri", "http://localhost.evil.example/cb", "loopback"),
+            ("redirect_uri", "https://evil.example/cb", "registered redirect_uris"),
+            ("redirect_uri", "http://localhost:5000/callback", "registered redirect_uris"),
             ("code_challenge_method", "plain", "S256"),
             ("scope", "email", "openid"),
             ("client_id", "other", "Unknown client_id"),
@@ -218,11 +295,11 @@ mod tests {
             let mut q = good();
             q.retain(|(k, _)| *k != key);
             q.push((key, value));
-            let err = validate(&query(&q)).unwrap_err();
+            let err = validate(&query(&q), &clients()).unwrap_err();
             assert!(err.contains(expect), "{key}={value}: {err}");
         }
         let mut q = good();
         q.retain(|(k, _)| *k != "code_challenge_method");
-        assert!(validate(&query(&q)).unwrap_err().contains("missing"));
+        assert!(validate(&query(&q), &clients()).unwrap_err().contains("missing"));
     }
 }

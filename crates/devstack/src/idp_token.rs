@@ -5,7 +5,10 @@
 //! tokens rotate, and presenting an already-rotated one is treated as theft, revoking the whole
 //! token family (OAuth 2.0 Security BCP §4.14.2). A refresh may name a `scope` (RFC 6749 §6;
 //! MSAL always does): the original or a narrower one is granted, a wider one is `invalid_scope`.
-//! Only fingerprints of codes and refresh tokens are stored.
+//! A refresh answer carries a new id_token only when the client is set up so (OIDC Core §12.2:
+//! the answer "might not contain an id_token"). The body must be
+//! `application/x-www-form-urlencoded` (RFC 6749 §4.1.3, §6). Only fingerprints of codes and
+//! refresh tokens are stored.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,10 +24,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::errors::{basic_auth, oauth_error, parse_form};
+use crate::errors::{basic_auth, oauth_error, token_form};
 use crate::faults::Skew;
 use crate::keys::{random_b64, random_hex};
-use crate::{CLIENT_ID, Shared, fingerprint};
+use crate::{Shared, fingerprint};
 
 const CODE_TTL: Duration = Duration::from_secs(120);
 const PENDING_TTL: Duration = Duration::from_secs(600);
@@ -245,15 +248,18 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = parse_form(&body);
+    let form = match token_form(&headers, &body, "/token") {
+        Ok(form) => form,
+        Err(refusal) => return refusal.into_response(),
+    };
     let param = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let basic = basic_auth(&headers);
     let Some(client_id) = param("client_id").or(basic.as_ref().map(|(id, _)| id.as_str())) else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client_id is missing");
     };
-    if client_id != CLIENT_ID {
+    let Some(client) = shared.clients.iter().find(|c| c.id == client_id) else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Unknown client");
-    }
+    };
     let grant = match param("grant_type") {
         None => {
             return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is missing");
@@ -314,15 +320,19 @@ pub(crate) async fn token(
             );
         }
     };
+    let with_id_token = param("grant_type") != Some("refresh_token") || client.id_token_on_refresh;
     match grant {
-        Ok(grant) => token_response(&shared, skew, client_id, grant),
+        Ok(grant) => token_response(&shared, skew, client_id, grant, with_id_token),
         Err(reason) => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", reason),
     }
 }
 
-/// The stable subject for an email: `user-` and 12 hex digits of its SHA-256.
+/// The `sub` for an email: the email itself, lowercased. Databricks' default federation policy
+/// takes the Databricks user name from `sub` (docs, "Configure a federation policy": with
+/// `subject_claim: "sub"`, a JWT with `"sub": "username@mycompany.com"` authenticates as that
+/// user), so the devstack IdP names its users the way that policy expects.
 pub(crate) fn subject_for(email: &str) -> String {
-    format!("user-{}", &fingerprint(&email.to_lowercase())[..12])
+    email.to_lowercase()
 }
 
 /// "jane.doe@x" → "Jane Doe".
@@ -355,7 +365,13 @@ fn roles_for(shared: &Shared, email: &str) -> Vec<String> {
     roles
 }
 
-fn token_response(shared: &Shared, skew: Skew, client_id: &str, grant: Grant) -> Response {
+fn token_response(
+    shared: &Shared,
+    skew: Skew,
+    client_id: &str,
+    grant: Grant,
+    with_id_token: bool,
+) -> Response {
     let now = skew.now();
     let ttl = shared.idp_token_ttl.as_secs() as i64;
     let iss = &shared.info.issuer;
@@ -381,11 +397,13 @@ fn token_response(shared: &Shared, skew: Skew, client_id: &str, grant: Grant) ->
     }
     let mut body = json!({
         "access_token": shared.keys.sign(&access_claims),
-        "id_token": shared.keys.sign(&id_claims),
         "token_type": "Bearer",
         "expires_in": ttl,
         "scope": grant.scope,
     });
+    if with_id_token {
+        body["id_token"] = Value::from(shared.keys.sign(&id_claims));
+    }
     if let Some(rt) = grant.refresh_token {
         body["refresh_token"] = Value::from(rt);
     }
@@ -395,6 +413,7 @@ fn token_response(shared: &Shared, skew: Skew, client_id: &str, grant: Grant) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::CLIENT_ID;
 
     fn request(scope: &str) -> AuthRequest {
         AuthRequest {
@@ -413,7 +432,7 @@ mod tests {
     fn names_and_subjects() {
         assert_eq!(display_name("jane.doe@example.com"), "Jane Doe");
         assert_eq!(subject_for("A@x"), subject_for("a@x"));
-        assert!(subject_for("a@x").starts_with("user-"));
+        assert_eq!(subject_for("Ada@Example.com"), "ada@example.com");
     }
 
     #[test]

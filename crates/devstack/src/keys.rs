@@ -114,13 +114,20 @@ impl SigningKeys {
 
     /// Signs `claims` with the current key; the header names its kid.
     pub(crate) fn sign(&self, claims: &Value) -> String {
+        self.sign_with_kid(claims, true)
+    }
+
+    /// Signs `claims` with the current key, naming its kid in the header only when `with_kid`
+    /// (a token without one is what some IdPs issue, and what a verifier facing a JWKS of
+    /// several keys must refuse).
+    pub(crate) fn sign_with_kid(&self, claims: &Value, with_kid: bool) -> String {
         let inner = self.inner.read().expect("keys poisoned");
         let key = match inner.current {
             SigningAlg::RS256 => &inner.rsa,
             SigningAlg::ES256 => &inner.ec,
         };
         let mut header = Header::new(key.alg);
-        header.kid = Some(key.kid.clone());
+        header.kid = with_kid.then(|| key.kid.clone());
         header.typ = Some("JWT".into());
         jsonwebtoken::encode(&header, claims, &key.encoding)
             .expect("signing with a freshly generated key cannot fail")

@@ -72,6 +72,9 @@ pub struct DevstackOptions {
     pub workspace_token_ttl: Duration,
     /// Whether every refresh grant returns a new refresh token and invalidates the old one.
     pub rotate_refresh_tokens: bool,
+    /// Whether the IdP's answer to a refresh grant carries a new id_token. OIDC Core §12.2
+    /// allows an IdP to leave it out; `false` plays such an IdP.
+    pub id_token_on_refresh: bool,
     /// Role claims per signed-in email (lowercase): issued as the `roles` claim of the IdP's
     /// tokens. An email with a `+tag` local part (`bob+analyst@x`) also gets role `tag`.
     pub user_roles: std::collections::BTreeMap<String, Vec<String>>,
@@ -109,6 +112,7 @@ impl Default for DevstackOptions {
             idp_token_ttl: Duration::from_secs(3600),
             workspace_token_ttl: Duration::from_secs(3600),
             rotate_refresh_tokens: true,
+            id_token_on_refresh: true,
             user_roles: Default::default(),
             extra_workspaces: 0,
             tls: false,
@@ -215,6 +219,7 @@ pub(crate) struct Shared {
     pub(crate) rotate_refresh_tokens: bool,
     pub(crate) keys: keys::SigningKeys,
     pub(crate) idp: Mutex<idp_token::IdpStore>,
+    pub(crate) clients: Vec<idp::Client>,
     pub(crate) workspaces: Vec<workspace::Workspace>,
     pub(crate) stats: stats::Recorder,
     pub(crate) faults: Faults,
@@ -316,6 +321,7 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         rotate_refresh_tokens: opts.rotate_refresh_tokens,
         keys,
         idp: Mutex::new(idp_token::IdpStore::default()),
+        clients: vec![idp::Client::lakepass_dev(opts.id_token_on_refresh)],
         workspaces: workspaces.into_iter().map(|w| workspace::Workspace::new(w, &issuer)).collect(),
         stats: stats::Recorder::new(&names.iter().map(String::as_str).collect::<Vec<_>>()),
         faults: Faults::default(),
@@ -401,6 +407,11 @@ impl Devstack {
     /// token with a wrong claim). The header carries the current alg and kid.
     pub fn sign_claims(&self, claims: &serde_json::Value) -> String {
         self.shared.keys.sign(claims)
+    }
+
+    /// Like [`Devstack::sign_claims`], but the header names no `kid`.
+    pub fn sign_claims_without_kid(&self, claims: &serde_json::Value) -> String {
+        self.shared.keys.sign_with_kid(claims, false)
     }
 
     /// Stops every listener and waits until they are gone.

@@ -2,9 +2,8 @@
 //! store that keeps workspaces isolated (a token is only ever valid where it was minted).
 //!
 //! Each workspace starts with one account-wide federation policy trusting the devstack issuer
-//! for audience `lakepass-dev`. Unlike Databricks' usual `sub`, that default policy uses
-//! `subject_claim = "email"`: Databricks maps the subject to a workspace user, and users are
-//! named by email, so this makes the devstack's user the signed-in email.
+//! for audience `lakepass-dev`, with Databricks' default `subject_claim = "sub"`; the devstack
+//! IdP's `sub` is the user's email, the Databricks user name (see `idp_token::subject_for`).
 //!
 //! `/oidc/v1/token` errors use RFC 6749 §5.2 bodies, `{"error", "error_description"}`:
 //! a refused subject token is HTTP 401 `invalid_request` with the reason listed in `exchange.rs`;
@@ -25,7 +24,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
 
-use crate::errors::{basic_auth, bearer, databricks_error, oauth_error, parse_form};
+use crate::errors::{basic_auth, bearer, databricks_error, oauth_error, token_form};
 use crate::exchange::Verified;
 use crate::faults::{self, Listener, Site, Skew};
 use crate::keys::random_hex;
@@ -73,10 +72,7 @@ pub(crate) struct Workspace {
 
 impl Workspace {
     pub(crate) fn new(info: WorkspaceInfo, issuer: &str) -> Self {
-        let default_policy = FederationPolicy {
-            subject_claim: "email".into(),
-            ..FederationPolicy::new(issuer, vec![CLIENT_ID.to_owned()])
-        };
+        let default_policy = FederationPolicy::new(issuer, vec![CLIENT_ID.to_owned()]);
         Self { info, policies: Mutex::new(vec![default_policy]), tokens: Mutex::default() }
     }
 
@@ -259,6 +255,11 @@ async fn scim_me(
     .into_response()
 }
 
+/// A missing `scope` means `all-apis`. No primary source shows Databricks refusing it: its docs'
+/// exchange example ("Authenticate with an identity provider token") always sends
+/// `scope=all-apis`, and the SDKs always send one, defaulting to `all-apis` themselves
+/// (databricks-sdk-go `config/experimental/auth/oidc/tokensource.go` `GetScopes`,
+/// databricks-sdk-py `databricks/sdk/config.py` `get_scopes`). So the default stays.
 fn parse_scopes(scope: Option<&str>) -> Result<Vec<String>, String> {
     let scope = scope.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("all-apis");
     let scopes: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
@@ -287,7 +288,10 @@ async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = parse_form(&body);
+    let form = match token_form(&headers, &body, "/oidc/v1/token") {
+        Ok(form) => form,
+        Err(refusal) => return refusal.into_response(),
+    };
     let param = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let ttl = st.shared.workspace_token_ttl.as_secs() as i64;
     let stats = &st.shared.stats;

@@ -100,7 +100,7 @@ pub(super) async fn session(
         SubjectTokenKind::IdToken => Some(s.id_token.clone()),
         SubjectTokenKind::AccessToken => s.access_token.clone(),
     };
-    let (session, detail, status) = match engine.idp_session(&ws.idp).await {
+    let (session, detail, status) = match engine.idp_session_for(&ws.idp, ws.token).await {
         Ok(s) if s.refreshed_at > stored.refreshed_at => {
             (s, format!("signed in as {who}; the session was stale and a refresh worked"), StepStatus::Ok)
         }

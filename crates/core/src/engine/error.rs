@@ -20,6 +20,9 @@ pub enum LoginCause {
     NoRefreshToken,
     /// The session lacks the token the workspace exchanges (no access_token).
     MissingSubjectToken,
+    /// The IdP answered the refresh without a new id_token (OIDC Core §12.2), and the
+    /// workspace exchanges the id_token.
+    IdTokenNotRenewed,
 }
 
 /// Everything the engine can fail with; each says what to do next.
@@ -81,7 +84,9 @@ impl EngineError {
             EngineError::NeedsLogin { cause, .. } => match cause {
                 LoginCause::SessionEnded => ErrorKind::SessionEnded,
                 LoginCause::NoRefreshToken => ErrorKind::NoRefreshToken,
-                LoginCause::NotSignedIn | LoginCause::MissingSubjectToken => ErrorKind::NeedsLogin,
+                LoginCause::NotSignedIn | LoginCause::MissingSubjectToken | LoginCause::IdTokenNotRenewed => {
+                    ErrorKind::NeedsLogin
+                }
             },
             EngineError::Idp(e) if e.needs_login() => ErrorKind::SessionEnded,
             EngineError::Idp(IdpError::Http(HttpError::UntrustedCertificate { .. }))

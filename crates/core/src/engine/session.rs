@@ -110,43 +110,61 @@ impl Engine {
         Ok(removed)
     }
 
-    /// The IdP JWT to exchange for `ws`, refreshing the IdP session first when it is stale.
+    /// The IdP JWT to exchange for `ws`, refreshing the IdP session first when that JWT is stale.
     pub(super) async fn subject_token(&self, ws: &Workspace) -> Result<Secret, EngineError> {
-        let session = self.idp_session(&ws.idp).await?;
+        let session = self.idp_session_for(&ws.idp, ws.token).await?;
         pick_subject(&session, ws)
     }
 
-    /// The IdP session, refreshed if its JWT is stale. One refresh serves every workspace.
+    /// The IdP session, refreshed if its id_token is stale. One refresh serves every workspace.
     pub async fn idp_session(&self, idp_name: &str) -> Result<IdpSession, EngineError> {
+        self.idp_session_for(idp_name, SubjectTokenKind::IdToken).await
+    }
+
+    /// The IdP session, refreshed if the token of `kind` is stale.
+    ///
+    /// An IdP may answer a refresh without an id_token (OIDC Core §12.2). Then a workspace that
+    /// exchanges the access token goes on, and one that exchanges the id_token needs a new
+    /// sign-in, told why; the session is not refreshed again for it, which would only ask the
+    /// IdP the same question.
+    pub async fn idp_session_for(
+        &self,
+        idp_name: &str,
+        kind: SubjectTokenKind,
+    ) -> Result<IdpSession, EngineError> {
         let not_signed_in = || EngineError::needs_login(idp_name, LoginCause::NotSignedIn, None);
+        let target = self.target_lifetime();
         let session = self.0.store.idp_session(idp_name).await?.ok_or_else(not_signed_in)?;
-        if !super::schedule::stale(
-            session.id_token_exp,
-            session.refreshed_at,
-            self.now(),
-            self.target_lifetime(),
-        ) {
+        if !stale_for(&session, kind, self.now(), target) {
             return Ok(session);
+        }
+        if kind == SubjectTokenKind::IdToken && session.kept_id_token_received_at.is_some() {
+            return Err(id_token_not_renewed(idp_name));
         }
         let _g = self.idp_lock(idp_name).await?;
         let session = self.0.store.idp_session(idp_name).await?.ok_or_else(not_signed_in)?;
         let now = self.now();
-        if !super::schedule::stale(session.id_token_exp, session.refreshed_at, now, self.target_lifetime()) {
+        if !stale_for(&session, kind, now, target) {
             return Ok(session); // another process refreshed it while we waited
         }
-        let Some(rt) = session.refresh_token.clone() else {
+        if kind == SubjectTokenKind::IdToken && session.kept_id_token_received_at.is_some() {
+            return Err(id_token_not_renewed(idp_name));
+        }
+        if session.refresh_token.is_none() {
             return Err(EngineError::needs_login(
                 idp_name,
                 LoginCause::NoRefreshToken,
                 Some("the IdP issued no refresh token; add `offline_access` to its scopes".into()),
             ));
-        };
+        }
         let idp_cfg = self.0.config.idp(idp_name)?.clone();
         let d = self.discovery(idp_name).await?;
-        let form = idp::refresh_request(&d, &idp_cfg, &rt);
+        let rt = session.refresh_token.as_ref().expect("checked above");
+        let form = idp::refresh_request(&d, &idp_cfg, rt);
         let started = std::time::Instant::now();
         let keys = self.keys(idp_name)?;
-        let refreshed = idp::redeem(&self.0.http, &d, &idp_cfg, form, Grant::refresh(&rt), now, keys).await;
+        let refreshed =
+            idp::redeem(&self.0.http, &d, &idp_cfg, form, Grant::refresh(&session), now, keys).await;
         match &refreshed {
             Err(e) => {
                 let kind = if refresh_needs_login(e) { ErrorKind::SessionEnded } else { ErrorKind::Idp };
@@ -175,7 +193,14 @@ impl Engine {
         match refreshed {
             Ok(new) => {
                 self.0.store.save_idp_session(idp_name, &new).await?;
-                tracing::info!(idp = idp_name, "IdP session refreshed");
+                tracing::info!(
+                    idp = idp_name,
+                    id_token_kept = new.kept_id_token_received_at.is_some(),
+                    "IdP session refreshed"
+                );
+                if kind == SubjectTokenKind::IdToken && stale_for(&new, kind, now, target) {
+                    return Err(id_token_not_renewed(idp_name));
+                }
                 Ok(new)
             }
             Err(e) if refresh_needs_login(&e) => Err(EngineError::needs_login(
@@ -225,8 +250,40 @@ impl Engine {
         if crate::roles::is_m2m(ws) {
             return matches!(crate::roles::m2m_secret(&self.0.store, ws).await, Ok(Some(_)));
         }
-        matches!(self.0.store.idp_session(&ws.idp).await, Ok(Some(s)) if s.refreshed_at >= since)
+        // A refresh that kept an old id_token is no sign-in for a workspace exchanging it.
+        let renews = |s: &IdpSession| {
+            ws.token == SubjectTokenKind::AccessToken || s.kept_id_token_received_at.is_none()
+        };
+        matches!(self.0.store.idp_session(&ws.idp).await, Ok(Some(s)) if s.refreshed_at >= since && renews(&s))
     }
+}
+
+/// Whether the session's token of `kind` has too little life left at `now`. The access token's
+/// expiry is its own when known; an IdP that gave none leaves the id_token's. A kept id_token
+/// ages from when it was received, not from the refresh that kept it.
+fn stale_for(s: &IdpSession, kind: SubjectTokenKind, now: UnixTime, target: i64) -> bool {
+    match kind {
+        SubjectTokenKind::IdToken => {
+            let received = s.kept_id_token_received_at.unwrap_or(s.refreshed_at);
+            super::schedule::stale(s.id_token_exp, received, now, target)
+        }
+        SubjectTokenKind::AccessToken => {
+            super::schedule::stale(s.access_token_exp.unwrap_or(s.id_token_exp), s.refreshed_at, now, target)
+        }
+    }
+}
+
+fn id_token_not_renewed(idp_name: &str) -> EngineError {
+    EngineError::needs_login(
+        idp_name,
+        LoginCause::IdTokenNotRenewed,
+        Some(
+            "the IdP refreshed the session without a new id_token, which this workspace exchanges; \
+             sign in again, or set `token = \"access_token\"` on the workspace if the IdP's access \
+             token is a JWT its federation policy accepts"
+                .into(),
+        ),
+    )
 }
 
 /// Whether a refused refresh can only be mended by signing in again: the refresh token is

@@ -133,6 +133,11 @@ pub struct IdpSession {
     pub username: Option<String>,
     /// When this session was last refreshed.
     pub refreshed_at: UnixTime,
+    /// Set when a refresh was answered without an id_token (OIDC Core §12.2 allows it), so
+    /// `id_token` is still the one from before: when that one was received. Only a new
+    /// sign-in renews it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_id_token_received_at: Option<UnixTime>,
 }
 
 impl std::fmt::Debug for IdpSession {
@@ -142,6 +147,7 @@ impl std::fmt::Debug for IdpSession {
             .field("username", &self.username)
             .field("id_token_exp", &self.id_token_exp)
             .field("has_refresh_token", &self.refresh_token.is_some())
+            .field("kept_id_token_received_at", &self.kept_id_token_received_at)
             .finish()
     }
 }

@@ -167,18 +167,19 @@ pub struct Grant<'a> {
     pub name: &'static str,
     /// The nonce the id_token must carry (authorization-code flow only).
     pub nonce: Option<&'a Secret>,
-    /// The refresh token in use, kept when the IdP does not rotate it.
-    pub previous_refresh: Option<&'a Secret>,
+    /// The session being refreshed: its refresh token is kept when the IdP does not rotate it,
+    /// and its id_token when the answer carries none.
+    pub previous: Option<&'a IdpSession>,
 }
 
 impl<'a> Grant<'a> {
     /// Redeeming an authorization code issued for a request with `nonce`.
     pub fn code(nonce: &'a Secret) -> Self {
-        Grant { name: "authorization_code", nonce: Some(nonce), previous_refresh: None }
+        Grant { name: "authorization_code", nonce: Some(nonce), previous: None }
     }
-    /// Refreshing with `refresh_token`.
-    pub fn refresh(refresh_token: &'a Secret) -> Self {
-        Grant { name: "refresh_token", nonce: None, previous_refresh: Some(refresh_token) }
+    /// Refreshing `session` with its refresh token.
+    pub fn refresh(session: &'a IdpSession) -> Self {
+        Grant { name: "refresh_token", nonce: None, previous: Some(session) }
     }
 }
 
@@ -190,6 +191,9 @@ impl<'a> Grant<'a> {
 /// error carries the rotated refresh token so that the caller keeps it: the next refresh uses it
 /// instead of the spent one, which a strict IdP would answer by revoking the whole family
 /// (fault suite: `jwks_down_while_keys_rotate_keeps_the_rotated_refresh_token`).
+///
+/// A refresh answered without an id_token keeps the previous one, marked
+/// [`IdpSession::kept_id_token_received_at`]; an authorization-code answer without one is an error.
 pub async fn redeem(
     http: &Http,
     d: &Discovery,
@@ -206,7 +210,35 @@ pub async fn redeem(
         return Err(IdpError::Grant { grant: grant.name, error: OAuthError::from_response(&resp) });
     }
     let body: TokenResponse = resp.json().map_err(|_| IdpError::MissingToken("valid JSON body"))?;
-    let id_token = body.id_token.ok_or(IdpError::MissingToken("id_token"))?;
+    let access_token_exp = body
+        .expires_in
+        .map(|s| crate::clock::expires_after(now, Some(s), s))
+        .or_else(|| {
+            body.access_token
+                .as_ref()
+                .and_then(|t| jwt::decode_unverified(t.secret()).ok())
+                .and_then(|j| j.exp())
+        })
+        .map(|exp| crate::clock::clamp_expiry(now, exp));
+    let refresh_token =
+        body.refresh_token.clone().or_else(|| grant.previous.and_then(|p| p.refresh_token.clone()));
+    let Some(id_token) = body.id_token.clone() else {
+        // OIDC Core §12.2: a refresh answer "might not contain an id_token". The session goes
+        // on with the new access and refresh tokens (the old refresh token may be spent) and
+        // keeps the id_token it had, marked so that whoever needs a fresh one asks for a sign-in
+        // instead of refreshing again and again.
+        let previous = grant.previous.ok_or(IdpError::MissingToken("id_token"))?;
+        return Ok(IdpSession {
+            access_token: body.access_token,
+            access_token_exp,
+            refresh_token,
+            refreshed_at: now,
+            kept_id_token_received_at: Some(
+                previous.kept_id_token_received_at.unwrap_or(previous.refreshed_at),
+            ),
+            ..previous.clone()
+        });
+    };
     let want = Expectations {
         issuer: &d.issuer,
         audience: &idp.client_id,
@@ -224,16 +256,6 @@ pub async fn redeem(
         }
         other => other?,
     };
-    let access_token_exp = body
-        .expires_in
-        .map(|s| crate::clock::expires_after(now, Some(s), s))
-        .or_else(|| {
-            body.access_token
-                .as_ref()
-                .and_then(|t| jwt::decode_unverified(t.secret()).ok())
-                .and_then(|j| j.exp())
-        })
-        .map(|exp| crate::clock::clamp_expiry(now, exp));
     Ok(IdpSession {
         id_token_exp: crate::clock::clamp_expiry(
             now,
@@ -247,8 +269,9 @@ pub async fn redeem(
         id_token,
         access_token: body.access_token,
         access_token_exp,
-        refresh_token: body.refresh_token.or_else(|| grant.previous_refresh.cloned()),
+        refresh_token,
         refreshed_at: now,
+        kept_id_token_received_at: None,
     })
 }
 

@@ -177,6 +177,7 @@ async fn an_expired_jwt_without_refresh_token_is_named_with_the_offline_access_f
         subject: "user-1".into(),
         username: Some("ada@example.com".into()),
         refreshed_at: now - 4000,
+        kept_id_token_received_at: None,
     };
     h.store().await.save_idp_session("devstack", &session).await.unwrap();
     let r = run(&h, "dev", &DoctorOptions::default()).await;

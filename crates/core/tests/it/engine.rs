@@ -296,3 +296,81 @@ async fn a_workspace_added_on_a_signed_in_host_gets_its_profile() {
     assert_eq!(token("twin"), token("dev"), "one host, one token, two profiles");
     assert_eq!(f.ds.stats().workspaces["dev"].exchanges_ok, 1, "the twin adopted dev's token");
 }
+
+/// OIDC Core §12.2 lets an IdP answer a refresh without an id_token (Entra does when the refresh
+/// names no `openid`; the devstack's client can be set so). The engine copes: the rotated
+/// refresh token and the new access token are kept; a workspace exchanging the access token
+/// goes on; one exchanging the id_token asks for a sign-in once, saying why, without asking the
+/// IdP again and again; and a new sign-in mends it.
+#[tokio::test]
+async fn a_refresh_without_an_id_token_keeps_the_session_and_asks_only_id_token_workspaces_to_sign_in() {
+    let setup = Setup::default();
+    let ds =
+        lakepass_devstack::start(DevstackOptions { id_token_on_refresh: false, ..setup.devstack.clone() })
+            .await
+            .unwrap();
+    // prod trusts the IdP's access token (audience `api://lakepass-dev`) and exchanges that.
+    let issuer = ds.info().issuer.clone();
+    ds.add_federation_policy(
+        "prod",
+        lakepass_devstack::FederationPolicy::new(issuer, vec!["api://lakepass-dev".into()]),
+    );
+    let config =
+        lakepass_devstack::ClientConfigOptions { access_token_on: vec!["prod".into()], ..Default::default() };
+    let f = Fixture::over(
+        std::sync::Arc::new(ds),
+        Setup {
+            config,
+            retry: Some(RETRY_4_FAST),
+            engine: EngineOptions { retry_base: Duration::from_secs(5), ..Default::default() },
+            ..setup
+        },
+    );
+    let e = f.engine().await;
+    login(&f, &e).await;
+    let signed_in = e.store().idp_session("devstack").await.unwrap().unwrap();
+    assert_eq!(signed_in.kept_id_token_received_at, None);
+
+    f.sleep_laptop(3500); // both tokens due, the IdP's tokens stale
+    e.tick().await;
+    let stats = f.ds.stats();
+    assert_eq!((stats.idp.refresh_grants, stats.idp.refresh_failures), (1, 0), "one refresh for both");
+    let dev = e.snapshot().workspaces.into_iter().find(|w| w.name == "dev").unwrap();
+    assert_eq!(dev.state, TokenState::NeedsLogin, "{dev:?}");
+    assert_eq!(dev.error_kind(), Some(lakepass_core::ErrorKind::NeedsLogin), "{dev:?}");
+    assert!(dev.error_message().unwrap().contains("without a new id_token"), "{dev:?}");
+    assert_eq!(state(&e, "prod"), TokenState::Fresh, "the access token was exchanged");
+    let kept = e.store().idp_session("devstack").await.unwrap().unwrap();
+    assert_eq!(kept.kept_id_token_received_at, Some(signed_in.refreshed_at));
+    assert_eq!(kept.id_token.secret(), signed_in.id_token.secret(), "the old id_token stays");
+    assert_ne!(
+        kept.refresh_token.as_ref().unwrap().secret(),
+        signed_in.refresh_token.as_ref().unwrap().secret(),
+        "the rotated refresh token is kept"
+    );
+    assert_ne!(
+        kept.access_token.as_ref().unwrap().secret(),
+        signed_in.access_token.as_ref().unwrap().secret()
+    );
+
+    // Later passes neither ask the IdP again for dev nor lose its state.
+    for _ in 0..3 {
+        f.clock.advance(60);
+        e.tick().await;
+    }
+    assert_eq!(f.ds.stats().idp.refresh_grants, 1, "dev does not hammer the IdP");
+    assert_eq!(state(&e, "dev"), TokenState::NeedsLogin);
+
+    // prod's next refresh presents the rotated refresh token, which works.
+    f.sleep_laptop(3500);
+    e.tick().await;
+    let stats = f.ds.stats();
+    assert_eq!((stats.idp.refresh_grants, stats.idp.refresh_failures), (2, 0));
+    assert_eq!(state(&e, "prod"), TokenState::Fresh);
+
+    // A new sign-in brings a new id_token, and dev is fresh again.
+    f.clock.advance(1);
+    login(&f, &e).await;
+    assert_eq!(state(&e, "dev"), TokenState::Fresh, "{:?}", e.snapshot());
+    assert_eq!(e.store().idp_session("devstack").await.unwrap().unwrap().kept_id_token_received_at, None);
+}

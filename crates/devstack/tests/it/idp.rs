@@ -62,7 +62,7 @@ async fn auto_approved_pkce_flow_issues_the_promised_tokens() {
     assert_eq!(claims["email"], "alice@example.com");
     assert_eq!(claims["name"], "Alice");
     assert_eq!(claims["nonce"], "nonce-456");
-    assert!(str_of(&claims, "sub").starts_with("user-"));
+    assert_eq!(str_of(&claims, "sub"), "alice@example.com", "the user name, as the default policy maps it");
     assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
     let access = jwt_part(str_of(&body, "access_token"), 1);
     assert_eq!(access["aud"], "api://lakepass-dev");
@@ -117,7 +117,17 @@ async fn authorize_refuses_plain_pkce_and_foreign_redirects_with_a_page() {
     for (bad, expect) in [
         (good.replace("code_challenge_method=S256", "code_challenge_method=plain"), "S256"),
         (good.replace("&code_challenge_method=S256", ""), "code_challenge_method is missing"),
-        (good.replace("http%3A%2F%2F127.0.0.1%3A9", "https%3A%2F%2Fevil.example"), "loopback"),
+        (
+            good.replace("http%3A%2F%2F127.0.0.1%3A9", "https%3A%2F%2Fevil.example"),
+            "registered redirect_uris",
+        ),
+        // RFC 8252 §7.3 frees the port of a loopback IP literal, nothing else.
+        (
+            good.replace("http%3A%2F%2F127.0.0.1%3A9", "http%3A%2F%2Flocalhost%3A9"),
+            "registered redirect_uris",
+        ),
+        (good.replace("%2Fcallback", "%2Fother"), "registered redirect_uris"),
+        (good.replace("%2Fcallback", "%2Fcallback%2F"), "registered redirect_uris"),
     ] {
         let resp = client().get(&bad).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
@@ -161,6 +171,56 @@ async fn token_endpoint_errors_follow_rfc_6749() {
     let (status, body) = refresh(&stack, "not-a-refresh-token").await;
     assert_eq!((status, str_of(&body, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"));
     assert_eq!(body["error_description"], "Refresh token is unknown");
+}
+
+/// RFC 6749 §4.1.3 and §6: the token request is a form. Anything else is refused as
+/// `invalid_request`, on the IdP and on a workspace alike, before a code or token is spent.
+#[tokio::test]
+async fn token_endpoints_take_only_form_bodies() {
+    let stack = auto_approving().await;
+    let first = sign_in(&stack).await;
+    let rt = str_of(&first, "refresh_token");
+    let dev = &stack.info().workspaces[0].host;
+    let json_body = serde_json::json!({"grant_type": "refresh_token", "client_id": "lakepass-dev",
+        "refresh_token": rt});
+    for url in [format!("{}/token", stack.info().issuer), format!("{dev}/oidc/v1/token")] {
+        let resp = client().post(&url).json(&json_body).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{url}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "{url}: {body}");
+        assert!(str_of(&body, "error_description").contains("application/x-www-form-urlencoded"), "{body}");
+        // The same parameters as a form, but labelled as text: refused too.
+        let form = format!("grant_type=refresh_token&client_id=lakepass-dev&refresh_token={rt}");
+        let resp = client().post(&url).header("content-type", "text/plain").body(form).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{url}");
+    }
+    // Nothing was spent: the refresh token still works, as a form.
+    let (status, body) = refresh(&stack, rt).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(stack.stats().idp.refresh_failures, 0);
+}
+
+/// OIDC Core §12.2: a refresh answer "might not contain an id_token". A devstack set up so
+/// answers with access and refresh tokens only; the sign-in itself still carries one.
+#[tokio::test]
+async fn a_client_set_to_omit_it_refreshes_without_an_id_token() {
+    let stack = lakepass_devstack::start(lakepass_devstack::DevstackOptions {
+        auto_approve: Some("alice@example.com".into()),
+        id_token_on_refresh: false,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let first = sign_in(&stack).await;
+    assert!(first["id_token"].is_string(), "{first}");
+    let (status, body) = refresh(&stack, str_of(&first, "refresh_token")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("id_token").is_none(), "{body}");
+    assert!(body["access_token"].is_string() && body["refresh_token"].is_string(), "{body}");
+    // The default IdP renews it.
+    let stack = auto_approving().await;
+    let (_, body) = refresh(&stack, str_of(&sign_in(&stack).await, "refresh_token")).await;
+    assert!(body["id_token"].is_string(), "{body}");
 }
 
 #[tokio::test]

@@ -66,6 +66,25 @@ async fn exchange_is_accepted_by_dev_and_its_token_refused_by_prod() {
     assert_eq!(over_http, stats);
 }
 
+/// A missing `scope` is `all-apis`, as the Databricks SDKs default it (no primary source shows
+/// Databricks refusing it; see `parse_scopes`). An empty one is the same.
+#[tokio::test]
+async fn an_exchange_without_a_scope_gets_all_apis() {
+    let stack = auto_approving().await;
+    let jwt = stack.sign_claims(&good_claims(&stack));
+    let mut form =
+        vec![("grant_type", TOKEN_EXCHANGE), ("subject_token_type", JWT_TYPE), ("subject_token", &jwt)];
+    for scope in [None, Some("")] {
+        form.retain(|(k, _)| *k != "scope");
+        form.extend(scope.map(|s| ("scope", s)));
+        let resp =
+            client().post(format!("{}/oidc/v1/token", host(&stack, "dev"))).form(&form).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{scope:?}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["scope"], "all-apis", "{scope:?}: {body}");
+    }
+}
+
 /// Databricks derives the exchanged token's lifetime from the subject JWT's: a JWT with little
 /// left buys a token with as little, never the full workspace lifetime.
 #[tokio::test]
@@ -129,13 +148,24 @@ async fn bad_subject_tokens_are_refused_with_the_documented_error() {
         (with(json!({"iss": format!("{}/", stack.info().issuer)})), "Token issuer is not trusted"),
         (with(json!({"iss": "https://evil.example"})), "Token issuer is not trusted"),
         (forged, "Invalid signature"),
-        (with(json!({"email": null})), "Token subject claim is missing"),
+        // The default policy names the user by `sub`, as Databricks' default does.
+        (with(json!({"sub": null})), "Token subject claim is missing"),
+        // The JWKS holds two keys, so a token must say which one signed it.
+        (
+            stack.sign_claims_without_kid(&good_claims(&stack)),
+            "Token has no kid, and the issuer's JWKS has several keys",
+        ),
     ];
     for (token, reason) in &cases {
         let (status, body) = exchange(&stack, "dev", token, &[]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{reason}: {body}");
         assert_eq!(body, json!({"error": "invalid_request", "error_description": reason}));
     }
+    // `sub`, not `email`, is the Databricks user.
+    let (status, body) = exchange(&stack, "dev", &good, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, me) = scim_me(&stack, "dev", str_of(&body, "access_token")).await;
+    assert_eq!((&me["userName"], &me["emails"][0]["value"]), (&json!("user-x"), &json!("dana@example.com")));
     // Within the 30 s leeway an expired token still passes.
     let (status, _) = exchange(&stack, "dev", &with(json!({"exp": now() - 10})), &[]).await;
     assert_eq!(status, StatusCode::OK);
@@ -143,7 +173,7 @@ async fn bad_subject_tokens_are_refused_with_the_documented_error() {
     assert_eq!((status, str_of(&body, "error")), (StatusCode::BAD_REQUEST, "invalid_scope"));
 
     let dev = &stack.stats().workspaces["dev"];
-    assert_eq!((dev.exchanges_ok, dev.exchanges_failed), (1, cases.len() as u64 + 1));
+    assert_eq!((dev.exchanges_ok, dev.exchanges_failed), (2, cases.len() as u64 + 1));
     assert!(dev.seen_token_fingerprints.contains(&fingerprint("not-a-jwt")));
 }
 

@@ -79,6 +79,11 @@ impl Child {
         panic!("the child ended without saying `{prefix}`")
     }
 
+    /// The child's process id (to read its `/proc/<pid>` from outside).
+    pub fn pid(&self) -> u32 {
+        self.process.id().expect("the child runs")
+    }
+
     /// Waits for the child's `ready`, then lets it go.
     pub async fn start(&mut self) {
         self.line("ready").await;

@@ -1,5 +1,5 @@
-//! Talking to the live token service as the Databricks SDKs do, and reading this process's
-//! memory for the cases that check it stays flat.
+//! Talking to the live token service as the Databricks SDKs do, and reading a process's memory
+//! for the cases that check it stays flat.
 
 use std::time::Duration;
 
@@ -28,7 +28,13 @@ pub async fn sdk_get_within(deadline: Duration, url: &str, host: &str, while_: &
 /// This process's resident set, in KiB.
 #[cfg(target_os = "linux")]
 pub fn rss_kib() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    rss_kib_of("self")
+}
+
+/// The resident set of process `pid` (a number, or `self`), in KiB.
+#[cfg(target_os = "linux")]
+pub fn rss_kib_of(pid: &str) -> u64 {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap();
     let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
     pages * 4
 }
