@@ -183,7 +183,10 @@ async fn federation(
         account_id: ws.account_id.as_deref(),
     };
     policy::policy(ws, &facts, &policies, opts.policies_fetched, client_id.as_deref(), run)?;
-    workspace::token_exchange(engine, ws, &subject, &facts, client_id.as_deref(), run).await
+    let sp_without_policy = client_id.as_deref().filter(|c| {
+        opts.policies_fetched && !policies.iter().any(|p| p.service_principal.as_deref() == Some(*c))
+    });
+    workspace::token_exchange(engine, ws, &subject, client_id.as_deref(), sp_without_policy, run).await
 }
 
 /// The workspace's IdP, from the config the engine was built with.

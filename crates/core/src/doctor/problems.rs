@@ -340,8 +340,12 @@ impl Problem {
                 format!("Create one: `lakepass admin sp-policy create --service-principal {client_id} --from-idp {idp} --subject <value>`."),
             ),
             ExchangeRejected { status, error, description } => (
-                format!("the workspace refused the exchange (HTTP {status}, {error}: {description})"),
-                "The local checks found nothing wrong: compare the workspace's federation policy with the claims above (add [workspace.W.policy] to the config so the doctor can compare claim by claim).".replace("W", workspace),
+                format!("the workspace refused the exchange (HTTP {status}, {error}): {description}"),
+                match (*status, error.as_str()) {
+                    (500.., _) => "Databricks failed on its side: try again in a minute; if it persists, check https://status.databricks.com.".into(),
+                    (_, "invalid_scope") => format!("Ask for scopes the workspace grants: `scopes` of [workspace.{workspace}] (e.g. `all-apis`)."),
+                    _ => format!("The local checks found nothing wrong, so the workspace's words above say why: compare its federation policy with the claims above (run with --admin-workspace, or add [workspace.{workspace}.policy] to the config, so the doctor can compare claim by claim)."),
+                },
             ),
             SecretMissing { workspace } => (
                 format!("workspace `{workspace}` authenticates as a service principal, but its client secret is not in the vault"),
@@ -452,39 +456,17 @@ pub(crate) fn closeness(p: &Option<Problem>) -> u8 {
     }
 }
 
-/// Reads a refused exchange's description into a known problem when it names one.
-pub(crate) fn from_server(
-    status: u16,
-    error: &str,
-    description: &str,
-    facts: &TokenFacts<'_>,
-    client_id: Option<&str>,
-    clock_ok: bool,
-) -> Problem {
-    let d = description.to_ascii_lowercase();
-    let iss = facts.claims.get("iss").and_then(|v| v.as_str()).unwrap_or_default().to_string();
-    if d.contains("service principal") && d.contains("no federation policy") {
-        return Problem::ServicePrincipalPolicyMissing { client_id: client_id.unwrap_or_default().into() };
+/// What a refused exchange means, decided on structured data only: the HTTP status, the RFC 6749
+/// `error` code and what the doctor itself found (the admin-fetched policies). The server's
+/// `error_description` is shown to the user word for word and never matched: its wording belongs
+/// to Databricks and changes without notice.
+pub(crate) fn from_server(status: u16, error: &str, description: &str, sp_without_policy: Option<&str>) -> Problem {
+    match sp_without_policy {
+        // The exchange named a service principal, and the account's policies (fetched with
+        // admin rights) have none for it: that is the refusal, whatever the words.
+        Some(client_id) if (400..500).contains(&status) => {
+            Problem::ServicePrincipalPolicyMissing { client_id: client_id.into() }
+        }
+        _ => Problem::ExchangeRejected { status, error: error.into(), description: description.into() },
     }
-    if d.contains("issuer") && d.contains("not trusted") {
-        return Problem::IssuerMismatch { token: iss, policy: "(no policy trusts it)".into() };
-    }
-    if d.contains("audience") {
-        return Problem::AudienceMismatch {
-            token: facts.audiences.clone(),
-            policy: vec!["(the workspace's policy audiences)".into()],
-            client_id: facts.client_id.into(),
-            expects_account_id: false,
-        };
-    }
-    if d.contains("expired") && !clock_ok {
-        return Problem::ClockSkew { seconds: 0 };
-    }
-    if d.contains("signing key") || d.contains("kid") {
-        return Problem::UnknownKid { kid: "(see the JWT step)".into(), known: Vec::new() };
-    }
-    if d.contains("algorithm") {
-        return Problem::AlgorithmNotAllowed { alg: "(see the JWT step)".into() };
-    }
-    Problem::ExchangeRejected { status, error: error.into(), description: description.into() }
 }
