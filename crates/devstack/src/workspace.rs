@@ -119,7 +119,6 @@ pub(crate) fn router(shared: Arc<Shared>, name: &str) -> Router {
         .route("/api/2.0/preview/scim/v2/Me", get(scim_me))
         .route("/serving-endpoints/{name}/v1/messages", post(serving::messages))
         .route("/ai-gateway/anthropic/v1/messages", post(serving::messages))
-        .merge(crate::account::routes())
         .merge(crate::serving_admin::routes())
         .fallback(not_found)
         .layer(from_fn_with_state(site, faults::middleware))

@@ -51,6 +51,9 @@ pub struct DoctorOptions {
     /// True when the account's policies were fetched (`--admin-workspace`), even if none came
     /// back: then suggesting `--admin-workspace` would send the user in a circle.
     pub policies_fetched: bool,
+    /// What `--admin-workspace` could not look up (a service principal unknown to the account,
+    /// a refused list): shown as a warning while the other checks go on.
+    pub policy_lookup_failures: Vec<String>,
 }
 
 /// Runs the whole chain from the config file: the entry point for the CLI.
@@ -182,9 +185,19 @@ async fn federation(
         client_id: &idp_cfg.client_id,
         account_id: ws.account_id.as_deref(),
     };
-    policy::policy(ws, &facts, &policies, opts.policies_fetched, client_id.as_deref(), run)?;
+    policy::policy(
+        ws,
+        &facts,
+        &policies,
+        opts.policies_fetched,
+        &opts.policy_lookup_failures,
+        client_id.as_deref(),
+        run,
+    )?;
     let sp_without_policy = client_id.as_deref().filter(|c| {
-        opts.policies_fetched && !policies.iter().any(|p| p.service_principal.as_deref() == Some(*c))
+        opts.policies_fetched
+            && opts.policy_lookup_failures.is_empty()
+            && !policies.iter().any(|p| p.service_principal.as_deref() == Some(*c))
     });
     workspace::token_exchange(engine, ws, &subject, client_id.as_deref(), sp_without_policy, run).await
 }

@@ -384,8 +384,14 @@ pub struct KnownPolicy {
     pub policy: ExpectedPolicy,
     /// `config` or `account policy <id>`.
     pub source: String,
-    /// For a service-principal policy, the SP it belongs to.
+    /// For a service-principal policy, the SP it belongs to (its application id).
     pub service_principal: Option<String>,
+    /// The policy's `jwks_uri`: where Databricks fetches the signing keys instead of discovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The policy's `jwks_json`: the signing keys Databricks uses without fetching any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_json: Option<String>,
 }
 
 /// What a comparison needs to know about the token.
@@ -460,7 +466,12 @@ pub(crate) fn closeness(p: &Option<Problem>) -> u8 {
 /// `error` code and what the doctor itself found (the admin-fetched policies). The server's
 /// `error_description` is shown to the user word for word and never matched: its wording belongs
 /// to Databricks and changes without notice.
-pub(crate) fn from_server(status: u16, error: &str, description: &str, sp_without_policy: Option<&str>) -> Problem {
+pub(crate) fn from_server(
+    status: u16,
+    error: &str,
+    description: &str,
+    sp_without_policy: Option<&str>,
+) -> Problem {
     match sp_without_policy {
         // The exchange named a service principal, and the account's policies (fetched with
         // admin rights) have none for it: that is the refusal, whatever the words.
