@@ -68,10 +68,11 @@ async fn m2m_secret_stays_in_the_vault_and_admin_dry_run_prints_exactly_the_requ
     let dev = ws_host(&ds, "dev");
     let home = TempHome::new();
     home.write_config(&format!(
-        "{}\n[workspace.robot]\nauth = \"m2m\"\nhost = \"{dev}\"\nclient_id = \"{}\"\naccount_id = \"{}\"\nprofile = \"robot\"\n",
+        "{}\n[workspace.robot]\nauth = \"m2m\"\nhost = \"{dev}\"\nclient_id = \"{}\"\naccount_id = \"{}\"\naccount_host = \"{}\"\nprofile = \"robot\"\n",
         devstack_config(&ds),
         info.service_principal.client_id,
-        info.account_id
+        info.account_id,
+        info.account_host
     ));
     let secret = info.service_principal.client_secret.clone();
     let mut outputs = Vec::new();
@@ -93,9 +94,10 @@ async fn m2m_secret_stays_in_the_vault_and_admin_dry_run_prints_exactly_the_requ
         .await
         .success();
     let want = format!(
-        "POST {dev}/api/2.0/accounts/{acct}/federationPolicies\nAccept: application/json\nAuthorization: Bearer <withheld>\n\
+        "POST {accounts}/api/2.0/accounts/{acct}/federationPolicies\nAccept: application/json\nAuthorization: Bearer <withheld>\n\
          Content-Type: application/json\nUser-Agent: lakepass/{ver}\n\n{{\n  \"oidc_policy\": {{\n    \"audiences\": [\n      \"{cid}\"\n    ],\n    \
          \"issuer\": \"{iss}\",\n    \"subject_claim\": \"sub\"\n  }}\n}}\n",
+        accounts = info.account_host,
         acct = info.account_id,
         ver = env!("CARGO_PKG_VERSION"),
         cid = info.client_id,
@@ -146,6 +148,96 @@ async fn m2m_secret_stays_in_the_vault_and_admin_dry_run_prints_exactly_the_requ
     let ep = home.run(&["admin", "-w", "robot", "endpoint", "get", "anthropic"]).await.success().json();
     assert_eq!(ep["ai_gateway"]["guardrails"]["input"]["pii"]["behavior"], "BLOCK");
     home.run(&["admin", "-w", "robot", "policy", "delete", "corp"]).await.success();
+
+    // A service principal's policy, named by application id (looked up) or by numeric id.
+    let sp_app = info.service_principal.client_id.clone();
+    let dry = home
+        .run(&["admin", "-w", "robot", "sp-policy", "list", "--service-principal", &sp_app, "--dry-run"])
+        .await
+        .success();
+    assert!(
+        dry.stdout.starts_with(&format!(
+            "GET {}/api/2.0/accounts/{}/scim/v2/ServicePrincipals?filter=applicationId+eq+%22{sp_app}%22\n",
+            info.account_host, info.account_id
+        )),
+        "{dry:?}"
+    );
+    let sp = home
+        .run(&[
+            "admin",
+            "-w",
+            "robot",
+            "sp-policy",
+            "create",
+            "--service-principal",
+            &sp_app,
+            "--issuer",
+            "https://token.actions.githubusercontent.com",
+            "--audience",
+            "https://github.com/corp",
+            "--subject",
+            "repo:corp/app:environment:prod",
+            "--policy-id",
+            "gha",
+        ])
+        .await
+        .success()
+        .json();
+    let sp_id = sp["service_principal_id"].as_u64().expect("a numeric service principal id");
+    let by_id = home
+        .run(&["admin", "-w", "robot", "sp-policy", "list", "--service-principal-id", &sp_id.to_string()])
+        .await
+        .success()
+        .json();
+    assert_eq!(by_id["policies"][0]["policy_id"], "gha", "{by_id}");
+    let both = home
+        .run(&[
+            "admin",
+            "-w",
+            "robot",
+            "sp-policy",
+            "list",
+            "--service-principal",
+            &sp_app,
+            "--service-principal-id",
+            "1",
+        ])
+        .await;
+    both.code(2);
+    let subject = home
+        .run(&[
+            "admin",
+            "-w",
+            "robot",
+            "policy",
+            "create",
+            "--issuer",
+            "https://i.example.com",
+            "--subject",
+            "x",
+        ])
+        .await
+        .code(2);
+    assert!(subject.stderr.contains("--subject"), "an account policy takes no --subject: {subject:?}");
+    let pinned = home
+        .run(&[
+            "admin",
+            "-w",
+            "robot",
+            "policy",
+            "create",
+            "--issuer",
+            "https://i.example.com",
+            "--jwks-uri",
+            "https://i.example.com/keys",
+            "--dry-run",
+        ])
+        .await
+        .success();
+    assert!(pinned.stdout.contains("\"jwks_uri\": \"https://i.example.com/keys\""), "{pinned:?}");
+    home.run(&["admin", "-w", "robot", "sp-policy", "delete", "--service-principal", &sp_app, "gha"])
+        .await
+        .success();
     assert!(
         home.run(&["admin", "-w", "robot", "policy", "list"]).await.success().json()["policies"]
             .as_array()
