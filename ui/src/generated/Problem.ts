@@ -43,7 +43,11 @@ url: string,
 /**
  * What failed.
  */
-message: string, } | { "kind": "not_signed_in", 
+message: string, } | { "kind": "jwks_not_public", 
+/**
+ * Where the keys are.
+ */
+url: string, } | { "kind": "not_signed_in", 
 /**
  * The IdP.
  */

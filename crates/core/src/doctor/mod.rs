@@ -169,12 +169,12 @@ async fn federation(
     run: &mut Run,
 ) -> Result<(), Stopped> {
     let idp_cfg = idp_config(engine, ws, run)?;
-    let jwks = signin::idp(engine, &idp_cfg, run).await?;
+    let policies = policy::expected(ws, opts);
+    let jwks = signin::idp(engine, &idp_cfg, &policies, ws.host.is_loopback(), run).await?;
     let (subject, refreshable) = match &opts.subject_token {
         Some(t) => signin::given(t, run),
         None => signin::session(engine, ws, run).await?,
     };
-    let policies = policy::expected(ws, opts);
     let jwt = token::jwt(engine, ws, &subject, &policy::subject_claim(&policies), refreshable, run)?;
     token::signature(&jwt, &subject, &jwks, run)?;
     workspace::clock(engine, ws, run).await?;

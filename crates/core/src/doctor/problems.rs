@@ -54,6 +54,12 @@ pub enum Problem {
         /// What failed.
         message: String,
     },
+    /// The signing keys are at an address only this machine or its network reaches, while the
+    /// workspace is in the cloud: this machine verifies fine, Databricks cannot.
+    JwksNotPublic {
+        /// Where the keys are.
+        url: String,
+    },
     /// No IdP session in the vault.
     NotSignedIn {
         /// The IdP.
@@ -243,8 +249,12 @@ impl Problem {
                 format!("Set `issuer = \"{found}\"` in [idp.{idp}] (copy it exactly, slash and all)."),
             ),
             JwksUnreachable { url, message } => (
-                format!("the issuer's signing keys (JWKS) at {url} could not be fetched: {message}"),
-                "Databricks fetches the same keys to verify your token, so nothing can be verified until they load: check that the IdP is up and that jwks_uri is reachable (proxy, firewall).".into(),
+                format!("this machine could not fetch the issuer's signing keys (JWKS) at {url}: {message}"),
+                "Check that the IdP is up and that this machine reaches it (proxy, firewall, `ca_file`). Databricks fetches the same keys from its own network, so it may still succeed; a federation policy with `jwks_json` (`lakepass admin policy create … --jwks-json`) takes the question away.".into(),
+            ),
+            JwksNotPublic { url } => (
+                format!("the signing keys are at {url}, an address only this machine or its network can reach; this machine can verify the token, Databricks cannot fetch them"),
+                format!("Publish the IdP's keys where Databricks can reach them, or put them in the federation policy: `lakepass admin policy create --from-idp {idp} --jwks-json \"$(curl -s {url})\"`."),
             ),
             NotSignedIn { idp } => (format!("not signed in to identity provider `{idp}`"), format!("Run `lakepass login --idp {idp}`.")),
             RefreshFailed { idp, needs_login, message } => (

@@ -5,7 +5,7 @@ use crate::admin::{AdminSetup, admin_setup};
 use crate::support::{Fixture, devstack, home};
 use lakepass_core::Secret;
 use lakepass_core::admin::{self, AdminClient, PolicySpec};
-use lakepass_core::doctor::{self, DoctorOptions, Problem, Report, StepId, StepStatus};
+use lakepass_core::doctor::{self, DoctorOptions, KnownPolicy, Problem, Report, StepId, StepStatus};
 use lakepass_core::idp::IdpSession;
 use lakepass_devstack::{FaultKind, FaultRule, FederationPolicy, Target};
 use serde_json::json;
@@ -344,4 +344,56 @@ async fn a_punycode_workspace_host_gets_a_warning() {
     let r = run(&h, "lookalike", &DoctorOptions::default()).await;
     let warned = r.steps.iter().find(|s| s.status == StepStatus::Warning && s.detail.contains("punycode"));
     assert!(warned.is_some_and(|s| s.detail.contains("adb-1.xn--dtabricks-0yh.net")), "{r:#?}");
+}
+
+/// Keys only this network can reach: this machine verifies the token, Databricks (a workspace in
+/// the cloud) cannot fetch them — named as such, not as "unreachable".
+#[tokio::test]
+async fn keys_only_this_network_reaches_are_named_for_a_cloud_workspace() {
+    let ds = devstack(None).await;
+    let h = home(
+        &ds,
+        "\n[workspace.cloud]\nidp = \"devstack\"\nhost = \"https://adb-1.2.azuredatabricks.net\"\n",
+    );
+    let r = run(&h, "cloud", &DoctorOptions::default()).await;
+    match failed_at(&r, StepId::Idp) {
+        Problem::JwksNotPublic { url } => assert!(url.starts_with(&ds.info().issuer), "{url}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(r.failure().unwrap().fix.as_deref().unwrap().contains("--jwks-json"), "{r:#?}");
+}
+
+/// A policy that carries its keys (`jwks_json`) is what Databricks verifies with, so this
+/// machine failing to fetch the JWKS is no longer the broken link.
+#[tokio::test]
+async fn a_policy_with_jwks_json_stands_in_when_this_machine_cannot_fetch_the_keys() {
+    let ds = devstack(Some("ada@example.com")).await;
+    let info = ds.info().clone();
+    let jwks = reqwest::get(format!("{}/jwks", info.issuer)).await.unwrap().text().await.unwrap();
+    let h = home(&ds, "");
+    let e = h.engine().await;
+    h.login_as(&e, None).await.unwrap();
+    ds.faults().add(FaultRule::new(Target::IdpKeys, FaultKind::Status { code: 503, retry_after_secs: None }));
+    let policy = |jwks_json: Option<String>| KnownPolicy {
+        policy: lakepass_core::config::ExpectedPolicy {
+            issuer: info.issuer.clone(),
+            audiences: vec![info.client_id.clone()],
+            subject_claim: "email".into(),
+            subject: None,
+        },
+        source: "account policy corp".into(),
+        service_principal: None,
+        jwks_uri: None,
+        jwks_json,
+    };
+    let without = run(&h, "dev", &DoctorOptions { policies: vec![policy(None)], ..Default::default() }).await;
+    assert!(matches!(failed_at(&without, StepId::Idp), Problem::JwksUnreachable { .. }));
+    let opts =
+        DoctorOptions { policies: vec![policy(Some(jwks))], policies_fetched: true, ..Default::default() };
+    let r = run(&h, "dev", &opts).await;
+    let step = |id| r.steps.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("{r:#?}"));
+    assert_eq!(step(StepId::Idp).status, StepStatus::Ok, "{r:#?}");
+    assert!(step(StepId::Idp).detail.contains("jwks_json"), "{r:#?}");
+    assert_eq!(step(StepId::Signature).status, StepStatus::Ok, "{r:#?}");
+    assert_eq!(step(StepId::Policy).status, StepStatus::Ok, "{r:#?}");
 }
