@@ -343,3 +343,71 @@ fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A loopback stand-in for login.microsoftonline.com that serves one tenant's OIDC discovery
+/// document, shaped as Entra's (`issuer` names the tenant GUID), and 404 for anything else.
+async fn entra_discovery(domain: &'static str, guid: &'static str) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let issuer_base = base.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let issuer_base = issuer_base.clone();
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                let mut line = String::new();
+                stream.read_line(&mut line).await.ok()?;
+                loop {
+                    let mut header = String::new();
+                    stream.read_line(&mut header).await.ok()?;
+                    if header.trim().is_empty() {
+                        break;
+                    }
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or_default();
+                let (status, body) = if path == format!("/{domain}/v2.0/.well-known/openid-configuration") {
+                    let b = serde_json::json!({
+                        "issuer": format!("{issuer_base}/{guid}/v2.0"),
+                        "authorization_endpoint": format!("{issuer_base}/{guid}/oauth2/v2.0/authorize"),
+                        "token_endpoint": format!("{issuer_base}/{guid}/oauth2/v2.0/token"),
+                        "jwks_uri": format!("{issuer_base}/{guid}/discovery/v2.0/keys"),
+                    });
+                    ("200 OK", b.to_string())
+                } else {
+                    ("404 Not Found", "{}".to_string())
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                stream.into_inner().write_all(resp.as_bytes()).await.ok()
+            });
+        }
+    });
+    base
+}
+
+/// `--tenant contoso.onmicrosoft.com` is looked up: the stored issuer names the tenant GUID,
+/// as Entra's tokens do, never the domain (which no token carries).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entra_tenant_domain_is_stored_as_its_guid_issuer() {
+    let guid = "9188040d-6c67-4c5b-b112-36a304b66dad";
+    let authority = entra_discovery("contoso.onmicrosoft.com", guid).await;
+    let mut home = TempHome::new();
+    home.set_env("LAKEPASS_ENTRA_AUTHORITY", authority.clone());
+    let add = |name: &'static str, tenant: &'static str| {
+        ["idp", "add", name, "--preset", "entra", "--tenant", tenant, "--client-id", "c"]
+    };
+    home.run(&add("corp", "contoso.onmicrosoft.com")).await.success();
+    let text = std::fs::read_to_string(home.config_path()).unwrap();
+    assert!(text.contains(&format!("issuer = \"https://login.microsoftonline.com/{guid}/v2.0\"")), "{text}");
+    assert!(!text.contains("contoso"), "{text}");
+    // A domain the authority does not know, and the multi-tenant pseudo-tenant, are refused.
+    let unknown = home.run(&add("other", "fabrikam.onmicrosoft.com")).await.code(2);
+    assert!(unknown.stderr.contains("fabrikam.onmicrosoft.com"), "{unknown:?}");
+    home.run(&add("multi", "common")).await.code(2);
+    // Only a loopback URL may stand in for Microsoft's authority.
+    home.set_env("LAKEPASS_ENTRA_AUTHORITY", "https://login.evil.example");
+    home.run(&add("evil", "contoso.onmicrosoft.com")).await.code(2);
+}

@@ -8,7 +8,7 @@ use lakepass_core::sink::{helper_profile_name, live_profile_name};
 use lakepass_core::{HostError, Paths, Store, WorkspaceHost, WorkspaceUrl, databrickscfg};
 
 use crate::output::usage;
-use lakepass_core::presets::Preset;
+use lakepass_core::presets::{self, Preset};
 
 /// `lakepass workspace …`
 #[derive(Subcommand, Debug)]
@@ -97,7 +97,8 @@ pub struct IdpAdd {
     /// auth0 (--domain), keycloak (--url, --realm) or generic (--issuer).
     #[arg(long, value_parser = ["entra", "okta", "auth0", "keycloak", "generic"])]
     preset: Option<String>,
-    /// Entra tenant id (or domain), for `--preset entra`.
+    /// Entra tenant id, or its domain (looked up: the issuer names the tenant id), for
+    /// `--preset entra`.
     #[arg(long)]
     tenant: Option<String>,
     /// The IdP's domain, for `--preset okta` / `auth0` (e.g. example.okta.com).
@@ -263,6 +264,18 @@ pub async fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
                     a.issuer.as_deref(),
                     a.auth_server.as_deref(),
                 )?),
+                None => None,
+            };
+            // An Entra tenant domain becomes its GUID, as tokens' `iss` names it.
+            // LAKEPASS_ENTRA_AUTHORITY (loopback only) lets tests serve the discovery document.
+            let preset = match preset {
+                Some(p) => {
+                    let authority =
+                        presets::entra_authority(std::env::var("LAKEPASS_ENTRA_AUTHORITY").ok().as_deref())?;
+                    let trust = doc.to_config(&paths.config).map(|c| c.trust()).unwrap_or_default();
+                    let http = lakepass_core::http::Http::with_trust(&trust);
+                    Some(presets::resolve_entra_tenant(&http, &authority, p).await?)
+                }
                 None => None,
             };
             let mut cfg = match &preset {
