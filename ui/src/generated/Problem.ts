@@ -99,7 +99,15 @@ known: Array<string>, } | { "kind": "bad_signature" } | { "kind": "clock_skew",
 /**
  * Workspace clock minus local clock, in seconds.
  */
-seconds: number, } | { "kind": "workspace_unreachable", 
+seconds: number, } | { "kind": "workspace_unavailable", 
+/**
+ * The last status.
+ */
+status: number, 
+/**
+ * What happened.
+ */
+message: string, } | { "kind": "workspace_unreachable", 
 /**
  * What failed.
  */

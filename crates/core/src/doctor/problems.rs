@@ -112,6 +112,14 @@ pub enum Problem {
         /// Workspace clock minus local clock, in seconds.
         seconds: i64,
     },
+    /// The workspace answered, but only with 429/5xx until the retries ran out: it is busy or
+    /// down, not unreachable and not refusing.
+    WorkspaceUnavailable {
+        /// The last status.
+        status: u16,
+        /// What happened.
+        message: String,
+    },
     /// The workspace could not be reached.
     WorkspaceUnreachable {
         /// What failed.
@@ -227,6 +235,19 @@ impl Problem {
         otherwise
     }
 
+    /// [`Problem::WorkspaceUnavailable`] when `e` (or its cause) is a server that kept answering
+    /// 429/5xx, else `otherwise`.
+    pub(crate) fn or_unavailable(e: &(dyn std::error::Error + 'static), otherwise: Problem) -> Problem {
+        let mut cur = Some(e);
+        while let Some(err) = cur {
+            if let Some(crate::http::HttpError::GaveUp { status, .. }) = err.downcast_ref() {
+                return Problem::WorkspaceUnavailable { status: *status, message: e.to_string() };
+            }
+            cur = err.source();
+        }
+        otherwise
+    }
+
     /// What is wrong, in plain words, and what to do about it.
     pub fn explain(&self, workspace: &str, idp: &str) -> (String, String) {
         use Problem::*;
@@ -305,6 +326,10 @@ impl Problem {
                 ),
                 "Databricks checks `exp`/`iat` against its own clock, so a wrong clock makes valid tokens look expired (or not yet valid): turn on network time (`timedatectl set-ntp true`, macOS Date & Time → Set automatically, Windows `w32tm /resync`).".into(),
             ),
+            WorkspaceUnavailable { status, message } => (
+                format!("the workspace kept answering HTTP {status}: {message}"),
+                "Databricks is busy or failing on its side, nothing is wrong with your setup: try again in a minute; if it persists, check https://status.databricks.com.".into(),
+            ),
             WorkspaceUnreachable { message } => (
                 format!("the workspace could not be reached: {message}"),
                 format!("Check `host` of [workspace.{workspace}], the network and any proxy."),
@@ -378,9 +403,10 @@ impl Problem {
             NotSignedIn { .. } | RefreshFailed { needs_login: true, .. } | SecretMissing { .. } => {
                 ErrorKind::NeedsLogin
             }
-            IdpUnreachable { .. } | JwksUnreachable { .. } | WorkspaceUnreachable { .. } => {
-                ErrorKind::Network
-            }
+            IdpUnreachable { .. }
+            | JwksUnreachable { .. }
+            | WorkspaceUnreachable { .. }
+            | WorkspaceUnavailable { .. } => ErrorKind::Network,
             UntrustedCertificate { .. } => ErrorKind::UntrustedCertificate,
             _ => ErrorKind::FederationRejected,
         }

@@ -102,7 +102,8 @@ pub(super) async fn token_exchange(
             Err(stop)
         }
         Err(e) => {
-            let p = Problem::or_untrusted(&e, Problem::WorkspaceUnreachable { message: e.to_string() });
+            let unreachable = Problem::WorkspaceUnreachable { message: e.to_string() };
+            let p = Problem::or_untrusted(&e, Problem::or_unavailable(&e, unreachable));
             Err(run.fail(StepId::Exchange, TITLE, p))
         }
     }
@@ -141,7 +142,8 @@ pub(super) async fn client_credentials(
             },
         )),
         Err(e) => {
-            let p = Problem::or_untrusted(&e, Problem::WorkspaceUnreachable { message: e.to_string() });
+            let unreachable = Problem::WorkspaceUnreachable { message: e.to_string() };
+            let p = Problem::or_untrusted(&e, Problem::or_unavailable(&e, unreachable));
             Err(run.fail(StepId::Exchange, TITLE, p))
         }
     }

@@ -19,5 +19,6 @@ mod keyring_real;
 mod properties;
 mod roles;
 mod serve;
+mod server_errors;
 mod support;
 mod tls;
