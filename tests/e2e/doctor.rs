@@ -411,3 +411,47 @@ async fn an_entra_tenant_domain_is_stored_as_its_guid_issuer() {
     home.set_env("LAKEPASS_ENTRA_AUTHORITY", "https://login.evil.example");
     home.run(&add("evil", "contoso.onmicrosoft.com")).await.code(2);
 }
+
+/// `doctor --admin-workspace` fetches the account's policies with the M2M workspace's account
+/// token; a service principal the account does not know is reported, and the chain goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_with_an_admin_workspace_reports_a_failed_lookup_and_goes_on() {
+    let ds = start_devstack(Duration::from_secs(3600)).await;
+    let info = ds.info().clone();
+    let dev = ws_host(&ds, "dev");
+    let home = TempHome::new();
+    let robot = format!(
+        "{}\n[workspace.robot]\nauth = \"m2m\"\nhost = \"{dev}\"\nclient_id = \"{}\"\naccount_id = \"{}\"\naccount_host = \"{}\"\nprofile = \"robot\"\n",
+        devstack_config(&ds),
+        info.service_principal.client_id,
+        info.account_id,
+        info.account_host,
+    );
+    home.write_config(&robot);
+    run_with_stdin(
+        &home,
+        &["workspace", "set-secret", "robot"],
+        &format!("{}\n", info.service_principal.client_secret),
+    )
+    .await
+    .success();
+    home.login(&[]).await;
+    // A workspace whose service principal the account does not have, added after sign-in.
+    home.write_config(&format!(
+        "{robot}\n[workspace.partner]\nidp = \"devstack\"\nhost = \"{dev}\"\nclient_id = \"0e0e0e0e-not-in-the-account\"\naccount_id = \"{}\"\nprofile = \"partner\"\n",
+        info.account_id
+    ));
+    let ok = home.run(&["doctor", "-w", "dev", "--admin-workspace", "robot"]).await.success();
+    assert!(ok.stdout.contains("the account has no federation policy"), "{ok:?}");
+    let json =
+        home.run(&["doctor", "-w", "partner", "--admin-workspace", "robot", "--json"]).await.code(5).json();
+    let steps = json["steps"].as_array().unwrap();
+    let warned = steps.iter().find(|s| s["status"] == "warning" && s["id"] == "policy");
+    assert!(
+        warned.is_some_and(|s| s["detail"].as_str().unwrap().contains("0e0e0e0e-not-in-the-account")),
+        "{json}"
+    );
+    assert_eq!(steps.last().unwrap()["id"], "exchange", "the chain went on: {json}");
+    // The admin token came from the account's own token endpoint, not a workspace's.
+    assert_eq!(ds.stats().workspaces["dev"].client_credentials_ok, 0, "{:?}", ds.stats());
+}

@@ -82,7 +82,9 @@ async fn fetch_policies(
     let ws = config.workspace(target)?;
     let admin_ws = config.workspace(Some(admin_ws))?;
     let engine = app::engine(paths).await?;
-    let account = admin::Account::of(&ws, admin_ws.account_id.as_deref())?;
+    // The admin workspace knows where its account console is; the workspace under diagnosis may
+    // name the account id.
+    let account = admin::Account::of(&admin_ws, ws.account_id.as_deref().or(admin_ws.account_id.as_deref()))?;
     let token = admin::m2m_token(&engine, &admin_ws, Some(&account)).await?;
     Ok(admin::policies_for(&admin::AdminClient::with_trust(&config.trust()), &account, &ws, &token).await)
 }
