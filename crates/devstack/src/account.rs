@@ -275,38 +275,37 @@ struct ListQuery {
     page_token: Option<String>,
 }
 
-/// Checks a new policy as Databricks does; fills in the defaults.
+/// Checks a new policy as Databricks does (the refusal's message when not); fills in the
+/// defaults.
 fn validate(
     new: NewPolicy,
     account_id: &str,
     for_sp: bool,
-) -> Result<(OidcPolicy, Option<String>), Response> {
+) -> Result<(OidcPolicy, Option<String>), &'static str> {
     let Some(mut oidc) = new.oidc_policy else {
-        return Err(invalid("oidc_policy is required"));
+        return Err("oidc_policy is required");
     };
     if oidc.issuer.as_deref().is_none_or(str::is_empty) {
-        return Err(invalid("oidc_policy.issuer is required"));
+        return Err("oidc_policy.issuer is required");
     }
     match (for_sp, oidc.subject.as_deref().is_some_and(|s| !s.is_empty())) {
         (true, false) => {
-            return Err(invalid("oidc_policy.subject is required for a service principal federation policy"));
+            return Err("oidc_policy.subject is required for a service principal federation policy");
         }
         (false, true) => {
-            return Err(invalid(
-                "oidc_policy.subject must not be specified for an account federation policy",
-            ));
+            return Err("oidc_policy.subject must not be specified for an account federation policy");
         }
         _ => {}
     }
     if let Some(j) = &oidc.jwks_json
         && crate::exchange::parse_jwks(j).is_none()
     {
-        return Err(invalid("oidc_policy.jwks_json is not a JWKS with a usable signing key"));
+        return Err("oidc_policy.jwks_json is not a JWKS with a usable signing key");
     }
     if let Some(u) = &oidc.jwks_uri
         && url::Url::parse(u).is_err()
     {
-        return Err(invalid("oidc_policy.jwks_uri is not a URL"));
+        return Err("oidc_policy.jwks_uri is not a URL");
     }
     if oidc.audiences.is_empty() {
         oidc.audiences = vec![account_id.to_owned()];
@@ -328,7 +327,7 @@ fn create(
     };
     let (oidc, description) = match validate(new, account_id, sp.is_some()) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(message) => return invalid(message),
     };
     if let Some(id) = &policy_id
         && (id.is_empty()

@@ -98,7 +98,7 @@ impl PolicySpec {
         }
         if let Some(j) = &self.jwks_json {
             let keys = serde_json::from_str::<Value>(j).ok().and_then(|v| v.get("keys").cloned());
-            if !keys.is_some_and(|k| k.as_array().is_some_and(|a| !a.is_empty())) {
+            if keys.is_none_or(|k| k.as_array().is_none_or(|a| a.is_empty())) {
                 return usage("--jwks-json must be a JWKS: a JSON object with a non-empty `keys` array");
             }
         }
