@@ -18,8 +18,10 @@
 //! policies (default 2) and a `next_page_token` for the rest, as `page_token` takes it back.
 //!
 //! Only the account admin may call them: the devstack's service principal, with a token from the
-//! account's own token endpoint. Others get 403 `PERMISSION_DENIED`. Policies take effect at
-//! once: the exchange checks a workspace's own policies plus these.
+//! account's own token endpoint (`account_auth`); any other token, a workspace's included, is
+//! 401 `UNAUTHENTICATED` here. A malformed policy id is refused in Databricks' words
+//! (terraform-provider-databricks#5290). Policies take effect at once: the exchange checks a
+//! workspace's own policies plus these.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -215,8 +217,9 @@ pub(crate) fn admin(
 /// The numeric id in a path, or the API's refusal of a malformed parameter.
 fn sp_id(st: &Shared, raw: &str) -> Result<u64, Box<Response>> {
     let Ok(id) = raw.parse::<u64>() else {
+        // Worded like the API's refusal of a malformed policy id (see `create`).
         return Err(Box::new(invalid(&format!(
-            "Invalid service principal id '{raw}': expected a numeric id, not an application id"
+            "Invalid service principal id: '{raw}'. Must be the numeric id, not the application id."
         ))));
     };
     if !st.account.service_principals().iter().any(|s| s.id == id) {
@@ -329,11 +332,13 @@ fn create(
         Ok(x) => x,
         Err(message) => return invalid(message),
     };
+    // Databricks' own words (terraform-provider-databricks#5290).
     if let Some(id) = &policy_id
-        && (id.is_empty()
-            || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '/'))
+        && (id.is_empty() || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
     {
-        return invalid("policy_id may contain only lowercase letters, digits, '-' and '/'");
+        return invalid(&format!(
+            "Invalid federation policy id: '{id}'. Must contain only 0-9, a-z, and hyphen."
+        ));
     }
     let mut policies = st.account.lock();
     let policy_id = policy_id.unwrap_or_else(random_uuid);

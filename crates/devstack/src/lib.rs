@@ -16,7 +16,9 @@
 //! Layout: `keys` signs tokens and publishes the JWKS; `idp` (authorize, login page) and
 //! `idp_token` (the token endpoint) are the IdP; `workspace`, `exchange` (JWT verification
 //! against federation policies) and `serving` (Anthropic Messages) are a workspace; `faults`
-//! injects failures; `stats` counts what peers did; `control` exposes all of it over HTTP for
+//! injects failures; `account_auth` (the accounts listener and its token endpoint), `account`
+//! (federation policies) and `scim` (service principals) are the account console; `stats` counts
+//! what peers did; `control` exposes all of it over HTTP for
 //! out-of-process tests; `server` runs the listeners; `errors` holds the wire error formats;
 //! `client_config` writes the Lakepass config that points a client at a devstack.
 

@@ -130,6 +130,22 @@ async fn a_service_principal_path_takes_the_numeric_id_not_the_application_id() 
         AdminError::Api { status: 400, error_code, .. } => assert_eq!(error_code, "INVALID_PARAMETER_VALUE"),
         other => panic!("{other}"),
     }
+    // A policy id outside 0-9, a-z and '-' is refused in Databricks' words (terraform#5290).
+    let spec = PolicySpec {
+        issuer: "https://i.example.com".into(),
+        subject_claim: "sub".into(),
+        ..Default::default()
+    };
+    let req = admin::create_policy(&account, None, &spec, Some("Corp_Users"), None).unwrap();
+    match AdminClient::new().send(&req, &token).await.unwrap_err() {
+        AdminError::Api { status: 400, message, .. } => {
+            assert_eq!(
+                message,
+                "Invalid federation policy id: 'Corp_Users'. Must contain only 0-9, a-z, and hyphen."
+            )
+        }
+        other => panic!("{other}"),
+    }
 }
 
 /// Account policies never carry a subject (sdk-py OidcFederationPolicy.subject: "Must not be
