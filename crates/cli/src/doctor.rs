@@ -26,8 +26,9 @@ pub struct DoctorArgs {
     /// Diagnose an IdP JWT read from stdin instead of the signed-in session's.
     #[arg(long)]
     pub jwt_stdin: bool,
-    /// Fetch the federation policies to compare with from the account API, using this M2M
-    /// workspace's service-principal token.
+    /// Fetch the federation policies to compare with from the account API (the account's and
+    /// those of the workspace's service principals), with this M2M workspace's account token; a
+    /// lookup that fails is reported and the other checks go on.
     #[arg(long, value_name = "WORKSPACE")]
     pub admin_workspace: Option<String>,
 }

@@ -166,16 +166,14 @@ pub(super) async fn session(
             };
             (s, format!("signed in as {who}; id_token valid for {}; {note}", span(left)), status)
         }
-        Err(EngineError::NeedsLogin { reason: Some(r), .. })
-            if !refreshable && r.contains("no refresh token") =>
-        {
-            // Keep going with the stale token: the JWT step names the expiry exactly.
-            (
-                stored.clone(),
-                format!("signed in as {who}, but the session is stale and the IdP gave no refresh token"),
-                StepStatus::Warning,
-            )
-        }
+        // No refresh token was stored, so that is why a sign-in is needed (decided on the
+        // session, not on the error's words). Keep going with the stale token: the JWT step
+        // names the expiry exactly.
+        Err(EngineError::NeedsLogin { .. }) if !refreshable => (
+            stored.clone(),
+            format!("signed in as {who}, but the session is stale and the IdP gave no refresh token"),
+            StepStatus::Warning,
+        ),
         Err(EngineError::NeedsLogin { reason, .. }) => {
             let message = reason.unwrap_or_else(|| "the session is gone".into());
             return Err(run.fail(
