@@ -282,3 +282,54 @@ async fn an_anthropic_endpoint_is_created_and_its_gateway_options_set() {
     assert!(matches!(missing, AdminError::Api { status: 404, .. }));
     client.send(&admin::delete_endpoint(&admin_ws.host, "anthropic"), &token).await.unwrap();
 }
+
+/// The account console has its own address, as on Databricks: no workspace host serves the
+/// account APIs or the account token endpoint, and the console names its token endpoint.
+#[tokio::test]
+async fn account_apis_and_the_account_token_endpoint_live_only_on_the_accounts_listener() {
+    let ds = devstack(None).await;
+    let info = ds.info().clone();
+    assert_ne!(info.account_host, info.workspaces[0].host);
+    let http = reqwest::Client::new();
+    for ws in &info.workspaces {
+        let api = http
+            .get(format!("{}/api/2.0/accounts/{}/federationPolicies", ws.host, info.account_id))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(api.status(), 404, "{}", ws.name);
+        let token = http
+            .post(format!("{}/oidc/accounts/{}/v1/token", ws.host, info.account_id))
+            .basic_auth(&info.service_principal.client_id, Some(&info.service_principal.client_secret))
+            .form(&[("grant_type", "client_credentials"), ("scope", "all-apis")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(token.status(), 404, "{}", ws.name);
+    }
+    let meta: serde_json::Value = http
+        .get(format!(
+            "{}/oidc/accounts/{}/.well-known/oauth-authorization-server",
+            info.account_host, info.account_id
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        meta["token_endpoint"],
+        format!("{}/oidc/accounts/{}/v1/token", info.account_host, info.account_id)
+    );
+    // A wrong secret gets the OAuth refusal (RFC 6749 §5.2), not a token.
+    let refused = http
+        .post(format!("{}/oidc/accounts/{}/v1/token", info.account_host, info.account_id))
+        .basic_auth(&info.service_principal.client_id, Some("wrong"))
+        .form(&[("grant_type", "client_credentials"), ("scope", "all-apis")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(refused.json::<serde_json::Value>().await.unwrap()["error"], "invalid_client");
+}
