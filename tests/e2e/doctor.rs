@@ -68,10 +68,11 @@ async fn m2m_secret_stays_in_the_vault_and_admin_dry_run_prints_exactly_the_requ
     let dev = ws_host(&ds, "dev");
     let home = TempHome::new();
     home.write_config(&format!(
-        "{}\n[workspace.robot]\nauth = \"m2m\"\nhost = \"{dev}\"\nclient_id = \"{}\"\naccount_id = \"{}\"\nprofile = \"robot\"\n",
+        "{}\n[workspace.robot]\nauth = \"m2m\"\nhost = \"{dev}\"\nclient_id = \"{}\"\naccount_id = \"{}\"\naccount_host = \"{}\"\nprofile = \"robot\"\n",
         devstack_config(&ds),
         info.service_principal.client_id,
-        info.account_id
+        info.account_id,
+        info.account_host
     ));
     let secret = info.service_principal.client_secret.clone();
     let mut outputs = Vec::new();
@@ -93,9 +94,10 @@ async fn m2m_secret_stays_in_the_vault_and_admin_dry_run_prints_exactly_the_requ
         .await
         .success();
     let want = format!(
-        "POST {dev}/api/2.0/accounts/{acct}/federationPolicies\nAccept: application/json\nAuthorization: Bearer <withheld>\n\
+        "POST {accounts}/api/2.0/accounts/{acct}/federationPolicies\nAccept: application/json\nAuthorization: Bearer <withheld>\n\
          Content-Type: application/json\nUser-Agent: lakepass/{ver}\n\n{{\n  \"oidc_policy\": {{\n    \"audiences\": [\n      \"{cid}\"\n    ],\n    \
          \"issuer\": \"{iss}\",\n    \"subject_claim\": \"sub\"\n  }}\n}}\n",
+        accounts = info.account_host,
         acct = info.account_id,
         ver = env!("CARGO_PKG_VERSION"),
         cid = info.client_id,
@@ -146,6 +148,96 @@ async fn m2m_secret_stays_in_the_vault_and_admin_dry_run_prints_exactly_the_requ
     let ep = home.run(&["admin", "-w", "robot", "endpoint", "get", "anthropic"]).await.success().json();
     assert_eq!(ep["ai_gateway"]["guardrails"]["input"]["pii"]["behavior"], "BLOCK");
     home.run(&["admin", "-w", "robot", "policy", "delete", "corp"]).await.success();
+
+    // A service principal's policy, named by application id (looked up) or by numeric id.
+    let sp_app = info.service_principal.client_id.clone();
+    let dry = home
+        .run(&["admin", "-w", "robot", "sp-policy", "list", "--service-principal", &sp_app, "--dry-run"])
+        .await
+        .success();
+    assert!(
+        dry.stdout.starts_with(&format!(
+            "GET {}/api/2.0/accounts/{}/scim/v2/ServicePrincipals?filter=applicationId+eq+%22{sp_app}%22\n",
+            info.account_host, info.account_id
+        )),
+        "{dry:?}"
+    );
+    let sp = home
+        .run(&[
+            "admin",
+            "-w",
+            "robot",
+            "sp-policy",
+            "create",
+            "--service-principal",
+            &sp_app,
+            "--issuer",
+            "https://token.actions.githubusercontent.com",
+            "--audience",
+            "https://github.com/corp",
+            "--subject",
+            "repo:corp/app:environment:prod",
+            "--policy-id",
+            "gha",
+        ])
+        .await
+        .success()
+        .json();
+    let sp_id = sp["service_principal_id"].as_u64().expect("a numeric service principal id");
+    let by_id = home
+        .run(&["admin", "-w", "robot", "sp-policy", "list", "--service-principal-id", &sp_id.to_string()])
+        .await
+        .success()
+        .json();
+    assert_eq!(by_id["policies"][0]["policy_id"], "gha", "{by_id}");
+    let both = home
+        .run(&[
+            "admin",
+            "-w",
+            "robot",
+            "sp-policy",
+            "list",
+            "--service-principal",
+            &sp_app,
+            "--service-principal-id",
+            "1",
+        ])
+        .await;
+    both.code(2);
+    let subject = home
+        .run(&[
+            "admin",
+            "-w",
+            "robot",
+            "policy",
+            "create",
+            "--issuer",
+            "https://i.example.com",
+            "--subject",
+            "x",
+        ])
+        .await
+        .code(2);
+    assert!(subject.stderr.contains("--subject"), "an account policy takes no --subject: {subject:?}");
+    let pinned = home
+        .run(&[
+            "admin",
+            "-w",
+            "robot",
+            "policy",
+            "create",
+            "--issuer",
+            "https://i.example.com",
+            "--jwks-uri",
+            "https://i.example.com/keys",
+            "--dry-run",
+        ])
+        .await
+        .success();
+    assert!(pinned.stdout.contains("\"jwks_uri\": \"https://i.example.com/keys\""), "{pinned:?}");
+    home.run(&["admin", "-w", "robot", "sp-policy", "delete", "--service-principal", &sp_app, "gha"])
+        .await
+        .success();
     assert!(
         home.run(&["admin", "-w", "robot", "policy", "list"]).await.success().json()["policies"]
             .as_array()
@@ -250,4 +342,116 @@ fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// A loopback stand-in for login.microsoftonline.com that serves one tenant's OIDC discovery
+/// document, shaped as Entra's (`issuer` names the tenant GUID), and 404 for anything else.
+async fn entra_discovery(domain: &'static str, guid: &'static str) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let issuer_base = base.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let issuer_base = issuer_base.clone();
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                let mut line = String::new();
+                stream.read_line(&mut line).await.ok()?;
+                loop {
+                    let mut header = String::new();
+                    stream.read_line(&mut header).await.ok()?;
+                    if header.trim().is_empty() {
+                        break;
+                    }
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or_default();
+                let (status, body) = if path == format!("/{domain}/v2.0/.well-known/openid-configuration") {
+                    let b = serde_json::json!({
+                        "issuer": format!("{issuer_base}/{guid}/v2.0"),
+                        "authorization_endpoint": format!("{issuer_base}/{guid}/oauth2/v2.0/authorize"),
+                        "token_endpoint": format!("{issuer_base}/{guid}/oauth2/v2.0/token"),
+                        "jwks_uri": format!("{issuer_base}/{guid}/discovery/v2.0/keys"),
+                    });
+                    ("200 OK", b.to_string())
+                } else {
+                    ("404 Not Found", "{}".to_string())
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                stream.into_inner().write_all(resp.as_bytes()).await.ok()
+            });
+        }
+    });
+    base
+}
+
+/// `--tenant contoso.onmicrosoft.com` is looked up: the stored issuer names the tenant GUID,
+/// as Entra's tokens do, never the domain (which no token carries).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entra_tenant_domain_is_stored_as_its_guid_issuer() {
+    let guid = "9188040d-6c67-4c5b-b112-36a304b66dad";
+    let authority = entra_discovery("contoso.onmicrosoft.com", guid).await;
+    let mut home = TempHome::new();
+    home.set_env("LAKEPASS_ENTRA_AUTHORITY", authority.clone());
+    let add = |name: &'static str, tenant: &'static str| {
+        ["idp", "add", name, "--preset", "entra", "--tenant", tenant, "--client-id", "c"]
+    };
+    home.run(&add("corp", "contoso.onmicrosoft.com")).await.success();
+    let text = std::fs::read_to_string(home.config_path()).unwrap();
+    assert!(text.contains(&format!("issuer = \"https://login.microsoftonline.com/{guid}/v2.0\"")), "{text}");
+    assert!(!text.contains("contoso"), "{text}");
+    // A domain the authority does not know, and the multi-tenant pseudo-tenant, are refused.
+    let unknown = home.run(&add("other", "fabrikam.onmicrosoft.com")).await.code(2);
+    assert!(unknown.stderr.contains("fabrikam.onmicrosoft.com"), "{unknown:?}");
+    home.run(&add("multi", "common")).await.code(2);
+    // Only a loopback URL may stand in for Microsoft's authority.
+    home.set_env("LAKEPASS_ENTRA_AUTHORITY", "https://login.evil.example");
+    home.run(&add("evil", "contoso.onmicrosoft.com")).await.code(2);
+}
+
+/// `doctor --admin-workspace` fetches the account's policies with the M2M workspace's account
+/// token; a service principal the account does not know is reported, and the chain goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_with_an_admin_workspace_reports_a_failed_lookup_and_goes_on() {
+    let ds = start_devstack(Duration::from_secs(3600)).await;
+    let info = ds.info().clone();
+    let dev = ws_host(&ds, "dev");
+    let home = TempHome::new();
+    let robot = format!(
+        "{}\n[workspace.robot]\nauth = \"m2m\"\nhost = \"{dev}\"\nclient_id = \"{}\"\naccount_id = \"{}\"\naccount_host = \"{}\"\nprofile = \"robot\"\n",
+        devstack_config(&ds),
+        info.service_principal.client_id,
+        info.account_id,
+        info.account_host,
+    );
+    home.write_config(&robot);
+    run_with_stdin(
+        &home,
+        &["workspace", "set-secret", "robot"],
+        &format!("{}\n", info.service_principal.client_secret),
+    )
+    .await
+    .success();
+    home.login(&[]).await;
+    // A workspace whose service principal the account does not have, added after sign-in.
+    home.write_config(&format!(
+        "{robot}\n[workspace.partner]\nidp = \"devstack\"\nhost = \"{dev}\"\nclient_id = \"0e0e0e0e-not-in-the-account\"\naccount_id = \"{}\"\nprofile = \"partner\"\n",
+        info.account_id
+    ));
+    let ok = home.run(&["doctor", "-w", "dev", "--admin-workspace", "robot"]).await.success();
+    assert!(ok.stdout.contains("the account has no federation policy"), "{ok:?}");
+    let json =
+        home.run(&["doctor", "-w", "partner", "--admin-workspace", "robot", "--json"]).await.code(5).json();
+    let steps = json["steps"].as_array().unwrap();
+    let warned = steps.iter().find(|s| s["status"] == "warning" && s["id"] == "policy");
+    assert!(
+        warned.is_some_and(|s| s["detail"].as_str().unwrap().contains("0e0e0e0e-not-in-the-account")),
+        "{json}"
+    );
+    assert_eq!(steps.last().unwrap()["id"], "exchange", "the chain went on: {json}");
+    // The admin token came from the account's own token endpoint, not a workspace's.
+    assert_eq!(ds.stats().workspaces["dev"].client_credentials_ok, 0, "{:?}", ds.stats());
 }

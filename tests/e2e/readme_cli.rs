@@ -41,10 +41,45 @@ async fn workspace_add_checks_the_host_first_and_warns_about_a_shared_one() {
     let ds = start_devstack(Duration::from_secs(600)).await;
     let home = TempHome::new();
     home.write_devstack_config(&ds);
-    let copied = "https://adb-123.4.azuredatabricks.net/?o=123#";
-    let out = home.run(&["workspace", "add", "w", "--host", copied]).await.code(2);
-    assert!(out.stderr.contains("did you mean --host https://adb-123.4.azuredatabricks.net?"), "{out:?}");
+    // A URL as the browser shows it: the host is kept, `?o=` becomes the workspace id.
+    for (name, pasted, host, id) in [
+        (
+            "w",
+            "https://adb-123.4.azuredatabricks.net/?o=123#job/5",
+            "https://adb-123.4.azuredatabricks.net",
+            Some(123),
+        ),
+        (
+            "aws",
+            "https://x.cloud.databricks.com/browse/folders/1?o=42",
+            "https://x.cloud.databricks.com",
+            Some(42),
+        ),
+        ("bare", "x2.cloud.databricks.com/sql/editor", "https://x2.cloud.databricks.com", None),
+    ] {
+        home.run(&["workspace", "add", name, "--host", pasted]).await.success();
+        let text = std::fs::read_to_string(home.config_path()).unwrap();
+        let table = text.split(&format!("[workspace.{name}]")).nth(1).unwrap_or_default();
+        let table = table.split("\n[").next().unwrap_or_default();
+        assert!(table.contains(&format!("host = \"{host}\"")), "{text}");
+        match id {
+            Some(id) => assert!(table.contains(&format!("workspace_id = {id}")), "{text}"),
+            None => assert!(!table.contains("workspace_id"), "{text}"),
+        }
+    }
+    // Otherwise as strict as ever: plain http, user info, an `o` that is no id.
+    let out = home
+        .run(&["workspace", "add", "h", "--host", "http://adb-1.2.azuredatabricks.net/?o=1"])
+        .await
+        .code(2);
+    assert!(out.stderr.contains("did you mean --host https://adb-1.2.azuredatabricks.net?"), "{out:?}");
     assert!(!out.stderr.contains("config.toml:"), "no line of a file that was never written: {out:?}");
+    home.run(&["workspace", "add", "u", "--host", "https://me@adb-1.2.azuredatabricks.net/"]).await.code(2);
+    let out = home
+        .run(&["workspace", "add", "o", "--host", "https://adb-1.2.azuredatabricks.net/?o=abc"])
+        .await
+        .code(2);
+    assert!(out.stderr.contains("workspace id"), "{out:?}");
 
     let dev = ws_host(&ds, "dev");
     let out = home.run(&["workspace", "add", "twin", "--host", &dev]).await.success();

@@ -7,8 +7,10 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
-use lakepass_core::admin::{self, Account, AdminRequest, EndpointSpec, GatewaySpec, Pii, PolicySpec};
-use lakepass_core::config::Config;
+use lakepass_core::admin::{
+    self, Account, AdminRequest, EndpointSpec, GatewaySpec, Pii, PolicySpec, ServicePrincipalId,
+};
+use lakepass_core::config::{Config, Workspace};
 use lakepass_core::{Paths, Secret};
 
 use crate::app;
@@ -65,9 +67,15 @@ struct PolicyFields {
     /// The claim naming the user [default: suggested for the IdP, else `sub`]
     #[arg(long)]
     subject_claim: Option<String>,
-    /// The required subject value (needed for service-principal policies).
+    /// The required subject value (service-principal policies only; an account policy refuses it).
     #[arg(long)]
     subject: Option<String>,
+    /// Where Databricks fetches the signing keys, if not from the issuer's discovery document.
+    #[arg(long, value_name = "URL", conflicts_with = "jwks_json")]
+    jwks_uri: Option<String>,
+    /// The signing keys themselves (a JWKS as JSON), for an IdP Databricks cannot reach.
+    #[arg(long, value_name = "JSON")]
+    jwks_json: Option<String>,
     /// A policy id to create it under [default: chosen by Databricks]
     #[arg(long)]
     policy_id: Option<String>,
@@ -89,27 +97,37 @@ enum PolicyCmd {
     },
 }
 
+/// Which service principal: by application id (looked up) or by numeric id.
+#[derive(Args, Debug, Clone)]
+#[group(required = true, multiple = false)]
+struct SpArg {
+    /// The service principal's application id (a UUID, the `client_id` of an exchange); its
+    /// numeric id is looked up in the account's SCIM API.
+    #[arg(long, value_name = "APPLICATION_ID")]
+    service_principal: Option<String>,
+    /// The service principal's numeric id, as the federation-policy API paths take it.
+    #[arg(long, value_name = "ID")]
+    service_principal_id: Option<u64>,
+}
+
 #[derive(Subcommand, Debug)]
 enum SpPolicyCmd {
     /// Create a federation policy for a service principal.
     Create {
-        /// The service principal's id.
-        #[arg(long)]
-        service_principal: String,
+        #[command(flatten)]
+        sp: SpArg,
         #[command(flatten)]
         fields: PolicyFields,
     },
     /// List a service principal's federation policies.
     List {
-        /// The service principal's id.
-        #[arg(long)]
-        service_principal: String,
+        #[command(flatten)]
+        sp: SpArg,
     },
     /// Delete a service principal's federation policy.
     Delete {
-        /// The service principal's id.
-        #[arg(long)]
-        service_principal: String,
+        #[command(flatten)]
+        sp: SpArg,
         /// The policy id.
         policy_id: String,
     },
@@ -181,9 +199,8 @@ fn policy_spec(
             issuer: f.issuer.clone().ok_or_else(|| {
                 output::usage("give --issuer, or --from-idp NAME to take it from a configured IdP")
             })?,
-            audiences: Vec::new(),
             subject_claim: "sub".into(),
-            subject: None,
+            ..Default::default()
         },
     };
     if let Some(i) = f.issuer {
@@ -196,101 +213,169 @@ fn policy_spec(
         spec.subject_claim = c;
     }
     spec.subject = f.subject.or(spec.subject);
+    spec.jwks_uri = f.jwks_uri;
+    spec.jwks_json = f.jwks_json;
     Ok((spec, f.policy_id, f.description))
+}
+
+/// An account API call whose service principal may still need its numeric id looked up.
+enum AccountCall {
+    Create(PolicySpec, Option<String>, Option<String>),
+    List,
+    Delete(String),
 }
 
 /// Runs an admin command.
 pub async fn admin(paths: &Paths, a: AdminArgs) -> anyhow::Result<ExitCode> {
     let config = app::load_config(paths)?;
     let ws = config.workspace(a.workspace.as_deref())?;
-    let account = || Account::of(&ws, a.account_id.as_deref());
-    let (req, for_account): (AdminRequest, bool) = match a.cmd {
+    let common = a.common();
+    let (call, sp) = match a.cmd {
         AdminCmd::Policy(PolicyCmd::Create(f)) => {
             let (spec, id, desc) = policy_spec(&config, f)?;
-            (admin::create_policy(&account()?, None, &spec, id.as_deref(), desc.as_deref()), true)
+            (AccountCall::Create(spec, id, desc), None)
         }
-        AdminCmd::Policy(PolicyCmd::List) => (admin::list_policies(&account()?, None), true),
-        AdminCmd::Policy(PolicyCmd::Delete { policy_id }) => {
-            (admin::delete_policy(&account()?, None, &policy_id), true)
-        }
-        AdminCmd::SpPolicy(SpPolicyCmd::Create { service_principal, fields }) => {
+        AdminCmd::Policy(PolicyCmd::List) => (AccountCall::List, None),
+        AdminCmd::Policy(PolicyCmd::Delete { policy_id }) => (AccountCall::Delete(policy_id), None),
+        AdminCmd::SpPolicy(SpPolicyCmd::Create { sp, fields }) => {
             let (spec, id, desc) = policy_spec(&config, fields)?;
-            if spec.subject.is_none() {
-                return Err(output::usage(
-                    "a service-principal federation policy needs --subject (the value of the subject claim it accepts)",
-                ));
+            (AccountCall::Create(spec, id, desc), Some(sp))
+        }
+        AdminCmd::SpPolicy(SpPolicyCmd::List { sp }) => (AccountCall::List, Some(sp)),
+        AdminCmd::SpPolicy(SpPolicyCmd::Delete { sp, policy_id }) => {
+            (AccountCall::Delete(policy_id), Some(sp))
+        }
+        AdminCmd::Endpoint(cmd) => {
+            return workspace_call(paths, &common, &config, &ws, endpoint(&ws, cmd)?).await;
+        }
+        AdminCmd::Gateway(cmd) => {
+            return workspace_call(paths, &common, &config, &ws, gateway(&ws, cmd)?).await;
+        }
+    };
+    let account = Account::of(&ws, a.account_id.as_deref())?;
+    if let AccountCall::Create(spec, ..) = &call {
+        spec.check(sp.is_some())?;
+    }
+    let known_id = sp.as_ref().and_then(|s| s.service_principal_id).map(ServicePrincipalId);
+    let app_id = sp.as_ref().and_then(|s| s.service_principal.clone());
+    let build = |id: Option<ServicePrincipalId>| -> anyhow::Result<AdminRequest> {
+        Ok(match &call {
+            AccountCall::Create(spec, pid, desc) => {
+                admin::create_policy(&account, id, spec, pid.as_deref(), desc.as_deref())?
             }
-            (
-                admin::create_policy(
-                    &account()?,
-                    Some(&service_principal),
-                    &spec,
-                    id.as_deref(),
-                    desc.as_deref(),
-                ),
-                true,
-            )
+            AccountCall::List => admin::list_policies(&account, id),
+            AccountCall::Delete(pid) => admin::delete_policy(&account, id, pid),
+        })
+    };
+    if a.dry_run {
+        match &app_id {
+            Some(app) => {
+                print!("{}", admin::find_service_principal(&account, app).render());
+                println!(
+                    "\n# then the federation-policy request, with the numeric id the lookup answers (pass --service-principal-id to see it)"
+                );
+            }
+            None => print!("{}", build(known_id)?.render()),
         }
-        AdminCmd::SpPolicy(SpPolicyCmd::List { service_principal }) => {
-            (admin::list_policies(&account()?, Some(&service_principal)), true)
+        return Ok(ExitCode::SUCCESS);
+    }
+    let token = token(paths, a.token_stdin, &ws, Some(&account)).await?;
+    let client = admin::AdminClient::with_trust(&config.trust());
+    let id = match (&app_id, known_id) {
+        (Some(app), _) => Some(admin::resolve_service_principal(&client, &account, app, &token).await?),
+        (None, id) => id,
+    };
+    let answer = match call {
+        AccountCall::List => {
+            serde_json::json!({ "policies": admin::send_all_pages(&client, &account, id, &token).await? })
         }
-        AdminCmd::SpPolicy(SpPolicyCmd::Delete { service_principal, policy_id }) => {
-            (admin::delete_policy(&account()?, Some(&service_principal), &policy_id), true)
-        }
-        AdminCmd::Endpoint(EndpointCmd::Create { name, model, secret_ref }) => {
+        _ => client.send(&build(id)?, &token).await?,
+    };
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a workspace API call needs of the global options.
+struct Common {
+    token_stdin: bool,
+    dry_run: bool,
+}
+
+impl AdminArgs {
+    fn common(&self) -> Common {
+        Common { token_stdin: self.token_stdin, dry_run: self.dry_run }
+    }
+}
+
+fn endpoint(ws: &Workspace, cmd: EndpointCmd) -> anyhow::Result<AdminRequest> {
+    Ok(match cmd {
+        EndpointCmd::Create { name, model, secret_ref } => {
             if secret_ref.split('/').count() != 2 || secret_ref.starts_with('/') || secret_ref.ends_with('/')
             {
                 return Err(output::usage(
                     "--secret-ref must be `scope/key` naming a Databricks secret (never the API key itself)",
                 ));
             }
-            (admin::create_endpoint(&ws.host, &EndpointSpec { name, model, secret_ref }), false)
+            admin::create_endpoint(&ws.host, &EndpointSpec { name, model, secret_ref })
         }
-        AdminCmd::Endpoint(EndpointCmd::Get { name }) => (admin::get_endpoint(&ws.host, &name), false),
-        AdminCmd::Endpoint(EndpointCmd::Delete { name }) => (admin::delete_endpoint(&ws.host, &name), false),
-        AdminCmd::Gateway(GatewayCmd::Set {
-            name,
-            user_rate,
-            endpoint_rate,
-            usage_tracking,
-            safety,
-            pii,
-        }) => {
-            let spec = GatewaySpec {
-                per_user_per_minute: user_rate,
-                per_endpoint_per_minute: endpoint_rate,
-                usage_tracking,
-                safety,
-                pii: pii.map(|p| match p {
-                    PiiArg::None => Pii::None,
-                    PiiArg::Block => Pii::Block,
-                    PiiArg::Mask => Pii::Mask,
-                }),
-            };
-            if spec == GatewaySpec::default() {
-                return Err(output::usage(
-                    "give at least one option to set (see `lakepass admin gateway set --help`)",
-                ));
-            }
-            (admin::set_gateway(&ws.host, &name, &spec), false)
-        }
+        EndpointCmd::Get { name } => admin::get_endpoint(&ws.host, &name),
+        EndpointCmd::Delete { name } => admin::delete_endpoint(&ws.host, &name),
+    })
+}
+
+fn gateway(ws: &Workspace, cmd: GatewayCmd) -> anyhow::Result<AdminRequest> {
+    let GatewayCmd::Set { name, user_rate, endpoint_rate, usage_tracking, safety, pii } = cmd;
+    let spec = GatewaySpec {
+        per_user_per_minute: user_rate,
+        per_endpoint_per_minute: endpoint_rate,
+        usage_tracking,
+        safety,
+        pii: pii.map(|p| match p {
+            PiiArg::None => Pii::None,
+            PiiArg::Block => Pii::Block,
+            PiiArg::Mask => Pii::Mask,
+        }),
     };
-    if a.dry_run {
-        print!("{}", req.render());
-        return Ok(ExitCode::SUCCESS);
+    if spec == GatewaySpec::default() {
+        return Err(output::usage(
+            "give at least one option to set (see `lakepass admin gateway set --help`)",
+        ));
     }
-    let token = if a.token_stdin {
+    Ok(admin::set_gateway(&ws.host, &name, &spec))
+}
+
+/// The bearer token: from stdin, or the M2M workspace's (at the account host for account APIs).
+async fn token(
+    paths: &Paths,
+    stdin: bool,
+    ws: &Workspace,
+    account: Option<&Account>,
+) -> anyhow::Result<Secret> {
+    if stdin {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s)?;
         if s.trim().is_empty() {
             return Err(output::usage("--token-stdin: stdin was empty"));
         }
-        Secret::new(s.trim())
-    } else {
-        let engine = app::engine(paths).await?;
-        let acc = if for_account { Some(account()?) } else { None };
-        admin::m2m_token(&engine, &ws, acc.as_ref()).await?
-    };
+        return Ok(Secret::new(s.trim()));
+    }
+    let engine = app::engine(paths).await?;
+    Ok(admin::m2m_token(&engine, ws, account).await?)
+}
+
+/// Sends (or with --dry-run prints) a workspace API request.
+async fn workspace_call(
+    paths: &Paths,
+    c: &Common,
+    config: &Config,
+    ws: &Workspace,
+    req: AdminRequest,
+) -> anyhow::Result<ExitCode> {
+    if c.dry_run {
+        print!("{}", req.render());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let token = token(paths, c.token_stdin, ws, None).await?;
     let answer = admin::AdminClient::with_trust(&config.trust()).send(&req, &token).await?;
     println!("{}", serde_json::to_string_pretty(&answer)?);
     Ok(ExitCode::SUCCESS)

@@ -113,6 +113,8 @@ pub fn write_config(ds: &Devstack, path: &Path) -> anyhow::Result<()> {
                 client_id: None,
                 profile: Some(format!("devstack-{}", ws.name)),
                 account_id: Some(info.account_id.clone()),
+                // The devstack's account console has its own address, as Databricks' does.
+                account_host: Some(info.account_host.clone()).filter(|h| !h.is_empty()),
                 ca_file: ca_file.clone(),
                 ..WorkspaceConfig::new("devstack", ws.host.clone())
             },
@@ -130,6 +132,7 @@ fn print_info(ds: &Devstack) {
     for ws in &info.workspaces {
         eprintln!("devstack workspace {:<5} {}", ws.name, ws.host);
     }
+    eprintln!("devstack accounts: {}  (account id {})", info.account_host, info.account_id);
 }
 
 /// Runs the devstack until Ctrl-C.

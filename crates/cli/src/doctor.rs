@@ -26,8 +26,9 @@ pub struct DoctorArgs {
     /// Diagnose an IdP JWT read from stdin instead of the signed-in session's.
     #[arg(long)]
     pub jwt_stdin: bool,
-    /// Fetch the federation policies to compare with from the account API, using this M2M
-    /// workspace's service-principal token.
+    /// Fetch the federation policies to compare with from the account API (the account's and
+    /// those of the workspace's service principals), with this M2M workspace's account token; a
+    /// lookup that fails is reported and the other checks go on.
     #[arg(long, value_name = "WORKSPACE")]
     pub admin_workspace: Option<String>,
     /// Check the workspace's managed MCP servers instead: each server's scoped token, then an
@@ -48,8 +49,15 @@ pub async fn doctor(paths: &Paths, a: DoctorArgs) -> anyhow::Result<ExitCode> {
         opts.subject_token = Some(Secret::new(s.trim()));
     }
     if let Some(admin_ws) = &a.admin_workspace {
-        opts.policies = fetch_policies(paths, a.workspace.as_deref(), admin_ws).await?;
-        opts.policies_fetched = true;
+        // A lookup that fails is reported, and the other checks still run.
+        match fetch_policies(paths, a.workspace.as_deref(), admin_ws).await {
+            Ok(f) => {
+                opts.policies = f.policies;
+                opts.policies_fetched = f.account_listed;
+                opts.policy_lookup_failures = f.failures;
+            }
+            Err(e) => opts.policy_lookup_failures.push(format!("{e:#}")),
+        }
     }
     let vault = app::open_vault(paths).await?;
     let report = doctor::run(
@@ -77,14 +85,16 @@ async fn fetch_policies(
     paths: &Paths,
     target: Option<&str>,
     admin_ws: &str,
-) -> anyhow::Result<Vec<doctor::KnownPolicy>> {
+) -> anyhow::Result<admin::FetchedPolicies> {
     let config = Config::load(&paths.config)?;
     let ws = config.workspace(target)?;
     let admin_ws = config.workspace(Some(admin_ws))?;
     let engine = app::engine(paths).await?;
-    let account = admin::Account::of(&ws, admin_ws.account_id.as_deref())?;
+    // The admin workspace knows where its account console is; the workspace under diagnosis may
+    // name the account id.
+    let account = admin::Account::of(&admin_ws, ws.account_id.as_deref().or(admin_ws.account_id.as_deref()))?;
     let token = admin::m2m_token(&engine, &admin_ws, Some(&account)).await?;
-    Ok(admin::policies_for(&admin::AdminClient::with_trust(&config.trust()), &account, &ws, &token).await?)
+    Ok(admin::policies_for(&admin::AdminClient::with_trust(&config.trust()), &account, &ws, &token).await)
 }
 
 fn print(r: &Report) {

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use lakepass_core::config::{Config, ConfigDoc, SubjectTokenKind, Workspace, WorkspaceAuth, WorkspaceConfig};
 use lakepass_core::sink::{helper_profile_name, live_profile_name};
-use lakepass_core::{Paths, Store, WorkspaceHost, databrickscfg};
+use lakepass_core::{HostError, Paths, Store, WorkspaceHost, WorkspaceUrl, databrickscfg};
 
 use crate::output::usage;
-use lakepass_core::presets::Preset;
+use lakepass_core::presets::{self, Preset};
 
 /// `lakepass workspace …`
 #[derive(Subcommand, Debug)]
@@ -42,7 +42,8 @@ pub enum WorkspaceCmd {
 pub struct WorkspaceAdd {
     /// A short name, e.g. `dev` (letters, digits, `-`, `_`).
     name: String,
-    /// The workspace URL, e.g. https://adb-123.4.azuredatabricks.net
+    /// The workspace URL, e.g. https://adb-123.4.azuredatabricks.net, or pasted from the
+    /// browser's address bar (path and fragment dropped; `?o=` kept as the workspace id).
     #[arg(long)]
     host: String,
     /// How to get tokens: `federation` (exchange the IdP token) or `m2m` (a service principal's
@@ -96,7 +97,8 @@ pub struct IdpAdd {
     /// auth0 (--domain), keycloak (--url, --realm) or generic (--issuer).
     #[arg(long, value_parser = ["entra", "okta", "auth0", "keycloak", "generic"])]
     preset: Option<String>,
-    /// Entra tenant id (or domain), for `--preset entra`.
+    /// Entra tenant id, or its domain (looked up: the issuer names the tenant id), for
+    /// `--preset entra`.
     #[arg(long)]
     tenant: Option<String>,
     /// The IdP's domain, for `--preset okta` / `auth0` (e.g. example.okta.com).
@@ -138,11 +140,15 @@ fn load_doc(paths: &Paths) -> anyhow::Result<ConfigDoc> {
 pub async fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         WorkspaceCmd::Add(a) => {
-            // Checked here, before the file: a config line that was never written is no help.
-            let host = WorkspaceHost::parse(&a.host).map_err(|e| match WorkspaceHost::cleaned(&a.host) {
-                Some(h) => usage(format!("--host {e}; did you mean --host {h}?")),
-                None => usage(format!("--host {e}")),
+            // Checked here, before the file: a config line that was never written is no help. A
+            // URL pasted from the browser gives its host, and its `?o=` the workspace id.
+            let url = WorkspaceUrl::parse(&a.host).map_err(|e| match WorkspaceHost::cleaned(&a.host) {
+                Some(h) if !matches!(e, HostError::WorkspaceId { .. }) => {
+                    usage(format!("--host {e}; did you mean --host {h}?"))
+                }
+                _ => usage(format!("--host {e}")),
             })?;
+            let host = url.host.clone();
             let mut doc = load_doc(paths)?;
             let m2m = a.auth == WorkspaceAuth::M2m;
             let idp = match a.idp {
@@ -169,7 +175,8 @@ pub async fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitC
                 profile: a.profile,
                 auth: a.auth,
                 account_id: a.account_id,
-                ..WorkspaceConfig::new("", a.host)
+                workspace_id: url.workspace_id,
+                ..WorkspaceConfig::new("", host.as_str())
             };
             doc.add_workspace(&a.name, &ws, a.replace)?;
             let sharing: Vec<String> = doc
@@ -257,6 +264,18 @@ pub async fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
                     a.issuer.as_deref(),
                     a.auth_server.as_deref(),
                 )?),
+                None => None,
+            };
+            // An Entra tenant domain becomes its GUID, as tokens' `iss` names it.
+            // LAKEPASS_ENTRA_AUTHORITY (loopback only) lets tests serve the discovery document.
+            let preset = match preset {
+                Some(p) => {
+                    let authority =
+                        presets::entra_authority(std::env::var("LAKEPASS_ENTRA_AUTHORITY").ok().as_deref())?;
+                    let trust = doc.to_config(&paths.config).map(|c| c.trust()).unwrap_or_default();
+                    let http = lakepass_core::http::Http::with_trust(&trust);
+                    Some(presets::resolve_entra_tenant(&http, &authority, p).await?)
+                }
                 None => None,
             };
             let mut cfg = match &preset {

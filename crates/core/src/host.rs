@@ -5,6 +5,11 @@
 //! (the devstack); no user info (`https://evil.com@ws`), no path beyond `/`, no query or
 //! fragment; ASCII names only (no homographs). The normal form has no trailing slash, a
 //! lowercase name and no default port, so the same workspace always maps to the same vault key.
+//!
+//! A workspace URL as the browser shows it (`https://adb-1.2.azuredatabricks.net/?o=1#job/5`,
+//! `https://x.cloud.databricks.com/browse/folders/1?o=42`) is read by [`WorkspaceUrl::parse`]
+//! where a person types one (`workspace add`): the path, query and fragment go, `?o=` is kept as
+//! the workspace id, and every other rule stays.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -43,6 +48,12 @@ pub enum HostError {
     /// Non-ASCII name.
     #[error("`{input}` contains non-ASCII characters; workspace hosts are plain ASCII names")]
     NonAscii {
+        /// What the user wrote.
+        input: String,
+    },
+    /// A browser URL whose `?o=` is not a workspace id.
+    #[error("`{input}` has `?o=` that is not a numeric workspace id")]
+    WorkspaceId {
         /// What the user wrote.
         input: String,
     },
@@ -112,6 +123,60 @@ impl WorkspaceHost {
     /// True for the devstack and other servers on this machine.
     pub fn is_loopback(&self) -> bool {
         Url::parse(&self.0).ok().and_then(|u| u.host_str().map(is_loopback)).unwrap_or(false)
+    }
+}
+
+/// A workspace URL as pasted from the browser: the host, and the workspace id of its `?o=`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceUrl {
+    /// The workspace host (path, query and fragment dropped).
+    pub host: WorkspaceHost,
+    /// The numeric workspace id (`?o=` on Azure and in links the workspace UI shares).
+    pub workspace_id: Option<u64>,
+}
+
+impl WorkspaceUrl {
+    /// Reads `input` as [`WorkspaceHost::parse`] does, except that a path, query and fragment
+    /// are dropped, `?o=<digits>` becomes the workspace id and any other `o` is refused. Scheme,
+    /// user info and non-ASCII names are refused as strictly as ever.
+    pub fn parse(input: &str) -> Result<Self, HostError> {
+        let trimmed = input.trim();
+        if !trimmed.is_ascii() {
+            return Err(HostError::NonAscii { input: input.into() });
+        }
+        let with_scheme =
+            if trimmed.contains("://") { trimmed.to_string() } else { format!("https://{trimmed}") };
+        let url = Url::parse(&with_scheme)
+            .map_err(|e| HostError::Invalid { input: input.into(), reason: e.to_string() })?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(HostError::UserInfo { input: input.into() });
+        }
+        let workspace_id = match url.query_pairs().find(|(k, _)| k == "o") {
+            None => None,
+            Some((_, v)) => {
+                Some(v.parse::<u64>().map_err(|_| HostError::WorkspaceId { input: input.into() })?)
+            }
+        };
+        let Some(host) = url.host_str() else {
+            return Err(HostError::Invalid { input: input.into(), reason: "no host name".into() });
+        };
+        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        let host = WorkspaceHost::parse(&format!("{}://{host}{port}", url.scheme()))
+            .map_err(|e| with_input(e, input))?;
+        Ok(WorkspaceUrl { host, workspace_id })
+    }
+}
+
+/// `e`, naming what the user wrote rather than the URL rebuilt from it.
+fn with_input(e: HostError, input: &str) -> HostError {
+    let input = input.to_string();
+    match e {
+        HostError::Invalid { reason, .. } => HostError::Invalid { input, reason },
+        HostError::Scheme { .. } => HostError::Scheme { input },
+        HostError::UserInfo { .. } => HostError::UserInfo { input },
+        HostError::Path { .. } => HostError::Path { input },
+        HostError::NonAscii { .. } => HostError::NonAscii { input },
+        HostError::WorkspaceId { .. } => HostError::WorkspaceId { input },
     }
 }
 
@@ -211,6 +276,38 @@ mod tests {
         for (input, needle) in bad {
             let err = WorkspaceHost::parse(input).unwrap_err().to_string();
             assert!(err.contains(needle), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn browser_urls_give_the_host_and_the_workspace_id() {
+        for (input, host, id) in [
+            (
+                "https://adb-123.4.azuredatabricks.net/?o=123#job/5",
+                "https://adb-123.4.azuredatabricks.net",
+                Some(123),
+            ),
+            (
+                "https://x.cloud.databricks.com/browse/folders/1?o=42",
+                "https://x.cloud.databricks.com",
+                Some(42),
+            ),
+            ("x.cloud.databricks.com/sql/editor", "https://x.cloud.databricks.com", None),
+            ("https://x.cloud.databricks.com", "https://x.cloud.databricks.com", None),
+            ("http://127.0.0.1:8401/?o=7", "http://127.0.0.1:8401", Some(7)),
+        ] {
+            let u = WorkspaceUrl::parse(input).unwrap();
+            assert_eq!((u.host.as_str(), u.workspace_id), (host, id), "{input}");
+        }
+        for (input, needle) in [
+            ("http://x.cloud.databricks.com/?o=1", "https"),
+            ("https://evil.com@x.cloud.databricks.com/?o=1", "user info"),
+            ("https://x.cloud.databricks.com/?o=abc", "workspace id"),
+            ("https://wѕ.cloud.databricks.com/?o=1", "ASCII"),
+            ("ftp://x.cloud.databricks.com/", "https"),
+        ] {
+            let err = WorkspaceUrl::parse(input).unwrap_err().to_string();
+            assert!(err.contains(needle) && err.contains(input), "{input}: {err}");
         }
     }
 

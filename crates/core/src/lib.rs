@@ -45,7 +45,7 @@ pub use clock::{Clock, ManualClock, SharedClock, SystemClock, UnixTime};
 pub use daemon::{Daemon, DaemonOptions, Notice};
 pub use engine::{BuildError, Engine, EngineBuilder, EngineError, EngineOptions};
 pub use error::{ErrorKind, Failure};
-pub use host::{HostError, WorkspaceHost};
+pub use host::{HostError, WorkspaceHost, WorkspaceUrl};
 pub use paths::Paths;
 pub use secret::Secret;
 pub use status::{Snapshot, TokenState, WorkspaceStatus};

@@ -14,6 +14,11 @@
 //!
 //! [`suggested_subject_claim`] also says which claim names the user in each IdP's id_token,
 //! for federation policies created with `lakepass admin policy create --from-idp`.
+//!
+//! An Entra tenant given as a domain (`contoso.onmicrosoft.com`) is not what tokens carry: their
+//! `iss` names the tenant's GUID. [`resolve_entra_tenant`] asks the tenant's OIDC discovery
+//! document (`<authority>/<domain>/v2.0/.well-known/openid-configuration`) for its `issuer` and
+//! keeps the GUID, so the stored issuer is the one Databricks will compare with.
 
 use crate::config::IdpConfig;
 
@@ -185,6 +190,92 @@ impl Preset {
     }
 }
 
+/// Entra's authority: where tenants' discovery documents are.
+pub const ENTRA_AUTHORITY: &str = "https://login.microsoftonline.com";
+
+/// Entra's multi-tenant pseudo-tenants: their issuer is a template (`{tenantid}`), which no
+/// federation policy can name.
+const ENTRA_MULTI_TENANT: &[&str] = &["common", "organizations", "consumers"];
+
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+impl Preset {
+    /// The discovery document to ask when this is an Entra tenant given as a domain (a name with
+    /// a dot); `None` when the tenant is already what `iss` carries. Refuses the multi-tenant
+    /// pseudo-tenants.
+    pub fn entra_discovery_url(&self, authority: &str) -> Result<Option<String>, PresetError> {
+        let Preset::Entra { tenant } = self else { return Ok(None) };
+        if ENTRA_MULTI_TENANT.contains(&tenant.to_ascii_lowercase().as_str()) {
+            return Err(PresetError {
+                preset: "entra".into(),
+                problem: format!(
+                    "needs your own tenant, not `{tenant}`: a multi-tenant issuer cannot be trusted by a federation policy (give the tenant id or its domain)"
+                ),
+            });
+        }
+        if is_guid(tenant) || !tenant.contains('.') {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "{}/{}/v2.0/.well-known/openid-configuration",
+            authority.trim_end_matches('/'),
+            tenant
+        )))
+    }
+}
+
+/// The tenant GUID in an Entra discovery document's `issuer`, which must be exactly
+/// `<authority>/<guid>/v2.0`.
+pub fn entra_tenant_from_issuer(issuer: &str, authority: &str) -> Option<String> {
+    let rest = issuer.strip_prefix(authority.trim_end_matches('/'))?.strip_prefix('/')?;
+    let guid = rest.strip_suffix("/v2.0")?;
+    is_guid(guid).then(|| guid.to_ascii_lowercase())
+}
+
+/// The authority to ask for Entra discovery: [`ENTRA_AUTHORITY`], or `override_` when it is a
+/// loopback URL (tests put a discovery document there; nothing else may replace Microsoft's).
+pub fn entra_authority(override_: Option<&str>) -> Result<String, PresetError> {
+    match override_.map(str::trim).filter(|o| !o.is_empty()) {
+        None => Ok(ENTRA_AUTHORITY.into()),
+        Some(o) => match crate::host::WorkspaceHost::parse(o) {
+            Ok(h) if h.is_loopback() => Ok(h.as_str().into()),
+            _ => Err(PresetError {
+                preset: "entra".into(),
+                problem: format!(
+                    "cannot use `{o}` as the Entra authority: only a loopback URL may replace {ENTRA_AUTHORITY}"
+                ),
+            }),
+        },
+    }
+}
+
+/// `preset` with an Entra tenant domain replaced by the tenant's GUID, read from its discovery
+/// document at `authority`; any other preset as it is.
+pub async fn resolve_entra_tenant(
+    http: &crate::http::Http,
+    authority: &str,
+    preset: Preset,
+) -> Result<Preset, PresetError> {
+    let Some(url) = preset.entra_discovery_url(authority)? else { return Ok(preset) };
+    let Preset::Entra { tenant } = &preset else { return Ok(preset) };
+    let problem = |p: String| PresetError { preset: "entra".into(), problem: p };
+    let doc: serde_json::Value = http
+        .get_json(&url)
+        .await
+        .map_err(|e| problem(format!("could not look up tenant `{tenant}` at {url}: {e}")))?;
+    let issuer = doc.get("issuer").and_then(|i| i.as_str()).unwrap_or_default();
+    let guid = entra_tenant_from_issuer(issuer, authority).ok_or_else(|| {
+        problem(format!(
+            "found no tenant id for `{tenant}`: its discovery document names issuer `{issuer}`, not {authority}/<tenant id>/v2.0"
+        ))
+    })?;
+    Ok(Preset::Entra { tenant: guid })
+}
+
 /// The claim that names the user in an IdP's id_token, guessed from its issuer: what a
 /// federation policy's `subject_claim` should usually be.
 pub fn suggested_subject_claim(issuer: &str) -> &'static str {
@@ -240,5 +331,31 @@ mod tests {
             Preset::from_flags("generic", None, Some("d"), None, None, Some("https://i"), None).unwrap_err();
         assert!(wrong.to_string().contains("does not take --domain"), "{wrong}");
         assert_eq!(suggested_subject_claim("https://login.microsoftonline.com/t/v2.0"), "preferred_username");
+    }
+
+    #[test]
+    fn an_entra_domain_needs_discovery_and_a_guid_issuer_comes_back() {
+        let entra = |t: &str| Preset::Entra { tenant: t.into() };
+        let guid = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        assert_eq!(
+            entra("contoso.onmicrosoft.com").entra_discovery_url(ENTRA_AUTHORITY).unwrap().as_deref(),
+            Some(
+                "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration"
+            )
+        );
+        assert_eq!(entra(guid).entra_discovery_url(ENTRA_AUTHORITY).unwrap(), None);
+        assert!(entra("common").entra_discovery_url(ENTRA_AUTHORITY).is_err());
+        let issuer = format!("https://login.microsoftonline.com/{guid}/v2.0");
+        assert_eq!(entra_tenant_from_issuer(&issuer, ENTRA_AUTHORITY).as_deref(), Some(guid));
+        for bad in [
+            "https://login.microsoftonline.com/{tenantid}/v2.0",
+            "https://evil.example/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+            "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/",
+        ] {
+            assert_eq!(entra_tenant_from_issuer(bad, ENTRA_AUTHORITY), None, "{bad}");
+        }
+        assert_eq!(entra_authority(None).unwrap(), ENTRA_AUTHORITY);
+        assert_eq!(entra_authority(Some("http://127.0.0.1:9")).unwrap(), "http://127.0.0.1:9");
+        assert!(entra_authority(Some("https://login.evil.example")).is_err());
     }
 }

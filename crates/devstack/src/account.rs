@@ -1,24 +1,31 @@
-//! The account API slice Lakepass's admin commands use: account federation policies and
-//! service-principal federation policies, kept in memory and enforced by every workspace's
-//! token exchange.
+//! The account API slice Lakepass's admin commands use — account federation policies and
+//! service-principal federation policies — served on the devstack's own accounts listener (as
+//! Databricks serves them on `accounts.cloud.databricks.com`, not on workspace hosts), kept in
+//! memory and enforced by every workspace's token exchange.
 //!
-//! Routes (on every workspace listener, since the devstack has no separate account console):
+//! Routes (see `account_auth` for the token endpoint and `scim` for the service principals):
 //! - `POST|GET /api/2.0/accounts/{account_id}/federationPolicies` (create with optional
-//!   `?policy_id=`, list), `GET|DELETE …/federationPolicies/{policy_id}`
-//! - the same under `/api/2.0/accounts/{account_id}/servicePrincipals/{sp_id}/federationPolicies`
+//!   `?policy_id=`; list, paged), `GET|DELETE …/federationPolicies/{policy_id}`
+//! - the same under `/api/2.0/accounts/{account_id}/servicePrincipals/{service_principal_id}/…`
 //!
-//! Bodies follow Databricks' `FederationPolicy`: `{"description", "oidc_policy": {"issuer",
-//! "audiences", "subject_claim", "subject"}}`; answers add `name`, `policy_id`, `uid`,
-//! `create_time`, `update_time` (and `service_principal_id`). As in Databricks, audiences
-//! default to the account id and the subject claim to `sub`; a service-principal policy needs a
-//! `subject`. One deliberate simplification: the `{sp_id}` in the path is the service
-//! principal's *application id* (what the exchange's `client_id` names), not a numeric id.
+//! Shapes follow databricks-sdk-py `service/oauth2.py`: the service principal in the path is its
+//! numeric id (int64) — an application id there is refused as the API refuses a malformed
+//! parameter, `400 INVALID_PARAMETER_VALUE`; `oidc_policy` has `issuer`, `audiences`,
+//! `subject_claim`, `subject` (required on a service principal's policy, refused on the
+//! account's), `jwks_uri` and `jwks_json` (the keys the exchange then verifies with, instead of
+//! the issuer's discovery); answers add `name`, `policy_id`, `uid`, `create_time`,
+//! `update_time` (and `service_principal_id`). Lists answer at most [`Devstack::set_page_size`]
+//! policies (default 2) and a `next_page_token` for the rest, as `page_token` takes it back.
 //!
-//! Only the account admin may call them: the devstack's service principal (M2M token). Others
-//! get 403 `PERMISSION_DENIED`. Policies created here take effect at once: the exchange checks
-//! a workspace's own policies plus these.
+//! Only the account admin may call them: the devstack's service principal, with a token from the
+//! account's own token endpoint (`account_auth`); any other token, a workspace's included, is
+//! 401 `UNAUTHENTICATED` here. A malformed policy id is refused in Databricks' words
+//! (terraform-provider-databricks#5290). Policies take effect at once: the exchange checks a
+//! workspace's own policies plus these.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::Extension;
 use axum::body::Bytes;
@@ -33,8 +40,7 @@ use serde_json::{Value, json};
 use crate::errors::databricks_error;
 use crate::faults::Skew;
 use crate::keys::random_uuid;
-use crate::workspace::{WsState, authenticate};
-use crate::{Devstack, FederationPolicy};
+use crate::{Devstack, FederationPolicy, Shared};
 
 /// `oidc_policy` as Databricks spells it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,6 +52,8 @@ struct OidcPolicy {
     subject_claim: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     jwks_json: Option<String>,
 }
@@ -61,21 +69,52 @@ struct NewPolicy {
 struct StoredPolicy {
     policy_id: String,
     uid: String,
-    service_principal: Option<String>,
+    /// The numeric id of the service principal it belongs to.
+    service_principal: Option<u64>,
     description: Option<String>,
     oidc: OidcPolicy,
     created: i64,
 }
 
-/// The account's federation policies.
-#[derive(Default)]
-pub(crate) struct Account {
-    policies: Mutex<Vec<StoredPolicy>>,
+/// One service principal of the account.
+#[derive(Debug, Clone)]
+pub(crate) struct ServicePrincipal {
+    pub(crate) id: u64,
+    pub(crate) application_id: String,
+    pub(crate) display_name: String,
 }
 
+/// The account: its federation policies, service principals, the tokens its token endpoint
+/// minted, and the page size of its lists.
+pub(crate) struct Account {
+    policies: Mutex<Vec<StoredPolicy>>,
+    service_principals: Mutex<Vec<ServicePrincipal>>,
+    pub(crate) tokens: Mutex<HashMap<String, i64>>,
+    page_size: AtomicUsize,
+}
+
+/// The first numeric service principal id handed out (real ones are 15-16 digits too).
+const FIRST_SP_ID: u64 = 4_100_000_000_000_001;
+
 impl Account {
-    /// Every policy, in the shape the exchange verifier checks.
+    /// An account whose first service principal is the devstack's own (the account admin).
+    pub(crate) fn new(admin_application_id: &str) -> Self {
+        Account {
+            policies: Mutex::default(),
+            service_principals: Mutex::new(vec![ServicePrincipal {
+                id: FIRST_SP_ID,
+                application_id: admin_application_id.to_owned(),
+                display_name: "lakepass-devstack-sp".into(),
+            }]),
+            tokens: Mutex::default(),
+            page_size: AtomicUsize::new(2),
+        }
+    }
+
+    /// Every policy, in the shape the exchange verifier checks (a service principal's policy
+    /// names its application id, which is what an exchange's `client_id` carries).
     pub(crate) fn federation_policies(&self) -> Vec<FederationPolicy> {
+        let sps = self.service_principals();
         self.lock()
             .iter()
             .map(|p| FederationPolicy {
@@ -83,9 +122,15 @@ impl Account {
                 audiences: p.oidc.audiences.clone(),
                 subject_claim: p.oidc.subject_claim.clone().unwrap_or_else(|| "sub".into()),
                 subject: p.oidc.subject.clone(),
-                service_principal_client_id: p.service_principal.clone(),
+                service_principal_client_id: p
+                    .service_principal
+                    .and_then(|id| sps.iter().find(|s| s.id == id).map(|s| s.application_id.clone())),
             })
             .collect()
+    }
+
+    pub(crate) fn service_principals(&self) -> Vec<ServicePrincipal> {
+        self.service_principals.lock().expect("service principals poisoned").clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<StoredPolicy>> {
@@ -110,10 +155,31 @@ impl Devstack {
     pub fn account_policies(&self) -> Vec<FederationPolicy> {
         self.shared.account.federation_policies()
     }
+
+    /// Adds a service principal with application id `application_id` to the account (its SCIM
+    /// API lists it) and returns its numeric id; the same id again for one already there.
+    pub fn add_service_principal(&self, application_id: &str) -> u64 {
+        let mut sps = self.shared.account.service_principals.lock().expect("service principals poisoned");
+        if let Some(sp) = sps.iter().find(|s| s.application_id == application_id) {
+            return sp.id;
+        }
+        let id = FIRST_SP_ID + sps.len() as u64;
+        sps.push(ServicePrincipal {
+            id,
+            application_id: application_id.to_owned(),
+            display_name: format!("sp-{application_id}"),
+        });
+        id
+    }
+
+    /// How many items a page of the account's lists holds at most (default 2, at least 1).
+    pub fn set_page_size(&self, n: usize) {
+        self.shared.account.page_size.store(n.max(1), Ordering::SeqCst);
+    }
 }
 
-/// The account routes, mounted on each workspace router.
-pub(crate) fn routes() -> Router<WsState> {
+/// The federation-policy routes of the accounts listener.
+pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/api/2.0/accounts/{account_id}/federationPolicies", get(list_account).post(create_account))
         .route(
@@ -131,16 +197,14 @@ pub(crate) fn routes() -> Router<WsState> {
 }
 
 /// Checks the caller is the account admin and the path names this account.
-fn admin(st: &WsState, headers: &HeaderMap, skew: Skew, account_id: &str) -> Result<(), Box<Response>> {
-    let principal = authenticate(st, headers, skew, &[]).map_err(|r| Box::new(r.into_response()))?;
-    if principal.user_name != st.shared.info.service_principal.client_id {
-        return Err(Box::new(databricks_error(
-            StatusCode::FORBIDDEN,
-            "PERMISSION_DENIED",
-            "Only account admins can manage federation policies (in the devstack: its service principal, via M2M)",
-        )));
-    }
-    if account_id != st.shared.info.account_id {
+pub(crate) fn admin(
+    st: &Shared,
+    headers: &HeaderMap,
+    skew: Skew,
+    account_id: &str,
+) -> Result<(), Box<Response>> {
+    crate::account_auth::authenticate(st, headers, skew)?;
+    if account_id != st.info.account_id {
         return Err(Box::new(databricks_error(
             StatusCode::NOT_FOUND,
             "RESOURCE_DOES_NOT_EXIST",
@@ -150,8 +214,26 @@ fn admin(st: &WsState, headers: &HeaderMap, skew: Skew, account_id: &str) -> Res
     Ok(())
 }
 
-fn render(st: &WsState, p: &StoredPolicy) -> Value {
-    let account = &st.shared.info.account_id;
+/// The numeric id in a path, or the API's refusal of a malformed parameter.
+fn sp_id(st: &Shared, raw: &str) -> Result<u64, Box<Response>> {
+    let Ok(id) = raw.parse::<u64>() else {
+        // Worded like the API's refusal of a malformed policy id (see `create`).
+        return Err(Box::new(invalid(&format!(
+            "Invalid service principal id: '{raw}'. Must be the numeric id, not the application id."
+        ))));
+    };
+    if !st.account.service_principals().iter().any(|s| s.id == id) {
+        return Err(Box::new(databricks_error(
+            StatusCode::NOT_FOUND,
+            "RESOURCE_DOES_NOT_EXIST",
+            &format!("Service principal {id} does not exist"),
+        )));
+    }
+    Ok(id)
+}
+
+fn render(st: &Shared, p: &StoredPolicy) -> Value {
+    let account = &st.info.account_id;
     let name = match &p.service_principal {
         Some(sp) => format!("accounts/{account}/servicePrincipals/{sp}/federationPolicies/{}", p.policy_id),
         None => format!("accounts/{account}/federationPolicies/{}", p.policy_id),
@@ -168,8 +250,8 @@ fn render(st: &WsState, p: &StoredPolicy) -> Value {
     if let Some(d) = &p.description {
         v["description"] = Value::from(d.as_str());
     }
-    if let Some(sp) = &p.service_principal {
-        v["service_principal_id"] = Value::from(sp.as_str());
+    if let Some(sp) = p.service_principal {
+        v["service_principal_id"] = Value::from(sp);
     }
     v
 }
@@ -190,40 +272,75 @@ struct CreateQuery {
     policy_id: Option<String>,
 }
 
-async fn create(
-    st: WsState,
-    skew: Skew,
-    headers: HeaderMap,
-    account_id: String,
-    sp: Option<String>,
-    policy_id: Option<String>,
-    body: Bytes,
-) -> Response {
-    if let Err(r) = admin(&st, &headers, skew, &account_id) {
-        return *r;
+#[derive(Deserialize)]
+struct ListQuery {
+    page_size: Option<usize>,
+    page_token: Option<String>,
+}
+
+/// Checks a new policy as Databricks does (the refusal's message when not); fills in the
+/// defaults.
+fn validate(
+    new: NewPolicy,
+    account_id: &str,
+    for_sp: bool,
+) -> Result<(OidcPolicy, Option<String>), &'static str> {
+    let Some(mut oidc) = new.oidc_policy else {
+        return Err("oidc_policy is required");
+    };
+    if oidc.issuer.as_deref().is_none_or(str::is_empty) {
+        return Err("oidc_policy.issuer is required");
     }
-    let new: NewPolicy = match serde_json::from_slice(&body) {
+    match (for_sp, oidc.subject.as_deref().is_some_and(|s| !s.is_empty())) {
+        (true, false) => {
+            return Err("oidc_policy.subject is required for a service principal federation policy");
+        }
+        (false, true) => {
+            return Err("oidc_policy.subject must not be specified for an account federation policy");
+        }
+        _ => {}
+    }
+    if let Some(j) = &oidc.jwks_json
+        && crate::exchange::parse_jwks(j).is_none()
+    {
+        return Err("oidc_policy.jwks_json is not a JWKS with a usable signing key");
+    }
+    if let Some(u) = &oidc.jwks_uri
+        && url::Url::parse(u).is_err()
+    {
+        return Err("oidc_policy.jwks_uri is not a URL");
+    }
+    if oidc.audiences.is_empty() {
+        oidc.audiences = vec![account_id.to_owned()];
+    }
+    Ok((oidc, new.description))
+}
+
+fn create(
+    st: &Shared,
+    skew: Skew,
+    sp: Option<u64>,
+    account_id: &str,
+    policy_id: Option<String>,
+    body: &[u8],
+) -> Response {
+    let new: NewPolicy = match serde_json::from_slice(body) {
         Ok(p) => p,
         Err(e) => return invalid(&format!("Request body is not a federation policy: {e}")),
     };
-    let Some(mut oidc) = new.oidc_policy else {
-        return invalid("oidc_policy is required");
+    let (oidc, description) = match validate(new, account_id, sp.is_some()) {
+        Ok(x) => x,
+        Err(message) => return invalid(message),
     };
-    if oidc.issuer.as_deref().is_none_or(str::is_empty) {
-        return invalid("oidc_policy.issuer is required");
-    }
-    if sp.is_some() && oidc.subject.as_deref().is_none_or(str::is_empty) {
-        return invalid("oidc_policy.subject is required for a service principal federation policy");
-    }
-    if oidc.audiences.is_empty() {
-        oidc.audiences = vec![account_id.clone()];
-    }
+    // Databricks' own words (terraform-provider-databricks#5290).
     if let Some(id) = &policy_id
-        && (id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && (id.is_empty() || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
     {
-        return invalid("policy_id may contain only letters, digits and '-'");
+        return invalid(&format!(
+            "Invalid federation policy id: '{id}'. Must contain only 0-9, a-z, and hyphen."
+        ));
     }
-    let mut policies = st.shared.account.lock();
+    let mut policies = st.account.lock();
     let policy_id = policy_id.unwrap_or_else(random_uuid);
     if policies.iter().any(|p| p.policy_id == policy_id && p.service_principal == sp) {
         return databricks_error(
@@ -232,25 +349,42 @@ async fn create(
             &format!("Federation policy {policy_id} already exists"),
         );
     }
+    if let Some(issuer) = &oidc.issuer {
+        st.verifier.pin(issuer, oidc.jwks_uri.clone(), oidc.jwks_json.clone());
+    }
     let stored = StoredPolicy {
         policy_id,
         uid: random_uuid(),
         service_principal: sp,
-        description: new.description,
+        description,
         oidc,
         created: skew.now(),
     };
-    let out = render(&st, &stored);
+    let out = render(st, &stored);
     tracing::info!(policy = %stored.policy_id, issuer = ?stored.oidc.issuer, "devstack federation policy created");
     policies.push(stored);
     Json(out).into_response()
 }
 
-fn list(st: &WsState, sp: Option<&str>) -> Response {
-    let policies = st.shared.account.lock();
-    let items: Vec<Value> =
-        policies.iter().filter(|p| p.service_principal.as_deref() == sp).map(|p| render(st, p)).collect();
-    Json(json!({ "policies": items })).into_response()
+fn list(st: &Shared, sp: Option<u64>, q: &ListQuery) -> Response {
+    let policies = st.account.lock();
+    let matching: Vec<&StoredPolicy> = policies.iter().filter(|p| p.service_principal == sp).collect();
+    let size =
+        q.page_size.filter(|n| *n > 0).unwrap_or(usize::MAX).min(st.account.page_size.load(Ordering::SeqCst));
+    let start = match q.page_token.as_deref() {
+        None | Some("") => 0,
+        Some(t) => match t.strip_prefix("page-").and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) if n <= matching.len() => n,
+            _ => return invalid("page_token is not a token this API issued"),
+        },
+    };
+    let end = (start + size).min(matching.len());
+    let items: Vec<Value> = matching[start..end].iter().map(|p| render(st, p)).collect();
+    let mut v = json!({ "policies": items });
+    if end < matching.len() {
+        v["next_page_token"] = Value::from(format!("page-{end}"));
+    }
+    Json(v).into_response()
 }
 
 fn not_found(policy_id: &str) -> Response {
@@ -261,114 +395,120 @@ fn not_found(policy_id: &str) -> Response {
     )
 }
 
-fn get_one(st: &WsState, sp: Option<&str>, policy_id: &str) -> Response {
-    let policies = st.shared.account.lock();
-    match policies.iter().find(|p| p.policy_id == policy_id && p.service_principal.as_deref() == sp) {
+fn get_one(st: &Shared, sp: Option<u64>, policy_id: &str) -> Response {
+    let policies = st.account.lock();
+    match policies.iter().find(|p| p.policy_id == policy_id && p.service_principal == sp) {
         Some(p) => Json(render(st, p)).into_response(),
         None => not_found(policy_id),
     }
 }
 
-fn delete(st: &WsState, sp: Option<&str>, policy_id: &str) -> Response {
-    let mut policies = st.shared.account.lock();
+fn delete(st: &Shared, sp: Option<u64>, policy_id: &str) -> Response {
+    let mut policies = st.account.lock();
     let before = policies.len();
-    policies.retain(|p| !(p.policy_id == policy_id && p.service_principal.as_deref() == sp));
+    policies.retain(|p| !(p.policy_id == policy_id && p.service_principal == sp));
     if policies.len() == before {
         return not_found(policy_id);
     }
     Json(json!({})).into_response()
 }
 
+/// Runs `f` for the admin, with the service principal of the path (if any) parsed.
+fn guarded(
+    st: &Shared,
+    headers: &HeaderMap,
+    skew: Skew,
+    account_id: &str,
+    sp: Option<&str>,
+    f: impl FnOnce(Option<u64>) -> Response,
+) -> Response {
+    if let Err(r) = admin(st, headers, skew, account_id) {
+        return *r;
+    }
+    match sp.map(|raw| sp_id(st, raw)).transpose() {
+        Ok(id) => f(id),
+        Err(r) => *r,
+    }
+}
+
 async fn create_account(
-    State(st): State<WsState>,
+    State(st): State<Arc<Shared>>,
     Extension(skew): Extension<Skew>,
     Path(account_id): Path<String>,
     Query(q): Query<CreateQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    create(st, skew, headers, account_id, None, q.policy_id, body).await
+    guarded(&st, &headers, skew, &account_id, None, |sp| {
+        create(&st, skew, sp, &account_id, q.policy_id, &body)
+    })
 }
 
 async fn list_account(
-    State(st): State<WsState>,
+    State(st): State<Arc<Shared>>,
     Extension(skew): Extension<Skew>,
     Path(account_id): Path<String>,
+    Query(q): Query<ListQuery>,
     headers: HeaderMap,
 ) -> Response {
-    match admin(&st, &headers, skew, &account_id) {
-        Ok(()) => list(&st, None),
-        Err(r) => *r,
-    }
+    guarded(&st, &headers, skew, &account_id, None, |sp| list(&st, sp, &q))
 }
 
 async fn get_account(
-    State(st): State<WsState>,
+    State(st): State<Arc<Shared>>,
     Extension(skew): Extension<Skew>,
     Path((account_id, policy_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    match admin(&st, &headers, skew, &account_id) {
-        Ok(()) => get_one(&st, None, &policy_id),
-        Err(r) => *r,
-    }
+    guarded(&st, &headers, skew, &account_id, None, |sp| get_one(&st, sp, &policy_id))
 }
 
 async fn delete_account(
-    State(st): State<WsState>,
+    State(st): State<Arc<Shared>>,
     Extension(skew): Extension<Skew>,
     Path((account_id, policy_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    match admin(&st, &headers, skew, &account_id) {
-        Ok(()) => delete(&st, None, &policy_id),
-        Err(r) => *r,
-    }
+    guarded(&st, &headers, skew, &account_id, None, |sp| delete(&st, sp, &policy_id))
 }
 
 async fn create_sp(
-    State(st): State<WsState>,
+    State(st): State<Arc<Shared>>,
     Extension(skew): Extension<Skew>,
-    Path((account_id, sp)): Path<(String, String)>,
+    Path((account_id, raw)): Path<(String, String)>,
     Query(q): Query<CreateQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    create(st, skew, headers, account_id, Some(sp), q.policy_id, body).await
+    guarded(&st, &headers, skew, &account_id, Some(&raw), |sp| {
+        create(&st, skew, sp, &account_id, q.policy_id, &body)
+    })
 }
 
 async fn list_sp(
-    State(st): State<WsState>,
+    State(st): State<Arc<Shared>>,
     Extension(skew): Extension<Skew>,
-    Path((account_id, sp)): Path<(String, String)>,
+    Path((account_id, raw)): Path<(String, String)>,
+    Query(q): Query<ListQuery>,
     headers: HeaderMap,
 ) -> Response {
-    match admin(&st, &headers, skew, &account_id) {
-        Ok(()) => list(&st, Some(&sp)),
-        Err(r) => *r,
-    }
+    guarded(&st, &headers, skew, &account_id, Some(&raw), |sp| list(&st, sp, &q))
 }
 
 async fn get_sp(
-    State(st): State<WsState>,
+    State(st): State<Arc<Shared>>,
     Extension(skew): Extension<Skew>,
-    Path((account_id, sp, policy_id)): Path<(String, String, String)>,
+    Path((account_id, raw, policy_id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    match admin(&st, &headers, skew, &account_id) {
-        Ok(()) => get_one(&st, Some(&sp), &policy_id),
-        Err(r) => *r,
-    }
+    guarded(&st, &headers, skew, &account_id, Some(&raw), |sp| get_one(&st, sp, &policy_id))
 }
 
 async fn delete_sp(
-    State(st): State<WsState>,
+    State(st): State<Arc<Shared>>,
     Extension(skew): Extension<Skew>,
-    Path((account_id, sp, policy_id)): Path<(String, String, String)>,
+    Path((account_id, raw, policy_id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    match admin(&st, &headers, skew, &account_id) {
-        Ok(()) => delete(&st, Some(&sp), &policy_id),
-        Err(r) => *r,
-    }
+    guarded(&st, &headers, skew, &account_id, Some(&raw), |sp| delete(&st, sp, &policy_id))
 }

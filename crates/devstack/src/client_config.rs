@@ -23,7 +23,8 @@ pub struct ClientConfigOptions {
     pub profile_prefix: Option<String>,
     /// The scopes to request at the IdP; empty writes no `scopes` key (Lakepass's default).
     pub scopes: Vec<String>,
-    /// The workspaces whose table names the devstack's account id (for the account APIs).
+    /// The workspaces whose table names the devstack's account id and account console host
+    /// (for the account APIs).
     pub account_id_on: Vec<String>,
     /// The workspaces that exchange the IdP's access token (`token = "access_token"`) rather
     /// than its id_token; their federation policy must then accept the access token's audience,
@@ -95,6 +96,9 @@ impl DevstackInfo {
             }
             if opts.account_id_on.contains(&ws.name) {
                 s.push_str(&format!("account_id = {}\n", quoted(&self.account_id)));
+                if !self.account_host.is_empty() {
+                    s.push_str(&format!("account_host = {}\n", quoted(&self.account_host)));
+                }
             }
             if opts.access_token_on.contains(&ws.name) {
                 s.push_str("token = \"access_token\"\n");
@@ -127,6 +131,7 @@ mod tests {
             workspaces: vec![ws("dev", 8401), ws("prod", 8402), ws("ws001", 8403)],
             service_principal: ServicePrincipalInfo { client_id: "sp".into(), client_secret: "s".into() },
             account_id: "acc-1".into(),
+            account_host: "http://127.0.0.1:8403".into(),
             ca_pem: None,
         }
     }
@@ -160,7 +165,7 @@ mod tests {
              issuer = \"http://127.0.0.1:8400\"\nclient_id = \"lakepass-dev\"\n\
              scopes = [\"openid\", \"email\", \"profile\", \"offline_access\"]\n\n\
              [workspace.prod]\nidp = \"devstack\"\nhost = \"http://127.0.0.1:8402\"\n\
-             profile = \"devstack-prod\"\naccount_id = \"acc-1\"\ntoken = \"access_token\"\n\n[workspace.robot]\nauth = \"m2m\"\n"
+             profile = \"devstack-prod\"\naccount_id = \"acc-1\"\naccount_host = \"http://127.0.0.1:8403\"\ntoken = \"access_token\"\n\n[workspace.robot]\nauth = \"m2m\"\n"
         );
         assert_eq!(quoted("a\"b\\c"), r#""a\"b\\c""#);
     }

@@ -6,6 +6,8 @@
 //! a token names an unknown kid. So the devstack trusts its own IdP through the same path it
 //! would trust an external one (e.g. `oidc-provider` added with `add_federation_policy`).
 //!
+//! An account policy's `jwks_json` or `jwks_uri` replaces discovery for its issuer (`pin`).
+//!
 //! Checks, in order, each with the terse reason a refusal carries in `error_description`:
 //! shape ("Token is malformed"), `alg` RS256/ES256 only ("Token algorithm is not allowed"), a
 //! policy whose issuer equals `iss` exactly ("Token issuer is not trusted"; "No federation policy
@@ -31,7 +33,7 @@ use crate::workspace::Principal;
 /// Leeway on `exp`/`nbf`, in seconds.
 const LEEWAY: i64 = 30;
 
-struct Key {
+pub(crate) struct Key {
     kid: Option<String>,
     alg: Algorithm,
     key: DecodingKey,
@@ -52,6 +54,23 @@ pub(crate) struct Verifier {
     /// For loopback issuers, which a configured proxy could not reach.
     direct: reqwest::Client,
     cache: tokio::sync::Mutex<HashMap<String, Arc<Vec<Key>>>>,
+    /// Per issuer, the keys an account policy names instead of discovery (`jwks_uri`,
+    /// `jwks_json`; see `account.rs`).
+    pins: std::sync::Mutex<HashMap<String, KeySource>>,
+}
+
+/// Where an account policy says an issuer's keys are.
+#[derive(Clone)]
+enum KeySource {
+    Uri(String),
+    Json(String),
+}
+
+/// The usable signing keys of a JWKS given as JSON text; `None` when there are none.
+pub(crate) fn parse_jwks(json: &str) -> Option<Vec<Key>> {
+    let v: Value = serde_json::from_str(json).ok()?;
+    let keys: Vec<Key> = v.get("keys")?.as_array()?.iter().filter_map(parse_jwk).collect();
+    (!keys.is_empty()).then_some(keys)
 }
 
 fn decode_part(part: &str) -> Option<Value> {
@@ -87,6 +106,7 @@ impl Verifier {
             http: builder().build()?,
             direct: builder().no_proxy().build()?,
             cache: Default::default(),
+            pins: Default::default(),
         })
     }
 
@@ -100,7 +120,22 @@ impl Verifier {
         if loopback { &self.direct } else { &self.http }
     }
 
+    /// Makes `issuer`'s keys come from `jwks_uri` or `jwks_json` (an account policy's) rather than
+    /// its discovery document; neither given leaves discovery in charge.
+    pub(crate) fn pin(&self, issuer: &str, jwks_uri: Option<String>, jwks_json: Option<String>) {
+        let source = jwks_json.map(KeySource::Json).or(jwks_uri.map(KeySource::Uri));
+        if let Some(source) = source {
+            self.pins.lock().expect("pins poisoned").insert(issuer.to_owned(), source);
+        }
+    }
+
     async fn fetch(&self, issuer: &str) -> Result<Vec<Key>, reqwest::Error> {
+        let pinned = self.pins.lock().expect("pins poisoned").get(issuer).cloned();
+        match pinned {
+            Some(KeySource::Json(j)) => return Ok(parse_jwks(&j).unwrap_or_default()),
+            Some(KeySource::Uri(u)) => return self.fetch_jwks(&u).await,
+            None => {}
+        }
         let discovery_url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
         let discovery: Value = self
             .client_for(&discovery_url)
@@ -111,6 +146,10 @@ impl Verifier {
             .json()
             .await?;
         let jwks_uri = discovery.get("jwks_uri").and_then(Value::as_str).unwrap_or_default();
+        self.fetch_jwks(jwks_uri).await
+    }
+
+    async fn fetch_jwks(&self, jwks_uri: &str) -> Result<Vec<Key>, reqwest::Error> {
         let jwks: Value =
             self.client_for(jwks_uri).get(jwks_uri).send().await?.error_for_status()?.json().await?;
         Ok(jwks
@@ -121,7 +160,12 @@ impl Verifier {
     }
 
     async fn keys(&self, issuer: &str, refetch: bool) -> Result<Arc<Vec<Key>>, String> {
-        if !refetch && let Some(keys) = self.cache.lock().await.get(issuer) {
+        // Pinned keys are read afresh each time: a new policy may have just pinned them.
+        let pinned = self.pins.lock().expect("pins poisoned").contains_key(issuer);
+        if !refetch
+            && !pinned
+            && let Some(keys) = self.cache.lock().await.get(issuer)
+        {
             return Ok(keys.clone());
         }
         let keys = Arc::new(self.fetch(issuer).await.map_err(|err| {

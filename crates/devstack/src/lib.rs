@@ -16,11 +16,14 @@
 //! Layout: `keys` signs tokens and publishes the JWKS; `idp` (authorize, login page) and
 //! `idp_token` (the token endpoint) are the IdP; `workspace`, `exchange` (JWT verification
 //! against federation policies) and `serving` (Anthropic Messages) are a workspace; `faults`
-//! injects failures; `stats` counts what peers did; `control` exposes all of it over HTTP for
+//! injects failures; `account_auth` (the accounts listener and its token endpoint), `account`
+//! (federation policies) and `scim` (service principals) are the account console; `stats` counts
+//! what peers did; `control` exposes all of it over HTTP for
 //! out-of-process tests; `server` runs the listeners; `errors` holds the wire error formats;
 //! `client_config` writes the Lakepass config that points a client at a devstack.
 
 mod account;
+mod account_auth;
 mod client_config;
 mod control;
 mod errors;
@@ -30,6 +33,7 @@ mod idp;
 mod idp_token;
 mod keys;
 mod mcp;
+mod scim;
 mod server;
 mod serving;
 mod serving_admin;
@@ -60,7 +64,8 @@ pub const CLIENT_ID: &str = "lakepass-dev";
 #[derive(Debug, Clone)]
 pub struct DevstackOptions {
     /// Where the IdP listens (loopback only). With a non-zero port the `dev` workspace takes
-    /// port + 1 and `prod` port + 2; with port 0 every listener takes its own ephemeral port.
+    /// port + 1, `prod` port + 2 and the account console port + 3; with port 0 every listener
+    /// takes its own ephemeral port.
     pub addr: SocketAddr,
     /// When set, `GET /authorize` approves at once as this email instead of showing a login page.
     pub auto_approve: Option<String>,
@@ -137,6 +142,10 @@ pub struct DevstackInfo {
     /// The Databricks account id of the account APIs (`/api/2.0/accounts/{account_id}/…`).
     #[serde(default)]
     pub account_id: String,
+    /// The account console's base URL: the account APIs and the account token endpoint
+    /// (`/oidc/accounts/{account_id}/v1/token`) listen here, on no workspace host.
+    #[serde(default)]
+    pub account_host: String,
     /// With TLS, the CA certificate (PEM) clients must trust.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_pem: Option<String>,
@@ -267,6 +276,7 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
     let idp_listener = server::bind(port(0)?).await?;
     let dev_listener = server::bind(port(1)?).await?;
     let prod_listener = server::bind(port(2)?).await?;
+    let accounts_listener = server::bind(port(3)?).await?;
     let tls = if opts.tls {
         Some(tokio::task::spawn_blocking(tls::Tls::generate).await.context("CA generation panicked")??)
     } else {
@@ -309,6 +319,7 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
             client_secret: format!("dose{}", keys::random_hex(20)),
         },
         account_id: keys::random_uuid(),
+        account_host: base(&accounts_listener)?,
         ca_pem: tls.as_ref().map(|t| t.ca_pem.clone()),
     };
     let keys = tokio::task::spawn_blocking(keys::SigningKeys::generate)
@@ -327,7 +338,7 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         faults: Faults::default(),
         verifier: exchange::Verifier::new(tls.as_ref().map(tls::Tls::root).transpose()?)?,
         user_roles: opts.user_roles.into_iter().map(|(k, v)| (k.to_lowercase(), v)).collect(),
-        account: Default::default(),
+        account: account::Account::new(&info.service_principal.client_id),
         endpoints: Default::default(),
         connections: Default::default(),
         claude_models: opts.claude_models,
@@ -341,6 +352,7 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         serve(idp_listener, idp::router(shared.clone())),
         serve(dev_listener, workspace::router(shared.clone(), "dev")),
         serve(prod_listener, workspace::router(shared.clone(), "prod")),
+        serve(accounts_listener, account_auth::router(shared.clone())),
     ];
     for (l, name) in extra_listeners.into_iter().zip(names.iter().skip(2)) {
         tasks.push(serve(l, workspace::router(shared.clone(), name)));

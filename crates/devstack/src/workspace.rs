@@ -117,7 +117,6 @@ pub(crate) fn router(shared: Arc<Shared>, name: &str) -> Router {
         .route("/serving-endpoints/{name}/v1/messages", post(serving::endpoint_messages))
         .route("/ai-gateway/anthropic/v1/messages", post(serving::gateway_messages))
         .route("/ai-gateway/anthropic/v1/models", get(serving::models))
-        .merge(crate::account::routes())
         .merge(crate::serving_admin::routes())
         .merge(crate::mcp::routes())
         .fallback(not_found)

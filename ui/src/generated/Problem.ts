@@ -43,7 +43,11 @@ url: string,
 /**
  * What failed.
  */
-message: string, } | { "kind": "not_signed_in", 
+message: string, } | { "kind": "jwks_not_public", 
+/**
+ * Where the keys are.
+ */
+url: string, } | { "kind": "not_signed_in", 
 /**
  * The IdP.
  */
@@ -95,7 +99,15 @@ known: Array<string>, } | { "kind": "bad_signature" } | { "kind": "clock_skew",
 /**
  * Workspace clock minus local clock, in seconds.
  */
-seconds: number, } | { "kind": "workspace_unreachable", 
+seconds: number, } | { "kind": "workspace_unavailable", 
+/**
+ * The last status.
+ */
+status: number, 
+/**
+ * What happened.
+ */
+message: string, } | { "kind": "workspace_unreachable", 
 /**
  * What failed.
  */

@@ -5,24 +5,29 @@
 //! Requests are plain values ([`AdminRequest`]) built by pure functions, so `--dry-run` can print
 //! exactly what would be sent (method, URL, headers with the Authorization value withheld, JSON
 //! body) and tests can assert it; [`AdminClient::send`] only sends. The token comes from an M2M
-//! workspace (client credentials; at the account console, from its account-level token
-//! endpoint) or from stdin: admin rights are never borrowed from the signed-in user's session.
+//! workspace (client credentials; for account APIs always from the account console's own token
+//! endpoint, as real admins get it) or from stdin: admin rights are never borrowed from the
+//! signed-in user's session. Federation policies and the service-principal lookup are in
+//! `policy`.
 
+mod policy;
 mod whoami;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::config::{ExpectedPolicy, IdpConfig, Workspace};
-use crate::doctor::KnownPolicy;
+use crate::config::Workspace;
 use crate::engine::{Engine, EngineError};
 use crate::exchange;
 use crate::host::WorkspaceHost;
-use crate::presets;
 use crate::roles;
 use crate::secret::Secret;
 use crate::tls::Trust;
 
+pub use policy::{
+    FetchedPolicies, PolicySpec, ServicePrincipalId, create_policy, delete_policy, find_service_principal,
+    list_policies, list_policies_page, policies_for, resolve_service_principal, send_all_pages,
+};
 pub use whoami::{Identity, PrincipalKind, WhoamiError, whoami};
 
 /// An HTTP method the admin APIs use.
@@ -108,7 +113,12 @@ impl Account {
             Some(h) => {
                 WorkspaceHost::parse(h).map_err(|e| AdminError::Usage(format!("account_host: {e}")))?
             }
-            None => derive_account_host(&ws.host),
+            None => derive_account_host(&ws.host).ok_or_else(|| {
+                AdminError::Usage(format!(
+                    "workspace `{}` is on this machine, so its account console cannot be guessed: set `account_host` in [workspace.{}]",
+                    ws.name, ws.name
+                ))
+            })?,
         };
         Ok(Account { host, id })
     }
@@ -118,98 +128,22 @@ impl Account {
     }
 }
 
-/// The account console for a workspace host: Azure, GCP or AWS; a loopback host (the devstack)
-/// serves the account APIs itself.
-pub fn derive_account_host(ws: &WorkspaceHost) -> WorkspaceHost {
+/// The account console for a workspace host: Azure, GCP or AWS. `None` for a host on this
+/// machine (the devstack): its account console has an address of its own, which only the
+/// config (`account_host`, written by `lakepass devstack --write-config`) can know.
+pub fn derive_account_host(ws: &WorkspaceHost) -> Option<WorkspaceHost> {
+    if ws.is_loopback() {
+        return None;
+    }
     let s = ws.as_str();
-    let guess = if s.contains("://127.0.0.1") || s.contains("://localhost") || s.contains("://[::1]") {
-        return ws.clone();
-    } else if s.contains(".azuredatabricks.net") {
+    let guess = if s.ends_with(".azuredatabricks.net") {
         "https://accounts.azuredatabricks.net"
-    } else if s.contains(".gcp.databricks.com") {
+    } else if s.ends_with(".gcp.databricks.com") {
         "https://accounts.gcp.databricks.com"
     } else {
         "https://accounts.cloud.databricks.com"
     };
-    WorkspaceHost::parse(guess).expect("static account host parses")
-}
-
-/// An OIDC federation policy to create (Databricks `oidc_policy`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PolicySpec {
-    /// The trusted issuer, exactly as in `iss`.
-    pub issuer: String,
-    /// Accepted audiences; empty means the account id (Databricks' default).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub audiences: Vec<String>,
-    /// The claim naming the user.
-    pub subject_claim: String,
-    /// The required subject (service-principal policies).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-}
-
-impl PolicySpec {
-    /// The policy a configured IdP needs: its issuer, its client id as audience (an id_token's
-    /// `aud`), and the subject claim that names users there.
-    pub fn from_idp(idp: &IdpConfig) -> Self {
-        PolicySpec {
-            issuer: idp.issuer.clone(),
-            audiences: vec![idp.client_id.clone()],
-            subject_claim: presets::suggested_subject_claim(&idp.issuer).into(),
-            subject: None,
-        }
-    }
-
-    fn body(&self, description: Option<&str>) -> Value {
-        let mut b = json!({ "oidc_policy": self });
-        if let Some(d) = description {
-            b["description"] = Value::from(d);
-        }
-        b
-    }
-}
-
-fn with_policy_id(url: String, policy_id: Option<&str>) -> String {
-    match policy_id {
-        Some(id) => format!(
-            "{url}?policy_id={}",
-            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
-        ),
-        None => url,
-    }
-}
-
-fn sp_path(sp: &str) -> String {
-    format!(
-        "/servicePrincipals/{}/federationPolicies",
-        url::form_urlencoded::byte_serialize(sp.as_bytes()).collect::<String>()
-    )
-}
-
-/// `POST /api/2.0/accounts/{account_id}/federationPolicies` (or a service principal's).
-pub fn create_policy(
-    a: &Account,
-    sp: Option<&str>,
-    spec: &PolicySpec,
-    policy_id: Option<&str>,
-    description: Option<&str>,
-) -> AdminRequest {
-    let path = sp.map(sp_path).unwrap_or_else(|| "/federationPolicies".into());
-    AdminRequest::new(Method::Post, with_policy_id(a.url(&path), policy_id), Some(spec.body(description)))
-}
-
-/// `GET …/federationPolicies`.
-pub fn list_policies(a: &Account, sp: Option<&str>) -> AdminRequest {
-    let path = sp.map(sp_path).unwrap_or_else(|| "/federationPolicies".into());
-    AdminRequest::new(Method::Get, a.url(&path), None)
-}
-
-/// `DELETE …/federationPolicies/{policy_id}`.
-pub fn delete_policy(a: &Account, sp: Option<&str>, policy_id: &str) -> AdminRequest {
-    let path = sp.map(sp_path).unwrap_or_else(|| "/federationPolicies".into());
-    let id: String = url::form_urlencoded::byte_serialize(policy_id.as_bytes()).collect();
-    AdminRequest::new(Method::Delete, a.url(&format!("{path}/{id}")), None)
+    Some(WorkspaceHost::parse(guess).expect("static account host parses"))
 }
 
 /// An Anthropic external-model serving endpoint (Databricks' AI Gateway for Claude).
@@ -359,6 +293,14 @@ pub enum AdminError {
         /// The workspace.
         workspace: String,
     },
+    /// No service principal of the account has this application id.
+    #[error(
+        "the account has no service principal with application id `{application_id}`; check the id (Account console → User management → Service principals), or pass its numeric id with --service-principal-id"
+    )]
+    UnknownServicePrincipal {
+        /// The application id looked up.
+        application_id: String,
+    },
     /// Bad arguments.
     #[error("{0}")]
     Usage(String),
@@ -376,7 +318,7 @@ impl AdminError {
             AdminError::Unreachable { .. } => ErrorKind::Network,
             AdminError::UntrustedCertificate { .. } => ErrorKind::UntrustedCertificate,
             AdminError::Api { .. } => ErrorKind::Unexpected,
-            AdminError::NoAccount { .. } => ErrorKind::Config,
+            AdminError::NoAccount { .. } | AdminError::UnknownServicePrincipal { .. } => ErrorKind::Config,
             AdminError::Usage(_) => ErrorKind::Invalid,
             AdminError::Token(e) => e.kind(),
         }
@@ -453,25 +395,45 @@ impl AdminClient {
         let value: Value =
             if bytes.is_empty() { json!({}) } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
         if !status.is_success() {
-            let s = |k: &str| value.get(k).and_then(Value::as_str).map(String::from);
+            let (error_code, message) = api_error(status.as_u16(), &value, &bytes);
             return Err(AdminError::Api {
                 method: req.method.as_str(),
                 url: req.url.clone(),
                 status: status.as_u16(),
-                error_code: s("error_code")
-                    .or_else(|| s("error"))
-                    .unwrap_or_else(|| format!("HTTP_{}", status.as_u16())),
-                message: s("message")
-                    .or_else(|| s("error_description"))
-                    .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect()),
+                error_code,
+                message,
             });
         }
         Ok(value)
     }
 }
 
-/// An admin token from M2M workspace `ws`: for account APIs on another host, a client-credentials
-/// token from the account console's token endpoint; otherwise the workspace's own token.
+/// The `error_code` and `message` of a Databricks error answer: `{"error_code", "message"}`
+/// (the code is sometimes a number), an OAuth `{"error", "error_description"}`, or a plain
+/// `CODE: message` text; otherwise `HTTP_<status>` and the start of the body.
+pub(crate) fn api_error(status: u16, value: &Value, bytes: &[u8]) -> (String, String) {
+    let s = |k: &str| match value.get(k) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    if let Some(code) = s("error_code").or_else(|| s("error")) {
+        return (code, s("message").or_else(|| s("error_description")).unwrap_or_default());
+    }
+    let text: String = String::from_utf8_lossy(bytes).chars().take(300).collect();
+    if value.is_null()
+        && let Some((code, message)) = text.split_once(": ")
+        && !code.is_empty()
+        && code.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+    {
+        return (code.into(), message.trim().into());
+    }
+    (format!("HTTP_{status}"), text)
+}
+
+/// An admin token from M2M workspace `ws`: for account APIs, a client-credentials token from the
+/// account console's token endpoint (`/oidc/accounts/{account_id}/v1/token`, as the SDKs' account
+/// M2M does); otherwise the workspace's own token.
 pub async fn m2m_token(
     engine: &Engine,
     ws: &Workspace,
@@ -483,9 +445,7 @@ pub async fn m2m_token(
             ws.name
         )));
     }
-    if let Some(a) = account
-        && a.host != ws.host
-    {
+    if let Some(a) = account {
         let client_id = ws.client_id.clone().unwrap_or_default();
         let secret =
             roles::m2m_secret(engine.store(), ws).await.map_err(EngineError::from)?.ok_or_else(|| {
@@ -499,48 +459,6 @@ pub async fn m2m_token(
         return Ok(t.access_token);
     }
     Ok(engine.token(ws).await?.access_token)
-}
-
-/// The federation policies that concern `ws` (account-wide, and those of the service
-/// principals its config names), for `doctor` to compare against.
-pub async fn policies_for(
-    client: &AdminClient,
-    account: &Account,
-    ws: &Workspace,
-    token: &Secret,
-) -> Result<Vec<KnownPolicy>, AdminError> {
-    let mut sps: Vec<Option<String>> = vec![None];
-    sps.extend(ws.client_id.iter().cloned().map(Some));
-    if let Some(r) = &ws.roles {
-        sps.extend(r.map.values().cloned().map(Some));
-    }
-    sps.dedup();
-    let mut out = Vec::new();
-    for sp in sps {
-        let v = client.send(&list_policies(account, sp.as_deref()), token).await?;
-        for p in v.get("policies").and_then(Value::as_array).into_iter().flatten() {
-            let Some(o) = p.get("oidc_policy") else { continue };
-            let s = |k: &str| o.get(k).and_then(Value::as_str).map(String::from);
-            out.push(KnownPolicy {
-                policy: ExpectedPolicy {
-                    issuer: s("issuer").unwrap_or_default(),
-                    audiences: o
-                        .get("audiences")
-                        .and_then(Value::as_array)
-                        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
-                        .unwrap_or_default(),
-                    subject_claim: s("subject_claim").unwrap_or_else(|| "sub".into()),
-                    subject: s("subject"),
-                },
-                source: format!(
-                    "account policy {}",
-                    p.get("policy_id").and_then(Value::as_str).unwrap_or("?")
-                ),
-                service_principal: sp.clone(),
-            });
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

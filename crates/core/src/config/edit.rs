@@ -90,6 +90,8 @@ impl ConfigDoc {
         set(t, "auth", (ws.auth != WorkspaceAuth::default()).then(|| ws.auth.as_str().into()));
         set(t, "account_id", ws.account_id.as_deref().map(Value::from));
         set(t, "account_host", ws.account_host.as_deref().map(Value::from));
+        // TOML integers are i64; a workspace id past that could not be written back.
+        set(t, "workspace_id", ws.workspace_id.and_then(|id| i64::try_from(id).ok()).map(Value::from));
         if first && !self.doc.contains_key("active") {
             set(&mut self.doc, "active", Some(name.into()));
         }

@@ -188,6 +188,12 @@ mod tests {
             ),
             (swap("https://adb-123.4", "http://adb-123.4"), 14, "workspace.dev.host", "https://"),
             (
+                swap(".azuredatabricks.net\"", ".azuredatabricks.net/?o=123#job/5\""),
+                14,
+                "workspace.dev.host",
+                "write `host = \"https://adb-123.4.azuredatabricks.net\"` and `workspace_id = 123`",
+            ),
+            (
                 swap("idp = \"corp\"", "idp = \"okta\""),
                 13,
                 "workspace.dev.idp",

@@ -214,6 +214,9 @@ pub struct WorkspaceConfig {
     /// The account console host for account APIs [default: derived from `host`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_host: Option<String>,
+    /// The numeric workspace id (the `?o=` of the workspace's browser URL), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<u64>,
     /// A PEM file of CA certificates to trust, for this workspace's certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
@@ -336,6 +339,7 @@ impl WorkspaceConfig {
             policy: None,
             account_id: None,
             account_host: None,
+            workspace_id: None,
             ca_file: None,
         }
     }

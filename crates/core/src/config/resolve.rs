@@ -44,6 +44,8 @@ pub struct Workspace {
     pub account_id: Option<String>,
     /// The account console host, if configured.
     pub account_host: Option<String>,
+    /// The numeric workspace id, if known.
+    pub workspace_id: Option<u64>,
 }
 
 impl Config {
@@ -119,6 +121,7 @@ impl Config {
             policy: w.policy.clone(),
             account_id: w.account_id.clone(),
             account_host: w.account_host.clone(),
+            workspace_id: w.workspace_id,
         })
     }
 }

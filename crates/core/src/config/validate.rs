@@ -112,7 +112,22 @@ impl Config {
                 ));
             }
             if let Err(e) = WorkspaceHost::parse(&ws.host) {
-                out.push(problem(&at("host"), e.to_string()));
+                // A URL pasted from the browser: still refused here (the file says exactly what
+                // is used), but the message says what to write instead.
+                let message = match crate::host::WorkspaceUrl::parse(&ws.host) {
+                    Ok(u) => format!(
+                        "{e}: write `host = \"{}\"`{}",
+                        u.host,
+                        u.workspace_id.map(|id| format!(" and `workspace_id = {id}`")).unwrap_or_default()
+                    ),
+                    Err(_) => e.to_string(),
+                };
+                out.push(problem(&at("host"), message));
+            }
+            if let Some(h) = &ws.account_host
+                && let Err(e) = WorkspaceHost::parse(h)
+            {
+                out.push(problem(&at("account_host"), e.to_string()));
             }
             check_scopes(&mut out, &at("scopes"), &ws.scopes);
             check_ca_file(&mut out, &at("ca_file"), ws.ca_file.as_deref());

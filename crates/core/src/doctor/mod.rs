@@ -53,6 +53,9 @@ pub struct DoctorOptions {
     /// True when the account's policies were fetched (`--admin-workspace`), even if none came
     /// back: then suggesting `--admin-workspace` would send the user in a circle.
     pub policies_fetched: bool,
+    /// What `--admin-workspace` could not look up (a service principal unknown to the account,
+    /// a refused list): shown as a warning while the other checks go on.
+    pub policy_lookup_failures: Vec<String>,
 }
 
 /// Runs the whole chain from the config file: the entry point for the CLI.
@@ -168,12 +171,12 @@ async fn federation(
     run: &mut Run,
 ) -> Result<(), Stopped> {
     let idp_cfg = idp_config(engine, ws, run)?;
-    let jwks = signin::idp(engine, &idp_cfg, run).await?;
+    let policies = policy::expected(ws, opts);
+    let jwks = signin::idp(engine, &idp_cfg, &policies, ws.host.is_loopback(), run).await?;
     let (subject, refreshable) = match &opts.subject_token {
         Some(t) => signin::given(t, run),
         None => signin::session(engine, ws, run).await?,
     };
-    let policies = policy::expected(ws, opts);
     let jwt = token::jwt(engine, ws, &subject, &policy::subject_claim(&policies), refreshable, run)?;
     token::signature(&jwt, &subject, &jwks, run)?;
     workspace::clock(engine, ws, run).await?;
@@ -184,8 +187,21 @@ async fn federation(
         client_id: &idp_cfg.client_id,
         account_id: ws.account_id.as_deref(),
     };
-    policy::policy(ws, &facts, &policies, opts.policies_fetched, client_id.as_deref(), run)?;
-    workspace::token_exchange(engine, ws, &subject, &facts, client_id.as_deref(), run).await
+    policy::policy(
+        ws,
+        &facts,
+        &policies,
+        opts.policies_fetched,
+        &opts.policy_lookup_failures,
+        client_id.as_deref(),
+        run,
+    )?;
+    let sp_without_policy = client_id.as_deref().filter(|c| {
+        opts.policies_fetched
+            && opts.policy_lookup_failures.is_empty()
+            && !policies.iter().any(|p| p.service_principal.as_deref() == Some(*c))
+    });
+    workspace::token_exchange(engine, ws, &subject, client_id.as_deref(), sp_without_policy, run).await
 }
 
 /// The workspace's IdP, from the config the engine was built with.

@@ -23,6 +23,8 @@ pub(super) fn expected(ws: &Workspace, opts: &DoctorOptions) -> Vec<KnownPolicy>
                 policy: p.clone(),
                 source: "policy in the config".into(),
                 service_principal: None,
+                jwks_uri: None,
+                jwks_json: None,
             })
             .collect()
     } else {
@@ -66,10 +68,19 @@ pub(super) fn policy(
     facts: &TokenFacts<'_>,
     policies: &[KnownPolicy],
     fetched: bool,
+    failures: &[String],
     client_id: Option<&str>,
     run: &mut Run,
 ) -> Result<(), Stopped> {
     let as_sp = as_sp(client_id);
+    for failure in failures {
+        run.step(
+            StepId::Policy,
+            "Federation policy lookup",
+            StepStatus::Warning,
+            format!("could not fetch {failure}; comparing with what was found"),
+        );
+    }
     let relevant: Vec<&KnownPolicy> = policies
         .iter()
         .filter(|p| p.service_principal.is_none() || p.service_principal.as_deref() == client_id)

@@ -54,6 +54,12 @@ pub enum Problem {
         /// What failed.
         message: String,
     },
+    /// The signing keys are at an address only this machine or its network reaches, while the
+    /// workspace is in the cloud: this machine verifies fine, Databricks cannot.
+    JwksNotPublic {
+        /// Where the keys are.
+        url: String,
+    },
     /// No IdP session in the vault.
     NotSignedIn {
         /// The IdP.
@@ -105,6 +111,14 @@ pub enum Problem {
     ClockSkew {
         /// Workspace clock minus local clock, in seconds.
         seconds: i64,
+    },
+    /// The workspace answered, but only with 429/5xx until the retries ran out: it is busy or
+    /// down, not unreachable and not refusing.
+    WorkspaceUnavailable {
+        /// The last status.
+        status: u16,
+        /// What happened.
+        message: String,
     },
     /// The workspace could not be reached.
     WorkspaceUnreachable {
@@ -221,6 +235,19 @@ impl Problem {
         otherwise
     }
 
+    /// [`Problem::WorkspaceUnavailable`] when `e` (or its cause) is a server that kept answering
+    /// 429/5xx, else `otherwise`.
+    pub(crate) fn or_unavailable(e: &(dyn std::error::Error + 'static), otherwise: Problem) -> Problem {
+        let mut cur = Some(e);
+        while let Some(err) = cur {
+            if let Some(crate::http::HttpError::GaveUp { status, .. }) = err.downcast_ref() {
+                return Problem::WorkspaceUnavailable { status: *status, message: e.to_string() };
+            }
+            cur = err.source();
+        }
+        otherwise
+    }
+
     /// What is wrong, in plain words, and what to do about it.
     pub fn explain(&self, workspace: &str, idp: &str) -> (String, String) {
         use Problem::*;
@@ -243,8 +270,12 @@ impl Problem {
                 format!("Set `issuer = \"{found}\"` in [idp.{idp}] (copy it exactly, slash and all)."),
             ),
             JwksUnreachable { url, message } => (
-                format!("the issuer's signing keys (JWKS) at {url} could not be fetched: {message}"),
-                "Databricks fetches the same keys to verify your token, so nothing can be verified until they load: check that the IdP is up and that jwks_uri is reachable (proxy, firewall).".into(),
+                format!("this machine could not fetch the issuer's signing keys (JWKS) at {url}: {message}"),
+                "Check that the IdP is up and that this machine reaches it (proxy, firewall, `ca_file`). Databricks fetches the same keys from its own network, so it may still succeed; a federation policy with `jwks_json` (`lakepass admin policy create … --jwks-json`) takes the question away.".into(),
+            ),
+            JwksNotPublic { url } => (
+                format!("the signing keys are at {url}, an address only this machine or its network can reach; this machine can verify the token, Databricks cannot fetch them"),
+                format!("Publish the IdP's keys where Databricks can reach them, or put them in the federation policy: `lakepass admin policy create --from-idp {idp} --jwks-json \"$(curl -s {url})\"`."),
             ),
             NotSignedIn { idp } => (format!("not signed in to identity provider `{idp}`"), format!("Run `lakepass login --idp {idp}`.")),
             RefreshFailed { idp, needs_login, message } => (
@@ -295,6 +326,10 @@ impl Problem {
                 ),
                 "Databricks checks `exp`/`iat` against its own clock, so a wrong clock makes valid tokens look expired (or not yet valid): turn on network time (`timedatectl set-ntp true`, macOS Date & Time → Set automatically, Windows `w32tm /resync`).".into(),
             ),
+            WorkspaceUnavailable { status, message } => (
+                format!("the workspace kept answering HTTP {status}: {message}"),
+                "Databricks is busy or failing on its side, nothing is wrong with your setup: try again in a minute; if it persists, check https://status.databricks.com.".into(),
+            ),
             WorkspaceUnreachable { message } => (
                 format!("the workspace could not be reached: {message}"),
                 format!("Check `host` of [workspace.{workspace}], the network and any proxy."),
@@ -340,8 +375,12 @@ impl Problem {
                 format!("Create one: `lakepass admin sp-policy create --service-principal {client_id} --from-idp {idp} --subject <value>`."),
             ),
             ExchangeRejected { status, error, description } => (
-                format!("the workspace refused the exchange (HTTP {status}, {error}: {description})"),
-                "The local checks found nothing wrong: compare the workspace's federation policy with the claims above (add [workspace.W.policy] to the config so the doctor can compare claim by claim).".replace("W", workspace),
+                format!("the workspace refused the exchange (HTTP {status}, {error}): {description}"),
+                match (*status, error.as_str()) {
+                    (500.., _) => "Databricks failed on its side: try again in a minute; if it persists, check https://status.databricks.com.".into(),
+                    (_, "invalid_scope") => format!("Ask for scopes the workspace grants: `scopes` of [workspace.{workspace}] (e.g. `all-apis`)."),
+                    _ => format!("The local checks found nothing wrong, so the workspace's words above say why: compare its federation policy with the claims above (run with --admin-workspace, or add [workspace.{workspace}.policy] to the config, so the doctor can compare claim by claim)."),
+                },
             ),
             SecretMissing { workspace } => (
                 format!("workspace `{workspace}` authenticates as a service principal, but its client secret is not in the vault"),
@@ -364,9 +403,10 @@ impl Problem {
             NotSignedIn { .. } | RefreshFailed { needs_login: true, .. } | SecretMissing { .. } => {
                 ErrorKind::NeedsLogin
             }
-            IdpUnreachable { .. } | JwksUnreachable { .. } | WorkspaceUnreachable { .. } => {
-                ErrorKind::Network
-            }
+            IdpUnreachable { .. }
+            | JwksUnreachable { .. }
+            | WorkspaceUnreachable { .. }
+            | WorkspaceUnavailable { .. } => ErrorKind::Network,
             UntrustedCertificate { .. } => ErrorKind::UntrustedCertificate,
             _ => ErrorKind::FederationRejected,
         }
@@ -380,8 +420,14 @@ pub struct KnownPolicy {
     pub policy: ExpectedPolicy,
     /// `config` or `account policy <id>`.
     pub source: String,
-    /// For a service-principal policy, the SP it belongs to.
+    /// For a service-principal policy, the SP it belongs to (its application id).
     pub service_principal: Option<String>,
+    /// The policy's `jwks_uri`: where Databricks fetches the signing keys instead of discovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The policy's `jwks_json`: the signing keys Databricks uses without fetching any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_json: Option<String>,
 }
 
 /// What a comparison needs to know about the token.
@@ -452,39 +498,22 @@ pub(crate) fn closeness(p: &Option<Problem>) -> u8 {
     }
 }
 
-/// Reads a refused exchange's description into a known problem when it names one.
+/// What a refused exchange means, decided on structured data only: the HTTP status, the RFC 6749
+/// `error` code and what the doctor itself found (the admin-fetched policies). The server's
+/// `error_description` is shown to the user word for word and never matched: its wording belongs
+/// to Databricks and changes without notice.
 pub(crate) fn from_server(
     status: u16,
     error: &str,
     description: &str,
-    facts: &TokenFacts<'_>,
-    client_id: Option<&str>,
-    clock_ok: bool,
+    sp_without_policy: Option<&str>,
 ) -> Problem {
-    let d = description.to_ascii_lowercase();
-    let iss = facts.claims.get("iss").and_then(|v| v.as_str()).unwrap_or_default().to_string();
-    if d.contains("service principal") && d.contains("no federation policy") {
-        return Problem::ServicePrincipalPolicyMissing { client_id: client_id.unwrap_or_default().into() };
+    match sp_without_policy {
+        // The exchange named a service principal, and the account's policies (fetched with
+        // admin rights) have none for it: that is the refusal, whatever the words.
+        Some(client_id) if (400..500).contains(&status) => {
+            Problem::ServicePrincipalPolicyMissing { client_id: client_id.into() }
+        }
+        _ => Problem::ExchangeRejected { status, error: error.into(), description: description.into() },
     }
-    if d.contains("issuer") && d.contains("not trusted") {
-        return Problem::IssuerMismatch { token: iss, policy: "(no policy trusts it)".into() };
-    }
-    if d.contains("audience") {
-        return Problem::AudienceMismatch {
-            token: facts.audiences.clone(),
-            policy: vec!["(the workspace's policy audiences)".into()],
-            client_id: facts.client_id.into(),
-            expects_account_id: false,
-        };
-    }
-    if d.contains("expired") && !clock_ok {
-        return Problem::ClockSkew { seconds: 0 };
-    }
-    if d.contains("signing key") || d.contains("kid") {
-        return Problem::UnknownKid { kid: "(see the JWT step)".into(), known: Vec::new() };
-    }
-    if d.contains("algorithm") {
-        return Problem::AlgorithmNotAllowed { alg: "(see the JWT step)".into() };
-    }
-    Problem::ExchangeRejected { status, error: error.into(), description: description.into() }
 }

@@ -6,7 +6,7 @@
 
 use jsonwebtoken::jwk::JwkSet;
 
-use super::problems::{Problem, span};
+use super::problems::{KnownPolicy, Problem, span};
 use super::report::{Run, StepId, StepStatus, Stopped};
 use crate::Secret;
 use crate::config::{IdpConfig, SubjectTokenKind, Workspace};
@@ -18,8 +18,38 @@ pub(super) fn key_ids(jwks: &JwkSet) -> Vec<String> {
     jwks.keys.iter().filter_map(|k| k.common.key_id.clone()).collect()
 }
 
-/// The IdP step: discovery names the configured issuer, and its JWKS can be fetched.
-pub(super) async fn idp(engine: &Engine, idp_cfg: &IdpConfig, run: &mut Run) -> Result<JwkSet, Stopped> {
+/// Where the keys Databricks verifies with come from, for the IdP step: an admin-fetched policy
+/// for this issuer may name them (`jwks_json`, `jwks_uri`) instead of discovery.
+fn policy_keys<'a>(issuer: &str, policies: &'a [KnownPolicy]) -> Option<&'a KnownPolicy> {
+    policies.iter().find(|p| p.policy.issuer == issuer && (p.jwks_json.is_some() || p.jwks_uri.is_some()))
+}
+
+/// True for an address only this machine or its network can reach: loopback, private or
+/// link-local IPs, `localhost`, single-label and `.local`/`.internal` names.
+pub(super) fn only_reachable_here(url: &str) -> bool {
+    let Some(host) = url::Url::parse(url).ok().and_then(|u| u.host().map(|h| h.to_owned())) else {
+        return false;
+    };
+    match host {
+        url::Host::Ipv4(ip) => ip.is_loopback() || ip.is_private() || ip.is_link_local(),
+        url::Host::Ipv6(ip) => ip.is_loopback() || (ip.segments()[0] & 0xfe00) == 0xfc00,
+        url::Host::Domain(d) => {
+            let d = d.to_ascii_lowercase();
+            d == "localhost" || !d.contains('.') || d.ends_with(".local") || d.ends_with(".internal")
+        }
+    }
+}
+
+/// The IdP step: discovery names the configured issuer, and the signing keys Databricks will
+/// verify with can be had — told apart: this machine cannot fetch them, or Databricks cannot
+/// (keys at an address only this network reaches, for a workspace in the cloud).
+pub(super) async fn idp(
+    engine: &Engine,
+    idp_cfg: &IdpConfig,
+    policies: &[KnownPolicy],
+    workspace_is_local: bool,
+    run: &mut Run,
+) -> Result<JwkSet, Stopped> {
     const TITLE: &str = "Identity provider";
     let d = match idp::discover(engine.http(), &idp_cfg.issuer).await {
         Ok(d) => d,
@@ -36,24 +66,44 @@ pub(super) async fn idp(engine: &Engine, idp_cfg: &IdpConfig, run: &mut Run) -> 
             return Err(run.fail(StepId::Idp, TITLE, p));
         }
     };
-    let jwks = match idp::fetch_jwks(engine.http(), &d).await {
-        Ok(k) => k,
-        Err(e) => {
-            let message = e.to_string();
-            return Err(run.fail(
+    let pinned = policy_keys(&idp_cfg.issuer, policies);
+    if let Some(json) = pinned.and_then(|p| p.jwks_json.as_deref()) {
+        // Databricks fetches nothing: the policy carries the keys.
+        if let Ok(jwks) = serde_json::from_str::<JwkSet>(json) {
+            let kids = key_ids(&jwks);
+            run.step(
                 StepId::Idp,
                 TITLE,
-                Problem::JwksUnreachable { url: d.jwks_uri.clone(), message },
-            ));
+                StepStatus::Ok,
+                format!(
+                    "discovery at {} answers with the configured issuer; the {} carries the signing keys (jwks_json, {} key(s): {}), so Databricks needs to reach nothing",
+                    idp_cfg.issuer,
+                    pinned.map(|p| p.source.as_str()).unwrap_or("policy"),
+                    kids.len(),
+                    kids.join(", ")
+                ),
+            );
+            return Ok(jwks);
+        }
+    }
+    let url = pinned.and_then(|p| p.jwks_uri.clone()).unwrap_or_else(|| d.jwks_uri.clone());
+    let jwks: JwkSet = match engine.http().get_json(&url).await {
+        Ok(k) => k,
+        Err(e) => {
+            let p = Problem::or_untrusted(&e, Problem::JwksUnreachable { url, message: e.to_string() });
+            return Err(run.fail(StepId::Idp, TITLE, p));
         }
     };
+    if !workspace_is_local && only_reachable_here(&url) {
+        return Err(run.fail(StepId::Idp, TITLE, Problem::JwksNotPublic { url }));
+    }
     let kids = key_ids(&jwks);
     run.step(
         StepId::Idp,
         TITLE,
         StepStatus::Ok,
         format!(
-            "discovery at {} answers with the configured issuer; JWKS has {} key(s): {}",
+            "discovery at {} answers with the configured issuer; JWKS at {url} has {} key(s): {}",
             idp_cfg.issuer,
             kids.len(),
             kids.join(", ")
@@ -116,16 +166,14 @@ pub(super) async fn session(
             };
             (s, format!("signed in as {who}; id_token valid for {}; {note}", span(left)), status)
         }
-        Err(EngineError::NeedsLogin { reason: Some(r), .. })
-            if !refreshable && r.contains("no refresh token") =>
-        {
-            // Keep going with the stale token: the JWT step names the expiry exactly.
-            (
-                stored.clone(),
-                format!("signed in as {who}, but the session is stale and the IdP gave no refresh token"),
-                StepStatus::Warning,
-            )
-        }
+        // No refresh token was stored, so that is why a sign-in is needed (decided on the
+        // session, not on the error's words). Keep going with the stale token: the JWT step
+        // names the expiry exactly.
+        Err(EngineError::NeedsLogin { .. }) if !refreshable => (
+            stored.clone(),
+            format!("signed in as {who}, but the session is stale and the IdP gave no refresh token"),
+            StepStatus::Warning,
+        ),
         Err(EngineError::NeedsLogin { reason, .. }) => {
             let message = reason.unwrap_or_else(|| "the session is gone".into());
             return Err(run.fail(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::SKEW_TOLERANCE_SECS;
 use super::policy::as_sp;
-use super::problems::{self, Problem, TokenFacts, span};
+use super::problems::{self, Problem, span};
 use super::report::{Run, StepId, StepStatus, Stopped};
 use crate::Secret;
 use crate::config::Workspace;
@@ -61,14 +61,15 @@ pub(super) async fn clock(engine: &Engine, ws: &Workspace, run: &mut Run) -> Res
     Ok(())
 }
 
-/// The exchange step: the workspace trades the subject token for its own. A refusal is read
-/// against the token's facts, so the report names the claim rather than only the status.
+/// The exchange step: the workspace trades the subject token for its own. A refusal keeps the
+/// workspace's own words; it is named more precisely only from structured data (see
+/// [`problems::from_server`]).
 pub(super) async fn token_exchange(
     engine: &Engine,
     ws: &Workspace,
     subject: &Secret,
-    facts: &TokenFacts<'_>,
     client_id: Option<&str>,
+    sp_without_policy: Option<&str>,
     run: &mut Run,
 ) -> Result<(), Stopped> {
     const TITLE: &str = "Token exchange";
@@ -94,16 +95,15 @@ pub(super) async fn token_exchange(
                 status,
                 error.error.as_str(),
                 error.error_description.as_deref().unwrap_or(""),
-                facts,
-                client_id,
-                true,
+                sp_without_policy,
             );
             let stop = run.fail(StepId::Exchange, TITLE, p);
             run.amend_last(|d| format!("{d}; the workspace said: {error}"));
             Err(stop)
         }
         Err(e) => {
-            let p = Problem::or_untrusted(&e, Problem::WorkspaceUnreachable { message: e.to_string() });
+            let unreachable = Problem::WorkspaceUnreachable { message: e.to_string() };
+            let p = Problem::or_untrusted(&e, Problem::or_unavailable(&e, unreachable));
             Err(run.fail(StepId::Exchange, TITLE, p))
         }
     }
@@ -142,7 +142,8 @@ pub(super) async fn client_credentials(
             },
         )),
         Err(e) => {
-            let p = Problem::or_untrusted(&e, Problem::WorkspaceUnreachable { message: e.to_string() });
+            let unreachable = Problem::WorkspaceUnreachable { message: e.to_string() };
+            let p = Problem::or_untrusted(&e, Problem::or_unavailable(&e, unreachable));
             Err(run.fail(StepId::Exchange, TITLE, p))
         }
     }

@@ -1,12 +1,12 @@
 //! `lakepass doctor` against a devstack configured wrong in each way the issue lists: each
 //! failure is named by the right step and problem kind, with a fix.
 
+use crate::admin::{AdminSetup, admin_setup};
 use crate::support::{Fixture, devstack, home};
 use lakepass_core::Secret;
-use lakepass_core::admin::{self, Account, AdminClient, PolicySpec};
-use lakepass_core::doctor::{self, DoctorOptions, Problem, Report, StepId, StepStatus};
+use lakepass_core::admin::{self, AdminClient, PolicySpec};
+use lakepass_core::doctor::{self, DoctorOptions, KnownPolicy, Problem, Report, StepId, StepStatus};
 use lakepass_core::idp::IdpSession;
-use lakepass_core::roles;
 use lakepass_devstack::{FaultKind, FaultRule, FederationPolicy, Target};
 use serde_json::json;
 
@@ -88,14 +88,21 @@ async fn issuer_differing_by_a_trailing_slash_is_named() {
     assert!(step.detail.contains("only by a trailing slash"), "{}", step.detail);
     assert!(step.fix.as_deref().unwrap().contains(&format!("exactly `{}`", info.issuer)));
 
-    // Without an expected policy the exchange itself is where it breaks, and the workspace's
-    // refusal is read into the right problem.
+    // Without an expected policy the exchange itself is where it breaks: the workspace's own
+    // words are shown, and nothing is guessed from them.
     let h2 = home(&ds, "");
     let e2 = h2.engine().await;
     let _ = h2.login_as(&e2, None).await; // the first exchange fails: the devstack is misconfigured
     let r = run(&h2, "dev", &DoctorOptions::default()).await;
     let p = failed_at(&r, StepId::Exchange);
-    assert!(matches!(p, Problem::IssuerMismatch { ref token, .. } if *token == info.issuer), "{p:?}");
+    match p {
+        Problem::ExchangeRejected { status: 401, error, description } => {
+            assert_eq!(error, "invalid_request");
+            let step = r.failure().unwrap();
+            assert!(step.detail.contains(&description) && !description.is_empty(), "{step:?}");
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(r.steps.iter().find(|s| s.id == StepId::Policy).unwrap().status, StepStatus::Skipped);
 }
 
@@ -269,35 +276,61 @@ async fn a_token_signed_by_a_rotated_key_has_an_unknown_kid() {
 async fn policies_fetched_from_the_account_api_are_compared_claim_by_claim() {
     let ds = devstack(Some("ada@example.com")).await;
     let info = ds.info().clone();
-    let extra = format!(
-        "\n[workspace.admin]\nauth = \"m2m\"\nhost = \"{}\"\nclient_id = \"{}\"\naccount_id = \"{}\"\nprofile = \"admin\"\n",
-        info.workspaces[0].host, info.service_principal.client_id, info.account_id
-    );
-    let h = home(&ds, &extra);
-    let e = h.engine().await;
-    let admin_ws = e.config().workspace(Some("admin")).unwrap();
-    roles::set_m2m_secret(e.store(), &admin_ws, &Secret::new(info.service_principal.client_secret.clone()))
-        .await
-        .unwrap();
+    let AdminSetup { home: h, engine: e, account, token, .. } = admin_setup(&ds, "").await;
     h.login_as(&e, None).await.unwrap();
     // The admin replaces the workspace's policy by an account policy with a trailing slash.
-    let account = Account::of(&admin_ws, None).unwrap();
-    let token = admin::m2m_token(&e, &admin_ws, Some(&account)).await.unwrap();
     let client = AdminClient::new();
     let spec = PolicySpec {
         issuer: format!("{}/", info.issuer),
         audiences: vec![info.client_id.clone()],
         subject_claim: "email".into(),
-        subject: None,
+        ..Default::default()
     };
-    client.send(&admin::create_policy(&account, None, &spec, Some("corp"), None), &token).await.unwrap();
+    client
+        .send(&admin::create_policy(&account, None, &spec, Some("corp"), None).unwrap(), &token)
+        .await
+        .unwrap();
     ds.set_federation_policies("dev", vec![]);
     let dev = e.config().workspace(Some("dev")).unwrap();
-    let policies = admin::policies_for(&client, &account, &dev, &token).await.unwrap();
-    assert_eq!(policies.len(), 1, "{policies:?}");
-    let r = run(&h, "dev", &DoctorOptions { policies, ..Default::default() }).await;
+    let fetched = admin::policies_for(&client, &account, &dev, &token).await;
+    assert!(fetched.account_listed && fetched.failures.is_empty(), "{fetched:?}");
+    assert_eq!(fetched.policies.len(), 1, "{fetched:?}");
+    let opts = DoctorOptions { policies: fetched.policies, policies_fetched: true, ..Default::default() };
+    let r = run(&h, "dev", &opts).await;
     assert!(matches!(failed_at(&r, StepId::Policy), Problem::IssuerTrailingSlash { .. }));
     assert!(r.failure().unwrap().detail.contains("account policy corp"), "{r:#?}");
+}
+
+/// A service principal the account does not know (its application id finds nothing in SCIM) is
+/// reported as a warning, and the doctor goes on with the account's policies.
+#[tokio::test]
+async fn a_failed_service_principal_lookup_is_reported_and_the_checks_go_on() {
+    let ds = devstack(Some("ada@example.com")).await;
+    let AdminSetup { home: h, engine: e, account, token, .. } = admin_setup(
+        &ds,
+        "\n[workspace.robot]\nidp = \"devstack\"\nhost = \"HOST\"\nclient_id = \"0e0e0e0e-unknown-sp\"\n"
+            .replace("HOST", &ds.info().workspaces[0].host)
+            .as_str(),
+    )
+    .await;
+    let _ = h.login_as(&e, None).await; // robot's exchange fails: its SP has no policy
+    let robot = e.config().workspace(Some("robot")).unwrap();
+    let fetched = admin::policies_for(&AdminClient::new(), &account, &robot, &token).await;
+    assert!(fetched.account_listed, "{fetched:?}");
+    assert_eq!(fetched.failures.len(), 1, "{fetched:?}");
+    assert!(fetched.failures[0].contains("0e0e0e0e-unknown-sp"), "{fetched:?}");
+    let opts = DoctorOptions {
+        policies: fetched.policies,
+        policies_fetched: true,
+        policy_lookup_failures: fetched.failures,
+        ..Default::default()
+    };
+    let r = run(&h, "robot", &opts).await;
+    let warned =
+        r.steps.iter().find(|s| s.status == StepStatus::Warning && s.detail.contains("0e0e0e0e-unknown-sp"));
+    assert!(warned.is_some(), "{r:#?}");
+    // The chain went on past the policy step to the exchange.
+    assert!(r.steps.iter().any(|s| s.id == StepId::Exchange), "{r:#?}");
 }
 
 /// The doctor warns about a punycode workspace host (the review's info item): the chain goes on,
@@ -312,4 +345,56 @@ async fn a_punycode_workspace_host_gets_a_warning() {
     let r = run(&h, "lookalike", &DoctorOptions::default()).await;
     let warned = r.steps.iter().find(|s| s.status == StepStatus::Warning && s.detail.contains("punycode"));
     assert!(warned.is_some_and(|s| s.detail.contains("adb-1.xn--dtabricks-0yh.net")), "{r:#?}");
+}
+
+/// Keys only this network can reach: this machine verifies the token, Databricks (a workspace in
+/// the cloud) cannot fetch them — named as such, not as "unreachable".
+#[tokio::test]
+async fn keys_only_this_network_reaches_are_named_for_a_cloud_workspace() {
+    let ds = devstack(None).await;
+    let h = home(
+        &ds,
+        "\n[workspace.cloud]\nidp = \"devstack\"\nhost = \"https://adb-1.2.azuredatabricks.net\"\n",
+    );
+    let r = run(&h, "cloud", &DoctorOptions::default()).await;
+    match failed_at(&r, StepId::Idp) {
+        Problem::JwksNotPublic { url } => assert!(url.starts_with(&ds.info().issuer), "{url}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(r.failure().unwrap().fix.as_deref().unwrap().contains("--jwks-json"), "{r:#?}");
+}
+
+/// A policy that carries its keys (`jwks_json`) is what Databricks verifies with, so this
+/// machine failing to fetch the JWKS is no longer the broken link.
+#[tokio::test]
+async fn a_policy_with_jwks_json_stands_in_when_this_machine_cannot_fetch_the_keys() {
+    let ds = devstack(Some("ada@example.com")).await;
+    let info = ds.info().clone();
+    let jwks = reqwest::get(format!("{}/jwks", info.issuer)).await.unwrap().text().await.unwrap();
+    let h = home(&ds, "");
+    let e = h.engine().await;
+    h.login_as(&e, None).await.unwrap();
+    ds.faults().add(FaultRule::new(Target::IdpKeys, FaultKind::Status { code: 503, retry_after_secs: None }));
+    let policy = |jwks_json: Option<String>| KnownPolicy {
+        policy: lakepass_core::config::ExpectedPolicy {
+            issuer: info.issuer.clone(),
+            audiences: vec![info.client_id.clone()],
+            subject_claim: "email".into(),
+            subject: None,
+        },
+        source: "account policy corp".into(),
+        service_principal: None,
+        jwks_uri: None,
+        jwks_json,
+    };
+    let without = run(&h, "dev", &DoctorOptions { policies: vec![policy(None)], ..Default::default() }).await;
+    assert!(matches!(failed_at(&without, StepId::Idp), Problem::JwksUnreachable { .. }));
+    let opts =
+        DoctorOptions { policies: vec![policy(Some(jwks))], policies_fetched: true, ..Default::default() };
+    let r = run(&h, "dev", &opts).await;
+    let step = |id| r.steps.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("{r:#?}"));
+    assert_eq!(step(StepId::Idp).status, StepStatus::Ok, "{r:#?}");
+    assert!(step(StepId::Idp).detail.contains("jwks_json"), "{r:#?}");
+    assert_eq!(step(StepId::Signature).status, StepStatus::Ok, "{r:#?}");
+    assert_eq!(step(StepId::Policy).status, StepStatus::Ok, "{r:#?}");
 }

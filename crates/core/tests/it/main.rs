@@ -20,5 +20,6 @@ mod mcp;
 mod properties;
 mod roles;
 mod serve;
+mod server_errors;
 mod support;
 mod tls;
