@@ -7,8 +7,9 @@
 # mock runtime) → the generated TypeScript types are current →
 # GUI checks under Xvfb, each on its own private D-Bus: the dashboard in the real webview
 # (WebKitWebDriver), the tray over D-Bus (the test is the StatusNotifier host), and a start with
-# no bus at all; "Launch Claude Code" and "Open terminal" clicked for real (xterm, the npm Claude
-# Code); then the .deb (debug profile) built, installed with apt-get, run, and removed.
+# no bus at all; README command one with a display (scripts/demo.sh); "Launch Claude Code" and
+# "Open terminal" clicked for real (xterm, the npm Claude Code); then the .deb (debug profile)
+# built, installed with apt-get, run, and removed.
 # Artifacts (the dashboard screenshot) go to target/ui-e2e/.
 #
 # Environment:
@@ -157,6 +158,8 @@ gui "tray over D-Bus (the test is the StatusNotifier host)" 180 \
     dbus-run-session -- "$py" src-tauri/gui-tests/tray_dbus.py --app "$app" --lakepass "$cli"
 gui "headless start: no bus, no tray host, tokens still refreshed" 120 \
     env -u DBUS_SESSION_BUS_ADDRESS "$py" src-tauri/gui-tests/tray_dbus.py --headless --app "$app" --lakepass "$cli"
+gui "README command one with a display: scripts/demo.sh opens the tray signed in, Ctrl-C stops it" 600 \
+    dbus-run-session -- bash src-tauri/gui-tests/demo_display.sh "$cli" "$artifacts"
 
 # The real Claude Code (npm, installed by scripts/ci-deps.sh): its native program (TESTING.md).
 claude=${LAKEPASS_PEERS_DIR:-$repo/tests/peers}/node_modules/@anthropic-ai/claude-code-linux-x64/claude
