@@ -6,7 +6,9 @@
 #    place;
 # 2. the installed tray under Xvfb on a private bus: tray_dbus.py with /usr/bin/lakepass-tray (its
 #    menu, sign-in, refresh, switch, and "Open terminal" through the sidecar) and, given the
-#    native Claude Code program, tray_launch.py (the "Launch Claude Code" click, for real);
+#    native Claude Code program, tray_launch.py (the "Launch Claude Code" click, for real); and
+#    start at login, turned on as the dashboard does, writes an entry that starts
+#    /usr/bin/lakepass-tray --hidden (autostart.e2e.mjs);
 # 3. `apt-get remove`: both programs gone, and the user's ~/.config/lakepass and ~/.databrickscfg
 #    byte for byte as they were (files are made for the check, and removed after, when absent).
 # Removes the package at the end even when it was installed before.
@@ -56,6 +58,10 @@ grep -qx 'Exec=lakepass-tray' /usr/share/applications/Lakepass.desktop || fail "
 echo "--- the installed tray under Xvfb (tray_dbus.py)"
 timeout --kill-after=10 180 xvfb-run -a dbus-run-session -- \
     "$py" "$here/tray_dbus.py" --app /usr/bin/lakepass-tray --lakepass /usr/bin/lakepass
+echo "--- start at login starts the installed app (autostart.e2e.mjs, real webview)"
+timeout --kill-after=10 120 xvfb-run -a dbus-run-session -- \
+    node "$here/autostart.e2e.mjs" --app /usr/bin/lakepass-tray
+
 if [[ -n $claude ]]; then
     echo "--- the installed tray: Launch Claude Code and Open terminal (tray_launch.py)"
     timeout --kill-after=10 300 xvfb-run -a dbus-run-session -- \

@@ -73,6 +73,15 @@ impl<R: Runtime> Autostart for PluginAutostart<R> {
         self.0.autolaunch().is_enabled().map_err(|e| e.to_string())
     }
     fn set_enabled(&self, on: bool) -> Result<(), String> {
+        // On Linux the plugin (auto-launch 0.5) creates ~/.config/autostart but not ~/.config,
+        // so on a fresh account turning it on failed with "No such file or directory".
+        if on
+            && cfg!(target_os = "linux")
+            && let Some(home) = lakepass_core::launch::user_home()
+        {
+            let dir = home.join(".config").join("autostart");
+            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
         let a = self.0.autolaunch();
         if on { a.enable() } else { a.disable() }.map_err(|e| e.to_string())
     }
