@@ -78,6 +78,7 @@ n=$(ls {record_dir} | grep -c '^run-' || true)
 out={record_dir}/run-$n
 mkdir -p "$out"
 env > "$out/env"
+for a in "$@"; do printf '%s\n' "$a"; done > "$out/args"
 p=$$; : > "$out/ancestors"
 while [ "$p" -gt 1 ]; do cat /proc/$p/comm >> "$out/ancestors"; p=$(awk '{{print $4}}' /proc/$p/stat); done
 {offline} timeout 120 '{claude}' -p "say pong" --output-format json "$@" > "$out/answer.json" 2> "$out/stderr"
@@ -152,6 +153,11 @@ async def main(args):
             got = dict(line.split("=", 1) for line in open(os.path.join(run, "env")).read().splitlines() if "=" in line)
             check(f"{ws}: preset for the workspace's gateway", got.get("ANTHROPIC_BASE_URL", "").startswith(hosts[ws])
                   and "ANTHROPIC_AUTH_TOKEN" not in got and "ANTHROPIC_API_KEY" not in got, got.get("ANTHROPIC_BASE_URL"))
+            argv = open(os.path.join(run, "args")).read().splitlines()
+            settings = json.loads(argv[argv.index("--settings") + 1]) if "--settings" in argv else {}
+            helper = settings.get("apiKeyHelper", "")
+            check(f"{ws}: its apiKeyHelper is the app's sidecar CLI", helper.lstrip("'").startswith(sidecar)
+                  and "token --raw" in helper and ws in helper, helper)
             after = stats(info)["workspaces"][ws]
             current = profile_token(cfgfile, f"devstack-{ws}")
             check(f"{ws}: its request reached the workspace with the current token (from the apiKeyHelper)",
