@@ -98,7 +98,7 @@ stop_all() {
     for g in "${groups[@]}"; do kill -KILL -- "-$g" 2>/dev/null || true; done
 }
 trap stop_all EXIT
-trap 'echo >&2; say "stopping"; exit 130' INT TERM
+trap 'echo >&2; say "stopping"; exit 130' INT TERM HUP
 
 say "3/4 starting the devstack (a local IdP and two workspaces; tokens live ${ttl}s)…"
 setsid "$lakepass" devstack --auto-approve you@example.com --token-ttl "$ttl" --write-config "$config" \
