@@ -100,7 +100,8 @@ def main():
             tray(state, theme).save(out / f"{state}-{theme}.png", optimize=True)
     app = HERE / "app"
     app.mkdir(exist_ok=True)
-    for s in (32, 128):
+    # Every size the Linux icon theme (hicolor) has a folder for; the .deb installs them all.
+    for s in (16, 24, 32, 48, 64, 128, 256, 512):
         app_icon(s).save(app / f"{s}x{s}.png", optimize=True)
     app_icon(256).save(app / "128x128@2x.png", optimize=True)
     big = app_icon(512)

@@ -7,12 +7,16 @@
 # mock runtime) → the generated TypeScript types are current →
 # GUI checks under Xvfb, each on its own private D-Bus: the dashboard in the real webview
 # (WebKitWebDriver), the tray over D-Bus (the test is the StatusNotifier host), and a start with
-# no bus at all. Artifacts (the dashboard screenshot) go to target/ui-e2e/.
+# no bus at all; README command one with a display (scripts/demo.sh); "Launch Claude Code" and
+# "Open terminal" clicked for real (xterm, the npm Claude Code); then the .deb (debug profile)
+# built, installed with apt-get, run, and removed.
+# Artifacts (the dashboard screenshot) go to target/ui-e2e/.
 #
 # Environment:
 #   LAKEPASS_TRAY_TARGET_DIR  cargo target dir for the tray (default target/tray: Tauri builds do
 #                             not hold the main target dir's lock)
-#   LAKEPASS_UI_DEB=1         also build the .deb (release build, several minutes)
+#   LAKEPASS_UI_DEB=1         also build the release .deb (several minutes)
+#   LAKEPASS_PEERS_DIR        where scripts/ci-deps.sh installed Claude Code (default tests/peers)
 #   LAKEPASS_UI_SKIP_APT=1    do not check or install apt packages
 set -euo pipefail
 
@@ -29,7 +33,7 @@ APT_PACKAGES=(
     libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
     xvfb xauth xdotool imagemagick dbus-x11 at-spi2-core
     webkit2gtk-driver dunst libnotify-bin
-    python3-venv
+    python3-venv xterm
 )
 
 # Background process groups started here; all are killed on exit, whatever happens.
@@ -154,9 +158,30 @@ gui "tray over D-Bus (the test is the StatusNotifier host)" 180 \
     dbus-run-session -- "$py" src-tauri/gui-tests/tray_dbus.py --app "$app" --lakepass "$cli"
 gui "headless start: no bus, no tray host, tokens still refreshed" 120 \
     env -u DBUS_SESSION_BUS_ADDRESS "$py" src-tauri/gui-tests/tray_dbus.py --headless --app "$app" --lakepass "$cli"
+gui "README command one with a display: scripts/demo.sh opens the tray signed in, Ctrl-C stops it" 600 \
+    dbus-run-session -- bash src-tauri/gui-tests/demo_display.sh "$cli" "$artifacts"
+
+# The real Claude Code (npm, installed by scripts/ci-deps.sh): its native program (TESTING.md).
+claude=${LAKEPASS_PEERS_DIR:-$repo/tests/peers}/node_modules/@anthropic-ai/claude-code-linux-x64/claude
+if [[ -x $claude ]]; then
+    gui "tray: Launch Claude Code and Open terminal, clicked for real (xterm, Claude Code)" 300 \
+        dbus-run-session -- "$py" src-tauri/gui-tests/tray_launch.py --app "$app" --lakepass "$cli" --claude "$claude"
+elif [[ ${CI:-} == true ]]; then
+    echo "ci-ui: no Claude Code at $claude: run scripts/ci-deps.sh" >&2
+    exit 1
+else
+    echo "ci-ui: skipped the Launch Claude Code click: no Claude Code at $claude (run scripts/ci-deps.sh)" >&2
+    claude=
+fi
+
+# The package as a user meets it: the .deb (debug profile: the tray is already built), installed
+# with apt-get, the installed tray run under Xvfb, removed again.
+step "package: .deb, debug profile (scripts/package.sh --debug)" 900 nice -n 5 bash scripts/package.sh --debug --no-appimage
+deb=$(ls -t "$CARGO_TARGET_DIR"/debug/bundle/deb/*.deb | head -1)
+step "package: install, run, remove (gui-tests/installed.sh)" 600 bash src-tauri/gui-tests/installed.sh "$deb" "$py" "$claude"
 
 if [[ ${LAKEPASS_UI_DEB:-} == 1 ]]; then
-    step "package: .deb (tauri build)" 1500 nice -n 5 ui/node_modules/.bin/tauri build --bundles deb --ci
+    step "package: release .deb (scripts/package.sh)" 1500 nice -n 5 bash scripts/package.sh
     deb=$(ls -t "$CARGO_TARGET_DIR"/release/bundle/deb/*.deb | head -1)
     step "package: .deb contents" 60 bash -c "dpkg-deb -I '$deb' && dpkg-deb -c '$deb'"
 fi

@@ -103,6 +103,49 @@ def profile_token(path, profile):
     return t.group(1) if t else None
 
 
+async def item_owner(bus, path, pid):
+    """The connection that owns the registered item: ayatana registers an object path, so it is
+    found by the app's pid. Returns (owner or None, object path)."""
+    if path.startswith(":") or "/" not in path:
+        return path, "/StatusNotifierItem"
+    intro = await bus.introspect("org.freedesktop.DBus", "/org/freedesktop/DBus")
+    dbus = bus.get_proxy_object("org.freedesktop.DBus", "/org/freedesktop/DBus", intro).get_interface("org.freedesktop.DBus")
+    for name in await dbus.call_list_names():
+        if name.startswith(":") and await dbus.call_get_connection_unix_process_id(name) == pid:
+            try:
+                await bus.introspect(name, path)
+                return name, path
+            except Exception:
+                continue
+    return None, path
+
+
+class Menu:
+    """The item's menu over com.canonical.dbusmenu: read it, click items by label."""
+
+    def __init__(self, iface):
+        self.iface = iface
+
+    async def items(self):
+        _rev, layout = await self.iface.call_get_layout(0, -1, [])
+        return flatten(layout, [])[1:]  # drop the root
+
+    async def click(self, label_prefix):
+        for it in await self.items():
+            if it["label"].startswith(label_prefix):
+                await self.iface.call_event(it["id"], "clicked", Variant("s", ""), 0)
+                return it
+        raise AssertionError(f"no menu item starting with {label_prefix!r}: {[i['label'] for i in await self.items()]}")
+
+
+async def open_item(bus, owner, path):
+    """(the org.kde.StatusNotifierItem interface, its Menu)."""
+    item = bus.get_proxy_object(owner, path, await bus.introspect(owner, path)).get_interface("org.kde.StatusNotifierItem")
+    menu_path = await item.get_menu()
+    menu_obj = bus.get_proxy_object(owner, menu_path, await bus.introspect(owner, menu_path))
+    return item, Menu(menu_obj.get_interface("com.canonical.dbusmenu"))
+
+
 async def until(what, f, timeout=20.0, every=0.25):
     end = time.monotonic() + timeout
     last = None
@@ -151,41 +194,14 @@ async def main(args):
         path = watcher.items[0]
         check("the app registers a tray item", len(watcher.items) >= 1 and bool(path.strip()), watcher.items)
 
-        # Ayatana registers an object path: find its connection by the app's pid.
-        intro = await bus.introspect("org.freedesktop.DBus", "/org/freedesktop/DBus")
-        dbus = bus.get_proxy_object("org.freedesktop.DBus", "/org/freedesktop/DBus", intro).get_interface("org.freedesktop.DBus")
-        owner = None
-        for name in await dbus.call_list_names():
-            if name.startswith(":") and await dbus.call_get_connection_unix_process_id(name) == app.pid:
-                try:
-                    await bus.introspect(name, path)
-                    owner = name
-                    break
-                except Exception:
-                    continue
-        if path.startswith(":") or "/" not in path:
-            owner, path = path, "/StatusNotifierItem"
+        owner, path = await item_owner(bus, path, app.pid)
         check("found the item's connection by pid", owner is not None, path)
 
-        item_obj = bus.get_proxy_object(owner, path, await bus.introspect(owner, path))
-        item = item_obj.get_interface("org.kde.StatusNotifierItem")
+        item, menu = await open_item(bus, owner, path)
         status = await item.get_status()
         icon0 = await item.get_icon_name()
-        menu_path = await item.get_menu()
         check("item status is Active", status == "Active", status)
-        menu_obj = bus.get_proxy_object(owner, menu_path, await bus.introspect(owner, menu_path))
-        menu = menu_obj.get_interface("com.canonical.dbusmenu")
-
-        async def items():
-            _rev, layout = await menu.call_get_layout(0, -1, [])
-            return flatten(layout, [])[1:]  # drop the root
-
-        async def click(label_prefix):
-            for it in await items():
-                if it["label"].startswith(label_prefix):
-                    await menu.call_event(it["id"], "clicked", Variant("s", ""), 0)
-                    return it
-            raise AssertionError(f"no menu item starting with {label_prefix!r}: {[i['label'] for i in await items()]}")
+        items, click = menu.items, menu.click
 
         labels = [i["label"] for i in await items()]
         check("menu before sign-in", labels[0] == "dev — sign-in needed" and "Sign in to devstack…" in labels

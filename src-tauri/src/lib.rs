@@ -16,6 +16,7 @@ pub mod look;
 pub mod menu;
 pub mod notices;
 pub mod platform;
+pub mod sidecar;
 mod tray;
 pub mod view;
 
@@ -31,7 +32,8 @@ use crate::commands::AppState;
 use crate::host::{Host, HostOptions};
 use crate::menu::MenuAction;
 use crate::notices::Conditions;
-use crate::platform::{Autostart, CliLauncher, DesktopNotifier, Notifier};
+use crate::platform::{Autostart, DesktopNotifier, Notifier};
+use crate::sidecar::SidecarLauncher;
 
 /// The dashboard window's label.
 pub const MAIN_WINDOW: &str = "main";
@@ -71,6 +73,15 @@ impl<R: Runtime> Autostart for PluginAutostart<R> {
         self.0.autolaunch().is_enabled().map_err(|e| e.to_string())
     }
     fn set_enabled(&self, on: bool) -> Result<(), String> {
+        // On Linux the plugin (auto-launch 0.5) creates ~/.config/autostart but not ~/.config,
+        // so on a fresh account turning it on failed with "No such file or directory".
+        if on
+            && cfg!(target_os = "linux")
+            && let Some(home) = lakepass_core::launch::user_home()
+        {
+            let dir = home.join(".config").join("autostart");
+            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
         let a = self.0.autolaunch();
         if on { a.enable() } else { a.disable() }.map_err(|e| e.to_string())
     }
@@ -267,14 +278,6 @@ pub fn run() {
     tauri::async_runtime::set(rt.handle().clone());
     let paths = Paths::from_env(flags.config.as_deref());
     let vault_kind = std::env::var("LAKEPASS_VAULT").ok().and_then(|v| v.parse().ok());
-    let opts = HostOptions {
-        open_url: platform::system_browser(),
-        launcher: Arc::new(CliLauncher::default()),
-        engine: EngineOptions::default(),
-        vault_kind,
-        sign_in_timeout: Duration::from_secs(300),
-        sinks: true,
-    };
     // The host (and its engine) is built in `setup`, after the single-instance plugin: a second
     // start hands over to the running app and exits there, before building an engine of its own.
     let started: Arc<std::sync::OnceLock<Arc<Host>>> = Arc::default();
@@ -292,10 +295,21 @@ pub fn run() {
     let started_setup = started.clone();
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| show_dashboard(app)))
+        .plugin(tauri_plugin_shell::init())
         .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, Some(vec!["--hidden"])))
         .invoke_handler(all_commands!())
         .setup(move |app| {
             let handle = app.handle().clone();
+            // The bundled CLI runs the launches and is the helper the profiles name (the
+            // engine's default would be this executable, which is not a CLI).
+            let opts = HostOptions {
+                open_url: platform::system_browser(),
+                launcher: Arc::new(SidecarLauncher::new(handle.clone())),
+                engine: EngineOptions { cli_helper_path: sidecar::cli_path(&handle), ..EngineOptions::default() },
+                vault_kind,
+                sign_in_timeout: Duration::from_secs(300),
+                sinks: true,
+            };
             let h_setup = tauri::async_runtime::block_on(Host::start(paths, opts));
             let _ = started_setup.set(h_setup.clone());
             app.manage(AppState { host: h_setup.clone(), autostart: Box::new(PluginAutostart(handle.clone())) });

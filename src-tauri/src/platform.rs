@@ -2,7 +2,6 @@
 //! opening the browser. Each is a trait so the host and the IPC commands can be tested with
 //! fakes; the real implementations are thin.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,62 +16,6 @@ pub trait Launcher: Send + Sync {
     fn launch_claude(&self, paths: &Paths, workspace: &str) -> Result<(), String>;
     /// Opens the user's terminal with `workspace`'s environment preset.
     fn open_terminal(&self, paths: &Paths, workspace: &str) -> Result<(), String>;
-}
-
-/// Launches through the `lakepass` CLI (`lakepass launch claude --new-terminal`, `lakepass
-/// launch terminal`), which owns the launch logic in `lakepass_core::launch`: one implementation
-/// for the CLI and the tray. The CLI is looked for next to this executable (where the bundle
-/// puts it), then on `PATH`.
-#[derive(Debug, Clone, Default)]
-pub struct CliLauncher {
-    /// An explicit `lakepass` program (`LAKEPASS_CLI`), for development and tests.
-    pub program: Option<PathBuf>,
-}
-
-impl CliLauncher {
-    fn program(&self) -> Result<PathBuf, String> {
-        if let Some(p) = self.program.clone().or_else(|| std::env::var_os("LAKEPASS_CLI").map(PathBuf::from))
-        {
-            return Ok(p);
-        }
-        let name = if cfg!(windows) { "lakepass.exe" } else { "lakepass" };
-        let beside = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join(name)));
-        if let Some(p) = beside.filter(|p| p.is_file()) {
-            return Ok(p);
-        }
-        lakepass_core::launch::find_program(std::path::Path::new(name), std::env::var_os("PATH").as_deref())
-            .ok_or_else(|| {
-                "the `lakepass` command was not found next to the app or on PATH; install the Lakepass CLI"
-                    .to_string()
-            })
-    }
-
-    fn run(&self, paths: &Paths, args: &[&str]) -> Result<(), String> {
-        let program = self.program()?;
-        let out = std::process::Command::new(&program)
-            .arg("--config")
-            .arg(&paths.config)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
-        if out.status.success() {
-            return Ok(());
-        }
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("it failed without a message");
-        Err(last.trim().trim_start_matches("error: ").to_string())
-    }
-}
-
-impl Launcher for CliLauncher {
-    fn launch_claude(&self, paths: &Paths, workspace: &str) -> Result<(), String> {
-        self.run(paths, &["launch", "claude", "--new-terminal", "--workspace", workspace])
-    }
-
-    fn open_terminal(&self, paths: &Paths, workspace: &str) -> Result<(), String> {
-        self.run(paths, &["launch", "terminal", "--workspace", workspace])
-    }
 }
 
 /// Start at login, or not. Off unless the user turns it on in the dashboard.
