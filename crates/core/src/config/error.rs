@@ -91,10 +91,10 @@ pub enum ConfigError {
     },
     /// A team file's entries that differ from the user's entries of the same name.
     #[error(
-        "{} in {} differ from your config (shown above); nothing was changed. Keep yours, or \
+        "{} differs from your config in {} (shown above); nothing was changed. Keep yours, or \
          replace them with the team's explicitly (--replace)",
-        list(entries),
-        path.display()
+        path.display(),
+        list(entries)
     )]
     TeamConflict {
         /// The team file.
