@@ -30,7 +30,8 @@ pub struct CliLauncher {
 }
 
 impl CliLauncher {
-    fn program(&self) -> Result<PathBuf, String> {
+    /// The `lakepass` program: `LAKEPASS_CLI`, else next to this executable, else on `PATH`.
+    pub fn program(&self) -> Result<PathBuf, String> {
         if let Some(p) = self.program.clone().or_else(|| std::env::var_os("LAKEPASS_CLI").map(PathBuf::from))
         {
             return Ok(p);
