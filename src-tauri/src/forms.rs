@@ -9,7 +9,7 @@ use lakepass_core::config::{
     ConfigDoc, IdpConfig, SubjectTokenKind, TeamFile, TeamPlan, UnknownValue, WorkspaceConfig,
 };
 use lakepass_core::presets::{self, Preset};
-use lakepass_core::{ErrorKind, WorkspaceHost};
+use lakepass_core::{ErrorKind, HostError, WorkspaceHost};
 use serde::{Deserialize, Serialize};
 
 use crate::app_error::AppError;
@@ -194,9 +194,22 @@ impl PresetForm {
 /// uses: the core's parser decides, and its error is the message.
 pub fn workspace_host(url: &str) -> Result<String, AppError> {
     WorkspaceHost::parse(url)
-        .or_else(|e| WorkspaceHost::cleaned(url).ok_or(e))
+        .or_else(|e| match e {
+            // Only the page part (path, `?o=`, fragment) is dropped, never a scheme changed.
+            HostError::Path { .. } => WorkspaceHost::cleaned(url).filter(|h| same_scheme(url, h)).ok_or(e),
+            e => Err(e),
+        })
         .map(|h| h.to_string())
         .map_err(|e| field_error("host", format!("{e}. Paste the address of a page of your workspace.")))
+}
+
+/// `url` has the scheme of `host`, or none (a bare name gets `https://`).
+fn same_scheme(url: &str, host: &WorkspaceHost) -> bool {
+    let scheme = host.as_str().split("://").next().unwrap_or_default();
+    match url.trim().split_once("://") {
+        Some((s, _)) => s.eq_ignore_ascii_case(scheme),
+        None => scheme == "https",
+    }
 }
 
 /// What importing the team file `text` (named `name`) into the config at `config` will do.
