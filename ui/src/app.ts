@@ -12,7 +12,7 @@ import { events } from "./views/events";
 import { banners, header, type Notice } from "./views/header";
 import { idps } from "./views/idps";
 import { settings } from "./views/settings";
-import { setup, setupStep, type SetupState } from "./views/setup";
+import { setup, type SetupState } from "./views/setup";
 
 export class Dashboard {
   view: AppView | null = null;
@@ -261,11 +261,6 @@ export class Dashboard {
       this.render();
     },
   };
-
-  /** The set-up step the view is at, or null when the set-up is closed (for tests and the header). */
-  get setupAt(): string | null {
-    return this.setupState && this.view ? setupStep(this.view) : null;
-  }
 
   renderEvents(): void {
     const old = this.root.querySelector('[aria-label="Recent events"]');
