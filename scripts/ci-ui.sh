@@ -154,6 +154,8 @@ cli=$CARGO_TARGET_DIR/debug/lakepass
 py=$CARGO_TARGET_DIR/gui-venv/bin/python
 gui "dashboard in the real webview (WebKitWebDriver)" 300 \
     dbus-run-session -- node ui/e2e/dashboard.e2e.mjs --app "$app" --lakepass "$cli" --out "$artifacts"
+gui "first-run set-up in the real webview (preset, pasted URL, import, try it locally; 1040 and 640 px)" 300 \
+    dbus-run-session -- node ui/e2e/setup.e2e.mjs --app "$app" --lakepass "$cli" --out "$artifacts"
 gui "tray over D-Bus (the test is the StatusNotifier host)" 180 \
     dbus-run-session -- "$py" src-tauri/gui-tests/tray_dbus.py --app "$app" --lakepass "$cli"
 gui "headless start: no bus, no tray host, tokens still refreshed" 120 \

@@ -5,8 +5,12 @@ use std::sync::Arc;
 
 use tauri::State;
 
+use lakepass_core::config::TeamPlan;
+
 use crate::events::Event;
+use crate::forms::{self, PresetForm, PresetView};
 use crate::host::{AppError, Host, IdpForm, WorkspaceForm};
+use crate::onboarding;
 use crate::platform::Autostart;
 use crate::view::AppView;
 
@@ -115,6 +119,53 @@ pub fn set_autostart(state: State<'_, AppState>, enabled: bool) -> Res<()> {
     state.autostart.set_enabled(enabled).map_err(|e| AppError::new(lakepass_core::ErrorKind::Autostart, e))
 }
 
+/// The IdP presets the first-run set-up offers, with the values each needs.
+#[tauri::command]
+pub fn idp_presets() -> Vec<PresetView> {
+    forms::presets()
+}
+
+/// Adds an identity provider built from a preset (issuer, scopes, redirect port by the core).
+#[tauri::command]
+pub async fn save_idp_preset(state: State<'_, AppState>, name: String, form: PresetForm) -> Res<()> {
+    state.host.save_idp(&name, &form.to_idp_form()?, false).await
+}
+
+/// The workspace host a URL pasted from the browser stands for (paths and `?o=` accepted).
+#[tauri::command]
+pub fn workspace_host(url: String) -> Res<String> {
+    forms::workspace_host(&url)
+}
+
+/// What importing a team file (its text, and its name for messages) would change.
+#[tauri::command]
+pub fn preview_team(state: State<'_, AppState>, name: String, text: String) -> Res<TeamPlan> {
+    forms::team_plan(&state.host.paths().config, &name, &text).map(|(_, _, plan)| plan)
+}
+
+/// Imports a team file into the config, as `lakepass setup` does.
+#[tauri::command]
+pub async fn import_team(
+    state: State<'_, AppState>,
+    name: String,
+    text: String,
+    replace: bool,
+) -> Res<TeamPlan> {
+    onboarding::import_team(&state.host, &name, &text, replace).await
+}
+
+/// "Try it locally": starts the devstack and sets Lakepass up on it.
+#[tauri::command]
+pub async fn try_locally<R: tauri::Runtime>(app: tauri::AppHandle<R>, state: State<'_, AppState>) -> Res<()> {
+    let program = crate::sidecar::cli_path(&app).ok_or_else(|| {
+        AppError::new(
+            lakepass_core::ErrorKind::Launch,
+            "the bundled `lakepass` command cannot be found; reinstall Lakepass",
+        )
+    })?;
+    onboarding::try_locally(&state.host, &program).await
+}
+
 /// Every command, for `invoke_handler`.
 #[macro_export]
 macro_rules! all_commands {
@@ -134,7 +185,13 @@ macro_rules! all_commands {
             $crate::commands::open_terminal,
             $crate::commands::diagnose,
             $crate::commands::get_autostart,
-            $crate::commands::set_autostart
+            $crate::commands::set_autostart,
+            $crate::commands::idp_presets,
+            $crate::commands::save_idp_preset,
+            $crate::commands::workspace_host,
+            $crate::commands::preview_team,
+            $crate::commands::import_team,
+            $crate::commands::try_locally
         ]
     };
 }

@@ -151,6 +151,8 @@ impl Host {
             let mut v = view::build(&cx, &s.snapshot);
             v.config_path = self.paths.config.display().to_string();
             v.config_error = s.config_error.clone();
+            v.first_run = !self.paths.config.exists()
+                || s.config.as_ref().is_some_and(|c| c.idp.is_empty() && c.workspace.is_empty());
             if let Some(vault) = self.vault.lock().expect("vault").as_ref() {
                 v.vault = vault.location();
                 v.vault_fallback = vault.fallback_reason().map(String::from);

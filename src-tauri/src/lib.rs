@@ -15,6 +15,7 @@ pub mod host;
 pub mod look;
 pub mod menu;
 pub mod notices;
+pub mod onboarding;
 pub mod platform;
 pub mod sidecar;
 mod tray;
@@ -354,6 +355,7 @@ pub fn run() {
             let _ = tokio::time::timeout(Duration::from_secs(3), host.shutdown()).await;
         });
     }
+    onboarding::stop_local_devstack();
     rt.shutdown_timeout(Duration::from_millis(200));
     std::process::exit(code);
 }

@@ -27,6 +27,9 @@ pub struct AppView {
     pub config_path: String,
     /// Why there is no engine: the config is missing or broken (what to do is in the text).
     pub config_error: Option<String>,
+    /// Nothing is set up yet (no config file, or one with no IdP and no workspace): the
+    /// dashboard opens on its guided set-up.
+    pub first_run: bool,
     /// Where secrets are kept, in words.
     pub vault: String,
     /// Why secrets are in a plain file rather than the OS keyring, when they are.

@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use lakepass_core::config::TeamPlan;
 use lakepass_core::doctor::Report;
 use lakepass_core::{ErrorKind, Failure};
 use lakepass_tray::app_error::AppError;
 use lakepass_tray::events::Event;
-use lakepass_tray::forms::{IdpForm, WorkspaceForm};
+use lakepass_tray::forms::{IdpForm, PresetForm, PresetView, WorkspaceForm};
 use lakepass_tray::view::AppView;
 use ts_rs::{Config, TS};
 
@@ -24,7 +25,7 @@ type Export = fn(&Config) -> Result<(), ts_rs::ExportError>;
 fn export(dir: &Path) {
     // Unix times are i64, which ts-rs would make `bigint`; serde_json sends them as numbers.
     let cfg = Config::new().with_out_dir(dir).with_large_int("number");
-    let all: [Export; 8] = [
+    let all: [Export; 11] = [
         AppView::export_all,
         Event::export_all,
         AppError::export_all,
@@ -33,6 +34,9 @@ fn export(dir: &Path) {
         ErrorKind::export_all,
         Failure::export_all,
         Report::export_all,
+        PresetView::export_all,
+        PresetForm::export_all,
+        TeamPlan::export_all,
     ];
     for f in all {
         f(&cfg).expect("export the TypeScript bindings");

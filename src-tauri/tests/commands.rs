@@ -191,3 +191,53 @@ fn diagnose_returns_the_doctors_report_as_data() {
     let err = invoke(&a.webview, "diagnose", json!({ "workspace": "nope" })).unwrap_err();
     assert_eq!(err["kind"], "config");
 }
+
+#[test]
+fn first_run_commands_delegate_to_the_core_rules() {
+    let a = app();
+    // The presets are the core's table: Entra asks for its tenant.
+    let presets = invoke(&a.webview, "idp_presets", json!({})).unwrap();
+    let entra = presets.as_array().unwrap().iter().find(|p| p["name"] == "entra").unwrap();
+    assert_eq!(entra["fields"][0]["key"], "tenant");
+    assert_eq!(
+        entra["redirect_uri"].as_str().unwrap(),
+        lakepass_core::presets::Preset::Entra { tenant: "t".into() }.redirect_uri_to_register()
+    );
+
+    // A preset with a value missing is refused at that field, before anything is saved.
+    let before = std::fs::read(&a.paths.config).unwrap();
+    let form = json!({ "preset": "entra", "values": { "tenant": " " }, "client_id": "app" });
+    let err = invoke(&a.webview, "save_idp_preset", json!({ "name": "entra", "form": form })).unwrap_err();
+    assert_eq!((err["kind"].as_str(), err["field"].as_str()), (Some("invalid"), Some("tenant")), "{err}");
+    assert_eq!(std::fs::read(&a.paths.config).unwrap(), before);
+    let form = json!({ "preset": "entra", "values": { "tenant": "contoso" }, "client_id": "app" });
+    invoke(&a.webview, "save_idp_preset", json!({ "name": "entra", "form": form })).unwrap();
+    let config = lakepass_core::config::Config::load(&a.paths.config).unwrap();
+    assert_eq!(config.idp["entra"].issuer, "https://login.microsoftonline.com/contoso/v2.0");
+
+    // A workspace URL from the address bar: the host, by the core's parser.
+    let host = invoke(
+        &a.webview,
+        "workspace_host",
+        json!({ "url": "https://adb-1.2.azuredatabricks.net/browse?o=1" }),
+    );
+    assert_eq!(host.unwrap(), "https://adb-1.2.azuredatabricks.net");
+    let err = invoke(&a.webview, "workspace_host", json!({ "url": "http://adb-1.example.net" })).unwrap_err();
+    assert_eq!(err["field"], "host", "{err}");
+
+    // A team file: the plan first, then the import; a secret is refused with its line.
+    let team = "[idp.acme]\nissuer = \"https://login.acme.example/\"\nclient_id = \"a\"\n\n[workspace.ml]\nidp = \"acme\"\nhost = \"https://ml.cloud.databricks.com\"\n";
+    let plan = invoke(&a.webview, "preview_team", json!({ "name": "acme.toml", "text": team })).unwrap();
+    assert_eq!(plan["entries"][1]["change"], "add", "{plan}");
+    assert_eq!(plan["sign_in"], json!(["acme"]));
+    let secret = format!("{team}password = \"x\"\n");
+    let err =
+        invoke(&a.webview, "import_team", json!({ "name": "acme.toml", "text": secret, "replace": false }))
+            .unwrap_err();
+    assert!(err["message"].as_str().unwrap().starts_with("acme.toml:8: workspace.ml.password: "), "{err}");
+    invoke(&a.webview, "import_team", json!({ "name": "acme.toml", "text": team, "replace": false }))
+        .unwrap();
+    let v = invoke(&a.webview, "get_view", json!({})).unwrap();
+    assert_eq!(v["workspaces"].as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(v["first_run"], false);
+}

@@ -25,4 +25,5 @@ mod revoked;
 mod rotation;
 mod secrets;
 mod signout;
+mod team_setup;
 mod tls;

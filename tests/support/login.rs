@@ -39,9 +39,15 @@ impl TempHome {
     pub async fn start_login(&self, extra: &[&str]) -> PendingLogin {
         let mut args = vec!["login", "--no-browser", "--timeout", "60"];
         args.extend_from_slice(extra);
+        self.start_sign_in(&args).await
+    }
+
+    /// Runs `lakepass <args>`, a command that signs in with `--no-browser` (`login`, `setup`),
+    /// and waits for the sign-in URL it prints.
+    pub async fn start_sign_in(&self, args: &[&str]) -> PendingLogin {
         let (mut proc, url) = Proc::spawn_until(
             format!("lakepass {}", args.join(" ")),
-            self.lakepass(&args),
+            self.lakepass(args),
             Stream::Stderr,
             Duration::from_secs(30),
             |line| Url::parse(line.trim()).ok().filter(|u| matches!(u.scheme(), "http" | "https")),

@@ -1,6 +1,6 @@
 // The dashboard's only way to the app: Tauri commands and events, behind an interface that tests
 // replace with a fake.
-import type { AppError, AppEvent, AppView, DoctorReport, IdpForm, WorkspaceForm } from "./types";
+import type { AppError, AppEvent, AppView, DoctorReport, IdpForm, PresetForm, PresetView, TeamPlan, WorkspaceForm } from "./types";
 
 export interface Backend {
   getView(): Promise<AppView>;
@@ -18,6 +18,13 @@ export interface Backend {
   diagnose(workspace: string): Promise<DoctorReport>;
   getAutostart(): Promise<boolean>;
   setAutostart(enabled: boolean): Promise<void>;
+  /** The first-run set-up: the core's IdP presets, a pasted URL's host, team files, the devstack. */
+  idpPresets(): Promise<PresetView[]>;
+  saveIdpPreset(name: string, form: PresetForm): Promise<void>;
+  workspaceHost(url: string): Promise<string>;
+  previewTeam(name: string, text: string): Promise<TeamPlan>;
+  importTeam(name: string, text: string, replace: boolean): Promise<TeamPlan>;
+  tryLocally(): Promise<void>;
   onView(cb: (v: AppView) => void): void;
   onEvents(cb: (e: AppEvent[]) => void): void;
 }
@@ -47,6 +54,12 @@ export async function tauriBackend(): Promise<Backend> {
     diagnose: (workspace) => invoke("diagnose", { workspace }),
     getAutostart: () => invoke("get_autostart"),
     setAutostart: (enabled) => invoke("set_autostart", { enabled }),
+    idpPresets: () => invoke("idp_presets"),
+    saveIdpPreset: (name, form) => invoke("save_idp_preset", { name, form }),
+    workspaceHost: (url) => invoke("workspace_host", { url }),
+    previewTeam: (name, text) => invoke("preview_team", { name, text }),
+    importTeam: (name, text, replace) => invoke("import_team", { name, text, replace }),
+    tryLocally: () => invoke("try_locally"),
     onView: (cb) => void listen<AppView>("lakepass://view", (e) => cb(e.payload)),
     onEvents: (cb) => void listen<AppEvent[]>("lakepass://events", (e) => cb(e.payload)),
   };

@@ -1,6 +1,6 @@
 import type { Backend } from "./api";
 import { Dashboard } from "./app";
-import type { AppEvent, AppView } from "./types";
+import type { AppEvent, AppView, PresetView, TeamPlan } from "./types";
 
 const NOW = 1_700_000_000;
 
@@ -51,11 +51,43 @@ function view(): AppView {
     active: "dev",
     config_path: "/home/u/.config/lakepass/config.toml",
     config_error: null,
+    first_run: false,
     vault: "OS keyring (service lakepass)",
     vault_fallback: null,
     at: NOW,
     warnings: [],
   };
+}
+
+const PRESETS: PresetView[] = [
+  {
+    name: "entra",
+    label: "Microsoft Entra ID",
+    fields: [{ key: "tenant", label: "Tenant ID or domain", placeholder: "contoso.onmicrosoft.com", required: true }],
+    redirect_uri: "http://127.0.0.1/callback",
+  },
+  {
+    name: "keycloak",
+    label: "Keycloak",
+    fields: [
+      { key: "url", label: "Keycloak URL", placeholder: "https://sso.example.com", required: true },
+      { key: "realm", label: "Realm", placeholder: "corp", required: true },
+    ],
+    redirect_uri: "http://127.0.0.1:8400/callback",
+  },
+];
+
+const TEAM_PLAN: TeamPlan = {
+  entries: [
+    { section: "idp", name: "acme", change: "add", fields: [{ key: "issuer", team: '"https://login.acme.example/"', yours: null }] },
+    { section: "workspace", name: "analytics", change: "add", fields: [] },
+  ],
+  sign_in: ["acme"],
+};
+
+/** A first run: no config, nothing set up. */
+function empty(): AppView {
+  return { ...view(), workspaces: [], idps: [], active: null, config_error: "no Lakepass config at /x; create one with `lakepass idp add`", first_run: true };
 }
 
 function fake(v: AppView = view()) {
@@ -119,6 +151,27 @@ function fake(v: AppView = view()) {
     getAutostart: async () => false,
     setAutostart: async (on) => {
       calls.push(["setAutostart", on]);
+    },
+    idpPresets: async () => PRESETS,
+    saveIdpPreset: async (n, f) => {
+      calls.push(["saveIdpPreset", n, f]);
+      if (b.fail) throw b.fail;
+    },
+    workspaceHost: async (u) => {
+      calls.push(["workspaceHost", u]);
+      if (!u.startsWith("https://")) throw { kind: "invalid", message: `\`${u}\` must use https://`, field: "host" };
+      return new URL(u).origin;
+    },
+    previewTeam: async (n) => {
+      calls.push(["previewTeam", n]);
+      return TEAM_PLAN;
+    },
+    importTeam: async (n, _t, r) => {
+      calls.push(["importTeam", n, r]);
+      return TEAM_PLAN;
+    },
+    tryLocally: async () => {
+      calls.push(["tryLocally"]);
     },
     onView: (cb) => {
       viewCb = cb;
@@ -269,5 +322,107 @@ describe("dashboard", () => {
     const doc = q(root, "doctor-prod")!;
     expect(doc.querySelectorAll("li")).toHaveLength(2);
     expect(doc.textContent).toContain("Add lakepass to the policy's audiences");
+  });
+});
+
+describe("first run: the guided set-up", () => {
+  const submit = (root: HTMLElement, id: string) => q(root, id)!.dispatchEvent(new Event("submit", { cancelable: true }));
+  const type = (root: HTMLElement, id: string, value: string) => ((q(root, id) as HTMLInputElement).value = value);
+
+  it("opens on the set-up instead of telling the user to run CLI commands", async () => {
+    const { root } = await mount(fake(empty()));
+    expect(q(root, "setup")).not.toBeNull();
+    expect(q(root, "config-error")).toBeNull();
+    expect(root.textContent).not.toContain("lakepass idp add");
+    expect(q(root, "step-idp")!.className).toBe("current");
+    // The preset's own fields, from the core's table: Entra asks for the tenant.
+    expect(q(root, "field-tenant")).not.toBeNull();
+    expect(root.textContent).toContain("http://127.0.0.1/callback");
+  });
+
+  it("a preset's fields follow the choice, and the core's answer shows at its field", async () => {
+    const b = fake(empty());
+    const { root } = await mount(b);
+    const select = q(root, "setup-preset") as HTMLSelectElement;
+    select.value = "keycloak";
+    select.dispatchEvent(new Event("change"));
+    expect(q(root, "field-tenant")).toBeNull();
+    expect(q(root, "field-realm")).not.toBeNull();
+    type(root, "field-url", "https://sso.example.com");
+    b.fail = { kind: "invalid", message: "Enter the Realm (for example corp).", field: "realm" };
+    submit(root, "setup-idp-form");
+    await flush();
+    await flush();
+    expect(b.calls).toContainEqual(["saveIdpPreset", "corp", { preset: "keycloak", values: { url: "https://sso.example.com", realm: "" }, client_id: "" }]);
+    expect(q(root, "error-realm")!.textContent).toContain("Realm");
+    expect((q(root, "field-url") as HTMLInputElement).value).toBe("https://sso.example.com");
+  });
+
+  it("walks IdP → workspace URL (checked by the core) → sign-in → first token", async () => {
+    const b = fake(empty());
+    const { root } = await mount(b);
+    type(root, "field-tenant", "contoso.onmicrosoft.com");
+    type(root, "field-client_id", "app-1");
+    submit(root, "setup-idp-form");
+    await flush();
+    expect(b.calls).toContainEqual(["saveIdpPreset", "corp", { preset: "entra", values: { tenant: "contoso.onmicrosoft.com" }, client_id: "app-1" }]);
+
+    const withIdp = { ...empty(), first_run: false, config_error: null, idps: [{ ...view().idps[0], workspaces: [], signed_in: false }] };
+    b.push(withIdp);
+    expect(q(root, "step-workspace")!.className).toBe("current");
+    type(root, "field-host", "http://adb-1.example.net/browse?o=1");
+    submit(root, "setup-workspace-form");
+    await flush();
+    await flush();
+    expect(q(root, "error-host")!.textContent).toContain("https://");
+    expect(b.calls.find((c) => c[0] === "saveWorkspace")).toBeUndefined();
+    type(root, "field-host", "https://adb-1.example.net/browse?o=1");
+    submit(root, "setup-workspace-form");
+    await flush();
+    await flush();
+    expect(b.calls).toContainEqual([
+      "saveWorkspace",
+      "dev",
+      { idp: "corp", host: "https://adb-1.example.net", scopes: [], token: null, client_id: null, profile: null },
+      false,
+    ]);
+
+    const waiting = view();
+    waiting.idps[0].signed_in = false;
+    for (const w of waiting.workspaces) w.state = "needs_login";
+    b.push(waiting);
+    expect(q(root, "step-signin")!.className).toBe("current");
+    q(root, "setup-signin-corp")!.click();
+    await flush();
+    expect(b.calls).toContainEqual(["signIn", "corp"]);
+    expect(q(root, "setup-done")!.textContent).toBe("Skip for now");
+    b.push(view());
+    expect(q(root, "setup-token-dev")!.textContent).toContain("50:00");
+    expect(q(root, "setup-done")!.textContent).toBe("Open the dashboard");
+    q(root, "setup-done")!.click();
+    expect(q(root, "setup")).toBeNull();
+    expect(root.querySelectorAll("article.card")).toHaveLength(2);
+  });
+
+  it("imports a team file after showing what it adds, and tries the devstack", async () => {
+    const b = fake(empty());
+    const { root, d } = await mount(b);
+    const file = new File(["[idp.acme]\n"], "acme.toml");
+    d.setupActions.readTeamFile(file);
+    for (let i = 0; i < 50 && !q(root, "team-preview"); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(b.calls).toContainEqual(["previewTeam", "acme.toml"]);
+    expect(q(root, "team-idp-acme")!.textContent).toContain("will be added");
+    q(root, "team-import")!.click();
+    await flush();
+    expect(b.calls).toContainEqual(["importTeam", "acme.toml", false]);
+    expect(q(root, "team-preview")).toBeNull();
+    q(root, "setup-try-local")!.click();
+    await flush();
+    expect(b.calls).toContainEqual(["tryLocally"]);
+  });
+
+  it("a configured app does not open the set-up", async () => {
+    const { root } = await mount();
+    expect(q(root, "setup")).toBeNull();
   });
 });

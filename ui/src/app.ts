@@ -12,6 +12,7 @@ import { events } from "./views/events";
 import { banners, header, type Notice } from "./views/header";
 import { idps } from "./views/idps";
 import { settings } from "./views/settings";
+import { setup, type SetupState } from "./views/setup";
 
 export class Dashboard {
   view: AppView | null = null;
@@ -22,6 +23,8 @@ export class Dashboard {
   dialog: Dialog | null = null;
   diagnoses = new Map<string, DoctorReport>();
   timer: ReturnType<typeof setInterval> | null = null;
+  /** The guided set-up, open from a first run until the user finishes or skips it. */
+  setupState: SetupState | null = null;
 
   constructor(
     readonly root: HTMLElement,
@@ -38,6 +41,7 @@ export class Dashboard {
     const [view, events, autostart] = await Promise.all([this.backend.getView(), this.backend.getEvents(), this.backend.getAutostart().catch(() => false)]);
     this.events = events;
     this.autostart = autostart;
+    if (view.first_run) await this.openSetup();
     this.setView(view);
     this.timer = setInterval(() => this.tick(), 1000);
   }
@@ -97,9 +101,18 @@ export class Dashboard {
     }
   }
 
+  async openSetup(): Promise<void> {
+    const presets = await this.backend.idpPresets().catch(() => []);
+    this.setupState = { presets, preset: presets[0]?.name ?? "", problems: {}, error: null, team: null };
+  }
+
   render(): void {
     const v = this.view;
     if (!v) return;
+    if (this.setupState) {
+      this.renderSetup(v, this.setupState);
+      return;
+    }
     const focused = document.activeElement?.getAttribute("data-testid");
     // A new view from the app must not wipe what the user is typing.
     const open = this.root.querySelector<HTMLFormElement>(".dialog");
@@ -127,6 +140,127 @@ export class Dashboard {
     if (details && advanced) details.open = true;
     if (focused) this.root.querySelector<HTMLElement>(`[data-testid="${focused}"]`)?.focus();
   }
+
+  renderSetup(v: AppView, s: SetupState): void {
+    const focused = document.activeElement?.getAttribute("data-testid");
+    const open = this.root.querySelector<HTMLFormElement>(".setup-form");
+    const typed = open?.tagName === "FORM" ? formValues(open) : null;
+    const formBefore = open?.dataset.testid;
+    this.root.replaceChildren(
+      header(v, this.busy.has("refresh"), { refresh: () => this.act("refresh", () => this.backend.refreshNow(), "Fresh tokens exchanged.") }),
+      // With nothing set up, "no config" is not a problem to report: the set-up below is the answer.
+      banners(v.first_run ? { ...v, config_error: null } : v, this.notice, {
+        dismiss: () => {
+          this.notice = null;
+          this.render();
+        },
+      }),
+      setup(v, s, this.now(), this.busy, this.setupActions),
+    );
+    const form = this.root.querySelector<HTMLFormElement>("form.setup-form");
+    if (typed && form && form.dataset.testid === formBefore) restoreForm(form, typed);
+    if (focused) this.root.querySelector<HTMLElement>(`[data-testid="${focused}"]`)?.focus();
+  }
+
+  /** Shows a backend error at its field when the form has it, else above the buttons. */
+  setupError(e: unknown, form?: HTMLFormElement): void {
+    const s = this.setupState;
+    if (!s) return;
+    const err = asError(e);
+    if (err.field && form?.elements.namedItem(err.field)) s.problems = { [err.field]: err.message };
+    else if (err.field === "host" || err.field?.endsWith(".host")) s.problems = { host: err.message };
+    else s.error = err.message;
+  }
+
+  /** Runs a set-up action that saves: problems cleared first, typed values kept on failure. */
+  async setupSave(form: HTMLFormElement, f: () => Promise<void>): Promise<void> {
+    const s = this.setupState;
+    if (!s) return;
+    s.problems = {};
+    s.error = null;
+    this.busy.add("save");
+    this.render();
+    try {
+      await f();
+    } catch (e) {
+      this.setupError(e, form);
+    } finally {
+      this.busy.delete("save");
+    }
+    this.view = await this.backend.getView().catch(() => this.view);
+    this.render();
+  }
+
+  readonly setupActions = {
+    pickPreset: (name: string) => {
+      if (!this.setupState) return;
+      this.setupState.preset = name;
+      this.setupState.problems = {};
+      this.setupState.error = null;
+      this.render();
+    },
+    saveIdp: (form: HTMLFormElement) => {
+      const s = this.setupState;
+      if (!s) return;
+      const values = formValues(form);
+      const preset = s.presets.find((p) => p.name === s.preset);
+      const name = (values.name ?? "").trim();
+      const fieldValues: Record<string, string> = {};
+      for (const f of preset?.fields ?? []) fieldValues[f.key] = values[f.key] ?? "";
+      void this.setupSave(form, async () => {
+        if (!name) throw { kind: "invalid", message: "Give it a short name, e.g. corp.", field: "name" };
+        await this.backend.saveIdpPreset(name, { preset: s.preset, values: fieldValues, client_id: values.client_id ?? "" });
+      });
+    },
+    saveWorkspace: (form: HTMLFormElement) => {
+      const v = this.view;
+      if (!v) return;
+      const values = formValues(form);
+      const name = (values.name ?? "").trim();
+      void this.setupSave(form, async () => {
+        if (!name) throw { kind: "invalid", message: "Give it a short name, e.g. dev.", field: "name" };
+        const host = await this.backend.workspaceHost(values.host ?? "");
+        const idp = v.idps[0]?.name ?? "";
+        await this.backend.saveWorkspace(name, { idp, host, scopes: [], token: null, client_id: null, profile: null }, false);
+      });
+    },
+    signIn: (idp: string) => this.signIn(idp),
+    tryLocally: () => void this.act("try-local", () => this.backend.tryLocally(), "Lakepass is set up on a local devstack. Sign in to try it."),
+    readTeamFile: (file: File) =>
+      void (async () => {
+        const s = this.setupState;
+        if (!s) return;
+        s.error = null;
+        try {
+          const text = await readText(file);
+          s.team = { name: file.name, text, plan: await this.backend.previewTeam(file.name, text) };
+        } catch (e) {
+          s.error = asError(e).message;
+        }
+        this.render();
+      })(),
+    importTeam: () => {
+      const team = this.setupState?.team;
+      if (!team) return;
+      const replace = team.plan.entries.some((e) => e.change === "conflict");
+      void this.act(
+        "import",
+        async () => {
+          await this.backend.importTeam(team.name, team.text, replace);
+          if (this.setupState) this.setupState.team = null;
+        },
+        `Imported ${team.name}.`,
+      );
+    },
+    cancelTeam: () => {
+      if (this.setupState) this.setupState.team = null;
+      this.render();
+    },
+    finish: () => {
+      this.setupState = null;
+      this.render();
+    },
+  };
 
   renderEvents(): void {
     const old = this.root.querySelector('[aria-label="Recent events"]');
@@ -255,4 +389,14 @@ export class Dashboard {
     const form = this.root.querySelector<HTMLFormElement>(".dialog");
     if (form) restoreForm(form, values);
   }
+}
+
+/** A chosen file's text (FileReader: what every webview has). */
+function readText(file: Blob): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(String(r.result ?? ""));
+    r.onerror = () => reject(r.error ?? new Error("the file could not be read"));
+    r.readAsText(file);
+  });
 }

@@ -17,3 +17,9 @@ export type { Failure } from "./generated/Failure";
 // The doctor's report (crates/core's doctor module), under the names the dashboard uses.
 export type { Report as DoctorReport } from "./generated/Report";
 export type { Step as DoctorStep } from "./generated/Step";
+
+// The first-run set-up: the core's IdP presets and team-file plans.
+export type { PresetView } from "./generated/PresetView";
+export type { PresetForm } from "./generated/PresetForm";
+export type { TeamPlan } from "./generated/TeamPlan";
+export type { TeamEntry } from "./generated/TeamEntry";

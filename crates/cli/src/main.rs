@@ -12,6 +12,7 @@ mod launch;
 mod log;
 mod mcp;
 mod output;
+mod setup;
 mod tokens;
 
 use std::path::PathBuf;
@@ -70,6 +71,8 @@ enum Command {
     Devstack(devstack::DevstackArgs),
     /// See Lakepass work in a minute with no Databricks account: devstack, sign-in, live refresh.
     Demo(devstack::DemoArgs),
+    /// Set up from a team file (IdPs, workspaces, Claude settings; no secrets): show, merge, sign in.
+    Setup(setup::SetupArgs),
     /// Add, remove or list workspaces in the config (comments are kept).
     #[command(subcommand)]
     Workspace(edit::WorkspaceCmd),
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
             Command::Daemon => tokens::daemon(&paths).await,
             Command::Devstack(a) => devstack::devstack(a).await,
             Command::Demo(a) => devstack::demo(&paths, a).await,
+            Command::Setup(a) => setup::setup(&paths, a).await,
             Command::Workspace(c) => edit::workspace(&paths, c).await,
             Command::Idp(c) => edit::idp(&paths, c).await,
             Command::Launch(c) => launch::launch(&paths, c).await,

@@ -80,6 +80,75 @@ impl PresetError {
 /// The preset names `idp add --preset` accepts.
 pub const NAMES: &[&str] = &["entra", "okta", "auth0", "keycloak", "generic"];
 
+/// One value a preset needs from the user, for forms (the dashboard) that build a preset: the
+/// same values `idp add --preset` takes as flags (`key` is the flag without `--`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresetField {
+    /// `tenant`, `domain`, `auth_server`, `url`, `realm` or `issuer`.
+    pub key: &'static str,
+    /// What to call it in a form.
+    pub label: &'static str,
+    /// An example value.
+    pub placeholder: &'static str,
+    /// False when the preset cannot be built without it.
+    pub required: bool,
+}
+
+/// A preset as a form shows it: its name, its label and the values it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresetInfo {
+    /// The name `idp add --preset` takes.
+    pub name: &'static str,
+    /// The IdP's product name.
+    pub label: &'static str,
+    /// The values it needs, beyond the client id.
+    pub fields: &'static [PresetField],
+}
+
+const fn field(
+    key: &'static str,
+    label: &'static str,
+    placeholder: &'static str,
+    required: bool,
+) -> PresetField {
+    PresetField { key, label, placeholder, required }
+}
+
+/// Every preset, in the order [`NAMES`] lists them, with the values each needs.
+pub const PRESETS: &[PresetInfo] = &[
+    PresetInfo {
+        name: "entra",
+        label: "Microsoft Entra ID",
+        fields: &[field("tenant", "Tenant ID or domain", "contoso.onmicrosoft.com", true)],
+    },
+    PresetInfo {
+        name: "okta",
+        label: "Okta",
+        fields: &[
+            field("domain", "Okta domain", "example.okta.com", true),
+            field("auth_server", "Authorization server (optional)", "default", false),
+        ],
+    },
+    PresetInfo {
+        name: "auth0",
+        label: "Auth0",
+        fields: &[field("domain", "Auth0 domain", "example.eu.auth0.com", true)],
+    },
+    PresetInfo {
+        name: "keycloak",
+        label: "Keycloak",
+        fields: &[
+            field("url", "Keycloak URL", "https://sso.example.com", true),
+            field("realm", "Realm", "corp", true),
+        ],
+    },
+    PresetInfo {
+        name: "generic",
+        label: "Another OIDC provider",
+        fields: &[field("issuer", "Issuer URL (exactly as in its tokens)", "https://idp.example.com", true)],
+    },
+];
+
 fn host_of(domain: &str) -> String {
     domain
         .trim()
@@ -154,6 +223,23 @@ impl Preset {
                 });
             }
         })
+    }
+
+    /// Builds a preset from a form's values, keyed as [`PresetField::key`]; blank values count
+    /// as not given.
+    pub fn from_values(name: &str, value: impl Fn(&str) -> Option<String>) -> Result<Preset, PresetError> {
+        let v = |k: &str| value(k).filter(|s| !s.trim().is_empty());
+        let (tenant, domain, url, realm, issuer, server) =
+            (v("tenant"), v("domain"), v("url"), v("realm"), v("issuer"), v("auth_server"));
+        Preset::from_flags(
+            name,
+            tenant.as_deref(),
+            domain.as_deref(),
+            url.as_deref(),
+            realm.as_deref(),
+            issuer.as_deref(),
+            server.as_deref(),
+        )
     }
 
     /// The issuer, exactly as the IdP writes `iss`.
@@ -357,5 +443,25 @@ mod tests {
         assert_eq!(entra_authority(None).unwrap(), ENTRA_AUTHORITY);
         assert_eq!(entra_authority(Some("http://127.0.0.1:9")).unwrap(), "http://127.0.0.1:9");
         assert!(entra_authority(Some("https://login.evil.example")).is_err());
+    }
+
+    #[test]
+    fn the_form_table_matches_what_each_preset_needs() {
+        assert_eq!(PRESETS.iter().map(|p| p.name).collect::<Vec<_>>(), NAMES);
+        for p in PRESETS {
+            let filled = |k: &str| p.fields.iter().find(|f| f.key == k).map(|f| f.placeholder.to_string());
+            let preset = Preset::from_values(p.name, filled).unwrap_or_else(|e| panic!("{}: {e}", p.name));
+            assert!(preset.issuer().starts_with("https://"), "{}", p.name);
+            for f in p.fields.iter().filter(|f| f.required) {
+                let missing = |k: &str| if k == f.key { None } else { filled(k) };
+                assert!(Preset::from_values(p.name, missing).is_err(), "{} without {}", p.name, f.key);
+            }
+            for f in p.fields.iter().filter(|f| !f.required) {
+                let without = |k: &str| if k == f.key { Some(" ".into()) } else { filled(k) };
+                assert!(Preset::from_values(p.name, without).is_ok(), "{} without {}", p.name, f.key);
+            }
+        }
+        let entra = Preset::from_values("entra", |k| (k == "tenant").then(|| "t1".to_string())).unwrap();
+        assert_eq!(entra.issuer(), "https://login.microsoftonline.com/t1/v2.0");
     }
 }

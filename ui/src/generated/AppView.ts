@@ -28,6 +28,11 @@ config_path: string,
  */
 config_error: string | null, 
 /**
+ * Nothing is set up yet (no config file, or one with no IdP and no workspace): the
+ * dashboard opens on its guided set-up.
+ */
+first_run: boolean, 
+/**
  * Where secrets are kept, in words.
  */
 vault: string, 

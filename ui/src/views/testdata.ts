@@ -56,6 +56,7 @@ export function sampleView(over: Partial<AppView> = {}): AppView {
     active: "dev",
     config_path: "/home/u/.config/lakepass/config.toml",
     config_error: null,
+    first_run: false,
     vault: "OS keyring (service lakepass)",
     vault_fallback: null,
     at: NOW,

@@ -123,6 +123,32 @@ impl ConfigDoc {
         Ok(())
     }
 
+    /// The `active` workspace named in the document, if any.
+    pub fn active(&self) -> Option<&str> {
+        self.doc.get("active").and_then(Item::as_str)
+    }
+
+    /// Puts a whole `[<section>.<name>]` table in place (a new one, or replacing one), as given:
+    /// for copying a team file's entries with their comments.
+    pub(super) fn put_table(
+        &mut self,
+        section: &str,
+        name: &str,
+        mut table: Table,
+    ) -> Result<(), ConfigError> {
+        let last = last_position(self.doc.as_table());
+        let old = self.entry(section, name, "an entry", true)?;
+        // A replaced entry keeps its place in the user's file; a new one goes after the rest
+        // (not at the position it had in the file it came from).
+        match old.position().filter(|_| !old.is_empty()) {
+            Some(p) => table.set_position(p),
+            None => table.set_position(last + 1),
+        }
+        let parent = self.doc[section].as_table_mut().expect("entry() made it a table");
+        parent.insert(name, Item::Table(table));
+        Ok(())
+    }
+
     /// The document as a validated [`Config`]; `path` is used in error messages.
     pub fn to_config(&self, path: &Path) -> Result<Config, ConfigError> {
         Config::parse(&self.doc.to_string(), path)
@@ -210,6 +236,15 @@ fn set(t: &mut Table, key: &str, value: Option<Value>) {
         *value.decor_mut() = old.decor().clone();
     }
     t[key] = Item::Value(value);
+}
+
+/// The highest table position in the document (tables are written in position order).
+fn last_position(t: &Table) -> isize {
+    t.iter()
+        .filter_map(|(_, item)| item.as_table())
+        .map(|inner| inner.position().unwrap_or(0).max(last_position(inner)))
+        .max()
+        .unwrap_or(0)
 }
 
 fn same(a: &Value, b: &Value) -> bool {

@@ -89,6 +89,19 @@ pub enum ConfigError {
         /// The name.
         name: String,
     },
+    /// A team file's entries that differ from the user's entries of the same name.
+    #[error(
+        "{} differs from your config in {} (shown above); nothing was changed. Keep yours, or \
+         replace them with the team's explicitly (--replace)",
+        path.display(),
+        list(entries)
+    )]
+    TeamConflict {
+        /// The team file.
+        path: PathBuf,
+        /// `idp.<name>`, `workspace.<name>`, `claude.<name>`.
+        entries: Vec<String>,
+    },
     /// Removing an IdP that workspaces still use.
     #[error(
         "identity provider `{name}` is used by workspace(s) {}; remove or re-point them first",

@@ -85,7 +85,7 @@ pub(super) fn syntax_error(text: &str, path: &Path, e: &toml_edit::TomlError) ->
     }
 }
 
-fn line_at(text: &str, offset: usize) -> usize {
+pub(super) fn line_at(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
 }
 
@@ -107,7 +107,7 @@ fn span_of(root: &Table, at: &[String]) -> Option<Range<usize>> {
 }
 
 /// The dotted path of the deepest key whose key, value or table header holds `span.start`.
-fn field_at(root: &Table, span: Range<usize>) -> String {
+pub(super) fn field_at(root: &Table, span: Range<usize>) -> String {
     fn walk(t: &dyn toml_edit::TableLike, path: &mut Vec<String>, pos: usize, best: &mut Vec<String>) {
         for (name, _) in t.iter() {
             let Some((key, item)) = t.get_key_value(name) else {

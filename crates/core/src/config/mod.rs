@@ -57,7 +57,8 @@
 //! errors, `validate.rs` holds the rules (including the name rules, [`is_valid_name`] and
 //! [`is_valid_profile_name`]), `resolve.rs` derives what the engine uses (the default workspace,
 //! [`Config::default_workspace_name`]; the default profile, [`WorkspaceConfig::profile_name`]),
-//! `edit.rs` is the comment-keeping editor and `error.rs` says what went wrong.
+//! `edit.rs` is the comment-keeping editor, `team.rs` imports a team's shared file into it
+//! (`secret_scan.rs` keeps secrets out of such files) and `error.rs` says what went wrong.
 
 mod edit;
 mod error;
@@ -67,6 +68,8 @@ mod load;
 mod mcp;
 mod model;
 mod resolve;
+mod secret_scan;
+mod team;
 mod validate;
 
 pub use edit::ConfigDoc;
@@ -78,4 +81,5 @@ pub use model::{
     RoleMapping, ServeConfig, SubjectTokenKind, TerminalSetting, WorkspaceAuth, WorkspaceConfig,
 };
 pub use resolve::Workspace;
+pub use team::{TeamChange, TeamEntry, TeamField, TeamFile, TeamPlan, TeamSection};
 pub use validate::{is_valid_name, is_valid_profile_name};

@@ -1,0 +1,111 @@
+//! `lakepass setup FILE`: a team's shared file adds an IdP and two workspaces to a user's
+//! commented config, signs in, and `status` shows both workspaces fresh; a file holding a secret
+//! or an unknown key is refused with its line and leaves the config byte-identical.
+
+use std::time::Duration;
+
+use lakepass_tests::*;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// The user's own config before set-up: a comment and a setting of theirs, no workspace.
+const MINE: &str = "# my own notes, keep them\nlaunch_dir = \"~/src\"\n";
+
+fn team_file(ds: &Devstack) -> String {
+    let info = ds.info();
+    format!(
+        "# Acme's Lakepass set-up\n[idp.acme]\nissuer = \"{}\"\nclient_id = \"{}\"\n\n\
+         [workspace.analytics]\nidp = \"acme\"\nhost = \"{}\"\nprofile = \"acme-analytics\"\n\n\
+         [workspace.ml]\nidp = \"acme\"\nhost = \"{}\"\nprofile = \"acme-ml\"\n\n\
+         [claude.analytics]\nbase_path = \"/ai-gateway/anthropic\"\n",
+        info.issuer,
+        info.client_id,
+        ws_host(ds, "dev"),
+        ws_host(ds, "prod"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_adds_a_teams_idp_and_workspaces_then_signs_in() {
+    let ds = start_devstack(HOUR).await;
+    let home = TempHome::new();
+    home.write_config(MINE);
+    let team = home.root().join("acme.toml");
+    std::fs::write(&team, team_file(&ds)).unwrap();
+    let team_arg = team.to_str().unwrap();
+
+    // Without a terminal and without --yes: the plan is shown, nothing is written.
+    let out = home.run(&["setup", team_arg, "--no-login"]).await.code(2);
+    assert!(out.stdout.contains("+ [idp.acme]") && out.stdout.contains("+ [workspace.ml]"), "{out:?}");
+    assert!(out.stderr.contains("--yes"), "{out:?}");
+    assert_eq!(std::fs::read_to_string(home.config_path()).unwrap(), MINE);
+
+    // With --yes: merged, then the sign-in the test completes as the browser.
+    let pending = home.start_sign_in(&["setup", team_arg, "--yes", "--no-browser", "--timeout", "60"]).await;
+    let resp = http().get(pending.idp_url.clone()).send().await.expect("follow the sign-in URL");
+    assert!(resp.status().is_success(), "{resp:?}");
+    let out = pending.finish().await.success();
+    assert!(out.stdout.contains("+ [workspace.analytics]"), "{out:?}");
+    assert!(out.stderr.contains(&format!("Signed in to `acme` as {USER_EMAIL}")), "{out:?}");
+
+    let config = std::fs::read_to_string(home.config_path()).unwrap();
+    assert!(config.starts_with(MINE), "the user's lines are kept byte for byte:\n{config}");
+    assert!(config.contains("# Acme's Lakepass set-up\n[idp.acme]"), "{config}");
+
+    let status = home.run(&["status", "--json"]).await.success().json();
+    let rows = status["workspaces"].as_array().expect("workspaces");
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["analytics", "ml"], "{status:#}");
+    for row in rows {
+        assert_eq!(row["state"], "fresh", "{status:#}");
+    }
+    assert!(home.profile_value("acme-ml", "token").is_some(), "the token reached the profile");
+
+    // Again: everything is already there; nothing changes.
+    let before = std::fs::read(home.config_path()).unwrap();
+    let out = home.run(&["setup", team_arg, "--no-login"]).await.success();
+    assert!(out.stdout.contains("= [workspace.ml] already in your config"), "{out:?}");
+    assert_eq!(std::fs::read(home.config_path()).unwrap(), before);
+
+    // A team whose IdP differs from the user's `acme`: reported, not overwritten.
+    let other = team_file(&ds).replace(&ds.info().client_id, "another-client");
+    std::fs::write(&team, other).unwrap();
+    let out = home.run(&["setup", team_arg, "--yes", "--no-login"]).await.code(2);
+    assert!(out.stdout.contains("! [idp.acme] differs from yours"), "{out:?}");
+    assert!(out.stdout.contains("client_id: yours"), "{out:?}");
+    assert!(out.stderr.contains("idp.acme") && out.stderr.contains("--replace"), "{out:?}");
+    assert_eq!(std::fs::read(home.config_path()).unwrap(), before, "config untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_refuses_a_team_file_with_a_secret_or_an_unknown_key_naming_its_line() {
+    let ds = start_devstack(HOUR).await;
+    let home = TempHome::new();
+    home.write_config(MINE);
+    let before = std::fs::read(home.config_path()).unwrap();
+    let team = home.root().join("acme.toml");
+    let good = team_file(&ds);
+    let after_host = |extra: &str| {
+        good.replacen("profile = \"acme-ml\"\n", &format!("profile = \"acme-ml\"\n{extra}\n"), 1)
+    };
+    let cases = [
+        (after_host("client_secret = \"s3cr3t-value\""), "workspace.ml.client_secret", "secret"),
+        (after_host("token = \"dapi0123456789abcdef0123456789abcdef\""), "workspace.ml.token", "secret"),
+        (after_host("hots = \"typo\""), "workspace.ml.hots", "unknown field"),
+    ];
+    for (text, field, needle) in cases {
+        let line = text
+            .lines()
+            .position(|l| l.contains(field.rsplit('.').next().unwrap()) && !l.starts_with('['))
+            .unwrap()
+            + 1;
+        std::fs::write(&team, &text).unwrap();
+        let out = home.run(&["setup", team.to_str().unwrap(), "--yes"]).await.code(2);
+        let at = format!("{}:{line}: {field}", team.display());
+        assert!(out.stderr.contains(&at), "names {at}: {out:?}");
+        assert!(out.stderr.contains(needle), "{out:?}");
+        assert!(!out.stderr.contains("s3cr3t") && !out.stderr.contains("dapi0"), "no secret echoed: {out:?}");
+        assert_eq!(std::fs::read(home.config_path()).unwrap(), before, "config byte-identical");
+    }
+    assert_eq!(ds.stats().idp.authorization_code_grants, 0, "no sign-in was started");
+}
