@@ -199,6 +199,20 @@ mod tests {
         assert!(msg.contains("another Lakepass process"), "{msg}");
     }
 
+    /// A holder is registered with this process's queue while it holds the path, so in-process
+    /// waiters wait on the condition variable instead of polling `flock`; release unregisters it.
+    #[test]
+    fn a_holder_is_queued_in_process_until_it_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queued.lock");
+        let held = |p: &Path| local_holds().0.lock().unwrap().contains(p);
+        assert!(!held(&path));
+        let guard = FileLock::acquire(&path, Duration::from_secs(1)).unwrap();
+        assert!(held(&path), "the holder is not in the process's queue");
+        drop(guard);
+        assert!(!held(&path), "release left the path queued");
+    }
+
     #[tokio::test]
     async fn async_acquire_and_release() {
         let dir = tempfile::tempdir().unwrap();
