@@ -361,14 +361,12 @@ async fn es256_signing_and_key_rotation() {
 
 #[tokio::test]
 async fn a_fixed_port_puts_the_workspaces_on_the_next_two() {
-    // Another process may grab a port between probing and binding: try a few bases.
-    for _ in 0..5 {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = probe.local_addr().unwrap().port();
-        drop(probe);
-        if port > 65_000 {
-            continue;
-        }
+    // Bases below the kernel's ephemeral range (32768 and up on Linux), where the parallel tests'
+    // own listeners and client connections take their ports; another process may still hold one
+    // of the four, so try several bases.
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    for attempt in 0..50u32 {
+        let port = 20_000 + ((seed / 7 + attempt * 211) % 12_000) as u16;
         let opts =
             DevstackOptions { addr: format!("127.0.0.1:{port}").parse().unwrap(), ..Default::default() };
         let Ok(stack) = lakepass_devstack::start(opts).await else {
@@ -378,6 +376,7 @@ async fn a_fixed_port_puts_the_workspaces_on_the_next_two() {
         assert_eq!(info.issuer, format!("http://127.0.0.1:{port}"));
         assert_eq!(info.workspaces[0].host, format!("http://127.0.0.1:{}", port + 1));
         assert_eq!(info.workspaces[1].host, format!("http://127.0.0.1:{}", port + 2));
+        assert_eq!(info.account_host, format!("http://127.0.0.1:{}", port + 3));
         stack.shutdown().await;
         // Shut down means the ports are free again.
         std::net::TcpListener::bind(("127.0.0.1", port)).expect("port released");
