@@ -374,3 +374,64 @@ async fn a_refresh_without_an_id_token_keeps_the_session_and_asks_only_id_token_
     assert_eq!(state(&e, "dev"), TokenState::Fresh, "{:?}", e.snapshot());
     assert_eq!(e.store().idp_session("devstack").await.unwrap().unwrap().kept_id_token_received_at, None);
 }
+
+/// The held token is answered up to the second before its refresh is due and replaced at that
+/// second, by `token` (the CLI's path) and `live_token` (the servers' path) alike; and when a
+/// refresh fails, a held token is served only while it has more than 30 s left. Boundaries by
+/// the second, on the manual clock: cargo-mutants showed `<` and `<=` here were not told apart.
+#[tokio::test]
+async fn a_held_token_is_answered_until_the_second_its_refresh_is_due() {
+    let f = fixture(3600).await;
+    let e = f.engine().await;
+    login(&f, &e).await;
+    let (dev, prod) =
+        (e.config().workspace(Some("dev")).unwrap(), e.config().workspace(Some("prod")).unwrap());
+    let exchanges = |ws: &str| f.ds.stats().workspaces[ws].exchanges_ok;
+    let first_dev = e.live_token(&dev).await.unwrap();
+    let first_prod = e.token(&prod).await.unwrap();
+    let due = lakepass_core::engine::refresh_due_at(&first_dev)
+        .min(lakepass_core::engine::refresh_due_at(&first_prod));
+
+    f.clock.advance(due - 1 - f.now());
+    let secret = |t: &lakepass_core::exchange::WorkspaceToken| t.access_token.secret().to_string();
+    assert_eq!(
+        secret(&e.live_token(&dev).await.unwrap()),
+        secret(&first_dev),
+        "live_token replaced a token not due"
+    );
+    assert_eq!(secret(&e.token(&prod).await.unwrap()), secret(&first_prod), "token replaced a token not due");
+    assert_eq!((exchanges("dev"), exchanges("prod")), (1, 1), "a token not yet due was exchanged again");
+
+    // Each exactly at its own due second (the earlier first): replaced.
+    let (dev_due, prod_due) = (
+        lakepass_core::engine::refresh_due_at(&first_dev),
+        lakepass_core::engine::refresh_due_at(&first_prod),
+    );
+    let mut order = [("dev", dev_due), ("prod", prod_due)];
+    order.sort_by_key(|o| o.1);
+    for (ws, at) in order {
+        f.clock.advance(at - f.now());
+        if ws == "dev" {
+            assert_ne!(
+                secret(&e.live_token(&dev).await.unwrap()),
+                secret(&first_dev),
+                "live_token kept a due token"
+            );
+        } else {
+            assert_ne!(secret(&e.token(&prod).await.unwrap()), secret(&first_prod), "token kept a due token");
+        }
+        assert_eq!(exchanges(ws), 2, "{ws} at its due second");
+    }
+
+    // A failing refresh: the held token is served with 31 s left, not with 30.
+    let held = e.live_token(&dev).await.unwrap();
+    f.ds.faults()
+        .add(FaultRule::new(Target::WorkspaceToken, FaultKind::Status { code: 400, retry_after_secs: None }));
+    f.clock.advance(held.expires_at - 31 - f.now());
+    assert_eq!(secret(&e.live_token(&dev).await.expect("held token with 31 s left")), secret(&held));
+    f.clock.advance(1);
+    assert!(
+        e.live_token(&dev).await.is_err(),
+        "a held token with 30 s left was served through a failed refresh"
+    );
+}
