@@ -97,6 +97,53 @@ async fn a_due_token_is_refreshed_through_the_engine() {
     assert_eq!(f.ds.stats().workspaces["dev"].exchanges_ok, exchanges + 1);
 }
 
+/// When no token can be had, the answer says whose move it is: 401 when the user must sign in
+/// (an SDK then reports an auth problem), 503 when the workspace cannot be reached (a retry may
+/// help).
+#[tokio::test]
+async fn no_token_is_401_when_sign_in_is_needed_and_503_when_the_workspace_is_down() {
+    let f = fixture().await;
+    let e = f.signed_in_engine().await;
+    let svc = LiveService::start(e.clone(), 0).await.unwrap();
+    let (dev_url, dev_host) = (svc.url_for("dev").unwrap().secret().to_string(), f.host("dev"));
+    let (prod_url, prod_host) = (svc.url_for("prod").unwrap().secret().to_string(), f.host("prod"));
+    // Every held token is long expired, and the workspace token endpoints answer 503.
+    f.clock.advance(2 * 3600);
+    f.ds.faults().add(FaultRule::new(Target::Any, FaultKind::ClockSkew(2 * 3600)));
+    f.ds.faults()
+        .add(FaultRule::new(Target::WorkspaceToken, FaultKind::Status { code: 503, retry_after_secs: None }));
+    let down = sdk_get(&dev_url, &dev_host).await;
+    assert_eq!(down.status().as_u16(), 503);
+    let body: serde_json::Value = down.json().await.unwrap();
+    assert_eq!(body["error"], "network", "{body}");
+    // Signed out: sign in again, not retry.
+    e.logout("devstack").await.unwrap();
+    let signed_out = sdk_get(&prod_url, &prod_host).await;
+    assert_eq!(signed_out.status().as_u16(), 401);
+    let body: serde_json::Value = signed_out.json().await.unwrap();
+    assert_eq!(body["error"], "needs_login", "{body}");
+}
+
+/// A service dropped without `stop` stops listening too: no orphan task keeps handing out
+/// tokens on a port nobody owns any more.
+#[tokio::test]
+async fn a_dropped_service_stops_listening() {
+    let f = fixture().await;
+    let e = f.signed_in_engine().await;
+    let svc = LiveService::start(e.clone(), 0).await.unwrap();
+    let port = svc.local_addr().port();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    drop(svc);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "port {port} still accepts after the service was dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn refuses_what_it_must_and_never_leaks_a_token() {
     let f = fixture().await;
@@ -242,6 +289,17 @@ async fn refuses_what_it_must_and_never_leaks_a_token() {
         assert!(!body.contains(&dev_secret) && !body.contains(&prod_secret), "{what}: echoes a secret");
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["error"], code, "{what}: {json}");
+        // The message tells the caller what to fix, in words about what was wrong.
+        let fix = match code {
+            "unsupported_metadata_version" => "X-Databricks-Metadata-Version",
+            "missing_databricks_host" | "host_mismatch" => "X-Databricks-Host",
+            "browser_request" => "web pages",
+            "non_loopback_host" => "Host header",
+            "not_found" => "metadata_service_url",
+            "method_not_allowed" => "GET",
+            other => panic!("{what}: no expectation for {other}"),
+        };
+        assert!(json["message"].as_str().is_some_and(|m| m.contains(fix)), "{what}: {json}");
     }
     // And the right request still works.
     token_of(sdk_get(&dev_url, &dev_host).await).await;
