@@ -17,6 +17,7 @@ APT_PACKAGES=(
     build-essential pkg-config libssl-dev # building the crates
     libdbus-1-dev dbus gnome-keyring libsecret-tools # keyring crate + scripts/with-keyring.sh
     curl ca-certificates procps # kill(1) for the daemon tests, curl for scripts
+    tinyproxy                   # a real HTTP CONNECT proxy for the HTTPS_PROXY test (tests/e2e/tls.rs)
 )
 
 log() { printf '[ci-deps %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }

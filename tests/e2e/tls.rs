@@ -1,16 +1,14 @@
 //! The real binary against `devstack --tls`, trusting its CA each way a company network does:
 //! not at all (a named, unretried refusal), `SSL_CERT_FILE`, the system store
-//! (`update-ca-certificates`), through an HTTP CONNECT proxy (`HTTPS_PROXY`), and the Python
+//! (`update-ca-certificates`), through a real HTTP CONNECT proxy (Debian's tinyproxy, as
+//! `HTTPS_PROXY`), and the Python
 //! SDK with `REQUESTS_CA_BUNDLE`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lakepass_devstack::{CA_NAME, ClientConfigOptions};
 use lakepass_tests::*;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 pub(crate) async fn tls_devstack() -> Devstack {
     lakepass_devstack::start(DevstackOptions {
@@ -116,54 +114,91 @@ fn rustix_is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// A minimal HTTP CONNECT proxy on loopback that counts the tunnels it opened.
-async fn connect_proxy() -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let count = Arc::new(AtomicUsize::new(0));
-    let seen = count.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let mut client = BufReader::new(client);
-                let mut line = String::new();
-                client.read_line(&mut line).await.ok()?;
-                let target = line.strip_prefix("CONNECT ")?.split_whitespace().next()?.to_string();
-                loop {
-                    let mut header = String::new();
-                    client.read_line(&mut header).await.ok()?;
-                    if header.trim().is_empty() {
-                        break;
-                    }
-                }
-                let mut upstream = tokio::net::TcpStream::connect(&target).await.ok()?;
-                seen.fetch_add(1, Ordering::SeqCst);
-                let mut client = client.into_inner();
-                client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await.ok()?;
-                tokio::io::copy_bidirectional(&mut client, &mut upstream).await.ok()
-            });
+/// Debian's tinyproxy, a real HTTP CONNECT proxy, on a free loopback port in the foreground,
+/// logging each request it forwards; killed on drop.
+struct Tinyproxy {
+    child: std::process::Child,
+    url: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Tinyproxy {
+    fn start() -> Option<Tinyproxy> {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let program = std::env::split_paths(&path)
+            .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
+            .map(|d| d.join("tinyproxy"))
+            .find(|p| p.is_file());
+        let Some(program) = program else {
+            may_skip("tinyproxy is not installed (apt-get install tinyproxy; scripts/ci-deps.sh does)");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = dir.path().join("tinyproxy.log");
+        let conf = dir.path().join("tinyproxy.conf");
+        // No ConnectPort line: CONNECT to any port (the devstack's are random), loopback only.
+        std::fs::write(
+            &conf,
+            format!(
+                "Port {port}\nListen 127.0.0.1\nTimeout 60\nLogFile \"{}\"\nLogLevel Info\nMaxClients 64\n\
+                 Allow 127.0.0.1\nDisableViaHeader Yes\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new(program)
+            .arg("-d")
+            .arg("-c")
+            .arg(&conf)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start tinyproxy");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "tinyproxy did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
         }
-    });
-    (url, count)
+        Some(Tinyproxy { child, url: format!("http://127.0.0.1:{port}"), log, _dir: dir })
+    }
+
+    /// The CONNECT tunnels it was asked to open, from its log.
+    fn tunnels(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("): CONNECT "))
+            .count()
+    }
+}
+
+impl Drop for Tinyproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_proxy_carries_every_request() {
     let ds = tls_devstack().await;
     let (mut home, _) = home_over(&ds, true);
-    let (proxy, tunnels) = connect_proxy().await;
+    let Some(proxy) = Tinyproxy::start() else { return };
     // reqwest bypasses only what NO_PROXY names: loopback is not special-cased.
-    home.set_env("HTTPS_PROXY", proxy);
+    home.set_env("HTTPS_PROXY", &proxy.url);
     login(&home, &ds).await.success();
     assert_eq!(exchanges(&ds), 2);
-    assert!(tunnels.load(Ordering::SeqCst) >= 1, "the requests went through the proxy");
+    // Discovery, JWKS, the code grant and two exchanges: each a tunnel unless a connection was reused.
+    assert!(proxy.tunnels() >= 2, "the requests went through the proxy: {} tunnels", proxy.tunnels());
 
     // With the devstack's address in NO_PROXY, no tunnel is opened.
-    let before = tunnels.load(Ordering::SeqCst);
+    let before = proxy.tunnels();
     home.set_env("NO_PROXY", "127.0.0.1");
     home.run(&["doctor", "--workspace", "dev"]).await.success();
-    assert_eq!(tunnels.load(Ordering::SeqCst), before, "NO_PROXY is honoured");
+    assert_eq!(proxy.tunnels(), before, "NO_PROXY is honoured");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
