@@ -20,6 +20,7 @@ function view(): AppView {
         refresh_due_at: NOW + 2600,
         last_error: null,
         hint: null,
+        mcp: [],
       },
       {
         name: "prod",
@@ -34,6 +35,7 @@ function view(): AppView {
         refresh_due_at: NOW,
         last_error: { kind: "network", message: "connection refused" },
         hint: "The workspace could not be reached.",
+        mcp: [],
       },
     ],
     idps: [
