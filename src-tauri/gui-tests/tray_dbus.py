@@ -206,7 +206,7 @@ CARDS_JS = """return Array.from(document.querySelectorAll('article.card'), c => 
   words: c.querySelector('[data-testid^="state-"]').textContent,
   expires: c.querySelector('[data-testid^="countdown-"]').dataset.expires,
   active: c.querySelector('[data-testid^="active-"]') !== null,
-  mcp: Array.from(c.querySelectorAll('.mcp-token'), m => ({text: m.textContent, state: m.dataset.state, expires: m.dataset.expires})),
+  mcp: Array.from(c.querySelectorAll('.mcp-token'), m => ({text: m.textContent, state: m.dataset.state, expires: m.querySelector('.mcp-words').dataset.mcpExpires})),
 }));"""
 
 

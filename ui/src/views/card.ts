@@ -134,7 +134,16 @@ export function card(w: WorkspaceView, v: AppView, ctx: CardContext, on: CardAct
   );
 }
 
-/** Under a workspace's facts, one line per managed-MCP token: "MCP: sql · 52 min left". */
+/** The words of one managed-MCP line: "MCP: sql · 52 min left". */
+export function mcpWords(m: Pick<McpTokenView, "scope" | "state" | "expires_at">, now: number): string {
+  return `MCP: ${m.scope} · ${mcpLabel(m, now)}`;
+}
+
+/**
+ * Under a workspace's facts, one line per managed-MCP token. Its words sit in a span carrying
+ * `data-mcp-expires`, `data-scope` and `data-state`, so the dashboard's clock tick can redo them
+ * as minutes pass (`data-expires` is the big countdown's, which the tick rewrites as "52:07").
+ */
 export function mcpTokens(workspace: string, tokens: McpTokenView[], now: number): HTMLElement | null {
   if (!tokens.length) return null;
   return h(
@@ -147,11 +156,10 @@ export function mcpTokens(workspace: string, tokens: McpTokenView[], now: number
           class: `mcp-token ${stateTone(m.state, m.expires_at, now)}`,
           "data-testid": `mcp-${workspace}-${m.scope}`,
           "data-state": m.state,
-          "data-expires": m.expires_at ?? "none",
           title: `Used by ${m.servers.join(", ")}`,
         },
         h("span", { class: "dot", "aria-hidden": "true" }),
-        `MCP: ${m.scope} · ${mcpLabel(m, now)}`,
+        h("span", { class: "mcp-words", "data-mcp-expires": m.expires_at ?? "none", "data-scope": m.scope, "data-state": m.state }, mcpWords(m, now)),
         m.last_error ? h("span", { class: "muted small", "data-error-kind": m.last_error.kind }, ` — ${m.last_error.message}`) : null,
       ),
     ),
