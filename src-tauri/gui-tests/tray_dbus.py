@@ -354,6 +354,7 @@ async def main(args):
         check("the dev card shows its MCP token as `status --json` reports it",
               len(sql) == 1 and len(shown["dev"]["mcp"]) == 1 and shown["prod"]["mcp"] == []
               and re.fullmatch(r"MCP: sql · \d+ min left", shown["dev"]["mcp"][0]["text"]) is not None
+              and shown["dev"]["mcp"][0]["state"] == sql[0]["state"] == "fresh"
               and int(shown["dev"]["mcp"][0]["expires"]) == unix(sql[0]["expires_at"]), (shown["dev"]["mcp"], status["mcp"]))
 
         await click("Open terminal")
