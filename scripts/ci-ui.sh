@@ -6,7 +6,8 @@
 # Rust tests of lakepass-tray (pure decisions, the host against a devstack, IPC commands in the
 # mock runtime) → the generated TypeScript types are current →
 # GUI checks under Xvfb, each on its own private D-Bus: the dashboard in the real webview
-# (WebKitWebDriver), the tray over D-Bus (the test is the StatusNotifier host), and a start with
+# (WebKitWebDriver), the tray over D-Bus (the test is the StatusNotifier host; the dashboard it
+# opens is read under WebKitWebDriver and checked against `lakepass status --json`), and a start with
 # no bus at all; README command one with a display (scripts/demo.sh); "Launch Claude Code" and
 # "Open terminal" clicked for real (xterm, the npm Claude Code); then the .deb (debug profile)
 # built, installed with apt-get, run, and removed.
@@ -156,7 +157,7 @@ gui "dashboard in the real webview (WebKitWebDriver)" 300 \
     dbus-run-session -- node ui/e2e/dashboard.e2e.mjs --app "$app" --lakepass "$cli" --out "$artifacts"
 gui "first-run set-up in the real webview (preset, pasted URL, import, try it locally; 1040 and 640 px)" 300 \
     dbus-run-session -- node ui/e2e/setup.e2e.mjs --app "$app" --lakepass "$cli" --out "$artifacts"
-gui "tray over D-Bus (the test is the StatusNotifier host)" 180 \
+gui "tray over D-Bus (the test is the StatusNotifier host; Open dashboard read under WebKitWebDriver)" 180 \
     dbus-run-session -- "$py" src-tauri/gui-tests/tray_dbus.py --app "$app" --lakepass "$cli"
 gui "headless start: no bus, no tray host, tokens still refreshed" 120 \
     env -u DBUS_SESSION_BUS_ADDRESS "$py" src-tauri/gui-tests/tray_dbus.py --headless --app "$app" --lakepass "$cli"

@@ -5,9 +5,15 @@ With --headless instead: the app under a bare X server with no D-Bus at all keep
 Run under `xvfb-run -a dbus-run-session -- python3 tray_dbus.py --app … --lakepass …` (scripts/ci-ui.sh
 does). It owns org.kde.StatusNotifierWatcher, starts a devstack and the app, waits for the app's
 tray item to register, reads its status, icon and menu (com.canonical.dbusmenu), and drives it:
-sign in from the menu, "Refresh now" (the token in ~/.databrickscfg changes), switch workspace
-(the check mark and the config move), then "Quit" (the app exits 0). Prints "N passed, N failed".
-Needs Python dbus-next.
+sign in from the menu, "Refresh now" (the token in ~/.databrickscfg changes), a managed-MCP
+token fetched the way Claude Code's headersHelper does (its line shows in the menu), switch
+workspace (the check mark and the config move), "Open dashboard", then "Quit" (the app exits 0).
+
+The app is started by WebKitWebDriver (TESTING.md, "WebDriver against the real webview"), so
+once "Open dashboard" is clicked over D-Bus, the driver's session reads what the dashboard's
+page shows (its DOM, not the window title) and the test checks it against `lakepass status
+--json`. The session request is answered only once the app has a webview, so it waits in a
+thread while the tray is driven. Prints "N passed, N failed". Needs Python dbus-next.
 """
 
 import argparse
@@ -16,10 +22,13 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 from dbus_next import BusType, Variant
 from dbus_next.aio import MessageBus
@@ -157,6 +166,62 @@ async def until(what, f, timeout=20.0, every=0.25):
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
+class WebDriver:
+    """A minimal W3C WebDriver client for WebKitWebDriver (stdlib only)."""
+
+    def __init__(self, port):
+        self.base = f"http://127.0.0.1:{port}"
+        self.session = None
+
+    def req(self, method, path, body=None, timeout=30):
+        data = None if body is None else json.dumps(body).encode()
+        r = urllib.request.Request(self.base + path, data=data, method=method, headers={"content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(r, timeout=timeout) as resp:
+                return json.load(resp)["value"]
+        except urllib.error.HTTPError as e:
+            raise AssertionError(f"WebDriver {method} {path}: {e.code} {e.read()[:300]!r}") from None
+
+    def start(self, binary, args, timeout):
+        caps = {"capabilities": {"alwaysMatch": {"webkitgtk:browserOptions": {"binary": binary, "args": args}}}}
+        self.session = self.req("POST", "/session", caps, timeout)["sessionId"]
+
+    def js(self, script):
+        return self.req("POST", f"/session/{self.session}/execute/sync", {"script": script, "args": []})
+
+    def quit(self):
+        if self.session:
+            try:
+                self.req("DELETE", f"/session/{self.session}", timeout=5)
+            except Exception:  # noqa: BLE001 - the app may be gone already
+                pass
+            self.session = None
+
+
+# What the dashboard's page shows, read from its DOM: per card, the name, the engine's state (and
+# its words), the expiry behind the countdown, the active mark and the managed-MCP lines.
+CARDS_JS = """return Array.from(document.querySelectorAll('article.card'), c => ({
+  name: c.querySelector('h3').textContent,
+  state: c.dataset.state,
+  words: c.querySelector('[data-testid^="state-"]').textContent,
+  expires: c.querySelector('[data-testid^="countdown-"]').dataset.expires,
+  active: c.querySelector('[data-testid^="active-"]') !== null,
+  mcp: Array.from(c.querySelectorAll('.mcp-token'), m => ({text: m.textContent, state: m.dataset.state, expires: m.querySelector('.mcp-words').dataset.mcpExpires})),
+}));"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def unix(rfc3339):
+    """`2026-11-30T02:50:41Z` → unix seconds (what `status --json` writes)."""
+    from datetime import datetime
+    return int(datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp())
+
+
 async def main(args):
     home = tempfile.mkdtemp(prefix="lakepass-tray-")
     config = os.path.join(home, "config.toml")
@@ -176,25 +241,47 @@ async def main(args):
                DATABRICKS_CONFIG_FILE=cfgfile, LAKEPASS_VAULT="file", BROWSER=browser, LAKEPASS_LOG="info",
                TERMINAL=terminal)
     procs = []
+    app_pids = []
+    wd = None
     try:
         ds = subprocess.Popen([args.lakepass, "devstack", "--auto-approve", "tray@example.com", "--token-ttl", "3600",
                                "--write-config", config], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         procs.append(ds)
         info = json.loads(ds.stdout.readline())  # the devstack prints its info once it listens
+        with open(config, "a") as f:
+            f.write("\n[mcp.dev]\nsql = true\n")
 
         bus = await MessageBus(bus_type=BusType.SESSION).connect()
         watcher = Watcher()
         bus.export("/StatusNotifierWatcher", watcher)
         await bus.request_name(WATCHER)
 
-        applog = open(os.path.join(home, "app.log"), "w")
-        app = subprocess.Popen([args.app, "--config", config, "--hidden"], env=env, stdout=applog, stderr=subprocess.STDOUT)
-        procs.append(app)
+        # WebKitWebDriver starts the app (through a wrapper that keeps its pid and exit code).
+        port = free_port()
+        driver = subprocess.Popen(["WebKitWebDriver", f"--port={port}", "--host=127.0.0.1"],
+                                  env=dict(env, TAURI_WEBVIEW_AUTOMATION="true"), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        procs.append(driver)
+        wd = WebDriver(port)
+        await until("WebKitWebDriver", lambda: asyncio.sleep(0, ready(wd)), 15)
+        pidfile, codefile = os.path.join(home, "app.pid"), os.path.join(home, "app.code")
+        wrapper = os.path.join(home, "app.sh")
+        with open(wrapper, "w") as f:
+            f.write(f'#!/bin/sh\n"{args.app}" "$@" >>"{home}/app.log" 2>&1 &\necho $! >"{pidfile}"\n'
+                    f'wait $!\necho $? >"{codefile}"\n')
+        os.chmod(wrapper, 0o755)
+        loop = asyncio.get_event_loop()
+        session = loop.run_in_executor(None, lambda: wd.start(wrapper, ["--config", config, "--hidden"], 150))
+        # Failing before the dashboard opens leaves the request to end when the driver is killed.
+        session.add_done_callback(lambda f: f.exception())
+        await until("the app to start", lambda: asyncio.sleep(0, os.path.exists(pidfile) and open(pidfile).read().strip()), 30)
+        app_pid = int(open(pidfile).read())
+        app_pids.append(app_pid)
         await asyncio.wait_for(watcher.registered.wait(), 30)
         path = watcher.items[0]
         check("the app registers a tray item", len(watcher.items) >= 1 and bool(path.strip()), watcher.items)
 
-        owner, path = await item_owner(bus, path, app.pid)
+        owner, path = await item_owner(bus, path, app_pid)
         check("found the item's connection by pid", owner is not None, path)
 
         item, menu = await open_item(bus, owner, path)
@@ -224,6 +311,16 @@ async def main(args):
         token1 = await until("a new token", lambda: asyncio.sleep(0, (lambda t: t if t and t != token0 else None)(profile_token(cfgfile, "devstack-dev"))))
         check("Refresh now mints a new token", token1 != token0)
 
+        # What Claude Code's headersHelper runs for the SQL server: the app's engine answers it
+        # over its socket, and the tray shows the token under its workspace.
+        subprocess.run([args.lakepass, "--config", config, "token", "--workspace", "dev", "--scope", "sql", "--headers-json"],
+                       env=env, check=True, stdout=subprocess.DEVNULL, timeout=30)
+        mcp_line = await until("the MCP token's line in the menu", lambda: label_matching(items, r"^\s*MCP sql — \d+ min left$"), 15)
+        labels = [i["label"] for i in await items()]
+        at = labels.index(mcp_line)
+        check("the menu lists the MCP token under its workspace",
+              labels.index("Workspace") < at and labels[at - 1].startswith("dev — "), labels)
+
         checks = {i["label"].split(" — ")[0]: i["toggle"] for i in await items() if i["toggle"] is not None}
         check("Workspace submenu checks the active one", checks.get("dev") == 1 and checks.get("prod") == 0, checks)
         await click("prod — ")
@@ -241,14 +338,33 @@ async def main(args):
         windows = dashboard_windows()
         check("Open dashboard opens one window", len(windows) == 1, windows)
 
+        # The driver's session comes up with the webview: read what the page shows.
+        await asyncio.wait_for(session, 60)
+        cards = await until("the dashboard's workspace cards", lambda: asyncio.sleep(0, (lambda c: c if len(c) == 2 else None)(wd.js(CARDS_JS))), 20)
+        status = json.loads(subprocess.run([args.lakepass, "--config", config, "status", "--json"], env=env, check=True,
+                                           capture_output=True, text=True, timeout=30).stdout)
+        told = {w["name"]: w for w in status["workspaces"]}
+        shown = {c["name"]: c for c in cards}
+        check("the dashboard shows the workspaces `lakepass status --json` lists", sorted(shown) == sorted(told), (shown, told))
+        check("each card shows the engine's state and expiry, as `status --json` reports them",
+              all(shown[n]["state"] == told[n]["state"] == "fresh" and shown[n]["words"] == "Fresh"
+                  and int(shown[n]["expires"]) == unix(told[n]["expires_at"]) for n in told), (cards, status["workspaces"]))
+        check("the dashboard marks the workspace the menu made active", [n for n, c in shown.items() if c["active"]] == ["prod"], cards)
+        sql = [m for m in status["mcp"] if m["workspace"] == "dev" and m["scope"] == "sql"]
+        check("the dev card shows its MCP token as `status --json` reports it",
+              len(sql) == 1 and len(shown["dev"]["mcp"]) == 1 and shown["prod"]["mcp"] == []
+              and re.fullmatch(r"MCP: sql · \d+ min left", shown["dev"]["mcp"][0]["text"]) is not None
+              and shown["dev"]["mcp"][0]["state"] == sql[0]["state"] == "fresh"
+              and int(shown["dev"]["mcp"][0]["expires"]) == unix(sql[0]["expires_at"]), (shown["dev"]["mcp"], status["mcp"]))
+
         await click("Open terminal")
         prod_host = info["workspaces"][1]["host"]
         got = await until("the terminal to start", lambda: asyncio.sleep(0, os.path.exists(opened) and open(opened).read().strip()), 20)
         check("Open terminal starts the terminal with the active workspace's environment", got.startswith(prod_host), got)
 
         await click("Quit Lakepass")
-        code = await asyncio.get_event_loop().run_in_executor(None, lambda: app.wait(15))
-        check("Quit exits cleanly", code == 0, code)
+        code = await until("the app to exit", lambda: asyncio.sleep(0, os.path.exists(codefile) and open(codefile).read().strip()), 15)
+        check("Quit exits cleanly", code == "0", code)
     except Exception as e:  # noqa: BLE001 - report and fail
         if not isinstance(e, AssertionError) or str(e).startswith("timed out") or str(e).startswith("no menu"):
             results.append(False)
@@ -258,6 +374,13 @@ async def main(args):
         except Exception:
             pass
     finally:
+        if wd is not None:
+            wd.quit()
+        for pid in app_pids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -269,6 +392,17 @@ async def main(args):
     failed = len(results) - passed
     print(f"{passed} passed, {failed} failed")
     return 1 if failed or not results else 0
+
+
+def ready(wd):
+    try:
+        return wd.req("GET", "/status", timeout=2).get("ready", True) is not False
+    except Exception:  # noqa: BLE001 - not listening yet
+        return False
+
+
+async def label_matching(items, pattern):
+    return next((i["label"] for i in await items() if re.search(pattern, i["label"])), None)
 
 
 async def first_label_matching(items, pattern):

@@ -31,6 +31,10 @@ use crate::events::{self, Event, EventLog, Level};
 use crate::platform::{Launcher, OpenUrl};
 use crate::view::{self, AppView};
 
+/// How often the view is rebuilt to pick up managed-MCP token changes, which the engine does
+/// not announce.
+const SCOPED_POLL: Duration = Duration::from_secs(2);
+
 /// How the host is set up; tests swap the browser, the launcher and the engine's tunables.
 #[derive(Clone)]
 pub struct HostOptions {
@@ -142,11 +146,14 @@ impl Host {
     fn publish(&self) {
         let view = {
             let s = self.lock();
+            let scoped = s.generation.as_ref().map(|d| d.engine().scoped_status()).unwrap_or_default();
             let cx = view::Context {
                 config: s.config.as_ref(),
                 active: s.active.as_deref(),
                 sessions: &s.sessions,
                 signing_in: &s.signing_in,
+                scoped: &scoped,
+                now: self.now(),
             };
             let mut v = view::build(&cx, &s.snapshot);
             v.config_path = self.paths.config.display().to_string();
@@ -271,16 +278,29 @@ impl Host {
     }
 
     /// Republishes the engine's snapshots on the host's channel until the engine is dropped.
+    ///
+    /// The engine publishes no snapshot when a managed-MCP token changes (Claude Code asked
+    /// the engine socket for one, or its refresh came due), so the view is also rebuilt every
+    /// [`SCOPED_POLL`]; it is only sent on when something in it changed.
     fn forward(self: &Arc<Self>, engine: Engine) {
         let host = Arc::downgrade(self);
         let mut rx = engine.subscribe();
         drop(engine);
         tokio::spawn(async move {
-            while rx.changed().await.is_ok() {
-                let snap = rx.borrow_and_update().clone();
-                match host.upgrade() {
-                    Some(h) => h.on_snapshot(snap),
-                    None => break,
+            let mut poll = tokio::time::interval(SCOPED_POLL);
+            poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                let snap = tokio::select! {
+                    changed = rx.changed() => match changed {
+                        Ok(()) => Some(rx.borrow_and_update().clone()),
+                        Err(_) => break,
+                    },
+                    _ = poll.tick() => None,
+                };
+                match (host.upgrade(), snap) {
+                    (Some(h), Some(snap)) => h.on_snapshot(snap),
+                    (Some(h), None) => h.publish(),
+                    (None, _) => break,
                 }
             }
         });

@@ -8,7 +8,7 @@
 use lakepass_core::UnixTime;
 use lakepass_core::status::TokenState;
 
-use crate::view::{AppView, WorkspaceView, time_left};
+use crate::view::{AppView, McpTokenView, WorkspaceView, time_left};
 
 /// A whole menu.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +125,20 @@ pub fn status_line(w: &WorkspaceView, now: UnixTime) -> String {
     format!("{} — {state}", w.name)
 }
 
+/// One line about a workspace's managed-MCP token, under the workspace's line:
+/// "MCP sql — 52 min left".
+pub fn mcp_line(m: &McpTokenView, now: UnixTime) -> String {
+    let left = m.expires_at.map(|e| time_left(e - now));
+    let state = match (m.state, left.as_deref()) {
+        (TokenState::NeedsLogin, _) => "sign-in needed".to_string(),
+        (TokenState::Failed, _) => "exchange failed".to_string(),
+        (_, None) => "none yet, made on first use".to_string(),
+        (_, Some("expired")) => "expired, renewed on next use".to_string(),
+        (_, Some(l)) => format!("{l} left"),
+    };
+    format!("MCP {} — {state}", m.scope)
+}
+
 /// The tray menu for `view` at `now`.
 pub fn menu(view: &AppView, now: UnixTime) -> MenuModel {
     let mut e = Vec::new();
@@ -148,13 +162,22 @@ pub fn menu(view: &AppView, now: UnixTime) -> MenuModel {
         e.push(info(&format!("warning-{i}"), format!("⚠ {}", w.kind.hint())));
     }
     if !view.workspaces.is_empty() {
+        // Each workspace's line, then a greyed-out line per managed-MCP token it holds.
         let entries = view
             .workspaces
             .iter()
-            .map(|w| MenuEntry::Check {
-                id: MenuAction::SwitchWorkspace(w.name.clone()).id(),
-                label: status_line(w, now),
-                checked: view.active.as_deref() == Some(w.name.as_str()),
+            .flat_map(|w| {
+                let line = MenuEntry::Check {
+                    id: MenuAction::SwitchWorkspace(w.name.clone()).id(),
+                    label: status_line(w, now),
+                    checked: view.active.as_deref() == Some(w.name.as_str()),
+                };
+                let tokens = w.mcp.iter().map(move |m| MenuEntry::Item {
+                    id: format!("mcp:{}:{}", w.name, m.scope),
+                    label: format!("    {}", mcp_line(m, now)),
+                    enabled: false,
+                });
+                std::iter::once(line).chain(tokens)
             })
             .collect();
         e.push(MenuEntry::Submenu { id: "workspaces".into(), label: "Workspace".into(), entries });
@@ -363,6 +386,35 @@ mod tests {
     }
 
     #[test]
+    fn each_mcp_token_has_a_line_under_its_workspace() {
+        use crate::view::tests::{scoped, view_with_mcp};
+        use lakepass_core::mcp::McpScope;
+        let failed = lakepass_core::Failure::new(lakepass_core::ErrorKind::FederationRejected, "refused");
+        let v = view_with_mcp(&[
+            scoped(McpScope::Sql, Some(NOW + 52 * 60 + 10), None),
+            scoped(McpScope::Genie, None, Some(failed)),
+        ]);
+        let m = menu(&v, NOW);
+        let Some(MenuEntry::Submenu { entries, .. }) = m.find("workspaces") else { panic!() };
+        let ids: Vec<&str> = entries
+            .iter()
+            .map(|e| match e {
+                MenuEntry::Check { id, .. } | MenuEntry::Item { id, .. } => id.as_str(),
+                _ => panic!("{e:?}"),
+            })
+            .collect();
+        assert_eq!(ids, ["workspace:dev", "workspace:prod", "mcp:prod:sql", "mcp:prod:genie"]);
+        assert_eq!(label(&m, "mcp:prod:sql"), "    MCP sql — 52 min left");
+        assert_eq!(label(&m, "mcp:prod:genie"), "    MCP genie — exchange failed");
+        assert!(!enabled(&m, "mcp:prod:sql"), "information, not an action");
+        let later = menu(&v, NOW + 53 * 60);
+        assert!(later.same_shape(&m), "time passing only relabels");
+        assert_eq!(label(&later, "mcp:prod:sql"), "    MCP sql — expired, renewed on next use");
+        let none = menu(&view_with_mcp(&[]), NOW);
+        assert_eq!(label(&none, "mcp:prod:sql"), "    MCP sql — none yet, made on first use");
+    }
+
+    #[test]
     fn time_passing_changes_labels_not_shape() {
         let v = view_of(&[("dev", TokenState::Fresh, Some(NOW + 3600))], Some("dev"));
         let (a, b) = (menu(&v, NOW), menu(&v, NOW + 600));
@@ -385,5 +437,6 @@ mod tests {
             assert_eq!(MenuAction::parse(&a.id()), Some(a));
         }
         assert_eq!(MenuAction::parse("status"), None);
+        assert_eq!(MenuAction::parse("mcp:prod:sql"), None, "an MCP token's line is information");
     }
 }

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use lakepass_core::config::Config;
+use lakepass_core::engine::ScopedStatus;
 use lakepass_core::status::{Snapshot, TokenState};
 use lakepass_core::{Failure, UnixTime};
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,27 @@ pub struct WorkspaceView {
     pub last_error: Option<Failure>,
     /// What to do about the state or the error, in plain language.
     pub hint: Option<String>,
+    /// Its managed MCP servers' tokens, one per scope `[mcp.<name>]` asks for (none without
+    /// the table).
+    pub mcp: Vec<McpTokenView>,
+}
+
+/// One managed-MCP token of a workspace: the token carrying only `scope`, shared by `servers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct McpTokenView {
+    /// The OAuth scope it carries (`sql`, `genie`, `unity-catalog`, `ai-search`).
+    pub scope: String,
+    /// The MCP servers that use it, by their Claude Code names (`databricks-sql`, …).
+    pub servers: Vec<String>,
+    /// Its state, by the core's rules ([`ScopedStatus::state`]); `expiring` with no
+    /// `expires_at` means none yet: it is exchanged when Claude Code first asks.
+    pub state: TokenState,
+    /// When the held token expires.
+    pub expires_at: Option<UnixTime>,
+    /// When the engine will refresh it.
+    pub refresh_due_at: Option<UnixTime>,
+    /// Why its last exchange failed: the kind and the words (never a token).
+    pub last_error: Option<Failure>,
 }
 
 /// One identity provider.
@@ -101,6 +123,10 @@ pub struct Context<'a> {
     pub sessions: &'a BTreeMap<String, bool>,
     /// IdPs with a sign-in under way.
     pub signing_in: &'a BTreeSet<String>,
+    /// The engine's managed-MCP tokens ([`lakepass_core::engine::Engine::scoped_status`]).
+    pub scoped: &'a [ScopedStatus],
+    /// The time their states are judged at.
+    pub now: UnixTime,
 }
 
 /// Joins the snapshot with the config.
@@ -130,6 +156,7 @@ pub fn build(cx: &Context<'_>, snap: &Snapshot) -> AppView {
                 refresh_due_at: status.and_then(|s| s.refresh_due_at),
                 hint: hints::hint(state, last_error.as_ref(), &w.idp),
                 last_error,
+                mcp: mcp_tokens(config, w, cx.scoped, cx.now),
             }
         })
         .collect();
@@ -154,6 +181,38 @@ pub fn build(cx: &Context<'_>, snap: &Snapshot) -> AppView {
     // The host resolved it with the config's own rule (`Config::default_workspace_name`).
     let active = cx.active.filter(|a| config.workspace.contains_key(*a)).map(String::from);
     AppView { workspaces, idps, active, at: snap.at, warnings: snap.warnings.clone(), ..AppView::default() }
+}
+
+/// The tokens `[mcp.<ws>]` asks for, in scope order, each with the servers that use it and what
+/// the engine holds for it (`ScopedStatus` with nothing held when it has none yet).
+fn mcp_tokens(
+    config: &Config,
+    ws: &lakepass_core::config::Workspace,
+    scoped: &[ScopedStatus],
+    now: UnixTime,
+) -> Vec<McpTokenView> {
+    let servers = lakepass_core::mcp::servers(config, ws);
+    lakepass_core::mcp::scopes(config, ws)
+        .into_iter()
+        .map(|scope| {
+            let held = scoped.iter().find(|s| s.workspace == ws.name && s.scope == scope).cloned();
+            let s = held.unwrap_or(ScopedStatus {
+                workspace: ws.name.clone(),
+                scope,
+                expires_at: None,
+                refresh_due_at: None,
+                last_error: None,
+            });
+            McpTokenView {
+                scope: scope.as_str().to_string(),
+                servers: servers.iter().filter(|m| m.scope == scope).map(|m| m.name.clone()).collect(),
+                state: s.state(now),
+                expires_at: s.expires_at,
+                refresh_due_at: s.refresh_due_at,
+                last_error: s.last_error,
+            }
+        })
+        .collect()
 }
 
 impl AppView {
@@ -210,7 +269,14 @@ scopes = ["sql", "serving"]
         let config = config();
         let sessions = BTreeMap::from([("corp".to_string(), true)]);
         let signing_in = BTreeSet::new();
-        let cx = Context { config: Some(&config), active, sessions: &sessions, signing_in: &signing_in };
+        let cx = Context {
+            config: Some(&config),
+            active,
+            sessions: &sessions,
+            signing_in: &signing_in,
+            scoped: &[],
+            now: 1_000,
+        };
         let snap = Snapshot {
             workspaces: states.iter().map(|(n, s, e)| status(n, *s, *e)).collect(),
             at: 1_000,
@@ -249,6 +315,85 @@ scopes = ["sql", "serving"]
     fn an_unknown_active_name_is_dropped() {
         let v = view_of(&[], Some("gone"));
         assert_eq!(v.active, None);
+    }
+
+    /// The view of `[mcp.prod]` (SQL and two Genie spaces) with `scoped` held by the engine.
+    pub(crate) fn view_with_mcp(scoped: &[ScopedStatus]) -> AppView {
+        let text = format!("{CONFIG}\n[mcp.prod]\ngenie = [\"01ab\", \"02cd\"]\n");
+        let config = Config::parse(&text, std::path::Path::new("config.toml")).unwrap();
+        let sessions = BTreeMap::from([("corp".to_string(), true)]);
+        let signing_in = BTreeSet::new();
+        let cx = Context {
+            config: Some(&config),
+            active: Some("prod"),
+            sessions: &sessions,
+            signing_in: &signing_in,
+            scoped,
+            now: 1_000,
+        };
+        let snap = Snapshot {
+            workspaces: vec![status("prod", TokenState::Fresh, Some(4_000))],
+            at: 1_000,
+            warnings: vec![],
+        };
+        build(&cx, &snap)
+    }
+
+    pub(crate) fn scoped(scope: McpScope, expires_at: Option<i64>, err: Option<Failure>) -> ScopedStatus {
+        ScopedStatus {
+            workspace: "prod".into(),
+            scope,
+            expires_at,
+            refresh_due_at: expires_at.map(|e| e - 300),
+            last_error: err,
+        }
+    }
+
+    use lakepass_core::mcp::McpScope;
+
+    #[test]
+    fn a_workspace_with_an_mcp_table_lists_a_token_per_scope_with_the_cores_state() {
+        let failed = Failure::new(lakepass_core::ErrorKind::FederationRejected, "scope genie refused");
+        let v = view_with_mcp(&[
+            scoped(McpScope::Sql, Some(1_000 + 52 * 60), None),
+            scoped(McpScope::Genie, None, Some(failed.clone())),
+            // Another workspace's token is not prod's.
+            ScopedStatus { workspace: "dev".into(), ..scoped(McpScope::Sql, Some(9_000), None) },
+        ]);
+        let prod = v.workspaces.iter().find(|w| w.name == "prod").unwrap();
+        let sql = McpTokenView {
+            scope: "sql".into(),
+            servers: vec!["databricks-sql".into()],
+            state: TokenState::Fresh,
+            expires_at: Some(1_000 + 52 * 60),
+            refresh_due_at: Some(1_000 + 52 * 60 - 300),
+            last_error: None,
+        };
+        let genie = McpTokenView {
+            scope: "genie".into(),
+            servers: vec!["databricks-genie-01ab".into(), "databricks-genie-02cd".into()],
+            state: TokenState::Failed,
+            expires_at: None,
+            refresh_due_at: None,
+            last_error: Some(failed),
+        };
+        assert_eq!(prod.mcp, vec![sql, genie]);
+        let dev = v.workspaces.iter().find(|w| w.name == "dev").unwrap();
+        assert!(dev.mcp.is_empty(), "no [mcp.dev] table: no MCP tokens, whatever the engine holds");
+    }
+
+    #[test]
+    fn an_mcp_scope_with_no_token_yet_is_listed_as_waiting_and_a_due_one_as_expiring() {
+        let none = view_with_mcp(&[]);
+        let prod = none.workspaces.iter().find(|w| w.name == "prod").unwrap();
+        assert_eq!(
+            prod.mcp.iter().map(|m| (m.scope.as_str(), m.state)).collect::<Vec<_>>(),
+            [("sql", TokenState::Expiring), ("genie", TokenState::Expiring)]
+        );
+        assert!(prod.mcp.iter().all(|m| m.expires_at.is_none()));
+        let due = view_with_mcp(&[scoped(McpScope::Sql, Some(1_200), None)]);
+        let prod = due.workspaces.iter().find(|w| w.name == "prod").unwrap();
+        assert_eq!(prod.mcp[0].state, TokenState::Expiring, "refresh was due at 900, now is 1000");
     }
 
     #[test]

@@ -138,6 +138,7 @@ async fn each_mcp_server_gets_its_own_scoped_token_and_the_devstack_enforces_the
     assert_eq!(sql_row["workspace"], "dev");
     assert_eq!(sql_row["servers"], json!(["databricks-sql"]));
     assert!(sql_row["seconds_left"].as_i64().unwrap() > 3000, "{sql_row}");
+    assert_eq!(sql_row["state"], "fresh", "judged by the core's rule, as the tray shows it: {sql_row}");
     let text = home.run(&["status"]).await.success().stdout;
     assert!(text.contains("mcp token `sql`") && text.contains("mcp token `genie`"), "{text}");
 }

@@ -4,8 +4,8 @@
 //   node ui/e2e/dashboard.e2e.mjs --app target/tray/debug/lakepass-tray --lakepass target/tray/debug/lakepass \
 //        --out target/ui-e2e
 // Starts a devstack (auto-approve, 20 s tokens) and WebKitWebDriver itself, drives the app
-// through sign-in, live countdown, adding a workspace, switching the active one and a background
-// refresh, and saves a screenshot. Prints "N passed, N failed".
+// through sign-in, live countdown, a managed-MCP token fetched as Claude Code's headersHelper does,
+// adding a workspace, switching the active one and a background refresh, and saves a screenshot. Prints "N passed, N failed".
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -83,6 +83,8 @@ try {
   const ds = start(lakepass, ["devstack", "--auto-approve", "e2e@example.com", "--token-ttl", String(ttl), "--write-config", config], "devstack");
   await d.until("the devstack", async () => existsSync(config) && ds.log.includes("devstack running"), 30000);
   info = JSON.parse(ds.log.split("\n").find((l) => l.startsWith("{")));
+  // dev offers Claude Code the Databricks SQL MCP server: one token with scope `sql`.
+  writeFileSync(config, `${readFileSync(config, "utf8")}\n[mcp.dev]\nsql = true\n`);
   start("WebKitWebDriver", [`--port=${port}`, "--host=127.0.0.1"], "driver");
   await d.until("WebKitWebDriver", async () => (await fetch(`http://127.0.0.1:${port}/status`)).ok, 15000);
 
@@ -103,6 +105,23 @@ try {
   await step("the countdown moves", async () => {
     const a = await d.text('[data-testid="countdown-dev"]');
     await d.until("a different countdown", async () => (await d.text('[data-testid="countdown-dev"]')) !== a, 5000);
+  });
+
+  await step("a managed-MCP token shows under its workspace, as `status --json` reports it", async () => {
+    // What Claude Code's headersHelper runs; the app's engine answers over its socket.
+    execFileSync(lakepass, ["--config", config, "token", "--workspace", "dev", "--scope", "sql", "--headers-json"], { env, stdio: "ignore" });
+    const line = '[data-testid="mcp-dev-sql"]';
+    await d.until("the MCP line", async () => /^MCP: sql · (\d+ min|<1 min|\d+ h \d\d min) left$/.test(await d.text(line)));
+    // The dashboard's clock ticks every second: the line must still read as words after a tick.
+    await new Promise((r) => setTimeout(r, 1200));
+    if (!/^MCP: sql · .+/.test(await d.text(line))) throw new Error(`after a tick the MCP line reads ${await d.text(line)}`);
+    if (await d.exists('[data-testid="mcp-prod"]')) throw new Error("prod has no [mcp.prod] table but lists MCP tokens");
+    // The engine refreshes a held token when it is due (20 s tokens): read both sides again then.
+    await d.until("the card and status --json to agree", async () => {
+      const status = JSON.parse(execFileSync(lakepass, ["--config", config, "status", "--json"], { env, encoding: "utf8" }));
+      const row = status.mcp.find((m) => m.workspace === "dev" && m.scope === "sql");
+      return row && Number(await d.attr(`${line} .mcp-words`, "data-mcp-expires")) === Math.floor(Date.parse(row.expires_at) / 1000);
+    });
   });
 
   await step("add a third workspace through the form", async () => {

@@ -20,6 +20,7 @@ function view(): AppView {
         refresh_due_at: NOW + 2600,
         last_error: null,
         hint: null,
+        mcp: [],
       },
       {
         name: "prod",
@@ -34,6 +35,7 @@ function view(): AppView {
         refresh_due_at: NOW,
         last_error: { kind: "network", message: "connection refused" },
         hint: "The workspace could not be reached.",
+        mcp: [],
       },
     ],
     idps: [
@@ -211,6 +213,24 @@ describe("dashboard", () => {
     now += 61;
     d.tick();
     expect(q(root, "countdown-dev")!.textContent).toBe("48:59");
+  });
+
+  it("the MCP lines' minutes move with the clock, the big countdown stays a countdown", async () => {
+    let now = NOW;
+    const { root, d, b } = await mount(fake(), () => now);
+    const v = view();
+    v.workspaces[0].mcp = [
+      { scope: "sql", servers: ["databricks-sql"], state: "fresh", expires_at: NOW + 52 * 60 + 10, refresh_due_at: NOW + 2800, last_error: null },
+    ];
+    b.push(v);
+    expect(q(root, "mcp-dev-sql")!.textContent).toBe("MCP: sql · 52 min left");
+    now += 61;
+    d.tick();
+    expect(q(root, "mcp-dev-sql")!.textContent).toBe("MCP: sql · 51 min left");
+    expect(q(root, "countdown-dev")!.textContent).toBe("48:59");
+    now = NOW + 52 * 60 + 10;
+    d.tick();
+    expect(q(root, "mcp-dev-sql")!.textContent).toBe("MCP: sql · expired, renewed on next use");
   });
 
   it("follows new views pushed by the app", async () => {

@@ -4,9 +4,9 @@
 import { asError, type Backend } from "./api";
 import { h } from "./dom";
 import { ago, countdown } from "./format";
-import type { AppEvent, AppView, DoctorReport, IdpView, WorkspaceView } from "./types";
+import type { AppEvent, AppView, DoctorReport, IdpView, TokenState, WorkspaceView } from "./types";
 import { checkIdp, checkWorkspace, fieldOf } from "./validate";
-import { workspaces } from "./views/card";
+import { mcpWords, workspaces } from "./views/card";
 import { dialog, formValues, restoreForm, type Dialog } from "./views/dialogs";
 import { events } from "./views/events";
 import { banners, header, type Notice } from "./views/header";
@@ -95,6 +95,11 @@ export class Dashboard {
     for (const el of this.root.querySelectorAll<HTMLElement>("[data-expires]")) {
       const exp = Number(el.dataset.expires);
       el.textContent = countdown(Number.isFinite(exp) ? exp : null, now);
+    }
+    for (const el of this.root.querySelectorAll<HTMLElement>("[data-mcp-expires]")) {
+      const exp = Number(el.dataset.mcpExpires);
+      const state = el.dataset.state as TokenState;
+      el.textContent = mcpWords({ scope: el.dataset.scope ?? "", state, expires_at: Number.isFinite(exp) ? exp : null }, now);
     }
     for (const el of this.root.querySelectorAll<HTMLElement>("[data-ago]")) {
       el.textContent = ago(Number(el.dataset.ago), now);

@@ -1,4 +1,4 @@
-import { ago, countdown, stateLabel, stateTone, words } from "./format";
+import { ago, countdown, mcpLabel, stateLabel, stateTone, timeLeftCoarse, words } from "./format";
 
 describe("countdown", () => {
   it("counts minutes and seconds, then hours", () => {
@@ -38,5 +38,21 @@ describe("misc", () => {
   });
   it("words", () => {
     expect(words(" sql, serving  files.files ")).toEqual(["sql", "serving", "files.files"]);
+  });
+});
+
+describe("managed-MCP token words", () => {
+  it("says time left coarsely, as the tray menu does", () => {
+    expect(timeLeftCoarse(1000 + 52 * 60 + 10, 1000)).toBe("52 min");
+    expect(timeLeftCoarse(1000 + 3600 + 5 * 60, 1000)).toBe("1 h 05 min");
+    expect(timeLeftCoarse(1030, 1000)).toBe("<1 min");
+    expect(timeLeftCoarse(1000, 1000)).toBe("expired");
+  });
+  it("puts the engine's state first", () => {
+    expect(mcpLabel({ state: "fresh", expires_at: 1000 + 600 }, 1000)).toBe("10 min left");
+    expect(mcpLabel({ state: "expiring", expires_at: null }, 1000)).toBe("none yet, made on first use");
+    expect(mcpLabel({ state: "expiring", expires_at: 999 }, 1000)).toBe("expired, renewed on next use");
+    expect(mcpLabel({ state: "failed", expires_at: 1000 + 600 }, 1000)).toBe("exchange failed");
+    expect(mcpLabel({ state: "needs_login", expires_at: null }, 1000)).toBe("sign-in needed");
   });
 });

@@ -39,6 +39,24 @@ export function stateTone(state: TokenState, expiresAt: number | null, now: numb
   return "busy";
 }
 
+/** "52 min", "1 h 05 min", "<1 min", "expired": coarse time left, as the tray menu says it. */
+export function timeLeftCoarse(expiresAt: number, now: number): string {
+  const left = Math.floor(expiresAt - now);
+  if (left <= 0) return "expired";
+  if (left < 60) return "<1 min";
+  if (left < 3600) return `${Math.floor(left / 60)} min`;
+  return `${Math.floor(left / 3600)} h ${String(Math.floor((left % 3600) / 60)).padStart(2, "0")} min`;
+}
+
+/** How a managed-MCP token stands, after "MCP: sql · ": the engine's state in words. */
+export function mcpLabel(m: { state: TokenState; expires_at: number | null }, now: number): string {
+  if (m.state === "needs_login") return "sign-in needed";
+  if (m.state === "failed") return "exchange failed";
+  if (m.expires_at === null) return "none yet, made on first use";
+  if (m.expires_at <= now) return "expired, renewed on next use";
+  return `${timeLeftCoarse(m.expires_at, now)} left`;
+}
+
 /** "14:32" local time for a unix time. */
 export function clockTime(unix: number): string {
   const d = new Date(unix * 1000);

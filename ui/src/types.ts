@@ -3,6 +3,7 @@
 // drift; never edit those files by hand. No secrets, ever.
 export type { AppView } from "./generated/AppView";
 export type { WorkspaceView } from "./generated/WorkspaceView";
+export type { McpTokenView } from "./generated/McpTokenView";
 export type { IdpView } from "./generated/IdpView";
 // `Event` would shadow the DOM's Event type.
 export type { Event as AppEvent } from "./generated/Event";

@@ -60,8 +60,8 @@ fn list(paths: &Paths, a: ListArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The scoped tokens of `status --json`: per workspace and scope, its expiry and the servers
-/// it serves.
+/// The scoped tokens of `status --json`: per workspace and scope, its state (the core's rule),
+/// its expiry and the servers it serves.
 pub fn status_rows(engine: &Engine, scoped: &[ScopedStatus], now: UnixTime) -> Vec<Value> {
     scoped
         .iter()
@@ -78,6 +78,7 @@ pub fn status_rows(engine: &Engine, scoped: &[ScopedStatus], now: UnixTime) -> V
                 "workspace": s.workspace,
                 "scope": s.scope,
                 "servers": servers,
+                "state": s.state(now),
                 "expires_at": s.expires_at.map(output::rfc3339),
                 "seconds_left": s.expires_at.map(|e| (e - now).max(0)).unwrap_or(0),
                 "last_error": s.last_error.as_ref().map(|f| f.message.clone()),

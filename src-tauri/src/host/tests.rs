@@ -133,6 +133,36 @@ async fn signs_in_then_both_workspaces_are_fresh_in_the_view() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetched_mcp_token_shows_under_its_workspace_with_its_scope_and_expiry() {
+    let f = fixture(3600).await;
+    let mut text = std::fs::read_to_string(&f.paths.config).unwrap();
+    text.push_str(&format!("\n[mcp.dev]\ngenie = [\"{}\"]\n", lakepass_devstack::GENIE_SPACE));
+    std::fs::write(&f.paths.config, text).unwrap();
+    let host = f.host().await;
+    let mcp = |v: &AppView, ws: &str| v.workspaces.iter().find(|w| w.name == ws).unwrap().mcp.clone();
+    let before = mcp(&host.view(), "dev");
+    assert_eq!(before.iter().map(|m| m.scope.as_str()).collect::<Vec<_>>(), ["sql", "genie"]);
+    assert!(before.iter().all(|m| m.expires_at.is_none()), "nothing exchanged yet: {before:?}");
+    assert!(mcp(&host.view(), "prod").is_empty(), "prod has no [mcp.prod] table");
+    host.sign_in("devstack").await.expect("sign-in");
+    // What Claude Code's headersHelper makes the engine do: exchange the SQL server's token.
+    let engine = host.engine().unwrap();
+    let ws = engine.workspace_named("dev").unwrap().clone();
+    let token = engine.scoped_token(&ws, lakepass_core::mcp::McpScope::Sql).await.unwrap();
+    // The engine announces no snapshot for it: the host's poll picks it up.
+    let v = until(&host, "the SQL token in the view", |v| {
+        mcp(v, "dev").first().is_some_and(|m| m.state == TokenState::Fresh)
+    })
+    .await;
+    let sql = &mcp(&v, "dev")[0];
+    assert_eq!(sql.servers, ["databricks-sql"]);
+    assert_eq!(sql.expires_at, Some(token.expires_at));
+    assert!(sql.last_error.is_none());
+    assert_eq!(mcp(&v, "dev")[1].expires_at, None, "genie is asked for separately");
+    assert!(!format!("{v:?}").contains(token.access_token.secret()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adding_a_workspace_rebuilds_the_engine_and_it_gets_a_token() {
     let f = fixture(3600).await;
     let host = f.host().await;

@@ -1,3 +1,4 @@
+import type { McpTokenView } from "../types";
 import { card, diagnosis, workspaces, type CardActions, type WorkspacesActions } from "./card";
 import { byTestId, CARD_ACTIONS, cardContext, NOW, recorder, sampleIdp, sampleReport, sampleView, sampleWorkspace } from "./testdata";
 
@@ -143,5 +144,56 @@ describe("workspaces view", () => {
     const noWs = workspaces(sampleView({ workspaces: [] }), cardContext(), on);
     expect(noWs.querySelector(".empty")!.textContent).toBe("No workspace yet. Add the Databricks workspaces you use.");
     expect(noWs.querySelector("article")).toBeNull();
+  });
+});
+
+describe("managed-MCP tokens on a card", () => {
+  const sql: McpTokenView = {
+    scope: "sql",
+    servers: ["databricks-sql"],
+    state: "fresh",
+    expires_at: NOW + 52 * 60 + 10,
+    refresh_due_at: NOW + 2800,
+    last_error: null,
+  };
+
+  it("lists each token under its workspace: scope and time left, the servers in the tooltip", () => {
+    const genie: McpTokenView = {
+      ...sql,
+      scope: "genie",
+      servers: ["databricks-genie-01ab", "databricks-genie-02cd"],
+      expires_at: null,
+      refresh_due_at: null,
+      state: "expiring",
+    };
+    const w = sampleWorkspace({ mcp: [sql, genie] });
+    const v = sampleView({ workspaces: [w] });
+    const el = card(w, v, cardContext(), recorder<CardActions>(CARD_ACTIONS).on);
+    const list = byTestId(el, "mcp-dev");
+    expect(Array.from(list.querySelectorAll("li"), (li) => li.textContent)).toEqual(["MCP: sql · 52 min left", "MCP: genie · none yet, made on first use"]);
+    const line = byTestId(el, "mcp-dev-sql");
+    expect(line.className).toBe("mcp-token ok");
+    expect(line.dataset.state).toBe("fresh");
+    expect(line.title).toBe("Used by databricks-sql");
+    expect(byTestId(el, "mcp-dev-genie").title).toBe("Used by databricks-genie-01ab, databricks-genie-02cd");
+  });
+
+  it("shows the engine's state and the last error's kind and words, and counts down with the clock", () => {
+    const failed: McpTokenView = { ...sql, state: "failed", last_error: { kind: "federation_rejected", message: "scope sql refused" } };
+    const w = sampleWorkspace({ mcp: [failed] });
+    const el = card(w, sampleView({ workspaces: [w] }), cardContext(), recorder<CardActions>(CARD_ACTIONS).on);
+    const line = byTestId(el, "mcp-dev-sql");
+    expect(line.className).toBe("mcp-token bad");
+    expect(line.textContent).toBe("MCP: sql · exchange failed — scope sql refused");
+    expect((line.querySelector("[data-error-kind]") as HTMLElement).dataset.errorKind).toBe("federation_rejected");
+    const later = sampleWorkspace({ mcp: [sql] });
+    const el2 = card(later, sampleView({ workspaces: [later] }), cardContext({ now: NOW + 53 * 60 }), recorder<CardActions>(CARD_ACTIONS).on);
+    expect(byTestId(el2, "mcp-dev-sql").textContent).toBe("MCP: sql · expired, renewed on next use");
+  });
+
+  it("shows no list for a workspace without an [mcp] table", () => {
+    const v = sampleView();
+    const el = card(v.workspaces[0], v, cardContext(), recorder<CardActions>(CARD_ACTIONS).on);
+    expect(el.querySelector('[data-testid="mcp-dev"]')).toBeNull();
   });
 });

@@ -2,8 +2,8 @@
 // section that lists the cards. Pure: data in, DOM out; every button calls back into the
 // controller, which owns the state and the backend.
 import { h } from "../dom";
-import { clockTime, countdown, stateLabel, stateTone } from "../format";
-import type { AppView, DoctorReport, WorkspaceView } from "../types";
+import { clockTime, countdown, mcpLabel, stateLabel, stateTone } from "../format";
+import type { AppView, DoctorReport, McpTokenView, WorkspaceView } from "../types";
 
 /** What a card's buttons ask the controller to do. */
 export interface CardActions {
@@ -101,6 +101,7 @@ export function card(w: WorkspaceView, v: AppView, ctx: CardContext, on: CardAct
       h("dt", {}, "Signs in with"),
       h("dd", {}, w.idp, w.client_id ? ` · as service principal ${w.client_id}` : ""),
     ),
+    mcpTokens(w.name, w.mcp, now),
     w.hint || w.last_error
       ? h(
           "div",
@@ -129,6 +130,38 @@ export function card(w: WorkspaceView, v: AppView, ctx: CardContext, on: CardAct
         : null,
       h("button", { disabled: !signedIn || busy.has(`claude-${w.name}`), onclick: () => on.launchClaude(w.name) }, "Launch Claude Code"),
       h("button", { disabled: !signedIn, onclick: () => on.openTerminal(w.name) }, "Open terminal"),
+    ),
+  );
+}
+
+/** The words of one managed-MCP line: "MCP: sql · 52 min left". */
+export function mcpWords(m: Pick<McpTokenView, "scope" | "state" | "expires_at">, now: number): string {
+  return `MCP: ${m.scope} · ${mcpLabel(m, now)}`;
+}
+
+/**
+ * Under a workspace's facts, one line per managed-MCP token. Its words sit in a span carrying
+ * `data-mcp-expires`, `data-scope` and `data-state`, so the dashboard's clock tick can redo them
+ * as minutes pass (`data-expires` is the big countdown's, which the tick rewrites as "52:07").
+ */
+export function mcpTokens(workspace: string, tokens: McpTokenView[], now: number): HTMLElement | null {
+  if (!tokens.length) return null;
+  return h(
+    "ul",
+    { class: "mcp-tokens", "data-testid": `mcp-${workspace}`, "aria-label": "Managed MCP tokens" },
+    ...tokens.map((m) =>
+      h(
+        "li",
+        {
+          class: `mcp-token ${stateTone(m.state, m.expires_at, now)}`,
+          "data-testid": `mcp-${workspace}-${m.scope}`,
+          "data-state": m.state,
+          title: `Used by ${m.servers.join(", ")}`,
+        },
+        h("span", { class: "dot", "aria-hidden": "true" }),
+        h("span", { class: "mcp-words", "data-mcp-expires": m.expires_at ?? "none", "data-scope": m.scope, "data-state": m.state }, mcpWords(m, now)),
+        m.last_error ? h("span", { class: "muted small", "data-error-kind": m.last_error.kind }, ` — ${m.last_error.message}`) : null,
+      ),
     ),
   );
 }

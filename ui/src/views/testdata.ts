@@ -18,6 +18,7 @@ export function sampleWorkspace(over: Partial<WorkspaceView> = {}): WorkspaceVie
     refresh_due_at: NOW + 2600,
     last_error: null,
     hint: null,
+    mcp: [],
     ...over,
   };
 }

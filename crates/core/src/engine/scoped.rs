@@ -20,6 +20,7 @@ use crate::exchange::{self, ExchangeParams, WorkspaceToken};
 use crate::lock;
 use crate::mcp::McpScope;
 use crate::roles;
+use crate::status::TokenState;
 use crate::store::Store;
 
 /// What the engine holds for one workspace's scoped token.
@@ -38,8 +39,25 @@ pub struct ScopedStatus {
     pub scope: McpScope,
     /// When the held token expires, if one is held.
     pub expires_at: Option<UnixTime>,
+    /// When the engine will refresh the held token (once someone asked for it).
+    pub refresh_due_at: Option<UnixTime>,
     /// Why the last refresh failed, if it did.
     pub last_error: Option<Failure>,
+}
+
+impl ScopedStatus {
+    /// Where this token stands at `now`, by the workspace token's rules: a failure that only a
+    /// sign-in can fix is [`TokenState::NeedsLogin`], any other is [`TokenState::Failed`]; a held
+    /// token not yet due is [`TokenState::Fresh`]; a due one, or none yet (exchanged on first
+    /// use), is [`TokenState::Expiring`]. Front ends show this rather than judge the times.
+    pub fn state(&self, now: UnixTime) -> TokenState {
+        match (&self.last_error, self.refresh_due_at) {
+            (Some(f), _) if f.kind.needs_login() => TokenState::NeedsLogin,
+            (Some(_), _) => TokenState::Failed,
+            (None, Some(due)) if now < due => TokenState::Fresh,
+            (None, _) => TokenState::Expiring,
+        }
+    }
 }
 
 impl Engine {
@@ -175,6 +193,7 @@ impl Engine {
                 workspace: ws.clone(),
                 scope: *scope,
                 expires_at: r.token.as_ref().map(|t| t.expires_at),
+                refresh_due_at: r.token.as_ref().map(refresh_due_at),
                 last_error: r.last_error.clone(),
             })
             .collect()
@@ -238,3 +257,29 @@ impl Engine {
 /// The in-process locks of scoped exchanges, made on first use (scopes are few and fixed).
 pub(super) type ScopedLocks =
     std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn status(refresh_due_at: Option<UnixTime>, last_error: Option<ErrorKind>) -> ScopedStatus {
+        ScopedStatus {
+            workspace: "dev".into(),
+            scope: McpScope::Sql,
+            expires_at: refresh_due_at.map(|d| d + 300),
+            refresh_due_at,
+            last_error: last_error.map(|k| Failure::new(k, "it went wrong")),
+        }
+    }
+
+    #[test]
+    fn a_scoped_token_state_follows_the_workspace_token_rules() {
+        assert_eq!(status(Some(1_000), None).state(999), TokenState::Fresh);
+        assert_eq!(status(Some(1_000), None).state(1_000), TokenState::Expiring, "due at the second");
+        assert_eq!(status(None, None).state(0), TokenState::Expiring, "none yet: exchanged on first use");
+        assert_eq!(status(Some(1_000), Some(ErrorKind::Network)).state(0), TokenState::Failed);
+        assert!(ErrorKind::NeedsLogin.needs_login());
+        assert_eq!(status(None, Some(ErrorKind::NeedsLogin)).state(0), TokenState::NeedsLogin);
+    }
+}
