@@ -87,8 +87,22 @@ async fn corrupt_file_is_reported_and_left_untouched() {
         assert!(shown.contains(&path.display().to_string()), "names the file: {shown}");
         assert!(shown.contains("move it aside"), "says what to do: {shown}");
         assert!(!shown.contains("very-secret"), "never shows content: {shown}");
+        assert!(shown.contains("not valid JSON") && shown.contains("line 1"), "says what and where: {shown}");
     }
     assert_eq!(std::fs::read(&path).unwrap(), garbage, "file must be left as it was");
+}
+
+/// Only a missing vault file is an empty vault: one that cannot be read is an error, never
+/// "no secrets" (which the next save would make true by writing an empty vault over it).
+#[tokio::test]
+async fn an_unreadable_vault_is_an_error_not_an_empty_vault() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("vault.json")).unwrap();
+    let vault = file_vault(tmp.path()).await;
+    let err = vault.get(IDP).await.expect_err("a vault path that is a folder cannot be read");
+    assert!(matches!(err, VaultError::Io { .. }), "{err}");
+    assert!(vault.set(WS, &Secret::new("t")).await.is_err());
+    assert!(tmp.path().join("vault.json").is_dir(), "left as it was");
 }
 
 /// Sets `count` entries named after `who` in the file vault in `dir`, one after another.
@@ -303,4 +317,20 @@ fn errors_say_what_to_do_next() {
     let bad = super::keyring::keyring_error("get \"x\"", KeyringError::BadEncoding(bytes));
     let bad = format!("{bad} {bad:?}");
     assert!(!bad.contains("very-secret") && !bad.contains("114"), "{bad}");
+    assert!(bad.contains("not UTF-8") && bad.contains("delete it in your keyring manager"), "{bad}");
+    let twice = super::keyring::keyring_error("get \"x\"", KeyringError::Ambiguous(Vec::new())).to_string();
+    assert!(twice.contains("delete the duplicates"), "{twice}");
+}
+
+/// Only a keyring that is gone (no access, no service) moves the vault onto its file; one bad
+/// entry does not, or a duplicate entry would silently hide the secrets in the keyring.
+#[test]
+fn only_a_gone_keyring_counts_as_unreachable() {
+    let message = |e: KeyringError| match super::keyring::keyring_error("get \"x\"", e) {
+        VaultError::Keyring { message } => message,
+        other => panic!("{other:?}"),
+    };
+    assert!(super::keyring::means_unreachable(&message(no_access())));
+    assert!(!super::keyring::means_unreachable(&message(KeyringError::BadEncoding(b"x".to_vec()))));
+    assert!(!super::keyring::means_unreachable(&message(KeyringError::Ambiguous(Vec::new()))));
 }
