@@ -133,6 +133,11 @@ async fn a_dropped_service_stops_listening() {
     let svc = LiveService::start(e.clone(), 0).await.unwrap();
     let port = svc.local_addr().port();
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    // Its Debug form (what a log line or panic would show) names the address, never a URL secret.
+    let shown = format!("{svc:?}");
+    let secret = svc.url_for("dev").unwrap().secret().rsplit('/').next().unwrap().to_string();
+    assert!(shown.contains(&format!("127.0.0.1:{port}")) && shown.contains("workspaces: 2"), "{shown}");
+    assert!(!shown.contains(&secret), "{shown}");
     drop(svc);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
