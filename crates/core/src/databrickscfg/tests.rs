@@ -203,3 +203,48 @@ fn round_trip_over_generated_files() {
     }
     assert!(checked > 1000, "only {checked} generated files parsed");
 }
+
+/// Where new keys go and what counts as a key: after the marker of a section with no keys yet,
+/// after a last key's continuation lines, and two keys indented alike are two keys. Found by
+/// cargo-mutants: the section bookkeeping could be off by a line and no test noticed.
+#[test]
+fn new_keys_go_after_the_marker_and_after_continuations() {
+    let empty_owned = format!("[lp]\n{MARKER}\n");
+    assert_eq!(
+        upsert_profile(&empty_owned, "lp", &[("host", "h")]).unwrap(),
+        format!("[lp]\n{MARKER}\nhost = h\n")
+    );
+
+    let continued = format!("[lp]\n{MARKER}\nscopes = a\n  b\n");
+    assert_eq!(
+        upsert_profile(&continued, "lp", &[("host", "h")]).unwrap(),
+        format!("[lp]\n{MARKER}\nscopes = a\n  b\nhost = h\n")
+    );
+
+    let indented = "[x]\n  host = h\n  token = t\n";
+    assert_eq!(
+        read_profile(indented, "x").unwrap().unwrap(),
+        vec![("host".into(), "h".into()), ("token".into(), "t".into())]
+    );
+}
+
+/// A byte-order mark before the first line (Windows editors write one) is not part of the
+/// first header, and is kept.
+#[test]
+fn a_byte_order_mark_is_read_past_and_kept() {
+    let file = format!("\u{feff}[lp]\n{MARKER}\nhost = h\n");
+    assert_eq!(read_profile(&file, "lp").unwrap().unwrap(), vec![("host".into(), "h".into())]);
+    let out = upsert_profile(&file, "lp", &[("token", "t")]).unwrap();
+    assert!(out.starts_with('\u{feff}'), "{out:?}");
+    assert_eq!(read_profile(&out, "lp").unwrap().unwrap().len(), 2);
+}
+
+/// Each character that would make a profile name mean something else is refused on its own.
+#[test]
+fn profile_names_with_a_bracket_or_control_character_are_refused() {
+    for bad in ["a[b", "a]b", "a\tb", "a\u{7}b"] {
+        let err = upsert_profile("", bad, &[("host", "h")]).unwrap_err();
+        assert!(matches!(err, CfgError::InvalidProfile { .. }), "{bad:?}: {err}");
+    }
+    assert!(upsert_profile("", "a-b_c.d", &[("host", "h")]).is_ok());
+}
