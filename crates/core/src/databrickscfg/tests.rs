@@ -248,3 +248,69 @@ fn profile_names_with_a_bracket_or_control_character_are_refused() {
     }
     assert!(upsert_profile("", "a-b_c.d", &[("host", "h")]).is_ok());
 }
+
+/// Another program saving the file between our read and our rename (an editor, `databricks
+/// configure`): the edit runs again on its version, so both changes survive; one that keeps
+/// saving gets exactly `EDIT_ATTEMPTS` tries and then a clear error, never a lost save.
+#[test]
+fn a_save_by_another_program_mid_edit_is_kept_and_retried_a_bounded_number_of_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".databrickscfg");
+    std::fs::write(&path, "[theirs]\nhost = https://a.example\n").unwrap();
+    let mut calls = 0;
+    super::file::update_file(&path, |text| {
+        calls += 1;
+        if calls == 1 {
+            std::fs::write(&path, format!("{text}\n[also-theirs]\nhost = https://b.example\n")).unwrap();
+        }
+        upsert_profile(text, "lp", &[("host", "h")])
+    })
+    .unwrap();
+    assert_eq!(calls, 2, "the edit ran again on the other program's version");
+    let now = std::fs::read_to_string(&path).unwrap();
+    for profile in ["theirs", "also-theirs", "lp"] {
+        assert!(read_profile(&now, profile).unwrap().is_some(), "{profile} lost:\n{now}");
+    }
+
+    let mut calls = 0;
+    let err = super::file::update_file(&path, |text| {
+        calls += 1;
+        std::fs::write(&path, format!("{text}; saved again {calls}\n")).unwrap();
+        upsert_profile(text, "lp", &[("token", "t")])
+    })
+    .unwrap_err();
+    assert_eq!(calls, super::file::EDIT_ATTEMPTS, "{err}");
+    assert!(err.to_string().contains("changed by another program"), "{err}");
+    assert!(
+        std::fs::read_to_string(&path).unwrap().contains(&format!("; saved again {calls}")),
+        "their last save kept"
+    );
+}
+
+/// A credentials file that cannot be read is a read error, not an empty file (whose edit would
+/// be written over it); one of exactly the size cap is read, one byte more is refused.
+#[test]
+fn an_unreadable_or_oversized_file_is_refused_and_the_cap_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("is-a-folder");
+    std::fs::create_dir(&folder).unwrap();
+    let err = super::file::update_file(&folder, |t| upsert_profile(t, "lp", &[("host", "h")])).unwrap_err();
+    assert!(matches!(err, super::CfgFileError::Read { .. }), "{err}");
+
+    let comment_file = |len: usize| {
+        let line = format!("; {}\n", "x".repeat(1021)); // 1024 bytes
+        let mut text = line.repeat(len / 1024);
+        text.push_str(&";".repeat(len - text.len()));
+        text
+    };
+    let path = dir.path().join("cfg");
+    for (len, ok) in [
+        (1024 * 1024, true),
+        (super::file::MAX_FILE as usize, true),
+        (super::file::MAX_FILE as usize + 1, false),
+    ] {
+        std::fs::write(&path, comment_file(len)).unwrap();
+        let got = super::file::update_file(&path, |t| upsert_profile(t, "lp", &[("host", "h")]));
+        assert_eq!(got.is_ok(), ok, "{len} bytes: {got:?}");
+    }
+}
