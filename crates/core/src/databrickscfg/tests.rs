@@ -296,6 +296,18 @@ fn an_unreadable_or_oversized_file_is_refused_and_the_cap_is_exact() {
     std::fs::create_dir(&folder).unwrap();
     let err = super::file::update_file(&folder, |t| upsert_profile(t, "lp", &[("host", "h")])).unwrap_err();
     assert!(matches!(err, super::CfgFileError::Read { .. }), "{err}");
+    // One that cannot even be opened (here a socket, ENXIO; as root no mode bits stop a read)
+    // is a read error too, not a missing file, and is left in place.
+    #[cfg(unix)]
+    {
+        let socket = dir.path().join("socket");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let err =
+            super::file::update_file(&socket, |t| upsert_profile(t, "lp", &[("host", "h")])).unwrap_err();
+        assert!(matches!(err, super::CfgFileError::Read { .. }), "{err}");
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::symlink_metadata(&socket).unwrap().file_type().is_socket(), "left as it was");
+    }
 
     let comment_file = |len: usize| {
         let line = format!("; {}\n", "x".repeat(1021)); // 1024 bytes
