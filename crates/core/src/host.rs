@@ -67,17 +67,7 @@ pub struct WorkspaceHost(String);
 impl WorkspaceHost {
     /// Parses and validates `input`. A bare name gets `https://`.
     pub fn parse(input: &str) -> Result<Self, HostError> {
-        let trimmed = input.trim();
-        if !trimmed.is_ascii() {
-            return Err(HostError::NonAscii { input: input.into() });
-        }
-        let with_scheme =
-            if trimmed.contains("://") { trimmed.to_string() } else { format!("https://{trimmed}") };
-        let url = Url::parse(&with_scheme)
-            .map_err(|e| HostError::Invalid { input: input.into(), reason: e.to_string() })?;
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(HostError::UserInfo { input: input.into() });
-        }
+        let url = parse_url(input)?;
         if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
             return Err(HostError::Path { input: input.into() });
         }
@@ -140,17 +130,7 @@ impl WorkspaceUrl {
     /// are dropped, `?o=<digits>` becomes the workspace id and any other `o` is refused. Scheme,
     /// user info and non-ASCII names are refused as strictly as ever.
     pub fn parse(input: &str) -> Result<Self, HostError> {
-        let trimmed = input.trim();
-        if !trimmed.is_ascii() {
-            return Err(HostError::NonAscii { input: input.into() });
-        }
-        let with_scheme =
-            if trimmed.contains("://") { trimmed.to_string() } else { format!("https://{trimmed}") };
-        let url = Url::parse(&with_scheme)
-            .map_err(|e| HostError::Invalid { input: input.into(), reason: e.to_string() })?;
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(HostError::UserInfo { input: input.into() });
-        }
+        let url = parse_url(input)?;
         let workspace_id = match url.query_pairs().find(|(k, _)| k == "o") {
             None => None,
             Some((_, v)) => {
@@ -165,6 +145,23 @@ impl WorkspaceUrl {
             .map_err(|e| with_input(e, input))?;
         Ok(WorkspaceUrl { host, workspace_id })
     }
+}
+
+/// The first checks both parsers share: ASCII only, `https://` when no scheme is given, a URL
+/// that parses, and no user info.
+fn parse_url(input: &str) -> Result<Url, HostError> {
+    let trimmed = input.trim();
+    if !trimmed.is_ascii() {
+        return Err(HostError::NonAscii { input: input.into() });
+    }
+    let with_scheme =
+        if trimmed.contains("://") { trimmed.to_string() } else { format!("https://{trimmed}") };
+    let url = Url::parse(&with_scheme)
+        .map_err(|e| HostError::Invalid { input: input.into(), reason: e.to_string() })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(HostError::UserInfo { input: input.into() });
+    }
+    Ok(url)
 }
 
 /// `e`, naming what the user wrote rather than the URL rebuilt from it.
