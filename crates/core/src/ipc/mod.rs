@@ -36,6 +36,7 @@ use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::clock::UnixTime;
+use crate::config::Workspace;
 use crate::engine::Engine;
 use crate::error::ErrorKind;
 use crate::exchange::WorkspaceToken;
@@ -305,13 +306,9 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(engine: &Engine, stream: S
 
 /// The answer to one request: never a token for a workspace other than the one asked for.
 pub async fn answer(engine: &Engine, req: &TokenRequest) -> Reply {
-    let asked = WorkspaceHost::parse(&req.host).ok();
-    let Some(ws) = engine.workspace_named(&req.workspace).filter(|ws| asked.as_ref() == Some(&ws.host))
-    else {
-        return error_reply(
-            ErrorKind::UnknownWorkspace,
-            &format!("the running engine has no workspace `{}` at that host", req.workspace),
-        );
+    let ws = match asked_workspace(engine, &req.workspace, &req.host) {
+        Ok(ws) => ws,
+        Err(refused) => return refused,
     };
     match engine.live_token(ws).await {
         Ok(t) => token_reply(&t, None),
@@ -321,13 +318,9 @@ pub async fn answer(engine: &Engine, req: &TokenRequest) -> Reply {
 
 /// The answer to a scoped request: only ever a token minted for that workspace and scope alone.
 pub async fn scoped_answer(engine: &Engine, req: &ScopedTokenRequest) -> Reply {
-    let asked = WorkspaceHost::parse(&req.host).ok();
-    let Some(ws) = engine.workspace_named(&req.workspace).filter(|ws| asked.as_ref() == Some(&ws.host))
-    else {
-        return error_reply(
-            ErrorKind::UnknownWorkspace,
-            &format!("the running engine has no workspace `{}` at that host", req.workspace),
-        );
+    let ws = match asked_workspace(engine, &req.workspace, &req.host) {
+        Ok(ws) => ws,
+        Err(refused) => return refused,
     };
     match engine.live_scoped_token(ws, req.scope).await {
         Ok(t) => token_reply(&t, Some(req.scope)),
@@ -357,6 +350,18 @@ fn token_reply(t: &WorkspaceToken, scope: Option<McpScope>) -> Reply {
         host: t.host.to_string(),
         scope,
     }
+}
+
+/// The engine's workspace `name`, only when it is at `host`: a request naming a workspace this
+/// engine knows under another host (another config) is refused, never answered.
+fn asked_workspace<'e>(engine: &'e Engine, name: &str, host: &str) -> Result<&'e Workspace, Reply> {
+    let asked = WorkspaceHost::parse(host).ok();
+    engine.workspace_named(name).filter(|ws| asked.as_ref() == Some(&ws.host)).ok_or_else(|| {
+        error_reply(
+            ErrorKind::UnknownWorkspace,
+            &format!("the running engine has no workspace `{name}` at that host"),
+        )
+    })
 }
 
 fn error_reply(kind: ErrorKind, message: &str) -> Reply {
