@@ -1,23 +1,45 @@
-//! IPC commands for the dashboard. They only delegate: to the host (engine, config, launches)
-//! or to the autostart seam. Errors cross as [`AppError`] data (`kind`, `message`, `field`).
+//! IPC commands for the dashboard. They only delegate: to the host through a [`Backend`] (in
+//! this process, or the Linux tray's over `app.sock`), or to the autostart seam. Errors cross
+//! as [`AppError`] data (`kind`, `message`, `field`).
 
 use std::sync::Arc;
 
 use tauri::State;
 
+use lakepass_app::remote::{self, Call};
 use lakepass_core::config::TeamPlan;
 
 use crate::events::Event;
 use crate::forms::{self, PresetForm, PresetView};
 use crate::host::{AppError, Host, IdpForm, WorkspaceForm};
-use crate::onboarding;
 use crate::platform::Autostart;
 use crate::view::AppView;
+
+/// Where the host is.
+pub enum Backend {
+    /// In this process (macOS, Windows, and Linux with `LAKEPASS_TRAY_IN_PROCESS=1`).
+    Local(Arc<Host>),
+    /// In the Linux tray (`lakepass tray`), reached over its socket.
+    #[cfg(unix)]
+    Remote(remote::RemoteHost),
+}
+
+impl Backend {
+    /// Carries out a call and decodes its answer.
+    pub async fn call<T: serde::de::DeserializeOwned>(&self, call: Call) -> Res<T> {
+        let answer = match self {
+            Backend::Local(host) => remote::dispatch(host, call).await,
+            #[cfg(unix)]
+            Backend::Remote(r) => r.call(&call).await,
+        };
+        remote::decode(answer)
+    }
+}
 
 /// What the commands reach, managed by Tauri.
 pub struct AppState {
     /// The engine host.
-    pub host: Arc<Host>,
+    pub backend: Backend,
     /// Start at login.
     pub autostart: Box<dyn Autostart>,
 }
@@ -26,38 +48,38 @@ type Res<T> = Result<T, AppError>;
 
 /// The current view (workspaces, IdPs, active workspace, config problems).
 #[tauri::command]
-pub fn get_view(state: State<'_, AppState>) -> AppView {
-    state.host.view()
+pub async fn get_view(state: State<'_, AppState>) -> Res<AppView> {
+    state.backend.call(Call::GetView).await
 }
 
 /// Recent events, newest first.
 #[tauri::command]
-pub fn get_events(state: State<'_, AppState>) -> Vec<Event> {
-    state.host.events()
+pub async fn get_events(state: State<'_, AppState>) -> Res<Vec<Event>> {
+    state.backend.call(Call::GetEvents).await
 }
 
 /// Makes a workspace the active one.
 #[tauri::command]
-pub fn set_active(state: State<'_, AppState>, name: String) -> Res<()> {
-    state.host.set_active(&name)
+pub async fn set_active(state: State<'_, AppState>, name: String) -> Res<()> {
+    state.backend.call(Call::SetActive { name }).await
 }
 
 /// Exchanges new tokens now.
 #[tauri::command]
 pub async fn refresh_now(state: State<'_, AppState>) -> Res<()> {
-    state.host.refresh_now().await
+    state.backend.call(Call::RefreshNow).await
 }
 
 /// Starts the browser sign-in for an IdP and waits for it.
 #[tauri::command]
 pub async fn sign_in(state: State<'_, AppState>, idp: String) -> Res<()> {
-    state.host.sign_in(&idp).await
+    state.backend.call(Call::SignIn { idp }).await
 }
 
 /// Signs out of an IdP.
 #[tauri::command]
 pub async fn sign_out(state: State<'_, AppState>, idp: String) -> Res<()> {
-    state.host.sign_out(&idp).await
+    state.backend.call(Call::SignOut { idp }).await
 }
 
 /// Adds (or, with `replace`, updates) a workspace.
@@ -68,43 +90,43 @@ pub async fn save_workspace(
     workspace: WorkspaceForm,
     replace: bool,
 ) -> Res<()> {
-    state.host.save_workspace(&name, &workspace, replace).await
+    state.backend.call(Call::SaveWorkspace { name, workspace, replace }).await
 }
 
 /// Removes a workspace.
 #[tauri::command]
 pub async fn remove_workspace(state: State<'_, AppState>, name: String) -> Res<()> {
-    state.host.remove_workspace(&name).await
+    state.backend.call(Call::RemoveWorkspace { name }).await
 }
 
 /// Adds (or, with `replace`, updates) an identity provider.
 #[tauri::command]
 pub async fn save_idp(state: State<'_, AppState>, name: String, idp: IdpForm, replace: bool) -> Res<()> {
-    state.host.save_idp(&name, &idp, replace).await
+    state.backend.call(Call::SaveIdp { name, idp, replace }).await
 }
 
 /// Removes an identity provider.
 #[tauri::command]
 pub async fn remove_idp(state: State<'_, AppState>, name: String) -> Res<()> {
-    state.host.remove_idp(&name).await
+    state.backend.call(Call::RemoveIdp { name }).await
 }
 
 /// Launches Claude Code for a workspace (default: the active one).
 #[tauri::command]
 pub async fn launch_claude(state: State<'_, AppState>, workspace: Option<String>) -> Res<()> {
-    state.host.launch_claude(workspace.as_deref()).await
+    state.backend.call(Call::LaunchClaude { workspace }).await
 }
 
 /// Opens a terminal for a workspace (default: the active one).
 #[tauri::command]
 pub async fn open_terminal(state: State<'_, AppState>, workspace: Option<String>) -> Res<()> {
-    state.host.open_terminal(workspace.as_deref()).await
+    state.backend.call(Call::OpenTerminal { workspace }).await
 }
 
 /// The doctor's report for a workspace (why an exchange fails, claim by claim).
 #[tauri::command]
 pub async fn diagnose(state: State<'_, AppState>, workspace: String) -> Res<serde_json::Value> {
-    state.host.diagnose(&workspace).await
+    state.backend.call(Call::Diagnose { workspace }).await
 }
 
 /// Whether the app starts at login.
@@ -128,7 +150,7 @@ pub fn idp_presets() -> Vec<PresetView> {
 /// Adds an identity provider built from a preset (issuer, scopes, redirect port by the core).
 #[tauri::command]
 pub async fn save_idp_preset(state: State<'_, AppState>, name: String, form: PresetForm) -> Res<()> {
-    state.host.save_idp(&name, &form.to_idp_form()?, false).await
+    state.backend.call(Call::SaveIdpPreset { name, form }).await
 }
 
 /// The workspace host a URL pasted from the browser stands for (paths and `?o=` accepted).
@@ -139,8 +161,8 @@ pub fn workspace_host(url: String) -> Res<String> {
 
 /// What importing a team file (its text, and its name for messages) would change.
 #[tauri::command]
-pub fn preview_team(state: State<'_, AppState>, name: String, text: String) -> Res<TeamPlan> {
-    forms::team_plan(&state.host.paths().config, &name, &text).map(|(_, _, plan)| plan)
+pub async fn preview_team(state: State<'_, AppState>, name: String, text: String) -> Res<TeamPlan> {
+    state.backend.call(Call::PreviewTeam { name, text }).await
 }
 
 /// Imports a team file into the config, as `lakepass setup` does.
@@ -151,19 +173,13 @@ pub async fn import_team(
     text: String,
     replace: bool,
 ) -> Res<TeamPlan> {
-    onboarding::import_team(&state.host, &name, &text, replace).await
+    state.backend.call(Call::ImportTeam { name, text, replace }).await
 }
 
-/// "Try it locally": starts the devstack and sets Lakepass up on it.
+/// "Try it locally": starts the devstack (through the bundled CLI) and sets Lakepass up on it.
 #[tauri::command]
-pub async fn try_locally<R: tauri::Runtime>(app: tauri::AppHandle<R>, state: State<'_, AppState>) -> Res<()> {
-    let program = crate::sidecar::cli_path(&app).ok_or_else(|| {
-        AppError::new(
-            lakepass_core::ErrorKind::Launch,
-            "the bundled `lakepass` command cannot be found; reinstall Lakepass",
-        )
-    })?;
-    onboarding::try_locally(&state.host, &program).await
+pub async fn try_locally(state: State<'_, AppState>) -> Res<()> {
+    state.backend.call(Call::TryLocally).await
 }
 
 /// Every command, for `invoke_handler`.

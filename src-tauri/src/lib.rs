@@ -1,40 +1,41 @@
-//! lakepass-tray: the Lakepass tray app, a thin shell over `lakepass-core`.
+//! lakepass-tray: the Lakepass app, a thin Tauri shell over `lakepass-app`.
 //!
-//! The app hosts the engine (one tokio runtime, shared with Tauri) and owns refreshing; the tray
-//! icon, its menu, the notifications and the dashboard all follow the engine's published state.
-//! Decisions are pure functions over [`view::AppView`] — [`menu::menu`], [`look::icon_state`],
-//! [`notices::decide`], [`events::diff`] — unit tested without a display; the Tauri parts
-//! (`tray.rs`, `commands.rs`, [`run`]) only apply them.
+//! Two shapes, one program:
+//! - **in process** (macOS, Windows): the app hosts the engine (one tokio runtime, shared with
+//!   Tauri), draws the tray with Tauri's tray icon and opens the dashboard window on demand;
+//! - **split** (Linux): started as the tray, it hands over at once to `lakepass tray` (the
+//!   bundled CLI: engine, StatusNotifierItem, no GTK or WebKit, see [`split`]); that tray starts
+//!   this program again with `--dashboard` when the dashboard is opened, and the dashboard then
+//!   reaches the tray's host over its socket and exits when its window closes.
+//!
+//! Decisions are pure functions in `lakepass-app` over [`view::AppView`], unit tested without a
+//! display; the Tauri parts (`tray.rs`, `commands.rs`, [`run`]) only apply them.
 
-pub mod app_error;
 pub mod commands;
-pub mod events;
-pub mod forms;
-pub mod hints;
-pub mod host;
-pub mod look;
-pub mod menu;
-pub mod notices;
-pub mod onboarding;
-pub mod platform;
 pub mod sidecar;
+mod split;
 mod tray;
-pub mod view;
+
+// What the app shows and does lives in `lakepass-app` (no toolkit), shared with the Linux tray.
+pub use lakepass_app::{
+    app_error, events, follow, forms, hints, host, look, menu, notices, onboarding, platform, view,
+};
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use lakepass_app::follow::Surface;
 use lakepass_core::engine::EngineOptions;
-use lakepass_core::{Clock, Paths, SystemClock};
+use lakepass_core::{Paths, UnixTime};
 use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime, WindowEvent};
 use tauri_plugin_autostart::ManagerExt;
 
-use crate::commands::AppState;
+use crate::commands::{AppState, Backend};
+use crate::events::Event;
 use crate::host::{Host, HostOptions};
 use crate::menu::MenuAction;
-use crate::notices::Conditions;
-use crate::platform::{Autostart, DesktopNotifier, Notifier};
-use crate::sidecar::SidecarLauncher;
+use crate::platform::{Autostart, CliLauncher, DesktopNotifier, Notifier};
+use crate::view::AppView;
 
 /// The dashboard window's label.
 pub const MAIN_WINDOW: &str = "main";
@@ -88,91 +89,64 @@ impl<R: Runtime> Autostart for PluginAutostart<R> {
     }
 }
 
-/// Runs a menu click.
-fn on_menu<R: Runtime>(app: &AppHandle<R>, host: &Arc<Host>, notifier: &Arc<dyn Notifier>, id: &str) {
+/// Runs a menu click (on the toolkit's thread; the work goes to `rt`).
+fn on_menu<R: Runtime>(
+    app: &AppHandle<R>,
+    rt: &tokio::runtime::Handle,
+    host: &Arc<Host>,
+    notifier: &Arc<dyn Notifier>,
+    id: &str,
+) {
     let Some(action) = MenuAction::parse(id) else { return };
-    let (host, notifier) = (host.clone(), notifier.clone());
-    match action {
-        MenuAction::OpenDashboard => show_dashboard(app),
-        MenuAction::Quit => app.exit(0),
-        MenuAction::SwitchWorkspace(w) => {
-            if let Err(e) = host.set_active(&w) {
-                tracing::warn!(error = %e, "could not switch workspace");
-            }
-        }
-        MenuAction::RefreshNow => {
-            tauri::async_runtime::spawn(async move {
-                let _ = host.refresh_now().await;
-            });
-        }
-        MenuAction::SignIn(idp) => {
-            tauri::async_runtime::spawn(async move {
-                let _ = host.sign_in(&idp).await;
-            });
-        }
-        MenuAction::SignOut(idp) => {
-            tauri::async_runtime::spawn(async move {
-                let _ = host.sign_out(&idp).await;
-            });
-        }
-        MenuAction::LaunchClaude | MenuAction::OpenTerminal => {
-            tauri::async_runtime::spawn(async move {
-                let claude = action == MenuAction::LaunchClaude;
-                let r = if claude { host.launch_claude(None).await } else { host.open_terminal(None).await };
-                if let Err(e) = r {
-                    let ws = host.view().active.unwrap_or_default();
-                    let what = if claude { "launch Claude Code" } else { "open a terminal" };
-                    notifier.notify(&notices::launch_failed(what, &ws, &e.message));
-                }
-            });
-        }
+    match follow::act(rt, host, notifier, action) {
+        Some(MenuAction::OpenDashboard) => show_dashboard(app),
+        Some(MenuAction::Quit) => app.exit(0),
+        _ => {}
     }
 }
 
-/// Follows the host: applies every new view to the tray, decides notifications, pushes the
-/// view and the events to the dashboard. A 30 s clock tick only re-renders time-dependent text
-/// (and notices a token that expired meanwhile); it never asks the engine anything.
-async fn follow<R: Runtime>(
+/// The in-process app's [`Surface`]: the Tauri tray, and the dashboard's pushed view and events.
+struct TauriSurface<R: Runtime> {
     app: AppHandle<R>,
-    host: Arc<Host>,
     tray: Option<tray::Tray<R>>,
-    notifier: Arc<dyn Notifier>,
     dark_panel: Arc<Mutex<bool>>,
-) {
-    let tray = Arc::new(Mutex::new(tray));
-    let mut views = host.subscribe();
-    let mut events = host.subscribe_events();
-    let mut clock = tokio::time::interval(Duration::from_secs(30));
-    let mut conditions = Conditions::new();
-    views.mark_changed();
-    loop {
-        let view_changed = tokio::select! {
-            r = views.changed() => { if r.is_err() { break } true }
-            r = events.changed() => {
-                if r.is_err() { break }
-                events.borrow_and_update();
-                let _ = app.emit(EVENTS_EVENT, host.events());
-                continue;
-            }
-            _ = clock.tick() => false,
-        };
-        let view = views.borrow_and_update().clone();
-        let now = SystemClock.now();
-        let dark = *dark_panel.lock().expect("theme");
-        if let Some(t) = tray.lock().expect("tray").as_mut()
-            && let Err(e) = t.apply(&app, &view, now, dark)
+}
+
+impl<R: Runtime> Surface for TauriSurface<R> {
+    fn apply(&mut self, view: &AppView, now: UnixTime) {
+        let dark = *self.dark_panel.lock().expect("theme");
+        if let Some(t) = self.tray.as_mut()
+            && let Err(e) = t.apply(&self.app, view, now, dark)
         {
             tracing::warn!(error = %e, "could not update the tray");
         }
-        let (next, notes) = notices::decide(&conditions, &view, now);
-        conditions = next;
-        for n in &notes {
-            notifier.notify(n);
-        }
-        if view_changed {
-            let _ = app.emit(VIEW_EVENT, &view);
-        }
     }
+    fn view_changed(&mut self, view: &AppView) {
+        let _ = self.app.emit(VIEW_EVENT, view);
+    }
+    fn events_changed(&mut self, events: Vec<Event>) {
+        let _ = self.app.emit(EVENTS_EVENT, events);
+    }
+}
+
+/// The split dashboard's follower: pushes the tray's views and events to the page, and closes
+/// the app when the tray goes away (quit, crashed).
+#[cfg(unix)]
+async fn follow_remote<R: Runtime>(app: AppHandle<R>, remote: lakepass_app::remote::RemoteHost) {
+    use lakepass_app::remote::Update;
+    match remote.follow().await {
+        Ok(mut f) => {
+            while let Some(u) = f.next().await {
+                let _ = match u {
+                    Update::View(v) => app.emit(VIEW_EVENT, &*v),
+                    Update::Events(e) => app.emit(EVENTS_EVENT, e),
+                };
+            }
+            tracing::info!("the tray stopped; closing the dashboard");
+        }
+        Err(e) => tracing::warn!(error = %e.message, "cannot follow the tray"),
+    }
+    app.exit(0);
 }
 
 fn init_logging() {
@@ -181,9 +155,12 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
-/// Command-line flags: `--config PATH`, `--show` (open the dashboard at start), `--hidden`.
+/// Command-line flags: `--config PATH`, `--show` (open the dashboard at start), `--hidden`,
+/// `--dashboard` (the split dashboard process).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Flags {
+    /// `--dashboard`: only the dashboard window, over the running Linux tray's host.
+    pub dashboard: bool,
     /// `--config PATH`.
     pub config: Option<std::path::PathBuf>,
     /// `--show`.
@@ -207,16 +184,19 @@ pub enum Start {
 pub const HELP: &str = "\
 lakepass-tray: the Lakepass tray app (token state, workspace switcher, sign-in, dashboard).
 
-Usage: lakepass-tray [--config PATH] [--show | --hidden]
+Usage: lakepass-tray [--config PATH] [--show | --hidden | --dashboard]
 
 Options:
   --config PATH  Config file [default: $LAKEPASS_CONFIG or <config dir>/lakepass/config.toml]
   --show         Open the dashboard at start
   --hidden       Start in the tray only (what start-at-login uses)
+  --dashboard    Only the dashboard window, for the running tray (the tray starts this)
   -h, --help     Print this help
   -V, --version  Print the version
 
-Starting it again while it runs shows the running one's dashboard. On a machine without a
+Starting it again while it runs shows the running one's dashboard. On Linux the tray itself is
+the bundled `lakepass tray` (no GTK or WebKit in it), which this starts; set
+LAKEPASS_TRAY_IN_PROCESS=1 to run the tray inside this app instead. On a machine without a
 display, run `lakepass daemon` instead.";
 
 /// Parses the arguments (without the program name).
@@ -234,6 +214,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Start {
                 None => return Start::Usage("--config needs a path; see `lakepass-tray --help`.".into()),
             },
             "--show" => f.show = true,
+            "--dashboard" => f.dashboard = true,
             "--hidden" | "--autostart" => f.hidden = true,
             // Desktop launchers and the OS may pass extra arguments (e.g. macOS `-psn_…`).
             other if other.starts_with("-psn_") => {}
@@ -270,6 +251,11 @@ pub fn run() {
         std::process::exit(2);
     }
     init_logging();
+    if !flags.dashboard && split::wanted() {
+        // Returns only when the tray could not be started; the app then runs it itself.
+        let e = split::exec_tray(&flags);
+        tracing::warn!(error = %e, "cannot start `lakepass tray`; running the tray in this app");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -278,6 +264,58 @@ pub fn run() {
         .expect("tokio runtime");
     tauri::async_runtime::set(rt.handle().clone());
     let paths = Paths::from_env(flags.config.as_deref());
+    let code = if flags.dashboard { run_dashboard(&rt, paths) } else { run_in_process(&rt, paths, &flags) };
+    onboarding::stop_local_devstack();
+    rt.shutdown_timeout(Duration::from_millis(200));
+    std::process::exit(code);
+}
+
+fn builder<R: Runtime>() -> tauri::Builder<R> {
+    tauri::Builder::<R>::new()
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| show_dashboard(app)))
+        .plugin(tauri_plugin_shell::init())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec!["--hidden"]),
+        ))
+}
+
+/// The split dashboard: one window over the tray's host; the app ends with the window, or when
+/// the tray quits.
+fn run_dashboard(rt: &tokio::runtime::Runtime, paths: Paths) -> i32 {
+    #[cfg(unix)]
+    {
+        let remote = lakepass_app::remote::RemoteHost::new(lakepass_app::remote::app_socket_path(&paths));
+        if let Err(e) = rt.block_on(remote.call(&lakepass_app::remote::Call::GetView)) {
+            eprintln!("lakepass-tray: {}; start Lakepass (`lakepass-tray`) first.", e.message);
+            return 2;
+        }
+        let app = builder::<tauri::Wry>()
+            .invoke_handler(all_commands!())
+            .setup(move |app| {
+                let handle = app.handle().clone();
+                app.manage(AppState {
+                    backend: Backend::Remote(remote.clone()),
+                    autostart: Box::new(PluginAutostart(handle.clone())),
+                });
+                tauri::async_runtime::spawn(follow_remote(handle.clone(), remote));
+                show_dashboard(&handle);
+                Ok(())
+            })
+            .build(tauri::generate_context!())
+            .expect("the Tauri app builds");
+        app.run_return(|_, _| {})
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (rt, paths);
+        eprintln!("lakepass-tray: --dashboard is for the Linux tray; start Lakepass without it.");
+        2
+    }
+}
+
+/// The app with the tray and the engine in this process.
+fn run_in_process(rt: &tokio::runtime::Runtime, paths: Paths, flags: &Flags) -> i32 {
     let vault_kind = std::env::var("LAKEPASS_VAULT").ok().and_then(|v| v.parse().ok());
     // The host (and its engine) is built in `setup`, after the single-instance plugin: a second
     // start hands over to the running app and exits there, before building an engine of its own.
@@ -291,45 +329,48 @@ pub fn run() {
     };
     let fixed_theme = forced_theme.is_some();
     let dark = Arc::new(Mutex::new(forced_theme.unwrap_or(false)));
-
+    let (show, hidden) = (flags.show, flags.hidden);
     let (n_setup, d_setup, d_events) = (notifier.clone(), dark.clone(), dark.clone());
     let started_setup = started.clone();
-    let app = tauri::Builder::default()
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| show_dashboard(app)))
-        .plugin(tauri_plugin_shell::init())
-        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, Some(vec!["--hidden"])))
+    let rt_handle = rt.handle().clone();
+    let app = builder::<tauri::Wry>()
         .invoke_handler(all_commands!())
         .setup(move |app| {
             let handle = app.handle().clone();
             // The bundled CLI runs the launches and is the helper the profiles name (the
             // engine's default would be this executable, which is not a CLI).
+            let cli = sidecar::cli_path(&handle);
             let opts = HostOptions {
                 open_url: platform::system_browser(),
-                launcher: Arc::new(SidecarLauncher::new(handle.clone())),
-                engine: EngineOptions { cli_helper_path: sidecar::cli_path(&handle), ..EngineOptions::default() },
+                launcher: Arc::new(CliLauncher::new(cli.clone())),
+                engine: EngineOptions { cli_helper_path: cli, ..EngineOptions::default() },
                 vault_kind,
                 sign_in_timeout: Duration::from_secs(300),
                 sinks: true,
             };
             let h_setup = tauri::async_runtime::block_on(Host::start(paths, opts));
             let _ = started_setup.set(h_setup.clone());
-            app.manage(AppState { host: h_setup.clone(), autostart: Box::new(PluginAutostart(handle.clone())) });
+            app.manage(AppState {
+                backend: Backend::Local(h_setup.clone()),
+                autostart: Box::new(PluginAutostart(handle.clone())),
+            });
             if !fixed_theme {
                 *d_setup.lock().expect("theme") = platform::desktop_prefers_dark();
             }
-            let (h, n) = (h_setup.clone(), n_setup.clone());
-            let tray = match tray::Tray::create(&handle, move |app, id| on_menu(app, &h, &n, id)) {
+            let (h, n, rt) = (h_setup.clone(), n_setup.clone(), rt_handle.clone());
+            let tray = match tray::Tray::create(&handle, move |app, id| on_menu(app, &rt, &h, &n, id)) {
                 Ok(t) => Some(t),
                 Err(e) => {
                     tracing::warn!(error = %e, "no tray icon; the dashboard stays reachable by starting Lakepass again");
                     None
                 }
             };
-            tauri::async_runtime::spawn(follow(handle.clone(), h_setup.clone(), tray, n_setup.clone(), d_setup.clone()));
+            let surface = TauriSurface { app: handle.clone(), tray, dark_panel: d_setup.clone() };
+            tauri::async_runtime::spawn(follow::follow(h_setup.clone(), surface, n_setup.clone()));
             // First run, nothing set up, or asked to: show the dashboard; otherwise live in the tray.
             let v = h_setup.view();
             let needs_user = v.config_error.is_some() || v.workspaces.is_empty() || v.idps.iter().all(|i| !i.signed_in);
-            if flags.show || (needs_user && !flags.hidden) {
+            if show || (needs_user && !hidden) {
                 show_dashboard(&handle);
             }
             Ok(())
@@ -355,7 +396,5 @@ pub fn run() {
             let _ = tokio::time::timeout(Duration::from_secs(3), host.shutdown()).await;
         });
     }
-    onboarding::stop_local_devstack();
-    rt.shutdown_timeout(Duration::from_millis(200));
-    std::process::exit(code);
+    code
 }

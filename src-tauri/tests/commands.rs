@@ -9,7 +9,7 @@ use lakepass_core::Paths;
 use lakepass_core::config::{ConfigDoc, IdpConfig, WorkspaceConfig};
 use lakepass_core::engine::EngineOptions;
 use lakepass_core::vault::VaultKind;
-use lakepass_tray::commands::AppState;
+use lakepass_tray::commands::{AppState, Backend};
 use lakepass_tray::host::{Host, HostOptions};
 use lakepass_tray::platform::{Autostart, Launcher};
 use lakepass_tray::view::AppView;
@@ -72,7 +72,7 @@ fn app() -> App {
     };
     let host = tauri::async_runtime::block_on(Host::start(paths.clone(), opts));
     let app = mock_builder()
-        .manage(AppState { host, autostart: Box::new(FakeAutostart::default()) })
+        .manage(AppState { backend: Backend::Local(host), autostart: Box::new(FakeAutostart::default()) })
         .invoke_handler(lakepass_tray::all_commands!())
         .build(mock_context(noop_assets()))
         .expect("mock app");

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use lakepass_core::Paths;
+use lakepass_tray::platform::CliLauncher;
 use lakepass_tray::platform::Launcher;
-use lakepass_tray::sidecar::{CLI_SIDECAR, SidecarLauncher, cli_path};
+use lakepass_tray::sidecar::{CLI_SIDECAR, cli_path};
 use tauri::test::{mock_builder, mock_context, noop_assets};
 
 /// Where cargo put the CLI: the target folder this test binary runs from (…/debug/deps/…).
@@ -47,7 +48,7 @@ fn the_launcher_runs_the_cli_beside_the_app_with_the_apps_config() {
     )
     .unwrap();
 
-    let launcher = SidecarLauncher::new(app.handle().clone());
+    let launcher = CliLauncher::new(cli_path(app.handle()));
     assert_eq!(launcher.open_terminal(&paths, "dev"), Ok(()));
     let deadline = Instant::now() + Duration::from_secs(10);
     while !record.exists() && Instant::now() < deadline {

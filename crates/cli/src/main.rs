@@ -14,6 +14,7 @@ mod mcp;
 mod output;
 mod setup;
 mod tokens;
+mod tray;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +68,8 @@ enum Command {
     Log(log::LogArgs),
     /// Keep every workspace's token fresh in the foreground (for headless machines).
     Daemon,
+    /// The Linux tray: the engine plus a tray icon and menu; opens the dashboard on demand.
+    Tray(tray::TrayArgs),
     /// Run the local development stack: an IdP and two workspace emulators on 127.0.0.1.
     Devstack(devstack::DevstackArgs),
     /// See Lakepass work in a minute with no Databricks account: devstack, sign-in, live refresh.
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
             Command::Admin(a) => admin::admin(&paths, a).await,
             Command::Log(a) => log::log(&paths, a),
             Command::Daemon => tokens::daemon(&paths).await,
+            Command::Tray(a) => tray::tray(&paths, a).await,
             Command::Devstack(a) => devstack::devstack(a).await,
             Command::Demo(a) => devstack::demo(&paths, a).await,
             Command::Setup(a) => setup::setup(&paths, a).await,

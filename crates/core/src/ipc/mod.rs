@@ -54,6 +54,12 @@ mod windows;
 #[cfg(windows)]
 use windows as platform;
 
+/// The engine socket's same-user checks, for another local protocol beside it (the dashboard's
+/// link to the Linux tray, `lakepass_app::remote`): a 0600 socket in a 0700 folder, peers of
+/// this user only, and a client that trusts only a server of its own user.
+#[cfg(unix)]
+pub use unix::{Listener as LocalListener, cleanup as remove_local, connect as connect_local};
+
 /// The socket's file name.
 pub const SOCKET_NAME: &str = "lakepass.sock";
 /// How long a client waits to reach a server before falling back.

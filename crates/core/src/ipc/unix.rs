@@ -15,14 +15,14 @@ use tokio::net::{UnixListener, UnixStream};
 use super::IpcError;
 
 /// A bound socket that only lets this user's processes through.
-pub(super) struct Listener {
+pub struct Listener {
     inner: UnixListener,
     uid: u32,
 }
 
 impl Listener {
     /// Binds `path`, replacing a stale socket; refuses when a live engine answers there.
-    pub(super) async fn bind(path: &Path) -> Result<Listener, IpcError> {
+    pub async fn bind(path: &Path) -> Result<Listener, IpcError> {
         let bind_err = |source| IpcError::Bind { path: path.into(), source };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(bind_err)?;
@@ -46,7 +46,7 @@ impl Listener {
     }
 
     /// The next client that runs as this user; others are dropped unanswered.
-    pub(super) async fn accept(&mut self) -> std::io::Result<UnixStream> {
+    pub async fn accept(&mut self) -> std::io::Result<UnixStream> {
         loop {
             let (stream, _) = self.inner.accept().await?;
             match stream.peer_cred() {
@@ -62,7 +62,7 @@ impl Listener {
 
 /// Connects to the engine at `path`, and checks that it runs as the owner of the socket's
 /// private folder (nobody else can place a socket there).
-pub(super) async fn connect(path: &Path) -> Result<UnixStream, IpcError> {
+pub async fn connect(path: &Path) -> Result<UnixStream, IpcError> {
     let stream = UnixStream::connect(path).await.map_err(|_| IpcError::NoServer { path: path.into() })?;
     let untrusted = |reason: String| IpcError::Untrusted { path: path.into(), reason };
     let dir = path.parent().unwrap_or(Path::new("/"));
@@ -100,7 +100,7 @@ fn own_uid() -> u32 {
 }
 
 /// Removes the socket when the server stops.
-pub(super) fn cleanup(path: &Path) {
+pub fn cleanup(path: &Path) {
     let _ = std::fs::remove_file(path);
 }
 

@@ -45,14 +45,14 @@ fn browser() -> OpenUrl {
     })
 }
 
-struct Fixture {
-    ds: Devstack,
-    _dir: tempfile::TempDir,
-    paths: Paths,
+pub(crate) struct Fixture {
+    pub(crate) ds: Devstack,
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) paths: Paths,
     launcher: Arc<FakeLauncher>,
 }
 
-async fn fixture(ttl: u64) -> Fixture {
+pub(crate) async fn fixture(ttl: u64) -> Fixture {
     let ds = lakepass_devstack::start(DevstackOptions {
         auto_approve: Some("ada@example.com".into()),
         idp_token_ttl: Duration::from_secs(ttl),
@@ -74,7 +74,7 @@ async fn fixture(ttl: u64) -> Fixture {
 }
 
 impl Fixture {
-    async fn host(&self) -> Arc<Host> {
+    pub(crate) async fn host(&self) -> Arc<Host> {
         let opts = HostOptions {
             open_url: browser(),
             launcher: self.launcher.clone(),
@@ -88,7 +88,7 @@ impl Fixture {
 }
 
 /// Waits (bounded) until the published view satisfies `ok`.
-async fn until(host: &Host, what: &str, ok: impl Fn(&AppView) -> bool) -> AppView {
+pub(crate) async fn until(host: &Host, what: &str, ok: impl Fn(&AppView) -> bool) -> AppView {
     let mut rx = host.subscribe();
     let wait = async {
         loop {
@@ -104,7 +104,7 @@ async fn until(host: &Host, what: &str, ok: impl Fn(&AppView) -> bool) -> AppVie
         .unwrap_or_else(|_| panic!("timed out waiting for {what}: {:#?}", host.view()))
 }
 
-fn state(v: &AppView, ws: &str) -> TokenState {
+pub(crate) fn state(v: &AppView, ws: &str) -> TokenState {
     v.workspaces.iter().find(|w| w.name == ws).unwrap_or_else(|| panic!("no {ws}")).state
 }
 

@@ -103,6 +103,12 @@ impl Host {
         &self.paths
     }
 
+    /// The `lakepass` CLI this host runs for launches and "Try it locally" (the engine's
+    /// helper path); `None` when the front end could not find it.
+    pub fn cli_program(&self) -> Option<std::path::PathBuf> {
+        self.opts.engine.cli_helper_path.clone()
+    }
+
     /// Follows every view the host publishes.
     pub fn subscribe(&self) -> watch::Receiver<AppView> {
         self.view_tx.subscribe()
@@ -562,4 +568,4 @@ fn notice_text(n: &Notice) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

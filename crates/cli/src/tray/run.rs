@@ -1,0 +1,103 @@
+//! The tray's life: one instance per user, the host and its engine, the dashboard socket, the
+//! item, and a clean stop on Quit or a signal.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lakepass_app::follow::{act, follow};
+use lakepass_app::host::{Host, HostOptions};
+use lakepass_app::menu::MenuAction;
+use lakepass_app::onboarding;
+use lakepass_app::platform::{self, CliLauncher, DesktopNotifier, Notifier};
+use lakepass_app::remote::{self, Call, OnShow, RemoteHost, Server};
+use lakepass_core::Paths;
+use lakepass_core::engine::{EngineOptions, vault_kind_from_env};
+use tokio::sync::mpsc;
+
+use super::TrayArgs;
+use super::dashboard::Dashboards;
+use super::sni::SniSurface;
+
+/// Which icon variant: `LAKEPASS_TRAY_THEME=light|dark`, else the desktop's theme.
+fn dark_panel() -> bool {
+    match std::env::var("LAKEPASS_TRAY_THEME").as_deref() {
+        Ok("dark") => true,
+        Ok("light") => false,
+        _ => platform::desktop_prefers_dark(),
+    }
+}
+
+pub(super) async fn run(paths: &Paths, args: TrayArgs) -> anyhow::Result<ExitCode> {
+    let socket = remote::app_socket_path(paths);
+    // One tray per user: a second start asks the running one for its dashboard and ends.
+    let running = RemoteHost::new(socket.clone());
+    let ask = if args.hidden { Call::GetView } else { Call::ShowDashboard };
+    if running.call(&ask).await.is_ok() {
+        eprintln!(
+            "lakepass tray: already running{}",
+            if args.hidden { "" } else { "; showing its dashboard" }
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let exe = std::env::current_exe()?;
+    let dashboards = Arc::new(Dashboards::new(
+        args.dashboard_bin.unwrap_or_else(|| exe.with_file_name("lakepass-tray")),
+        paths.config.clone(),
+    ));
+    let opts = HostOptions {
+        open_url: platform::system_browser(),
+        launcher: Arc::new(CliLauncher::new(Some(exe.clone()))),
+        // The profiles' helper and the launches name this program (it is the bundled CLI).
+        engine: EngineOptions { cli_helper_path: Some(exe), ..EngineOptions::default() },
+        vault_kind: vault_kind_from_env()?,
+        sign_in_timeout: Duration::from_secs(300),
+        sinks: true,
+    };
+    let host = Host::start(paths.clone(), opts).await;
+    let show: OnShow = {
+        let d = dashboards.clone();
+        Arc::new(move || d.open())
+    };
+    let server =
+        Server::start(host.clone(), socket.clone(), show).await.map_err(|e| anyhow::anyhow!(e.message))?;
+
+    let (clicks, mut clicked) = mpsc::unbounded_channel::<MenuAction>();
+    let icons = socket.with_file_name("icons");
+    let surface = SniSurface::start(icons, dark_panel(), clicks).await;
+    let notifier: Arc<dyn Notifier> = Arc::new(DesktopNotifier);
+    let follower = tokio::spawn(follow(host.clone(), surface, notifier.clone()));
+
+    // First run, nothing set up, or asked to: show the dashboard; otherwise live in the tray.
+    let v = host.view();
+    let needs_user =
+        v.config_error.is_some() || v.workspaces.is_empty() || v.idps.iter().all(|i| !i.signed_in);
+    if args.show || (needs_user && !args.hidden) {
+        dashboards.open();
+    }
+    tracing::info!(dashboard = %dashboards.program().display(), "tray running");
+
+    let rt = tokio::runtime::Handle::current();
+    let stop = crate::tokens::shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            Some(action) = clicked.recv() => match act(&rt, &host, &notifier, action) {
+                Some(MenuAction::OpenDashboard) => dashboards.open(),
+                Some(MenuAction::Quit) => break,
+                _ => {}
+            },
+            _ = &mut stop => break,
+        }
+    }
+
+    // Stop serving first: open dashboards see their link end and close themselves.
+    drop(server);
+    follower.abort();
+    let d = dashboards.clone();
+    let _ = tokio::task::spawn_blocking(move || d.close()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(3), host.shutdown()).await;
+    onboarding::stop_local_devstack();
+    Ok(ExitCode::SUCCESS)
+}
