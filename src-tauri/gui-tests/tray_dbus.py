@@ -210,6 +210,49 @@ CARDS_JS = """return Array.from(document.querySelectorAll('article.card'), c => 
 }));"""
 
 
+def ask_to_close(window):
+    """What a window manager sends for the close button: a WM_DELETE_WINDOW client message
+    (ICCCM 4.2.8.1), through libX11 (there is no window manager under Xvfb)."""
+    import ctypes
+    import ctypes.util
+
+    x = ctypes.CDLL(ctypes.util.find_library("X11"))
+    x.XOpenDisplay.restype = ctypes.c_void_p
+    x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x.XInternAtom.restype = ctypes.c_ulong
+    x.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+    x.XFlush.argtypes = [ctypes.c_void_p]
+    x.XCloseDisplay.argtypes = [ctypes.c_void_p]
+
+    class ClientMessage(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                    ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                    ("format", ctypes.c_int), ("l", ctypes.c_long * 5)]
+
+    class XEvent(ctypes.Union):
+        _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
+
+    d = x.XOpenDisplay(None)
+    assert d, "cannot open the X display"
+    ev = XEvent()
+    ev.xclient.type = 33  # ClientMessage
+    ev.xclient.window = window
+    ev.xclient.message_type = x.XInternAtom(d, b"WM_PROTOCOLS", 0)
+    ev.xclient.format = 32
+    ev.xclient.l[0] = x.XInternAtom(d, b"WM_DELETE_WINDOW", 0)
+    ev.xclient.l[1] = 0  # CurrentTime
+    x.XSendEvent(d, window, 0, 0, ctypes.byref(ev))
+    x.XFlush(d)
+    x.XCloseDisplay(d)
+
+
+def mapped_libraries(pid):
+    """The shared objects a process has mapped (from /proc/<pid>/maps)."""
+    with open(f"/proc/{pid}/maps") as f:
+        return sorted({line.split()[-1] for line in f if ".so" in line})
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -283,6 +326,15 @@ async def main(args):
 
         owner, path = await item_owner(bus, path, app_pid)
         check("found the item's connection by pid", owner is not None, path)
+        # Linux: the app hands the tray to the bundled CLI (`lakepass tray`, same pid) and no
+        # toolkit is loaded in the process that stays all day.
+        libs = mapped_libraries(app_pid)
+        check("the tray process is the bundled CLI's `lakepass tray`",
+              os.path.basename(os.readlink(f"/proc/{app_pid}/exe")) == "lakepass"
+              and "tray" in open(f"/proc/{app_pid}/cmdline").read().split("\0"), os.readlink(f"/proc/{app_pid}/exe"))
+        check("the tray process maps neither GTK nor WebKit",
+              not any(re.search(r"lib(gtk-3|webkit2gtk|javascriptcoregtk|LLVM)", l) for l in libs),
+              [l for l in libs if "gtk" in l or "webkit" in l or "LLVM" in l])
 
         item, menu = await open_item(bus, owner, path)
         status = await item.get_status()
@@ -351,11 +403,24 @@ async def main(args):
                   and int(shown[n]["expires"]) == unix(told[n]["expires_at"]) for n in told), (cards, status["workspaces"]))
         check("the dashboard marks the workspace the menu made active", [n for n, c in shown.items() if c["active"]] == ["prod"], cards)
         sql = [m for m in status["mcp"] if m["workspace"] == "dev" and m["scope"] == "sql"]
+        dash_pid = int(subprocess.run(["xdotool", "getwindowpid", windows[0]], capture_output=True, text=True).stdout)
+        check("the dashboard is its own process (`lakepass-tray --dashboard`), not the tray's",
+              dash_pid != app_pid and "--dashboard" in open(f"/proc/{dash_pid}/cmdline").read().split("\0"), dash_pid)
         check("the dev card shows its MCP token as `status --json` reports it",
               len(sql) == 1 and len(shown["dev"]["mcp"]) == 1 and shown["prod"]["mcp"] == []
               and re.fullmatch(r"MCP: sql · \d+ min left", shown["dev"]["mcp"][0]["text"]) is not None
               and shown["dev"]["mcp"][0]["state"] == sql[0]["state"] == "fresh"
               and int(shown["dev"]["mcp"][0]["expires"]) == unix(sql[0]["expires_at"]), (shown["dev"]["mcp"], status["mcp"]))
+
+        # Closing the window (as its title bar's close button asks) ends the dashboard's
+        # process; the tray stays and answers.
+        wd.session = None
+        ask_to_close(int(windows[0]))
+        await until("the dashboard's process to exit", lambda: asyncio.sleep(0, not os.path.exists(f"/proc/{dash_pid}")
+                                                                                 or open(f"/proc/{dash_pid}/stat").read().split()[2] == "Z"), 15)
+        alive = os.path.exists(f"/proc/{app_pid}") and "Quit Lakepass" in [i["label"] for i in await items()]
+        check("closing the dashboard ends its process; the tray stays and answers", alive and dashboard_windows() == [],
+              dashboard_windows())
 
         await click("Open terminal")
         prod_host = info["workspaces"][1]["host"]

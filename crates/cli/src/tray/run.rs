@@ -95,8 +95,7 @@ pub(super) async fn run(paths: &Paths, args: TrayArgs) -> anyhow::Result<ExitCod
     // Stop serving first: open dashboards see their link end and close themselves.
     drop(server);
     follower.abort();
-    let d = dashboards.clone();
-    let _ = tokio::task::spawn_blocking(move || d.close()).await;
+    dashboards.close().await;
     let _ = tokio::time::timeout(Duration::from_secs(3), host.shutdown()).await;
     onboarding::stop_local_devstack();
     Ok(ExitCode::SUCCESS)
