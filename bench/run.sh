@@ -12,19 +12,26 @@ need hyperfine hyperfine
 need wrk wrk
 need curl curl
 
-echo "[bench] building release binaries (nice; the cargo lock may wait for other builds)" >&2
-nice -n 10 cargo build --release -q -p lakepass-cli -p lakepass-bench
+need xvfb-run xvfb
+need xdotool xdotool
+need xterm xterm
 
-if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c 'import requests, keyring, msal' 2>/dev/null; then
-  echo "[bench] creating bench/.venv with requests keyring msal" >&2
+echo "[bench] building release binaries, the tray app included (nice; the cargo lock may wait for other builds)" >&2
+nice -n 10 cargo build --release -q -p lakepass-cli -p lakepass-bench -p lakepass-tray
+
+# The Python baseline (requests, keyring, msal, as the seed gateway's helper imports them) and the
+# tray probe's D-Bus client (dbus-next, as src-tauri/gui-tests uses it).
+if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c 'import requests, keyring, msal, dbus_next' 2>/dev/null; then
+  echo "[bench] creating bench/.venv with requests keyring msal dbus-next" >&2
   python3 -m venv bench/.venv
-  bench/.venv/bin/pip install -q requests keyring msal
+  bench/.venv/bin/pip install -q requests keyring msal -r src-tauri/gui-tests/requirements.txt
 fi
 
-tray_args=()
-for t in "${LAKEPASS_TRAY_BIN:-}" target/tray/release/lakepass-tray target/release/lakepass-tray; do
-  if [ -n "$t" ] && [ -x "$t" ]; then tray_args=(--tray "$root/$t"); [ "${t:0:1}" = / ] && tray_args=(--tray "$t"); break; fi
-done
+tray=${LAKEPASS_TRAY_BIN:-$root/target/release/lakepass-tray}
+# The real Claude Code (npm, scripts/ci-deps.sh installs it) for the launch click (6d).
+claude=${LAKEPASS_PEERS_DIR:-$root/tests/peers}/node_modules/@anthropic-ai/claude-code-linux-x64/claude
+claude_args=()
+[ -x "$claude" ] && claude_args=(--claude "$claude")
 
 exec target/release/lakepass-bench --root "$root" --lakepass "$root/target/release/lakepass" \
-  --python "$root/bench/.venv/bin/python" "${tray_args[@]}" "$@"
+  --python "$root/bench/.venv/bin/python" --tray "$tray" "${claude_args[@]}" "$@"

@@ -34,6 +34,8 @@ pub struct Opts {
     pub python: PathBuf,
     /// The release tray binary, if any.
     pub tray: Option<PathBuf>,
+    /// The native Claude Code program, for the launch click (6d).
+    pub claude: Option<PathBuf>,
     /// Fewer runs (a smoke test of the harness, not for the record).
     pub quick: bool,
     /// Raw outputs (hyperfine JSON, logs).
@@ -77,6 +79,7 @@ fn main() -> anyhow::Result<()> {
         self_exe: std::env::current_exe()?,
         python: flag("--python").unwrap_or_else(|| root.join("bench/.venv/bin/python")),
         tray: flag("--tray"),
+        claude: flag("--claude"),
         only: flag("--only").map(|p| p.display().to_string()),
         quick: args.iter().any(|a| a == "--quick"),
         report: flag("--report").unwrap_or_else(|| root.join("docs/benchmarks.md")),
@@ -127,12 +130,8 @@ async fn run(o: &Opts) -> anyhow::Result<()> {
         step(day::run(o, &mut rows).await, "6c", &mut rows);
     }
     if o.runs(&["4", "6"]) {
-        eprintln!("[bench] 4, 6b: tray app");
-        let tray_home = Home::new(&o.tmp, "tray")?;
-        let ten: Vec<_> = info.workspaces.iter().take(10).collect();
-        tray_home.write_config(&config_text(&info, &ten, free_port()))?;
-        tray_home.login().await?;
-        step(tray::run(o, &tray_home, &mut rows).await, "4/6b", &mut rows);
+        eprintln!("[bench] 4, 6d: tray app (split and in process), dashboard opening, Launch Claude Code");
+        step(tray::run(o, &info, &mut rows).await, "4/6d", &mut rows);
     }
     if o.only.is_some() {
         println!("\n{}", report::table(&rows));

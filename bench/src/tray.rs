@@ -1,160 +1,239 @@
-//! The tray app idle (target 4) and its start-up (target 6b), when a release build of
-//! `lakepass-tray` exists: started under `xvfb-run -a dbus-run-session` with 10 signed-in
-//! workspaces and no window open, then watched through `/proc` for a minute.
+//! The tray (target 4), the dashboard opening and the "Launch Claude Code" click (6d), when a
+//! release build of `lakepass-tray` exists.
+//!
+//! `bench/tray_probe.py` plays the desktop's StatusNotifier host under `xvfb-run -a
+//! dbus-run-session` (so the menu can be clicked) and reads the tray process through `/proc`.
+//! Each figure is measured in both shapes of the app in the same run: **split** (what Linux users
+//! get: `lakepass-tray` hands over to `lakepass tray`, and the dashboard is its own process) and
+//! **in process** (`LAKEPASS_TRAY_IN_PROCESS=1`: one process with Tauri's tray and the webview,
+//! the shape before this round), which is the baseline.
 
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde::Deserialize;
 
 use crate::Opts;
 use crate::report::{Row, ms};
-use crate::setup::{Child, Home, cpu_seconds, proc_status_field, rss_kib, wait_until};
+use crate::setup::{Home, config_text};
 
-/// Target 4 and 6b; rows saying why not when the binary is missing.
-pub async fn run(o: &Opts, home: &Home, rows: &mut Vec<Row>) -> anyhow::Result<()> {
-    let Some(tray) = o.tray.as_ref().filter(|p| p.is_file()) else {
-        let why = "no release build of lakepass-tray was found (pass --tray PATH, or let bench/run.sh find \
-                   target/tray/release/lakepass-tray); the tray app was being finished by another engineer when this ran";
-        rows.push(Row::info("4 tray idle, 10 workspaces", "not measured".into(), why));
-        rows.push(Row::info("6b tray cold start", "not measured".into(), why));
-        return Ok(());
-    };
-    let size = std::fs::metadata(tray)?.len();
-    let log = std::fs::File::create(o.out_dir.join("tray.log"))?;
-    let started = Instant::now();
-    let child = home
-        .command("xvfb-run")
-        .args(["-a", "dbus-run-session", "--"])
-        .arg(tray)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()?;
-    let mut child = Child(child);
-    let sock = home.paths.data_dir.join("lakepass.sock");
-    let up = wait_until(Duration::from_secs(60), || sock.exists()).await;
-    let to_socket = started.elapsed().as_secs_f64();
-    let pid = find_pid(tray, &home.paths.data_dir);
-    let (Some(pid), true) = (pid, up) else {
-        child.stop();
-        rows.push(Row::info("4 tray idle, 10 workspaces", "did not start".into(), "see bench/out/tray.log"));
-        return Ok(());
-    };
-    // Let it settle (first refreshes, menu build), then watch a quiet minute.
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    let window = if o.quick { 20 } else { 60 };
-    let (cpu0, sw0) = (cpu_seconds(pid).unwrap_or(0.0), switches(pid));
-    tokio::time::sleep(Duration::from_secs(window)).await;
-    let (cpu1, sw1) = (cpu_seconds(pid).unwrap_or(0.0), switches(pid));
-    let rss = rss_kib(pid).unwrap_or(0) as f64 / 1024.0;
-    let maps = Smaps::read(pid).unwrap_or_default();
-    let threads = proc_status_field(pid, "Threads:").unwrap_or(0);
-    child.stop();
-    let cpu = cpu1 - cpu0;
-    let wakeups = sw1.saturating_sub(sw0) as f64 / window as f64;
-    rows.push(Row {
-        what: "4 tray idle, 10 workspaces".into(),
-        value: format!(
-            "RSS {rss:.1} MB (PSS {:.1}, USS {:.1}), CPU {:.2} s / {window} s, {wakeups:.1} wake-ups/s",
-            maps.pss_kib as f64 / 1024.0,
-            maps.uss_kib as f64 / 1024.0,
-            cpu
-        ),
-        baseline: "-".into(),
-        ratio: format!("{:.2}% of one core", cpu / window as f64 * 100.0),
-        target: "RSS ≤ 60 MB, CPU ≈ 0".into(),
-        met: Some(rss <= 60.0 && cpu / window as f64 <= 0.005),
-        note: format!(
-            "xvfb-run -a dbus-run-session, window never opened, {threads} threads. Wake-ups are voluntary context switches \
-             summed over every thread (/proc/<pid>/task/*/status), per second. Release binary size: {:.1} MB. \
-             Largest mappings by RSS (/proc/<pid>/smaps, RSS/PSS MB): {}.",
-            size as f64 / 1e6,
-            maps.top(10)
-        ),
-    });
-    rows.push(Row::info(
-        "6b tray cold start",
-        ms(to_socket),
-        "Measured to the engine socket appearing (the tray's engine is up); first tray paint is not observable from \
-         outside under Xvfb without a tray host, so this is a lower bound. Includes xvfb-run's own start.",
-    ));
-    Ok(())
-}
-
-fn switches(pid: u32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
-        .filter_map(|s| {
-            s.lines()
-                .find(|l| l.starts_with("voluntary_ctxt_switches:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum()
-}
-
-/// Our tray process: that executable, with our data dir in its environment (another one may run).
-fn find_pid(exe: &Path, data_dir: &Path) -> Option<u32> {
-    let want = std::fs::canonicalize(exe).ok()?;
-    let marker = format!("LAKEPASS_DATA_DIR={}", data_dir.display());
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-        let ours =
-            std::fs::read(e.path().join("environ")).ok()?.split(|b| *b == 0).any(|v| v == marker.as_bytes());
-        (std::fs::read_link(e.path().join("exe")).ok()? == want && ours).then_some(pid)
-    })
-}
-
-/// A process's memory by mapping, from `/proc/<pid>/smaps`: where the RSS goes, and the private
-/// (USS) and proportional (PSS) figures beside it, since shared libraries count in full in RSS.
-#[derive(Default)]
-struct Smaps {
-    /// (mapping name, RSS KiB, PSS KiB), one entry per file or anonymous kind.
-    by_name: Vec<(String, u64, u64)>,
+/// What `tray_probe.py` prints.
+#[derive(Debug, Deserialize)]
+struct Probe {
+    registered_ms: f64,
+    rss_kib: u64,
     pss_kib: u64,
     uss_kib: u64,
+    top: Vec<(String, u64, u64)>,
+    threads: u64,
+    exe: String,
+    cpu_s: f64,
+    wakeups_per_s: f64,
+    window_s: f64,
+    open_ms: Vec<f64>,
+    page_ms: Vec<f64>,
+    launch_ms: Vec<f64>,
 }
 
-impl Smaps {
-    fn read(pid: u32) -> Option<Smaps> {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
-        let mut by: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
-        let (mut cur, mut out) = (String::from("[anon]"), Smaps::default());
-        for line in text.lines() {
-            let mut words = line.split_whitespace();
-            let Some(first) = words.next() else { continue };
-            if !first.ends_with(':') {
-                // A mapping header: range perms offset dev inode [path]
-                cur = words.nth(4).map_or("[anon]", |p| p.rsplit('/').next().unwrap_or(p)).to_string();
-                continue;
-            }
-            let kib: u64 = words.next().and_then(|v| v.parse().ok()).unwrap_or(0);
-            match first {
-                "Rss:" => by.entry(cur.clone()).or_default().0 += kib,
-                "Pss:" => {
-                    by.entry(cur.clone()).or_default().1 += kib;
-                    out.pss_kib += kib;
-                }
-                "Private_Clean:" | "Private_Dirty:" => out.uss_kib += kib,
-                _ => {}
-            }
-        }
-        out.by_name = by.into_iter().map(|(k, (r, p))| (k, r, p)).collect();
-        out.by_name.sort_by(|a, b| b.1.cmp(&a.1));
-        Some(out)
+impl Probe {
+    fn mem(&self) -> String {
+        let mb = |k: u64| k as f64 / 1024.0;
+        format!("RSS {:.1} MB (PSS {:.1}, USS {:.1})", mb(self.rss_kib), mb(self.pss_kib), mb(self.uss_kib))
     }
 
     fn top(&self, n: usize) -> String {
         let mb = |k: u64| k as f64 / 1024.0;
-        self.by_name
+        self.top
             .iter()
             .take(n)
             .map(|(name, r, p)| format!("{name} {:.1}/{:.1}", mb(*r), mb(*p)))
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+}
+
+/// How one probe run is set up.
+struct Run<'a> {
+    in_process: bool,
+    workspaces: usize,
+    opens: usize,
+    launches: usize,
+    claude: Option<&'a Path>,
+}
+
+async fn probe(
+    o: &Opts,
+    info: &lakepass_devstack::DevstackInfo,
+    tray: &Path,
+    r: &Run<'_>,
+) -> anyhow::Result<Probe> {
+    let name = format!("tray-{}-{}", if r.in_process { "inproc" } else { "split" }, r.workspaces);
+    let home = Home::new(&o.tmp, &name)?;
+    let some: Vec<_> = info.workspaces.iter().take(r.workspaces).collect();
+    home.write_config(&config_text(info, &some, crate::setup::free_port()))?;
+    home.login().await?;
+    let script = o.root.join("bench/tray_probe.py");
+    let settle = "20";
+    let window = if o.quick { "10" } else { "30" };
+    let mut cmd = home.command("xvfb-run");
+    cmd.args(["-a", "dbus-run-session", "--"])
+        .arg(&o.python)
+        .arg(&script)
+        .arg("--app")
+        .arg(tray)
+        .arg("--config")
+        .arg(&home.paths.config)
+        .args(["--settle", settle, "--cpu-window", window, "--opens", &r.opens.to_string()])
+        .args([
+            "--launches",
+            &r.launches.to_string(),
+            "--issuer",
+            &info.issuer,
+            "--workspace",
+            &some[0].name,
+        ]);
+    if let Some(c) = r.claude {
+        cmd.arg("--claude").arg(c);
+    }
+    if r.in_process {
+        cmd.arg("--in-process");
+    }
+    // Display and session bus come from xvfb-run and dbus-run-session; the probe needs xdotool.
+    let log = std::fs::File::create(o.out_dir.join(format!("{name}.log")))?;
+    let out = tokio::task::spawn_blocking(move || cmd.stdin(Stdio::null()).stderr(log).output()).await??;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().rev().find(|l| l.starts_with('{')).with_context(|| {
+        format!("tray_probe.py printed no result (exit {}); see bench/out/{name}.log", out.status)
+    })?;
+    Ok(serde_json::from_str(line)?)
+}
+
+/// Target 4 (2 and 10 workspaces), the dashboard opening, and 6d.
+pub async fn run(
+    o: &Opts,
+    info: &lakepass_devstack::DevstackInfo,
+    rows: &mut Vec<Row>,
+) -> anyhow::Result<()> {
+    let Some(tray) = o.tray.as_ref().filter(|p| p.is_file()) else {
+        let why = "no release build of lakepass-tray was found (pass --tray PATH; bench/run.sh builds it)";
+        rows.push(Row::info("4 tray idle", "not measured".into(), why));
+        return Ok(());
+    };
+    let size = std::fs::metadata(tray)?.len();
+    let claude = o.claude.as_deref().filter(|p| p.is_file());
+    let opens = if o.quick { 2 } else { 5 };
+    let launches = if claude.is_some() { if o.quick { 1 } else { 3 } } else { 0 };
+    for n in [2usize, 10] {
+        let (with_clicks, l) = if n == 2 { (opens, launches) } else { (0, 0) };
+        let split = probe(
+            o,
+            info,
+            tray,
+            &Run { in_process: false, workspaces: n, opens: with_clicks, launches: l, claude },
+        )
+        .await?;
+        let inproc = probe(
+            o,
+            info,
+            tray,
+            &Run { in_process: true, workspaces: n, opens: with_clicks, launches: l, claude },
+        )
+        .await?;
+        let mb = |k: u64| k as f64 / 1024.0;
+        let cpu = split.cpu_s / split.window_s;
+        rows.push(Row {
+            what: format!("4 tray idle, {n} workspaces"),
+            value: format!(
+                "{}, CPU {:.2} s / {:.0} s, {:.1} wake-ups/s",
+                split.mem(),
+                split.cpu_s,
+                split.window_s,
+                split.wakeups_per_s
+            ),
+            baseline: format!("in process: {}", inproc.mem()),
+            ratio: format!("RSS {:.2}×, PSS {:.2}×", mb(split.rss_kib) / mb(inproc.rss_kib), mb(split.pss_kib) / mb(inproc.pss_kib)),
+            target: "RSS ≤ 60 MB, CPU ≈ 0".into(),
+            met: Some(mb(split.rss_kib) <= 60.0 && cpu <= 0.005),
+            note: format!(
+                "Release build, xvfb-run -a dbus-run-session with the probe as the StatusNotifier host, window closed, \
+                 read 20 s after start. Split: the process is `{}` (lakepass-tray exec'd the bundled CLI's `tray`), \
+                 {} threads; largest mappings (smaps, RSS/PSS MB): {}. In process (LAKEPASS_TRAY_IN_PROCESS=1, \
+                 {} threads, {:.2} s CPU / {:.0} s, {:.1} wake-ups/s): {}. Wake-ups are voluntary context switches \
+                 over every thread, per second. lakepass-tray release size {:.1} MB.",
+                split.exe,
+                split.threads,
+                split.top(8),
+                inproc.threads,
+                inproc.cpu_s,
+                inproc.window_s,
+                inproc.wakeups_per_s,
+                inproc.top(6),
+                size as f64 / 1e6
+            ),
+        });
+        if n != 2 {
+            continue;
+        }
+        let (sp, ip) = (median(&split.page_ms) / 1e3, median(&inproc.page_ms) / 1e3);
+        let round = |v: &[f64]| v.iter().map(|v| v.round()).collect::<Vec<_>>();
+        rows.push(Row {
+            what: "4 dashboard opens (click → page showing the workspaces)".into(),
+            value: format!("split {}", ms(sp)),
+            baseline: format!("in process {}", ms(ip)),
+            ratio: format!("{:.2}×", sp / ip),
+            target: "as fast as today (≤ 1.1× in process)".into(),
+            met: Some(sp <= ip * 1.1),
+            note: format!(
+                "Median of {} clicks on \"Open dashboard\" over D-Bus, from the click to the page having loaded and \
+                 asked the host for its view (the first `get_view` served, from the app's debug log); the window is \
+                 closed between clicks as its close button does (WM_DELETE_WINDOW). Split starts `lakepass-tray \
+                 --dashboard` per open; in process creates the window in the running app. All: split {:?} ms, in \
+                 process {:?} ms. To the window being mapped (xdotool, every 5 ms): split {:?} ms, in process {:?} \
+                 ms. Tray registered with the host {:.0} ms (split) and {:.0} ms (in process) after start.",
+                split.page_ms.len(),
+                round(&split.page_ms),
+                round(&inproc.page_ms),
+                round(&split.open_ms),
+                round(&inproc.open_ms),
+                split.registered_ms,
+                inproc.registered_ms
+            ),
+        });
+        if launches > 0 {
+            let (sl, il) = (median(&split.launch_ms) / 1e3, median(&inproc.launch_ms) / 1e3);
+            rows.push(Row {
+                what: "6d \"Launch Claude Code\" click → Claude Code's first request".into(),
+                value: format!("split {}", ms(sl)),
+                baseline: format!("in process {}", ms(il)),
+                ratio: format!("{:.2}×", sl / il),
+                target: "reported".into(),
+                met: None,
+                note: format!(
+                    "Median of {} clicks; from the click over D-Bus to the workspace gateway counting an Anthropic \
+                     Messages request (devstack stats, polled every 5 ms). The chain: the tray runs `lakepass launch \
+                     claude --new-terminal` (model choice cached after the first), which opens xterm, whose shell runs \
+                     the real Claude Code {}, which runs its apiKeyHelper (`lakepass token`) and sends the request. \
+                     All: split {:?} ms, in process {:?} ms.",
+                    split.launch_ms.len(),
+                    claude.map(|c| c.display().to_string()).unwrap_or_default(),
+                    split.launch_ms.iter().map(|v| v.round()).collect::<Vec<_>>(),
+                    inproc.launch_ms.iter().map(|v| v.round()).collect::<Vec<_>>()
+                ),
+            });
+        } else {
+            rows.push(Row::info(
+                "6d \"Launch Claude Code\" click → Claude Code's first request",
+                "not measured".into(),
+                "no Claude Code program found (pass --claude PATH; bench/run.sh looks in tests/peers)",
+            ));
+        }
+    }
+    Ok(())
 }

@@ -13,7 +13,14 @@ The app is started by WebKitWebDriver (TESTING.md, "WebDriver against the real w
 once "Open dashboard" is clicked over D-Bus, the driver's session reads what the dashboard's
 page shows (its DOM, not the window title) and the test checks it against `lakepass status
 --json`. The session request is answered only once the app has a webview, so it waits in a
-thread while the tray is driven. Prints "N passed, N failed". Needs Python dbus-next.
+thread while the tray is driven.
+
+On Linux the app is two processes (README, "The tray app"): the started `lakepass-tray` becomes
+the bundled CLI's `lakepass tray` (same pid), which must map no GTK, WebKit or LLVM; "Open
+dashboard" starts `lakepass-tray --dashboard`, which inherits the driver's environment, so the
+driver's session attaches to it; closing its window (WM_DELETE_WINDOW, as a close button sends)
+must end that process and leave the tray answering. Prints "N passed, N failed". Needs Python
+dbus-next.
 """
 
 import argparse

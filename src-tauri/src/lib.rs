@@ -286,7 +286,7 @@ fn run_dashboard(rt: &tokio::runtime::Runtime, paths: Paths) -> i32 {
     #[cfg(unix)]
     {
         let remote = lakepass_app::remote::RemoteHost::new(lakepass_app::remote::app_socket_path(&paths));
-        if let Err(e) = rt.block_on(remote.call(&lakepass_app::remote::Call::GetView)) {
+        if let Err(e) = rt.block_on(remote.call(&lakepass_app::remote::Call::Ping)) {
             eprintln!("lakepass-tray: {}; start Lakepass (`lakepass-tray`) first.", e.message);
             return 2;
         }

@@ -56,6 +56,9 @@ pub struct WorkspaceStats {
     /// coding agent sent, as against a launcher's own API calls), in first-seen order.
     #[serde(default)]
     pub messages_token_fingerprints: Vec<String>,
+    /// Anthropic Messages requests authenticated (what the benchmark times a launch to).
+    #[serde(default)]
+    pub messages_ok: u64,
 }
 
 /// The live counters behind [`Stats`].
@@ -87,6 +90,7 @@ impl Recorder {
     pub(crate) fn messages_token(&self, name: &str, token: &str) {
         let fp = fingerprint(token);
         self.workspace(name, |w| {
+            w.messages_ok += 1;
             if !w.messages_token_fingerprints.contains(&fp) {
                 w.messages_token_fingerprints.push(fp);
             }

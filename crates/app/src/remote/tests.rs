@@ -49,6 +49,8 @@ async fn calls_over_the_socket_do_what_the_host_does_and_errors_keep_their_kind(
     assert_eq!(err, direct, "the error crosses the socket whole: kind, words, field");
     assert_eq!(err.kind, ErrorKind::Config);
 
+    let version: String = decode(remote.call(&Call::Ping).await).expect("a tray answers");
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
     let () = decode(remote.call(&Call::ShowDashboard).await).expect("shown");
     assert_eq!(shown.load(Ordering::SeqCst), 1, "a second start's request reaches the tray");
 
@@ -139,4 +141,9 @@ fn every_call_round_trips_as_json_with_its_snake_case_name() {
     assert!(text.starts_with("{\"call\":\"save_workspace\""), "{text}");
     assert_eq!(serde_json::from_str::<Call>(&text).unwrap(), call);
     assert_eq!(serde_json::to_string(&Call::GetView).unwrap(), "{\"call\":\"get_view\"}");
+    // The logged name is the wire name.
+    for c in [Call::GetView, Call::TryLocally, Call::SignIn { idp: "x".into() }, call] {
+        let wire = serde_json::to_value(&c).unwrap()["call"].as_str().unwrap().to_string();
+        assert_eq!(c.name(), wire);
+    }
 }

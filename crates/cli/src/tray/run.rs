@@ -32,7 +32,7 @@ pub(super) async fn run(paths: &Paths, args: TrayArgs) -> anyhow::Result<ExitCod
     let socket = remote::app_socket_path(paths);
     // One tray per user: a second start asks the running one for its dashboard and ends.
     let running = RemoteHost::new(socket.clone());
-    let ask = if args.hidden { Call::GetView } else { Call::ShowDashboard };
+    let ask = if args.hidden { Call::Ping } else { Call::ShowDashboard };
     if running.call(&ask).await.is_ok() {
         eprintln!(
             "lakepass tray: already running{}",
