@@ -54,8 +54,12 @@ pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>) {
             let Some(cfg) = app.config().app.windows.iter().find(|w| w.label == MAIN_WINDOW).cloned() else {
                 return;
             };
+            tracing::debug!("dashboard: creating the window");
             match tauri::WebviewWindowBuilder::from_config(app, &cfg).and_then(|b| b.build()) {
-                Ok(w) => w,
+                Ok(w) => {
+                    tracing::debug!("dashboard: window created");
+                    w
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "could not open the dashboard");
                     return;
@@ -152,7 +156,9 @@ async fn follow_remote<R: Runtime>(app: AppHandle<R>, remote: lakepass_app::remo
 fn init_logging() {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("LAKEPASS_LOG").unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    // Colour only on a terminal: a log file (the tray's, a test's) gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
 }
 
 /// Command-line flags: `--config PATH`, `--show` (open the dashboard at start), `--hidden`,
@@ -290,9 +296,11 @@ fn run_dashboard(rt: &tokio::runtime::Runtime, paths: Paths) -> i32 {
             eprintln!("lakepass-tray: {}; start Lakepass (`lakepass-tray`) first.", e.message);
             return 2;
         }
+        tracing::debug!("dashboard: the tray answers; starting the toolkit");
         let app = builder::<tauri::Wry>()
             .invoke_handler(all_commands!())
             .setup(move |app| {
+                tracing::debug!("dashboard: toolkit up");
                 let handle = app.handle().clone();
                 app.manage(AppState {
                     backend: Backend::Remote(remote.clone()),

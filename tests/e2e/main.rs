@@ -27,3 +27,4 @@ mod secrets;
 mod signout;
 mod team_setup;
 mod tls;
+mod tray;
