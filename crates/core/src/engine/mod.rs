@@ -248,7 +248,7 @@ impl Engine {
     }
 
     /// Appends one event to the audit log (best effort; never a token).
-    fn audit(
+    async fn audit(
         &self,
         event: EventKind,
         workspace: Option<&str>,
@@ -265,6 +265,16 @@ impl Engine {
         };
         e.workspace = workspace.map(String::from);
         e.idp = idp.map(String::from);
-        audit::record(&self.0.paths, &e);
+        self.record_audit(e).await;
+    }
+
+    /// Appends `event` to the audit log on a blocking thread: the append may wait for the log's
+    /// lock (rotation), and a pass over many workspaces must not stall the runtime's few worker
+    /// threads, which also carry every other refresh's network IO.
+    async fn record_audit(&self, event: AuditEvent) {
+        let paths = self.0.paths.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || audit::record(&paths, &event)).await {
+            tracing::warn!(error = %e, "could not write the audit log");
+        }
     }
 }

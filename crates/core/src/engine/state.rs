@@ -127,8 +127,9 @@ impl Engine {
     }
 
     /// Records how a refresh of `ws` ended, publishes, and tells the sinks that keep per-refresh
-    /// records (a CLI call's state-file entry).
-    pub(super) fn settle(&self, ws: &Workspace, result: &Result<WorkspaceToken, EngineError>) {
+    /// records (a CLI call's state-file entry), on a blocking thread like [`Engine::deliver`]:
+    /// they rewrite files under a lock.
+    pub(super) async fn settle(&self, ws: &Workspace, result: &Result<WorkspaceToken, EngineError>) {
         let now = self.now();
         let opts = &self.0.opts;
         self.update(&ws.name, |r| {
@@ -159,11 +160,15 @@ impl Engine {
         let Some(entry) = self.snapshot().workspaces.into_iter().find(|w| w.name == ws.name) else {
             return;
         };
-        for sink in self.sinks() {
-            if let Err(e) = sink.on_refreshed(&entry, now) {
-                tracing::debug!(sink = sink.name(), error = %e, "sink could not record the refresh");
+        let sinks = self.sinks();
+        let recorded = tokio::task::spawn_blocking(move || {
+            for sink in sinks {
+                if let Err(e) = sink.on_refreshed(&entry, now) {
+                    tracing::debug!(sink = sink.name(), error = %e, "sink could not record the refresh");
+                }
             }
-        }
+        });
+        recorded.await.expect("sink task");
     }
 }
 
