@@ -101,12 +101,17 @@ impl Engine {
         self.publish();
     }
 
-    /// Hands a new token to every sink (on a blocking thread), recording each one's outcome.
+    /// Hands a new token to every sink, in order, on one blocking thread, recording each one's
+    /// outcome.
     pub(super) async fn deliver(&self, ws: &Workspace, token: &WorkspaceToken) {
-        for sink in self.sinks() {
-            let (w, t, s) = (ws.clone(), token.clone(), sink.clone());
-            let res = tokio::task::spawn_blocking(move || s.on_token(&w, &t)).await.expect("sink task");
-            self.record_sink(ws, &sink, res.map_err(|e| Failure::new(e.kind(), e.to_string())));
+        let sinks = self.sinks();
+        let (w, t, s) = (ws.clone(), token.clone(), sinks.clone());
+        let outcomes = tokio::task::spawn_blocking(move || {
+            s.iter().map(|s| s.on_token(&w, &t).map_err(|e| Failure::new(e.kind(), e.to_string()))).collect()
+        });
+        let outcomes: Vec<_> = outcomes.await.expect("sink task");
+        for (sink, res) in sinks.iter().zip(outcomes) {
+            self.record_sink(ws, sink, res);
         }
     }
 
