@@ -15,7 +15,8 @@
 //! write holding its operation has finished, with that write's outcome, so no caller hears
 //! "stored" before its data is on disk, and a failed write is reported to every caller whose
 //! operation it carried. The cross-process file lock is still taken per write by the leader;
-//! this only merges writers inside one process.
+//! this only merges writers inside one process. A caller waits at most for the write under way
+//! and then the one carrying its operation, each bounded by the file lock's timeout.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -81,13 +82,17 @@ impl<Op, Out> GroupCommit<Op, Out> {
         state.writing = true;
         let (tickets, ops): (Vec<u64>, Vec<Op>) = std::mem::take(&mut state.queued).into_iter().unzip();
         drop(state);
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit(ops)));
+        let n = tickets.len();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let outs = commit(ops);
+            assert_eq!(outs.len(), n, "one outcome per operation");
+            outs
+        }));
         let mut state = self.lock();
         state.writing = false;
         state.batches += 1;
         let mine = match outcome {
             Ok(outs) => {
-                assert_eq!(outs.len(), tickets.len(), "one outcome per operation");
                 let mut mine = None;
                 for (t, out) in tickets.into_iter().zip(outs) {
                     if t == ticket {
