@@ -79,9 +79,11 @@ impl Default for EngineOptions {
         EngineOptions {
             retry_base: Duration::from_secs(15),
             retry_max: Duration::from_secs(300),
-            // Each workspace is its own host, so this bounds the engine's total, not one server's
-            // load. bench/ measured 100 due workspaces (+50 ms/request): 16 at once took ~4× one
-            // workspace's time, 64 about 2×.
+            // Each workspace is its own host, so this bounds the engine's total (open connections),
+            // not one server's load. bench/ measured 100 due workspaces (+50 ms/request): 16 at
+            // once took ~4× one workspace's time, 64 about 1.9× (two waves of exchanges; 1.4× with
+            // all 100 at once), since the vault and profile writes of workspaces finishing
+            // together are merged.
             concurrency: 64,
             cli_helper_path: None,
             target_token_lifetime: TARGET_TOKEN_LIFETIME,
