@@ -22,6 +22,7 @@ pub mod doctor;
 pub mod engine;
 pub mod error;
 pub mod exchange;
+mod group_commit;
 pub mod host;
 pub mod http;
 pub mod idp;

@@ -54,6 +54,22 @@ pub enum LockError {
     },
 }
 
+impl LockError {
+    /// The same error again (`io::Error` is not `Clone`): for every caller of a shared write
+    /// that could not take the lock.
+    pub(crate) fn again(&self) -> LockError {
+        match self {
+            LockError::Timeout { path, waited } => LockError::Timeout { path: path.clone(), waited: *waited },
+            LockError::Io { path, source } => {
+                LockError::Io { path: path.clone(), source: crate::group_commit::same_io_error(source) }
+            }
+            LockError::Interrupted { path, reason } => {
+                LockError::Interrupted { path: path.clone(), reason: reason.clone() }
+            }
+        }
+    }
+}
+
 /// A held exclusive lock; released when dropped.
 #[derive(Debug)]
 pub struct FileLock {

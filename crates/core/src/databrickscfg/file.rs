@@ -2,13 +2,17 @@
 //! rename in case another program saved the file meanwhile, and an atomic `0600` write.
 //!
 //! It takes the edit as a closure over the text, so the locking and retry logic is written
-//! once for every caller (sign-in, refresh, logout).
+//! once for every caller (sign-in, refresh, logout). Refreshes write through
+//! [`update_file_shared`]: edits that arrive while the file is being written are applied
+//! together in its next write ([group commit](crate::group_commit)), so a hundred workspaces
+//! refreshed at once do not rewrite and fsync the file a hundred times in a row.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::edit::{CfgError, ProfileUpdate, remove_profile, upsert_profile};
 use crate::atomic::write_atomic_with;
+use crate::group_commit::{GroupCommit, Queues, same_io_error};
 use crate::lock::{FileLock, LockError};
 
 /// How long [`update_file`] waits for another process editing the same file.
@@ -92,6 +96,69 @@ pub fn update_file(
                 attempt += 1;
             }
             other => return other,
+        }
+    }
+}
+
+/// One caller's edit, run by whichever caller writes the batch it is in.
+type SharedEdit = Box<dyn FnMut(&str) -> Result<String, CfgError> + Send>;
+
+/// The writers of one credentials file in this process.
+type EditQueue = GroupCommit<SharedEdit, Result<(), CfgFileError>>;
+
+static QUEUES: Queues<EditQueue> = Queues::new();
+
+/// [`update_file`] for edits that may be merged: `edit` runs in the next write of the file made
+/// by this process, after the edits queued before it, and this returns once that write is
+/// durable, with its outcome. An edit that fails leaves the file as the other edits make it and
+/// fails only its own caller; a write that fails fails every caller whose edit it carried.
+pub fn update_file_shared(
+    path: &Path,
+    edit: impl FnMut(&str) -> Result<String, CfgError> + Send + 'static,
+) -> Result<(), CfgFileError> {
+    QUEUES.of(path).submit(Box::new(edit), |edits| commit_edits(path, edits))
+}
+
+/// One [`update_file`] applying every edit of the batch in order; one outcome per edit.
+fn commit_edits(path: &Path, mut edits: Vec<SharedEdit>) -> Vec<Result<(), CfgFileError>> {
+    let mut refused: Vec<Option<CfgError>> = vec![None; edits.len()];
+    let written = update_file(path, |text| {
+        let mut text = text.to_string();
+        for (edit, refused) in edits.iter_mut().zip(refused.iter_mut()) {
+            *refused = match edit(&text) {
+                Ok(new) => {
+                    text = new;
+                    None
+                }
+                Err(e) => Some(e),
+            };
+        }
+        Ok(text)
+    });
+    refused
+        .into_iter()
+        .map(|refused| match (refused, &written) {
+            (Some(source), _) => Err(CfgFileError::Edit { path: path.into(), source }),
+            (None, Ok(())) => Ok(()),
+            (None, Err(e)) => Err(same_error(e)),
+        })
+        .collect()
+}
+
+/// The same error again, for the next caller a shared write failed for.
+fn same_error(e: &CfgFileError) -> CfgFileError {
+    match e {
+        CfgFileError::Edit { path, source } => {
+            CfgFileError::Edit { path: path.clone(), source: source.clone() }
+        }
+        CfgFileError::Read { path, source } => {
+            CfgFileError::Read { path: path.clone(), source: same_io_error(source) }
+        }
+        CfgFileError::Write { path, source } => {
+            CfgFileError::Write { path: path.clone(), source: same_io_error(source) }
+        }
+        CfgFileError::Lock { path, source } => {
+            CfgFileError::Lock { path: path.clone(), source: source.again() }
         }
     }
 }
@@ -184,7 +251,7 @@ pub fn remove_owned_profiles(path: &Path, profiles: &[String]) -> Result<Vec<Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::databrickscfg::{owned_profiles, read_profile, upsert_profile};
+    use crate::databrickscfg::{owned_profiles, read_profile, remove_profile, upsert_profile};
 
     #[test]
     fn update_file_creates_a_private_file_and_skips_needless_writes() {
@@ -242,6 +309,82 @@ mod tests {
         .unwrap();
         assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         assert!(std::fs::read_to_string(&real).unwrap().starts_with("[mine]\nhost = h\n\n[dev]\n"));
+    }
+
+    /// Profile writes that arrive while another process holds the file (played by holding its
+    /// lock) go out together in one more write; each caller returns once its profile is in the
+    /// file, and an edit that is refused fails only its own caller.
+    #[test]
+    fn shared_edits_are_merged_and_a_refused_one_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".databrickscfg");
+        std::fs::write(&path, "; keep me\n[foreign]\nhost = f\n").unwrap();
+        let held = FileLock::acquire(&dir.path().join(".databrickscfg.lock"), LOCK_TIMEOUT).unwrap();
+        let queue = QUEUES.of(&path);
+        let n = 16;
+        let start = std::sync::Arc::new(std::sync::Barrier::new(n));
+        let callers: Vec<_> = (0..n)
+            .map(|i| {
+                let (path, start) = (path.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    let out = if i == 5 {
+                        // Not ours to remove: refused.
+                        update_file_shared(&path, |t| remove_profile(t, "foreign"))
+                    } else {
+                        let profile = format!("p{i}");
+                        update_file_shared(&path, move |t| upsert_profile(t, &profile, &[("host", "h")]))
+                    };
+                    if out.is_ok() {
+                        let text = std::fs::read_to_string(&path).unwrap();
+                        assert!(
+                            read_profile(&text, &format!("p{i}")).unwrap().is_some(),
+                            "p{i} returned early"
+                        );
+                    }
+                    (i, out)
+                })
+            })
+            .collect();
+        queue.wait_queued(n - 1);
+        drop(held);
+        for c in callers {
+            match c.join().unwrap() {
+                (5, out) => assert!(matches!(out, Err(CfgFileError::Edit { .. })), "{out:?}"),
+                (i, out) => assert!(out.is_ok(), "p{i}: {out:?}"),
+            }
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("; keep me\n[foreign]\nhost = f\n"), "{text}");
+        assert_eq!(owned_profiles(&text).unwrap().len(), n - 1);
+        assert_eq!(queue.batches(), 2, "the leader's write and one for the rest");
+    }
+
+    #[test]
+    fn a_shared_write_that_fails_fails_every_caller_it_carried() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".databrickscfg");
+        let held = FileLock::acquire(&dir.path().join(".databrickscfg.lock"), LOCK_TIMEOUT).unwrap();
+        let n = 6;
+        let callers: Vec<_> = (0..n)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let profile = format!("p{i}");
+                    update_file_shared(&path, move |t| upsert_profile(t, &profile, &[("host", "h")]))
+                })
+            })
+            .collect();
+        QUEUES.of(&path).wait_queued(n - 1);
+        // A folder where the file should be: it can be neither read nor replaced.
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("occupied"), b"").unwrap();
+        drop(held);
+        for c in callers {
+            let out = c.join().unwrap();
+            assert!(matches!(out, Err(CfgFileError::Read { .. } | CfgFileError::Write { .. })), "{out:?}");
+        }
+        assert!(path.join("occupied").exists());
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub use edit::{
 };
 pub use file::{
     CfgFileError, EDIT_ATTEMPTS, remove_owned_profiles, remove_profiles, set_profiles, update_file,
+    update_file_shared,
 };
 
 #[cfg(test)]

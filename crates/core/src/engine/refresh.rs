@@ -70,12 +70,12 @@ impl Engine {
         // parallel callers make one exchange and one audit line.
         let ours = result.as_ref().map_or(true, |(_, adopted)| !adopted);
         if ours {
-            self.audit(EventKind::Exchange, Some(&ws.name), None, started, result.as_ref().err());
+            self.audit(EventKind::Exchange, Some(&ws.name), None, started, result.as_ref().err()).await;
         } else if let Ok((t, _)) = &result {
             self.deliver(ws, t).await;
         }
         let result = result.map(|(t, _)| t);
-        self.settle(ws, &result);
+        self.settle(ws, &result).await;
         result
     }
 

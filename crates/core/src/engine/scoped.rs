@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::schedule::refresh_due_at;
 use super::{Engine, EngineError, LOCK_TIMEOUT};
-use crate::audit::{self, AuditEvent, EventKind};
+use crate::audit::{AuditEvent, EventKind};
 use crate::clock::UnixTime;
 use crate::config::Workspace;
 use crate::error::Failure;
@@ -114,7 +114,7 @@ impl Engine {
                     .error_code(e.error_code()),
             };
             let event = event.workspace(&ws.name).message(&format!("scope {scope} (managed MCP)"));
-            audit::record(&self.0.paths, &event);
+            self.record_audit(event).await;
         }
         let result = result.map(|(t, _)| t);
         self.hold_scoped(ws, scope, result.as_ref());

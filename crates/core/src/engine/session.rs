@@ -8,7 +8,7 @@ use url::Url;
 use super::error::LoginCause;
 use super::state::Runtime;
 use super::{Engine, EngineError, LOCK_TIMEOUT};
-use crate::audit::{self, AuditEvent, EventKind};
+use crate::audit::{AuditEvent, EventKind};
 use crate::clock::UnixTime;
 use crate::config::{SubjectTokenKind, Workspace};
 use crate::error::ErrorKind;
@@ -28,7 +28,7 @@ impl Engine {
     ) -> Result<(IdpSession, Vec<(String, EngineError)>), EngineError> {
         let started = std::time::Instant::now();
         let result = self.login_inner(idp_name, on_url, timeout).await;
-        self.audit(EventKind::SignIn, None, Some(idp_name), started, result.as_ref().err());
+        self.audit(EventKind::SignIn, None, Some(idp_name), started, result.as_ref().err()).await;
         // The run loop's sleep was planned before these tokens existed: re-plan now.
         self.refresh_now();
         result
@@ -141,7 +141,16 @@ impl Engine {
         if kind == SubjectTokenKind::IdToken && session.kept_id_token_received_at.is_some() {
             return Err(id_token_not_renewed(idp_name));
         }
-        let _g = self.idp_lock(idp_name).await?;
+        // In-process waiters first, then other processes: a task that waited here while another
+        // task of this engine refreshed finds the new session without taking the file lock, so
+        // a pass over many workspaces does not queue each of them through it.
+        let m = self.idp_mutex(idp_name)?;
+        let _in_process = m.lock().await;
+        let session = self.0.store.idp_session(idp_name).await?.ok_or_else(not_signed_in)?;
+        if !stale_for(&session, kind, self.now(), target) {
+            return Ok(session); // another task refreshed it while we waited
+        }
+        let _file = self.idp_file_lock(idp_name).await?;
         let session = self.0.store.idp_session(idp_name).await?.ok_or_else(not_signed_in)?;
         let now = self.now();
         if !stale_for(&session, kind, now, target) {
@@ -179,9 +188,9 @@ impl Engine {
                     kind,
                     &e.to_string(),
                 );
-                audit::record(&self.0.paths, &event.idp(idp_name).error_code(code));
+                self.record_audit(event.idp(idp_name).error_code(code)).await;
             }
-            Ok(_) => self.audit(EventKind::Refresh, None, Some(idp_name), started, None),
+            Ok(_) => self.audit(EventKind::Refresh, None, Some(idp_name), started, None).await,
         }
         if let Err(IdpError::KeysUnavailable { rotated_refresh_token: Some(rotated), .. }) = &refreshed {
             // The old refresh token is spent: keep the rotated one, or the next refresh burns
@@ -216,16 +225,25 @@ impl Engine {
         &self,
         idp_name: &str,
     ) -> Result<(tokio::sync::MutexGuard<'_, ()>, lock::FileLock), EngineError> {
-        let m = self.0.idp_locks.get(idp_name).ok_or_else(|| {
+        let g = self.idp_mutex(idp_name)?.lock().await;
+        let f = self.idp_file_lock(idp_name).await?;
+        Ok((g, f))
+    }
+
+    /// This engine's lock of an IdP session (its tasks queue here, not on the file lock).
+    fn idp_mutex(&self, idp_name: &str) -> Result<&tokio::sync::Mutex<()>, EngineError> {
+        self.0.idp_locks.get(idp_name).ok_or_else(|| {
             EngineError::needs_login(
                 idp_name,
                 LoginCause::NotSignedIn,
                 Some("no such IdP in the config".into()),
             )
-        })?;
-        let g = m.lock().await;
-        let f = lock::acquire_async(self.0.paths.lock_file(&format!("idp-{idp_name}")), LOCK_TIMEOUT).await?;
-        Ok((g, f))
+        })
+    }
+
+    /// The cross-process lock of an IdP session; take [`Engine::idp_mutex`] first.
+    async fn idp_file_lock(&self, idp_name: &str) -> Result<lock::FileLock, EngineError> {
+        Ok(lock::acquire_async(self.0.paths.lock_file(&format!("idp-{idp_name}")), LOCK_TIMEOUT).await?)
     }
 
     /// The kept signing keys of an IdP.

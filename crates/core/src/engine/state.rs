@@ -101,12 +101,17 @@ impl Engine {
         self.publish();
     }
 
-    /// Hands a new token to every sink (on a blocking thread), recording each one's outcome.
+    /// Hands a new token to every sink, in order, on one blocking thread, recording each one's
+    /// outcome.
     pub(super) async fn deliver(&self, ws: &Workspace, token: &WorkspaceToken) {
-        for sink in self.sinks() {
-            let (w, t, s) = (ws.clone(), token.clone(), sink.clone());
-            let res = tokio::task::spawn_blocking(move || s.on_token(&w, &t)).await.expect("sink task");
-            self.record_sink(ws, &sink, res.map_err(|e| Failure::new(e.kind(), e.to_string())));
+        let sinks = self.sinks();
+        let (w, t, s) = (ws.clone(), token.clone(), sinks.clone());
+        let outcomes = tokio::task::spawn_blocking(move || {
+            s.iter().map(|s| s.on_token(&w, &t).map_err(|e| Failure::new(e.kind(), e.to_string()))).collect()
+        });
+        let outcomes: Vec<_> = outcomes.await.expect("sink task");
+        for (sink, res) in sinks.iter().zip(outcomes) {
+            self.record_sink(ws, sink, res);
         }
     }
 
@@ -127,8 +132,9 @@ impl Engine {
     }
 
     /// Records how a refresh of `ws` ended, publishes, and tells the sinks that keep per-refresh
-    /// records (a CLI call's state-file entry).
-    pub(super) fn settle(&self, ws: &Workspace, result: &Result<WorkspaceToken, EngineError>) {
+    /// records (a CLI call's state-file entry), on a blocking thread like [`Engine::deliver`]:
+    /// they rewrite files under a lock.
+    pub(super) async fn settle(&self, ws: &Workspace, result: &Result<WorkspaceToken, EngineError>) {
         let now = self.now();
         let opts = &self.0.opts;
         self.update(&ws.name, |r| {
@@ -159,11 +165,15 @@ impl Engine {
         let Some(entry) = self.snapshot().workspaces.into_iter().find(|w| w.name == ws.name) else {
             return;
         };
-        for sink in self.sinks() {
-            if let Err(e) = sink.on_refreshed(&entry, now) {
-                tracing::debug!(sink = sink.name(), error = %e, "sink could not record the refresh");
+        let sinks = self.sinks();
+        let recorded = tokio::task::spawn_blocking(move || {
+            for sink in sinks {
+                if let Err(e) = sink.on_refreshed(&entry, now) {
+                    tracing::debug!(sink = sink.name(), error = %e, "sink could not record the refresh");
+                }
             }
-        }
+        });
+        recorded.await.expect("sink task");
     }
 }
 

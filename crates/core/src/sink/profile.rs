@@ -125,7 +125,8 @@ impl TokenSink for CredentialsProfile {
         if helper.is_some() {
             self.write_helper_script()?;
         }
-        databrickscfg::update_file(&self.path, |text| {
+        // Shared: the profiles of workspaces refreshed at the same moment go in one write.
+        databrickscfg::update_file_shared(&self.path, move |text| {
             let text = super::exact_profile(text, &main)?;
             let Some(helper) = &helper else { return Ok(text) };
             // A user's own profile of the helper's name is theirs: leave it.

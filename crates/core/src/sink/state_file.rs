@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use super::{SinkError, TokenSink};
 use crate::UnixTime;
+use crate::group_commit::{GroupCommit, Queues, same_io_error};
 use crate::status::{Snapshot, TokenState, WorkspaceStatus};
 
 /// Writes `state.json`. The process that owns refreshing (the daemon, the tray) writes the whole
@@ -76,18 +77,37 @@ pub fn write_state_file(path: &Path, snap: &Snapshot) -> std::io::Result<()> {
     crate::atomic::write_cache(path, &json, 0o600)
 }
 
-/// Replaces one workspace's entry in `state.json`, keeping the others.
+/// The entry writers of one state file in this process.
+type EntryQueue = GroupCommit<(WorkspaceStatus, UnixTime), std::io::Result<()>>;
+
+static ENTRY_QUEUES: Queues<EntryQueue> = Queues::new();
+
+/// Replaces one workspace's entry in `state.json`, keeping the others. Entries that arrive while
+/// the file is being written (many workspaces refreshed by one call) go into its next write
+/// together ([group commit](crate::group_commit)).
 pub fn merge_state_entry(path: &Path, entry: WorkspaceStatus, now: UnixTime) -> std::io::Result<()> {
+    ENTRY_QUEUES.of(path).submit((entry, now), |entries| {
+        let n = entries.len();
+        match merge_entries(path, entries) {
+            Ok(()) => (0..n).map(|_| Ok(())).collect(),
+            Err(e) => (0..n).map(|_| Err(same_io_error(&e))).collect(),
+        }
+    })
+}
+
+fn merge_entries(path: &Path, entries: Vec<(WorkspaceStatus, UnixTime)>) -> std::io::Result<()> {
     let _lock = state_lock(path)?;
     let mut snap = std::fs::read(path)
         .ok()
         .and_then(|b| serde_json::from_slice::<Snapshot>(&b).ok())
         .unwrap_or_default();
-    match snap.workspaces.iter_mut().find(|w| w.name == entry.name) {
-        Some(w) => *w = entry,
-        None => snap.workspaces.push(entry),
+    for (entry, now) in entries {
+        match snap.workspaces.iter_mut().find(|w| w.name == entry.name) {
+            Some(w) => *w = entry,
+            None => snap.workspaces.push(entry),
+        }
+        snap.at = now;
     }
-    snap.at = now;
     let json = serde_json::to_vec_pretty(&snap).expect("snapshot serializes");
     crate::atomic::write_cache(path, &json, 0o600)
 }
@@ -110,4 +130,54 @@ pub fn read_state_file(path: &Path) -> BTreeMap<String, WorkspaceStatus> {
         .and_then(|b| serde_json::from_slice::<Snapshot>(&b).ok())
         .map(|s| s.workspaces.into_iter().map(|w| (w.name.clone(), w)).collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str) -> WorkspaceStatus {
+        WorkspaceStatus {
+            name: name.into(),
+            host: format!("https://{name}.example"),
+            profile: name.into(),
+            state: TokenState::Fresh,
+            expires_at: Some(2000),
+            refresh_due_at: Some(1600),
+            last_error: None,
+        }
+    }
+
+    /// Many refreshes recorded at once by one process (held up by another process's write,
+    /// played by holding the lock): one more write carries them all, each entry is in the file
+    /// when its call returns, and entries already there are kept.
+    #[test]
+    fn entries_recorded_together_share_a_write_and_keep_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        merge_state_entry(&path, entry("kept"), 1).unwrap();
+        let held = state_lock(&path).unwrap();
+        let queue = ENTRY_QUEUES.of(&path);
+        let before = queue.batches();
+        let n = 12;
+        let callers: Vec<_> = (0..n)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let name = format!("ws{i}");
+                    merge_state_entry(&path, entry(&name), 10 + i).unwrap();
+                    assert!(read_state_file(&path).contains_key(&name), "{name} returned before its write");
+                })
+            })
+            .collect();
+        queue.wait_queued(n as usize - 1);
+        drop(held);
+        for c in callers {
+            c.join().unwrap();
+        }
+        let all = read_state_file(&path);
+        assert_eq!(all.len(), n as usize + 1, "{:?}", all.keys());
+        assert!(all.contains_key("kept"));
+        assert_eq!(queue.batches() - before, 2, "the leader's write and one for the rest");
+    }
 }

@@ -435,3 +435,50 @@ async fn a_held_token_is_answered_until_the_second_its_refresh_is_due() {
         "a held token with 30 s left was served through a failed refresh"
     );
 }
+
+/// Many workspaces due at once, refreshed by one pass in waves of a few (the vault,
+/// `~/.databrickscfg` and `state.json` writes of workspaces finishing together are merged):
+/// afterwards every workspace's token is the one in the vault file, in its profile and in
+/// `state.json`, for a fresh reader, and one IdP refresh served them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_workspaces_due_together_each_land_in_the_vault_profile_and_state_file() {
+    let n = 24;
+    let setup = Setup::default();
+    let ds = lakepass_devstack::start(DevstackOptions { extra_workspaces: n, ..setup.devstack.clone() })
+        .await
+        .unwrap();
+    let names: Vec<String> =
+        ds.info().workspaces.iter().filter(|w| w.name.starts_with("ws")).map(|w| w.name.clone()).collect();
+    assert_eq!(names.len(), n);
+    let f = Fixture::over(
+        std::sync::Arc::new(ds),
+        Setup {
+            config: lakepass_devstack::ClientConfigOptions {
+                workspaces: names.clone(),
+                ..Default::default()
+            },
+            engine: EngineOptions { concurrency: 5, ..Default::default() },
+            ..setup
+        },
+    );
+    let e = f.engine().await;
+    login(&f, &e).await;
+    let before = f.ds.stats();
+    f.sleep_laptop(8 * 3600);
+    e.tick().await;
+    let stats = f.ds.stats();
+    assert_eq!(stats.idp.refresh_grants - before.idp.refresh_grants, 1, "one IdP refresh for all");
+    let store = f.store().await; // a fresh reader of the vault file
+    let states = lakepass_core::sink::read_state_file(&f.paths.state_file());
+    for ws in e.workspaces() {
+        assert_eq!(state(&e, &ws.name), TokenState::Fresh, "{}", ws.name);
+        assert_eq!(stats.workspaces[&ws.name].exchanges_ok - before.workspaces[&ws.name].exchanges_ok, 1);
+        let held = e.token(ws).await.unwrap();
+        let stored = store.workspace_token(ws).await.unwrap().expect("in the vault");
+        assert_eq!(stored.access_token, held.access_token, "{}: vault", ws.name);
+        assert!(stored.expires_at > f.now(), "{}: the vault holds the new token", ws.name);
+        let profile = f.file_token(&ws.profile).expect("a profile");
+        assert_eq!(profile, held.access_token.secret(), "{}: ~/.databrickscfg", ws.name);
+        assert_eq!(states[&ws.name].expires_at, Some(held.expires_at), "{}: state.json", ws.name);
+    }
+}
