@@ -158,7 +158,11 @@ fn init_logging() {
         tracing_subscriber::EnvFilter::try_from_env("LAKEPASS_LOG").unwrap_or_else(|_| "info".into());
     // Colour only on a terminal: a log file (the tray's, a test's) gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
 }
 
 /// Command-line flags: `--config PATH`, `--show` (open the dashboard at start), `--hidden`,

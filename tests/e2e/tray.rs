@@ -45,7 +45,11 @@ async fn a_second_start_opens_the_running_trays_dashboard_and_sigterm_stops_it_c
         std::fs::read_to_string(&record).ok().filter(|t| !t.is_empty())
     })
     .await;
-    assert_eq!(started.trim(), format!("--dashboard --config {config}"), "the running tray's own program and config");
+    assert_eq!(
+        started.trim(),
+        format!("--dashboard --config {config}"),
+        "the running tray's own program and config"
+    );
     // A second --hidden start (start at login twice) just ends.
     let hidden = home.run(&["tray", "--hidden"]).await.success();
     assert!(hidden.stderr.contains("already running"), "{hidden:?}");
