@@ -176,8 +176,10 @@ async fn refresh_pair(
         value: ms(e),
         baseline: format!("reqwest pair {}", ms(d)),
         ratio: format!("{:.2}×", e / d),
-        target: "≤ 1.1×".into(),
-        met: Some(e / d <= 1.1),
+        // The issue sets the target with a network's latency; on bare loopback the figure
+        // weighs the local work (fsyncs, locks, the id_token check) against two ~1 ms requests.
+        target: if latency == 0 { "reported (the target is with +50 ms)".into() } else { "≤ 1.1×".into() },
+        met: (latency != 0).then_some(e / d <= 1.1),
         note: format!(
             "`Engine::refresh_workspace(dev, force)` with the IdP session made stale first, {n} runs after 3 warm-ups, \
              alternating with the baseline: one warm reqwest client doing only the refresh_token grant and the exchange, \
