@@ -58,14 +58,18 @@ pub async fn run(o: &Opts, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     let exchanged =
         |s: &lakepass_devstack::Stats| -> u64 { s.workspaces.values().map(|w| w.exchanges_ok).sum() };
     let start = ds.stats();
-    let target = if o.quick { DAY_EXCHANGES / 4 } else { DAY_EXCHANGES };
-    let deadline = Instant::now() + Duration::from_secs(if o.quick { 240 } else { 900 });
+    // `LAKEPASS_BENCH_DAYS=N` simulates N days (a longer look at a trend; the report's figure is one).
+    let days: u64 = std::env::var("LAKEPASS_BENCH_DAYS").ok().and_then(|d| d.parse().ok()).unwrap_or(1).max(1);
+    let target = if o.quick { DAY_EXCHANGES / 4 } else { DAY_EXCHANGES * days };
+    let deadline = Instant::now() + Duration::from_secs(if o.quick { 240 } else { 900 * days });
     let t0 = Instant::now();
     let mut samples: Vec<(f64, u64, u64)> = Vec::new(); // (seconds, exchanges so far, RSS KiB)
+    let mut threads: Vec<u64> = Vec::new();
     loop {
         let s = ds.stats();
         let done = exchanged(&s) - exchanged(&start);
         samples.push((t0.elapsed().as_secs_f64(), done, rss_kib(daemon.pid()).context("daemon exited")?));
+        threads.push(crate::setup::proc_status_field(daemon.pid(), "Threads:").unwrap_or(0));
         if done >= target || Instant::now() > deadline {
             break;
         }
@@ -73,6 +77,11 @@ pub async fn run(o: &Opts, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     }
     let end = ds.stats();
     daemon.stop();
+    // Every sample, for a look at the trend (bench/out/day-samples.csv).
+    let csv: String = std::iter::once("seconds,exchanges,rss_kib,threads\n".to_string())
+        .chain(samples.iter().zip(&threads).map(|((t, d, r), n)| format!("{t:.1},{d},{r},{n}\n")))
+        .collect();
+    std::fs::write(o.out_dir.join("day-samples.csv"), csv)?;
     let (done, grants) =
         (exchanged(&end) - exchanged(&start), end.idp.refresh_grants - start.idp.refresh_grants);
     let failed: u64 = end.workspaces.values().map(|w| w.exchanges_failed).sum::<u64>()
