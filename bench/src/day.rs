@@ -59,7 +59,8 @@ pub async fn run(o: &Opts, rows: &mut Vec<Row>) -> anyhow::Result<()> {
         |s: &lakepass_devstack::Stats| -> u64 { s.workspaces.values().map(|w| w.exchanges_ok).sum() };
     let start = ds.stats();
     // `LAKEPASS_BENCH_DAYS=N` simulates N days (a longer look at a trend; the report's figure is one).
-    let days: u64 = std::env::var("LAKEPASS_BENCH_DAYS").ok().and_then(|d| d.parse().ok()).unwrap_or(1).max(1);
+    let days: u64 =
+        std::env::var("LAKEPASS_BENCH_DAYS").ok().and_then(|d| d.parse().ok()).unwrap_or(1).max(1);
     let target = if o.quick { DAY_EXCHANGES / 4 } else { DAY_EXCHANGES * days };
     let deadline = Instant::now() + Duration::from_secs(if o.quick { 240 } else { 900 * days });
     let t0 = Instant::now();
