@@ -380,9 +380,7 @@ fn run_in_process(rt: &tokio::runtime::Runtime, paths: Paths, flags: &Flags) -> 
             let surface = TauriSurface { app: handle.clone(), tray, dark_panel: d_setup.clone() };
             tauri::async_runtime::spawn(follow::follow(h_setup.clone(), surface, n_setup.clone()));
             // First run, nothing set up, or asked to: show the dashboard; otherwise live in the tray.
-            let v = h_setup.view();
-            let needs_user = v.config_error.is_some() || v.workspaces.is_empty() || v.idps.iter().all(|i| !i.signed_in);
-            if show || (needs_user && !hidden) {
+            if show || (h_setup.view().needs_user() && !hidden) {
                 show_dashboard(&handle);
             }
             Ok(())

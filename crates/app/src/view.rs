@@ -221,6 +221,12 @@ impl AppView {
         let name = self.active.as_deref()?;
         self.workspaces.iter().find(|w| w.name == name)
     }
+
+    /// Whether the user must act before Lakepass can work (a broken config, nothing set up,
+    /// nobody signed in): both trays then open the dashboard at start unless told `--hidden`.
+    pub fn needs_user(&self) -> bool {
+        self.config_error.is_some() || self.workspaces.is_empty() || self.idps.iter().all(|i| !i.signed_in)
+    }
 }
 
 /// "52 min", "1 h 05 min", "<1 min", "expired": the core's coarse words for time left.
@@ -283,6 +289,21 @@ scopes = ["sql", "serving"]
             warnings: vec![],
         };
         build(&cx, &snap)
+    }
+
+    #[test]
+    fn the_user_is_needed_with_a_broken_config_nothing_set_up_or_nobody_signed_in() {
+        let v = view_of(&[("dev", TokenState::Fresh, Some(2_000))], Some("dev"));
+        assert!(!v.needs_user(), "signed in with a workspace");
+        let mut broken = v.clone();
+        broken.config_error = Some("bad".into());
+        assert!(broken.needs_user());
+        let mut empty = v.clone();
+        empty.workspaces.clear();
+        assert!(empty.needs_user());
+        let mut signed_out = v.clone();
+        signed_out.idps.iter_mut().for_each(|i| i.signed_in = false);
+        assert!(signed_out.needs_user());
     }
 
     #[test]

@@ -70,10 +70,7 @@ pub(super) async fn run(paths: &Paths, args: TrayArgs) -> anyhow::Result<ExitCod
     let follower = tokio::spawn(follow(host.clone(), surface, notifier.clone()));
 
     // First run, nothing set up, or asked to: show the dashboard; otherwise live in the tray.
-    let v = host.view();
-    let needs_user =
-        v.config_error.is_some() || v.workspaces.is_empty() || v.idps.iter().all(|i| !i.signed_in);
-    if args.show || (needs_user && !args.hidden) {
+    if args.show || (host.view().needs_user() && !args.hidden) {
         dashboards.open();
     }
     tracing::info!(dashboard = %dashboards.program().display(), "tray running");
