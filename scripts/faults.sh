@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the fault suite, the bad-input corpus, its controls and the parsers' properties (modules
 # `faults`, `bad_input`, `controls` and `properties` of core's one integration-test binary,
-# crates/core/tests/it) and prints one count each: "faults survived: N/M", "bad inputs rejected:
+# crates/integration/tests/it) and prints one count each: "faults survived: N/M", "bad inputs rejected:
 # N/M" (rejections of bad input only), "controls passed: N/M" (good inputs accepted) and
 # "properties held: N/M". Exits non-zero if any case failed, was skipped or ignored, or if a
 # total is not the one written below (a case that vanished would otherwise leave both sides of
@@ -23,11 +23,11 @@ EXPECTED_PROPERTIES=5
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 rc=0
-cargo nextest run -p lakepass-core --test it --no-fail-fast --run-ignored all \
+cargo nextest run -p lakepass-integration --test it --no-fail-fast --run-ignored all \
     -E 'test(/^faults::/) | test(/^bad_input::/) | test(/^controls::/) | test(/^properties::/)' "$@" 2>&1 | tee "$log" || rc=1
 
 count() { # <module> <PASS|FAIL|SKIP…>
-    grep -cE "^ *$2 +\[.*\] +(\([0-9/ ]+\) +)?lakepass-core::it $1::" "$log" || true
+    grep -cE "^ *$2 +\[.*\] +(\([0-9/ ]+\) +)?lakepass-integration::it $1::" "$log" || true
 }
 failed='(FAIL|SIGSEGV|SIGABRT|TIMEOUT|ABORT)'
 fp=$(count faults PASS) ff=$(count faults "$failed")

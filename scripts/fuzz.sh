@@ -7,7 +7,7 @@
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz --locked`, ~2 min);
 # this script installs cargo-fuzz when it is missing. CI does not run it (building core with
 # sanitizers takes minutes on 2 cores); CI runs the same properties as proptests instead
-# (crates/core/tests/it/properties.rs). A crash is saved under
+# (crates/integration/tests/it/properties.rs). A crash is saved under
 # fuzz/artifacts/<target>/: turn it into a row of the bad-input corpus, then fix it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../fuzz"

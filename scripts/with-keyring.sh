@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs a command under a real Secret Service: a throwaway gnome-keyring, unlocked, on a private
 # D-Bus session, both gone when the command ends. Sets LAKEPASS_TEST_KEYRING=1, so
-# crates/core/tests/it/keyring_real.rs runs instead of skipping. `.ci/run` runs the nextest suite
+# crates/integration/tests/it/keyring_real.rs runs instead of skipping. `.ci/run` runs the nextest suite
 # under it, so the real-keyring case counts with the others; scripts/test-keyring.sh runs that
 # case alone.
-#   scripts/with-keyring.sh cargo nextest run -p lakepass-core -E 'test(/^keyring_real::/)'
+#   scripts/with-keyring.sh cargo nextest run -p lakepass-integration -E 'test(/^keyring_real::/)'
 #
 # Needs (Debian): dbus (dbus-run-session), gnome-keyring, libsecret-tools (secret-tool, the
 # test's independent check), and libdbus-1-dev + pkg-config to build the keyring crate.

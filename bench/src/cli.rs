@@ -36,7 +36,7 @@ pub async fn run(o: &Opts, home: &Home, info: &DevstackInfo, rows: &mut Vec<Row>
     let mut daemon = start_daemon(home, &o.lakepass, &o.out_dir).await?;
     // What Claude Code runs: its `apiKeyHelper` setting through `/bin/sh -c`, a new process tree
     // each time (the exact string `launch claude` writes, from the core's own helper_command).
-    let helper = lakepass_core::launch::helper_command(&o.lakepass, None, "dev")?;
+    let helper = lakepass_launch::helper_command(&o.lakepass, None, "dev")?;
     let sh = |cmd: &str| format!("/bin/sh -c \"{}\"", cmd.replace('"', "\\\""));
     let b = hyperfine(
         home,

@@ -5,9 +5,10 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use lakepass_core::engine::{Engine, EngineOptions};
-use lakepass_core::{Clock as _, SystemClock};
 use lakepass_devstack::{Devstack, FaultKind, FaultRule, Target};
+use lakepass_engine::engine::{Engine, EngineOptions};
+use lakepass_wire::Clock as _;
+use lakepass_wire::SystemClock;
 
 use crate::Opts;
 use crate::report::{Row, hyperfine, ms};
@@ -40,7 +41,7 @@ pub async fn make_stale(engine: &Engine, tokens: bool) -> anyhow::Result<()> {
 pub async fn make_stale_cmd(data_dir: &str, config: &str) -> anyhow::Result<()> {
     let home = Home {
         root: std::path::PathBuf::from(data_dir).parent().context("data dir has a parent")?.to_path_buf(),
-        paths: lakepass_core::Paths {
+        paths: lakepass_store::Paths {
             config: config.into(),
             data_dir: data_dir.into(),
             databrickscfg: std::path::PathBuf::from(data_dir).join("../home/.databrickscfg"),
@@ -142,7 +143,7 @@ pub async fn one_refresh(o: &Opts, ds: &Devstack, rows: &mut Vec<Row>) -> anyhow
 async fn refresh_pair(
     ds: &Devstack,
     engine: &Engine,
-    ws: &lakepass_core::config::Workspace,
+    ws: &lakepass_config::Workspace,
     direct: &mut Direct,
     n: usize,
     latency: u64,

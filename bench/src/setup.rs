@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use lakepass_core::config::Config;
-use lakepass_core::engine::{Engine, EngineOptions};
-use lakepass_core::http::Http;
-use lakepass_core::store::Store;
-use lakepass_core::{Paths, SystemClock, Vault, VaultKind};
+use lakepass_config::Config;
 use lakepass_devstack::{ClientConfigOptions, DevstackInfo, WorkspaceInfo};
+use lakepass_engine::engine::{Engine, EngineOptions};
+use lakepass_engine::store::Store;
+use lakepass_store::{Paths, Vault, VaultKind};
+use lakepass_wire::SystemClock;
+use lakepass_wire::http::Http;
 
 /// One throwaway Lakepass installation.
 pub struct Home {

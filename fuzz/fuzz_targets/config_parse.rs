@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     static DEFAULT_HOOK: std::sync::Once = std::sync::Once::new();
     DEFAULT_HOOK.call_once(|| drop(std::panic::take_hook()));
     if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(cfg) = lakepass_core::config::Config::parse(text, std::path::Path::new("fuzz.toml")) {
+        if let Ok(cfg) = lakepass_config::Config::parse(text, std::path::Path::new("fuzz.toml")) {
             let _ = cfg.workspaces();
         }
     }

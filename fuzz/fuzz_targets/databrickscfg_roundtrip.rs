@@ -1,7 +1,7 @@
 //! The `~/.databrickscfg` editor on arbitrary files: whatever it accepts, adding our profile
 //! and removing it again gives back the identical bytes, and the profile reads back as written.
 #![no_main]
-use lakepass_core::databrickscfg::{read_profile, remove_profile, upsert_profile};
+use lakepass_store::databrickscfg::{read_profile, remove_profile, upsert_profile};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

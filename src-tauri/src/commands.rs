@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tauri::State;
 
 use lakepass_app::remote::{self, Call};
-use lakepass_core::config::TeamPlan;
+use lakepass_config::TeamPlan;
 
 use crate::events::Event;
 use crate::forms::{self, PresetForm, PresetView};
@@ -132,13 +132,13 @@ pub async fn diagnose(state: State<'_, AppState>, workspace: String) -> Res<serd
 /// Whether the app starts at login.
 #[tauri::command]
 pub fn get_autostart(state: State<'_, AppState>) -> Res<bool> {
-    state.autostart.is_enabled().map_err(|e| AppError::new(lakepass_core::ErrorKind::Autostart, e))
+    state.autostart.is_enabled().map_err(|e| AppError::new(lakepass_engine::ErrorKind::Autostart, e))
 }
 
 /// Turns start-at-login on or off.
 #[tauri::command]
 pub fn set_autostart(state: State<'_, AppState>, enabled: bool) -> Res<()> {
-    state.autostart.set_enabled(enabled).map_err(|e| AppError::new(lakepass_core::ErrorKind::Autostart, e))
+    state.autostart.set_enabled(enabled).map_err(|e| AppError::new(lakepass_engine::ErrorKind::Autostart, e))
 }
 
 /// The IdP presets the first-run set-up offers, with the values each needs.

@@ -25,8 +25,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lakepass_app::follow::Surface;
-use lakepass_core::engine::EngineOptions;
-use lakepass_core::{Paths, UnixTime};
+use lakepass_engine::engine::EngineOptions;
+use lakepass_store::Paths;
+use lakepass_wire::UnixTime;
 use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime, WindowEvent};
 use tauri_plugin_autostart::ManagerExt;
 
@@ -83,7 +84,7 @@ impl<R: Runtime> Autostart for PluginAutostart<R> {
         // so on a fresh account turning it on failed with "No such file or directory".
         if on
             && cfg!(target_os = "linux")
-            && let Some(home) = lakepass_core::launch::user_home()
+            && let Some(home) = lakepass_launch::user_home()
         {
             let dir = home.join(".config").join("autostart");
             std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

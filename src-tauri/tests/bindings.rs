@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use lakepass_core::config::TeamPlan;
-use lakepass_core::doctor::Report;
-use lakepass_core::{ErrorKind, Failure};
+use lakepass_config::TeamPlan;
+use lakepass_doctor::Report;
+use lakepass_engine::{ErrorKind, Failure};
 use lakepass_tray::app_error::AppError;
 use lakepass_tray::events::Event;
 use lakepass_tray::forms::{IdpForm, PresetForm, PresetView, WorkspaceForm};

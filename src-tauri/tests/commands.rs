@@ -5,10 +5,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lakepass_core::Paths;
-use lakepass_core::config::{ConfigDoc, IdpConfig, WorkspaceConfig};
-use lakepass_core::engine::EngineOptions;
-use lakepass_core::vault::VaultKind;
+use lakepass_config::{ConfigDoc, IdpConfig, WorkspaceConfig};
+use lakepass_engine::engine::EngineOptions;
+use lakepass_store::Paths;
+use lakepass_store::vault::VaultKind;
 use lakepass_tray::commands::{AppState, Backend};
 use lakepass_tray::host::{Host, HostOptions};
 use lakepass_tray::platform::{Autostart, Launcher};
@@ -102,7 +102,7 @@ fn get_view_returns_the_joined_view() {
     let v: AppView = serde_json::from_value(invoke(&a.webview, "get_view", json!({})).unwrap()).unwrap();
     assert_eq!(v.workspaces.len(), 2);
     assert_eq!(v.active.as_deref(), Some("dev"));
-    assert_eq!(v.workspaces[0].state, lakepass_core::status::TokenState::NeedsLogin);
+    assert_eq!(v.workspaces[0].state, lakepass_engine::status::TokenState::NeedsLogin);
     assert!(v.workspaces[0].hint.as_deref().unwrap().contains("Sign in to `corp`"));
     assert_eq!(v.idps[0].name, "corp");
     assert!(v.vault.starts_with("file "), "{}", v.vault);
@@ -201,7 +201,7 @@ fn first_run_commands_delegate_to_the_core_rules() {
     assert_eq!(entra["fields"][0]["key"], "tenant");
     assert_eq!(
         entra["redirect_uri"].as_str().unwrap(),
-        lakepass_core::presets::Preset::Entra { tenant: "t".into() }.redirect_uri_to_register()
+        lakepass_admin::presets::Preset::Entra { tenant: "t".into() }.redirect_uri_to_register()
     );
 
     // A preset with a value missing is refused at that field, before anything is saved.
@@ -212,7 +212,7 @@ fn first_run_commands_delegate_to_the_core_rules() {
     assert_eq!(std::fs::read(&a.paths.config).unwrap(), before);
     let form = json!({ "preset": "entra", "values": { "tenant": "contoso" }, "client_id": "app" });
     invoke(&a.webview, "save_idp_preset", json!({ "name": "entra", "form": form })).unwrap();
-    let config = lakepass_core::config::Config::load(&a.paths.config).unwrap();
+    let config = lakepass_config::Config::load(&a.paths.config).unwrap();
     assert_eq!(config.idp["entra"].issuer, "https://login.microsoftonline.com/contoso/v2.0");
 
     // A workspace URL from the address bar: the host, by the core's parser.

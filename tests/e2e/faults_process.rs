@@ -44,7 +44,7 @@ async fn faults_fifty_parallel_token_callers_make_one_exchange() {
     assert_eq!(scim_me(&ws_host(&ds, "dev"), &tokens[0]).await.0, 200);
 }
 
-/// The write hook of debug builds (`lakepass_core::atomic::PAUSE_IN_WRITE` and `…_OF`; named
+/// The write hook of debug builds (`lakepass_store::atomic::PAUSE_IN_WRITE` and `…_OF`; named
 /// here because this crate does not link core).
 const PAUSE_IN_WRITE: &str = "LAKEPASS_TEST_PAUSE_IN_WRITE";
 const PAUSE_IN_WRITE_OF: &str = "LAKEPASS_TEST_PAUSE_IN_WRITE_OF";

@@ -1,9 +1,9 @@
 //! Errors as they cross IPC to the dashboard: a stable [`ErrorKind`] the UI acts on, a message
 //! for people, and the config field at fault when there is one.
 
-use lakepass_core::config::ConfigError;
-use lakepass_core::engine::EngineError;
-use lakepass_core::{BuildError, ErrorKind};
+use lakepass_config::ConfigError;
+use lakepass_engine::engine::EngineError;
+use lakepass_engine::{BuildError, ErrorKind};
 use serde::{Deserialize, Serialize};
 
 /// An error as it crosses IPC: a stable kind the UI can act on, a message for people, and the

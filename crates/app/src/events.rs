@@ -5,8 +5,8 @@
 
 use std::collections::VecDeque;
 
-use lakepass_core::UnixTime;
-use lakepass_core::status::{Snapshot, TokenState};
+use lakepass_engine::status::{Snapshot, TokenState};
+use lakepass_wire::UnixTime;
 use serde::{Deserialize, Serialize};
 
 use crate::view::time_left;
@@ -103,7 +103,7 @@ mod tests {
     use super::*;
     use crate::view::tests::status;
 
-    fn snap(at: i64, ws: Vec<lakepass_core::status::WorkspaceStatus>) -> Snapshot {
+    fn snap(at: i64, ws: Vec<lakepass_engine::status::WorkspaceStatus>) -> Snapshot {
         Snapshot { workspaces: ws, at, warnings: vec![] }
     }
 

@@ -6,7 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lakepass_core::{Clock, SystemClock, UnixTime};
+use lakepass_wire::Clock;
+
+use lakepass_wire::SystemClock;
+
+use lakepass_wire::UnixTime;
 
 use crate::events::Event;
 use crate::host::Host;

@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use lakepass_core::config::{
+use lakepass_admin::presets::{self, Preset};
+use lakepass_config::{
     ConfigDoc, IdpConfig, SubjectTokenKind, TeamFile, TeamPlan, UnknownValue, WorkspaceConfig,
 };
-use lakepass_core::presets::{self, Preset};
-use lakepass_core::{ErrorKind, HostError, WorkspaceHost};
+use lakepass_engine::ErrorKind;
+use lakepass_wire::{HostError, WorkspaceHost};
 use serde::{Deserialize, Serialize};
 
 use crate::app_error::AppError;
@@ -89,7 +90,7 @@ impl IdpForm {
 }
 
 /// An IdP preset as the first-run set-up offers it: the core's table
-/// ([`lakepass_core::presets::PRESETS`]), so the dashboard holds no IdP rules of its own.
+/// ([`lakepass_admin::presets::PRESETS`]), so the dashboard holds no IdP rules of its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct PresetView {
     /// `entra`, `okta`, `auth0`, `keycloak` or `generic`.

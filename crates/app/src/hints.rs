@@ -5,7 +5,11 @@
 //! [`ErrorKind`], never by its text; the sentences themselves are the core's
 //! ([`ErrorKind::hint`]), except the sign-in ones, which name the IdP.
 
-use lakepass_core::{ErrorKind, Failure, TokenState};
+use lakepass_engine::ErrorKind;
+
+use lakepass_engine::Failure;
+
+use lakepass_engine::TokenState;
 
 /// The hint for a workspace in `state` whose last error is `error`; `idp` is its IdP's name.
 pub fn hint(state: TokenState, error: Option<&Failure>, idp: &str) -> Option<String> {

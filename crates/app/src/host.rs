@@ -15,13 +15,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lakepass_core::config::{Config, ConfigDoc, ConfigError};
-use lakepass_core::doctor::{self, DoctorOptions};
-use lakepass_core::engine::{Engine, EngineOptions};
-use lakepass_core::status::{Snapshot, TokenState};
-use lakepass_core::vault::{Vault, VaultKind};
-use lakepass_core::{Daemon, DaemonOptions, EngineBuilder, ErrorKind, Notice};
-use lakepass_core::{Paths, SharedClock, SystemClock};
+use lakepass_config::{Config, ConfigDoc, ConfigError};
+use lakepass_doctor::{self as doctor, DoctorOptions};
+use lakepass_engine::engine::{Engine, EngineOptions};
+use lakepass_engine::status::{Snapshot, TokenState};
+use lakepass_engine::{Daemon, DaemonOptions, EngineBuilder, ErrorKind, Notice};
+use lakepass_store::Paths;
+use lakepass_store::vault::{Vault, VaultKind};
+use lakepass_wire::{SharedClock, SystemClock};
 use tokio::sync::watch;
 
 pub use crate::app_error::AppError;
@@ -415,10 +416,10 @@ impl Host {
         let mut profiles = Vec::new();
         if !owns_socket && let Ok(i) = engine.config().idp(idp) {
             // Another engine (a `lakepass daemon`) owns the socket and holds tokens too.
-            let req = lakepass_core::ipc::SignOutRequest { idp: idp.into(), issuer: i.issuer.clone() };
-            let socket = lakepass_core::ipc::socket_path(engine.paths());
-            if let Ok(lakepass_core::ipc::Reply::SignedOut { removed }) =
-                lakepass_core::ipc::sign_out(&socket, &req).await
+            let req = lakepass_engine::ipc::SignOutRequest { idp: idp.into(), issuer: i.issuer.clone() };
+            let socket = lakepass_engine::ipc::socket_path(engine.paths());
+            if let Ok(lakepass_engine::ipc::Reply::SignedOut { removed }) =
+                lakepass_engine::ipc::sign_out(&socket, &req).await
             {
                 profiles = removed;
             }

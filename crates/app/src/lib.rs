@@ -7,6 +7,9 @@
 //! on macOS and Windows) and, on Linux, `lakepass tray` (a StatusNotifierItem beside the engine,
 //! with no GTK or WebKit in its process). There the dashboard runs as its own process and reaches
 //! the tray's host through [`remote`].
+//!
+//! What it may use: the library crates (`lakepass-wire`, `-store`, `-config`, `-engine`, and the
+//! tools `-launch`, `-doctor`, `-admin`); never a toolkit. What uses it: `src-tauri` and the CLI.
 
 pub mod app_error;
 pub mod events;

@@ -1,7 +1,7 @@
 //! How the tray icon looks: one of four states and a tooltip, chosen purely from the view.
 
-use lakepass_core::UnixTime;
-use lakepass_core::status::TokenState;
+use lakepass_engine::status::TokenState;
+use lakepass_wire::UnixTime;
 
 use crate::menu::status_line;
 use crate::view::AppView;

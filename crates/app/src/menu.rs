@@ -5,8 +5,8 @@
 //! [`MenuAction`]; it rebuilds the menu only when the model's shape changes and otherwise just
 //! updates labels, because menus rebuilt over and over are unreliable on some panels.
 
-use lakepass_core::UnixTime;
-use lakepass_core::status::TokenState;
+use lakepass_engine::status::TokenState;
+use lakepass_wire::UnixTime;
 
 use crate::view::{AppView, McpTokenView, WorkspaceView, time_left};
 
@@ -381,15 +381,16 @@ mod tests {
     #[test]
     fn a_process_warning_is_shown_in_the_menu() {
         let mut v = view_of(&[("dev", TokenState::Fresh, Some(NOW + 600))], Some("dev"));
-        v.warnings.push(lakepass_core::Failure::new(lakepass_core::ErrorKind::LiveService, "port in use"));
+        v.warnings
+            .push(lakepass_engine::Failure::new(lakepass_engine::ErrorKind::LiveService, "port in use"));
         assert!(label(&menu(&v, NOW), "warning-0").contains("-live profiles were removed"));
     }
 
     #[test]
     fn each_mcp_token_has_a_line_under_its_workspace() {
         use crate::view::tests::{scoped, view_with_mcp};
-        use lakepass_core::mcp::McpScope;
-        let failed = lakepass_core::Failure::new(lakepass_core::ErrorKind::FederationRejected, "refused");
+        use lakepass_engine::mcp::McpScope;
+        let failed = lakepass_engine::Failure::new(lakepass_engine::ErrorKind::FederationRejected, "refused");
         let v = view_with_mcp(&[
             scoped(McpScope::Sql, Some(NOW + 52 * 60 + 10), None),
             scoped(McpScope::Genie, None, Some(failed)),

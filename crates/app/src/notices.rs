@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use lakepass_core::UnixTime;
-use lakepass_core::status::TokenState;
+use lakepass_engine::status::TokenState;
+use lakepass_wire::UnixTime;
 
 use crate::view::AppView;
 

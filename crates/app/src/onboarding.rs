@@ -10,8 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lakepass_core::ErrorKind;
-use lakepass_core::config::{Config, TeamPlan};
+use lakepass_config::{Config, TeamPlan};
+use lakepass_engine::ErrorKind;
 
 use crate::app_error::AppError;
 use crate::events::Level;

@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lakepass_core::Paths;
+use lakepass_store::Paths;
 
 use crate::notices::Notice;
 
@@ -107,7 +107,7 @@ pub fn desktop_prefers_dark() -> bool {
 
 /// Launches through the `lakepass` CLI: `lakepass --config <file> launch claude --new-terminal
 /// --workspace W` and `… launch terminal --workspace W`. The launch logic stays in the CLI
-/// (`lakepass_core::launch`), one implementation for the CLI and both trays; the CLI starts the
+/// (`lakepass_launch`), one implementation for the CLI and both trays; the CLI starts the
 /// terminal detached and returns, so waiting for it is short.
 #[derive(Debug, Clone)]
 pub struct CliLauncher {

@@ -4,7 +4,7 @@
 //! Every dashboard command is a [`Call`]; [`dispatch`] carries one out on a host, so the
 //! in-process app (macOS, Windows) and the socket below run the same code. On Unix the tray
 //! serves calls on `app.sock`, beside the engine socket and with its same-user checks
-//! (`lakepass_core::ipc::LocalListener`): one JSON line in, one line out (`{"ok": …}` or
+//! (`lakepass_engine::ipc::LocalListener`): one JSON line in, one line out (`{"ok": …}` or
 //! `{"err": AppError}`). A [`Call::Follow`] connection instead stays open and gets the current
 //! view and events at once, then each new one, until the tray quits — which is how the
 //! dashboard knows to close with it. Nothing on this socket carries a token: views hold expiry
@@ -12,8 +12,9 @@
 
 use std::sync::Arc;
 
-use lakepass_core::config::TeamPlan;
-use lakepass_core::{ErrorKind, Paths};
+use lakepass_config::TeamPlan;
+use lakepass_engine::ErrorKind;
+use lakepass_store::Paths;
 use serde::{Deserialize, Serialize};
 
 use crate::app_error::AppError;
@@ -33,7 +34,7 @@ pub const APP_SOCKET_NAME: &str = "app.sock";
 
 /// Where the tray serves the dashboard: the engine socket's folder, `app.sock`.
 pub fn app_socket_path(paths: &Paths) -> std::path::PathBuf {
-    let engine = lakepass_core::ipc::socket_path(paths);
+    let engine = lakepass_engine::ipc::socket_path(paths);
     engine.with_file_name(APP_SOCKET_NAME)
 }
 

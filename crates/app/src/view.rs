@@ -7,10 +7,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lakepass_core::config::Config;
-use lakepass_core::engine::ScopedStatus;
-use lakepass_core::status::{Snapshot, TokenState};
-use lakepass_core::{Failure, UnixTime};
+use lakepass_config::Config;
+use lakepass_engine::Failure;
+use lakepass_engine::engine::ScopedStatus;
+use lakepass_engine::status::{Snapshot, TokenState};
+use lakepass_wire::UnixTime;
 use serde::{Deserialize, Serialize};
 
 use crate::hints;
@@ -123,7 +124,7 @@ pub struct Context<'a> {
     pub sessions: &'a BTreeMap<String, bool>,
     /// IdPs with a sign-in under way.
     pub signing_in: &'a BTreeSet<String>,
-    /// The engine's managed-MCP tokens ([`lakepass_core::engine::Engine::scoped_status`]).
+    /// The engine's managed-MCP tokens ([`lakepass_engine::engine::Engine::scoped_status`]).
     pub scoped: &'a [ScopedStatus],
     /// The time their states are judged at.
     pub now: UnixTime,
@@ -187,12 +188,12 @@ pub fn build(cx: &Context<'_>, snap: &Snapshot) -> AppView {
 /// the engine holds for it (`ScopedStatus` with nothing held when it has none yet).
 fn mcp_tokens(
     config: &Config,
-    ws: &lakepass_core::config::Workspace,
+    ws: &lakepass_config::Workspace,
     scoped: &[ScopedStatus],
     now: UnixTime,
 ) -> Vec<McpTokenView> {
-    let servers = lakepass_core::mcp::servers(config, ws);
-    lakepass_core::mcp::scopes(config, ws)
+    let servers = lakepass_engine::mcp::servers(config, ws);
+    lakepass_engine::mcp::scopes(config, ws)
         .into_iter()
         .map(|scope| {
             let held = scoped.iter().find(|s| s.workspace == ws.name && s.scope == scope).cloned();
@@ -230,12 +231,12 @@ impl AppView {
 }
 
 /// "52 min", "1 h 05 min", "<1 min", "expired": the core's coarse words for time left.
-pub use lakepass_core::status::time_left_coarse as time_left;
+pub use lakepass_engine::status::time_left_coarse as time_left;
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use lakepass_core::status::WorkspaceStatus;
+    use lakepass_engine::status::WorkspaceStatus;
 
     pub(crate) const CONFIG: &str = r#"
 active = "dev"
@@ -267,7 +268,7 @@ scopes = ["sql", "serving"]
             expires_at,
             refresh_due_at: expires_at.map(|e| e - 300),
             last_error: matches!(state, TokenState::Failed)
-                .then(|| Failure::new(lakepass_core::ErrorKind::Network, "the workspace did not answer")),
+                .then(|| Failure::new(lakepass_engine::ErrorKind::Network, "the workspace did not answer")),
         }
     }
 
@@ -370,11 +371,11 @@ scopes = ["sql", "serving"]
         }
     }
 
-    use lakepass_core::mcp::McpScope;
+    use lakepass_engine::mcp::McpScope;
 
     #[test]
     fn a_workspace_with_an_mcp_table_lists_a_token_per_scope_with_the_cores_state() {
-        let failed = Failure::new(lakepass_core::ErrorKind::FederationRejected, "scope genie refused");
+        let failed = Failure::new(lakepass_engine::ErrorKind::FederationRejected, "scope genie refused");
         let v = view_with_mcp(&[
             scoped(McpScope::Sql, Some(1_000 + 52 * 60), None),
             scoped(McpScope::Genie, None, Some(failed.clone())),

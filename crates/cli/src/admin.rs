@@ -7,11 +7,12 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
-use lakepass_core::admin::{
-    self, Account, AdminRequest, EndpointSpec, GatewaySpec, Pii, PolicySpec, ServicePrincipalId,
+use lakepass_admin::{
+    self as admin, Account, AdminRequest, EndpointSpec, GatewaySpec, Pii, PolicySpec, ServicePrincipalId,
 };
-use lakepass_core::config::{Config, Workspace};
-use lakepass_core::{Paths, Secret};
+use lakepass_config::{Config, Workspace};
+use lakepass_store::Paths;
+use lakepass_wire::Secret;
 
 use crate::app;
 use crate::output::{self, Exit};

@@ -1,8 +1,9 @@
 //! Building the engine a command runs on, the one way the core builds it.
 
-use lakepass_core::config::Config;
-use lakepass_core::engine::vault_kind_from_env;
-use lakepass_core::{Engine, EngineBuilder, Paths, VaultKind};
+use lakepass_config::Config;
+use lakepass_engine::engine::vault_kind_from_env;
+use lakepass_engine::{Engine, EngineBuilder};
+use lakepass_store::{Paths, VaultKind};
 
 /// Loads the config file.
 pub fn load_config(paths: &Paths) -> anyhow::Result<Config> {
@@ -24,8 +25,8 @@ pub async fn engine_with_vault(paths: &Paths, kind: Option<VaultKind>) -> anyhow
 }
 
 /// Opens the vault alone (for commands that need no engine), honouring `LAKEPASS_VAULT`.
-pub async fn open_vault(paths: &Paths) -> anyhow::Result<lakepass_core::Vault> {
-    Ok(lakepass_core::Vault::open(&paths.data_dir, vault_kind_from_env()?)
+pub async fn open_vault(paths: &Paths) -> anyhow::Result<lakepass_store::Vault> {
+    Ok(lakepass_store::Vault::open(&paths.data_dir, vault_kind_from_env()?)
         .await
-        .map_err(lakepass_core::BuildError::from)?)
+        .map_err(lakepass_engine::BuildError::from)?)
 }

@@ -4,7 +4,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use lakepass_core::{Paths, ipc};
+use lakepass_engine::ipc;
+use lakepass_store::Paths;
 
 use crate::{app, output};
 
@@ -31,7 +32,7 @@ pub struct LogoutArgs {
 }
 
 /// Picks the IdP: the named one, else the active workspace's, else the only one.
-pub fn pick_idp(config: &lakepass_core::config::Config, name: Option<String>) -> anyhow::Result<String> {
+pub fn pick_idp(config: &lakepass_config::Config, name: Option<String>) -> anyhow::Result<String> {
     if let Some(n) = name {
         config.idp(&n)?;
         return Ok(n);

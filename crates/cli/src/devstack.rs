@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use lakepass_core::config::{ConfigDoc, IdpConfig, SubjectTokenKind, WorkspaceConfig};
-use lakepass_core::{Daemon, DaemonOptions, Paths};
+use lakepass_config::{ConfigDoc, IdpConfig, SubjectTokenKind, WorkspaceConfig};
 use lakepass_devstack::{Devstack, DevstackOptions};
+use lakepass_engine::{Daemon, DaemonOptions};
+use lakepass_store::Paths;
 
 use crate::{app, output};
 
@@ -179,7 +180,7 @@ pub async fn demo(user_paths: &Paths, a: DemoArgs) -> anyhow::Result<ExitCode> {
         paths.config.display(),
         paths.databrickscfg.display()
     );
-    let engine = app::engine_with_vault(&paths, Some(lakepass_core::vault::VaultKind::File)).await?;
+    let engine = app::engine_with_vault(&paths, Some(lakepass_store::vault::VaultKind::File)).await?;
     let no_browser = a.no_browser;
     let (tx, rx) = tokio::sync::oneshot::channel::<url::Url>();
     let on_url = move |url: &url::Url| {
@@ -204,7 +205,7 @@ pub async fn demo(user_paths: &Paths, a: DemoArgs) -> anyhow::Result<ExitCode> {
     if let Some((ws, e)) = failures.first() {
         anyhow::bail!("exchange for {ws} failed: {e}");
     }
-    let q = |p: &Path| lakepass_core::launch::sh_quote(&p.display().to_string());
+    let q = |p: &Path| lakepass_engine::sink::sh_quote(&p.display().to_string());
     eprintln!(
         "Watching tokens refresh (each ~{} s before expiry). In another terminal:\n  LAKEPASS_VAULT=file LAKEPASS_DATA_DIR={} DATABRICKS_CONFIG_FILE={} lakepass status --config {}",
         (a.token_ttl / 2).min(60),

@@ -5,11 +5,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use lakepass_core::config::Config;
-use lakepass_core::doctor::{self, DoctorOptions, Report, StepStatus};
-use lakepass_core::http::Http;
-use lakepass_core::store::Store;
-use lakepass_core::{Paths, Secret, SystemClock, admin};
+use lakepass_admin as admin;
+use lakepass_config::Config;
+use lakepass_doctor::{self as doctor, DoctorOptions, Report, StepStatus};
+use lakepass_engine::store::Store;
+use lakepass_store::Paths;
+use lakepass_wire::http::Http;
+use lakepass_wire::{Secret, SystemClock};
 
 use crate::app;
 use crate::output::Exit;

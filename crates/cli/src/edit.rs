@@ -3,12 +3,14 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use lakepass_core::config::{Config, ConfigDoc, SubjectTokenKind, Workspace, WorkspaceAuth, WorkspaceConfig};
-use lakepass_core::sink::{helper_profile_name, live_profile_name};
-use lakepass_core::{HostError, Paths, Store, WorkspaceHost, WorkspaceUrl, databrickscfg};
+use lakepass_config::{Config, ConfigDoc, SubjectTokenKind, Workspace, WorkspaceAuth, WorkspaceConfig};
+use lakepass_engine::Store;
+use lakepass_engine::sink::{helper_profile_name, live_profile_name};
+use lakepass_store::{Paths, databrickscfg};
+use lakepass_wire::{HostError, WorkspaceHost, WorkspaceUrl};
 
 use crate::output::usage;
-use lakepass_core::presets::{self, Preset};
+use lakepass_admin::presets::{self, Preset};
 
 /// `lakepass workspace …`
 #[derive(Subcommand, Debug)]
@@ -273,16 +275,14 @@ pub async fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
                     let authority =
                         presets::entra_authority(std::env::var("LAKEPASS_ENTRA_AUTHORITY").ok().as_deref())?;
                     let trust = doc.to_config(&paths.config).map(|c| c.trust()).unwrap_or_default();
-                    let http = lakepass_core::http::Http::with_trust(&trust);
+                    let http = lakepass_wire::http::Http::with_trust(&trust);
                     Some(presets::resolve_entra_tenant(&http, &authority, p).await?)
                 }
                 None => None,
             };
             let mut cfg = match &preset {
                 Some(p) => p.idp_config(&a.client_id),
-                None => {
-                    lakepass_core::config::IdpConfig::new(a.issuer.clone().unwrap_or_default(), &a.client_id)
-                }
+                None => lakepass_config::IdpConfig::new(a.issuer.clone().unwrap_or_default(), &a.client_id),
             };
             if let (Some(_), Some(issuer)) = (&a.preset, &a.issuer)
                 && a.preset.as_deref() != Some("generic")
@@ -379,7 +379,7 @@ fn said(made: &[String]) -> String {
 fn set_secret(paths: &Paths, name: &str) -> anyhow::Result<ExitCode> {
     let cfg = Config::load(&paths.config)?;
     let ws = cfg.workspace(Some(name))?;
-    if !lakepass_core::roles::is_m2m(&ws) {
+    if !lakepass_engine::roles::is_m2m(&ws) {
         return Err(usage(format!(
             "workspace `{name}` is not an M2M workspace; set `auth = \"m2m\"` and `client_id` first"
         )));
@@ -397,8 +397,8 @@ fn set_secret(paths: &Paths, name: &str) -> anyhow::Result<ExitCode> {
         s.spawn(|| {
             rt.block_on(async {
                 let vault = crate::app::open_vault(&paths2).await?;
-                let store = lakepass_core::store::Store::new(vault);
-                lakepass_core::roles::set_m2m_secret(&store, &ws, &secret).await?;
+                let store = lakepass_engine::store::Store::new(vault);
+                lakepass_engine::roles::set_m2m_secret(&store, &ws, &secret).await?;
                 anyhow::Ok(store.vault().location())
             })
         })
@@ -411,7 +411,7 @@ fn set_secret(paths: &Paths, name: &str) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn read_secret(prompt: &str) -> anyhow::Result<lakepass_core::Secret> {
+fn read_secret(prompt: &str) -> anyhow::Result<lakepass_wire::Secret> {
     use std::io::{BufRead, IsTerminal, Write};
     let stdin = std::io::stdin();
     let tty = stdin.is_terminal();
@@ -427,7 +427,7 @@ fn read_secret(prompt: &str) -> anyhow::Result<lakepass_core::Secret> {
         eprintln!();
     }
     read?;
-    Ok(lakepass_core::Secret::new(line.trim_end_matches(['\n', '\r'])))
+    Ok(lakepass_wire::Secret::new(line.trim_end_matches(['\n', '\r'])))
 }
 
 /// Turns terminal echo off or on (`stty`); where that is unavailable the prompt still works,

@@ -25,10 +25,12 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
-use lakepass_core::config::{Config, Workspace};
-use lakepass_core::sink::{helper_profile_name, live_profile_name};
-use lakepass_core::{Clock as _, Paths, SystemClock};
-use lakepass_core::{ErrorKind, WorkspaceHost};
+use lakepass_config::{Config, Workspace};
+use lakepass_engine::ErrorKind;
+use lakepass_engine::sink::{helper_profile_name, live_profile_name};
+use lakepass_store::Paths;
+use lakepass_wire::Clock as _;
+use lakepass_wire::{SystemClock, WorkspaceHost};
 use serde::Serialize;
 
 use crate::tokens;

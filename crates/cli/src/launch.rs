@@ -1,6 +1,6 @@
 //! `launch claude`, `launch terminal`, `exec` and `env`: start tools already wired to a
 //! workspace. The decisions (environment, settings, which terminal with which argv) are pure
-//! functions in `lakepass_core::launch`; this file only gathers inputs (config, environment,
+//! functions in `lakepass_launch`; this file only gathers inputs (config, environment,
 //! PATH), tells the user what it changed, and hands over.
 
 use std::path::{Path, PathBuf};
@@ -9,21 +9,22 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use lakepass_core::ErrorKind;
-use lakepass_core::audit::{self, AuditEvent, EventKind};
-use lakepass_core::config::{Config, Workspace};
-use lakepass_core::launch::models::cached_or_discover;
-use lakepass_core::launch::{
-    self, CURRENT_PLATFORM, ClaudeGateway, EnvChanges, LaunchError, TerminalContext, claude_plan,
+use lakepass_config::{Config, Workspace};
+use lakepass_engine::ErrorKind;
+use lakepass_engine::audit::{self, AuditEvent, EventKind};
+use lakepass_engine::sink::live_profile_name;
+use lakepass_launch::models::cached_or_discover;
+use lakepass_launch::{
+    self as launch, CURRENT_PLATFORM, ClaudeGateway, EnvChanges, LaunchError, TerminalContext, claude_plan,
     claude_settings_path, effective_ttl_ms, export_lines, helper_command, pass_on_ca, settings_conflicts,
     terminal_candidates, terminal_invocation, workspace_ca_files, workspace_env, write_ca_files,
 };
-use lakepass_core::secret::Secret;
-use lakepass_core::sink::live_profile_name;
-use lakepass_core::{Clock, Paths, SystemClock};
+use lakepass_store::Paths;
+use lakepass_wire::secret::Secret;
+use lakepass_wire::{Clock, SystemClock};
 
 use crate::app;
-use crate::tokens::WorkspaceArg;
+use crate::args::WorkspaceArg;
 
 /// `lakepass launch …`.
 #[derive(Subcommand, Debug)]
@@ -197,7 +198,7 @@ async fn claude(paths: &Paths, a: ClaudeArgs) -> anyhow::Result<ExitCode> {
 /// (cached a day), and only when it cannot be asked the last-resort names, said in a warning.
 async fn claude_gateway(
     paths: &Paths,
-    engine: &lakepass_core::Engine,
+    engine: &lakepass_engine::Engine,
     ws: &Workspace,
     token: &Secret,
 ) -> ClaudeGateway {
@@ -306,7 +307,7 @@ fn open_terminal(
     };
     if !dir.is_dir() {
         return Err(crate::output::problem(
-            lakepass_core::ErrorKind::Config,
+            lakepass_engine::ErrorKind::Config,
             format!(
                 "the launch folder {} does not exist; create it, or change `launch_dir` in {}",
                 dir.display(),
@@ -370,7 +371,7 @@ fn tell_removed(env: &EnvChanges, ws: &Workspace) {
 fn hint_live_profile(paths: &Paths, ws: &Workspace) {
     let name = live_profile_name(ws);
     let text = std::fs::read_to_string(&paths.databrickscfg).unwrap_or_default();
-    if !matches!(lakepass_core::databrickscfg::read_profile(&text, &name), Ok(Some(_))) {
+    if !matches!(lakepass_store::databrickscfg::read_profile(&text, &name), Ok(Some(_))) {
         eprintln!(
             "note: profile `{name}` is not in {} yet; Lakepass writes it while `lakepass daemon` or the \
              Lakepass app runs, and the Databricks tools need it",

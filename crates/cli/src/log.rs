@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use lakepass_core::Paths;
-use lakepass_core::audit::{AuditLog, Outcome};
+use lakepass_engine::audit::{AuditLog, Outcome};
+use lakepass_store::Paths;
 
 /// Arguments of `log`.
 #[derive(Args, Debug)]

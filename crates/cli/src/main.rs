@@ -3,6 +3,7 @@
 
 mod admin;
 mod app;
+mod args;
 mod auth;
 mod devstack;
 mod doctor;
@@ -112,7 +113,7 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let paths = lakepass_core::Paths::from_env(cli.config.as_deref());
+    let paths = lakepass_store::Paths::from_env(cli.config.as_deref());
     let result = rt.block_on(async move {
         match cli.command {
             Command::Login(a) => auth::login(&paths, a).await,

@@ -4,11 +4,12 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use lakepass_core::engine::{Engine, ScopedStatus};
-use lakepass_core::{Paths, UnixTime};
+use lakepass_engine::engine::{Engine, ScopedStatus};
+use lakepass_store::Paths;
+use lakepass_wire::UnixTime;
 use serde_json::{Value, json};
 
-use crate::tokens::WorkspaceArg;
+use crate::args::WorkspaceArg;
 use crate::{app, output};
 
 /// `lakepass mcp …`.
@@ -38,7 +39,7 @@ pub async fn mcp(paths: &Paths, cmd: McpCmd) -> anyhow::Result<ExitCode> {
 fn list(paths: &Paths, a: ListArgs) -> anyhow::Result<ExitCode> {
     let config = app::load_config(paths)?;
     let ws = config.workspace(a.ws.workspace.as_deref())?;
-    let servers = lakepass_core::mcp::servers(&config, &ws);
+    let servers = lakepass_engine::mcp::servers(&config, &ws);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&json!({ "workspace": ws.name, "servers": servers }))?);
         return Ok(ExitCode::SUCCESS);
@@ -68,7 +69,7 @@ pub fn status_rows(engine: &Engine, scoped: &[ScopedStatus], now: UnixTime) -> V
         .map(|s| {
             let servers: Vec<String> = engine
                 .workspace_named(&s.workspace)
-                .map(|ws| lakepass_core::mcp::servers(engine.config(), ws))
+                .map(|ws| lakepass_engine::mcp::servers(engine.config(), ws))
                 .unwrap_or_default()
                 .into_iter()
                 .filter(|m| m.scope == s.scope)
@@ -91,7 +92,7 @@ pub fn status_rows(engine: &Engine, scoped: &[ScopedStatus], now: UnixTime) -> V
 /// The `status` lines of `workspace`'s scoped tokens.
 pub fn print_status(engine: &Engine, workspace: &str, scoped: &[ScopedStatus], now: UnixTime) {
     let Some(ws) = engine.workspace_named(workspace) else { return };
-    for scope in lakepass_core::mcp::scopes(engine.config(), ws) {
+    for scope in lakepass_engine::mcp::scopes(engine.config(), ws) {
         let held = scoped.iter().find(|s| s.workspace == workspace && s.scope == scope);
         let left = match held.and_then(|s| s.expires_at) {
             Some(e) if e > now => format!("{} left", output::time_left(e - now)),
@@ -108,41 +109,39 @@ pub fn print_status(engine: &Engine, workspace: &str, scoped: &[ScopedStatus], n
 /// The `--mcp-config` JSON `launch claude` passes for `ws`: each managed server with a
 /// `headersHelper` running this `lakepass` for that server's scope. `None` when `ws` offers none.
 pub fn launch_config(
-    config: &lakepass_core::config::Config,
-    ws: &lakepass_core::config::Workspace,
+    config: &lakepass_config::Config,
+    ws: &lakepass_config::Workspace,
     lakepass: &std::path::Path,
     config_file: Option<&std::path::Path>,
 ) -> anyhow::Result<Option<Value>> {
-    let servers = lakepass_core::mcp::servers(config, ws);
+    let servers = lakepass_engine::mcp::servers(config, ws);
     if servers.is_empty() {
         return Ok(None);
     }
     let mut helpers = std::collections::BTreeMap::new();
-    for scope in lakepass_core::mcp::scopes(config, ws) {
-        helpers.insert(
-            scope,
-            lakepass_core::launch::headers_helper_command(lakepass, config_file, &ws.name, scope)?,
-        );
+    for scope in lakepass_engine::mcp::scopes(config, ws) {
+        helpers
+            .insert(scope, lakepass_launch::headers_helper_command(lakepass, config_file, &ws.name, scope)?);
     }
-    Ok(Some(lakepass_core::launch::mcp_config(&servers, |s| helpers[&s].clone())))
+    Ok(Some(lakepass_launch::mcp_config(&servers, |s| helpers[&s].clone())))
 }
 
 /// `refresh --scope S`: a new token for scope `S` of each of `targets` that offers it.
 pub async fn refresh_scoped(
     engine: &Engine,
-    targets: &[lakepass_core::config::Workspace],
-    scope: lakepass_core::mcp::McpScope,
+    targets: &[lakepass_config::Workspace],
+    scope: lakepass_engine::mcp::McpScope,
 ) -> anyhow::Result<ExitCode> {
     let mut code = None;
     for ws in targets {
-        if !lakepass_core::mcp::scopes(engine.config(), ws).contains(&scope) {
+        if !lakepass_engine::mcp::scopes(engine.config(), ws).contains(&scope) {
             continue;
         }
         match engine.refresh_scoped(ws, scope, true).await {
             Ok(t) => eprintln!(
                 "✓ {} `{scope}`: new token, {} left",
                 ws.name,
-                output::time_left(t.expires_at - lakepass_core::Clock::now(&lakepass_core::SystemClock))
+                output::time_left(t.expires_at - lakepass_wire::Clock::now(&lakepass_wire::SystemClock))
             ),
             Err(e) => {
                 eprintln!("✗ {} `{scope}`: {e}", ws.name);
@@ -160,7 +159,7 @@ pub async fn refresh_scoped(
 pub async fn doctor(paths: &Paths, workspace: Option<&str>, as_json: bool) -> anyhow::Result<ExitCode> {
     let engine = app::engine(paths).await?;
     let ws = engine.config().workspace(workspace)?;
-    let report = lakepass_core::doctor::check_mcp(&engine, &ws).await;
+    let report = lakepass_doctor::check_mcp(&engine, &ws).await;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if report.checks.is_empty() {
@@ -178,8 +177,8 @@ pub async fn doctor(paths: &Paths, workspace: Option<&str>, as_json: bool) -> an
     if report.ok { Ok(ExitCode::SUCCESS) } else { Err(output::Exit(5).into()) }
 }
 
-fn describe(f: &lakepass_core::doctor::McpFinding) -> String {
-    use lakepass_core::doctor::McpFinding as F;
+fn describe(f: &lakepass_doctor::McpFinding) -> String {
+    use lakepass_doctor::McpFinding as F;
     match f {
         F::Ok => "works".into(),
         F::ScopeNotGranted { status, error, description } => format!(

@@ -7,7 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use lakepass_core::{BuildError, EngineError, ErrorKind};
+use lakepass_engine::BuildError;
+
+use lakepass_engine::EngineError;
+
+use lakepass_engine::ErrorKind;
 
 /// An error that carries its exit code.
 #[derive(Debug)]
@@ -74,18 +78,18 @@ pub fn kind_of(e: &anyhow::Error) -> Option<ErrorKind> {
             Some(be.kind())
         } else if let Some(p) = cause.downcast_ref::<Problem>() {
             Some(p.kind)
-        } else if let Some(p) = cause.downcast_ref::<lakepass_core::presets::PresetError>() {
+        } else if let Some(p) = cause.downcast_ref::<lakepass_admin::presets::PresetError>() {
             Some(p.kind())
-        } else if let Some(a) = cause.downcast_ref::<lakepass_core::admin::AdminError>() {
+        } else if let Some(a) = cause.downcast_ref::<lakepass_admin::AdminError>() {
             Some(a.kind())
-        } else if let Some(w) = cause.downcast_ref::<lakepass_core::admin::WhoamiError>() {
+        } else if let Some(w) = cause.downcast_ref::<lakepass_admin::WhoamiError>() {
             Some(w.kind())
-        } else if let Some(l) = cause.downcast_ref::<lakepass_core::launch::LaunchError>() {
+        } else if let Some(l) = cause.downcast_ref::<lakepass_launch::LaunchError>() {
             Some(l.kind())
-        } else if cause.is::<lakepass_core::HostError>() {
+        } else if cause.is::<lakepass_wire::HostError>() {
             Some(ErrorKind::Invalid)
         } else {
-            cause.downcast_ref::<lakepass_core::config::ConfigError>().map(|_| ErrorKind::Config)
+            cause.downcast_ref::<lakepass_config::ConfigError>().map(|_| ErrorKind::Config)
         }
     })
 }
@@ -150,7 +154,7 @@ pub async fn with_spinner<T>(message: &str, fut: impl std::future::Future<Output
     out
 }
 
-pub use lakepass_core::status::time_left;
+pub use lakepass_engine::status::time_left;
 
 /// RFC 3339 for a UNIX time.
 pub fn rfc3339(t: i64) -> String {

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use lakepass_core::Paths;
-use lakepass_core::config::{ConfigDoc, TeamChange, TeamEntry, TeamFile, TeamPlan};
+use lakepass_config::{ConfigDoc, TeamChange, TeamEntry, TeamFile, TeamPlan};
+use lakepass_store::Paths;
 
 use crate::auth::{self, LoginArgs};
 use crate::output::usage;
@@ -120,7 +120,7 @@ fn entry_lines(e: &TeamEntry) -> String {
 
 #[cfg(test)]
 mod tests {
-    use lakepass_core::config::{TeamField, TeamSection};
+    use lakepass_config::{TeamField, TeamSection};
 
     use super::*;
 

@@ -4,24 +4,18 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use lakepass_core::config::Workspace;
-use lakepass_core::engine::Engine;
-use lakepass_core::mcp::McpScope;
-use lakepass_core::sink::read_state_snapshot;
-use lakepass_core::{Clock, Daemon, DaemonOptions, ErrorKind, Paths, SystemClock, TokenState, VaultKind};
-use lakepass_core::{Secret, UnixTime, ipc};
+use lakepass_config::Workspace;
+use lakepass_engine::engine::Engine;
+use lakepass_engine::mcp::McpScope;
+use lakepass_engine::sink::read_state_snapshot;
+use lakepass_engine::{Daemon, DaemonOptions, ErrorKind, TokenState, ipc};
+use lakepass_store::{Paths, VaultKind};
+use lakepass_wire::{Clock, Secret, SystemClock, UnixTime};
 use serde::Serialize;
 
 use crate::app;
+use crate::args::WorkspaceArg;
 use crate::output::{self, Exit};
-
-/// `--workspace`.
-#[derive(Args, Debug)]
-pub struct WorkspaceArg {
-    /// Workspace name from the config [default: the active workspace]
-    #[arg(long, short = 'w')]
-    pub workspace: Option<String>,
-}
 
 /// Arguments of `status`.
 #[derive(Args, Debug)]
@@ -55,7 +49,7 @@ pub struct TokenArgs {
 }
 
 fn parse_scope(s: &str) -> Result<McpScope, String> {
-    s.parse().map_err(|e: lakepass_core::mcp::UnknownScope| e.to_string())
+    s.parse().map_err(|e: lakepass_engine::mcp::UnknownScope| e.to_string())
 }
 
 fn workspace(engine: &Engine, name: Option<&str>) -> anyhow::Result<Workspace> {

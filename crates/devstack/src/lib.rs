@@ -2,7 +2,7 @@
 //! (`dev` and `prod`), faithful enough to be both Lakepass's embedded demo default and the peer
 //! its tests talk to over real HTTP.
 //!
-//! It deliberately does not depend on `lakepass-core`: it plays the *other* party, so it must not
+//! It deliberately depends on no other Lakepass crate: it plays the *other* party, so it must not
 //! share code (or bugs) with the client it tests. Every listener binds loopback only.
 //!
 //! ```no_run

@@ -2,16 +2,16 @@
 //! engine, forced refresh, launches through a fake, and a start with no config at all. No
 //! display, no tray host, no notification server: this is also the headless-start check.
 
-use lakepass_core::ErrorKind;
+use lakepass_engine::ErrorKind;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lakepass_core::Paths;
-use lakepass_core::config::{ConfigDoc, IdpConfig, WorkspaceConfig};
-use lakepass_core::engine::EngineOptions;
-use lakepass_core::status::TokenState;
-use lakepass_core::vault::VaultKind;
+use lakepass_config::{ConfigDoc, IdpConfig, WorkspaceConfig};
 use lakepass_devstack::{Devstack, DevstackOptions};
+use lakepass_engine::engine::EngineOptions;
+use lakepass_engine::status::TokenState;
+use lakepass_store::Paths;
+use lakepass_store::vault::VaultKind;
 
 use super::*;
 use crate::platform::Launcher;
@@ -148,7 +148,7 @@ async fn a_fetched_mcp_token_shows_under_its_workspace_with_its_scope_and_expiry
     // What Claude Code's headersHelper makes the engine do: exchange the SQL server's token.
     let engine = host.engine().unwrap();
     let ws = engine.workspace_named("dev").unwrap().clone();
-    let token = engine.scoped_token(&ws, lakepass_core::mcp::McpScope::Sql).await.unwrap();
+    let token = engine.scoped_token(&ws, lakepass_engine::mcp::McpScope::Sql).await.unwrap();
     // The engine announces no snapshot for it: the host's poll picks it up.
     let v = until(&host, "the SQL token in the view", |v| {
         mcp(v, "dev").first().is_some_and(|m| m.state == TokenState::Fresh)
@@ -247,12 +247,12 @@ async fn switching_workspace_is_saved_for_the_cli_and_refresh_now_mints_new_toke
     let first = until(&host, "fresh", |v| state(v, "prod") == TokenState::Fresh).await;
     host.set_active("prod").unwrap();
     assert_eq!(host.view().active.as_deref(), Some("prod"));
-    let config = lakepass_core::config::Config::load(&f.paths.config).unwrap();
+    let config = lakepass_config::Config::load(&f.paths.config).unwrap();
     assert_eq!(config.active.as_deref(), Some("prod"));
     assert!(host.set_active("nope").is_err());
     let token = |f: &Fixture| {
         let cfg = std::fs::read_to_string(&f.paths.databrickscfg).unwrap();
-        let prod = lakepass_core::databrickscfg::read_profile(&cfg, "prod").unwrap().unwrap();
+        let prod = lakepass_store::databrickscfg::read_profile(&cfg, "prod").unwrap().unwrap();
         prod.into_iter().find(|(k, _)| k == "token").map(|(_, v)| v).unwrap()
     };
     let before = token(&f);

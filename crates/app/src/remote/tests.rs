@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use lakepass_core::ErrorKind;
-use lakepass_core::status::TokenState;
+use lakepass_engine::ErrorKind;
+use lakepass_engine::status::TokenState;
 
 use super::*;
 use crate::host::tests::{fixture, state, until};

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lakepass_core::ErrorKind;
-use lakepass_core::ipc::{LocalListener, connect_local, remove_local};
+use lakepass_engine::ErrorKind;
+use lakepass_engine::ipc::{LocalListener, connect_local, remove_local};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::task::{JoinHandle, JoinSet};

@@ -35,12 +35,12 @@ mod sni;
 
 /// Runs the tray until Quit, Ctrl-C or SIGTERM.
 #[cfg(target_os = "linux")]
-pub async fn tray(paths: &lakepass_core::Paths, args: TrayArgs) -> anyhow::Result<ExitCode> {
+pub async fn tray(paths: &lakepass_store::Paths, args: TrayArgs) -> anyhow::Result<ExitCode> {
     run::run(paths, args).await
 }
 
 /// Elsewhere the Lakepass app has its own tray.
 #[cfg(not(target_os = "linux"))]
-pub async fn tray(_paths: &lakepass_core::Paths, _args: TrayArgs) -> anyhow::Result<ExitCode> {
+pub async fn tray(_paths: &lakepass_store::Paths, _args: TrayArgs) -> anyhow::Result<ExitCode> {
     anyhow::bail!("`lakepass tray` is the Linux tray; on this system start the Lakepass app instead")
 }

@@ -11,8 +11,8 @@ use lakepass_app::menu::MenuAction;
 use lakepass_app::onboarding;
 use lakepass_app::platform::{self, CliLauncher, DesktopNotifier, Notifier};
 use lakepass_app::remote::{self, Call, OnShow, RemoteHost, Server};
-use lakepass_core::Paths;
-use lakepass_core::engine::{EngineOptions, vault_kind_from_env};
+use lakepass_engine::engine::{EngineOptions, vault_kind_from_env};
+use lakepass_store::Paths;
 use tokio::sync::mpsc;
 
 use super::TrayArgs;

@@ -14,7 +14,7 @@ use lakepass_app::follow::Surface;
 use lakepass_app::look::{self, IconState};
 use lakepass_app::menu::{self, MenuAction, MenuEntry, MenuModel};
 use lakepass_app::view::AppView;
-use lakepass_core::UnixTime;
+use lakepass_wire::UnixTime;
 use tokio::sync::{mpsc, watch};
 
 /// What the item shows; the update task applies the latest one.

@@ -1,0 +1,327 @@
+//! The IdP side: interactive sign-in, sign-out, and the IdP session every workspace's exchange
+//! starts from (refreshed under a per-IdP lock, one refresh serving every workspace).
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::error::LoginCause;
+use super::state::Runtime;
+use super::{Engine, EngineError, LOCK_TIMEOUT};
+use crate::audit::{AuditEvent, EventKind};
+use crate::error::ErrorKind;
+use lakepass_config::{SubjectTokenKind, Workspace};
+use lakepass_store::lock;
+use lakepass_wire::clock::UnixTime;
+use lakepass_wire::idp::{self, Discovery, Grant, IdpError, IdpSession, KeyCache, Loopback, SignInRequest};
+use lakepass_wire::secret::Secret;
+
+impl Engine {
+    /// Interactive sign-in: discovery, loopback listener, browser (via `on_url`), code
+    /// redemption, id_token validation; then a first exchange for every workspace of the IdP.
+    /// Returns the session and, per workspace, the exchange error if one failed.
+    pub async fn login(
+        &self,
+        idp_name: &str,
+        on_url: impl FnOnce(&Url),
+        timeout: Duration,
+    ) -> Result<(IdpSession, Vec<(String, EngineError)>), EngineError> {
+        let started = std::time::Instant::now();
+        let result = self.login_inner(idp_name, on_url, timeout).await;
+        self.audit(EventKind::SignIn, None, Some(idp_name), started, result.as_ref().err()).await;
+        // The run loop's sleep was planned before these tokens existed: re-plan now.
+        self.refresh_now();
+        result
+    }
+
+    async fn login_inner(
+        &self,
+        idp_name: &str,
+        on_url: impl FnOnce(&Url),
+        timeout: Duration,
+    ) -> Result<(IdpSession, Vec<(String, EngineError)>), EngineError> {
+        let idp_section = self.0.config.idp(idp_name)?;
+        let (idp_cfg, redirect_port) = (idp_section.client(), idp_section.redirect_port);
+        let d = self.discovery(idp_name).await?;
+        let lb = Loopback::bind(redirect_port).await?;
+        let req = SignInRequest::new(&d, &idp_cfg, &lb.redirect_uri)?;
+        on_url(&lb.start_url());
+        let code = lb.wait(&req, &d.issuer, timeout).await?;
+        let form = idp::code_request(&d, &idp_cfg, &req, &code);
+        let session = idp::redeem(
+            &self.0.http,
+            &d,
+            &idp_cfg,
+            form,
+            Grant::code(&req.nonce),
+            self.now(),
+            self.keys(idp_name)?,
+        )
+        .await?;
+        {
+            let _g = self.idp_lock(idp_name).await?;
+            self.0.store.save_idp_session(idp_name, &session).await?;
+        }
+        tracing::info!(idp = idp_name, subject = %session.subject, "signed in");
+        let mut failures = Vec::new();
+        for ws in self.workspaces_of(idp_name) {
+            self.update(&ws.name, |r| {
+                r.needs_login = false;
+                r.failures = 0;
+                r.next_retry_at = 0;
+                r.last_error = None;
+            });
+            if let Err(e) = self.refresh_workspace(&ws, true).await {
+                failures.push((ws.name.clone(), e));
+            }
+        }
+        Ok((session, failures))
+    }
+
+    /// Signs out of an IdP: forgets its session and its workspaces' tokens at once (in memory
+    /// and in the vault), and tells every sink, which remove what they wrote for them (the
+    /// `~/.databrickscfg` profiles Lakepass made). Returns what the sinks removed.
+    pub async fn logout(&self, idp_name: &str) -> Result<Vec<String>, EngineError> {
+        let now = self.now();
+        self.0.config.idp(idp_name)?;
+        self.0.store.delete_idp_session(idp_name).await?;
+        let workspaces = self.workspaces_of(idp_name);
+        for ws in &workspaces {
+            self.0.store.delete_workspace_token(ws).await?;
+            self.forget_scoped(ws).await?;
+            self.update(&ws.name, |r| {
+                *r = Runtime { needs_login: true, needs_login_since: now, ..Runtime::default() };
+            });
+        }
+        let mut removed = Vec::new();
+        for sink in self.sinks() {
+            let signed_out = workspaces.clone();
+            let done =
+                tokio::task::spawn_blocking(move || sink.on_sign_out(&signed_out).map_err(|e| (sink, e)))
+                    .await
+                    .expect("sink task");
+            match done {
+                Ok(names) => removed.extend(names),
+                Err((sink, e)) => {
+                    tracing::warn!(sink = sink.name(), error = %e, "could not remove what this sink wrote")
+                }
+            }
+        }
+        self.publish();
+        Ok(removed)
+    }
+
+    /// The IdP JWT to exchange for `ws`, refreshing the IdP session first when that JWT is stale.
+    pub(super) async fn subject_token(&self, ws: &Workspace) -> Result<Secret, EngineError> {
+        let session = self.idp_session_for(&ws.idp, ws.token).await?;
+        pick_subject(&session, ws)
+    }
+
+    /// The IdP session, refreshed if its id_token is stale. One refresh serves every workspace.
+    pub async fn idp_session(&self, idp_name: &str) -> Result<IdpSession, EngineError> {
+        self.idp_session_for(idp_name, SubjectTokenKind::IdToken).await
+    }
+
+    /// The IdP session, refreshed if the token of `kind` is stale.
+    ///
+    /// An IdP may answer a refresh without an id_token (OIDC Core §12.2). Then a workspace that
+    /// exchanges the access token goes on, and one that exchanges the id_token needs a new
+    /// sign-in, told why; the session is not refreshed again for it, which would only ask the
+    /// IdP the same question.
+    pub async fn idp_session_for(
+        &self,
+        idp_name: &str,
+        kind: SubjectTokenKind,
+    ) -> Result<IdpSession, EngineError> {
+        let not_signed_in = || EngineError::needs_login(idp_name, LoginCause::NotSignedIn, None);
+        let target = self.target_lifetime();
+        let session = self.0.store.idp_session(idp_name).await?.ok_or_else(not_signed_in)?;
+        if !stale_for(&session, kind, self.now(), target) {
+            return Ok(session);
+        }
+        if kind == SubjectTokenKind::IdToken && session.kept_id_token_received_at.is_some() {
+            return Err(id_token_not_renewed(idp_name));
+        }
+        // In-process waiters first, then other processes: a task that waited here while another
+        // task of this engine refreshed finds the new session without taking the file lock, so
+        // a pass over many workspaces does not queue each of them through it.
+        let m = self.idp_mutex(idp_name)?;
+        let _in_process = m.lock().await;
+        let session = self.0.store.idp_session(idp_name).await?.ok_or_else(not_signed_in)?;
+        if !stale_for(&session, kind, self.now(), target) {
+            return Ok(session); // another task refreshed it while we waited
+        }
+        let _file = self.idp_file_lock(idp_name).await?;
+        let session = self.0.store.idp_session(idp_name).await?.ok_or_else(not_signed_in)?;
+        let now = self.now();
+        if !stale_for(&session, kind, now, target) {
+            return Ok(session); // another process refreshed it while we waited
+        }
+        if kind == SubjectTokenKind::IdToken && session.kept_id_token_received_at.is_some() {
+            return Err(id_token_not_renewed(idp_name));
+        }
+        if session.refresh_token.is_none() {
+            return Err(EngineError::needs_login(
+                idp_name,
+                LoginCause::NoRefreshToken,
+                Some("the IdP issued no refresh token; add `offline_access` to its scopes".into()),
+            ));
+        }
+        let idp_cfg = self.0.config.idp(idp_name)?.client();
+        let d = self.discovery(idp_name).await?;
+        let rt = session.refresh_token.as_ref().expect("checked above");
+        let form = idp::refresh_request(&d, &idp_cfg, rt);
+        let started = std::time::Instant::now();
+        let keys = self.keys(idp_name)?;
+        let refreshed =
+            idp::redeem(&self.0.http, &d, &idp_cfg, form, Grant::refresh(&session), now, keys).await;
+        match &refreshed {
+            Err(e) => {
+                let kind = if refresh_needs_login(e) { ErrorKind::SessionEnded } else { ErrorKind::Idp };
+                let code = match e {
+                    IdpError::Grant { error, .. } => Some(error.error.as_str()),
+                    _ => None,
+                };
+                let event = AuditEvent::failure(
+                    EventKind::Refresh,
+                    self.now(),
+                    started.elapsed(),
+                    kind,
+                    &e.to_string(),
+                );
+                self.record_audit(event.idp(idp_name).error_code(code)).await;
+            }
+            Ok(_) => self.audit(EventKind::Refresh, None, Some(idp_name), started, None).await,
+        }
+        if let Err(IdpError::KeysUnavailable { rotated_refresh_token: Some(rotated), .. }) = &refreshed {
+            // The old refresh token is spent: keep the rotated one, or the next refresh burns
+            // the family. The stale id_token stays; the next refresh replaces it.
+            let kept = IdpSession { refresh_token: Some(rotated.clone()), ..session.clone() };
+            self.0.store.save_idp_session(idp_name, &kept).await?;
+            tracing::warn!(idp = idp_name, "kept the rotated refresh token; the IdP's keys were unreachable");
+        }
+        match refreshed {
+            Ok(new) => {
+                self.0.store.save_idp_session(idp_name, &new).await?;
+                tracing::info!(
+                    idp = idp_name,
+                    id_token_kept = new.kept_id_token_received_at.is_some(),
+                    "IdP session refreshed"
+                );
+                if kind == SubjectTokenKind::IdToken && stale_for(&new, kind, now, target) {
+                    return Err(id_token_not_renewed(idp_name));
+                }
+                Ok(new)
+            }
+            Err(e) if refresh_needs_login(&e) => Err(EngineError::needs_login(
+                idp_name,
+                LoginCause::SessionEnded,
+                Some(format!("the refresh token was refused: {e}")),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(super) async fn idp_lock(
+        &self,
+        idp_name: &str,
+    ) -> Result<(tokio::sync::MutexGuard<'_, ()>, lock::FileLock), EngineError> {
+        let g = self.idp_mutex(idp_name)?.lock().await;
+        let f = self.idp_file_lock(idp_name).await?;
+        Ok((g, f))
+    }
+
+    /// This engine's lock of an IdP session (its tasks queue here, not on the file lock).
+    fn idp_mutex(&self, idp_name: &str) -> Result<&tokio::sync::Mutex<()>, EngineError> {
+        self.0.idp_locks.get(idp_name).ok_or_else(|| {
+            EngineError::needs_login(
+                idp_name,
+                LoginCause::NotSignedIn,
+                Some("no such IdP in the config".into()),
+            )
+        })
+    }
+
+    /// The cross-process lock of an IdP session; take [`Engine::idp_mutex`] first.
+    async fn idp_file_lock(&self, idp_name: &str) -> Result<lock::FileLock, EngineError> {
+        Ok(lock::acquire_async(self.0.paths.lock_file(&format!("idp-{idp_name}")), LOCK_TIMEOUT).await?)
+    }
+
+    /// The kept signing keys of an IdP.
+    fn keys(&self, idp_name: &str) -> Result<&KeyCache, EngineError> {
+        self.0.config.idp(idp_name)?;
+        Ok(&self.0.keys[idp_name])
+    }
+
+    async fn discovery(&self, idp_name: &str) -> Result<Discovery, EngineError> {
+        if let Some(d) = self.0.discovery.lock().expect("discovery cache").get(idp_name) {
+            return Ok(d.clone());
+        }
+        let issuer = &self.0.config.idp(idp_name)?.issuer;
+        let d = idp::discover(&self.0.http, issuer).await?;
+        self.0.discovery.lock().expect("discovery cache").insert(idp_name.into(), d.clone());
+        Ok(d)
+    }
+
+    /// A sign-in in another process (or the tray) clears NeedsLogin here without a restart:
+    /// look for an IdP session newer than the moment we learned a sign-in was needed.
+    pub(super) async fn signed_in_since(&self, ws: &Workspace, since: UnixTime) -> bool {
+        if crate::roles::is_m2m(ws) {
+            return matches!(crate::roles::m2m_secret(&self.0.store, ws).await, Ok(Some(_)));
+        }
+        // A refresh that kept an old id_token is no sign-in for a workspace exchanging it.
+        let renews = |s: &IdpSession| {
+            ws.token == SubjectTokenKind::AccessToken || s.kept_id_token_received_at.is_none()
+        };
+        matches!(self.0.store.idp_session(&ws.idp).await, Ok(Some(s)) if s.refreshed_at >= since && renews(&s))
+    }
+}
+
+/// Whether the session's token of `kind` has too little life left at `now`. The access token's
+/// expiry is its own when known; an IdP that gave none leaves the id_token's. A kept id_token
+/// ages from when it was received, not from the refresh that kept it.
+fn stale_for(s: &IdpSession, kind: SubjectTokenKind, now: UnixTime, target: i64) -> bool {
+    match kind {
+        SubjectTokenKind::IdToken => {
+            let received = s.kept_id_token_received_at.unwrap_or(s.refreshed_at);
+            super::schedule::stale(s.id_token_exp, received, now, target)
+        }
+        SubjectTokenKind::AccessToken => {
+            super::schedule::stale(s.access_token_exp.unwrap_or(s.id_token_exp), s.refreshed_at, now, target)
+        }
+    }
+}
+
+fn id_token_not_renewed(idp_name: &str) -> EngineError {
+    EngineError::needs_login(
+        idp_name,
+        LoginCause::IdTokenNotRenewed,
+        Some(
+            "the IdP refreshed the session without a new id_token, which this workspace exchanges; \
+             sign in again, or set `token = \"access_token\"` on the workspace if the IdP's access \
+             token is a JWT its federation policy accepts"
+                .into(),
+        ),
+    )
+}
+
+/// Whether a refused refresh can only be mended by signing in again: the refresh token is
+/// spent (`invalid_grant`), or the configured scopes, which the refresh names, are wider than
+/// what the session was granted (`invalid_scope`: the config gained a scope since sign-in).
+fn refresh_needs_login(e: &IdpError) -> bool {
+    e.needs_login()
+        || matches!(e, IdpError::Grant { error, .. } if error.error == lakepass_wire::http::OAuthErrorCode::InvalidScope)
+}
+
+fn pick_subject(s: &IdpSession, ws: &Workspace) -> Result<Secret, EngineError> {
+    match ws.token {
+        SubjectTokenKind::IdToken => Ok(s.id_token.clone()),
+        SubjectTokenKind::AccessToken => s.access_token.clone().ok_or_else(|| {
+            EngineError::needs_login(
+                &ws.idp,
+                LoginCause::MissingSubjectToken,
+                Some(format!("workspace `{}` exchanges the access_token, but the IdP issued none", ws.name)),
+            )
+        }),
+    }
+}

@@ -1,0 +1,495 @@
+//! A local channel from `lakepass token` to the running engine (the daemon or the tray app).
+//!
+//! `lakepass token --raw` is Claude Code's `apiKeyHelper` and a scripting helper: it runs often,
+//! and in parallel. Opening the keyring and reading every token in each of those processes
+//! costs tens of milliseconds (seconds when D-Bus is slow); the engine already holds a fresh
+//! token in memory. So the engine listens on a local socket, and the CLI asks it first:
+//! - Unix: a socket `lakepass.sock` in `$XDG_RUNTIME_DIR/lakepass/` (a per-user, memory-backed
+//!   folder), or in the data dir when there is no runtime dir or `LAKEPASS_DATA_DIR` names a
+//!   separate installation. The folder is 0700 and the socket 0600, and the server checks
+//!   that each peer runs as its own user (`SO_PEERCRED` / `getpeereid`). The client checks that
+//!   the server is the owner of that private folder.
+//! - Windows: a named pipe named after the data dir, local clients only.
+//!
+//! The protocol is one JSON line each way, then close: a [`Request`] and a [`Reply`].
+//! - A [`TokenRequest`] names the workspace and its host (so a daemon running another config
+//!   cannot answer for a same-named workspace elsewhere); the reply is the token and its expiry,
+//!   or an error `kind` the CLI maps to its exit codes. A client that finds no server (no socket,
+//!   connection refused, no answer in [`CONNECT_TIMEOUT`]) falls back to refreshing itself under
+//!   the per-workspace lock. Untagged token lines (the first protocol) are still understood.
+//! - A [`ScopedTokenRequest`] also names one managed-MCP [`McpScope`]: the reply is that
+//!   workspace's token carrying only that scope, and says so (`scope`), so a client that asked
+//!   for a scope refuses an answer without it (an older engine would read the line as a plain
+//!   token request and answer with the workspace's broad token).
+//! - A [`SignOutRequest`] names an IdP and its issuer: `lakepass logout` (or the tray, when
+//!   another engine owns the socket) tells the running engine, which forgets the session and
+//!   its tokens at once. Without it the engine would keep serving the tokens it holds in memory
+//!   (over this socket and the live token service) until they expire.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::Semaphore;
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::engine::Engine;
+use crate::error::ErrorKind;
+use crate::mcp::McpScope;
+use lakepass_config::Workspace;
+use lakepass_store::paths::Paths;
+use lakepass_wire::clock::UnixTime;
+use lakepass_wire::exchange::WorkspaceToken;
+use lakepass_wire::host::WorkspaceHost;
+use lakepass_wire::secret::Secret;
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as platform;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as platform;
+
+/// The engine socket's same-user checks, for another local protocol beside it (the dashboard's
+/// link to the Linux tray, `lakepass_app::remote`): a 0600 socket in a 0700 folder, peers of
+/// this user only, and a client that trusts only a server of its own user.
+#[cfg(unix)]
+pub use unix::{Listener as LocalListener, cleanup as remove_local, connect as connect_local};
+
+/// The socket's file name.
+pub const SOCKET_NAME: &str = "lakepass.sock";
+/// How long a client waits to reach a server before falling back.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
+/// How long a client waits for the answer once connected: the engine may be refreshing.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(90);
+/// Longest request or reply line.
+const MAX_LINE: u64 = 16 * 1024;
+/// Most requests served at once.
+const MAX_CLIENTS: usize = 64;
+
+/// Where the engine's socket is for `paths`, from the environment (see the module docs).
+pub fn socket_path(paths: &Paths) -> PathBuf {
+    let data_dir_set = std::env::var_os("LAKEPASS_DATA_DIR").is_some_and(|v| !v.is_empty());
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()).map(PathBuf::from);
+    socket_path_in(&paths.data_dir, runtime.as_deref(), data_dir_set)
+}
+
+/// [`socket_path`] without the environment: `runtime_dir/lakepass/lakepass.sock` unless the
+/// data dir was chosen explicitly or there is no runtime dir.
+pub fn socket_path_in(data_dir: &Path, runtime_dir: Option<&Path>, data_dir_explicit: bool) -> PathBuf {
+    match runtime_dir {
+        Some(r) if !data_dir_explicit => r.join("lakepass").join(SOCKET_NAME),
+        _ => data_dir.join(SOCKET_NAME),
+    }
+}
+
+/// What the CLI asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRequest {
+    /// The workspace's name in the config.
+    pub workspace: String,
+    /// Its host as the asking process resolved it: the server refuses a mismatch.
+    pub host: String,
+}
+
+/// A token for a workspace carrying only one managed-MCP scope (`lakepass token --scope`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopedTokenRequest {
+    /// The workspace's name in the config.
+    pub workspace: String,
+    /// Its host as the asking process resolved it: the server refuses a mismatch.
+    pub host: String,
+    /// The one scope the token may carry.
+    pub scope: McpScope,
+}
+
+/// Sign out of an IdP: what `lakepass logout` asks the running engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignOutRequest {
+    /// The IdP's name in the config.
+    pub idp: String,
+    /// Its issuer as the asking process configured it: the server refuses a mismatch.
+    pub issuer: String,
+}
+
+/// One request line. Serialized with a `request` tag; a line without one is a [`TokenRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Request {
+    /// A token for a workspace.
+    Token(TokenRequest),
+    /// Sign out of an IdP.
+    SignOut(SignOutRequest),
+    /// A token for a workspace carrying one managed-MCP scope.
+    ScopedToken(ScopedTokenRequest),
+}
+
+impl Request {
+    /// Parses a request line: tagged, or an untagged token request (the first protocol).
+    pub fn parse(line: &str) -> Option<Request> {
+        serde_json::from_str::<Request>(line)
+            .ok()
+            .or_else(|| serde_json::from_str::<TokenRequest>(line).ok().map(Request::Token))
+    }
+}
+
+/// What the engine answers.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Reply {
+    /// A valid token.
+    Ok {
+        /// The bearer token.
+        access_token: Secret,
+        /// When it expires.
+        expires_at: UnixTime,
+        /// The workspace that minted it.
+        host: String,
+        /// The managed-MCP scope it was minted for alone; `None` for the workspace's token.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<McpScope>,
+    },
+    /// Signed out; these `~/.databrickscfg` profiles were removed.
+    SignedOut {
+        /// The profiles removed.
+        removed: Vec<String>,
+    },
+    /// No token: `kind` is stable (`unknown_workspace`, `needs_login`, `network`,
+    /// `federation_rejected`, `bad_request`, …), `message` is for people.
+    Error {
+        /// A stable kind.
+        kind: ErrorKind,
+        /// What happened and what to do.
+        message: String,
+    },
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::Ok { expires_at, host, scope, .. } => f
+                .debug_struct("Ok")
+                .field("expires_at", expires_at)
+                .field("host", host)
+                .field("scope", scope)
+                .finish_non_exhaustive(),
+            Reply::SignedOut { removed } => f.debug_struct("SignedOut").field("removed", removed).finish(),
+            Reply::Error { kind, message } => {
+                f.debug_struct("Error").field("kind", kind).field("message", message).finish()
+            }
+        }
+    }
+}
+
+/// Why the IPC server could not start, or a client could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum IpcError {
+    /// A live server already owns the socket.
+    #[error(
+        "another Lakepass engine (a `lakepass daemon` or the tray app) is already running and \
+         listening on {path}; stop it first, or use that one"
+    )]
+    AlreadyRunning {
+        /// The socket.
+        path: PathBuf,
+    },
+    /// The socket (or its folder) could not be created, secured or bound.
+    #[error("cannot listen on {path}: {source}; check that its folder is yours and writable")]
+    Bind {
+        /// The socket.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No server answers there: the caller falls back to refreshing itself.
+    #[error("no Lakepass engine is listening on {path}")]
+    NoServer {
+        /// The socket.
+        path: PathBuf,
+    },
+    /// The server is not this user's (wrong owner or permissions): never trust it.
+    #[error("refusing the engine socket {path}: {reason}")]
+    Untrusted {
+        /// The socket.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The conversation broke (timeout, bad line).
+    #[error("talking to the Lakepass engine on {path} failed: {reason}")]
+    Protocol {
+        /// The socket.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// A running IPC server. Dropping it stops it and removes the socket.
+pub struct IpcServer {
+    path: PathBuf,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for IpcServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IpcServer").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl IpcServer {
+    /// Listens at `path` and answers every request from `engine`. A stale socket left by a
+    /// crashed engine is replaced; a live one is [`IpcError::AlreadyRunning`].
+    pub async fn start(engine: Engine, path: PathBuf) -> Result<IpcServer, IpcError> {
+        let mut listener = platform::Listener::bind(&path).await?;
+        let task = tokio::spawn(async move {
+            let permits = Arc::new(Semaphore::new(MAX_CLIENTS));
+            let mut clients = JoinSet::new();
+            loop {
+                let permit = tokio::select! {
+                    Some(_) = clients.join_next(), if !clients.is_empty() => continue,
+                    p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
+                };
+                let stream = match listener.accept().await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "engine socket: accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let engine = engine.clone();
+                clients.spawn(async move {
+                    let _permit = permit;
+                    if let Err(e) = serve_one(&engine, stream).await {
+                        tracing::debug!(error = %e, "engine socket: request failed");
+                    }
+                });
+            }
+        });
+        tracing::info!(path = %path.display(), "engine socket listening");
+        Ok(IpcServer { path, task })
+    }
+
+    /// The socket path (or pipe name source) it listens on.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for IpcServer {
+    fn drop(&mut self) {
+        self.task.abort();
+        platform::cleanup(&self.path);
+    }
+}
+
+async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(engine: &Engine, stream: S) -> std::io::Result<()> {
+    let (read, mut write) = tokio::io::split(stream);
+    let mut line = String::new();
+    let mut reader = BufReader::new(read).take(MAX_LINE);
+    let reply = match tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await {
+        Ok(Ok(_)) => match Request::parse(line.trim_end()) {
+            Some(Request::Token(req)) => answer(engine, &req).await,
+            Some(Request::SignOut(req)) => sign_out_answer(engine, &req).await,
+            Some(Request::ScopedToken(req)) => scoped_answer(engine, &req).await,
+            None => error_reply(ErrorKind::BadRequest, "the request is not a request line"),
+        },
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Ok(()),
+    };
+    let mut out = serde_json::to_vec(&reply).expect("reply serializes");
+    out.push(b'\n');
+    write.write_all(&out).await?;
+    out.fill(0);
+    write.shutdown().await
+}
+
+/// The answer to one request: never a token for a workspace other than the one asked for.
+pub async fn answer(engine: &Engine, req: &TokenRequest) -> Reply {
+    let ws = match asked_workspace(engine, &req.workspace, &req.host) {
+        Ok(ws) => ws,
+        Err(refused) => return refused,
+    };
+    match engine.live_token(ws).await {
+        Ok(t) => token_reply(&t, None),
+        Err(e) => error_reply(e.kind(), &e.to_string()),
+    }
+}
+
+/// The answer to a scoped request: only ever a token minted for that workspace and scope alone.
+pub async fn scoped_answer(engine: &Engine, req: &ScopedTokenRequest) -> Reply {
+    let ws = match asked_workspace(engine, &req.workspace, &req.host) {
+        Ok(ws) => ws,
+        Err(refused) => return refused,
+    };
+    match engine.live_scoped_token(ws, req.scope).await {
+        Ok(t) => token_reply(&t, Some(req.scope)),
+        Err(e) => error_reply(e.kind(), &e.to_string()),
+    }
+}
+
+/// Signs the engine out of the asked IdP, if it runs the same one (same name and issuer).
+pub async fn sign_out_answer(engine: &Engine, req: &SignOutRequest) -> Reply {
+    let same = engine.config().idp.get(&req.idp).is_some_and(|i| i.issuer == req.issuer);
+    if !same {
+        return error_reply(
+            ErrorKind::UnknownWorkspace,
+            &format!("the running engine has no identity provider `{}` with that issuer", req.idp),
+        );
+    }
+    match engine.logout(&req.idp).await {
+        Ok(removed) => Reply::SignedOut { removed },
+        Err(e) => error_reply(e.kind(), &e.to_string()),
+    }
+}
+
+fn token_reply(t: &WorkspaceToken, scope: Option<McpScope>) -> Reply {
+    Reply::Ok {
+        access_token: t.access_token.clone(),
+        expires_at: t.expires_at,
+        host: t.host.to_string(),
+        scope,
+    }
+}
+
+/// The engine's workspace `name`, only when it is at `host`: a request naming a workspace this
+/// engine knows under another host (another config) is refused, never answered.
+fn asked_workspace<'e>(engine: &'e Engine, name: &str, host: &str) -> Result<&'e Workspace, Reply> {
+    let asked = WorkspaceHost::parse(host).ok();
+    engine.workspace_named(name).filter(|ws| asked.as_ref() == Some(&ws.host)).ok_or_else(|| {
+        error_reply(
+            ErrorKind::UnknownWorkspace,
+            &format!("the running engine has no workspace `{name}` at that host"),
+        )
+    })
+}
+
+fn error_reply(kind: ErrorKind, message: &str) -> Reply {
+    Reply::Error { kind, message: message.into() }
+}
+
+/// Asks the engine listening at `path` for `req`'s token.
+///
+/// [`IpcError::NoServer`] means nobody listens (or nobody answered the connection in
+/// [`CONNECT_TIMEOUT`]): fall back. An [`Reply::Error`] is the engine's considered answer.
+pub async fn ask(path: &Path, req: &TokenRequest) -> Result<Reply, IpcError> {
+    ask_with(path, req, CONNECT_TIMEOUT, REPLY_TIMEOUT).await
+}
+
+/// [`ask`] with explicit timeouts.
+pub async fn ask_with(
+    path: &Path,
+    req: &TokenRequest,
+    connect_timeout: Duration,
+    reply_timeout: Duration,
+) -> Result<Reply, IpcError> {
+    converse(path, &Request::Token(req.clone()), connect_timeout, reply_timeout).await
+}
+
+/// Asks the engine listening at `path` for a token carrying only `req.scope`.
+pub async fn ask_scoped(path: &Path, req: &ScopedTokenRequest) -> Result<Reply, IpcError> {
+    converse(path, &Request::ScopedToken(req.clone()), CONNECT_TIMEOUT, REPLY_TIMEOUT).await
+}
+
+/// Tells the engine listening at `path` to sign out of `req`'s IdP. [`IpcError::NoServer`]
+/// means no engine runs: nothing holds tokens in memory, so there is nobody to tell.
+pub async fn sign_out(path: &Path, req: &SignOutRequest) -> Result<Reply, IpcError> {
+    converse(path, &Request::SignOut(req.clone()), CONNECT_TIMEOUT, REPLY_TIMEOUT).await
+}
+
+async fn converse(
+    path: &Path,
+    req: &Request,
+    connect_timeout: Duration,
+    reply_timeout: Duration,
+) -> Result<Reply, IpcError> {
+    let no_server = || IpcError::NoServer { path: path.into() };
+    let stream = match tokio::time::timeout(connect_timeout, platform::connect(path)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(IpcError::NoServer { .. })) | Err(_) => return Err(no_server()),
+        Ok(Err(e)) => return Err(e),
+    };
+    let protocol = |reason: String| IpcError::Protocol { path: path.into(), reason };
+    let (read, mut write) = tokio::io::split(stream);
+    let mut line = serde_json::to_vec(req).expect("request serializes");
+    line.push(b'\n');
+    let conversation = async {
+        write.write_all(&line).await?;
+        let mut reply = String::new();
+        BufReader::new(read).take(MAX_LINE).read_line(&mut reply).await?;
+        Ok::<_, std::io::Error>(reply)
+    };
+    let reply = match tokio::time::timeout(reply_timeout, conversation).await {
+        Ok(Ok(r)) => Secret::new(r),
+        Ok(Err(e)) => return Err(protocol(e.to_string())),
+        Err(_) => return Err(protocol(format!("no answer within {reply_timeout:?}"))),
+    };
+    serde_json::from_str(reply.secret().trim_end())
+        .map_err(|_| protocol("the engine's answer is not a reply line".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_lives_in_the_runtime_dir_unless_the_data_dir_is_explicit() {
+        let data = Path::new("/d");
+        let run = Path::new("/run/user/1000");
+        assert_eq!(
+            socket_path_in(data, Some(run), false),
+            Path::new("/run/user/1000/lakepass/lakepass.sock")
+        );
+        assert_eq!(socket_path_in(data, Some(run), true), Path::new("/d/lakepass.sock"));
+        assert_eq!(socket_path_in(data, None, false), Path::new("/d/lakepass.sock"));
+    }
+
+    #[test]
+    fn replies_round_trip_and_never_debug_the_token() {
+        let r = Reply::Ok {
+            access_token: Secret::new("dvs-secret-token"),
+            expires_at: 5,
+            host: "https://a.example".into(),
+            scope: None,
+        };
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(line.contains(r#""status":"ok""#), "{line}");
+        assert!(!format!("{r:?}").contains("dvs-secret"));
+        let back: Reply = serde_json::from_str(&line).unwrap();
+        assert!(matches!(back, Reply::Ok { expires_at: 5, .. }));
+        let e: Reply =
+            serde_json::from_str(r#"{"status":"error","kind":"needs_login","message":"m"}"#).unwrap();
+        assert!(matches!(e, Reply::Error { kind: ErrorKind::NeedsLogin, .. }));
+    }
+
+    #[test]
+    fn requests_are_tagged_and_old_token_lines_still_parse() {
+        let token = TokenRequest { workspace: "dev".into(), host: "https://a.example".into() };
+        let old = serde_json::to_string(&token).unwrap();
+        assert_eq!(Request::parse(&old), Some(Request::Token(token.clone())));
+        let tagged = serde_json::to_string(&Request::Token(token.clone())).unwrap();
+        assert!(tagged.contains(r#""request":"token""#), "{tagged}");
+        assert_eq!(Request::parse(&tagged), Some(Request::Token(token)));
+        let out = Request::SignOut(SignOutRequest { idp: "corp".into(), issuer: "https://i".into() });
+        let line = serde_json::to_string(&out).unwrap();
+        assert!(line.contains(r#""request":"sign_out""#), "{line}");
+        assert_eq!(Request::parse(&line), Some(out));
+        assert_eq!(Request::parse(r#"{"request":"dance"}"#), None);
+        let scoped = Request::ScopedToken(ScopedTokenRequest {
+            workspace: "dev".into(),
+            host: "https://a.example".into(),
+            scope: McpScope::Sql,
+        });
+        let line = serde_json::to_string(&scoped).unwrap();
+        assert!(line.contains(r#""request":"scoped_token""#) && line.contains(r#""scope":"sql""#), "{line}");
+        assert_eq!(Request::parse(&line), Some(scoped));
+        let r: Reply = serde_json::from_str(r#"{"status":"signed_out","removed":["dev"]}"#).unwrap();
+        assert!(matches!(r, Reply::SignedOut { removed } if removed == ["dev"]));
+    }
+}

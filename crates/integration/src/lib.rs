@@ -1,0 +1,1 @@
+//! Nothing here: this package holds the in-process integration tests (`tests/it`).

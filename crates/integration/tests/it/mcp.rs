@@ -1,0 +1,112 @@
+//! Least-privilege tokens for managed MCP servers, against a real devstack: one exchange per
+//! workspace and scope however many ask at once, never the workspace's own token, shared across
+//! engines through the vault, refreshed by the run loop once asked for, served over the engine
+//! socket only with the scope named, and forgotten on sign-out.
+
+use std::io::Write as _;
+
+use lakepass_config::Workspace;
+use lakepass_engine::Engine;
+use lakepass_engine::ipc::{self, IpcServer, Reply, ScopedTokenRequest, TokenRequest};
+use lakepass_engine::mcp::McpScope;
+
+use crate::support::{Fixture, Setup};
+
+/// A fixture whose `dev` workspace offers the SQL server and one Genie space.
+async fn fixture(manual_clock: bool) -> Fixture {
+    let f = Fixture::start(Setup { manual_clock, ..Setup::default() }).await;
+    let mut file = std::fs::OpenOptions::new().append(true).open(&f.paths.config).unwrap();
+    writeln!(file, "\n[mcp.dev]\ngenie = [\"{}\"]", lakepass_devstack::GENIE_SPACE).unwrap();
+    f
+}
+
+fn dev(e: &Engine) -> Workspace {
+    e.config().workspace(Some("dev")).unwrap()
+}
+
+fn exchanges(f: &Fixture) -> u64 {
+    f.ds.stats().workspaces["dev"].exchanges_ok
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_exchange_per_scope_kept_apart_shared_refreshed_and_forgotten() {
+    let f = fixture(true).await;
+    let e = f.signed_in_engine().await;
+    let ws = dev(&e);
+    let own = e.token(&ws).await.unwrap();
+    let before = exchanges(&f);
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (e, ws) = (e.clone(), ws.clone());
+        tasks.spawn(async move { e.scoped_token(&ws, McpScope::Sql).await.unwrap() });
+    }
+    let mut tokens = std::collections::BTreeSet::new();
+    while let Some(t) = tasks.join_next().await {
+        let t = t.unwrap();
+        assert_eq!(t.scope.as_deref(), Some("sql"), "the exchange asked for `sql` alone");
+        tokens.insert(t.access_token.secret().to_string());
+    }
+    assert_eq!(tokens.len(), 1, "twenty callers, one token");
+    assert_eq!(exchanges(&f), before + 1, "twenty callers, one exchange");
+    let sql = tokens.into_iter().next().unwrap();
+    assert_ne!(sql, own.access_token.secret(), "never the workspace's own token");
+    let genie = e.scoped_token(&ws, McpScope::Genie).await.unwrap();
+    assert_ne!(genie.access_token.secret(), sql.as_str());
+    assert_eq!(exchanges(&f), before + 2);
+    assert_eq!(
+        f.file_token(&ws.profile).as_deref(),
+        Some(own.access_token.secret()),
+        "profiles keep the own token"
+    );
+
+    // A second engine (another process) adopts the vault's token: no exchange.
+    let other = f.engine().await;
+    assert_eq!(other.scoped_token(&ws, McpScope::Sql).await.unwrap().access_token.secret(), sql);
+    assert_eq!(exchanges(&f), before + 2);
+    let status = other.scoped_status();
+    assert!(status.iter().any(|s| s.scope == McpScope::Sql && s.expires_at.is_some()), "{status:?}");
+
+    // Asleep past the refresh time: the run loop renews the scoped tokens too.
+    f.sleep_laptop(3600 - 30);
+    e.tick().await;
+    let renewed = f.store().await.scoped_token(&ws, McpScope::Sql).await.unwrap().unwrap();
+    assert_ne!(renewed.access_token.secret(), sql.as_str(), "renewed by the run loop");
+    assert!(renewed.expires_at > f.now() + 600);
+
+    e.logout("devstack").await.unwrap();
+    let store = f.store().await;
+    for scope in [McpScope::Sql, McpScope::Genie] {
+        assert!(store.scoped_token(&ws, scope).await.unwrap().is_none(), "{scope} forgotten on sign-out");
+    }
+    assert!(e.scoped_status().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_socket_answers_a_scoped_request_with_that_scope_only() {
+    let f = fixture(false).await;
+    let e = f.signed_in_engine().await;
+    let ws = dev(&e);
+    let socket = f.paths.data_dir.join("run").join(ipc::SOCKET_NAME);
+    let _server = IpcServer::start(e.clone(), socket.clone()).await.unwrap();
+    let req = ScopedTokenRequest { workspace: "dev".into(), host: f.host("dev"), scope: McpScope::Sql };
+    let held = e.scoped_token(&ws, McpScope::Sql).await.unwrap();
+    match ipc::ask_scoped(&socket, &req).await.unwrap() {
+        Reply::Ok { access_token, scope, host, .. } => {
+            assert_eq!(access_token.secret(), held.access_token.secret());
+            assert_eq!(scope, Some(McpScope::Sql));
+            assert_eq!(host, f.host("dev"));
+        }
+        other => panic!("expected a token, got {other:?}"),
+    }
+    // The plain request still gets the workspace's own token, saying no scope.
+    let plain = TokenRequest { workspace: "dev".into(), host: f.host("dev") };
+    match ipc::ask(&socket, &plain).await.unwrap() {
+        Reply::Ok { access_token, scope: None, .. } => {
+            assert_ne!(access_token.secret(), held.access_token.secret())
+        }
+        other => panic!("expected the own token, got {other:?}"),
+    }
+    let wrong_host = ScopedTokenRequest { host: f.host("prod"), ..req };
+    assert!(matches!(ipc::ask_scoped(&socket, &wrong_host).await.unwrap(), Reply::Error { .. }));
+}
