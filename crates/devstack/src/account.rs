@@ -14,18 +14,17 @@
 //! `subject_claim`, `subject` (required on a service principal's policy, refused on the
 //! account's), `jwks_uri` and `jwks_json` (the keys the exchange then verifies with, instead of
 //! the issuer's discovery); answers add `name`, `policy_id`, `uid`, `create_time`,
-//! `update_time` (and `service_principal_id`). Lists answer at most [`Devstack::set_page_size`]
+//! `update_time` (and `service_principal_id`). Lists answer at most [`crate::Devstack::set_page_size`]
 //! policies (default 2) and a `next_page_token` for the rest, as `page_token` takes it back.
 //!
 //! Only the account admin may call them: the devstack's service principal, with a token from the
-//! account's own token endpoint (`account_auth`); any other token, a workspace's included, is
+//! account's own token endpoint (`account_auth`; the check is `account_state::admin`); any other token, a workspace's included, is
 //! 401 `UNAUTHENTICATED` here. A malformed policy id is refused in Databricks' words
 //! (terraform-provider-databricks#5290). Policies take effect at once: the exchange checks a
 //! workspace's own policies plus these.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Extension;
 use axum::body::Bytes;
@@ -34,148 +33,20 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::Shared;
+use crate::account_state::{OidcPolicy, StoredPolicy, admin};
 use crate::errors::databricks_error;
 use crate::faults::Skew;
 use crate::keys::random_uuid;
-use crate::{Devstack, FederationPolicy, Shared};
-
-/// `oidc_policy` as Databricks spells it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct OidcPolicy {
-    issuer: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    audiences: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    subject_claim: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    subject: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    jwks_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    jwks_json: Option<String>,
-}
 
 #[derive(Debug, Clone, Deserialize)]
 struct NewPolicy {
     #[serde(default)]
     description: Option<String>,
     oidc_policy: Option<OidcPolicy>,
-}
-
-#[derive(Debug, Clone)]
-struct StoredPolicy {
-    policy_id: String,
-    uid: String,
-    /// The numeric id of the service principal it belongs to.
-    service_principal: Option<u64>,
-    description: Option<String>,
-    oidc: OidcPolicy,
-    created: i64,
-}
-
-/// One service principal of the account.
-#[derive(Debug, Clone)]
-pub(crate) struct ServicePrincipal {
-    pub(crate) id: u64,
-    pub(crate) application_id: String,
-    pub(crate) display_name: String,
-}
-
-/// The account: its federation policies, service principals, the tokens its token endpoint
-/// minted, and the page size of its lists.
-pub(crate) struct Account {
-    policies: Mutex<Vec<StoredPolicy>>,
-    service_principals: Mutex<Vec<ServicePrincipal>>,
-    pub(crate) tokens: Mutex<HashMap<String, i64>>,
-    page_size: AtomicUsize,
-}
-
-/// The first numeric service principal id handed out (real ones are 15-16 digits too).
-const FIRST_SP_ID: u64 = 4_100_000_000_000_001;
-
-impl Account {
-    /// An account whose first service principal is the devstack's own (the account admin).
-    pub(crate) fn new(admin_application_id: &str) -> Self {
-        Account {
-            policies: Mutex::default(),
-            service_principals: Mutex::new(vec![ServicePrincipal {
-                id: FIRST_SP_ID,
-                application_id: admin_application_id.to_owned(),
-                display_name: "lakepass-devstack-sp".into(),
-            }]),
-            tokens: Mutex::default(),
-            page_size: AtomicUsize::new(2),
-        }
-    }
-
-    /// Every policy, in the shape the exchange verifier checks (a service principal's policy
-    /// names its application id, which is what an exchange's `client_id` carries).
-    pub(crate) fn federation_policies(&self) -> Vec<FederationPolicy> {
-        let sps = self.service_principals();
-        self.lock()
-            .iter()
-            .map(|p| FederationPolicy {
-                issuer: p.oidc.issuer.clone().unwrap_or_default(),
-                audiences: p.oidc.audiences.clone(),
-                subject_claim: p.oidc.subject_claim.clone().unwrap_or_else(|| "sub".into()),
-                subject: p.oidc.subject.clone(),
-                service_principal_client_id: p
-                    .service_principal
-                    .and_then(|id| sps.iter().find(|s| s.id == id).map(|s| s.application_id.clone())),
-            })
-            .collect()
-    }
-
-    pub(crate) fn service_principals(&self) -> Vec<ServicePrincipal> {
-        self.service_principals.lock().expect("service principals poisoned").clone()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<StoredPolicy>> {
-        self.policies.lock().expect("account policies poisoned")
-    }
-}
-
-impl Devstack {
-    /// Replaces workspace `workspace`'s own federation policies (the default one included), e.g.
-    /// to configure it wrong on purpose. Account policies still apply. False for an unknown name.
-    pub fn set_federation_policies(&self, workspace: &str, policies: Vec<FederationPolicy>) -> bool {
-        match self.shared.workspace(workspace) {
-            Some(ws) => {
-                *ws.policies.lock().expect("policies poisoned") = policies;
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// The account federation policies created through the account API, as the verifier sees them.
-    pub fn account_policies(&self) -> Vec<FederationPolicy> {
-        self.shared.account.federation_policies()
-    }
-
-    /// Adds a service principal with application id `application_id` to the account (its SCIM
-    /// API lists it) and returns its numeric id; the same id again for one already there.
-    pub fn add_service_principal(&self, application_id: &str) -> u64 {
-        let mut sps = self.shared.account.service_principals.lock().expect("service principals poisoned");
-        if let Some(sp) = sps.iter().find(|s| s.application_id == application_id) {
-            return sp.id;
-        }
-        let id = FIRST_SP_ID + sps.len() as u64;
-        sps.push(ServicePrincipal {
-            id,
-            application_id: application_id.to_owned(),
-            display_name: format!("sp-{application_id}"),
-        });
-        id
-    }
-
-    /// How many items a page of the account's lists holds at most (default 2, at least 1).
-    pub fn set_page_size(&self, n: usize) {
-        self.shared.account.page_size.store(n.max(1), Ordering::SeqCst);
-    }
 }
 
 /// The federation-policy routes of the accounts listener.
@@ -194,24 +65,6 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             "/api/2.0/accounts/{account_id}/servicePrincipals/{sp}/federationPolicies/{policy_id}",
             get(get_sp).delete(delete_sp),
         )
-}
-
-/// Checks the caller is the account admin and the path names this account.
-pub(crate) fn admin(
-    st: &Shared,
-    headers: &HeaderMap,
-    skew: Skew,
-    account_id: &str,
-) -> Result<(), Box<Response>> {
-    crate::account_auth::authenticate(st, headers, skew)?;
-    if account_id != st.info.account_id {
-        return Err(Box::new(databricks_error(
-            StatusCode::NOT_FOUND,
-            "RESOURCE_DOES_NOT_EXIST",
-            &format!("Account {account_id} does not exist"),
-        )));
-    }
-    Ok(())
 }
 
 /// The numeric id in a path, or the API's refusal of a malformed parameter.

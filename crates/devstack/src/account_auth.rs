@@ -9,6 +9,10 @@
 //! (`config/auth_profiles_test.go`). A workspace token is unknown here, as there.
 //!
 //! Faults address this listener as the workspace named `accounts` (`FaultRule::on_workspace`).
+//!
+//! This file is the top of the account console's modules: its router assembles the routes of
+//! `account` and `scim`, and no module imports it back. The account's state, and the admin check
+//! those routes make, live one layer below in `account_state`.
 
 use std::sync::Arc;
 
@@ -22,7 +26,7 @@ use axum::{Extension, Json, Router};
 use serde_json::json;
 
 use crate::Shared;
-use crate::errors::{basic_auth, bearer, databricks_error, oauth_error, parse_form};
+use crate::errors::{basic_auth, databricks_error, oauth_error, parse_form};
 use crate::faults::{self, Listener, Site, Skew};
 use crate::fingerprint;
 use crate::keys::random_hex;
@@ -119,25 +123,4 @@ async fn token(
     .into_response();
     resp.headers_mut().insert(axum::http::header::CACHE_CONTROL, "no-store".parse().expect("static"));
     resp
-}
-
-/// Checks the bearer token is one this account's token endpoint minted and still valid (only
-/// the account admin gets those).
-pub(crate) fn authenticate(st: &Shared, headers: &HeaderMap, skew: Skew) -> Result<(), Box<Response>> {
-    let refuse =
-        |message: &str| Err(Box::new(databricks_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message)));
-    let Some(token) = bearer(headers) else {
-        return refuse("Credential was not sent or was of an unsupported type for this API.");
-    };
-    let valid = st
-        .account
-        .tokens
-        .lock()
-        .expect("account tokens poisoned")
-        .get(&fingerprint(token))
-        .is_some_and(|exp| *exp > skew.now());
-    if !valid {
-        return refuse("Invalid access token: not an account token, or expired.");
-    }
-    Ok(())
 }

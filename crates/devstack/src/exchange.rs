@@ -28,7 +28,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 use crate::FederationPolicy;
-use crate::workspace::Principal;
+use crate::workspace_state::Principal;
 
 /// Leeway on `exp`/`nbf`, in seconds.
 const LEEWAY: i64 = 30;

@@ -14,16 +14,18 @@
 //! ```
 //!
 //! Layout: `keys` signs tokens and publishes the JWKS; `idp` (authorize, login page) and
-//! `idp_token` (the token endpoint) are the IdP; `workspace`, `exchange` (JWT verification
-//! against federation policies) and `serving` (Anthropic Messages) are a workspace; `faults`
-//! injects failures; `account_auth` (the accounts listener and its token endpoint), `account`
-//! (federation policies) and `scim` (service principals) are the account console; `stats` counts
-//! what peers did; `control` exposes all of it over HTTP for
-//! out-of-process tests; `server` runs the listeners; `errors` holds the wire error formats;
+//! `idp_token` (the token endpoint) are the IdP; `workspace` (the router and token endpoint),
+//! `exchange` (JWT verification against federation policies), `serving` (Anthropic Messages),
+//! `serving_admin` and `mcp` are a workspace, on top of `workspace_state` (token store, handler
+//! state, `authenticate`); `faults` injects failures; `account_auth` (the accounts listener and
+//! its token endpoint), `account` (federation policies) and `scim` (service principals) are the
+//! account console, on top of `account_state` (the account and its admin check); `stats` counts
+//! what peers did; `control` exposes all of it over HTTP for out-of-process tests; `server` runs the listeners; `errors` holds the wire error formats;
 //! `client_config` writes the Lakepass config that points a client at a devstack.
 
 mod account;
 mod account_auth;
+mod account_state;
 mod client_config;
 mod control;
 mod errors;
@@ -40,6 +42,7 @@ mod serving_admin;
 mod stats;
 mod tls;
 mod workspace;
+mod workspace_state;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -229,12 +232,12 @@ pub(crate) struct Shared {
     pub(crate) keys: keys::SigningKeys,
     pub(crate) idp: Mutex<idp_token::IdpStore>,
     pub(crate) clients: Vec<idp::Client>,
-    pub(crate) workspaces: Vec<workspace::Workspace>,
+    pub(crate) workspaces: Vec<workspace_state::Workspace>,
     pub(crate) stats: stats::Recorder,
     pub(crate) faults: Faults,
     pub(crate) verifier: exchange::Verifier,
     pub(crate) user_roles: std::collections::BTreeMap<String, Vec<String>>,
-    pub(crate) account: account::Account,
+    pub(crate) account: account_state::Account,
     pub(crate) endpoints: serving_admin::Endpoints,
     pub(crate) connections: Arc<server::Connections>,
     pub(crate) claude_models: Vec<String>,
@@ -242,7 +245,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn workspace(&self, name: &str) -> Option<&workspace::Workspace> {
+    pub(crate) fn workspace(&self, name: &str) -> Option<&workspace_state::Workspace> {
         self.workspaces.iter().find(|w| w.info.name == name)
     }
 }
@@ -333,12 +336,12 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         keys,
         idp: Mutex::new(idp_token::IdpStore::default()),
         clients: vec![idp::Client::lakepass_dev(opts.id_token_on_refresh)],
-        workspaces: workspaces.into_iter().map(|w| workspace::Workspace::new(w, &issuer)).collect(),
+        workspaces: workspaces.into_iter().map(|w| workspace_state::Workspace::new(w, &issuer)).collect(),
         stats: stats::Recorder::new(&names.iter().map(String::as_str).collect::<Vec<_>>()),
         faults: Faults::default(),
         verifier: exchange::Verifier::new(tls.as_ref().map(tls::Tls::root).transpose()?)?,
         user_roles: opts.user_roles.into_iter().map(|(k, v)| (k.to_lowercase(), v)).collect(),
-        account: account::Account::new(&info.service_principal.client_id),
+        account: account_state::Account::new(&info.service_principal.client_id),
         endpoints: Default::default(),
         connections: Default::default(),
         claude_models: opts.claude_models,

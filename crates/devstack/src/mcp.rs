@@ -36,7 +36,7 @@ use serde_json::{Value, json};
 use crate::errors::{bearer, databricks_error};
 use crate::faults::Skew;
 use crate::keys::random_hex;
-use crate::workspace::{WsState, authenticate};
+use crate::workspace_state::{WsState, authenticate};
 
 /// The Genie space the devstack workspaces have.
 pub const GENIE_SPACE: &str = "01devstackgenie";

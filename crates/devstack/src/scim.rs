@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::Shared;
+use crate::account_state::admin;
 use crate::errors::databricks_error;
 use crate::faults::Skew;
 
@@ -51,7 +52,7 @@ async fn list(
     Query(q): Query<ListQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = crate::account::admin(&st, &headers, skew, &account_id) {
+    if let Err(r) = admin(&st, &headers, skew, &account_id) {
         return *r;
     }
     let filter = match q.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {

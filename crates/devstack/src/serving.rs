@@ -26,7 +26,7 @@
 //!   workspace." (databricks/unity-gateway#53).
 //!
 //! Authentication is the workspace token in `Authorization: Bearer` (scope `all-apis` or
-//! `serving`); `x-api-key` is not a credential here (see `workspace::authenticate`). With
+//! `serving`); `x-api-key` is not a credential here (see `workspace_state::authenticate`). With
 //! `"stream": true` the reply is the exact Server-Sent-Events sequence Anthropic sends
 //! (message_start, content_block_start, content_block_delta, content_block_stop,
 //! message_delta, message_stop). Query strings such as `?beta=true` are ignored.
@@ -41,7 +41,7 @@ use serde_json::{Value, json};
 use crate::errors::databricks_error;
 use crate::faults::Skew;
 use crate::keys::random_hex;
-use crate::workspace::{WsState, authenticate, presented_token};
+use crate::workspace_state::{WsState, authenticate, presented_token};
 
 /// The reply text.
 const REPLY: &str = "pong";

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::errors::databricks_error;
 use crate::faults::Skew;
 use crate::keys::random_hex;
-use crate::workspace::{WsState, authenticate};
+use crate::workspace_state::{WsState, authenticate};
 
 /// Endpoints per (workspace, endpoint name).
 #[derive(Default)]

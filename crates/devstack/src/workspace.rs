@@ -11,9 +11,14 @@
 //! `invalid_scope`; bad client credentials are 401 `invalid_client`; an unknown grant is 400
 //! `unsupported_grant_type`. REST APIs answer `{"error_code", "message"}`: 401 `UNAUTHENTICATED`
 //! for a missing, unknown, foreign or expired token, 403 `PERMISSION_DENIED` for a missing scope.
+//!
+//! This file is the top of a workspace's modules: its router assembles its own handlers with
+//! those of `serving`, `serving_admin` and `mcp`, and no module imports it back. The token store,
+//! the handler state and `authenticate`, which all of them share, live one layer below in
+//! `workspace_state`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -24,11 +29,11 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
 
-use crate::errors::{basic_auth, bearer, databricks_error, oauth_error, token_form};
+use crate::errors::{basic_auth, databricks_error, oauth_error, token_form};
 use crate::exchange::Verified;
 use crate::faults::{self, Listener, Site, Skew};
-use crate::keys::random_hex;
-use crate::{CLIENT_ID, FederationPolicy, Shared, WorkspaceInfo, fingerprint, serving};
+use crate::workspace_state::{Principal, WsState, authenticate};
+use crate::{Shared, fingerprint, mcp, serving, serving_admin};
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
@@ -49,61 +54,6 @@ const KNOWN_SCOPES: &[&str] = &[
     "iam",
 ];
 
-/// Who a workspace token stands for.
-#[derive(Debug, Clone)]
-pub(crate) struct Principal {
-    pub(crate) user_name: String,
-    pub(crate) display_name: String,
-    pub(crate) email: Option<String>,
-}
-
-struct IssuedToken {
-    principal: Principal,
-    scopes: Vec<String>,
-    expires_at: i64,
-}
-
-/// A workspace's policies and minted tokens (keyed by fingerprint).
-pub(crate) struct Workspace {
-    pub(crate) info: WorkspaceInfo,
-    pub(crate) policies: Mutex<Vec<FederationPolicy>>,
-    tokens: Mutex<HashMap<String, IssuedToken>>,
-}
-
-impl Workspace {
-    pub(crate) fn new(info: WorkspaceInfo, issuer: &str) -> Self {
-        let default_policy = FederationPolicy::new(issuer, vec![CLIENT_ID.to_owned()]);
-        Self { info, policies: Mutex::new(vec![default_policy]), tokens: Mutex::default() }
-    }
-
-    fn mint(&self, principal: Principal, scopes: Vec<String>, expires_at: i64) -> String {
-        let token = format!("dvs{}", random_hex(20));
-        let mut tokens = self.tokens.lock().expect("tokens poisoned");
-        tokens.retain(|_, t| t.expires_at > expires_at - 86_400);
-        tokens.insert(fingerprint(&token), IssuedToken { principal, scopes, expires_at });
-        token
-    }
-
-    pub(crate) fn lookup(&self, token: &str, now: i64) -> Option<(Principal, Vec<String>)> {
-        let tokens = self.tokens.lock().expect("tokens poisoned");
-        let t = tokens.get(&fingerprint(token))?;
-        (t.expires_at > now).then(|| (t.principal.clone(), t.scopes.clone()))
-    }
-}
-
-/// Handler state: the devstack and which workspace this listener is.
-#[derive(Clone)]
-pub(crate) struct WsState {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) name: String,
-}
-
-impl WsState {
-    pub(crate) fn ws(&self) -> &Workspace {
-        self.shared.workspace(&self.name).expect("router built for an existing workspace")
-    }
-}
-
 /// The routes of workspace `name`.
 pub(crate) fn router(shared: Arc<Shared>, name: &str) -> Router {
     let site = Site { listener: Listener::Workspace(name.to_owned()), faults: shared.faults.clone() };
@@ -117,8 +67,8 @@ pub(crate) fn router(shared: Arc<Shared>, name: &str) -> Router {
         .route("/serving-endpoints/{name}/v1/messages", post(serving::endpoint_messages))
         .route("/ai-gateway/anthropic/v1/messages", post(serving::gateway_messages))
         .route("/ai-gateway/anthropic/v1/models", get(serving::models))
-        .merge(crate::serving_admin::routes())
-        .merge(crate::mcp::routes())
+        .merge(serving_admin::routes())
+        .merge(mcp::routes())
         .fallback(not_found)
         .layer(from_fn_with_state(site, faults::middleware))
         .with_state(state)
@@ -155,79 +105,6 @@ async fn oauth_metadata(State(st): State<WsState>) -> Json<Value> {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "scopes_supported": KNOWN_SCOPES,
     }))
-}
-
-/// Why an API call was refused; answers as a Databricks REST error.
-pub(crate) struct Refusal {
-    status: StatusCode,
-    error_code: &'static str,
-    message: String,
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        databricks_error(self.status, self.error_code, &self.message)
-    }
-}
-
-/// The token an API call carries in `Authorization` (Bearer, or Basic with user `token`).
-pub(crate) fn presented_token(headers: &HeaderMap) -> Option<String> {
-    let basic = basic_auth(headers).filter(|(user, _)| user == "token").map(|(_, t)| t);
-    bearer(headers).map(str::to_owned).or(basic)
-}
-
-/// Authenticates an API call by its `Authorization` header, recording the token and the
-/// outcome. `any_of_scopes` empty means any scope will do.
-///
-/// Databricks takes a workspace token as `Authorization: Bearer <token>` (and, for REST calls,
-/// HTTP Basic with user `token`, as its curl examples do: `-u token:$DATABRICKS_TOKEN`). An
-/// `x-api-key` header is not a credential: Databricks' own Anthropic SDK example sets
-/// `api_key="unused"`, which the SDK sends as `x-api-key`, and puts the token in
-/// `Authorization: Bearer` ("Query with the Anthropic Messages API", docs.databricks.com).
-/// So a request carrying the token only in `x-api-key` is refused here, as it would be there.
-pub(crate) fn authenticate(
-    st: &WsState,
-    headers: &HeaderMap,
-    skew: Skew,
-    any_of_scopes: &[&str],
-) -> Result<Principal, Refusal> {
-    let stats = &st.shared.stats;
-    let presented = presented_token(headers);
-    if let Some(token) = &presented {
-        stats.seen(&st.name, token);
-    }
-    let refuse = |status, error_code, message: &str| {
-        stats.workspace(&st.name, |w| w.api_calls_unauthorized += 1);
-        Err(Refusal { status, error_code, message: message.to_owned() })
-    };
-    let Some(token) = presented else {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            "Credential was not sent or was of an unsupported type for this API.",
-        );
-    };
-    let Some((principal, scopes)) = st.ws().lookup(&token, skew.now()) else {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            "Invalid access token: unknown to this workspace or expired.",
-        );
-    };
-    let allowed = any_of_scopes.is_empty()
-        || scopes.iter().any(|s| s == "all-apis" || any_of_scopes.contains(&s.as_str()));
-    if !allowed {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "PERMISSION_DENIED",
-            &format!(
-                "Token scope does not allow this API; needs all-apis or {}.",
-                any_of_scopes.join(" or ")
-            ),
-        );
-    }
-    stats.workspace(&st.name, |w| w.api_calls_ok += 1);
-    Ok(principal)
 }
 
 async fn scim_me(
