@@ -79,7 +79,16 @@ pub enum Notice {
 impl Notice {
     /// True for a part that failed.
     pub fn is_problem(&self) -> bool {
-        matches!(self, Notice::SocketFailed(_) | Notice::LiveFailed(_) | Notice::LiveProfilesFailed(_))
+        self.failure().is_some()
+    }
+
+    /// Why a part failed, with its kind (`live_service`, `credentials_file`, …), for a front end
+    /// to act on.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            Notice::SocketFailed(f) | Notice::LiveFailed(f) | Notice::LiveProfilesFailed(f) => Some(f),
+            _ => None,
+        }
     }
 }
 

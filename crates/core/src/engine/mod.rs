@@ -30,7 +30,6 @@ mod session;
 mod sign_in;
 mod state;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,7 +40,6 @@ use crate::audit::{self, AuditEvent, EventKind};
 use crate::clock::{SharedClock, UnixTime};
 use crate::config::{Config, Workspace};
 use crate::http::Http;
-use crate::idp::{Discovery, KeyCache};
 use crate::paths::Paths;
 use crate::sink::{CredentialsProfile, LiveProfiles, SharedSink, StateFile};
 use crate::status::Snapshot;
@@ -105,9 +103,8 @@ struct Inner {
     http: Http,
     clock: SharedClock,
     opts: EngineOptions,
-    discovery: Mutex<HashMap<String, Discovery>>,
-    keys: HashMap<String, KeyCache>,
-    idp_locks: HashMap<String, tokio::sync::Mutex<()>>,
+    /// Per IdP: discovery, signing keys, the in-process session lock (see [`session`]).
+    idps: session::Idps,
     /// In-process exchange locks, by the token's vault key (see [`refresh`]).
     token_locks: refresh::TokenLocks,
     /// Every token's runtime state; changed only through its transitions.
@@ -141,8 +138,7 @@ impl Engine {
         opts: EngineOptions,
     ) -> Result<Self, EngineError> {
         let workspaces = config.workspaces()?;
-        let idp_locks = config.idp.keys().map(|k| (k.clone(), Default::default())).collect();
-        let keys = config.idp.keys().map(|k| (k.clone(), KeyCache::default())).collect();
+        let idps = session::Idps::new(&config);
         let runtime = runtime::Runtimes::new(&workspaces);
         let sinks: Vec<SharedSink> = vec![
             Arc::new(
@@ -165,9 +161,7 @@ impl Engine {
             http,
             clock,
             opts,
-            discovery: Mutex::new(HashMap::new()),
-            keys,
-            idp_locks,
+            idps,
             token_locks: Default::default(),
             runtime,
             sinks,

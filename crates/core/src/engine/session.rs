@@ -4,6 +4,7 @@
 //! The token path ([`super::refresh`], [`super::sign_in`]) calls into this module for a subject
 //! token or a session; nothing here touches tokens or their runtime state.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use url::Url;
@@ -17,6 +18,26 @@ use crate::error::ErrorKind;
 use crate::idp::{self, Discovery, Grant, IdpError, IdpSession, KeyCache, Loopback, SignInRequest};
 use crate::lock;
 use crate::secret::Secret;
+
+/// What the engine keeps per IdP besides the session itself (which lives in the vault).
+pub(super) struct Idps {
+    /// Discovery documents, fetched once.
+    discovery: std::sync::Mutex<HashMap<String, Discovery>>,
+    /// The kept signing keys.
+    keys: HashMap<String, KeyCache>,
+    /// This engine's session locks: its tasks queue here, not on the file lock.
+    locks: HashMap<String, tokio::sync::Mutex<()>>,
+}
+
+impl Idps {
+    pub(super) fn new(config: &crate::config::Config) -> Self {
+        Idps {
+            discovery: Default::default(),
+            keys: config.idp.keys().map(|k| (k.clone(), KeyCache::default())).collect(),
+            locks: config.idp.keys().map(|k| (k.clone(), Default::default())).collect(),
+        }
+    }
+}
 
 impl Engine {
     /// Interactive sign-in to one IdP: discovery, loopback listener, browser (via `on_url`),
@@ -183,7 +204,7 @@ impl Engine {
 
     /// This engine's lock of an IdP session (its tasks queue here, not on the file lock).
     fn idp_mutex(&self, idp_name: &str) -> Result<&tokio::sync::Mutex<()>, EngineError> {
-        self.0.idp_locks.get(idp_name).ok_or_else(|| {
+        self.0.idps.locks.get(idp_name).ok_or_else(|| {
             EngineError::needs_login(
                 idp_name,
                 LoginCause::NotSignedIn,
@@ -200,16 +221,16 @@ impl Engine {
     /// The kept signing keys of an IdP.
     fn keys(&self, idp_name: &str) -> Result<&KeyCache, EngineError> {
         self.0.config.idp(idp_name)?;
-        Ok(&self.0.keys[idp_name])
+        Ok(&self.0.idps.keys[idp_name])
     }
 
     async fn discovery(&self, idp_name: &str) -> Result<Discovery, EngineError> {
-        if let Some(d) = self.0.discovery.lock().expect("discovery cache").get(idp_name) {
+        if let Some(d) = self.0.idps.discovery.lock().expect("discovery cache").get(idp_name) {
             return Ok(d.clone());
         }
         let issuer = &self.0.config.idp(idp_name)?.issuer;
         let d = idp::discover(&self.0.http, issuer).await?;
-        self.0.discovery.lock().expect("discovery cache").insert(idp_name.into(), d.clone());
+        self.0.idps.discovery.lock().expect("discovery cache").insert(idp_name.into(), d.clone());
         Ok(d)
     }
 
