@@ -13,12 +13,13 @@
 //! Every state change goes out on a `watch` channel ([`Engine::subscribe`]); every new token
 //! goes to the [sinks](crate::sink), which the engine knows only through their trait.
 //!
-//! The files, by job, each calling only those after it: [`schedule`] (when to refresh, the run
-//! loop), [`sign_in`] (sign-in and sign-out as the tokens see them), [`refresh`] (the one token
-//! path: serve, exchange under the locks, cache, hand on, for every scope), [`state`] (the
-//! hand-off: snapshots, sinks), [`runtime`] (a token's typed runtime state, and every
-//! transition of it), [`session`] (the IdP session and its discovery), [`scoped`] (the status
-//! shape of managed MCP tokens).
+//! The files, by job: `schedule` (when to refresh, the run loop), `sign_in` (sign-in and
+//! sign-out as the tokens see them), `refresh` (the one token path: serve, exchange under the
+//! locks, cache, hand on, for every scope), `state` (the hand-off: snapshots, sinks), `runtime`
+//! (a token's typed runtime state, and every transition of it), `session` (the IdP session and
+//! its discovery), `scoped` (the status shape of managed MCP tokens). Calls go one way:
+//! schedule → sign_in → refresh → state → runtime, and the token path → session, which calls
+//! none of them (plain values such as `TokenKey` and `refresh_due_at` are used everywhere).
 
 mod build;
 mod error;

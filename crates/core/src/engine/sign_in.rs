@@ -11,7 +11,7 @@ use crate::audit::EventKind;
 use crate::idp::IdpSession;
 
 impl Engine {
-    /// Interactive sign-in ([`Engine::sign_in`]), then a first exchange for every workspace of
+    /// Interactive sign-in (the IdP session path's `sign_in`), then a first exchange for every workspace of
     /// the IdP. Returns the session and, per workspace, the exchange error if one failed.
     pub async fn login(
         &self,
