@@ -18,7 +18,7 @@
 //! locks, cache, hand on, for every scope), `state` (the hand-off: snapshots, sinks), `runtime`
 //! (a token's typed runtime state, and every transition of it), `session` (the IdP session and
 //! its discovery), `scoped` (the status shape of managed MCP tokens). Calls go one way:
-//! schedule → sign_in → refresh → state → runtime, and the token path → session, which calls
+//! schedule and sign_in → refresh → state → runtime, and the token path → session, which calls
 //! none of them (plain values such as `TokenKey` and `refresh_due_at` are used everywhere).
 
 mod build;
