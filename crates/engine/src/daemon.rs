@@ -58,7 +58,7 @@ pub enum Notice {
     /// The engine socket listens here.
     SocketListening(PathBuf),
     /// The engine socket did not start: `lakepass token` refreshes by itself.
-    SocketFailed(String),
+    SocketFailed(Failure),
     /// Another engine (a `lakepass daemon`) already serves the socket, and so the live token
     /// service: this one (a non-exclusive tray) leaves both to it. Not a problem.
     SocketOwnedElsewhere(PathBuf),
@@ -71,15 +71,24 @@ pub enum Notice {
     },
     /// The live token service did not start: the `-live` profiles were removed, and the bind
     /// is retried.
-    LiveFailed(String),
+    LiveFailed(Failure),
     /// The service runs, but the `-live` profiles could not be written.
-    LiveProfilesFailed(String),
+    LiveProfilesFailed(Failure),
 }
 
 impl Notice {
     /// True for a part that failed.
     pub fn is_problem(&self) -> bool {
-        matches!(self, Notice::SocketFailed(_) | Notice::LiveFailed(_) | Notice::LiveProfilesFailed(_))
+        self.failure().is_some()
+    }
+
+    /// Why a part failed, with its kind (`live_service`, `credentials_file`, …), for a front end
+    /// to act on.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            Notice::SocketFailed(f) | Notice::LiveFailed(f) | Notice::LiveProfilesFailed(f) => Some(f),
+            _ => None,
+        }
     }
 }
 
@@ -144,7 +153,7 @@ impl Daemon {
                     None
                 }
                 Err(e) => {
-                    notices.push(Notice::SocketFailed(e.to_string()));
+                    notices.push(Notice::SocketFailed(Failure::new(ErrorKind::Unexpected, e.to_string())));
                     None
                 }
             }
@@ -235,10 +244,11 @@ impl Drop for Daemon {
     }
 }
 
-/// Binds the live service and writes the `-live` profiles naming it; the error in words.
-async fn start_live(engine: &Engine) -> Result<(LiveService, Notice), String> {
-    let service =
-        LiveService::start(engine.clone(), engine.config().serve.port).await.map_err(|e| e.to_string())?;
+/// Binds the live service and writes the `-live` profiles naming it.
+async fn start_live(engine: &Engine) -> Result<(LiveService, Notice), Failure> {
+    let service = LiveService::start(engine.clone(), engine.config().serve.port)
+        .await
+        .map_err(|e| Failure::new(ErrorKind::LiveService, e.to_string()))?;
     let sink = Arc::new(LiveProfiles::serving(
         engine.paths().databrickscfg.clone(),
         engine.workspaces(),
@@ -249,7 +259,7 @@ async fn start_live(engine: &Engine) -> Result<(LiveService, Notice), String> {
         tokio::task::spawn_blocking(move || s.write(&workspaces)).await.expect("live profiles task");
     let notice = match written {
         Ok(profiles) => Notice::LiveServing { addr: service.local_addr(), profiles },
-        Err(e) => Notice::LiveProfilesFailed(e.to_string()),
+        Err(e) => Notice::LiveProfilesFailed(Failure::new(e.kind(), e.to_string())),
     };
     engine.add_sink(sink);
     engine.set_warning(LIVE_WARNING, None);
@@ -260,11 +270,11 @@ async fn start_live(engine: &Engine) -> Result<(LiveService, Notice), String> {
 async fn retry_live(
     engine: Engine,
     slot: Arc<Mutex<Option<LiveService>>>,
-    first_error: String,
+    first_error: Failure,
     every: Duration,
 ) {
     // Warn first: by the time the profiles are gone, every front end already says why.
-    engine.set_warning(LIVE_WARNING, Some(Failure::new(ErrorKind::LiveService, first_error)));
+    engine.set_warning(LIVE_WARNING, Some(first_error));
     let remover = LiveProfiles::remover(engine.paths().databrickscfg.clone());
     let workspaces = engine.workspaces().to_vec();
     let removed =
@@ -286,7 +296,7 @@ async fn retry_live(
             }
             Err(e) => {
                 tracing::debug!(error = %e, "live token service: bind failed again");
-                engine.set_warning(LIVE_WARNING, Some(Failure::new(ErrorKind::LiveService, e)));
+                engine.set_warning(LIVE_WARNING, Some(e));
             }
         }
     }

@@ -1,31 +1,36 @@
-//! The refresh engine: keeps one Databricks token per workspace fresh.
+//! The refresh engine: keeps Databricks tokens fresh, each named by a [`TokenKey`] (a workspace
+//! and a [`TokenScope`]: the workspace's own token, or a managed MCP server's one-scope token).
 //!
-//! Per workspace a small state machine — Fresh → Expiring → Refreshing → Fresh | Failed |
+//! Per token a small state machine — Fresh → Expiring → Refreshing → Fresh | Failed |
 //! NeedsLogin — driven by [`Engine::tick`], which the daemon (or the tray app) calls in a loop.
 //! Decisions use the injected wall clock, and the loop never sleeps longer than
 //! [`MAX_SLEEP`], so a laptop that slept past expiry refreshes as soon as it wakes.
 //!
 //! Refreshing is safe across processes: the IdP session is refreshed under a per-IdP file lock
-//! and a per-workspace exchange under a per-workspace lock, each held only around
+//! and a token's exchange under a lock keyed by its vault key, each held only around
 //! read → refresh → write. Whoever loses the race re-reads the vault and adopts the winner's
 //! tokens, because two refreshes with a rotating refresh token revoke the whole family.
 //! Every state change goes out on a `watch` channel ([`Engine::subscribe`]); every new token
 //! goes to the [sinks](crate::sink), which the engine knows only through their trait.
 //!
-//! The files, by job: [`session`] (sign-in, sign-out, the IdP session and its discovery),
-//! [`refresh`] (one workspace's exchange under its locks), [`schedule`] (when to refresh, the
-//! run loop), [`state`] (per-workspace runtime state, snapshots, publishing to sinks), [`scoped`]
-//! (least-privilege tokens for managed MCP servers, one per workspace and scope).
+//! The files, by job: `schedule` (when to refresh, the run loop), `sign_in` (sign-in and
+//! sign-out as the tokens see them), `refresh` (the one token path: serve, exchange under the
+//! locks, cache, hand on, for every scope), `state` (the hand-off: snapshots, sinks), `runtime`
+//! (a token's typed runtime state, and every transition of it), `session` (the IdP session and
+//! its discovery), `scoped` (the status shape of managed MCP tokens). Calls go one way:
+//! schedule and sign_in → refresh → state → runtime, and the token path → session, which calls
+//! none of them (plain values such as `TokenKey` and `refresh_due_at` are used everywhere).
 
 mod build;
 mod error;
 mod refresh;
+mod runtime;
 mod schedule;
 mod scoped;
 mod session;
+mod sign_in;
 mod state;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -40,13 +45,13 @@ use lakepass_config::{Config, Workspace};
 use lakepass_store::paths::Paths;
 use lakepass_wire::clock::{SharedClock, UnixTime};
 use lakepass_wire::http::Http;
-use lakepass_wire::idp::{Discovery, KeyCache};
 
 pub use build::{BuildError, EngineBuilder, vault_kind_from_env};
 pub use error::{EngineError, LoginCause};
+pub use refresh::{TokenKey, TokenScope};
+pub use runtime::SinkFailures;
 pub use schedule::{MAX_SLEEP, refresh_due_at};
 pub use scoped::ScopedStatus;
-pub use state::SinkFailures;
 
 /// How long a cross-process lock is waited for.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -99,14 +104,13 @@ struct Inner {
     http: Http,
     clock: SharedClock,
     opts: EngineOptions,
-    discovery: Mutex<HashMap<String, Discovery>>,
-    keys: HashMap<String, KeyCache>,
-    idp_locks: HashMap<String, tokio::sync::Mutex<()>>,
-    ws_locks: HashMap<String, tokio::sync::Mutex<()>>,
-    runtime: Mutex<HashMap<String, state::Runtime>>,
-    scoped_locks: scoped::ScopedLocks,
-    scoped: Mutex<std::collections::BTreeMap<(String, crate::mcp::McpScope), scoped::ScopedRuntime>>,
-    sinks: Mutex<Vec<SharedSink>>,
+    /// Per IdP: discovery, signing keys, the in-process session lock (see [`session`]).
+    idps: session::Idps,
+    /// In-process exchange locks, by the token's vault key (see [`refresh`]).
+    token_locks: refresh::TokenLocks,
+    /// Every token's runtime state; changed only through its transitions.
+    runtime: runtime::Runtimes,
+    sinks: Mutex<state::Sinks>,
     warnings: Mutex<std::collections::BTreeMap<&'static str, crate::error::Failure>>,
     tx: watch::Sender<Snapshot>,
     wake: Notify,
@@ -135,10 +139,8 @@ impl Engine {
         opts: EngineOptions,
     ) -> Result<Self, EngineError> {
         let workspaces = config.workspaces()?;
-        let idp_locks = config.idp.keys().map(|k| (k.clone(), Default::default())).collect();
-        let keys = config.idp.keys().map(|k| (k.clone(), KeyCache::default())).collect();
-        let ws_locks = workspaces.iter().map(|w| (Store::workspace_key(w), Default::default())).collect();
-        let runtime = workspaces.iter().map(|w| (w.name.clone(), Default::default())).collect();
+        let idps = session::Idps::new(&config);
+        let runtime = runtime::Runtimes::new(&workspaces);
         let sinks: Vec<SharedSink> = vec![
             Arc::new(
                 CredentialsProfile::new(
@@ -149,8 +151,8 @@ impl Engine {
                 .for_config(&paths, std::env::var_os("LAKEPASS_DATA_DIR").is_some_and(|v| !v.is_empty())),
             ),
             Arc::new(LiveProfiles::remover(paths.databrickscfg.clone())),
-            Arc::new(StateFile::entries(paths.state_file())),
         ];
+        let sinks = state::Sinks::new(sinks, Arc::new(StateFile::entries(paths.state_file())));
         let (tx, _) = watch::channel(Snapshot::default());
         Ok(Engine(Arc::new(Inner {
             config,
@@ -160,35 +162,14 @@ impl Engine {
             http,
             clock,
             opts,
-            discovery: Mutex::new(HashMap::new()),
-            keys,
-            idp_locks,
-            ws_locks,
-            runtime: Mutex::new(runtime),
-            scoped_locks: Default::default(),
-            scoped: Default::default(),
-            sinks: Mutex::new(sinks),
+            idps,
+            token_locks: Default::default(),
+            runtime,
+            sinks,
             warnings: Mutex::default(),
             tx,
             wake: Notify::new(),
         })))
-    }
-
-    /// Adds a sink; it hears of every token and status from now on.
-    pub fn add_sink(&self, sink: SharedSink) {
-        self.0.sinks.lock().expect("sinks").push(sink);
-    }
-
-    /// Replaces the state-file sink with the owner's, which writes the whole settled view: for
-    /// the one process that owns refreshing.
-    pub fn own_state_file(&self) {
-        let mut sinks = self.0.sinks.lock().expect("sinks");
-        sinks.retain(|s| s.name() != "state file");
-        sinks.push(Arc::new(StateFile::owner(self.0.paths.state_file())));
-    }
-
-    fn sinks(&self) -> Vec<SharedSink> {
-        self.0.sinks.lock().expect("sinks").clone()
     }
 
     /// The resolved workspaces, in config order.

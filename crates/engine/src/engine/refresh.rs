@@ -1,9 +1,25 @@
-//! One workspace's token: served from cache while fresh, else exchanged anew under the
-//! workspace's in-process and cross-process locks, then handed to every sink.
+//! The one token path: every token the engine keeps, whatever its scope, is served, refreshed,
+//! locked, cached and handed on here.
+//!
+//! A token is named by a [`TokenKey`]: a workspace and a [`TokenScope`] (the workspace's own
+//! token, the one `~/.databrickscfg` holds, or a least-privilege token for one managed MCP
+//! scope). All of them: served from the vault while not due, else exchanged (RFC 8693, or
+//! client credentials for an M2M workspace) under an in-process and a cross-process lock keyed
+//! by the token's vault key, held only around read → exchange → write, so a loser re-reads and
+//! adopts the winner's token; audited; recorded in the [runtime](super::runtime); handed to the
+//! sinks, which take only what the scope allows ([`TokenScope::reaches_sinks`]). What is
+//! genuinely scope-specific stays with the scope: the scopes asked for, the vault key, and the
+//! check that the answer grants the MCP scope (`Store::scoped_token`, via [`crate::mcp::grants`]).
+//!
+//! This path calls the IdP session path (`session`) for a subject token; never the reverse.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use super::schedule::refresh_due_at;
 use super::{Engine, EngineError, LOCK_TIMEOUT};
-use crate::audit::EventKind;
+use crate::audit::{AuditEvent, EventKind};
+use crate::mcp::McpScope;
 use crate::roles;
 use crate::store::Store;
 use lakepass_config::Workspace;
@@ -11,37 +27,115 @@ use lakepass_store::lock;
 use lakepass_wire::clock::UnixTime;
 use lakepass_wire::exchange::{self, ExchangeParams, WorkspaceToken};
 
-impl Engine {
-    /// A valid token for `ws`: the cached one while it is not due for refresh, else a new one.
-    pub async fn token(&self, ws: &Workspace) -> Result<WorkspaceToken, EngineError> {
-        if let Some(t) = self.0.store.workspace_token(ws).await?
-            && self.now() < refresh_due_at(&t)
-        {
-            return Ok(t);
-        }
-        self.refresh_workspace(ws, false).await
+/// Which of a workspace's tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TokenScope {
+    /// The workspace's own token, with the scopes its config lists (`all-apis` by default):
+    /// the one in `~/.databrickscfg`, the live service and `lakepass token`.
+    Workspace,
+    /// A token carrying only this scope, for the workspace's managed MCP servers. It goes to
+    /// no sink: a profile holding it would narrow every tool's access to one server's.
+    Mcp(McpScope),
+}
+
+impl TokenScope {
+    /// Whether the token goes to the sinks (`~/.databrickscfg`, the state file): the one
+    /// place that decides the hand-off.
+    pub fn reaches_sinks(self) -> bool {
+        matches!(self, TokenScope::Workspace)
     }
 
-    /// A valid token for `ws` for a long-running server (the live token service, the IPC
-    /// channel): the token this engine holds in memory while it is not due, else
-    /// [`Engine::token`]. When that refresh fails but the held token is still valid for a
-    /// while, the held one is returned: a consumer keeps working through a short outage.
-    pub async fn live_token(&self, ws: &Workspace) -> Result<WorkspaceToken, EngineError> {
+    /// Whether the run loop exchanges this token before anyone asked and retries a failed
+    /// refresh with backoff. An MCP token is refreshed only once asked for, and after a
+    /// failure waits for the next ask.
+    pub fn refreshed_in_background(self) -> bool {
+        matches!(self, TokenScope::Workspace)
+    }
+
+    /// The scopes the exchange asks for.
+    fn scopes(self, ws: &Workspace) -> Vec<String> {
+        match self {
+            TokenScope::Workspace => ws.scopes.clone(),
+            TokenScope::Mcp(s) => vec![s.as_str().to_string()],
+        }
+    }
+
+    /// The vault key of the token: also what its locks are keyed by (workspaces on one host
+    /// and client id share it, and so share one exchange).
+    fn vault_key(self, ws: &Workspace) -> String {
+        match self {
+            TokenScope::Workspace => Store::workspace_key(ws),
+            TokenScope::Mcp(s) => Store::scoped_key(ws, s),
+        }
+    }
+}
+
+impl std::fmt::Display for TokenScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenScope::Workspace => f.write_str("workspace"),
+            TokenScope::Mcp(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+/// One token the engine keeps: a workspace (by its config name) and a scope.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TokenKey {
+    /// The workspace's name in the config.
+    pub workspace: String,
+    /// Which of its tokens.
+    pub scope: TokenScope,
+}
+
+impl TokenKey {
+    /// `ws`'s token of `scope`.
+    pub fn new(ws: &Workspace, scope: TokenScope) -> Self {
+        TokenKey { workspace: ws.name.clone(), scope }
+    }
+
+    /// `ws`'s own token.
+    pub fn workspace(ws: &Workspace) -> Self {
+        Self::new(ws, TokenScope::Workspace)
+    }
+}
+
+/// The in-process locks of exchanges, by vault key, made on first use.
+pub(super) type TokenLocks = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
+
+impl Engine {
+    /// A valid token for `ws` and `scope`: the vault's while it is not due, else a new one.
+    pub async fn token_for(&self, ws: &Workspace, scope: TokenScope) -> Result<WorkspaceToken, EngineError> {
+        if let Some(t) = self.stored(ws, scope).await?
+            && self.now() < refresh_due_at(&t)
+        {
+            self.0.runtime.found(&TokenKey::new(ws, scope), &t);
+            return Ok(t);
+        }
+        self.refresh(ws, scope, false).await
+    }
+
+    /// [`Engine::token_for`] for a long-running server (the live token service, the IPC
+    /// channel): the token held in memory while it is not due; when a refresh fails but the
+    /// held token is still valid for a while, the held one: a consumer keeps working through a
+    /// short outage.
+    pub async fn live_token_for(
+        &self,
+        ws: &Workspace,
+        scope: TokenScope,
+    ) -> Result<WorkspaceToken, EngineError> {
         let now = self.now();
-        let held = self.held_token(ws);
+        let held = self.0.runtime.held(&TokenKey::new(ws, scope), ws);
         if let Some(t) = &held
             && now < refresh_due_at(t)
         {
             return Ok(t.clone());
         }
-        match self.token(ws).await {
-            Ok(t) => {
-                self.update(&ws.name, |r| r.token = Some(t.clone()));
-                Ok(t)
-            }
+        match self.token_for(ws, scope).await {
+            Ok(t) => Ok(t),
             Err(e) => match held {
                 Some(t) if t.expires_at - now > 30 => {
-                    tracing::warn!(workspace = %ws.name, kind = %e.kind(), "refresh failed; serving the held token until it expires");
+                    tracing::warn!(workspace = %ws.name, %scope, kind = %e.kind(), "refresh failed; serving the held token until it expires");
                     Ok(t)
                 }
                 _ => Err(e),
@@ -49,33 +143,35 @@ impl Engine {
         }
     }
 
-    /// Exchanges a new token for `ws` (when `force`, even if the cached one is fresh), under the
-    /// workspace's lock, saves it in the vault and hands it to the sinks.
+    /// Exchanges a new token for `ws` and `scope` (when `force`, even if the stored one is
+    /// fresh) under its locks, saves it in the vault, records it and hands it on.
     ///
     /// A token adopted from another process (or from another workspace on the same host, which
-    /// shares its vault key) goes to the sinks too: the other one wrote only its own profiles,
-    /// and only this process serves the `-live` profiles a sign-out removed. Writing a profile
+    /// shares its vault key) is handed on too: the other one wrote only its own profiles, and
+    /// only this process serves the `-live` profiles a sign-out removed. Writing a profile
     /// that already holds the token changes nothing on disk.
-    pub async fn refresh_workspace(
+    pub async fn refresh(
         &self,
         ws: &Workspace,
+        scope: TokenScope,
         force: bool,
     ) -> Result<WorkspaceToken, EngineError> {
+        let key = TokenKey::new(ws, scope);
         let asked_at = self.now();
-        self.update(&ws.name, |r| r.refreshing = true);
+        self.0.runtime.refresh_started(&key);
         self.publish();
         let started = std::time::Instant::now();
-        let result = self.refresh_locked(ws, force, asked_at).await;
+        let result = self.refresh_locked(ws, scope, force, asked_at).await;
         // A token adopted from another process was that process's exchange, not ours: ten
         // parallel callers make one exchange and one audit line.
         let ours = result.as_ref().map_or(true, |(_, adopted)| !adopted);
         if ours {
-            self.audit(EventKind::Exchange, Some(&ws.name), None, started, result.as_ref().err()).await;
+            self.audit_exchange(ws, scope, started, result.as_ref().err()).await;
         } else if let Ok((t, _)) = &result {
-            self.deliver(ws, t).await;
+            self.hand_off(ws, scope, t).await;
         }
         let result = result.map(|(t, _)| t);
-        self.settle(ws, &result).await;
+        self.settle(ws, scope, &result).await;
         result
     }
 
@@ -83,52 +179,152 @@ impl Engine {
     async fn refresh_locked(
         &self,
         ws: &Workspace,
+        scope: TokenScope,
         force: bool,
         asked_at: UnixTime,
     ) -> Result<(WorkspaceToken, bool), EngineError> {
-        let key = Store::workspace_key(ws);
-        let _inproc = self.0.ws_locks[&key].lock().await;
-        let _file = lock::acquire_async(self.0.paths.lock_file(&key), LOCK_TIMEOUT).await?;
+        let vault_key = scope.vault_key(ws);
+        let in_process =
+            self.0.token_locks.lock().expect("token locks").entry(vault_key.clone()).or_default().clone();
+        let _in_process = in_process.lock().await;
+        let _file = lock::acquire_async(self.0.paths.lock_file(&vault_key), LOCK_TIMEOUT).await?;
         // Another process (or task) may have refreshed while we waited: adopt its token.
-        if let Some(t) = self.0.store.workspace_token(ws).await? {
+        if let Some(t) = self.stored(ws, scope).await? {
             let adopted = if force { t.issued_at > asked_at } else { self.now() < refresh_due_at(&t) };
             if adopted {
                 return Ok((t, true));
             }
         }
-        let token = if roles::is_m2m(ws) {
-            self.m2m_token(ws).await?
-        } else {
-            let subject = self.subject_token(ws).await?;
-            // Role mapping: the user's role claim picks the service principal.
-            let client_id = roles::pick_client_id(ws, subject.secret())?;
-            let params = ExchangeParams {
-                host: &ws.host,
-                workspace: &ws.name,
-                scopes: &ws.scopes,
-                client_id: client_id.as_deref(),
-            };
-            exchange::exchange(&self.0.http, &params, &subject, self.now()).await?
-        };
-        self.0.store.save_workspace_token(ws, &token).await?;
-        tracing::info!(workspace = %ws.name, host = %ws.host, expires_at = token.expires_at, "token exchanged");
-        self.deliver(ws, &token).await;
+        let token = self.mint(ws, &scope.scopes(ws)).await?;
+        match scope {
+            TokenScope::Workspace => self.0.store.save_workspace_token(ws, &token).await?,
+            TokenScope::Mcp(s) => self.0.store.save_scoped_token(ws, s, &token).await?,
+        }
+        tracing::info!(workspace = %ws.name, host = %ws.host, %scope, expires_at = token.expires_at, "token exchanged");
+        self.hand_off(ws, scope, &token).await;
         Ok((token, false))
     }
 
-    /// An M2M workspace's token: OAuth client credentials with the secret from the vault.
-    async fn m2m_token(&self, ws: &Workspace) -> Result<WorkspaceToken, EngineError> {
-        let client_id = ws.client_id.clone().unwrap_or_default();
-        let secret = roles::m2m_secret(&self.0.store, ws).await?.ok_or_else(|| EngineError::NeedsSecret {
-            workspace: ws.name.clone(),
-            client_id: client_id.clone(),
-        })?;
-        let req = exchange::client_credentials_request(
-            ws.host.join("/oidc/v1/token"),
-            &client_id,
-            &secret,
-            &ws.scopes,
-        );
-        Ok(exchange::client_credentials(&self.0.http, &ws.host, &ws.name, &req, self.now()).await?)
+    /// The vault's token for `ws` and `scope`, if that host minted it (for that scope).
+    async fn stored(&self, ws: &Workspace, scope: TokenScope) -> Result<Option<WorkspaceToken>, EngineError> {
+        Ok(match scope {
+            TokenScope::Workspace => self.0.store.workspace_token(ws).await?,
+            TokenScope::Mcp(s) => self.0.store.scoped_token(ws, s).await?,
+        })
+    }
+
+    /// A new token for `ws` carrying `scopes`: the user's IdP JWT exchanged (RFC 8693), with
+    /// the service principal role mapping picks; or, for an M2M workspace, OAuth client
+    /// credentials with the secret from the vault.
+    async fn mint(&self, ws: &Workspace, scopes: &[String]) -> Result<WorkspaceToken, EngineError> {
+        if roles::is_m2m(ws) {
+            let client_id = ws.client_id.clone().unwrap_or_default();
+            let secret = roles::m2m_secret(&self.0.store, ws).await?.ok_or_else(|| {
+                EngineError::NeedsSecret { workspace: ws.name.clone(), client_id: client_id.clone() }
+            })?;
+            let req = exchange::client_credentials_request(
+                ws.host.join("/oidc/v1/token"),
+                &client_id,
+                &secret,
+                scopes,
+            );
+            return Ok(
+                exchange::client_credentials(&self.0.http, &ws.host, &ws.name, &req, self.now()).await?
+            );
+        }
+        let subject = self.subject_token(ws).await?;
+        // Role mapping: the user's role claim picks the service principal.
+        let client_id = roles::pick_client_id(ws, subject.secret())?;
+        let params =
+            ExchangeParams { host: &ws.host, workspace: &ws.name, scopes, client_id: client_id.as_deref() };
+        Ok(exchange::exchange(&self.0.http, &params, &subject, self.now()).await?)
+    }
+
+    async fn audit_exchange(
+        &self,
+        ws: &Workspace,
+        scope: TokenScope,
+        started: std::time::Instant,
+        error: Option<&EngineError>,
+    ) {
+        let (now, took) = (self.now(), started.elapsed());
+        let event = match error {
+            None => AuditEvent::ok(EventKind::Exchange, now, took),
+            Some(e) => AuditEvent::failure(EventKind::Exchange, now, took, e.kind(), &e.to_string())
+                .error_code(e.error_code()),
+        };
+        let event = event.workspace(&ws.name);
+        let event = match scope {
+            TokenScope::Workspace => event,
+            TokenScope::Mcp(s) => event.message(&format!("scope {s} (managed MCP)")),
+        };
+        self.record_audit(event).await;
+    }
+
+    /// Loads the tokens the vault holds: each workspace's own, and its MCP tokens for the
+    /// scopes `[mcp.*]` lists (so status shows them and the run loop keeps them fresh).
+    pub async fn load(&self) -> Result<(), EngineError> {
+        let now = self.now();
+        for ws in self.0.workspaces.clone() {
+            let signed_in = if roles::is_m2m(&ws) {
+                roles::m2m_secret(&self.0.store, &ws).await?.is_some()
+            } else {
+                self.0.store.idp_session(&ws.idp).await?.is_some()
+            };
+            let token = self.stored(&ws, TokenScope::Workspace).await?;
+            self.0.runtime.loaded(&TokenKey::workspace(&ws), token, signed_in, now);
+            for scope in crate::mcp::scopes(&self.0.config, &ws).into_iter().map(TokenScope::Mcp) {
+                if let Some(t) = self.stored(&ws, scope).await? {
+                    self.0.runtime.loaded(&TokenKey::new(&ws, scope), Some(t), signed_in, now);
+                }
+            }
+        }
+        self.publish();
+        Ok(())
+    }
+
+    // The names the front ends, tests and tools call, for the two kinds of scope.
+
+    /// A valid token for `ws`: [`Engine::token_for`] its own scope.
+    pub async fn token(&self, ws: &Workspace) -> Result<WorkspaceToken, EngineError> {
+        self.token_for(ws, TokenScope::Workspace).await
+    }
+
+    /// [`Engine::live_token_for`] `ws`'s own token.
+    pub async fn live_token(&self, ws: &Workspace) -> Result<WorkspaceToken, EngineError> {
+        self.live_token_for(ws, TokenScope::Workspace).await
+    }
+
+    /// [`Engine::refresh`] `ws`'s own token.
+    pub async fn refresh_workspace(
+        &self,
+        ws: &Workspace,
+        force: bool,
+    ) -> Result<WorkspaceToken, EngineError> {
+        self.refresh(ws, TokenScope::Workspace, force).await
+    }
+
+    /// A valid token for `ws` carrying only `scope` ([`Engine::token_for`]).
+    pub async fn scoped_token(&self, ws: &Workspace, scope: McpScope) -> Result<WorkspaceToken, EngineError> {
+        self.token_for(ws, TokenScope::Mcp(scope)).await
+    }
+
+    /// [`Engine::live_token_for`] `ws`'s token for `scope`.
+    pub async fn live_scoped_token(
+        &self,
+        ws: &Workspace,
+        scope: McpScope,
+    ) -> Result<WorkspaceToken, EngineError> {
+        self.live_token_for(ws, TokenScope::Mcp(scope)).await
+    }
+
+    /// [`Engine::refresh`] `ws`'s token for `scope`.
+    pub async fn refresh_scoped(
+        &self,
+        ws: &Workspace,
+        scope: McpScope,
+        force: bool,
+    ) -> Result<WorkspaceToken, EngineError> {
+        self.refresh(ws, TokenScope::Mcp(scope), force).await
     }
 }

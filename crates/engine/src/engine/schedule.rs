@@ -1,5 +1,6 @@
 //! When to refresh: the due time of a token, the staleness of an IdP JWT, and the run loop that
-//! wakes for whichever comes first (never sleeping past [`MAX_SLEEP`], so a laptop that slept
+//! refreshes every due token, whatever its scope (which tokens are due is the runtime's view,
+//! [`super::runtime::Runtimes::due`]), and wakes for whichever comes first (never sleeping past [`MAX_SLEEP`], so a laptop that slept
 //! past expiry refreshes as soon as it wakes).
 //!
 //! Why an IdP JWT goes stale long before it expires: Databricks derives an exchanged token's
@@ -19,8 +20,8 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use super::{Engine, EngineError};
-use crate::roles;
+use super::Engine;
+use super::runtime::Due;
 use lakepass_wire::clock::UnixTime;
 use lakepass_wire::exchange::WorkspaceToken;
 
@@ -52,73 +53,40 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 impl Engine {
-    /// Loads what the vault holds, so the first snapshot is right before any refresh.
-    pub async fn load(&self) -> Result<(), EngineError> {
-        let now = self.now();
-        for ws in &self.0.workspaces {
-            let token = self.0.store.workspace_token(ws).await?;
-            let signed_in = if roles::is_m2m(ws) {
-                roles::m2m_secret(&self.0.store, ws).await?.is_some()
-            } else {
-                self.0.store.idp_session(&ws.idp).await?.is_some()
-            };
-            self.update(&ws.name, |r| {
-                r.token = token;
-                r.needs_login = !signed_in;
-                r.needs_login_since = now;
-            });
-        }
-        self.load_scoped().await?;
-        self.publish();
-        Ok(())
-    }
-
-    /// One pass: refreshes every workspace that is due (and not backing off), publishes, and
-    /// returns how long to sleep before the next pass.
+    /// One pass: refreshes every token that is due (the workspaces' own, and the MCP tokens
+    /// someone asked for; none backing off), publishes, and returns how long to sleep before the
+    /// next pass.
     pub async fn tick(&self) -> Duration {
         let now = self.now();
         let sem = Arc::new(Semaphore::new(self.0.opts.concurrency.max(1)));
         let mut tasks = Vec::new();
-        for ws in self.0.workspaces.clone() {
-            let r = self.0.runtime.lock().expect("runtime state").get(&ws.name).cloned().unwrap_or_default();
-            let due = r.token.as_ref().map(refresh_due_at).unwrap_or(now);
+        for (key, due) in self.0.runtime.due(now) {
+            let Some(ws) = self.workspace_named(&key.workspace).cloned() else { continue };
             // Only a new sign-in helps; when one happened, act on it at once (no backoff). The
             // token the signing-in process exchanged is adopted and handed to this one's sinks.
-            if r.needs_login {
-                if !self.signed_in_since(&ws, r.needs_login_since).await {
-                    continue;
-                }
-            } else if now < due || now < r.next_retry_at {
+            if let Due::AfterSignInSince(since) = due
+                && !self.signed_in_since(&ws, since).await
+            {
                 continue;
             }
             let (engine, sem) = (self.clone(), sem.clone());
             tasks.push(tokio::spawn(async move {
                 let _permit = sem.acquire().await.expect("semaphore open");
-                if let Err(e) = engine.refresh_workspace(&ws, false).await {
-                    tracing::warn!(workspace = %ws.name, kind = %e.kind(), error = %e, "refresh failed");
+                if let Err(e) = engine.refresh(&ws, key.scope, false).await {
+                    tracing::warn!(workspace = %ws.name, scope = %key.scope, kind = %e.kind(), error = %e, "refresh failed");
                 }
             }));
         }
         for t in tasks {
             let _ = t.await;
         }
-        self.refresh_due_scoped().await;
         self.publish();
         self.next_sleep()
     }
 
     fn next_sleep(&self) -> Duration {
         let now = self.now();
-        let rt = self.0.runtime.lock().expect("runtime state");
-        let next = rt
-            .values()
-            .filter(|r| !r.needs_login)
-            .map(|r| r.token.as_ref().map(refresh_due_at).unwrap_or(now).max(r.next_retry_at))
-            .min();
-        let next = match (next, self.next_scoped_due()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let next = self.0.runtime.next_due(now);
         let secs = next.map(|n| n.saturating_sub(now).max(1) as u64).unwrap_or(MAX_SLEEP.as_secs());
         Duration::from_secs(secs).min(MAX_SLEEP)
     }

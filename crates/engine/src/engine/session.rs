@@ -1,12 +1,15 @@
-//! The IdP side: interactive sign-in, sign-out, and the IdP session every workspace's exchange
-//! starts from (refreshed under a per-IdP lock, one refresh serving every workspace).
+//! The IdP side: interactive sign-in, forgetting a session, and the IdP session every token's
+//! exchange starts from (refreshed under a per-IdP lock, one refresh serving every workspace).
+//!
+//! The token path ([`super::refresh`], [`super::sign_in`]) calls into this module for a subject
+//! token or a session; nothing here touches tokens or their runtime state.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use url::Url;
 
 use super::error::LoginCause;
-use super::state::Runtime;
 use super::{Engine, EngineError, LOCK_TIMEOUT};
 use crate::audit::{AuditEvent, EventKind};
 use crate::error::ErrorKind;
@@ -16,30 +19,36 @@ use lakepass_wire::clock::UnixTime;
 use lakepass_wire::idp::{self, Discovery, Grant, IdpError, IdpSession, KeyCache, Loopback, SignInRequest};
 use lakepass_wire::secret::Secret;
 
-impl Engine {
-    /// Interactive sign-in: discovery, loopback listener, browser (via `on_url`), code
-    /// redemption, id_token validation; then a first exchange for every workspace of the IdP.
-    /// Returns the session and, per workspace, the exchange error if one failed.
-    pub async fn login(
-        &self,
-        idp_name: &str,
-        on_url: impl FnOnce(&Url),
-        timeout: Duration,
-    ) -> Result<(IdpSession, Vec<(String, EngineError)>), EngineError> {
-        let started = std::time::Instant::now();
-        let result = self.login_inner(idp_name, on_url, timeout).await;
-        self.audit(EventKind::SignIn, None, Some(idp_name), started, result.as_ref().err()).await;
-        // The run loop's sleep was planned before these tokens existed: re-plan now.
-        self.refresh_now();
-        result
-    }
+/// What the engine keeps per IdP besides the session itself (which lives in the vault).
+pub(super) struct Idps {
+    /// Discovery documents, fetched once.
+    discovery: std::sync::Mutex<HashMap<String, Discovery>>,
+    /// The kept signing keys.
+    keys: HashMap<String, KeyCache>,
+    /// This engine's session locks: its tasks queue here, not on the file lock.
+    locks: HashMap<String, tokio::sync::Mutex<()>>,
+}
 
-    async fn login_inner(
+impl Idps {
+    pub(super) fn new(config: &lakepass_config::Config) -> Self {
+        Idps {
+            discovery: Default::default(),
+            keys: config.idp.keys().map(|k| (k.clone(), KeyCache::default())).collect(),
+            locks: config.idp.keys().map(|k| (k.clone(), Default::default())).collect(),
+        }
+    }
+}
+
+impl Engine {
+    /// Interactive sign-in to one IdP: discovery, loopback listener, browser (via `on_url`),
+    /// code redemption, id_token validation; the session is saved under the IdP's locks. The
+    /// tokens it backs are the token path's business ([`Engine::login`]).
+    pub(super) async fn sign_in(
         &self,
         idp_name: &str,
         on_url: impl FnOnce(&Url),
         timeout: Duration,
-    ) -> Result<(IdpSession, Vec<(String, EngineError)>), EngineError> {
+    ) -> Result<IdpSession, EngineError> {
         let idp_section = self.0.config.idp(idp_name)?;
         let (idp_cfg, redirect_port) = (idp_section.client(), idp_section.redirect_port);
         let d = self.discovery(idp_name).await?;
@@ -63,52 +72,15 @@ impl Engine {
             self.0.store.save_idp_session(idp_name, &session).await?;
         }
         tracing::info!(idp = idp_name, subject = %session.subject, "signed in");
-        let mut failures = Vec::new();
-        for ws in self.workspaces_of(idp_name) {
-            self.update(&ws.name, |r| {
-                r.needs_login = false;
-                r.failures = 0;
-                r.next_retry_at = 0;
-                r.last_error = None;
-            });
-            if let Err(e) = self.refresh_workspace(&ws, true).await {
-                failures.push((ws.name.clone(), e));
-            }
-        }
-        Ok((session, failures))
+        Ok(session)
     }
 
-    /// Signs out of an IdP: forgets its session and its workspaces' tokens at once (in memory
-    /// and in the vault), and tells every sink, which remove what they wrote for them (the
-    /// `~/.databrickscfg` profiles Lakepass made). Returns what the sinks removed.
-    pub async fn logout(&self, idp_name: &str) -> Result<Vec<String>, EngineError> {
-        let now = self.now();
+    /// Forgets an IdP's session (the vault entry); the tokens it backed are the token path's
+    /// business ([`Engine::logout`]).
+    pub(super) async fn end_session(&self, idp_name: &str) -> Result<(), EngineError> {
         self.0.config.idp(idp_name)?;
         self.0.store.delete_idp_session(idp_name).await?;
-        let workspaces = self.workspaces_of(idp_name);
-        for ws in &workspaces {
-            self.0.store.delete_workspace_token(ws).await?;
-            self.forget_scoped(ws).await?;
-            self.update(&ws.name, |r| {
-                *r = Runtime { needs_login: true, needs_login_since: now, ..Runtime::default() };
-            });
-        }
-        let mut removed = Vec::new();
-        for sink in self.sinks() {
-            let signed_out = workspaces.clone();
-            let done =
-                tokio::task::spawn_blocking(move || sink.on_sign_out(&signed_out).map_err(|e| (sink, e)))
-                    .await
-                    .expect("sink task");
-            match done {
-                Ok(names) => removed.extend(names),
-                Err((sink, e)) => {
-                    tracing::warn!(sink = sink.name(), error = %e, "could not remove what this sink wrote")
-                }
-            }
-        }
-        self.publish();
-        Ok(removed)
+        Ok(())
     }
 
     /// The IdP JWT to exchange for `ws`, refreshing the IdP session first when that JWT is stale.
@@ -233,7 +205,7 @@ impl Engine {
 
     /// This engine's lock of an IdP session (its tasks queue here, not on the file lock).
     fn idp_mutex(&self, idp_name: &str) -> Result<&tokio::sync::Mutex<()>, EngineError> {
-        self.0.idp_locks.get(idp_name).ok_or_else(|| {
+        self.0.idps.locks.get(idp_name).ok_or_else(|| {
             EngineError::needs_login(
                 idp_name,
                 LoginCause::NotSignedIn,
@@ -250,16 +222,16 @@ impl Engine {
     /// The kept signing keys of an IdP.
     fn keys(&self, idp_name: &str) -> Result<&KeyCache, EngineError> {
         self.0.config.idp(idp_name)?;
-        Ok(&self.0.keys[idp_name])
+        Ok(&self.0.idps.keys[idp_name])
     }
 
     async fn discovery(&self, idp_name: &str) -> Result<Discovery, EngineError> {
-        if let Some(d) = self.0.discovery.lock().expect("discovery cache").get(idp_name) {
+        if let Some(d) = self.0.idps.discovery.lock().expect("discovery cache").get(idp_name) {
             return Ok(d.clone());
         }
         let issuer = &self.0.config.idp(idp_name)?.issuer;
         let d = idp::discover(&self.0.http, issuer).await?;
-        self.0.discovery.lock().expect("discovery cache").insert(idp_name.into(), d.clone());
+        self.0.idps.discovery.lock().expect("discovery cache").insert(idp_name.into(), d.clone());
         Ok(d)
     }
 

@@ -1,60 +1,67 @@
-//! Per-workspace runtime state, the snapshots made from it, and handing both to the sinks.
+//! The hand-off: snapshots made from the runtime state, and tokens and statuses handed to the
+//! sinks. Which tokens a sink sees is decided here, by the token's scope, in one place
+//! ([`Engine::sinks_for`]).
 
-use std::collections::BTreeMap;
+use std::sync::Mutex;
 
-use super::schedule::refresh_due_at;
+use super::refresh::{TokenKey, TokenScope};
+use super::runtime::SinkFailures;
 use super::{Engine, EngineError};
 use crate::error::Failure;
 use crate::sink::SharedSink;
-use crate::status::{Snapshot, TokenState, WorkspaceStatus};
+use crate::status::Snapshot;
 use lakepass_config::Workspace;
-use lakepass_wire::clock::UnixTime;
 use lakepass_wire::exchange::WorkspaceToken;
 
-/// Per sink name, why it could not write a workspace's last token.
-pub type SinkFailures = BTreeMap<&'static str, Failure>;
+/// The engine's sinks. The state file is held apart because the process that owns refreshing
+/// swaps it for the whole-view writer ([`Engine::own_state_file`]).
+pub(super) struct Sinks {
+    others: Vec<SharedSink>,
+    state_file: SharedSink,
+}
 
-#[derive(Debug, Default, Clone)]
-pub(super) struct Runtime {
-    pub(super) token: Option<WorkspaceToken>,
-    pub(super) refreshing: bool,
-    pub(super) needs_login: bool,
-    pub(super) needs_login_since: UnixTime,
-    /// Sinks that failed on the last token: shown in status, kept apart from refresh errors.
-    pub(super) sink_failures: SinkFailures,
-    pub(super) failures: u32,
-    pub(super) next_retry_at: UnixTime,
-    pub(super) last_error: Option<Failure>,
+impl Sinks {
+    pub(super) fn new(others: Vec<SharedSink>, state_file: SharedSink) -> Mutex<Self> {
+        Mutex::new(Sinks { others, state_file })
+    }
 }
 
 impl Engine {
-    pub(super) fn update(&self, ws: &str, f: impl FnOnce(&mut Runtime)) {
-        let mut rt = self.0.runtime.lock().expect("runtime state");
-        f(rt.entry(ws.to_string()).or_default());
+    /// Adds a sink; it hears of every token and status from now on.
+    pub fn add_sink(&self, sink: SharedSink) {
+        self.0.sinks.lock().expect("sinks").others.push(sink);
     }
 
-    /// The token this engine holds in memory for `ws`, if it was minted by `ws`'s host.
-    pub(super) fn held_token(&self, ws: &Workspace) -> Option<WorkspaceToken> {
-        let rt = self.0.runtime.lock().expect("runtime state");
-        rt.get(&ws.name).and_then(|r| r.token.clone()).filter(|t| t.host == ws.host)
+    /// Replaces the state-file sink with the owner's, which writes the whole settled view: for
+    /// the one process that owns refreshing.
+    pub fn own_state_file(&self) {
+        let owner = std::sync::Arc::new(crate::sink::StateFile::owner(self.0.paths.state_file()));
+        self.0.sinks.lock().expect("sinks").state_file = owner;
+    }
+
+    /// Every sink, the state file last.
+    fn sinks(&self) -> Vec<SharedSink> {
+        let s = self.0.sinks.lock().expect("sinks");
+        s.others.iter().chain(std::iter::once(&s.state_file)).cloned().collect()
+    }
+
+    /// The sinks a token of `scope` and its refreshes go to: all of them for the workspace's
+    /// own token, none for an MCP token (no profile or state-file entry may hold it).
+    fn sinks_for(&self, scope: TokenScope) -> Vec<SharedSink> {
+        if scope.reaches_sinks() { self.sinks() } else { Vec::new() }
     }
 
     /// The sinks that could not write `ws`'s last token, and why. The token itself is good.
     pub fn sink_failures(&self, ws: &str) -> SinkFailures {
-        let rt = self.0.runtime.lock().expect("runtime state");
-        rt.get(ws).map(|r| r.sink_failures.clone()).unwrap_or_default()
+        let key = TokenKey { workspace: ws.to_string(), scope: TokenScope::Workspace };
+        self.0.runtime.sink_failures(&key)
     }
 
     /// The current view of every workspace.
     pub fn snapshot(&self) -> Snapshot {
         let now = self.now();
-        let rt = self.0.runtime.lock().expect("runtime state");
-        let workspaces = self
-            .0
-            .workspaces
-            .iter()
-            .map(|ws| status_of(ws, &rt.get(&ws.name).cloned().unwrap_or_default(), now))
-            .collect();
+        let workspaces =
+            self.0.workspaces.iter().map(|ws| self.0.runtime.workspace_status(ws, now)).collect();
         let warnings = self.0.warnings.lock().expect("warnings").values().cloned().collect();
         Snapshot { workspaces, at: now, warnings }
     }
@@ -88,84 +95,63 @@ impl Engine {
         }
     }
 
-    /// Hands every token this engine holds to the sinks once: what the owning process does when
-    /// it starts, so a workspace whose token was minted elsewhere (another process, or another
-    /// workspace on the same host, which shares its vault key) has its profile written now, not
-    /// at its next refresh. Profiles that already hold the token are not rewritten.
+    /// Hands every workspace token this engine holds to the sinks once: what the owning process
+    /// does when it starts, so a workspace whose token was minted elsewhere (another process,
+    /// or another workspace on the same host, which shares its vault key) has its profile
+    /// written now, not at its next refresh. Profiles that already hold the token are not
+    /// rewritten.
     pub async fn sync_sinks(&self) {
         for ws in self.0.workspaces.clone() {
-            if let Some(t) = self.held_token(&ws).filter(|t| t.expires_at > self.now()) {
-                self.deliver(&ws, &t).await;
+            let held = self.0.runtime.held(&TokenKey::workspace(&ws), &ws);
+            if let Some(t) = held.filter(|t| t.expires_at > self.now()) {
+                self.hand_off(&ws, TokenScope::Workspace, &t).await;
             }
         }
         self.publish();
     }
 
-    /// Hands a new token to every sink, in order, on one blocking thread, recording each one's
-    /// outcome.
-    pub(super) async fn deliver(&self, ws: &Workspace, token: &WorkspaceToken) {
-        let sinks = self.sinks();
+    /// Hands a new token to every sink its scope reaches, in order, on one blocking thread,
+    /// recording each one's outcome.
+    pub(super) async fn hand_off(&self, ws: &Workspace, scope: TokenScope, token: &WorkspaceToken) {
+        let sinks = self.sinks_for(scope);
+        if sinks.is_empty() {
+            return;
+        }
         let (w, t, s) = (ws.clone(), token.clone(), sinks.clone());
         let outcomes = tokio::task::spawn_blocking(move || {
             s.iter().map(|s| s.on_token(&w, &t).map_err(|e| Failure::new(e.kind(), e.to_string()))).collect()
         });
-        let outcomes: Vec<_> = outcomes.await.expect("sink task");
+        let outcomes: Vec<Result<(), Failure>> = outcomes.await.expect("sink task");
+        let key = TokenKey::new(ws, scope);
         for (sink, res) in sinks.iter().zip(outcomes) {
-            self.record_sink(ws, sink, res);
-        }
-    }
-
-    fn record_sink(&self, ws: &Workspace, sink: &SharedSink, res: Result<(), Failure>) {
-        match res {
-            Ok(()) => self.update(&ws.name, |r| {
-                r.sink_failures.remove(sink.name());
-            }),
-            Err(f) => {
+            if let Err(f) = &res {
                 tracing::warn!(workspace = %ws.name, sink = sink.name(), error = %f, "could not write the new token");
-                if sink.shown_in_status() {
-                    self.update(&ws.name, |r| {
-                        r.sink_failures.insert(sink.name(), f);
-                    });
-                }
             }
+            self.0.runtime.sink_result(&key, sink.name(), res, sink.shown_in_status());
         }
     }
 
-    /// Records how a refresh of `ws` ended, publishes, and tells the sinks that keep per-refresh
-    /// records (a CLI call's state-file entry), on a blocking thread like [`Engine::deliver`]:
-    /// they rewrite files under a lock.
-    pub(super) async fn settle(&self, ws: &Workspace, result: &Result<WorkspaceToken, EngineError>) {
+    /// Records how a refresh of `ws`'s `scope` token ended, publishes, and tells the sinks its
+    /// scope reaches that keep per-refresh records (a CLI call's state-file entry), on a
+    /// blocking thread like [`Engine::hand_off`]: they rewrite files under a lock.
+    pub(super) async fn settle(
+        &self,
+        ws: &Workspace,
+        scope: TokenScope,
+        result: &Result<WorkspaceToken, EngineError>,
+    ) {
         let now = self.now();
-        let opts = &self.0.opts;
-        self.update(&ws.name, |r| {
-            r.refreshing = false;
-            match result {
-                Ok(t) => {
-                    r.token = Some(t.clone());
-                    r.failures = 0;
-                    r.next_retry_at = 0;
-                    r.needs_login = false;
-                    r.last_error = None;
-                }
-                Err(e) => {
-                    r.failures += 1;
-                    let needs_login = e.kind().needs_login();
-                    if needs_login && !r.needs_login {
-                        r.needs_login_since = now;
-                    }
-                    r.needs_login = needs_login;
-                    let backoff =
-                        opts.retry_base.saturating_mul(1 << (r.failures - 1).min(10)).min(opts.retry_max);
-                    r.next_retry_at = now.saturating_add(backoff.as_secs() as i64);
-                    r.last_error = Some(e.failure());
-                }
-            }
-        });
+        let key = TokenKey::new(ws, scope);
+        match result {
+            Ok(t) => self.0.runtime.token(&key, t),
+            Err(e) => self.0.runtime.failure(&key, e.failure(), now, &self.0.opts),
+        }
         self.publish();
-        let Some(entry) = self.snapshot().workspaces.into_iter().find(|w| w.name == ws.name) else {
+        let sinks = self.sinks_for(scope);
+        if sinks.is_empty() {
             return;
-        };
-        let sinks = self.sinks();
+        }
+        let entry = self.0.runtime.workspace_status(ws, now);
         let recorded = tokio::task::spawn_blocking(move || {
             for sink in sinks {
                 if let Err(e) = sink.on_refreshed(&entry, now) {
@@ -175,28 +161,23 @@ impl Engine {
         });
         recorded.await.expect("sink task");
     }
-}
 
-fn status_of(ws: &Workspace, r: &Runtime, now: UnixTime) -> WorkspaceStatus {
-    let state = if r.refreshing {
-        TokenState::Refreshing
-    } else if r.needs_login {
-        TokenState::NeedsLogin
-    } else if r.last_error.is_some() && r.failures > 0 {
-        TokenState::Failed
-    } else {
-        match &r.token {
-            Some(t) if now < refresh_due_at(t) => TokenState::Fresh,
-            _ => TokenState::Expiring,
+    /// Tells every sink that `workspaces` were signed out of; returns what they removed.
+    pub(super) async fn hand_off_sign_out(&self, workspaces: &[Workspace]) -> Vec<String> {
+        let mut removed = Vec::new();
+        for sink in self.sinks() {
+            let signed_out = workspaces.to_vec();
+            let done =
+                tokio::task::spawn_blocking(move || sink.on_sign_out(&signed_out).map_err(|e| (sink, e)))
+                    .await
+                    .expect("sink task");
+            match done {
+                Ok(names) => removed.extend(names),
+                Err((sink, e)) => {
+                    tracing::warn!(sink = sink.name(), error = %e, "could not remove what this sink wrote")
+                }
+            }
         }
-    };
-    WorkspaceStatus {
-        name: ws.name.clone(),
-        host: ws.host.to_string(),
-        profile: ws.profile.clone(),
-        state,
-        expires_at: r.token.as_ref().map(|t| t.expires_at),
-        refresh_due_at: r.token.as_ref().map(refresh_due_at),
-        last_error: r.last_error.clone().or_else(|| r.sink_failures.values().next().cloned()),
+        removed
     }
 }

@@ -110,3 +110,37 @@ async fn the_socket_answers_a_scoped_request_with_that_scope_only() {
     let wrong_host = ScopedTokenRequest { host: f.host("prod"), ..req };
     assert!(matches!(ipc::ask_scoped(&socket, &wrong_host).await.unwrap(), Reply::Error { .. }));
 }
+
+/// An MCP token takes the same path as the workspace's own (the generic `token_for` and the
+/// named `scoped_token` are one call), but the hand-off gives it to no sink: no profile, no
+/// state-file entry, no change to the published workspace view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mcp_token_takes_the_one_token_path_but_reaches_no_sink() {
+    use lakepass_engine::engine::TokenScope;
+
+    let f = fixture(false).await;
+    let e = f.signed_in_engine().await;
+    let ws = dev(&e);
+    let profiles_before = std::fs::read(&f.paths.databrickscfg).unwrap();
+    let state_before = std::fs::read(f.paths.state_file()).ok();
+    let view_before = e.snapshot().workspaces;
+
+    let first = e.token_for(&ws, TokenScope::Mcp(McpScope::Sql)).await.unwrap();
+    assert_eq!(
+        e.scoped_token(&ws, McpScope::Sql).await.unwrap().access_token,
+        first.access_token,
+        "one cache"
+    );
+    let forced = e.refresh_scoped(&ws, McpScope::Sql, true).await.unwrap();
+    assert_ne!(forced.access_token, first.access_token, "a forced refresh exchanges anew");
+    assert_eq!(e.live_scoped_token(&ws, McpScope::Sql).await.unwrap().access_token, forced.access_token);
+
+    assert_eq!(std::fs::read(&f.paths.databrickscfg).unwrap(), profiles_before, "no profile holds it");
+    assert_eq!(std::fs::read(f.paths.state_file()).ok(), state_before, "no state-file entry for it");
+    assert_eq!(e.snapshot().workspaces, view_before, "the workspace view did not move");
+    assert!(e.sink_failures("dev").is_empty());
+    let status = e.scoped_status();
+    assert_eq!(status.len(), 1, "{status:?}");
+    assert_eq!(status[0].state(f.now()), lakepass_engine::status::TokenState::Fresh);
+    assert_eq!(status[0].expires_at, Some(forced.expires_at));
+}
