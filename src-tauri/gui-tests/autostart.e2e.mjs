@@ -57,7 +57,7 @@ const setAutostart = (enabled) =>
   d.req("POST", d.s("/execute/async"), {
     script:
       "const done = arguments[arguments.length - 1];" +
-      "window.__TAURI_INTERNALS__.invoke('set_autostart', { enabled: arguments[0] })" +
+      "window.__TAURI_INTERNALS__.invoke('call', { call: { call: 'set_autostart', enabled: arguments[0] } })" +
       ".then(() => done('ok'), (e) => done('error: ' + JSON.stringify(e)));",
     args: [enabled],
   });

@@ -1,19 +1,20 @@
-//! IPC commands for the dashboard. They only delegate: to the host through a [`Backend`] (in
-//! this process, or the Linux tray's over `app.sock`), or to the autostart seam. Errors cross
-//! as [`AppError`] data (`kind`, `message`, `field`).
+//! The dashboard's one IPC command, `call`: it takes a [`Call`] (the list of dashboard commands
+//! lives in `lakepass_app::remote`, nowhere else) and only delegates: to the host through a
+//! [`Backend`] (in this process, or the Linux tray's over `app.sock`), or, for the calls the
+//! front end answers itself, to the autostart seam. The answer is the call's
+//! [`Answered`](lakepass_app::remote::Answered) value; errors cross as [`AppError`] data
+//! (`kind`, `message`, `field`).
 
 use std::sync::Arc;
 
-use tauri::State;
+use tauri::ipc::Invoke;
+use tauri::{Runtime, State};
 
-use lakepass_app::remote::{self, Call};
-use lakepass_config::TeamPlan;
-
-use crate::events::Event;
-use crate::forms::{self, PresetForm, PresetView};
-use crate::host::{AppError, Host, IdpForm, WorkspaceForm};
-use crate::platform::Autostart;
-use crate::view::AppView;
+use lakepass_app::app_error::AppError;
+use lakepass_app::host::Host;
+use lakepass_app::platform::Autostart;
+use lakepass_app::remote::{self, Answer, Answered, Call};
+use lakepass_engine::ErrorKind;
 
 /// Where the host is.
 pub enum Backend {
@@ -25,18 +26,17 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// Carries out a call and decodes its answer.
-    pub async fn call<T: serde::de::DeserializeOwned>(&self, call: Call) -> Res<T> {
-        let answer = match self {
+    /// Carries out a call on the host; the answer is its JSON value.
+    pub async fn call(&self, call: Call) -> Answer {
+        match self {
             Backend::Local(host) => remote::dispatch(host, call).await,
             #[cfg(unix)]
             Backend::Remote(r) => r.call(&call).await,
-        };
-        remote::decode(answer)
+        }
     }
 }
 
-/// What the commands reach, managed by Tauri.
+/// What the command reaches, managed by Tauri.
 pub struct AppState {
     /// The engine host.
     pub backend: Backend,
@@ -44,170 +44,28 @@ pub struct AppState {
     pub autostart: Box<dyn Autostart>,
 }
 
-type Res<T> = Result<T, AppError>;
-
-/// The current view (workspaces, IdPs, active workspace, config problems).
+/// Carries out one dashboard call. Autostart belongs to this app, so it is answered here; a
+/// follow connection or "show the dashboard" are the socket's and the tray's, never the page's.
 #[tauri::command]
-pub async fn get_view(state: State<'_, AppState>) -> Res<AppView> {
-    state.backend.call(Call::GetView).await
+pub async fn call(state: State<'_, AppState>, call: Call) -> Answer {
+    let autostart = |e: String| AppError::new(ErrorKind::Autostart, e);
+    match call {
+        Call::GetAutostart => {
+            state.autostart.is_enabled().map(|on| Answered::GetAutostart(on).into_value()).map_err(autostart)
+        }
+        Call::SetAutostart { enabled } => state
+            .autostart
+            .set_enabled(enabled)
+            .map(|()| Answered::SetAutostart.into_value())
+            .map_err(autostart),
+        Call::Follow | Call::ShowDashboard => {
+            Err(AppError::new(ErrorKind::BadRequest, format!("`{}` is not a dashboard call", call.name())))
+        }
+        call => state.backend.call(call).await,
+    }
 }
 
-/// Recent events, newest first.
-#[tauri::command]
-pub async fn get_events(state: State<'_, AppState>) -> Res<Vec<Event>> {
-    state.backend.call(Call::GetEvents).await
-}
-
-/// Makes a workspace the active one.
-#[tauri::command]
-pub async fn set_active(state: State<'_, AppState>, name: String) -> Res<()> {
-    state.backend.call(Call::SetActive { name }).await
-}
-
-/// Exchanges new tokens now.
-#[tauri::command]
-pub async fn refresh_now(state: State<'_, AppState>) -> Res<()> {
-    state.backend.call(Call::RefreshNow).await
-}
-
-/// Starts the browser sign-in for an IdP and waits for it.
-#[tauri::command]
-pub async fn sign_in(state: State<'_, AppState>, idp: String) -> Res<()> {
-    state.backend.call(Call::SignIn { idp }).await
-}
-
-/// Signs out of an IdP.
-#[tauri::command]
-pub async fn sign_out(state: State<'_, AppState>, idp: String) -> Res<()> {
-    state.backend.call(Call::SignOut { idp }).await
-}
-
-/// Adds (or, with `replace`, updates) a workspace.
-#[tauri::command]
-pub async fn save_workspace(
-    state: State<'_, AppState>,
-    name: String,
-    workspace: WorkspaceForm,
-    replace: bool,
-) -> Res<()> {
-    state.backend.call(Call::SaveWorkspace { name, workspace, replace }).await
-}
-
-/// Removes a workspace.
-#[tauri::command]
-pub async fn remove_workspace(state: State<'_, AppState>, name: String) -> Res<()> {
-    state.backend.call(Call::RemoveWorkspace { name }).await
-}
-
-/// Adds (or, with `replace`, updates) an identity provider.
-#[tauri::command]
-pub async fn save_idp(state: State<'_, AppState>, name: String, idp: IdpForm, replace: bool) -> Res<()> {
-    state.backend.call(Call::SaveIdp { name, idp, replace }).await
-}
-
-/// Removes an identity provider.
-#[tauri::command]
-pub async fn remove_idp(state: State<'_, AppState>, name: String) -> Res<()> {
-    state.backend.call(Call::RemoveIdp { name }).await
-}
-
-/// Launches Claude Code for a workspace (default: the active one).
-#[tauri::command]
-pub async fn launch_claude(state: State<'_, AppState>, workspace: Option<String>) -> Res<()> {
-    state.backend.call(Call::LaunchClaude { workspace }).await
-}
-
-/// Opens a terminal for a workspace (default: the active one).
-#[tauri::command]
-pub async fn open_terminal(state: State<'_, AppState>, workspace: Option<String>) -> Res<()> {
-    state.backend.call(Call::OpenTerminal { workspace }).await
-}
-
-/// The doctor's report for a workspace (why an exchange fails, claim by claim).
-#[tauri::command]
-pub async fn diagnose(state: State<'_, AppState>, workspace: String) -> Res<serde_json::Value> {
-    state.backend.call(Call::Diagnose { workspace }).await
-}
-
-/// Whether the app starts at login.
-#[tauri::command]
-pub fn get_autostart(state: State<'_, AppState>) -> Res<bool> {
-    state.autostart.is_enabled().map_err(|e| AppError::new(lakepass_engine::ErrorKind::Autostart, e))
-}
-
-/// Turns start-at-login on or off.
-#[tauri::command]
-pub fn set_autostart(state: State<'_, AppState>, enabled: bool) -> Res<()> {
-    state.autostart.set_enabled(enabled).map_err(|e| AppError::new(lakepass_engine::ErrorKind::Autostart, e))
-}
-
-/// The IdP presets the first-run set-up offers, with the values each needs.
-#[tauri::command]
-pub fn idp_presets() -> Vec<PresetView> {
-    forms::presets()
-}
-
-/// Adds an identity provider built from a preset (issuer, scopes, redirect port by the core).
-#[tauri::command]
-pub async fn save_idp_preset(state: State<'_, AppState>, name: String, form: PresetForm) -> Res<()> {
-    state.backend.call(Call::SaveIdpPreset { name, form }).await
-}
-
-/// The workspace host a URL pasted from the browser stands for (paths and `?o=` accepted).
-#[tauri::command]
-pub fn workspace_host(url: String) -> Res<String> {
-    forms::workspace_host(&url)
-}
-
-/// What importing a team file (its text, and its name for messages) would change.
-#[tauri::command]
-pub async fn preview_team(state: State<'_, AppState>, name: String, text: String) -> Res<TeamPlan> {
-    state.backend.call(Call::PreviewTeam { name, text }).await
-}
-
-/// Imports a team file into the config, as `lakepass setup` does.
-#[tauri::command]
-pub async fn import_team(
-    state: State<'_, AppState>,
-    name: String,
-    text: String,
-    replace: bool,
-) -> Res<TeamPlan> {
-    state.backend.call(Call::ImportTeam { name, text, replace }).await
-}
-
-/// "Try it locally": starts the devstack (through the bundled CLI) and sets Lakepass up on it.
-#[tauri::command]
-pub async fn try_locally(state: State<'_, AppState>) -> Res<()> {
-    state.backend.call(Call::TryLocally).await
-}
-
-/// Every command, for `invoke_handler`.
-#[macro_export]
-macro_rules! all_commands {
-    () => {
-        tauri::generate_handler![
-            $crate::commands::get_view,
-            $crate::commands::get_events,
-            $crate::commands::set_active,
-            $crate::commands::refresh_now,
-            $crate::commands::sign_in,
-            $crate::commands::sign_out,
-            $crate::commands::save_workspace,
-            $crate::commands::remove_workspace,
-            $crate::commands::save_idp,
-            $crate::commands::remove_idp,
-            $crate::commands::launch_claude,
-            $crate::commands::open_terminal,
-            $crate::commands::diagnose,
-            $crate::commands::get_autostart,
-            $crate::commands::set_autostart,
-            $crate::commands::idp_presets,
-            $crate::commands::save_idp_preset,
-            $crate::commands::workspace_host,
-            $crate::commands::preview_team,
-            $crate::commands::import_team,
-            $crate::commands::try_locally
-        ]
-    };
+/// The invoke handler: the one command, for `Builder::invoke_handler`.
+pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![call]
 }

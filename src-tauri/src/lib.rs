@@ -303,7 +303,7 @@ fn run_dashboard(rt: &tokio::runtime::Runtime, paths: Paths) -> i32 {
         }
         tracing::debug!("dashboard: the tray answers; starting the toolkit");
         let app = builder::<tauri::Wry>()
-            .invoke_handler(all_commands!())
+            .invoke_handler(commands::handler())
             .setup(move |app| {
                 tracing::debug!("dashboard: toolkit up");
                 let handle = app.handle().clone();
@@ -347,7 +347,7 @@ fn run_in_process(rt: &tokio::runtime::Runtime, paths: Paths, flags: &Flags) -> 
     let started_setup = started.clone();
     let rt_handle = rt.handle().clone();
     let app = builder::<tauri::Wry>()
-        .invoke_handler(all_commands!())
+        .invoke_handler(commands::handler())
         .setup(move |app| {
             let handle = app.handle().clone();
             // The bundled CLI runs the launches and is the helper the profiles name (the

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use lakepass_app::remote::{Answered, Call};
 use lakepass_config::TeamPlan;
 use lakepass_doctor::Report;
 use lakepass_engine::{ErrorKind, Failure};
@@ -25,7 +26,10 @@ type Export = fn(&Config) -> Result<(), ts_rs::ExportError>;
 fn export(dir: &Path) {
     // Unix times are i64, which ts-rs would make `bigint`; serde_json sends them as numbers.
     let cfg = Config::new().with_out_dir(dir).with_large_int("number");
-    let all: [Export; 11] = [
+    let all: [Export; 13] = [
+        // The dashboard's calls and what each answers: `ui/src/api.ts` is typed by these two.
+        Call::export_all,
+        Answered::export_all,
         AppView::export_all,
         Event::export_all,
         AppError::export_all,

@@ -1,6 +1,6 @@
-//! The IPC commands through Tauri's mock runtime: no display, no bus. Each command is invoked the
-//! way the dashboard invokes it (JSON arguments) and must delegate to the host, with errors
-//! arriving as `{kind, message, field}` data.
+//! The IPC command through Tauri's mock runtime: no display, no bus. Each dashboard call is
+//! invoked the way the dashboard invokes it (`invoke("call", { call: { call: name, ...args } })`)
+//! and must delegate to the host, with errors arriving as `{kind, message, field}` data.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -73,22 +73,25 @@ fn app() -> App {
     let host = tauri::async_runtime::block_on(Host::start(paths.clone(), opts));
     let app = mock_builder()
         .manage(AppState { backend: Backend::Local(host), autostart: Box::new(FakeAutostart::default()) })
-        .invoke_handler(lakepass_tray::all_commands!())
+        .invoke_handler(lakepass_tray::commands::handler())
         .build(mock_context(noop_assets()))
         .expect("mock app");
     let webview = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
     App { _app: app, webview, launcher, paths, _dir: dir }
 }
 
-fn invoke(w: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+/// Invokes the dashboard call `name` with `args` (a JSON object), as `ui/src/api.ts` does.
+fn invoke(w: &WebviewWindow<MockRuntime>, name: &str, args: Value) -> Result<Value, Value> {
+    let mut call = json!({ "call": name });
+    call.as_object_mut().unwrap().extend(args.as_object().expect("arguments are an object").clone());
     get_ipc_response(
         w,
         InvokeRequest {
-            cmd: cmd.into(),
+            cmd: "call".into(),
             callback: tauri::ipc::CallbackFn(0),
             error: tauri::ipc::CallbackFn(1),
             url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(args),
+            body: InvokeBody::Json(json!({ "call": call })),
             headers: Default::default(),
             invoke_key: INVOKE_KEY.to_string(),
         },
@@ -240,4 +243,16 @@ fn first_run_commands_delegate_to_the_core_rules() {
     let v = invoke(&a.webview, "get_view", json!({})).unwrap();
     assert_eq!(v["workspaces"].as_array().unwrap().len(), 3, "{v}");
     assert_eq!(v["first_run"], false);
+}
+
+#[test]
+fn the_page_cannot_send_the_sockets_own_calls_or_an_unknown_one() {
+    let a = app();
+    for name in ["follow", "show_dashboard"] {
+        let err = invoke(&a.webview, name, json!({})).unwrap_err();
+        assert_eq!(err["kind"], "bad_request", "{name}: {err}");
+    }
+    // A call the Rust side does not know is refused before anything runs.
+    assert!(invoke(&a.webview, "get_everything", json!({})).is_err());
+    assert_eq!(invoke(&a.webview, "ping", json!({})).unwrap(), env!("CARGO_PKG_VERSION"));
 }

@@ -1,6 +1,6 @@
 import type { Backend } from "./api";
 import { Dashboard } from "./app";
-import type { AppEvent, AppView, PresetView, TeamPlan } from "./types";
+import type { AppError, AppEvent, AppView, PresetView, TeamPlan } from "./types";
 
 const NOW = 1_700_000_000;
 
@@ -96,7 +96,7 @@ function fake(v: AppView = view()) {
   const calls: [string, ...unknown[]][] = [];
   let current = v;
   let viewCb: (v: AppView) => void = () => {};
-  const b: Backend & { calls: typeof calls; push(v: AppView): void; fail?: { kind: string; message: string; field: string | null } } = {
+  const b: Backend & { calls: typeof calls; push(v: AppView): void; fail?: AppError } = {
     calls,
     push(v) {
       current = v;

@@ -4,8 +4,8 @@
 import { asError, type Backend } from "./api";
 import { h } from "./dom";
 import { ago, countdown } from "./format";
-import type { AppEvent, AppView, DoctorReport, IdpView, TokenState, WorkspaceView } from "./types";
-import { checkIdp, checkWorkspace, fieldOf } from "./validate";
+import type { AppError, AppEvent, AppView, DoctorReport, IdpView, TokenState, WorkspaceView } from "./types";
+import { checkIdp, checkWorkspace, DEFAULT_SUBJECT_TOKEN, fieldOf } from "./validate";
 import { mcpWords, workspaces } from "./views/card";
 import { dialog, formValues, restoreForm, type Dialog } from "./views/dialogs";
 import { events } from "./views/events";
@@ -213,7 +213,7 @@ export class Dashboard {
       const fieldValues: Record<string, string> = {};
       for (const f of preset?.fields ?? []) fieldValues[f.key] = values[f.key] ?? "";
       void this.setupSave(form, async () => {
-        if (!name) throw { kind: "invalid", message: "Give it a short name, e.g. corp.", field: "name" };
+        if (!name) throw { kind: "invalid", message: "Give it a short name, e.g. corp.", field: "name" } satisfies AppError;
         await this.backend.saveIdpPreset(name, { preset: s.preset, values: fieldValues, client_id: values.client_id ?? "" });
       });
     },
@@ -223,7 +223,7 @@ export class Dashboard {
       const values = formValues(form);
       const name = (values.name ?? "").trim();
       void this.setupSave(form, async () => {
-        if (!name) throw { kind: "invalid", message: "Give it a short name, e.g. dev.", field: "name" };
+        if (!name) throw { kind: "invalid", message: "Give it a short name, e.g. dev.", field: "name" } satisfies AppError;
         const host = await this.backend.workspaceHost(values.host ?? "");
         const idp = v.idps[0]?.name ?? "";
         await this.backend.saveWorkspace(name, { idp, host, scopes: [], token: null, client_id: null, profile: null }, false);
@@ -343,7 +343,7 @@ export class Dashboard {
           idp: val("idp"),
           host: val("host"),
           scopes: val("scopes"),
-          token: val("token") || "id_token",
+          token: val("token") || DEFAULT_SUBJECT_TOKEN,
           client_id: val("client_id"),
           profile: val("profile"),
         },

@@ -11,6 +11,7 @@ export type { Level } from "./generated/Level";
 export type { AppError } from "./generated/AppError";
 export type { WorkspaceForm } from "./generated/WorkspaceForm";
 export type { IdpForm } from "./generated/IdpForm";
+export type { SubjectTokenKind } from "./generated/SubjectTokenKind";
 export type { TokenState } from "./generated/TokenState";
 export type { ErrorKind } from "./generated/ErrorKind";
 export type { Failure } from "./generated/Failure";

@@ -1,10 +1,19 @@
 // Form shaping before anything is sent: required fields, words into lists, a port into a number.
 // The rules of what is valid live in the core alone: it validates the whole config (ConfigDoc)
 // before saving, and its answer names the field at fault.
-import type { IdpForm, WorkspaceForm } from "./types";
+import type { IdpForm, SubjectTokenKind, WorkspaceForm } from "./types";
 import { words } from "./format";
 
 export type Problems = Record<string, string>;
+
+/** The tokens a workspace may exchange, as the token picker names them (first: the default). A
+ * kind renamed or added in Rust fails `tsc` here. */
+export const SUBJECT_TOKENS: Record<SubjectTokenKind, string> = { id_token: "id_token (usual)", access_token: "access_token" };
+export const DEFAULT_SUBJECT_TOKEN: SubjectTokenKind = "id_token";
+
+function isSubjectToken(t: string): t is SubjectTokenKind {
+  return Object.keys(SUBJECT_TOKENS).includes(t);
+}
 
 /** Required fields: only presence is checked here. What a valid name, profile, workspace URL or
  * issuer is, is the core's rule alone (config validation); the backend's answer names the field
@@ -47,7 +56,7 @@ export function checkWorkspace(
   const scopes = words(f.scopes);
   const sp = scopesProblem(scopes);
   if (sp) p.scopes = sp;
-  if (f.token !== "id_token" && f.token !== "access_token") p.token = "Choose id_token or access_token.";
+  if (!isSubjectToken(f.token)) p.token = `Choose ${Object.keys(SUBJECT_TOKENS).join(" or ")}.`;
   if (Object.keys(p).length) return { problems: p, form: null };
   return {
     problems: p,

@@ -504,7 +504,7 @@ impl Host {
 
     /// Runs `lakepass doctor` for a workspace: the chain a token travels, link by link, with the
     /// first broken one named and a fix. The report never holds the JWT itself.
-    pub async fn diagnose(&self, workspace: &str) -> Result<serde_json::Value, AppError> {
+    pub async fn diagnose(&self, workspace: &str) -> Result<doctor::Report, AppError> {
         let engine = self.require_engine()?;
         let ws = engine.config().workspace(Some(workspace))?;
         let report = doctor::diagnose(&engine, &ws, &DoctorOptions::default()).await;
@@ -513,7 +513,7 @@ impl Host {
             None => "Diagnosis: every check passed".to_string(),
         };
         self.log(if report.ok { Level::Info } else { Level::Warn }, Some(workspace), verdict);
-        Ok(serde_json::to_value(report).expect("the doctor's report serializes"))
+        Ok(report)
     }
 
     /// The workspace an action applies to: the named one, else the active one.

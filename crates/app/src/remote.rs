@@ -1,10 +1,15 @@
 //! The dashboard's link to the host when they live in two processes (Linux: `lakepass tray`
 //! holds the host, the Tauri dashboard runs only while its window is open).
 //!
-//! Every dashboard command is a [`Call`]; [`dispatch`] carries one out on a host, so the
-//! in-process app (macOS, Windows) and the socket below run the same code. On Unix the tray
-//! serves calls on `app.sock`, beside the engine socket and with its same-user checks
-//! (`lakepass_engine::ipc::LocalListener`): one JSON line in, one line out (`{"ok": …}` or
+//! Every dashboard command is a [`Call`], and this enum is the only list of them: the Tauri side
+//! is one command that takes a `Call`, and the dashboard's TypeScript reads the calls and their
+//! answers ([`Answered`]) from the types ts-rs generates from these two. [`dispatch`] carries a
+//! call out on a host, so the in-process app (macOS, Windows) and the socket below run the same
+//! code. Adding a command is a variant here, its answer in [`Answered`] and its arm in
+//! [`dispatch`] (the compiler asks for its [`Call::name`]).
+//!
+//! On Unix the tray serves calls on `app.sock`, beside the engine socket and with its same-user
+//! checks (`lakepass_engine::ipc::LocalListener`): one JSON line in, one line out (`{"ok": …}` or
 //! `{"err": AppError}`). A [`Call::Follow`] connection instead stays open and gets the current
 //! view and events at once, then each new one, until the tray quits — which is how the
 //! dashboard knows to close with it. Nothing on this socket carries a token: views hold expiry
@@ -13,13 +18,15 @@
 use std::sync::Arc;
 
 use lakepass_config::TeamPlan;
+use lakepass_doctor::Report;
 use lakepass_engine::ErrorKind;
 use lakepass_store::Paths;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::app_error::AppError;
 use crate::events::Event;
-use crate::forms::{self, IdpForm, PresetForm, WorkspaceForm};
+use crate::forms::{self, IdpForm, PresetForm, PresetView, WorkspaceForm};
 use crate::host::Host;
 use crate::onboarding;
 use crate::view::AppView;
@@ -38,8 +45,9 @@ pub fn app_socket_path(paths: &Paths) -> std::path::PathBuf {
     engine.with_file_name(APP_SOCKET_NAME)
 }
 
-/// One dashboard command (the Tauri command of the same name, snake_case).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One dashboard command: the dashboard sends it as JSON tagged by its snake_case name
+/// (`{"call": "set_active", "name": "dev"}`), to the Tauri command `call` or over `app.sock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "call", rename_all = "snake_case")]
 pub enum Call {
     /// The current view.
@@ -131,6 +139,20 @@ pub enum Call {
     },
     /// "Try it locally": start the devstack and set up on it.
     TryLocally,
+    /// The IdP presets the first-run set-up offers, with the values each needs.
+    IdpPresets,
+    /// The workspace host a URL pasted from the browser stands for (paths and `?o=` accepted).
+    WorkspaceHost {
+        /// The pasted URL.
+        url: String,
+    },
+    /// Whether the app starts at login (answered by the front end: it owns the autostart entry).
+    GetAutostart,
+    /// Turn start-at-login on or off (answered by the front end).
+    SetAutostart {
+        /// On or off.
+        enabled: bool,
+    },
     /// Is a tray serving here? Answers its version (a dashboard's first check, and a second
     /// `lakepass tray --hidden`'s).
     Ping,
@@ -161,6 +183,10 @@ impl Call {
             Call::PreviewTeam { .. } => "preview_team",
             Call::ImportTeam { .. } => "import_team",
             Call::TryLocally => "try_locally",
+            Call::IdpPresets => "idp_presets",
+            Call::WorkspaceHost { .. } => "workspace_host",
+            Call::GetAutostart => "get_autostart",
+            Call::SetAutostart { .. } => "set_autostart",
             Call::Ping => "ping",
             Call::ShowDashboard => "show_dashboard",
             Call::Follow => "follow",
@@ -168,57 +194,134 @@ impl Call {
     }
 }
 
-/// What a call answers, as JSON (each call's own type: `AppView`, `()`, the doctor's report…).
+/// What each call answers, under the call's name: [`dispatch`] answers a call with the variant
+/// of the same name, so the answer's type is pinned beside the call (and, through ts-rs, in the
+/// dashboard's TypeScript). Only its `value` crosses the wire (a unit answer is `null`).
+/// [`Call::Follow`] has none: its connection carries pushes instead.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(tag = "call", content = "value", rename_all = "snake_case")]
+#[allow(missing_docs)] // Each variant is the answer to the call of the same name.
+pub enum Answered {
+    GetView(Box<AppView>),
+    GetEvents(Vec<Event>),
+    SetActive,
+    RefreshNow,
+    SignIn,
+    SignOut,
+    SaveWorkspace,
+    RemoveWorkspace,
+    SaveIdp,
+    RemoveIdp,
+    SaveIdpPreset,
+    LaunchClaude,
+    OpenTerminal,
+    Diagnose(Box<Report>),
+    PreviewTeam(TeamPlan),
+    ImportTeam(TeamPlan),
+    TryLocally,
+    IdpPresets(Vec<PresetView>),
+    WorkspaceHost(String),
+    GetAutostart(bool),
+    SetAutostart,
+    /// This tray's version.
+    Ping(String),
+    ShowDashboard,
+}
+
+impl Answered {
+    /// The answer as it crosses the wire: its `value`, or `null` for a unit answer.
+    pub fn into_value(self) -> serde_json::Value {
+        self.into_parts().1
+    }
+
+    /// The name of the call it answers (its wire name), and its value.
+    fn into_parts(self) -> (String, serde_json::Value) {
+        let serde_json::Value::Object(mut fields) = serde_json::to_value(self).expect("answers serialize")
+        else {
+            unreachable!("an adjacently tagged enum serializes as an object")
+        };
+        let Some(serde_json::Value::String(call)) = fields.remove("call") else {
+            unreachable!("an answer is tagged with its call")
+        };
+        (call, fields.remove("value").unwrap_or_default())
+    }
+}
+
+/// What a call answers, as JSON: the `value` of its [`Answered`].
 pub type Answer = Result<serde_json::Value, AppError>;
 
-fn json<T: Serialize>(r: Result<T, AppError>) -> Answer {
-    r.map(|v| serde_json::to_value(v).expect("answers serialize"))
+/// Carries out `call` on `host`, answering with its [`Answered`]'s value.
+pub async fn dispatch(host: &Arc<Host>, call: Call) -> Answer {
+    // The benchmark times the dashboard's opening to its first `get_view` (bench/tray_probe.py).
+    let name = call.name();
+    tracing::debug!(call = name, "dashboard call");
+    let (answered, value) = answer(host, call).await?.into_parts();
+    debug_assert_eq!(answered, name, "a call answered with another call's answer");
+    Ok(value)
 }
 
 /// Carries out `call` on `host`. [`Call::Ping`] is answered here (this host serves);
-/// [`Call::ShowDashboard`] and [`Call::Follow`] belong to the front end and the socket, not the
-/// host: here they are refused.
-pub async fn dispatch(host: &Arc<Host>, call: Call) -> Answer {
-    // The benchmark times the dashboard's opening to its first `get_view` (bench/tray_probe.py).
-    tracing::debug!(call = call.name(), "dashboard call");
-    match call {
-        Call::GetView => json(Ok(host.view())),
-        Call::GetEvents => json(Ok(host.events())),
-        Call::SetActive { name } => json(host.set_active(&name)),
-        Call::RefreshNow => json(host.refresh_now().await),
-        Call::SignIn { idp } => json(host.sign_in(&idp).await),
-        Call::SignOut { idp } => json(host.sign_out(&idp).await),
+/// [`Call::ShowDashboard`], [`Call::Follow`] and the autostart calls belong to the front end
+/// and the socket, not the host: here they are refused.
+pub async fn answer(host: &Arc<Host>, call: Call) -> Result<Answered, AppError> {
+    Ok(match call {
+        Call::GetView => Answered::GetView(Box::new(host.view())),
+        Call::GetEvents => Answered::GetEvents(host.events()),
+        Call::SetActive { name } => host.set_active(&name).map(|()| Answered::SetActive)?,
+        Call::RefreshNow => host.refresh_now().await.map(|()| Answered::RefreshNow)?,
+        Call::SignIn { idp } => host.sign_in(&idp).await.map(|()| Answered::SignIn)?,
+        Call::SignOut { idp } => host.sign_out(&idp).await.map(|()| Answered::SignOut)?,
         Call::SaveWorkspace { name, workspace, replace } => {
-            json(host.save_workspace(&name, &workspace, replace).await)
+            host.save_workspace(&name, &workspace, replace).await?;
+            Answered::SaveWorkspace
         }
-        Call::RemoveWorkspace { name } => json(host.remove_workspace(&name).await),
-        Call::SaveIdp { name, idp, replace } => json(host.save_idp(&name, &idp, replace).await),
-        Call::RemoveIdp { name } => json(host.remove_idp(&name).await),
-        Call::SaveIdpPreset { name, form } => match form.to_idp_form() {
-            Ok(idp) => json(host.save_idp(&name, &idp, false).await),
-            Err(e) => Err(e),
-        },
-        Call::LaunchClaude { workspace } => json(host.launch_claude(workspace.as_deref()).await),
-        Call::OpenTerminal { workspace } => json(host.open_terminal(workspace.as_deref()).await),
-        Call::Diagnose { workspace } => json(host.diagnose(&workspace).await),
+        Call::RemoveWorkspace { name } => {
+            host.remove_workspace(&name).await.map(|()| Answered::RemoveWorkspace)?
+        }
+        Call::SaveIdp { name, idp, replace } => {
+            host.save_idp(&name, &idp, replace).await?;
+            Answered::SaveIdp
+        }
+        Call::RemoveIdp { name } => host.remove_idp(&name).await.map(|()| Answered::RemoveIdp)?,
+        Call::SaveIdpPreset { name, form } => {
+            host.save_idp(&name, &form.to_idp_form()?, false).await?;
+            Answered::SaveIdpPreset
+        }
+        Call::LaunchClaude { workspace } => {
+            host.launch_claude(workspace.as_deref()).await?;
+            Answered::LaunchClaude
+        }
+        Call::OpenTerminal { workspace } => {
+            host.open_terminal(workspace.as_deref()).await?;
+            Answered::OpenTerminal
+        }
+        Call::Diagnose { workspace } => Answered::Diagnose(Box::new(host.diagnose(&workspace).await?)),
         Call::PreviewTeam { name, text } => {
-            json::<TeamPlan>(forms::team_plan(&host.paths().config, &name, &text).map(|(_, _, plan)| plan))
+            let (_, _, plan) = forms::team_plan(&host.paths().config, &name, &text)?;
+            Answered::PreviewTeam(plan)
         }
         Call::ImportTeam { name, text, replace } => {
-            json(onboarding::import_team(host, &name, &text, replace).await)
+            Answered::ImportTeam(onboarding::import_team(host, &name, &text, replace).await?)
         }
         Call::TryLocally => match host.cli_program() {
-            Some(program) => json(onboarding::try_locally(host, &program).await),
-            None => Err(AppError::new(
-                ErrorKind::Launch,
-                "the bundled `lakepass` command cannot be found; reinstall Lakepass",
-            )),
+            Some(program) => onboarding::try_locally(host, &program).await.map(|()| Answered::TryLocally)?,
+            None => {
+                return Err(AppError::new(
+                    ErrorKind::Launch,
+                    "the bundled `lakepass` command cannot be found; reinstall Lakepass",
+                ));
+            }
         },
-        Call::Ping => json(Ok(env!("CARGO_PKG_VERSION"))),
-        Call::ShowDashboard | Call::Follow => {
-            Err(AppError::new(ErrorKind::BadRequest, "this call is answered by the tray, not the host"))
+        Call::IdpPresets => Answered::IdpPresets(forms::presets()),
+        Call::WorkspaceHost { url } => Answered::WorkspaceHost(forms::workspace_host(&url)?),
+        Call::Ping => Answered::Ping(env!("CARGO_PKG_VERSION").to_string()),
+        Call::ShowDashboard | Call::Follow | Call::GetAutostart | Call::SetAutostart { .. } => {
+            return Err(AppError::new(
+                ErrorKind::BadRequest,
+                "this call is answered by the tray or the dashboard, not the host",
+            ));
         }
-    }
+    })
 }
 
 /// Decodes an answer into the call's type.

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lakepass_config::Config;
+use lakepass_config::{Config, SubjectTokenKind};
 use lakepass_engine::Failure;
 use lakepass_engine::engine::ScopedStatus;
 use lakepass_engine::status::{Snapshot, TokenState};
@@ -55,8 +55,8 @@ pub struct WorkspaceView {
     pub idp: String,
     /// Databricks OAuth scopes asked for.
     pub scopes: Vec<String>,
-    /// `id_token` or `access_token`.
-    pub token: String,
+    /// Which of the IdP's tokens it exchanges (`id_token` or `access_token`).
+    pub token: SubjectTokenKind,
     /// Service principal, for service-principal federation.
     pub client_id: Option<String>,
     /// Token state.
@@ -150,7 +150,7 @@ pub fn build(cx: &Context<'_>, snap: &Snapshot) -> AppView {
                 profile: w.profile.clone(),
                 idp: w.idp.clone(),
                 scopes: w.scopes.clone(),
-                token: w.token.as_str().to_string(),
+                token: w.token,
                 client_id: w.client_id.clone(),
                 state,
                 expires_at: status.and_then(|s| s.expires_at),

@@ -281,6 +281,7 @@ fn default_subject_claim() -> String {
 }
 
 /// Which of the IdP's tokens is sent as `subject_token` in the exchange.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ValueEnum)]
 #[serde(rename_all = "snake_case")]
 #[value(rename_all = "snake_case")]

@@ -2,8 +2,8 @@
 // dialog's state in, DOM out; saving and closing call back into the controller, which checks the
 // form (validate.ts) and puts the problems found back into the dialog's state.
 import { h } from "../dom";
-import type { AppView, IdpView, WorkspaceView } from "../types";
-import type { Problems } from "../validate";
+import type { AppView, IdpView, SubjectTokenKind, WorkspaceView } from "../types";
+import { DEFAULT_SUBJECT_TOKEN, SUBJECT_TOKENS, type Problems } from "../validate";
 
 /** The open form: what it edits (null: adds a new one), the problems found, the backend's error. */
 export type Dialog =
@@ -42,8 +42,9 @@ function workspaceFields(w: WorkspaceView | null, v: AppView, problems: Problems
   const tokenSel = h(
     "select",
     { name: "token", "data-testid": "field-token" },
-    h("option", { value: "id_token", selected: (w?.token ?? "id_token") === "id_token" }, "id_token (usual)"),
-    h("option", { value: "access_token", selected: w?.token === "access_token" }, "access_token"),
+    ...(Object.keys(SUBJECT_TOKENS) as SubjectTokenKind[]).map((t) =>
+      h("option", { value: t, selected: (w?.token ?? DEFAULT_SUBJECT_TOKEN) === t }, SUBJECT_TOKENS[t]),
+    ),
   );
   return [
     field("name", "Name", input("name", w?.name ?? "", w ? { disabled: true } : { placeholder: "dev" }), problems, "Short, used in menus and commands."),

@@ -36,6 +36,14 @@ describe("banners view", () => {
     expect(w.textContent).toContain("port 8731 is in use");
   });
 
+  it("leads a warning of another kind with the general sentence", () => {
+    const { on } = recorder<{ dismiss(): void }>(["dismiss"]);
+    const el = banners(sampleView({ warnings: [{ kind: "vault", message: "the keyring is locked" }] }), null, on);
+    const w = byTestId(el, "warning");
+    expect(w.textContent).toContain("Lakepass has a problem.");
+    expect(w.textContent).not.toContain("-live profiles");
+  });
+
   it("shows a config problem and the file-vault warning", () => {
     const { on } = recorder<{ dismiss(): void }>(["dismiss"]);
     const el = banners(

@@ -1,7 +1,7 @@
 // The top of the page: the brand with the "Refresh now" button, and the banners under it (a
 // config problem, the file-vault warning, the last action's notice). Pure: data in, DOM out.
 import { h } from "../dom";
-import type { AppView } from "../types";
+import type { AppView, ErrorKind } from "../types";
 
 /** A message about the last action: `ok` goes away by itself, `bad` stays until dismissed. */
 export interface Notice {
@@ -29,9 +29,14 @@ export function header(v: AppView, refreshing: boolean, on: { refresh(): void })
   );
 }
 
+/** The lead sentences of process-wide warnings, by kind; a kind renamed in Rust fails `tsc` here. */
+const HINTS: Partial<Record<ErrorKind, string>> = {
+  live_service: "The live token service is down, and the -live profiles were removed until it is back.",
+};
+
 /** The lead sentence of a process-wide warning, by its kind. */
-function hintOf(kind: string): string {
-  return kind === "live_service" ? "The live token service is down, and the -live profiles were removed until it is back." : "Lakepass has a problem.";
+function hintOf(kind: ErrorKind): string {
+  return HINTS[kind] ?? "Lakepass has a problem.";
 }
 
 /** The banners: a config problem, process-wide warnings, the file-vault warning, and the notice. */

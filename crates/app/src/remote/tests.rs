@@ -54,6 +54,16 @@ async fn calls_over_the_socket_do_what_the_host_does_and_errors_keep_their_kind(
     let () = decode(remote.call(&Call::ShowDashboard).await).expect("shown");
     assert_eq!(shown.load(Ordering::SeqCst), 1, "a second start's request reaches the tray");
 
+    // The set-up's pure calls answer over the socket too; autostart is the front end's, not the
+    // host's.
+    let presets: Vec<PresetView> = decode(remote.call(&Call::IdpPresets).await).expect("presets");
+    assert_eq!(presets, forms::presets());
+    let url = "https://adb-1.2.azuredatabricks.net/browse?o=1".to_string();
+    let host_of: String = decode(remote.call(&Call::WorkspaceHost { url }).await).expect("a host");
+    assert_eq!(host_of, "https://adb-1.2.azuredatabricks.net");
+    let err = remote.call(&Call::GetAutostart).await.expect_err("not the host's");
+    assert_eq!(err.kind, ErrorKind::BadRequest);
+
     // A line that is no call is refused with a reason, and the server goes on.
     let mut raw = tokio::net::UnixStream::connect(&path).await.unwrap();
     tokio::io::AsyncWriteExt::write_all(&mut raw, b"{\"call\":\"format_disk\"}\n").await.unwrap();
@@ -121,6 +131,16 @@ async fn a_second_tray_is_refused_while_the_first_serves_and_a_stale_socket_is_r
     let _third = Server::start(host, path.clone(), show).await.expect("replaces the stale socket");
     let v: AppView = decode(RemoteHost::new(path).call(&Call::GetView).await).expect("answers");
     assert_eq!(v.workspaces.len(), 2);
+}
+
+#[test]
+fn an_answer_crosses_the_wire_as_its_bare_value_and_is_named_by_its_call() {
+    assert_eq!(Answered::SetActive.into_value(), serde_json::Value::Null);
+    assert_eq!(Answered::GetAutostart(true).into_value(), serde_json::json!(true));
+    let host = "https://h.example.com".to_string();
+    assert_eq!(Answered::WorkspaceHost(host.clone()).into_value(), serde_json::json!(host));
+    assert_eq!(Answered::WorkspaceHost(host).into_parts().0, Call::WorkspaceHost { url: "x".into() }.name());
+    assert_eq!(Answered::Ping("0.1.0".into()).into_parts().0, Call::Ping.name());
 }
 
 #[test]
