@@ -6,14 +6,13 @@ use std::sync::Arc;
 
 use tauri::State;
 
+use lakepass_app::events::Event;
+use lakepass_app::forms::{self, PresetForm, PresetView};
+use lakepass_app::host::{AppError, Host, IdpForm, WorkspaceForm};
+use lakepass_app::platform::Autostart;
 use lakepass_app::remote::{self, Call};
+use lakepass_app::view::AppView;
 use lakepass_core::config::TeamPlan;
-
-use crate::events::Event;
-use crate::forms::{self, PresetForm, PresetView};
-use crate::host::{AppError, Host, IdpForm, WorkspaceForm};
-use crate::platform::Autostart;
-use crate::view::AppView;
 
 /// Where the host is.
 pub enum Backend {

@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use lakepass_app::platform::CliLauncher;
+use lakepass_app::platform::Launcher;
 use lakepass_core::Paths;
-use lakepass_tray::platform::CliLauncher;
-use lakepass_tray::platform::Launcher;
 use lakepass_tray::sidecar::{CLI_SIDECAR, cli_path};
 use tauri::test::{mock_builder, mock_context, noop_assets};
 
