@@ -3,8 +3,8 @@
 //!
 //! Every dashboard command is a [`Call`]; [`dispatch`] carries one out on a host, so the
 //! in-process app (macOS, Windows) and the socket below run the same code. On Unix the tray
-//! serves calls on `app.sock`, beside the engine socket and with its same-user checks
-//! (`lakepass_core::ipc::LocalListener`): one JSON line in, one line out (`{"ok": …}` or
+//! serves calls on `app.sock`, beside the engine socket and by the same server with the same
+//! walls and limits (`lakepass_core::ipc::LineServer`): one JSON line in, one line out (`{"ok": …}` or
 //! `{"err": AppError}`). A [`Call::Follow`] connection instead stays open and gets the current
 //! view and events at once, then each new one, until the tray quits — which is how the
 //! dashboard knows to close with it. Nothing on this socket carries a token: views hold expiry
