@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 /// A listener that hands over its next client.
-pub trait Accept: Send + 'static {
+pub(crate) trait Accept: Send + 'static {
     /// A client's connection.
     type Stream: Send + 'static;
     /// The next client. An error is logged and retried; it does not end the loop.
@@ -37,7 +37,7 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 /// Accepts clients of `listener` until `stop` resolves, at most `max_clients` open at once, and
 /// serves each on its own task with `serve`. When the loop ends (or its task is aborted) every
 /// open connection ends too. `what` names the server in logs.
-pub async fn accept_bounded<A, F, Fut>(
+pub(crate) async fn accept_bounded<A, F, Fut>(
     mut listener: A,
     max_clients: usize,
     what: &'static str,

@@ -58,7 +58,7 @@ mod windows;
 #[cfg(windows)]
 use windows as platform;
 
-pub use accept::{Accept, accept_bounded};
+pub(crate) use accept::accept_bounded;
 pub use line_server::{
     Connection, FIRST_LINE_TIMEOUT, Limits, LineHandler, LineServer, LocalStream, MAX_CLIENTS,
 };
