@@ -8,7 +8,7 @@
 //!   this program again with `--dashboard` when the dashboard is opened, and the dashboard then
 //!   reaches the tray's host over its socket and exits when its window closes.
 //!
-//! Decisions are pure functions in `lakepass-app` over [`view::AppView`], unit tested without a
+//! Decisions are pure functions in `lakepass-app` over [`AppView`], unit tested without a
 //! display; the Tauri parts (`tray.rs`, `commands.rs`, [`run`]) only apply them.
 
 pub mod commands;
@@ -16,15 +16,16 @@ pub mod sidecar;
 mod split;
 mod tray;
 
-// What the app shows and does lives in `lakepass-app` (no toolkit), shared with the Linux tray.
-pub use lakepass_app::{
-    app_error, events, follow, forms, hints, host, look, menu, notices, onboarding, platform, view,
-};
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lakepass_app::follow::Surface;
+use lakepass_app::events::Event;
+use lakepass_app::follow::{self, Surface};
+use lakepass_app::host::{Host, HostOptions};
+use lakepass_app::menu::MenuAction;
+use lakepass_app::onboarding;
+use lakepass_app::platform::{self, Autostart, CliLauncher, DesktopNotifier, Notifier};
+use lakepass_app::view::AppView;
 use lakepass_engine::engine::EngineOptions;
 use lakepass_store::Paths;
 use lakepass_wire::UnixTime;
@@ -32,15 +33,10 @@ use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime, WindowEvent};
 use tauri_plugin_autostart::ManagerExt;
 
 use crate::commands::{AppState, Backend};
-use crate::events::Event;
-use crate::host::{Host, HostOptions};
-use crate::menu::MenuAction;
-use crate::platform::{Autostart, CliLauncher, DesktopNotifier, Notifier};
-use crate::view::AppView;
 
 /// The dashboard window's label.
 pub const MAIN_WINDOW: &str = "main";
-/// Event carrying a new [`view::AppView`] to the dashboard.
+/// Event carrying a new [`AppView`] to the dashboard.
 pub const VIEW_EVENT: &str = "lakepass://view";
 /// Event carrying the recent events list to the dashboard.
 pub const EVENTS_EVENT: &str = "lakepass://events";

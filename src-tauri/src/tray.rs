@@ -10,9 +10,9 @@ use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem,
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Runtime};
 
-use crate::look::{self, IconState};
-use crate::menu::{MenuEntry, MenuModel};
-use crate::view::AppView;
+use lakepass_app::look::{self, IconState};
+use lakepass_app::menu::{MenuEntry, MenuModel};
+use lakepass_app::view::AppView;
 
 /// The tray icon's image for a state on a light or dark panel.
 pub fn icon(state: IconState, dark_panel: bool) -> Image<'static> {
@@ -108,7 +108,7 @@ impl<R: Runtime> Tray<R> {
         now: i64,
         dark_panel: bool,
     ) -> tauri::Result<()> {
-        let model = crate::menu::menu(view, now);
+        let model = lakepass_app::menu::menu(view, now);
         match &self.model {
             Some(old) if *old == model => {}
             Some(old) if old.same_shape(&model) => {

@@ -9,14 +9,14 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use lakepass_app::app_error::AppError;
+use lakepass_app::events::Event;
+use lakepass_app::forms::{IdpForm, PresetForm, PresetView, WorkspaceForm};
 use lakepass_app::remote::{Answered, Call};
+use lakepass_app::view::AppView;
 use lakepass_config::TeamPlan;
 use lakepass_doctor::Report;
 use lakepass_engine::{ErrorKind, Failure};
-use lakepass_tray::app_error::AppError;
-use lakepass_tray::events::Event;
-use lakepass_tray::forms::{IdpForm, PresetForm, PresetView, WorkspaceForm};
-use lakepass_tray::view::AppView;
 use ts_rs::{Config, TS};
 
 /// Exports one type and what it refers to.

@@ -5,14 +5,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use lakepass_app::host::{Host, HostOptions};
+use lakepass_app::platform::{Autostart, Launcher};
+use lakepass_app::view::AppView;
 use lakepass_config::{ConfigDoc, IdpConfig, WorkspaceConfig};
 use lakepass_engine::engine::EngineOptions;
 use lakepass_store::Paths;
 use lakepass_store::vault::VaultKind;
 use lakepass_tray::commands::{AppState, Backend};
-use lakepass_tray::host::{Host, HostOptions};
-use lakepass_tray::platform::{Autostart, Launcher};
-use lakepass_tray::view::AppView;
 use serde_json::{Value, json};
 use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets};
 use tauri::webview::{InvokeRequest, WebviewWindowBuilder};

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use lakepass_app::platform::{CliLauncher, Launcher};
 use lakepass_store::Paths;
-use lakepass_tray::platform::{CliLauncher, Launcher};
 use lakepass_tray::sidecar::{CLI_SIDECAR, cli_path};
 use tauri::test::{mock_builder, mock_context, noop_assets};
 

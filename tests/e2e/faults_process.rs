@@ -1,6 +1,6 @@
 //! Process-level faults for the fault suite (issue 6) that need the real binary: fifty
 //! `lakepass token` callers racing on a due token, and `lakepass` killed with SIGKILL inside a
-//! write (stopped there by the debug build's write hook). In-process faults live in crates/core/tests/it/faults/.
+//! write (stopped there by the debug build's write hook). In-process faults live in crates/integration/tests/it/faults/.
 
 use std::time::Duration;
 

@@ -50,11 +50,13 @@ fn warn_if_stale(bin: &Path) {
         return;
     };
     let root = workspace_root();
-    let newest =
-        ["crates/cli/src", "crates/core/src"].iter().filter_map(|d| newest_mtime(&root.join(d))).max();
+    // The binary is built from the CLI and every library crate it links.
+    let sources =
+        ["cli", "linux-tray", "app", "wire", "store", "config", "engine", "launch", "doctor", "admin"];
+    let newest = sources.iter().filter_map(|c| newest_mtime(&root.join("crates").join(c).join("src"))).max();
     if newest.is_some_and(|n| n > built) {
         eprintln!(
-            "warning: {} is older than the sources in crates/cli or crates/core; run \
+            "warning: {} is older than the sources in crates/; run \
              `cargo build -p lakepass-cli` to test the current code",
             bin.display()
         );

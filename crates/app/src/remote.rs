@@ -8,9 +8,9 @@
 //! code. Adding a command is a variant here, its answer in [`Answered`] and its arm in
 //! [`dispatch`] (the compiler asks for its [`Call::name`]).
 //!
-//! On Unix the tray serves calls on `app.sock`, beside the engine socket and with its same-user
-//! checks (`lakepass_engine::ipc::LocalListener`): one JSON line in, one line out (`{"ok": …}` or
-//! `{"err": AppError}`). A [`Call::Follow`] connection instead stays open and gets the current
+//! On Unix the tray serves calls on `app.sock`, beside the engine socket and by the same server
+//! with the same walls and limits (`lakepass_engine::ipc::LineServer`): one JSON line in, one
+//! line out (`{"ok": …}` or `{"err": AppError}`). A [`Call::Follow`] connection instead stays open and gets the current
 //! view and events at once, then each new one, until the tray quits — which is how the
 //! dashboard knows to close with it. Nothing on this socket carries a token: views hold expiry
 //! times and states only.

@@ -167,3 +167,38 @@ fn every_call_round_trips_as_json_with_its_snake_case_name() {
         assert_eq!(c.name(), wire);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_past_the_cap_wait_and_a_client_silent_past_the_first_line_timeout_is_dropped() {
+    use lakepass_engine::ipc::{FIRST_LINE_TIMEOUT, MAX_CLIENTS};
+    use tokio::io::AsyncReadExt as _;
+
+    let f = fixture(3600).await;
+    let host = f.host().await;
+    let path = f._dir.path().join(APP_SOCKET_NAME);
+    let (_, on_show) = counting_show();
+    let _server = Server::start(host.clone(), path.clone(), on_show).await.expect("serves");
+
+    // Clients that connect and never send a call hold every slot.
+    let start = std::time::Instant::now();
+    let mut silent = Vec::new();
+    for _ in 0..MAX_CLIENTS {
+        silent.push(tokio::net::UnixStream::connect(&path).await.unwrap());
+    }
+    let remote = RemoteHost::new(path.clone());
+    let late = tokio::spawn(async move { remote.call(&Call::GetView).await });
+    tokio::time::sleep(FIRST_LINE_TIMEOUT / 2).await;
+    assert!(!late.is_finished(), "a client past the cap is not served while the slots are held");
+    assert!(start.elapsed() < FIRST_LINE_TIMEOUT, "the check ran before the silent clients' timeout");
+
+    // At the timeout each silent client is dropped unanswered, and the waiting call is served.
+    for s in &mut silent {
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut got)).await;
+        assert!(matches!(read, Ok(Ok(0))), "dropped with no answer: {read:?} {got:?}");
+    }
+    assert!(start.elapsed() >= FIRST_LINE_TIMEOUT, "not dropped before the timeout");
+    let answer = tokio::time::timeout(Duration::from_secs(30), late).await.expect("served in time").unwrap();
+    let v: AppView = decode(answer).expect("a view");
+    assert_eq!(v, host.view());
+}

@@ -3,13 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use lakepass_engine::ErrorKind;
-use lakepass_engine::ipc::{LocalListener, connect_local, remove_local};
+use lakepass_engine::ipc::{Connection, Limits, LineHandler, LineServer, connect_local};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
-use tokio::task::{JoinHandle, JoinSet};
 
 use super::{Answer, Call, Push, Reply, dispatch};
 use crate::app_error::AppError;
@@ -22,69 +20,64 @@ use crate::view::AppView;
 const MAX_LINE: u64 = 2 * 1024 * 1024;
 /// The longest reply or push line (a view with hundreds of workspaces, a doctor's report).
 const MAX_REPLY: u64 = 16 * 1024 * 1024;
-/// How long a client may take to send its request line.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the tray does when a second start asks for the dashboard.
 pub type OnShow = Arc<dyn Fn() + Send + Sync>;
 
 /// Serves a host's calls on `app.sock` until dropped (then followers see the stream end).
+#[derive(Debug)]
 pub struct Server {
-    path: PathBuf,
-    task: JoinHandle<()>,
+    server: LineServer,
 }
 
-impl std::fmt::Debug for Server {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("path", &self.path).finish_non_exhaustive()
-    }
-}
+/// The dashboard socket's limits: the engine socket's client cap and first-line timeout, and
+/// room for the largest call.
+const LIMITS: Limits = Limits::with_max_line(MAX_LINE);
 
 impl Server {
     /// Listens at `path`. A socket left by a tray that crashed is replaced; a live one is
     /// `IpcError::AlreadyRunning` (the caller asked it to show the dashboard first).
     pub async fn start(host: Arc<Host>, path: PathBuf, on_show: OnShow) -> Result<Server, AppError> {
-        let mut listener = LocalListener::bind(&path)
+        let server = LineServer::start(path, LIMITS, "dashboard socket", Calls { host, on_show })
             .await
             .map_err(|e| AppError::new(ErrorKind::Unexpected, format!("the dashboard's socket: {e}")))?;
-        let task = tokio::spawn(async move {
-            let mut clients = JoinSet::new();
-            loop {
-                let stream = tokio::select! {
-                    Some(_) = clients.join_next(), if !clients.is_empty() => continue,
-                    s = listener.accept() => s,
-                };
-                let stream = match stream {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "app socket: accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let (host, on_show) = (host.clone(), on_show.clone());
-                clients.spawn(async move {
-                    if let Err(e) = serve_one(&host, &on_show, stream).await {
-                        tracing::debug!(error = %e, "app socket: connection ended");
-                    }
-                });
-            }
-        });
-        tracing::info!(path = %path.display(), "dashboard socket listening");
-        Ok(Server { path, task })
+        Ok(Server { server })
     }
 
     /// The socket path.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.server.path()
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Aborting the task drops every follower's connection: their dashboards close.
-        self.task.abort();
-        remove_local(&self.path);
+/// The tray's side of the protocol: a call line, then one reply, or pushes for a follower.
+struct Calls {
+    host: Arc<Host>,
+    on_show: OnShow,
+}
+
+impl LineHandler for Calls {
+    async fn handle(&self, line: String, conn: Connection) -> std::io::Result<()> {
+        let Connection { read, mut write } = conn;
+        let call = match serde_json::from_str::<Call>(line.trim_end()) {
+            Ok(c) => c,
+            Err(e) => {
+                let err = AppError::new(ErrorKind::BadRequest, format!("not a call: {e}"));
+                return write_line(&mut write, &Reply::Err(err)).await;
+            }
+        };
+        let reply = match call {
+            Call::Follow => return follow(&self.host, read, write).await,
+            Call::ShowDashboard => {
+                (self.on_show)();
+                Reply::Ok(serde_json::Value::Null)
+            }
+            call => match dispatch(&self.host, call).await {
+                Ok(v) => Reply::Ok(v),
+                Err(e) => Reply::Err(e),
+            },
+        };
+        write_line(&mut write, &reply).await
     }
 }
 
@@ -93,40 +86,6 @@ async fn write_line<W: AsyncWrite + Unpin, T: serde::Serialize>(w: &mut W, value
     out.push(b'\n');
     w.write_all(&out).await?;
     w.flush().await
-}
-
-async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
-    host: &Arc<Host>,
-    on_show: &OnShow,
-    stream: S,
-) -> std::io::Result<()> {
-    let (read, mut write) = tokio::io::split(stream);
-    let mut line = String::new();
-    let mut reader = BufReader::new(read).take(MAX_LINE);
-    match tokio::time::timeout(REQUEST_TIMEOUT, reader.read_line(&mut line)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => return Err(e),
-        Err(_) => return Ok(()),
-    }
-    let call = match serde_json::from_str::<Call>(line.trim_end()) {
-        Ok(c) => c,
-        Err(e) => {
-            let err = AppError::new(ErrorKind::BadRequest, format!("not a call: {e}"));
-            return write_line(&mut write, &Reply::Err(err)).await;
-        }
-    };
-    let reply = match call {
-        Call::Follow => return follow(host, reader.into_inner(), write).await,
-        Call::ShowDashboard => {
-            on_show();
-            Reply::Ok(serde_json::Value::Null)
-        }
-        call => match dispatch(host, call).await {
-            Ok(v) => Reply::Ok(v),
-            Err(e) => Reply::Err(e),
-        },
-    };
-    write_line(&mut write, &reply).await
 }
 
 /// Pushes the view and the events now and on every change, until the client goes away (its

@@ -11,6 +11,11 @@
 //!   the server is the owner of that private folder.
 //! - Windows: a named pipe named after the data dir, local clients only.
 //!
+//! The server is a [`LineServer`], the one same-user line server in Lakepass (the dashboard's
+//! socket is another): the socket's walls, a cap on clients at once ([`MAX_CLIENTS`]; the
+//! others wait to be accepted), a first line within [`FIRST_LINE_TIMEOUT`] or the client is
+//! dropped, and the socket removed when the server stops.
+//!
 //! The protocol is one JSON line each way, then close: a [`Request`] and a [`Reply`].
 //! - A [`TokenRequest`] names the workspace and its host (so a daemon running another config
 //!   cannot answer for a same-named workspace elsewhere); the reply is the token and its expiry,
@@ -27,13 +32,10 @@
 //!   (over this socket and the live token service) until they expire.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::Semaphore;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use crate::engine::Engine;
 use crate::error::ErrorKind;
@@ -45,6 +47,8 @@ use lakepass_wire::exchange::WorkspaceToken;
 use lakepass_wire::host::WorkspaceHost;
 use lakepass_wire::secret::Secret;
 
+mod accept;
+mod line_server;
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
@@ -54,11 +58,15 @@ mod windows;
 #[cfg(windows)]
 use windows as platform;
 
-/// The engine socket's same-user checks, for another local protocol beside it (the dashboard's
-/// link to the Linux tray, `lakepass_app::remote`): a 0600 socket in a 0700 folder, peers of
-/// this user only, and a client that trusts only a server of its own user.
+pub(crate) use accept::accept_bounded;
+pub use line_server::{
+    Connection, FIRST_LINE_TIMEOUT, Limits, LineHandler, LineServer, LocalStream, MAX_CLIENTS,
+};
+/// The client's side of the same-user checks, for another local protocol beside the engine's
+/// (the dashboard's link to the Linux tray, `lakepass_app::remote`): it trusts only a server of
+/// its own user, in a private folder of its own user.
 #[cfg(unix)]
-pub use unix::{Listener as LocalListener, cleanup as remove_local, connect as connect_local};
+pub use unix::connect as connect_local;
 
 /// The socket's file name.
 pub const SOCKET_NAME: &str = "lakepass.sock";
@@ -68,8 +76,6 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(90);
 /// Longest request or reply line.
 const MAX_LINE: u64 = 16 * 1024;
-/// Most requests served at once.
-const MAX_CLIENTS: usize = 64;
 
 /// Where the engine's socket is for `paths`, from the environment (see the module docs).
 pub fn socket_path(paths: &Paths) -> PathBuf {
@@ -231,83 +237,46 @@ pub enum IpcError {
 }
 
 /// A running IPC server. Dropping it stops it and removes the socket.
+#[derive(Debug)]
 pub struct IpcServer {
-    path: PathBuf,
-    task: JoinHandle<()>,
+    server: LineServer,
 }
 
-impl std::fmt::Debug for IpcServer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IpcServer").field("path", &self.path).finish_non_exhaustive()
-    }
-}
+/// The engine socket's limits: [`MAX_CLIENTS`] at once, [`FIRST_LINE_TIMEOUT`] for the request.
+const LIMITS: Limits = Limits::with_max_line(MAX_LINE);
 
 impl IpcServer {
     /// Listens at `path` and answers every request from `engine`. A stale socket left by a
     /// crashed engine is replaced; a live one is [`IpcError::AlreadyRunning`].
     pub async fn start(engine: Engine, path: PathBuf) -> Result<IpcServer, IpcError> {
-        let mut listener = platform::Listener::bind(&path).await?;
-        let task = tokio::spawn(async move {
-            let permits = Arc::new(Semaphore::new(MAX_CLIENTS));
-            let mut clients = JoinSet::new();
-            loop {
-                let permit = tokio::select! {
-                    Some(_) = clients.join_next(), if !clients.is_empty() => continue,
-                    p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
-                };
-                let stream = match listener.accept().await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "engine socket: accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let engine = engine.clone();
-                clients.spawn(async move {
-                    let _permit = permit;
-                    if let Err(e) = serve_one(&engine, stream).await {
-                        tracing::debug!(error = %e, "engine socket: request failed");
-                    }
-                });
-            }
-        });
-        tracing::info!(path = %path.display(), "engine socket listening");
-        Ok(IpcServer { path, task })
+        let server = LineServer::start(path, LIMITS, "engine socket", EngineLines(engine)).await?;
+        Ok(IpcServer { server })
     }
 
     /// The socket path (or pipe name source) it listens on.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.server.path()
     }
 }
 
-impl Drop for IpcServer {
-    fn drop(&mut self) {
-        self.task.abort();
-        platform::cleanup(&self.path);
-    }
-}
+/// The engine's side of the protocol: one request line, one reply line, then close.
+struct EngineLines(Engine);
 
-async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(engine: &Engine, stream: S) -> std::io::Result<()> {
-    let (read, mut write) = tokio::io::split(stream);
-    let mut line = String::new();
-    let mut reader = BufReader::new(read).take(MAX_LINE);
-    let reply = match tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await {
-        Ok(Ok(_)) => match Request::parse(line.trim_end()) {
+impl LineHandler for EngineLines {
+    async fn handle(&self, line: String, mut conn: Connection) -> std::io::Result<()> {
+        let engine = &self.0;
+        let reply = match Request::parse(line.trim_end()) {
             Some(Request::Token(req)) => answer(engine, &req).await,
             Some(Request::SignOut(req)) => sign_out_answer(engine, &req).await,
             Some(Request::ScopedToken(req)) => scoped_answer(engine, &req).await,
             None => error_reply(ErrorKind::BadRequest, "the request is not a request line"),
-        },
-        Ok(Err(e)) => return Err(e),
-        Err(_) => return Ok(()),
-    };
-    let mut out = serde_json::to_vec(&reply).expect("reply serializes");
-    out.push(b'\n');
-    write.write_all(&out).await?;
-    out.fill(0);
-    write.shutdown().await
+        };
+        let mut out = serde_json::to_vec(&reply).expect("reply serializes");
+        out.push(b'\n');
+        conn.write.write_all(&out).await?;
+        out.fill(0);
+        conn.write.shutdown().await
+    }
 }
 
 /// The answer to one request: never a token for a workspace other than the one asked for.

@@ -14,6 +14,9 @@ use tokio::net::{UnixListener, UnixStream};
 
 use super::IpcError;
 
+/// A client's connection.
+pub type Stream = UnixStream;
+
 /// A bound socket that only lets this user's processes through.
 pub struct Listener {
     inner: UnixListener,

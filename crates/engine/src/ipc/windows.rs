@@ -7,6 +7,9 @@ use tokio::net::windows::named_pipe::{ClientOptions, NamedPipeClient, NamedPipeS
 
 use super::IpcError;
 
+/// A client's connection: the pipe instance it holds.
+pub type Stream = NamedPipeServer;
+
 fn pipe_name(path: &Path) -> String {
     let hash = path
         .to_string_lossy()

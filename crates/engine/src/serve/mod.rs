@@ -46,12 +46,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, 
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, oneshot};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use crate::engine::Engine;
 use crate::error::ErrorKind;
+use crate::ipc::accept_bounded;
 use lakepass_wire::secret::Secret;
 
 /// The header carrying the protocol version; only `1` exists.
@@ -172,30 +173,15 @@ impl Drop for LiveService {
     }
 }
 
-async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stopped: oneshot::Receiver<()>) {
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    // Dropping the set (when the loop ends) aborts every open connection.
-    let mut connections = JoinSet::new();
-    loop {
-        let permit = tokio::select! {
-            _ = &mut stopped => return,
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-            p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
-        };
-        let stream = tokio::select! {
-            _ = &mut stopped => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(err) => {
-                    tracing::warn!(%err, "live token service: accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+/// Serves connections until `stopped`, at most [`MAX_CONNECTIONS`] at once, through the same
+/// bounded accept as the local sockets.
+async fn accept_loop(listener: TcpListener, state: Arc<State>, stopped: oneshot::Receiver<()>) {
+    let stop = async {
+        let _ = stopped.await;
+    };
+    let serve = move |stream: TcpStream| {
         let state = state.clone();
-        connections.spawn(async move {
-            let _permit = permit;
+        async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let state = state.clone();
                 async move {
@@ -215,8 +201,9 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stopped: ones
                 Ok(Ok(())) => {}
                 Err(_) => tracing::debug!("live token service: idle connection closed"),
             }
-        });
-    }
+        }
+    };
+    accept_bounded(listener, MAX_CONNECTIONS, "live token service", stop, serve).await;
 }
 
 #[derive(Serialize)]

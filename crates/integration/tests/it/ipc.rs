@@ -1,7 +1,9 @@
 //! The engine socket against an engine signed in to a real devstack: it answers with the
 //! engine's token (many callers at once, no extra exchange), says why when it cannot, never
 //! answers for a workspace at another host, is private (0600 in a 0700 folder), refuses to
-//! start twice, replaces a stale socket, and lets a client see quickly that nobody listens.
+//! start twice, replaces a stale socket, lets a client see quickly that nobody listens, and
+//! keeps its limits: clients past the cap wait, a client silent past its first-line timeout is
+//! dropped.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
@@ -151,4 +153,38 @@ async fn a_socket_in_a_folder_open_to_others_is_not_trusted() {
     let err = ipc::ask(&socket(&f), &request(&f, "dev")).await.unwrap_err();
     assert!(matches!(err, IpcError::Untrusted { .. }), "{err:?}");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_past_the_cap_wait_and_a_client_silent_past_the_first_line_timeout_is_dropped() {
+    use tokio::io::AsyncReadExt as _;
+
+    let f = fixture().await;
+    let e = f.engine().await;
+    let server = IpcServer::start(e, socket(&f)).await.unwrap();
+
+    // Clients that connect and never send a request hold every slot.
+    let start = std::time::Instant::now();
+    let mut silent = Vec::new();
+    for _ in 0..ipc::MAX_CLIENTS {
+        silent.push(tokio::net::UnixStream::connect(socket(&f)).await.unwrap());
+    }
+    let (path, req) = (socket(&f), request(&f, "dev"));
+    let late = tokio::spawn(async move { ipc::ask(&path, &req).await });
+    tokio::time::sleep(ipc::FIRST_LINE_TIMEOUT / 2).await;
+    assert!(!late.is_finished(), "a client past the cap is not served while the slots are held");
+    assert!(start.elapsed() < ipc::FIRST_LINE_TIMEOUT, "the check ran before the silent clients' timeout");
+
+    // At the timeout each silent client is dropped unanswered, and the waiting one is served.
+    for s in &mut silent {
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut got)).await;
+        assert!(matches!(read, Ok(Ok(0))), "dropped with no answer: {read:?} {got:?}");
+    }
+    assert!(start.elapsed() >= ipc::FIRST_LINE_TIMEOUT, "not dropped before the timeout");
+    let answer = tokio::time::timeout(Duration::from_secs(30), late).await.expect("served in time").unwrap();
+    assert_eq!(error_kind(answer.unwrap()), "needs_login");
+
+    drop(server);
+    assert!(!socket(&f).exists(), "the socket is removed when the engine stops");
 }

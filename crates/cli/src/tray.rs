@@ -1,10 +1,5 @@
-//! `lakepass tray`: the Linux tray. The engine (the same `Daemon` as `lakepass daemon`, with its
-//! socket and live token service), a StatusNotifierItem with the tray menu, desktop
-//! notifications, and the dashboard started as a separate process when opened.
-//!
-//! The Lakepass app (`lakepass-tray`) starts this on Linux: a tray that links GTK and WebKit
-//! costs over 120 MB of memory all day for an icon and a menu (docs/benchmarks.md, figure 4);
-//! this process holds none of it. macOS and Windows keep the app's own tray.
+//! `lakepass tray`: its options, handed to the Linux tray (`lakepass_linux_tray`), which runs
+//! inside this binary. Elsewhere the Lakepass app has its own tray.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,17 +21,19 @@ pub struct TrayArgs {
     pub dashboard_bin: Option<PathBuf>,
 }
 
-#[cfg(target_os = "linux")]
-mod dashboard;
-#[cfg(target_os = "linux")]
-mod run;
-#[cfg(target_os = "linux")]
-mod sni;
-
 /// Runs the tray until Quit, Ctrl-C or SIGTERM.
 #[cfg(target_os = "linux")]
 pub async fn tray(paths: &lakepass_store::Paths, args: TrayArgs) -> anyhow::Result<ExitCode> {
-    run::run(paths, args).await
+    use lakepass_linux_tray::{TrayExit, TrayOptions};
+    let opts = TrayOptions { show: args.show, hidden: args.hidden, dashboard_bin: args.dashboard_bin };
+    match lakepass_linux_tray::run(paths, opts, crate::tokens::shutdown_signal()).await? {
+        TrayExit::Stopped => {}
+        TrayExit::AlreadyRunning { showed_dashboard } => eprintln!(
+            "lakepass tray: already running{}",
+            if showed_dashboard { "; showing its dashboard" } else { "" }
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Elsewhere the Lakepass app has its own tray.

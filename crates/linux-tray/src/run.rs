@@ -1,7 +1,7 @@
 //! The tray's life: one instance per user, the host and its engine, the dashboard socket, the
 //! item, and a clean stop on Quit or a signal.
 
-use std::process::ExitCode;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,9 +15,9 @@ use lakepass_engine::engine::{EngineOptions, vault_kind_from_env};
 use lakepass_store::Paths;
 use tokio::sync::mpsc;
 
-use super::TrayArgs;
-use super::dashboard::Dashboards;
-use super::sni::SniSurface;
+use crate::dashboard::Dashboards;
+use crate::sni::SniSurface;
+use crate::{TrayError, TrayExit, TrayOptions};
 
 /// Which icon variant: `LAKEPASS_TRAY_THEME=light|dark`, else the desktop's theme.
 fn dark_panel() -> bool {
@@ -28,20 +28,23 @@ fn dark_panel() -> bool {
     }
 }
 
-pub(super) async fn run(paths: &Paths, args: TrayArgs) -> anyhow::Result<ExitCode> {
+/// Runs the tray until Quit or `stop` (the binary's Ctrl-C / SIGTERM). A second start finds
+/// the running tray on its dashboard socket, asks it to show the dashboard (unless
+/// `hidden`) and ends at once.
+pub async fn run(
+    paths: &Paths,
+    args: TrayOptions,
+    stop: impl Future<Output = ()>,
+) -> Result<TrayExit, TrayError> {
     let socket = remote::app_socket_path(paths);
     // One tray per user: a second start asks the running one for its dashboard and ends.
     let running = RemoteHost::new(socket.clone());
     let ask = if args.hidden { Call::Ping } else { Call::ShowDashboard };
     if running.call(&ask).await.is_ok() {
-        eprintln!(
-            "lakepass tray: already running{}",
-            if args.hidden { "" } else { "; showing its dashboard" }
-        );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(TrayExit::AlreadyRunning { showed_dashboard: !args.hidden });
     }
 
-    let exe = std::env::current_exe()?;
+    let exe = std::env::current_exe().map_err(TrayError::OwnPath)?;
     let dashboards = Arc::new(Dashboards::new(
         args.dashboard_bin.unwrap_or_else(|| exe.with_file_name("lakepass-tray")),
         paths.config.clone(),
@@ -60,8 +63,7 @@ pub(super) async fn run(paths: &Paths, args: TrayArgs) -> anyhow::Result<ExitCod
         let d = dashboards.clone();
         Arc::new(move || d.open())
     };
-    let server =
-        Server::start(host.clone(), socket.clone(), show).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    let server = Server::start(host.clone(), socket.clone(), show).await?;
 
     let (clicks, mut clicked) = mpsc::unbounded_channel::<MenuAction>();
     let icons = socket.with_file_name("icons");
@@ -76,7 +78,6 @@ pub(super) async fn run(paths: &Paths, args: TrayArgs) -> anyhow::Result<ExitCod
     tracing::info!(dashboard = %dashboards.program().display(), "tray running");
 
     let rt = tokio::runtime::Handle::current();
-    let stop = crate::tokens::shutdown_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -95,5 +96,5 @@ pub(super) async fn run(paths: &Paths, args: TrayArgs) -> anyhow::Result<ExitCod
     dashboards.close().await;
     let _ = tokio::time::timeout(Duration::from_secs(3), host.shutdown()).await;
     onboarding::stop_local_devstack();
-    Ok(ExitCode::SUCCESS)
+    Ok(TrayExit::Stopped)
 }

@@ -109,14 +109,14 @@ fn icon_name(state: IconState, dark_panel: bool) -> String {
 /// The bundled tray images, by state and panel.
 fn images() -> [(IconState, bool, &'static [u8]); 8] {
     [
-        (IconState::Fresh, false, include_bytes!("../../../../icons/tray/fresh-light.png")),
-        (IconState::Fresh, true, include_bytes!("../../../../icons/tray/fresh-dark.png")),
-        (IconState::Expiring, false, include_bytes!("../../../../icons/tray/expiring-light.png")),
-        (IconState::Expiring, true, include_bytes!("../../../../icons/tray/expiring-dark.png")),
-        (IconState::Failed, false, include_bytes!("../../../../icons/tray/failed-light.png")),
-        (IconState::Failed, true, include_bytes!("../../../../icons/tray/failed-dark.png")),
-        (IconState::SignedOut, false, include_bytes!("../../../../icons/tray/signed_out-light.png")),
-        (IconState::SignedOut, true, include_bytes!("../../../../icons/tray/signed_out-dark.png")),
+        (IconState::Fresh, false, include_bytes!("../../../icons/tray/fresh-light.png")),
+        (IconState::Fresh, true, include_bytes!("../../../icons/tray/fresh-dark.png")),
+        (IconState::Expiring, false, include_bytes!("../../../icons/tray/expiring-light.png")),
+        (IconState::Expiring, true, include_bytes!("../../../icons/tray/expiring-dark.png")),
+        (IconState::Failed, false, include_bytes!("../../../icons/tray/failed-light.png")),
+        (IconState::Failed, true, include_bytes!("../../../icons/tray/failed-dark.png")),
+        (IconState::SignedOut, false, include_bytes!("../../../icons/tray/signed_out-light.png")),
+        (IconState::SignedOut, true, include_bytes!("../../../icons/tray/signed_out-dark.png")),
     ]
 }
 
