@@ -34,7 +34,7 @@ use crate::commands::{AppState, Backend};
 use crate::events::Event;
 use crate::host::{Host, HostOptions};
 use crate::menu::MenuAction;
-use crate::platform::{Autostart, CliLauncher, DesktopNotifier, Notifier};
+use crate::platform::{Autostart, DesktopNotifier, Notifier, TerminalLauncher};
 use crate::view::AppView;
 
 /// The dashboard window's label.
@@ -354,7 +354,7 @@ fn run_in_process(rt: &tokio::runtime::Runtime, paths: Paths, flags: &Flags) -> 
             let cli = sidecar::cli_path(&handle);
             let opts = HostOptions {
                 open_url: platform::system_browser(),
-                launcher: Arc::new(CliLauncher::new(cli.clone())),
+                launcher: Arc::new(TerminalLauncher),
                 engine: EngineOptions { cli_helper_path: cli, ..EngineOptions::default() },
                 vault_kind,
                 sign_in_timeout: Duration::from_secs(300),

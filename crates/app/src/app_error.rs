@@ -3,6 +3,7 @@
 
 use lakepass_core::config::ConfigError;
 use lakepass_core::engine::EngineError;
+use lakepass_core::launch::LaunchError;
 use lakepass_core::{BuildError, ErrorKind};
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +31,17 @@ impl From<EngineError> for AppError {
     fn from(e: EngineError) -> Self {
         match e {
             EngineError::Config(c) => c.into(),
+            e => AppError::new(e.kind(), e.to_string()),
+        }
+    }
+}
+
+impl From<LaunchError> for AppError {
+    /// A launch keeps its kind: no token is `needs_login` (the UI offers "Sign in"), a missing
+    /// program or terminal is `config`, one that would not start is `launch`.
+    fn from(e: LaunchError) -> Self {
+        match e {
+            LaunchError::Config(c) => c.into(),
             e => AppError::new(e.kind(), e.to_string()),
         }
     }
