@@ -41,7 +41,7 @@ impl From<LaunchError> for AppError {
     /// program or terminal is `config`, one that would not start is `launch`.
     fn from(e: LaunchError) -> Self {
         match e {
-            LaunchError::Config(c) => c.into(),
+            LaunchError::Config(c) => (*c).into(),
             e => AppError::new(e.kind(), e.to_string()),
         }
     }

@@ -84,13 +84,15 @@ pub struct EnvArgs {
 /// Runs `launch claude`, `launch terminal` or `launch --plan`.
 pub async fn launch(paths: &Paths, a: LaunchArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let (plan, req) = match (a.plan, a.cmd) {
+    // The workspace the plan is for, when the config names one (for the audit log of a failure).
+    let ws_name: Option<String>;
+    let plan = match (a.plan, a.cmd) {
         (Some(file), _) => return carry_out(paths, &launch::take_plan_file(&file)?, started),
         (None, Some(LaunchCmd::Terminal(w))) => {
             let config = app::load_config(paths)?;
             let req = LaunchRequest { workspace: w.workspace, new_terminal: true, ..Default::default() };
-            let env = surroundings(paths)?;
-            (launch::plan_terminal(&config, paths, &req, &env), req)
+            ws_name = config.workspace(req.workspace.as_deref()).ok().map(|w| w.name);
+            launch::plan_terminal(&config, paths, &req, &surroundings(paths)?)
         }
         (None, Some(LaunchCmd::Claude(c))) => {
             let engine = app::engine(paths).await?;
@@ -100,28 +102,19 @@ pub async fn launch(paths: &Paths, a: LaunchArgs) -> anyhow::Result<ExitCode> {
                 write_settings: c.write_settings,
                 args: c.args,
             };
-            let env = surroundings(paths)?;
-            (launch::plan_claude(&engine, paths, &req, &env).await, req)
+            ws_name = engine.config().workspace(req.workspace.as_deref()).ok().map(|w| w.name);
+            launch::plan_claude(&engine, paths, &req, &surroundings(paths)?).await
         }
         (None, None) => {
             anyhow::bail!("name what to launch: `lakepass launch claude` or `lakepass launch terminal`")
         }
     };
     let plan = plan.inspect_err(|e| {
-        if let Some(ws) = e_workspace(e, &req) {
-            launch::record(paths, &ws, started, Err(e));
+        if let Some(ws) = &ws_name {
+            launch::record(paths, ws, started, Err(e));
         }
     })?;
     carry_out(paths, &plan, started)
-}
-
-/// The workspace a failed plan was for, when it got that far (for the audit log).
-fn e_workspace(e: &launch::LaunchError, req: &LaunchRequest) -> Option<String> {
-    match e {
-        launch::LaunchError::SignIn { workspace, .. } => Some(workspace.clone()),
-        launch::LaunchError::Config(_) => None,
-        _ => req.workspace.clone(),
-    }
 }
 
 /// The one executor, with its lines on stderr and the launch's outcome said.

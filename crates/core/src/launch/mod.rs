@@ -113,7 +113,7 @@ pub enum LaunchError {
     },
     /// The workspace is unknown, or the config names none.
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(Box<crate::config::ConfigError>),
     /// No token for the workspace: most often a sign-in is needed. Its kind is the engine's.
     #[error("cannot launch {} for workspace `{workspace}`: {error}", agent.title())]
     SignIn {
@@ -122,7 +122,7 @@ pub enum LaunchError {
         /// The workspace.
         workspace: String,
         /// Why there is no token.
-        error: crate::engine::EngineError,
+        error: Box<crate::engine::EngineError>,
     },
     /// The configured launch folder is not there.
     #[error(
@@ -174,6 +174,12 @@ impl LaunchError {
             | LaunchError::TerminalFailed { .. }
             | LaunchError::PlanFile { .. } => ErrorKind::Launch,
         }
+    }
+}
+
+impl From<crate::config::ConfigError> for LaunchError {
+    fn from(e: crate::config::ConfigError) -> Self {
+        LaunchError::Config(Box::new(e))
     }
 }
 

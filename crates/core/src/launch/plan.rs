@@ -65,11 +65,6 @@ impl Agent {
             Agent::Terminal => None,
         }
     }
-
-    /// Whether it always runs in a terminal window of its own.
-    pub fn needs_terminal(self) -> bool {
-        matches!(self, Agent::Terminal)
-    }
 }
 
 /// What was asked for: which agent, for which workspace, how.

@@ -146,7 +146,7 @@ pub async fn plan_claude(
     let token = engine.token(&ws).await.map_err(|error| LaunchError::SignIn {
         agent: Agent::Claude,
         workspace: ws.name.clone(),
-        error,
+        error: Box::new(error),
     })?;
     let lifetime = token.expires_at - token.issued_at;
     let mut messages = Vec::new();
