@@ -25,7 +25,12 @@ use crate::tokens::WorkspaceArg;
 
 /// `lakepass launch …`.
 #[derive(Args, Debug)]
-#[command(subcommand_required = false, arg_required_else_help = true, args_conflicts_with_subcommands = true)]
+#[command(
+    subcommand_required = false,
+    arg_required_else_help = true,
+    args_conflicts_with_subcommands = true,
+    override_usage = "lakepass launch [OPTIONS] <COMMAND>"
+)]
 pub struct LaunchArgs {
     /// Carry out a launch plan made by `--new-terminal` or the tray (read, then deleted).
     #[arg(long, hide = true, value_name = "FILE")]
