@@ -24,7 +24,7 @@ use lakepass_app::follow::{self, Surface};
 use lakepass_app::host::{Host, HostOptions};
 use lakepass_app::menu::MenuAction;
 use lakepass_app::onboarding;
-use lakepass_app::platform::{self, Autostart, CliLauncher, DesktopNotifier, Notifier};
+use lakepass_app::platform::{self, Autostart, DesktopNotifier, Notifier, TerminalLauncher};
 use lakepass_app::view::AppView;
 use lakepass_engine::engine::EngineOptions;
 use lakepass_store::Paths;
@@ -351,7 +351,7 @@ fn run_in_process(rt: &tokio::runtime::Runtime, paths: Paths, flags: &Flags) -> 
             let cli = sidecar::cli_path(&handle);
             let opts = HostOptions {
                 open_url: platform::system_browser(),
-                launcher: Arc::new(CliLauncher::new(cli.clone())),
+                launcher: Arc::new(TerminalLauncher),
                 engine: EngineOptions { cli_helper_path: cli, ..EngineOptions::default() },
                 vault_kind,
                 sign_in_timeout: Duration::from_secs(300),

@@ -5,8 +5,9 @@
 //! both in /usr/bin), and tauri-plugin-shell's sidecar API finds it there: next to this
 //! executable, never by searching `PATH`, so an installed app always runs the CLI it was shipped
 //! with. In a checkout, cargo builds both into the same target folder, which is the same layout.
-//! The launches run it through `lakepass_app::platform::CliLauncher`, the same code the Linux
-//! tray (`lakepass tray`, which is this CLI) uses.
+//! The host plans launches in this process (the same code the Linux tray, `lakepass tray`,
+//! runs); a new terminal then runs this CLI as `lakepass launch --plan <file>`, which becomes
+//! the agent.
 
 use std::path::PathBuf;
 

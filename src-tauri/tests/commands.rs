@@ -10,6 +10,7 @@ use lakepass_app::platform::{Autostart, Launcher};
 use lakepass_app::view::AppView;
 use lakepass_config::{ConfigDoc, IdpConfig, WorkspaceConfig};
 use lakepass_engine::engine::EngineOptions;
+use lakepass_launch::{LaunchError, LaunchPlan};
 use lakepass_store::Paths;
 use lakepass_store::vault::VaultKind;
 use lakepass_tray::commands::{AppState, Backend};
@@ -33,12 +34,10 @@ impl Autostart for FakeAutostart {
 #[derive(Default)]
 struct FakeLauncher(Mutex<Vec<String>>);
 impl Launcher for FakeLauncher {
-    fn launch_claude(&self, _: &Paths, ws: &str) -> Result<(), String> {
-        self.0.lock().unwrap().push(format!("claude {ws}"));
-        Ok(())
-    }
-    fn open_terminal(&self, _: &Paths, _: &str) -> Result<(), String> {
-        Err("no terminal emulator found (tried xterm)".into())
+    fn carry_out(&self, plan: &LaunchPlan, _: &Paths, _: std::time::Instant) -> Result<String, LaunchError> {
+        self.0.lock().unwrap().push(format!("{} {}", plan.agent.as_str(), plan.workspace));
+        let source = std::io::Error::other("no terminal emulator found (tried xterm)");
+        Err(LaunchError::Spawn { program: "xterm".into(), source })
     }
 }
 
@@ -61,11 +60,18 @@ fn app() -> App {
     doc.add_workspace("prod", &WorkspaceConfig::new("corp", "https://prod.cloud.databricks.com"), false)
         .unwrap();
     doc.save(&paths.config).unwrap();
+    // Programs that exist everywhere, so that planning a launch gets as far as the token.
+    let text = std::fs::read_to_string(&paths.config).unwrap();
+    std::fs::write(&paths.config, format!("claude_path = \"/bin/sh\"\nterminal = \"/bin/sh\"\n{text}"))
+        .unwrap();
     let launcher = Arc::new(FakeLauncher::default());
     let opts = HostOptions {
         open_url: Arc::new(|_| Ok(())),
         launcher: launcher.clone(),
-        engine: EngineOptions::default(),
+        engine: EngineOptions {
+            cli_helper_path: Some("/opt/lakepass/bin/lakepass".into()),
+            ..Default::default()
+        },
         vault_kind: Some(VaultKind::File),
         sign_in_timeout: Duration::from_secs(1),
         sinks: false,
@@ -154,11 +160,15 @@ fn idp_edits_and_in_use_refusal() {
 }
 
 #[test]
-fn launches_delegate_and_failures_carry_kind_launch() {
+fn launches_delegate_and_failures_keep_their_kind() {
     let a = app();
-    invoke(&a.webview, "launch_claude", json!({ "workspace": null })).unwrap();
-    assert_eq!(*a.launcher.0.lock().unwrap(), vec!["claude dev"]);
+    // Never signed in: the plan stops at the missing token, with the kind that offers a sign-in,
+    // and nothing is opened.
+    let err = invoke(&a.webview, "launch_claude", json!({ "workspace": null })).unwrap_err();
+    assert_eq!(err["kind"], "needs_login", "{err}");
+    assert!(a.launcher.0.lock().unwrap().is_empty());
     let err = invoke(&a.webview, "open_terminal", json!({ "workspace": "prod" })).unwrap_err();
+    assert_eq!(*a.launcher.0.lock().unwrap(), vec!["terminal prod"]);
     assert_eq!(err["kind"], "launch");
     let events = invoke(&a.webview, "get_events", json!({})).unwrap();
     assert!(events[0]["text"].as_str().unwrap().contains("no terminal emulator found"), "{events}");

@@ -156,15 +156,22 @@ async fn launch_claude_new_terminal_runs_lakepass_inside_the_terminal_and_never_
     assert!(run.stderr.contains("Opened Claude Code"), "{run:?}");
     let term = recorded(&term_out, "the fake terminal to run").await;
     let me = bin();
-    assert_eq!(term.argv, ["-e", &me, "launch", "claude", "--workspace", "dev", "--", "-p", "say 'pong'"]);
+    // The plan was made once, here; the terminal runs only `lakepass launch --plan <file>`, a
+    // private file under the data folder that the lakepass inside reads and deletes.
+    assert_eq!(term.argv[..4], ["-e", &me, "launch", "--plan"], "{:?}", term.argv);
+    assert_eq!(term.argv.len(), 5, "{:?}", term.argv);
+    let plan_file = PathBuf::from(&term.argv[4]);
+    assert!(plan_file.starts_with(home.data_dir().join("launch")), "{}", plan_file.display());
     let mut want = base_env(&home);
     want.insert("DATABRICKS_HOST".into(), ws_host(&ds, "dev"));
     want.insert("DATABRICKS_CONFIG_PROFILE".into(), "devstack-dev-live".into());
     assert_eq!(term.env, want);
     assert_eq!(term.cwd, std::fs::canonicalize(home.root()).expect("canonical"), "no launch_dir: here");
 
-    // Inside the terminal, `lakepass launch claude` replaced itself with Claude Code.
+    // Inside the terminal, `lakepass launch --plan` replaced itself with Claude Code.
     let claude = recorded(&claude_out, "Claude Code to start inside the terminal").await;
+    assert!(!plan_file.exists(), "the plan file is read once, then deleted");
+    assert_eq!(claude.pid, term.pid, "one process: the terminal's command became lakepass, then Claude Code");
     assert_eq!(claude.argv[0], "--settings");
     assert_eq!(&claude.argv[2..], ["-p", "say 'pong'"]);
     let settings: serde_json::Value = serde_json::from_str(&claude.argv[1]).expect("settings JSON");

@@ -4,6 +4,7 @@
 use lakepass_config::ConfigError;
 use lakepass_engine::engine::EngineError;
 use lakepass_engine::{BuildError, ErrorKind};
+use lakepass_launch::LaunchError;
 use serde::{Deserialize, Serialize};
 
 /// An error as it crosses IPC: a stable kind the UI can act on, a message for people, and the
@@ -30,6 +31,17 @@ impl From<EngineError> for AppError {
     fn from(e: EngineError) -> Self {
         match e {
             EngineError::Config(c) => c.into(),
+            e => AppError::new(e.kind(), e.to_string()),
+        }
+    }
+}
+
+impl From<LaunchError> for AppError {
+    /// A launch keeps its kind: no token is `needs_login` (the UI offers "Sign in"), a missing
+    /// program or terminal is `config`, one that would not start is `launch`.
+    fn from(e: LaunchError) -> Self {
+        match e {
+            LaunchError::Config(c) => (*c).into(),
             e => AppError::new(e.kind(), e.to_string()),
         }
     }

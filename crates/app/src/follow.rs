@@ -105,7 +105,7 @@ pub fn act(
                 if let Err(e) = r {
                     let ws = host.view().active.unwrap_or_default();
                     let what = if claude { "launch Claude Code" } else { "open a terminal" };
-                    notifier.notify(&notices::launch_failed(what, &ws, &e.message));
+                    notifier.notify(&notices::launch_failed(what, &ws, e.kind, &e.message));
                 }
             });
         }

@@ -20,6 +20,7 @@ use lakepass_doctor::{self as doctor, DoctorOptions};
 use lakepass_engine::engine::{Engine, EngineOptions};
 use lakepass_engine::status::{Snapshot, TokenState};
 use lakepass_engine::{Daemon, DaemonOptions, EngineBuilder, ErrorKind, Notice};
+use lakepass_launch::{self as launch, Agent};
 use lakepass_store::Paths;
 use lakepass_store::vault::{Vault, VaultKind};
 use lakepass_wire::{SharedClock, SystemClock};
@@ -527,35 +528,58 @@ impl Host {
     /// Launches Claude Code for a workspace (default: the active one) in a terminal.
     pub async fn launch_claude(&self, workspace: Option<&str>) -> Result<(), AppError> {
         let ws = self.target(workspace)?;
-        self.launch(&ws, "launch Claude Code", |l, p, w| l.launch_claude(p, w)).await
+        self.launch(&ws, Agent::Claude).await
     }
 
     /// Opens a terminal for a workspace (default: the active one).
     pub async fn open_terminal(&self, workspace: Option<&str>) -> Result<(), AppError> {
         let ws = self.target(workspace)?;
-        self.launch(&ws, "open a terminal", |l, p, w| l.open_terminal(p, w)).await
+        self.launch(&ws, Agent::Terminal).await
     }
 
-    async fn launch(
-        &self,
-        ws: &str,
-        what: &str,
-        f: impl FnOnce(&dyn Launcher, &Paths, &str) -> Result<(), String> + Send + 'static,
-    ) -> Result<(), AppError> {
-        let (launcher, paths, name) = (self.opts.launcher.clone(), self.paths.clone(), ws.to_string());
-        let r = tokio::task::spawn_blocking(move || f(launcher.as_ref(), &paths, &name))
-            .await
-            .unwrap_or_else(|e| Err(format!("the launch task failed: {e}")));
-        match r {
+    /// Plans the launch here, once, with the running engine (the token for model discovery
+    /// comes from it, not from a subprocess), then hands the plan to the launcher, which opens
+    /// the terminal. A failure keeps its kind: no token is `needs_login`, not "launch failed".
+    async fn launch(&self, ws: &str, agent: Agent) -> Result<(), AppError> {
+        let what = match agent {
+            Agent::Claude => "launch Claude Code",
+            Agent::Terminal => "open a terminal",
+        };
+        match self.plan_and_carry_out(ws, agent).await {
             Ok(()) => {
                 self.log(Level::Info, Some(ws), format!("Asked to {what}"));
                 Ok(())
             }
             Err(e) => {
-                self.log(Level::Warn, Some(ws), format!("Could not {what}: {e}"));
-                Err(AppError::new(ErrorKind::Launch, e))
+                self.log(Level::Warn, Some(ws), format!("Could not {what}: {}", e.message));
+                Err(e)
             }
         }
+    }
+
+    async fn plan_and_carry_out(&self, ws: &str, agent: Agent) -> Result<(), AppError> {
+        let started = std::time::Instant::now();
+        let engine = self.require_engine()?;
+        let lakepass = self.cli_program().ok_or_else(|| {
+            AppError::new(
+                ErrorKind::Launch,
+                "the bundled `lakepass` command cannot be found; reinstall Lakepass",
+            )
+        })?;
+        let env = launch::Surroundings::of_this_process(lakepass, &self.paths, self.clock.now());
+        let req = launch::LaunchRequest {
+            workspace: Some(ws.to_string()),
+            new_terminal: true,
+            ..Default::default()
+        };
+        let plan = launch::plan(&engine, &self.paths, agent, &req, &env).await.inspect_err(|e| {
+            launch::record(&self.paths, ws, started, Err(e));
+        })?;
+        let (launcher, paths) = (self.opts.launcher.clone(), self.paths.clone());
+        tokio::task::spawn_blocking(move || launcher.carry_out(&plan, &paths, started))
+            .await
+            .map_err(|e| AppError::new(ErrorKind::Launch, format!("the launch task failed: {e}")))??;
+        Ok(())
     }
 }
 

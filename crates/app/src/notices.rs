@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use lakepass_engine::ErrorKind;
 use lakepass_engine::status::TokenState;
 use lakepass_wire::UnixTime;
 
@@ -114,8 +115,18 @@ pub fn decide(prev: &Conditions, view: &AppView, now: UnixTime) -> (Conditions, 
     (next, out)
 }
 
-/// The notice for a launch that failed.
-pub fn launch_failed(what: &str, workspace: &str, error: &str) -> Notice {
+/// The notice for a launch that failed, chosen by its kind: one that needs a sign-in says so
+/// and points at the menu's "Sign in", not "could not launch".
+pub fn launch_failed(what: &str, workspace: &str, kind: ErrorKind, error: &str) -> Notice {
+    if kind.needs_login() {
+        return Notice {
+            summary: format!("Sign in to {what} for {workspace}"),
+            body: format!(
+                "{} Choose \u{201c}Sign in\u{201d} in the Lakepass menu, then try again.",
+                kind.hint()
+            ),
+        };
+    }
     Notice { summary: format!("Could not {what} for {workspace}"), body: error.to_string() }
 }
 
@@ -194,7 +205,22 @@ mod tests {
 
     #[test]
     fn launch_failures_say_what_and_where() {
-        let n = launch_failed("launch Claude Code", "dev", "no terminal found");
+        let n = launch_failed("launch Claude Code", "dev", ErrorKind::Config, "no terminal found");
         assert_eq!(n.summary, "Could not launch Claude Code for dev");
+        assert_eq!(n.body, "no terminal found");
+    }
+
+    #[test]
+    fn a_launch_that_needs_a_sign_in_offers_it() {
+        for kind in [ErrorKind::NeedsLogin, ErrorKind::SessionEnded, ErrorKind::NoRefreshToken] {
+            let n = launch_failed(
+                "launch Claude Code",
+                "dev",
+                kind,
+                "cannot launch Claude Code for workspace `dev`",
+            );
+            assert_eq!(n.summary, "Sign in to launch Claude Code for dev", "{kind}");
+            assert!(n.body.contains("Sign in") && n.body.starts_with(kind.hint()), "{n:?}");
+        }
     }
 }

@@ -4,18 +4,20 @@
 
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use lakepass_launch::{self as launch, Carried, LaunchError, LaunchPlan};
 use lakepass_store::Paths;
 
 use crate::notices::Notice;
 
-/// Launch actions for a workspace.
+/// Carries out launch plans. The host plans a launch in process (it has the engine, so the
+/// token for model discovery needs no subprocess); this seam opens it on the desktop, so tests
+/// can record the plans instead of opening windows.
 pub trait Launcher: Send + Sync {
-    /// Opens Claude Code inside a new terminal window, set up for `workspace`.
-    fn launch_claude(&self, paths: &Paths, workspace: &str) -> Result<(), String>;
-    /// Opens the user's terminal with `workspace`'s environment preset.
-    fn open_terminal(&self, paths: &Paths, workspace: &str) -> Result<(), String>;
+    /// Carries out `plan` (which opens a new terminal window); returns the terminal program.
+    /// `started` is when the click arrived, for the audit log.
+    fn carry_out(&self, plan: &LaunchPlan, paths: &Paths, started: Instant) -> Result<String, LaunchError>;
 }
 
 /// Start at login, or not. Off unless the user turns it on in the dashboard.
@@ -105,101 +107,19 @@ pub fn desktop_prefers_dark() -> bool {
     out.contains("prefer-dark")
 }
 
-/// Launches through the `lakepass` CLI: `lakepass --config <file> launch claude --new-terminal
-/// --workspace W` and `… launch terminal --workspace W`. The launch logic stays in the CLI
-/// (`lakepass_launch`), one implementation for the CLI and both trays; the CLI starts the
-/// terminal detached and returns, so waiting for it is short.
-#[derive(Debug, Clone)]
-pub struct CliLauncher {
-    program: Option<std::path::PathBuf>,
-}
+/// Carries plans out with the core's one executor (`lakepass_launch::carry_out`): the
+/// terminal opens with `lakepass launch --plan <file>` for an agent, which becomes the agent.
+/// Nothing between the click and the terminal is a subprocess of ours.
+#[derive(Debug, Clone, Default)]
+pub struct TerminalLauncher;
 
-impl CliLauncher {
-    /// Runs `program`; `None` when the front end could not find the bundled CLI (each launch
-    /// then says so).
-    pub fn new(program: Option<std::path::PathBuf>) -> CliLauncher {
-        CliLauncher { program }
-    }
-
-    fn run(&self, paths: &Paths, args: &[&str]) -> Result<(), String> {
-        let program = self
-            .program
-            .as_ref()
-            .ok_or("the bundled `lakepass` command cannot be found; reinstall Lakepass")?;
-        let out = std::process::Command::new(program)
-            .arg("--config")
-            .arg(&paths.config)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| {
-                format!(
-                    "cannot start the bundled `lakepass` command {}: {e}; reinstall Lakepass",
-                    program.display()
-                )
-            })?;
-        if out.status.success() {
-            return Ok(());
+impl Launcher for TerminalLauncher {
+    fn carry_out(&self, plan: &LaunchPlan, paths: &Paths, started: Instant) -> Result<String, LaunchError> {
+        let mut tell = |line: &str| tracing::info!(workspace = %plan.workspace, "{line}");
+        match launch::carry_out(plan, paths, started, &mut tell)? {
+            Carried::Opened(terminal) => Ok(terminal),
+            // A plan the host makes always opens a terminal; this is what ran instead.
+            Carried::Exited(status) => Ok(format!("{} ({status})", plan.agent.as_str())),
         }
-        Err(last_error_line(&String::from_utf8_lossy(&out.stderr)))
-    }
-}
-
-/// The CLI's error, as its last non-empty stderr line says it (without its `error: ` prefix).
-fn last_error_line(stderr: &str) -> String {
-    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("it failed without a message");
-    last.trim().trim_start_matches("error: ").to_string()
-}
-
-impl Launcher for CliLauncher {
-    fn launch_claude(&self, paths: &Paths, workspace: &str) -> Result<(), String> {
-        self.run(paths, &["launch", "claude", "--new-terminal", "--workspace", workspace])
-    }
-
-    fn open_terminal(&self, paths: &Paths, workspace: &str) -> Result<(), String> {
-        self.run(paths, &["launch", "terminal", "--workspace", workspace])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_error_shown_is_the_clis_last_line_without_its_prefix() {
-        assert_eq!(last_error_line("note: x\nerror: no terminal found\n\n"), "no terminal found");
-        assert_eq!(last_error_line(""), "it failed without a message");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_launch_runs_the_cli_with_the_config_and_reports_its_error_line() {
-        // A real program standing in for the CLI: it prints its argv and fails like the CLI.
-        let dir = tempfile::tempdir().unwrap();
-        let cli = dir.path().join("lakepass");
-        let argv = dir.path().join("argv");
-        std::fs::write(
-            &cli,
-            format!(
-                "#!/bin/sh\necho \"$@\" > {}\necho 'error: no terminal found' >&2\nexit 1\n",
-                argv.display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(
-            &cli,
-            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
-        )
-        .unwrap();
-        let paths = Paths::under(dir.path());
-        let err = CliLauncher::new(Some(cli)).open_terminal(&paths, "dev").unwrap_err();
-        assert_eq!(err, "no terminal found");
-        let args = std::fs::read_to_string(&argv).unwrap();
-        assert_eq!(
-            args.trim(),
-            format!("--config {} launch terminal --workspace dev", paths.config.display())
-        );
-        let none = CliLauncher::new(None).launch_claude(&paths, "dev").unwrap_err();
-        assert!(none.contains("cannot be found"), "{none}");
     }
 }

@@ -84,8 +84,7 @@ enum Command {
     #[command(subcommand)]
     Idp(edit::IdpCmd),
     /// Open Claude Code or a terminal wired to a workspace; tokens refresh themselves, none in argv.
-    #[command(subcommand)]
-    Launch(launch::LaunchCmd),
+    Launch(launch::LaunchArgs),
     /// List the Databricks managed MCP servers Claude Code gets, each with its own scoped token.
     #[command(subcommand)]
     Mcp(mcp::McpCmd),

@@ -106,26 +106,6 @@ pub fn print_status(engine: &Engine, workspace: &str, scoped: &[ScopedStatus], n
     }
 }
 
-/// The `--mcp-config` JSON `launch claude` passes for `ws`: each managed server with a
-/// `headersHelper` running this `lakepass` for that server's scope. `None` when `ws` offers none.
-pub fn launch_config(
-    config: &lakepass_config::Config,
-    ws: &lakepass_config::Workspace,
-    lakepass: &std::path::Path,
-    config_file: Option<&std::path::Path>,
-) -> anyhow::Result<Option<Value>> {
-    let servers = lakepass_engine::mcp::servers(config, ws);
-    if servers.is_empty() {
-        return Ok(None);
-    }
-    let mut helpers = std::collections::BTreeMap::new();
-    for scope in lakepass_engine::mcp::scopes(config, ws) {
-        helpers
-            .insert(scope, lakepass_launch::headers_helper_command(lakepass, config_file, &ws.name, scope)?);
-    }
-    Ok(Some(lakepass_launch::mcp_config(&servers, |s| helpers[&s].clone())))
-}
-
 /// `refresh --scope S`: a new token for scope `S` of each of `targets` that offers it.
 pub async fn refresh_scoped(
     engine: &Engine,

@@ -286,6 +286,11 @@ pub fn write_claude_settings(path: &Path, ours: &Value) -> Result<Vec<String>, L
     Ok(removed)
 }
 
+/// The permission bits of an existing file (`None` where there are none, or no file).
+pub(super) fn existing_mode(path: &Path) -> Option<u32> {
+    file_mode(path)
+}
+
 #[cfg(unix)]
 fn file_mode(path: &Path) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt as _;

@@ -27,11 +27,15 @@ use lakepass_engine::sink::sh_quote;
 
 /// Changes to an inherited environment. Secret values are kept apart so that `Debug` (and any
 /// log line) shows their names only.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Serialized (into a launch's plan file), only the names and plain values go: the secrets are
+/// never written, and a plan that holds any is refused before it is saved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EnvChanges {
     /// Variables to set, in order.
     pub set: Vec<(String, String)>,
     /// Variables to set whose values are secrets (`DATABRICKS_TOKEN` with `--with-token`).
+    #[serde(skip)]
     pub secrets: Vec<(String, Secret)>,
     /// Variables to remove from the inherited environment.
     pub remove: Vec<String>,
@@ -174,20 +178,35 @@ pub fn ca_bundle(system: Option<&str>, cas: &[String]) -> String {
 /// Writes the CA files for workspace `workspace` under `<data_dir>/launch` (atomically, 0600)
 /// from `cas` (the `ca_file`s, which must be readable). With one CA file, `extra` is that file.
 pub fn write_ca_files(data_dir: &Path, workspace: &str, cas: &[PathBuf]) -> std::io::Result<CaFiles> {
+    let (files, writes) = ca_files_to_write(data_dir, workspace, cas)?;
+    create_private_dirs(&data_dir.join("launch"))?;
+    for (path, text) in writes {
+        write_atomic(&path, text.as_bytes(), 0o600)?;
+    }
+    Ok(files)
+}
+
+/// The CA files for workspace `workspace` and the texts to write (0600, under
+/// `<data_dir>/launch`) for them: reads `cas` and the system's bundle, writes nothing.
+pub fn ca_files_to_write(
+    data_dir: &Path,
+    workspace: &str,
+    cas: &[PathBuf],
+) -> std::io::Result<(CaFiles, Vec<(PathBuf, String)>)> {
     let texts: Vec<String> = cas.iter().map(std::fs::read_to_string).collect::<Result<_, _>>()?;
     let dir = data_dir.join("launch");
-    create_private_dirs(&dir)?;
     let name = sanitize(workspace);
+    let mut writes = Vec::new();
     let extra = match cas {
         [one] => one.clone(),
         _ => {
             let path = dir.join(format!("ca-extra-{name}.pem"));
-            write_atomic(&path, ca_bundle(None, &texts).as_bytes(), 0o600)?;
+            writes.push((path.clone(), ca_bundle(None, &texts)));
             path
         }
     };
     let system = SYSTEM_BUNDLES.iter().find_map(|p| std::fs::read_to_string(p).ok());
     let bundle = dir.join(format!("ca-bundle-{name}.pem"));
-    write_atomic(&bundle, ca_bundle(system.as_deref(), &texts).as_bytes(), 0o600)?;
-    Ok(CaFiles { extra, bundle })
+    writes.push((bundle.clone(), ca_bundle(system.as_deref(), &texts)));
+    Ok((CaFiles { extra, bundle }, writes))
 }

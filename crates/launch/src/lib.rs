@@ -9,6 +9,11 @@
 //! workspace's `<profile>-live` profile, which the live token service keeps fresh. Tokens never
 //! go in argv, where every user of the machine can read them.
 //!
+//! A launch is planned once, as a value ([`LaunchPlan`], `plan.rs`), by one planning function
+//! per [`Agent`] (`planner.rs`), and carried out by one executor, here or in a new terminal
+//! (`execute.rs`, whose docs say how a plan crosses into the terminal). The CLI and the tray
+//! host both plan in their own process and call the same executor.
+//!
 //! Every decision is a pure function over plain values, unit-tested on every platform's table:
 //! [`claude_plan`] (environment, `--settings` JSON, arguments), [`merge_settings`] (the lossless
 //! `~/.claude/settings.json` edit), [`terminal_candidates`] and [`terminal_invocation`] (which
@@ -22,8 +27,11 @@
 
 mod claude;
 mod environment;
+mod execute;
 mod mcp;
 pub mod models;
+mod plan;
+mod planner;
 mod platform;
 
 mod terminal;
@@ -36,10 +44,13 @@ pub use claude::{
     write_claude_settings,
 };
 pub use environment::{
-    CA_VARS, CaFiles, EnvChanges, ca_bundle, export_lines, pass_on_ca, workspace_ca_files, workspace_env,
-    write_ca_files,
+    CA_VARS, CaFiles, EnvChanges, ca_bundle, ca_files_to_write, export_lines, pass_on_ca, workspace_ca_files,
+    workspace_env, write_ca_files,
 };
+pub use execute::{Carried, carry_out, record, removed_notes, save_plan_file, take_plan_file};
 pub use mcp::{add_mcp_config, headers_helper_command, mcp_config, merge_mcp_json, write_mcp_json};
+pub use plan::{Agent, LaunchPlan, LaunchRequest, PlannedFile, TerminalChoice};
+pub use planner::{Surroundings, explicit_config, launch_mcp_config, plan, plan_claude, plan_terminal};
 pub use platform::{CURRENT_PLATFORM, hand_over, spawn_detached};
 
 pub use terminal::{
@@ -104,6 +115,39 @@ pub enum LaunchError {
         #[source]
         source: std::io::Error,
     },
+    /// The workspace is unknown, or the config names none.
+    #[error(transparent)]
+    Config(Box<lakepass_config::ConfigError>),
+    /// No token for the workspace: most often a sign-in is needed. Its kind is the engine's.
+    #[error("cannot launch {} for workspace `{workspace}`: {error}", agent.title())]
+    SignIn {
+        /// What was to be launched.
+        agent: Agent,
+        /// The workspace.
+        workspace: String,
+        /// Why there is no token.
+        error: Box<lakepass_engine::engine::EngineError>,
+    },
+    /// The configured launch folder is not there.
+    #[error(
+        "the launch folder {} does not exist; create it, or change `launch_dir` in {}",
+        dir.display(),
+        config.display()
+    )]
+    NoLaunchDir {
+        /// The folder.
+        dir: PathBuf,
+        /// The config file that names it.
+        config: PathBuf,
+    },
+    /// A plan handed to `lakepass launch --plan` cannot be used.
+    #[error("cannot carry out the launch plan {}: {reason}", path.display())]
+    PlanFile {
+        /// The plan file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The terminal emulator started but failed at once (e.g. no display).
     #[error(
         "{program} exited at once with {status}; if it cannot open a window here (no display?), set \
@@ -123,12 +167,23 @@ impl LaunchError {
     pub fn kind(&self) -> lakepass_engine::error::ErrorKind {
         use lakepass_engine::error::ErrorKind;
         match self {
-            LaunchError::ClaudeNotFound { .. } | LaunchError::NoTerminal { .. } => ErrorKind::Config,
+            LaunchError::ClaudeNotFound { .. }
+            | LaunchError::NoTerminal { .. }
+            | LaunchError::Config(_)
+            | LaunchError::NoLaunchDir { .. } => ErrorKind::Config,
+            LaunchError::SignIn { error, .. } => error.kind(),
             LaunchError::NotUtf8 { .. } | LaunchError::BadSettings { .. } => ErrorKind::Invalid,
-            LaunchError::Io { .. } | LaunchError::Spawn { .. } | LaunchError::TerminalFailed { .. } => {
-                ErrorKind::Launch
-            }
+            LaunchError::Io { .. }
+            | LaunchError::Spawn { .. }
+            | LaunchError::TerminalFailed { .. }
+            | LaunchError::PlanFile { .. } => ErrorKind::Launch,
         }
+    }
+}
+
+impl From<lakepass_config::ConfigError> for LaunchError {
+    fn from(e: lakepass_config::ConfigError) -> Self {
+        LaunchError::Config(Box::new(e))
     }
 }
 

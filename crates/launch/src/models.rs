@@ -197,16 +197,53 @@ pub fn parse_endpoint_names(body: &[u8]) -> Option<Vec<String>> {
     Some(list.as_array()?.iter().filter_map(|e| e.get("name")?.as_str().map(str::to_string)).collect())
 }
 
-/// True when an answer says the workspace has no AI Gateway: 404, or Databricks'
-/// `FEATURE_DISABLED` error code (a field of the body, not its text).
-pub fn gateway_missing(resp: &Response) -> bool {
-    if resp.status.as_u16() == 404 {
-        return true;
+/// A Databricks REST error's `error_code` (the body `{"error_code": "…", "message": "…"}`), as
+/// far as discovery tells them apart: a field of the body, parsed once, never its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiErrorCode {
+    /// `FEATURE_DISABLED`: the workspace does not offer the feature (here: AI Gateway).
+    FeatureDisabled,
+    /// `ENDPOINT_NOT_FOUND`.
+    EndpointNotFound,
+    /// `RESOURCE_DOES_NOT_EXIST`.
+    ResourceDoesNotExist,
+    /// `PERMISSION_DENIED`.
+    PermissionDenied,
+    /// `UNAUTHENTICATED`.
+    Unauthenticated,
+    /// Any other code, as sent.
+    Other(String),
+}
+
+impl ApiErrorCode {
+    const NAMED: [(&'static str, ApiErrorCode); 5] = [
+        ("FEATURE_DISABLED", ApiErrorCode::FeatureDisabled),
+        ("ENDPOINT_NOT_FOUND", ApiErrorCode::EndpointNotFound),
+        ("RESOURCE_DOES_NOT_EXIST", ApiErrorCode::ResourceDoesNotExist),
+        ("PERMISSION_DENIED", ApiErrorCode::PermissionDenied),
+        ("UNAUTHENTICATED", ApiErrorCode::Unauthenticated),
+    ];
+
+    /// The code named `code`.
+    pub fn from_code(code: &str) -> Self {
+        Self::NAMED
+            .iter()
+            .find(|(name, _)| *name == code)
+            .map(|(_, c)| c.clone())
+            .unwrap_or_else(|| ApiErrorCode::Other(code.to_string()))
     }
-    let code = serde_json::from_slice::<Value>(&resp.body)
-        .ok()
-        .and_then(|v| v.get("error_code").and_then(Value::as_str).map(str::to_string));
-    code.as_deref() == Some("FEATURE_DISABLED")
+
+    /// The `error_code` of an error body, if it has one.
+    pub fn of_body(body: &[u8]) -> Option<Self> {
+        let v: Value = serde_json::from_slice(body).ok()?;
+        v.get("error_code").and_then(Value::as_str).map(Self::from_code)
+    }
+}
+
+/// True when an answer says the workspace has no AI Gateway: 404, or Databricks'
+/// [`ApiErrorCode::FeatureDisabled`].
+pub fn gateway_missing(resp: &Response) -> bool {
+    resp.status.as_u16() == 404 || ApiErrorCode::of_body(&resp.body) == Some(ApiErrorCode::FeatureDisabled)
 }
 
 /// Asks `host` which Claude models it serves, with the workspace token as `Authorization:
@@ -386,6 +423,24 @@ mod tests {
             retry_after: None,
             body: body.as_bytes().to_vec(),
         }
+    }
+
+    #[test]
+    fn api_error_codes_are_parsed_from_the_body_field() {
+        for (name, code) in ApiErrorCode::NAMED {
+            assert_eq!(ApiErrorCode::from_code(name), code);
+        }
+        assert_eq!(
+            ApiErrorCode::of_body(br#"{"error_code":"FEATURE_DISABLED","message":"x"}"#),
+            Some(ApiErrorCode::FeatureDisabled)
+        );
+        assert_eq!(
+            ApiErrorCode::of_body(br#"{"error_code":"NEW_ONE"}"#),
+            Some(ApiErrorCode::Other("NEW_ONE".into()))
+        );
+        // The text of the message is never the code.
+        assert_eq!(ApiErrorCode::of_body(br#"{"message":"FEATURE_DISABLED"}"#), None);
+        assert_eq!(ApiErrorCode::of_body(b"FEATURE_DISABLED"), None);
     }
 
     #[test]

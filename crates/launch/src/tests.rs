@@ -618,3 +618,168 @@ fn ca_files_for_a_launch_are_written_privately_and_bundle_the_system_roots() {
     }
     assert!(write_ca_files(&data, "dev", &[dir.path().join("missing.pem")]).is_err());
 }
+
+fn fake_program(dir: &Path, name: &str, script: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    p
+}
+
+/// A config whose terminal is `term`, launching in `dir`, and surroundings naming `lakepass`.
+fn terminal_setup(root: &Path, term: &Path) -> (Config, lakepass_store::Paths, Surroundings) {
+    let text =
+        format!("terminal = '''{}'''\nlaunch_dir = '''{}'''\n{CONFIG}", term.display(), root.display());
+    let config = Config::parse(&text, Path::new("config.toml")).unwrap();
+    let paths = lakepass_store::Paths::under(root);
+    let env = Surroundings {
+        lakepass: PathBuf::from("/opt/lake pass/lakepass"),
+        cwd: root.to_path_buf(),
+        shell: Some("/bin/sh".into()),
+        ..Default::default()
+    };
+    (config, paths, env)
+}
+
+#[test]
+fn a_terminal_plan_is_made_once_with_its_window_folder_and_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let term = fake_program(dir.path(), "xterm", "exit 0");
+    let (config, paths, env) = terminal_setup(dir.path(), &term);
+    let req = LaunchRequest { workspace: Some("old".into()), new_terminal: true, ..Default::default() };
+    let p = plan_terminal(&config, &paths, &req, &env).unwrap();
+    assert_eq!((p.agent, p.workspace.as_str(), p.program.as_ref()), (Agent::Terminal, "old", None));
+    assert_eq!(p.env.get("DATABRICKS_CONFIG_PROFILE"), Some("legacy-live"));
+    assert!(p.env.secrets.is_empty() && p.files.is_empty());
+    let t = p.terminal.as_ref().unwrap();
+    assert_eq!((t.program.as_str(), t.dir.as_path()), (term.to_str().unwrap(), dir.path()));
+    assert_eq!(t.env, p.env, "the terminal itself carries the workspace's environment");
+    assert!(p.messages[0].starts_with("note: profile `legacy-live` is not in"), "{:?}", p.messages);
+    // The terminal agent runs the user's shell: no plan file, no `lakepass` inside.
+    assert_eq!(p.terminal_command(Path::new("/x")), None);
+
+    let gone = format!("launch_dir = '/nowhere/at/all'\n{CONFIG}");
+    let config = Config::parse(&gone, Path::new("config.toml")).unwrap();
+    let e = plan_terminal(&config, &paths, &req, &env).unwrap_err();
+    assert!(
+        matches!(e, LaunchError::NoLaunchDir { .. }) && e.kind() == lakepass_engine::ErrorKind::Config,
+        "{e}"
+    );
+    let unknown = LaunchRequest { workspace: Some("nope".into()), ..req };
+    assert_eq!(
+        plan_terminal(&config, &paths, &unknown, &env).unwrap_err().kind(),
+        lakepass_engine::ErrorKind::Config
+    );
+}
+
+fn claude_launch_plan(root: &Path, term: Option<&Path>) -> LaunchPlan {
+    let (config, paths, env) = terminal_setup(root, term.unwrap_or(Path::new("xterm")));
+    let p = plan("dev", &["-p", "say 'pong'"]);
+    let terminal = term.map(|t| {
+        let tp = plan_terminal(
+            &config,
+            &paths,
+            &LaunchRequest { workspace: Some("dev".into()), ..Default::default() },
+            &env,
+        )
+        .unwrap();
+        assert_eq!(tp.terminal.as_ref().unwrap().program, t.to_str().unwrap());
+        tp.terminal.unwrap()
+    });
+    LaunchPlan {
+        workspace: "dev".into(),
+        agent: Agent::Claude,
+        program: Some(PathBuf::from("/usr/bin/claude")),
+        args: p.args,
+        env: p.env,
+        files: vec![PlannedFile {
+            path: root.join("written").join("settings.json"),
+            contents: "{}\n".into(),
+            mode: 0o600,
+            told: vec!["Wrote it.".into()],
+        }],
+        dir: None,
+        messages: vec!["note: a note.".into()],
+        terminal,
+        lakepass: env.lakepass,
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_plan_file_is_private_read_once_and_refused_when_others_could_write_it() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let inside = claude_launch_plan(dir.path(), None).for_inside_terminal();
+    assert!(
+        inside.files.is_empty() && inside.terminal.is_none(),
+        "written already; the terminal is where it runs"
+    );
+    let launch = dir.path().join("data").join("launch");
+    let file = save_plan_file(&launch, &inside).unwrap();
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(&launch).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(take_plan_file(&file).unwrap(), inside, "the same plan, not a new one");
+    assert!(!file.exists(), "read once, then deleted");
+    assert!(take_plan_file(&file).is_err(), "a second reading finds nothing");
+
+    let file = save_plan_file(&launch, &inside).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o620)).unwrap();
+    let e = take_plan_file(&file).unwrap_err();
+    assert!(e.to_string().contains("0600") && e.kind() == lakepass_engine::ErrorKind::Launch, "{e}");
+
+    let mut secret = inside.clone();
+    secret.env.secrets.push(("DATABRICKS_TOKEN".into(), Secret::new("dapi-never-in-a-file-0123456789")));
+    assert!(save_plan_file(&launch, &secret).is_err());
+    for entry in std::fs::read_dir(&launch).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!text.contains("dapi-never"), "no secret was written");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_executor_writes_the_files_then_opens_the_terminal_on_the_plan_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("argv");
+    let term = fake_program(dir.path(), "xterm", &format!("printf '%s\\n' \"$@\" > '{}'", seen.display()));
+    let p = claude_launch_plan(dir.path(), Some(&term));
+    let paths = lakepass_store::Paths::under(dir.path());
+    let mut told = Vec::new();
+    let carried =
+        carry_out(&p, &paths, std::time::Instant::now(), &mut |l| told.push(l.to_string())).unwrap();
+    assert!(matches!(&carried, Carried::Opened(t) if t == term.to_str().unwrap()), "{carried:?}");
+    assert_eq!(told, ["note: a note.", "Wrote it."]);
+    assert_eq!(std::fs::read_to_string(&p.files[0].path).unwrap(), "{}\n");
+    for _ in 0..200 {
+        if seen.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let argv: Vec<String> = std::fs::read_to_string(&seen).unwrap().lines().map(String::from).collect();
+    assert_eq!(argv[..4], ["-e", "/opt/lake pass/lakepass", "launch", "--plan"], "{argv:?}");
+    let file = PathBuf::from(&argv[4]);
+    assert!(file.starts_with(paths.data_dir.join("launch")), "{argv:?}");
+    assert_eq!(take_plan_file(&file).unwrap(), p.for_inside_terminal());
+    let audit = std::fs::read_to_string(paths.data_dir.join("audit.jsonl")).unwrap();
+    assert!(audit.contains("claude in a new terminal"), "{audit}");
+}
+
+#[test]
+fn the_user_is_told_which_inherited_variables_the_agent_will_not_see() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = claude_launch_plan(dir.path(), None);
+    let notes = removed_notes(&p, |k| k == "ANTHROPIC_API_KEY" || k == "DATABRICKS_TOKEN");
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes.iter().any(|n| n.contains("ANTHROPIC_API_KEY") && n.contains("apiKeyHelper")), "{notes:?}");
+    assert!(
+        notes.iter().any(|n| n.contains("DATABRICKS_TOKEN") && n.contains("`dev-live` profile")),
+        "{notes:?}"
+    );
+    assert!(removed_notes(&p, |_| false).is_empty());
+}

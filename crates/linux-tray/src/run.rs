@@ -9,7 +9,7 @@ use lakepass_app::follow::{act, follow};
 use lakepass_app::host::{Host, HostOptions};
 use lakepass_app::menu::MenuAction;
 use lakepass_app::onboarding;
-use lakepass_app::platform::{self, CliLauncher, DesktopNotifier, Notifier};
+use lakepass_app::platform::{self, DesktopNotifier, Notifier, TerminalLauncher};
 use lakepass_app::remote::{self, Call, OnShow, RemoteHost, Server};
 use lakepass_engine::engine::{EngineOptions, vault_kind_from_env};
 use lakepass_store::Paths;
@@ -51,7 +51,7 @@ pub async fn run(
     ));
     let opts = HostOptions {
         open_url: platform::system_browser(),
-        launcher: Arc::new(CliLauncher::new(Some(exe.clone()))),
+        launcher: Arc::new(TerminalLauncher),
         // The profiles' helper and the launches name this program (it is the bundled CLI).
         engine: EngineOptions { cli_helper_path: Some(exe), ..EngineOptions::default() },
         vault_kind: vault_kind_from_env()?,

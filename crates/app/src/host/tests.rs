@@ -15,22 +15,51 @@ use lakepass_store::vault::VaultKind;
 
 use super::*;
 use crate::platform::Launcher;
+use lakepass_launch::{LaunchError, LaunchPlan};
 
+/// Records the plans the host made instead of opening windows.
 #[derive(Default)]
 struct FakeLauncher {
     calls: Mutex<Vec<String>>,
+    plans: Mutex<Vec<LaunchPlan>>,
     fail: bool,
 }
 
 impl Launcher for FakeLauncher {
-    fn launch_claude(&self, _: &Paths, ws: &str) -> Result<(), String> {
-        self.calls.lock().unwrap().push(format!("claude {ws}"));
-        if self.fail { Err("no terminal emulator found".into()) } else { Ok(()) }
+    fn carry_out(&self, plan: &LaunchPlan, _: &Paths, _: std::time::Instant) -> Result<String, LaunchError> {
+        self.calls.lock().unwrap().push(format!("{} {}", plan.agent.as_str(), plan.workspace));
+        self.plans.lock().unwrap().push(plan.clone());
+        if self.fail {
+            let source = std::io::Error::other("no terminal emulator found");
+            return Err(LaunchError::Spawn { program: "x-terminal-emulator".into(), source });
+        }
+        Ok("fake-term".into())
     }
-    fn open_terminal(&self, _: &Paths, ws: &str) -> Result<(), String> {
-        self.calls.lock().unwrap().push(format!("terminal {ws}"));
-        Ok(())
+}
+
+/// A stand-in `claude` and terminal, for the host to plan with (named in the config).
+fn fake_programs(f: &Fixture) -> std::path::PathBuf {
+    let bin = f._dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for name in ["claude", "xterm"] {
+        let p = bin.join(name);
+        std::fs::write(&p, "#!/bin/sh\nexit 0\n").unwrap();
+        #[cfg(unix)]
+        std::fs::set_permissions(
+            &p,
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+        )
+        .unwrap();
     }
+    let text = std::fs::read_to_string(&f.paths.config).unwrap();
+    let extra = format!(
+        "claude_path = '''{}'''\nterminal = '''{}'''\nlaunch_dir = '''{}'''\n",
+        bin.join("claude").display(),
+        bin.join("xterm").display(),
+        f._dir.path().display()
+    );
+    std::fs::write(&f.paths.config, format!("{extra}{text}")).unwrap();
+    bin
 }
 
 /// Plays the browser: follows the sign-in URL (the devstack auto-approves).
@@ -78,7 +107,11 @@ impl Fixture {
         let opts = HostOptions {
             open_url: browser(),
             launcher: self.launcher.clone(),
-            engine: EngineOptions { retry_base: Duration::from_secs(1), ..Default::default() },
+            engine: EngineOptions {
+                retry_base: Duration::from_secs(1),
+                cli_helper_path: Some("/opt/lakepass/bin/lakepass".into()),
+                ..Default::default()
+            },
             vault_kind: Some(VaultKind::File),
             sign_in_timeout: Duration::from_secs(20),
             sinks: false,
@@ -283,11 +316,24 @@ async fn the_engine_keeps_tokens_fresh_with_no_front_end_at_all() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_out_then_launches_go_through_the_launcher() {
     let f = fixture(3600).await;
+    let bin = fake_programs(&f);
     let host = f.host().await;
     host.sign_in("devstack").await.unwrap();
     host.launch_claude(None).await.unwrap();
     host.open_terminal(Some("prod")).await.unwrap();
     assert_eq!(*f.launcher.calls.lock().unwrap(), vec!["claude dev", "terminal prod"]);
+    // Planned here, once, with the host's engine: the gateway, the helper naming the bundled
+    // CLI, and a terminal that will run that CLI on the plan.
+    let plans = f.launcher.plans.lock().unwrap().clone();
+    let claude = &plans[0];
+    assert_eq!(claude.program.as_deref(), Some(bin.join("claude").as_path()));
+    assert!(claude.env.get("ANTHROPIC_BASE_URL").unwrap().ends_with("/ai-gateway/anthropic"), "{claude:?}");
+    assert!(claude.args.iter().any(|a| a.contains("'/opt/lakepass/bin/lakepass'")), "{:?}", claude.args);
+    assert_eq!(claude.terminal.as_ref().unwrap().program, bin.join("xterm").to_string_lossy());
+    assert!(claude.env.secrets.is_empty());
+    let terminal = &plans[1];
+    assert_eq!(terminal.program, None, "the terminal runs the user's shell");
+    assert_eq!(terminal.env.get("DATABRICKS_CONFIG_PROFILE"), Some("prod-live"));
     host.sign_out("devstack").await.unwrap();
     let v = host.view();
     assert!(!v.idps[0].signed_in);
@@ -298,10 +344,27 @@ async fn sign_out_then_launches_go_through_the_launcher() {
 async fn a_failed_launch_is_an_error_and_an_event() {
     let mut f = fixture(3600).await;
     f.launcher = Arc::new(FakeLauncher { fail: true, ..Default::default() });
+    fake_programs(&f);
     let host = f.host().await;
+    host.sign_in("devstack").await.unwrap();
     let e = host.launch_claude(Some("dev")).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Launch);
     assert!(host.events()[0].text.contains("no terminal emulator found"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launch_before_sign_in_fails_as_needs_login_and_opens_nothing() {
+    let f = fixture(3600).await;
+    fake_programs(&f);
+    let host = f.host().await;
+    let e = host.launch_claude(Some("dev")).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NeedsLogin, "{e:?}");
+    assert!(e.message.contains("cannot launch Claude Code for workspace `dev`"), "{e:?}");
+    assert!(f.launcher.calls.lock().unwrap().is_empty(), "nothing was opened");
+    assert!(host.events()[0].text.starts_with("Could not launch Claude Code"));
+    // The tray's notice offers the sign-in, not "could not launch".
+    let n = crate::notices::launch_failed("launch Claude Code", "dev", e.kind, &e.message);
+    assert_eq!(n.summary, "Sign in to launch Claude Code for dev");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,159 @@
+//! A launch as a value: [`LaunchPlan`] says everything a launch will do (the program and its
+//! argv, the environment to set and remove, the files to write, the folder, the terminal to
+//! open, the messages for the user), before any of it happens.
+//!
+//! Why a value: a launch used to be planned twice. The tray ran `lakepass launch claude
+//! --new-terminal`, which computed the whole plan (a token, model discovery, the MCP config),
+//! kept only the terminal, and the `lakepass launch claude` inside the terminal computed it all
+//! again. Now the planner (`planner.rs`) builds the plan once, in whichever process was asked
+//! (the CLI, or the tray host in process), and one executor (`execute.rs`) carries it out, here
+//! or in a new terminal. For the new terminal, the executor hands the finished plan over in a
+//! private file ([`LaunchPlan::for_inside_terminal`], `lakepass launch --plan <file>`), so the
+//! one `lakepass` process in the terminal only reads it, deletes it, and becomes the agent.
+//!
+//! [`Agent`] is the seam for coding agents: what each one is called, how its program is found,
+//! and (in `planner.rs`) one planning function per agent. Adding one is a variant here and a
+//! function there.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::environment::EnvChanges;
+use super::terminal::TerminalCandidate;
+use lakepass_config::Config;
+
+/// What a launch starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Agent {
+    /// Claude Code through the workspace's AI Gateway.
+    Claude,
+    /// The user's shell in a terminal window, with the workspace's environment.
+    Terminal,
+}
+
+impl Agent {
+    /// Every agent.
+    pub const ALL: [Agent; 2] = [Agent::Claude, Agent::Terminal];
+
+    /// The stable name (`lakepass launch <name>`, audit lines, plan files).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Agent::Claude => "claude",
+            Agent::Terminal => "terminal",
+        }
+    }
+
+    /// What it is called in messages.
+    pub fn title(self) -> &'static str {
+        match self {
+            Agent::Claude => "Claude Code",
+            Agent::Terminal => "a terminal",
+        }
+    }
+
+    /// The program to look for (`claude_path`, else the agent's name on PATH), with the
+    /// configured path when there is one; `None` for the terminal, whose program is the
+    /// emulator and the user's shell.
+    pub fn program(self, config: &Config) -> Option<(PathBuf, Option<PathBuf>)> {
+        match self {
+            Agent::Claude => Some((
+                config.claude_path.clone().unwrap_or_else(|| PathBuf::from("claude")),
+                config.claude_path.clone(),
+            )),
+            Agent::Terminal => None,
+        }
+    }
+}
+
+/// What was asked for: which agent, for which workspace, how.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LaunchRequest {
+    /// The workspace; `None`: the active one.
+    pub workspace: Option<String>,
+    /// Open it in a new terminal window (the terminal agent always is).
+    pub new_terminal: bool,
+    /// Also write the agent's settings into the user's own files (`--write-settings`).
+    pub write_settings: bool,
+    /// The user's arguments for the agent.
+    pub args: Vec<String>,
+}
+
+/// One file the launch writes before the program starts: the whole new text, written
+/// atomically with `mode` (0600 unless it keeps an existing file's mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedFile {
+    /// Where.
+    pub path: PathBuf,
+    /// The whole text.
+    pub contents: String,
+    /// Its permission bits.
+    pub mode: u32,
+    /// What to tell the user once it is written.
+    pub told: Vec<String>,
+}
+
+/// The terminal window a launch opens, chosen already.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminalChoice {
+    /// Which terminal, and how it is told what to run.
+    pub candidate: TerminalCandidate,
+    /// Its program as found on PATH.
+    pub program: String,
+    /// The folder it starts in.
+    pub dir: PathBuf,
+    /// The terminal's own environment changes (the workspace's; never a secret).
+    pub env: EnvChanges,
+    /// `$SHELL`, for terminals that must be given a command.
+    pub shell: Option<String>,
+}
+
+/// A launch, planned: everything it will do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LaunchPlan {
+    /// The workspace it is for.
+    pub workspace: String,
+    /// What it starts.
+    pub agent: Agent,
+    /// The agent's program, found; `None` for the terminal agent (the user's shell).
+    pub program: Option<PathBuf>,
+    /// The program's arguments.
+    pub args: Vec<String>,
+    /// The program's environment changes.
+    pub env: EnvChanges,
+    /// Files to write first.
+    #[serde(default)]
+    pub files: Vec<PlannedFile>,
+    /// The program's folder; `None`: the folder it is started from.
+    pub dir: Option<PathBuf>,
+    /// Lines to show the user before it starts (`note: …`, `warning: …`).
+    #[serde(default)]
+    pub messages: Vec<String>,
+    /// Set when the launch opens a new terminal window.
+    #[serde(skip)]
+    pub terminal: Option<TerminalChoice>,
+    /// The `lakepass` program, which runs the plan inside the terminal.
+    pub lakepass: PathBuf,
+}
+
+impl LaunchPlan {
+    /// What the `lakepass` inside the new terminal carries out: the program, its environment
+    /// and arguments, and the messages to show there; the files are written already, and the
+    /// terminal is the one it runs in.
+    pub fn for_inside_terminal(&self) -> LaunchPlan {
+        LaunchPlan { files: Vec::new(), terminal: None, dir: None, ..self.clone() }
+    }
+
+    /// The argv the terminal runs for this plan, given the plan file: `lakepass launch --plan
+    /// <file>`; `None` for the terminal agent (the terminal runs the user's shell).
+    pub fn terminal_command(&self, plan_file: &Path) -> Option<Vec<String>> {
+        self.program.as_ref()?;
+        Some(vec![
+            self.lakepass.to_string_lossy().into_owned(),
+            "launch".into(),
+            "--plan".into(),
+            plan_file.to_string_lossy().into_owned(),
+        ])
+    }
+}

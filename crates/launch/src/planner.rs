@@ -1,0 +1,413 @@
+//! Plans a launch once, in whichever process was asked: the CLI (`lakepass launch …`) or the tray
+//! host, which has the engine in process and so needs no subprocess for the token that model
+//! discovery uses.
+//!
+//! The IO a plan needs is gathered first ([`Surroundings`]: the process's PATH, folders and
+//! variables) or done here in one place (the token and model discovery, reading the files a
+//! plan edits or warns about); the decisions stay the pure functions of `claude.rs`,
+//! `environment.rs`, `mcp.rs` and `terminal.rs`. Nothing is written and nothing is started:
+//! that is the executor's (`execute.rs`).
+//!
+//! One planning function per [`Agent`]: [`plan_claude`] and [`plan_terminal`]; [`plan`] picks.
+//! A new agent adds its function and a line in [`plan`].
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::claude::{
+    ClaudeGateway, claude_plan, claude_settings_path, effective_ttl_ms, existing_mode, helper_command,
+    merge_settings, settings_conflicts,
+};
+use super::environment::{
+    CA_VARS, EnvChanges, ca_files_to_write, pass_on_ca, workspace_ca_files, workspace_env,
+};
+use super::mcp::{headers_helper_command, mcp_config, merge_mcp_json};
+use super::models::cached_or_discover;
+use super::plan::{Agent, LaunchPlan, LaunchRequest, PlannedFile, TerminalChoice};
+use super::platform::CURRENT_PLATFORM;
+use super::terminal::{TerminalContext, terminal_candidates};
+use super::{LaunchError, expand_home, find_program, utf8};
+use lakepass_config::{Config, Workspace};
+use lakepass_engine::engine::Engine;
+use lakepass_engine::sink::live_profile_name;
+use lakepass_store::paths::Paths;
+
+/// What a plan reads from the process it is made in, gathered once by the caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Surroundings {
+    /// The `lakepass` program: named in the helpers, and run inside a new terminal.
+    pub lakepass: PathBuf,
+    /// The config file to name in those commands, when not the one they find anyway.
+    pub config_arg: Option<PathBuf>,
+    /// `PATH`.
+    pub path: Option<OsString>,
+    /// The current folder.
+    pub cwd: PathBuf,
+    /// The user's home folder.
+    pub home: Option<PathBuf>,
+    /// `CLAUDE_CONFIG_DIR`.
+    pub claude_config_dir: Option<PathBuf>,
+    /// `TERMINAL`.
+    pub terminal: Option<String>,
+    /// `TERM_PROGRAM`.
+    pub term_program: Option<String>,
+    /// `SHELL`.
+    pub shell: Option<String>,
+    /// The CA variables the user set already (a CA they chose stays theirs).
+    pub user_ca_vars: Vec<String>,
+    /// Now, UNIX seconds (for the model cache).
+    pub now: i64,
+}
+
+impl Surroundings {
+    /// This process's surroundings; `lakepass` is the CLI to name, `paths` where it runs.
+    pub fn of_this_process(lakepass: PathBuf, paths: &Paths, now: i64) -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Surroundings {
+            lakepass,
+            config_arg: explicit_config(paths),
+            path: std::env::var_os("PATH"),
+            cwd: std::env::current_dir().unwrap_or_default(),
+            home: super::user_home(),
+            claude_config_dir: std::env::var_os("CLAUDE_CONFIG_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            terminal: var("TERMINAL"),
+            term_program: var("TERM_PROGRAM"),
+            shell: var("SHELL"),
+            user_ca_vars: CA_VARS.iter().filter(|k| var(k).is_some()).map(|k| k.to_string()).collect(),
+            now,
+        }
+    }
+}
+
+/// The config file to name in commands we hand to other programs, when it is not the one they
+/// would find anyway (`--config`, or `LAKEPASS_CONFIG`, which a settings file does not carry).
+pub fn explicit_config(paths: &Paths) -> Option<PathBuf> {
+    let from_env = std::env::var_os("LAKEPASS_CONFIG").is_some_and(|v| !v.is_empty());
+    let explicit = from_env || paths.config != Paths::from_env(None).config;
+    explicit.then(|| std::path::absolute(&paths.config).unwrap_or_else(|_| paths.config.clone()))
+}
+
+/// Plans `agent` for `req` with the running `engine`.
+pub async fn plan(
+    engine: &Engine,
+    paths: &Paths,
+    agent: Agent,
+    req: &LaunchRequest,
+    env: &Surroundings,
+) -> Result<LaunchPlan, LaunchError> {
+    match agent {
+        Agent::Claude => plan_claude(engine, paths, req, env).await,
+        Agent::Terminal => plan_terminal(engine.config(), paths, req, env),
+    }
+}
+
+/// A terminal window with the workspace's environment (no token: the live profile).
+pub fn plan_terminal(
+    config: &Config,
+    paths: &Paths,
+    req: &LaunchRequest,
+    env: &Surroundings,
+) -> Result<LaunchPlan, LaunchError> {
+    let ws = config.workspace(req.workspace.as_deref())?;
+    let mut messages = live_profile_note(paths, &ws).into_iter().collect();
+    let mut files = Vec::new();
+    let mut term_env = workspace_env(&ws, None);
+    pass_ca_on(paths, config, &ws, env, &mut term_env, &mut files, &mut messages);
+    let terminal = choose_terminal(config, paths, env, term_env.clone())?;
+    Ok(LaunchPlan {
+        workspace: ws.name.clone(),
+        agent: Agent::Terminal,
+        program: None,
+        args: Vec::new(),
+        env: term_env,
+        files,
+        dir: Some(terminal.dir.clone()),
+        messages,
+        terminal: Some(terminal),
+        lakepass: env.lakepass.clone(),
+    })
+}
+
+/// Claude Code through the workspace's AI Gateway, its `apiKeyHelper` and managed MCP servers.
+/// A sign-in problem stops the plan here, plainly, not as Claude Code retrying 401s for minutes.
+pub async fn plan_claude(
+    engine: &Engine,
+    paths: &Paths,
+    req: &LaunchRequest,
+    env: &Surroundings,
+) -> Result<LaunchPlan, LaunchError> {
+    let config = engine.config();
+    let ws = config.workspace(req.workspace.as_deref())?;
+    let program = find_claude(config, env)?;
+    let token = engine.token(&ws).await.map_err(|error| LaunchError::SignIn {
+        agent: Agent::Claude,
+        workspace: ws.name.clone(),
+        error: Box::new(error),
+    })?;
+    let lifetime = token.expires_at - token.issued_at;
+    let mut messages = Vec::new();
+    let gateway = claude_gateway(engine, paths, &ws, &token.access_token, env.now, &mut messages).await;
+    drop(token);
+
+    let helper = helper_command(&env.lakepass, env.config_arg.as_deref(), &ws.name)?;
+    let ttl = effective_ttl_ms(gateway.helper_ttl_ms, lifetime);
+    let mut claude = claude_plan(&ws, &gateway, &helper, ttl, &req.args);
+    let mut files = Vec::new();
+    pass_ca_on(paths, config, &ws, env, &mut claude.env, &mut files, &mut messages);
+    let mcp = launch_mcp_config(config, &ws, &env.lakepass, env.config_arg.as_deref())?;
+    if let Some(mcp) = &mcp {
+        super::add_mcp_config(&mut claude, mcp);
+        let names: Vec<&str> =
+            mcp["mcpServers"].as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
+        messages.push(format!(
+            "Claude Code gets the managed MCP servers of `{}`: {} (each with its own scoped token).",
+            ws.name,
+            names.join(", ")
+        ));
+    }
+
+    let user_settings =
+        claude_settings_path(&env.home.clone().unwrap_or_default(), env.claude_config_dir.as_deref());
+    if req.write_settings {
+        files.push(settings_file(&user_settings, &claude.settings, &ws)?);
+        if let Some(mcp) = &mcp {
+            files.push(mcp_json_file(&env.cwd.join(".mcp.json"), mcp, &ws)?);
+        }
+    }
+    let terminal = if req.new_terminal {
+        let mut term_env = workspace_env(&ws, None);
+        for var in super::CA_VARS {
+            if let Some(v) = claude.env.get(var) {
+                term_env.set(var, v);
+            }
+        }
+        Some(choose_terminal(config, paths, env, term_env)?)
+    } else {
+        None
+    };
+    // The settings Claude Code will read: the user's, and the project's where it will run.
+    let project = terminal.as_ref().map_or(env.cwd.as_path(), |t| t.dir.as_path());
+    let mut read = vec![
+        user_settings,
+        project.join(".claude/settings.json"),
+        project.join(".claude/settings.local.json"),
+    ];
+    read.dedup();
+    for file in read {
+        let text = match files.iter().find(|f| f.path == file) {
+            Some(planned) => planned.contents.clone(),
+            None => std::fs::read_to_string(&file).unwrap_or_default(),
+        };
+        for var in settings_conflicts(&text) {
+            messages.push(format!(
+                "warning: {} sets env.{var}; Claude Code will use that fixed credential instead of \
+                 Lakepass's refreshing helper, and fail within the hour: remove it (or run with --write-settings)",
+                file.display()
+            ));
+        }
+    }
+    Ok(LaunchPlan {
+        workspace: ws.name.clone(),
+        agent: Agent::Claude,
+        program: Some(program),
+        args: claude.args,
+        env: claude.env,
+        files,
+        dir: None,
+        messages,
+        terminal,
+        lakepass: env.lakepass.clone(),
+    })
+}
+
+/// Claude Code's program, found on PATH (or where `claude_path` says).
+fn find_claude(config: &Config, env: &Surroundings) -> Result<PathBuf, LaunchError> {
+    let (wanted, configured) = Agent::Claude.program(config).unwrap_or_default();
+    find_program(&wanted, env.path.as_deref()).ok_or(LaunchError::ClaudeNotFound { configured })
+}
+
+/// The gateway settings for `ws`: `[claude.<ws>]` first, then the models the workspace lists
+/// (cached a day), and only when it cannot be asked the last-resort names, said in a warning.
+async fn claude_gateway(
+    engine: &Engine,
+    paths: &Paths,
+    ws: &Workspace,
+    token: &lakepass_wire::Secret,
+    now: i64,
+    messages: &mut Vec<String>,
+) -> ClaudeGateway {
+    let config = engine.config();
+    if ClaudeGateway::models_all_configured(config, &ws.name) {
+        return ClaudeGateway::for_workspace(config, &ws.name);
+    }
+    let configured_base = config.claude.get(&ws.name).and_then(|c| c.base_path.as_deref());
+    let found =
+        cached_or_discover(engine.http(), &paths.data_dir, &ws.name, &ws.host, token, configured_base, now)
+            .await;
+    let (gateway, notes) = match &found {
+        Ok(d) => ClaudeGateway::resolve(config, &ws.name, Some(d)),
+        Err(e) => {
+            let (gw, notes) = ClaudeGateway::resolve(config, &ws.name, None);
+            messages.push(format!(
+                "warning: could not ask workspace `{}` which Claude models it serves ({e}); pinned the \
+                 fallback models {}, {} and {}, which it may not serve: if Claude Code answers \
+                 \"does not exist\", set opus_model, sonnet_model and haiku_model under [claude.{}] in {}",
+                ws.name,
+                gw.opus_model,
+                gw.sonnet_model,
+                gw.haiku_model,
+                ws.name,
+                paths.config.display()
+            ));
+            (gw, notes)
+        }
+    };
+    messages.extend(notes.into_iter().map(|n| format!("note: {n}.")));
+    gateway
+}
+
+/// The MCP config for `ws`'s managed MCP servers, each with its scope's helper; `None` when the
+/// workspace has none.
+pub fn launch_mcp_config(
+    config: &Config,
+    ws: &Workspace,
+    lakepass: &Path,
+    config_file: Option<&Path>,
+) -> Result<Option<Value>, LaunchError> {
+    let servers = lakepass_engine::mcp::servers(config, ws);
+    if servers.is_empty() {
+        return Ok(None);
+    }
+    let mut helpers = std::collections::BTreeMap::new();
+    for scope in lakepass_engine::mcp::scopes(config, ws) {
+        helpers.insert(scope, headers_helper_command(lakepass, config_file, &ws.name, scope)?);
+    }
+    Ok(Some(mcp_config(&servers, |s| helpers[&s].clone())))
+}
+
+/// `~/.claude/settings.json` with ours merged in, keeping its mode (0600 when new).
+fn settings_file(path: &Path, ours: &Value, ws: &Workspace) -> Result<PlannedFile, LaunchError> {
+    let (existing, mode) = read_existing(path)?;
+    let mode = mode.unwrap_or(0o600);
+    let (contents, removed) = merge_settings(&existing, ours)
+        .map_err(|reason| LaunchError::BadSettings { path: path.into(), reason })?;
+    let mut told = vec![format!(
+        "Wrote apiKeyHelper and the gateway settings for `{}` into {} (other settings kept).",
+        ws.name,
+        path.display()
+    )];
+    told.extend(
+        removed
+            .iter()
+            .map(|var| format!("Removed env.{var} from it: it would win over the refreshing apiKeyHelper.")),
+    );
+    Ok(PlannedFile { path: path.into(), contents, mode, told })
+}
+
+/// The project's `.mcp.json` with our servers merged in. It holds no secret (only helper
+/// commands), so a new one is 0644 like the project's other files.
+fn mcp_json_file(path: &Path, ours: &Value, ws: &Workspace) -> Result<PlannedFile, LaunchError> {
+    let (existing, _) = read_existing(path)?;
+    let contents = merge_mcp_json(&existing, ours)
+        .map_err(|reason| LaunchError::BadSettings { path: path.into(), reason })?;
+    let told = vec![format!(
+        "Wrote the managed MCP servers of `{}` into {} (other servers kept).",
+        ws.name,
+        path.display()
+    )];
+    Ok(PlannedFile { path: path.into(), contents, mode: 0o644, told })
+}
+
+/// A file's text and mode; an empty text when it does not exist.
+fn read_existing(path: &Path) -> Result<(String, Option<u32>), LaunchError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((text, existing_mode(path))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((String::new(), None)),
+        Err(source) => Err(LaunchError::Io { action: "read", path: path.into(), source }),
+    }
+}
+
+/// Passes the workspace's configured CA on to a launched tool (see [`pass_on_ca`]); its files
+/// join the plan. A CA file that cannot be read is told, and the launch goes on without it.
+fn pass_ca_on(
+    paths: &Paths,
+    config: &Config,
+    ws: &Workspace,
+    env: &Surroundings,
+    changes: &mut EnvChanges,
+    files: &mut Vec<PlannedFile>,
+    messages: &mut Vec<String>,
+) {
+    let cas = workspace_ca_files(config, &ws.name, env.home.as_deref());
+    if cas.is_empty() {
+        return;
+    }
+    match ca_files_to_write(&paths.data_dir, &ws.name, &cas) {
+        Ok((ca, writes)) => {
+            pass_on_ca(changes, &ca, |k| env.user_ca_vars.iter().any(|v| v == k));
+            files.extend(writes.into_iter().map(|(path, contents)| PlannedFile {
+                path,
+                contents,
+                mode: 0o600,
+                told: vec![],
+            }));
+        }
+        Err(e) => messages.push(format!(
+            "warning: cannot pass the CA in `ca_file` on to the launched program ({e}); it may not \
+             trust the workspace's certificate"
+        )),
+    }
+}
+
+/// The terminal to open, in the launch folder, with `term_env`.
+fn choose_terminal(
+    config: &Config,
+    paths: &Paths,
+    env: &Surroundings,
+    term_env: EnvChanges,
+) -> Result<TerminalChoice, LaunchError> {
+    let dir = match &config.launch_dir {
+        Some(d) => expand_home(d, env.home.as_deref()),
+        None => env.cwd.clone(),
+    };
+    if !dir.is_dir() {
+        return Err(LaunchError::NoLaunchDir { dir, config: paths.config.clone() });
+    }
+    let ctx = TerminalContext {
+        configured: config.terminal.as_ref(),
+        env_terminal: env.terminal.as_deref(),
+        term_program: env.term_program.as_deref(),
+        shell: env.shell.as_deref(),
+    };
+    let candidates = terminal_candidates(CURRENT_PLATFORM, &ctx);
+    let (candidate, found) = candidates
+        .iter()
+        .find_map(|c| find_program(Path::new(&c.program), env.path.as_deref()).map(|p| (c, p)))
+        .ok_or_else(|| LaunchError::NoTerminal {
+            tried: candidates.iter().map(|c| c.program.clone()).collect(),
+        })?;
+    Ok(TerminalChoice {
+        candidate: candidate.clone(),
+        program: utf8(&found)?.to_string(),
+        dir,
+        env: term_env,
+        shell: env.shell.clone(),
+    })
+}
+
+/// A note when the live profile the environment names is not in the credentials file yet.
+fn live_profile_note(paths: &Paths, ws: &Workspace) -> Option<String> {
+    let name = live_profile_name(ws);
+    let text = std::fs::read_to_string(&paths.databrickscfg).unwrap_or_default();
+    (!matches!(lakepass_store::databrickscfg::read_profile(&text, &name), Ok(Some(_)))).then(|| {
+        format!(
+            "note: profile `{name}` is not in {} yet; Lakepass writes it while `lakepass daemon` or the \
+             Lakepass app runs, and the Databricks tools need it",
+            paths.databrickscfg.display()
+        )
+    })
+}
