@@ -131,6 +131,7 @@ function fake(v: AppView = view()) {
     },
     launchClaude: async (w) => {
       calls.push(["launchClaude", w]);
+      if (b.fail) throw b.fail;
     },
     openTerminal: async (w) => {
       calls.push(["openTerminal", w]);
@@ -332,6 +333,25 @@ describe("dashboard", () => {
     box.dispatchEvent(new Event("change"));
     await flush();
     expect(b.calls).toContainEqual(["setAutostart", true]);
+  });
+
+  it("a launch that fails for want of a sign-in offers the sign-in, not just the error", async () => {
+    const { root, b } = await mount();
+    b.fail = { kind: "needs_login", message: "not signed in to corp; sign in first", field: null };
+    const launch = Array.from(q(root, "card-dev")!.querySelectorAll<HTMLButtonElement>("button")).find((x) => x.textContent === "Launch Claude Code")!;
+    launch.click();
+    await flush();
+    expect(q(root, "notice")!.textContent).toContain("not signed in to corp");
+    const action = q(root, "notice-action")!;
+    expect(action.textContent).toBe("Sign in to corp");
+    action.click();
+    await flush();
+    expect(b.calls).toContainEqual(["signIn", "corp"]);
+    b.fail = { kind: "network", message: "the workspace could not be reached", field: null };
+    launch.click();
+    await flush();
+    expect(q(root, "notice")!.textContent).toContain("could not be reached");
+    expect(q(root, "notice-action")).toBeNull();
   });
 
   it("diagnoses a failing workspace with the doctor's steps", async () => {

@@ -55,8 +55,9 @@ export class Dashboard {
     this.render();
   }
 
-  /** Runs an action, marking `key` busy and showing its error in the banner. */
-  async act(key: string, f: () => Promise<void>, done?: string): Promise<boolean> {
+  /** Runs an action, marking `key` busy and showing its error in the banner. An action for a
+   * workspace names it in `ws`: when it fails for want of a sign-in, the banner offers one. */
+  async act(key: string, f: () => Promise<void>, done?: string, ws?: string): Promise<boolean> {
     this.busy.add(key);
     this.render();
     try {
@@ -64,7 +65,11 @@ export class Dashboard {
       if (done) this.flash(done);
       return true;
     } catch (e) {
-      this.notice = { tone: "bad", text: asError(e).message };
+      const err = asError(e);
+      const idp = err.kind === "needs_login" && ws ? this.view?.workspaces.find((w) => w.name === ws)?.idp : undefined;
+      this.notice = idp
+        ? { tone: "bad", text: err.message, action: { label: `Sign in to ${idp}`, run: () => this.signIn(idp) } }
+        : { tone: "bad", text: err.message };
       return false;
     } finally {
       this.busy.delete(key);
@@ -285,8 +290,8 @@ export class Dashboard {
         this.diagnoses.set(ws, await this.backend.diagnose(ws));
       }),
     signIn: (idp: string) => this.signIn(idp),
-    launchClaude: (ws: string) => void this.act(`claude-${ws}`, () => this.backend.launchClaude(ws), `Claude Code is starting for ${ws}.`),
-    openTerminal: (ws: string) => void this.act(`term-${ws}`, () => this.backend.openTerminal(ws), `A terminal for ${ws} is opening.`),
+    launchClaude: (ws: string) => void this.act(`claude-${ws}`, () => this.backend.launchClaude(ws), `Claude Code is starting for ${ws}.`, ws),
+    openTerminal: (ws: string) => void this.act(`term-${ws}`, () => this.backend.openTerminal(ws), `A terminal for ${ws} is opening.`, ws),
   };
 
   readonly idpActions = {

@@ -3,10 +3,12 @@
 import { h } from "../dom";
 import type { AppView, ErrorKind } from "../types";
 
-/** A message about the last action: `ok` goes away by itself, `bad` stays until dismissed. */
+/** A message about the last action: `ok` goes away by itself, `bad` stays until dismissed. A
+ * failure that one action mends (a launch that needs a sign-in) carries that action. */
 export interface Notice {
   tone: "ok" | "bad";
   text: string;
+  action?: { label: string; run(): void };
 }
 
 /** The page header; `refreshing` while a refresh runs. */
@@ -63,6 +65,7 @@ export function banners(v: AppView, notice: Notice | null, on: { dismiss(): void
         "div",
         { class: `banner ${notice.tone}`, role: notice.tone === "bad" ? "alert" : "status", "data-testid": "notice" },
         notice.text,
+        notice.action ? h("button", { "data-testid": "notice-action", onclick: notice.action.run }, notice.action.label) : null,
         h("button", { class: "link", "aria-label": "Dismiss", onclick: () => on.dismiss() }, "×"),
       ),
     );
