@@ -89,7 +89,7 @@ impl IdpForm {
     }
 }
 
-/// An IdP preset as the first-run set-up offers it: the core's table
+/// An IdP preset as the first-run set-up offers it: the admin crate's table
 /// ([`lakepass_admin::presets::PRESETS`]), so the dashboard holds no IdP rules of its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct PresetView {

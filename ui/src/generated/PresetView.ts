@@ -2,8 +2,8 @@
 import type { PresetFieldView } from "./PresetFieldView";
 
 /**
- * An IdP preset as the first-run set-up offers it: the core's table
- * ([`lakepass_core::presets::PRESETS`]), so the dashboard holds no IdP rules of its own.
+ * An IdP preset as the first-run set-up offers it: the admin crate's table
+ * ([`lakepass_admin::presets::PRESETS`]), so the dashboard holds no IdP rules of its own.
  */
 export type PresetView = { 
 /**
