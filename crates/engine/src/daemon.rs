@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, WarningSource};
 use crate::error::{ErrorKind, Failure};
 use crate::ipc::{self, IpcError, IpcServer};
 use crate::serve::LiveService;
@@ -29,8 +29,6 @@ use crate::sink::{LiveProfiles, TokenSink};
 
 /// How often a live service that could not bind tries again, by default.
 pub const LIVE_RETRY: Duration = Duration::from_secs(15);
-/// The engine warning a failed bind raises.
-const LIVE_WARNING: &str = "live service";
 
 /// Which parts to run. The defaults are what users get.
 #[derive(Debug, Clone, Copy)]
@@ -229,7 +227,7 @@ impl Daemon {
             live.shutdown().await;
         }
         // A stopped daemon serves nothing: its warning would mislead `status`.
-        self.engine.set_warning(LIVE_WARNING, None);
+        self.engine.set_warning(WarningSource::LiveService, None);
     }
 }
 
@@ -262,7 +260,7 @@ async fn start_live(engine: &Engine) -> Result<(LiveService, Notice), Failure> {
         Err(e) => Notice::LiveProfilesFailed(Failure::new(e.kind(), e.to_string())),
     };
     engine.add_sink(sink);
-    engine.set_warning(LIVE_WARNING, None);
+    engine.set_warning(WarningSource::LiveService, None);
     Ok((service, notice))
 }
 
@@ -274,7 +272,7 @@ async fn retry_live(
     every: Duration,
 ) {
     // Warn first: by the time the profiles are gone, every front end already says why.
-    engine.set_warning(LIVE_WARNING, Some(first_error));
+    engine.set_warning(WarningSource::LiveService, Some(first_error));
     let remover = LiveProfiles::remover(engine.paths().databrickscfg.clone());
     let workspaces = engine.workspaces().to_vec();
     let removed =
@@ -296,7 +294,7 @@ async fn retry_live(
             }
             Err(e) => {
                 tracing::debug!(error = %e, "live token service: bind failed again");
-                engine.set_warning(LIVE_WARNING, Some(e));
+                engine.set_warning(WarningSource::LiveService, Some(e));
             }
         }
     }

@@ -52,6 +52,7 @@ pub use refresh::{TokenKey, TokenScope};
 pub use runtime::SinkFailures;
 pub use schedule::{MAX_SLEEP, refresh_due_at};
 pub use scoped::ScopedStatus;
+pub use state::WarningSource;
 
 /// How long a cross-process lock is waited for.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -111,7 +112,7 @@ struct Inner {
     /// Every token's runtime state; changed only through its transitions.
     runtime: runtime::Runtimes,
     sinks: Mutex<state::Sinks>,
-    warnings: Mutex<std::collections::BTreeMap<&'static str, crate::error::Failure>>,
+    warnings: Mutex<std::collections::BTreeMap<WarningSource, crate::error::Failure>>,
     tx: watch::Sender<Snapshot>,
     wake: Notify,
 }

@@ -26,6 +26,13 @@ impl Sinks {
     }
 }
 
+/// What raises a process-wide warning (one at most per source, shown until it clears).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WarningSource {
+    /// The live token service (its port is taken, it stopped).
+    LiveService,
+}
+
 impl Engine {
     /// Adds a sink; it hears of every token and status from now on.
     pub fn add_sink(&self, sink: SharedSink) {
@@ -67,12 +74,12 @@ impl Engine {
     }
 
     /// Sets (or, with `None`, clears) a process-wide warning from `source` and publishes it.
-    pub fn set_warning(&self, source: &'static str, warning: Option<Failure>) {
+    pub fn set_warning(&self, source: WarningSource, warning: Option<Failure>) {
         {
             let mut w = self.0.warnings.lock().expect("warnings");
             match warning {
                 Some(f) => w.insert(source, f),
-                None => w.remove(source),
+                None => w.remove(&source),
             };
         }
         self.publish();
