@@ -4,7 +4,7 @@
 import { asError, type Backend } from "./api";
 import { h } from "./dom";
 import { ago, countdown } from "./format";
-import type { AppError, AppEvent, AppView, DoctorReport, IdpView, TokenState, WorkspaceView } from "./types";
+import type { AppError, AppEvent, AppView, DoctorReport, ErrorKind, IdpView, TokenState, WorkspaceView } from "./types";
 import { checkIdp, checkWorkspace, DEFAULT_SUBJECT_TOKEN, fieldOf } from "./validate";
 import { mcpWords, workspaces } from "./views/card";
 import { dialog, formValues, restoreForm, type Dialog } from "./views/dialogs";
@@ -13,6 +13,9 @@ import { banners, header, type Notice } from "./views/header";
 import { idps } from "./views/idps";
 import { settings } from "./views/settings";
 import { setup, type SetupState } from "./views/setup";
+
+/** The failures a sign-in mends (the core's exit code 3, less a missing M2M secret). */
+const MENDED_BY_SIGN_IN: ReadonlySet<ErrorKind> = new Set<ErrorKind>(["needs_login", "session_ended", "no_refresh_token"]);
 
 export class Dashboard {
   view: AppView | null = null;
@@ -66,7 +69,7 @@ export class Dashboard {
       return true;
     } catch (e) {
       const err = asError(e);
-      const idp = err.kind === "needs_login" && ws ? this.view?.workspaces.find((w) => w.name === ws)?.idp : undefined;
+      const idp = MENDED_BY_SIGN_IN.has(err.kind) && ws ? this.view?.workspaces.find((w) => w.name === ws)?.idp : undefined;
       this.notice = idp
         ? { tone: "bad", text: err.message, action: { label: `Sign in to ${idp}`, run: () => this.signIn(idp) } }
         : { tone: "bad", text: err.message };
