@@ -72,7 +72,7 @@ pub struct AdminRequest {
 }
 
 /// The headers every admin request carries besides `Authorization`.
-pub const USER_AGENT: &str = concat!("lakepass/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("lakepass/", env!("CARGO_PKG_VERSION"));
 
 impl AdminRequest {
     fn new(method: Method, url: String, body: Option<Value>) -> Self {
@@ -137,7 +137,7 @@ impl Account {
 /// The account console for a workspace host: Azure, GCP or AWS. `None` for a host on this
 /// machine (the devstack): its account console has an address of its own, which only the
 /// config (`account_host`, written by `lakepass devstack --write-config`) can know.
-pub fn derive_account_host(ws: &WorkspaceHost) -> Option<WorkspaceHost> {
+pub(crate) fn derive_account_host(ws: &WorkspaceHost) -> Option<WorkspaceHost> {
     if ws.is_loopback() {
         return None;
     }

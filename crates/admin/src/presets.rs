@@ -23,7 +23,7 @@
 use lakepass_config::IdpConfig;
 
 /// The fixed loopback port for IdPs that match redirect URIs exactly.
-pub const FIXED_REDIRECT_PORT: u16 = 8400;
+pub(crate) const FIXED_REDIRECT_PORT: u16 = 8400;
 
 /// A known identity provider and what identifies the tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +78,7 @@ impl PresetError {
 }
 
 /// The preset names `idp add --preset` accepts.
-pub const NAMES: &[&str] = &["entra", "okta", "auth0", "keycloak", "generic"];
+pub(crate) const NAMES: &[&str] = &["entra", "okta", "auth0", "keycloak", "generic"];
 
 /// One value a preset needs from the user, for forms (the dashboard) that build a preset: the
 /// same values `idp add --preset` takes as flags (`key` is the flag without `--`).
@@ -277,7 +277,7 @@ impl Preset {
 }
 
 /// Entra's authority: where tenants' discovery documents are.
-pub const ENTRA_AUTHORITY: &str = "https://login.microsoftonline.com";
+pub(crate) const ENTRA_AUTHORITY: &str = "https://login.microsoftonline.com";
 
 /// Entra's multi-tenant pseudo-tenants: their issuer is a template (`{tenantid}`), which no
 /// federation policy can name.
@@ -293,7 +293,7 @@ impl Preset {
     /// The discovery document to ask when this is an Entra tenant given as a domain (a name with
     /// a dot); `None` when the tenant is already what `iss` carries. Refuses the multi-tenant
     /// pseudo-tenants.
-    pub fn entra_discovery_url(&self, authority: &str) -> Result<Option<String>, PresetError> {
+    pub(crate) fn entra_discovery_url(&self, authority: &str) -> Result<Option<String>, PresetError> {
         let Preset::Entra { tenant } = self else { return Ok(None) };
         if ENTRA_MULTI_TENANT.contains(&tenant.to_ascii_lowercase().as_str()) {
             return Err(PresetError {
@@ -316,7 +316,7 @@ impl Preset {
 
 /// The tenant GUID in an Entra discovery document's `issuer`, which must be exactly
 /// `<authority>/<guid>/v2.0`.
-pub fn entra_tenant_from_issuer(issuer: &str, authority: &str) -> Option<String> {
+pub(crate) fn entra_tenant_from_issuer(issuer: &str, authority: &str) -> Option<String> {
     let rest = issuer.strip_prefix(authority.trim_end_matches('/'))?.strip_prefix('/')?;
     let guid = rest.strip_suffix("/v2.0")?;
     is_guid(guid).then(|| guid.to_ascii_lowercase())
@@ -364,7 +364,7 @@ pub async fn resolve_entra_tenant(
 
 /// The claim that names the user in an IdP's id_token, guessed from its issuer: what a
 /// federation policy's `subject_claim` should usually be.
-pub fn suggested_subject_claim(issuer: &str) -> &'static str {
+pub(crate) fn suggested_subject_claim(issuer: &str) -> &'static str {
     if issuer.starts_with("https://login.microsoftonline.com/") {
         "preferred_username"
     } else if issuer.contains(".okta.com") || issuer.contains(".auth0.com") || issuer.contains("/realms/") {

@@ -75,13 +75,13 @@ pub fn diff(prev: &Snapshot, next: &Snapshot) -> Vec<Event> {
 
 /// The last [`EventLog::CAPACITY`] events, newest last.
 #[derive(Debug, Default, Clone)]
-pub struct EventLog {
+pub(crate) struct EventLog {
     events: VecDeque<Event>,
 }
 
 impl EventLog {
     /// How many events are kept.
-    pub const CAPACITY: usize = 100;
+    pub(crate) const CAPACITY: usize = 100;
 
     /// Appends, dropping the oldest beyond capacity.
     pub fn push(&mut self, e: Event) {

@@ -20,7 +20,7 @@ use crate::platform::Notifier;
 use crate::view::AppView;
 
 /// How often time-dependent text ("52 min left") is redrawn without a new view.
-pub const CLOCK_TICK: Duration = Duration::from_secs(30);
+pub(crate) const CLOCK_TICK: Duration = Duration::from_secs(30);
 
 /// A front end's drawing side.
 pub trait Surface: Send + 'static {

@@ -161,7 +161,7 @@ fn field_error(field: &str, message: impl Into<String>) -> AppError {
 
 impl PresetForm {
     /// The IdP form the preset makes (issuer, scopes, redirect port by the core's rules).
-    pub fn to_idp_form(&self) -> Result<IdpForm, AppError> {
+    pub(crate) fn to_idp_form(&self) -> Result<IdpForm, AppError> {
         let info = presets::PRESETS
             .iter()
             .find(|p| p.name == self.preset)
@@ -214,7 +214,11 @@ fn same_scheme(url: &str, host: &WorkspaceHost) -> bool {
 }
 
 /// What importing the team file `text` (named `name`) into the config at `config` will do.
-pub fn team_plan(config: &Path, name: &str, text: &str) -> Result<(TeamFile, ConfigDoc, TeamPlan), AppError> {
+pub(crate) fn team_plan(
+    config: &Path,
+    name: &str,
+    text: &str,
+) -> Result<(TeamFile, ConfigDoc, TeamPlan), AppError> {
     // The file's own name in messages, with its line: `acme.toml:12: workspace.x.password: …`.
     let team = TeamFile::parse(text, Path::new(name))
         .map_err(|e| AppError::new(ErrorKind::Invalid, e.to_string()))?;

@@ -107,7 +107,7 @@ impl Host {
 
     /// The `lakepass` CLI this host runs for launches and "Try it locally" (the engine's
     /// helper path); `None` when the front end could not find it.
-    pub fn cli_program(&self) -> Option<std::path::PathBuf> {
+    pub(crate) fn cli_program(&self) -> Option<std::path::PathBuf> {
         self.opts.engine.cli_helper_path.clone()
     }
 
@@ -117,7 +117,7 @@ impl Host {
     }
 
     /// Ticks whenever an event is added.
-    pub fn subscribe_events(&self) -> watch::Receiver<u64> {
+    pub(crate) fn subscribe_events(&self) -> watch::Receiver<u64> {
         self.events_tx.subscribe()
     }
 
@@ -221,7 +221,7 @@ impl Host {
     }
 
     /// Stops the engine (if any), re-reads the config and starts a new engine over it.
-    pub async fn reload(self: &Arc<Self>) {
+    pub(crate) async fn reload(self: &Arc<Self>) {
         let _g = self.rebuild.lock().await;
         let old = self.lock().generation.take();
         if let Some(d) = old {

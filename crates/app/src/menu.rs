@@ -110,7 +110,7 @@ impl MenuAction {
 }
 
 /// One line about a workspace: "dev — fresh, 52 min left".
-pub fn status_line(w: &WorkspaceView, now: UnixTime) -> String {
+pub(crate) fn status_line(w: &WorkspaceView, now: UnixTime) -> String {
     let left = w.expires_at.map(|e| time_left(e - now));
     let state = match (w.state, left.as_deref()) {
         (TokenState::NeedsLogin, _) => "sign-in needed".to_string(),
@@ -127,7 +127,7 @@ pub fn status_line(w: &WorkspaceView, now: UnixTime) -> String {
 
 /// One line about a workspace's managed-MCP token, under the workspace's line:
 /// "MCP sql — 52 min left".
-pub fn mcp_line(m: &McpTokenView, now: UnixTime) -> String {
+pub(crate) fn mcp_line(m: &McpTokenView, now: UnixTime) -> String {
     let left = m.expires_at.map(|e| time_left(e - now));
     let state = match (m.state, left.as_deref()) {
         (TokenState::NeedsLogin, _) => "sign-in needed".to_string(),

@@ -16,7 +16,7 @@ use crate::view::AppView;
 
 /// Where a workspace stands, as far as the user needs telling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Condition {
+pub(crate) enum Condition {
     /// Fine, or Lakepass is handling it.
     Ok,
     /// Only a sign-in helps.
@@ -28,7 +28,7 @@ pub enum Condition {
 }
 
 /// Per workspace, the condition last seen.
-pub type Conditions = BTreeMap<String, Condition>;
+pub(crate) type Conditions = BTreeMap<String, Condition>;
 
 /// A notification to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +67,7 @@ fn conditions(prev: &Conditions, view: &AppView, now: UnixTime) -> Conditions {
 }
 
 /// Decides what to notify going from `prev` to `view` at `now`; returns the new conditions.
-pub fn decide(prev: &Conditions, view: &AppView, now: UnixTime) -> (Conditions, Vec<Notice>) {
+pub(crate) fn decide(prev: &Conditions, view: &AppView, now: UnixTime) -> (Conditions, Vec<Notice>) {
     let next = conditions(prev, view, now);
     let entered = |c: Condition| -> Vec<String> {
         next.iter()
@@ -117,7 +117,7 @@ pub fn decide(prev: &Conditions, view: &AppView, now: UnixTime) -> (Conditions, 
 
 /// The notice for a launch that failed, chosen by its kind: one that needs a sign-in says so
 /// and points at the menu's "Sign in", not "could not launch".
-pub fn launch_failed(what: &str, workspace: &str, kind: ErrorKind, error: &str) -> Notice {
+pub(crate) fn launch_failed(what: &str, workspace: &str, kind: ErrorKind, error: &str) -> Notice {
     if kind.needs_login() {
         return Notice {
             summary: format!("Sign in to {what} for {workspace}"),

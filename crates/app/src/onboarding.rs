@@ -50,7 +50,7 @@ pub async fn import_team(
 
 /// Starts the local devstack with `program` (the sidecar CLI), waits for the config it writes,
 /// and restarts the engine on it.
-pub async fn try_locally(host: &Arc<Host>, program: &Path) -> Result<(), AppError> {
+pub(crate) async fn try_locally(host: &Arc<Host>, program: &Path) -> Result<(), AppError> {
     let config = host.paths().config.clone();
     if has_entries(&config) {
         return Err(AppError::new(

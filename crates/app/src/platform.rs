@@ -61,7 +61,7 @@ impl Notifier for DesktopNotifier {
 }
 
 /// Opens the sign-in URL; injected so tests can play the browser.
-pub type OpenUrl = Arc<dyn Fn(&url::Url) -> Result<(), String> + Send + Sync>;
+pub(crate) type OpenUrl = Arc<dyn Fn(&url::Url) -> Result<(), String> + Send + Sync>;
 
 /// The system browser (honours `$BROWSER` on Linux).
 pub fn system_browser() -> OpenUrl {

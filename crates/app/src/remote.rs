@@ -37,7 +37,7 @@ mod unix;
 pub use unix::{Follow, OnShow, RemoteHost, Server, Update};
 
 /// The socket's file name, beside the engine socket.
-pub const APP_SOCKET_NAME: &str = "app.sock";
+pub(crate) const APP_SOCKET_NAME: &str = "app.sock";
 
 /// Where the tray serves the dashboard: the engine socket's folder, `app.sock`.
 pub fn app_socket_path(paths: &Paths) -> std::path::PathBuf {

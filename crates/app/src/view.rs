@@ -218,7 +218,7 @@ fn mcp_tokens(
 
 impl AppView {
     /// The active workspace's card.
-    pub fn active_workspace(&self) -> Option<&WorkspaceView> {
+    pub(crate) fn active_workspace(&self) -> Option<&WorkspaceView> {
         let name = self.active.as_deref()?;
         self.workspaces.iter().find(|w| w.name == name)
     }

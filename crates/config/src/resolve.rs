@@ -129,7 +129,7 @@ impl Config {
 impl WorkspaceConfig {
     /// The `~/.databrickscfg` profile this workspace (called `name` in the config) writes: its
     /// `profile`, else the workspace name.
-    pub fn profile_name<'a>(&'a self, name: &'a str) -> &'a str {
+    pub(crate) fn profile_name<'a>(&'a self, name: &'a str) -> &'a str {
         self.profile.as_deref().unwrap_or(name)
     }
 }

@@ -44,7 +44,7 @@ pub use report::{Claims, Report, Step, StepId, StepStatus};
 use report::{Run, Stopped};
 
 /// A clock difference larger than this is reported (Databricks allows little leeway).
-pub const SKEW_TOLERANCE_SECS: i64 = 60;
+pub(crate) const SKEW_TOLERANCE_SECS: i64 = 60;
 
 /// What the doctor is given besides the config.
 #[derive(Debug, Clone, Default)]

@@ -251,7 +251,7 @@ impl Problem {
     }
 
     /// What is wrong, in plain words, and what to do about it.
-    pub fn explain(&self, workspace: &str, idp: &str) -> (String, String) {
+    pub(crate) fn explain(&self, workspace: &str, idp: &str) -> (String, String) {
         use Problem::*;
         match self {
             ConfigInvalid { message } => (message.clone(), "Fix the config file as the message says, then run `lakepass doctor` again.".into()),

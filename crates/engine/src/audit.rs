@@ -24,11 +24,11 @@ use lakepass_store::paths::Paths;
 use lakepass_wire::clock::UnixTime;
 
 /// The log's file name under the data dir.
-pub const AUDIT_FILE: &str = "audit.jsonl";
+pub(crate) const AUDIT_FILE: &str = "audit.jsonl";
 /// Rotate when the current file would grow past this.
-pub const MAX_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_BYTES: u64 = 1024 * 1024;
 /// How many rotated files are kept.
-pub const KEEP: usize = 3;
+pub(crate) const KEEP: usize = 3;
 /// Longest message kept in a line.
 const MAX_MESSAGE: usize = 400;
 
@@ -186,7 +186,7 @@ impl AuditLog {
     }
 
     /// The log with explicit limits (tests use small ones).
-    pub fn with_limits(data_dir: &Path, max_bytes: u64, keep: usize) -> Self {
+    pub(crate) fn with_limits(data_dir: &Path, max_bytes: u64, keep: usize) -> Self {
         AuditLog { dir: data_dir.to_path_buf(), max_bytes: max_bytes.max(1), keep: keep.max(1) }
     }
 
@@ -297,7 +297,7 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// Replaces anything token-like in `text` (a JWT, a Databricks token, a long opaque run) with
 /// `[redacted]`, and shortens it. Error messages are written never to hold tokens; this is the
 /// second guard.
-pub fn scrub(text: &str) -> String {
+pub(crate) fn scrub(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut word = String::new();
     let flush = |word: &mut String, out: &mut String| {

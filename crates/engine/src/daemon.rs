@@ -28,7 +28,7 @@ use crate::serve::LiveService;
 use crate::sink::{LiveProfiles, TokenSink};
 
 /// How often a live service that could not bind tries again, by default.
-pub const LIVE_RETRY: Duration = Duration::from_secs(15);
+pub(crate) const LIVE_RETRY: Duration = Duration::from_secs(15);
 
 /// Which parts to run. The defaults are what users get.
 #[derive(Debug, Clone, Copy)]

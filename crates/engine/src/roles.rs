@@ -52,7 +52,7 @@ fn show(values: &[String]) -> String {
 }
 
 /// A claim's values: a string is one value, a list gives its strings.
-pub fn claim_values(jwt: &UnverifiedJwt, claim: &str) -> Vec<String> {
+pub(crate) fn claim_values(jwt: &UnverifiedJwt, claim: &str) -> Vec<String> {
     match jwt.claims.get(claim) {
         Some(serde_json::Value::String(s)) => vec![s.clone()],
         Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(String::from)).collect(),

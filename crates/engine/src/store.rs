@@ -45,12 +45,12 @@ impl Store {
     }
 
     /// The vault key of an IdP session.
-    pub fn idp_key(idp: &str) -> String {
+    pub(crate) fn idp_key(idp: &str) -> String {
         format!("idp:{idp}")
     }
 
     /// The vault key of a workspace's token: its host, and the service principal if any.
-    pub fn workspace_key(ws: &Workspace) -> String {
+    pub(crate) fn workspace_key(ws: &Workspace) -> String {
         match &ws.client_id {
             Some(id) => format!("ws:{}|{id}", ws.host),
             None => format!("ws:{}", ws.host),
@@ -75,7 +75,7 @@ impl Store {
     }
 
     /// Forgets an IdP session.
-    pub async fn delete_idp_session(&self, idp: &str) -> Result<(), StoreError> {
+    pub(crate) async fn delete_idp_session(&self, idp: &str) -> Result<(), StoreError> {
         Ok(self.vault.delete(&Self::idp_key(idp)).await?)
     }
 
@@ -96,12 +96,12 @@ impl Store {
     }
 
     /// Forgets a workspace token.
-    pub async fn delete_workspace_token(&self, ws: &Workspace) -> Result<(), StoreError> {
+    pub(crate) async fn delete_workspace_token(&self, ws: &Workspace) -> Result<(), StoreError> {
         Ok(self.vault.delete(&Self::workspace_key(ws)).await?)
     }
 
     /// The vault key of `ws`'s token for one MCP scope: the workspace key, `#`, the scope.
-    pub fn scoped_key(ws: &Workspace, scope: McpScope) -> String {
+    pub(crate) fn scoped_key(ws: &Workspace, scope: McpScope) -> String {
         format!("{}#{scope}", Self::workspace_key(ws))
     }
 
@@ -119,7 +119,7 @@ impl Store {
     }
 
     /// Saves `ws`'s token for `scope`.
-    pub async fn save_scoped_token(
+    pub(crate) async fn save_scoped_token(
         &self,
         ws: &Workspace,
         scope: McpScope,
@@ -131,12 +131,16 @@ impl Store {
     }
 
     /// Forgets `ws`'s token for `scope`.
-    pub async fn delete_scoped_token(&self, ws: &Workspace, scope: McpScope) -> Result<(), StoreError> {
+    pub(crate) async fn delete_scoped_token(
+        &self,
+        ws: &Workspace,
+        scope: McpScope,
+    ) -> Result<(), StoreError> {
         Ok(self.vault.delete(&Self::scoped_key(ws, scope)).await?)
     }
 
     /// The vault key of an M2M workspace's client secret: `m2m:<host>|<client_id>`.
-    pub fn m2m_secret_key(ws: &Workspace) -> String {
+    pub(crate) fn m2m_secret_key(ws: &Workspace) -> String {
         format!("m2m:{}|{}", ws.host, ws.client_id.as_deref().unwrap_or(""))
     }
 
@@ -146,7 +150,7 @@ impl Store {
     }
 
     /// Stores the M2M client secret of `ws` (and nowhere else).
-    pub async fn save_m2m_secret(&self, ws: &Workspace, secret: &Secret) -> Result<(), StoreError> {
+    pub(crate) async fn save_m2m_secret(&self, ws: &Workspace, secret: &Secret) -> Result<(), StoreError> {
         Ok(self.vault.set(&Self::m2m_secret_key(ws), secret).await?)
     }
 
@@ -158,7 +162,7 @@ impl Store {
     /// The vault key under which earlier builds of Lakepass kept a workspace's live-service
     /// path secret. Path secrets are now made anew on every bind and never stored; the key is
     /// known only so that removing a workspace also removes what an older version left.
-    pub fn legacy_path_secret_key(ws: &Workspace) -> String {
+    pub(crate) fn legacy_path_secret_key(ws: &Workspace) -> String {
         format!("live:{}", Self::workspace_key(ws))
     }
 

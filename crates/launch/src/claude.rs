@@ -31,7 +31,7 @@ use super::{LaunchError, utf8};
 use lakepass_engine::sink::sh_quote;
 
 /// The gateway path of current workspaces (AI Gateway).
-pub const DEFAULT_BASE_PATH: &str = GATEWAY_BASE_PATH;
+pub(crate) const DEFAULT_BASE_PATH: &str = GATEWAY_BASE_PATH;
 /// Claude Code tools the Databricks gateway rejects; the launch denies them.
 pub const DENIED_TOOLS: &[&str] = &["WebSearch"];
 /// The version pinned when the workspace could not be asked which models it serves.
@@ -63,12 +63,12 @@ pub struct ClaudeGateway {
 impl ClaudeGateway {
     /// The settings of workspace `name` without asking the workspace: what `[claude.<name>]`
     /// sets, the last-resort model names for the rest (see [`ClaudeGateway::resolve`]).
-    pub fn for_workspace(config: &Config, name: &str) -> Self {
+    pub(crate) fn for_workspace(config: &Config, name: &str) -> Self {
         Self::resolve(config, name, None).0
     }
 
     /// True when `[claude.<name>]` names all three models, so there is nothing to ask.
-    pub fn models_all_configured(config: &Config, name: &str) -> bool {
+    pub(crate) fn models_all_configured(config: &Config, name: &str) -> bool {
         config
             .claude
             .get(name)

@@ -202,7 +202,7 @@ fn claude_missing(configured: &Option<PathBuf>) -> String {
 
 /// Finds `name` like a shell would: a name with a path separator is checked as is; a bare name
 /// is looked up in `path` (a `PATH` value), with Windows' executable extensions where needed.
-pub fn find_program(name: &Path, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+pub(crate) fn find_program(name: &Path, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
     let has_dir = name.components().count() > 1 || name.is_absolute();
     let candidates = |p: PathBuf| -> Vec<PathBuf> {
         let mut out = vec![p.clone()];
@@ -248,7 +248,7 @@ pub fn user_home() -> Option<PathBuf> {
 }
 
 /// A path as UTF-8, for shell commands and JSON.
-pub fn utf8(path: &Path) -> Result<&str, LaunchError> {
+pub(crate) fn utf8(path: &Path) -> Result<&str, LaunchError> {
     path.to_str().ok_or_else(|| LaunchError::NotUtf8 { path: path.into() })
 }
 

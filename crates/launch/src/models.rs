@@ -32,11 +32,11 @@ use lakepass_wire::http::{Http, HttpError, Response};
 use lakepass_wire::secret::Secret;
 
 /// The gateway path of current workspaces (AI Gateway).
-pub const GATEWAY_BASE_PATH: &str = "/ai-gateway/anthropic";
+pub(crate) const GATEWAY_BASE_PATH: &str = "/ai-gateway/anthropic";
 /// The path of workspaces without AI Gateway; the endpoint name travels as `model`.
-pub const SERVING_BASE_PATH: &str = "/serving-endpoints/anthropic";
+pub(crate) const SERVING_BASE_PATH: &str = "/serving-endpoints/anthropic";
 /// How long a discovered choice is used before the workspace is asked again: a day.
-pub const CACHE_MAX_AGE_SECS: i64 = 86_400;
+pub(crate) const CACHE_MAX_AGE_SECS: i64 = 86_400;
 
 /// A Claude model family, as Claude Code's `ANTHROPIC_DEFAULT_<FAMILY>_MODEL` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +163,7 @@ fn version_of(id: &str, family: Family) -> Option<Vec<u32>> {
 }
 
 /// The newest model of each family among `ids`; the first listed wins a tie.
-pub fn newest_per_family<'a>(ids: impl IntoIterator<Item = &'a str>) -> FamilyModels {
+pub(crate) fn newest_per_family<'a>(ids: impl IntoIterator<Item = &'a str>) -> FamilyModels {
     let ids: Vec<&str> = ids.into_iter().collect();
     let mut out = FamilyModels::default();
     for family in Family::ALL {
@@ -181,7 +181,7 @@ pub fn newest_per_family<'a>(ids: impl IntoIterator<Item = &'a str>) -> FamilyMo
 }
 
 /// The model ids of an Anthropic models-list body (`{"data": [{"id": …}, …]}`).
-pub fn parse_model_ids(body: &[u8]) -> Option<Vec<String>> {
+pub(crate) fn parse_model_ids(body: &[u8]) -> Option<Vec<String>> {
     let v: Value = serde_json::from_slice(body).ok()?;
     let data = v.get("data")?.as_array()?;
     Some(data.iter().filter_map(|m| m.get("id")?.as_str().map(str::to_string)).collect())
@@ -189,7 +189,7 @@ pub fn parse_model_ids(body: &[u8]) -> Option<Vec<String>> {
 
 /// The endpoint names of a `GET /api/2.0/serving-endpoints` body (`{"endpoints": [{"name"}]}`;
 /// a workspace with none may answer `{}`).
-pub fn parse_endpoint_names(body: &[u8]) -> Option<Vec<String>> {
+pub(crate) fn parse_endpoint_names(body: &[u8]) -> Option<Vec<String>> {
     let v: Value = serde_json::from_slice(body).ok()?;
     let Some(list) = v.get("endpoints") else {
         return v.is_object().then(Vec::new);
@@ -200,7 +200,7 @@ pub fn parse_endpoint_names(body: &[u8]) -> Option<Vec<String>> {
 /// A Databricks REST error's `error_code` (the body `{"error_code": "…", "message": "…"}`), as
 /// far as discovery tells them apart: a field of the body, parsed once, never its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApiErrorCode {
+pub(crate) enum ApiErrorCode {
     /// `FEATURE_DISABLED`: the workspace does not offer the feature (here: AI Gateway).
     FeatureDisabled,
     /// `ENDPOINT_NOT_FOUND`.
@@ -225,7 +225,7 @@ impl ApiErrorCode {
     ];
 
     /// The code named `code`.
-    pub fn from_code(code: &str) -> Self {
+    pub(crate) fn from_code(code: &str) -> Self {
         Self::NAMED
             .iter()
             .find(|(name, _)| *name == code)
@@ -234,7 +234,7 @@ impl ApiErrorCode {
     }
 
     /// The `error_code` of an error body, if it has one.
-    pub fn of_body(body: &[u8]) -> Option<Self> {
+    pub(crate) fn of_body(body: &[u8]) -> Option<Self> {
         let v: Value = serde_json::from_slice(body).ok()?;
         v.get("error_code").and_then(Value::as_str).map(Self::from_code)
     }
@@ -242,7 +242,7 @@ impl ApiErrorCode {
 
 /// True when an answer says the workspace has no AI Gateway: 404, or Databricks'
 /// [`ApiErrorCode::FeatureDisabled`].
-pub fn gateway_missing(resp: &Response) -> bool {
+pub(crate) fn gateway_missing(resp: &Response) -> bool {
     resp.status.as_u16() == 404 || ApiErrorCode::of_body(&resp.body) == Some(ApiErrorCode::FeatureDisabled)
 }
 
@@ -309,13 +309,13 @@ fn status_error(url: String, resp: &Response) -> DiscoveryError {
 }
 
 /// Where workspace `workspace`'s choice is cached: next to the state file.
-pub fn cache_path(data_dir: &Path, workspace: &str) -> PathBuf {
+pub(crate) fn cache_path(data_dir: &Path, workspace: &str) -> PathBuf {
     data_dir.join(format!("claude-models-{}.json", sanitize(workspace)))
 }
 
 /// True when `cached` answers the same question (host and configured base path) and is less
 /// than [`CACHE_MAX_AGE_SECS`] old (a time ahead of `now` — a clock set back — is stale too).
-pub fn cache_is_fresh(
+pub(crate) fn cache_is_fresh(
     cached: &DiscoveredModels,
     host: &WorkspaceHost,
     configured_base: Option<&str>,
@@ -329,7 +329,7 @@ pub fn cache_is_fresh(
 }
 
 /// The cached choice at `path`, if readable and fresh for this question.
-pub fn read_cache(
+pub(crate) fn read_cache(
     path: &Path,
     host: &WorkspaceHost,
     configured_base: Option<&str>,
@@ -353,7 +353,7 @@ pub fn write_cache(path: &Path, found: &DiscoveredModels) -> std::io::Result<()>
 /// Workspace `workspace`'s models: from its cache file under `data_dir` while fresh, else asked
 /// ([`discover`]) and cached. A cache that cannot be written is logged, not fatal: the launch
 /// only asks again next time.
-pub async fn cached_or_discover(
+pub(crate) async fn cached_or_discover(
     http: &Http,
     data_dir: &Path,
     workspace: &str,

@@ -141,13 +141,13 @@ impl LaunchPlan {
     /// What the `lakepass` inside the new terminal carries out: the program, its environment
     /// and arguments, and the messages to show there; the files are written already, and the
     /// terminal is the one it runs in.
-    pub fn for_inside_terminal(&self) -> LaunchPlan {
+    pub(crate) fn for_inside_terminal(&self) -> LaunchPlan {
         LaunchPlan { files: Vec::new(), terminal: None, dir: None, ..self.clone() }
     }
 
     /// The argv the terminal runs for this plan, given the plan file: `lakepass launch --plan
     /// <file>`; `None` for the terminal agent (the terminal runs the user's shell).
-    pub fn terminal_command(&self, plan_file: &Path) -> Option<Vec<String>> {
+    pub(crate) fn terminal_command(&self, plan_file: &Path) -> Option<Vec<String>> {
         self.program.as_ref()?;
         Some(vec![
             self.lakepass.to_string_lossy().into_owned(),

@@ -17,7 +17,7 @@ const CLOSE_GRACE: Duration = Duration::from_secs(3);
 
 /// Starts dashboard processes and reaps them as they exit.
 #[derive(Debug)]
-pub struct Dashboards {
+pub(crate) struct Dashboards {
     program: PathBuf,
     config: PathBuf,
     running: Mutex<JoinSet<()>>,

@@ -136,7 +136,7 @@ fn write_icons(dir: &Path) -> std::io::Result<()> {
 
 /// The tray item as the follow loop's [`Surface`]: each view becomes a [`Look`], and a task
 /// hands the newest one to the D-Bus service (which signals hosts only what changed).
-pub struct SniSurface {
+pub(crate) struct SniSurface {
     looks: watch::Sender<Option<Look>>,
     dark_panel: bool,
 }

@@ -119,7 +119,7 @@ impl<Op, Out> GroupCommit<Op, Out> {
     }
 
     /// How many operations wait for the next write.
-    pub fn queued(&self) -> usize {
+    pub(crate) fn queued(&self) -> usize {
         self.lock().queued.len()
     }
 

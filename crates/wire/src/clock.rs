@@ -66,17 +66,17 @@ mod tests {
 }
 
 /// The longest lifetime Lakepass believes a server: a day. Tokens here live about an hour.
-pub const MAX_SERVER_LIFETIME: i64 = 24 * 3600;
+pub(crate) const MAX_SERVER_LIFETIME: i64 = 24 * 3600;
 
 /// When something a server says lives `seconds` (default `default`) expires, counted from `now`:
 /// clamped to 1 s ..= [`MAX_SERVER_LIFETIME`] with saturating arithmetic, so a hostile or broken
 /// `expires_in` (negative, zero, `i64::MAX`) can neither panic nor schedule nonsense.
-pub fn expires_after(now: UnixTime, seconds: Option<i64>, default: i64) -> UnixTime {
+pub(crate) fn expires_after(now: UnixTime, seconds: Option<i64>, default: i64) -> UnixTime {
     now.saturating_add(seconds.unwrap_or(default).clamp(1, MAX_SERVER_LIFETIME))
 }
 
 /// A server-given absolute expiry (a JWT's `exp`), kept within [`MAX_SERVER_LIFETIME`] of `now`.
-pub fn clamp_expiry(now: UnixTime, exp: UnixTime) -> UnixTime {
+pub(crate) fn clamp_expiry(now: UnixTime, exp: UnixTime) -> UnixTime {
     exp.min(now.saturating_add(MAX_SERVER_LIFETIME))
 }
 

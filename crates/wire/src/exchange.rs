@@ -98,7 +98,7 @@ pub struct ExchangeParams<'a> {
 }
 
 /// Builds the token-exchange request.
-pub fn exchange_request(p: &ExchangeParams<'_>, subject_token: &Secret) -> FormRequest {
+pub(crate) fn exchange_request(p: &ExchangeParams<'_>, subject_token: &Secret) -> FormRequest {
     let mut req = FormRequest::post(p.host.join("/oidc/v1/token"))
         .field("grant_type", TOKEN_EXCHANGE)
         .field("subject_token_type", JWT_TOKEN_TYPE)

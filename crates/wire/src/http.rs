@@ -43,7 +43,7 @@ impl FormRequest {
     }
 
     /// Adds a secret field.
-    pub fn secret_field(mut self, name: &'static str, value: &Secret) -> Self {
+    pub(crate) fn secret_field(mut self, name: &'static str, value: &Secret) -> Self {
         self.form.push((name, value.clone()));
         self
     }
@@ -177,7 +177,7 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The wait before attempt `attempt + 1` (attempt counts from 1), with full jitter,
     /// or the server's Retry-After when it gave one (capped at `max_delay`).
-    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    pub(crate) fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         if let Some(ra) = retry_after {
             return ra.min(self.max_delay);
         }
@@ -189,7 +189,7 @@ impl RetryPolicy {
 }
 
 /// True for statuses worth retrying.
-pub fn is_transient(status: StatusCode) -> bool {
+pub(crate) fn is_transient(status: StatusCode) -> bool {
     matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
 }
 
@@ -353,7 +353,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into UNIX seconds.
-pub fn parse_http_date(v: &str) -> Option<i64> {
+pub(crate) fn parse_http_date(v: &str) -> Option<i64> {
     let fmt = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
@@ -361,7 +361,7 @@ pub fn parse_http_date(v: &str) -> Option<i64> {
 }
 
 /// Parses `Retry-After`: delta-seconds or an HTTP date (relative to the server's `Date`).
-pub fn parse_retry_after(v: &str, server_now: Option<i64>) -> Option<Duration> {
+pub(crate) fn parse_retry_after(v: &str, server_now: Option<i64>) -> Option<Duration> {
     if let Ok(secs) = v.trim().parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }

@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::clock::UnixTime;
 
 /// The longest JWT we look at. Real id_tokens are 1–4 KiB.
-pub const MAX_JWT_LEN: usize = 16 * 1024;
+pub(crate) const MAX_JWT_LEN: usize = 16 * 1024;
 /// Clock leeway when checking `exp`.
 pub const LEEWAY_SECS: i64 = 60;
 

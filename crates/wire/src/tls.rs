@@ -81,7 +81,7 @@ impl Trust {
     /// The rustls configuration: the platform verifier with the extra roots, wrapped so an
     /// unknown CA is named. Falls back to webpki's roots plus the extra roots when the system
     /// has no store at all (a bare container).
-    pub fn rustls_config(&self) -> Result<rustls::ClientConfig, TrustError> {
+    pub(crate) fn rustls_config(&self) -> Result<rustls::ClientConfig, TrustError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let roots = self.extra_roots()?;
         let inner: Arc<dyn ServerCertVerifier> =
@@ -114,7 +114,7 @@ impl Trust {
 
     /// A reqwest builder with this trust and Lakepass's timeouts, no redirects, and the proxy
     /// settings of the environment (`HTTPS_PROXY`, `NO_PROXY`: reqwest reads them by default).
-    pub fn client_builder(&self) -> Result<reqwest::ClientBuilder, TrustError> {
+    pub(crate) fn client_builder(&self) -> Result<reqwest::ClientBuilder, TrustError> {
         Ok(reqwest::Client::builder()
             .use_preconfigured_tls(self.rustls_config()?)
             .connect_timeout(Duration::from_secs(10))

@@ -78,7 +78,7 @@ pub struct EngineOptions {
 }
 
 /// Databricks' default lifetime of a workspace OAuth token: one hour.
-pub const TARGET_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+pub(crate) const TARGET_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
 impl Default for EngineOptions {
     fn default() -> Self {

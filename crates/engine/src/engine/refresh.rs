@@ -41,14 +41,14 @@ pub enum TokenScope {
 impl TokenScope {
     /// Whether the token goes to the sinks (`~/.databrickscfg`, the state file): the one
     /// place that decides the hand-off.
-    pub fn reaches_sinks(self) -> bool {
+    pub(crate) fn reaches_sinks(self) -> bool {
         matches!(self, TokenScope::Workspace)
     }
 
     /// Whether the run loop exchanges this token before anyone asked and retries a failed
     /// refresh with backoff. An MCP token is refreshed only once asked for, and after a
     /// failure waits for the next ask.
-    pub fn refreshed_in_background(self) -> bool {
+    pub(crate) fn refreshed_in_background(self) -> bool {
         matches!(self, TokenScope::Workspace)
     }
 
@@ -119,7 +119,7 @@ impl Engine {
     /// channel): the token held in memory while it is not due; when a refresh fails but the
     /// held token is still valid for a while, the held one: a consumer keeps working through a
     /// short outage.
-    pub async fn live_token_for(
+    pub(crate) async fn live_token_for(
         &self,
         ws: &Workspace,
         scope: TokenScope,

@@ -35,13 +35,13 @@ pub enum WarningSource {
 
 impl Engine {
     /// Adds a sink; it hears of every token and status from now on.
-    pub fn add_sink(&self, sink: SharedSink) {
+    pub(crate) fn add_sink(&self, sink: SharedSink) {
         self.0.sinks.lock().expect("sinks").others.push(sink);
     }
 
     /// Replaces the state-file sink with the owner's, which writes the whole settled view: for
     /// the one process that owns refreshing.
-    pub fn own_state_file(&self) {
+    pub(crate) fn own_state_file(&self) {
         let owner = std::sync::Arc::new(crate::sink::StateFile::owner(self.0.paths.state_file()));
         self.0.sinks.lock().expect("sinks").state_file = owner;
     }
@@ -74,7 +74,7 @@ impl Engine {
     }
 
     /// Sets (or, with `None`, clears) a process-wide warning from `source` and publishes it.
-    pub fn set_warning(&self, source: WarningSource, warning: Option<Failure>) {
+    pub(crate) fn set_warning(&self, source: WarningSource, warning: Option<Failure>) {
         {
             let mut w = self.0.warnings.lock().expect("warnings");
             match warning {
@@ -107,7 +107,7 @@ impl Engine {
     /// or another workspace on the same host, which shares its vault key) has its profile
     /// written now, not at its next refresh. Profiles that already hold the token are not
     /// rewritten.
-    pub async fn sync_sinks(&self) {
+    pub(crate) async fn sync_sinks(&self) {
         for ws in self.0.workspaces.clone() {
             let held = self.0.runtime.held(&TokenKey::workspace(&ws), &ws);
             if let Some(t) = held.filter(|t| t.expires_at > self.now()) {

@@ -71,9 +71,9 @@ pub use unix::connect as connect_local;
 /// The socket's file name.
 pub const SOCKET_NAME: &str = "lakepass.sock";
 /// How long a client waits to reach a server before falling back.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
 /// How long a client waits for the answer once connected: the engine may be refreshing.
-pub const REPLY_TIMEOUT: Duration = Duration::from_secs(90);
+pub(crate) const REPLY_TIMEOUT: Duration = Duration::from_secs(90);
 /// Longest request or reply line.
 const MAX_LINE: u64 = 16 * 1024;
 
@@ -86,7 +86,11 @@ pub fn socket_path(paths: &Paths) -> PathBuf {
 
 /// [`socket_path`] without the environment: `runtime_dir/lakepass/lakepass.sock` unless the
 /// data dir was chosen explicitly or there is no runtime dir.
-pub fn socket_path_in(data_dir: &Path, runtime_dir: Option<&Path>, data_dir_explicit: bool) -> PathBuf {
+pub(crate) fn socket_path_in(
+    data_dir: &Path,
+    runtime_dir: Option<&Path>,
+    data_dir_explicit: bool,
+) -> PathBuf {
     match runtime_dir {
         Some(r) if !data_dir_explicit => r.join("lakepass").join(SOCKET_NAME),
         _ => data_dir.join(SOCKET_NAME),
@@ -292,7 +296,7 @@ pub async fn answer(engine: &Engine, req: &TokenRequest) -> Reply {
 }
 
 /// The answer to a scoped request: only ever a token minted for that workspace and scope alone.
-pub async fn scoped_answer(engine: &Engine, req: &ScopedTokenRequest) -> Reply {
+pub(crate) async fn scoped_answer(engine: &Engine, req: &ScopedTokenRequest) -> Reply {
     let ws = match asked_workspace(engine, &req.workspace, &req.host) {
         Ok(ws) => ws,
         Err(refused) => return refused,
@@ -304,7 +308,7 @@ pub async fn scoped_answer(engine: &Engine, req: &ScopedTokenRequest) -> Reply {
 }
 
 /// Signs the engine out of the asked IdP, if it runs the same one (same name and issuer).
-pub async fn sign_out_answer(engine: &Engine, req: &SignOutRequest) -> Reply {
+pub(crate) async fn sign_out_answer(engine: &Engine, req: &SignOutRequest) -> Reply {
     let same = engine.config().idp.get(&req.idp).is_some_and(|i| i.issuer == req.issuer);
     if !same {
         return error_reply(
@@ -352,7 +356,7 @@ pub async fn ask(path: &Path, req: &TokenRequest) -> Result<Reply, IpcError> {
 }
 
 /// [`ask`] with explicit timeouts.
-pub async fn ask_with(
+pub(crate) async fn ask_with(
     path: &Path,
     req: &TokenRequest,
     connect_timeout: Duration,

@@ -103,7 +103,7 @@ fn own_uid() -> u32 {
 }
 
 /// Removes the socket when the server stops.
-pub fn cleanup(path: &Path) {
+pub(crate) fn cleanup(path: &Path) {
     let _ = std::fs::remove_file(path);
 }
 

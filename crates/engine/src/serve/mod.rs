@@ -60,13 +60,13 @@ pub const VERSION_HEADER: &str = "x-databricks-metadata-version";
 /// The header naming the workspace the SDK wants a token for.
 pub const HOST_HEADER: &str = "x-databricks-host";
 /// Most connections open at once; further ones wait in the kernel's accept queue.
-pub const MAX_CONNECTIONS: usize = 1024;
+pub(crate) const MAX_CONNECTIONS: usize = 1024;
 /// Most requests answered at once; a slot is held only while a request is handled.
-pub const MAX_IN_FLIGHT: usize = 64;
+pub(crate) const MAX_IN_FLIGHT: usize = 64;
 /// How long a client may take to send its request headers.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long an idle keep-alive connection is kept.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]

@@ -32,7 +32,7 @@ pub struct LiveProfiles {
 
 impl LiveProfiles {
     /// For a process with no live service: it only removes `-live` profiles on sign-out.
-    pub fn remover(path: PathBuf) -> Self {
+    pub(crate) fn remover(path: PathBuf) -> Self {
         LiveProfiles { path, urls: Vec::new(), taken: Vec::new(), written: Mutex::default() }
     }
 

@@ -73,7 +73,7 @@ impl SinkError {
 }
 
 /// A destination for tokens and status. Every method has a no-op default.
-pub trait TokenSink: Send + Sync + 'static {
+pub(crate) trait TokenSink: Send + Sync + 'static {
     /// A short name for logs ("credentials profile", "state file", …).
     fn name(&self) -> &'static str;
 
@@ -106,7 +106,7 @@ pub trait TokenSink: Send + Sync + 'static {
 }
 
 /// A shared sink.
-pub type SharedSink = Arc<dyn TokenSink>;
+pub(crate) type SharedSink = Arc<dyn TokenSink>;
 
 /// Upserts `u` so the profile holds exactly its entries: a Lakepass-owned profile with keys it
 /// should no longer have (a `token` left from the static flavour) is rewritten whole.

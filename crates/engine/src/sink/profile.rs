@@ -70,7 +70,7 @@ impl CredentialsProfile {
     /// Makes the `cli-helper` profile run Lakepass on `paths.config` when that is not the
     /// default config (see the module docs). `data_dir_explicit`: `$LAKEPASS_DATA_DIR` was set,
     /// so the helper must use it too.
-    pub fn for_config(mut self, paths: &Paths, data_dir_explicit: bool) -> Self {
+    pub(crate) fn for_config(mut self, paths: &Paths, data_dir_explicit: bool) -> Self {
         if self.flavour != ProfileFlavour::CliHelper || !cfg!(unix) || paths.config == Paths::default_config()
         {
             return self;

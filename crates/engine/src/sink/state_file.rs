@@ -71,7 +71,7 @@ impl TokenSink for StateFile {
 
 /// Writes the snapshot as `state.json` (no secrets in it), atomically but without fsync: it is a
 /// cache of what the engine knows.
-pub fn write_state_file(path: &Path, snap: &Snapshot) -> std::io::Result<()> {
+pub(crate) fn write_state_file(path: &Path, snap: &Snapshot) -> std::io::Result<()> {
     let _lock = state_lock(path)?;
     let json = serde_json::to_vec_pretty(snap).expect("snapshot serializes");
     lakepass_store::atomic::write_cache(path, &json, 0o600)
@@ -85,7 +85,7 @@ static ENTRY_QUEUES: Queues<EntryQueue> = Queues::new();
 /// Replaces one workspace's entry in `state.json`, keeping the others. Entries that arrive while
 /// the file is being written (many workspaces refreshed by one call) go into its next write
 /// together ([group commit](lakepass_store::group_commit)).
-pub fn merge_state_entry(path: &Path, entry: WorkspaceStatus, now: UnixTime) -> std::io::Result<()> {
+pub(crate) fn merge_state_entry(path: &Path, entry: WorkspaceStatus, now: UnixTime) -> std::io::Result<()> {
     ENTRY_QUEUES.of(path).submit((entry, now), |entries| {
         let n = entries.len();
         match merge_entries(path, entries) {

@@ -3,6 +3,6 @@
 use super::Platform;
 
 /// This platform.
-pub const PLATFORM: Platform = Platform::Linux;
+pub(crate) const PLATFORM: Platform = Platform::Linux;
 
 pub use super::unix::{detach, hand_over};

@@ -4,6 +4,6 @@
 use super::Platform;
 
 /// This platform.
-pub const PLATFORM: Platform = Platform::MacOs;
+pub(crate) const PLATFORM: Platform = Platform::MacOs;
 
 pub use super::unix::{detach, hand_over};

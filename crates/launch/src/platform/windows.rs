@@ -7,7 +7,7 @@ use std::process::{Command, ExitStatus};
 use super::Platform;
 
 /// This platform.
-pub const PLATFORM: Platform = Platform::Windows;
+pub(crate) const PLATFORM: Platform = Platform::Windows;
 
 const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
 const DETACHED_PROCESS: u32 = 0x0000_0008;

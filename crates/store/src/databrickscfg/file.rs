@@ -172,7 +172,7 @@ struct ChangedMeanwhile;
 
 /// The largest credentials file Lakepass reads: real ones are a few KiB. A file (or a symlink to
 /// `/dev/zero`) past this is refused instead of read into memory.
-pub const MAX_FILE: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_FILE: u64 = 4 * 1024 * 1024;
 
 fn read_or_empty(target: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read as _;
