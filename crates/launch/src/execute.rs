@@ -166,9 +166,10 @@ fn sweep_stale_plans(dir: &Path) {
     }
 }
 
-/// Reads and deletes the plan file at `path` (what `lakepass launch --plan` runs). A file that
-/// others could have written (any group or other permission bit, or not a plain file) is
-/// refused: a plan names a program to run.
+/// Reads and deletes the plan file at `path` (what `lakepass launch --plan` runs). A plan names
+/// a program to run, so a file another user could have written or placed is refused: not a
+/// plain file, any group or other permission bit, a folder others can enter, or (Unix) a file
+/// or folder owned by someone else.
 pub fn take_plan_file(path: &Path) -> Result<LaunchPlan, LaunchError> {
     let bad = |reason: &str| LaunchError::PlanFile { path: path.into(), reason: reason.into() };
     let meta = std::fs::symlink_metadata(path).map_err(|source| LaunchError::Io {
@@ -181,9 +182,22 @@ pub fn take_plan_file(path: &Path) -> Result<LaunchPlan, LaunchError> {
     }
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt as _;
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
         if meta.permissions().mode() & 0o077 != 0 {
             return Err(bad("others may write it (its mode is not 0600)"));
+        }
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let folder = std::fs::metadata(folder).map_err(|source| LaunchError::Io {
+            action: "read",
+            path: folder.into(),
+            source,
+        })?;
+        if folder.permissions().mode() & 0o077 != 0 {
+            return Err(bad("its folder is open to others (Lakepass keeps plans in a 0700 folder)"));
+        }
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me || folder.uid() != me {
+            return Err(bad("it, or its folder, belongs to another user"));
         }
     }
     let text = std::fs::read(path).map_err(|source| LaunchError::Io {

@@ -732,6 +732,29 @@ fn a_plan_file_is_private_read_once_and_refused_when_others_could_write_it() {
     let e = take_plan_file(&file).unwrap_err();
     assert!(e.to_string().contains("0600") && e.kind() == lakepass_engine::ErrorKind::Launch, "{e}");
 
+    // A private file in a folder others can enter could have been put there by them.
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let placed = open.join("plan.json");
+    std::fs::write(&placed, serde_json::to_vec(&inside).unwrap()).unwrap();
+    std::fs::set_permissions(&placed, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let e = take_plan_file(&placed).unwrap_err();
+    assert!(e.to_string().contains("folder is open to others"), "{e}");
+    assert!(placed.exists(), "a refused plan is left where it was");
+
+    // Another user's plan, in a private folder of theirs (root, as CI is, can make one here).
+    let theirs = dir.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let foreign = theirs.join("plan.json");
+    std::fs::write(&foreign, serde_json::to_vec(&inside).unwrap()).unwrap();
+    std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o600)).unwrap();
+    if std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).is_ok() {
+        let e = take_plan_file(&foreign).unwrap_err();
+        assert!(e.to_string().contains("another user"), "{e}");
+    }
+
     let mut secret = inside.clone();
     secret.env.secrets.push(("DATABRICKS_TOKEN".into(), Secret::new("dapi-never-in-a-file-0123456789")));
     assert!(save_plan_file(&launch, &secret).is_err());
