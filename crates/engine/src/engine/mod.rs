@@ -13,16 +13,19 @@
 //! Every state change goes out on a `watch` channel ([`Engine::subscribe`]); every new token
 //! goes to the [sinks](crate::sink), which the engine knows only through their trait.
 //!
-//! The files, by job: `schedule` (when to refresh, the run loop), `sign_in` (sign-in and
-//! sign-out as the tokens see them), `refresh` (the one token path: serve, exchange under the
-//! locks, cache, hand on, for every scope), `state` (the hand-off: snapshots, sinks), `runtime`
-//! (a token's typed runtime state, and every transition of it), `session` (the IdP session and
-//! its discovery), `scoped` (the status shape of managed MCP tokens). Calls go one way:
-//! schedule and sign_in → refresh → state → runtime, and the token path → session, which calls
-//! none of them (plain values such as `TokenKey` and `refresh_due_at` are used everywhere).
+//! The files, by job: `key` (what names a token, and what follows from its scope), `timing`
+//! (when a token is due and when an IdP JWT is stale: pure functions), `schedule` (the run
+//! loop), `sign_in` (sign-in and sign-out as the tokens see them), `refresh` (the one token
+//! path: serve, exchange under the locks, cache, hand on, for every scope), `state` (the
+//! hand-off: snapshots, sinks), `runtime` (a token's typed runtime state, and every transition
+//! of it), `session` (the IdP session and its discovery), `scoped` (the status shape of managed
+//! MCP tokens). Calls go one way: schedule and sign_in → refresh → state → runtime, and the
+//! token path → session, which calls none of them; `key` and `timing` import no other engine
+//! file, so every file may use them without an import circle.
 
 mod build;
 mod error;
+mod key;
 mod refresh;
 mod runtime;
 mod schedule;
@@ -30,6 +33,7 @@ mod scoped;
 mod session;
 mod sign_in;
 mod state;
+mod timing;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -48,11 +52,12 @@ use lakepass_wire::http::Http;
 
 pub use build::{BuildError, EngineBuilder, vault_kind_from_env};
 pub use error::{EngineError, LoginCause};
-pub use refresh::{TokenKey, TokenScope};
+pub use key::{TokenKey, TokenScope};
 pub use runtime::SinkFailures;
-pub use schedule::{MAX_SLEEP, refresh_due_at};
+pub use schedule::MAX_SLEEP;
 pub use scoped::ScopedStatus;
 pub use state::WarningSource;
+pub use timing::refresh_due_at;
 
 /// How long a cross-process lock is waited for.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(60);

@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::EngineOptions;
-use super::refresh::{TokenKey, TokenScope};
-use super::schedule::refresh_due_at;
+use super::key::{TokenKey, TokenScope};
 use super::scoped::ScopedStatus;
+use super::timing::refresh_due_at;
 use crate::error::Failure;
 use crate::status::{TokenState, WorkspaceStatus};
 use lakepass_config::Workspace;

@@ -256,10 +256,10 @@ fn stale_for(s: &IdpSession, kind: SubjectTokenKind, now: UnixTime, target: i64)
     match kind {
         SubjectTokenKind::IdToken => {
             let received = s.kept_id_token_received_at.unwrap_or(s.refreshed_at);
-            super::schedule::stale(s.id_token_exp, received, now, target)
+            super::timing::stale(s.id_token_exp, received, now, target)
         }
         SubjectTokenKind::AccessToken => {
-            super::schedule::stale(s.access_token_exp.unwrap_or(s.id_token_exp), s.refreshed_at, now, target)
+            super::timing::stale(s.access_token_exp.unwrap_or(s.id_token_exp), s.refreshed_at, now, target)
         }
     }
 }

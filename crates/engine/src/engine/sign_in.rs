@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::refresh::TokenKey;
+use super::key::TokenKey;
 use super::{Engine, EngineError};
 use crate::audit::EventKind;
 use lakepass_wire::idp::IdpSession;

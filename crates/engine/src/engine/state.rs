@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use super::refresh::{TokenKey, TokenScope};
+use super::key::{TokenKey, TokenScope};
 use super::runtime::SinkFailures;
 use super::{Engine, EngineError};
 use crate::error::Failure;
