@@ -21,18 +21,10 @@ use std::time::Duration;
 use lakepass_devstack::{ClientConfigOptions, Devstack, DevstackOptions};
 use lakepass_wire::http::RetryPolicy;
 
-/// Whether a test may pass without testing, because `reason` (a missing tmpfs, keyring, route
-/// or peer) stops it here. The one place that decides: under CI (`CI` set to anything but
-/// empty, `0` or `false`) nothing may skip, so this panics with the reason; elsewhere it prints
-/// "skipped: reason" past the test harness's capture and returns true. Callers
-/// `return` when it says yes, so a skip is never silent and never happens in CI.
-pub fn may_skip(reason: &str) -> bool {
-    use std::io::Write as _;
-    let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"));
-    assert!(!ci, "{reason} (CI is set: nothing may skip, so this is a failure)");
-    let _ = writeln!(std::io::stderr(), "skipped: {reason}");
-    true
-}
+/// Whether a test may pass without testing: the e2e tests' one rule (`lakepass_tests::may_skip`:
+/// under CI, `CI` set to anything but empty, `0` or `false`, nothing may skip), so the two
+/// suites cannot drift apart again.
+pub use lakepass_tests::may_skip;
 
 /// The email the devstack approves sign-ins as, unless a test says otherwise.
 pub const USER: &str = "ada@example.com";
