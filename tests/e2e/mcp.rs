@@ -347,17 +347,14 @@ async fn with_the_daemon_running_the_headers_helper_answers_from_its_memory_with
     // Without the vault, only the daemon can answer: the same sql token, not the own one.
     let away = home.vault_path().with_extension("away");
     std::fs::rename(home.vault_path(), &away).unwrap();
-    let started = std::time::Instant::now();
     for _ in 0..5 {
         assert_eq!(scoped(&home, "sql").await, first, "the daemon's sql token");
     }
-    let each = started.elapsed() / 5;
     let own = home.run(&["token", "--raw", "-w", "dev"]).await.success().stdout.trim().to_string();
     assert_ne!(own, first, "the plain request still gets the workspace's own token");
     std::fs::rename(&away, home.vault_path()).unwrap();
     assert_eq!(ds.stats().workspaces["dev"].exchanges_ok, exchanges, "no new exchange");
-    eprintln!("token --scope sql --headers-json through the daemon: {each:?} per run");
-    assert!(each < Duration::from_secs(1));
+    // How fast it answers is a benchmark's business (bench/), not this test's.
     daemon.sigterm();
     daemon.wait(Duration::from_secs(20)).await.success();
 }
