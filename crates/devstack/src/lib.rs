@@ -101,6 +101,13 @@ pub struct DevstackOptions {
     /// Whether the workspaces have AI Gateway (`/ai-gateway/anthropic`). Without it, as on
     /// older workspaces, only `/serving-endpoints/anthropic` answers.
     pub ai_gateway: bool,
+    /// Each workspace and the account console on its own loopback address at port 443
+    /// (`https://127.<r>.<r>.2` for `dev`, `.3` for `prod`, `.4` for the accounts, then the
+    /// extra workspaces; `<r>` random per devstack, so parallel ones do not collide), as real
+    /// workspace URLs have no port. Some clients drop a URL's port (the JavaScript SDK keeps
+    /// only the host name), and only this lets them reach a workspace. Needs `tls` (a
+    /// workspace URL is https) and the right to bind port 443 (root, or CAP_NET_BIND_SERVICE).
+    pub port_443: bool,
 }
 
 /// The Claude models a devstack serves unless told otherwise ([`DevstackOptions::claude_models`]).
@@ -126,6 +133,7 @@ impl Default for DevstackOptions {
             tls: false,
             claude_models: DEFAULT_CLAUDE_MODELS.iter().map(|m| m.to_string()).collect(),
             ai_gateway: true,
+            port_443: false,
         }
     }
 }
@@ -276,25 +284,60 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         }
         Ok(addr)
     };
+    anyhow::ensure!(
+        !opts.port_443 || opts.tls,
+        "workspaces on port 443 are served over TLS only: set tls too"
+    );
+    anyhow::ensure!(
+        opts.extra_workspaces <= 250 || !opts.port_443,
+        "at most 250 extra workspaces on port 443"
+    );
+    // With `port_443`, host `k` of a random 127.<a>.<b>.0/24 at port 443; else `port(offset)`.
+    let net = opts.port_443.then(|| {
+        let r = keys::random_bytes(2);
+        [r[0].max(1), r[1]]
+    });
+    let own = |k: usize, offset: u16| -> anyhow::Result<SocketAddr> {
+        match net {
+            Some([a, b]) => Ok(SocketAddr::from(([127, a, b, u8::try_from(k)?], 443))),
+            None => port(offset),
+        }
+    };
     let idp_listener = server::bind(port(0)?).await?;
-    let dev_listener = server::bind(port(1)?).await?;
-    let prod_listener = server::bind(port(2)?).await?;
-    let accounts_listener = server::bind(port(3)?).await?;
+    let dev_listener = server::bind(own(2, 1)?).await?;
+    let prod_listener = server::bind(own(3, 2)?).await?;
+    let accounts_listener = server::bind(own(4, 3)?).await?;
+    let mut extra_listeners = Vec::with_capacity(opts.extra_workspaces);
+    for i in 0..opts.extra_workspaces {
+        let addr = match net {
+            Some(_) => own(5 + i, 0)?,
+            None => SocketAddr::new(opts.addr.ip(), 0),
+        };
+        extra_listeners.push(server::bind(addr).await?);
+    }
     let tls = if opts.tls {
-        Some(tokio::task::spawn_blocking(tls::Tls::generate).await.context("CA generation panicked")??)
+        let mut ips: Vec<std::net::IpAddr> = Vec::new();
+        for l in [&dev_listener, &prod_listener, &accounts_listener].into_iter().chain(&extra_listeners) {
+            ips.push(l.local_addr()?.ip());
+        }
+        Some(
+            tokio::task::spawn_blocking(move || tls::Tls::generate(&ips))
+                .await
+                .context("CA generation panicked")??,
+        )
     } else {
         None
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
+    // A URL at https' own port names no port, as a real workspace URL does.
     let base = |l: &tokio::net::TcpListener| -> anyhow::Result<String> {
-        Ok(format!("{scheme}://{}", l.local_addr()?))
+        let addr = l.local_addr()?;
+        Ok(if scheme == "https" && addr.port() == 443 {
+            format!("https://{}", addr.ip())
+        } else {
+            format!("{scheme}://{addr}")
+        })
     };
-    let mut extra_listeners = Vec::with_capacity(opts.extra_workspaces);
-    for _ in 0..opts.extra_workspaces {
-        let mut addr = opts.addr;
-        addr.set_port(0);
-        extra_listeners.push(server::bind(addr).await?);
-    }
     let issuer = base(&idp_listener)?;
     let workspaces = vec![
         WorkspaceInfo { name: "dev".into(), host: base(&dev_listener)?, workspace_id: 7_000_000_000_000_001 },
