@@ -14,6 +14,7 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::secret::Secret;
+use crate::text::{server_text, server_text_capped};
 use crate::tls::Trust;
 
 /// Largest response body we read: token endpoints answer a few KiB.
@@ -79,20 +80,17 @@ impl Response {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, HttpError> {
         serde_json::from_slice(&self.body).map_err(|e| HttpError::Decode {
             status: self.status.as_u16(),
-            message: e.to_string(),
+            // serde quotes what it did not expect (an unknown variant) as the server wrote it.
+            message: server_text(&e.to_string()),
             body: self.body_excerpt(),
         })
     }
 
-    /// The first 200 characters of the body, for error messages about non-JSON replies.
+    /// The first 200 characters of the body, for error messages about non-JSON replies, with
+    /// control characters made visible ([`server_text`]).
     /// Only call this for error bodies: success bodies carry tokens.
     pub fn body_excerpt(&self) -> String {
-        let text = String::from_utf8_lossy(&self.body);
-        let mut s: String = text.chars().take(200).collect();
-        if text.chars().count() > 200 {
-            s.push('…');
-        }
-        s
+        server_text_capped(&String::from_utf8_lossy(&self.body), 200)
     }
 
     /// True for 2xx.
@@ -349,7 +347,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         s.push_str(&inner.to_string());
         src = inner.source();
     }
-    s
+    server_text(&s)
 }
 
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into UNIX seconds.
@@ -499,7 +497,7 @@ impl serde::Serialize for OAuthErrorCode {
 impl<'de> serde::Deserialize<'de> for OAuthErrorCode {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Ok(OAuthErrorCode::from(s.as_ref()))
+        Ok(OAuthErrorCode::from(server_text(&s).as_str()))
     }
 }
 
@@ -508,9 +506,15 @@ impl<'de> serde::Deserialize<'de> for OAuthErrorCode {
 pub struct OAuthError {
     /// `invalid_grant`, `invalid_client`, `invalid_request`, …
     pub error: OAuthErrorCode,
-    /// The server's human-readable explanation, if any.
-    #[serde(default)]
+    /// The server's human-readable explanation, if any, made safe to print ([`server_text`]).
+    #[serde(default, deserialize_with = "description")]
     pub error_description: Option<String>,
+}
+
+/// An `error_description` as [`server_text`] leaves it.
+fn description<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    use serde::Deserialize as _;
+    Ok(Option::<std::borrow::Cow<'de, str>>::deserialize(d)?.map(|s| server_text(&s)))
 }
 
 impl OAuthError {

@@ -287,7 +287,7 @@ fn issuer_name(cert: &[u8]) -> Option<String> {
             _ => "",
         };
         if !label.is_empty() {
-            parts.push(format!("{label}={}", String::from_utf8_lossy(value)));
+            parts.push(format!("{label}={}", crate::text::server_text(&String::from_utf8_lossy(value))));
         }
         name = next;
     }

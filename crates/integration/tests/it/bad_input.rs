@@ -613,6 +613,20 @@ pub(crate) mod metadata_requests {
             .map(|w| w.name.clone())
     }
 
+    /// The SDK's request with a second `X-Databricks-Host` appended after the right one.
+    fn ask_with_two_databricks_hosts(second: &'static str) -> Result<String, Refusal> {
+        let mut h = HeaderMap::new();
+        for (k, v) in
+            [("host", "127.0.0.1:8731"), (VERSION_HEADER, "1"), (HOST_HEADER, "https://dev.example")]
+        {
+            h.insert(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_static(v));
+        }
+        h.append(HOST_HEADER, HeaderValue::from_static(second));
+        let secrets = vec![("dev".to_string(), secret())];
+        serve::authorize(&Method::GET, &dev_path().parse().unwrap(), &h, &secrets, &workspaces())
+            .map(|w| w.name.clone())
+    }
+
     /// `dev`'s metadata path, with its secret.
     pub(crate) fn dev_path() -> String {
         format!("/dev/{}", secret().secret())
@@ -641,5 +655,27 @@ pub(crate) mod metadata_requests {
         a_hostile_databricks_host => refused(ask(Method::GET, &dev_path(), &[(HOST_HEADER, Some("https://evil.com@dev.example"))])), "missing_databricks_host";
         an_absolute_form_target => refused(ask(Method::GET, &format!("http://127.0.0.1:8731{}", dev_path()), &[])), "absolute_target";
         a_second_host_header_after_a_loopback_one => refused(ask_with_two_hosts("evil.com")), "duplicate_host";
+        a_second_databricks_host_header_after_the_right_one => refused(ask_with_two_databricks_hosts("https://prod.example")), "duplicate_databricks_host";
+    }
+}
+
+mod ipc_requests {
+    //! Request lines on the engine socket: the engine parses exactly these with
+    //! [`Request::parse`], and anything but a request is an error answer, never a token.
+    use lakepass_engine::ipc::Request;
+
+    const WS: &str = r#""workspace":"dev","host":"https://dev.example""#;
+
+    fn parse(line: &str) -> Result<Request, lakepass_engine::ipc::BadRequest> {
+        Request::parse(line)
+    }
+
+    cases! {
+        a_scoped_request_for_all_apis_is_not_read_as_a_token_request => parse(&format!(r#"{{"request":"scoped_token",{WS},"scope":"all-apis"}}"#)), "unknown variant `all-apis`";
+        an_unknown_request_with_a_token_requests_fields => parse(&format!(r#"{{"request":"broad_token",{WS}}}"#)), "unknown variant `broad_token`";
+        a_token_request_with_an_extra_field => parse(&format!(r#"{{"request":"token",{WS},"scope":"sql"}}"#)), "unknown field `scope`";
+        an_untagged_token_request_with_an_extra_field => parse(&format!(r#"{{{WS},"scope":"all-apis"}}"#)), "unknown field `scope`";
+        a_request_tag_that_is_not_a_string => parse(&format!(r#"{{"request":7,{WS}}}"#)), "not a request line";
+        a_request_line_that_is_not_json => parse("workspace=dev"), "not JSON";
     }
 }

@@ -129,3 +129,56 @@ async fn a_discovery_document_naming_a_plain_http_endpoint_stops_the_sign_in() {
     })
     .await
 }
+
+/// The control characters a hostile `error_description` carried, as raw bytes and as JSON
+/// escapes (a JSON file escapes them, and `lakepass log` prints them back raw).
+fn has_control_text(text: &str) -> bool {
+    text.contains('\u{1b}')
+        || text.contains('\u{7}')
+        || text.contains('\u{202e}')
+        || ["\\u001b", "\\u0007", "\\u202e"].iter().any(|e| text.to_lowercase().contains(e))
+}
+
+/// A workspace (and then the IdP) answers with an `error_description` full of terminal escapes:
+/// `ESC[2J` (clear the screen), an OSC 8 hyperlink whose text hides its target, and a bidi
+/// override. The error, the status, `audit.jsonl` and `state.json` carry the text with every
+/// control character made visible, never the escapes themselves.
+#[tokio::test]
+async fn escape_sequences_in_a_servers_error_text_never_reach_the_terminal_or_the_files() {
+    within(CASE_TIMEOUT, async {
+        let f = fixture().await;
+        let e = f.engine().await;
+        f.sign_in(&e).await;
+        let hostile = serde_json::json!({
+            "error": "invalid_request\u{1b}[31m",
+            "error_description":
+                "\u{1b}[2Jcall \u{1b}]8;;https://evil.example\u{7}your admin\u{1b}]8;;\u{7} \u{202e}gnp.exe",
+        })
+        .to_string();
+        f.faults().add(
+            FaultRule::new(Target::WorkspaceToken, body(400, hostile.clone(), None))
+                .on_workspace("dev")
+                .times(1),
+        );
+        let err = e.refresh_workspace(&ws(&e, "dev"), true).await.unwrap_err();
+        let shown = err.to_string();
+        assert!(!has_control_text(&shown), "{shown:?}");
+        assert!(shown.contains("\\u{1b}[2Jcall"), "the text is kept, made visible: {shown}");
+        let dev = status(&e, "dev");
+        assert!(!has_control_text(dev.error_message().unwrap()), "{dev:?}");
+
+        // The IdP's refresh grant, the other door for server text.
+        f.faults().add(FaultRule::new(Target::IdpToken, body(400, hostile, None)).times(1));
+        f.sleep_laptop(2 * 3600);
+        let err = e.refresh_workspace(&ws(&e, "prod"), true).await.unwrap_err();
+        assert!(!has_control_text(&err.to_string()), "{err}");
+
+        let audit = std::fs::read_to_string(f.paths.data_dir.join("audit.jsonl")).unwrap();
+        assert!(audit.contains("\\\\u{1b}[2Jcall"), "the audit log has the failure: {audit}");
+        assert!(!has_control_text(&audit), "{audit}");
+        let state = std::fs::read_to_string(f.paths.state_file()).unwrap();
+        assert!(state.contains("2Jcall"), "state.json has the failure: {state}");
+        assert!(!has_control_text(&state), "{state}");
+    })
+    .await
+}
