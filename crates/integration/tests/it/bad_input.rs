@@ -679,3 +679,38 @@ mod ipc_requests {
         a_request_line_that_is_not_json => parse("workspace=dev"), "not JSON";
     }
 }
+
+mod ca_files {
+    //! `ca_file`s that are not CA files: a team file can set one, and every command reads it.
+    //! Refused unread, with an error naming the file (`ca_file = "/dev/zero"` once made every
+    //! command grow to a gigabyte and abort).
+    use std::path::PathBuf;
+
+    use lakepass_wire::tls::Trust;
+
+    fn check(path: PathBuf) -> Result<(), String> {
+        Trust::with_ca_files([path.clone()]).check().map_err(|e| {
+            let message = e.to_string();
+            assert!(message.contains(&path.display().to_string()), "names the file: {message}");
+            message
+        })
+    }
+
+    fn two_mib_file() -> PathBuf {
+        let path = tempfile::tempdir().unwrap().keep().join("huge.pem");
+        std::fs::write(&path, vec![b'A'; 2 * 1024 * 1024]).unwrap();
+        path
+    }
+
+    fn launch_with(ca: PathBuf) -> std::io::Result<lakepass_launch::CaFiles> {
+        let data = tempfile::tempdir().unwrap().keep();
+        lakepass_launch::write_ca_files(&data, "dev", &[ca])
+    }
+
+    cases! {
+        dev_zero_as_ca_file => check(PathBuf::from("/dev/zero")), "not a regular file";
+        a_folder_as_ca_file => check(tempfile::tempdir().unwrap().keep()), "not a regular file";
+        a_two_mib_ca_file => check(two_mib_file()), "larger than 1 MiB";
+        dev_zero_as_ca_file_for_a_launched_tool => launch_with(PathBuf::from("/dev/zero")), "not a regular file";
+    }
+}

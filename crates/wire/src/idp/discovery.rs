@@ -46,6 +46,8 @@ pub async fn discover(http: &Http, issuer: &str) -> Result<Discovery, IdpError> 
             message: format!("the discovery document names an unsafe endpoint: {message}"),
         })?;
     }
+    // A `ca_file` of this IdP vouches for the endpoints its issuer names.
+    http.trust_like(issuer, &[&d.authorization_endpoint, &d.token_endpoint, &d.jwks_uri]);
     Ok(d)
 }
 
