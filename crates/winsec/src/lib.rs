@@ -172,3 +172,23 @@ unsafe fn from_wide(p: *const u16) -> String {
     // SAFETY: `len` elements were just read.
     String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(p, len) })
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::net::windows::named_pipe::ClientOptions;
+
+    use super::*;
+
+    /// Runs on Windows only (not yet in any CI): the pipe is made, a second first instance of
+    /// its name is refused, and its server is found to run as this user.
+    #[tokio::test]
+    async fn an_owner_only_pipe_is_served_by_this_user_and_its_name_is_not_shared() {
+        let name = format!(r"\\.\pipe\lakepass-winsec-test-{}", std::process::id());
+        let mut first = ServerOptions::new();
+        first.first_pipe_instance(true);
+        let _server = create_owner_only(&first, &name).expect("the first instance");
+        assert!(create_owner_only(&first, &name).is_err(), "a name already held is not shared");
+        let client = ClientOptions::new().open(&name).expect("the owner opens it");
+        assert!(server_is_same_user(&client).expect("the server's user is known"));
+    }
+}
