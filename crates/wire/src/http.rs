@@ -3,13 +3,15 @@
 //! Requests are plain values ([`FormRequest`]) built by pure functions in `idp` and `exchange`,
 //! so tests can assert the exact form; this module only sends them. Retries cover what is
 //! transient — connection failures, timeouts, 429 and 500/502/503/504 — with exponential backoff
-//! and full jitter, honouring `Retry-After`. One request, retries included, has one deadline
-//! ([`RetryPolicy::deadline`], 30 s): a server that sends headers and then trickles or stalls
-//! its body cannot keep a refresh busy for attempts × the timeout
-//! ([`HttpError::DeadlineExceeded`]); each attempt also ends after
-//! [`RetryPolicy::attempt_timeout`], so a stalled attempt still leaves time to retry. Everything else is returned at once: retrying a 401
+//! and full jitter, honouring `Retry-After`. Everything else is returned at once: retrying a 401
 //! only hides the real problem, and a certificate from an untrusted CA will not become trusted by
-//! asking again ([`HttpError::UntrustedCertificate`]). Trust itself is [`crate::tls::Trust`]. Sleeping uses tokio's clock, so tests can pause and advance it.
+//! asking again ([`HttpError::UntrustedCertificate`]). Trust itself is [`crate::tls::Trust`].
+//! Sleeping uses tokio's clock, so tests can pause and advance it.
+//!
+//! One request, retries included, has one deadline ([`RetryPolicy::deadline`], 30 s): a server
+//! that sends headers and then trickles or stalls its body cannot keep a refresh busy for
+//! attempts × the timeout ([`HttpError::DeadlineExceeded`]); each attempt also ends after
+//! [`RetryPolicy::attempt_timeout`] (20 s), so a stalled attempt still leaves time to retry.
 
 use std::time::Duration;
 

@@ -12,7 +12,7 @@
 //! document names ([`crate::http::Http::trust_like`]), a workspace's for that workspace (and its
 //! `account_host`). Trusting every CA for every host let one workspace's CA (from a team file,
 //! say) intercept the IdP refresh and take the refresh token. One client serves them all: its
-//! verifier ([`ScopedVerifier`]) tries the roots every host trusts, then the CAs scoped to the
+//! verifier (`ScopedVerifier`) tries the roots every host trusts, then the CAs scoped to the
 //! name the server is verified for.
 //!
 //! A CA file is read only when it is a regular file of at most [`MAX_CA_FILE`] bytes: a
