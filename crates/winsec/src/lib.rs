@@ -10,6 +10,15 @@
 //! with `FILE_FLAG_FIRST_PIPE_INSTANCE` by the caller (tokio's `first_pipe_instance`), so a
 //! name another process already holds is an error, never a shared pipe.
 //!
+//! Sources: a pipe created without a security descriptor gets one that grants read access to
+//! Everyone and the anonymous account, and a second server must pass the DACL's
+//! `FILE_CREATE_PIPE_INSTANCE` check
+//! (<https://learn.microsoft.com/en-us/windows/win32/ipc/named-pipe-security-and-access-rights>);
+//! `GetNamedPipeServerProcessId` gives a client the server's process
+//! (<https://learn.microsoft.com/en-us/windows/win32/api/winbase/nf-winbase-getnamedpipeserverprocessid>);
+//! SDDL `D:P(A;;GA;;;<SID>)` is a protected DACL with one allow entry, generic all, for that SID
+//! (<https://learn.microsoft.com/en-us/windows/win32/secauthz/security-descriptor-string-format>).
+//!
 //! Windows only; on other systems the crate is empty. Not yet exercised on Windows: it is
 //! compile-checked for `x86_64-pc-windows-gnu`.
 //!
