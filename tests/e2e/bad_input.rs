@@ -215,3 +215,42 @@ async fn the_browser_gets_a_one_time_link_without_the_sign_in_secrets() {
     assert!(out.stderr.contains("opened twice"), "{out:?}");
     assert_eq!(ds.stats().idp.authorization_code_grants, 0, "no code was redeemed");
 }
+
+/// A workspace answers the exchange with an `error_description` of terminal escapes (`ESC[2J`
+/// clears the screen, an OSC 8 link hides its target, U+202E reverses text). What `refresh`,
+/// `status` and `log` print, and `audit.jsonl` and `state.json`, carry the text made visible,
+/// never an escape (the review saw them printed raw).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escape_sequences_from_a_server_never_reach_the_terminal_or_the_files() {
+    use lakepass_devstack::{FaultKind, FaultRule, Target};
+    let ds = start_devstack(HOUR).await;
+    let home = TempHome::new();
+    home.write_devstack_config(&ds);
+    home.login(&[]).await;
+    let body = serde_json::json!({
+        "error": "invalid_request",
+        "error_description":
+            "\u{1b}[2Jcall \u{1b}]8;;https://evil.example\u{7}your admin\u{1b}]8;;\u{7} \u{202e}gnp.exe",
+    })
+    .to_string();
+    let fault = FaultKind::Body { code: 400, body, content_type: None };
+    ds.faults().add(FaultRule::new(Target::WorkspaceToken, fault).on_workspace("dev"));
+    let raw = |text: &str| text.contains('\u{1b}') || text.contains('\u{7}') || text.contains('\u{202e}');
+    let refresh = home.run(&["refresh", "-w", "dev"]).await;
+    assert_ne!(refresh.code, Some(0), "{refresh:?}");
+    assert!(refresh.stderr.contains("\\u{1b}[2Jcall"), "the text is kept, made visible: {refresh:?}");
+    for out in [
+        refresh,
+        home.run(&["status"]).await,
+        home.run(&["log"]).await,
+        home.run(&["status", "--json"]).await,
+    ] {
+        assert!(!raw(&out.stdout) && !raw(&out.stderr), "{out:?}");
+    }
+    for file in ["audit.jsonl", "state.json"] {
+        let text = std::fs::read_to_string(home.data_dir().join(file)).unwrap();
+        assert!(text.contains("2Jcall"), "{file} has the failure: {text}");
+        let escaped = ["\\u001b", "\\u0007", "\\u202e"].iter().any(|e| text.to_lowercase().contains(e));
+        assert!(!raw(&text) && !escaped, "{file}: {text}");
+    }
+}

@@ -171,8 +171,8 @@ fn probe_finding(status: u16, error_body: &str) -> McpFinding {
     let message = || {
         serde_json::from_str::<serde_json::Value>(error_body)
             .ok()
-            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(String::from))
-            .unwrap_or_else(|| error_body.to_string())
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(lakepass_wire::text::server_text))
+            .unwrap_or_else(|| lakepass_wire::text::server_text(error_body))
     };
     match status {
         200..=299 => McpFinding::Ok,

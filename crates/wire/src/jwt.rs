@@ -14,6 +14,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 use crate::clock::UnixTime;
+use crate::text::server_text;
 
 /// The longest JWT we look at. Real id_tokens are 1–4 KiB.
 pub(crate) const MAX_JWT_LEN: usize = 16 * 1024;
@@ -164,7 +165,7 @@ pub fn verify(token: &str, jwks: &JwkSet, want: &Expectations<'_>) -> Result<Unv
     let alg = match jwt.alg() {
         Some("RS256") => Algorithm::RS256,
         Some("ES256") => Algorithm::ES256,
-        other => return Err(JwtError::Algorithm(other.unwrap_or("(missing)").to_string())),
+        other => return Err(JwtError::Algorithm(server_text(other.unwrap_or("(missing)")))),
     };
     let kid = jwt.kid().unwrap_or("");
     let jwk = if kid.is_empty() {
@@ -173,7 +174,7 @@ pub fn verify(token: &str, jwks: &JwkSet, want: &Expectations<'_>) -> Result<Unv
     } else {
         jwks.find(kid)
     }
-    .ok_or_else(|| JwtError::UnknownKey(if kid.is_empty() { "(none)".into() } else { kid.into() }))?;
+    .ok_or_else(|| JwtError::UnknownKey(if kid.is_empty() { "(none)".into() } else { server_text(kid) }))?;
     let key = DecodingKey::from_jwk(jwk).map_err(|_| JwtError::Signature)?;
     let mut validation = Validation::new(alg);
     // Claims are checked below against the injected clock and with our own error messages.
@@ -185,11 +186,14 @@ pub fn verify(token: &str, jwks: &JwkSet, want: &Expectations<'_>) -> Result<Unv
 
     let iss = jwt.str_claim("iss").ok_or(JwtError::MissingClaim("iss"))?;
     if iss != want.issuer {
-        return Err(JwtError::Issuer { expected: want.issuer.into(), found: iss.into() });
+        return Err(JwtError::Issuer { expected: want.issuer.into(), found: server_text(iss) });
     }
     let auds = jwt.audiences();
     if !auds.iter().any(|a| a == want.audience) {
-        return Err(JwtError::Audience { expected: want.audience.into(), found: format!("{auds:?}") });
+        return Err(JwtError::Audience {
+            expected: want.audience.into(),
+            found: server_text(&format!("{auds:?}")),
+        });
     }
     if let Some(nonce) = want.nonce
         && jwt.str_claim("nonce") != Some(nonce)

@@ -21,7 +21,12 @@
 //!   cannot answer for a same-named workspace elsewhere); the reply is the token and its expiry,
 //!   or an error `kind` the CLI maps to its exit codes. A client that finds no server (no socket,
 //!   connection refused, no answer in [`CONNECT_TIMEOUT`]) falls back to refreshing itself under
-//!   the per-workspace lock. Untagged token lines (the first protocol) are still understood.
+//!   the per-workspace lock. Untagged token lines (the first protocol: exactly `workspace` and
+//!   `host`) are still understood.
+//! - Requests are parsed strictly: an unknown `request`, a field a request does not have or a
+//!   scope that is not one of [`McpScope`] is an error answer ([`BadRequest`]), never a token.
+//!   (A lenient parse once read `{"request":"scoped_token",…,"scope":"all-apis"}` as an
+//!   untagged token request and answered with the workspace's broad token.)
 //! - A [`ScopedTokenRequest`] also names one managed-MCP [`McpScope`]: the reply is that
 //!   workspace's token carrying only that scope, and says so (`scope`), so a client that asked
 //!   for a scope refuses an answer without it (an older engine would read the line as a plain
@@ -99,6 +104,7 @@ pub(crate) fn socket_path_in(
 
 /// What the CLI asks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// The workspace's name in the config.
     pub workspace: String,
@@ -108,6 +114,7 @@ pub struct TokenRequest {
 
 /// A token for a workspace carrying only one managed-MCP scope (`lakepass token --scope`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScopedTokenRequest {
     /// The workspace's name in the config.
     pub workspace: String,
@@ -119,6 +126,7 @@ pub struct ScopedTokenRequest {
 
 /// Sign out of an IdP: what `lakepass logout` asks the running engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignOutRequest {
     /// The IdP's name in the config.
     pub idp: String,
@@ -138,12 +146,25 @@ pub enum Request {
     ScopedToken(ScopedTokenRequest),
 }
 
+/// A request line that is not a request: answered with an error, never with a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the request is not a request line: {0}")]
+pub struct BadRequest(String);
+
 impl Request {
-    /// Parses a request line: tagged, or an untagged token request (the first protocol).
-    pub fn parse(line: &str) -> Option<Request> {
-        serde_json::from_str::<Request>(line)
-            .ok()
-            .or_else(|| serde_json::from_str::<TokenRequest>(line).ok().map(Request::Token))
+    /// Parses a request line strictly: tagged, with no field its request does not have, or an
+    /// untagged token request of the first protocol (exactly `workspace` and `host`). A line
+    /// with a `request` tag is only ever read as that request.
+    pub fn parse(line: &str) -> Result<Request, BadRequest> {
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| BadRequest(format!("not JSON ({e})")))?;
+        let tagged = value.get("request").is_some();
+        let parsed = if tagged {
+            serde_json::from_value::<Request>(value)
+        } else {
+            serde_json::from_value::<TokenRequest>(value).map(Request::Token)
+        };
+        parsed.map_err(|e| BadRequest(e.to_string()))
     }
 }
 
@@ -270,10 +291,10 @@ impl LineHandler for EngineLines {
     async fn handle(&self, line: String, mut conn: Connection) -> std::io::Result<()> {
         let engine = &self.0;
         let reply = match Request::parse(line.trim_end()) {
-            Some(Request::Token(req)) => answer(engine, &req).await,
-            Some(Request::SignOut(req)) => sign_out_answer(engine, &req).await,
-            Some(Request::ScopedToken(req)) => scoped_answer(engine, &req).await,
-            None => error_reply(ErrorKind::BadRequest, "the request is not a request line"),
+            Ok(Request::Token(req)) => answer(engine, &req).await,
+            Ok(Request::SignOut(req)) => sign_out_answer(engine, &req).await,
+            Ok(Request::ScopedToken(req)) => scoped_answer(engine, &req).await,
+            Err(bad) => error_reply(ErrorKind::BadRequest, &bad.to_string()),
         };
         let mut out = serde_json::to_vec(&reply).expect("reply serializes");
         out.push(b'\n');
@@ -445,15 +466,15 @@ mod tests {
     fn requests_are_tagged_and_old_token_lines_still_parse() {
         let token = TokenRequest { workspace: "dev".into(), host: "https://a.example".into() };
         let old = serde_json::to_string(&token).unwrap();
-        assert_eq!(Request::parse(&old), Some(Request::Token(token.clone())));
+        assert_eq!(Request::parse(&old), Ok(Request::Token(token.clone())));
         let tagged = serde_json::to_string(&Request::Token(token.clone())).unwrap();
         assert!(tagged.contains(r#""request":"token""#), "{tagged}");
-        assert_eq!(Request::parse(&tagged), Some(Request::Token(token)));
+        assert_eq!(Request::parse(&tagged), Ok(Request::Token(token)));
         let out = Request::SignOut(SignOutRequest { idp: "corp".into(), issuer: "https://i".into() });
         let line = serde_json::to_string(&out).unwrap();
         assert!(line.contains(r#""request":"sign_out""#), "{line}");
-        assert_eq!(Request::parse(&line), Some(out));
-        assert_eq!(Request::parse(r#"{"request":"dance"}"#), None);
+        assert_eq!(Request::parse(&line), Ok(out));
+        assert!(Request::parse(r#"{"request":"dance"}"#).is_err());
         let scoped = Request::ScopedToken(ScopedTokenRequest {
             workspace: "dev".into(),
             host: "https://a.example".into(),
@@ -461,7 +482,7 @@ mod tests {
         });
         let line = serde_json::to_string(&scoped).unwrap();
         assert!(line.contains(r#""request":"scoped_token""#) && line.contains(r#""scope":"sql""#), "{line}");
-        assert_eq!(Request::parse(&line), Some(scoped));
+        assert_eq!(Request::parse(&line), Ok(scoped));
         let r: Reply = serde_json::from_str(r#"{"status":"signed_out","removed":["dev"]}"#).unwrap();
         assert!(matches!(r, Reply::SignedOut { removed } if removed == ["dev"]));
     }

@@ -613,6 +613,20 @@ pub(crate) mod metadata_requests {
             .map(|w| w.name.clone())
     }
 
+    /// The SDK's request with a second `X-Databricks-Host` appended after the right one.
+    fn ask_with_two_databricks_hosts(second: &'static str) -> Result<String, Refusal> {
+        let mut h = HeaderMap::new();
+        for (k, v) in
+            [("host", "127.0.0.1:8731"), (VERSION_HEADER, "1"), (HOST_HEADER, "https://dev.example")]
+        {
+            h.insert(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_static(v));
+        }
+        h.append(HOST_HEADER, HeaderValue::from_static(second));
+        let secrets = vec![("dev".to_string(), secret())];
+        serve::authorize(&Method::GET, &dev_path().parse().unwrap(), &h, &secrets, &workspaces())
+            .map(|w| w.name.clone())
+    }
+
     /// `dev`'s metadata path, with its secret.
     pub(crate) fn dev_path() -> String {
         format!("/dev/{}", secret().secret())
@@ -641,5 +655,62 @@ pub(crate) mod metadata_requests {
         a_hostile_databricks_host => refused(ask(Method::GET, &dev_path(), &[(HOST_HEADER, Some("https://evil.com@dev.example"))])), "missing_databricks_host";
         an_absolute_form_target => refused(ask(Method::GET, &format!("http://127.0.0.1:8731{}", dev_path()), &[])), "absolute_target";
         a_second_host_header_after_a_loopback_one => refused(ask_with_two_hosts("evil.com")), "duplicate_host";
+        a_second_databricks_host_header_after_the_right_one => refused(ask_with_two_databricks_hosts("https://prod.example")), "duplicate_databricks_host";
+    }
+}
+
+mod ipc_requests {
+    //! Request lines on the engine socket: the engine parses exactly these with
+    //! [`Request::parse`], and anything but a request is an error answer, never a token.
+    use lakepass_engine::ipc::Request;
+
+    const WS: &str = r#""workspace":"dev","host":"https://dev.example""#;
+
+    fn parse(line: &str) -> Result<Request, lakepass_engine::ipc::BadRequest> {
+        Request::parse(line)
+    }
+
+    cases! {
+        a_scoped_request_for_all_apis_is_not_read_as_a_token_request => parse(&format!(r#"{{"request":"scoped_token",{WS},"scope":"all-apis"}}"#)), "unknown variant `all-apis`";
+        an_unknown_request_with_a_token_requests_fields => parse(&format!(r#"{{"request":"broad_token",{WS}}}"#)), "unknown variant `broad_token`";
+        a_token_request_with_an_extra_field => parse(&format!(r#"{{"request":"token",{WS},"scope":"sql"}}"#)), "unknown field `scope`";
+        an_untagged_token_request_with_an_extra_field => parse(&format!(r#"{{{WS},"scope":"all-apis"}}"#)), "unknown field `scope`";
+        a_request_tag_that_is_not_a_string => parse(&format!(r#"{{"request":7,{WS}}}"#)), "not a request line";
+        a_request_line_that_is_not_json => parse("workspace=dev"), "not JSON";
+    }
+}
+
+mod ca_files {
+    //! `ca_file`s that are not CA files: a team file can set one, and every command reads it.
+    //! Refused unread, with an error naming the file (`ca_file = "/dev/zero"` once made every
+    //! command grow to a gigabyte and abort).
+    use std::path::PathBuf;
+
+    use lakepass_wire::tls::Trust;
+
+    fn check(path: PathBuf) -> Result<(), String> {
+        Trust::with_ca_files([path.clone()]).check().map_err(|e| {
+            let message = e.to_string();
+            assert!(message.contains(&path.display().to_string()), "names the file: {message}");
+            message
+        })
+    }
+
+    fn two_mib_file() -> PathBuf {
+        let path = tempfile::tempdir().unwrap().keep().join("huge.pem");
+        std::fs::write(&path, vec![b'A'; 2 * 1024 * 1024]).unwrap();
+        path
+    }
+
+    fn launch_with(ca: PathBuf) -> std::io::Result<lakepass_launch::CaFiles> {
+        let data = tempfile::tempdir().unwrap().keep();
+        lakepass_launch::write_ca_files(&data, "dev", &[ca])
+    }
+
+    cases! {
+        dev_zero_as_ca_file => check(PathBuf::from("/dev/zero")), "not a regular file";
+        a_folder_as_ca_file => check(tempfile::tempdir().unwrap().keep()), "not a regular file";
+        a_two_mib_ca_file => check(two_mib_file()), "larger than 1 MiB";
+        dev_zero_as_ca_file_for_a_launched_tool => launch_with(PathBuf::from("/dev/zero")), "not a regular file";
     }
 }

@@ -30,8 +30,12 @@ pub use lakepass_tests::may_skip;
 pub const USER: &str = "ada@example.com";
 
 /// 4 attempts, 50 ms doubling, Retry-After capped at 2 s: retries fast enough for tests.
-pub const RETRY_4_FAST: RetryPolicy =
-    RetryPolicy { max_attempts: 4, base_delay: Duration::from_millis(50), max_delay: Duration::from_secs(2) };
+pub const RETRY_4_FAST: RetryPolicy = RetryPolicy {
+    max_attempts: 4,
+    base_delay: Duration::from_millis(50),
+    max_delay: Duration::from_secs(2),
+    ..RetryPolicy::DEFAULT
+};
 
 /// A devstack on its own, for tests that set it up (policies, roles) before writing homes:
 /// auto-approving `auto_approve`, or showing its login page when `None`.
@@ -60,6 +64,7 @@ pub fn home(ds: &Arc<Devstack>, extra: &str) -> Fixture {
                 max_attempts: 2,
                 base_delay: Duration::from_millis(20),
                 max_delay: Duration::from_millis(200),
+                ..RetryPolicy::DEFAULT
             }),
             ..Setup::default()
         },
