@@ -362,8 +362,9 @@ impl Host {
         }
     }
 
-    /// The browser sign-in for `idp`; returns when it is done (or timed out).
-    pub async fn sign_in(&self, idp: &str) -> Result<(), AppError> {
+    /// The browser sign-in for `idp`; returns when it is done (or timed out), with who signed in
+    /// (from the verified id_token: email, else preferred_username, else sub).
+    pub async fn sign_in(&self, idp: &str) -> Result<String, AppError> {
         let engine = self.require_engine()?;
         if !self.lock().signing_in.insert(idp.to_string()) {
             return Err(AppError::new(
@@ -403,12 +404,13 @@ impl Host {
                 }
                 self.lock().sessions.insert(idp.to_string(), true);
                 self.sync(&engine);
-                self.log(Level::Info, None, format!("Signed in to {idp} as {}", session.who()));
+                let who = session.who().to_string();
+                self.log(Level::Info, None, format!("Signed in to {idp} as {who}"));
                 for (ws, e) in &failures {
                     self.log(Level::Warn, Some(ws), format!("Exchange failed after sign-in: {e}"));
                 }
                 self.publish();
-                Ok(())
+                Ok(who)
             }
             Err(e) => {
                 self.log(Level::Warn, None, format!("Sign-in to {idp} failed: {e}"));
