@@ -1,8 +1,9 @@
 //! Control endpoints on the IdP listener, so tests running in another process (the `lakepass`
 //! binary's end-to-end tests, scripts) can do what in-process tests do with [`crate::Devstack`].
 //!
-//! They bypass faults and the IdP-down switch, and need no authentication: the devstack listens
-//! on loopback and holds nothing but throwaway test identities.
+//! They bypass faults and the IdP-down switch, and need no token: the devstack listens on
+//! loopback and holds nothing but throwaway test identities. They serve only the user who
+//! started the devstack (`owner`): another local user gets a 403.
 //!
 //! - `GET /_devstack/info` → [`crate::DevstackInfo`]
 //! - `GET /_devstack/stats` → [`crate::Stats`]
@@ -38,6 +39,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_devstack/signing", post(signing))
         .route("/_devstack/rotate-key", post(rotate_key))
         .route("/_devstack/federation-policies", post(add_federation_policy))
+        .route_layer(axum::middleware::from_fn(crate::owner::only_this_user))
 }
 
 async fn info(State(shared): State<Arc<Shared>>) -> Response {

@@ -239,10 +239,10 @@ impl Verifier {
         }
 
         let exp = claims.get("exp").and_then(Value::as_i64).ok_or("Token has no expiry")?;
-        if exp + LEEWAY < now {
+        if exp.saturating_add(LEEWAY) < now {
             return Err("Token is expired".into());
         }
-        if claims.get("nbf").and_then(Value::as_i64).is_some_and(|nbf| nbf - LEEWAY > now) {
+        if claims.get("nbf").and_then(Value::as_i64).is_some_and(|nbf| nbf.saturating_sub(LEEWAY) > now) {
             return Err("Token is not yet valid".into());
         }
         let audiences: Vec<&str> = match claims.get("aud") {

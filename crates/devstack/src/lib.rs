@@ -35,6 +35,7 @@ mod idp;
 mod idp_token;
 mod keys;
 mod mcp;
+mod owner;
 mod scim;
 mod server;
 mod serving;

@@ -35,6 +35,11 @@
 //!   another engine owns the socket) tells the running engine, which forgets the session and
 //!   its tokens at once. Without it the engine would keep serving the tokens it holds in memory
 //!   (over this socket and the live token service) until they expire.
+//! - A [`SignedInRequest`] names an IdP and its issuer: `lakepass login` (or the tray) tells the
+//!   running engine that it signed in, and the engine adopts the new tokens at once, so its
+//!   `-live` profiles come back now rather than at its next pass ([`MAX_SLEEP`] later).
+//!
+//! [`MAX_SLEEP`]: crate::engine::MAX_SLEEP
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -134,6 +139,16 @@ pub struct SignOutRequest {
     pub issuer: String,
 }
 
+/// Signed in to an IdP in another process: what `lakepass login` tells the running engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedInRequest {
+    /// The IdP's name in the config.
+    pub idp: String,
+    /// Its issuer as the asking process configured it: the server refuses a mismatch.
+    pub issuer: String,
+}
+
 /// One request line. Serialized with a `request` tag; a line without one is a [`TokenRequest`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
@@ -144,6 +159,8 @@ pub enum Request {
     SignOut(SignOutRequest),
     /// A token for a workspace carrying one managed-MCP scope.
     ScopedToken(ScopedTokenRequest),
+    /// Signed in to an IdP elsewhere: adopt its tokens now.
+    SignedIn(SignedInRequest),
 }
 
 /// A request line that is not a request: answered with an error, never with a token.
@@ -189,6 +206,11 @@ pub enum Reply {
         /// The profiles removed.
         removed: Vec<String>,
     },
+    /// Adopted a sign-in; these workspaces' tokens are served now.
+    SignedIn {
+        /// The workspaces.
+        workspaces: Vec<String>,
+    },
     /// No token: `kind` is stable (`unknown_workspace`, `needs_login`, `network`,
     /// `federation_rejected`, `bad_request`, …), `message` is for people.
     Error {
@@ -209,6 +231,9 @@ impl std::fmt::Debug for Reply {
                 .field("scope", scope)
                 .finish_non_exhaustive(),
             Reply::SignedOut { removed } => f.debug_struct("SignedOut").field("removed", removed).finish(),
+            Reply::SignedIn { workspaces } => {
+                f.debug_struct("SignedIn").field("workspaces", workspaces).finish()
+            }
             Reply::Error { kind, message } => {
                 f.debug_struct("Error").field("kind", kind).field("message", message).finish()
             }
@@ -294,6 +319,7 @@ impl LineHandler for EngineLines {
             Ok(Request::Token(req)) => answer(engine, &req).await,
             Ok(Request::SignOut(req)) => sign_out_answer(engine, &req).await,
             Ok(Request::ScopedToken(req)) => scoped_answer(engine, &req).await,
+            Ok(Request::SignedIn(req)) => signed_in_answer(engine, &req).await,
             Err(bad) => error_reply(ErrorKind::BadRequest, &bad.to_string()),
         };
         let mut out = serde_json::to_vec(&reply).expect("reply serializes");
@@ -341,6 +367,18 @@ pub(crate) async fn sign_out_answer(engine: &Engine, req: &SignOutRequest) -> Re
         Ok(removed) => Reply::SignedOut { removed },
         Err(e) => error_reply(e.kind(), &e.to_string()),
     }
+}
+
+/// Adopts a sign-in made in another process, if the engine runs the same IdP (name and issuer).
+pub(crate) async fn signed_in_answer(engine: &Engine, req: &SignedInRequest) -> Reply {
+    let same = engine.config().idp.get(&req.idp).is_some_and(|i| i.issuer == req.issuer);
+    if !same {
+        return error_reply(
+            ErrorKind::UnknownWorkspace,
+            &format!("the running engine has no identity provider `{}` with that issuer", req.idp),
+        );
+    }
+    Reply::SignedIn { workspaces: engine.adopt_sign_in(&req.idp).await }
 }
 
 fn token_reply(t: &WorkspaceToken, scope: Option<McpScope>) -> Reply {
@@ -395,6 +433,12 @@ pub async fn ask_scoped(path: &Path, req: &ScopedTokenRequest) -> Result<Reply, 
 /// means no engine runs: nothing holds tokens in memory, so there is nobody to tell.
 pub async fn sign_out(path: &Path, req: &SignOutRequest) -> Result<Reply, IpcError> {
     converse(path, &Request::SignOut(req.clone()), CONNECT_TIMEOUT, REPLY_TIMEOUT).await
+}
+
+/// Tells the engine listening at `path` that this process signed in to `req`'s IdP, and waits
+/// until it has adopted the new tokens. [`IpcError::NoServer`]: no engine runs, nobody to tell.
+pub async fn signed_in(path: &Path, req: &SignedInRequest) -> Result<Reply, IpcError> {
+    converse(path, &Request::SignedIn(req.clone()), CONNECT_TIMEOUT, REPLY_TIMEOUT).await
 }
 
 async fn converse(
@@ -483,6 +527,12 @@ mod tests {
         let line = serde_json::to_string(&scoped).unwrap();
         assert!(line.contains(r#""request":"scoped_token""#) && line.contains(r#""scope":"sql""#), "{line}");
         assert_eq!(Request::parse(&line), Ok(scoped));
+        let signed_in = Request::SignedIn(SignedInRequest { idp: "corp".into(), issuer: "https://i".into() });
+        let line = serde_json::to_string(&signed_in).unwrap();
+        assert!(line.contains(r#""request":"signed_in""#), "{line}");
+        assert_eq!(Request::parse(&line), Ok(signed_in));
+        let r: Reply = serde_json::from_str(r#"{"status":"signed_in","workspaces":["dev"]}"#).unwrap();
+        assert!(matches!(r, Reply::SignedIn { workspaces } if workspaces == ["dev"]));
         let r: Reply = serde_json::from_str(r#"{"status":"signed_out","removed":["dev"]}"#).unwrap();
         assert!(matches!(r, Reply::SignedOut { removed } if removed == ["dev"]));
     }

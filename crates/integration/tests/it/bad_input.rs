@@ -288,6 +288,62 @@ mod broken_ini {
     }
 }
 
+/// An id_token whose `exp` is meant to overflow whoever adds to it (issue 23 L3: `i64::MAX`
+/// panicked a debug build, `i64::MIN` too), through the real path: a token endpoint answers the
+/// code grant with a properly signed id_token, and `redeem` checks it.
+mod overflowing_id_token_expiry {
+    use lakepass_wire::http::{FormRequest, Http};
+    use lakepass_wire::idp::{self, Discovery, Grant, IdpClient, IdpError, IdpSession, KeyCache};
+    use serde_json::json;
+
+    use super::jwt_verification::signed;
+
+    async fn redeem_with_exp(exp: i64) -> Result<IdpSession, IdpError> {
+        let (ds, _) = super::stack();
+        let id_token = signed(|c| {
+            c["exp"] = json!(exp);
+            c["nonce"] = json!("n-0123456789");
+        });
+        let body =
+            json!({"access_token": "at", "token_type": "Bearer", "expires_in": 3600, "id_token": id_token});
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let token_endpoint = format!("http://{}/token", listener.local_addr().unwrap());
+        let app = axum::Router::new().fallback(move || {
+            let body = body.to_string();
+            async move { ([("content-type", "application/json")], body) }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let issuer = ds.info().issuer.clone();
+        let d = Discovery {
+            authorization_endpoint: format!("{issuer}/authorize"),
+            jwks_uri: format!("{issuer}/jwks"),
+            token_endpoint,
+            issuer,
+        };
+        let client = IdpClient {
+            client_id: ds.info().client_id.clone(),
+            scopes: vec!["openid".into()],
+            auth_params: Default::default(),
+        };
+        let nonce = lakepass_wire::Secret::new("n-0123456789");
+        let form = FormRequest::post(&d.token_endpoint).field("grant_type", "authorization_code");
+        let now = lakepass_wire::Clock::now(&lakepass_wire::SystemClock);
+        idp::redeem(&Http::new(), &d, &client, form, Grant::code(&nonce), now, &KeyCache::default()).await
+    }
+
+    #[tokio::test]
+    async fn an_id_token_expiring_at_i64_max_is_refused() {
+        let err = redeem_with_exp(i64::MAX).await.expect_err("an exp past the year 9999 is no date");
+        assert!(err.to_string().contains("no valid `exp` claim"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_id_token_expiring_at_i64_min_is_refused() {
+        let err = redeem_with_exp(i64::MIN).await.expect_err("an exp before 1970 is no date");
+        assert!(err.to_string().contains("no valid `exp` claim"), "{err}");
+    }
+}
+
 mod hostile_responses {
     use axum::http::StatusCode;
     use lakepass_wire::http::{FormRequest, Http, OAuthError};
@@ -478,8 +534,9 @@ mod forged_callbacks_live {
             let real = reqwest::get(format!("{uri}?code=real-code&state={state}")).await.unwrap().status();
             (forged, real)
         });
-        let code = lb.wait(&req, &d.issuer, Duration::from_secs(10)).await.unwrap();
-        assert_eq!(code.secret(), "real-code", "the forged code was never taken");
+        let callback = lb.wait(&req, &d.issuer, Duration::from_secs(10)).await.unwrap();
+        assert_eq!(callback.code.secret(), "real-code", "the forged code was never taken");
+        callback.signed_in("Signed in.").await;
         let (forged, real) = browser.await.unwrap();
         assert_eq!(forged, 400, "the forged request's page says sign-in failed");
         assert_eq!(real, 200);
@@ -511,7 +568,9 @@ mod forged_callbacks_live {
                 .unwrap()
                 .status()
         });
-        let code = lb.wait(&req, &d.issuer, Duration::from_secs(20)).await.unwrap();
+        let callback = lb.wait(&req, &d.issuer, Duration::from_secs(20)).await.unwrap();
+        let code = callback.code.clone();
+        callback.signed_in("Signed in.").await;
         assert!(browser.await.unwrap().is_success());
         let http = Http::new();
         let now = lakepass_wire::Clock::now(&lakepass_wire::SystemClock);
