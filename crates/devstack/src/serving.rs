@@ -194,7 +194,7 @@ fn messages(st: &WsState, skew: Skew, headers: &HeaderMap, body: &[u8], gateway:
     // The Messages API requires `max_tokens` (an integer ≥ 1) and `messages` (an array) as
     // well as `model` (Anthropic's "Messages" reference, docs.anthropic.com/en/api/messages:
     // all three are marked required); a request lacking one is refused in the same words.
-    if !request.get("max_tokens").and_then(Value::as_u64).is_some_and(|n| n >= 1) {
+    if request.get("max_tokens").and_then(Value::as_u64).is_none_or(|n| n < 1) {
         let problem =
             if request.get("max_tokens").is_none() { "Field required" } else { "must be an integer ≥ 1" };
         return databricks_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", &format!("max_tokens: {problem}"));
