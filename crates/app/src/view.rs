@@ -252,7 +252,7 @@ host = "https://dev.cloud.databricks.com"
 [workspace.prod]
 idp = "corp"
 host = "https://prod.cloud.databricks.com"
-scopes = ["sql", "serving"]
+scopes = ["sql", "model-serving"]
 "#;
 
     pub(crate) fn config() -> Config {
@@ -316,7 +316,7 @@ scopes = ["sql", "serving"]
         assert_eq!(v.active.as_deref(), Some("dev"));
         assert_eq!(v.workspaces.len(), 2);
         let prod = &v.workspaces[1];
-        assert_eq!(prod.scopes, vec!["sql", "serving"]);
+        assert_eq!(prod.scopes, vec!["sql", "model-serving"]);
         assert_eq!(prod.idp, "corp");
         assert!(prod.hint.is_some());
         let corp = v.idps.iter().find(|i| i.name == "corp").unwrap();
