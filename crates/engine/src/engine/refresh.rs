@@ -171,9 +171,7 @@ impl Engine {
             TokenScope::Mcp(s) => {
                 // Another process (or task) may have just found the scope refused: adopt that
                 // too, rather than ask again. A forced refresh asks again (a re-probe).
-                if let Some(f) = self.standing_fallback(ws, s).await?
-                    && (!force || f.since >= asked_at)
-                {
+                if !force && let Some(f) = self.standing_fallback(ws, s).await? {
                     self.0.runtime.fallback(&TokenKey::new(ws, scope), Some(f));
                     return Ok((self.workspace_token_boxed(ws).await?, true));
                 }
