@@ -159,7 +159,9 @@ pub async fn check_mcp(engine: &Engine, ws: &Workspace) -> McpReport {
 }
 
 async fn check_one(engine: &Engine, ws: &Workspace, server: &McpServer) -> McpFinding {
-    let token = match engine.scoped_token(ws, server.scope).await {
+    // A forced refresh asks for the narrow scope again even where a fallback is remembered:
+    // the doctor reports what the workspace does now.
+    let token = match engine.refresh_scoped(ws, server.scope, true).await {
         Ok(t) => t,
         Err(e) => return token_finding(&e),
     };
