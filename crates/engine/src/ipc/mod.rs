@@ -23,7 +23,9 @@
 //!   connection refused, no answer in [`CONNECT_TIMEOUT`]) falls back to refreshing itself under
 //!   the per-workspace lock. Untagged token lines (the first protocol) are still understood.
 //! - A [`ScopedTokenRequest`] also names one managed-MCP [`McpScope`]: the reply is that
-//!   workspace's token carrying only that scope, and says so (`scope`), so a client that asked
+//!   workspace's token for that scope (carrying only it, or, where the workspace refused the
+//!   scope and no `least_privilege` forbids it, the workspace's own token standing in: see
+//!   [`crate::mcp`]), and says which scope it serves (`scope`), so a client that asked
 //!   for a scope refuses an answer without it (an older engine would read the line as a plain
 //!   token request and answer with the workspace's broad token).
 //! - A [`SignOutRequest`] names an IdP and its issuer: `lakepass logout` (or the tray, when
@@ -295,7 +297,8 @@ pub async fn answer(engine: &Engine, req: &TokenRequest) -> Reply {
     }
 }
 
-/// The answer to a scoped request: only ever a token minted for that workspace and scope alone.
+/// The answer to a scoped request: only ever the token the engine serves that workspace and
+/// scope with (its own, or the workspace's standing in for a refused scope).
 pub(crate) async fn scoped_answer(engine: &Engine, req: &ScopedTokenRequest) -> Reply {
     let ws = match asked_workspace(engine, &req.workspace, &req.host) {
         Ok(ws) => ws,
