@@ -230,3 +230,45 @@ async fn an_exchange_for_a_subject_with_no_account_user_is_refused() {
     let (status, body) = exchange(&stack, "dev", &id_token, &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+/// The same switches over the control endpoints, for tests in another process.
+#[tokio::test]
+async fn the_switches_have_control_endpoints() {
+    let stack = auto_approving().await;
+    let iss = stack.info().issuer.clone();
+    let post = |path: &str, body: Value| client().post(format!("{iss}/_devstack/{path}")).json(&body).send();
+    let id_token = str_of(&sign_in(&stack).await, "id_token").to_owned();
+
+    assert_eq!(
+        post("narrow-scopes", json!({"mode": "refuse"})).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let (status, body) = exchange(&stack, "dev", &id_token, &[("scope", "genie")]).await;
+    assert_eq!((status, str_of(&body, "error")), (StatusCode::BAD_REQUEST, "invalid_scope"));
+    assert_eq!(
+        post("narrow-scopes", json!({"mode": "grant"})).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(exchange(&stack, "dev", &id_token, &[("scope", "genie")]).await.0, StatusCode::OK);
+
+    let user = json!({"user_name": "alice@example.com"});
+    let resp = client().delete(format!("{iss}/_devstack/users")).json(&user).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(exchange(&stack, "dev", &id_token, &[]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(post("users", user).await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(exchange(&stack, "dev", &id_token, &[]).await.0, StatusCode::OK);
+
+    let (_, body) = sp_token(&stack, "all-apis").await;
+    let token = str_of(&body, "access_token").to_owned();
+    let index = "/api/2.0/mcp/vector-search/main/docs/faq";
+    assert_eq!(
+        post("mcp-routes", json!({"vector_search": false})).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(mcp_initialize(&stack, index, &token).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        post("mcp-routes", json!({"vector_search": true})).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(mcp_initialize(&stack, index, &token).await, StatusCode::OK);
+}
