@@ -211,7 +211,17 @@ async fn a_refused_scope_falls_back_to_the_workspace_token_remembered_and_said()
     assert_eq!(failed_exchanges(&f), failed + 1);
     assert!(other.scoped_status().iter().any(|s| s.fallback.is_some()));
 
-    // A forced refresh asks again; granted now, the server gets its own `sql` token.
+    // A new sign-in forgets the fallback: the next ask asks for the narrow scope again.
+    f.ds.set_narrow_scopes(lakepass_devstack::NarrowScopes::Grant);
+    f.sign_in(&e).await;
+    assert!(f.store().await.scoped_fallback(&ws, McpScope::Sql).await.unwrap().is_none(), "forgotten");
+    let t = e.scoped_token(&ws, McpScope::Sql).await.unwrap();
+    assert_eq!(t.scope.as_deref(), Some("sql"), "its own token after the sign-in");
+
+    // A forced refresh asks again too; granted, the server gets its own `sql` token.
+    f.ds.set_narrow_scopes(lakepass_devstack::NarrowScopes::Refuse);
+    e.refresh_scoped(&ws, McpScope::Sql, true).await.unwrap();
+    assert!(e.scoped_status().iter().any(|s| s.fallback.is_some()), "refused again: the fallback again");
     f.ds.set_narrow_scopes(lakepass_devstack::NarrowScopes::Grant);
     let narrow = e.refresh_scoped(&ws, McpScope::Sql, true).await.unwrap();
     assert_eq!(narrow.scope.as_deref(), Some("sql"));
