@@ -152,9 +152,18 @@ pub async fn token(paths: &Paths, a: TokenArgs) -> anyhow::Result<ExitCode> {
     if a.check {
         let engine = app::engine(paths).await?;
         let ws = workspace(&engine, a.ws.workspace.as_deref())?;
+        let store = engine.store();
         let cached = match a.scope {
-            Some(scope) => engine.store().scoped_token(&ws, scope).await?,
-            None => engine.store().workspace_token(&ws).await?,
+            // A scope the workspace refused is served by the workspace's own token.
+            Some(scope) => match store.scoped_token(&ws, scope).await? {
+                None if !lakepass_engine::mcp::least_privilege(engine.config(), &ws)
+                    && store.scoped_fallback(&ws, scope).await?.is_some_and(|f| f.stands(now)) =>
+                {
+                    store.workspace_token(&ws).await?
+                }
+                held => held,
+            },
+            None => store.workspace_token(&ws).await?,
         };
         return match cached {
             Some(t) if t.expires_at > now + 30 => Ok(ExitCode::SUCCESS),

@@ -224,6 +224,8 @@ async fn login(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
 fn approve(shared: &Shared, req: AuthRequest, email: &str) -> Response {
     let mut url = Url::parse(&req.redirect_uri).expect("validated in /authorize");
     let state = req.state.clone();
+    // Signing someone in provisions their account user, as an IdP's SCIM provisioning would.
+    shared.account.add_user(&crate::idp_token::subject_for(email));
     let code = shared.idp.lock().expect("idp store poisoned").issue_code(req, email);
     url.query_pairs_mut()
         .append_pair("code", &code)

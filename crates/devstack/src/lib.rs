@@ -56,7 +56,7 @@ use tokio::task::JoinHandle;
 pub use client_config::{ClientConfigOptions, IDP_NAME};
 pub use faults::{FaultKind, FaultRule, Faults, Target};
 pub use keys::SigningAlg;
-pub use mcp::{FUNCTION_SCHEMA, GENIE_SPACE};
+pub use mcp::{FUNCTION_SCHEMA, GENIE_SPACE, SEARCH_INDEX};
 pub use server::ConnectionStats;
 pub use stats::{IdpStats, Stats, WorkspaceStats, fingerprint};
 pub use tls::CA_NAME;
@@ -251,6 +251,29 @@ pub(crate) struct Shared {
     pub(crate) connections: Arc<server::Connections>,
     pub(crate) claude_models: Vec<String>,
     pub(crate) ai_gateway: bool,
+    /// Whether `/api/2.0/mcp/vector-search/…` is served (see `mcp.rs`).
+    pub(crate) vector_search_route: std::sync::atomic::AtomicBool,
+    /// How the token exchange answers a request for scopes narrower than `all-apis`.
+    pub(crate) narrow_scopes: Mutex<NarrowScopes>,
+}
+
+/// How a workspace's token exchange answers a request for scopes other than `all-apis` (and
+/// `offline_access`): whether the exchange grants the managed-MCP scopes (`sql`, `genie`, …)
+/// is not published; the federation docs only ever send `all-apis`. So both answers are
+/// modelled, and a third, wrong one for the client's checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NarrowScopes {
+    /// Grants exactly the scopes asked for (the default).
+    #[default]
+    Grant,
+    /// Refuses them: HTTP 400 `invalid_scope`, naming the scopes (RFC 6749 §5.2's code for "the
+    /// requested scope is invalid, unknown, or malformed"; Databricks' own wording for this case
+    /// is not published).
+    Refuse,
+    /// Answers with an `all-apis` token whatever was asked: the answer a client must not take
+    /// for the narrow token it asked for.
+    AnswerAllApis,
 }
 
 impl Shared {
@@ -390,6 +413,8 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         connections: Default::default(),
         claude_models: opts.claude_models,
         ai_gateway: opts.ai_gateway,
+        vector_search_route: std::sync::atomic::AtomicBool::new(true),
+        narrow_scopes: Mutex::new(NarrowScopes::Grant),
         info,
     });
     let conns = &shared.connections;
@@ -462,15 +487,38 @@ impl Devstack {
         self.shared.keys.rotate_rsa().await
     }
 
+    /// Makes every workspace's token exchange answer narrow scope requests as `mode` says.
+    pub fn set_narrow_scopes(&self, mode: NarrowScopes) {
+        *self.shared.narrow_scopes.lock().expect("narrow scopes poisoned") = mode;
+    }
+
+    /// Serves (or not) the `/api/2.0/mcp/vector-search/…` spelling of the search servers; the
+    /// `ai-search` one is always served.
+    pub fn set_vector_search_route(&self, on: bool) {
+        self.shared.vector_search_route.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Signs arbitrary claims with the IdP's current key (for tests that need a correctly signed
-    /// token with a wrong claim). The header carries the current alg and kid.
+    /// token with a wrong claim). The header carries the current alg and kid. Like a sign-in, it
+    /// provisions the account users its `sub` and `email` name, so only the claim under test is
+    /// wrong; [`Devstack::remove_account_user`] undoes that.
     pub fn sign_claims(&self, claims: &serde_json::Value) -> String {
+        self.provision(claims);
         self.shared.keys.sign(claims)
     }
 
     /// Like [`Devstack::sign_claims`], but the header names no `kid`.
     pub fn sign_claims_without_kid(&self, claims: &serde_json::Value) -> String {
+        self.provision(claims);
         self.shared.keys.sign_with_kid(claims, false)
+    }
+
+    fn provision(&self, claims: &serde_json::Value) {
+        for claim in ["sub", "email"] {
+            if let Some(name) = claims.get(claim).and_then(serde_json::Value::as_str) {
+                self.shared.account.add_user(name);
+            }
+        }
     }
 
     /// Stops every listener and waits until they are gone.

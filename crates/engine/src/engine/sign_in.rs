@@ -27,6 +27,13 @@ impl Engine {
         let mut failures = Vec::new();
         for ws in self.workspaces_of(idp_name) {
             self.0.runtime.signed_in(&TokenKey::workspace(&ws));
+            // A new sign-in asks again for the MCP scopes the workspace refused before.
+            for scope in crate::mcp::McpScope::ALL {
+                if self.0.store.scoped_fallback(&ws, scope).await?.is_some() {
+                    self.0.store.delete_scoped_token(&ws, scope).await?;
+                    self.0.runtime.fallback(&TokenKey::new(&ws, super::key::TokenScope::Mcp(scope)), None);
+                }
+            }
             if let Err(e) = self.refresh_workspace(&ws, true).await {
                 failures.push((ws.name.clone(), e));
             }

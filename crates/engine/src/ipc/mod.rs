@@ -28,7 +28,9 @@
 //!   (A lenient parse once read `{"request":"scoped_token",…,"scope":"all-apis"}` as an
 //!   untagged token request and answered with the workspace's broad token.)
 //! - A [`ScopedTokenRequest`] also names one managed-MCP [`McpScope`]: the reply is that
-//!   workspace's token carrying only that scope, and says so (`scope`), so a client that asked
+//!   workspace's token for that scope (carrying only it, or, where the workspace refused the
+//!   scope and no `least_privilege` forbids it, the workspace's own token standing in: see
+//!   [`crate::mcp`]), and says which scope it serves (`scope`), so a client that asked
 //!   for a scope refuses an answer without it (an older engine would read the line as a plain
 //!   token request and answer with the workspace's broad token).
 //! - A [`SignOutRequest`] names an IdP and its issuer: `lakepass logout` (or the tray, when
@@ -342,7 +344,8 @@ pub async fn answer(engine: &Engine, req: &TokenRequest) -> Reply {
     }
 }
 
-/// The answer to a scoped request: only ever a token minted for that workspace and scope alone.
+/// The answer to a scoped request: only ever the token the engine serves that workspace and
+/// scope with (its own, or the workspace's standing in for a refused scope).
 pub(crate) async fn scoped_answer(engine: &Engine, req: &ScopedTokenRequest) -> Reply {
     let ws = match asked_workspace(engine, &req.workspace, &req.host) {
         Ok(ws) => ws,

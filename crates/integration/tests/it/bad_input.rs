@@ -235,6 +235,9 @@ mod broken_config {
         // Regression: found by `scripts/fuzz.sh config_parse`; the TOML parser used to panic.
         fuzz_crash_dotted_keyless_lines => parse(&corpus("config_fuzz_crash_toml_edit_spans.toml")), "fix the TOML syntax";
         fuzz_crash_for_editing_too => lakepass_config::ConfigDoc::parse(&corpus("config_fuzz_crash_toml_edit_spans.toml"), Path::new("c.toml")), "fix the TOML syntax";
+        // Issue 24 point 4: a scope Databricks does not define is named, with the real one.
+        workspace_scope_databricks_does_not_define => parse(&format!("{IDP}[workspace.dev]\nidp = \"corp\"\nhost = \"https://x.example\"\nscopes = [\"sql\", \"serving\"]\n")), "`serving` is not a Databricks OAuth scope (model serving is `model-serving`)";
+        workspace_scope_with_an_undefined_modifier => parse(&format!("{IDP}[workspace.dev]\nidp = \"corp\"\nhost = \"https://x.example\"\nscopes = [\"jobs:restricted-query\"]\n")), "scope modifier";
     }
 }
 
