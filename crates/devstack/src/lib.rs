@@ -35,6 +35,7 @@ mod idp;
 mod idp_token;
 mod keys;
 mod mcp;
+mod model_services;
 mod scim;
 mod server;
 mod serving;
@@ -101,6 +102,10 @@ pub struct DevstackOptions {
     /// Whether the workspaces have AI Gateway (`/ai-gateway/anthropic`). Without it, as on
     /// older workspaces, only `/serving-endpoints/anthropic` answers.
     pub ai_gateway: bool,
+    /// Whether the workspaces answer Unity Catalog's model-services listing
+    /// (`/api/2.1/unity-catalog/model-services`, `model_services.rs`), with the served models'
+    /// `system.ai.*` names; only where AI Gateway is on. Off, the path is a 404.
+    pub model_services: bool,
 }
 
 /// The Claude models a devstack serves unless told otherwise ([`DevstackOptions::claude_models`]).
@@ -126,6 +131,7 @@ impl Default for DevstackOptions {
             tls: false,
             claude_models: DEFAULT_CLAUDE_MODELS.iter().map(|m| m.to_string()).collect(),
             ai_gateway: true,
+            model_services: true,
         }
     }
 }
@@ -242,6 +248,7 @@ pub(crate) struct Shared {
     pub(crate) connections: Arc<server::Connections>,
     pub(crate) claude_models: Vec<String>,
     pub(crate) ai_gateway: bool,
+    pub(crate) model_services: bool,
 }
 
 impl Shared {
@@ -346,6 +353,7 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         connections: Default::default(),
         claude_models: opts.claude_models,
         ai_gateway: opts.ai_gateway,
+        model_services: opts.model_services,
         info,
     });
     let conns = &shared.connections;
