@@ -107,9 +107,11 @@ fn paths(config: Option<&std::path::Path>) -> lakepass_store::Paths {
         .next()
         .and_then(|argv0| lakepass_engine::sink::helper_invocation(std::path::Path::new(&argv0)));
     match (config, from_link) {
-        (None, Some(t)) => {
-            lakepass_store::Paths { config: t.config, data_dir: t.data_dir, ..lakepass_store::Paths::from_env(None) }
-        }
+        (None, Some(t)) => lakepass_store::Paths {
+            config: t.config,
+            data_dir: t.data_dir,
+            ..lakepass_store::Paths::from_env(None)
+        },
         (config, _) => lakepass_store::Paths::from_env(config),
     }
 }

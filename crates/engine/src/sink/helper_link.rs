@@ -95,7 +95,10 @@ pub fn helper_invocation(argv0: &Path) -> Option<HelperTarget> {
     }
     let dir = argv0.parent()?;
     let hex = dir.file_name()?.to_str()?;
-    if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) || dir.parent()?.file_name()? != "helpers" {
+    if hex.len() != 16
+        || !hex.bytes().all(|b| b.is_ascii_hexdigit())
+        || dir.parent()?.file_name()? != "helpers"
+    {
         return None;
     }
     let me = rustix::process::geteuid().as_raw();
