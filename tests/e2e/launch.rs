@@ -516,6 +516,15 @@ async fn launch_claude_with_an_old_claude_code_says_what_will_not_work_and_leave
     assert_eq!(rec.env.get("ENABLE_TOOL_SEARCH").map(String::as_str), Some("1"));
     assert!(!rec.env.contains_key("ENABLE_PROMPT_CACHING_1H"));
     assert_eq!(rec.env["ANTHROPIC_DEFAULT_OPUS_MODEL"], "system.ai.claude-opus-4-6");
+    // The doctor shows the version and what it lacks.
+    let doc = home.run(&["doctor", "-w", "dev"]).await.success();
+    assert!(
+        doc.stdout.contains(&format!("! Claude Code: 2.1.100 ({})", fake.display()))
+            && doc.stdout.contains("older than 2.1.193"),
+        "{doc:?}"
+    );
+    let json = home.run(&["doctor", "-w", "dev", "--json"]).await.success().json();
+    assert_eq!(json["claude_code"]["version"], "2.1.100", "{json}");
 
     // Updated (a new file): asked again, and now it gets MCP and no warning.
     let script = std::fs::read_to_string(&fake).unwrap().replace("2.1.100", CURRENT_CLAUDE);
