@@ -31,11 +31,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(unix)]
 use lakepass_store::atomic::{create_private_dirs, write_atomic};
 
 /// The link's file name.
 pub(crate) const LINK_NAME: &str = "lakepass";
 /// The file beside the link naming its config.
+#[cfg(unix)]
 pub(crate) const TARGET_FILE: &str = "config.json";
 
 /// The config (and data folder) a helper link runs Lakepass on.
@@ -57,6 +59,7 @@ pub(crate) fn link_dir(data_dir: &Path, config: &Path) -> PathBuf {
 }
 
 /// The wrapper script earlier versions wrote for `config` (removed when the link is made).
+#[cfg(unix)]
 pub(crate) fn old_script(data_dir: &Path, config: &Path) -> PathBuf {
     data_dir
         .join("helpers")

@@ -38,7 +38,8 @@ pub struct CredentialsProfile {
     flavour: ProfileFlavour,
     cli_helper_path: String,
     /// The helper link to make first, when the profile names one: its folder, the program it
-    /// links to, and the config it stands for.
+    /// links to, and the config it stands for (Unix only).
+    #[cfg_attr(not(unix), allow(dead_code))]
     helper_link: Option<(PathBuf, PathBuf, HelperTarget)>,
 }
 
