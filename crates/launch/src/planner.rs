@@ -144,7 +144,14 @@ pub async fn plan_claude(
     let config = engine.config();
     let ws = config.workspace(req.workspace.as_deref())?;
     let program = find_claude(config, env)?;
-    let claude_code = installed_claude(&program, &paths.data_dir);
+    // `claude --version` (on a cache miss) is a process: off the async threads, which the tray
+    // host shares with its engine.
+    let claude_code = {
+        let (asked, data_dir) = (program.clone(), paths.data_dir.clone());
+        tokio::task::spawn_blocking(move || installed_claude(&asked, &data_dir))
+            .await
+            .unwrap_or_else(|_| ClaudeCode { program: program.clone(), version: None })
+    };
     let token = engine.token(&ws).await.map_err(|error| LaunchError::SignIn {
         agent: Agent::Claude,
         workspace: ws.name.clone(),
