@@ -79,6 +79,9 @@ async fn what_launch_claude_hands_over_reaches_both_devstack_endpoint_shapes() {
         home.run(&["launch", "claude", "-w", ws]).await.success();
         let rec = recorded(&out, "the fake claude").await;
         let base = &rec.env["ANTHROPIC_BASE_URL"];
+        // Claude Code strips a `[1m]` suffix from a model id before sending it (its binary:
+        // `e.replace(/\[1m\]/gi,"")`); the replay does the same.
+        let model = |family: &str| rec.env[&format!("ANTHROPIC_DEFAULT_{family}_MODEL")].replace("[1m]", "");
         assert_eq!(base, &format!("{}{path}", ws_host(&ds, ws)));
         let settings: serde_json::Value = serde_json::from_str(&rec.argv[1]).expect("settings JSON");
         // Run the helper as Claude Code does: `/bin/sh -c`, in the environment it was given.
@@ -95,7 +98,7 @@ async fn what_launch_claude_hands_over_reaches_both_devstack_endpoint_shapes() {
             .post(format!("{base}/v1/messages"))
             .header("x-api-key", &key)
             .header("anthropic-version", "2023-06-01")
-            .json(&serde_json::json!({"model": rec.env["ANTHROPIC_DEFAULT_SONNET_MODEL"], "max_tokens": 16,
+            .json(&serde_json::json!({"model": model("SONNET"), "max_tokens": 16,
                 "messages": [{"role": "user", "content": "say pong"}]}))
             .send()
             .await
@@ -114,7 +117,7 @@ async fn what_launch_claude_hands_over_reaches_both_devstack_endpoint_shapes() {
                 req = req.header(name.trim(), value.trim());
             }
             let body = serde_json::json!({
-                "model": rec.env["ANTHROPIC_DEFAULT_SONNET_MODEL"],
+                "model": model("SONNET"),
                 "max_tokens": 16,
                 "stream": stream,
                 "messages": [{"role": "user", "content": "say pong"}],
@@ -128,21 +131,21 @@ async fn what_launch_claude_hands_over_reaches_both_devstack_endpoint_shapes() {
             } else {
                 let v: serde_json::Value = serde_json::from_str(&text).expect("JSON reply");
                 assert_eq!(v["content"][0]["text"], "pong", "{v}");
-                assert_eq!(v["model"], rec.env["ANTHROPIC_DEFAULT_SONNET_MODEL"].as_str());
+                assert_eq!(v["model"], model("SONNET").as_str());
             }
         }
         // Every pinned model is one the workspace serves (a name it does not is a 404).
         for family in ["OPUS", "SONNET", "HAIKU"] {
-            let model = &rec.env[&format!("ANTHROPIC_DEFAULT_{family}_MODEL")];
+            let id = model(family);
             let resp = http()
                 .post(format!("{base}/v1/messages"))
                 .bearer_auth(&key)
-                .json(&serde_json::json!({"model": model, "max_tokens": 8,
+                .json(&serde_json::json!({"model": id, "max_tokens": 8,
                     "messages": [{"role": "user", "content": "hi"}]}))
                 .send()
                 .await
                 .expect("messages request");
-            assert_eq!(resp.status().as_u16(), 200, "{ws} {family} {model}");
+            assert_eq!(resp.status().as_u16(), 200, "{ws} {family} {id}");
         }
     }
 }
@@ -156,6 +159,12 @@ async fn claude_says_pong(home: &TempHome) -> (serde_json::Value, Duration) {
         )
         .await
         .success();
+    // The real Claude Code is new enough for everything the launch uses.
+    assert!(
+        !out.stderr.contains("warning: Claude Code")
+            && !out.stderr.contains("could not read Claude Code's version"),
+        "{out:?}"
+    );
     let v = out.json();
     assert_eq!(v["is_error"], false, "{out:?}");
     assert!(v["result"].as_str().is_some_and(|r| r.contains("pong")), "{out:?}");

@@ -25,10 +25,15 @@ pub struct Recorded {
 
 /// Writes an executable `/bin/sh` script at `path` that records its argv, environment, folder
 /// and pid under `<out>.*`, then runs the shell code `then`.
+/// The version the fake programs report for `--version`: a current Claude Code.
+pub const CURRENT_CLAUDE: &str = "2.1.330";
+
 pub fn recorder(path: &Path, out: &Path, then: &str) {
     let out = out.to_str().expect("utf-8 temp path").replace('\'', r"'\''");
+    // `lakepass launch claude` asks `claude --version` first (cached): answer as a current
+    // Claude Code, without recording it as the launch.
     let script = format!(
-        "#!/bin/sh\nout='{out}'\n: > \"$out.argv.tmp\"\nfor a in \"$@\"; do printf '%s\\0' \"$a\" >> \"$out.argv.tmp\"; done\n\
+        "#!/bin/sh\n[ \"$1\" = --version ] && [ $# = 1 ] && echo '{CURRENT_CLAUDE} (Claude Code)' && exit 0\nout='{out}'\n: > \"$out.argv.tmp\"\nfor a in \"$@\"; do printf '%s\\0' \"$a\" >> \"$out.argv.tmp\"; done\n\
          cat /proc/$$/environ > \"$out.env.tmp\"\npwd -P > \"$out.cwd.tmp\"\necho $$ > \"$out.pid.tmp\"\n\
          for f in argv env cwd pid; do mv \"$out.$f.tmp\" \"$out.$f\"; done\n{then}\n"
     );
@@ -221,12 +226,16 @@ async fn launch_claude_replaces_itself_with_claude_and_drops_static_credentials(
     let host = ws_host(&ds, "dev");
     let want = [
         ("ANTHROPIC_BASE_URL", format!("{host}/ai-gateway/anthropic")),
-        // The newest of each family the workspace lists (the devstack's default set).
-        ("ANTHROPIC_DEFAULT_OPUS_MODEL", "databricks-claude-opus-4-6".into()),
-        ("ANTHROPIC_DEFAULT_SONNET_MODEL", "databricks-claude-sonnet-4-6".into()),
-        ("ANTHROPIC_DEFAULT_HAIKU_MODEL", "databricks-claude-haiku-4-5".into()),
+        // The newest of each family Unity Catalog's `system.ai` listing names (the devstack's
+        // default set), with ucode's `[1m]` on Opus and Sonnet from 4.6 on.
+        ("ANTHROPIC_DEFAULT_OPUS_MODEL", "system.ai.claude-opus-4-6[1m]".into()),
+        ("ANTHROPIC_DEFAULT_SONNET_MODEL", "system.ai.claude-sonnet-4-6[1m]".into()),
+        ("ANTHROPIC_DEFAULT_HAIKU_MODEL", "system.ai.claude-haiku-4-5".into()),
         ("ANTHROPIC_CUSTOM_HEADERS", "x-databricks-use-coding-agent-mode: true".into()),
         ("CLAUDE_CODE_API_KEY_HELPER_TTL_MS", "900000".into()),
+        // What ucode sets and this Claude Code supports.
+        ("ENABLE_TOOL_SEARCH", "1".into()),
+        ("ENABLE_PROMPT_CACHING_1H", "1".into()),
         ("DATABRICKS_HOST", host.clone()),
         ("DATABRICKS_CONFIG_PROFILE", "devstack-dev-live".into()),
     ];
@@ -344,10 +353,16 @@ async fn env_prints_exports_and_a_token_only_when_asked() {
 
 /// A devstack whose workspaces serve `models`, with or without AI Gateway.
 async fn serving(models: &[&str], ai_gateway: bool) -> Devstack {
+    serving_with(models, ai_gateway, true).await
+}
+
+/// [`serving`], with or without Unity Catalog's model-services listing.
+async fn serving_with(models: &[&str], ai_gateway: bool, model_services: bool) -> Devstack {
     lakepass_devstack::start(DevstackOptions {
         auto_approve: Some(USER_EMAIL.to_string()),
         claude_models: models.iter().map(|m| m.to_string()).collect(),
         ai_gateway,
+        model_services,
         ..DevstackOptions::default()
     })
     .await
@@ -444,4 +459,79 @@ async fn launch_claude_says_so_when_the_workspace_cannot_be_asked_and_pins_the_l
     );
     assert_eq!(rec.env["ANTHROPIC_DEFAULT_SONNET_MODEL"], "system.ai.claude-sonnet-4-5");
     assert!(!home.data_dir().join("claude-models-dev.json").exists(), "a failure is not cached");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_claude_asks_unity_catalog_first_and_falls_back_to_ai_gateway_when_it_is_not_there() {
+    for model_services in [true, false] {
+        let ds = serving_with(
+            &["databricks-claude-opus-4-5", "databricks-claude-sonnet-4-5"],
+            true,
+            model_services,
+        )
+        .await;
+        let home = TempHome::new();
+        let fake = home.root().join("fakebin").join("claude");
+        home.write_config(&format!("claude_path = '''{}'''\n{}", fake.display(), devstack_config(&ds)));
+        home.login(&[]).await;
+        let out = home.root().join("claude");
+        recorder(&fake, &out, "exit 0");
+        let run = home.run(&["launch", "claude", "-w", "dev"]).await.success();
+        let rec = recorded(&out, "the fake claude").await;
+        let host = ws_host(&ds, "dev");
+        assert_eq!(rec.env["ANTHROPIC_BASE_URL"], format!("{host}/ai-gateway/anthropic"));
+        // The listing answers Unity Catalog names; AI Gateway's /v1/models the endpoint names.
+        let want =
+            if model_services { "system.ai.claude-sonnet-4-5" } else { "databricks-claude-sonnet-4-5" };
+        assert_eq!(rec.env["ANTHROPIC_DEFAULT_SONNET_MODEL"], want, "model_services={model_services}");
+        assert!(!run.stderr.contains("warning"), "{run:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_claude_with_an_old_claude_code_says_what_will_not_work_and_leaves_mcp_out() {
+    let ds = start_devstack(Duration::from_secs(3600)).await;
+    let mut home = TempHome::new();
+    let fakebin = home.root().join("fakebin");
+    let fake = fakebin.join("claude");
+    // Found on PATH, as a user's `claude` is.
+    home.write_config(&format!("{}\n[mcp.dev]\nsql = true\n", devstack_config(&ds)));
+    home.set_env("PATH", format!("{}:/usr/bin:/bin", fakebin.display()));
+    home.login(&[]).await;
+    let out = home.root().join("claude");
+    recorder(&fake, &out, "exit 0");
+    // An old Claude Code: 2.1.100 has headersHelper but does not re-run it on a 401.
+    let script = std::fs::read_to_string(&fake).unwrap().replace(CURRENT_CLAUDE, "2.1.100");
+    std::fs::write(&fake, script).unwrap();
+    let run = home.run(&["launch", "claude", "-w", "dev"]).await.success();
+    let rec = recorded(&out, "the fake claude").await;
+    assert!(
+        run.stderr.contains("warning: Claude Code 2.1.100 is older than 2.1.193")
+            && run.stderr.contains("managed MCP servers"),
+        "{run:?}"
+    );
+    assert!(!rec.argv.iter().any(|a| a == "--mcp-config"), "no MCP servers for it: {:?}", rec.argv);
+    assert!(!run.stderr.contains("gets the managed MCP servers"), "{run:?}");
+    // It has tool search (2.1.72) but not 1-hour caching (2.1.108) nor a safe [1m] (2.1.172).
+    assert_eq!(rec.env.get("ENABLE_TOOL_SEARCH").map(String::as_str), Some("1"));
+    assert!(!rec.env.contains_key("ENABLE_PROMPT_CACHING_1H"));
+    assert_eq!(rec.env["ANTHROPIC_DEFAULT_OPUS_MODEL"], "system.ai.claude-opus-4-6");
+    // The doctor shows the version and what it lacks.
+    let doc = home.run(&["doctor", "-w", "dev"]).await.success();
+    assert!(
+        doc.stdout.contains(&format!("! Claude Code: 2.1.100 ({})", fake.display()))
+            && doc.stdout.contains("older than 2.1.193"),
+        "{doc:?}"
+    );
+    let json = home.run(&["doctor", "-w", "dev", "--json"]).await.success().json();
+    assert_eq!(json["claude_code"]["version"], "2.1.100", "{json}");
+
+    // Updated (a new file): asked again, and now it gets MCP and no warning.
+    let script = std::fs::read_to_string(&fake).unwrap().replace("2.1.100", CURRENT_CLAUDE);
+    std::fs::write(&fake, script).unwrap();
+    std::fs::remove_file(format!("{}.pid", out.display())).unwrap();
+    let run = home.run(&["launch", "claude", "-w", "dev"]).await.success();
+    let rec = recorded(&out, "the updated fake claude").await;
+    assert!(!run.stderr.contains("warning"), "{run:?}");
+    assert_eq!(rec.argv[0], "--mcp-config");
 }

@@ -5,6 +5,7 @@
 //! (`.ci/run` does both). The peer tests need `scripts/ci-deps.sh` (npm `oidc-provider`, PyPI
 //! `databricks-sdk`); without it they print "skipped" locally and fail under `CI`.
 
+mod access_token_setup;
 mod bad_input;
 mod claude_code;
 mod cli_helper_config;

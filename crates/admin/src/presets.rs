@@ -262,17 +262,22 @@ impl Preset {
         }
     }
 
-    /// The redirect URI to register at the IdP.
+    /// The redirect URI to register at the IdP for the preset's own port.
     pub fn redirect_uri_to_register(&self) -> String {
-        match self.redirect_port() {
-            0 => "http://127.0.0.1/callback (the IdP must accept any loopback port)".into(),
-            p => format!("http://127.0.0.1:{p}/callback"),
-        }
+        redirect_uri_to_register(self.redirect_port())
     }
 
     /// The whole `[idp.x]` entry for `client_id`.
     pub fn idp_config(&self, client_id: &str) -> IdpConfig {
         IdpConfig { redirect_port: self.redirect_port(), ..IdpConfig::new(self.issuer(), client_id) }
+    }
+}
+
+/// The redirect URI to register at the IdP for a configured `redirect_port` (0: any port).
+pub fn redirect_uri_to_register(port: u16) -> String {
+    match port {
+        0 => "http://127.0.0.1/callback (the IdP must accept any loopback port)".into(),
+        p => format!("http://127.0.0.1:{p}/callback"),
     }
 }
 

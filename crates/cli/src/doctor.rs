@@ -62,7 +62,7 @@ pub async fn doctor(paths: &Paths, a: DoctorArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let vault = app::open_vault(paths).await?;
-    let report = doctor::run(
+    let mut report = doctor::run(
         paths,
         Store::new(vault),
         Http::with_trust(&Config::load(&paths.config).map(|c| c.trust()).unwrap_or_default()),
@@ -71,6 +71,7 @@ pub async fn doctor(paths: &Paths, a: DoctorArgs) -> anyhow::Result<ExitCode> {
         &opts,
     )
     .await;
+    report.claude_code = claude_code(paths);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -99,6 +100,19 @@ async fn fetch_policies(
     Ok(admin::policies_for(&admin::AdminClient::with_trust(&config.trust()), &account, &ws, &token).await)
 }
 
+/// The Claude Code a launch would start, its version and what it lacks; `None` when the config
+/// cannot be read or Claude Code is not installed.
+fn claude_code(paths: &Paths) -> Option<doctor::ClaudeCodeFacts> {
+    let config = Config::load(&paths.config).ok()?;
+    let found =
+        lakepass_launch::claude_code_of(&config, std::env::var_os("PATH").as_deref(), &paths.data_dir)?;
+    Some(doctor::ClaudeCodeFacts {
+        program: found.program.display().to_string(),
+        version: found.version.map(|v| v.to_string()),
+        shortfalls: found.shortfalls(),
+    })
+}
+
 fn print(r: &Report) {
     match (&r.workspace, &r.host) {
         (Some(w), Some(h)) => println!("lakepass doctor: workspace `{w}` ({h})"),
@@ -115,6 +129,14 @@ fn print(r: &Report) {
         println!("{mark} {}: {}", s.title, s.detail);
         if let Some(fix) = &s.fix {
             println!("    fix: {fix}");
+        }
+    }
+    if let Some(c) = &r.claude_code {
+        let version = c.version.as_deref().unwrap_or("of unknown version");
+        let mark = if c.shortfalls.is_empty() { "✓" } else { "!" };
+        println!("{mark} Claude Code: {version} ({})", c.program);
+        for s in &c.shortfalls {
+            println!("    {s}; update it with `claude update`");
         }
     }
     if r.ok {

@@ -61,9 +61,18 @@ pub struct WorkspaceAdd {
     /// OAuth scopes to ask for (repeat, or space-separated), e.g. `sql model-serving`; only scopes Databricks defines.
     #[arg(long, default_value = "all-apis", value_delimiter = ' ')]
     scopes: Vec<String>,
-    /// Which IdP token to exchange.
+    /// Which IdP token to exchange: `access_token` when the IdP's id_token is not renewed on
+    /// refresh (or is not meant for Databricks); pair it with --resource.
     #[arg(long, value_enum, default_value_t)]
     token: SubjectTokenKind,
+    /// With `--token access_token`: the RFC 8707 `resource` the IdP's sign-in asks for, so the
+    /// access token's `aud` is one the federation policy accepts (set on the workspace's IdP, as
+    /// `auth_params.resource`).
+    #[arg(long, value_name = "URI")]
+    resource: Option<String>,
+    /// The Databricks account console host for the account APIs [default: derived from --host]
+    #[arg(long, value_name = "URL")]
+    account_host: Option<String>,
     /// Service-principal application id, for workload-identity federation.
     #[arg(long)]
     client_id: Option<String>,
@@ -129,6 +138,11 @@ pub struct IdpAdd {
     /// (0 = any) [default: 0, or what the preset needs]
     #[arg(long)]
     redirect_port: Option<u16>,
+    /// The RFC 8707 `resource` to ask for at sign-in: the audience of the IdP's access token,
+    /// for workspaces that exchange it (`token = "access_token"`), e.g. the federation
+    /// policy's audience.
+    #[arg(long, value_name = "URI")]
+    resource: Option<String>,
     /// Overwrite an existing IdP of that name.
     #[arg(long)]
     replace: bool,
@@ -177,10 +191,34 @@ pub async fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitC
                 profile: a.profile,
                 auth: a.auth,
                 account_id: a.account_id,
+                account_host: a.account_host,
                 workspace_id: url.workspace_id,
                 ..WorkspaceConfig::new("", host.as_str())
             };
+            if a.resource.is_some() && ws.token != SubjectTokenKind::AccessToken {
+                return Err(usage(
+                    "--resource is for `--token access_token` (the IdP access token's audience)",
+                ));
+            }
             doc.add_workspace(&a.name, &ws, a.replace)?;
+            let resource_note = match &a.resource {
+                Some(r) => {
+                    check_resource(r)?;
+                    match doc.set_idp_auth_param(&ws.idp, "resource", r)? {
+                        Some(old) if old != *r => Some(format!(
+                            "Identity provider `{}` now asks for resource {r} (was {old}); every workspace \
+                             exchanging its access token gets that audience. Sign in again: `lakepass login`.",
+                            ws.idp
+                        )),
+                        _ => None,
+                    }
+                }
+                None => None,
+            };
+            let idp_resource = doc
+                .to_config(&paths.config)
+                .ok()
+                .and_then(|c| c.idp.get(&ws.idp).and_then(|i| i.auth_params.get("resource").cloned()));
             let sharing: Vec<String> = doc
                 .to_config(&paths.config)
                 .ok()
@@ -191,6 +229,18 @@ pub async fn workspace(paths: &Paths, cmd: WorkspaceCmd) -> anyhow::Result<ExitC
                 .map(|w| format!("`{}`", w.name))
                 .collect();
             doc.save(&paths.config)?;
+            if let Some(note) = resource_note {
+                eprintln!("{note}");
+            }
+            if ws.token == SubjectTokenKind::AccessToken && !m2m && idp_resource.is_none() {
+                eprintln!(
+                    "Note: workspace `{}` exchanges the IdP's access token, whose audience the IdP \
+                     chooses; if the federation policy expects another, name it with --resource \
+                     (RFC 8707), e.g. `lakepass workspace add {} --host {host} --token access_token \
+                     --resource <audience> --replace`.",
+                    a.name, a.name
+                );
+            }
             if !sharing.is_empty() {
                 eprintln!(
                     "Warning: workspace {} has the same host ({host}). That is right only for \
@@ -295,6 +345,10 @@ pub async fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
             if let Some(port) = a.redirect_port {
                 cfg.redirect_port = port;
             }
+            if let Some(r) = &a.resource {
+                check_resource(r)?;
+                cfg.auth_params.insert("resource".into(), r.clone());
+            }
             doc.add_idp(&a.name, &cfg, a.replace)?;
             doc.save(&paths.config)?;
             eprintln!(
@@ -303,12 +357,11 @@ pub async fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
                 paths.config.display(),
                 cfg.issuer
             );
-            if let Some(p) = &preset {
-                eprintln!(
-                    "Register this redirect URI in the IdP's app (a public client, no secret): {}",
-                    p.redirect_uri_to_register()
-                );
-            }
+            // The port configured (a --redirect-port wins over the preset's), not the preset's.
+            eprintln!(
+                "Register this redirect URI in the IdP's app (a public client, no secret): {}",
+                presets::redirect_uri_to_register(cfg.redirect_port)
+            );
         }
         IdpCmd::Remove { name } => {
             let mut doc = load_doc(paths)?;
@@ -337,6 +390,16 @@ pub async fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// RFC 8707 §2: a `resource` is an absolute URI without a fragment.
+fn check_resource(r: &str) -> anyhow::Result<()> {
+    match url::Url::parse(r) {
+        Ok(u) if u.fragment().is_none() => Ok(()),
+        _ => Err(usage(format!(
+            "--resource {r:?} is not an absolute URI without a fragment (RFC 8707), e.g. api://databricks or https://accounts.cloud.databricks.com"
+        ))),
+    }
 }
 
 /// Removes what Lakepass made for `ws`: its own profiles in ~/.databrickscfg and its vault

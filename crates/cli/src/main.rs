@@ -99,6 +99,23 @@ enum Command {
     Version(helper::VersionArgs),
 }
 
+/// The paths this process works with: `--config` first; then, when started through a
+/// `cli-helper` profile's link (`argv[0]`, see `lakepass_engine::sink::helper_invocation`), the
+/// config and data dir the link stands for; else the environment's.
+fn paths(config: Option<&std::path::Path>) -> lakepass_store::Paths {
+    let from_link = std::env::args_os()
+        .next()
+        .and_then(|argv0| lakepass_engine::sink::helper_invocation(std::path::Path::new(&argv0)));
+    match (config, from_link) {
+        (None, Some(t)) => lakepass_store::Paths {
+            config: t.config,
+            data_dir: t.data_dir,
+            ..lakepass_store::Paths::from_env(None)
+        },
+        (config, _) => lakepass_store::Paths::from_env(config),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     output::init_logging(cli.verbose);
@@ -112,7 +129,7 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let paths = lakepass_store::Paths::from_env(cli.config.as_deref());
+    let paths = paths(cli.config.as_deref());
     let result = rt.block_on(async move {
         match cli.command {
             Command::Login(a) => auth::login(&paths, a).await,

@@ -58,6 +58,36 @@ impl ConfigDoc {
         Ok(())
     }
 
+    /// Sets one of `[idp.<name>]`'s `auth_params` (e.g. RFC 8707 `resource`), keeping the others
+    /// and their layout. Returns the value it had.
+    pub fn set_idp_auth_param(
+        &mut self,
+        idp: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<String>, ConfigError> {
+        let known: Vec<String> = self.tables("idp").map(|(n, _)| n.to_string()).collect();
+        let unknown = || ConfigError::UnknownIdp { name: idp.into(), known: known.clone() };
+        let t = self.doc.get_mut("idp").and_then(Item::as_table_like_mut).ok_or_else(unknown)?;
+        let t = t.get_mut(idp).and_then(Item::as_table_like_mut).ok_or_else(unknown)?;
+        if t.get("auth_params").is_none() {
+            t.insert("auth_params", Item::Value(Value::InlineTable(InlineTable::new())));
+        }
+        let params = t.get_mut("auth_params").and_then(Item::as_table_like_mut).ok_or_else(|| {
+            ConfigError::Invalid {
+                path: PathBuf::new(),
+                line: None,
+                field: format!("idp.{idp}.auth_params"),
+                message: "is not a table".into(),
+            }
+        })?;
+        let old = params.get(key).and_then(Item::as_str).map(str::to_string);
+        if old.as_deref() != Some(value) {
+            params.insert(key, Item::Value(value.into()));
+        }
+        Ok(old)
+    }
+
     /// Removes `[idp.<name>]`; refused while a workspace uses it.
     pub fn remove_idp(&mut self, name: &str) -> Result<(), ConfigError> {
         let users: Vec<String> = self
@@ -381,5 +411,29 @@ mod tests {
         let err = bad.save(&file).unwrap_err().to_string();
         assert!(err.contains("workspace.x.idp"), "{err}");
         assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+    }
+
+    #[test]
+    fn an_auth_param_is_added_beside_the_others_and_comments_stay() {
+        let text = "# mine\n[idp.corp] # the IdP\nissuer = \"https://i.example\"\nclient_id = \"c\"\n\
+                    auth_params = { prompt = \"select_account\" }\n\n[idp.other]\nissuer = \"https://o.example\"\n\
+                    client_id = \"d\"\n";
+        let mut doc = ConfigDoc::parse(text, Path::new("c.toml")).unwrap();
+        assert_eq!(doc.set_idp_auth_param("corp", "resource", "api://databricks").unwrap(), None);
+        assert_eq!(doc.set_idp_auth_param("other", "resource", "api://x").unwrap(), None);
+        assert_eq!(
+            doc.set_idp_auth_param("other", "resource", "api://y").unwrap().as_deref(),
+            Some("api://x")
+        );
+        let out = doc.doc.to_string();
+        assert!(out.starts_with("# mine\n[idp.corp] # the IdP\n"), "{out}");
+        let c = doc.to_config(Path::new("c.toml")).unwrap();
+        assert_eq!(c.idp["corp"].auth_params["prompt"], "select_account");
+        assert_eq!(c.idp["corp"].auth_params["resource"], "api://databricks");
+        assert_eq!(c.idp["other"].auth_params["resource"], "api://y");
+        assert!(matches!(
+            doc.set_idp_auth_param("nope", "resource", "x"),
+            Err(ConfigError::UnknownIdp { .. })
+        ));
     }
 }

@@ -154,6 +154,13 @@ fn validate(
     if !scope.split(' ').any(|s| s == "openid") {
         return Err("scope must contain openid".into());
     }
+    // RFC 8707 §2: an absolute URI without a fragment, else `invalid_target`.
+    let resource = get("resource");
+    if let Some(r) = resource
+        && !Url::parse(r).is_ok_and(|u| u.fragment().is_none())
+    {
+        return Err("invalid_target: resource must be an absolute URI without a fragment".into());
+    }
     Ok(AuthRequest {
         client_id: client_id.to_owned(),
         redirect_uri: redirect_uri.to_owned(),
@@ -161,6 +168,7 @@ fn validate(
         state: state.to_owned(),
         nonce: Some(nonce.to_owned()),
         scope: scope.to_owned(),
+        resource: resource.map(str::to_owned),
     })
 }
 

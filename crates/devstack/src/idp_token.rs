@@ -41,6 +41,8 @@ pub(crate) struct AuthRequest {
     pub(crate) state: String,
     pub(crate) nonce: Option<String>,
     pub(crate) scope: String,
+    /// RFC 8707 `resource`: the audience of the access tokens this grant yields.
+    pub(crate) resource: Option<String>,
 }
 
 struct CodeRecord {
@@ -63,6 +65,7 @@ struct RefreshRecord {
     client_id: String,
     email: String,
     scope: String,
+    resource: Option<String>,
     status: RefreshStatus,
 }
 
@@ -80,6 +83,7 @@ pub(crate) struct IdpStore {
 struct Grant {
     email: String,
     scope: String,
+    resource: Option<String>,
     nonce: Option<String>,
     refresh_token: Option<String>,
 }
@@ -123,7 +127,14 @@ impl IdpStore {
         }
     }
 
-    fn new_refresh(&mut self, family: u64, client_id: &str, email: &str, scope: &str) -> String {
+    fn new_refresh(
+        &mut self,
+        family: u64,
+        client_id: &str,
+        email: &str,
+        scope: &str,
+        resource: Option<&str>,
+    ) -> String {
         let token = random_b64(32);
         self.refresh.insert(
             fingerprint(&token),
@@ -132,6 +143,7 @@ impl IdpStore {
                 client_id: client_id.to_owned(),
                 email: email.to_owned(),
                 scope: scope.to_owned(),
+                resource: resource.map(str::to_owned),
                 status: RefreshStatus::Active,
             },
         );
@@ -169,17 +181,18 @@ impl IdpStore {
         }
         rec.used = true;
         let (email, scope, nonce) = (rec.email.clone(), rec.req.scope.clone(), rec.req.nonce.clone());
+        let resource = rec.req.resource.clone();
         let refresh_token = if scope.split(' ').any(|s| s == "offline_access") {
             self.next_family += 1;
             let family = self.next_family;
             if let Some(rec) = self.codes.get_mut(&fingerprint(code)) {
                 rec.family = Some(family);
             }
-            Some(self.new_refresh(family, client_id, &email, &scope))
+            Some(self.new_refresh(family, client_id, &email, &scope, resource.as_deref()))
         } else {
             None
         };
-        Ok(Grant { email, scope, nonce, refresh_token })
+        Ok(Grant { email, scope, resource, nonce, refresh_token })
     }
 
     /// Redeems refresh token `token` for `requested` scopes (RFC 6749 §6: optional, and never
@@ -209,6 +222,8 @@ impl IdpStore {
             return Err("Refresh token was issued to another client".into());
         }
         let (family, email, scope) = (rec.family, rec.email.clone(), rec.scope.clone());
+        // RFC 8707 §2.2: a refresh without `resource` is for what the grant was issued for.
+        let resource = rec.resource.clone();
         let answered = match requested.map(str::trim).filter(|r| !r.is_empty()) {
             None => scope.clone(),
             Some(r) if r.split_whitespace().all(|s| scope.split_whitespace().any(|g| g == s)) => {
@@ -218,11 +233,11 @@ impl IdpStore {
         };
         let refresh_token = if rotate {
             rec.status = RefreshStatus::Rotated;
-            self.new_refresh(family, client_id, &email, &scope)
+            self.new_refresh(family, client_id, &email, &scope, resource.as_deref())
         } else {
             token.to_owned()
         };
-        Ok(Grant { email, scope: answered, nonce: None, refresh_token: Some(refresh_token) })
+        Ok(Grant { email, scope: answered, resource, nonce: None, refresh_token: Some(refresh_token) })
     }
 }
 
@@ -386,7 +401,9 @@ fn token_response(
         id_claims["nonce"] = Value::from(nonce.as_str());
     }
     let mut access_claims = json!({
-        "iss": iss, "sub": sub, "aud": format!("api://{client_id}"), "azp": client_id,
+        "iss": iss, "sub": sub,
+        // RFC 8707: the resource the sign-in named is the access token's audience.
+        "aud": grant.resource.clone().unwrap_or_else(|| format!("api://{client_id}")), "azp": client_id,
         "email": grant.email, "scope": grant.scope, "jti": random_hex(8),
         "iat": now, "exp": now + ttl,
     });
@@ -424,6 +441,7 @@ mod tests {
             state: "s".into(),
             nonce: Some("n".into()),
             scope: scope.into(),
+            resource: None,
         }
     }
     const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K27uhbUJU1p1r_wW1gFWFOEjXk";

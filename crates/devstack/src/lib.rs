@@ -36,6 +36,7 @@ mod idp_token;
 mod keys;
 mod mcp;
 mod owner;
+mod model_services;
 mod scim;
 mod server;
 mod serving;
@@ -109,6 +110,10 @@ pub struct DevstackOptions {
     /// only the host name), and only this lets them reach a workspace. Needs `tls` (a
     /// workspace URL is https) and the right to bind port 443 (root, or CAP_NET_BIND_SERVICE).
     pub port_443: bool,
+    /// Whether the workspaces answer Unity Catalog's model-services listing
+    /// (`/api/2.1/unity-catalog/model-services`, `model_services.rs`), with the served models'
+    /// `system.ai.*` names; only where AI Gateway is on. Off, the path is a 404.
+    pub model_services: bool,
 }
 
 /// The Claude models a devstack serves unless told otherwise ([`DevstackOptions::claude_models`]).
@@ -135,6 +140,7 @@ impl Default for DevstackOptions {
             claude_models: DEFAULT_CLAUDE_MODELS.iter().map(|m| m.to_string()).collect(),
             ai_gateway: true,
             port_443: false,
+            model_services: true,
         }
     }
 }
@@ -255,6 +261,7 @@ pub(crate) struct Shared {
     pub(crate) vector_search_route: std::sync::atomic::AtomicBool,
     /// How the token exchange answers a request for scopes narrower than `all-apis`.
     pub(crate) narrow_scopes: Mutex<NarrowScopes>,
+    pub(crate) model_services: bool,
 }
 
 /// How a workspace's token exchange answers a request for scopes other than `all-apis` (and
@@ -415,6 +422,7 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         ai_gateway: opts.ai_gateway,
         vector_search_route: std::sync::atomic::AtomicBool::new(true),
         narrow_scopes: Mutex::new(NarrowScopes::Grant),
+        model_services: opts.model_services,
         info,
     });
     let conns = &shared.connections;

@@ -77,7 +77,7 @@ fn unknown_model(name: &str) -> Response {
 /// The served endpoint a request's `model` names, if any. AI Gateway also takes the model's
 /// Unity Catalog name (`system.ai.claude-…` for `databricks-claude-…`).
 fn served<'a>(st: &'a WsState, model: &str, gateway: bool) -> Option<&'a str> {
-    let uc = |m: &str| m.strip_prefix("databricks-").map(|rest| format!("system.ai.{rest}"));
+    let uc = crate::model_services::uc_name;
     st.shared
         .claude_models
         .iter()

@@ -40,7 +40,7 @@ use lakepass_wire::http::Http;
 pub use mcp::{McpCheck, McpFinding, McpReport, check_mcp};
 use problems::TokenFacts;
 pub use problems::{KnownPolicy, Problem};
-pub use report::{Claims, Report, Step, StepId, StepStatus};
+pub use report::{Claims, ClaudeCodeFacts, Report, Step, StepId, StepStatus};
 use report::{Run, Stopped};
 
 /// A clock difference larger than this is reported (Databricks allows little leeway).

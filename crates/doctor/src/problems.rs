@@ -74,6 +74,14 @@ pub enum Problem {
         /// What the IdP said.
         message: String,
     },
+    /// The IdP refreshed the session without a new id_token (OIDC Core §12.2 allows it), and
+    /// the workspace exchanges the id_token: a sign-in is needed every id_token lifetime.
+    IdTokenNotRenewed {
+        /// The IdP.
+        idp: String,
+        /// The policy audience to name as the access token's `resource`, when one is known.
+        audience: Option<String>,
+    },
     /// The workspace exchanges the access token, but the IdP issued none.
     NoAccessToken {
         /// The IdP.
@@ -288,6 +296,13 @@ impl Problem {
                     "Check that the IdP is reachable and try again; if it persists, sign in again.".into()
                 },
             ),
+            IdTokenNotRenewed { idp, audience } => {
+                let aud = audience.as_deref().unwrap_or("<an audience of the federation policy>");
+                (
+                    format!("identity provider `{idp}` refreshed the session without a new id_token, and workspace `{workspace}` exchanges the id_token: it needs a sign-in every time the id_token expires (about hourly)"),
+                    format!("Exchange the IdP's access token instead, asked for with an audience the federation policy accepts (RFC 8707 `resource`): `lakepass workspace add {workspace} --host <its URL> --token access_token --resource {aud} --replace` (in the config: `token = \"access_token\"` in [workspace.{workspace}] and `auth_params = {{ resource = \"{aud}\" }}` in [idp.{idp}]), then `lakepass login --idp {idp}`. Until then, `lakepass login --idp {idp}` each time."),
+                )
+            }
             NoAccessToken { idp } => (
                 format!("workspace `{workspace}` exchanges the IdP's access token, but `{idp}` issued none"),
                 format!("Set `token = \"id_token\"` in [workspace.{workspace}], or request a scope that yields an access token."),
@@ -402,9 +417,10 @@ impl Problem {
         match self {
             ConfigInvalid { .. } => ErrorKind::Config,
             UnknownWorkspace { .. } => ErrorKind::UnknownWorkspace,
-            NotSignedIn { .. } | RefreshFailed { needs_login: true, .. } | SecretMissing { .. } => {
-                ErrorKind::NeedsLogin
-            }
+            NotSignedIn { .. }
+            | RefreshFailed { needs_login: true, .. }
+            | SecretMissing { .. }
+            | IdTokenNotRenewed { .. } => ErrorKind::NeedsLogin,
             IdpUnreachable { .. }
             | JwksUnreachable { .. }
             | WorkspaceUnreachable { .. }

@@ -109,6 +109,23 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub claims: Option<Claims>,
+    /// The Claude Code `lakepass launch claude` would start, when it is installed (filled by the
+    /// caller, which knows where programs are).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub claude_code: Option<ClaudeCodeFacts>,
+}
+
+/// The installed Claude Code, as a launch will use it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClaudeCodeFacts {
+    /// Where it is.
+    pub program: String,
+    /// What `claude --version` said (`None`: it could not be read).
+    pub version: Option<String>,
+    /// What of the launch it cannot carry out (each with the version that would).
+    pub shortfalls: Vec<String>,
 }
 
 impl Report {
@@ -139,7 +156,11 @@ pub(super) struct Run {
 impl Run {
     /// An empty report for a workspace (named by `ws_name` in fixes) signing in at `idp`.
     pub(super) fn new(ws_name: String, idp: String, workspace: Option<String>, host: Option<String>) -> Self {
-        Run { ws_name, idp, report: Report { workspace, host, ok: true, steps: vec![], claims: None } }
+        Run {
+            ws_name,
+            idp,
+            report: Report { workspace, host, ok: true, steps: vec![], claims: None, claude_code: None },
+        }
     }
 
     /// Records a step that did not break the chain.

@@ -151,6 +151,18 @@ pub(super) async fn session(
         SubjectTokenKind::AccessToken => s.access_token.clone(),
     };
     let (session, detail, status) = match engine.idp_session_for(&ws.idp, ws.token).await {
+        Ok(s) if ws.token == SubjectTokenKind::IdToken && s.kept_id_token_received_at.is_some() => {
+            // Decided on the session, not on words: the IdP's last refresh kept the old id_token.
+            let left = s.id_token_exp - engine.clock().now();
+            let (detail, fix) =
+                Problem::IdTokenNotRenewed { idp: ws.idp.clone(), audience: policy_audience(ws) }
+                    .explain(&ws.name, &ws.idp);
+            (
+                s,
+                format!("signed in as {who}; id_token valid for {}; but {detail}. {fix}", span(left)),
+                StepStatus::Warning,
+            )
+        }
         Ok(s) if s.refreshed_at > stored.refreshed_at => {
             (s, format!("signed in as {who}; the session was stale and a refresh worked"), StepStatus::Ok)
         }
@@ -174,6 +186,12 @@ pub(super) async fn session(
             format!("signed in as {who}, but the session is stale and the IdP gave no refresh token"),
             StepStatus::Warning,
         ),
+        Err(EngineError::NeedsLogin { .. })
+            if ws.token == SubjectTokenKind::IdToken && kept_id_token(engine, &ws.idp).await =>
+        {
+            let p = Problem::IdTokenNotRenewed { idp: ws.idp.clone(), audience: policy_audience(ws) };
+            return Err(run.fail(StepId::Session, TITLE, p));
+        }
         Err(EngineError::NeedsLogin { reason, .. }) => {
             let message = reason.unwrap_or_else(|| "the session is gone".into());
             return Err(run.fail(
@@ -195,6 +213,16 @@ pub(super) async fn session(
     };
     run.step(StepId::Session, TITLE, status, detail);
     Ok((subject, refreshable))
+}
+
+/// True when the stored session kept an old id_token through a refresh that brought none.
+async fn kept_id_token(engine: &Engine, idp: &str) -> bool {
+    matches!(engine.store().idp_session(idp).await, Ok(Some(s)) if s.kept_id_token_received_at.is_some())
+}
+
+/// The audience to suggest as the access token's `resource`: the expected policy's first.
+fn policy_audience(ws: &Workspace) -> Option<String> {
+    ws.policy.as_ref().and_then(|p| p.audiences.first().cloned())
 }
 
 /// The M2M session step: the service principal's secret is in the vault.

@@ -25,6 +25,7 @@ use serde_json::{Map, Value, json};
 use lakepass_config::{Config, Workspace};
 use lakepass_store::atomic::write_atomic;
 
+use super::claude_version::{ClaudeCode, ClaudeFeature};
 use super::environment::{EnvChanges, workspace_env};
 use super::models::{DiscoveredModels, Family, GATEWAY_BASE_PATH};
 use super::{LaunchError, utf8};
@@ -58,6 +59,9 @@ pub struct ClaudeGateway {
     pub headers: Vec<String>,
     /// The configured helper TTL (see [`effective_ttl_ms`] for what is used).
     pub helper_ttl_ms: u64,
+    /// Claude Code settings for the gateway that its version supports
+    /// ([`ClaudeGateway::for_claude_code`]): `ENABLE_TOOL_SEARCH`, `ENABLE_PROMPT_CACHING_1H`.
+    pub client_env: Vec<(String, String)>,
 }
 
 impl ClaudeGateway {
@@ -128,8 +132,36 @@ impl ClaudeGateway {
             headers: c.headers.unwrap_or_else(|| DEFAULT_HEADERS.iter().map(|h| h.to_string()).collect()),
             helper_ttl_ms: c.helper_ttl_ms.unwrap_or(DEFAULT_HELPER_TTL_MS),
             base_path,
+            client_env: Vec::new(),
         };
         (gw, notes)
+    }
+
+    /// Adopts what Databricks' ucode sets for Claude Code (databricks/ucode
+    /// `src/ucode/agents/claude.py`, `render_overlay`) where the installed Claude Code has it
+    /// (`claude_version.rs`): `ENABLE_TOOL_SEARCH=1`, `ENABLE_PROMPT_CACHING_1H=1`, and on AI
+    /// Gateway a `[1m]` suffix on the discovered Opus and Sonnet from 4.6 on (ucode's
+    /// `_maybe_add_1m_suffix`; a model named in `[claude.<ws>]` is used as written). Left out:
+    /// `CLAUDE_CODE_USE_GATEWAY`, which in Claude Code's binary turns on its own "Claude apps
+    /// gateway" sign-in and wants `ANTHROPIC_AUTH_TOKEN`, the fixed credential that would win
+    /// over the refreshing `apiKeyHelper` (README, "Claude Code").
+    pub fn for_claude_code(mut self, config: &Config, name: &str, claude: &ClaudeCode) -> Self {
+        if claude.has(ClaudeFeature::ToolSearch) {
+            self.client_env.push(("ENABLE_TOOL_SEARCH".into(), "1".into()));
+        }
+        if claude.has(ClaudeFeature::PromptCaching1h) {
+            self.client_env.push(("ENABLE_PROMPT_CACHING_1H".into(), "1".into()));
+        }
+        if claude.has(ClaudeFeature::OneMillionContext) && self.base_path == GATEWAY_BASE_PATH {
+            let c = config.claude.get(name);
+            if c.is_none_or(|c| c.opus_model.is_none()) {
+                self.opus_model = with_1m_suffix(&self.opus_model);
+            }
+            if c.is_none_or(|c| c.sonnet_model.is_none()) {
+                self.sonnet_model = with_1m_suffix(&self.sonnet_model);
+            }
+        }
+        self
     }
 
     /// The variables Claude Code reads to reach the gateway (no credentials among them).
@@ -144,8 +176,27 @@ impl ClaudeGateway {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
+        .chain(self.client_env.iter().cloned())
         .collect()
     }
+}
+
+/// `model[1m]` for an Opus or Sonnet of version 4.6 or later (the two numbers after
+/// `claude-<family>-`), else `model` unchanged: ucode's rule (`_maybe_add_1m_suffix`).
+pub(crate) fn with_1m_suffix(model: &str) -> String {
+    if model.ends_with("[1m]") {
+        return model.to_string();
+    }
+    let newer = |family: &str| {
+        let marker = format!("claude-{family}-");
+        let Some(at) = model.find(&marker) else { return false };
+        let v: Vec<u32> =
+            model[at + marker.len()..].split('-').map_while(|p| p.parse::<u32>().ok()).take(2).collect();
+        // Two numbers, as ucode's pattern `claude-(opus|sonnet)-(\d+)-(\d+)`: `opus-5` has 1M
+        // context by default (Claude Code's changelog, "Added Claude Opus 5 … 1M context").
+        matches!(v.as_slice(), [major, minor] if (*major, *minor) >= (4, 6))
+    };
+    if newer("opus") || newer("sonnet") { format!("{model}[1m]") } else { model.to_string() }
 }
 
 /// The helper TTL actually used: the configured one, but never more than half the lifetime of

@@ -26,6 +26,7 @@
 //! the MCP servers, the failure vocabulary).
 
 mod claude;
+mod claude_version;
 mod environment;
 mod execute;
 mod mcp;
@@ -43,6 +44,7 @@ pub use claude::{
     claude_plan, claude_settings_path, effective_ttl_ms, helper_command, merge_settings, settings_conflicts,
     write_claude_settings,
 };
+pub use claude_version::{ClaudeCode, ClaudeFeature, ClaudeVersion, installed_claude};
 pub use environment::{
     CA_VARS, CaFiles, EnvChanges, ca_bundle, ca_files_to_write, export_lines, pass_on_ca, workspace_ca_files,
     workspace_env, write_ca_files,
@@ -50,7 +52,9 @@ pub use environment::{
 pub use execute::{Carried, carry_out, record, removed_notes, save_plan_file, take_plan_file};
 pub use mcp::{add_mcp_config, headers_helper_command, mcp_config, merge_mcp_json, write_mcp_json};
 pub use plan::{Agent, LaunchPlan, LaunchRequest, PlannedFile, TerminalChoice};
-pub use planner::{Surroundings, explicit_config, launch_mcp_config, plan, plan_claude, plan_terminal};
+pub use planner::{
+    Surroundings, claude_code_of, explicit_config, launch_mcp_config, plan, plan_claude, plan_terminal,
+};
 pub use platform::{CURRENT_PLATFORM, hand_over, spawn_detached};
 
 pub use terminal::{

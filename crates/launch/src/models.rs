@@ -3,21 +3,31 @@
 //!
 //! Why ask: workspaces differ (a region without Opus, a newer Sonnet rolled out), and Claude
 //! Code sends whatever `ANTHROPIC_DEFAULT_*_MODEL` names; a name the workspace does not serve is
-//! a 404 on every turn. Databricks' own launcher, `ucode` (databricks/unity-gateway
-//! `src/ucode/databricks.py`), does the same: `GET <host>/ai-gateway/anthropic/v1/models` with
-//! `Authorization: Bearer <token>`, the reply in Anthropic's models-list shape (`data[].id`,
-//! docs.anthropic.com "List Models"), ids bucketed by `claude-<family>-`, ids ending
-//! `-anthropic` skipped, the newest per family kept. Newest is read from the version numbers
-//! in the id (`…-4-6` after `…-4-5`, `…-5` after both), not from string order, so `4-10` comes
-//! after `4-9`.
+//! a 404 on every turn. Databricks' own launcher, `ucode` (databricks/ucode `src/ucode/cli.py`,
+//! "UC-first, best-effort"), asks in this order, and so do we:
+//! 1. Unity Catalog's model-services listing, scoped to the `system.ai` schema:
+//!    `GET <host>/api/2.1/unity-catalog/model-services?parent=schemas/system.ai&page_size=100`
+//!    (then `&page_token=<next_page_token>` until none), `Authorization: Bearer <token>`; the
+//!    answer is `{"model_services": [{"name": "model-services/system.ai.claude-opus-4-8", …}],
+//!    "next_page_token": "…"}`, and the part after `model-services/` is the model id Claude Code
+//!    sends to AI Gateway (databricks/ucode `src/ucode/databricks.py`, `list_model_services`:
+//!    a bounded `page_size` is required, the endpoint 499s without one; names outside
+//!    `system.ai.` are skipped).
+//! 2. When that listing is missing, fails or names no Claude model: AI Gateway's
+//!    `GET <host>/ai-gateway/anthropic/v1/models` (`discover_claude_models`), the reply in
+//!    Anthropic's models-list shape (`data[].id`, docs.anthropic.com "List Models"), ids ending
+//!    `-anthropic` skipped.
+//! 3. A workspace without AI Gateway answers that with 404 (`FEATURE_DISABLED`, as in
+//!    databricks/unity-gateway#53): then the pay-per-token endpoints are read from
+//!    `GET /api/2.0/serving-endpoints` (names `databricks-claude-<family>-…`) and Claude Code goes
+//!    to `/serving-endpoints/anthropic`, which takes those names as `model`.
 //!
-//! A workspace without AI Gateway answers that list with 404 (`FEATURE_DISABLED`, as in
-//! databricks/unity-gateway#53): then the pay-per-token endpoints are read from
-//! `GET /api/2.0/serving-endpoints` (names `databricks-claude-<family>-…`) and Claude Code goes
-//! to `/serving-endpoints/anthropic`, which takes those names as `model`.
+//! Ids are bucketed by `claude-<family>-` and the newest per family kept. Newest is read from
+//! the version numbers in the id (`…-4-6` after `…-4-5`, `…-5` after both), not from string
+//! order, so `4-10` comes after `4-9`.
 //!
-//! The pure parts ([`newest_per_family`], [`parse_model_ids`], [`parse_endpoint_names`],
-//! [`gateway_missing`], [`cache_is_fresh`]) are unit-tested; [`discover`] and the cache file IO
+//! The pure parts ([`newest_per_family`], [`parse_model_ids`], [`parse_model_services`],
+//! [`parse_endpoint_names`], [`gateway_missing`], [`cache_is_fresh`]) are unit-tested; [`discover`] and the cache file IO
 //! are thin.
 
 use std::path::{Path, PathBuf};
@@ -35,6 +45,14 @@ use lakepass_wire::secret::Secret;
 pub(crate) const GATEWAY_BASE_PATH: &str = "/ai-gateway/anthropic";
 /// The path of workspaces without AI Gateway; the endpoint name travels as `model`.
 pub(crate) const SERVING_BASE_PATH: &str = "/serving-endpoints/anthropic";
+/// Unity Catalog's model-services listing.
+pub(crate) const MODEL_SERVICES_PATH: &str = "/api/2.1/unity-catalog/model-services";
+/// The schema the listing is scoped to: Databricks' foundation models.
+const MODEL_SERVICES_PARENT: &str = "schemas/system.ai";
+/// Services per page: bounded, as the listing requires (ucode uses 100).
+pub(crate) const MODEL_SERVICES_PAGE_SIZE: u32 = 100;
+/// The most pages read before giving up on the listing (the first is normally all of it).
+const MODEL_SERVICES_MAX_PAGES: usize = 20;
 /// How long a discovered choice is used before the workspace is asked again: a day.
 pub(crate) const CACHE_MAX_AGE_SECS: i64 = 86_400;
 
@@ -187,6 +205,27 @@ pub(crate) fn parse_model_ids(body: &[u8]) -> Option<Vec<String>> {
     Some(data.iter().filter_map(|m| m.get("id")?.as_str().map(str::to_string)).collect())
 }
 
+/// One page of the model-services listing: the `system.ai.*` model ids it names (the name's
+/// `model-services/` prefix dropped, other schemas skipped) and its `next_page_token`.
+pub(crate) fn parse_model_services(body: &[u8]) -> Option<(Vec<String>, Option<String>)> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let obj = v.as_object()?;
+    let services = match obj.get("model_services") {
+        None => &Vec::new(),
+        Some(list) => list.as_array()?,
+    };
+    let ids = services
+        .iter()
+        .filter_map(|s| s.get("name")?.as_str())
+        .map(|n| n.trim().strip_prefix("model-services/").unwrap_or(n.trim()))
+        .filter(|id| id.starts_with("system.ai."))
+        .map(str::to_string)
+        .collect();
+    let next =
+        obj.get("next_page_token").and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_string);
+    Some((ids, next))
+}
+
 /// The endpoint names of a `GET /api/2.0/serving-endpoints` body (`{"endpoints": [{"name"}]}`;
 /// a workspace with none may answer `{}`).
 pub(crate) fn parse_endpoint_names(body: &[u8]) -> Option<Vec<String>> {
@@ -248,8 +287,9 @@ pub(crate) fn gateway_missing(resp: &Response) -> bool {
 
 /// Asks `host` which Claude models it serves, with the workspace token as `Authorization:
 /// Bearer`. `configured_base` is the `[claude.<ws>] base_path`, if set: a serving-endpoints path
-/// is read from the endpoints list; anything else from `<base>/v1/models`. Unset, AI Gateway is
-/// asked first and a workspace without it falls back to `/serving-endpoints/anthropic`.
+/// is read from the endpoints list; another path from `<base>/v1/models`. Unset (or AI Gateway's
+/// own path), Unity Catalog's model-services listing is asked first, then AI Gateway's models
+/// list, and a workspace without AI Gateway falls back to `/serving-endpoints/anthropic`.
 pub async fn discover(
     http: &Http,
     host: &WorkspaceHost,
@@ -268,6 +308,14 @@ pub async fn discover(
         return Ok(found(base, serving_endpoint_models(http, host, token).await?));
     }
     let base = configured_base.unwrap_or(GATEWAY_BASE_PATH);
+    if base == GATEWAY_BASE_PATH {
+        match model_services(http, host, token).await {
+            Ok(models) => return Ok(found(base, models)),
+            Err(e) => {
+                tracing::info!(host = %host.as_str(), error = %e, "no Claude model in the Unity Catalog listing; asking AI Gateway")
+            }
+        }
+    }
     let url = format!("{}/v1/models", host.join(base));
     let resp = http.get(&url, Some(token)).await?;
     if !resp.is_success() {
@@ -283,6 +331,47 @@ pub async fn discover(
         return Err(DiscoveryError::NoClaude { url });
     }
     Ok(found(base, models))
+}
+
+/// The newest Claude model per family in Unity Catalog's `system.ai` model services, read page
+/// by page (a page token seen twice ends it).
+async fn model_services(
+    http: &Http,
+    host: &WorkspaceHost,
+    token: &Secret,
+) -> Result<FamilyModels, DiscoveryError> {
+    let base = host.join(MODEL_SERVICES_PATH);
+    let page_url = |page_token: Option<&str>| -> Result<String, DiscoveryError> {
+        let mut u = reqwest::Url::parse(&base).map_err(|_| DiscoveryError::Shape { url: base.clone() })?;
+        u.query_pairs_mut()
+            .append_pair("parent", MODEL_SERVICES_PARENT)
+            .append_pair("page_size", &MODEL_SERVICES_PAGE_SIZE.to_string());
+        if let Some(t) = page_token {
+            u.query_pairs_mut().append_pair("page_token", t);
+        }
+        Ok(u.to_string())
+    };
+    let mut ids = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut url = page_url(None)?;
+    for _ in 0..MODEL_SERVICES_MAX_PAGES {
+        let resp = http.get(&url, Some(token)).await?;
+        if !resp.is_success() {
+            return Err(status_error(url, &resp));
+        }
+        let (page, next) =
+            parse_model_services(&resp.body).ok_or_else(|| DiscoveryError::Shape { url: url.clone() })?;
+        ids.extend(page);
+        match next {
+            Some(t) if seen.insert(t.clone()) => url = page_url(Some(&t))?,
+            _ => break,
+        }
+    }
+    let models = newest_per_family(ids.iter().map(String::as_str));
+    if models.is_empty() {
+        return Err(DiscoveryError::NoClaude { url: base });
+    }
+    Ok(models)
 }
 
 async fn serving_endpoint_models(
@@ -414,6 +503,19 @@ mod tests {
         );
         assert_eq!(parse_endpoint_names(b"{}"), Some(vec![]));
         assert_eq!(parse_endpoint_names(b"[]"), None);
+    }
+
+    #[test]
+    fn parses_the_model_services_listing_as_ucode_reads_it() {
+        let page = br#"{"model_services":[{"name":"model-services/system.ai.claude-opus-4-8"},
+            {"name":"model-services/main.me.claude-opus-9"},{"name":"system.ai.gpt-5"},{"id":3}],
+            "next_page_token":"p2"}"#;
+        let (ids, next) = parse_model_services(page).unwrap();
+        assert_eq!(ids, ["system.ai.claude-opus-4-8", "system.ai.gpt-5"], "other schemas skipped");
+        assert_eq!(next.as_deref(), Some("p2"));
+        assert_eq!(parse_model_services(br#"{"next_page_token":""}"#), Some((vec![], None)));
+        assert_eq!(parse_model_services(b"[]"), None);
+        assert_eq!(parse_model_services(br#"{"model_services":{}}"#), None);
     }
 
     fn response(status: u16, body: &str) -> Response {

@@ -20,6 +20,7 @@ use super::claude::{
     ClaudeGateway, claude_plan, claude_settings_path, effective_ttl_ms, existing_mode, helper_command,
     merge_settings, settings_conflicts,
 };
+use super::claude_version::{ClaudeCode, ClaudeFeature, installed_claude};
 use super::environment::{
     CA_VARS, EnvChanges, ca_files_to_write, pass_on_ca, workspace_ca_files, workspace_env,
 };
@@ -143,14 +144,24 @@ pub async fn plan_claude(
     let config = engine.config();
     let ws = config.workspace(req.workspace.as_deref())?;
     let program = find_claude(config, env)?;
+    // `claude --version` (on a cache miss) is a process: off the async threads, which the tray
+    // host shares with its engine.
+    let claude_code = {
+        let (asked, data_dir) = (program.clone(), paths.data_dir.clone());
+        tokio::task::spawn_blocking(move || installed_claude(&asked, &data_dir))
+            .await
+            .unwrap_or_else(|_| ClaudeCode { program: program.clone(), version: None })
+    };
     let token = engine.token(&ws).await.map_err(|error| LaunchError::SignIn {
         agent: Agent::Claude,
         workspace: ws.name.clone(),
         error: Box::new(error),
     })?;
     let lifetime = token.expires_at - token.issued_at;
-    let mut messages = Vec::new();
-    let gateway = claude_gateway(engine, paths, &ws, &token.access_token, env.now, &mut messages).await;
+    let mut messages = claude_code_notes(&claude_code);
+    let gateway = claude_gateway(engine, paths, &ws, &token.access_token, env.now, &mut messages)
+        .await
+        .for_claude_code(config, &ws.name, &claude_code);
     drop(token);
 
     let helper = helper_command(&env.lakepass, env.config_arg.as_deref(), &ws.name)?;
@@ -158,8 +169,14 @@ pub async fn plan_claude(
     let mut claude = claude_plan(&ws, &gateway, &helper, ttl, &req.args);
     let mut files = Vec::new();
     pass_ca_on(paths, config, &ws, env, &mut claude.env, &mut files, &mut messages);
-    let servers = engine.mcp_servers(&ws).await;
-    let mcp = launch_mcp_config(config, &ws, &servers, &env.lakepass, env.config_arg.as_deref())?;
+    // Claude Code below the version with a re-run headersHelper gets no MCP servers (and no
+    // probing of their URLs).
+    let mcp = if claude_code.has(ClaudeFeature::McpHeadersHelper) {
+        let servers = engine.mcp_servers(&ws).await;
+        launch_mcp_config(config, &ws, &servers, &env.lakepass, env.config_arg.as_deref())?
+    } else {
+        None
+    };
     if let Some(mcp) = &mcp {
         super::add_mcp_config(&mut claude, mcp);
         let names: Vec<&str> =
@@ -223,6 +240,33 @@ pub async fn plan_claude(
         terminal,
         lakepass: env.lakepass.clone(),
     })
+}
+
+/// What to tell about the installed Claude Code: each thing of the launch it cannot carry out,
+/// or that its version could not be read.
+fn claude_code_notes(claude: &ClaudeCode) -> Vec<String> {
+    if claude.version.is_none() {
+        return vec![format!(
+            "note: could not read Claude Code's version (`{} --version`); launching as if it were current",
+            claude.program.display()
+        )];
+    }
+    claude
+        .shortfalls()
+        .into_iter()
+        .map(|s| format!("warning: {s}; update it with `claude update`."))
+        .collect()
+}
+
+/// The Claude Code a launch would start (`claude_path`, else `claude` on `path`) and its
+/// version, for `lakepass doctor`; `None` when it is not installed.
+pub fn claude_code_of(
+    config: &Config,
+    path: Option<&std::ffi::OsStr>,
+    data_dir: &Path,
+) -> Option<ClaudeCode> {
+    let (wanted, _) = Agent::Claude.program(config)?;
+    find_program(&wanted, path).map(|p| installed_claude(&p, data_dir))
 }
 
 /// Claude Code's program, found on PATH (or where `claude_path` says).

@@ -81,6 +81,49 @@ fn settings_json_names_the_helper_and_repeats_the_gateway_env() {
     assert_eq!(p.settings.as_object().unwrap().len(), 3);
 }
 
+#[test]
+fn claude_code_settings_follow_its_version_as_ucode_sets_them() {
+    use super::claude::with_1m_suffix;
+    assert_eq!(with_1m_suffix("system.ai.claude-opus-4-6"), "system.ai.claude-opus-4-6[1m]");
+    assert_eq!(with_1m_suffix("databricks-claude-sonnet-4-10"), "databricks-claude-sonnet-4-10[1m]");
+    assert_eq!(with_1m_suffix("system.ai.claude-sonnet-4-5"), "system.ai.claude-sonnet-4-5");
+    assert_eq!(with_1m_suffix("system.ai.claude-haiku-4-6"), "system.ai.claude-haiku-4-6", "Haiku: no");
+    assert_eq!(with_1m_suffix("system.ai.claude-opus-5"), "system.ai.claude-opus-5", "1M by default");
+    assert_eq!(with_1m_suffix("x-opus[1m]"), "x-opus[1m]");
+
+    let c = Config::parse(
+        &format!("{CONFIG}\n[claude.dev]\nopus_model = \"my-claude-opus-4-7\"\n"),
+        Path::new("config.toml"),
+    )
+    .unwrap();
+    let d = discovered(
+        "/ai-gateway/anthropic",
+        Some("system.ai.claude-opus-4-6"),
+        Some("system.ai.claude-sonnet-4-6"),
+        Some("system.ai.claude-haiku-4-5"),
+    );
+    let at = |v: Option<ClaudeVersion>| ClaudeCode { program: "claude".into(), version: v };
+    let (gw, _) = ClaudeGateway::resolve(&c, "dev", Some(&d));
+    let current = gw.clone().for_claude_code(&c, "dev", &at(Some(ClaudeVersion(2, 1, 330))));
+    assert_eq!(current.opus_model, "my-claude-opus-4-7", "a configured model is used as written");
+    assert_eq!(current.sonnet_model, "system.ai.claude-sonnet-4-6[1m]");
+    assert_eq!(current.haiku_model, "system.ai.claude-haiku-4-5");
+    let w = c.workspace(Some("dev")).unwrap();
+    let env: std::collections::BTreeMap<String, String> = current.env(&w, 1000).into_iter().collect();
+    assert_eq!(env.get("ENABLE_TOOL_SEARCH").map(String::as_str), Some("1"));
+    assert_eq!(env.get("ENABLE_PROMPT_CACHING_1H").map(String::as_str), Some("1"));
+    assert!(!env.contains_key("CLAUDE_CODE_USE_GATEWAY"), "it would want ANTHROPIC_AUTH_TOKEN");
+    // An older Claude Code gets only what it understands.
+    let old = gw.clone().for_claude_code(&c, "dev", &at(Some(ClaudeVersion(2, 1, 100))));
+    assert_eq!(old.sonnet_model, "system.ai.claude-sonnet-4-6");
+    assert_eq!(old.client_env, [("ENABLE_TOOL_SEARCH".to_string(), "1".to_string())]);
+    // Serving endpoints: no suffix (ucode adds it on AI Gateway only).
+    let d = discovered("/serving-endpoints/anthropic", None, Some("databricks-claude-sonnet-4-6"), None);
+    let (gw, _) = ClaudeGateway::resolve(&config(), "dev", Some(&d));
+    let gw = gw.for_claude_code(&config(), "dev", &at(None));
+    assert_eq!(gw.sonnet_model, "databricks-claude-sonnet-4-6");
+}
+
 fn discovered(
     base_path: &str,
     opus: Option<&str>,

@@ -26,7 +26,7 @@ impl Paths {
             .map(Path::to_path_buf)
             .or_else(|| env_path("LAKEPASS_CONFIG"))
             .unwrap_or_else(Self::default_config);
-        let data_dir = env_path("LAKEPASS_DATA_DIR").unwrap_or_else(|| base_data_dir().join("lakepass"));
+        let data_dir = env_path("LAKEPASS_DATA_DIR").unwrap_or_else(Self::default_data_dir);
         let databrickscfg =
             env_path("DATABRICKS_CONFIG_FILE").unwrap_or_else(|| home().join(".databrickscfg"));
         Paths { config, data_dir, databrickscfg }
@@ -35,6 +35,11 @@ impl Paths {
     /// The config file used when neither `--config` nor `$LAKEPASS_CONFIG` names one.
     pub fn default_config() -> PathBuf {
         base_config_dir().join("lakepass").join("config.toml")
+    }
+
+    /// The data folder used when `$LAKEPASS_DATA_DIR` names none.
+    pub fn default_data_dir() -> PathBuf {
+        base_data_dir().join("lakepass")
     }
 
     /// Paths all under one folder: for tests and the demo.

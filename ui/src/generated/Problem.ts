@@ -63,7 +63,15 @@ needs_login: boolean,
 /**
  * What the IdP said.
  */
-message: string, } | { "kind": "no_access_token", 
+message: string, } | { "kind": "id_token_not_renewed", 
+/**
+ * The IdP.
+ */
+idp: string, 
+/**
+ * The policy audience to name as the access token's `resource`, when one is known.
+ */
+audience: string | null, } | { "kind": "no_access_token", 
 /**
  * The IdP.
  */

@@ -134,3 +134,77 @@ async fn a_workspace_without_ai_gateway_answers_only_on_serving_endpoints() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn model_services_lists_system_ai_page_by_page_and_is_strict_about_its_query() {
+    let ds = stack(
+        &["databricks-claude-opus-5", "databricks-claude-sonnet-4-5", "databricks-claude-haiku-4-5"],
+        true,
+    )
+    .await;
+    let token = workspace_token(&ds, "dev", "all-apis").await;
+    let url = format!("{}/api/2.1/unity-catalog/model-services", host(&ds, "dev"));
+    let get = |query: String, token: Option<String>| {
+        let mut req = client().get(format!("{url}?{query}"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status();
+            (status, resp.text().await.unwrap())
+        }
+    };
+    let mut names = Vec::new();
+    let mut query = "parent=schemas%2Fsystem.ai&page_size=2".to_string();
+    loop {
+        let (status, body) = get(query.clone(), Some(token.clone())).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        names.extend(
+            page["model_services"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_owned()),
+        );
+        match page["next_page_token"].as_str() {
+            Some(t) => query = format!("parent=schemas%2Fsystem.ai&page_size=2&page_token={t}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        names,
+        [
+            "model-services/system.ai.claude-opus-5",
+            "model-services/system.ai.claude-sonnet-4-5",
+            "model-services/system.ai.claude-haiku-4-5"
+        ]
+    );
+    // Unbounded or too large a page: 499 with no body, as ucode saw it.
+    for q in ["parent=schemas%2Fsystem.ai", "page_size=0", "page_size=500"] {
+        let (status, body) = get(q.into(), Some(token.clone())).await;
+        assert_eq!((status.as_u16(), body.as_str()), (499, ""), "{q}");
+    }
+    let (status, body) = get("parent=schemas%2Fmain.nope&page_size=10".into(), Some(token.clone())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body.contains("RESOURCE_DOES_NOT_EXIST"), "{body}");
+    let (status, body) = get("page_size=10&page_token=forged".into(), Some(token.clone())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = get("page_size=10".into(), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "no token");
+
+    // Without AI Gateway, or with the listing off, the path is unknown.
+    for opts in [
+        DevstackOptions { ai_gateway: false, ..Default::default() },
+        DevstackOptions { model_services: false, ..Default::default() },
+    ] {
+        let ds = lakepass_devstack::start(opts).await.unwrap();
+        let token = workspace_token(&ds, "dev", "all-apis").await;
+        let resp = client()
+            .get(format!("{}/api/2.1/unity-catalog/model-services?page_size=10", host(&ds, "dev")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error_code"], "ENDPOINT_NOT_FOUND");
+    }
+}

@@ -154,7 +154,7 @@ impl Engine {
                     config.profile_flavour,
                     opts.cli_helper_path.clone(),
                 )
-                .for_config(&paths, std::env::var_os("LAKEPASS_DATA_DIR").is_some_and(|v| !v.is_empty())),
+                .for_config(&paths),
             ),
             Arc::new(LiveProfiles::remover(paths.databrickscfg.clone())),
         ];

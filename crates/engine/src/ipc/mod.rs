@@ -91,7 +91,10 @@ const MAX_LINE: u64 = 16 * 1024;
 
 /// Where the engine's socket is for `paths`, from the environment (see the module docs).
 pub fn socket_path(paths: &Paths) -> PathBuf {
-    let data_dir_set = std::env::var_os("LAKEPASS_DATA_DIR").is_some_and(|v| !v.is_empty());
+    // Chosen: named by the variable, or another folder than the default (a helper link's
+    // process has its data dir from the link, not from the variable).
+    let data_dir_set = std::env::var_os("LAKEPASS_DATA_DIR").is_some_and(|v| !v.is_empty())
+        || paths.data_dir != Paths::default_data_dir();
     let runtime = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()).map(PathBuf::from);
     socket_path_in(&paths.data_dir, runtime.as_deref(), data_dir_set)
 }

@@ -18,6 +18,7 @@
 //! component that owns it, as the daemon does for the live profiles). Sinks run on a blocking
 //! thread: plain file IO is fine, and they must not block for long.
 
+mod helper_link;
 mod live_profiles;
 mod profile;
 mod shell;
@@ -25,6 +26,7 @@ mod state_file;
 
 use std::sync::Arc;
 
+pub use helper_link::{HelperTarget, helper_invocation};
 pub use live_profiles::{LiveProfiles, live_profile_name};
 pub use profile::{CredentialsProfile, helper_profile_name};
 pub use shell::sh_quote;
@@ -51,10 +53,10 @@ pub enum SinkError {
         #[source]
         source: std::io::Error,
     },
-    /// The `databricks-cli` helper script could not be written.
-    #[error("could not write the Databricks CLI helper script {path}: {source}")]
-    HelperScript {
-        /// The script.
+    /// The `databricks-cli` helper link (or the file naming its config) could not be written.
+    #[error("could not write the Databricks CLI helper link in {path}: {source}")]
+    HelperLink {
+        /// The link's folder.
         path: std::path::PathBuf,
         /// The OS error.
         #[source]
@@ -66,7 +68,7 @@ impl SinkError {
     /// The kind a front end shows it as.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            SinkError::CredentialsFile(_) | SinkError::HelperScript { .. } => ErrorKind::CredentialsFile,
+            SinkError::CredentialsFile(_) | SinkError::HelperLink { .. } => ErrorKind::CredentialsFile,
             SinkError::StateFile { .. } => ErrorKind::Unexpected,
         }
     }

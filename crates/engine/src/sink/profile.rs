@@ -5,41 +5,25 @@
 //! (databricks/cli `libs/auth/credentials.go`, `CLICredentials`), so a helper entry in the
 //! profile a user runs `databricks --profile dev` with would break the CLI. The `cli-helper`
 //! flavour therefore writes a profile of its own beside it, `<profile>-helper`, for the SDKs
-//! (Python, Go, JS), which do run `databricks_cli_path auth token --host …`.
+//! that run `databricks_cli_path auth token --host …`: databricks-sdk-py, and databricks-sdk-go
+//! from v0.104.0 (v0.61–v0.103 read the CLI's token cache instead; databricks/databricks-sdk-go
+//! `config/auth_u2m.go` at v0.103.0, `config/cli_token_source.go` from v0.104.0).
 //!
 //! The `cli-helper` flavour names a program the SDKs run as `<program> auth token --host …`,
 //! with their own environment, not ours. When this Lakepass runs on a config other than the
 //! default one (`--config PATH`, `$LAKEPASS_CONFIG`), plain `lakepass` there would read the
-//! wrong config; so the profile names a small script in the data dir (0700) that runs
-//! `lakepass --config PATH "$@"` (and keeps an explicit `$LAKEPASS_DATA_DIR`) instead.
+//! wrong config; so the profile names a per-config link to the `lakepass` binary in the data dir
+//! (0700), which finds its config by the name it was started under (`helper_link.rs`: a wrapper
+//! script would be under the 1 MiB databricks-sdk-go requires of a `databricks_cli_path`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::sh_quote;
+use super::helper_link::{self, HelperTarget};
 use super::{SinkError, TokenSink};
 use lakepass_config::{ProfileFlavour, Workspace};
 use lakepass_store::databrickscfg::{self, ProfileUpdate};
 use lakepass_store::paths::Paths;
 use lakepass_wire::exchange::WorkspaceToken;
-
-/// The script that runs `lakepass` on `config` (and `data_dir`, when given) with the SDK's
-/// arguments.
-fn helper_script(lakepass: &str, config: &Path, data_dir: Option<&PathBuf>) -> String {
-    let env = data_dir
-        .map(|d| format!("LAKEPASS_DATA_DIR={} ", sh_quote(&d.display().to_string())))
-        .unwrap_or_default();
-    format!(
-        "#!/bin/sh\n# Written by Lakepass: the `databricks_cli_path` of its cli-helper profiles, so the\n\
-         # Databricks SDKs get tokens from the same config.\n\
-         {env}exec {} --config {} \"$@\"\n",
-        sh_quote(lakepass),
-        sh_quote(&config.display().to_string())
-    )
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3))
-}
 
 /// The name of a workspace's helper profile (the `cli-helper` flavour): `<profile>-helper`.
 pub fn helper_profile_name(ws: &Workspace) -> String {
@@ -53,8 +37,10 @@ pub struct CredentialsProfile {
     path: PathBuf,
     flavour: ProfileFlavour,
     cli_helper_path: String,
-    /// The wrapper script to write first, when the profile names one: its path and text.
-    helper_script: Option<(PathBuf, String)>,
+    /// The helper link to make first, when the profile names one: its folder, the program it
+    /// links to, and the config it stands for (Unix only).
+    #[cfg_attr(not(unix), allow(dead_code))]
+    helper_link: Option<(PathBuf, PathBuf, HelperTarget)>,
 }
 
 impl CredentialsProfile {
@@ -64,36 +50,38 @@ impl CredentialsProfile {
         let helper = cli_helper.or_else(|| std::env::current_exe().ok());
         let helper = helper.map(|p| std::fs::canonicalize(&p).unwrap_or(p));
         let cli_helper_path = helper.map(|p| p.display().to_string()).unwrap_or_else(|| "lakepass".into());
-        CredentialsProfile { path, flavour, cli_helper_path, helper_script: None }
+        CredentialsProfile { path, flavour, cli_helper_path, helper_link: None }
     }
 
     /// Makes the `cli-helper` profile run Lakepass on `paths.config` when that is not the
-    /// default config (see the module docs). `data_dir_explicit`: `$LAKEPASS_DATA_DIR` was set,
-    /// so the helper must use it too.
-    pub(crate) fn for_config(mut self, paths: &Paths, data_dir_explicit: bool) -> Self {
+    /// default config (see the module docs): the profile names the config's helper link.
+    pub(crate) fn for_config(mut self, paths: &Paths) -> Self {
         if self.flavour != ProfileFlavour::CliHelper || !cfg!(unix) || paths.config == Paths::default_config()
         {
             return self;
         }
-        let script =
-            helper_script(&self.cli_helper_path, &paths.config, data_dir_explicit.then_some(&paths.data_dir));
-        let name = format!("databricks-cli-{:016x}", fnv1a(paths.config.to_string_lossy().as_bytes()));
-        let at = paths.data_dir.join("helpers").join(name);
-        self.cli_helper_path = at.display().to_string();
-        self.helper_script = Some((at, script));
+        let config = std::path::absolute(&paths.config).unwrap_or_else(|_| paths.config.clone());
+        let data_dir = std::path::absolute(&paths.data_dir).unwrap_or_else(|_| paths.data_dir.clone());
+        let dir = helper_link::link_dir(&data_dir, &config);
+        let program = PathBuf::from(&self.cli_helper_path);
+        self.cli_helper_path = dir.join(helper_link::LINK_NAME).display().to_string();
+        self.helper_link = Some((dir, program, HelperTarget { config, data_dir }));
         self
     }
 
-    fn write_helper_script(&self) -> Result<(), SinkError> {
-        let Some((path, text)) = &self.helper_script else { return Ok(()) };
-        if std::fs::read_to_string(path).is_ok_and(|t| t == *text) {
-            return Ok(());
-        }
-        let failed = |source| SinkError::HelperScript { path: path.clone(), source };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(failed)?;
-        }
-        lakepass_store::atomic::write_atomic(path, text.as_bytes(), 0o700).map_err(failed)
+    #[cfg(unix)]
+    fn write_helper_link(&self) -> Result<(), SinkError> {
+        let Some((dir, program, target)) = &self.helper_link else { return Ok(()) };
+        let failed = |source| SinkError::HelperLink { path: dir.clone(), source };
+        helper_link::write_link(dir, program, target).map_err(failed)?;
+        // The wrapper script earlier versions named in the profile is replaced by the link.
+        let _ = std::fs::remove_file(helper_link::old_script(&target.data_dir, &target.config));
+        Ok(())
+    }
+
+    #[cfg(not(unix))]
+    fn write_helper_link(&self) -> Result<(), SinkError> {
+        Ok(())
     }
 
     fn token_profile(ws: &Workspace, t: &WorkspaceToken) -> ProfileUpdate {
@@ -123,7 +111,7 @@ impl TokenSink for CredentialsProfile {
         let main = Self::token_profile(ws, token);
         let helper = (self.flavour == ProfileFlavour::CliHelper).then(|| self.helper_profile(ws));
         if helper.is_some() {
-            self.write_helper_script()?;
+            self.write_helper_link()?;
         }
         // Shared: the profiles of workspaces refreshed at the same moment go in one write.
         databrickscfg::update_file_shared(&self.path, move |text| {

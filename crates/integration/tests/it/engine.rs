@@ -353,6 +353,19 @@ async fn a_refresh_without_an_id_token_keeps_the_session_and_asks_only_id_token_
         signed_in.access_token.as_ref().unwrap().secret()
     );
 
+    // The doctor names it for dev (decided on the kept id_token, not on the error's words) and
+    // shows the access-token set-up that avoids hourly sign-ins.
+    let dev_ws = e.config().workspace(Some("dev")).unwrap();
+    let report = lakepass_doctor::diagnose(&e, &dev_ws, &Default::default()).await;
+    let broken = report.failure().expect("the session is the broken link");
+    assert_eq!(broken.id, lakepass_doctor::StepId::Session, "{report:#?}");
+    assert!(
+        matches!(&broken.problem, Some(lakepass_doctor::Problem::IdTokenNotRenewed { idp, .. }) if idp == "devstack"),
+        "{report:#?}"
+    );
+    assert!(broken.fix.as_deref().unwrap().contains("--token access_token --resource"), "{report:#?}");
+    assert_eq!(f.ds.stats().idp.refresh_grants, 1, "the doctor did not ask the IdP again");
+
     // Later passes neither ask the IdP again for dev nor lose its state.
     for _ in 0..3 {
         f.clock.advance(60);

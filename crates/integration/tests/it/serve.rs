@@ -446,16 +446,16 @@ async fn the_cli_helper_flavour_writes_a_helper_profile_beside_the_token_profile
         vec![("host".to_string(), f.host("dev")), ("token".to_string(), t.access_token.secret().to_string())]
     );
     let profile = databrickscfg::read_profile(&ini, "dev-helper").unwrap().unwrap();
-    // This config is not the default one, so the profile names a script that runs the given
-    // `lakepass` on it (an SDK's environment does not know the config path).
+    // This config is not the default one, so the profile names a link to the given `lakepass`
+    // (never a small script: databricks-sdk-go refuses a `databricks_cli_path` under 1 MiB),
+    // with the config it stands for beside it (an SDK's environment does not know the path).
     let script = profile.iter().find(|(k, _)| k == "databricks_cli_path").map(|(_, v)| v.clone()).unwrap();
-    assert!(std::path::Path::new(&script).starts_with(&f.paths.data_dir), "{script}");
-    let text = std::fs::read_to_string(&script).unwrap();
-    let config = f.paths.config.display().to_string();
-    assert!(
-        text.contains(&format!("exec '/opt/lakepass/bin/lakepass' --config '{config}' \"$@\"")),
-        "{text}"
-    );
+    let link = std::path::Path::new(&script);
+    assert!(link.starts_with(&f.paths.data_dir), "{script}");
+    assert_eq!(std::fs::read_link(link).unwrap(), std::path::Path::new("/opt/lakepass/bin/lakepass"));
+    let target: lakepass_engine::sink::HelperTarget =
+        serde_json::from_slice(&std::fs::read(link.with_file_name("config.json")).unwrap()).unwrap();
+    assert_eq!(target.config, std::path::absolute(&f.paths.config).unwrap());
     assert_eq!(
         profile,
         vec![
