@@ -145,9 +145,11 @@ import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(10)
 s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode() + b"\n")
+print("connected", file=sys.stderr)
 data = b""
 try:
+    # The server may close before reading a byte: a refused peer gets nothing, not even a read.
+    s.sendall(sys.argv[2].encode() + b"\n")
     while True:
         chunk = s.recv(65536)
         if not chunk:
@@ -156,7 +158,6 @@ try:
 except OSError as e:
     print("error:", e.__class__.__name__, file=sys.stderr)
 sys.stdout.write(data.decode(errors="replace"))
-print("connected", file=sys.stderr)
 "#;
     let out = tokio::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", client])
