@@ -81,6 +81,8 @@ def claude_wrapper(path, claude, record_dir):
     offline = " ".join(f"{k}={v}" for k, v in OFFLINE.items())
     with open(path, "w") as f:
         f.write(f"""#!/bin/sh
+# Lakepass asks the installed Claude Code its version: answered, not recorded as a run.
+[ "$1" = "--version" ] && exec '{claude}' --version
 n=$(ls {record_dir} | grep -c '^run-' || true)
 out={record_dir}/run-$n
 mkdir -p "$out"
