@@ -1,5 +1,6 @@
 // The recent events panel: the newest 30 of what the app reported, with how long ago. Pure: data
-// in, DOM out. The `data-ago` times are rewritten by the controller's 1 s tick.
+// in, DOM out. The `data-ago` times are rewritten by the controller's 1 s tick. A warning says so
+// in a word and an icon, not only in red.
 import { h } from "../dom";
 import { ago } from "../format";
 import type { AppEvent } from "../types";
@@ -27,6 +28,9 @@ export function events(list: readonly AppEvent[], now: number): HTMLElement {
                 h(
                   "span",
                   { class: "body" },
+                  e.level === "warn"
+                    ? h("span", { class: "level-warn", "data-testid": "event-warning" }, h("span", { "aria-hidden": "true" }, "⚠ "), "Warning")
+                    : null,
                   e.workspace ? h("span", { class: "chip" }, e.workspace) : null,
                   h("span", { class: "what", title: e.text }, e.text),
                 ),

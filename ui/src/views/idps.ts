@@ -40,7 +40,7 @@ export function idp(i: IdpView, on: IdpActions): HTMLElement {
       h(
         "span",
         { class: `state ${i.signed_in ? "ok" : "off"}` },
-        h("span", { class: "dot" }),
+        h("span", { class: "dot", "aria-hidden": "true" }),
         i.signing_in ? "Waiting for the browser…" : i.signed_in ? "Signed in" : "Signed out",
       ),
       h("p", { class: "mono small muted" }, i.issuer),
@@ -49,14 +49,20 @@ export function idp(i: IdpView, on: IdpActions): HTMLElement {
       "div",
       { class: "actions" },
       i.signed_in
-        ? h("button", { "data-testid": `signout-${i.name}`, onclick: () => on.signOut(i.name) }, "Sign out")
+        ? h("button", { "data-testid": `signout-${i.name}`, "aria-label": `Sign out of ${i.name}`, onclick: () => on.signOut(i.name) }, "Sign out")
         : h(
             "button",
-            { class: "primary", "data-testid": `signin-${i.name}`, disabled: i.signing_in, onclick: () => on.signIn(i.name) },
+            {
+              class: "primary",
+              "data-testid": `signin-${i.name}`,
+              "aria-label": i.signing_in ? `Waiting for the browser to sign in to ${i.name}` : `Sign in to ${i.name}`,
+              disabled: i.signing_in,
+              onclick: () => on.signIn(i.name),
+            },
             i.signing_in ? "Waiting…" : "Sign in",
           ),
-      h("button", { class: "link", onclick: () => on.edit(i) }, "Edit"),
-      h("button", { class: "link danger", onclick: () => on.remove(i) }, "Remove"),
+      h("button", { class: "link", "data-testid": `edit-idp-${i.name}`, "aria-label": `Edit ${i.name}`, onclick: () => on.edit(i) }, "Edit"),
+      h("button", { class: "link danger", "data-testid": `remove-idp-${i.name}`, "aria-label": `Remove ${i.name}`, onclick: () => on.remove(i) }, "Remove"),
     ),
   );
 }
