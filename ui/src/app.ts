@@ -190,10 +190,12 @@ export class Dashboard {
           this.render();
         },
       }),
+      // Landmarks: the header (banner), the messages (a region), the workspaces (main) and, beside
+      // them, the IdPs, events and settings (complementary, not nested in main).
       h(
-        "main",
+        "div",
         { class: "layout" },
-        workspaces(v, { now, busy: this.busy, diagnoses: this.diagnoses }, this.workspaceActions),
+        h("main", { class: "workspaces-main" }, workspaces(v, { now, busy: this.busy, diagnoses: this.diagnoses }, this.workspaceActions)),
         h(
           "aside",
           { class: "side", "aria-label": "Identity providers, events and settings" },

@@ -63,7 +63,7 @@ function workspaceFields(w: WorkspaceView | null, v: AppView, problems: Problems
     h(
       "details",
       { class: "advanced" },
-      h("summary", {}, "Advanced"),
+      h("summary", { "data-testid": "dialog-advanced" }, "Advanced"),
       field("token", "Token to exchange", tokenSel, problems),
       field("client_id", "Service principal id", input("client_id", w?.client_id ?? "", { placeholder: "only for workload identity federation" }), problems),
     ),
@@ -126,7 +126,7 @@ export function dialog(d: Dialog, v: AppView, saving: boolean, on: DialogActions
     h(
       "div",
       { class: "actions end" },
-      h("button", { type: "button", onclick: () => on.close() }, "Cancel"),
+      h("button", { type: "button", "data-testid": "dialog-cancel", onclick: () => on.close() }, "Cancel"),
       h("button", { type: "submit", class: "primary", "data-testid": "dialog-save", disabled: saving }, saving ? "Saving…" : "Save"),
     ),
   );
