@@ -198,6 +198,7 @@ export function mcpTokens(workspace: string, tokens: McpTokenView[], now: number
 }
 
 const MARK = { ok: "✓", warning: "!", failed: "✗", skipped: "–" } as const;
+const STATUS_WORD = { ok: "Passed", warning: "Warning", failed: "Failed", skipped: "Skipped" } as const;
 
 /** The doctor's steps for a workspace, once asked for. */
 export function diagnosis(workspace: string, report: DoctorReport | undefined): HTMLElement | null {
@@ -209,10 +210,12 @@ export function diagnosis(workspace: string, report: DoctorReport | undefined): 
       h(
         "li",
         { class: `step ${s.status}` },
-        h("span", { class: "mark", "aria-label": s.status }, MARK[s.status]),
+        // The mark is for the eye; a screen reader hears the status in words.
+        h("span", { class: "mark", "aria-hidden": "true" }, MARK[s.status]),
         h(
           "div",
           {},
+          h("span", { class: "visually-hidden" }, `${STATUS_WORD[s.status]}: `),
           h("strong", {}, s.title),
           s.status !== "skipped" ? h("p", { class: "small" }, s.detail) : null,
           s.fix ? h("p", { class: "small fix" }, s.fix) : null,

@@ -21,7 +21,7 @@ export function idps(list: readonly IdpView[], on: IdpActions): HTMLElement {
       "div",
       { class: "section-head" },
       h("h2", {}, "Identity providers"),
-      h("button", { class: "ghost", "data-testid": "add-idp", onclick: () => on.add() }, "+ Add"),
+      h("button", { class: "ghost", "data-testid": "add-idp", "aria-label": "Add identity provider", onclick: () => on.add() }, "+ Add"),
     ),
     list.length === 0 ? h("p", { class: "empty" }, "None yet: add the OIDC provider your company signs in with (Entra ID, Okta, Auth0, Keycloak…).") : null,
     ...list.map((i) => idp(i, on)),
