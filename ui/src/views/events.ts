@@ -16,7 +16,8 @@ export function events(list: readonly AppEvent[], now: number): HTMLElement {
     h("h2", {}, "Recent events"),
     h(
       "ol",
-      { class: "events", "data-testid": "events" },
+      // It scrolls (30 events, a fixed height): it takes focus so the keyboard can scroll it too.
+      { class: "events", "data-testid": "events", tabindex: "0", "aria-label": "Recent events, newest first" },
       ...(list.length
         ? list
             .slice(0, SHOWN_EVENTS)
