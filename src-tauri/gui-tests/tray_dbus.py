@@ -378,7 +378,7 @@ async def main(args):
         # over its socket, and the tray shows the token under its workspace.
         subprocess.run([args.lakepass, "--config", config, "token", "--workspace", "dev", "--scope", "sql", "--headers-json"],
                        env=env, check=True, stdout=subprocess.DEVNULL, timeout=30)
-        mcp_line = await until("the MCP token's line in the menu", lambda: label_matching(items, r"^\s*MCP sql — \d+ min left$"), 15)
+        mcp_line = await until("the MCP token's line in the menu", lambda: label_matching(items, r"^\s*MCP sql — \d+ minutes? left$"), 15)
         labels = [i["label"] for i in await items()]
         at = labels.index(mcp_line)
         check("the menu lists the MCP token under its workspace",
