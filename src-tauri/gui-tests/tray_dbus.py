@@ -384,12 +384,13 @@ async def main(args):
         check("the menu lists the MCP token under its workspace",
               labels.index("Workspace") < at and labels[at - 1].startswith("dev — "), labels)
 
-        checks = {i["label"].split(" — ")[0]: i["toggle"] for i in await items() if i["toggle"] is not None}
-        check("Workspace submenu checks the active one", checks.get("dev") == 1 and checks.get("prod") == 0, checks)
+        # Not named `checks`: that is the global check counter (`global checks` above).
+        toggles = {i["label"].split(" — ")[0]: i["toggle"] for i in await items() if i["toggle"] is not None}
+        check("Workspace submenu checks the active one", toggles.get("dev") == 1 and toggles.get("prod") == 0, toggles)
         await click("prod — ")
         await until("prod active in the menu", lambda: first_label_matching(items, r"^prod — "), 10)
-        checks = {i["label"].split(" — ")[0]: i["toggle"] for i in await items() if i["toggle"] is not None}
-        check("switching moves the check mark and the config", checks.get("prod") == 1 and 'active = "prod"' in open(config).read(), checks)
+        toggles = {i["label"].split(" — ")[0]: i["toggle"] for i in await items() if i["toggle"] is not None}
+        check("switching moves the check mark and the config", toggles.get("prod") == 1 and 'active = "prod"' in open(config).read(), toggles)
 
         def dashboard_windows():
             r = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "^Lakepass$"], capture_output=True, text=True)
