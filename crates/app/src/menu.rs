@@ -441,7 +441,7 @@ mod tests {
         );
         assert_eq!(
             label(&menu(&v, NOW), "mcp:prod:sql"),
-            "    MCP sql (workspace all-apis token) — 52 min left"
+            "    MCP sql (workspace all-apis token) — 52 minutes left"
         );
     }
 
