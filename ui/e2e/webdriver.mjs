@@ -51,8 +51,17 @@ export class Driver {
   }
 
   async click(css) {
-    const id = await this.find(css);
-    await this.req("POST", this.s(`/element/${id}/click`), {});
+    // The dashboard redraws whole on every view the app pushes: an element found just before a
+    // redraw is stale by the click, which then did not happen. Find it again and click that.
+    for (let i = 0; ; i++) {
+      const id = await this.find(css);
+      try {
+        await this.req("POST", this.s(`/element/${id}/click`), {});
+        return;
+      } catch (e) {
+        if (i >= 4 || !/stale element reference/.test(e.message)) throw e;
+      }
+    }
   }
 
   async text(css) {
