@@ -85,7 +85,7 @@ class Watcher(ServiceInterface):
 
 # How many checks each run must make; a run that makes fewer (it aborted) or more fails.
 TRAY_CHECKS = 24
-HEADLESS_CHECKS = 2
+HEADLESS_CHECKS = 3
 checks = Checks(0)  # replaced by the entry point that runs
 
 
