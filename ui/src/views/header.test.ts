@@ -24,7 +24,10 @@ describe("header view", () => {
 describe("banners view", () => {
   it("is empty when all is well", () => {
     const { on } = recorder<{ dismiss(): void }>(["dismiss"]);
-    expect(banners(sampleView(), null, on).children).toHaveLength(0);
+    const box = banners(sampleView(), null, on);
+    expect(box.children).toHaveLength(0);
+    expect(box.hasAttribute("aria-label")).toBe(false);
+    expect(banners(sampleView(), { tone: "ok", text: "Saved dev." }, on).getAttribute("aria-label")).toBe("Messages");
   });
 
   it("shows a process-wide warning prominently", () => {

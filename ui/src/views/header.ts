@@ -51,8 +51,9 @@ function hintOf(kind: ErrorKind): string {
  * None is a live region: the page re-renders on every change, and a re-rendered alert would be
  * read out again each time. The controller says each one once, when it appears (announce.ts). */
 export function banners(v: AppView, notice: Notice | null, on: { dismiss(): void }): HTMLElement {
-  // A named region (a landmark), so what it shows is inside one; not live (see above).
-  const box = h("section", { class: "banners", "aria-label": "Messages" });
+  // A named region (a landmark) while it shows something, so that is inside one; not live (see
+  // above). Empty, it has no name: no empty "Messages" landmark to land on.
+  const box = h("section", { class: "banners" });
   if (v.config_error)
     box.append(h("div", { class: "banner bad", "data-testid": "config-error" }, h("strong", {}, "Lakepass is not set up yet. "), v.config_error));
   for (const w of v.warnings) box.append(h("div", { class: "banner bad", "data-testid": "warning" }, h("strong", {}, `${hintOf(w.kind)} `), w.message));
@@ -76,5 +77,6 @@ export function banners(v: AppView, notice: Notice | null, on: { dismiss(): void
         h("button", { class: "link", "data-testid": "notice-dismiss", "aria-label": "Dismiss", onclick: () => on.dismiss() }, "×"),
       ),
     );
+  if (box.children.length) box.setAttribute("aria-label", "Messages");
   return box;
 }
