@@ -85,7 +85,7 @@ class Watcher(ServiceInterface):
 
 # How many checks each run must make; a run that makes fewer (it aborted) or more fails.
 TRAY_CHECKS = 24
-HEADLESS_CHECKS = 2
+HEADLESS_CHECKS = 3
 checks = Checks(0)  # replaced by the entry point that runs
 
 
@@ -378,18 +378,19 @@ async def main(args):
         # over its socket, and the tray shows the token under its workspace.
         subprocess.run([args.lakepass, "--config", config, "token", "--workspace", "dev", "--scope", "sql", "--headers-json"],
                        env=env, check=True, stdout=subprocess.DEVNULL, timeout=30)
-        mcp_line = await until("the MCP token's line in the menu", lambda: label_matching(items, r"^\s*MCP sql — \d+ min left$"), 15)
+        mcp_line = await until("the MCP token's line in the menu", lambda: label_matching(items, r"^\s*MCP sql — \d+ minutes? left$"), 15)
         labels = [i["label"] for i in await items()]
         at = labels.index(mcp_line)
         check("the menu lists the MCP token under its workspace",
               labels.index("Workspace") < at and labels[at - 1].startswith("dev — "), labels)
 
-        checks = {i["label"].split(" — ")[0]: i["toggle"] for i in await items() if i["toggle"] is not None}
-        check("Workspace submenu checks the active one", checks.get("dev") == 1 and checks.get("prod") == 0, checks)
+        # Not named `checks`: that is the global check counter (`global checks` above).
+        toggles = {i["label"].split(" — ")[0]: i["toggle"] for i in await items() if i["toggle"] is not None}
+        check("Workspace submenu checks the active one", toggles.get("dev") == 1 and toggles.get("prod") == 0, toggles)
         await click("prod — ")
         await until("prod active in the menu", lambda: first_label_matching(items, r"^prod — "), 10)
-        checks = {i["label"].split(" — ")[0]: i["toggle"] for i in await items() if i["toggle"] is not None}
-        check("switching moves the check mark and the config", checks.get("prod") == 1 and 'active = "prod"' in open(config).read(), checks)
+        toggles = {i["label"].split(" — ")[0]: i["toggle"] for i in await items() if i["toggle"] is not None}
+        check("switching moves the check mark and the config", toggles.get("prod") == 1 and 'active = "prod"' in open(config).read(), toggles)
 
         def dashboard_windows():
             r = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "^Lakepass$"], capture_output=True, text=True)

@@ -5,12 +5,17 @@
 //        --out target/ui-e2e
 // Starts a devstack (auto-approve, 20 s tokens) and WebKitWebDriver itself, drives the app
 // through sign-in, live countdown, a managed-MCP token fetched as Claude Code's headersHelper does,
-// adding a workspace, switching the active one and a background refresh, and saves a screenshot. Prints "N passed, N failed, N not run (of E)".
+// adding a workspace, switching the active one and a background refresh, and saves a screenshot.
+// Then accessibility and layout (issues 26 and 28): a failing workspace added and the dialog
+// driven by keyboard alone (Tab, Enter, Escape; where focus lands after each action), every card
+// checked to fit at 1280, 1040 and 640 px, and axe-core run in the webview on the signed-in page
+// with the dialog closed and open, light and dark. Prints "N passed, N failed, N not run (of E)".
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Driver } from "./webdriver.mjs";
+import { axeBothThemes, focused, misfits, readingOrder, resize } from "./a11y.mjs";
+import { Driver, Keys } from "./webdriver.mjs";
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -63,9 +68,10 @@ process.on("exit", cleanup);
 process.on("SIGINT", () => process.exit(130));
 process.on("SIGTERM", () => process.exit(143));
 
-// How many steps a run must make; a run that makes fewer (it aborted) or more fails. Seven always,
-// the background refresh with short tokens, the doctor's card with --docs.
-const EXPECTED_STEPS = 7 + (ttl <= 30 ? 1 : 0) + (docs ? 1 : 0);
+// How many steps a run must make; a run that makes fewer (it aborted) or more fails. Ten always
+// (seven, then keyboard, layout and axe), the background refresh with short tokens, the doctor's
+// card with --docs.
+const EXPECTED_STEPS = 10 + (ttl <= 30 ? 1 : 0) + (docs ? 1 : 0);
 const results = [];
 async function step(name, f) {
   const t = Date.now();
@@ -192,6 +198,134 @@ try {
       await d.exec(`document.querySelector('[data-testid="doctor-${failing}"]').scrollIntoView()`);
       writeFileSync(join(out, "dashboard-doctor.png"), await d.screenshot());
     });
+
+  // Accessibility and layout (issues 26 and 28).
+  const at = () => focused(d);
+  const expectFocus = async (want, after) => {
+    // A redraw may still be on its way after the key: wait for the focus to settle there.
+    await d
+      .until(`focus on ${want} after ${after}`, async () => (await at()) === want, 10000, 100)
+      .catch(async () => {
+        throw new Error(`after ${after}, focus is on ${await at()}, not ${want}`);
+      });
+  };
+  /** Tabs forward (by keyboard) until `want` has the focus; returns the controls passed. */
+  const tabTo = async (want, max = 60) => {
+    const passed = [];
+    for (let i = 0; i < max; i++) {
+      await d.keys(Keys.Tab);
+      const now = await at();
+      passed.push(now);
+      if (now === want) return passed;
+    }
+    throw new Error(`Tab never reached ${want}; it went ${passed.join(" → ")}`);
+  };
+  const dialogOpen = () => d.exists('[role="dialog"][aria-modal="true"]');
+
+  await step("keyboard alone: the dialog opens, keeps focus inside, closes by Escape and by Save, focus back on the opener after each action", async () => {
+    await resize(d, 1280, 800);
+    await d.exec("document.activeElement?.blur()");
+    // From the top of the page: Refresh now comes first, then on to "+ Add workspace".
+    const path = await tabTo("add-workspace");
+    if (path[0] !== "refresh-now") throw new Error(`the first Tab stop is ${path[0]}, not refresh-now`);
+    await d.keys(Keys.Enter);
+    await d.until("the dialog", dialogOpen);
+    await expectFocus("field-name", "Enter on + Add workspace");
+    if (!(await d.exec('return ["HEADER","MAIN"].every((t) => document.querySelector(t).closest("[inert]"))')))
+      throw new Error("the page behind the dialog is not inert");
+    // Tab cycles inside: as many Tabs as the dialog has stops come back to the first field.
+    const stops =
+      await d.exec(`return [...document.querySelectorAll('[role="dialog"] input:not([disabled]), [role="dialog"] select, [role="dialog"] button, [role="dialog"] summary')]
+      .filter((e) => !e.closest("details:not([open])") || e.tagName === "SUMMARY").length`);
+    for (let i = 0; i < stops; i++) {
+      await d.keys(Keys.Tab);
+      if (!(await d.exec('return !!document.activeElement.closest("[role=dialog]")'))) throw new Error(`Tab ${i + 1} left the dialog for ${await at()}`);
+    }
+    await expectFocus("field-name", `${stops} Tabs (the dialog's ${stops} stops)`);
+    await d.keys([Keys.Shift, Keys.Tab]);
+    await expectFocus("dialog-save", "Shift+Tab from the first field");
+    await d.keys(Keys.Escape);
+    await d.until("the dialog to close", async () => !(await dialogOpen()));
+    await expectFocus("add-workspace", "Escape");
+    // Again, filled in and saved by keyboard: a workspace that cannot be reached (port 9).
+    await d.keys(Keys.Enter);
+    await d.until("the dialog", dialogOpen);
+    await expectFocus("field-name", "Enter on + Add workspace");
+    await d.keys(..."broken");
+    await d.keys(Keys.Tab);
+    await expectFocus("field-host", "Tab");
+    await d.keys(..."http://127.0.0.1:9", Keys.Enter);
+    await d.until("the dialog to close after Save", async () => !(await dialogOpen()), 20000);
+    await expectFocus("add-workspace", "Enter (Save)");
+    await d.until("broken failing", async () => /refresh failing$/i.test(await d.text('[data-testid="state-broken"]').catch(() => "")), 60000, 500);
+    if (!(await d.exists('[data-testid="events"] li.warn [data-testid="event-warning"]'))) throw new Error("no warning event says 'Warning'");
+    // Edit by keyboard, Escape: back on that Edit.
+    await tabTo("edit-broken");
+    if ((await d.attr('[data-testid="edit-broken"]', "aria-label")) !== "Edit broken") throw new Error("Edit has no name with its workspace");
+    await d.keys(Keys.Enter);
+    await d.until("the edit dialog", dialogOpen);
+    await expectFocus("field-host", "Enter on Edit broken");
+    await d.keys(Keys.Escape);
+    await expectFocus("edit-broken", "Escape in the edit dialog");
+    // Make active: the button goes away, focus goes to the card's title.
+    await d.keys([Keys.Shift, Keys.Tab]);
+    await expectFocus("activate-broken", "Shift+Tab from Edit broken");
+    await d.keys(Keys.Enter);
+    await d.until("broken active", () => d.exists('[data-testid="active-broken"]'));
+    await expectFocus("title-broken", "Enter on Make active");
+    // Diagnose: disabled while the doctor runs, focus back on it when done.
+    await tabTo("diagnose-broken");
+    await d.keys(Keys.Enter);
+    await d.until("the doctor's steps", () => d.exists('[data-testid="doctor-broken"]'), 40000);
+    await expectFocus("diagnose-broken", "Enter on Diagnose");
+    // Refresh now: from the top, disabled while it runs, focus back on it when done.
+    await d.exec("document.activeElement?.blur()");
+    await d.keys(Keys.Tab);
+    await expectFocus("refresh-now", "Tab from the top");
+    await d.keys(Keys.Enter);
+    await d.until("the refresh to end", async () => (await d.text('[data-testid="refresh-now"]')) === "Refresh now", 40000);
+    await expectFocus("refresh-now", "Enter on Refresh now");
+  });
+
+  await step(
+    "every card fits at 1280, 1040 and 640 px: nothing wider than its card, no sideways scroll (and the check sees a path that cannot wrap)",
+    async () => {
+      // Long, unbreakable paths in Settings, as a real home directory can give.
+      const bad = [];
+      for (const [w, hgt] of [
+        [1280, 800],
+        [1040, 760],
+        [640, 480],
+      ]) {
+        await resize(d, w, hgt);
+        const [cards, out] = await misfits(d);
+        console.log(`     layout ${w}×${hgt}: ${cards} cards checked, ${out.length} misfits`);
+        for (const o of out) bad.push(`${w}px: ${o}`);
+        if (cards < 7) bad.push(`${w}px: only ${cards} cards found`);
+      }
+      // The check itself: a Settings path that may not wrap must be caught.
+      await resize(d, 1280, 800);
+      await d.exec(`const s = document.createElement("style"); s.id = "nowrap"; s.textContent = ".path, .mono { overflow-wrap: normal !important; word-break: normal !important; }";
+      document.head.append(s);
+      document.querySelector('[data-testid="config-path"]').textContent = "/home/" + "x".repeat(90) + "/.config/lakepass/config.toml";`);
+      const [, caught] = await misfits(d);
+      await d.exec('document.getElementById("nowrap").remove()');
+      if (!caught.some((o) => o.includes("config-path"))) bad.push(`the check did not see an unbreakable config path: ${JSON.stringify(caught)}`);
+      if (bad.length) throw new Error(bad.join("; "));
+    },
+  );
+
+  await step("axe-core finds nothing on the signed-in dashboard (a failing workspace; the dialog closed and open; light and dark)", async () => {
+    await resize(d, 1280, 800);
+    if (!(await d.exists('[data-testid="problem-broken"]'))) throw new Error("no failing card to check");
+    await axeBothThemes(d, "signed-in dashboard");
+    // For people: roughly what a screen reader reads on this page, in order (an artifact).
+    writeFileSync(join(out, "dashboard-reading-order.txt"), `${await readingOrder(d)}\n`);
+    await d.click('[data-testid="edit-broken"]');
+    await d.until("the edit dialog", dialogOpen);
+    await axeBothThemes(d, "signed-in dashboard, edit dialog open");
+    await d.keys(Keys.Escape);
+  });
 } catch (e) {
   if (!results.some(([, ok]) => !ok)) {
     results.push(["setup", false]);

@@ -51,8 +51,17 @@ export class Driver {
   }
 
   async click(css) {
-    const id = await this.find(css);
-    await this.req("POST", this.s(`/element/${id}/click`), {});
+    // The dashboard redraws whole on every view the app pushes: an element found just before a
+    // redraw is stale by the click, which then did not happen. Find it again and click that.
+    for (let i = 0; ; i++) {
+      const id = await this.find(css);
+      try {
+        await this.req("POST", this.s(`/element/${id}/click`), {});
+        return;
+      } catch (e) {
+        if (i >= 4 || !/stale element reference/.test(e.message)) throw e;
+      }
+    }
   }
 
   async text(css) {
@@ -73,6 +82,24 @@ export class Driver {
 
   async exec(script, args = []) {
     return this.req("POST", this.s("/execute/sync"), { script, args });
+  }
+
+  /** Runs `script` with a callback as its last argument; resolves with what it passes. */
+  async execAsync(script, args = []) {
+    return this.req("POST", this.s("/execute/async"), { script, args });
+  }
+
+  /** Presses keys on the focused element, as a person would (W3C actions): each entry is a key
+   * (a character or a `Keys` value) pressed and released, or an array pressed together. */
+  async keys(...presses) {
+    const actions = [];
+    for (const p of presses) {
+      const chord = Array.isArray(p) ? p : [p];
+      for (const k of chord) actions.push({ type: "keyDown", value: k });
+      for (const k of [...chord].reverse()) actions.push({ type: "keyUp", value: k });
+    }
+    await this.req("POST", this.s("/actions"), { actions: [{ type: "key", id: "keyboard", actions }] });
+    await this.req("DELETE", this.s("/actions"));
   }
 
   async screenshot() {
@@ -96,3 +123,6 @@ export class Driver {
     throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
   }
 }
+
+/** WebDriver's codes for the keys the keyboard tests press. */
+export const Keys = { Tab: "\uE004", Enter: "\uE007", Escape: "\uE00C", Shift: "\uE008" };

@@ -103,9 +103,13 @@ function fake(v: AppView = view()) {
       viewCb(v);
     },
     getView: async () => current,
-    getEvents: async (): Promise<AppEvent[]> => [{ at: NOW - 60, level: "info", workspace: "dev", text: "New token, valid for 1 h 00 min" }],
+    getEvents: async (): Promise<AppEvent[]> => [
+      { at: NOW - 60, level: "info", workspace: "dev", text: "New token, valid for 1 h 00 min" },
+      { at: NOW - 30, level: "warn", workspace: "prod", text: "Refresh failed: connection refused" },
+    ],
     setActive: async (n) => {
       calls.push(["setActive", n]);
+      current = { ...current, active: n };
     },
     refreshNow: async () => {
       calls.push(["refreshNow"]);
@@ -467,5 +471,163 @@ describe("first run: the guided set-up", () => {
   it("a configured app does not open the set-up", async () => {
     const { root } = await mount();
     expect(q(root, "setup")).toBeNull();
+  });
+});
+
+describe("accessibility", () => {
+  const focused = () => document.activeElement?.getAttribute("data-testid");
+  const key = (k: string, target: EventTarget = document.activeElement ?? document.body) =>
+    target.dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true, cancelable: true }));
+
+  it("the page is not a live region; one polite status region outside it says what changed, never the clock", async () => {
+    let now = NOW;
+    const { root, d, b } = await mount(fake(), () => now);
+    expect(root.hasAttribute("aria-live")).toBe(false);
+    expect(root.querySelector("[aria-live], [role=alert], [role=status]")).toBeNull();
+    const live = d.announcer.el;
+    expect(root.contains(live)).toBe(false);
+    expect([live.getAttribute("role"), live.getAttribute("aria-live")]).toEqual(["status", "polite"]);
+    expect(live.textContent).toBe("");
+    // Ticking countdowns and a new token in the same state: nothing said.
+    now += 61;
+    d.tick();
+    const renewed = view();
+    renewed.workspaces[0].expires_at = NOW + 4000;
+    b.push(renewed);
+    expect(live.textContent).toBe("");
+    // A state change is said, with its workspace.
+    const failing = view();
+    failing.workspaces[0].state = "failed";
+    b.push(failing);
+    expect(d.announcer.last).toBe("dev: Refresh failing.");
+    const signedOut = view();
+    signedOut.idps[0].signed_in = false;
+    for (const w of signedOut.workspaces) w.state = "needs_login";
+    b.push(signedOut);
+    expect(d.announcer.last).toBe("dev: Sign-in needed. prod: Sign-in needed. Signed out of corp.");
+    b.push(view());
+    expect(d.announcer.last).toBe("dev: Fresh. prod: Refresh failing. Signed in to corp.");
+  });
+
+  it("an action's result and an error are said", async () => {
+    const { root, d, b } = await mount();
+    q(root, "refresh-now")!.click();
+    await flush();
+    expect(d.announcer.last).toBe("Fresh tokens exchanged.");
+    b.fail = { kind: "network", message: "the workspace could not be reached", field: null };
+    q(root, "launch-dev")!.click();
+    await flush();
+    expect(d.announcer.last).toBe("Error: the workspace could not be reached");
+    expect(q(root, "notice")!.textContent).toContain("Error: ");
+  });
+
+  it("buttons say which workspace or IdP they act on", async () => {
+    const { root } = await mount();
+    const names = (id: string) => Array.from(q(root, id)!.querySelectorAll("button, summary")).map((b) => b.getAttribute("aria-label") ?? b.textContent);
+    expect(names("card-dev")).toEqual(["Edit dev", "Remove dev", "Launch Claude Code for dev", "Open terminal for dev"]);
+    expect(names("card-prod")).toEqual([
+      "Make active: prod",
+      "Edit prod",
+      "Remove prod",
+      "Details of the error in prod",
+      "Diagnose prod",
+      "Launch Claude Code for prod",
+      "Open terminal for prod",
+    ]);
+    expect(names("idp-corp")).toEqual(["Sign out of corp", "Edit corp", "Remove corp"]);
+    // Each card is a named article, and a warning event says "Warning" in words.
+    expect(q(root, "card-prod")!.getAttribute("aria-labelledby")).toBe("title-prod");
+    const warn = q(root, "events")!.querySelector("li.warn")!;
+    expect(warn.textContent).toContain("Warning");
+    expect(warn.querySelector('[aria-hidden="true"]')!.textContent).toBe("⚠ ");
+  });
+
+  it("the dialog is modal: the page behind inert, Escape from anywhere closes it, focus goes back to its opener", async () => {
+    const { root } = await mount();
+    q(root, "add-workspace")!.focus();
+    q(root, "add-workspace")!.click();
+    const box = root.querySelector<HTMLElement>('[role="dialog"]')!;
+    expect(box.getAttribute("aria-modal")).toBe("true");
+    expect(focused()).toBe("field-name");
+    const behind = Array.from(root.children).filter((c) => !c.contains(box));
+    expect(behind.map((c) => c.tagName)).toEqual(["HEADER", "SECTION", "DIV"]);
+    expect(behind[2].querySelector("main")).not.toBeNull();
+    for (const c of behind) expect(c.hasAttribute("inert")).toBe(true);
+    // Escape with the focus outside the dialog (on the body) still closes it.
+    (document.activeElement as HTMLElement).blur();
+    key("Escape", document.body);
+    expect(root.querySelector('[role="dialog"]')).toBeNull();
+    expect(root.querySelector("[inert]")).toBeNull();
+    expect(focused()).toBe("add-workspace");
+    // Edit, then Cancel: back on that card's Edit.
+    q(root, "edit-prod")!.focus();
+    q(root, "edit-prod")!.click();
+    expect(focused()).toBe("field-host");
+    Array.from(root.querySelectorAll<HTMLButtonElement>(".dialog button"))
+      .find((b) => b.textContent === "Cancel")!
+      .click();
+    expect(focused()).toBe("edit-prod");
+    // Escape inside it.
+    q(root, "edit-idp-corp")!.click();
+    key("Escape");
+    expect(focused()).toBe("edit-idp-corp");
+  });
+
+  it("after a save focus goes back to the opener; after a refused save to the first field with a problem", async () => {
+    const { root, d } = await mount();
+    q(root, "add-workspace")!.click();
+    (q(root, "field-name") as HTMLInputElement).value = "staging";
+    q(root, "dialog-workspace")!.dispatchEvent(new Event("submit", { cancelable: true }));
+    await flush();
+    expect(focused()).toBe("field-host");
+    expect(d.announcer.last).toMatch(/^One field needs a change: /);
+    (q(root, "field-host") as HTMLInputElement).value = "https://staging.example.com";
+    q(root, "dialog-workspace")!.dispatchEvent(new Event("submit", { cancelable: true }));
+    await flush();
+    await flush();
+    expect(root.querySelector('[role="dialog"]')).toBeNull();
+    expect(focused()).toBe("add-workspace");
+    expect(d.announcer.last).toBe("Saved staging.");
+  });
+
+  it("focus stays on a sensible control after each action and redraw", async () => {
+    const { root, d, b } = await mount();
+    // Refresh now: disabled while it runs (focus parked on the page title), then back on it.
+    q(root, "refresh-now")!.focus();
+    q(root, "refresh-now")!.click();
+    expect(focused()).toBe("page-title");
+    await flush();
+    expect(focused()).toBe("refresh-now");
+    // Launch and Open terminal: the same control, after the redraw.
+    for (const id of ["launch-dev", "terminal-dev", "diagnose-prod"]) {
+      q(root, id)!.focus();
+      q(root, id)!.click();
+      await flush();
+      expect(focused()).toBe(id);
+    }
+    // A view pushed by the app redraws everything: focus stays.
+    q(root, "terminal-prod")!.focus();
+    b.push(view());
+    expect(focused()).toBe("terminal-prod");
+    // Make active: the button goes away (the card now says "Active"): its card's title.
+    q(root, "activate-prod")!.focus();
+    q(root, "activate-prod")!.click();
+    await flush();
+    expect(q(root, "active-prod")).not.toBeNull();
+    expect(focused()).toBe("title-prod");
+    expect(d.announcer.last).toBe("prod is now the active workspace.");
+    // Dismissing the notice: the control it was on is gone, Refresh now takes it.
+    q(root, "notice-dismiss")!.focus();
+    q(root, "notice-dismiss")!.click();
+    expect(q(root, "notice")).toBeNull();
+    expect(focused()).toBe("refresh-now");
+  });
+
+  it("the set-up is the page's main landmark and marks its current step", async () => {
+    const { root } = await mount(fake(empty()));
+    const main = root.querySelector("main")!;
+    expect(main.contains(q(root, "setup"))).toBe(true);
+    expect(q(root, "step-idp")!.getAttribute("aria-current")).toBe("step");
+    expect(q(root, "step-workspace")!.hasAttribute("aria-current")).toBe(false);
   });
 });

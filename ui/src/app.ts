@@ -1,9 +1,16 @@
 // The dashboard's controller: holds the state (the app's view, events, running actions, the open
 // dialog), talks to the backend, and re-renders the page whole from the views in views/ on every
 // change (a handful of cards); a 1 s timer only rewrites the countdown texts.
+//
+// Accessibility is the controller's too, because only it sees a change happen: the re-rendered
+// page is not a live region, so it says what changed through the one live region (announce.ts);
+// it puts the keyboard focus back after every redraw (on the same control by its data-testid, or
+// on the nearest sensible one when that control is gone, see `focusFallbacks`); and it keeps the
+// add/edit dialog modal (the page behind inert, focus back on the button that opened it).
+import { Announcer } from "./announce";
 import { asError, type Backend } from "./api";
 import { h } from "./dom";
-import { ago, countdown } from "./format";
+import { ago, countdown, stateLabel } from "./format";
 import type { AppError, AppEvent, AppView, DoctorReport, ErrorKind, IdpView, TokenState, WorkspaceView } from "./types";
 import { checkIdp, checkWorkspace, DEFAULT_SUBJECT_TOKEN, fieldOf } from "./validate";
 import { mcpWords, workspaces } from "./views/card";
@@ -28,12 +35,29 @@ export class Dashboard {
   timer: ReturnType<typeof setInterval> | null = null;
   /** The guided set-up, open from a first run until the user finishes or skips it. */
   setupState: SetupState | null = null;
+  /** The page's live region: what a screen reader is told, once. */
+  readonly announcer: Announcer;
+  /** The control that opened the dialog (its data-testid): focus goes back there on close. */
+  opener: string | null = null;
+  /** A control to focus once it is enabled again (it was focused when its action made it busy). */
+  pendingFocus: string | null = null;
+  /** Where focus was parked meanwhile: still there, the pending control takes it back. */
+  parkedAt: string | null = null;
 
   constructor(
     readonly root: HTMLElement,
     readonly backend: Backend,
     readonly now: () => number = () => Date.now() / 1000,
-  ) {}
+  ) {
+    this.announcer = new Announcer(root.ownerDocument);
+    // Escape closes the dialog wherever focus is, not only inside the form.
+    root.ownerDocument.addEventListener("keydown", (e) => {
+      if (e.key === "Escape" && this.dialog) {
+        e.preventDefault();
+        this.dialogActions.close();
+      }
+    });
+  }
 
   async start(): Promise<void> {
     this.backend.onView((v) => this.setView(v));
@@ -54,8 +78,31 @@ export class Dashboard {
   }
 
   setView(v: AppView): void {
-    this.view = v;
+    this.takeView(v);
     this.render();
+  }
+
+  /** Takes a new view, saying what changed that a person must know: a workspace that starts or
+   * stops failing or needing a sign-in, a sign-in or sign-out, the active workspace, a config
+   * problem or warning that appears. Never the clock: countdowns are not said. */
+  takeView(v: AppView): void {
+    const old = this.view;
+    this.view = v;
+    if (!old || old.first_run !== v.first_run) return;
+    const said: string[] = [];
+    for (const w of v.workspaces) {
+      const before = old.workspaces.find((o) => o.name === w.name);
+      if (before && health(before.state) !== health(w.state)) said.push(`${w.name}: ${stateLabel(w.state, w.expires_at, this.now())}.`);
+    }
+    for (const i of v.idps) {
+      const before = old.idps.find((o) => o.name === i.name);
+      if (before && before.signed_in !== i.signed_in) said.push(i.signed_in ? `Signed in to ${i.name}.` : `Signed out of ${i.name}.`);
+    }
+    if (v.active && old.active !== v.active) said.push(`${v.active} is now the active workspace.`);
+    if (v.config_error && v.config_error !== old.config_error) said.push(`Lakepass is not set up yet. ${v.config_error}`);
+    for (const w of v.warnings) if (!old.warnings.some((o) => o.message === w.message)) said.push(w.message);
+    const text = said.join(" ");
+    if (text && text !== this.announcer.last) this.announcer.say(text);
   }
 
   /** Runs an action, marking `key` busy and showing its error in the banner. An action for a
@@ -73,11 +120,12 @@ export class Dashboard {
       this.notice = idp
         ? { tone: "bad", text: err.message, action: { label: `Sign in to ${idp}`, run: () => this.signIn(idp) } }
         : { tone: "bad", text: err.message };
+      this.announcer.say(`Error: ${err.message}`);
       return false;
     } finally {
       this.busy.delete(key);
       try {
-        this.view = await this.backend.getView();
+        this.takeView(await this.backend.getView());
         this.events = await this.backend.getEvents();
       } catch {
         /* keep the last view */
@@ -90,6 +138,7 @@ export class Dashboard {
   flash(text: string): void {
     const n: Notice = { tone: "ok", text };
     this.notice = n;
+    this.announcer.say(text);
     setTimeout(() => {
       if (this.notice === n) {
         this.notice = null;
@@ -119,20 +168,21 @@ export class Dashboard {
     this.setupState = { presets, preset: presets[0]?.name ?? "", problems: {}, error: null, team: null };
   }
 
-  render(): void {
+  /** Re-renders the page; `focus` (a data-testid) takes the focus, else it stays where it was. */
+  render(focus?: string): void {
     const v = this.view;
     if (!v) return;
+    const want = focus ?? this.focusedKey();
     if (this.setupState) {
-      this.renderSetup(v, this.setupState);
+      this.renderSetup(v, this.setupState, want);
       return;
     }
-    const focused = document.activeElement?.getAttribute("data-testid");
     // A new view from the app must not wipe what the user is typing.
     const open = this.root.querySelector<HTMLFormElement>(".dialog");
     const typed = open && this.dialog ? formValues(open) : null;
     const advanced = open?.querySelector("details")?.open ?? false;
     const now = this.now();
-    this.root.replaceChildren(
+    const page = [
       header(v, this.busy.has("refresh"), { refresh: () => this.act("refresh", () => this.backend.refreshNow(), "Fresh tokens exchanged.") }),
       banners(v, this.notice, {
         dismiss: () => {
@@ -140,22 +190,63 @@ export class Dashboard {
           this.render();
         },
       }),
+      // Landmarks: the header (banner), the messages (a region), the workspaces (main) and, beside
+      // them, the IdPs, events and settings (complementary, not nested in main).
       h(
-        "main",
+        "div",
         { class: "layout" },
-        workspaces(v, { now, busy: this.busy, diagnoses: this.diagnoses }, this.workspaceActions),
-        h("aside", { class: "side" }, idps(v.idps, this.idpActions), events(this.events, now), settings(v, this.autostart, this.settingsActions)),
+        h("main", { class: "workspaces-main" }, workspaces(v, { now, busy: this.busy, diagnoses: this.diagnoses }, this.workspaceActions)),
+        h(
+          "aside",
+          { class: "side", "aria-label": "Identity providers, events and settings" },
+          idps(v.idps, this.idpActions),
+          events(this.events, now),
+          settings(v, this.autostart, this.settingsActions),
+        ),
       ),
-      this.dialog ? dialog(this.dialog, v, this.busy.has("save"), this.dialogActions) : "",
-    );
+    ];
+    // The dialog is modal: the page behind it takes no focus, no clicks, and is not read.
+    if (this.dialog) for (const el of page) el.setAttribute("inert", "");
+    this.root.replaceChildren(...page, this.dialog ? dialog(this.dialog, v, this.busy.has("save"), this.dialogActions) : "");
     if (typed) this.restoreForm(typed);
     const details = this.root.querySelector<HTMLDetailsElement>(".dialog details");
     if (details && advanced) details.open = true;
-    if (focused) this.root.querySelector<HTMLElement>(`[data-testid="${focused}"]`)?.focus();
+    this.refocus(want);
   }
 
-  renderSetup(v: AppView, s: SetupState): void {
-    const focused = document.activeElement?.getAttribute("data-testid");
+  /** The data-testid of the focused control inside the page (null: focus is on the body); while
+   * focus is parked for a busy control, that control's. */
+  focusedKey(): string | null {
+    const a = this.root.ownerDocument.activeElement;
+    const key = a && a !== this.root && this.root.contains(a) ? a.getAttribute("data-testid") : null;
+    if (this.pendingFocus && (key === null || key === this.parkedAt)) return this.pendingFocus;
+    this.pendingFocus = null;
+    return key;
+  }
+
+  /** Focuses the control `key` names after a redraw. A busy (disabled) one is waited for, focus
+   * parked on its card's title meanwhile; a gone one hands over to the nearest sensible control. */
+  refocus(key: string | null): void {
+    if (!key) return;
+    const find = (k: string) => this.root.querySelector<HTMLElement>(`[data-testid="${k}"]`);
+    const usable = (el: HTMLElement | null): el is HTMLElement => !!el && !(el as HTMLButtonElement).disabled && !el.closest("[inert]");
+    const el = find(key);
+    if (usable(el)) {
+      this.pendingFocus = this.parkedAt = null;
+      el.focus();
+      return;
+    }
+    const fallbacks = [...focusFallbacks(key), "page-title"];
+    const to = fallbacks.map(find).find(usable);
+    if (el) {
+      // Busy: come back to it when its action ends.
+      this.pendingFocus = key;
+      this.parkedAt = to?.dataset.testid ?? null;
+    } else this.pendingFocus = this.parkedAt = null;
+    to?.focus();
+  }
+
+  renderSetup(v: AppView, s: SetupState, focused: string | null): void {
     const open = this.root.querySelector<HTMLFormElement>(".setup-form");
     const typed = open?.tagName === "FORM" ? formValues(open) : null;
     const formBefore = open?.dataset.testid;
@@ -168,11 +259,11 @@ export class Dashboard {
           this.render();
         },
       }),
-      setup(v, s, this.now(), this.busy, this.setupActions),
+      h("main", { class: "setup-page" }, setup(v, s, this.now(), this.busy, this.setupActions)),
     );
     const form = this.root.querySelector<HTMLFormElement>("form.setup-form");
     if (typed && form && form.dataset.testid === formBefore) restoreForm(form, typed);
-    if (focused) this.root.querySelector<HTMLElement>(`[data-testid="${focused}"]`)?.focus();
+    this.refocus(focused);
   }
 
   /** Shows a backend error at its field when the form has it, else above the buttons. */
@@ -183,6 +274,7 @@ export class Dashboard {
     if (err.field && form?.elements.namedItem(err.field)) s.problems = { [err.field]: err.message };
     else if (err.field === "host" || err.field?.endsWith(".host")) s.problems = { host: err.message };
     else s.error = err.message;
+    this.announcer.say(`Error: ${err.message}`);
   }
 
   /** Runs a set-up action that saves: problems cleared first, typed values kept on failure. */
@@ -249,6 +341,7 @@ export class Dashboard {
           s.team = { name: file.name, text, plan: await this.backend.previewTeam(file.name, text) };
         } catch (e) {
           s.error = asError(e).message;
+          this.announcer.say(`Error: ${s.error}`);
         }
         this.render();
       })(),
@@ -277,13 +370,16 @@ export class Dashboard {
 
   renderEvents(): void {
     const old = this.root.querySelector('[aria-label="Recent events"]');
-    if (old) old.replaceWith(events(this.events, this.now()));
+    if (!old) return;
+    const fresh = events(this.events, this.now());
+    if (old.closest("[inert]")) fresh.setAttribute("inert", "");
+    old.replaceWith(fresh);
   }
 
   readonly workspaceActions = {
-    add: () => this.openDialog({ kind: "workspace", editing: null, problems: {}, error: null }),
+    add: () => this.openDialog({ kind: "workspace", editing: null, problems: {}, error: null }, "add-workspace"),
     activate: (ws: string) => void this.act(`active-${ws}`, () => this.backend.setActive(ws)),
-    edit: (w: WorkspaceView) => this.openDialog({ kind: "workspace", editing: w, problems: {}, error: null }),
+    edit: (w: WorkspaceView) => this.openDialog({ kind: "workspace", editing: w, problems: {}, error: null }, `edit-${w.name}`),
     remove: (w: WorkspaceView) => {
       if (confirm(`Remove workspace ${w.name} from Lakepass? Its token stays valid until it expires.`))
         void this.act(`rm-${w.name}`, () => this.backend.removeWorkspace(w.name), `Removed ${w.name}.`);
@@ -298,8 +394,8 @@ export class Dashboard {
   };
 
   readonly idpActions = {
-    add: () => this.openDialog({ kind: "idp", editing: null, problems: {}, error: null }),
-    edit: (i: IdpView) => this.openDialog({ kind: "idp", editing: i, problems: {}, error: null }),
+    add: () => this.openDialog({ kind: "idp", editing: null, problems: {}, error: null }, "add-idp"),
+    edit: (i: IdpView) => this.openDialog({ kind: "idp", editing: i, problems: {}, error: null }, `edit-idp-${i.name}`),
     remove: (i: IdpView) => {
       if (confirm(`Remove identity provider ${i.name}?`)) void this.act(`rm-idp-${i.name}`, () => this.backend.removeIdp(i.name), `Removed ${i.name}.`);
     },
@@ -322,7 +418,7 @@ export class Dashboard {
   readonly dialogActions = {
     close: () => {
       this.dialog = null;
-      this.render();
+      this.render(this.opener ?? undefined);
     },
     submit: (form: HTMLFormElement) => void this.submit(form),
   };
@@ -336,8 +432,10 @@ export class Dashboard {
     void this.act(`signin-${idp}`, signIn, () => `Signed in to ${idp} as ${who}.`);
   }
 
-  openDialog(d: Dialog): void {
+  /** Opens the add/edit dialog; `opener` (a data-testid) gets the focus back when it closes. */
+  openDialog(d: Dialog, opener: string): void {
     this.dialog = d;
+    this.opener = opener;
     this.render();
     this.root.querySelector<HTMLInputElement>(".dialog input:not([disabled])")?.focus();
   }
@@ -382,6 +480,7 @@ export class Dashboard {
     if (!save) {
       this.render();
       this.restoreForm(values);
+      this.focusProblem();
       return;
     }
     this.busy.add("save");
@@ -394,12 +493,27 @@ export class Dashboard {
       const f = fieldOf(err.field);
       if (f && form.elements.namedItem(f)) d.problems = { [f]: err.message };
       else d.error = err.message;
+      this.announcer.say(`Error: ${err.message}`);
     } finally {
       this.busy.delete("save");
     }
-    this.view = await this.backend.getView().catch(() => this.view);
-    this.render();
-    if (this.dialog) this.restoreForm(values);
+    const v2 = await this.backend.getView().catch(() => null);
+    if (v2) this.takeView(v2);
+    this.render(this.dialog ? undefined : (this.opener ?? undefined));
+    if (this.dialog) {
+      this.restoreForm(values);
+      this.focusProblem();
+    }
+  }
+
+  /** After a check found problems: focus the first field named, and say how many there are. */
+  focusProblem(): void {
+    const d = this.dialog;
+    if (!d) return;
+    const first = this.root.querySelector<HTMLElement>('.dialog [aria-invalid="true"]');
+    const n = Object.keys(d.problems).length;
+    if (n) this.announcer.say(`${n === 1 ? "One field needs" : `${n} fields need`} a change: ${Object.values(d.problems)[0]}`);
+    first?.focus();
   }
 
   /** Puts typed values back into the open dialog after a re-render. */
@@ -407,6 +521,29 @@ export class Dashboard {
     const form = this.root.querySelector<HTMLFormElement>(".dialog");
     if (form) restoreForm(form, values);
   }
+}
+
+/** A token state's health: what a screen reader is told about when it changes (fresh, renewing
+ * and refreshing are all "working"; the clock's own changes are never said). */
+function health(s: TokenState): "working" | "failing" | "signed-out" {
+  return s === "failed" ? "failing" : s === "needs_login" ? "signed-out" : "working";
+}
+
+/** Where focus goes when the control it was on is gone after a redraw, nearest first: the card's
+ * title for a workspace's controls, the "add" button after a removal, "Sign out" after "Sign in".
+ * The page title (`page-title`) is the last resort. */
+export function focusFallbacks(key: string): string[] {
+  const m = (re: RegExp) => key.match(re)?.[1];
+  let x: string | undefined;
+  if ((x = m(/^(?:remove|edit)-idp-(.+)$/))) return [`edit-idp-${x}`, "add-idp"];
+  if ((x = m(/^signin-card-(.+)$/))) return [`launch-${x}`, `title-${x}`];
+  if ((x = m(/^signin-(.+)$/))) return [`signout-${x}`];
+  if ((x = m(/^signout-(.+)$/))) return [`signin-${x}`];
+  if ((x = m(/^remove-(.+)$/))) return [`edit-${x}`, "add-workspace"];
+  if ((x = m(/^(?:activate|diagnose|edit|launch|terminal|details)-(.+)$/))) return [`title-${x}`, "add-workspace"];
+  if (key.startsWith("notice-")) return ["refresh-now"];
+  if (key.startsWith("setup-")) return ["setup-title"];
+  return [];
 }
 
 /** A chosen file's text (FileReader: what every webview has). */

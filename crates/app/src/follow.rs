@@ -19,7 +19,7 @@ use crate::notices::{self, Conditions};
 use crate::platform::Notifier;
 use crate::view::AppView;
 
-/// How often time-dependent text ("52 min left") is redrawn without a new view.
+/// How often time-dependent text ("52 minutes left") is redrawn without a new view.
 pub(crate) const CLOCK_TICK: Duration = Duration::from_secs(30);
 
 /// A front end's drawing side.

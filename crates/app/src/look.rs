@@ -103,7 +103,7 @@ mod tests {
     #[test]
     fn tooltip_names_the_active_workspace_and_its_time() {
         let v = view_of(&[("dev", TokenState::Fresh, Some(1_000 + 3000))], Some("dev"));
-        assert_eq!(tooltip(&v, 1_000), "Lakepass · dev — 50 min left");
+        assert_eq!(tooltip(&v, 1_000), "Lakepass · dev — 50 minutes left");
         assert_eq!(tooltip(&AppView::default(), 0), "Lakepass — no workspace yet");
     }
 }

@@ -8,7 +8,7 @@
 use lakepass_engine::status::TokenState;
 use lakepass_wire::UnixTime;
 
-use crate::view::{AppView, McpTokenView, WorkspaceView, time_left};
+use crate::view::{AppView, McpTokenView, WorkspaceView};
 
 /// A whole menu.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,9 +109,25 @@ impl MenuAction {
     }
 }
 
-/// One line about a workspace: "dev — fresh, 52 min left".
+/// Time left in words, as a screen reader should say it (issue 28): "52 minutes", "1 hour
+/// 5 minutes", "less than a minute", "expired". Menu labels are read aloud by the platform's
+/// screen reader, and "1 h 05 min" or "<1 min" reads as letters and symbols.
+pub(crate) fn time_left_words(secs: i64) -> String {
+    fn unit(n: i64, one: &str) -> String {
+        if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") }
+    }
+    match secs {
+        ..=0 => "expired".into(),
+        1..60 => "less than a minute".into(),
+        60..3600 => unit(secs / 60, "minute"),
+        _ if (secs % 3600) / 60 == 0 => unit(secs / 3600, "hour"),
+        _ => format!("{} {}", unit(secs / 3600, "hour"), unit((secs % 3600) / 60, "minute")),
+    }
+}
+
+/// One line about a workspace: "dev — 52 minutes left", "dev — renewing soon, 3 minutes left".
 pub(crate) fn status_line(w: &WorkspaceView, now: UnixTime) -> String {
-    let left = w.expires_at.map(|e| time_left(e - now));
+    let left = w.expires_at.map(|e| time_left_words(e - now));
     let state = match (w.state, left.as_deref()) {
         (TokenState::NeedsLogin, _) => "sign-in needed".to_string(),
         (TokenState::Refreshing, _) => "refreshing…".to_string(),
@@ -126,9 +142,9 @@ pub(crate) fn status_line(w: &WorkspaceView, now: UnixTime) -> String {
 }
 
 /// One line about a workspace's managed-MCP token, under the workspace's line:
-/// "MCP sql — 52 min left".
+/// "MCP sql — 52 minutes left".
 pub(crate) fn mcp_line(m: &McpTokenView, now: UnixTime) -> String {
-    let left = m.expires_at.map(|e| time_left(e - now));
+    let left = m.expires_at.map(|e| time_left_words(e - now));
     let state = match (m.state, left.as_deref()) {
         (TokenState::NeedsLogin, _) => "sign-in needed".to_string(),
         (TokenState::Failed, _) => "exchange failed".to_string(),
@@ -301,11 +317,11 @@ mod tests {
     #[test]
     fn every_engine_state_reads_right_in_the_status_line() {
         let cases = [
-            (TokenState::Fresh, Some(NOW + 52 * 60), "dev — 52 min left"),
-            (TokenState::Expiring, Some(NOW + 200), "dev — renewing soon, 3 min left"),
+            (TokenState::Fresh, Some(NOW + 52 * 60), "dev — 52 minutes left"),
+            (TokenState::Expiring, Some(NOW + 200), "dev — renewing soon, 3 minutes left"),
             (TokenState::Expiring, None, "dev — waiting for a token"),
             (TokenState::Refreshing, Some(NOW + 200), "dev — refreshing…"),
-            (TokenState::Failed, Some(NOW + 600), "dev — refresh failed, 10 min left"),
+            (TokenState::Failed, Some(NOW + 600), "dev — refresh failed, 10 minutes left"),
             (TokenState::Failed, Some(NOW - 1), "dev — token expired"),
             (TokenState::Failed, None, "dev — refresh failed"),
             (TokenState::NeedsLogin, None, "dev — sign-in needed"),
@@ -407,7 +423,7 @@ mod tests {
             })
             .collect();
         assert_eq!(ids, ["workspace:dev", "workspace:prod", "mcp:prod:sql", "mcp:prod:genie"]);
-        assert_eq!(label(&m, "mcp:prod:sql"), "    MCP sql — 52 min left");
+        assert_eq!(label(&m, "mcp:prod:sql"), "    MCP sql — 52 minutes left");
         assert_eq!(label(&m, "mcp:prod:genie"), "    MCP genie — exchange failed");
         assert!(!enabled(&m, "mcp:prod:sql"), "information, not an action");
         let later = menu(&v, NOW + 53 * 60);
@@ -425,8 +441,25 @@ mod tests {
         );
         assert_eq!(
             label(&menu(&v, NOW), "mcp:prod:sql"),
-            "    MCP sql (workspace all-apis token) — 52 min left"
+            "    MCP sql (workspace all-apis token) — 52 minutes left"
         );
+    }
+
+    #[test]
+    fn time_left_is_said_in_words() {
+        assert_eq!(time_left_words(-5), "expired");
+        assert_eq!(time_left_words(0), "expired");
+        assert_eq!(time_left_words(30), "less than a minute");
+        assert_eq!(time_left_words(60), "1 minute");
+        assert_eq!(time_left_words(42 * 60 + 59), "42 minutes");
+        assert_eq!(time_left_words(3600), "1 hour");
+        assert_eq!(time_left_words(3600 + 60), "1 hour 1 minute");
+        assert_eq!(time_left_words(2 * 3600 + 5 * 60), "2 hours 5 minutes");
+        // No abbreviations or symbols a screen reader would spell out.
+        for s in [30, 61, 3599, 3661, 86_400] {
+            let w = time_left_words(s);
+            assert!(!w.contains('<') && !w.split(' ').any(|x| x == "h" || x == "min"), "{w}");
+        }
     }
 
     #[test]

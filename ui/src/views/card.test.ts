@@ -115,6 +115,9 @@ describe("diagnosis view", () => {
     const steps = Array.from(el.querySelectorAll("li"));
     expect(steps.map((s) => s.className)).toEqual(["step ok", "step failed", "step skipped"]);
     expect(steps.map((s) => s.querySelector(".mark")!.textContent)).toEqual(["✓", "✗", "–"]);
+    // The marks are hidden from screen readers, which hear the status in words.
+    expect(steps.map((s) => s.querySelector(".mark")!.getAttribute("aria-hidden"))).toEqual(["true", "true", "true"]);
+    expect(steps.map((s) => s.querySelector(".visually-hidden")!.textContent)).toEqual(["Passed: ", "Failed: ", "Skipped: "]);
     expect(steps[1].querySelector(".fix")!.textContent).toBe("Add lakepass to the audiences");
     expect(steps[2].textContent).not.toContain("not tried");
     expect(steps[0].querySelector(".fix")).toBeNull();

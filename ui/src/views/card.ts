@@ -59,14 +59,19 @@ export function card(w: WorkspaceView, v: AppView, ctx: CardContext, on: CardAct
   const idp = v.idps.find((i) => i.name === w.idp);
   return h(
     "article",
-    { class: `card tone-${tone}${active ? " active" : ""}`, "data-testid": `card-${w.name}`, "data-state": w.state },
+    { class: `card tone-${tone}${active ? " active" : ""}`, "data-testid": `card-${w.name}`, "data-state": w.state, "aria-labelledby": `title-${w.name}` },
     h(
       "div",
       { class: "card-head" },
-      h("h3", {}, w.name),
+      // Focusable by script only: where focus lands when the control it was on goes away.
+      h("h3", { id: `title-${w.name}`, "data-testid": `title-${w.name}`, tabindex: "-1" }, w.name),
       active
         ? h("span", { class: "pill", "data-testid": `active-${w.name}` }, "Active")
-        : h("button", { class: "link", "data-testid": `activate-${w.name}`, onclick: () => on.activate(w.name) }, "Make active"),
+        : h(
+            "button",
+            { class: "link", "data-testid": `activate-${w.name}`, "aria-label": `Make active: ${w.name}`, onclick: () => on.activate(w.name) },
+            "Make active",
+          ),
       h(
         "span",
         { class: `state ${tone}`, "data-testid": `state-${w.name}` },
@@ -78,8 +83,8 @@ export function card(w: WorkspaceView, v: AppView, ctx: CardContext, on: CardAct
       "div",
       { class: "host-row" },
       h("p", { class: "host mono" }, w.host),
-      h("button", { class: "link small", "data-testid": `edit-${w.name}`, onclick: () => on.edit(w) }, "Edit"),
-      h("button", { class: "link small danger", "data-testid": `remove-${w.name}`, onclick: () => on.remove(w) }, "Remove"),
+      h("button", { class: "link small", "data-testid": `edit-${w.name}`, "aria-label": `Edit ${w.name}`, onclick: () => on.edit(w) }, "Edit"),
+      h("button", { class: "link small danger", "data-testid": `remove-${w.name}`, "aria-label": `Remove ${w.name}`, onclick: () => on.remove(w) }, "Remove"),
     ),
     h(
       "div",
@@ -107,11 +112,24 @@ export function card(w: WorkspaceView, v: AppView, ctx: CardContext, on: CardAct
           "div",
           { class: `problem ${tone}`, "data-testid": `problem-${w.name}` },
           w.hint ? h("p", { class: "hint" }, w.hint) : null,
-          w.last_error ? h("details", {}, h("summary", {}, "Details"), h("p", { class: "mono small" }, w.last_error.message)) : null,
+          w.last_error
+            ? h(
+                "details",
+                {},
+                h("summary", { "data-testid": `details-${w.name}`, "aria-label": `Details of the error in ${w.name}` }, "Details"),
+                h("p", { class: "mono small" }, w.last_error.message),
+              )
+            : null,
           tone === "bad"
             ? h(
                 "button",
-                { class: "link small", "data-testid": `diagnose-${w.name}`, disabled: busy.has(`doctor-${w.name}`), onclick: () => on.diagnose(w.name) },
+                {
+                  class: "link small",
+                  "data-testid": `diagnose-${w.name}`,
+                  "aria-label": `Diagnose ${w.name}`,
+                  disabled: busy.has(`doctor-${w.name}`),
+                  onclick: () => on.diagnose(w.name),
+                },
                 busy.has(`doctor-${w.name}`) ? "Diagnosing…" : "Diagnose",
               )
             : null,
@@ -128,8 +146,21 @@ export function card(w: WorkspaceView, v: AppView, ctx: CardContext, on: CardAct
             idp.signing_in ? "Waiting for the browser…" : `Sign in to ${idp.name}`,
           )
         : null,
-      h("button", { disabled: !signedIn || busy.has(`claude-${w.name}`), onclick: () => on.launchClaude(w.name) }, "Launch Claude Code"),
-      h("button", { disabled: !signedIn, onclick: () => on.openTerminal(w.name) }, "Open terminal"),
+      h(
+        "button",
+        {
+          "data-testid": `launch-${w.name}`,
+          "aria-label": `Launch Claude Code for ${w.name}`,
+          disabled: !signedIn || busy.has(`claude-${w.name}`),
+          onclick: () => on.launchClaude(w.name),
+        },
+        "Launch Claude Code",
+      ),
+      h(
+        "button",
+        { "data-testid": `terminal-${w.name}`, "aria-label": `Open terminal for ${w.name}`, disabled: !signedIn, onclick: () => on.openTerminal(w.name) },
+        "Open terminal",
+      ),
     ),
   );
 }
@@ -148,7 +179,7 @@ export function mcpTokens(workspace: string, tokens: McpTokenView[], now: number
   if (!tokens.length) return null;
   return h(
     "ul",
-    { class: "mcp-tokens", "data-testid": `mcp-${workspace}`, "aria-label": "Managed MCP tokens" },
+    { class: "mcp-tokens", "data-testid": `mcp-${workspace}`, "aria-label": `Managed MCP tokens of ${workspace}` },
     ...tokens.map((m) =>
       h(
         "li",
@@ -167,6 +198,7 @@ export function mcpTokens(workspace: string, tokens: McpTokenView[], now: number
 }
 
 const MARK = { ok: "✓", warning: "!", failed: "✗", skipped: "–" } as const;
+const STATUS_WORD = { ok: "Passed", warning: "Warning", failed: "Failed", skipped: "Skipped" } as const;
 
 /** The doctor's steps for a workspace, once asked for. */
 export function diagnosis(workspace: string, report: DoctorReport | undefined): HTMLElement | null {
@@ -178,10 +210,12 @@ export function diagnosis(workspace: string, report: DoctorReport | undefined): 
       h(
         "li",
         { class: `step ${s.status}` },
-        h("span", { class: "mark", "aria-label": s.status }, MARK[s.status]),
+        // The mark is for the eye; a screen reader hears the status in words.
+        h("span", { class: "mark", "aria-hidden": "true" }, MARK[s.status]),
         h(
           "div",
           {},
+          h("span", { class: "visually-hidden" }, `${STATUS_WORD[s.status]}: `),
           h("strong", {}, s.title),
           s.status !== "skipped" ? h("p", { class: "small" }, s.detail) : null,
           s.fix ? h("p", { class: "small fix" }, s.fix) : null,

@@ -1,8 +1,13 @@
-import { dialog, field, formValues, restoreForm, type Dialog, type DialogActions } from "./dialogs";
+import { dialog, field, formValues, restoreForm, tabbable, type Dialog, type DialogActions } from "./dialogs";
 import { byTestId, recorder, sampleIdp, sampleView, sampleWorkspace } from "./testdata";
 
 const ACTIONS: (keyof DialogActions)[] = ["close", "submit"];
 const value = (root: Element, name: string) => (byTestId(root, `field-${name}`) as HTMLInputElement).value;
+/** The accessible name of the dialog a form is in: its title, by aria-labelledby. */
+const dialogName = (form: Element) => {
+  const box = form.closest('[role="dialog"]')!;
+  return box.querySelector(`#${box.getAttribute("aria-labelledby")}`)!.textContent;
+};
 
 function open(d: Dialog, saving = false) {
   const { on, calls } = recorder<DialogActions>(ACTIONS);
@@ -16,7 +21,10 @@ describe("dialogs view", () => {
     const { el, form } = open({ kind: "workspace", editing: null, problems: {}, error: null });
     expect(el.className).toBe("overlay");
     expect(form.dataset.testid).toBe("dialog-workspace");
-    expect(form.getAttribute("aria-label")).toBe("Add a workspace");
+    // A modal dialog, named by its title (the form is not a second landmark).
+    expect(dialogName(form)).toBe("Add a workspace");
+    expect(form.closest('[role="dialog"]')!.getAttribute("aria-modal")).toBe("true");
+    expect(form.hasAttribute("aria-label")).toBe(false);
     expect(form.querySelector("h2")!.textContent).toBe("Add a workspace");
     const name = byTestId(form, "field-name") as HTMLInputElement;
     expect(name.value).toBe("");
@@ -34,7 +42,7 @@ describe("dialogs view", () => {
   it("edits a workspace: its values, the name fixed", () => {
     const w = sampleWorkspace({ scopes: ["sql", "serving"], token: "access_token", client_id: "sp-1" });
     const { form } = open({ kind: "workspace", editing: w, problems: {}, error: null });
-    expect(form.getAttribute("aria-label")).toBe("Edit workspace dev");
+    expect(dialogName(form)).toBe("Edit workspace dev");
     expect((byTestId(form, "field-name") as HTMLInputElement).disabled).toBe(true);
     expect(value(form, "name")).toBe("dev");
     expect(value(form, "host")).toBe("https://dev.example.com");
@@ -47,12 +55,12 @@ describe("dialogs view", () => {
   it("adds and edits an identity provider", () => {
     const add = open({ kind: "idp", editing: null, problems: {}, error: null }).form;
     expect(add.dataset.testid).toBe("dialog-idp");
-    expect(add.getAttribute("aria-label")).toBe("Add an identity provider");
+    expect(dialogName(add)).toBe("Add an identity provider");
     expect(value(add, "scopes")).toBe("openid profile email offline_access");
     expect(value(add, "redirect_port")).toBe("");
 
     const edit = open({ kind: "idp", editing: sampleIdp({ redirect_port: 8400 }), problems: {}, error: null }).form;
-    expect(edit.getAttribute("aria-label")).toBe("Edit identity provider corp");
+    expect(dialogName(edit)).toBe("Edit identity provider corp");
     expect((byTestId(edit, "field-name") as HTMLInputElement).disabled).toBe(true);
     expect(value(edit, "issuer")).toBe("https://login.example.com/");
     expect(value(edit, "client_id")).toBe("lp");
@@ -90,6 +98,39 @@ describe("dialogs view", () => {
     el.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape" }));
     el.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" }));
     expect(calls).toEqual([["close"], ["close"], ["close"]]);
+  });
+
+  it("keeps Tab inside the dialog: past the last control to the first, and back", () => {
+    const { el, form } = open({ kind: "workspace", editing: null, problems: {}, error: null });
+    const box = el.querySelector<HTMLElement>('[role="dialog"]')!;
+    const all = tabbable(box);
+    // Name, URL, IdP, scopes, profile, the Advanced summary (its fields hidden while closed), Cancel, Save.
+    // Each has a data-testid: the controller puts focus back on it by that after a redraw.
+    expect(all.map((e) => e.dataset.testid)).toEqual([
+      "field-name",
+      "field-host",
+      "field-idp",
+      "field-scopes",
+      "field-profile",
+      "dialog-advanced",
+      "dialog-cancel",
+      "dialog-save",
+    ]);
+    const tab = (shiftKey = false) => {
+      const e = new KeyboardEvent("keydown", { key: "Tab", shiftKey, bubbles: true, cancelable: true });
+      document.activeElement!.dispatchEvent(e);
+      return e.defaultPrevented;
+    };
+    byTestId(form, "dialog-save").focus();
+    expect(tab()).toBe(true);
+    expect(document.activeElement).toBe(byTestId(form, "field-name"));
+    expect(tab(true)).toBe(true);
+    expect(document.activeElement).toBe(byTestId(form, "dialog-save"));
+    // In the middle, Tab is the browser's.
+    byTestId(form, "field-host").focus();
+    expect(tab()).toBe(false);
+    form.querySelector("details")!.open = true;
+    expect(tabbable(box).map((e) => e.dataset.testid)).toContain("field-client_id");
   });
 });
 

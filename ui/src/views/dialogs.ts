@@ -1,4 +1,6 @@
-// The add/edit forms for a workspace and an identity provider, shown over the page. Pure: the
+// The add/edit forms for a workspace and an identity provider, shown over the page as a modal
+// dialog (`role="dialog"`, `aria-modal`, named by its title; Tab and Shift+Tab cycle inside it;
+// the controller makes the page behind inert and sends focus back to the opener). Pure: the
 // dialog's state in, DOM out; saving and closing call back into the controller, which checks the
 // form (validate.ts) and puts the problems found back into the dialog's state.
 import { h } from "../dom";
@@ -61,7 +63,7 @@ function workspaceFields(w: WorkspaceView | null, v: AppView, problems: Problems
     h(
       "details",
       { class: "advanced" },
-      h("summary", {}, "Advanced"),
+      h("summary", { "data-testid": "dialog-advanced" }, "Advanced"),
       field("token", "Token to exchange", tokenSel, problems),
       field("client_id", "Service principal id", input("client_id", w?.client_id ?? "", { placeholder: "only for workload identity federation" }), problems),
     ),
@@ -112,21 +114,33 @@ export function dialog(d: Dialog, v: AppView, saving: boolean, on: DialogActions
     {
       class: "dialog",
       "data-testid": `dialog-${d.kind}`,
-      "aria-label": title,
       onsubmit: (e) => {
         e.preventDefault();
         on.submit(form);
       },
     },
-    h("h2", {}, title),
-    d.error ? h("div", { class: "banner bad", role: "alert", "data-testid": "dialog-error" }, d.error) : null,
+    h("h2", { id: "dialog-title" }, title),
+    // Said through the live region by the controller when it happens, not on every redraw.
+    d.error ? h("div", { class: "banner bad", "data-testid": "dialog-error" }, d.error) : null,
     ...body,
     h(
       "div",
       { class: "actions end" },
-      h("button", { type: "button", onclick: () => on.close() }, "Cancel"),
+      h("button", { type: "button", "data-testid": "dialog-cancel", onclick: () => on.close() }, "Cancel"),
       h("button", { type: "submit", class: "primary", "data-testid": "dialog-save", disabled: saving }, saving ? "Saving…" : "Save"),
     ),
+  );
+  const box: HTMLDivElement = h(
+    "div",
+    {
+      class: "dialog-box",
+      role: "dialog",
+      "aria-modal": "true",
+      "aria-labelledby": "dialog-title",
+      "data-testid": "dialog",
+      onkeydown: (e) => trapTab(box, e as KeyboardEvent),
+    },
+    form,
   );
   return h(
     "div",
@@ -136,11 +150,43 @@ export function dialog(d: Dialog, v: AppView, saving: boolean, on: DialogActions
         if (e.target === e.currentTarget) on.close();
       },
       onkeydown: (e) => {
-        if ((e as KeyboardEvent).key === "Escape") on.close();
+        const k = e as KeyboardEvent;
+        if (k.key === "Escape" && !k.defaultPrevented) {
+          k.preventDefault();
+          on.close();
+        }
       },
     },
-    form,
+    box,
   );
+}
+
+/** The controls Tab can reach inside `box`, in order. */
+export function tabbable(box: HTMLElement): HTMLElement[] {
+  const sel =
+    'input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), button:not([disabled]), summary, a[href], [tabindex]:not([tabindex="-1"])';
+  // Fields inside a closed <details> (the Advanced section) are not reachable.
+  return Array.from(box.querySelectorAll<HTMLElement>(sel)).filter((el) => {
+    const closed = el.closest("details:not([open])");
+    return !closed || (el.tagName === "SUMMARY" && el.parentElement === closed);
+  });
+}
+
+/** Keeps Tab inside the dialog: past the last control it wraps to the first, and back. */
+export function trapTab(box: HTMLElement, e: KeyboardEvent): void {
+  if (e.key !== "Tab") return;
+  const all = tabbable(box);
+  if (!all.length) return;
+  const first = all[0];
+  const last = all[all.length - 1];
+  const at = box.ownerDocument.activeElement;
+  if (e.shiftKey && (at === first || !box.contains(at))) {
+    e.preventDefault();
+    last.focus();
+  } else if (!e.shiftKey && (at === last || !box.contains(at))) {
+    e.preventDefault();
+    first.focus();
+  }
 }
 
 /** What is typed in a form, by field name. */

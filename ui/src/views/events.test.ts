@@ -15,6 +15,11 @@ describe("events view", () => {
     expect(items[0].querySelector(".what")!.textContent).toBe("New token, valid for 1 h 00 min");
     expect(items[1].querySelector(".when")!.textContent).toBe("2 h ago");
     expect(items[1].querySelector(".chip")).toBeNull();
+    // A warning says so in a word (the icon is hidden from screen readers), not only in red.
+    expect(items[1].querySelector('[data-testid="event-warning"]')!.textContent).toBe("⚠ Warning");
+    expect(items[0].querySelector('[data-testid="event-warning"]')).toBeNull();
+    // The list scrolls: the keyboard can reach it.
+    expect(byTestId(el, "events").getAttribute("tabindex")).toBe("0");
   });
 
   it("shows only the newest events", () => {

@@ -21,7 +21,13 @@ export function header(v: AppView, refreshing: boolean, on: { refresh(): void })
       "div",
       { class: "brand" },
       h("span", { class: "logo", "aria-hidden": "true" }),
-      h("div", {}, h("h1", {}, "Lakepass"), h("p", { class: "muted" }, "Databricks tokens from your company sign-in, kept fresh")),
+      // The page title takes focus (by script only) when the control focus was on is gone.
+      h(
+        "div",
+        {},
+        h("h1", { "data-testid": "page-title", tabindex: "-1" }, "Lakepass"),
+        h("p", { class: "muted" }, "Databricks tokens from your company sign-in, kept fresh"),
+      ),
     ),
     h(
       "button",
@@ -41,15 +47,16 @@ function hintOf(kind: ErrorKind): string {
   return HINTS[kind] ?? "Lakepass has a problem.";
 }
 
-/** The banners: a config problem, process-wide warnings, the file-vault warning, and the notice. */
+/** The banners: a config problem, process-wide warnings, the file-vault warning, and the notice.
+ * None is a live region: the page re-renders on every change, and a re-rendered alert would be
+ * read out again each time. The controller says each one once, when it appears (announce.ts). */
 export function banners(v: AppView, notice: Notice | null, on: { dismiss(): void }): HTMLElement {
-  const box = h("div", { class: "banners" });
+  // A named region (a landmark) while it shows something, so that is inside one; not live (see
+  // above). Empty, it has no name: no empty "Messages" landmark to land on.
+  const box = h("section", { class: "banners" });
   if (v.config_error)
-    box.append(
-      h("div", { class: "banner bad", role: "alert", "data-testid": "config-error" }, h("strong", {}, "Lakepass is not set up yet. "), v.config_error),
-    );
-  for (const w of v.warnings)
-    box.append(h("div", { class: "banner bad", role: "alert", "data-testid": "warning" }, h("strong", {}, `${hintOf(w.kind)} `), w.message));
+    box.append(h("div", { class: "banner bad", "data-testid": "config-error" }, h("strong", {}, "Lakepass is not set up yet. "), v.config_error));
+  for (const w of v.warnings) box.append(h("div", { class: "banner bad", "data-testid": "warning" }, h("strong", {}, `${hintOf(w.kind)} `), w.message));
   if (v.vault_fallback)
     box.append(
       h(
@@ -63,11 +70,13 @@ export function banners(v: AppView, notice: Notice | null, on: { dismiss(): void
     box.append(
       h(
         "div",
-        { class: `banner ${notice.tone}`, role: notice.tone === "bad" ? "alert" : "status", "data-testid": "notice" },
+        { class: `banner ${notice.tone}`, "data-testid": "notice" },
+        notice.tone === "bad" ? h("strong", {}, "Error: ") : null,
         notice.text,
         notice.action ? h("button", { "data-testid": "notice-action", onclick: notice.action.run }, notice.action.label) : null,
-        h("button", { class: "link", "aria-label": "Dismiss", onclick: () => on.dismiss() }, "×"),
+        h("button", { class: "link", "data-testid": "notice-dismiss", "aria-label": "Dismiss", onclick: () => on.dismiss() }, "×"),
       ),
     );
+  if (box.children.length) box.setAttribute("aria-label", "Messages");
   return box;
 }

@@ -21,7 +21,7 @@ export function idps(list: readonly IdpView[], on: IdpActions): HTMLElement {
       "div",
       { class: "section-head" },
       h("h2", {}, "Identity providers"),
-      h("button", { class: "ghost", "data-testid": "add-idp", onclick: () => on.add() }, "+ Add"),
+      h("button", { class: "ghost", "data-testid": "add-idp", "aria-label": "Add identity provider", onclick: () => on.add() }, "+ Add"),
     ),
     list.length === 0 ? h("p", { class: "empty" }, "None yet: add the OIDC provider your company signs in with (Entra ID, Okta, Auth0, Keycloak…).") : null,
     ...list.map((i) => idp(i, on)),
@@ -40,7 +40,7 @@ export function idp(i: IdpView, on: IdpActions): HTMLElement {
       h(
         "span",
         { class: `state ${i.signed_in ? "ok" : "off"}` },
-        h("span", { class: "dot" }),
+        h("span", { class: "dot", "aria-hidden": "true" }),
         i.signing_in ? "Waiting for the browser…" : i.signed_in ? "Signed in" : "Signed out",
       ),
       h("p", { class: "mono small muted" }, i.issuer),
@@ -49,14 +49,20 @@ export function idp(i: IdpView, on: IdpActions): HTMLElement {
       "div",
       { class: "actions" },
       i.signed_in
-        ? h("button", { "data-testid": `signout-${i.name}`, onclick: () => on.signOut(i.name) }, "Sign out")
+        ? h("button", { "data-testid": `signout-${i.name}`, "aria-label": `Sign out of ${i.name}`, onclick: () => on.signOut(i.name) }, "Sign out")
         : h(
             "button",
-            { class: "primary", "data-testid": `signin-${i.name}`, disabled: i.signing_in, onclick: () => on.signIn(i.name) },
+            {
+              class: "primary",
+              "data-testid": `signin-${i.name}`,
+              "aria-label": i.signing_in ? `Waiting for the browser to sign in to ${i.name}` : `Sign in to ${i.name}`,
+              disabled: i.signing_in,
+              onclick: () => on.signIn(i.name),
+            },
             i.signing_in ? "Waiting…" : "Sign in",
           ),
-      h("button", { class: "link", onclick: () => on.edit(i) }, "Edit"),
-      h("button", { class: "link danger", onclick: () => on.remove(i) }, "Remove"),
+      h("button", { class: "link", "data-testid": `edit-idp-${i.name}`, "aria-label": `Edit ${i.name}`, onclick: () => on.edit(i) }, "Edit"),
+      h("button", { class: "link danger", "data-testid": `remove-idp-${i.name}`, "aria-label": `Remove ${i.name}`, onclick: () => on.remove(i) }, "Remove"),
     ),
   );
 }

@@ -25,7 +25,8 @@ export function settings(v: AppView, autostart: boolean, on: SettingsActions): H
       }),
       "Start Lakepass when I log in",
     ),
-    h("p", { class: "small muted" }, "Config: ", h("span", { class: "mono" }, v.config_path)),
-    h("p", { class: "small muted" }, "Secrets: ", v.vault || "—"),
+    // Paths can be long and have no spaces: they wrap anywhere rather than run past the card.
+    h("p", { class: "small muted" }, "Config: ", h("span", { class: "mono path", "data-testid": "config-path" }, v.config_path)),
+    h("p", { class: "small muted" }, "Secrets: ", h("span", { class: "path", "data-testid": "vault-path" }, v.vault || "—")),
   );
 }

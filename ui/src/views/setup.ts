@@ -54,11 +54,18 @@ export function setup(v: AppView, s: SetupState, now: number, busy: ReadonlySet<
   return h(
     "section",
     { class: "setup", "aria-label": "Set up Lakepass", "data-testid": "setup" },
-    h("h2", { class: "setup-title" }, "Set up Lakepass"),
+    h("h2", { class: "setup-title", "data-testid": "setup-title", tabindex: "-1" }, "Set up Lakepass"),
     h(
       "ol",
-      { class: "steps" },
-      ...STEPS.map(([k, label], i) => h("li", { class: i < at ? "done" : i === at ? "current" : "", "data-testid": `step-${k}` }, label)),
+      { class: "steps", "aria-label": "Steps" },
+      ...STEPS.map(([k, label], i) =>
+        h(
+          "li",
+          { class: i < at ? "done" : i === at ? "current" : "", "data-testid": `step-${k}`, "aria-current": i === at ? "step" : null },
+          label,
+          i < at ? h("span", { class: "visually-hidden" }, " (done)") : null,
+        ),
+      ),
     ),
     s.team
       ? teamPreview(s.team, busy.has("import"), on)
@@ -76,7 +83,8 @@ export function setup(v: AppView, s: SetupState, now: number, busy: ReadonlySet<
 }
 
 function errorLine(s: SetupState): HTMLElement | null {
-  return s.error ? h("p", { class: "banner bad", role: "alert", "data-testid": "setup-error" }, s.error) : null;
+  // Said through the live region by the controller when it happens, not on every redraw.
+  return s.error ? h("p", { class: "banner bad", "data-testid": "setup-error" }, s.error) : null;
 }
 
 function text(name: string, value: string, placeholder: string): HTMLInputElement {
