@@ -34,6 +34,7 @@ pub async fn import_team(
 ) -> Result<TeamPlan, AppError> {
     let path = host.paths().config.clone();
     let (team, mut doc, plan) = team_plan(&path, name, text)?;
+    let before = doc.to_config(&path)?;
     doc.apply_team(&team, &plan, replace)?;
     if plan.changes_anything(replace) {
         if let Some(dir) = path.parent() {
@@ -43,6 +44,7 @@ pub async fn import_team(
         }
         doc.save(&path)?;
         host.log(Level::Info, None, format!("Team file {name} imported"));
+        host.forget_replaced_sessions(&before, &doc.to_config(&path)?).await;
         host.reload().await;
     }
     Ok(plan)

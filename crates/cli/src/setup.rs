@@ -49,11 +49,13 @@ pub async fn setup(paths: &Paths, a: SetupArgs) -> anyhow::Result<ExitCode> {
     if changes && !blocked && !a.yes {
         confirm(&format!("Add this to {}?", paths.config.display()))?;
     }
+    let before = doc.to_config(&paths.config)?;
     // Refuses on conflicts without --replace, before anything is written.
     doc.apply_team(&team, &plan, a.replace)?;
     if changes {
         doc.save(&paths.config)?;
         println!("Saved {}.", paths.config.display());
+        crate::edit::forget_replaced_sessions(paths, &before, &doc.to_config(&paths.config)?).await?;
     }
     if a.no_login || plan.sign_in.is_empty() {
         if !plan.sign_in.is_empty() {

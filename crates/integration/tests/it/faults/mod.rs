@@ -20,6 +20,7 @@ mod idp;
 mod live;
 mod local;
 mod network;
+mod session;
 mod vault;
 
 use std::time::Duration;
