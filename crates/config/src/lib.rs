@@ -86,4 +86,4 @@ pub use model::{
 };
 pub use resolve::Workspace;
 pub use team::{TeamChange, TeamEntry, TeamField, TeamFile, TeamPlan, TeamSection};
-pub use validate::{is_valid_name, is_valid_profile_name};
+pub use validate::{is_valid_name, is_valid_profile_name, reserved_profile};

@@ -238,6 +238,28 @@ mod broken_config {
     }
 }
 
+/// Issue 23, L5: profiles a team file must not make Lakepass write: `[DEFAULT]` (what every
+/// Databricks tool uses when no profile is named) and the `-live` / `-helper` profiles Lakepass
+/// writes beside each workspace's. Refused with the file and the line.
+mod reserved_profiles {
+    use super::*;
+
+    fn team(ws: &str) -> Result<lakepass_config::TeamFile, lakepass_config::ConfigError> {
+        let text = format!(
+            "[idp.corp]\nissuer = \"https://idp.example\"\nclient_id = \"c\"\n\n{ws}idp = \"corp\"\nhost = \"https://adb-1.2.azuredatabricks.net\"\n"
+        );
+        lakepass_config::TeamFile::parse(&text, Path::new("team.toml"))
+    }
+
+    cases! {
+        team_profile_default => team("[workspace.dev]\nprofile = \"DEFAULT\"\n"), "team.toml:6: workspace.dev.profile: profile `DEFAULT` is the section";
+        team_profile_default_in_lower_case => team("[workspace.dev]\nprofile = \"default\"\n"), "team.toml:6: workspace.dev.profile";
+        team_workspace_named_default => team("[workspace.DEFAULT]\n"), "team.toml:5: workspace.DEFAULT: profile `DEFAULT`";
+        team_profile_ending_in_live => team("[workspace.dev]\nprofile = \"prod-live\"\n"), "team.toml:6: workspace.dev.profile: profile `prod-live` ends in `-live` or `-helper`";
+        team_profile_ending_in_helper => team("[workspace.dev]\nprofile = \"prod-Helper\"\n"), "team.toml:6: workspace.dev.profile: profile `prod-Helper` ends in";
+    }
+}
+
 mod broken_ini {
     use super::*;
 
