@@ -85,5 +85,5 @@ pub use model::{
     RoleMapping, ServeConfig, SubjectTokenKind, TerminalSetting, WorkspaceAuth, WorkspaceConfig,
 };
 pub use resolve::Workspace;
-pub use team::{TeamChange, TeamEntry, TeamField, TeamFile, TeamPlan, TeamSection};
+pub use team::{TeamChange, TeamEntry, TeamField, TeamFile, TeamHost, TeamHostRole, TeamPlan, TeamSection};
 pub use validate::{is_valid_name, is_valid_profile_name, reserved_profile};

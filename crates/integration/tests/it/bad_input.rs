@@ -260,6 +260,32 @@ mod reserved_profiles {
     }
 }
 
+/// Issue 23, M2: a team file that would send the user's IdP JWT to a host outside the
+/// Databricks workspace domains is refused unless the user names that host; a loopback host is
+/// no exception (another local user may hold the port).
+mod foreign_team_hosts {
+    use super::*;
+    use lakepass_config::{ConfigDoc, ConfigError, TeamFile};
+
+    fn import(ws: &str, trusted: &[&str]) -> Result<(), ConfigError> {
+        let text = format!(
+            "[idp.corp]\nissuer = \"https://idp.example\"\nclient_id = \"c\"\n\n[workspace.dev]\nidp = \"corp\"\n{ws}"
+        );
+        let team = TeamFile::parse(&text, Path::new("team.toml"))?;
+        let plan = team.plan(&Config::default());
+        let trusted: Vec<String> = trusted.iter().map(|t| t.to_string()).collect();
+        ConfigDoc::default().apply_team(&team, &plan, false, &trusted)
+    }
+
+    cases! {
+        a_workspace_on_a_collector_host => import("host = \"https://collector.example\"\n", &[]), "team.toml sends your sign-in token to `https://collector.example`, which is not a Databricks workspace domain";
+        a_workspace_on_loopback => import("host = \"http://127.0.0.1:8080\"\n", &[]), "`http://127.0.0.1:8080`, which is not a Databricks";
+        a_lookalike_of_a_databricks_zone => import("host = \"https://adb-1.azuredatabricks.net.evil.example\"\n", &[]), "not a Databricks workspace domain";
+        an_account_host_elsewhere => import("host = \"https://adb-1.2.azuredatabricks.net\"\naccount_host = \"https://accounts.evil.example\"\n", &[]), "`https://accounts.evil.example`";
+        another_host_confirmed_instead => import("host = \"https://collector.example\"\n", &["https://other.example"]), "--trust-host";
+    }
+}
+
 mod broken_ini {
     use super::*;
 

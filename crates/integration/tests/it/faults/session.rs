@@ -49,7 +49,7 @@ async fn a_replaced_issuer_never_receives_the_stored_refresh_token() {
         let team = TeamFile::parse(&team_naming(other.info()), std::path::Path::new("team.toml")).unwrap();
         let mut doc = ConfigDoc::load(&f.paths.config).unwrap();
         let plan = team.plan(&doc.to_config(&f.paths.config).unwrap());
-        doc.apply_team(&team, &plan, true).unwrap();
+        doc.apply_team(&team, &plan, true, &[]).unwrap();
         doc.save(&f.paths.config).unwrap();
 
         let e = f.engine().await;
