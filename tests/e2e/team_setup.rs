@@ -139,8 +139,10 @@ async fn setup_replacing_an_idp_never_sends_its_refresh_token_to_the_new_issuer(
 
     let team = home.root().join("team.toml");
     let (issuer, client) = (&other.info().issuer, &other.info().client_id);
-    std::fs::write(&team, format!("[idp.devstack]\nissuer = \"{issuer}\"\nclient_id = \"{client}\"\n")).unwrap();
-    let out = home.run(&["setup", team.to_str().unwrap(), "--replace", "--yes", "--no-login"]).await.success();
+    std::fs::write(&team, format!("[idp.devstack]\nissuer = \"{issuer}\"\nclient_id = \"{client}\"\n"))
+        .unwrap();
+    let out =
+        home.run(&["setup", team.to_str().unwrap(), "--replace", "--yes", "--no-login"]).await.success();
     assert!(out.stdout.contains(&format!("issuer: yours \"{}\"", ds.info().issuer)), "{out:?}");
     assert!(out.stderr.contains("Removed the sign-in session of identity provider `devstack`"), "{out:?}");
     assert!(!home.vault_keys().iter().any(|k| k.starts_with("idp:")), "{:?}", home.vault_keys());

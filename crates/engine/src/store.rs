@@ -287,7 +287,7 @@ impl SessionOwner {
             idp: self.name.clone(),
             issuer: self.issuer.clone(),
             client_id: self.client_id.clone(),
-            token_endpoint_origin: origin(token_endpoint),
+            refresh_origin: origin(token_endpoint),
         }
     }
 }
@@ -314,7 +314,7 @@ pub struct SessionBinding {
     pub client_id: String,
     /// The origin (`scheme://host:port`) of the token endpoint that issued it: a refresh goes
     /// only to a token endpoint of the same origin.
-    pub token_endpoint_origin: String,
+    pub refresh_origin: String,
 }
 
 impl SessionBinding {
@@ -325,7 +325,7 @@ impl SessionBinding {
     /// Whether `token_endpoint` (from the issuer's discovery now) may receive this session's
     /// refresh token.
     pub fn allows_token_endpoint(&self, token_endpoint: &str) -> bool {
-        origin(token_endpoint) == self.token_endpoint_origin
+        origin(token_endpoint) == self.refresh_origin
     }
 }
 
@@ -439,7 +439,7 @@ mod tests {
     #[test]
     fn a_refresh_goes_only_to_the_token_endpoint_origin_it_came_from() {
         let b = owner("https://idp.example/t", "c").bind("https://idp.example/oauth2/token");
-        assert_eq!(b.token_endpoint_origin, "https://idp.example");
+        assert_eq!(b.refresh_origin, "https://idp.example");
         assert!(b.allows_token_endpoint("https://idp.example/other/token"));
         for elsewhere in [
             "https://idp.example.evil/oauth2/token",

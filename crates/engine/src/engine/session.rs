@@ -189,7 +189,7 @@ impl Engine {
                     url::Url::parse(&d.token_endpoint)
                         .map(|u| u.origin().ascii_serialization())
                         .unwrap_or_else(|_| d.token_endpoint.clone()),
-                    binding.token_endpoint_origin
+                    binding.refresh_origin
                 )),
             ));
         }
