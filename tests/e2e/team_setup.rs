@@ -154,3 +154,44 @@ async fn setup_replacing_an_idp_never_sends_its_refresh_token_to_the_new_issuer(
     let stats = other.stats().idp;
     assert_eq!((stats.refresh_grants, stats.refresh_failures), (0, 0), "the new issuer saw no refresh token");
 }
+
+/// Issue 23, M2 at a terminal: `setup` shows each host outside the Databricks domains and asks
+/// for it by name; anything but its address stops the import, and typing it imports. The
+/// terminal is a real pseudo-terminal (util-linux `script`), fed the answers on its input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_at_a_terminal_asks_for_each_foreign_host_by_name() {
+    let ds = start_devstack(HOUR).await;
+    let home = TempHome::new();
+    home.write_config(MINE);
+    let dev = ws_host(&ds, "dev");
+    let team = home.root().join("acme.toml");
+    let info = ds.info();
+    let text = format!(
+        "[idp.acme]\nissuer = \"{}\"\nclient_id = \"{}\"\n\n[workspace.analytics]\nidp = \"acme\"\nhost = \"{dev}\"\n",
+        info.issuer, info.client_id
+    );
+    std::fs::write(&team, text).unwrap();
+    let at_terminal = |answers: &str| {
+        let setup = format!("{} setup {} --no-login", lakepass_bin().display(), team.display());
+        let mut cmd = home.command("sh");
+        cmd.arg("-c").arg(format!("printf '{answers}' | script -qec '{setup}' /dev/null"));
+        let mut p = Proc::spawn("lakepass setup at a terminal", cmd);
+        p.close_stdin();
+        p.wait(Duration::from_secs(60))
+    };
+
+    let out = at_terminal("y\\n").await;
+    assert_ne!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout.contains(&format!("{dev} (workspace.analytics) is NOT a Databricks workspace domain")),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("not trusted; nothing was changed"), "a `y` is not the host's name: {out:?}");
+    assert_eq!(std::fs::read_to_string(home.config_path()).unwrap(), MINE);
+
+    let bare = dev.trim_start_matches("http://");
+    let out = at_terminal(&format!("{bare}\\ny\\n")).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let config = std::fs::read_to_string(home.config_path()).unwrap();
+    assert!(config.contains("[workspace.analytics]"), "{config}");
+}
