@@ -5,7 +5,8 @@
 //!   ([`SessionOwner`]), and stored with its [`SessionBinding`]. A refresh token is only ever
 //!   sent where it came from: a config that names another issuer for the same IdP name finds no
 //!   session (it never reads one made for another issuer), two configs sharing a data folder or
-//!   a keyring never overwrite each other's session, and a session whose binding disagrees with
+//!   a keyring never overwrite each other's session (two that name the same issuer and client
+//!   under one name share it, as one IdP session should), and a session whose binding disagrees with
 //!   the config or whose IdP's token endpoint moved is dropped unused. `idp:<name>` is the key an
 //!   older version used, with no binding: such a session is dropped, never bound blindly;
 //! - `ws:<host>[|<client_id>]`: a workspace token, keyed by the workspace that minted it and
