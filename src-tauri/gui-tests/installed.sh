@@ -18,6 +18,8 @@ deb=$(realpath "$1")
 py=$2
 claude=${3:-}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../../scripts/may-skip.sh
+source "$here/../../scripts/may-skip.sh"
 sudo=()
 ((EUID == 0)) || sudo=(sudo -n)
 apt() { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -y -qq "$@"; }
@@ -66,6 +68,8 @@ if [[ -n $claude ]]; then
     echo "--- the installed tray: Launch Claude Code and Open terminal (tray_launch.py)"
     timeout --kill-after=10 300 xvfb-run -a dbus-run-session -- \
         "$py" "$here/tray_launch.py" --app /usr/bin/lakepass-tray --lakepass /usr/bin/lakepass --claude "$claude"
+else
+    may_skip "installed.sh: the installed tray's Launch Claude Code click: no Claude Code given" || exit 1
 fi
 
 echo "--- remove"

@@ -19,7 +19,7 @@ On Linux the app is two processes (README, "The tray app"): the started `lakepas
 the bundled CLI's `lakepass tray` (same pid), which must map no GTK, WebKit or LLVM; "Open
 dashboard" starts `lakepass-tray --dashboard`, which inherits the driver's environment, so the
 driver's session attaches to it; closing its window (WM_DELETE_WINDOW, as a close button sends)
-must end that process and leave the tray answering. Prints "N passed, N failed". Needs Python
+must end that process and leave the tray answering. Prints "N passed, N failed, N not run (of E)" (checks.py). Needs Python
 dbus-next.
 """
 
@@ -40,6 +40,8 @@ import urllib.request
 from dbus_next import BusType, Variant
 from dbus_next.aio import MessageBus
 from dbus_next.service import ServiceInterface, dbus_property, method, signal as dbus_signal, PropertyAccess
+
+from checks import Checks
 
 WATCHER = "org.kde.StatusNotifierWatcher"
 
@@ -81,14 +83,14 @@ class Watcher(ServiceInterface):
         pass
 
 
-results = []
+# How many checks each run must make; a run that makes fewer (it aborted) or more fails.
+TRAY_CHECKS = 24
+HEADLESS_CHECKS = 2
+checks = Checks(0)  # replaced by the entry point that runs
 
 
 def check(name, ok, detail=""):
-    results.append(ok)
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok else f": {detail}"), flush=True)
-    if not ok:
-        raise AssertionError(name)
+    checks.check(name, ok, detail)
 
 
 def flatten(layout, out):
@@ -273,6 +275,8 @@ def unix(rfc3339):
 
 
 async def main(args):
+    global checks
+    checks = Checks(TRAY_CHECKS)
     home = tempfile.mkdtemp(prefix="lakepass-tray-")
     config = os.path.join(home, "config.toml")
     cfgfile = os.path.join(home, ".databrickscfg")
@@ -437,10 +441,8 @@ async def main(args):
         await click("Quit Lakepass")
         code = await until("the app to exit", lambda: asyncio.sleep(0, os.path.exists(codefile) and open(codefile).read().strip()), 15)
         check("Quit exits cleanly", code == "0", code)
-    except Exception as e:  # noqa: BLE001 - report and fail
-        if not isinstance(e, AssertionError) or str(e).startswith("timed out") or str(e).startswith("no menu"):
-            results.append(False)
-            print(f"FAIL {type(e).__name__}: {e}", flush=True)
+    except Exception as e:  # noqa: BLE001 - every exception is a failure
+        checks.crashed(e)
         try:
             print("--- app log (tail) ---\n" + open(os.path.join(home, "app.log")).read()[-3000:])
         except Exception:
@@ -460,10 +462,7 @@ async def main(args):
                     p.wait(5)
                 except subprocess.TimeoutExpired:
                     p.kill()
-    passed = sum(1 for r in results if r)
-    failed = len(results) - passed
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed or not results else 0
+    return checks.summary()
 
 
 def ready(wd):
@@ -485,6 +484,8 @@ async def first_label_matching(items, pattern):
 def headless(args):
     """No tray host, no notification server, not even a session bus: the app still runs, and its
     engine keeps tokens fresh (10 s tokens; the token in ~/.databrickscfg must change)."""
+    global checks
+    checks = Checks(HEADLESS_CHECKS)
     home = tempfile.mkdtemp(prefix="lakepass-headless-")
     config = os.path.join(home, "config.toml")
     cfgfile = os.path.join(home, ".databrickscfg")
@@ -515,10 +516,8 @@ def headless(args):
             token = profile_token(cfgfile, "devstack-dev")
         check("the app runs with no bus, tray host or notification server", app.poll() is None, app.poll())
         check("and refreshes the token by itself", token not in (None, token0))
-    except Exception as e:  # noqa: BLE001
-        if not isinstance(e, AssertionError):
-            results.append(False)
-            print(f"FAIL {type(e).__name__}: {e}", flush=True)
+    except Exception as e:  # noqa: BLE001 - every exception is a failure
+        checks.crashed(e)
         try:
             print("--- app log (tail) ---\n" + open(os.path.join(home, "app.log")).read()[-3000:])
         except Exception:
@@ -531,9 +530,7 @@ def headless(args):
                     p.wait(5)
                 except subprocess.TimeoutExpired:
                     p.kill()
-    passed = sum(1 for r in results if r)
-    print(f"{passed} passed, {len(results) - passed} failed")
-    return 1 if passed != len(results) or not results else 0
+    return checks.summary()
 
 
 if __name__ == "__main__":

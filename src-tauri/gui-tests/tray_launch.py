@@ -10,7 +10,8 @@ devstack's stats (GET /_devstack/stats) must show the request reached the active
 that workspace's current token, as the apiKeyHelper printed it. Then it switches workspace from
 the menu and clicks again: the other workspace's host and token. Then "Open terminal": a shell
 in an xterm with the workspace's host and live profile, and no token in any argv or environment
-of the terminal or its shell (/proc/<pid>/cmdline and environ). Prints "N passed, N failed".
+of the terminal or its shell (/proc/<pid>/cmdline and environ). Prints "N passed, N failed, N not run
+(of E)" (checks.py).
 """
 
 import argparse
@@ -28,7 +29,13 @@ import urllib.request
 from dbus_next import BusType
 from dbus_next.aio import MessageBus
 
-from tray_dbus import Watcher, WATCHER, check, item_owner, open_item, profile_token, results, until
+from checks import Checks
+from tray_dbus import Watcher, WATCHER, item_owner, open_item, profile_token, until
+
+# How many checks a run must make; a run that makes fewer (it aborted) or more fails.
+LAUNCH_CHECKS = 17
+checks = Checks(LAUNCH_CHECKS)
+check = checks.check
 
 OFFLINE = {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1"}
 
@@ -160,8 +167,11 @@ async def main(args):
                   and "token --raw" in helper and ws in helper, helper)
             after = stats(info)["workspaces"][ws]
             current = profile_token(cfgfile, f"devstack-{ws}")
-            check(f"{ws}: its request reached the workspace with the current token (from the apiKeyHelper)",
-                  after["api_calls_ok"] > before["api_calls_ok"] and fingerprint(current) in after["seen_token_fingerprints"]
+            # The Messages request itself (not Lakepass's own model lookup, which also reaches the
+            # workspace) carried the token the apiKeyHelper printed: the current one.
+            check(f"{ws}: Claude Code's Messages request carried the current token (from the apiKeyHelper)",
+                  after["messages_ok"] > before["messages_ok"] and fingerprint(current) in after["messages_token_fingerprints"]
+                  and fingerprint(current) not in before["messages_token_fingerprints"]
                   and after["api_calls_unauthorized"] == before["api_calls_unauthorized"], (before, after))
             return current
 
@@ -200,10 +210,8 @@ async def main(args):
         await menu.click("Quit Lakepass")
         code = await asyncio.get_event_loop().run_in_executor(None, lambda: app.wait(15))
         check("Quit exits cleanly", code == 0, code)
-    except Exception as e:  # noqa: BLE001 - report and fail
-        if not isinstance(e, AssertionError) or str(e).startswith(("timed out", "no menu")):
-            results.append(False)
-            print(f"FAIL {type(e).__name__}: {e}", flush=True)
+    except Exception as e:  # noqa: BLE001 - every exception is a failure
+        checks.crashed(e)
         try:
             print("--- app log (tail) ---\n" + open(os.path.join(home, "app.log")).read()[-3000:])
         except Exception:
@@ -222,10 +230,7 @@ async def main(args):
                     os.kill(p, signal.SIGKILL)
                 except OSError:
                     pass
-    passed = sum(1 for r in results if r)
-    failed = len(results) - passed
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed or not results else 0
+    return checks.summary()
 
 
 if __name__ == "__main__":

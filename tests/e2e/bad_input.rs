@@ -215,3 +215,137 @@ async fn the_browser_gets_a_one_time_link_without_the_sign_in_secrets() {
     assert!(out.stderr.contains("opened twice"), "{out:?}");
     assert_eq!(ds.stats().idp.authorization_code_grants, 0, "no code was redeemed");
 }
+
+/// A workspace answers the exchange with an `error_description` of terminal escapes (`ESC[2J`
+/// clears the screen, an OSC 8 link hides its target, U+202E reverses text). What `refresh`,
+/// `status` and `log` print, and `audit.jsonl` and `state.json`, carry the text made visible,
+/// never an escape (the review saw them printed raw).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escape_sequences_from_a_server_never_reach_the_terminal_or_the_files() {
+    use lakepass_devstack::{FaultKind, FaultRule, Target};
+    let ds = start_devstack(HOUR).await;
+    let home = TempHome::new();
+    home.write_devstack_config(&ds);
+    home.login(&[]).await;
+    let body = serde_json::json!({
+        "error": "invalid_request",
+        "error_description":
+            "\u{1b}[2Jcall \u{1b}]8;;https://evil.example\u{7}your admin\u{1b}]8;;\u{7} \u{202e}gnp.exe",
+    })
+    .to_string();
+    let fault = FaultKind::Body { code: 400, body, content_type: None };
+    ds.faults().add(FaultRule::new(Target::WorkspaceToken, fault).on_workspace("dev"));
+    let raw = |text: &str| text.contains('\u{1b}') || text.contains('\u{7}') || text.contains('\u{202e}');
+    let refresh = home.run(&["refresh", "-w", "dev"]).await;
+    assert_ne!(refresh.code, Some(0), "{refresh:?}");
+    assert!(refresh.stderr.contains("\\u{1b}[2Jcall"), "the text is kept, made visible: {refresh:?}");
+    for out in [
+        refresh,
+        home.run(&["status"]).await,
+        home.run(&["log"]).await,
+        home.run(&["status", "--json"]).await,
+    ] {
+        assert!(!raw(&out.stdout) && !raw(&out.stderr), "{out:?}");
+    }
+    for file in ["audit.jsonl", "state.json"] {
+        let text = std::fs::read_to_string(home.data_dir().join(file)).unwrap();
+        assert!(text.contains("2Jcall"), "{file} has the failure: {text}");
+        let escaped = ["\\u001b", "\\u0007", "\\u202e"].iter().any(|e| text.to_lowercase().contains(e));
+        assert!(!raw(&text) && !escaped, "{file}: {text}");
+    }
+}
+
+/// Runs `curl` as another local user (uid 65534, the review's second user) and returns the
+/// HTTP status it got, or `None` when this machine cannot run a command as another user (not
+/// root, no `setpriv`), which [`may_skip`] decides about.
+async fn curl_as_another_user(method: &str, url: &str) -> Option<String> {
+    let out = tokio::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-q", "-s", "-o", "/dev/null"])
+        .args(["-w", "%{http_code}", "-X", method, "--max-time", "20", url])
+        .env("HOME", "/")
+        .output()
+        .await;
+    match out {
+        Ok(o) if o.status.success() => Some(String::from_utf8_lossy(&o.stdout).trim().to_string()),
+        Ok(o)
+            if may_skip(&format!(
+                "cannot run curl as another user: {}",
+                String::from_utf8_lossy(&o.stderr)
+            )) =>
+        {
+            None
+        }
+        Err(e) if may_skip(&format!("cannot run setpriv: {e}")) => None,
+        other => panic!("curl as another user failed: {other:?}"),
+    }
+}
+
+/// Issue 23 M1 (login CSRF): the one-time start link is in the browser's argv, so another local
+/// user can read it in `/proc/*/cmdline` and used to open it first, sign in as themselves and
+/// leave this user's Lakepass signed in as the attacker. Now the listener serves only sockets of
+/// its own user: the other user's start link and callback get 403 and change nothing, and the
+/// real browser then signs in as the right person, named on its page and by `login`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_user_cannot_complete_a_sign_in_through_the_start_link() {
+    let ds = start_devstack(HOUR).await;
+    let home = TempHome::new();
+    home.write_devstack_config(&ds);
+    let (proc, start) = Proc::spawn_until(
+        "lakepass login",
+        home.lakepass(&["login", "--no-browser", "--timeout", "60"]),
+        Stream::Stderr,
+        Duration::from_secs(30),
+        |line| url::Url::parse(line.trim()).ok().filter(|u| u.scheme() == "http"),
+    )
+    .await;
+    let callback = format!("http://127.0.0.1:{}/callback?code=attacker&state=guess", start.port().unwrap());
+
+    // The attacker first: the start link they read from `ps`, then a callback of their own.
+    let Some(status) = curl_as_another_user("GET", start.as_str()).await else { return };
+    assert_eq!(status, "403", "another user's visit to the start link is refused");
+    let Some(status) = curl_as_another_user("GET", &callback).await else { return };
+    assert_eq!(status, "403", "another user's callback is refused");
+
+    // The real browser: the start link still works (it was not used up), and sign-in completes.
+    let authorize = open_start_link(&start).await;
+    let resp = http().get(authorize).send().await.expect("follow the sign-in");
+    let status = resp.status();
+    let page = resp.text().await.unwrap_or_default();
+    let out = proc.wait(Duration::from_secs(60)).await.success();
+    assert!(status.is_success(), "the browser's page: HTTP {status}: {}", redact(&page));
+    assert!(
+        page.contains(&format!("Signed in to devstack as {USER_EMAIL}")),
+        "the browser's page names who signed in: {}",
+        redact(&page)
+    );
+    assert!(out.stderr.contains(&format!("Signed in to `devstack` as {USER_EMAIL}")), "{out:?}");
+    assert_eq!(ds.stats().idp.authorization_code_grants, 1, "only the real browser's code was redeemed");
+}
+
+/// Issue 23 (info): any local user could drive the devstack's control endpoints and have its
+/// auto-approve sign them in. Both now serve only the user who started the devstack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_user_cannot_drive_the_devstack() {
+    let ds = start_devstack(HOUR).await;
+    let issuer = ds.info().issuer.clone();
+    let authorize = format!(
+        "{issuer}/authorize?client_id={}&redirect_uri=http%3A%2F%2F127.0.0.1%3A5000%2Fcallback\
+         &response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM\
+         &code_challenge_method=S256&state=s&nonce=n&scope=openid",
+        ds.info().client_id
+    );
+    for (method, url) in [
+        ("GET", format!("{issuer}/_devstack/info")),
+        ("POST", format!("{issuer}/_devstack/revoke")),
+        ("DELETE", format!("{issuer}/_devstack/faults")),
+        ("GET", authorize.clone()),
+    ] {
+        let Some(status) = curl_as_another_user(method, &url).await else { return };
+        assert_eq!(status, "403", "{method} {} from another user", url.split('?').next().unwrap());
+    }
+    // The same requests from this user are served: the refusals were for the user, not the request.
+    let no_redirects =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    assert_eq!(no_redirects.get(&authorize).send().await.unwrap().status(), 302, "auto-approved");
+    assert_eq!(http().get(format!("{issuer}/_devstack/info")).send().await.unwrap().status(), 200);
+}

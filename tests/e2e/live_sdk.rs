@@ -157,3 +157,71 @@ async fn cli_helper_flavour_refreshes_through_lakepass_with_no_lakepass_process(
         redact(&run.out.stderr)
     );
 }
+
+/// The JavaScript SDK (npm `@databricks/sdk-experimental`) through the `-live` profile, one
+/// client across token rotations, against workspaces that, like real ones, have no port in
+/// their URL: the devstack serves each on its own loopback address at port 443 over TLS
+/// (`port_443`), so an SDK that drops or mishandles a URL's port is tested as it meets
+/// Databricks. Needs root to bind port 443 (CI runs as root).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_profile_keeps_one_javascript_sdk_client_working_across_rotations_on_port_443() {
+    let Some(peers) = peer_node() else { return };
+    let sdk = peers.join("node_modules/@databricks/sdk-experimental/package.json");
+    if !sdk.is_file()
+        && may_skip(&format!("the npm peer @databricks/sdk-experimental is missing ({})", sdk.display()))
+    {
+        return;
+    }
+    let root = std::process::Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&root.stdout).trim() != "0"
+        && may_skip("binding port 443 needs root (CI runs as root)")
+    {
+        return;
+    }
+    let ds = lakepass_devstack::start(DevstackOptions {
+        auto_approve: Some(USER_EMAIL.to_string()),
+        idp_token_ttl: TTL,
+        workspace_token_ttl: TTL,
+        tls: true,
+        port_443: true,
+        ..DevstackOptions::default()
+    })
+    .await
+    .expect("start the devstack on port 443");
+    let dev = ws_host(&ds, "dev");
+    assert!(dev.starts_with("https://127.") && !dev.trim_start_matches("https://").contains(':'), "{dev}");
+
+    let (mut home, ca) = crate::tls::home_over(&ds, true);
+    let port = free_port();
+    let config = std::fs::read_to_string(home.config_path()).unwrap();
+    home.write_config(&format!("{config}\n[serve]\nport = {port}\n"));
+    home.set_env("NODE_EXTRA_CA_CERTS", ca);
+    crate::tls::login(&home, &ds).await.success();
+    let (_daemon, _) = Proc::spawn_until(
+        "lakepass daemon",
+        home.lakepass(&["daemon"]),
+        Stream::Stderr,
+        Duration::from_secs(30),
+        |l| l.contains("live token service on").then_some(()),
+    )
+    .await;
+    assert_eq!(home.profile_value("devstack-dev-live", "host"), Some(dev.clone()));
+
+    let mut cmd = home.command("node");
+    cmd.arg(peers.join("sdk_live.mjs"))
+        .arg("devstack-dev-live")
+        .arg("2")
+        .arg(PER_ROTATION.as_secs().to_string());
+    let mut p = Proc::spawn("node sdk_live.mjs devstack-dev-live 2", cmd);
+    p.close_stdin();
+    let out = p.wait(PER_ROTATION * 3 + Duration::from_secs(60)).await;
+    let run =
+        SdkRun { lines: out.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect(), out };
+    assert_eq!(run.summary()["failures"], 0, "every call worked: {:?}", run.out);
+    assert_eq!(run.summary()["timed_out"], false, "each rotation came: {:?}", run.out);
+    assert!(run.lines.iter().filter(|l| l["ok"] == true).all(|l| l["userName"] == USER_EMAIL));
+    let distinct = run.fingerprints();
+    assert_eq!(distinct.len(), 3, "two rotations seen by one JavaScript SDK client: {:?}", run.out);
+    let seen = &ds.stats().workspaces["dev"].seen_token_fingerprints;
+    assert!(distinct.iter().all(|fp| seen.contains(fp)), "every token the SDK held came from the workspace");
+}

@@ -8,6 +8,7 @@
 mod bad_input;
 mod claude_code;
 mod cli_helper_config;
+mod defences;
 mod doctor;
 mod exit_codes;
 mod faults_process;

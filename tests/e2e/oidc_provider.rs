@@ -87,6 +87,9 @@ async fn login_against_a_certified_oidc_provider_and_exchange_at_the_devstack() 
 
     // The dev workspace trusts the real IdP's id_tokens (aud = our client id, subject = `sub`).
     ds.add_federation_policy("dev", FederationPolicy::new(issuer.clone(), vec!["lakepass-dev".into()]));
+    // Databricks maps the subject to an account user: the real IdP's user `ada` is one (as SCIM
+    // provisioning from that IdP would make it).
+    ds.add_account_user("ada");
     let dev = ws_host(&ds, "dev");
     home.write_config(&format!(
         "active = \"dev\"\n\n[idp.real]\nissuer = \"{issuer}\"\nclient_id = \"lakepass-dev\"\n\

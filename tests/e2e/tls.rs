@@ -92,8 +92,9 @@ async fn a_ca_in_the_system_store_needs_no_setting() {
     let dir = std::path::Path::new("/usr/local/share/ca-certificates");
     let writable = dir.is_dir() && std::fs::metadata(dir).is_ok_and(|m| !m.permissions().readonly());
     let tool = std::process::Command::new("update-ca-certificates").arg("--help").output().is_ok();
-    if !(writable && tool && rustix_is_root()) {
-        eprintln!("skipped: needs root and update-ca-certificates (CI runs as root)");
+    if !(writable && tool && rustix_is_root())
+        && may_skip("needs root and update-ca-certificates to add a CA to the system store (CI runs as root)")
+    {
         return;
     }
     let ds = tls_devstack().await;
@@ -290,4 +291,39 @@ async fn the_python_sdk_started_by_exec_trusts_the_ca_passed_on() {
         .await
         .success();
     assert_eq!(out.json()["userName"], USER_EMAIL, "{out:?}");
+}
+
+/// README's way, as a user types it: `lakepass devstack --tls --write-config lp.toml`, then
+/// `lakepass --config lp.toml login`. The config the devstack writes must name its CA
+/// (`ca_file`), or the sign-in fails on "a CA this computer does not trust"; the other TLS tests
+/// write their config through a fixture, so only this one catches a `--write-config` that
+/// forgets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devstack_tls_write_config_then_login_as_the_readme_says() {
+    let home = TempHome::new();
+    let config = home.root().join("lp.toml");
+    let config_arg = config.to_str().unwrap();
+    let (_devstack, ca_pem) = Proc::spawn_until(
+        "lakepass devstack --tls",
+        home.lakepass(&["devstack", "--tls", "--auto-approve", USER_EMAIL, "--write-config", config_arg]),
+        Stream::Stdout,
+        Duration::from_secs(30),
+        |line| {
+            let info: serde_json::Value = serde_json::from_str(line).ok()?;
+            info["ca_pem"].as_str().map(String::from)
+        },
+    )
+    .await;
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(written.contains("ca_file"), "--write-config names the CA:\n{written}");
+
+    let pending =
+        home.start_sign_in(&["--config", config_arg, "login", "--no-browser", "--timeout", "60"]).await;
+    let root = reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap();
+    let browser = reqwest::Client::builder().no_proxy().add_root_certificate(root).build().unwrap();
+    let resp = browser.get(pending.idp_url.clone()).send().await.expect("follow the sign-in URL");
+    assert!(resp.status().is_success(), "callback page: HTTP {}", resp.status());
+    pending.finish().await.success();
+    let token = home.run(&["--config", config_arg, "token", "--raw", "--workspace", "dev"]).await.success();
+    assert!(!token.stdout.trim().is_empty());
 }

@@ -39,7 +39,7 @@ use std::time::Duration;
 pub use binary::{lakepass_bin, workspace_root};
 pub use files::ini_value;
 pub use home::TempHome;
-pub use login::PendingLogin;
+pub use login::{PendingLogin, open_start_link};
 pub use peers::{peer_node, peer_python, peers_dir};
 pub use process::{Output, Proc, Stream};
 pub use redaction::redact;

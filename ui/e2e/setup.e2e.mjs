@@ -67,6 +67,8 @@ process.on("exit", cleanup);
 process.on("SIGINT", () => process.exit(130));
 process.on("SIGTERM", () => process.exit(143));
 
+// How many steps a run must make; a run that makes fewer (it aborted) or more fails.
+const EXPECTED_STEPS = 8;
 const results = [];
 async function step(name, f) {
   const t = Date.now();
@@ -229,5 +231,7 @@ try {
 }
 const passed = results.filter(([, ok]) => ok).length;
 const failed = results.length - passed;
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+const notRun = Math.max(EXPECTED_STEPS - results.length, 0);
+console.log(`${passed} passed, ${failed} failed, ${notRun} not run (of ${EXPECTED_STEPS})`);
+if (results.length > EXPECTED_STEPS) console.log(`ran ${results.length} steps, expected ${EXPECTED_STEPS}: update EXPECTED_STEPS`);
+process.exit(failed === 0 && passed === EXPECTED_STEPS ? 0 : 1);

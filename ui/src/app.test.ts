@@ -116,6 +116,7 @@ function fake(v: AppView = view()) {
     },
     signIn: async (i) => {
       calls.push(["signIn", i]);
+      return "ada@example.com";
     },
     signOut: async (i) => {
       calls.push(["signOut", i]);
@@ -259,6 +260,8 @@ describe("dashboard", () => {
     q(root, "signin-corp")!.click();
     await flush();
     expect(b.calls).toContainEqual(["signIn", "corp"]);
+    // The notice names who signed in (issue 23 M1: a sign-in as someone else shows).
+    expect(q(root, "notice")!.textContent).toContain("Signed in to corp as ada@example.com.");
   });
 
   it("checks the add-workspace form for missing fields before saving", async () => {

@@ -60,12 +60,12 @@ export class Dashboard {
 
   /** Runs an action, marking `key` busy and showing its error in the banner. An action for a
    * workspace names it in `ws`: when it fails for want of a sign-in, the banner offers one. */
-  async act(key: string, f: () => Promise<void>, done?: string, ws?: string): Promise<boolean> {
+  async act(key: string, f: () => Promise<void>, done?: string | (() => string), ws?: string): Promise<boolean> {
     this.busy.add(key);
     this.render();
     try {
       await f();
-      if (done) this.flash(done);
+      if (done) this.flash(typeof done === "function" ? done() : done);
       return true;
     } catch (e) {
       const err = asError(e);
@@ -334,7 +334,12 @@ export class Dashboard {
   };
 
   signIn(idp: string): void {
-    void this.act(`signin-${idp}`, () => this.backend.signIn(idp), `Signed in to ${idp}.`);
+    // The notice names who signed in, so a user who sees someone else there knows at once.
+    let who = "";
+    const signIn = async (): Promise<void> => {
+      who = await this.backend.signIn(idp);
+    };
+    void this.act(`signin-${idp}`, signIn, () => `Signed in to ${idp} as ${who}.`);
   }
 
   openDialog(d: Dialog): void {

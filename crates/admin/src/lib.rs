@@ -28,6 +28,7 @@ use lakepass_engine::roles;
 use lakepass_wire::exchange;
 use lakepass_wire::host::WorkspaceHost;
 use lakepass_wire::secret::Secret;
+use lakepass_wire::text::server_text;
 use lakepass_wire::tls::Trust;
 
 pub use policy::{
@@ -416,8 +417,14 @@ impl AdminClient {
 
 /// The `error_code` and `message` of a Databricks error answer: `{"error_code", "message"}`
 /// (the code is sometimes a number), an OAuth `{"error", "error_description"}`, or a plain
-/// `CODE: message` text; otherwise `HTTP_<status>` and the start of the body.
+/// `CODE: message` text; otherwise `HTTP_<status>` and the start of the body. Both are server
+/// text, made safe to print ([`server_text`]).
 pub(crate) fn api_error(status: u16, value: &Value, bytes: &[u8]) -> (String, String) {
+    let (code, message) = api_error_raw(status, value, bytes);
+    (server_text(&code), server_text(&message))
+}
+
+fn api_error_raw(status: u16, value: &Value, bytes: &[u8]) -> (String, String) {
     let s = |k: &str| match value.get(k) {
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),

@@ -362,8 +362,9 @@ impl Host {
         }
     }
 
-    /// The browser sign-in for `idp`; returns when it is done (or timed out).
-    pub async fn sign_in(&self, idp: &str) -> Result<(), AppError> {
+    /// The browser sign-in for `idp`; returns when it is done (or timed out), with who signed in
+    /// (from the verified id_token: email, else preferred_username, else sub).
+    pub async fn sign_in(&self, idp: &str) -> Result<String, AppError> {
         let engine = self.require_engine()?;
         if !self.lock().signing_in.insert(idp.to_string()) {
             return Err(AppError::new(
@@ -392,15 +393,24 @@ impl Host {
             Ok((session, failures)) => {
                 // The run loop may be sleeping on a schedule made before these tokens existed.
                 engine.refresh_now();
+                let owns_socket = self.lock().generation.as_ref().is_some_and(Daemon::owns_socket);
+                if !owns_socket && let Ok(i) = engine.config().idp(idp) {
+                    // Another engine (a `lakepass daemon`) owns the socket: it adopts the tokens
+                    // now instead of at its next pass, as for a sign-out.
+                    let req =
+                        lakepass_engine::ipc::SignedInRequest { idp: idp.into(), issuer: i.issuer.clone() };
+                    let socket = lakepass_engine::ipc::socket_path(engine.paths());
+                    let _ = lakepass_engine::ipc::signed_in(&socket, &req).await;
+                }
                 self.lock().sessions.insert(idp.to_string(), true);
                 self.sync(&engine);
-                let who = session.username.as_deref().unwrap_or(&session.subject).to_string();
+                let who = session.who().to_string();
                 self.log(Level::Info, None, format!("Signed in to {idp} as {who}"));
                 for (ws, e) in &failures {
                     self.log(Level::Warn, Some(ws), format!("Exchange failed after sign-in: {e}"));
                 }
                 self.publish();
-                Ok(())
+                Ok(who)
             }
             Err(e) => {
                 self.log(Level::Warn, None, format!("Sign-in to {idp} failed: {e}"));

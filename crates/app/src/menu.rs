@@ -136,7 +136,9 @@ pub(crate) fn mcp_line(m: &McpTokenView, now: UnixTime) -> String {
         (_, Some("expired")) => "expired, renewed on next use".to_string(),
         (_, Some(l)) => format!("{l} left"),
     };
-    format!("MCP {} — {state}", m.scope)
+    // A scope the workspace refused is served by the workspace token: say so on its line.
+    let via = if m.fallback.is_some() { " (workspace all-apis token)" } else { "" };
+    format!("MCP {}{via} — {state}", m.scope)
 }
 
 /// The tray menu for `view` at `now`.
@@ -413,6 +415,18 @@ mod tests {
         assert_eq!(label(&later, "mcp:prod:sql"), "    MCP sql — expired, renewed on next use");
         let none = menu(&view_with_mcp(&[]), NOW);
         assert_eq!(label(&none, "mcp:prod:sql"), "    MCP sql — none yet, made on first use");
+        let mut fell_back = scoped(McpScope::Sql, Some(NOW + 52 * 60), None);
+        fell_back.fallback =
+            Some(lakepass_engine::mcp::McpFallback { since: NOW, reason: "invalid_scope".into() });
+        let v = view_with_mcp(&[fell_back]);
+        let sql = &v.workspaces.iter().find(|w| w.name == "prod").unwrap().mcp[0];
+        assert!(
+            sql.fallback.as_deref().is_some_and(|f| f.contains("all-apis") && f.contains("invalid_scope"))
+        );
+        assert_eq!(
+            label(&menu(&v, NOW), "mcp:prod:sql"),
+            "    MCP sql (workspace all-apis token) — 52 min left"
+        );
     }
 
     #[test]

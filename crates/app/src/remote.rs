@@ -61,7 +61,7 @@ pub enum Call {
     },
     /// Exchange new tokens now.
     RefreshNow,
-    /// The browser sign-in for an IdP (answers when it is done).
+    /// The browser sign-in for an IdP (answers when it is done, with who signed in).
     SignIn {
         /// The IdP.
         idp: String,
@@ -210,7 +210,8 @@ pub enum Answered {
     GetEvents(Vec<Event>),
     SetActive,
     RefreshNow,
-    SignIn,
+    /// Who signed in, in the verified id_token's words.
+    SignIn(String),
     SignOut,
     SaveWorkspace,
     RemoveWorkspace,
@@ -273,7 +274,7 @@ pub async fn answer(host: &Arc<Host>, call: Call) -> Result<Answered, AppError> 
         Call::GetEvents => Answered::GetEvents(host.events()),
         Call::SetActive { name } => host.set_active(&name).map(|()| Answered::SetActive)?,
         Call::RefreshNow => host.refresh_now().await.map(|()| Answered::RefreshNow)?,
-        Call::SignIn { idp } => host.sign_in(&idp).await.map(|()| Answered::SignIn)?,
+        Call::SignIn { idp } => host.sign_in(&idp).await.map(Answered::SignIn)?,
         Call::SignOut { idp } => host.sign_out(&idp).await.map(|()| Answered::SignOut)?,
         Call::SaveWorkspace { name, workspace, replace } => {
             host.save_workspace(&name, &workspace, replace).await?;

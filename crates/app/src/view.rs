@@ -90,6 +90,11 @@ pub struct McpTokenView {
     pub refresh_due_at: Option<UnixTime>,
     /// Why its last exchange failed: the kind and the words (never a token).
     pub last_error: Option<Failure>,
+    /// Set when the workspace refused this scope, so its servers use the workspace's all-apis
+    /// token: the sentence saying so ([`ScopedStatus::fallback_note`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub fallback: Option<String>,
 }
 
 /// One identity provider.
@@ -203,7 +208,9 @@ fn mcp_tokens(
                 expires_at: None,
                 refresh_due_at: None,
                 last_error: None,
+                fallback: None,
             });
+            let fallback = s.fallback_note();
             McpTokenView {
                 scope: scope.as_str().to_string(),
                 servers: servers.iter().filter(|m| m.scope == scope).map(|m| m.name.clone()).collect(),
@@ -211,6 +218,7 @@ fn mcp_tokens(
                 expires_at: s.expires_at,
                 refresh_due_at: s.refresh_due_at,
                 last_error: s.last_error,
+                fallback,
             }
         })
         .collect()
@@ -252,7 +260,7 @@ host = "https://dev.cloud.databricks.com"
 [workspace.prod]
 idp = "corp"
 host = "https://prod.cloud.databricks.com"
-scopes = ["sql", "serving"]
+scopes = ["sql", "model-serving"]
 "#;
 
     pub(crate) fn config() -> Config {
@@ -316,7 +324,7 @@ scopes = ["sql", "serving"]
         assert_eq!(v.active.as_deref(), Some("dev"));
         assert_eq!(v.workspaces.len(), 2);
         let prod = &v.workspaces[1];
-        assert_eq!(prod.scopes, vec!["sql", "serving"]);
+        assert_eq!(prod.scopes, vec!["sql", "model-serving"]);
         assert_eq!(prod.idp, "corp");
         assert!(prod.hint.is_some());
         let corp = v.idps.iter().find(|i| i.name == "corp").unwrap();
@@ -368,6 +376,7 @@ scopes = ["sql", "serving"]
             expires_at,
             refresh_due_at: expires_at.map(|e| e - 300),
             last_error: err,
+            fallback: None,
         }
     }
 
@@ -390,6 +399,7 @@ scopes = ["sql", "serving"]
             expires_at: Some(1_000 + 52 * 60),
             refresh_due_at: Some(1_000 + 52 * 60 - 300),
             last_error: None,
+            fallback: None,
         };
         let genie = McpTokenView {
             scope: "genie".into(),
@@ -398,6 +408,7 @@ scopes = ["sql", "serving"]
             expires_at: None,
             refresh_due_at: None,
             last_error: Some(failed),
+            fallback: None,
         };
         assert_eq!(prod.mcp, vec![sql, genie]);
         let dev = v.workspaces.iter().find(|w| w.name == "dev").unwrap();

@@ -69,7 +69,9 @@ pub async fn login(paths: &Paths, a: LoginArgs) -> anyhow::Result<ExitCode> {
         engine.login(&idp, on_url, Duration::from_secs(a.timeout)),
     )
     .await?;
-    eprintln!("Signed in to `{idp}` as {}.", session.username.as_deref().unwrap_or(&session.subject));
+    eprintln!("Signed in to `{idp}` as {}.", session.who());
+    // A running engine (the daemon, the tray) would otherwise notice only at its next pass.
+    tell_running_engine_signed_in(paths, &idp, &engine.config().idp(&idp)?.issuer).await;
     let snap = engine.snapshot();
     for ws in snap
         .workspaces
@@ -118,6 +120,24 @@ pub async fn logout(paths: &Paths, a: LogoutArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Tells the engine on the socket, if one runs, that we signed in to `idp`; it adopts the new
+/// tokens (and rewrites its `-live` profiles) before answering.
+async fn tell_running_engine_signed_in(paths: &Paths, idp: &str, issuer: &str) {
+    let req = ipc::SignedInRequest { idp: idp.into(), issuer: issuer.into() };
+    match ipc::signed_in(&ipc::socket_path(paths), &req).await {
+        Ok(ipc::Reply::SignedIn { workspaces }) => {
+            tracing::info!(idp, ?workspaces, "the running engine adopted the sign-in")
+        }
+        Ok(ipc::Reply::Error { message, .. }) => {
+            tracing::info!(idp, message, "the running engine did not adopt the sign-in")
+        }
+        Ok(_) | Err(ipc::IpcError::NoServer { .. }) => {}
+        Err(e) => eprintln!(
+            "lakepass: could not tell the running engine about the sign-in ({e}); it picks it up within a minute"
+        ),
+    }
+}
+
 /// Asks the engine on the socket, if one runs, to sign out of `idp`; returns what it removed.
 async fn tell_running_engine(paths: &Paths, idp: &str, issuer: &str) -> Vec<String> {
     let req = ipc::SignOutRequest { idp: idp.into(), issuer: issuer.into() };
@@ -130,7 +150,7 @@ async fn tell_running_engine(paths: &Paths, idp: &str, issuer: &str) -> Vec<Stri
             tracing::info!(idp, message, "the running engine did not sign out");
             Vec::new()
         }
-        Ok(ipc::Reply::Ok { .. }) => Vec::new(),
+        Ok(ipc::Reply::Ok { .. } | ipc::Reply::SignedIn { .. }) => Vec::new(),
         Err(ipc::IpcError::NoServer { .. }) => Vec::new(),
         Err(e) => {
             eprintln!("lakepass: could not tell the running engine to sign out ({e}); restart it");

@@ -35,6 +35,11 @@ pub struct DevstackArgs {
     /// --write-config, saved next to the config and set as `ca_file`).
     #[arg(long)]
     pub tls: bool,
+    /// Serve each workspace and the account console on its own loopback address at port 443
+    /// (127.x.y.2, .3, …), as real workspace URLs have no port: for clients that drop a URL's
+    /// port (the JavaScript SDK). Needs --tls, and root or CAP_NET_BIND_SERVICE.
+    #[arg(long, requires = "tls")]
+    pub port_443: bool,
     /// Write a Lakepass config pointing at this devstack (IdP `devstack`, workspaces `dev`, `prod`).
     #[arg(long, value_name = "PATH")]
     pub write_config: Option<PathBuf>,
@@ -140,6 +145,7 @@ fn print_info(ds: &Devstack) {
 pub async fn devstack(a: DevstackArgs) -> anyhow::Result<ExitCode> {
     let mut opts = options(a.addr, a.auto_approve, a.token_ttl)?;
     opts.tls = a.tls;
+    opts.port_443 = a.port_443;
     if let Some(ttl) = a.idp_token_ttl {
         opts.idp_token_ttl = Duration::from_secs(ttl);
     }

@@ -58,7 +58,7 @@ pub struct WorkspaceAdd {
     /// The identity provider whose JWT is exchanged [default: the only one configured]
     #[arg(long)]
     idp: Option<String>,
-    /// OAuth scopes to ask for (repeat, or space-separated), e.g. `sql serving`.
+    /// OAuth scopes to ask for (repeat, or space-separated), e.g. `sql model-serving`; only scopes Databricks defines.
     #[arg(long, default_value = "all-apis", value_delimiter = ' ')]
     scopes: Vec<String>,
     /// Which IdP token to exchange.

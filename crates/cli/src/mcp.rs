@@ -57,6 +57,9 @@ fn list(paths: &Paths, a: ListArgs) -> anyhow::Result<ExitCode> {
     println!("{:<36} {:<14} URL", "SERVER", "TOKEN SCOPE");
     for s in &servers {
         println!("{:<36} {:<14} {}", s.name, s.scope, s.url);
+        if let Some(alt) = &s.alternate_url {
+            println!("{:<36} {:<14} (or {alt} where that is not found)", "", "");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -84,6 +87,11 @@ pub fn status_rows(engine: &Engine, scoped: &[ScopedStatus], now: UnixTime) -> V
                 "seconds_left": s.expires_at.map(|e| (e - now).max(0)).unwrap_or(0),
                 "last_error": s.last_error.as_ref().map(|f| f.message.clone()),
                 "error_kind": s.last_error.as_ref().map(|f| f.kind),
+                "fallback": s.fallback.as_ref().map(|f| json!({
+                    "token": "workspace",
+                    "since": output::rfc3339(f.since),
+                    "reason": f.reason,
+                })),
             })
         })
         .collect()
@@ -100,6 +108,9 @@ pub fn print_status(engine: &Engine, workspace: &str, scoped: &[ScopedStatus], n
             None => "none yet; exchanged on first use".into(),
         };
         println!("    mcp token `{scope}`: {left}");
+        if let Some(note) = held.and_then(ScopedStatus::fallback_note) {
+            println!("      {note}");
+        }
         if let Some(e) = held.and_then(|s| s.last_error.as_ref()) {
             println!("      last error: {}", e.message);
         }
@@ -118,11 +129,18 @@ pub async fn refresh_scoped(
             continue;
         }
         match engine.refresh_scoped(ws, scope, true).await {
-            Ok(t) => eprintln!(
-                "✓ {} `{scope}`: new token, {} left",
-                ws.name,
-                output::time_left(t.expires_at - lakepass_wire::Clock::now(&lakepass_wire::SystemClock))
-            ),
+            Ok(t) => {
+                eprintln!(
+                    "✓ {} `{scope}`: new token, {} left",
+                    ws.name,
+                    output::time_left(t.expires_at - lakepass_wire::Clock::now(&lakepass_wire::SystemClock))
+                );
+                let held =
+                    engine.scoped_status().into_iter().find(|s| s.workspace == ws.name && s.scope == scope);
+                if let Some(note) = held.as_ref().and_then(ScopedStatus::fallback_note) {
+                    eprintln!("  {note}");
+                }
+            }
             Err(e) => {
                 eprintln!("✗ {} `{scope}`: {e}", ws.name);
                 code.get_or_insert(e.kind().exit_code());
@@ -146,7 +164,11 @@ pub async fn doctor(paths: &Paths, workspace: Option<&str>, as_json: bool) -> an
         println!("Workspace `{}` offers no managed MCP servers (no [mcp.{}] table).", ws.name, ws.name);
     } else {
         for c in &report.checks {
-            let mark = if c.fix.is_none() { "✓" } else { "✗" };
+            let mark = match &c.finding {
+                lakepass_doctor::McpFinding::Ok => "✓",
+                lakepass_doctor::McpFinding::WorkspaceToken { .. } => "!",
+                _ => "✗",
+            };
             println!("{mark} {} ({}, scope `{}`)", c.server.name, c.server.url, c.server.scope);
             if let Some(fix) = &c.fix {
                 println!("    {}", describe(&c.finding));
@@ -161,6 +183,10 @@ fn describe(f: &lakepass_doctor::McpFinding) -> String {
     use lakepass_doctor::McpFinding as F;
     match f {
         F::Ok => "works".into(),
+        F::WorkspaceToken { reason } => {
+            format!("works with the workspace's all-apis token; its own scope was refused ({reason})")
+        }
+        F::ScopeRefused { reason, .. } => format!("the scope was refused ({reason})"),
         F::ScopeNotGranted { status, error, description } => format!(
             "the token exchange for this scope was refused (HTTP {status}, {error}{})",
             description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()

@@ -152,9 +152,18 @@ pub async fn token(paths: &Paths, a: TokenArgs) -> anyhow::Result<ExitCode> {
     if a.check {
         let engine = app::engine(paths).await?;
         let ws = workspace(&engine, a.ws.workspace.as_deref())?;
+        let store = engine.store();
         let cached = match a.scope {
-            Some(scope) => engine.store().scoped_token(&ws, scope).await?,
-            None => engine.store().workspace_token(&ws).await?,
+            // A scope the workspace refused is served by the workspace's own token.
+            Some(scope) => match store.scoped_token(&ws, scope).await? {
+                None if !lakepass_engine::mcp::least_privilege(engine.config(), &ws)
+                    && store.scoped_fallback(&ws, scope).await?.is_some_and(|f| f.stands(now)) =>
+                {
+                    store.workspace_token(&ws).await?
+                }
+                held => held,
+            },
+            None => store.workspace_token(&ws).await?,
         };
         return match cached {
             Some(t) if t.expires_at > now + 30 => Ok(ExitCode::SUCCESS),
@@ -208,7 +217,7 @@ pub async fn fresh_token(paths: &Paths, ws: &Workspace) -> anyhow::Result<Fresh>
         Ok(ipc::Reply::Ok { access_token, expires_at, host, scope: None }) if host == ws.host.as_str() => {
             return Ok(Fresh { token: access_token, expires_at, host });
         }
-        Ok(ipc::Reply::Ok { .. } | ipc::Reply::SignedOut { .. }) => {
+        Ok(ipc::Reply::Ok { .. } | ipc::Reply::SignedOut { .. } | ipc::Reply::SignedIn { .. }) => {
             tracing::warn!(workspace = %ws.name, "the engine answered for another host; ignored")
         }
         Ok(ipc::Reply::Error { kind: ErrorKind::UnknownWorkspace, .. }) => {
@@ -237,7 +246,7 @@ pub async fn fresh_scoped_token(paths: &Paths, ws: &Workspace, scope: McpScope) 
         {
             return Ok(Fresh { token: access_token, expires_at, host });
         }
-        Ok(ipc::Reply::Ok { .. } | ipc::Reply::SignedOut { .. }) => {
+        Ok(ipc::Reply::Ok { .. } | ipc::Reply::SignedOut { .. } | ipc::Reply::SignedIn { .. }) => {
             tracing::warn!(workspace = %ws.name, %scope, "the engine answered without that scope; ignored")
         }
         Ok(ipc::Reply::Error { kind: ErrorKind::UnknownWorkspace | ErrorKind::BadRequest, .. }) => {

@@ -51,6 +51,10 @@ impl ConfigDoc {
         let params: InlineTable =
             idp.auth_params.iter().map(|(k, v)| (k.as_str(), Value::from(v.as_str()))).collect();
         set(t, "auth_params", (!params.is_empty()).then(|| params.into()));
+        // No form or flag names a CA, so a hand-set `ca_file` stays unless one is given.
+        if let Some(ca) = &idp.ca_file {
+            set(t, "ca_file", Some(path_value(ca)));
+        }
         Ok(())
     }
 
@@ -92,6 +96,9 @@ impl ConfigDoc {
         set(t, "account_host", ws.account_host.as_deref().map(Value::from));
         // TOML integers are i64; a workspace id past that could not be written back.
         set(t, "workspace_id", ws.workspace_id.and_then(|id| i64::try_from(id).ok()).map(Value::from));
+        if let Some(ca) = &ws.ca_file {
+            set(t, "ca_file", Some(path_value(ca)));
+        }
         if first && !self.doc.contains_key("active") {
             set(&mut self.doc, "active", Some(name.into()));
         }
@@ -261,6 +268,11 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A path as a TOML string. A path read from a config is UTF-8 already (TOML is UTF-8).
+fn path_value(p: &std::path::Path) -> Value {
+    p.to_string_lossy().as_ref().into()
+}
+
 fn string_array(items: &[String]) -> Value {
     Value::Array(items.iter().map(String::as_str).collect::<Array>())
 }
@@ -303,6 +315,28 @@ mod tests {
         assert_eq!(doc.to_string(), want);
         doc.set_active("dev").unwrap();
         assert_eq!(doc.to_string(), want);
+    }
+
+    #[test]
+    fn ca_file_is_written_and_a_hand_set_one_survives_a_replace_that_names_none() {
+        let mut doc = ConfigDoc::parse(EXAMPLE, path()).unwrap();
+        let mut idp = IdpConfig::new("https://idp.example", "c");
+        idp.ca_file = Some("/etc/corp/ca.pem".into());
+        doc.add_idp("tls", &idp, false).unwrap();
+        let mut ws = WorkspaceConfig::new("tls", "https://adb-1.1.azuredatabricks.net");
+        ws.ca_file = Some("/etc/corp/ws.pem".into());
+        doc.add_workspace("tls", &ws, false).unwrap();
+        let config = doc.to_config(path()).unwrap();
+        assert_eq!(config.idp["tls"].ca_file.as_deref(), Some(std::path::Path::new("/etc/corp/ca.pem")));
+        assert_eq!(
+            config.workspace["tls"].ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/corp/ws.pem"))
+        );
+        // The dashboard's form and `workspace add --replace` name no CA: the file's one stays.
+        doc.add_idp("tls", &IdpConfig::new("https://idp.example", "c"), true).unwrap();
+        doc.add_workspace("tls", &WorkspaceConfig::new("tls", "https://adb-1.1.azuredatabricks.net"), true)
+            .unwrap();
+        assert_eq!(doc.to_config(path()).unwrap(), config);
     }
 
     #[test]

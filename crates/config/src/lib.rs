@@ -72,6 +72,7 @@ mod load;
 mod mcp;
 mod model;
 mod resolve;
+mod scopes;
 mod secret_scan;
 mod team;
 mod validate;
@@ -85,5 +86,6 @@ pub use model::{
     RoleMapping, ServeConfig, SubjectTokenKind, TerminalSetting, WorkspaceAuth, WorkspaceConfig,
 };
 pub use resolve::Workspace;
+pub use scopes::{DATABRICKS_SCOPES, unknown_scope};
 pub use team::{TeamChange, TeamEntry, TeamField, TeamFile, TeamHost, TeamHostRole, TeamPlan, TeamSection};
 pub use validate::{is_valid_name, is_valid_profile_name, reserved_profile};

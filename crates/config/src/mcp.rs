@@ -22,14 +22,28 @@ pub struct McpConfig {
     /// Unity Catalog function schemas, `catalog.schema` (`/api/2.0/mcp/functions/{c}/{s}`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub functions: Vec<String>,
-    /// AI (Vector) Search indexes, `catalog.schema.index` (`/api/2.0/mcp/ai-search/{c}/{s}/{i}`).
+    /// AI (Vector) Search: a schema, `catalog.schema` (every index in it), or one index,
+    /// `catalog.schema.index` (`/api/2.0/mcp/vector-search/{c}/{s}[/{i}]`, or the `ai-search`
+    /// spelling where that one is not found; see [`lakepass_engine::mcp`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub search: Vec<String>,
+    /// Whether each server must get a token carrying only its own scope. Off (the default),
+    /// a workspace whose token exchange refuses a server's scope serves that server with the
+    /// workspace's `all-apis` token instead (said in `status`, the tray and `doctor`); on, such
+    /// a server gets no token and the refusal is the error.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub least_privilege: bool,
 }
 
 impl Default for McpConfig {
     fn default() -> Self {
-        McpConfig { sql: true, genie: Vec::new(), functions: Vec::new(), search: Vec::new() }
+        McpConfig {
+            sql: true,
+            genie: Vec::new(),
+            functions: Vec::new(),
+            search: Vec::new(),
+            least_privilege: false,
+        }
     }
 }
 
@@ -63,6 +77,13 @@ mod tests {
         assert_eq!(field, "mcp.a.functions", "{msg}");
         let (msg, _, field) = invalid(&format!("{MINIMAL}[mcp.a]\nsearch = [\"a.b/c.d\"]\n"));
         assert_eq!(field, "mcp.a.search", "{msg}");
+        let (msg, _, field) = invalid(&format!("{MINIMAL}[mcp.a]\nsearch = [\"a\"]\n"));
+        assert_eq!(field, "mcp.a.search", "{msg}");
+        let two_and_three = format!(
+            "{MINIMAL}[mcp.a]\nsearch = [\"main.docs\", \"main.docs.faq\"]\nleast_privilege = true\n"
+        );
+        let c = Config::parse(&two_and_three, path()).unwrap();
+        assert!(c.mcp["a"].least_privilege && c.mcp["a"].search.len() == 2);
         let (msg, _, field) = invalid(&format!("{MINIMAL}[mcp.zz]\n"));
         assert!(field.starts_with("mcp.zz") && msg.contains("not defined"), "{msg}");
         let (msg, _, _) = invalid(&format!("{MINIMAL}[mcp.a]\nsql = false\n"));

@@ -49,17 +49,29 @@ pub struct Workspace {
 }
 
 impl Config {
-    /// The CAs to trust beyond the system's store: the global `ca_file` and every IdP's and
-    /// workspace's. They all go into one client, so a company CA set anywhere is trusted for
-    /// every host (a CA one host needs is rarely wrong for another). `~/` is the home folder.
+    /// The CAs to trust beyond the system's store, each for the hosts of the entry that names
+    /// it: the top-level `ca_file` for every host, an IdP's for its issuer's host (and, once
+    /// discovered, its endpoints' hosts), a workspace's for its host and `account_host`. One
+    /// workspace's CA (a team file's, say) must not vouch for the IdP, where the refresh token
+    /// goes. `~/` is the home folder.
     pub fn trust(&self) -> Trust {
-        let files = self
-            .ca_file
-            .iter()
-            .chain(self.idp.values().filter_map(|i| i.ca_file.as_ref()))
-            .chain(self.workspace.values().filter_map(|w| w.ca_file.as_ref()))
-            .map(|p| expand_home(p));
-        Trust::with_ca_files(files)
+        let mut trust = Trust::with_ca_files(self.ca_file.iter().map(|p| expand_home(p)));
+        for idp in self.idp.values() {
+            if let Some(file) = &idp.ca_file {
+                trust = trust.scoped_to(expand_home(file), [idp.issuer.as_str()]);
+            }
+        }
+        for ws in self.workspace.values() {
+            if let Some(file) = &ws.ca_file {
+                let hosts: Vec<String> = std::iter::once(&ws.host)
+                    .chain(ws.account_host.as_ref())
+                    .filter_map(|h| WorkspaceHost::parse(h).ok())
+                    .map(|h| h.as_str().to_owned())
+                    .collect();
+                trust = trust.scoped_to(expand_home(file), hosts.iter().map(String::as_str));
+            }
+        }
+        trust
     }
 
     /// Every workspace, resolved, in name order.
@@ -158,7 +170,18 @@ mod tests {
         );
         let c = Config::parse(&toml, path()).unwrap();
         let home = dirs::home_dir().unwrap();
-        assert_eq!(c.trust().ca_files, vec![PathBuf::from("/etc/corp.pem"), home.join("ws.pem")]);
+        let trust = c.trust();
+        assert_eq!(trust.ca_files, vec![PathBuf::from("/etc/corp.pem")], "the top-level one, for every host");
+        let scoped: Vec<_> = trust.scoped.iter().map(|s| (s.file.clone(), s.hosts.clone())).collect();
+        let hosts = |h: &[&str]| h.iter().map(|h| h.to_string()).collect::<std::collections::BTreeSet<_>>();
+        assert_eq!(
+            scoped,
+            [
+                (home.join("ws.pem"), hosts(&["adb-1.azuredatabricks.net"])),
+                (PathBuf::from("/etc/corp.pem"), hosts(&["localhost"])),
+            ],
+            "a workspace's own for its host only"
+        );
         assert_eq!(Config::parse(&toml::to_string(&c).unwrap(), path()).unwrap(), c, "round-trips");
         let empty = toml.replacen("/etc/corp.pem", "", 1);
         let err = Config::parse(&empty, path()).unwrap_err().to_string();

@@ -131,6 +131,11 @@ impl Config {
                 out.push(problem(&at("account_host"), e.to_string()));
             }
             check_scopes(&mut out, &at("scopes"), &ws.scopes);
+            for scope in &ws.scopes {
+                if let Some(why) = super::scopes::unknown_scope(scope) {
+                    out.push(problem(&at("scopes"), why));
+                }
+            }
             check_ca_file(&mut out, &at("ca_file"), ws.ca_file.as_deref());
             if ws.client_id.as_deref().is_some_and(|c| c.trim().is_empty()) {
                 out.push(problem(
@@ -383,10 +388,12 @@ fn check_mcp(c: &Config, out: &mut Vec<Problem>) {
             }
         }
         for name in &m.search {
-            if dotted(name, 3).is_none() {
+            if dotted(name, 2).is_none() && dotted(name, 3).is_none() {
                 out.push(problem(
                     &["mcp", ws, "search"],
-                    format!("`{name}` is not `catalog.schema.index` (letters, digits, `_`, `-`)"),
+                    format!(
+                        "`{name}` is neither `catalog.schema` nor `catalog.schema.index` (letters, digits, `_`, `-`)"
+                    ),
                 ));
             }
         }

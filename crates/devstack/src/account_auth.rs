@@ -26,7 +26,7 @@ use axum::{Extension, Json, Router};
 use serde_json::json;
 
 use crate::Shared;
-use crate::errors::{basic_auth, databricks_error, oauth_error, parse_form};
+use crate::errors::{basic_auth, databricks_error, oauth_error, token_form};
 use crate::faults::{self, Listener, Site, Skew};
 use crate::fingerprint;
 use crate::keys::random_hex;
@@ -80,7 +80,11 @@ async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = parse_form(&body);
+    // RFC 6749 §4.4.2: the request is a form, as at the workspace endpoint.
+    let form = match token_form(&headers, &body, "/oidc/accounts/{account_id}/v1/token") {
+        Ok(form) => form,
+        Err(refusal) => return refusal.into_response(),
+    };
     let param = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
     if account_id != st.info.account_id {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Unknown account");

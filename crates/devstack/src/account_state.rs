@@ -1,5 +1,5 @@
 //! The account's state and the check every account API makes: its federation policies, service
-//! principals and minted tokens ([`Account`]), the [`Devstack`] methods that set them up, and
+//! principals, users and minted tokens ([`Account`]), the [`Devstack`] methods that set them up, and
 //! [`admin`], which lets only the account admin act on this account.
 //!
 //! It sits below the accounts listener's modules: `account_auth` (the listener: its router and
@@ -55,11 +55,20 @@ pub(crate) struct ServicePrincipal {
     pub(crate) display_name: String,
 }
 
-/// The account: its federation policies, service principals, the tokens its token endpoint
-/// minted, and the page size of its lists.
+/// The account: its federation policies, service principals, users, the tokens its token
+/// endpoint minted, and the page size of its lists.
+///
+/// Users: Databricks maps an exchanged token's subject to an existing account user (the
+/// account-wide federation docs: the subject claim must match the user's Databricks user name,
+/// and users come into the account through SCIM provisioning or the account console), so an
+/// exchange for a subject with no user fails. The devstack's own IdP provisions each user it
+/// signs in, as an IdP's SCIM provisioning would; anyone else is added through SCIM `Users`,
+/// [`Devstack::add_account_user`] or `POST /_devstack/users`.
 pub(crate) struct Account {
     policies: Mutex<Vec<StoredPolicy>>,
     service_principals: Mutex<Vec<ServicePrincipal>>,
+    /// User names, lowercase (Databricks user names are emails, matched without case).
+    users: Mutex<std::collections::BTreeSet<String>>,
     pub(crate) tokens: Mutex<HashMap<String, i64>>,
     pub(crate) page_size: AtomicUsize,
 }
@@ -77,6 +86,7 @@ impl Account {
                 application_id: admin_application_id.to_owned(),
                 display_name: "lakepass-devstack-sp".into(),
             }]),
+            users: Mutex::default(),
             tokens: Mutex::default(),
             page_size: AtomicUsize::new(2),
         }
@@ -98,6 +108,26 @@ impl Account {
                     .and_then(|id| sps.iter().find(|s| s.id == id).map(|s| s.application_id.clone())),
             })
             .collect()
+    }
+
+    /// Adds user `user_name` (a no-op for one already there).
+    pub(crate) fn add_user(&self, user_name: &str) {
+        self.users.lock().expect("users poisoned").insert(user_name.to_lowercase());
+    }
+
+    /// Removes user `user_name`; whether it was there.
+    pub(crate) fn remove_user(&self, user_name: &str) -> bool {
+        self.users.lock().expect("users poisoned").remove(&user_name.to_lowercase())
+    }
+
+    /// Whether the account has user `user_name`.
+    pub(crate) fn has_user(&self, user_name: &str) -> bool {
+        self.users.lock().expect("users poisoned").contains(&user_name.to_lowercase())
+    }
+
+    /// Every user name, sorted.
+    pub(crate) fn users(&self) -> Vec<String> {
+        self.users.lock().expect("users poisoned").iter().cloned().collect()
     }
 
     pub(crate) fn service_principals(&self) -> Vec<ServicePrincipal> {
@@ -141,6 +171,22 @@ impl Devstack {
             display_name: format!("sp-{application_id}"),
         });
         id
+    }
+
+    /// Adds account user `user_name`, so a token exchange for that subject finds a user.
+    pub fn add_account_user(&self, user_name: &str) {
+        self.shared.account.add_user(user_name);
+    }
+
+    /// Removes account user `user_name` (whether it was there): exchanges for that subject then
+    /// fail as they do on Databricks for a subject with no user.
+    pub fn remove_account_user(&self, user_name: &str) -> bool {
+        self.shared.account.remove_user(user_name)
+    }
+
+    /// The account's user names, sorted.
+    pub fn account_users(&self) -> Vec<String> {
+        self.shared.account.users()
     }
 
     /// How many items a page of the account's lists holds at most (default 2, at least 1).

@@ -1,8 +1,9 @@
 //! Control endpoints on the IdP listener, so tests running in another process (the `lakepass`
 //! binary's end-to-end tests, scripts) can do what in-process tests do with [`crate::Devstack`].
 //!
-//! They bypass faults and the IdP-down switch, and need no authentication: the devstack listens
-//! on loopback and holds nothing but throwaway test identities.
+//! They bypass faults and the IdP-down switch, and need no token: the devstack listens on
+//! loopback and holds nothing but throwaway test identities. They serve only the user who
+//! started the devstack (`owner`): another local user gets a 403.
 //!
 //! - `GET /_devstack/info` → [`crate::DevstackInfo`]
 //! - `GET /_devstack/stats` → [`crate::Stats`]
@@ -15,6 +16,11 @@
 //! - `POST /_devstack/rotate-key` → `{"kid": "<new RSA kid>"}`
 //! - `POST /_devstack/federation-policies` with `{"workspace": "dev", "policy": FederationPolicy}`
 //!   (204, or 404 for an unknown workspace)
+//! - `POST /_devstack/narrow-scopes` with `{"mode": "grant" | "refuse" | "answer_all_apis"}`
+//!   ([`crate::NarrowScopes`]; 204)
+//! - `POST /_devstack/mcp-routes` with `{"vector_search": bool}` (204)
+//! - `POST /_devstack/users` with `{"user_name": "…"}` adds an account user, `DELETE` with the
+//!   same body removes one (204; see `account_state.rs`)
 
 use std::sync::Arc;
 
@@ -26,7 +32,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{FaultRule, FederationPolicy, Shared, SigningAlg, add_policy};
+use crate::{FaultRule, FederationPolicy, NarrowScopes, Shared, SigningAlg, add_policy};
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -38,6 +44,45 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_devstack/signing", post(signing))
         .route("/_devstack/rotate-key", post(rotate_key))
         .route("/_devstack/federation-policies", post(add_federation_policy))
+        .route("/_devstack/narrow-scopes", post(narrow_scopes))
+        .route("/_devstack/mcp-routes", post(mcp_routes))
+        .route("/_devstack/users", post(add_user).delete(remove_user))
+        .route_layer(axum::middleware::from_fn(crate::owner::only_this_user))
+}
+
+#[derive(Deserialize)]
+struct NarrowMode {
+    mode: NarrowScopes,
+}
+
+async fn narrow_scopes(State(shared): State<Arc<Shared>>, Json(body): Json<NarrowMode>) -> StatusCode {
+    *shared.narrow_scopes.lock().expect("narrow scopes poisoned") = body.mode;
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct McpRoutes {
+    vector_search: bool,
+}
+
+async fn mcp_routes(State(shared): State<Arc<Shared>>, Json(body): Json<McpRoutes>) -> StatusCode {
+    shared.vector_search_route.store(body.vector_search, std::sync::atomic::Ordering::SeqCst);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct User {
+    user_name: String,
+}
+
+async fn add_user(State(shared): State<Arc<Shared>>, Json(body): Json<User>) -> StatusCode {
+    shared.account.add_user(&body.user_name);
+    StatusCode::NO_CONTENT
+}
+
+async fn remove_user(State(shared): State<Arc<Shared>>, Json(body): Json<User>) -> StatusCode {
+    shared.account.remove_user(&body.user_name);
+    StatusCode::NO_CONTENT
 }
 
 async fn info(State(shared): State<Arc<Shared>>) -> Response {

@@ -14,8 +14,8 @@
 //! for this service principal" when a `client_id` names none), the issuer's JWKS ("Could not fetch
 //! the issuer's signing keys", "Token has no kid, and the issuer's JWKS has several keys",
 //! "Token signing key is unknown"), the signature ("Invalid
-//! signature"), `exp` with 30 s leeway ("Token has no expiry", "Token is expired"), `nbf` ("Token
-//! is not yet valid"), `aud` ("Token audience is not allowed"), and the subject claim ("Token
+//! signature"), `exp` with no leeway, since the exchanged token may not outlive it ("Token has no
+//! expiry", "Token is expired"), `nbf` with 30 s leeway ("Token is not yet valid"), `aud` ("Token audience is not allowed"), and the subject claim ("Token
 //! subject claim is missing", "Token subject is not allowed").
 
 use std::collections::HashMap;
@@ -30,7 +30,7 @@ use serde_json::Value;
 use crate::FederationPolicy;
 use crate::workspace_state::Principal;
 
-/// Leeway on `exp`/`nbf`, in seconds.
+/// Leeway on `nbf`, in seconds.
 const LEEWAY: i64 = 30;
 
 pub(crate) struct Key {
@@ -45,6 +45,8 @@ pub(crate) struct Verified {
     pub(crate) principal: Principal,
     /// The subject JWT's `exp` (unix seconds): the exchanged token must not outlive it.
     pub(crate) expires_at: i64,
+    /// Whether it stands for an account user (an account-wide policy), not a service principal.
+    pub(crate) is_user: bool,
 }
 
 /// Fetches and caches issuers' JWKS; checks tokens.
@@ -239,10 +241,13 @@ impl Verifier {
         }
 
         let exp = claims.get("exp").and_then(Value::as_i64).ok_or("Token has no expiry")?;
-        if exp + LEEWAY < now {
+        // No leeway on `exp` for an exchange: the token minted must not outlive the subject
+        // token, so one at or past its expiry could only buy a token of 0 s or less. Whether
+        // Databricks grants a leeway here is not published; refusing is the strict assumption.
+        if exp <= now {
             return Err("Token is expired".into());
         }
-        if claims.get("nbf").and_then(Value::as_i64).is_some_and(|nbf| nbf - LEEWAY > now) {
+        if claims.get("nbf").and_then(Value::as_i64).is_some_and(|nbf| nbf.saturating_sub(LEEWAY) > now) {
             return Err("Token is not yet valid".into());
         }
         let audiences: Vec<&str> = match claims.get("aud") {
@@ -266,7 +271,11 @@ impl Verifier {
                 refusal = "Token subject is not allowed";
                 continue;
             }
-            return Ok(Verified { principal: principal(&claims, subject, policy), expires_at: exp });
+            return Ok(Verified {
+                principal: principal(&claims, subject, policy),
+                expires_at: exp,
+                is_user: policy.service_principal_client_id.is_none(),
+            });
         }
         Err(refusal.into())
     }

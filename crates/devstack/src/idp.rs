@@ -17,13 +17,14 @@ use axum::http::{StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, body::Bytes};
+use axum::{Extension, Json, body::Bytes};
 use serde_json::{Value, json};
 use url::Url;
 
 use crate::errors::{escape_html, html_error, parse_form};
 use crate::faults::{self, Listener, Site};
 use crate::idp_token::AuthRequest;
+use crate::owner::{self, ConnAddrs};
 use crate::{CLIENT_ID, Shared, control, idp_token};
 
 /// The IdP listener's routes (including the `/_devstack` control endpoints).
@@ -163,13 +164,21 @@ fn validate(
     })
 }
 
-async fn authorize(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+async fn authorize(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+    addrs: Option<Extension<ConnAddrs>>,
+) -> Response {
     let query = parse_form(query.unwrap_or_default().as_bytes());
     let req = match validate(&query, &shared.clients) {
         Ok(req) => req,
         Err(problem) => return html_error(StatusCode::BAD_REQUEST, &problem),
     };
     if let Some(email) = &shared.auto_approve {
+        // Auto-approval signs in without a page: only for the user who started the devstack.
+        if !owner::from_this_user(addrs.as_deref()).await {
+            return owner::refusal_page();
+        }
         return approve(&shared, req, email);
     }
     let request_id = shared.idp.lock().expect("idp store poisoned").add_pending(req);
@@ -215,6 +224,8 @@ async fn login(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
 fn approve(shared: &Shared, req: AuthRequest, email: &str) -> Response {
     let mut url = Url::parse(&req.redirect_uri).expect("validated in /authorize");
     let state = req.state.clone();
+    // Signing someone in provisions their account user, as an IdP's SCIM provisioning would.
+    shared.account.add_user(&crate::idp_token::subject_for(email));
     let code = shared.idp.lock().expect("idp store poisoned").issue_code(req, email);
     url.query_pairs_mut()
         .append_pair("code", &code)

@@ -35,6 +35,7 @@ mod idp;
 mod idp_token;
 mod keys;
 mod mcp;
+mod owner;
 mod scim;
 mod server;
 mod serving;
@@ -55,7 +56,7 @@ use tokio::task::JoinHandle;
 pub use client_config::{ClientConfigOptions, IDP_NAME};
 pub use faults::{FaultKind, FaultRule, Faults, Target};
 pub use keys::SigningAlg;
-pub use mcp::{FUNCTION_SCHEMA, GENIE_SPACE};
+pub use mcp::{FUNCTION_SCHEMA, GENIE_SPACE, SEARCH_INDEX};
 pub use server::ConnectionStats;
 pub use stats::{IdpStats, Stats, WorkspaceStats, fingerprint};
 pub use tls::CA_NAME;
@@ -101,6 +102,13 @@ pub struct DevstackOptions {
     /// Whether the workspaces have AI Gateway (`/ai-gateway/anthropic`). Without it, as on
     /// older workspaces, only `/serving-endpoints/anthropic` answers.
     pub ai_gateway: bool,
+    /// Each workspace and the account console on its own loopback address at port 443
+    /// (`https://127.<r>.<r>.2` for `dev`, `.3` for `prod`, `.4` for the accounts, then the
+    /// extra workspaces; `<r>` random per devstack, so parallel ones do not collide), as real
+    /// workspace URLs have no port. Some clients drop a URL's port (the JavaScript SDK keeps
+    /// only the host name), and only this lets them reach a workspace. Needs `tls` (a
+    /// workspace URL is https) and the right to bind port 443 (root, or CAP_NET_BIND_SERVICE).
+    pub port_443: bool,
 }
 
 /// The Claude models a devstack serves unless told otherwise ([`DevstackOptions::claude_models`]).
@@ -126,6 +134,7 @@ impl Default for DevstackOptions {
             tls: false,
             claude_models: DEFAULT_CLAUDE_MODELS.iter().map(|m| m.to_string()).collect(),
             ai_gateway: true,
+            port_443: false,
         }
     }
 }
@@ -242,6 +251,29 @@ pub(crate) struct Shared {
     pub(crate) connections: Arc<server::Connections>,
     pub(crate) claude_models: Vec<String>,
     pub(crate) ai_gateway: bool,
+    /// Whether `/api/2.0/mcp/vector-search/…` is served (see `mcp.rs`).
+    pub(crate) vector_search_route: std::sync::atomic::AtomicBool,
+    /// How the token exchange answers a request for scopes narrower than `all-apis`.
+    pub(crate) narrow_scopes: Mutex<NarrowScopes>,
+}
+
+/// How a workspace's token exchange answers a request for scopes other than `all-apis` (and
+/// `offline_access`): whether the exchange grants the managed-MCP scopes (`sql`, `genie`, …)
+/// is not published; the federation docs only ever send `all-apis`. So both answers are
+/// modelled, and a third, wrong one for the client's checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NarrowScopes {
+    /// Grants exactly the scopes asked for (the default).
+    #[default]
+    Grant,
+    /// Refuses them: HTTP 400 `invalid_scope`, naming the scopes (RFC 6749 §5.2's code for "the
+    /// requested scope is invalid, unknown, or malformed"; Databricks' own wording for this case
+    /// is not published).
+    Refuse,
+    /// Answers with an `all-apis` token whatever was asked: the answer a client must not take
+    /// for the narrow token it asked for.
+    AnswerAllApis,
 }
 
 impl Shared {
@@ -276,25 +308,60 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         }
         Ok(addr)
     };
+    anyhow::ensure!(
+        !opts.port_443 || opts.tls,
+        "workspaces on port 443 are served over TLS only: set tls too"
+    );
+    anyhow::ensure!(
+        opts.extra_workspaces <= 250 || !opts.port_443,
+        "at most 250 extra workspaces on port 443"
+    );
+    // With `port_443`, host `k` of a random 127.<a>.<b>.0/24 at port 443; else `port(offset)`.
+    let net = opts.port_443.then(|| {
+        let r = keys::random_bytes(2);
+        [r[0].max(1), r[1]]
+    });
+    let own = |k: usize, offset: u16| -> anyhow::Result<SocketAddr> {
+        match net {
+            Some([a, b]) => Ok(SocketAddr::from(([127, a, b, u8::try_from(k)?], 443))),
+            None => port(offset),
+        }
+    };
     let idp_listener = server::bind(port(0)?).await?;
-    let dev_listener = server::bind(port(1)?).await?;
-    let prod_listener = server::bind(port(2)?).await?;
-    let accounts_listener = server::bind(port(3)?).await?;
+    let dev_listener = server::bind(own(2, 1)?).await?;
+    let prod_listener = server::bind(own(3, 2)?).await?;
+    let accounts_listener = server::bind(own(4, 3)?).await?;
+    let mut extra_listeners = Vec::with_capacity(opts.extra_workspaces);
+    for i in 0..opts.extra_workspaces {
+        let addr = match net {
+            Some(_) => own(5 + i, 0)?,
+            None => SocketAddr::new(opts.addr.ip(), 0),
+        };
+        extra_listeners.push(server::bind(addr).await?);
+    }
     let tls = if opts.tls {
-        Some(tokio::task::spawn_blocking(tls::Tls::generate).await.context("CA generation panicked")??)
+        let mut ips: Vec<std::net::IpAddr> = Vec::new();
+        for l in [&dev_listener, &prod_listener, &accounts_listener].into_iter().chain(&extra_listeners) {
+            ips.push(l.local_addr()?.ip());
+        }
+        Some(
+            tokio::task::spawn_blocking(move || tls::Tls::generate(&ips))
+                .await
+                .context("CA generation panicked")??,
+        )
     } else {
         None
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
+    // A URL at https' own port names no port, as a real workspace URL does.
     let base = |l: &tokio::net::TcpListener| -> anyhow::Result<String> {
-        Ok(format!("{scheme}://{}", l.local_addr()?))
+        let addr = l.local_addr()?;
+        Ok(if scheme == "https" && addr.port() == 443 {
+            format!("https://{}", addr.ip())
+        } else {
+            format!("{scheme}://{addr}")
+        })
     };
-    let mut extra_listeners = Vec::with_capacity(opts.extra_workspaces);
-    for _ in 0..opts.extra_workspaces {
-        let mut addr = opts.addr;
-        addr.set_port(0);
-        extra_listeners.push(server::bind(addr).await?);
-    }
     let issuer = base(&idp_listener)?;
     let workspaces = vec![
         WorkspaceInfo { name: "dev".into(), host: base(&dev_listener)?, workspace_id: 7_000_000_000_000_001 },
@@ -346,6 +413,8 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         connections: Default::default(),
         claude_models: opts.claude_models,
         ai_gateway: opts.ai_gateway,
+        vector_search_route: std::sync::atomic::AtomicBool::new(true),
+        narrow_scopes: Mutex::new(NarrowScopes::Grant),
         info,
     });
     let conns = &shared.connections;
@@ -418,15 +487,38 @@ impl Devstack {
         self.shared.keys.rotate_rsa().await
     }
 
+    /// Makes every workspace's token exchange answer narrow scope requests as `mode` says.
+    pub fn set_narrow_scopes(&self, mode: NarrowScopes) {
+        *self.shared.narrow_scopes.lock().expect("narrow scopes poisoned") = mode;
+    }
+
+    /// Serves (or not) the `/api/2.0/mcp/vector-search/…` spelling of the search servers; the
+    /// `ai-search` one is always served.
+    pub fn set_vector_search_route(&self, on: bool) {
+        self.shared.vector_search_route.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Signs arbitrary claims with the IdP's current key (for tests that need a correctly signed
-    /// token with a wrong claim). The header carries the current alg and kid.
+    /// token with a wrong claim). The header carries the current alg and kid. Like a sign-in, it
+    /// provisions the account users its `sub` and `email` name, so only the claim under test is
+    /// wrong; [`Devstack::remove_account_user`] undoes that.
     pub fn sign_claims(&self, claims: &serde_json::Value) -> String {
+        self.provision(claims);
         self.shared.keys.sign(claims)
     }
 
     /// Like [`Devstack::sign_claims`], but the header names no `kid`.
     pub fn sign_claims_without_kid(&self, claims: &serde_json::Value) -> String {
+        self.provision(claims);
         self.shared.keys.sign_with_kid(claims, false)
+    }
+
+    fn provision(&self, claims: &serde_json::Value) {
+        for claim in ["sub", "email"] {
+            if let Some(name) = claims.get(claim).and_then(serde_json::Value::as_str) {
+                self.shared.account.add_user(name);
+            }
+        }
     }
 
     /// Stops every listener and waits until they are gone.

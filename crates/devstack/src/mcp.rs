@@ -1,7 +1,7 @@
 //! Databricks managed MCP servers, as a workspace serves them: `/api/2.0/mcp/sql`,
-//! `/api/2.0/mcp/genie/{space_id}` and `/api/2.0/mcp/functions/{catalog}/{schema}`, speaking
-//! MCP's Streamable HTTP transport (specification 2025-06-18, "Basic / Transports"; the
-//! 2025-03-26 revision reads the same on these points):
+//! `/api/2.0/mcp/genie/{space_id}`, `/api/2.0/mcp/functions/{catalog}/{schema}` and the search
+//! servers, speaking MCP's Streamable HTTP transport (specification 2025-06-18, "Basic /
+//! Transports"; the 2025-03-26 revision reads the same on these points):
 //! - every JSON-RPC message is one POST whose `Accept` lists both `application/json` and
 //!   `text/event-stream` (else 406); a request gets `application/json` back, a notification or
 //!   a response `202 Accepted` with no body; batches (JSON arrays) are refused;
@@ -11,16 +11,31 @@
 //!   not offered: 405, as the specification allows;
 //! - an `MCP-Protocol-Version` header naming a version the server does not speak is a 400.
 //!
-//! Authorization is Databricks': the workspace's own bearer token, which must carry the
-//! server's OAuth scope (`sql`, `genie`, `unity-catalog`, per the managed-MCP docs' table). Not
-//! even `all-apis` stands in for it: managed MCP scopes are their own family (a managed MCP
-//! endpoint answers `403 … access token does not have required scopes: ai-search` to an
-//! `all-apis` token, as reported in solana-foundation/solana-mcp-official PR #116). A missing,
-//! unknown or foreign token is 401 as on every API; a Genie space or function schema the
-//! workspace does not have is 404 (the server is not enabled there).
+//! Search comes in two spellings. Databricks' own clients build
+//! `/api/2.0/mcp/vector-search/{catalog}/{schema}[/{index}]` (databricks/ucode
+//! `src/ucode/mcp.py`; databricks/databricks-ai-bridge `databricks_mcp/src/databricks_mcp/mcp.py`
+//! `MCP_URL_PATTERNS` and `tests/integration_tests/conftest.py`, which use both the schema and
+//! the index form), while the current managed-MCP docs (docs.databricks.com/aws/en/agents/mcp/
+//! managed-mcp) list "AI Search" at `/api/2.0/mcp/ai-search/{catalog}/{schema}/{index_name}`.
+//! Both are served; the docs show no schema-level `ai-search` form, so it is a 404 here.
+//! [`crate::Devstack::set_vector_search_route`] turns the `vector-search` spelling off, as on a
+//! workspace that only has the renamed one.
+//!
+//! Authorization is Databricks': the workspace's own bearer token, carrying either the server's
+//! OAuth scope (`sql`, `genie`, `unity-catalog`, `ai-search`/`vector-search`, per the
+//! managed-MCP docs' table) or `all-apis`. Databricks' own clients send the workspace's
+//! `all-apis` token to these servers: ucode's `src/ucode/mcp_proxy.py` mints it with
+//! `databricks auth token` (the CLI's U2M token, `all-apis` by default), and databricks-mcp's
+//! integration tests (`databricks_mcp/tests/integration_tests/conftest.py`) connect with a
+//! plain `WorkspaceClient()` (M2M, the SDK's default `all-apis`). A token with neither is 403
+//! `PERMISSION_DENIED` ("Provided access token does not have required scopes: …", the wording
+//! reported in solana-foundation/solana-mcp-official PR #116). A missing, unknown or foreign
+//! token is 401 as on every API; a Genie space, function schema or index the workspace does not
+//! have is 404 (the server is not enabled there).
 //!
 //! The data is a small fixed table, `main.default.sales`, which `execute_sql` reads and the
-//! Genie space answers questions about; schema `main.tools` has one function, `add`.
+//! Genie space answers questions about; schema `main.tools` has one function, `add`; schema
+//! `main.docs` has one search index, `faq`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -42,6 +57,11 @@ use crate::workspace_state::{WsState, authenticate};
 pub const GENIE_SPACE: &str = "01devstackgenie";
 /// The Unity Catalog function schema the devstack workspaces have, `catalog.schema`.
 pub const FUNCTION_SCHEMA: (&str, &str) = ("main", "tools");
+/// The search index the devstack workspaces have, `catalog.schema.index`.
+pub const SEARCH_INDEX: (&str, &str, &str) = ("main", "docs", "faq");
+/// The documents of [`SEARCH_INDEX`].
+const FAQ: &[&str] =
+    &["Lakepass keeps Databricks OAuth tokens fresh.", "Managed MCP servers take the workspace token."];
 /// The session header.
 const SESSION: &str = "mcp-session-id";
 /// Protocol versions this server speaks, newest first.
@@ -69,6 +89,9 @@ pub(crate) fn routes() -> Router<WsState> {
         .route("/api/2.0/mcp/sql", any())
         .route("/api/2.0/mcp/genie/{space}", any())
         .route("/api/2.0/mcp/functions/{catalog}/{schema}", any())
+        .route("/api/2.0/mcp/vector-search/{catalog}/{schema}", any())
+        .route("/api/2.0/mcp/vector-search/{catalog}/{schema}/{index}", any())
+        .route("/api/2.0/mcp/ai-search/{catalog}/{schema}/{index}", any())
         .layer(Extension(sessions))
 }
 
@@ -78,25 +101,37 @@ enum Server {
     Sql,
     Genie(String),
     Functions(String, String),
+    /// A search schema (every index in it), or one index of it.
+    Search(String, String, Option<String>),
 }
 
 impl Server {
-    fn parse(path: &str) -> Option<Server> {
+    /// The server `path` names; `vector_search` says whether that spelling is served.
+    fn parse(path: &str, vector_search: bool) -> Option<Server> {
         let rest = path.strip_prefix("/api/2.0/mcp/")?;
         let parts: Vec<&str> = rest.split('/').collect();
+        let search = |c: &&str, s: &&str, i: Option<&&str>| {
+            Some(Server::Search(c.to_string(), s.to_string(), i.map(|i| i.to_string())))
+        };
         match parts.as_slice() {
             ["sql"] => Some(Server::Sql),
             ["genie", id] => Some(Server::Genie(id.to_string())),
             ["functions", c, s] => Some(Server::Functions(c.to_string(), s.to_string())),
+            ["vector-search", c, s] if vector_search => search(c, s, None),
+            ["vector-search", c, s, i] if vector_search => search(c, s, Some(i)),
+            ["ai-search", c, s, i] => search(c, s, Some(i)),
             _ => None,
         }
     }
 
-    fn scope(&self) -> &'static str {
+    /// The OAuth scopes that admit a token here besides `all-apis`.
+    fn scopes(&self) -> &'static [&'static str] {
         match self {
-            Server::Sql => "sql",
-            Server::Genie(_) => "genie",
-            Server::Functions(..) => "unity-catalog",
+            Server::Sql => &["sql"],
+            Server::Genie(_) => &["genie"],
+            Server::Functions(..) => &["unity-catalog"],
+            // The current docs pair search with `ai-search`, older ones with `vector-search`.
+            Server::Search(..) => &["ai-search", "vector-search"],
         }
     }
 
@@ -105,6 +140,10 @@ impl Server {
             Server::Sql => true,
             Server::Genie(id) => id == GENIE_SPACE,
             Server::Functions(c, s) => (c.as_str(), s.as_str()) == FUNCTION_SCHEMA,
+            Server::Search(c, s, i) => {
+                (c.as_str(), s.as_str()) == (SEARCH_INDEX.0, SEARCH_INDEX.1)
+                    && i.as_deref().is_none_or(|i| i == SEARCH_INDEX.2)
+            }
         }
     }
 
@@ -113,6 +152,8 @@ impl Server {
             Server::Sql => "databricks-sql".into(),
             Server::Genie(id) => format!("databricks-genie-{id}"),
             Server::Functions(c, s) => format!("databricks-functions-{c}-{s}"),
+            Server::Search(c, s, None) => format!("databricks-search-{c}-{s}"),
+            Server::Search(c, s, Some(i)) => format!("databricks-search-{c}-{s}-{i}"),
         }
     }
 
@@ -143,6 +184,13 @@ impl Server {
                 json!({"a": {"type": "integer"}, "b": {"type": "integer"}}),
                 &["a", "b"],
             )],
+            // One tool per index, named as databricks-mcp reads it back (`__` for `.`).
+            Server::Search(c, s, _) => vec![tool(
+                format!("{c}__{s}__{}", SEARCH_INDEX.2),
+                "Searches the FAQ index for documents matching a query.",
+                json!({"query": {"type": "string", "description": "What to look for"}}),
+                &["query"],
+            )],
         };
         json!({ "tools": list })
     }
@@ -167,6 +215,15 @@ impl Server {
                     _ => text("`a` and `b` must be integers".into(), true),
                 })
             }
+            Server::Search(c, s, _) if name == format!("{c}__{s}__{}", SEARCH_INDEX.2) => {
+                let words: Vec<String> = arg("query").split_whitespace().map(str::to_lowercase).collect();
+                let hits: Vec<&str> = FAQ
+                    .iter()
+                    .copied()
+                    .filter(|d| words.iter().any(|w| d.to_lowercase().contains(w.as_str())))
+                    .collect();
+                Ok(text(json!({"results": hits}).to_string(), false))
+            }
             _ => Err(format!("Unknown tool: {name}")),
         }
     }
@@ -187,17 +244,18 @@ fn execute_sql(query: &str) -> Result<Value, String> {
     Err(format!("[TABLE_OR_VIEW_NOT_FOUND] The devstack warehouse only has main.default.sales: {q}"))
 }
 
-/// 401 for a missing, unknown or expired token (as on every API); 403 when the token lacks the
-/// server's scope, whatever else it carries.
+/// 401 for a missing, unknown or expired token (as on every API); 403 when the token carries
+/// neither `all-apis` nor the server's scope.
 fn authorize(st: &WsState, headers: &HeaderMap, skew: Skew, server: &Server) -> Result<String, Refused> {
     let principal = authenticate(st, headers, skew, &[]).map_err(|r| Box::new(r.into_response()))?;
     let scopes =
         bearer(headers).and_then(|t| st.ws().lookup(t, skew.now())).map(|(_, s)| s).unwrap_or_default();
-    if !scopes.iter().any(|s| s == server.scope()) {
+    let admits = |s: &String| s == "all-apis" || server.scopes().contains(&s.as_str());
+    if !scopes.iter().any(admits) {
         return Err(Box::new(databricks_error(
             StatusCode::FORBIDDEN,
             "PERMISSION_DENIED",
-            &format!("Provided access token does not have required scopes: {}", server.scope()),
+            &format!("Provided access token does not have required scopes: {}", server.scopes()[0]),
         )));
     }
     Ok(principal.user_name)
@@ -205,7 +263,8 @@ fn authorize(st: &WsState, headers: &HeaderMap, skew: Skew, server: &Server) -> 
 
 /// Which server the request names, checked for auth and existence: everything a method does first.
 fn admit(st: &WsState, headers: &HeaderMap, skew: Skew, uri: &Uri) -> Result<(Server, String), Refused> {
-    let server = Server::parse(uri.path()).ok_or_else(|| {
+    let vector_search = st.shared.vector_search_route.load(std::sync::atomic::Ordering::SeqCst);
+    let server = Server::parse(uri.path(), vector_search).ok_or_else(|| {
         Box::new(databricks_error(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", "No such MCP server"))
     })?;
     let user = authorize(st, headers, skew, &server)?;
@@ -370,13 +429,24 @@ mod tests {
 
     #[test]
     fn paths_name_servers_and_their_scopes() {
-        assert_eq!(Server::parse("/api/2.0/mcp/sql"), Some(Server::Sql));
-        let g = Server::parse(&format!("/api/2.0/mcp/genie/{GENIE_SPACE}")).unwrap();
-        assert_eq!((g.scope(), g.exists()), ("genie", true));
-        let f = Server::parse("/api/2.0/mcp/functions/main/tools").unwrap();
-        assert_eq!((f.scope(), f.exists()), ("unity-catalog", true));
-        assert!(!Server::parse("/api/2.0/mcp/genie/nope").unwrap().exists());
-        assert_eq!(Server::parse("/api/2.0/mcp/sql/extra"), None);
+        let parse = |p: &str| Server::parse(p, true);
+        assert_eq!(parse("/api/2.0/mcp/sql"), Some(Server::Sql));
+        let g = parse(&format!("/api/2.0/mcp/genie/{GENIE_SPACE}")).unwrap();
+        assert_eq!((g.scopes(), g.exists()), (&["genie"][..], true));
+        let f = parse("/api/2.0/mcp/functions/main/tools").unwrap();
+        assert_eq!((f.scopes(), f.exists()), (&["unity-catalog"][..], true));
+        assert!(!parse("/api/2.0/mcp/genie/nope").unwrap().exists());
+        assert_eq!(parse("/api/2.0/mcp/sql/extra"), None);
+        for p in [
+            "/api/2.0/mcp/vector-search/main/docs",
+            "/api/2.0/mcp/vector-search/main/docs/faq",
+            "/api/2.0/mcp/ai-search/main/docs/faq",
+        ] {
+            assert!(parse(p).unwrap().exists(), "{p}");
+        }
+        assert!(!parse("/api/2.0/mcp/ai-search/main/docs/other").unwrap().exists());
+        assert_eq!(parse("/api/2.0/mcp/ai-search/main/docs"), None, "no schema-level ai-search in the docs");
+        assert_eq!(Server::parse("/api/2.0/mcp/vector-search/main/docs", false), None, "that spelling off");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 use crate::faults::DropConnection;
+use crate::owner::ConnAddrs;
 
 /// Binds a loopback listener.
 pub(crate) async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -109,9 +110,10 @@ pub(crate) fn spawn(
     tokio::spawn(async move {
         let mut connections = JoinSet::new();
         loop {
-            let stream = tokio::select! {
+            let local = listener.local_addr();
+            let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
+                    Ok(accepted) => accepted,
                     Err(err) => {
                         tracing::warn!(%err, "devstack accept failed");
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -126,7 +128,12 @@ pub(crate) fn spawn(
             let tls = tls.clone();
             connections.spawn(async move {
                 let _open = conns.opened();
-                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                // Who connected, for the endpoints only the devstack's own user may use.
+                let addrs = local.ok().map(|local| ConnAddrs { local, peer });
+                let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                    if let Some(addrs) = addrs {
+                        req.extensions_mut().insert(addrs);
+                    }
                     let router = router.clone();
                     let in_flight = conns.request();
                     async move {

@@ -102,7 +102,7 @@ pub(crate) async fn models(
     if !st.shared.ai_gateway {
         return gateway_disabled();
     }
-    if let Err(refusal) = authenticate(&st, &headers, skew, &["serving"]) {
+    if let Err(refusal) = authenticate(&st, &headers, skew, &["model-serving"]) {
         return refusal.into_response();
     }
     let data: Vec<Value> = st
@@ -175,7 +175,7 @@ pub(crate) async fn endpoint_messages(
 }
 
 fn messages(st: &WsState, skew: Skew, headers: &HeaderMap, body: &[u8], gateway: bool) -> Response {
-    if let Err(refusal) = authenticate(st, headers, skew, &["serving"]) {
+    if let Err(refusal) = authenticate(st, headers, skew, &["model-serving"]) {
         return refusal.into_response();
     }
     if let Some(token) = presented_token(headers) {
@@ -191,6 +191,19 @@ fn messages(st: &WsState, skew: Skew, headers: &HeaderMap, body: &[u8], gateway:
     let Some(model) = request.get("model").and_then(Value::as_str) else {
         return databricks_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "model: Field required");
     };
+    // The Messages API requires `max_tokens` (an integer ≥ 1) and `messages` (an array) as
+    // well as `model` (Anthropic's "Messages" reference, docs.anthropic.com/en/api/messages:
+    // all three are marked required); a request lacking one is refused in the same words.
+    if request.get("max_tokens").and_then(Value::as_u64).is_none_or(|n| n < 1) {
+        let problem =
+            if request.get("max_tokens").is_none() { "Field required" } else { "must be an integer ≥ 1" };
+        return databricks_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", &format!("max_tokens: {problem}"));
+    }
+    if !request.get("messages").is_some_and(Value::is_array) {
+        let problem =
+            if request.get("messages").is_none() { "Field required" } else { "Input should be a valid list" };
+        return databricks_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", &format!("messages: {problem}"));
+    }
     let Some(endpoint) = served(st, model, gateway) else {
         return unknown_model(model);
     };

@@ -57,7 +57,7 @@ fn missing(name: &str) -> Response {
 }
 
 fn auth(st: &WsState, headers: &HeaderMap, skew: Skew) -> Result<String, Box<Response>> {
-    authenticate(st, headers, skew, &["serving"])
+    authenticate(st, headers, skew, &["model-serving"])
         .map(|p| p.user_name)
         .map_err(|r| Box::new(r.into_response()))
 }

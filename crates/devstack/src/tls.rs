@@ -28,8 +28,9 @@ pub(crate) struct Tls {
 pub const CA_NAME: &str = "Lakepass devstack CA";
 
 impl Tls {
-    /// A new CA and a leaf for `127.0.0.1`, `::1` and `localhost`.
-    pub(crate) fn generate() -> anyhow::Result<Self> {
+    /// A new CA and a leaf for `127.0.0.1`, `::1`, `localhost` and each of `more` (the
+    /// workspaces' own addresses, when they have them).
+    pub(crate) fn generate(more: &[std::net::IpAddr]) -> anyhow::Result<Self> {
         let ca_key = KeyPair::generate().context("CA key")?;
         let mut ca = CertificateParams::new(Vec::<String>::new())?;
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -43,6 +44,9 @@ impl Tls {
         let mut leaf = CertificateParams::new(vec!["localhost".to_owned()])?;
         leaf.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
         leaf.subject_alt_names.push(SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()));
+        for ip in more.iter().filter(|ip| **ip != std::net::IpAddr::from([127, 0, 0, 1])) {
+            leaf.subject_alt_names.push(SanType::IpAddress(*ip));
+        }
         leaf.distinguished_name.push(DnType::CommonName, "localhost");
         // Name the CA's key too, as real CAs do (RFC 5280 §4.2.1.1): a client that trusts
         // several CAs of one name (Claude Code says CERT_SIGNATURE_FAILURE then) can tell which

@@ -33,26 +33,57 @@ use crate::errors::{basic_auth, databricks_error, oauth_error, token_form};
 use crate::exchange::Verified;
 use crate::faults::{self, Listener, Site, Skew};
 use crate::workspace_state::{Principal, WsState, authenticate};
-use crate::{Shared, fingerprint, mcp, serving, serving_admin};
+use crate::{NarrowScopes, Shared, fingerprint, mcp, serving, serving_admin};
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
-/// Scopes a workspace grants (Databricks OAuth scopes).
-const KNOWN_SCOPES: &[&str] = &[
+/// The OAuth scopes Databricks defines, and so the ones a workspace grants; any other is 400
+/// `invalid_scope`. Sources: `all-apis`, `offline_access` and the OIDC ones from the SDKs'
+/// defaults and the account's `scopes_supported` (databricks-sdk-go `config/oauth_*`);
+/// `sql`, `genie`, `unity-catalog`, `ai-search` from the managed-MCP docs
+/// (docs.databricks.com/aws/en/agents/mcp/managed-mcp) and `vector-search` from their earlier
+/// revision (learn.microsoft.com/azure/databricks/generative-ai/mcp/managed-mcp);
+/// `model-serving` from databricks-ai-bridge's OBO tests
+/// (`tests/integration_tests/obo/deploy_serving_agent.py`, `api_scopes=["sql",
+/// "model-serving"]`); `dashboards`, `access-management`, `alerts`, `apps`, `authentication`,
+/// `jobs`, `clusters` from the API scopes reference (docs.databricks.com/api/workspace/scopes
+/// and …/account/scopes). Model serving is `model-serving`: there is no `serving` scope.
+pub(crate) const KNOWN_SCOPES: &[&str] = &[
     "all-apis",
-    "sql",
-    "serving",
-    "genie",
-    "dashboards.genie",
-    "files.files",
     "offline_access",
-    "vector-search",
-    "ai-search",
+    "openid",
+    "profile",
+    "email",
+    "sql",
+    "genie",
     "unity-catalog",
+    "ai-search",
+    "vector-search",
+    "model-serving",
+    "dashboards",
+    "access-management",
+    "alerts",
+    "apps",
+    "authentication",
     "jobs",
     "clusters",
-    "iam",
 ];
+
+/// The scopes no narrower than the workspace token: what [`NarrowScopes::Refuse`] still grants.
+const BROAD_SCOPES: &[&str] = &["all-apis", "offline_access"];
+
+/// Whether `scope` is one Databricks defines: a [`KNOWN_SCOPES`] name, optionally narrowed by
+/// the `:read` modifier (and `sql` by `:restricted-query`), as the API scopes reference
+/// describes scope modifiers.
+pub(crate) fn is_known_scope(scope: &str) -> bool {
+    let (base, modifier) = scope.split_once(':').unwrap_or((scope, ""));
+    KNOWN_SCOPES.contains(&base)
+        && match modifier {
+            "" | "read" => true,
+            "restricted-query" | "read:restricted-query" => base == "sql",
+            _ => false,
+        }
+}
 
 /// The routes of workspace `name`.
 pub(crate) fn router(shared: Arc<Shared>, name: &str) -> Router {
@@ -139,7 +170,7 @@ async fn scim_me(
 fn parse_scopes(scope: Option<&str>) -> Result<Vec<String>, String> {
     let scope = scope.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("all-apis");
     let scopes: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
-    match scopes.iter().find(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
+    match scopes.iter().find(|s| !is_known_scope(s)) {
         Some(unknown) => Err(format!("Scope {unknown:?} is not supported")),
         None => Ok(scopes),
     }
@@ -182,9 +213,10 @@ async fn token(
                 Ok((verified, scopes)) => {
                     let principal = verified.principal;
                     tracing::info!(workspace = %st.name, user = %principal.user_name, "devstack exchange accepted");
-                    // Never outlive the subject JWT (one inside the expiry leeway gets 0 s).
+                    // Never outlive the subject JWT; the verifier refused one already expired,
+                    // so the lifetime is at least one second.
                     let now = skew.now();
-                    let ttl = ttl.min(verified.expires_at - now).max(0);
+                    let ttl = ttl.min(verified.expires_at - now).max(1);
                     let token = st.ws().mint(principal, scopes.clone(), now + ttl);
                     token_body(token, ttl, &scopes)
                 }
@@ -253,5 +285,34 @@ async fn exchange(
                 oauth_error(StatusCode::UNAUTHORIZED, "invalid_request", &reason)
             },
         )?;
+    // Databricks maps the subject to an existing account user; none is a refusal. Its wording
+    // is not published: this one follows the terse reasons of `exchange.rs`.
+    if verified.is_user && !st.shared.account.has_user(&verified.principal.user_name) {
+        tracing::info!(workspace = %st.name, "devstack exchange refused: no such account user");
+        return Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request",
+            &format!(
+                "Token subject {:?} does not match any user in the account",
+                verified.principal.user_name
+            ),
+        ));
+    }
+    let scopes = match *st.shared.narrow_scopes.lock().expect("narrow scopes poisoned") {
+        NarrowScopes::Grant => scopes,
+        NarrowScopes::Refuse => {
+            let narrow: Vec<&str> =
+                scopes.iter().map(String::as_str).filter(|s| !BROAD_SCOPES.contains(s)).collect();
+            if !narrow.is_empty() {
+                return Err(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    &format!("Scope {:?} is not allowed for token exchange", narrow.join(" ")),
+                ));
+            }
+            scopes
+        }
+        NarrowScopes::AnswerAllApis => vec!["all-apis".to_owned()],
+    };
     Ok((verified, scopes))
 }

@@ -4,7 +4,9 @@
 //! exchange asking for that one scope), then an MCP `initialize` at the server's URL with it.
 //! Each broken link is named, as data ([`McpFinding`]) with a fix in words:
 //! - the workspace refused to mint a token with the scope (the federation policy's or the
-//!   service principal's allowed scopes, or the workspace, lack it);
+//!   service principal's allowed scopes, or the workspace, lack it): where the workspace's own
+//!   `all-apis` token may stand in, the server works with it, and that is said
+//!   ([`McpFinding::WorkspaceToken`]); with `least_privilege` it is the error;
 //! - the URL answers 404: the server is not enabled there (the managed MCP preview is off, or
 //!   the Genie space / function schema / index does not exist);
 //! - the server refused the token it was minted for (403): the token lacks the scope it needs.
@@ -27,6 +29,20 @@ use lakepass_wire::exchange::ExchangeError;
 pub enum McpFinding {
     /// A scoped token was minted and the server opened a session with it.
     Ok,
+    /// The workspace refused the server's scope, so the server opened a session with the
+    /// workspace's own `all-apis` token instead: it works, with more than least privilege.
+    WorkspaceToken {
+        /// What the workspace said when it refused the scope.
+        reason: String,
+    },
+    /// The workspace refused the scope and the workspace token may not stand in
+    /// (`least_privilege`, or it lacks `all-apis`).
+    ScopeRefused {
+        /// What the workspace said.
+        reason: String,
+        /// What to do, from the engine.
+        hint: String,
+    },
     /// The workspace would not mint a token carrying the scope.
     ScopeNotGranted {
         /// HTTP status of the refused exchange.
@@ -70,6 +86,13 @@ impl McpFinding {
         let scope = server.scope;
         Some(match self {
             McpFinding::Ok => return None,
+            McpFinding::WorkspaceToken { .. } => format!(
+                "works, with the workspace's all-apis token: {} refused a token of scope `{scope}` alone. \
+                 To have least privilege, a workspace admin must allow `{scope}` for token exchange; to \
+                 refuse rather than use the broad token, set `[mcp.{}] least_privilege = true`",
+                ws.host, ws.name
+            ),
+            McpFinding::ScopeRefused { hint, .. } => hint.clone(),
             McpFinding::ScopeNotGranted { .. } => format!(
                 "the workspace refused a token with scope `{scope}`: the federation policy (or the \
                  service principal's OAuth scopes) of {} must allow `{scope}`; ask a workspace admin",
@@ -126,17 +149,19 @@ pub struct McpReport {
 /// Checks every managed MCP server `ws` offers.
 pub async fn check_mcp(engine: &Engine, ws: &Workspace) -> McpReport {
     let mut checks = Vec::new();
-    for server in lakepass_engine::mcp::servers(engine.config(), ws) {
+    for server in engine.mcp_servers(ws).await {
         let finding = check_one(engine, ws, &server).await;
         let fix = finding.fix(&server, ws);
         checks.push(McpCheck { server, finding, fix });
     }
-    let ok = checks.iter().all(|c| c.finding == McpFinding::Ok);
+    let ok = checks.iter().all(|c| matches!(c.finding, McpFinding::Ok | McpFinding::WorkspaceToken { .. }));
     McpReport { workspace: ws.name.clone(), checks, ok }
 }
 
 async fn check_one(engine: &Engine, ws: &Workspace, server: &McpServer) -> McpFinding {
-    let token = match engine.scoped_token(ws, server.scope).await {
+    // A forced refresh asks for the narrow scope again even where a fallback is remembered:
+    // the doctor reports what the workspace does now.
+    let token = match engine.refresh_scoped(ws, server.scope, true).await {
         Ok(t) => t,
         Err(e) => return token_finding(&e),
     };
@@ -146,12 +171,22 @@ async fn check_one(engine: &Engine, ws: &Workspace, server: &McpServer) -> McpFi
         "clientInfo": {"name": "lakepass-doctor", "version": env!("CARGO_PKG_VERSION")},
     }});
     let headers = [("accept", "application/json, text/event-stream")];
-    match engine.http().post_json(&server.url, &token.access_token, &headers, &initialize).await {
+    let finding = match engine.http().post_json(&server.url, &token.access_token, &headers, &initialize).await
+    {
         Ok(resp) => {
             let body = if resp.is_success() { String::new() } else { resp.body_excerpt() };
             probe_finding(resp.status.as_u16(), &body)
         }
         Err(e) => McpFinding::Unreachable { message: e.to_string() },
+    };
+    let fallback = engine
+        .scoped_status()
+        .into_iter()
+        .find(|s| s.workspace == ws.name && s.scope == server.scope)
+        .and_then(|s| s.fallback);
+    match (finding, fallback) {
+        (McpFinding::Ok, Some(f)) => McpFinding::WorkspaceToken { reason: f.reason },
+        (finding, _) => finding,
     }
 }
 
@@ -162,6 +197,9 @@ fn token_finding(e: &EngineError) -> McpFinding {
             error: error.error.as_str().to_string(),
             description: error.error_description.clone(),
         },
+        EngineError::McpScopeRefused { reason, hint, .. } => {
+            McpFinding::ScopeRefused { reason: reason.clone(), hint: hint.clone() }
+        }
         other => McpFinding::NoToken { error_kind: other.kind(), message: other.to_string() },
     }
 }
@@ -171,8 +209,8 @@ fn probe_finding(status: u16, error_body: &str) -> McpFinding {
     let message = || {
         serde_json::from_str::<serde_json::Value>(error_body)
             .ok()
-            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(String::from))
-            .unwrap_or_else(|| error_body.to_string())
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(lakepass_wire::text::server_text))
+            .unwrap_or_else(|| lakepass_wire::text::server_text(error_body))
     };
     match status {
         200..=299 => McpFinding::Ok,

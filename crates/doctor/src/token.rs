@@ -40,8 +40,8 @@ pub(super) fn jwt(
     let claims = claims_of(&jwt, subject_claim);
     run.report.claims = Some(claims.clone());
     let exp_text = match claims.exp {
-        Some(exp) if exp >= now() => format!("in {}", span(exp - now())),
-        Some(exp) => format!("{} ago", span(now() - exp)),
+        Some(exp) if exp >= now() => format!("in {}", span(exp.saturating_sub(now()))),
+        Some(exp) => format!("{} ago", span(now().saturating_sub(exp))),
         None => "missing".into(),
     };
     // The policy's subject claim, unless it is `sub` itself (already shown).
@@ -59,10 +59,9 @@ pub(super) fn jwt(
         claims.alg.as_deref().unwrap_or("-"),
         claims.kid.as_deref().unwrap_or("-"),
     );
-    match claims.exp {
-        Some(exp) if exp + jwt::LEEWAY_SECS < now() => {
-            let stop =
-                run.fail(StepId::Jwt, TITLE, Problem::Expired { seconds_ago: now() - exp, refreshable });
+    match claims.exp.map(|exp| (exp, jwt::expired_for(exp, now()))) {
+        Some((_, Some(seconds_ago))) => {
+            let stop = run.fail(StepId::Jwt, TITLE, Problem::Expired { seconds_ago, refreshable });
             run.amend_last(|d| format!("{d} ({detail})"));
             Err(stop)
         }

@@ -97,8 +97,30 @@ pub(super) async fn token_exchange(
                 error.error_description.as_deref().unwrap_or(""),
                 sp_without_policy,
             );
+            // A user's token is mapped to an existing account user by its subject claim; a
+            // subject with no user is refused in the workspace's own words. Name the subject
+            // looked for and where a user is added, whatever those words are.
+            let user = match (client_id, run.report.claims.as_ref()) {
+                (None, Some(c))
+                    if (400..500).contains(&status) && error.error.as_str() != "invalid_scope" =>
+                {
+                    c.subject.clone().or_else(|| c.sub.clone()).map(|v| (c.subject_claim.clone(), v))
+                }
+                _ => None,
+            };
             let stop = run.fail(StepId::Exchange, TITLE, p);
             run.amend_last(|d| format!("{d}; the workspace said: {error}"));
+            if let Some((claim, value)) = user {
+                let account = ws.account_id.as_deref().unwrap_or("<account-id>");
+                run.amend_last(|d| {
+                    format!(
+                        "{d}. Databricks maps the token's `{claim}` (`{value}`) to an account user with that \
+                         user name; if there is none, add the user: account console → User management → \
+                         Users → Add user, or SCIM `POST /api/2.0/accounts/{account}/scim/v2/Users` with \
+                         userName `{value}` (or provision it from the IdP)"
+                    )
+                });
+            }
             Err(stop)
         }
         Err(e) => {

@@ -177,7 +177,35 @@ impl Store {
             return Ok(None);
         };
         let token: Option<WorkspaceToken> = serde_json::from_str(raw.secret()).ok();
-        Ok(token.filter(|t| t.host == ws.host && crate::mcp::grants(t, scope)))
+        Ok(token.filter(|t| {
+            t.host == ws.host && crate::mcp::scope_answer(t, scope) == crate::mcp::ScopeAnswer::AsAsked
+        }))
+    }
+
+    /// The fallback remembered for `ws` and `scope`, if its vault entry holds one rather than a
+    /// token: the workspace would not give that scope a token of its own.
+    pub async fn scoped_fallback(
+        &self,
+        ws: &Workspace,
+        scope: McpScope,
+    ) -> Result<Option<crate::mcp::McpFallback>, StoreError> {
+        let Some(raw) = self.vault.get(&Self::scoped_key(ws, scope)).await? else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_str::<FallbackEntry>(raw.secret()).ok().map(|e| e.fallback))
+    }
+
+    /// Remembers in `ws`'s entry for `scope` that the scope falls back to the workspace token
+    /// (replacing any token held there). A sign-in deletes it with the scoped tokens.
+    pub(crate) async fn save_scoped_fallback(
+        &self,
+        ws: &Workspace,
+        scope: McpScope,
+        fallback: &crate::mcp::McpFallback,
+    ) -> Result<(), StoreError> {
+        let entry = FallbackEntry { fallback: fallback.clone() };
+        let json = Secret::new(serde_json::to_string(&entry).expect("fallback serializes"));
+        Ok(self.vault.set(&Self::scoped_key(ws, scope), &json).await?)
     }
 
     /// Saves `ws`'s token for `scope`.
@@ -451,4 +479,10 @@ mod tests {
             assert!(!b.allows_token_endpoint(elsewhere), "{elsewhere}");
         }
     }
+}
+
+/// What a scoped vault entry holds instead of a token when its scope falls back.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FallbackEntry {
+    fallback: crate::mcp::McpFallback,
 }

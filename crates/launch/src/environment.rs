@@ -193,7 +193,14 @@ pub fn ca_files_to_write(
     workspace: &str,
     cas: &[PathBuf],
 ) -> std::io::Result<(CaFiles, Vec<(PathBuf, String)>)> {
-    let texts: Vec<String> = cas.iter().map(std::fs::read_to_string).collect::<Result<_, _>>()?;
+    // Capped and regular files only, as for Lakepass's own trust (`ca_file = "/dev/zero"`).
+    let read = |p: &PathBuf| {
+        let bytes = lakepass_wire::tls::read_ca_file(p).map_err(std::io::Error::other)?;
+        String::from_utf8(bytes).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{} is not PEM text", p.display()))
+        })
+    };
+    let texts: Vec<String> = cas.iter().map(read).collect::<Result<_, _>>()?;
     let dir = data_dir.join("launch");
     let name = sanitize(workspace);
     let mut writes = Vec::new();

@@ -102,6 +102,7 @@ mod tests {
             name: "databricks-sql".into(),
             url: "https://adb-1.example.net/api/2.0/mcp/sql".into(),
             scope: McpScope::Sql,
+            alternate_url: None,
         }
     }
 

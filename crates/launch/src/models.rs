@@ -230,7 +230,7 @@ impl ApiErrorCode {
             .iter()
             .find(|(name, _)| *name == code)
             .map(|(_, c)| c.clone())
-            .unwrap_or_else(|| ApiErrorCode::Other(code.to_string()))
+            .unwrap_or_else(|| ApiErrorCode::Other(lakepass_wire::text::server_text(code)))
     }
 
     /// The `error_code` of an error body, if it has one.

@@ -158,7 +158,8 @@ pub async fn plan_claude(
     let mut claude = claude_plan(&ws, &gateway, &helper, ttl, &req.args);
     let mut files = Vec::new();
     pass_ca_on(paths, config, &ws, env, &mut claude.env, &mut files, &mut messages);
-    let mcp = launch_mcp_config(config, &ws, &env.lakepass, env.config_arg.as_deref())?;
+    let servers = engine.mcp_servers(&ws).await;
+    let mcp = launch_mcp_config(config, &ws, &servers, &env.lakepass, env.config_arg.as_deref())?;
     if let Some(mcp) = &mcp {
         super::add_mcp_config(&mut claude, mcp);
         let names: Vec<&str> =
@@ -270,15 +271,16 @@ async fn claude_gateway(
     gateway
 }
 
-/// The MCP config for `ws`'s managed MCP servers, each with its scope's helper; `None` when the
-/// workspace has none.
+/// The MCP config for `ws`'s managed MCP `servers` (at the URLs the workspace serves,
+/// [`lakepass_engine::engine::Engine::mcp_servers`]), each with its scope's helper; `None` when
+/// the workspace has none.
 pub fn launch_mcp_config(
     config: &Config,
     ws: &Workspace,
+    servers: &[lakepass_engine::mcp::McpServer],
     lakepass: &Path,
     config_file: Option<&Path>,
 ) -> Result<Option<Value>, LaunchError> {
-    let servers = lakepass_engine::mcp::servers(config, ws);
     if servers.is_empty() {
         return Ok(None);
     }
@@ -286,7 +288,7 @@ pub fn launch_mcp_config(
     for scope in lakepass_engine::mcp::scopes(config, ws) {
         helpers.insert(scope, headers_helper_command(lakepass, config_file, &ws.name, scope)?);
     }
-    Ok(Some(mcp_config(&servers, |s| helpers[&s].clone())))
+    Ok(Some(mcp_config(servers, |s| helpers[&s].clone())))
 }
 
 /// `~/.claude/settings.json` with ours merged in, keeping its mode (0600 when new).

@@ -5,7 +5,13 @@
 //! transient — connection failures, timeouts, 429 and 500/502/503/504 — with exponential backoff
 //! and full jitter, honouring `Retry-After`. Everything else is returned at once: retrying a 401
 //! only hides the real problem, and a certificate from an untrusted CA will not become trusted by
-//! asking again ([`HttpError::UntrustedCertificate`]). Trust itself is [`crate::tls::Trust`]. Sleeping uses tokio's clock, so tests can pause and advance it.
+//! asking again ([`HttpError::UntrustedCertificate`]). Trust itself is [`crate::tls::Trust`].
+//! Sleeping uses tokio's clock, so tests can pause and advance it.
+//!
+//! One request, retries included, has one deadline ([`RetryPolicy::deadline`], 30 s): a server
+//! that sends headers and then trickles or stalls its body cannot keep a refresh busy for
+//! attempts × the timeout ([`HttpError::DeadlineExceeded`]); each attempt also ends after
+//! [`RetryPolicy::attempt_timeout`] (20 s), so a stalled attempt still leaves time to retry.
 
 use std::time::Duration;
 
@@ -14,6 +20,7 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::secret::Secret;
+use crate::text::{server_text, server_text_capped};
 use crate::tls::Trust;
 
 /// Largest response body we read: token endpoints answer a few KiB.
@@ -79,20 +86,17 @@ impl Response {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, HttpError> {
         serde_json::from_slice(&self.body).map_err(|e| HttpError::Decode {
             status: self.status.as_u16(),
-            message: e.to_string(),
+            // serde quotes what it did not expect (an unknown variant) as the server wrote it.
+            message: server_text(&e.to_string()),
             body: self.body_excerpt(),
         })
     }
 
-    /// The first 200 characters of the body, for error messages about non-JSON replies.
+    /// The first 200 characters of the body, for error messages about non-JSON replies, with
+    /// control characters made visible ([`server_text`]).
     /// Only call this for error bodies: success bodies carry tokens.
     pub fn body_excerpt(&self) -> String {
-        let text = String::from_utf8_lossy(&self.body);
-        let mut s: String = text.chars().take(200).collect();
-        if text.chars().count() > 200 {
-            s.push('…');
-        }
-        s
+        server_text_capped(&String::from_utf8_lossy(&self.body), 200)
     }
 
     /// True for 2xx.
@@ -145,6 +149,19 @@ pub enum HttpError {
         /// Start of the body (error bodies only).
         body: String,
     },
+    /// No complete answer before the request's deadline ran out, retries included.
+    #[error(
+        "{url} sent no complete answer within {} s ({attempts} attempt(s)); the server or the network is stalled, try again later",
+        deadline.as_secs()
+    )]
+    DeadlineExceeded {
+        /// Where we tried to go.
+        url: String,
+        /// How many requests were made.
+        attempts: u32,
+        /// The request's deadline ([`RetryPolicy::deadline`]).
+        deadline: Duration,
+    },
     /// The body was larger than we accept.
     #[error("response from {url} is larger than 1 MiB; refusing to read it")]
     TooLarge {
@@ -162,19 +179,30 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// Longest single wait, including a server's Retry-After.
     pub max_delay: Duration,
+    /// The whole request's time, every attempt and wait included: what a stalled server can
+    /// cost a refresh at most.
+    pub deadline: Duration,
+    /// One attempt's time, connecting to the last byte of the body (and never past the deadline).
+    pub attempt_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 4,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-        }
+        Self::DEFAULT
     }
 }
 
 impl RetryPolicy {
+    /// 4 attempts, backoff from 0.5 s, waits of at most 30 s, each attempt at most 20 s, and the
+    /// whole request within 30 s.
+    pub const DEFAULT: RetryPolicy = RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(500),
+        max_delay: Duration::from_secs(30),
+        deadline: Duration::from_secs(30),
+        attempt_timeout: Duration::from_secs(20),
+    };
+
     /// The wait before attempt `attempt + 1` (attempt counts from 1), with full jitter,
     /// or the server's Retry-After when it gave one (capped at `max_delay`).
     pub(crate) fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
@@ -198,6 +226,7 @@ pub(crate) fn is_transient(status: StatusCode) -> bool {
 pub struct Http {
     client: reqwest::Client,
     policy: RetryPolicy,
+    scopes: std::sync::Arc<crate::tls::HostScopes>,
 }
 
 impl Http {
@@ -208,12 +237,28 @@ impl Http {
 
     /// A client with a given retry policy, trusting the system's CAs.
     pub fn with_policy(policy: RetryPolicy) -> Self {
-        Http { client: Trust::system().client(), policy }
+        Self::with_trust_and_policy(&Trust::system(), policy)
     }
 
     /// A client that also trusts the CAs of `trust` (the config's `ca_file`s).
     pub fn with_trust(trust: &Trust) -> Self {
-        Http { client: trust.client(), policy: RetryPolicy::default() }
+        Self::with_trust_and_policy(trust, RetryPolicy::default())
+    }
+
+    /// A client with both.
+    pub fn with_trust_and_policy(trust: &Trust, policy: RetryPolicy) -> Self {
+        let (client, scopes) = trust.client_and_scopes();
+        Http { client, policy, scopes }
+    }
+
+    /// Trusts the hosts of `learned` (URLs) like the host of `known`: a CA scoped to an
+    /// issuer's host also vouches for the endpoints its discovery document names, which came
+    /// over a connection that CA (or the system) vouched for.
+    pub fn trust_like(&self, known: &str, learned: &[&str]) {
+        if let Some(known) = crate::tls::host_of(known) {
+            let learned: Vec<String> = learned.iter().filter_map(|u| crate::tls::host_of(u)).collect();
+            self.scopes.trust_like(&known, &learned);
+        }
     }
 
     /// Sends a form POST, retrying transient failures. Non-transient HTTP errors are returned
@@ -274,31 +319,56 @@ impl Http {
         resp.json()
     }
 
+    /// Sends `build()` until an answer that is not transient, `max_attempts` are spent, or the
+    /// deadline leaves no time for another attempt. The clock is tokio's, so tests can pause it.
     async fn with_retries(
         &self,
         url: &str,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<Response, HttpError> {
+        let deadline = tokio::time::Instant::now() + self.policy.deadline;
+        let out_of_time = |attempts: u32| HttpError::DeadlineExceeded {
+            url: url.to_string(),
+            attempts,
+            deadline: self.policy.deadline,
+        };
+        // Is there time to wait `wait` and try once more?
+        let time_for = |wait: Duration| tokio::time::Instant::now() + wait < deadline;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let last = attempt >= self.policy.max_attempts;
-            match self.send_once(url, build()).await {
+            let budget = deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .min(self.policy.attempt_timeout);
+            let (outcome, timed_out) = match tokio::time::timeout(budget, self.send_once(url, build())).await
+            {
+                Ok(outcome) => (outcome, false),
+                Err(_) if last => return Err(out_of_time(attempt)),
+                Err(_) => {
+                    let message = format!("no complete answer within {:.1} s", budget.as_secs_f32());
+                    (Err(HttpError::Unreachable { url: url.to_string(), message }), true)
+                }
+            };
+            match outcome {
                 Ok(resp) if is_transient(resp.status) => {
-                    if last {
+                    let wait = self.policy.delay(attempt, resp.retry_after);
+                    if last || !time_for(wait) {
                         return Err(HttpError::GaveUp {
                             url: url.to_string(),
                             status: resp.status.as_u16(),
                             attempts: attempt,
                         });
                     }
-                    let wait = self.policy.delay(attempt, resp.retry_after);
                     tracing::debug!(url, status = resp.status.as_u16(), ?wait, "transient answer, retrying");
                     tokio::time::sleep(wait).await;
                 }
                 Ok(resp) => return Ok(resp),
                 Err(e @ HttpError::Unreachable { .. }) if !last => {
                     let wait = self.policy.delay(attempt, None);
+                    if !time_for(wait) {
+                        return Err(if timed_out { out_of_time(attempt) } else { e });
+                    }
                     tracing::debug!(url, error = %e, ?wait, "request failed, retrying");
                     tokio::time::sleep(wait).await;
                 }
@@ -349,7 +419,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         s.push_str(&inner.to_string());
         src = inner.source();
     }
-    s
+    server_text(&s)
 }
 
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into UNIX seconds.
@@ -406,6 +476,7 @@ mod tests {
             max_attempts: 10,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(1),
+            ..RetryPolicy::DEFAULT
         };
         for _ in 0..50 {
             let d1 = p.delay(1, None);
@@ -499,7 +570,7 @@ impl serde::Serialize for OAuthErrorCode {
 impl<'de> serde::Deserialize<'de> for OAuthErrorCode {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Ok(OAuthErrorCode::from(s.as_ref()))
+        Ok(OAuthErrorCode::from(server_text(&s).as_str()))
     }
 }
 
@@ -508,9 +579,15 @@ impl<'de> serde::Deserialize<'de> for OAuthErrorCode {
 pub struct OAuthError {
     /// `invalid_grant`, `invalid_client`, `invalid_request`, …
     pub error: OAuthErrorCode,
-    /// The server's human-readable explanation, if any.
-    #[serde(default)]
+    /// The server's human-readable explanation, if any, made safe to print ([`server_text`]).
+    #[serde(default, deserialize_with = "description")]
     pub error_description: Option<String>,
+}
+
+/// An `error_description` as [`server_text`] leaves it.
+fn description<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    use serde::Deserialize as _;
+    Ok(Option::<std::borrow::Cow<'de, str>>::deserialize(d)?.map(|s| server_text(&s)))
 }
 
 impl OAuthError {

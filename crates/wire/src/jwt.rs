@@ -14,11 +14,15 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 use crate::clock::UnixTime;
+use crate::text::server_text;
 
 /// The longest JWT we look at. Real id_tokens are 1–4 KiB.
 pub(crate) const MAX_JWT_LEN: usize = 16 * 1024;
 /// Clock leeway when checking `exp`.
 pub const LEEWAY_SECS: i64 = 60;
+/// The last second of the year 9999 (RFC 7519 §2 NumericDate): an `exp` past it, or before
+/// 1970, is no date at all but a number meant to overflow whoever adds to it.
+pub const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
 
 /// Why a JWT was refused. Messages never contain the token.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -101,9 +105,9 @@ impl UnverifiedJwt {
     pub fn str_claim(&self, name: &str) -> Option<&str> {
         self.claims.get(name).and_then(Value::as_str)
     }
-    /// `exp`, when it is a number.
+    /// `exp`, when it is a number that is a date (1970 ..= [`MAX_NUMERIC_DATE`]).
     pub fn exp(&self) -> Option<UnixTime> {
-        self.claims.get("exp").and_then(Value::as_i64)
+        self.claims.get("exp").and_then(Value::as_i64).filter(|e| (0..=MAX_NUMERIC_DATE).contains(e))
     }
     /// `iat`, when it is a number.
     pub fn iat(&self) -> Option<UnixTime> {
@@ -164,7 +168,7 @@ pub fn verify(token: &str, jwks: &JwkSet, want: &Expectations<'_>) -> Result<Unv
     let alg = match jwt.alg() {
         Some("RS256") => Algorithm::RS256,
         Some("ES256") => Algorithm::ES256,
-        other => return Err(JwtError::Algorithm(other.unwrap_or("(missing)").to_string())),
+        other => return Err(JwtError::Algorithm(server_text(other.unwrap_or("(missing)")))),
     };
     let kid = jwt.kid().unwrap_or("");
     let jwk = if kid.is_empty() {
@@ -173,7 +177,7 @@ pub fn verify(token: &str, jwks: &JwkSet, want: &Expectations<'_>) -> Result<Unv
     } else {
         jwks.find(kid)
     }
-    .ok_or_else(|| JwtError::UnknownKey(if kid.is_empty() { "(none)".into() } else { kid.into() }))?;
+    .ok_or_else(|| JwtError::UnknownKey(if kid.is_empty() { "(none)".into() } else { server_text(kid) }))?;
     let key = DecodingKey::from_jwk(jwk).map_err(|_| JwtError::Signature)?;
     let mut validation = Validation::new(alg);
     // Claims are checked below against the injected clock and with our own error messages.
@@ -185,11 +189,14 @@ pub fn verify(token: &str, jwks: &JwkSet, want: &Expectations<'_>) -> Result<Unv
 
     let iss = jwt.str_claim("iss").ok_or(JwtError::MissingClaim("iss"))?;
     if iss != want.issuer {
-        return Err(JwtError::Issuer { expected: want.issuer.into(), found: iss.into() });
+        return Err(JwtError::Issuer { expected: want.issuer.into(), found: server_text(iss) });
     }
     let auds = jwt.audiences();
     if !auds.iter().any(|a| a == want.audience) {
-        return Err(JwtError::Audience { expected: want.audience.into(), found: format!("{auds:?}") });
+        return Err(JwtError::Audience {
+            expected: want.audience.into(),
+            found: server_text(&format!("{auds:?}")),
+        });
     }
     if let Some(nonce) = want.nonce
         && jwt.str_claim("nonce") != Some(nonce)
@@ -197,10 +204,21 @@ pub fn verify(token: &str, jwks: &JwkSet, want: &Expectations<'_>) -> Result<Unv
         return Err(JwtError::Nonce);
     }
     let exp = jwt.exp().ok_or(JwtError::MissingClaim("exp"))?;
-    if exp + LEEWAY_SECS < want.now {
-        return Err(JwtError::Expired(want.now - exp));
+    if let Some(seconds_ago) = expired_for(exp, want.now) {
+        return Err(JwtError::Expired(seconds_ago));
     }
     Ok(jwt)
+}
+
+/// How long ago a token with this `exp` expired, when it is past [`LEEWAY_SECS`] at `now`;
+/// `None` while it is still valid.
+///
+/// `exp` is the server's number: an id_token may say `i64::MAX` or `i64::MIN`, so the sums
+/// saturate instead of overflowing (which panics a debug build and wraps a release one into
+/// "valid" or "expired" at random). The clamp to a sane lifetime comes after, in
+/// `clock::clamp_expiry`.
+pub fn expired_for(exp: UnixTime, now: UnixTime) -> Option<i64> {
+    (exp.saturating_add(LEEWAY_SECS) < now).then(|| now.saturating_sub(exp))
 }
 
 #[cfg(test)]
@@ -248,6 +266,25 @@ mod tests {
         ));
         let huge = format!("{h}.{}.x", "A".repeat(MAX_JWT_LEN));
         assert!(matches!(decode_unverified(&huge).unwrap_err(), JwtError::TooLarge(_)));
+    }
+
+    #[test]
+    fn extreme_exp_values_neither_overflow_nor_pass_as_expired() {
+        assert_eq!(expired_for(i64::MAX, 1_000), None);
+        assert_eq!(expired_for(i64::MIN, 1_000), Some(i64::MAX));
+        assert_eq!(expired_for(i64::MIN, i64::MIN), None);
+        assert_eq!(expired_for(100, 161), Some(61));
+        assert_eq!(expired_for(100, 160), None);
+        let with_exp = |exp: i64| {
+            let t =
+                format!("{}.{}.{}", b64(r#"{"alg":"RS256"}"#), b64(&format!(r#"{{"exp":{exp}}}"#)), b64("s"));
+            decode_unverified(&t).unwrap().exp()
+        };
+        assert_eq!(with_exp(i64::MAX), None);
+        assert_eq!(with_exp(i64::MIN), None);
+        assert_eq!(with_exp(-1), None);
+        assert_eq!(with_exp(MAX_NUMERIC_DATE), Some(MAX_NUMERIC_DATE));
+        assert_eq!(with_exp(1_700_000_000), Some(1_700_000_000));
     }
 
     #[test]

@@ -5,14 +5,26 @@
 //! and the doctor blamed the network. So every client Lakepass builds ([`Trust::client_builder`])
 //! trusts what the rest of the system trusts — the OS store through `rustls-platform-verifier`
 //! (on Linux that is `rustls-native-certs`, which also reads `SSL_CERT_FILE` / `SSL_CERT_DIR`) —
-//! plus `SSL_CERT_FILE` / `SSL_CERT_DIR` on every platform, plus every `ca_file` the config names.
-//! All configured CA files go into one client: a CA a company adds is trusted for all of its hosts.
+//! plus `SSL_CERT_FILE` / `SSL_CERT_DIR` on every platform, plus the `ca_file`s the config names.
+//!
+//! A `ca_file` is trusted only for the hosts of the entry that names it ([`Trust::scoped`]): the
+//! top-level one for every host, an IdP's for its issuer's host and the hosts its discovery
+//! document names ([`crate::http::Http::trust_like`]), a workspace's for that workspace (and its
+//! `account_host`). Trusting every CA for every host let one workspace's CA (from a team file,
+//! say) intercept the IdP refresh and take the refresh token. One client serves them all: its
+//! verifier (`ScopedVerifier`) tries the roots every host trusts, then the CAs scoped to the
+//! name the server is verified for.
+//!
+//! A CA file is read only when it is a regular file of at most [`MAX_CA_FILE`] bytes: a
+//! `ca_file = "/dev/zero"` once made every command grow to a gigabyte, and a FIFO would block.
 //!
 //! A certificate from an unknown CA is reported with the name of that CA
 //! ([`untrusted_issuer`]), so the error can say which CA to configure; it is never retried.
 
+use std::collections::BTreeSet;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -20,11 +32,34 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureScheme};
 
+/// The largest CA file read: 1 MiB. A company's CA file holds a few certificates (a few KiB);
+/// even a bundle of every public root is about 250 KiB. Anything larger is not a CA file.
+pub const MAX_CA_FILE: u64 = 1024 * 1024;
+
 /// The CA certificates trusted beyond the OS store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Trust {
-    /// PEM files, each holding one or more CA certificates (`ca_file` settings).
+    /// PEM files, each holding one or more CA certificates, trusted for every host (the
+    /// top-level `ca_file`).
     pub ca_files: Vec<PathBuf>,
+    /// PEM files trusted only for some hosts (an IdP's or a workspace's `ca_file`).
+    pub scoped: Vec<ScopedCa>,
+}
+
+/// A CA file trusted only for some hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopedCa {
+    /// The PEM file.
+    pub file: PathBuf,
+    /// The host names (no port, lower case, IPv6 without brackets) it vouches for.
+    pub hosts: BTreeSet<String>,
+}
+
+/// The host name of `url` as TLS verifies it: lower case, no port, IPv6 without brackets.
+pub fn host_of(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    let host = url.host_str()?.trim_start_matches('[').trim_end_matches(']');
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
 /// A `ca_file` (or `SSL_CERT_FILE`) that cannot be used.
@@ -54,10 +89,27 @@ impl Trust {
                 ca_files.push(f);
             }
         }
-        Trust { ca_files }
+        Trust { ca_files, scoped: Vec::new() }
     }
 
-    /// The extra roots: the `ca_file`s, then `SSL_CERT_FILE` and the files in `SSL_CERT_DIR`.
+    /// Also trusts the CAs in `file` for the hosts of `urls` (and for the hosts already scoped
+    /// to that file).
+    pub fn scoped_to<'u>(mut self, file: PathBuf, urls: impl IntoIterator<Item = &'u str>) -> Self {
+        let hosts = urls.into_iter().filter_map(host_of);
+        match self.scoped.iter_mut().find(|s| s.file == file) {
+            Some(scope) => scope.hosts.extend(hosts),
+            None => self.scoped.push(ScopedCa { file, hosts: hosts.collect() }),
+        }
+        self
+    }
+
+    /// Every CA file, trusted everywhere or scoped.
+    pub fn files(&self) -> impl Iterator<Item = &PathBuf> {
+        self.ca_files.iter().chain(self.scoped.iter().map(|s| &s.file))
+    }
+
+    /// The roots for every host: the unscoped `ca_file`s, then `SSL_CERT_FILE` and the files in
+    /// `SSL_CERT_DIR`.
     fn extra_roots(&self) -> Result<Vec<CertificateDer<'static>>, TrustError> {
         let mut roots = Vec::new();
         for path in &self.ca_files {
@@ -78,30 +130,21 @@ impl Trust {
         Ok(roots)
     }
 
-    /// The rustls configuration: the platform verifier with the extra roots, wrapped so an
-    /// unknown CA is named. Falls back to webpki's roots plus the extra roots when the system
-    /// has no store at all (a bare container).
-    pub(crate) fn rustls_config(&self) -> Result<rustls::ClientConfig, TrustError> {
+    /// The rustls configuration: the platform verifier with the extra roots, then one per
+    /// scoped CA file for its hosts ([`ScopedVerifier`]), wrapped so an unknown CA is named.
+    /// Falls back to webpki's roots plus the extra roots when the system has no store at all
+    /// (a bare container). Also the scopes' hosts, which discovery may widen.
+    pub(crate) fn rustls_config(&self) -> Result<(rustls::ClientConfig, Arc<HostScopes>), TrustError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let roots = self.extra_roots()?;
-        let inner: Arc<dyn ServerCertVerifier> =
-            match rustls_platform_verifier::Verifier::new_with_extra_roots(roots.clone(), provider.clone()) {
-                Ok(v) => Arc::new(v),
-                Err(e) => {
-                    tracing::warn!(error = %e, "no usable OS trust store; trusting the configured CAs only");
-                    let mut store = rustls::RootCertStore::empty();
-                    store.add_parsable_certificates(roots);
-                    rustls::client::WebPkiServerVerifier::builder_with_provider(
-                        store.into(),
-                        provider.clone(),
-                    )
-                    .build()
-                    .map_err(|e| TrustError::CaFile {
-                        path: self.ca_files.first().cloned().unwrap_or_default(),
-                        message: format!("no CA certificate to trust ({e})"),
-                    })?
-                }
-            };
+        let global = verifier(self.extra_roots()?, &provider, self.ca_files.first())?;
+        let mut hosts = Vec::new();
+        let mut verifiers = Vec::new();
+        for scope in &self.scoped {
+            verifiers.push(verifier(read_pem(&scope.file)?, &provider, Some(&scope.file))?);
+            hosts.push(scope.hosts.clone());
+        }
+        let scopes = Arc::new(HostScopes { hosts: RwLock::new(hosts), verifiers });
+        let inner = Arc::new(ScopedVerifier { global, scopes: scopes.clone() });
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("ring supports the default protocol versions")
@@ -109,50 +152,212 @@ impl Trust {
             .with_custom_certificate_verifier(Arc::new(NamingVerifier { inner }))
             .with_no_client_auth();
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(config)
+        Ok((config, scopes))
     }
 
     /// A reqwest builder with this trust and Lakepass's timeouts, no redirects, and the proxy
     /// settings of the environment (`HTTPS_PROXY`, `NO_PROXY`: reqwest reads them by default).
-    pub(crate) fn client_builder(&self) -> Result<reqwest::ClientBuilder, TrustError> {
-        Ok(reqwest::Client::builder()
-            .use_preconfigured_tls(self.rustls_config()?)
+    pub(crate) fn client_builder(&self) -> Result<(reqwest::ClientBuilder, Arc<HostScopes>), TrustError> {
+        let (tls, scopes) = self.rustls_config()?;
+        let builder = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("lakepass/", env!("CARGO_PKG_VERSION")))
-            .pool_idle_timeout(Duration::from_secs(90)))
+            .pool_idle_timeout(Duration::from_secs(90));
+        Ok((builder, scopes))
     }
 
     /// [`client_builder`](Self::client_builder), built; a bad `ca_file` is logged and left out
     /// rather than leaving Lakepass with no client (the doctor reports the file).
     pub fn client(&self) -> reqwest::Client {
-        let builder = self.client_builder().unwrap_or_else(|e| {
+        self.client_and_scopes().0
+    }
+
+    /// [`client`](Self::client) and its scopes' hosts.
+    pub(crate) fn client_and_scopes(&self) -> (reqwest::Client, Arc<HostScopes>) {
+        let (builder, scopes) = self.client_builder().unwrap_or_else(|e| {
             tracing::warn!(error = %e, "ignoring the configured CA files");
             Trust::system().client_builder().expect("the system trust needs no file")
         });
-        builder.build().expect("reqwest client with static settings")
+        (builder.build().expect("reqwest client with static settings"), scopes)
     }
 
     /// Checks every `ca_file` can be read, for the doctor and `config check`.
     pub fn check(&self) -> Result<(), TrustError> {
-        for path in &self.ca_files {
+        for path in self.files() {
             read_pem(path)?;
         }
         Ok(())
     }
 }
 
+/// The platform verifier trusting `roots` too; webpki's with `roots` alone when the system has
+/// no store. `file` names the CA file in an error.
+fn verifier(
+    roots: Vec<CertificateDer<'static>>,
+    provider: &Arc<rustls::crypto::CryptoProvider>,
+    file: Option<&PathBuf>,
+) -> Result<Arc<dyn ServerCertVerifier>, TrustError> {
+    match rustls_platform_verifier::Verifier::new_with_extra_roots(roots.clone(), provider.clone()) {
+        Ok(v) => Ok(Arc::new(v)),
+        Err(e) => {
+            tracing::warn!(error = %e, "no usable OS trust store; trusting the configured CAs only");
+            let mut store = rustls::RootCertStore::empty();
+            store.add_parsable_certificates(roots);
+            let v =
+                rustls::client::WebPkiServerVerifier::builder_with_provider(store.into(), provider.clone())
+                    .build()
+                    .map_err(|e| TrustError::CaFile {
+                        path: file.cloned().unwrap_or_default(),
+                        message: format!("no CA certificate to trust ({e})"),
+                    })?;
+            Ok(v)
+        }
+    }
+}
+
+/// The bytes of a CA file: a regular file (symlinks followed) of at most [`MAX_CA_FILE`]
+/// bytes, else an error naming the file. Launching a tool passes the same files on, read by
+/// this too.
+pub fn read_ca_file(path: &Path) -> Result<Vec<u8>, TrustError> {
+    let fail = |message: String| TrustError::CaFile { path: path.to_path_buf(), message };
+    let not_regular = || fail("it is not a regular file (a folder, device or pipe); name a PEM file".into());
+    let too_large = || {
+        fail(format!(
+            "it is larger than {} MiB, which no CA file is; check that `ca_file` names the right file",
+            MAX_CA_FILE / (1024 * 1024)
+        ))
+    };
+    // Looked at before opening: opening a FIFO would wait for a writer.
+    let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    if meta.len() > MAX_CA_FILE {
+        return Err(too_large());
+    }
+    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    if !file.metadata().map_err(|e| fail(e.to_string()))?.is_file() {
+        return Err(not_regular()); // swapped since
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CA_FILE + 1).read_to_end(&mut bytes).map_err(|e| fail(e.to_string()))?;
+    if bytes.len() as u64 > MAX_CA_FILE {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
 fn read_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, TrustError> {
     let fail = |message: String| TrustError::CaFile { path: path.to_path_buf(), message };
-    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| fail(e.to_string()))?
+    let bytes = read_ca_file(path)?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
+        .map(|c| c.map(CertificateDer::into_owned))
         .collect::<Result<_, _>>()
         .map_err(|e| fail(e.to_string()))?;
     if certs.is_empty() {
         return Err(fail("it holds no PEM certificate".into()));
     }
     Ok(certs)
+}
+
+/// The hosts each scoped CA vouches for, beside its verifier. The hosts can grow: endpoints an
+/// IdP's discovery document names are trusted like the issuer ([`HostScopes::trust_like`]).
+#[derive(Debug)]
+pub(crate) struct HostScopes {
+    hosts: RwLock<Vec<BTreeSet<String>>>,
+    verifiers: Vec<Arc<dyn ServerCertVerifier>>,
+}
+
+impl HostScopes {
+    /// Every scope that vouches for `known` vouches for `learned` too.
+    pub(crate) fn trust_like(&self, known: &str, learned: &[String]) {
+        let mut hosts = self.hosts.write().unwrap_or_else(|p| p.into_inner());
+        for scope in hosts.iter_mut().filter(|h| h.contains(known)) {
+            scope.extend(learned.iter().cloned());
+        }
+    }
+
+    /// The verifiers of the scopes that vouch for `host`.
+    fn for_host(&self, host: &str) -> Vec<Arc<dyn ServerCertVerifier>> {
+        let hosts = self.hosts.read().unwrap_or_else(|p| p.into_inner());
+        hosts.iter().zip(&self.verifiers).filter(|(h, _)| h.contains(host)).map(|(_, v)| v.clone()).collect()
+    }
+}
+
+/// The roots every host trusts first; when they refuse, the CAs scoped to the name the server
+/// is verified for. The first refusal is the one reported.
+#[derive(Debug)]
+struct ScopedVerifier {
+    global: Arc<dyn ServerCertVerifier>,
+    scopes: Arc<HostScopes>,
+}
+
+impl ServerCertVerifier for ScopedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let refused = match self.global.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(ok) => return Ok(ok),
+            Err(e) => e,
+        };
+        let host = match server_name {
+            ServerName::DnsName(d) => d.as_ref().to_ascii_lowercase(),
+            ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+            _ => return Err(refused),
+        };
+        for scoped in self.scopes.for_host(&host) {
+            if let Ok(ok) =
+                scoped.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            {
+                return Ok(ok);
+            }
+        }
+        Err(refused)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.global.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.global.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.global.supported_verify_schemes()
+    }
+
+    fn requires_raw_public_keys(&self) -> bool {
+        self.global.requires_raw_public_keys()
+    }
+
+    fn root_hint_subjects(&self) -> Option<&[rustls::DistinguishedName]> {
+        None
+    }
 }
 
 /// The CA a server's certificate chain leads to when no trusted root vouches for it.
@@ -287,7 +492,7 @@ fn issuer_name(cert: &[u8]) -> Option<String> {
             _ => "",
         };
         if !label.is_empty() {
-            parts.push(format!("{label}={}", String::from_utf8_lossy(value)));
+            parts.push(format!("{label}={}", crate::text::server_text(&String::from_utf8_lossy(value))));
         }
         name = next;
     }
@@ -337,6 +542,13 @@ mod tests {
         assert_eq!(t.ca_files.len(), 1);
         t.check().unwrap();
         t.rustls_config().unwrap();
+        let scoped = Trust::system().scoped_to(ca_path(&t), ["https://a.example:8443", "https://[::1]:1"]);
+        assert_eq!(scoped.scoped[0].hosts.iter().collect::<Vec<_>>(), ["::1", "a.example"]);
+        scoped.check().unwrap();
+    }
+
+    fn ca_path(t: &Trust) -> PathBuf {
+        t.ca_files[0].clone()
     }
 
     #[test]

@@ -30,4 +30,9 @@ refresh_due_at: number | null,
 /**
  * Why its last exchange failed: the kind and the words (never a token).
  */
-last_error: Failure | null, };
+last_error: Failure | null, 
+/**
+ * Set when the workspace refused this scope, so its servers use the workspace's all-apis
+ * token: the sentence saying so ([`ScopedStatus::fallback_note`]).
+ */
+fallback?: string, };

@@ -204,7 +204,7 @@ async fn adding_a_workspace_rebuilds_the_engine_and_it_gets_a_token() {
     let form = WorkspaceForm {
         idp: "devstack".into(),
         host: dev_host,
-        scopes: vec!["sql".into(), "serving".into()],
+        scopes: vec!["sql".into(), "model-serving".into()],
         token: None,
         client_id: None,
         profile: Some("third-profile".into()),
@@ -213,7 +213,7 @@ async fn adding_a_workspace_rebuilds_the_engine_and_it_gets_a_token() {
     let v =
         until(&host, "third fresh", |v| v.workspaces.len() == 3 && state(v, "third") == TokenState::Fresh)
             .await;
-    assert_eq!(v.workspaces.iter().find(|w| w.name == "third").unwrap().scopes, vec!["sql", "serving"]);
+    assert_eq!(v.workspaces.iter().find(|w| w.name == "third").unwrap().scopes, vec!["sql", "model-serving"]);
     let text = std::fs::read_to_string(&f.paths.config).unwrap();
     assert!(text.contains("[workspace.third]") && text.contains("third-profile"), "{text}");
     // Removing it rebuilds again.

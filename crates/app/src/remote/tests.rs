@@ -34,8 +34,9 @@ async fn calls_over_the_socket_do_what_the_host_does_and_errors_keep_their_kind(
     assert_eq!(v, host.view());
     assert_eq!(state(&v, "dev"), TokenState::NeedsLogin);
 
-    // A sign-in over the socket answers when the host's sign-in is done.
-    let () = decode(remote.call(&Call::SignIn { idp: "devstack".into() }).await).expect("signed in");
+    // A sign-in over the socket answers when the host's sign-in is done, with who signed in.
+    let who: String = decode(remote.call(&Call::SignIn { idp: "devstack".into() }).await).expect("signed in");
+    assert_eq!(who, "ada@example.com");
     until(&host, "dev fresh", |v| state(v, "dev") == TokenState::Fresh).await;
     let stats = f.ds.stats();
     assert_eq!(stats.workspaces["dev"].exchanges_ok, 1, "the tray's host made the exchange");

@@ -1,6 +1,7 @@
 //! End-to-end tests of the devstack over real loopback HTTP (reqwest; no mocks).
 
 mod faults;
+mod fidelity;
 mod helpers;
 mod idp;
 mod serving;

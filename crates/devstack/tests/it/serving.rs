@@ -62,7 +62,7 @@ async fn models_list_has_anthropics_shape_and_serves_the_knobs_models() {
 #[tokio::test]
 async fn unknown_models_paths_and_web_search_get_databricks_errors() {
     let ds = stack(&["databricks-claude-sonnet-4-5"], true).await;
-    let token = workspace_token(&ds, "dev", "serving").await;
+    let token = workspace_token(&ds, "dev", "model-serving").await;
     let base = host(&ds, "dev");
 
     let (status, body) =

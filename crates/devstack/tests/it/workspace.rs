@@ -104,10 +104,16 @@ async fn an_exchanged_token_never_outlives_its_subject_jwt() {
     let expires_in = body["expires_in"].as_i64().unwrap();
     assert!((115..=120).contains(&expires_in), "capped at the JWT's two minutes: {body}");
 
-    // Inside the expiry leeway: accepted, but the token is already spent.
-    let (status, body) = exchange(&stack, "dev", &with_left(-10), &[]).await;
+    // At or past its expiry (even inside the 30 s leeway a verifier gives `nbf`) a subject
+    // token would buy a token of 0 s or less: refused, never a 200 with `expires_in: 0`.
+    for left in [-10, 0] {
+        let (status, body) = exchange(&stack, "dev", &with_left(left), &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{left}: {body}");
+        assert_eq!(body, json!({"error": "invalid_request", "error_description": "Token is expired"}));
+    }
+    let (status, body) = exchange(&stack, "dev", &with_left(1), &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["expires_in"], 0, "{body}");
+    assert!(body["expires_in"].as_i64().unwrap() >= 1, "never 0 s: {body}");
 
     // A JWT that outlives the workspace lifetime: the workspace lifetime.
     let (status, body) = exchange(&stack, "dev", &with_left(5 * 3600), &[]).await;
@@ -169,14 +175,14 @@ async fn bad_subject_tokens_are_refused_with_the_documented_error() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, me) = scim_me(&stack, "dev", str_of(&body, "access_token")).await;
     assert_eq!((&me["userName"], &me["emails"][0]["value"]), (&json!("user-x"), &json!("dana@example.com")));
-    // Within the 30 s leeway an expired token still passes.
+    // Within what used to be a 30 s leeway an expired token is refused too.
     let (status, _) = exchange(&stack, "dev", &with(json!({"exp": now() - 10})), &[]).await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, body) = exchange(&stack, "dev", &good, &[("scope", "all-apis root")]).await;
     assert_eq!((status, str_of(&body, "error")), (StatusCode::BAD_REQUEST, "invalid_scope"));
 
     let dev = &stack.stats().workspaces["dev"];
-    assert_eq!((dev.exchanges_ok, dev.exchanges_failed), (2, cases.len() as u64 + 1));
+    assert_eq!((dev.exchanges_ok, dev.exchanges_failed), (1, cases.len() as u64 + 2));
     assert!(dev.seen_token_fingerprints.contains(&fingerprint("not-a-jwt")));
 }
 
@@ -227,6 +233,10 @@ async fn another_issuer_can_be_trusted_including_for_a_service_principal() {
         "dev",
         FederationPolicy::new(other.info().issuer.clone(), vec!["lakepass-dev".into()]),
     );
+    // Trusted, but the subject names no user of this account (the other IdP provisioned its own).
+    let (status, body) = exchange(&stack, "dev", &foreign, &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    stack.add_account_user("alice@example.com");
     let (status, body) = exchange(&stack, "dev", &foreign, &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, me) = scim_me(&stack, "dev", str_of(&body, "access_token")).await;
@@ -314,7 +324,7 @@ pub async fn workspace_token(stack: &Devstack, name: &str, scope: &str) -> Strin
 #[tokio::test]
 async fn anthropic_messages_json_and_sse() {
     let stack = auto_approving().await;
-    let token = workspace_token(&stack, "dev", "serving").await;
+    let token = workspace_token(&stack, "dev", "model-serving").await;
     let base = host(&stack, "dev");
     let request = json!({"model": "databricks-claude-sonnet-4-5", "max_tokens": 16,
         "messages": [{"role": "user", "content": "say pong"}]});
@@ -385,7 +395,7 @@ async fn anthropic_messages_json_and_sse() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let prod_token = workspace_token(&stack, "prod", "all-apis").await;
-    let api_key_only = workspace_token(&stack, "dev", "serving").await;
+    let api_key_only = workspace_token(&stack, "dev", "model-serving").await;
     for (bearer, api_key) in [(None, None), (Some(prod_token.as_str()), None), (None, Some(&api_key_only))] {
         let mut req = client().post(format!("{base}/ai-gateway/anthropic/v1/messages")).json(&request);
         if let Some(t) = bearer {

@@ -68,6 +68,34 @@ pub enum EngineError {
         /// The service principal's application id.
         client_id: String,
     },
+    /// The workspace would not give a managed MCP scope a token of its own, and the workspace
+    /// token may not (or cannot) stand in.
+    #[error(
+        "workspace `{workspace}` will not give managed MCP scope `{scope}` a token of its own ({reason}); {hint}"
+    )]
+    McpScopeRefused {
+        /// The workspace.
+        workspace: String,
+        /// The scope asked for.
+        scope: crate::mcp::McpScope,
+        /// What the workspace said.
+        reason: String,
+        /// What to do about it.
+        hint: String,
+    },
+    /// The workspace answered a request for one MCP scope with a token for another.
+    #[error(
+        "workspace `{workspace}` answered a request for scope `{asked}` with a token for `{got}`; a token \
+         for another scope than the one asked is never used. Run `lakepass doctor --workspace {workspace}`"
+    )]
+    McpWrongScope {
+        /// The workspace.
+        workspace: String,
+        /// The scope asked for.
+        asked: crate::mcp::McpScope,
+        /// The scope the answer carried.
+        got: String,
+    },
 }
 
 impl EngineError {
@@ -101,6 +129,9 @@ impl EngineError {
             EngineError::Lock(_) => ErrorKind::Lock,
             EngineError::NoMappedRole(_) => ErrorKind::NoMappedRole,
             EngineError::NeedsSecret { .. } => ErrorKind::NeedsSecret,
+            EngineError::McpScopeRefused { .. } | EngineError::McpWrongScope { .. } => {
+                ErrorKind::FederationRejected
+            }
         }
     }
 

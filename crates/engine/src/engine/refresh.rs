@@ -8,8 +8,11 @@
 //! by the token's vault key, held only around read → exchange → write, so a loser re-reads and
 //! adopts the winner's token; audited; recorded in the [runtime](super::runtime); handed to the
 //! sinks, which take only what the scope allows ([`TokenScope::reaches_sinks`]). What is
-//! genuinely scope-specific stays with the scope: the scopes asked for, the vault key, and the
-//! check that the answer grants the MCP scope (`Store::scoped_token`, via [`crate::mcp::grants`]).
+//! genuinely scope-specific stays with the scope: the scopes asked for, the vault key, and for
+//! an MCP scope the judgement of the answer ([`crate::mcp::scope_answer`]): the scope asked is
+//! kept; a refusal of it, or an `all-apis` answer, makes the workspace's own token serve that
+//! scope (an [`McpFallback`], remembered in the scope's vault entry and said in its status)
+//! unless `least_privilege` forbids it; any other scope is refused and never cached.
 //!
 //! This path calls the IdP session path (`session`) for a subject token; never the reverse.
 
@@ -20,7 +23,7 @@ use super::key::{TokenKey, TokenScope};
 use super::timing::refresh_due_at;
 use super::{Engine, EngineError, LOCK_TIMEOUT};
 use crate::audit::{AuditEvent, EventKind};
-use crate::mcp::McpScope;
+use crate::mcp::{McpFallback, McpScope, ScopeAnswer};
 use crate::roles;
 use lakepass_config::Workspace;
 use lakepass_store::lock;
@@ -30,9 +33,46 @@ use lakepass_wire::exchange::{self, ExchangeParams, WorkspaceToken};
 /// The in-process locks of exchanges, by vault key, made on first use.
 pub(super) type TokenLocks = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
 
+/// What the workspace's answer to a request for one MCP scope comes to.
+enum Scoped {
+    /// A token of that scope alone: kept.
+    Own(WorkspaceToken),
+    /// The scope was refused (or answered with `all-apis`): why.
+    Refused(String),
+}
+
 impl Engine {
-    /// A valid token for `ws` and `scope`: the vault's while it is not due, else a new one.
+    /// A valid token for `ws` and `scope`: the vault's while it is not due, else a new one. An
+    /// MCP scope the workspace refused is served by the workspace's own token while the
+    /// remembered fallback stands.
     pub async fn token_for(&self, ws: &Workspace, scope: TokenScope) -> Result<WorkspaceToken, EngineError> {
+        if let TokenScope::Mcp(s) = scope
+            && let Some(fallback) = self.standing_fallback(ws, s).await?
+        {
+            let t = self.token_for_key(ws, TokenScope::Workspace).await?;
+            let key = TokenKey::new(ws, scope);
+            self.0.runtime.fallback(&key, Some(fallback));
+            self.0.runtime.found(&key, &t);
+            return Ok(t);
+        }
+        self.token_for_key(ws, scope).await
+    }
+
+    /// The fallback of `ws`'s MCP `scope` if it stands and may be used.
+    async fn standing_fallback(
+        &self,
+        ws: &Workspace,
+        scope: McpScope,
+    ) -> Result<Option<McpFallback>, EngineError> {
+        if crate::mcp::least_privilege(&self.0.config, ws) || !crate::mcp::workspace_token_serves(ws, scope) {
+            return Ok(None);
+        }
+        let now = self.now();
+        Ok(self.0.store.scoped_fallback(ws, scope).await?.filter(|f| f.stands(now)))
+    }
+
+    /// [`Engine::token_for`] the token `scope` names itself, with no fallback.
+    async fn token_for_key(&self, ws: &Workspace, scope: TokenScope) -> Result<WorkspaceToken, EngineError> {
         if let Some(t) = self.stored(ws, scope).await?
             && self.now() < refresh_due_at(&t)
         {
@@ -122,11 +162,31 @@ impl Engine {
                 return Ok((t, true));
             }
         }
-        let token = self.mint(ws, &scope.scopes(ws)).await?;
-        match scope {
-            TokenScope::Workspace => self.0.store.save_workspace_token(ws, &token).await?,
-            TokenScope::Mcp(s) => self.0.store.save_scoped_token(ws, s, &token).await?,
-        }
+        let token = match scope {
+            TokenScope::Workspace => {
+                let token = self.mint(ws, &scope.scopes(ws)).await?;
+                self.0.store.save_workspace_token(ws, &token).await?;
+                token
+            }
+            TokenScope::Mcp(s) => {
+                // Another process (or task) may have just found the scope refused: adopt that
+                // too, rather than ask again. A forced refresh asks again (a re-probe).
+                if !force && let Some(f) = self.standing_fallback(ws, s).await? {
+                    self.0.runtime.fallback(&TokenKey::new(ws, scope), Some(f));
+                    return Ok((self.workspace_token_boxed(ws).await?, true));
+                }
+                match self.mint_scoped(ws, s).await? {
+                    Scoped::Own(token) => {
+                        self.0.store.save_scoped_token(ws, s, &token).await?;
+                        self.0.runtime.fallback(&TokenKey::new(ws, scope), None);
+                        token
+                    }
+                    Scoped::Refused(reason) => {
+                        return self.fall_back(ws, s, reason).await.map(|t| (t, false));
+                    }
+                }
+            }
+        };
         tracing::info!(workspace = %ws.name, host = %ws.host, %scope, expires_at = token.expires_at, "token exchanged");
         self.hand_off(ws, scope, &token).await;
         Ok((token, false))
@@ -138,6 +198,84 @@ impl Engine {
             TokenScope::Workspace => self.0.store.workspace_token(ws).await?,
             TokenScope::Mcp(s) => self.0.store.scoped_token(ws, s).await?,
         })
+    }
+
+    /// A new token for `ws` carrying MCP `scope` alone, judged: a refusal of the scope (HTTP 400
+    /// `invalid_scope`, or a 400 whose description names it) or an `all-apis` answer is
+    /// [`Scoped::Refused`]; an answer carrying any other scope is an error, and is not kept.
+    async fn mint_scoped(&self, ws: &Workspace, scope: McpScope) -> Result<Scoped, EngineError> {
+        use lakepass_wire::exchange::ExchangeError;
+        use lakepass_wire::http::OAuthErrorCode;
+        match self.mint(ws, &[scope.as_str().to_string()]).await {
+            Ok(t) => match crate::mcp::scope_answer(&t, scope) {
+                ScopeAnswer::AsAsked => Ok(Scoped::Own(t)),
+                ScopeAnswer::AllApis => Ok(Scoped::Refused(format!(
+                    "it answered a request for `{scope}` with an `{}` token",
+                    t.scope.as_deref().unwrap_or_default()
+                ))),
+                ScopeAnswer::Other(got) => {
+                    Err(EngineError::McpWrongScope { workspace: ws.name.clone(), asked: scope, got })
+                }
+            },
+            Err(EngineError::Exchange(ExchangeError::Rejected { status: 400, error, .. }))
+                if error.error == OAuthErrorCode::InvalidScope
+                    || error.error_description.as_deref().is_some_and(|d| d.contains(scope.as_str())) =>
+            {
+                Ok(Scoped::Refused(error.to_string()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The workspace would not give MCP `scope` a token of its own (`reason`): its own token
+    /// serves the scope, remembered as a fallback and said once in the log; or, where
+    /// `least_privilege` forbids that or the workspace token lacks both `all-apis` and the
+    /// scope, the refusal is the error.
+    async fn fall_back(
+        &self,
+        ws: &Workspace,
+        scope: McpScope,
+        reason: String,
+    ) -> Result<WorkspaceToken, EngineError> {
+        let refused = |hint: String| EngineError::McpScopeRefused {
+            workspace: ws.name.clone(),
+            scope,
+            reason: reason.clone(),
+            hint,
+        };
+        if crate::mcp::least_privilege(&self.0.config, ws) {
+            return Err(refused(format!(
+                "`[mcp.{}] least_privilege = true` forbids serving it with the workspace's all-apis token; \
+                 ask a workspace admin to allow scope `{scope}` for token exchange, or remove least_privilege",
+                ws.name
+            )));
+        }
+        if !crate::mcp::workspace_token_serves(ws, scope) {
+            return Err(refused(format!(
+                "the workspace's own token (scopes {}) carries neither `all-apis` nor `{scope}`, so it cannot \
+                 stand in; add one of them to `[workspace.{}] scopes`",
+                ws.scopes.join(" "),
+                ws.name
+            )));
+        }
+        let fallback = McpFallback { since: self.now(), reason };
+        self.0.store.save_scoped_fallback(ws, scope, &fallback).await?;
+        tracing::warn!(
+            workspace = %ws.name, %scope, reason = %fallback.reason,
+            "the workspace refused the managed MCP scope; its servers use the workspace's all-apis token"
+        );
+        self.0.runtime.fallback(&TokenKey::new(ws, TokenScope::Mcp(scope)), Some(fallback));
+        self.workspace_token_boxed(ws).await
+    }
+
+    /// [`Engine::token_for_key`] `ws`'s own token, boxed: the MCP path reaches it from inside
+    /// a refresh, which an `async fn` cycle cannot name without a box.
+    fn workspace_token_boxed<'a>(
+        &'a self,
+        ws: &'a Workspace,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<WorkspaceToken, EngineError>> + Send + 'a>>
+    {
+        Box::pin(self.token_for_key(ws, TokenScope::Workspace))
     }
 
     /// A new token for `ws` carrying `scopes`: the user's IdP JWT exchanged (RFC 8693), with
@@ -183,7 +321,13 @@ impl Engine {
         let event = event.workspace(&ws.name);
         let event = match scope {
             TokenScope::Workspace => event,
-            TokenScope::Mcp(s) => event.message(&format!("scope {s} (managed MCP)")),
+            TokenScope::Mcp(s) => match self.0.runtime.fallback_of(&TokenKey::new(ws, scope)) {
+                Some(f) if error.is_none() => event.message(&format!(
+                    "scope {s} (managed MCP) refused ({}); its servers use the workspace's all-apis token",
+                    f.reason
+                )),
+                _ => event.message(&format!("scope {s} (managed MCP)")),
+            },
         };
         self.record_audit(event).await;
     }

@@ -91,6 +91,8 @@ pub(super) struct TokenRuntime {
     phase: Phase,
     /// Sinks that failed on the last token: shown in status, kept apart from refresh errors.
     sink_failures: SinkFailures,
+    /// For an MCP token: the workspace refused its scope, so it holds the workspace's token.
+    mcp_fallback: Option<crate::mcp::McpFallback>,
 }
 
 /// Whether and when the run loop should refresh a token.
@@ -208,6 +210,17 @@ impl Runtimes {
         });
     }
 
+    /// Whether the MCP token of `key` falls back to the workspace token, and why (`None` once
+    /// a token of its own scope is held again).
+    pub(super) fn fallback(&self, key: &TokenKey, fallback: Option<crate::mcp::McpFallback>) {
+        self.change(key, |r| r.mcp_fallback = fallback);
+    }
+
+    /// The fallback recorded for `key`, if any.
+    pub(super) fn fallback_of(&self, key: &TokenKey) -> Option<crate::mcp::McpFallback> {
+        self.read(key, |r| r.mcp_fallback.clone()).flatten()
+    }
+
     /// A good token was found without a refresh (in the vault, or held): hold it. One issued
     /// after the failure (or the need to sign in) was learnt answers it: another process
     /// refreshed since.
@@ -304,6 +317,7 @@ impl Runtimes {
                     expires_at: r.token.as_ref().map(|t| t.expires_at),
                     refresh_due_at: r.token.as_ref().map(refresh_due_at),
                     last_error: r.phase.failure().cloned(),
+                    fallback: r.mcp_fallback.clone(),
                 }),
                 TokenScope::Workspace => None,
             })

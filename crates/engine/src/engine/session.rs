@@ -56,23 +56,37 @@ impl Engine {
         let lb = Loopback::bind(redirect_port).await?;
         let req = SignInRequest::new(&d, &idp_cfg, &lb.redirect_uri)?;
         on_url(&lb.start_url());
-        let code = lb.wait(&req, &d.issuer, timeout).await?;
-        let form = idp::code_request(&d, &idp_cfg, &req, &code);
-        let session = idp::redeem(
-            &self.0.http,
-            &d,
-            &idp_cfg,
-            form,
-            Grant::code(&req.nonce),
-            self.now(),
-            self.keys(idp_name)?,
-        )
-        .await?;
-        {
+        let callback = lb.wait(&req, &d.issuer, timeout).await?;
+        let redeemed = async {
+            let form = idp::code_request(&d, &idp_cfg, &req, &callback.code);
+            let session = idp::redeem(
+                &self.0.http,
+                &d,
+                &idp_cfg,
+                form,
+                Grant::code(&req.nonce),
+                self.now(),
+                self.keys(idp_name)?,
+            )
+            .await?;
             let _g = self.idp_lock(idp_name).await?;
             let binding = self.session_owner(idp_name)?.bind(&d.token_endpoint);
             self.0.store.save_idp_session(&BoundSession { binding, session: session.clone() }).await?;
+            Ok::<_, EngineError>(session)
         }
+        .await;
+        // The browser's page says who is signed in (from the verified id_token), so a user who
+        // finds another identity there knows at once.
+        match &redeemed {
+            Ok(session) => {
+                let who = session.who();
+                callback
+                    .signed_in(&format!("Signed in to {idp_name} as {who}. You can close this tab."))
+                    .await
+            }
+            Err(e) => callback.failed(&format!("Lakepass sign-in failed: {e}")).await,
+        }
+        let session = redeemed?;
         tracing::info!(idp = idp_name, subject = %session.subject, "signed in");
         Ok(session)
     }

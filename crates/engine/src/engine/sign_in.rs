@@ -6,6 +6,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::key::TokenKey;
+use super::runtime::Due;
 use super::{Engine, EngineError};
 use crate::audit::EventKind;
 use lakepass_wire::idp::IdpSession;
@@ -26,6 +27,13 @@ impl Engine {
         let mut failures = Vec::new();
         for ws in self.workspaces_of(idp_name) {
             self.0.runtime.signed_in(&TokenKey::workspace(&ws));
+            // A new sign-in asks again for the MCP scopes the workspace refused before.
+            for scope in crate::mcp::McpScope::ALL {
+                if self.0.store.scoped_fallback(&ws, scope).await?.is_some() {
+                    self.0.store.delete_scoped_token(&ws, scope).await?;
+                    self.0.runtime.fallback(&TokenKey::new(&ws, super::key::TokenScope::Mcp(scope)), None);
+                }
+            }
             if let Err(e) = self.refresh_workspace(&ws, true).await {
                 failures.push((ws.name.clone(), e));
             }
@@ -33,6 +41,36 @@ impl Engine {
         // The run loop's sleep was planned before these tokens existed: re-plan now.
         self.refresh_now();
         Ok((session, failures))
+    }
+
+    /// Another process signed in to `idp_name` (`lakepass login`, or the tray while a daemon
+    /// owns the engine socket): adopt that sign-in now rather than at the run loop's next pass,
+    /// so the tokens it exchanged reach this engine's sinks (the `-live` profiles) at once, as a
+    /// sign-out does. Returns the workspaces whose tokens are now served.
+    pub async fn adopt_sign_in(&self, idp_name: &str) -> Vec<String> {
+        let mut served = Vec::new();
+        for (key, due) in self.0.runtime.due(self.now()) {
+            let Some(ws) = self.workspace_named(&key.workspace).cloned() else { continue };
+            if ws.idp != idp_name {
+                continue;
+            }
+            if let Due::AfterSignInSince(since) = due
+                && !self.signed_in_since(&ws, since).await
+            {
+                continue;
+            }
+            match self.refresh(&ws, key.scope, false).await {
+                Ok(_) => served.push(ws.name.clone()),
+                Err(e) => {
+                    tracing::warn!(workspace = %ws.name, kind = %e.kind(), error = %e, "adopting a sign-in failed")
+                }
+            }
+        }
+        self.publish();
+        self.refresh_now();
+        served.sort();
+        served.dedup();
+        served
     }
 
     /// Signs out of an IdP: forgets its session and its workspaces' tokens at once (in memory

@@ -21,15 +21,27 @@
 //!   cannot answer for a same-named workspace elsewhere); the reply is the token and its expiry,
 //!   or an error `kind` the CLI maps to its exit codes. A client that finds no server (no socket,
 //!   connection refused, no answer in [`CONNECT_TIMEOUT`]) falls back to refreshing itself under
-//!   the per-workspace lock. Untagged token lines (the first protocol) are still understood.
+//!   the per-workspace lock. Untagged token lines (the first protocol: exactly `workspace` and
+//!   `host`) are still understood.
+//! - Requests are parsed strictly: an unknown `request`, a field a request does not have or a
+//!   scope that is not one of [`McpScope`] is an error answer ([`BadRequest`]), never a token.
+//!   (A lenient parse once read `{"request":"scoped_token",…,"scope":"all-apis"}` as an
+//!   untagged token request and answered with the workspace's broad token.)
 //! - A [`ScopedTokenRequest`] also names one managed-MCP [`McpScope`]: the reply is that
-//!   workspace's token carrying only that scope, and says so (`scope`), so a client that asked
+//!   workspace's token for that scope (carrying only it, or, where the workspace refused the
+//!   scope and no `least_privilege` forbids it, the workspace's own token standing in: see
+//!   [`crate::mcp`]), and says which scope it serves (`scope`), so a client that asked
 //!   for a scope refuses an answer without it (an older engine would read the line as a plain
 //!   token request and answer with the workspace's broad token).
 //! - A [`SignOutRequest`] names an IdP and its issuer: `lakepass logout` (or the tray, when
 //!   another engine owns the socket) tells the running engine, which forgets the session and
 //!   its tokens at once. Without it the engine would keep serving the tokens it holds in memory
 //!   (over this socket and the live token service) until they expire.
+//! - A [`SignedInRequest`] names an IdP and its issuer: `lakepass login` (or the tray) tells the
+//!   running engine that it signed in, and the engine adopts the new tokens at once, so its
+//!   `-live` profiles come back now rather than at its next pass ([`MAX_SLEEP`] later).
+//!
+//! [`MAX_SLEEP`]: crate::engine::MAX_SLEEP
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -99,6 +111,7 @@ pub(crate) fn socket_path_in(
 
 /// What the CLI asks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// The workspace's name in the config.
     pub workspace: String,
@@ -108,6 +121,7 @@ pub struct TokenRequest {
 
 /// A token for a workspace carrying only one managed-MCP scope (`lakepass token --scope`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScopedTokenRequest {
     /// The workspace's name in the config.
     pub workspace: String,
@@ -119,7 +133,18 @@ pub struct ScopedTokenRequest {
 
 /// Sign out of an IdP: what `lakepass logout` asks the running engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignOutRequest {
+    /// The IdP's name in the config.
+    pub idp: String,
+    /// Its issuer as the asking process configured it: the server refuses a mismatch.
+    pub issuer: String,
+}
+
+/// Signed in to an IdP in another process: what `lakepass login` tells the running engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedInRequest {
     /// The IdP's name in the config.
     pub idp: String,
     /// Its issuer as the asking process configured it: the server refuses a mismatch.
@@ -136,14 +161,29 @@ pub enum Request {
     SignOut(SignOutRequest),
     /// A token for a workspace carrying one managed-MCP scope.
     ScopedToken(ScopedTokenRequest),
+    /// Signed in to an IdP elsewhere: adopt its tokens now.
+    SignedIn(SignedInRequest),
 }
 
+/// A request line that is not a request: answered with an error, never with a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the request is not a request line: {0}")]
+pub struct BadRequest(String);
+
 impl Request {
-    /// Parses a request line: tagged, or an untagged token request (the first protocol).
-    pub fn parse(line: &str) -> Option<Request> {
-        serde_json::from_str::<Request>(line)
-            .ok()
-            .or_else(|| serde_json::from_str::<TokenRequest>(line).ok().map(Request::Token))
+    /// Parses a request line strictly: tagged, with no field its request does not have, or an
+    /// untagged token request of the first protocol (exactly `workspace` and `host`). A line
+    /// with a `request` tag is only ever read as that request.
+    pub fn parse(line: &str) -> Result<Request, BadRequest> {
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| BadRequest(format!("not JSON ({e})")))?;
+        let tagged = value.get("request").is_some();
+        let parsed = if tagged {
+            serde_json::from_value::<Request>(value)
+        } else {
+            serde_json::from_value::<TokenRequest>(value).map(Request::Token)
+        };
+        parsed.map_err(|e| BadRequest(e.to_string()))
     }
 }
 
@@ -168,6 +208,11 @@ pub enum Reply {
         /// The profiles removed.
         removed: Vec<String>,
     },
+    /// Adopted a sign-in; these workspaces' tokens are served now.
+    SignedIn {
+        /// The workspaces.
+        workspaces: Vec<String>,
+    },
     /// No token: `kind` is stable (`unknown_workspace`, `needs_login`, `network`,
     /// `federation_rejected`, `bad_request`, …), `message` is for people.
     Error {
@@ -188,6 +233,9 @@ impl std::fmt::Debug for Reply {
                 .field("scope", scope)
                 .finish_non_exhaustive(),
             Reply::SignedOut { removed } => f.debug_struct("SignedOut").field("removed", removed).finish(),
+            Reply::SignedIn { workspaces } => {
+                f.debug_struct("SignedIn").field("workspaces", workspaces).finish()
+            }
             Reply::Error { kind, message } => {
                 f.debug_struct("Error").field("kind", kind).field("message", message).finish()
             }
@@ -270,10 +318,11 @@ impl LineHandler for EngineLines {
     async fn handle(&self, line: String, mut conn: Connection) -> std::io::Result<()> {
         let engine = &self.0;
         let reply = match Request::parse(line.trim_end()) {
-            Some(Request::Token(req)) => answer(engine, &req).await,
-            Some(Request::SignOut(req)) => sign_out_answer(engine, &req).await,
-            Some(Request::ScopedToken(req)) => scoped_answer(engine, &req).await,
-            None => error_reply(ErrorKind::BadRequest, "the request is not a request line"),
+            Ok(Request::Token(req)) => answer(engine, &req).await,
+            Ok(Request::SignOut(req)) => sign_out_answer(engine, &req).await,
+            Ok(Request::ScopedToken(req)) => scoped_answer(engine, &req).await,
+            Ok(Request::SignedIn(req)) => signed_in_answer(engine, &req).await,
+            Err(bad) => error_reply(ErrorKind::BadRequest, &bad.to_string()),
         };
         let mut out = serde_json::to_vec(&reply).expect("reply serializes");
         out.push(b'\n');
@@ -295,7 +344,8 @@ pub async fn answer(engine: &Engine, req: &TokenRequest) -> Reply {
     }
 }
 
-/// The answer to a scoped request: only ever a token minted for that workspace and scope alone.
+/// The answer to a scoped request: only ever the token the engine serves that workspace and
+/// scope with (its own, or the workspace's standing in for a refused scope).
 pub(crate) async fn scoped_answer(engine: &Engine, req: &ScopedTokenRequest) -> Reply {
     let ws = match asked_workspace(engine, &req.workspace, &req.host) {
         Ok(ws) => ws,
@@ -320,6 +370,18 @@ pub(crate) async fn sign_out_answer(engine: &Engine, req: &SignOutRequest) -> Re
         Ok(removed) => Reply::SignedOut { removed },
         Err(e) => error_reply(e.kind(), &e.to_string()),
     }
+}
+
+/// Adopts a sign-in made in another process, if the engine runs the same IdP (name and issuer).
+pub(crate) async fn signed_in_answer(engine: &Engine, req: &SignedInRequest) -> Reply {
+    let same = engine.config().idp.get(&req.idp).is_some_and(|i| i.issuer == req.issuer);
+    if !same {
+        return error_reply(
+            ErrorKind::UnknownWorkspace,
+            &format!("the running engine has no identity provider `{}` with that issuer", req.idp),
+        );
+    }
+    Reply::SignedIn { workspaces: engine.adopt_sign_in(&req.idp).await }
 }
 
 fn token_reply(t: &WorkspaceToken, scope: Option<McpScope>) -> Reply {
@@ -374,6 +436,12 @@ pub async fn ask_scoped(path: &Path, req: &ScopedTokenRequest) -> Result<Reply, 
 /// means no engine runs: nothing holds tokens in memory, so there is nobody to tell.
 pub async fn sign_out(path: &Path, req: &SignOutRequest) -> Result<Reply, IpcError> {
     converse(path, &Request::SignOut(req.clone()), CONNECT_TIMEOUT, REPLY_TIMEOUT).await
+}
+
+/// Tells the engine listening at `path` that this process signed in to `req`'s IdP, and waits
+/// until it has adopted the new tokens. [`IpcError::NoServer`]: no engine runs, nobody to tell.
+pub async fn signed_in(path: &Path, req: &SignedInRequest) -> Result<Reply, IpcError> {
+    converse(path, &Request::SignedIn(req.clone()), CONNECT_TIMEOUT, REPLY_TIMEOUT).await
 }
 
 async fn converse(
@@ -445,15 +513,15 @@ mod tests {
     fn requests_are_tagged_and_old_token_lines_still_parse() {
         let token = TokenRequest { workspace: "dev".into(), host: "https://a.example".into() };
         let old = serde_json::to_string(&token).unwrap();
-        assert_eq!(Request::parse(&old), Some(Request::Token(token.clone())));
+        assert_eq!(Request::parse(&old), Ok(Request::Token(token.clone())));
         let tagged = serde_json::to_string(&Request::Token(token.clone())).unwrap();
         assert!(tagged.contains(r#""request":"token""#), "{tagged}");
-        assert_eq!(Request::parse(&tagged), Some(Request::Token(token)));
+        assert_eq!(Request::parse(&tagged), Ok(Request::Token(token)));
         let out = Request::SignOut(SignOutRequest { idp: "corp".into(), issuer: "https://i".into() });
         let line = serde_json::to_string(&out).unwrap();
         assert!(line.contains(r#""request":"sign_out""#), "{line}");
-        assert_eq!(Request::parse(&line), Some(out));
-        assert_eq!(Request::parse(r#"{"request":"dance"}"#), None);
+        assert_eq!(Request::parse(&line), Ok(out));
+        assert!(Request::parse(r#"{"request":"dance"}"#).is_err());
         let scoped = Request::ScopedToken(ScopedTokenRequest {
             workspace: "dev".into(),
             host: "https://a.example".into(),
@@ -461,7 +529,13 @@ mod tests {
         });
         let line = serde_json::to_string(&scoped).unwrap();
         assert!(line.contains(r#""request":"scoped_token""#) && line.contains(r#""scope":"sql""#), "{line}");
-        assert_eq!(Request::parse(&line), Some(scoped));
+        assert_eq!(Request::parse(&line), Ok(scoped));
+        let signed_in = Request::SignedIn(SignedInRequest { idp: "corp".into(), issuer: "https://i".into() });
+        let line = serde_json::to_string(&signed_in).unwrap();
+        assert!(line.contains(r#""request":"signed_in""#), "{line}");
+        assert_eq!(Request::parse(&line), Ok(signed_in));
+        let r: Reply = serde_json::from_str(r#"{"status":"signed_in","workspaces":["dev"]}"#).unwrap();
+        assert!(matches!(r, Reply::SignedIn { workspaces } if workspaces == ["dev"]));
         let r: Reply = serde_json::from_str(r#"{"status":"signed_out","removed":["dev"]}"#).unwrap();
         assert!(matches!(r, Reply::SignedOut { removed } if removed == ["dev"]));
     }

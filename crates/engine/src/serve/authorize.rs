@@ -31,6 +31,8 @@ pub enum Refusal {
     AbsoluteTarget,
     /// More than one `Host` header: which one a proxy or a check reads is ambiguous.
     DuplicateHost,
+    /// More than one `X-Databricks-Host` header: the check would read one and a reader another.
+    DuplicateDatabricksHost,
 }
 
 impl Refusal {
@@ -40,9 +42,11 @@ impl Refusal {
             Refusal::Method => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::Browser | Refusal::NotLoopback | Refusal::HostMismatch => StatusCode::FORBIDDEN,
             Refusal::NotFound => StatusCode::NOT_FOUND,
-            Refusal::Version | Refusal::MissingHost | Refusal::AbsoluteTarget | Refusal::DuplicateHost => {
-                StatusCode::BAD_REQUEST
-            }
+            Refusal::Version
+            | Refusal::MissingHost
+            | Refusal::AbsoluteTarget
+            | Refusal::DuplicateHost
+            | Refusal::DuplicateDatabricksHost => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -58,6 +62,7 @@ impl Refusal {
             Refusal::HostMismatch => "host_mismatch",
             Refusal::AbsoluteTarget => "absolute_target",
             Refusal::DuplicateHost => "duplicate_host",
+            Refusal::DuplicateDatabricksHost => "duplicate_databricks_host",
         }
     }
 
@@ -74,6 +79,7 @@ impl Refusal {
             Refusal::HostMismatch => "X-Databricks-Host is not the workspace this URL serves",
             Refusal::AbsoluteTarget => "the request target must be a path",
             Refusal::DuplicateHost => "exactly one Host header is accepted",
+            Refusal::DuplicateDatabricksHost => "exactly one X-Databricks-Host header is accepted",
         }
     }
 }
@@ -95,6 +101,9 @@ pub fn authorize<'w>(
     }
     if headers.get_all(header::HOST).iter().count() > 1 {
         return Err(Refusal::DuplicateHost);
+    }
+    if headers.get_all(HOST_HEADER).iter().count() > 1 {
+        return Err(Refusal::DuplicateDatabricksHost);
     }
     let path = target.path();
     if headers.contains_key(header::ORIGIN) || headers.keys().any(|k| k.as_str().starts_with("sec-fetch-")) {

@@ -235,6 +235,9 @@ mod broken_config {
         // Regression: found by `scripts/fuzz.sh config_parse`; the TOML parser used to panic.
         fuzz_crash_dotted_keyless_lines => parse(&corpus("config_fuzz_crash_toml_edit_spans.toml")), "fix the TOML syntax";
         fuzz_crash_for_editing_too => lakepass_config::ConfigDoc::parse(&corpus("config_fuzz_crash_toml_edit_spans.toml"), Path::new("c.toml")), "fix the TOML syntax";
+        // Issue 24 point 4: a scope Databricks does not define is named, with the real one.
+        workspace_scope_databricks_does_not_define => parse(&format!("{IDP}[workspace.dev]\nidp = \"corp\"\nhost = \"https://x.example\"\nscopes = [\"sql\", \"serving\"]\n")), "`serving` is not a Databricks OAuth scope (model serving is `model-serving`)";
+        workspace_scope_with_an_undefined_modifier => parse(&format!("{IDP}[workspace.dev]\nidp = \"corp\"\nhost = \"https://x.example\"\nscopes = [\"jobs:restricted-query\"]\n")), "scope modifier";
     }
 }
 
@@ -333,6 +336,62 @@ mod broken_ini {
         std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
         let err = databrickscfg::update_file(&path, upsert).unwrap_err().to_string();
         assert!(err.contains("larger than 4 MiB"), "{err}");
+    }
+}
+
+/// An id_token whose `exp` is meant to overflow whoever adds to it (issue 23 L3: `i64::MAX`
+/// panicked a debug build, `i64::MIN` too), through the real path: a token endpoint answers the
+/// code grant with a properly signed id_token, and `redeem` checks it.
+mod overflowing_id_token_expiry {
+    use lakepass_wire::http::{FormRequest, Http};
+    use lakepass_wire::idp::{self, Discovery, Grant, IdpClient, IdpError, IdpSession, KeyCache};
+    use serde_json::json;
+
+    use super::jwt_verification::signed;
+
+    async fn redeem_with_exp(exp: i64) -> Result<IdpSession, IdpError> {
+        let (ds, _) = super::stack();
+        let id_token = signed(|c| {
+            c["exp"] = json!(exp);
+            c["nonce"] = json!("n-0123456789");
+        });
+        let body =
+            json!({"access_token": "at", "token_type": "Bearer", "expires_in": 3600, "id_token": id_token});
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let token_endpoint = format!("http://{}/token", listener.local_addr().unwrap());
+        let app = axum::Router::new().fallback(move || {
+            let body = body.to_string();
+            async move { ([("content-type", "application/json")], body) }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let issuer = ds.info().issuer.clone();
+        let d = Discovery {
+            authorization_endpoint: format!("{issuer}/authorize"),
+            jwks_uri: format!("{issuer}/jwks"),
+            token_endpoint,
+            issuer,
+        };
+        let client = IdpClient {
+            client_id: ds.info().client_id.clone(),
+            scopes: vec!["openid".into()],
+            auth_params: Default::default(),
+        };
+        let nonce = lakepass_wire::Secret::new("n-0123456789");
+        let form = FormRequest::post(&d.token_endpoint).field("grant_type", "authorization_code");
+        let now = lakepass_wire::Clock::now(&lakepass_wire::SystemClock);
+        idp::redeem(&Http::new(), &d, &client, form, Grant::code(&nonce), now, &KeyCache::default()).await
+    }
+
+    #[tokio::test]
+    async fn an_id_token_expiring_at_i64_max_is_refused() {
+        let err = redeem_with_exp(i64::MAX).await.expect_err("an exp past the year 9999 is no date");
+        assert!(err.to_string().contains("no valid `exp` claim"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_id_token_expiring_at_i64_min_is_refused() {
+        let err = redeem_with_exp(i64::MIN).await.expect_err("an exp before 1970 is no date");
+        assert!(err.to_string().contains("no valid `exp` claim"), "{err}");
     }
 }
 
@@ -526,8 +585,9 @@ mod forged_callbacks_live {
             let real = reqwest::get(format!("{uri}?code=real-code&state={state}")).await.unwrap().status();
             (forged, real)
         });
-        let code = lb.wait(&req, &d.issuer, Duration::from_secs(10)).await.unwrap();
-        assert_eq!(code.secret(), "real-code", "the forged code was never taken");
+        let callback = lb.wait(&req, &d.issuer, Duration::from_secs(10)).await.unwrap();
+        assert_eq!(callback.code.secret(), "real-code", "the forged code was never taken");
+        callback.signed_in("Signed in.").await;
         let (forged, real) = browser.await.unwrap();
         assert_eq!(forged, 400, "the forged request's page says sign-in failed");
         assert_eq!(real, 200);
@@ -559,7 +619,9 @@ mod forged_callbacks_live {
                 .unwrap()
                 .status()
         });
-        let code = lb.wait(&req, &d.issuer, Duration::from_secs(20)).await.unwrap();
+        let callback = lb.wait(&req, &d.issuer, Duration::from_secs(20)).await.unwrap();
+        let code = callback.code.clone();
+        callback.signed_in("Signed in.").await;
         assert!(browser.await.unwrap().is_success());
         let http = Http::new();
         let now = lakepass_wire::Clock::now(&lakepass_wire::SystemClock);
@@ -661,6 +723,20 @@ pub(crate) mod metadata_requests {
             .map(|w| w.name.clone())
     }
 
+    /// The SDK's request with a second `X-Databricks-Host` appended after the right one.
+    fn ask_with_two_databricks_hosts(second: &'static str) -> Result<String, Refusal> {
+        let mut h = HeaderMap::new();
+        for (k, v) in
+            [("host", "127.0.0.1:8731"), (VERSION_HEADER, "1"), (HOST_HEADER, "https://dev.example")]
+        {
+            h.insert(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_static(v));
+        }
+        h.append(HOST_HEADER, HeaderValue::from_static(second));
+        let secrets = vec![("dev".to_string(), secret())];
+        serve::authorize(&Method::GET, &dev_path().parse().unwrap(), &h, &secrets, &workspaces())
+            .map(|w| w.name.clone())
+    }
+
     /// `dev`'s metadata path, with its secret.
     pub(crate) fn dev_path() -> String {
         format!("/dev/{}", secret().secret())
@@ -689,5 +765,62 @@ pub(crate) mod metadata_requests {
         a_hostile_databricks_host => refused(ask(Method::GET, &dev_path(), &[(HOST_HEADER, Some("https://evil.com@dev.example"))])), "missing_databricks_host";
         an_absolute_form_target => refused(ask(Method::GET, &format!("http://127.0.0.1:8731{}", dev_path()), &[])), "absolute_target";
         a_second_host_header_after_a_loopback_one => refused(ask_with_two_hosts("evil.com")), "duplicate_host";
+        a_second_databricks_host_header_after_the_right_one => refused(ask_with_two_databricks_hosts("https://prod.example")), "duplicate_databricks_host";
+    }
+}
+
+mod ipc_requests {
+    //! Request lines on the engine socket: the engine parses exactly these with
+    //! [`Request::parse`], and anything but a request is an error answer, never a token.
+    use lakepass_engine::ipc::Request;
+
+    const WS: &str = r#""workspace":"dev","host":"https://dev.example""#;
+
+    fn parse(line: &str) -> Result<Request, lakepass_engine::ipc::BadRequest> {
+        Request::parse(line)
+    }
+
+    cases! {
+        a_scoped_request_for_all_apis_is_not_read_as_a_token_request => parse(&format!(r#"{{"request":"scoped_token",{WS},"scope":"all-apis"}}"#)), "unknown variant `all-apis`";
+        an_unknown_request_with_a_token_requests_fields => parse(&format!(r#"{{"request":"broad_token",{WS}}}"#)), "unknown variant `broad_token`";
+        a_token_request_with_an_extra_field => parse(&format!(r#"{{"request":"token",{WS},"scope":"sql"}}"#)), "unknown field `scope`";
+        an_untagged_token_request_with_an_extra_field => parse(&format!(r#"{{{WS},"scope":"all-apis"}}"#)), "unknown field `scope`";
+        a_request_tag_that_is_not_a_string => parse(&format!(r#"{{"request":7,{WS}}}"#)), "not a request line";
+        a_request_line_that_is_not_json => parse("workspace=dev"), "not JSON";
+    }
+}
+
+mod ca_files {
+    //! `ca_file`s that are not CA files: a team file can set one, and every command reads it.
+    //! Refused unread, with an error naming the file (`ca_file = "/dev/zero"` once made every
+    //! command grow to a gigabyte and abort).
+    use std::path::PathBuf;
+
+    use lakepass_wire::tls::Trust;
+
+    fn check(path: PathBuf) -> Result<(), String> {
+        Trust::with_ca_files([path.clone()]).check().map_err(|e| {
+            let message = e.to_string();
+            assert!(message.contains(&path.display().to_string()), "names the file: {message}");
+            message
+        })
+    }
+
+    fn two_mib_file() -> PathBuf {
+        let path = tempfile::tempdir().unwrap().keep().join("huge.pem");
+        std::fs::write(&path, vec![b'A'; 2 * 1024 * 1024]).unwrap();
+        path
+    }
+
+    fn launch_with(ca: PathBuf) -> std::io::Result<lakepass_launch::CaFiles> {
+        let data = tempfile::tempdir().unwrap().keep();
+        lakepass_launch::write_ca_files(&data, "dev", &[ca])
+    }
+
+    cases! {
+        dev_zero_as_ca_file => check(PathBuf::from("/dev/zero")), "not a regular file";
+        a_folder_as_ca_file => check(tempfile::tempdir().unwrap().keep()), "not a regular file";
+        a_two_mib_ca_file => check(two_mib_file()), "larger than 1 MiB";
+        dev_zero_as_ca_file_for_a_launched_tool => launch_with(PathBuf::from("/dev/zero")), "not a regular file";
     }
 }

@@ -405,3 +405,32 @@ async fn a_policy_with_jwks_json_stands_in_when_this_machine_cannot_fetch_the_ke
     assert_eq!(step(StepId::Signature).status, StepStatus::Ok, "{r:#?}");
     assert_eq!(step(StepId::Policy).status, StepStatus::Ok, "{r:#?}");
 }
+
+/// Issue 24 point 5: the IdP signs in a subject the account has no user for. The exchange is
+/// refused as Databricks refuses it, and the doctor names the subject it looked for and where
+/// the user is added; once added, the exchange works.
+#[tokio::test]
+async fn a_subject_with_no_account_user_is_named_with_where_to_add_it() {
+    let ds = devstack(Some("ada@example.com")).await;
+    let info = ds.info().clone();
+    let h = home(&ds, &policy_toml(&info.issuer, &[&info.client_id], "sub", None));
+    let e = h.engine().await;
+    h.login_as(&e, None).await.unwrap();
+    assert!(ds.remove_account_user("ada@example.com"), "signing in provisioned the user");
+
+    let err = e.refresh_workspace(&e.config().workspace(Some("dev")).unwrap(), true).await.unwrap_err();
+    assert!(err.to_string().contains("does not match any user"), "{err}");
+
+    let r = run(&h, "dev", &DoctorOptions::default()).await;
+    let problem = failed_at(&r, StepId::Exchange);
+    assert!(matches!(problem, Problem::ExchangeRejected { status: 401, .. }), "{problem:?}");
+    let detail = &r.failure().unwrap().detail;
+    assert!(detail.contains("`sub` (`ada@example.com`)"), "names the subject looked for: {detail}");
+    assert!(
+        detail.contains("account console → User management → Users") && detail.contains("scim/v2/Users"),
+        "{detail}"
+    );
+
+    ds.add_account_user("ada@example.com");
+    assert!(run(&h, "dev", &DoctorOptions::default()).await.ok);
+}

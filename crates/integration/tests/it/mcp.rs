@@ -144,3 +144,144 @@ async fn an_mcp_token_takes_the_one_token_path_but_reaches_no_sink() {
     assert_eq!(status[0].state(f.now()), lakepass_engine::status::TokenState::Fresh);
     assert_eq!(status[0].expires_at, Some(forced.expires_at));
 }
+
+/// A fixture whose `dev` workspace offers the SQL server, with `extra` lines in its `[mcp.dev]`.
+async fn fixture_with(extra: &str) -> Fixture {
+    let f = Fixture::start(Setup { manual_clock: true, ..Setup::default() }).await;
+    let mut file = std::fs::OpenOptions::new().append(true).open(&f.paths.config).unwrap();
+    writeln!(file, "\n[mcp.dev]\n{extra}").unwrap();
+    f
+}
+
+fn failed_exchanges(f: &Fixture) -> u64 {
+    f.ds.stats().workspaces["dev"].exchanges_failed
+}
+
+/// `initialize` at the devstack's SQL server with `token`: the status.
+async fn sql_server_status(f: &Fixture, token: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{}/api/2.0/mcp/sql", f.host("dev")))
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Issue 24 point 1: a workspace whose exchange refuses the narrow scope. The SQL server is
+/// served with the workspace's own all-apis token (which the server accepts), that is remembered
+/// per workspace (one refused exchange, however often and from however many engines it is
+/// asked), said in the status, and re-probed by a forced refresh: once the scope is granted the
+/// server gets its own token again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_scope_falls_back_to_the_workspace_token_remembered_and_said() {
+    let f = fixture_with("").await;
+    let e = f.signed_in_engine().await;
+    let ws = dev(&e);
+    let own = e.token(&ws).await.unwrap();
+    f.ds.set_narrow_scopes(lakepass_devstack::NarrowScopes::Refuse);
+    let (ok, failed) = (exchanges(&f), failed_exchanges(&f));
+
+    for _ in 0..3 {
+        let t = e.scoped_token(&ws, McpScope::Sql).await.unwrap();
+        assert_eq!(t.access_token.secret(), own.access_token.secret(), "the workspace's own token");
+    }
+    assert_eq!(
+        (exchanges(&f), failed_exchanges(&f)),
+        (ok, failed + 1),
+        "one refused exchange, then remembered"
+    );
+    let status = e.scoped_status();
+    let sql = status.iter().find(|s| s.scope == McpScope::Sql).unwrap();
+    let note = sql.fallback_note().expect("the status says so");
+    assert!(
+        note.contains("all-apis") && note.contains("invalid_scope") && note.contains("least_privilege"),
+        "{note}"
+    );
+    assert_eq!(sql_server_status(&f, own.access_token.secret()).await, 200, "the server takes all-apis");
+
+    // Another engine (another process) reads the remembered fallback: no exchange.
+    let other = f.engine().await;
+    let t = other.scoped_token(&ws, McpScope::Sql).await.unwrap();
+    assert_eq!(t.access_token.secret(), own.access_token.secret());
+    assert_eq!(failed_exchanges(&f), failed + 1);
+    assert!(other.scoped_status().iter().any(|s| s.fallback.is_some()));
+
+    // A new sign-in forgets the fallback: the next ask asks for the narrow scope again.
+    f.ds.set_narrow_scopes(lakepass_devstack::NarrowScopes::Grant);
+    f.sign_in(&e).await;
+    assert!(f.store().await.scoped_fallback(&ws, McpScope::Sql).await.unwrap().is_none(), "forgotten");
+    let t = e.scoped_token(&ws, McpScope::Sql).await.unwrap();
+    assert_eq!(t.scope.as_deref(), Some("sql"), "its own token after the sign-in");
+
+    // A forced refresh asks again too; granted, the server gets its own `sql` token.
+    f.ds.set_narrow_scopes(lakepass_devstack::NarrowScopes::Refuse);
+    e.refresh_scoped(&ws, McpScope::Sql, true).await.unwrap();
+    assert!(e.scoped_status().iter().any(|s| s.fallback.is_some()), "refused again: the fallback again");
+    f.ds.set_narrow_scopes(lakepass_devstack::NarrowScopes::Grant);
+    let narrow = e.refresh_scoped(&ws, McpScope::Sql, true).await.unwrap();
+    assert_eq!(narrow.scope.as_deref(), Some("sql"));
+    assert!(e.scoped_status().iter().all(|s| s.fallback.is_none()), "no longer said");
+    assert_eq!(e.scoped_token(&ws, McpScope::Sql).await.unwrap().access_token, narrow.access_token);
+}
+
+/// Issue 24 point 1 with `least_privilege = true`: the refusal is the error, with what to do,
+/// and nothing is remembered or handed out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn least_privilege_refuses_instead_of_falling_back() {
+    let f = fixture_with("least_privilege = true").await;
+    let e = f.signed_in_engine().await;
+    let ws = dev(&e);
+    f.ds.set_narrow_scopes(lakepass_devstack::NarrowScopes::Refuse);
+    let err = e.scoped_token(&ws, McpScope::Sql).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, lakepass_engine::engine::EngineError::McpScopeRefused { .. }), "{text}");
+    assert!(
+        text.contains("`sql`") && text.contains("least_privilege = true") && text.contains("invalid_scope"),
+        "{text}"
+    );
+    assert_eq!(err.kind(), lakepass_engine::ErrorKind::FederationRejected);
+    let store = f.store().await;
+    assert!(store.scoped_fallback(&ws, McpScope::Sql).await.unwrap().is_none(), "nothing remembered");
+    assert!(store.scoped_token(&ws, McpScope::Sql).await.unwrap().is_none());
+    assert!(e.scoped_status().iter().all(|s| s.fallback.is_none() && s.last_error.is_some()));
+}
+
+/// Finding L6: a workspace answering `scope=all-apis` to a `sql` request. Allowed to fall back,
+/// that is the fallback (remembered: one exchange, not one per ask) and the broad answer itself
+/// is never kept as the `sql` token; with least privilege it is refused and not cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_all_apis_answer_to_a_narrow_request_is_the_fallback_or_refused_never_the_scoped_token() {
+    let f = fixture_with("").await;
+    let e = f.signed_in_engine().await;
+    let ws = dev(&e);
+    let own = e.token(&ws).await.unwrap();
+    f.ds.set_narrow_scopes(lakepass_devstack::NarrowScopes::AnswerAllApis);
+    let before = exchanges(&f);
+    for _ in 0..3 {
+        let t = e.scoped_token(&ws, McpScope::Sql).await.unwrap();
+        assert_eq!(t.access_token.secret(), own.access_token.secret());
+    }
+    assert_eq!(exchanges(&f), before + 1, "asked once, not three times in a row");
+    let store = f.store().await;
+    assert!(
+        store.scoped_token(&ws, McpScope::Sql).await.unwrap().is_none(),
+        "the broad answer is not the sql token"
+    );
+    let fallback = store.scoped_fallback(&ws, McpScope::Sql).await.unwrap().unwrap();
+    assert!(fallback.reason.contains("all-apis"), "{fallback:?}");
+
+    let strict = fixture_with("least_privilege = true").await;
+    let e = strict.signed_in_engine().await;
+    strict.ds.set_narrow_scopes(lakepass_devstack::NarrowScopes::AnswerAllApis);
+    let err = e.scoped_token(&dev(&e), McpScope::Sql).await.unwrap_err();
+    assert!(err.to_string().contains("answered a request for `sql` with an `all-apis` token"), "{err}");
+    assert!(
+        strict.store().await.scoped_token(&dev(&e), McpScope::Sql).await.unwrap().is_none(),
+        "not cached"
+    );
+}

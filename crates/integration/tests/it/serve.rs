@@ -26,6 +26,7 @@ async fn fixture() -> Fixture {
             max_attempts: 2,
             base_delay: Duration::from_millis(50),
             max_delay: Duration::from_secs(1),
+            ..RetryPolicy::DEFAULT
         }),
         ..Setup::default()
     })

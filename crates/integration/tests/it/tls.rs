@@ -16,7 +16,7 @@ use lakepass_wire::http::Http;
 
 use crate::support::{Fixture, Setup, USER};
 
-async fn tls_devstack() -> Arc<Devstack> {
+pub(crate) async fn tls_devstack() -> Arc<Devstack> {
     let opts = DevstackOptions { auto_approve: Some(USER.into()), tls: true, ..Default::default() };
     Arc::new(lakepass_devstack::start(opts).await.expect("devstack starts"))
 }
@@ -38,7 +38,20 @@ async fn engine(fx: &Fixture) -> Engine {
 }
 
 /// Signs in with a browser that trusts the devstack's CA (the IdP's pages are HTTPS too).
-async fn sign_in(ds: &Devstack, engine: &Engine) -> Result<(), lakepass_engine::engine::EngineError> {
+pub(crate) async fn sign_in(
+    ds: &Devstack,
+    engine: &Engine,
+) -> Result<(), lakepass_engine::engine::EngineError> {
+    let failures = sign_in_leaving(ds, engine).await?;
+    assert!(failures.is_empty(), "{failures:?}");
+    Ok(())
+}
+
+/// [`sign_in`], returning the workspaces whose first exchange failed.
+pub(crate) async fn sign_in_leaving(
+    ds: &Devstack,
+    engine: &Engine,
+) -> Result<Vec<(String, lakepass_engine::engine::EngineError)>, lakepass_engine::engine::EngineError> {
     let root = reqwest::Certificate::from_pem(ds.info().ca_pem.as_deref().unwrap().as_bytes()).unwrap();
     let browser = reqwest::Client::builder().add_root_certificate(root).build().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<url::Url>();
@@ -50,9 +63,7 @@ async fn sign_in(ds: &Devstack, engine: &Engine) -> Result<(), lakepass_engine::
     let result =
         engine.login("devstack", move |u| tx.send(u.clone()).unwrap(), Duration::from_secs(20)).await;
     leg.await.unwrap();
-    let (_, failures) = result?;
-    assert!(failures.is_empty(), "{failures:?}");
-    Ok(())
+    Ok(result?.1)
 }
 
 #[tokio::test]

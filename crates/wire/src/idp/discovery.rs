@@ -34,7 +34,11 @@ pub async fn discover(http: &Http, issuer: &str) -> Result<Discovery, IdpError> 
         } else {
             ""
         };
-        return Err(IdpError::IssuerMismatch { configured: issuer.into(), found: d.issuer, hint });
+        return Err(IdpError::IssuerMismatch {
+            configured: issuer.into(),
+            found: crate::text::server_text(&d.issuer),
+            hint,
+        });
     }
     for endpoint in [&d.authorization_endpoint, &d.token_endpoint, &d.jwks_uri] {
         crate::host::check_secure_url(endpoint).map_err(|message| IdpError::Url {
@@ -42,6 +46,8 @@ pub async fn discover(http: &Http, issuer: &str) -> Result<Discovery, IdpError> 
             message: format!("the discovery document names an unsafe endpoint: {message}"),
         })?;
     }
+    // A `ca_file` of this IdP vouches for the endpoints its issuer names.
+    http.trust_like(issuer, &[&d.authorization_endpoint, &d.token_endpoint, &d.jwks_uri]);
     Ok(d)
 }
 

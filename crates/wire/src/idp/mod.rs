@@ -24,7 +24,7 @@ use crate::jwt::JwtError;
 use crate::secret::Secret;
 
 pub use discovery::{Discovery, KeyCache, discover, fetch_jwks};
-pub use loopback::Loopback;
+pub use loopback::{Callback, HEAD_DEADLINE, Loopback, MAX_CONNECTIONS};
 pub use signin::{
     CallbackError, Grant, IdpClient, SignInRequest, code_request, parse_callback, redeem, refresh_request,
 };
@@ -138,6 +138,14 @@ pub struct IdpSession {
     /// sign-in renews it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept_id_token_received_at: Option<UnixTime>,
+}
+
+impl IdpSession {
+    /// Who is signed in, in the verified id_token's words: `email`, else `preferred_username`,
+    /// else `sub`. What every front end shows when a sign-in completes.
+    pub fn who(&self) -> &str {
+        self.username.as_deref().unwrap_or(&self.subject)
+    }
 }
 
 impl std::fmt::Debug for IdpSession {

@@ -15,6 +15,7 @@ use crate::clock::UnixTime;
 use crate::http::{FormRequest, Http, OAuthError};
 use crate::jwt::{self, Expectations, JwtError};
 use crate::secret::Secret;
+use crate::text::server_text;
 
 /// The OAuth client Lakepass is at one IdP, as the sign-in and refresh requests need it. The
 /// config file's `[idp.<name>]` section gives it (`lakepass_config::IdpConfig::client`); this
@@ -130,10 +131,13 @@ pub fn parse_callback(query: &str, state: &Secret, issuer: &str) -> Result<Secre
     if let Some(i) = iss
         && i != issuer
     {
-        return Err(CallbackError::Issuer(i));
+        return Err(CallbackError::Issuer(server_text(&i)));
     }
     if let Some(error) = error {
-        return Err(CallbackError::Denied { error, description });
+        return Err(CallbackError::Denied {
+            error: server_text(&error),
+            description: description.as_deref().map(server_text),
+        });
     }
     code.filter(|c| !c.is_empty()).map(Secret::new).ok_or(CallbackError::MissingCode)
 }

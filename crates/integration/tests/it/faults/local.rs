@@ -226,3 +226,133 @@ async fn the_lock_folder_is_private() {
     })
     .await
 }
+
+/// Runs `curl` on `url` as another local user (uid 65534) and returns the HTTP status it got;
+/// `None` when this machine cannot run a command as another user (then [`may_skip`] decides).
+///
+/// [`may_skip`]: crate::support::may_skip
+async fn curl_as_another_user(url: &str) -> Option<String> {
+    let out = tokio::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-q", "-s", "-o", "/dev/null"])
+        .args(["-w", "%{http_code}", "--max-time", "20", url])
+        .env("HOME", "/")
+        .output()
+        .await;
+    match out {
+        Ok(o) if o.status.success() => Some(String::from_utf8_lossy(&o.stdout).trim().to_string()),
+        Ok(o)
+            if crate::support::may_skip(&format!(
+                "cannot run curl as another user: {}",
+                String::from_utf8_lossy(&o.stderr)
+            )) =>
+        {
+            None
+        }
+        Err(e) if crate::support::may_skip(&format!("cannot run setpriv: {e}")) => None,
+        other => panic!("curl as another user failed: {other:?}"),
+    }
+}
+
+/// Signs in through the devstack's login page as `email`; returns the callback URL it redirects to.
+async fn approve_as(c: &reqwest::Client, authorize: url::Url, email: &str) -> String {
+    let html = c.get(authorize.clone()).send().await.unwrap().text().await.unwrap();
+    let id = html.split("name=\"request_id\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    let login = format!("{}://{}/authorize/login", authorize.scheme(), authorize.authority());
+    let resp = c.post(login).form(&[("request_id", id), ("email", email)]).send().await.unwrap();
+    resp.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// The review's login CSRF (issue 23 M1), at its worst: another local user read the start link
+/// in `/proc/*/cmdline` and knows everything the browser would learn from it (the authorize URL
+/// with our `state`), and holds a code of their own for it. Their start-link visit and their
+/// callback come from a socket of another uid: both get 403 and neither ends the sign-in, which
+/// completes with the real browser's code, as the real user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_user_cannot_finish_a_sign_in_with_the_start_link_or_the_callback() {
+    use lakepass_wire::http::Http;
+    use lakepass_wire::idp::{self, Loopback, SignInRequest};
+    within(CASE_TIMEOUT, async {
+        let ds = crate::support::devstack(None).await; // a login page: the user chooses who signs in
+        let d = idp::discover(&Http::new(), &ds.info().issuer).await.unwrap();
+        let mut cfg = lakepass_config::IdpConfig::new(ds.info().issuer.clone(), ds.info().client_id.clone());
+        cfg.scopes = vec!["openid".into(), "email".into(), "offline_access".into()];
+        let client = cfg.client();
+        let lb = Loopback::bind(0).await.unwrap();
+        let start = lb.start_url();
+        let req = SignInRequest::new(&d, &client, &lb.redirect_uri).unwrap();
+        let no_redirects =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let attacker_callback = approve_as(&no_redirects, req.url.clone(), "mallory@example.com").await;
+        let mut users = tokio::spawn(async move {
+            let start_status = curl_as_another_user(start.as_str()).await?;
+            let callback_status = curl_as_another_user(&attacker_callback).await?;
+            // Then the real user's browser: the start link still works, and so does the sign-in.
+            let authorize = no_redirects.get(start).send().await.unwrap().headers()["location"]
+                .to_str()
+                .unwrap()
+                .parse::<url::Url>()
+                .unwrap();
+            let callback = approve_as(&no_redirects, authorize, "ada@example.com").await;
+            let page = reqwest::get(callback).await.unwrap().text().await.unwrap();
+            Some((start_status, callback_status, page))
+        });
+        let callback = tokio::select! {
+            waited = lb.wait(&req, &d.issuer, Duration::from_secs(60)) => {
+                waited.expect("the sign-in waits out the other user and completes")
+            }
+            ended = &mut users => match ended.unwrap() {
+                None => return, // cannot run as another user here (may_skip said so)
+                Some(_) => panic!("the browser got its page before the sign-in completed"),
+            },
+        };
+        let http = Http::new();
+        let now = lakepass_wire::Clock::now(&lakepass_wire::SystemClock);
+        let form = idp::code_request(&d, &client, &req, &callback.code);
+        let session =
+            idp::redeem(&http, &d, &client, form, idp::Grant::code(&req.nonce), now, &Default::default())
+                .await
+                .expect("the real browser's code redeems");
+        callback.signed_in(&format!("Signed in to devstack as {}", session.who())).await;
+        let (start_status, callback_status, page) = users.await.unwrap().expect("ran as another user");
+        assert_eq!(start_status, "403", "another user's start-link visit is refused");
+        assert_eq!(callback_status, "403", "another user's callback is refused");
+        assert_eq!(session.who(), "ada@example.com", "signed in as the real user, not the other one");
+        assert!(page.contains("as ada@example.com"), "the page names who signed in: {page}");
+    })
+    .await
+}
+
+/// The review's slow-loris on the sign-in listener (issue 23 L1): eight idle sockets held the
+/// browser's redirect back 79 s, one at a time, and `login --timeout 60` failed. Connections
+/// are now served at once, a bounded number of them, the oldest idle one giving way: with more
+/// idle sockets open than the listener serves at once, the real browser still signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sockets_on_the_sign_in_listener_do_not_hold_the_browser_back() {
+    within(CASE_TIMEOUT, async {
+        let f = fixture().await;
+        let e = f.engine().await;
+        let (tx, rx) = tokio::sync::oneshot::channel::<url::Url>();
+        let browser = tokio::spawn(async move {
+            let start = rx.await.unwrap();
+            let addr = (start.host_str().unwrap(), start.port().unwrap());
+            let mut idle = Vec::new();
+            for _ in 0..2 * lakepass_wire::idp::MAX_CONNECTIONS {
+                idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+            }
+            let resp = reqwest::get(start).await.unwrap();
+            let page = (resp.status(), resp.text().await.unwrap());
+            drop(idle);
+            page
+        });
+        // The login's own timeout, as `lakepass login --timeout 30` would have it.
+        let (session, failures) = e
+            .login("devstack", move |u| tx.send(u.clone()).unwrap(), Duration::from_secs(30))
+            .await
+            .expect("the browser's sign-in completes while idle sockets are open");
+        assert!(failures.is_empty(), "{failures:?}");
+        let (status, page) = browser.await.unwrap();
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains(&format!("Signed in to devstack as {}", session.who())), "{page}");
+    })
+    .await
+}

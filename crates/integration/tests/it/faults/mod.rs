@@ -19,6 +19,7 @@ mod hostile;
 mod idp;
 mod live;
 mod local;
+mod mcp_scope;
 mod network;
 mod session;
 mod vault;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use lakepass_devstack::{FaultKind, FaultRule, Target};
 use lakepass_engine::status::TokenState;
+use lakepass_wire::http::RetryPolicy;
 
 use super::*;
 
@@ -154,7 +155,8 @@ async fn a_slow_loris_token_response_is_read_to_the_end() {
 
 #[tokio::test]
 async fn a_stalled_response_times_out_and_the_retry_succeeds() {
-    // The client's 30 s request timeout is what ends the stall: this case needs more time.
+    // The attempt's 20 s timeout ends the stall, inside the request's 30 s deadline: this case
+    // needs more time.
     within(Duration::from_secs(150), async {
         let f = fixture().await;
         let e = f.engine().await;
@@ -164,8 +166,48 @@ async fn a_stalled_response_times_out_and_the_retry_succeeds() {
         let t =
             e.refresh_workspace(&ws(&e, "dev"), true).await.expect("the retry after the timeout succeeds");
         let took = started.elapsed();
-        assert!(took >= Duration::from_secs(25) && took < Duration::from_secs(60), "took {took:?}");
+        assert!(took >= Duration::from_secs(15) && took < Duration::from_secs(30), "took {took:?}");
         assert!(accepted(&f.host("dev"), t.access_token.secret()).await);
+    })
+    .await
+}
+
+/// A workspace sends its headers, then stalls the body on every attempt (the review's 123 s
+/// `refresh`: 4 attempts × a 30 s timeout). The request has one deadline, retries included:
+/// here 3 s, each attempt at most 2 s, so a 2 s attempt, a retry in the second left, and a
+/// clear error that the server is stalled.
+#[tokio::test]
+async fn a_body_stalled_on_every_attempt_ends_at_the_requests_one_deadline() {
+    within(CASE_TIMEOUT, async {
+        let policy = RetryPolicy {
+            deadline: Duration::from_secs(3),
+            attempt_timeout: Duration::from_secs(2),
+            ..crate::support::RETRY_4_FAST
+        };
+        let f = Fixture::start(Setup { retry: Some(policy), ..setup() }).await;
+        let e = f.engine().await;
+        f.sign_in(&e).await;
+        let budget = 10;
+        f.faults().add(
+            FaultRule::new(Target::WorkspaceToken, FaultKind::SlowBody(600_000))
+                .on_workspace("dev")
+                .times(budget),
+        );
+        let started = Instant::now();
+        let err = e.refresh_workspace(&ws(&e, "dev"), true).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Network, "{err}");
+        assert!(err.to_string().contains("no complete answer within 3 s (2 attempt(s))"), "{err}");
+        assert_eq!(
+            consumed(&f.faults(), budget, Target::WorkspaceToken),
+            2,
+            "a 2 s attempt, then the second left"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "within twice the deadline: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(status(&e, "dev").state, TokenState::Failed);
     })
     .await
 }

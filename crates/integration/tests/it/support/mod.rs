@@ -21,25 +21,21 @@ use std::time::Duration;
 use lakepass_devstack::{ClientConfigOptions, Devstack, DevstackOptions};
 use lakepass_wire::http::RetryPolicy;
 
-/// Whether a test may pass without testing, because `reason` (a missing tmpfs, keyring, route
-/// or peer) stops it here. The one place that decides: under CI (`CI` set to anything but
-/// empty, `0` or `false`) nothing may skip, so this panics with the reason; elsewhere it prints
-/// "skipped: reason" past the test harness's capture and returns true. Callers
-/// `return` when it says yes, so a skip is never silent and never happens in CI.
-pub fn may_skip(reason: &str) -> bool {
-    use std::io::Write as _;
-    let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"));
-    assert!(!ci, "{reason} (CI is set: nothing may skip, so this is a failure)");
-    let _ = writeln!(std::io::stderr(), "skipped: {reason}");
-    true
-}
+/// Whether a test may pass without testing: the e2e tests' one rule (`lakepass_tests::may_skip`:
+/// under CI, `CI` set to anything but empty, `0` or `false`, nothing may skip), so the two
+/// suites cannot drift apart again.
+pub use lakepass_tests::may_skip;
 
 /// The email the devstack approves sign-ins as, unless a test says otherwise.
 pub const USER: &str = "ada@example.com";
 
 /// 4 attempts, 50 ms doubling, Retry-After capped at 2 s: retries fast enough for tests.
-pub const RETRY_4_FAST: RetryPolicy =
-    RetryPolicy { max_attempts: 4, base_delay: Duration::from_millis(50), max_delay: Duration::from_secs(2) };
+pub const RETRY_4_FAST: RetryPolicy = RetryPolicy {
+    max_attempts: 4,
+    base_delay: Duration::from_millis(50),
+    max_delay: Duration::from_secs(2),
+    ..RetryPolicy::DEFAULT
+};
 
 /// A devstack on its own, for tests that set it up (policies, roles) before writing homes:
 /// auto-approving `auto_approve`, or showing its login page when `None`.
@@ -68,6 +64,7 @@ pub fn home(ds: &Arc<Devstack>, extra: &str) -> Fixture {
                 max_attempts: 2,
                 base_delay: Duration::from_millis(20),
                 max_delay: Duration::from_millis(200),
+                ..RetryPolicy::DEFAULT
             }),
             ..Setup::default()
         },
