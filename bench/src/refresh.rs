@@ -22,9 +22,10 @@ const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 pub async fn make_stale(engine: &Engine, tokens: bool) -> anyhow::Result<()> {
     let now = SystemClock.now();
     let store = engine.store();
-    let mut s = store.idp_session("devstack").await?.context("signed in")?;
-    s.id_token_exp = now - 1;
-    store.save_idp_session("devstack", &s).await?;
+    let owner = engine.session_owner("devstack")?;
+    let mut s = store.idp_session(&owner).await?.found().context("signed in")?;
+    s.session.id_token_exp = now - 1;
+    store.save_idp_session(&s).await?;
     if tokens {
         for ws in engine.workspaces() {
             if let Some(mut t) = store.workspace_token(ws).await? {
@@ -105,8 +106,7 @@ pub async fn one_refresh(o: &Opts, ds: &Devstack, rows: &mut Vec<Row>) -> anyhow
     let session = base_home
         .engine(EngineOptions::default())
         .await?
-        .store()
-        .idp_session("devstack")
+        .stored_session("devstack")
         .await?
         .context("session")?;
     let client = reqwest::Client::builder().no_proxy().build()?;

@@ -139,3 +139,37 @@ async fn faults_sigkill_mid_write_leaves_no_torn_file_and_a_restart_recovers() {
         Some(home.run(&["token", "--raw", "--workspace", "dev"]).await.success().stdout.trim())
     );
 }
+
+/// Issue 23, L2: `lakepass daemon` stopped by SIGTERM (what systemd and `kill` send) removes the
+/// `-live` profiles naming its port, so nobody who binds the port next receives the SDKs'
+/// requests; the user's own profiles and comments, and the workspaces' static profiles, stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_sigterm_to_the_daemon_removes_its_live_profiles() {
+    let ds = start_devstack(Duration::from_secs(600)).await;
+    let home = TempHome::new();
+    let port = free_port();
+    home.write_config(&format!("{}\n[serve]\nport = {port}\n", devstack_config(&ds)));
+    let theirs = "; my profiles, by hand\n[mine]\nhost = https://mine.example\ntoken = dapi-mine\n\n";
+    std::fs::write(home.databrickscfg(), theirs).unwrap();
+    home.login(&[]).await;
+
+    let (daemon, _) = Proc::spawn_until(
+        "lakepass daemon",
+        home.lakepass(&["daemon"]),
+        Stream::Stderr,
+        Duration::from_secs(30),
+        |l| l.contains("live token service on").then_some(()),
+    )
+    .await;
+    assert!(home.profile_value("devstack-dev-live", "metadata_service_url").is_some());
+    daemon.sigterm();
+    let out = daemon.wait(Duration::from_secs(20)).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+
+    let text = home.databrickscfg_text();
+    for live in ["devstack-dev-live", "devstack-prod-live"] {
+        assert_eq!(home.profile_value(live, "metadata_service_url"), None, "{live} is gone:\n{text}");
+    }
+    assert!(text.starts_with(theirs), "the user's profiles and comments are kept:\n{text}");
+    assert!(home.profile_value("devstack-dev", "token").is_some(), "the static profile stays:\n{text}");
+}

@@ -111,9 +111,15 @@ async fn login_against_a_certified_oidc_provider_and_exchange_at_the_devstack() 
     let login = pending.finish().await.success();
     assert!(login.stderr.contains("Signed in to `real` as ada@example.com"), "{login:?}");
 
-    let session = home.vault_entry("idp:real").expect("IdP session in the vault");
-    let first_refresh =
-        session["refresh_token"].as_str().expect("offline_access gave a refresh token").to_string();
+    // The session is filed under the IdP's name and a digest of its issuer and client, and
+    // bound to them (issue 23, H1).
+    let key = home.vault_keys().into_iter().find(|k| k.starts_with("idp:real@")).expect("IdP session key");
+    let session = home.vault_entry(&key).expect("IdP session in the vault");
+    assert_eq!(session["binding"]["idp"], "real", "{:?}", session["binding"]);
+    let first_refresh = session["session"]["refresh_token"]
+        .as_str()
+        .expect("offline_access gave a refresh token")
+        .to_string();
     let status = home.run(&["status", "--json"]).await.success().json();
     assert_eq!(status["workspaces"][0]["state"], "fresh", "{status:#}");
     let stats = ds.stats();
@@ -127,8 +133,9 @@ async fn login_against_a_certified_oidc_provider_and_exchange_at_the_devstack() 
     // IdP (which rotates it), then exchange the new id_token.
     tokio::time::sleep(Duration::from_secs(IDP_TTL / 2 + 1)).await;
     home.run(&["refresh", "-w", "dev"]).await.success();
-    let session = home.vault_entry("idp:real").expect("IdP session in the vault");
-    let second_refresh = session["refresh_token"].as_str().expect("refresh token kept").to_string();
+    let session = home.vault_entry(&key).expect("IdP session in the vault");
+    let second_refresh =
+        session["session"]["refresh_token"].as_str().expect("refresh token kept").to_string();
     assert_ne!(
         fingerprint(&first_refresh),
         fingerprint(&second_refresh),

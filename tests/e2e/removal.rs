@@ -20,8 +20,13 @@ async fn workspace_and_idp_remove_take_away_lakepass_profiles_and_secrets_only()
         home.profile_value("devstack-dev-live", "metadata_service_url")
     })
     .await;
-    daemon.sigterm();
+    // Killed, not stopped: a daemon stopped by SIGTERM removes its -live profiles itself (issue
+    // 23, L2; e2e `faults_process::faults_sigterm_to_the_daemon_removes_its_live_profiles`), so
+    // only a crash leaves one for `workspace remove` to take away (a deliberate change).
+    let killed = std::process::Command::new("kill").args(["-KILL", &daemon.pid().to_string()]).status();
+    assert!(killed.expect("run kill(1)").success());
     daemon.wait(Duration::from_secs(20)).await;
+    assert!(home.profile_value("devstack-dev-live", "metadata_service_url").is_some(), "left by the crash");
     let dev = ws_host(&ds, "dev");
     let of = |host: &str| {
         let host = host.trim_end_matches('/');

@@ -40,7 +40,7 @@ export interface Backend {
   saveIdpPreset(name: string, form: ArgsOf<"save_idp_preset">["form"]): Promise<AnswerTo<"save_idp_preset">>;
   workspaceHost(url: string): Promise<AnswerTo<"workspace_host">>;
   previewTeam(name: string, text: string): Promise<AnswerTo<"preview_team">>;
-  importTeam(name: string, text: string, replace: boolean): Promise<AnswerTo<"import_team">>;
+  importTeam(name: string, text: string, replace: boolean, trustedHosts: string[]): Promise<AnswerTo<"import_team">>;
   tryLocally(): Promise<AnswerTo<"try_locally">>;
   onView(cb: (v: AppView) => void): void;
   onEvents(cb: (e: AppEvent[]) => void): void;
@@ -79,7 +79,7 @@ export function callBackend(call: ReturnType<typeof caller>, listen: Pick<Backen
     saveIdpPreset: (name, form) => call({ call: "save_idp_preset", name, form }),
     workspaceHost: (url) => call({ call: "workspace_host", url }),
     previewTeam: (name, text) => call({ call: "preview_team", name, text }),
-    importTeam: (name, text, replace) => call({ call: "import_team", name, text, replace }),
+    importTeam: (name, text, replace, trustedHosts) => call({ call: "import_team", name, text, replace, trusted_hosts: trustedHosts }),
     tryLocally: () => call({ call: "try_locally" }),
     onView: listen.onView,
     onEvents: listen.onEvents,

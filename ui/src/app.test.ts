@@ -85,6 +85,10 @@ const TEAM_PLAN: TeamPlan = {
     { section: "workspace", name: "analytics", change: "add", fields: [] },
   ],
   sign_in: ["acme"],
+  hosts: [
+    { host: "https://login.acme.example", role: "idp", named_by: ["idp.acme"], needs_confirmation: false },
+    { host: "https://collector.example", role: "workspace", named_by: ["workspace.analytics"], needs_confirmation: true },
+  ],
 };
 
 /** A first run: no config, nothing set up. */
@@ -174,8 +178,8 @@ function fake(v: AppView = view()) {
       calls.push(["previewTeam", n]);
       return TEAM_PLAN;
     },
-    importTeam: async (n, _t, r) => {
-      calls.push(["importTeam", n, r]);
+    importTeam: async (n, _t, r, trusted) => {
+      calls.push(["importTeam", n, r, trusted]);
       return TEAM_PLAN;
     },
     tryLocally: async () => {
@@ -459,9 +463,18 @@ describe("first run: the guided set-up", () => {
     for (let i = 0; i < 50 && !q(root, "team-preview"); i++) await new Promise((r) => setTimeout(r, 10));
     expect(b.calls).toContainEqual(["previewTeam", "acme.toml"]);
     expect(q(root, "team-idp-acme")!.textContent).toContain("will be added");
+    // Every host that receives a token is shown; one outside the Databricks domains must be
+    // ticked by name before "Import" does anything (issue 23, M2).
+    expect(q(root, "team-host-https://login.acme.example")!.textContent).toContain("refresh token");
+    expect(q(root, "team-host-https://collector.example")!.textContent).toContain("NOT a Databricks workspace domain");
+    expect((q(root, "team-import") as HTMLButtonElement).disabled).toBe(true);
+    const tick = q(root, "team-trust-https://collector.example") as HTMLInputElement;
+    tick.checked = true;
+    tick.dispatchEvent(new Event("change"));
+    expect((q(root, "team-import") as HTMLButtonElement).disabled).toBe(false);
     q(root, "team-import")!.click();
     await flush();
-    expect(b.calls).toContainEqual(["importTeam", "acme.toml", false]);
+    expect(b.calls).toContainEqual(["importTeam", "acme.toml", false, ["https://collector.example"]]);
     expect(q(root, "team-preview")).toBeNull();
     q(root, "setup-try-local")!.click();
     await flush();

@@ -338,13 +338,19 @@ export class Dashboard {
         s.error = null;
         try {
           const text = await readText(file);
-          s.team = { name: file.name, text, plan: await this.backend.previewTeam(file.name, text) };
+          s.team = { name: file.name, text, plan: await this.backend.previewTeam(file.name, text), trusted: [] };
         } catch (e) {
           s.error = asError(e).message;
           this.announcer.say(`Error: ${s.error}`);
         }
         this.render();
       })(),
+    trustHost: (host: string, trusted: boolean) => {
+      const team = this.setupState?.team;
+      if (!team) return;
+      team.trusted = team.trusted.filter((x) => x !== host).concat(trusted ? [host] : []);
+      this.render();
+    },
     importTeam: () => {
       const team = this.setupState?.team;
       if (!team) return;
@@ -352,7 +358,7 @@ export class Dashboard {
       void this.act(
         "import",
         async () => {
-          await this.backend.importTeam(team.name, team.text, replace);
+          await this.backend.importTeam(team.name, team.text, replace, team.trusted);
           if (this.setupState) this.setupState.team = null;
         },
         `Imported ${team.name}.`,

@@ -25,3 +25,4 @@ export type { PresetView } from "./generated/PresetView";
 export type { PresetForm } from "./generated/PresetForm";
 export type { TeamPlan } from "./generated/TeamPlan";
 export type { TeamEntry } from "./generated/TeamEntry";
+export type { TeamHost } from "./generated/TeamHost";

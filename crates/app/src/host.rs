@@ -279,7 +279,7 @@ impl Host {
             .map_err(|e| e.to_string())?;
         let mut sessions = BTreeMap::new();
         for idp in engine.config().idp.keys() {
-            let signed_in = matches!(engine.store().idp_session(idp).await, Ok(Some(_)));
+            let signed_in = matches!(engine.stored_session(idp).await, Ok(Some(_)));
             sessions.insert(idp.clone(), signed_in);
         }
         Ok((engine, sessions))
@@ -500,17 +500,47 @@ impl Host {
     ) -> Result<(), AppError> {
         let path = &self.paths.config;
         let mut doc = ConfigDoc::load(path)?;
+        let before = doc.to_config(path)?;
         edit(&mut doc)?;
         // Validate the whole result before anything is written; save() checks again.
-        doc.to_config(path)?;
+        let after = doc.to_config(path)?;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| {
                 AppError::new(ErrorKind::Config, format!("cannot create {}: {e}", dir.display()))
             })?;
         }
         doc.save(path)?;
+        self.forget_replaced_sessions(&before, &after).await;
         self.reload().await;
         Ok(())
+    }
+
+    /// Forgets the sessions of IdPs an edit removed or gave another issuer or client, so none
+    /// outlives the IdP it was made for; says so in the log.
+    pub(crate) async fn forget_replaced_sessions(
+        &self,
+        before: &lakepass_config::Config,
+        after: &lakepass_config::Config,
+    ) {
+        let forgotten = match self.open_vault().await {
+            Ok(vault) => lakepass_engine::Store::new(vault)
+                .forget_replaced_idps(before, after)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        match forgotten {
+            Ok(names) => {
+                for name in names {
+                    self.log(
+                        Level::Info,
+                        None,
+                        format!("Removed the sign-in session of {name}: its issuer or client changed; sign in again"),
+                    );
+                }
+            }
+            Err(e) => self.log(Level::Warn, None, format!("Could not remove a replaced IdP's session: {e}")),
+        }
     }
 
     /// Runs `lakepass doctor` for a workspace: the chain a token travels, link by link, with the

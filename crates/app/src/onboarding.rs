@@ -25,16 +25,20 @@ const LOCAL_USER: &str = "you@example.com";
 static LOCAL_DEVSTACK: Mutex<Option<Child>> = Mutex::new(None);
 
 /// Imports a team file into the config (entries new to it; with `replace`, also those in
-/// conflict), then restarts the engine on it. Returns the plan that was applied.
+/// conflict), then restarts the engine on it. A workspace host outside the Databricks
+/// workspace domains is imported only when `trusted` names it (the user ticked it, shown by
+/// name). Returns the plan that was applied.
 pub async fn import_team(
     host: &Arc<Host>,
     name: &str,
     text: &str,
     replace: bool,
+    trusted: &[String],
 ) -> Result<TeamPlan, AppError> {
     let path = host.paths().config.clone();
     let (team, mut doc, plan) = team_plan(&path, name, text)?;
-    doc.apply_team(&team, &plan, replace)?;
+    let before = doc.to_config(&path)?;
+    doc.apply_team(&team, &plan, replace, trusted)?;
     if plan.changes_anything(replace) {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| {
@@ -43,6 +47,7 @@ pub async fn import_team(
         }
         doc.save(&path)?;
         host.log(Level::Info, None, format!("Team file {name} imported"));
+        host.forget_replaced_sessions(&before, &doc.to_config(&path)?).await;
         host.reload().await;
     }
     Ok(plan)

@@ -136,6 +136,10 @@ pub enum Call {
         text: String,
         /// Replace conflicting entries.
         replace: bool,
+        /// The hosts outside the Databricks workspace domains the user confirmed, each by name
+        /// ([`lakepass_config::TeamHost::needs_confirmation`]); any other such host is refused.
+        #[serde(default)]
+        trusted_hosts: Vec<String>,
     },
     /// "Try it locally": start the devstack and set up on it.
     TryLocally,
@@ -301,8 +305,8 @@ pub async fn answer(host: &Arc<Host>, call: Call) -> Result<Answered, AppError> 
             let (_, _, plan) = forms::team_plan(&host.paths().config, &name, &text)?;
             Answered::PreviewTeam(plan)
         }
-        Call::ImportTeam { name, text, replace } => {
-            Answered::ImportTeam(onboarding::import_team(host, &name, &text, replace).await?)
+        Call::ImportTeam { name, text, replace, trusted_hosts } => {
+            Answered::ImportTeam(onboarding::import_team(host, &name, &text, replace, &trusted_hosts).await?)
         }
         Call::TryLocally => match host.cli_program() {
             Some(program) => onboarding::try_locally(host, &program).await.map(|()| Answered::TryLocally)?,

@@ -349,6 +349,7 @@ pub async fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
                 check_resource(r)?;
                 cfg.auth_params.insert("resource".into(), r.clone());
             }
+            let before = doc.to_config(&paths.config)?;
             doc.add_idp(&a.name, &cfg, a.replace)?;
             doc.save(&paths.config)?;
             eprintln!(
@@ -357,6 +358,8 @@ pub async fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
                 paths.config.display(),
                 cfg.issuer
             );
+            // A session signed in with the replaced issuer or client must not outlive it.
+            forget_replaced_sessions(paths, &before, &doc.to_config(&paths.config)?).await?;
             // The port configured (a --redirect-port wins over the preset's), not the preset's.
             eprintln!(
                 "Register this redirect URI in the IdP's app (a public client, no secret): {}",
@@ -365,13 +368,15 @@ pub async fn idp(paths: &Paths, cmd: IdpCmd) -> anyhow::Result<ExitCode> {
         }
         IdpCmd::Remove { name } => {
             let mut doc = load_doc(paths)?;
+            let before = doc.to_config(&paths.config)?;
             doc.remove_idp(&name)?;
+            let after = doc.to_config(&paths.config)?;
             let store = Store::new(crate::app::open_vault(paths).await?);
             let made: Vec<String> = store
-                .forget_idp(&name)
+                .forget_replaced_idps(&before, &after)
                 .await?
-                .map(|_| "its sign-in session (from the vault)".to_string())
                 .into_iter()
+                .map(|_| "its sign-in session (from the vault)".to_string())
                 .collect();
             doc.save(&paths.config)?;
             eprintln!("Removed identity provider `{name}` from {}.", paths.config.display());
@@ -430,6 +435,23 @@ async fn forget_workspace(paths: &Paths, ws: &Workspace, all: &[Workspace]) -> a
 }
 
 /// "Also removed: …", or that nothing else was there.
+/// Forgets the sessions of the IdPs `before` had that `after` removed or gave another issuer or
+/// client (`idp add --replace`, `setup --replace`), and says so.
+pub(crate) async fn forget_replaced_sessions(
+    paths: &Paths,
+    before: &Config,
+    after: &Config,
+) -> anyhow::Result<()> {
+    let store = Store::new(crate::app::open_vault(paths).await?);
+    for name in store.forget_replaced_idps(before, after).await? {
+        eprintln!(
+            "Removed the sign-in session of identity provider `{name}`: its issuer or client changed, \
+             so it is not sent to the new one. Sign in again: lakepass login --idp {name}"
+        );
+    }
+    Ok(())
+}
+
 fn said(made: &[String]) -> String {
     if made.is_empty() {
         "Nothing else of it was stored (no profiles, no secrets).".into()

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use lakepass_config::{ConfigDoc, TeamChange, TeamEntry, TeamFile, TeamPlan};
+use lakepass_config::{ConfigDoc, TeamChange, TeamEntry, TeamFile, TeamHost, TeamHostRole, TeamPlan};
 use lakepass_store::Paths;
 
 use crate::auth::{self, LoginArgs};
@@ -33,6 +33,10 @@ pub struct SetupArgs {
     /// Give up waiting for each browser sign-in after this many seconds.
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     timeout: u64,
+    /// Trust this workspace host, which is not a Databricks workspace domain, with your sign-in
+    /// token (repeat for each; e.g. `--trust-host https://127.0.0.1:8443`). `--yes` does not.
+    #[arg(long = "trust-host", value_name = "HOST")]
+    trust_host: Vec<String>,
 }
 
 /// Runs `setup`.
@@ -46,14 +50,24 @@ pub async fn setup(paths: &Paths, a: SetupArgs) -> anyhow::Result<ExitCode> {
     if !changes && !blocked {
         println!("Nothing to add: your config already has all of it.");
     }
+    let mut trusted = a.trust_host.clone();
+    if !blocked && !a.yes && std::io::stdin().is_terminal() {
+        for h in plan.unconfirmed_hosts(&a.trust_host) {
+            confirm_host(h)?;
+            trusted.push(h.host.clone());
+        }
+    }
     if changes && !blocked && !a.yes {
         confirm(&format!("Add this to {}?", paths.config.display()))?;
     }
-    // Refuses on conflicts without --replace, before anything is written.
-    doc.apply_team(&team, &plan, a.replace)?;
+    let before = doc.to_config(&paths.config)?;
+    // Refuses on conflicts without --replace and on hosts nobody confirmed, before anything is
+    // written.
+    doc.apply_team(&team, &plan, a.replace, &trusted)?;
     if changes {
         doc.save(&paths.config)?;
         println!("Saved {}.", paths.config.display());
+        crate::edit::forget_replaced_sessions(paths, &before, &doc.to_config(&paths.config)?).await?;
     }
     if a.no_login || plan.sign_in.is_empty() {
         if !plan.sign_in.is_empty() {
@@ -87,11 +101,57 @@ fn confirm(question: &str) -> anyhow::Result<()> {
     }
 }
 
-/// The plan as a diff-like summary: `+` added, `=` already there, `!` in conflict.
+/// Asks the user to confirm, by name, one host that is not a Databricks workspace domain.
+fn confirm_host(h: &TeamHost) -> anyhow::Result<()> {
+    print!(
+        "{} ({}) is NOT a Databricks workspace domain. Send it your sign-in token? Type its address \
+         to trust it, anything else to stop: ",
+        h.host,
+        h.named_by.join(", ")
+    );
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    let typed = answer.trim().trim_end_matches('/');
+    let bare = h.host.split_once("://").map_or(h.host.as_str(), |(_, rest)| rest);
+    if typed.eq_ignore_ascii_case(&h.host) || typed.eq_ignore_ascii_case(bare) {
+        Ok(())
+    } else {
+        Err(usage(format!("{} not trusted; nothing was changed", h.host)))
+    }
+}
+
+/// The plan as a diff-like summary: `+` added, `=` already there, `!` in conflict; then every
+/// host that will receive a token.
 fn render(plan: &TeamPlan, file: &std::path::Path, paths: &Paths) -> String {
     let mut out = format!("Team file {} → {}\n", file.display(), paths.config.display());
     for e in &plan.entries {
         out.push_str(&entry_lines(e));
+    }
+    out.push_str(&host_lines(&plan.hosts));
+    out
+}
+
+/// Every host that will be sent a token, foreign workspace hosts marked loudly.
+fn host_lines(hosts: &[TeamHost]) -> String {
+    if hosts.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nThese hosts will receive your tokens:\n");
+    for h in hosts {
+        let (mark, what) = match (h.role, h.needs_confirmation) {
+            (TeamHostRole::Idp, _) => ("  ", "identity provider: your sign-in and refresh token"),
+            (TeamHostRole::Workspace, false) => ("  ", "Databricks workspace: your IdP token"),
+            (TeamHostRole::Workspace, true) => {
+                ("!!", "NOT a Databricks workspace domain: your IdP token, which it could use as you")
+            }
+        };
+        out.push_str(&format!("{mark} {}  ({what}; {})\n", h.host, h.named_by.join(", ")));
+    }
+    if hosts.iter().any(|h| h.needs_confirmation) {
+        out.push_str(
+            "!! Hosts marked !! are imported only if you confirm each by name (or --trust-host <host>).\n",
+        );
     }
     out
 }

@@ -318,6 +318,7 @@ pub async fn refresh(paths: &Paths, a: RefreshArgs) -> anyhow::Result<ExitCode> 
 /// Runs the engine in the foreground until Ctrl-C / SIGTERM: the core's [`Daemon`], printing
 /// what started and every state change.
 pub async fn daemon(paths: &Paths) -> anyhow::Result<ExitCode> {
+    let stop = shutdown_signal();
     let engine = app::engine(paths).await?;
     let daemon = Daemon::start(engine, DaemonOptions::default()).await?;
     for n in daemon.notices() {
@@ -355,25 +356,33 @@ pub async fn daemon(paths: &Paths) -> anyhow::Result<ExitCode> {
             }
         }
     });
-    shutdown_signal().await;
+    stop.await;
     printer.abort();
     daemon.shutdown().await;
     eprintln!("lakepass daemon: stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) async fn shutdown_signal() {
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
+    // The handlers are installed now, not when the future is first polled: a SIGTERM that
+    // arrives while the daemon is still starting must stop it through `Daemon::shutdown` (which
+    // removes the `-live` profiles), not kill it with the default action.
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+        async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -102,6 +102,22 @@ pub enum ConfigError {
         /// `idp.<name>`, `workspace.<name>`, `claude.<name>`.
         entries: Vec<String>,
     },
+    /// A team file sends the user's sign-in token to hosts that are not Databricks workspace
+    /// domains and that the user did not confirm by name.
+    #[error(
+        "{} sends your sign-in token to {}, which {} not a Databricks workspace domain; nothing was \
+         changed. Import it only if you trust each of them, confirming it by name (`lakepass setup \
+         FILE --trust-host <host>` for each, or tick it in the dashboard's import)",
+        path.display(),
+        list(hosts),
+        if hosts.len() == 1 { "is" } else { "are" }
+    )]
+    UntrustedHost {
+        /// The team file.
+        path: PathBuf,
+        /// The unconfirmed hosts (`scheme://host[:port]`).
+        hosts: Vec<String>,
+    },
     /// Removing an IdP that workspaces still use.
     #[error(
         "identity provider `{name}` is used by workspace(s) {}; remove or re-point them first",

@@ -87,5 +87,5 @@ pub use model::{
 };
 pub use resolve::Workspace;
 pub use scopes::{DATABRICKS_SCOPES, unknown_scope};
-pub use team::{TeamChange, TeamEntry, TeamField, TeamFile, TeamPlan, TeamSection};
-pub use validate::{is_valid_name, is_valid_profile_name};
+pub use team::{TeamChange, TeamEntry, TeamField, TeamFile, TeamHost, TeamHostRole, TeamPlan, TeamSection};
+pub use validate::{is_valid_name, is_valid_profile_name, reserved_profile};

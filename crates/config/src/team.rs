@@ -8,6 +8,13 @@
 //! - **a plan** ([`TeamPlan`]): per entry, added, already there, or in conflict with an entry
 //!   of the same name and different values (with each differing field), so a front end can show
 //!   what will change and nothing is overwritten unasked;
+//! - **the hosts that receive a token** ([`TeamPlan::hosts`]): every workspace host the import
+//!   would add or change receives the user's IdP JWT at its first refresh, and every IdP issuer
+//!   the user's refresh token. A workspace host outside the Databricks workspace domains
+//!   ([`lakepass_wire::host::DATABRICKS_DNS_ZONES`], from the SDKs' own lists) could exchange
+//!   that JWT at the user's real workspaces, so it is refused unless the user names it
+//!   ([`ConfigDoc::apply_team`]'s `trusted`). A loopback host is no exception: another local user
+//!   may hold the port (issue 23, M2);
 //! - **the merge** ([`ConfigDoc::apply_team`]): the team's tables are copied into the user's
 //!   document as written (comments included), the user's own bytes stay as they were, and the
 //!   result is validated as a whole by [`ConfigDoc::save`].
@@ -23,6 +30,7 @@ use super::error::ConfigError;
 use super::load::{field_at, line_at, no_parser_panic, syntax_error};
 use super::model::{ClaudeConfig, Config, IdpConfig, WorkspaceConfig};
 use super::secret_scan::find_secrets;
+use lakepass_wire::WorkspaceHost;
 
 /// The keys a team file may hold at its top level (the serde shape refuses any other).
 #[derive(Debug, Deserialize)]
@@ -110,6 +118,32 @@ pub struct TeamEntry {
     pub fields: Vec<TeamField>,
 }
 
+/// What a host named by a team file will be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum TeamHostRole {
+    /// An IdP issuer: sent the sign-in and, on every refresh, the refresh token.
+    Idp,
+    /// A workspace (or its account console): sent the IdP's JWT on every exchange.
+    Workspace,
+}
+
+/// A host that will receive one of the user's tokens if the team file is imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct TeamHost {
+    /// `scheme://host[:port]`, normalised.
+    pub host: String,
+    /// What it receives.
+    pub role: TeamHostRole,
+    /// The entries that name it (`workspace.dev`, `idp.corp`).
+    pub named_by: Vec<String>,
+    /// A workspace host outside the Databricks workspace domains: imported only when the user
+    /// confirms it by name.
+    pub needs_confirmation: bool,
+}
+
 /// What importing a team file into a config will do, entry by entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -118,6 +152,9 @@ pub struct TeamPlan {
     pub entries: Vec<TeamEntry>,
     /// The IdPs to sign in to afterwards: the team's IdPs used by its workspaces.
     pub sign_in: Vec<String>,
+    /// Every host the entries that the import adds or changes would send a token to, IdPs
+    /// first; those that need confirming are marked.
+    pub hosts: Vec<TeamHost>,
 }
 
 impl TeamPlan {
@@ -131,6 +168,17 @@ impl TeamPlan {
     /// The entries in conflict with the user's config.
     pub fn conflicts(&self) -> impl Iterator<Item = &TeamEntry> {
         self.entries.iter().filter(|e| e.change == TeamChange::Conflict)
+    }
+
+    /// The hosts that need confirming and are not among `trusted` (host URLs or bare names, as
+    /// the user typed them; compared in normal form).
+    pub fn unconfirmed_hosts(&self, trusted: &[String]) -> Vec<&TeamHost> {
+        let trusted: Vec<WorkspaceHost> =
+            trusted.iter().filter_map(|t| WorkspaceHost::parse(t.trim()).ok()).collect();
+        self.hosts
+            .iter()
+            .filter(|h| h.needs_confirmation && !trusted.iter().any(|t| t.as_str() == h.host))
+            .collect()
     }
 }
 
@@ -216,7 +264,8 @@ impl TeamFile {
             .collect();
         sign_in.sort();
         sign_in.dedup();
-        TeamPlan { entries, sign_in }
+        let hosts = token_hosts(&self.config, &entries);
+        TeamPlan { entries, sign_in, hosts }
     }
 
     fn table(&self, section: TeamSection, name: &str) -> Option<Table> {
@@ -227,6 +276,38 @@ impl TeamFile {
             _ => None,
         }
     }
+}
+
+/// The hosts of the entries the import adds or changes, and what each would be sent.
+fn token_hosts(team: &Config, entries: &[TeamEntry]) -> Vec<TeamHost> {
+    let changes = |section: TeamSection, name: &str| {
+        entries.iter().any(|e| e.section == section && e.name == name && e.change != TeamChange::Unchanged)
+    };
+    let mut named: BTreeMap<(TeamHostRole, String), Vec<String>> = BTreeMap::new();
+    for (name, idp) in team.idp.iter().filter(|(n, _)| changes(TeamSection::Idp, n)) {
+        let origin =
+            url::Url::parse(&idp.issuer).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+        named.entry((TeamHostRole::Idp, origin)).or_default().push(format!("idp.{name}"));
+    }
+    for (name, ws) in team.workspace.iter().filter(|(n, _)| changes(TeamSection::Workspace, n)) {
+        for h in std::iter::once(&ws.host).chain(ws.account_host.as_ref()) {
+            // Validated already: a host that does not parse never got this far.
+            let host = WorkspaceHost::parse(h).map(|h| h.as_str().to_string()).unwrap_or_else(|_| h.clone());
+            named.entry((TeamHostRole::Workspace, host)).or_default().push(format!("workspace.{name}"));
+        }
+    }
+    named
+        .into_iter()
+        .map(|((role, host), named_by)| {
+            let databricks = WorkspaceHost::parse(&host).is_ok_and(|h| h.is_databricks_domain());
+            TeamHost {
+                needs_confirmation: role == TeamHostRole::Workspace && !databricks,
+                host,
+                role,
+                named_by,
+            }
+        })
+        .collect()
 }
 
 fn entry<T: Serialize + PartialEq>(
@@ -274,12 +355,24 @@ fn fields<T: Serialize>(value: &T) -> BTreeMap<String, String> {
 impl ConfigDoc {
     /// Adds the team file's entries that `plan` (made against this document) marks as new, and
     /// with `replace` also those in conflict; the first workspace becomes the active one when
-    /// none is. Refused, changing nothing, when there are conflicts and `replace` is false.
-    pub fn apply_team(&mut self, team: &TeamFile, plan: &TeamPlan, replace: bool) -> Result<(), ConfigError> {
+    /// none is. Refused, changing nothing, when there are conflicts and `replace` is false, or
+    /// when a host that needs confirming ([`TeamHost::needs_confirmation`]) is not in `trusted`.
+    pub fn apply_team(
+        &mut self,
+        team: &TeamFile,
+        plan: &TeamPlan,
+        replace: bool,
+        trusted: &[String],
+    ) -> Result<(), ConfigError> {
         let conflicts: Vec<String> =
             plan.conflicts().map(|e| format!("{}.{}", e.section.as_str(), e.name)).collect();
         if !conflicts.is_empty() && !replace {
             return Err(ConfigError::TeamConflict { path: team.path.clone(), entries: conflicts });
+        }
+        let unconfirmed: Vec<String> =
+            plan.unconfirmed_hosts(trusted).iter().map(|h| h.host.clone()).collect();
+        if !unconfirmed.is_empty() {
+            return Err(ConfigError::UntrustedHost { path: team.path.clone(), hosts: unconfirmed });
         }
         let mut added_workspace = None;
         for e in &plan.entries {
@@ -359,7 +452,7 @@ base_path = "/ai-gateway/anthropic"
         assert_eq!(issuer.team.as_deref(), Some("\"https://login.microsoftonline.com/acme-tenant/v2.0\""));
         assert!(plan.changes_anything(false));
 
-        doc.apply_team(&team, &plan, false).unwrap();
+        doc.apply_team(&team, &plan, false, &[]).unwrap();
         let merged = doc.to_string();
         assert!(merged.starts_with(EXAMPLE), "the user's file is kept byte for byte:\n{merged}");
         assert!(merged.contains("# analytics, the team's main workspace\n[workspace.analytics]"), "{merged}");
@@ -372,7 +465,7 @@ base_path = "/ai-gateway/anthropic"
         let again = team.plan(&config);
         assert!(again.entries.iter().all(|e| e.change == TeamChange::Unchanged), "{again:?}");
         assert!(!again.changes_anything(true));
-        doc.apply_team(&team, &again, false).unwrap();
+        doc.apply_team(&team, &again, false, &[]).unwrap();
         assert_eq!(doc.to_string(), merged);
     }
 
@@ -381,7 +474,7 @@ base_path = "/ai-gateway/anthropic"
         let team = TeamFile::parse(TEAM, team_path()).unwrap();
         let mut doc = ConfigDoc::default();
         let plan = team.plan(&Config::default());
-        doc.apply_team(&team, &plan, false).unwrap();
+        doc.apply_team(&team, &plan, false, &[]).unwrap();
         let config = doc.to_config(path()).unwrap();
         assert_eq!(config.active.as_deref(), Some("analytics"));
         assert_eq!(config.workspaces().unwrap().len(), 2);
@@ -406,7 +499,7 @@ base_path = "/ai-gateway/anthropic"
         );
         assert!(!plan.changes_anything(false) && plan.changes_anything(true));
 
-        let err = doc.apply_team(&team, &plan, false).unwrap_err();
+        let err = doc.apply_team(&team, &plan, false, &[]).unwrap_err();
         assert!(
             matches!(err, ConfigError::TeamConflict { ref entries, .. } if entries == &["idp.corp"]),
             "{err}"
@@ -414,7 +507,7 @@ base_path = "/ai-gateway/anthropic"
         assert!(err.to_string().contains("--replace"), "{err}");
         assert_eq!(doc.to_string(), user, "nothing changed");
 
-        doc.apply_team(&team, &plan, true).unwrap();
+        doc.apply_team(&team, &plan, true, &[]).unwrap();
         let replaced = doc.to_config(path()).unwrap();
         assert_eq!(replaced.idp["corp"].issuer, "https://login.microsoftonline.com/other/v2.0");
         let text = doc.to_string();
@@ -422,6 +515,41 @@ base_path = "/ai-gateway/anthropic"
             text.find("[idp.corp]") < text.find("[workspace.dev]"),
             "a replaced entry keeps its place:\n{text}"
         );
+    }
+
+    #[test]
+    fn every_host_that_receives_a_token_is_listed_and_a_foreign_one_must_be_named() {
+        let text = format!(
+            "{TEAM}\n[workspace.odd]\nidp = \"acme\"\nhost = \"https://Collector.Example\"\n\n\
+             [workspace.local]\nidp = \"acme\"\nhost = \"http://127.0.0.1:9000\"\n"
+        );
+        let team = TeamFile::parse(&text, team_path()).unwrap();
+        let plan = team.plan(&Config::default());
+        let hosts: Vec<(&str, TeamHostRole, bool)> =
+            plan.hosts.iter().map(|h| (h.host.as_str(), h.role, h.needs_confirmation)).collect();
+        assert_eq!(
+            hosts,
+            [
+                ("https://login.microsoftonline.com", TeamHostRole::Idp, false),
+                ("http://127.0.0.1:9000", TeamHostRole::Workspace, true),
+                ("https://adb-1.2.azuredatabricks.net", TeamHostRole::Workspace, false),
+                ("https://adb-3.4.azuredatabricks.net", TeamHostRole::Workspace, false),
+                ("https://collector.example", TeamHostRole::Workspace, true),
+            ]
+        );
+        let mut doc = ConfigDoc::default();
+        let err = doc.apply_team(&team, &plan, false, &["https://collector.example".into()]).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::UntrustedHost { hosts, .. } if hosts == &["http://127.0.0.1:9000"]),
+            "a loopback host is not trusted by itself: {err}"
+        );
+        assert!(err.to_string().contains("--trust-host"), "{err}");
+        assert_eq!(doc.to_string(), "", "nothing changed");
+        let trusted = ["collector.example".to_string(), "http://127.0.0.1:9000/".to_string()];
+        doc.apply_team(&team, &plan, false, &trusted).unwrap();
+        assert_eq!(doc.to_config(path()).unwrap().workspace.len(), 4);
+        // Imported again, nothing changes, so nothing needs confirming.
+        assert!(team.plan(&doc.to_config(path()).unwrap()).hosts.is_empty());
     }
 
     #[test]

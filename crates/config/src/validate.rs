@@ -152,6 +152,11 @@ impl Config {
                 ));
             }
             let profile = ws.profile_name(name).to_string();
+            if let Some(why) = reserved_profile(&profile) {
+                // Point at `profile` when the file sets it, else at the workspace whose name it is.
+                let field: &[&str] = if ws.profile.is_some() { &at("profile") } else { &["workspace", name] };
+                out.push(problem(field, format!("profile `{profile}` {why}; set another `profile`")));
+            }
             if let Some(other) = profiles.insert(profile.clone(), name) {
                 out.push(problem(
                     &at("profile"),
@@ -307,6 +312,30 @@ pub fn is_valid_profile_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// Why `profile` cannot be a `~/.databrickscfg` profile a workspace owns, if it cannot.
+///
+/// - `DEFAULT` is the section every Databricks tool uses when no profile is named: the Python
+///   SDK reads `~/.databrickscfg` with `configparser`, whose default section is `DEFAULT`, and
+///   falls back to it (databricks/databricks-sdk-py, `databricks/sdk/config.py`,
+///   `_load_from_config_file`: `if not has_explicit_profile: profile = "DEFAULT"`). Writing a token there would hand it to every tool run without a
+///   profile. `configparser` matches it case-sensitively; any case is refused here, so a
+///   `default` profile is never mistaken for it by a person or a tool.
+/// - `<profile>-live` and `<profile>-helper` are the profiles Lakepass writes beside a
+///   workspace's own (the live service's and the `cli-helper` flavour's): a workspace owning
+///   one would collide with another workspace's, so the suffixes are Lakepass's (in any case).
+pub fn reserved_profile(profile: &str) -> Option<&'static str> {
+    let lower = profile.to_ascii_lowercase();
+    if lower == "default" {
+        Some("is the section Databricks tools use when no profile is named, so Lakepass never writes it")
+    } else if lower.ends_with("-live") || lower.ends_with("-helper") {
+        Some(
+            "ends in `-live` or `-helper`, which Lakepass keeps for the profiles it writes beside each workspace's",
+        )
+    } else {
+        None
+    }
+}
+
 /// Why `name` fails [`is_valid_name`], and what to do.
 pub(super) fn invalid_name_message(name: &str) -> String {
     format!("`{name}` is not a valid name; use only letters, digits, `-` and `_`")
@@ -389,6 +418,26 @@ mod tests {
         assert!(Config::parse(MINIMAL, path()).is_ok());
         let (msg, line, field) = invalid(&format!("{MINIMAL}[extra]\n"));
         assert_eq!((line, field.as_str()), (Some(13), "extra"), "{msg}");
+    }
+
+    #[test]
+    fn reserved_profiles_are_refused_with_their_line() {
+        for (extra, line, field) in [
+            ("profile = \"DEFAULT\"\n", 13, "workspace.b.profile"),
+            ("profile = \"Default\"\n", 13, "workspace.b.profile"),
+            ("profile = \"a-live\"\n", 13, "workspace.b.profile"),
+            ("profile = \"x-HELPER\"\n", 13, "workspace.b.profile"),
+        ] {
+            let (msg, got, f) = invalid(&format!("{MINIMAL}{extra}"));
+            assert_eq!((got, f.as_str()), (Some(line), field), "{msg}");
+            assert!(msg.contains("set another `profile`"), "{msg}");
+        }
+        let named = MINIMAL.replace("[workspace.b]", "[workspace.DEFAULT]");
+        let (msg, _, f) = invalid(&named);
+        assert_eq!(f, "workspace.DEFAULT", "{msg}");
+        for fine in ["defaults", "live", "helper", "dev-lived", "my-helpers"] {
+            assert_eq!(reserved_profile(fine), None, "{fine}");
+        }
     }
 
     #[test]

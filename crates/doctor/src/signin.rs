@@ -131,7 +131,7 @@ pub(super) async fn session(
     run: &mut Run,
 ) -> Result<(Secret, bool), Stopped> {
     const TITLE: &str = "Session";
-    let stored = match engine.store().idp_session(&ws.idp).await {
+    let stored = match engine.stored_session(&ws.idp).await {
         Ok(Some(s)) => s,
         Ok(None) => {
             return Err(run.fail(StepId::Session, TITLE, Problem::NotSignedIn { idp: ws.idp.clone() }));

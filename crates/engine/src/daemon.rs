@@ -12,6 +12,11 @@
 //! port. So a failed bind removes the `-live` profiles at once, raises a warning every front end
 //! shows (status, tray, daemon output), and retries the bind every [`LIVE_RETRY`]; the first bind
 //! that succeeds writes the profiles again with new path secrets.
+//!
+//! For the same reason the profiles do not outlive the service: [`Daemon::shutdown`] (every
+//! stop goes through it: `lakepass daemon` on SIGTERM or SIGINT, the tray's quit, a reload) and
+//! a daemon dropped without it remove the `-live` profiles once the port is closed, so an SDK
+//! finds no profile rather than a port anyone may take (issue 23, L2).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -126,6 +131,9 @@ pub struct Daemon {
     stop: Option<oneshot::Sender<()>>,
     run: Option<JoinHandle<()>>,
     notices: Vec<Notice>,
+    /// This daemon wrote (or may write, on a retried bind) the `-live` profiles, so it removes
+    /// them when it stops; false once removed, and for a daemon that left the service to another.
+    owns_live_profiles: bool,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -163,7 +171,8 @@ impl Daemon {
         let elsewhere = notices.iter().any(|n| matches!(n, Notice::SocketOwnedElsewhere(_)));
         let live = Arc::new(Mutex::new(None));
         let mut live_retry = None;
-        if opts.live_service && !elsewhere {
+        let owns_live_profiles = opts.live_service && !elsewhere;
+        if owns_live_profiles {
             match start_live(&engine).await {
                 Ok((service, notice)) => {
                     notices.push(notice);
@@ -185,7 +194,16 @@ impl Daemon {
                 })
                 .await
         });
-        Ok(Daemon { engine, socket, live, live_retry, stop: Some(stop), run: Some(run), notices })
+        Ok(Daemon {
+            engine,
+            socket,
+            live,
+            live_retry,
+            stop: Some(stop),
+            run: Some(run),
+            notices,
+            owns_live_profiles,
+        })
     }
 
     /// The engine it runs.
@@ -226,6 +244,11 @@ impl Daemon {
         if let Some(live) = live {
             live.shutdown().await;
         }
+        if std::mem::take(&mut self.owns_live_profiles) {
+            let (remover, workspaces) = live_remover(&self.engine);
+            let removed = tokio::task::spawn_blocking(move || remover.on_sign_out(&workspaces)).await;
+            report_removed(removed.expect("live profiles task"));
+        }
         // A stopped daemon serves nothing: its warning would mislead `status`.
         self.engine.set_warning(WarningSource::LiveService, None);
     }
@@ -239,6 +262,27 @@ impl Drop for Daemon {
         if let Some(retry) = self.live_retry.take() {
             retry.abort();
         }
+        if std::mem::take(&mut self.owns_live_profiles) {
+            // Dropped without `shutdown` (a panic, an early return): the service stops with the
+            // runtime, so its profiles go now. A short locked file edit; no await is possible here.
+            let (remover, workspaces) = live_remover(&self.engine);
+            report_removed(remover.on_sign_out(&workspaces));
+        }
+    }
+}
+
+/// What removes this engine's `-live` profiles, and the workspaces whose they are.
+fn live_remover(engine: &Engine) -> (LiveProfiles, Vec<lakepass_config::Workspace>) {
+    (LiveProfiles::remover(engine.paths().databrickscfg.clone()), engine.workspaces().to_vec())
+}
+
+fn report_removed(removed: Result<Vec<String>, crate::sink::SinkError>) {
+    match removed {
+        Ok(names) if !names.is_empty() => {
+            tracing::info!(profiles = %names.join(", "), "live token service stopped: removed the -live profiles")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not remove the -live profiles"),
     }
 }
 

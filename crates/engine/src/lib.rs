@@ -28,4 +28,4 @@ pub use daemon::{Daemon, DaemonOptions, Notice};
 pub use engine::{BuildError, Engine, EngineBuilder, EngineError, EngineOptions};
 pub use error::{ErrorKind, Failure};
 pub use status::{Snapshot, TokenState, WorkspaceStatus};
-pub use store::Store;
+pub use store::{BoundSession, NoSession, SessionBinding, SessionLookup, SessionOwner, Store};

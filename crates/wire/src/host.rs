@@ -224,9 +224,65 @@ pub fn check_secure_url(url: &str) -> Result<url::Url, String> {
     Ok(parsed)
 }
 
+/// The DNS zones of Databricks workspaces, production deployments only, as the Databricks SDKs
+/// list them: databricks/databricks-sdk-go `common/environment/environments.go` (`envs`: AWS
+/// `.cloud.databricks.com` and `.cloud.databricks.us`, Azure `.azuredatabricks.net`,
+/// `.databricks.azure.us` and `.databricks.azure.cn`, GCP `.gcp.databricks.com`; the `.dev.` and
+/// `.staging.` zones beside them are Databricks' own test deployments and left out), and
+/// databricks/databricks-sdk-java `NEXT_CHANGELOG.md`, release v0.51.0: "Added support for
+/// .cloud.databricks.mil domains (#435)" (AWS GovCloud DoD).
+pub const DATABRICKS_DNS_ZONES: &[&str] = &[
+    ".cloud.databricks.com",
+    ".cloud.databricks.us",
+    ".cloud.databricks.mil",
+    ".azuredatabricks.net",
+    ".databricks.azure.us",
+    ".databricks.azure.cn",
+    ".gcp.databricks.com",
+];
+
+impl WorkspaceHost {
+    /// True for an `https` host inside one of [`DATABRICKS_DNS_ZONES`]: a Databricks workspace
+    /// domain, which may be sent the user's IdP token without asking. Any other host (a loopback
+    /// address included: another local user may hold the port) must be confirmed by name.
+    pub fn is_databricks_domain(&self) -> bool {
+        let Ok(url) = Url::parse(&self.0) else { return false };
+        let Some(name) = url.host_str().filter(|_| url.scheme() == "https") else { return false };
+        DATABRICKS_DNS_ZONES.iter().any(|zone| name.len() > zone.len() && name.ends_with(zone))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn databricks_domains_are_the_sdks_zones_and_nothing_that_only_looks_like_them() {
+        for good in [
+            "https://adb-123.4.azuredatabricks.net",
+            "https://dbc-1.cloud.databricks.com",
+            "https://x.cloud.databricks.us:443",
+            "https://x.cloud.databricks.mil",
+            "https://adb-1.databricks.azure.cn",
+            "https://adb-1.databricks.azure.us",
+            "https://1.2.gcp.databricks.com",
+        ] {
+            assert!(WorkspaceHost::parse(good).unwrap().is_databricks_domain(), "{good}");
+        }
+        for bad in [
+            "https://azuredatabricks.net",
+            "https://evil-azuredatabricks.net",
+            "https://adb-1.azuredatabricks.net.evil.example",
+            "https://cloud.databricks.com.evil.example",
+            "https://databricks.com",
+            "https://x.dev.databricks.com",
+            "http://127.0.0.1:8080",
+            "http://localhost:9000",
+            "https://evil.example",
+        ] {
+            assert!(!WorkspaceHost::parse(bad).unwrap().is_databricks_domain(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_refused_host_suggests_the_cleaned_one() {

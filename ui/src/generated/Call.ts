@@ -91,7 +91,12 @@ text: string,
 /**
  * Replace conflicting entries.
  */
-replace: boolean, } | { "call": "try_locally" } | { "call": "idp_presets" } | { "call": "workspace_host", 
+replace: boolean, 
+/**
+ * The hosts outside the Databricks workspace domains the user confirmed, each by name
+ * ([`lakepass_config::TeamHost::needs_confirmation`]); any other such host is refused.
+ */
+trusted_hosts: Array<string>, } | { "call": "try_locally" } | { "call": "idp_presets" } | { "call": "workspace_host", 
 /**
  * The pasted URL.
  */

@@ -5,7 +5,7 @@
 // Pure: state in, DOM out; every rule (presets, URLs, team files) is the core's, over commands.
 import { h } from "../dom";
 import { countdown, stateLabel } from "../format";
-import type { AppView, PresetView, TeamEntry, TeamPlan } from "../types";
+import type { AppView, PresetView, TeamEntry, TeamHost, TeamPlan } from "../types";
 import type { Problems } from "../validate";
 import { field } from "./dialogs";
 
@@ -15,8 +15,8 @@ export interface SetupState {
   preset: string;
   problems: Problems;
   error: string | null;
-  /** A team file read and planned, waiting for "Import". */
-  team: { name: string; text: string; plan: TeamPlan } | null;
+  /** A team file read and planned, waiting for "Import"; `trusted`: the hosts the user ticked. */
+  team: { name: string; text: string; plan: TeamPlan; trusted: string[] } | null;
 }
 
 export type SetupStep = "idp" | "workspace" | "signin";
@@ -29,6 +29,7 @@ export interface SetupActions {
   signIn(idp: string): void;
   tryLocally(): void;
   readTeamFile(file: File): void;
+  trustHost(host: string, trusted: boolean): void;
   importTeam(): void;
   cancelTeam(): void;
   finish(): void;
@@ -258,21 +259,50 @@ function entryLine(e: TeamEntry): HTMLElement {
   );
 }
 
+/** A host that will receive a token; one outside the Databricks domains needs its own tick. */
+function hostLine(hostInfo: TeamHost, trusted: readonly string[], on: SetupActions): HTMLElement {
+  const what = hostInfo.role === "idp" ? "your sign-in and refresh token" : "your sign-in token (IdP JWT)";
+  const by = hostInfo.named_by.join(", ");
+  if (!hostInfo.needs_confirmation) {
+    return h("li", { "data-testid": `team-host-${hostInfo.host}` }, h("span", { class: "mono" }, hostInfo.host), ` receives ${what} (${by})`);
+  }
+  return h(
+    "li",
+    { class: "team-conflict", "data-testid": `team-host-${hostInfo.host}` },
+    h(
+      "label",
+      {},
+      h("input", {
+        type: "checkbox",
+        "data-testid": `team-trust-${hostInfo.host}`,
+        checked: trusted.includes(hostInfo.host),
+        onchange: (e) => on.trustHost(hostInfo.host, (e.target as HTMLInputElement).checked),
+      }),
+      " I trust ",
+      h("strong", { class: "mono" }, hostInfo.host),
+      ` with ${what}: it is NOT a Databricks workspace domain (${by})`,
+    ),
+  );
+}
+
 function teamPreview(team: NonNullable<SetupState["team"]>, importing: boolean, on: SetupActions): HTMLElement {
   const conflicts = team.plan.entries.some((e) => e.change === "conflict");
+  const unconfirmed = team.plan.hosts.some((x) => x.needs_confirmation && !team.trusted.includes(x.host));
   return h(
     "div",
     { class: "panel setup-main", "data-testid": "team-preview" },
     h("h3", {}, `Import ${team.name}`),
     h("ul", { class: "team-plan" }, ...team.plan.entries.map(entryLine)),
     conflicts ? h("p", { class: "small muted" }, "Some entries differ from yours: importing replaces yours with the team’s.") : null,
+    team.plan.hosts.length ? h("h4", {}, "These hosts will receive your tokens") : null,
+    team.plan.hosts.length ? h("ul", { class: "team-hosts" }, ...team.plan.hosts.map((x) => hostLine(x, team.trusted, on))) : null,
     h(
       "div",
       { class: "actions end" },
       h("button", { "data-testid": "team-cancel", onclick: () => on.cancelTeam() }, "Cancel"),
       h(
         "button",
-        { class: "primary", "data-testid": "team-import", disabled: importing, onclick: () => on.importTeam() },
+        { class: "primary", "data-testid": "team-import", disabled: importing || unconfirmed, onclick: () => on.importTeam() },
         importing ? "Importing…" : conflicts ? "Import, replacing mine" : "Import",
       ),
     ),

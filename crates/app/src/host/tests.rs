@@ -435,3 +435,30 @@ async fn runs_the_daemon_sinks_and_rebinds_them_across_rebuilds() {
     assert!(warnings.is_empty(), "{warnings:?}");
     host.shutdown().await;
 }
+
+/// Issue 23, H1 and M2 in the dashboard: importing a team file that replaces the IdP deletes
+/// its session (it must not be sent to the new issuer), and a workspace on a host outside the
+/// Databricks domains is imported only when the user ticked that host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_replacing_the_idp_deletes_its_session_and_a_foreign_host_needs_a_tick() {
+    let f = fixture(3600).await;
+    let host = f.host().await;
+    host.sign_in("devstack").await.expect("sign-in");
+    let engine = host.engine().unwrap();
+    assert!(engine.stored_session("devstack").await.unwrap().is_some());
+    let old = engine.session_owner("devstack").unwrap();
+    drop(engine);
+
+    let team = "[idp.devstack]\nissuer = \"https://other-idp.example\"\nclient_id = \"c\"\n\n\
+                [workspace.extra]\nidp = \"devstack\"\nhost = \"https://collector.example\"\n";
+    let e = crate::onboarding::import_team(&host, "team.toml", team, true, &[]).await.unwrap_err();
+    assert!(e.message.contains("`https://collector.example`, which is not a Databricks"), "{e:?}");
+    let trusted = ["https://collector.example".to_string()];
+    crate::onboarding::import_team(&host, "team.toml", team, true, &trusted).await.unwrap();
+    let store = lakepass_engine::Store::new(
+        lakepass_store::Vault::open(&f.paths.data_dir, Some(VaultKind::File)).await.unwrap(),
+    );
+    assert!(store.idp_session(&old).await.unwrap().found().is_none(), "the replaced IdP's session is gone");
+    assert!(host.events().iter().any(|e| e.text.starts_with("Removed the sign-in session of devstack")));
+    assert!(!host.view().idps[0].signed_in);
+}

@@ -336,14 +336,31 @@ impl Engine {
     /// scopes `[mcp.*]` lists (so status shows them and the run loop keeps them fresh).
     pub async fn load(&self) -> Result<(), EngineError> {
         let now = self.now();
+        // Per IdP: whether a session is there, or why one was dropped (told once per
+        // workspace; the store drops an unusable session on the first look).
+        let mut sessions: HashMap<String, Result<(), Option<EngineError>>> = HashMap::new();
         for ws in self.0.workspaces.clone() {
+            let mut dropped = None;
             let signed_in = if roles::is_m2m(&ws) {
                 roles::m2m_secret(&self.0.store, &ws).await?.is_some()
             } else {
-                self.0.store.idp_session(&ws.idp).await?.is_some()
+                if !sessions.contains_key(&ws.idp) {
+                    let found = self.session_on_load(&ws.idp).await?;
+                    sessions.insert(ws.idp.clone(), found);
+                }
+                match &sessions[&ws.idp] {
+                    Ok(()) => true,
+                    Err(why) => {
+                        dropped = why.as_ref().map(EngineError::failure);
+                        false
+                    }
+                }
             };
             let token = self.stored(&ws, TokenScope::Workspace).await?;
             self.0.runtime.loaded(&TokenKey::workspace(&ws), token, signed_in, now);
+            if let Some(failure) = dropped {
+                self.0.runtime.failure(&TokenKey::workspace(&ws), failure, now, &self.0.opts);
+            }
             for scope in crate::mcp::scopes(&self.0.config, &ws).into_iter().map(TokenScope::Mcp) {
                 if let Some(t) = self.stored(&ws, scope).await? {
                     self.0.runtime.loaded(&TokenKey::new(&ws, scope), Some(t), signed_in, now);

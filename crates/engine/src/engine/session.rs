@@ -13,6 +13,7 @@ use super::error::LoginCause;
 use super::{Engine, EngineError, LOCK_TIMEOUT};
 use crate::audit::{AuditEvent, EventKind};
 use crate::error::ErrorKind;
+use crate::store::{BoundSession, SessionLookup, SessionOwner};
 use lakepass_config::{SubjectTokenKind, Workspace};
 use lakepass_store::lock;
 use lakepass_wire::clock::UnixTime;
@@ -69,7 +70,8 @@ impl Engine {
             )
             .await?;
             let _g = self.idp_lock(idp_name).await?;
-            self.0.store.save_idp_session(idp_name, &session).await?;
+            let binding = self.session_owner(idp_name)?.bind(&d.token_endpoint);
+            self.0.store.save_idp_session(&BoundSession { binding, session: session.clone() }).await?;
             Ok::<_, EngineError>(session)
         }
         .await;
@@ -92,9 +94,44 @@ impl Engine {
     /// Forgets an IdP's session (the vault entry); the tokens it backed are the token path's
     /// business ([`Engine::logout`]).
     pub(super) async fn end_session(&self, idp_name: &str) -> Result<(), EngineError> {
-        self.0.config.idp(idp_name)?;
-        self.0.store.delete_idp_session(idp_name).await?;
+        self.0.store.forget_idp(&self.session_owner(idp_name)?).await?;
         Ok(())
+    }
+
+    /// Who a session of `idp_name` must have been issued by and to, as the config says now.
+    pub fn session_owner(&self, idp_name: &str) -> Result<SessionOwner, EngineError> {
+        Ok(SessionOwner::new(idp_name, self.0.config.idp(idp_name)?))
+    }
+
+    /// The stored session of `idp_name`, as it is (not refreshed); `None` when there is none
+    /// usable for the configured issuer and client (one made for another is dropped unused).
+    pub async fn stored_session(&self, idp_name: &str) -> Result<Option<IdpSession>, EngineError> {
+        let owner = self.session_owner(idp_name)?;
+        Ok(self.0.store.idp_session(&owner).await?.found().map(|b| b.session))
+    }
+
+    /// At load: `Ok` when a usable session of `idp_name` is stored, else why not (`None` for a
+    /// plain "never signed in", the sign-in needed and its reason when one was dropped).
+    pub(super) async fn session_on_load(
+        &self,
+        idp_name: &str,
+    ) -> Result<Result<(), Option<EngineError>>, EngineError> {
+        Ok(match self.bound_session(idp_name).await {
+            Ok(_) => Ok(()),
+            Err(e @ EngineError::NeedsLogin { reason: Some(_), .. }) => Err(Some(e)),
+            Err(EngineError::NeedsLogin { .. }) => Err(None),
+            Err(e) => return Err(e),
+        })
+    }
+
+    /// The stored session of `idp_name` with its binding, or the sign-in it needs and why.
+    async fn bound_session(&self, idp_name: &str) -> Result<BoundSession, EngineError> {
+        match self.0.store.idp_session(&self.session_owner(idp_name)?).await? {
+            SessionLookup::Found(b) => Ok(*b),
+            SessionLookup::Missing(why) => {
+                Err(EngineError::needs_login(idp_name, LoginCause::NotSignedIn, why.reason()))
+            }
+        }
     }
 
     /// The IdP JWT to exchange for `ws`, refreshing the IdP session first when that JWT is stale.
@@ -119,9 +156,8 @@ impl Engine {
         idp_name: &str,
         kind: SubjectTokenKind,
     ) -> Result<IdpSession, EngineError> {
-        let not_signed_in = || EngineError::needs_login(idp_name, LoginCause::NotSignedIn, None);
         let target = self.target_lifetime();
-        let session = self.0.store.idp_session(idp_name).await?.ok_or_else(not_signed_in)?;
+        let session = self.bound_session(idp_name).await?.session;
         if !stale_for(&session, kind, self.now(), target) {
             return Ok(session);
         }
@@ -133,12 +169,12 @@ impl Engine {
         // a pass over many workspaces does not queue each of them through it.
         let m = self.idp_mutex(idp_name)?;
         let _in_process = m.lock().await;
-        let session = self.0.store.idp_session(idp_name).await?.ok_or_else(not_signed_in)?;
+        let session = self.bound_session(idp_name).await?.session;
         if !stale_for(&session, kind, self.now(), target) {
             return Ok(session); // another task refreshed it while we waited
         }
         let _file = self.idp_file_lock(idp_name).await?;
-        let session = self.0.store.idp_session(idp_name).await?.ok_or_else(not_signed_in)?;
+        let BoundSession { binding, session } = self.bound_session(idp_name).await?;
         let now = self.now();
         if !stale_for(&session, kind, now, target) {
             return Ok(session); // another process refreshed it while we waited
@@ -155,6 +191,22 @@ impl Engine {
         }
         let idp_cfg = self.0.config.idp(idp_name)?.client();
         let d = self.discovery(idp_name).await?;
+        if !binding.allows_token_endpoint(&d.token_endpoint) {
+            // The refresh token goes only where it came from.
+            self.0.store.forget_idp(&self.session_owner(idp_name)?).await?;
+            return Err(EngineError::needs_login(
+                idp_name,
+                LoginCause::NotSignedIn,
+                Some(format!(
+                    "the IdP's token endpoint is now on {}, not on {} where the session was issued, \
+                     so the session was dropped unused",
+                    url::Url::parse(&d.token_endpoint)
+                        .map(|u| u.origin().ascii_serialization())
+                        .unwrap_or_else(|_| d.token_endpoint.clone()),
+                    binding.refresh_origin
+                )),
+            ));
+        }
         let rt = session.refresh_token.as_ref().expect("checked above");
         let form = idp::refresh_request(&d, &idp_cfg, rt);
         let started = std::time::Instant::now();
@@ -183,12 +235,12 @@ impl Engine {
             // The old refresh token is spent: keep the rotated one, or the next refresh burns
             // the family. The stale id_token stays; the next refresh replaces it.
             let kept = IdpSession { refresh_token: Some(rotated.clone()), ..session.clone() };
-            self.0.store.save_idp_session(idp_name, &kept).await?;
+            self.0.store.save_idp_session(&BoundSession { binding: binding.clone(), session: kept }).await?;
             tracing::warn!(idp = idp_name, "kept the rotated refresh token; the IdP's keys were unreachable");
         }
         match refreshed {
             Ok(new) => {
-                self.0.store.save_idp_session(idp_name, &new).await?;
+                self.0.store.save_idp_session(&BoundSession { binding, session: new.clone() }).await?;
                 tracing::info!(
                     idp = idp_name,
                     id_token_kept = new.kept_id_token_received_at.is_some(),
@@ -259,7 +311,7 @@ impl Engine {
         let renews = |s: &IdpSession| {
             ws.token == SubjectTokenKind::AccessToken || s.kept_id_token_received_at.is_none()
         };
-        matches!(self.0.store.idp_session(&ws.idp).await, Ok(Some(s)) if s.refreshed_at >= since && renews(&s))
+        matches!(self.stored_session(&ws.idp).await, Ok(Some(s)) if s.refreshed_at >= since && renews(&s))
     }
 }
 

@@ -241,6 +241,54 @@ mod broken_config {
     }
 }
 
+/// Issue 23, L5: profiles a team file must not make Lakepass write: `[DEFAULT]` (what every
+/// Databricks tool uses when no profile is named) and the `-live` / `-helper` profiles Lakepass
+/// writes beside each workspace's. Refused with the file and the line.
+mod reserved_profiles {
+    use super::*;
+
+    fn team(ws: &str) -> Result<lakepass_config::TeamFile, lakepass_config::ConfigError> {
+        let text = format!(
+            "[idp.corp]\nissuer = \"https://idp.example\"\nclient_id = \"c\"\n\n{ws}idp = \"corp\"\nhost = \"https://adb-1.2.azuredatabricks.net\"\n"
+        );
+        lakepass_config::TeamFile::parse(&text, Path::new("team.toml"))
+    }
+
+    cases! {
+        team_profile_default => team("[workspace.dev]\nprofile = \"DEFAULT\"\n"), "team.toml:6: workspace.dev.profile: profile `DEFAULT` is the section";
+        team_profile_default_in_lower_case => team("[workspace.dev]\nprofile = \"default\"\n"), "team.toml:6: workspace.dev.profile";
+        team_workspace_named_default => team("[workspace.DEFAULT]\n"), "team.toml:5: workspace.DEFAULT: profile `DEFAULT`";
+        team_profile_ending_in_live => team("[workspace.dev]\nprofile = \"prod-live\"\n"), "team.toml:6: workspace.dev.profile: profile `prod-live` ends in `-live` or `-helper`";
+        team_profile_ending_in_helper => team("[workspace.dev]\nprofile = \"prod-Helper\"\n"), "team.toml:6: workspace.dev.profile: profile `prod-Helper` ends in";
+    }
+}
+
+/// Issue 23, M2: a team file that would send the user's IdP JWT to a host outside the
+/// Databricks workspace domains is refused unless the user names that host; a loopback host is
+/// no exception (another local user may hold the port).
+mod foreign_team_hosts {
+    use super::*;
+    use lakepass_config::{ConfigDoc, ConfigError, TeamFile};
+
+    fn import(ws: &str, trusted: &[&str]) -> Result<(), ConfigError> {
+        let text = format!(
+            "[idp.corp]\nissuer = \"https://idp.example\"\nclient_id = \"c\"\n\n[workspace.dev]\nidp = \"corp\"\n{ws}"
+        );
+        let team = TeamFile::parse(&text, Path::new("team.toml"))?;
+        let plan = team.plan(&Config::default());
+        let trusted: Vec<String> = trusted.iter().map(|t| t.to_string()).collect();
+        ConfigDoc::default().apply_team(&team, &plan, false, &trusted)
+    }
+
+    cases! {
+        a_workspace_on_a_collector_host => import("host = \"https://collector.example\"\n", &[]), "team.toml sends your sign-in token to `https://collector.example`, which is not a Databricks workspace domain";
+        a_workspace_on_loopback => import("host = \"http://127.0.0.1:8080\"\n", &[]), "`http://127.0.0.1:8080`, which is not a Databricks";
+        a_lookalike_of_a_databricks_zone => import("host = \"https://adb-1.azuredatabricks.net.evil.example\"\n", &[]), "not a Databricks workspace domain";
+        an_account_host_elsewhere => import("host = \"https://adb-1.2.azuredatabricks.net\"\naccount_host = \"https://accounts.evil.example\"\n", &[]), "`https://accounts.evil.example`";
+        another_host_confirmed_instead => import("host = \"https://collector.example\"\n", &["https://other.example"]), "--trust-host";
+    }
+}
+
 mod broken_ini {
     use super::*;
 

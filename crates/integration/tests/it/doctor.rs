@@ -6,6 +6,7 @@ use crate::support::{Fixture, devstack, home};
 use lakepass_admin::{self as admin, AdminClient, PolicySpec};
 use lakepass_devstack::{FaultKind, FaultRule, FederationPolicy, Target};
 use lakepass_doctor::{self as doctor, DoctorOptions, KnownPolicy, Problem, Report, StepId, StepStatus};
+use lakepass_engine::{BoundSession, SessionOwner};
 use lakepass_wire::Secret;
 use lakepass_wire::idp::IdpSession;
 use serde_json::json;
@@ -64,7 +65,7 @@ async fn a_healthy_setup_passes_every_step_and_never_shows_the_jwt() {
     assert_eq!(claims.subject.as_deref(), Some("ada@example.com"));
     assert_eq!(claims.alg.as_deref(), Some("RS256"));
     let json = serde_json::to_string(&r).unwrap();
-    let session = e.store().idp_session("devstack").await.unwrap().unwrap();
+    let session = e.stored_session("devstack").await.unwrap().unwrap();
     assert!(!json.contains(session.id_token.secret()), "the report never holds the JWT");
     assert!(!json.contains("eyJ"), "{json}");
 }
@@ -186,7 +187,13 @@ async fn an_expired_jwt_without_refresh_token_is_named_with_the_offline_access_f
         refreshed_at: now - 4000,
         kept_id_token_received_at: None,
     };
-    h.store().await.save_idp_session("devstack", &session).await.unwrap();
+    let owner = SessionOwner {
+        name: "devstack".into(),
+        issuer: info.issuer.clone(),
+        client_id: info.client_id.clone(),
+    };
+    let bound = BoundSession { binding: owner.bind(&info.issuer), session };
+    h.store().await.save_idp_session(&bound).await.unwrap();
     let r = run(&h, "dev", &DoctorOptions::default()).await;
     assert_eq!(
         r.steps.iter().find(|s| s.id == StepId::Session).unwrap().status,

@@ -328,7 +328,7 @@ async fn a_refresh_without_an_id_token_keeps_the_session_and_asks_only_id_token_
     );
     let e = f.engine().await;
     login(&f, &e).await;
-    let signed_in = e.store().idp_session("devstack").await.unwrap().unwrap();
+    let signed_in = e.stored_session("devstack").await.unwrap().unwrap();
     assert_eq!(signed_in.kept_id_token_received_at, None);
 
     f.sleep_laptop(3500); // both tokens due, the IdP's tokens stale
@@ -340,7 +340,7 @@ async fn a_refresh_without_an_id_token_keeps_the_session_and_asks_only_id_token_
     assert_eq!(dev.error_kind(), Some(lakepass_engine::ErrorKind::NeedsLogin), "{dev:?}");
     assert!(dev.error_message().unwrap().contains("without a new id_token"), "{dev:?}");
     assert_eq!(state(&e, "prod"), TokenState::Fresh, "the access token was exchanged");
-    let kept = e.store().idp_session("devstack").await.unwrap().unwrap();
+    let kept = e.stored_session("devstack").await.unwrap().unwrap();
     assert_eq!(kept.kept_id_token_received_at, Some(signed_in.refreshed_at));
     assert_eq!(kept.id_token.secret(), signed_in.id_token.secret(), "the old id_token stays");
     assert_ne!(
@@ -385,7 +385,7 @@ async fn a_refresh_without_an_id_token_keeps_the_session_and_asks_only_id_token_
     f.clock.advance(1);
     login(&f, &e).await;
     assert_eq!(state(&e, "dev"), TokenState::Fresh, "{:?}", e.snapshot());
-    assert_eq!(e.store().idp_session("devstack").await.unwrap().unwrap().kept_id_token_received_at, None);
+    assert_eq!(e.stored_session("devstack").await.unwrap().unwrap().kept_id_token_received_at, None);
 }
 
 /// The held token is answered up to the second before its refresh is due and replaced at that

@@ -96,12 +96,12 @@ async fn an_oversized_refresh_answer_keeps_the_refresh_token() {
         let f = fixture().await;
         let e = f.engine().await;
         f.sign_in(&e).await;
-        let held = e.store().idp_session("devstack").await.unwrap().unwrap();
+        let held = e.stored_session("devstack").await.unwrap().unwrap();
         f.faults().add(FaultRule::new(Target::IdpToken, body(200, "x".repeat(3 << 20), None)).times(1));
         f.clock.advance(3500); // the IdP JWT and both workspace tokens are due
         let err = e.refresh_workspace(&ws(&e, "dev"), true).await.unwrap_err();
         assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
-        let kept = e.store().idp_session("devstack").await.unwrap().unwrap();
+        let kept = e.stored_session("devstack").await.unwrap().unwrap();
         assert_eq!(kept.refresh_token, held.refresh_token, "the refresh token is kept");
         e.refresh_workspace(&ws(&e, "dev"), true).await.expect("the next refresh works");
     })

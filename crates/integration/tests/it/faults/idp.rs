@@ -24,7 +24,7 @@ async fn idp_down_during_refresh_keeps_the_old_token_until_expiry_then_says_so()
         let served = e.live_token(&dev).await.expect("the old token is served until it expires");
         assert_eq!(served.access_token, old.access_token);
         assert_eq!(f.file_token("dev").as_deref(), Some(old.access_token.secret()), "profile kept");
-        let session = e.store().idp_session("devstack").await.unwrap().expect("session kept");
+        let session = e.stored_session("devstack").await.unwrap().expect("session kept");
         assert!(session.refresh_token.is_some(), "the refresh token is not thrown away");
         // Past expiry: a clear error instead of an expired token.
         f.sleep_laptop(200);
@@ -70,7 +70,7 @@ async fn jwks_down_while_keys_rotate_keeps_the_rotated_refresh_token() {
         let f = fixture().await;
         let e = f.engine().await;
         f.sign_in(&e).await;
-        let spent = e.store().idp_session("devstack").await.unwrap().unwrap().refresh_token.unwrap();
+        let spent = e.stored_session("devstack").await.unwrap().unwrap().refresh_token.unwrap();
         f.ds.rotate_signing_key().await;
         f.faults()
             .add(FaultRule::new(Target::IdpKeys, FaultKind::Status { code: 503, retry_after_secs: None }));
@@ -82,7 +82,7 @@ async fn jwks_down_while_keys_rotate_keeps_the_rotated_refresh_token() {
         // Each workspace's refresh spent a grant (the second with the first one's rotated token).
         let spent_grants = f.ds.stats().idp.refresh_grants;
         assert!(spent_grants >= 1, "the grant was spent");
-        let kept = e.store().idp_session("devstack").await.unwrap().unwrap().refresh_token.unwrap();
+        let kept = e.stored_session("devstack").await.unwrap().unwrap().refresh_token.unwrap();
         assert_ne!(kept, spent, "the rotated refresh token is kept");
         f.faults().clear();
         f.clock.advance(30);
@@ -105,7 +105,7 @@ async fn a_signing_key_rotation_between_refreshes_is_followed() {
         let e = f.engine().await;
         f.sign_in(&e).await;
         let old_kid = lakepass_wire::jwt::decode_unverified(
-            e.store().idp_session("devstack").await.unwrap().unwrap().id_token.secret(),
+            e.stored_session("devstack").await.unwrap().unwrap().id_token.secret(),
         )
         .unwrap()
         .kid()
@@ -115,7 +115,7 @@ async fn a_signing_key_rotation_between_refreshes_is_followed() {
         f.clock.advance(3500);
         e.tick().await;
         assert_eq!(state(&e, "dev"), TokenState::Fresh);
-        let session = e.store().idp_session("devstack").await.unwrap().unwrap();
+        let session = e.stored_session("devstack").await.unwrap().unwrap();
         let kid =
             lakepass_wire::jwt::decode_unverified(session.id_token.secret()).unwrap().kid().map(String::from);
         assert_eq!(kid.as_deref(), Some(new_kid.as_str()), "the new session is signed by the new key");

@@ -134,6 +134,49 @@ async fn a_squatted_port_removes_the_live_profiles_and_the_service_comes_back() 
     .await
 }
 
+/// Issue 23, L2: the `-live` profiles named a port that a stopped Lakepass no longer holds, so
+/// another local user who binds it next hands every SDK forged tokens. Stopping the daemon
+/// (`shutdown`, what SIGTERM, SIGINT and the tray's quit run) removes them, and so does a daemon
+/// dropped without it; the user's other profiles and comments stay byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_daemon_leaves_no_live_profile_for_a_squatter() {
+    within(CASE_TIMEOUT, async {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut setup = setup();
+        setup.config.serve_port = Some(port);
+        let f = Fixture::start(setup).await;
+        let theirs = "# my own profiles\n[mine]\nhost = https://mine.example\ntoken = dapi-mine ; keep\n\n";
+        std::fs::write(&f.paths.databrickscfg, theirs).unwrap();
+        let e = f.engine().await;
+        f.sign_in(&e).await;
+        let opts = DaemonOptions { socket: false, ..Default::default() };
+        let ini = |f: &Fixture| std::fs::read_to_string(&f.paths.databrickscfg).unwrap();
+        let lives = |text: &str| {
+            ["dev-live", "prod-live"]
+                .into_iter()
+                .filter(|p| lakepass_store::databrickscfg::read_profile(text, p).unwrap().is_some())
+                .count()
+        };
+
+        let daemon = Daemon::start(e.clone(), opts).await.unwrap();
+        assert_eq!(lives(&ini(&f)), 2, "{}", ini(&f));
+        daemon.shutdown().await;
+        let after = ini(&f);
+        assert_eq!(lives(&after), 0, "no -live profile outlives the service:\n{after}");
+        assert!(after.starts_with(theirs), "the user's profiles and comments are kept:\n{after}");
+        assert!(lakepass_store::databrickscfg::read_profile(&after, "dev").unwrap().is_some(), "dev stays");
+        // Nothing answers on the port now; the profile that named it is gone with it.
+        assert!(tokio::net::TcpListener::bind(("127.0.0.1", port)).await.is_ok());
+
+        let daemon = Daemon::start(e, opts).await.unwrap();
+        assert_eq!(lives(&ini(&f)), 2);
+        drop(daemon); // no shutdown: a panic or an early return
+        assert_eq!(lives(&ini(&f)), 0, "{}", ini(&f));
+        assert!(ini(&f).starts_with(theirs));
+    })
+    .await
+}
+
 /// Polls `done` every 50 ms until it holds; the case's own deadline bounds the wait.
 async fn wait_until(mut done: impl FnMut() -> bool) {
     while !done() {

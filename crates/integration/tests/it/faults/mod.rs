@@ -21,6 +21,7 @@ mod live;
 mod local;
 mod mcp_scope;
 mod network;
+mod session;
 mod vault;
 
 use std::time::Duration;
