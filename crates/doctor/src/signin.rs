@@ -217,7 +217,7 @@ pub(super) async fn session(
 
 /// True when the stored session kept an old id_token through a refresh that brought none.
 async fn kept_id_token(engine: &Engine, idp: &str) -> bool {
-    matches!(engine.store().idp_session(idp).await, Ok(Some(s)) if s.kept_id_token_received_at.is_some())
+    matches!(engine.stored_session(idp).await, Ok(Some(s)) if s.kept_id_token_received_at.is_some())
 }
 
 /// The audience to suggest as the access token's `resource`: the expected policy's first.
