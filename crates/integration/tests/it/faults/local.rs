@@ -116,9 +116,10 @@ async fn a_squatted_port_removes_the_live_profiles_and_the_service_comes_back() 
             "{:?}",
             second.notices()
         );
-        wait_until(|| live(&f).is_none()).await;
-        let warned = e.snapshot().warnings;
-        assert!(warned.iter().any(|w| w.kind == ErrorKind::LiveService), "{warned:?}");
+        // The first daemon's stop already removed the profiles (L2); this start must not write
+        // them back while the port is taken, and must say why in the snapshot.
+        wait_until(|| e.snapshot().warnings.iter().any(|w| w.kind == ErrorKind::LiveService)).await;
+        assert!(live(&f).is_none(), "no -live profile while the port is squatted");
 
         // The port comes free: the service binds, writes new URLs, and the warning goes.
         drop(squatter);
