@@ -145,9 +145,13 @@ async fn a_slow_loris_token_response_is_read_to_the_end() {
         let e = f.engine().await;
         f.sign_in(&e).await;
         f.faults().add(FaultRule::new(Target::WorkspaceToken, FaultKind::SlowBody(2500)).times(1));
+        let before = f.ds.stats().workspaces["dev"].exchanges_ok;
         let started = Instant::now();
         let t = e.refresh_workspace(&ws(&e, "dev"), true).await.expect("a slow answer is still an answer");
         assert!(started.elapsed() >= Duration::from_secs(2), "the body really dribbled");
+        // Exactly one exchange: the dribbled answer itself was read, not a retry after a timeout.
+        assert_eq!(f.ds.stats().workspaces["dev"].exchanges_ok, before + 1, "one exchange, read to the end");
+        assert!(f.faults().rules().is_empty(), "the slow rule was used");
         assert!(accepted(&f.host("dev"), t.access_token.secret()).await);
     })
     .await
