@@ -208,6 +208,14 @@ try {
     await d.until("the plan", () => d.exists('[data-testid="team-workspace-ml"]'));
     const plan = await d.text('[data-testid="team-preview"]');
     if (!plan.includes("idp acme will be added")) throw new Error(`the plan: ${plan}`);
+    // Every host outside Databricks' domains (the devstack's are loopback) needs its own tick,
+    // and Import waits for them (issue 23, M2).
+    const boxes = await d.exec(`return [...document.querySelectorAll('[data-testid^="team-trust-"]')].map((b) => b.dataset.testid)`);
+    if (!boxes.length) throw new Error(`no host to confirm in the plan: ${plan}`);
+    const importDisabled = () => d.exec(`return document.querySelector('[data-testid="team-import"]').disabled`);
+    if (!(await importDisabled())) throw new Error("Import is enabled before the foreign hosts are confirmed");
+    for (const id of boxes) await d.click(`[data-testid="${id}"]`);
+    if (await importDisabled()) throw new Error("Import stays disabled after every host was confirmed");
     await d.click('[data-testid="team-import"]');
     await d.until("the sign-in step", () => current("signin"));
     await d.click('[data-testid="setup-signin-acme"]');
