@@ -52,14 +52,16 @@ export class Driver {
 
   async click(css) {
     // The dashboard redraws whole on every view the app pushes: an element found just before a
-    // redraw is stale by the click, which then did not happen. Find it again and click that.
+    // redraw is stale by the click, which then did not happen, and one the next view brings may
+    // not be there yet (a view waiting on the app). Find it again, for up to 5 s, and click that.
     for (let i = 0; ; i++) {
-      const id = await this.find(css);
       try {
+        const id = await this.find(css);
         await this.req("POST", this.s(`/element/${id}/click`), {});
         return;
       } catch (e) {
-        if (i >= 4 || !/stale element reference/.test(e.message)) throw e;
+        if (i >= 20 || !/stale element reference|no such element/.test(e.message)) throw e;
+        await new Promise((r) => setTimeout(r, 250));
       }
     }
   }
