@@ -144,9 +144,13 @@ async def main(args):
             await until(f"a token for {ws}", lambda ws=ws: asyncio.sleep(0, profile_token(cfgfile, f"devstack-{ws}")), 30)
 
         sidecar = os.path.realpath(args.sidecar or os.path.join(os.path.dirname(args.app), "lakepass"))
-        helpers = [os.path.join(root, n) for root, _, names in os.walk(os.path.join(home, "data", "helpers")) for n in names]
-        check("the helper profile names the app's sidecar CLI", len(helpers) == 1 and f"'{sidecar}'" in open(helpers[0]).read()
-              and helpers[0] in open(cfgfile).read(), helpers and open(helpers[0]).read())
+        # The helper profile's databricks_cli_path: <data>/helpers/<id>/lakepass, a link to the
+        # sidecar CLI (the Go SDK refuses a program under 1 MiB, so no wrapper script).
+        links = [os.path.join(root, n) for root, _, names in os.walk(os.path.join(home, "data", "helpers"))
+                 for n in names if n == "lakepass"]
+        check("the helper profile names a link to the app's sidecar CLI",
+              len(links) == 1 and os.path.islink(links[0]) and os.path.realpath(links[0]) == sidecar
+              and links[0] in open(cfgfile).read(), links and [(l, os.path.realpath(l)) for l in links])
 
         async def launch_and_check(ws, n):
             before = stats(info)["workspaces"][ws]
