@@ -79,7 +79,10 @@ async fn waking_after_a_night_refreshes_at_once_with_one_idp_refresh_for_all_wor
     let after = e.snapshot();
     for (b, a) in before.workspaces.iter().zip(&after.workspaces) {
         assert_eq!(a.state, TokenState::Fresh, "{a:?}");
-        assert!(a.expires_at.unwrap() >= b.expires_at.unwrap() + 8 * 3600, "{a:?}");
+        // A token a whole night newer. An exchanged token never outlives its subject JWT, so the
+        // wall-clock seconds between the IdP's answer and the exchange (a loaded machine) may
+        // shorten it by a few seconds: that is not what this test is about.
+        assert!(a.expires_at.unwrap() >= b.expires_at.unwrap() + 8 * 3600 - 5, "{b:?} → {a:?}");
     }
     let stats = f.ds.stats();
     assert_eq!(stats.idp.refresh_grants, 1, "one IdP refresh serves both workspaces");
