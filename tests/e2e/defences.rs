@@ -108,12 +108,10 @@ fn let_others_through(root: &Path, dir: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_user_gets_no_token_from_the_engine_socket_even_when_its_files_let_them_in() {
-    let me = std::process::Command::new("id").arg("-u").output().unwrap();
-    let root_user = String::from_utf8_lossy(&me.stdout).trim() == "0";
     let setpriv = std::process::Command::new("setpriv").arg("--help").output().is_ok();
     // The system Python: a per-user one (pyenv under /root) is not reachable by another user.
     let python = Path::new("/usr/bin/python3").exists();
-    if !(root_user && setpriv && python)
+    if !(is_root() && setpriv && python)
         && may_skip("needs root, setpriv and /usr/bin/python3 to act as another local user (CI runs as root)")
     {
         return;

@@ -172,10 +172,7 @@ async fn live_profile_keeps_one_javascript_sdk_client_working_across_rotations_o
     {
         return;
     }
-    let root = std::process::Command::new("id").arg("-u").output().unwrap();
-    if String::from_utf8_lossy(&root.stdout).trim() != "0"
-        && may_skip("binding port 443 needs root (CI runs as root)")
-    {
+    if !is_root() && may_skip("binding port 443 needs root (CI runs as root)") {
         return;
     }
     let ds = lakepass_devstack::start(DevstackOptions {

@@ -92,7 +92,7 @@ async fn a_ca_in_the_system_store_needs_no_setting() {
     let dir = std::path::Path::new("/usr/local/share/ca-certificates");
     let writable = dir.is_dir() && std::fs::metadata(dir).is_ok_and(|m| !m.permissions().readonly());
     let tool = std::process::Command::new("update-ca-certificates").arg("--help").output().is_ok();
-    if !(writable && tool && rustix_is_root())
+    if !(writable && tool && is_root())
         && may_skip("needs root and update-ca-certificates to add a CA to the system store (CI runs as root)")
     {
         return;
@@ -106,13 +106,6 @@ async fn a_ca_in_the_system_store_needs_no_setting() {
     login(&home, &ds).await.success();
     assert_eq!(exchanges(&ds), 2);
     drop(guard);
-}
-
-fn rustix_is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// Debian's tinyproxy, a real HTTP CONNECT proxy, on a free loopback port in the foreground,

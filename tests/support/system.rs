@@ -16,3 +16,12 @@ pub fn free_port() -> u16 {
         .expect("bind an ephemeral port")
         .port()
 }
+
+/// Whether the tests run as root (CI does): what binding port 443, adding a system CA or acting
+/// as another user (`setpriv`) needs.
+pub fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
