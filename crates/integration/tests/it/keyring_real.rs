@@ -5,9 +5,9 @@
 //! may skip, loudly, but never under CI (`support::may_skip`). `scripts/with-keyring.sh` runs a
 //! command under `dbus-run-session` with a throwaway, unlocked gnome-keyring and sets that
 //! variable; `.ci/run` runs the whole nextest suite under it, so this case counts there. It also
-//! checks with `secret-tool` that the entry really reached the Secret Service (the keyring crate
-//! falls back to an in-memory mock when built without a platform feature, and a round trip
-//! through a mock would prove nothing).
+//! checks with `secret-tool` that the entry really reached the Secret Service (a round trip
+//! through an in-memory store would prove nothing), and that an entry an earlier Lakepass wrote
+//! (keyring 3 over libdbus, with two attributes more) is read and updated in place.
 
 use std::process::Command;
 
@@ -88,4 +88,56 @@ async fn real_keyring_round_trip() {
         assert_eq!(found, "", "secret-tool still sees the deleted entry");
     }
     assert!(!data.path().join("vault.json").exists(), "the file backend must not be touched");
+}
+
+/// What `secret-tool search` lists for a Lakepass entry: one `[/org/freedesktop/secrets/…]`
+/// header per item.
+fn secret_tool_items(key: &str) -> usize {
+    let out = Command::new("secret-tool")
+        .args(["search", "--all", "service", "lakepass", "username", key])
+        .output()
+        .expect("secret-tool runs (the previous case checked)");
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with('[')).count()
+        + String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.starts_with('[')).count()
+}
+
+/// Lakepass up to 0.6 stored its entries through keyring 3 (`dbus-secret-service`), whose items
+/// carry `target = "default"` and `application = "rust-keyring"` besides `service` and
+/// `username` (keyring-3.6.3 `src/secret_service.rs`). After the move to keyring-core's zbus
+/// store (issue 27) a user's existing sign-in must still be found, and a rotation must update
+/// that item rather than add a second one, which would make every later read ambiguous.
+#[tokio::test]
+async fn an_entry_written_by_keyring_3_is_read_and_updated_in_place() {
+    if !enabled("an_entry_written_by_keyring_3_is_read_and_updated_in_place") {
+        return;
+    }
+    let _lock = keyring_store_lock().await;
+    if secret_tool_lookup("lakepass:probe").is_none() {
+        return; // the tool is missing here (never under CI: secret_tool_lookup says so)
+    }
+    let key = format!("idp:lakepass-legacy-{}", std::process::id());
+    let mut store = Command::new("secret-tool")
+        .args(["store", "--label", &format!("{key}@lakepass")])
+        .args(["target", "default", "service", "lakepass", "username", &key])
+        .args(["application", "rust-keyring"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("secret-tool store starts");
+    use std::io::Write as _;
+    store.stdin.take().unwrap().write_all(b"rt-from-keyring-3").unwrap();
+    assert!(store.wait().unwrap().success(), "secret-tool store failed");
+    assert_eq!(secret_tool_items(&key), 1);
+
+    let data = tempfile::tempdir().unwrap();
+    let vault = Vault::open(data.path(), None).await.unwrap();
+    assert_eq!(vault.kind(), VaultKind::Keyring, "fell back: {:?}", vault.fallback_reason());
+    assert_eq!(vault.get(&key).await.unwrap().unwrap().secret(), "rt-from-keyring-3");
+
+    vault.set(&key, &Secret::new("rt-rotated")).await.unwrap();
+    assert_eq!(secret_tool_items(&key), 1, "the rotation added a second item instead of updating");
+    assert_eq!(vault.get(&key).await.unwrap().unwrap().secret(), "rt-rotated");
+    assert_eq!(secret_tool_lookup(&key).as_deref(), Some("rt-rotated"));
+
+    vault.delete(&key).await.unwrap();
+    assert_eq!(secret_tool_items(&key), 0, "delete left the old item behind");
 }

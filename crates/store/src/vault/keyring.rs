@@ -1,13 +1,22 @@
-//! The OS keyring backend (keyring crate: Secret Service, Keychain, Credential Manager).
+//! The OS keyring backend (keyring-core with one store per platform: the Secret Service over
+//! zbus on Linux, the Keychain on macOS, the Credential Manager on Windows; see `platform`).
 //!
 //! Every call goes through [`off_thread`]: a blocking thread under a timeout, because a D-Bus
-//! call on headless Linux can hang for minutes. Entries are `service = "lakepass"`,
-//! `user = <key>`; keys such as `ws:https://x.cloud.databricks.com` are stored as given (the
-//! platforms treat the account name as an opaque string).
+//! call on headless Linux can hang for minutes (connecting to the store is such a call too: the
+//! first one, the probe, connects). Entries are `service = "lakepass"`, `user = <key>`; keys such
+//! as `ws:https://x.cloud.databricks.com` are stored as given (the platforms treat the account
+//! name as an opaque string).
+//!
+//! Entries written by earlier Lakepass versions (keyring 3 over libdbus) carry two attributes
+//! more (`target = "default"`, `application = "rust-keyring"`); the Secret Service store finds
+//! items by `service` and `username` alone and updates a found item in place, so those entries
+//! are read and rewritten, never duplicated (`tests::an_entry_written_by_keyring_3_…` in the
+//! integration suite's real-keyring cases).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ::keyring::{Entry, Error as KeyringError};
+use ::keyring_core::{CredentialStore, Entry, Error as KeyringError};
 
 use super::VaultError;
 use lakepass_wire::Secret;
@@ -33,9 +42,47 @@ pub(super) enum ProbeOutcome {
     Unreachable(String),
 }
 
-/// The real probe: a `get` of an entry that normally does not exist.
+/// The real probe: connects to the platform's store (unless the process has one already) and
+/// reads an entry that normally does not exist.
 pub(super) fn probe_os_keyring() -> Result<(), KeyringError> {
-    Entry::new(SERVICE, PROBE_KEY)?.get_password().map(drop)
+    entry(PROBE_KEY)?.get_password().map(drop)
+}
+
+/// Makes the platform's credential store the process's default, unless one is set already (a
+/// test's, or this function's from an earlier call). Blocking: the Secret Service store opens
+/// its D-Bus connection here, so it runs only inside [`off_thread`].
+fn ensure_default_store() -> Result<(), KeyringError> {
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = INSTALLING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if ::keyring_core::get_default_store().is_none() {
+        ::keyring_core::set_default_store(platform::store()?);
+    }
+    Ok(())
+}
+
+/// The credential store of the platform this was built for.
+mod platform {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    pub(super) fn store() -> Result<Arc<CredentialStore>, KeyringError> {
+        Ok(zbus_secret_service_keyring_store::Store::new()?)
+    }
+
+    #[cfg(target_os = "macos")]
+    pub(super) fn store() -> Result<Arc<CredentialStore>, KeyringError> {
+        Ok(apple_native_keyring_store::keychain::Store::new()?)
+    }
+
+    #[cfg(target_os = "windows")]
+    pub(super) fn store() -> Result<Arc<CredentialStore>, KeyringError> {
+        Ok(windows_native_keyring_store::Store::new()?)
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
+    pub(super) fn store() -> Result<Arc<CredentialStore>, KeyringError> {
+        Err(KeyringError::NotSupportedByStore("no OS keyring on this platform".into()))
+    }
 }
 
 /// Runs `probe` off-thread under `limit` and decides whether the keyring is usable.
@@ -100,6 +147,7 @@ impl KeyringStore {
 }
 
 fn entry(key: &str) -> Result<Entry, KeyringError> {
+    ensure_default_store()?;
     Entry::new(SERVICE, key)
 }
 

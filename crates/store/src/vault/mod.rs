@@ -186,7 +186,7 @@ impl Vault {
         probe_timeout: std::time::Duration,
     ) -> Result<Vault, VaultError>
     where
-        P: FnOnce() -> Result<(), ::keyring::Error> + Send + 'static,
+        P: FnOnce() -> Result<(), ::keyring_core::Error> + Send + 'static,
     {
         let (kind, fallback_reason) = match forced {
             Some(kind) => (kind, None),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use ::keyring::Error as KeyringError;
+use ::keyring_core::Error as KeyringError;
 
 use super::*;
 

@@ -1,11 +1,11 @@
 //! The OS keyring vanishing mid-run: Lakepass moves onto its file vault, says so once, and a
 //! new sign-in makes everything work again.
 //!
-//! The keyring is played through the keyring crate's own extension point (a credential store
-//! set with `set_default_credential_builder`): a store that works, then answers every call with
+//! The keyring is played through keyring-core's own extension point (the process's default
+//! credential store, `set_default_store`): a store that works, then answers every call with
 //! `PlatformFailure`, as the Secret Service does when its daemon died. The store is
-//! process-wide, so the case holds [`keyring_store_lock`] and puts the platform's store back
-//! when it ends: no other test sees the vanishing one. The real D-Bus variant (killing
+//! process-wide, so the case holds [`keyring_store_lock`] and unsets it when it ends (the vault
+//! then installs the platform's store again): no other test sees the vanishing one. The real D-Bus variant (killing
 //! gnome-keyring-daemon) is not covered: D-Bus activation restarts it locked, and the call then
 //! waits for an unlock prompt nobody can answer; `VaultError::Timeout` takes the same path.
 
@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use keyring::credential::{Credential, CredentialApi, CredentialBuilderApi};
+use keyring_core::api::{CredentialApi, CredentialStoreApi};
+use keyring_core::{Credential, Entry};
 use lakepass_store::{Vault, VaultKind};
 
 use super::*;
@@ -36,14 +37,14 @@ struct VanishingCredential {
     key: (String, String),
 }
 
-fn vanished() -> keyring::Error {
-    keyring::Error::PlatformFailure(Box::new(std::io::Error::other(
+fn vanished() -> keyring_core::Error {
+    keyring_core::Error::PlatformFailure(Box::new(std::io::Error::other(
         "org.freedesktop.secrets: the name has no owner (the keyring daemon exited)",
     )))
 }
 
 impl CredentialApi for VanishingCredential {
-    fn set_secret(&self, secret: &[u8]) -> keyring::Result<()> {
+    fn set_secret(&self, secret: &[u8]) -> keyring_core::Result<()> {
         if GONE.load(Ordering::SeqCst) {
             return Err(vanished());
         }
@@ -51,18 +52,26 @@ impl CredentialApi for VanishingCredential {
         Ok(())
     }
 
-    fn get_secret(&self) -> keyring::Result<Vec<u8>> {
+    fn get_secret(&self) -> keyring_core::Result<Vec<u8>> {
         if GONE.load(Ordering::SeqCst) {
             return Err(vanished());
         }
-        entries().lock().unwrap().get(&self.key).cloned().ok_or(keyring::Error::NoEntry)
+        entries().lock().unwrap().get(&self.key).cloned().ok_or(keyring_core::Error::NoEntry)
     }
 
-    fn delete_credential(&self) -> keyring::Result<()> {
+    fn delete_credential(&self) -> keyring_core::Result<()> {
         if GONE.load(Ordering::SeqCst) {
             return Err(vanished());
         }
-        entries().lock().unwrap().remove(&self.key).map(drop).ok_or(keyring::Error::NoEntry)
+        entries().lock().unwrap().remove(&self.key).map(drop).ok_or(keyring_core::Error::NoEntry)
+    }
+
+    fn get_credential(&self) -> keyring_core::Result<Option<Arc<Credential>>> {
+        Ok(None)
+    }
+
+    fn get_specifiers(&self) -> Option<(String, String)> {
+        Some(self.key.clone())
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -73,9 +82,23 @@ impl CredentialApi for VanishingCredential {
 #[derive(Debug)]
 struct VanishingStore;
 
-impl CredentialBuilderApi for VanishingStore {
-    fn build(&self, _target: Option<&str>, service: &str, user: &str) -> keyring::Result<Box<Credential>> {
-        Ok(Box::new(VanishingCredential { key: (service.to_owned(), user.to_owned()) }))
+impl CredentialStoreApi for VanishingStore {
+    fn vendor(&self) -> String {
+        "a keyring that vanishes mid-run (Lakepass fault case)".to_owned()
+    }
+
+    fn id(&self) -> String {
+        "vanishing".to_owned()
+    }
+
+    fn build(
+        &self,
+        service: &str,
+        user: &str,
+        _modifiers: Option<&HashMap<&str, &str>>,
+    ) -> keyring_core::Result<Entry> {
+        let credential = VanishingCredential { key: (service.to_owned(), user.to_owned()) };
+        Ok(Entry::new_with_credential(Arc::new(credential)))
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -83,12 +106,12 @@ impl CredentialBuilderApi for VanishingStore {
     }
 }
 
-/// Puts the platform's credential store back as the keyring crate's default when dropped.
+/// Unsets the vanishing store when dropped, so the vault installs the platform's store again.
 struct RestorePlatformStore;
 
 impl Drop for RestorePlatformStore {
     fn drop(&mut self) {
-        keyring::set_default_credential_builder(keyring::default::default_credential_builder());
+        keyring_core::unset_default_store();
     }
 }
 
@@ -111,7 +134,7 @@ async fn the_keyring_disappearing_mid_run_falls_back_to_the_file_and_says_so_onc
     within(CASE_TIMEOUT, async {
         let _lock = keyring_store_lock().await;
         let _restore = RestorePlatformStore;
-        keyring::set_default_credential_builder(Box::new(VanishingStore));
+        keyring_core::set_default_store(Arc::new(VanishingStore));
         let logs = Captured::default();
         let writer = logs.clone();
         let subscriber = tracing_subscriber::fmt()
