@@ -326,3 +326,12 @@ fn an_unreadable_or_oversized_file_is_refused_and_the_cap_is_exact() {
         assert_eq!(got.is_ok(), ok, "{len} bytes: {got:?}");
     }
 }
+
+/// Python's configparser continues a value only on a line indented deeper than its key
+/// (`cur_indent_level > indent_level`): indented keys at one depth stay separate keys.
+#[test]
+fn keys_indented_alike_are_separate_keys_and_only_deeper_lines_continue() {
+    let text = "[team]\n  host = https://h\n  token = t\n    more\n";
+    let entries = read_profile(text, "team").unwrap().unwrap();
+    assert_eq!(entries, vec![("host".into(), "https://h".into()), ("token".into(), "t\nmore".into())]);
+}
