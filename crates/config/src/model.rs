@@ -34,6 +34,10 @@ pub struct Config {
     /// The Claude Code program `launch claude` runs; else `claude` on `PATH`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claude_path: Option<PathBuf>,
+    /// The coding agent the tray and the dashboard offer first (one of [`DEFAULT_AGENT_NAMES`]);
+    /// else `claude`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_agent: Option<String>,
     /// The terminal emulator launchers open; else `$TERMINAL`, then the platform's usual ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminal: Option<TerminalSetting>,
@@ -54,6 +58,11 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "ServeConfig::is_default")]
     pub serve: ServeConfig,
 }
+
+/// The names `default_agent` accepts: the coding agents `lakepass launch <name>` starts (the
+/// terminal is not one: it is always offered last). The launch crate owns the agents
+/// (`lakepass_launch::Agent`); its tests pin that every agent it has is named here.
+pub const DEFAULT_AGENT_NAMES: [&str; 6] = ["claude", "codex", "gemini", "opencode", "copilot", "pi"];
 
 /// How the engine writes a workspace's `~/.databrickscfg` profile.
 ///
