@@ -158,7 +158,7 @@ impl Host {
         let installed: Vec<Agent> = config
             .map(|c| {
                 let path = std::env::var_os("PATH");
-                launch::installed_agents(&c, path.as_deref()).into_iter().map(|(a, _)| a).collect()
+                launch::offered_agents(&c, path.as_deref()).into_iter().map(|(a, _)| a).collect()
             })
             .unwrap_or_default();
         let view = {

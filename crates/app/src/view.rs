@@ -168,7 +168,7 @@ pub struct Context<'a> {
     pub scoped: &'a [ScopedStatus],
     /// The time their states are judged at.
     pub now: UnixTime,
-    /// What can be launched, in order (`lakepass_launch::installed_agents`).
+    /// What can be launched, in order (`lakepass_launch::offered_agents`).
     pub installed: &'a [Agent],
 }
 

@@ -34,16 +34,16 @@ pub struct Config {
     /// The Claude Code program `launch claude` runs; else `claude` on `PATH`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claude_path: Option<PathBuf>,
-    /// The coding agent the tray and the dashboard offer first (one of [`DEFAULT_AGENT_NAMES`]);
-    /// else `claude`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_agent: Option<String>,
     /// The terminal emulator launchers open; else `$TERMINAL`, then the platform's usual ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminal: Option<TerminalSetting>,
     /// The folder launched terminals start in (`~` expands to the home folder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_dir: Option<String>,
+    /// The coding agent the tray and the dashboard offer first (one of [`DEFAULT_AGENT_NAMES`]);
+    /// else `claude`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_agent: Option<String>,
     /// Claude Code gateway settings per workspace (`[claude.<workspace>]`); kept out of
     /// `[workspace.*]` so code building a [`WorkspaceConfig`] need not know about launchers.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -29,9 +29,9 @@ mod claude;
 mod claude_version;
 mod environment;
 mod execute;
-mod installed;
 mod mcp;
 pub mod models;
+mod offered;
 mod plan;
 mod planner;
 mod platform;
@@ -51,8 +51,8 @@ pub use environment::{
     workspace_env, write_ca_files,
 };
 pub use execute::{Carried, carry_out, record, removed_notes, save_plan_file, take_plan_file};
-pub use installed::{default_agent, installed_agents};
 pub use mcp::{add_mcp_config, headers_helper_command, mcp_config, merge_mcp_json, write_mcp_json};
+pub use offered::{default_agent, offered_agents};
 pub use plan::{Agent, LaunchPlan, LaunchRequest, PlannedFile, TerminalChoice};
 pub use planner::{
     Surroundings, claude_code_of, explicit_config, launch_mcp_config, plan, plan_claude, plan_terminal,

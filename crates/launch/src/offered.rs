@@ -1,7 +1,8 @@
-//! Which agents this machine can launch, in the order the tray and the dashboard offer them:
-//! the configured `default_agent` first (else Claude Code), the other coding agents whose
-//! programs are found in [`Agent::ALL`] order, and the terminal last (its program is the
-//! terminal emulator, found when it is opened, so it is always offered).
+//! What the tray's "Launch ▸" and the dashboard's cards offer, in order: the configured
+//! `default_agent` first (else Claude Code), the other coding agents whose programs are found,
+//! in [`Agent::ALL`] order, and the terminal last (its program is the terminal emulator, found
+//! when it is opened, so it is always offered). A quick look along `PATH`, no process started:
+//! the tray asks it every time it redraws.
 //!
 //! Generic over [`Agent::ALL`]: an agent added there (its [`Agent::program`]) is offered with no
 //! change here or in the front ends.
@@ -26,7 +27,7 @@ pub fn default_agent(config: &Config) -> Agent {
 
 /// The agents whose programs are found (the configured path, else the name on `path`, a `PATH`
 /// value), each with its program; the default agent first, [`Agent::Terminal`] last with none.
-pub fn installed_agents(config: &Config, path: Option<&OsStr>) -> Vec<(Agent, Option<PathBuf>)> {
+pub fn offered_agents(config: &Config, path: Option<&OsStr>) -> Vec<(Agent, Option<PathBuf>)> {
     let first = default_agent(config);
     let mut order: Vec<Agent> = Agent::ALL.into_iter().filter(|a| *a != Agent::Terminal).collect();
     order.sort_by_key(|a| *a != first);
@@ -60,8 +61,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().as_os_str();
         let none = Config::default();
-        assert_eq!(installed_agents(&none, Some(path)), vec![(Agent::Terminal, None)], "nothing installed");
-        assert_eq!(installed_agents(&none, None), vec![(Agent::Terminal, None)], "no PATH");
+        assert_eq!(offered_agents(&none, Some(path)), vec![(Agent::Terminal, None)], "nothing installed");
+        assert_eq!(offered_agents(&none, None), vec![(Agent::Terminal, None)], "no PATH");
         // Every agent this build has, each as its own program on PATH.
         let mut want = Vec::new();
         for a in Agent::ALL {
@@ -70,12 +71,12 @@ mod tests {
             }
         }
         want.push((Agent::Terminal, None));
-        assert_eq!(installed_agents(&none, Some(path)), want, "Agent::ALL order, Claude Code first");
+        assert_eq!(offered_agents(&none, Some(path)), want, "Agent::ALL order, Claude Code first");
         assert_eq!(want[0].0, Agent::Claude);
         // A configured default goes first; the others keep their order.
         for a in Agent::ALL.into_iter().filter(|a| *a != Agent::Terminal) {
             let config = Config { default_agent: Some(a.as_str().into()), ..Config::default() };
-            let got: Vec<Agent> = installed_agents(&config, Some(path)).into_iter().map(|(a, _)| a).collect();
+            let got: Vec<Agent> = offered_agents(&config, Some(path)).into_iter().map(|(a, _)| a).collect();
             let mut rest: Vec<Agent> = want.iter().map(|(a, _)| *a).filter(|x| *x != a).collect();
             rest.insert(0, a);
             assert_eq!(got, rest, "default_agent = {a:?}");
@@ -90,13 +91,13 @@ mod tests {
         let claude = exe(other.path(), "my-claude");
         let config = Config { claude_path: Some(claude.clone()), ..Config::default() };
         assert_eq!(
-            installed_agents(&config, Some(dir.path().as_os_str())),
+            offered_agents(&config, Some(dir.path().as_os_str())),
             vec![(Agent::Claude, Some(claude)), (Agent::Terminal, None)]
         );
         // The default agent is not installed: it is not offered, and nothing takes its place
         // wrongly (the terminal stays last).
         let missing = Config { claude_path: Some(other.path().join("gone")), ..Config::default() };
-        assert_eq!(installed_agents(&missing, Some(dir.path().as_os_str())), vec![(Agent::Terminal, None)]);
+        assert_eq!(offered_agents(&missing, Some(dir.path().as_os_str())), vec![(Agent::Terminal, None)]);
     }
 
     #[test]
