@@ -497,9 +497,10 @@ async def main(args):
             agent_env = dict(l.split("=", 1) for l in open(os.path.join(agent_run, "env")).read().splitlines() if "=" in l)
             agent_args = open(os.path.join(agent_run, "args")).read()
             dev_host = info["workspaces"][0]["host"]
-            # What the launch told it: the variables it set or changed, and the files they name.
-            told = said_in({k: v for k, v in agent_env.items() if env.get(k) != v and k not in ("PWD", "OLDPWD", "SHLVL", "_")},
-                           os.path.join(home, "data", "launch"))
+            # What the launch told it: its arguments, the variables it set or changed, and the
+            # files they name.
+            told = agent_args + said_in({k: v for k, v in agent_env.items() if env.get(k) != v and k not in ("PWD", "OLDPWD", "SHLVL", "_")},
+                                        os.path.join(home, "data", "launch"))
             tokens = [t for t in (profile_token(cfgfile, "devstack-dev"), profile_token(cfgfile, "devstack-prod")) if t]
             leaked = [t for t in tokens if t in agent_args or any(t in v for v in agent_env.values())]
             check(name, ran and other[0] == "Codex" and prod_host in told and dev_host not in told

@@ -236,10 +236,10 @@ try {
           .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
       );
       const args = readFileSync(join(runs, other, "args"), "utf8");
-      // What the launch told it: the variables it set or changed, and the files they name under
-      // Lakepass's per-launch overlays (e.g. a CODEX_HOME with its config.toml).
+      // What the launch told it: its arguments, the variables it set or changed, and the files
+      // they name under Lakepass's per-launch overlays (e.g. a CODEX_HOME with its config.toml).
       const overlays = join(home, "data", "launch");
-      const told = [];
+      const told = [args];
       const readAll = (p) => {
         if (statSync(p).isDirectory()) for (const n of readdirSync(p)) readAll(join(p, n));
         else if (statSync(p).size < 1 << 20) told.push(readFileSync(p, "utf8"));
