@@ -165,7 +165,7 @@ async def main(a):
         for _ in range(a.launches):
             before = gateway_requests(a.issuer, a.workspace)
             t0 = time.monotonic()
-            await menu.click("Launch Claude Code")
+            await menu.click("Claude Code")  # in "Launch ▸"
             while gateway_requests(a.issuer, a.workspace) == before:
                 if time.monotonic() - t0 > 60:
                     raise AssertionError("Claude Code's request did not arrive in 60 s")

@@ -5,8 +5,9 @@
 #    packaged CLI (/usr/bin/lakepass, the tray's sidecar) and the .desktop entry and icons are in
 #    place;
 # 2. the installed tray under Xvfb on a private bus: tray_dbus.py with /usr/bin/lakepass-tray (its
-#    menu, sign-in, refresh, switch, and "Open terminal" through the sidecar) and, given the
-#    native Claude Code program, tray_launch.py (the "Launch Claude Code" click, for real); and
+#    menu, sign-in, refresh, switch, "Launch ▸ Terminal" and a non-Claude agent through the
+#    sidecar) and, given the native Claude Code program, tray_launch.py (the "Launch ▸ Claude
+#    Code" click, for real); and
 #    start at login, turned on as the dashboard does, writes an entry that starts
 #    /usr/bin/lakepass-tray --hidden (autostart.e2e.mjs);
 # 3. `apt-get remove`: both programs gone, and the user's ~/.config/lakepass and ~/.databrickscfg
@@ -65,7 +66,7 @@ timeout --kill-after=10 120 xvfb-run -a dbus-run-session -- \
     node "$here/autostart.e2e.mjs" --app /usr/bin/lakepass-tray
 
 if [[ -n $claude ]]; then
-    echo "--- the installed tray: Launch Claude Code and Open terminal (tray_launch.py)"
+    echo "--- the installed tray: Launch ▸ Claude Code and Launch ▸ Terminal (tray_launch.py)"
     timeout --kill-after=10 300 xvfb-run -a dbus-run-session -- \
         "$py" "$here/tray_launch.py" --app /usr/bin/lakepass-tray --lakepass /usr/bin/lakepass --claude "$claude"
 else

@@ -7,7 +7,15 @@ does). It owns org.kde.StatusNotifierWatcher, starts a devstack and the app, wai
 tray item to register, reads its status, icon and menu (com.canonical.dbusmenu), and drives it:
 sign in from the menu, "Refresh now" (the token in ~/.databrickscfg changes), a managed-MCP
 token fetched the way Claude Code's headersHelper does (its line shows in the menu), switch
-workspace (the check mark and the config move), "Open dashboard", then "Quit" (the app exits 0).
+workspace (the check mark and the config move), "Open dashboard", "Launch ▸ Terminal", "Launch ▸"
+a coding agent other than Claude Code, then "Quit" (the app exits 0).
+
+"Launch ▸" lists the agents the app finds installed, the default first and the terminal last.
+The other agents' real programs are tested end to end by their own e2e tests; here a stand-in
+`codex` on the app's PATH records how it was started, so the click → plan → terminal → agent
+path is checked for a non-Claude agent: it runs for the active workspace, with no token in its
+argv or environment. A build that launches no agent but Claude Code skips that one check (a
+failure under CI).
 
 The app is started by WebKitWebDriver (TESTING.md, "WebDriver against the real webview"), so
 once "Open dashboard" is clicked over D-Bus, the driver's session reads what the dashboard's
@@ -28,6 +36,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -42,6 +51,10 @@ from dbus_next.aio import MessageBus
 from dbus_next.service import ServiceInterface, dbus_property, method, signal as dbus_signal, PropertyAccess
 
 from checks import Checks
+
+# `lakepass launch <name>` → what the menu calls it (crates/launch/src/plan.rs, `Agent::title`).
+AGENT_TITLES = {"claude": "Claude Code", "codex": "Codex", "gemini": "Gemini CLI", "opencode": "OpenCode",
+                "copilot": "Copilot CLI", "pi": "Pi"}
 
 WATCHER = "org.kde.StatusNotifierWatcher"
 
@@ -84,7 +97,7 @@ class Watcher(ServiceInterface):
 
 
 # How many checks each run must make; a run that makes fewer (it aborted) or more fails.
-TRAY_CHECKS = 24
+TRAY_CHECKS = 26
 HEADLESS_CHECKS = 3
 checks = Checks(0)  # replaced by the entry point that runs
 
@@ -147,6 +160,15 @@ class Menu:
     async def items(self):
         _rev, layout = await self.iface.call_get_layout(0, -1, [])
         return flatten(layout, [])[1:]  # drop the root
+
+    async def children(self, label):
+        """The entries of the submenu called `label`, one level down."""
+        _rev, layout = await self.iface.call_get_layout(0, -1, [])
+        for it in flatten(layout, [])[1:]:
+            if it["submenu"] and it["label"] == label:
+                _rev, sub = await self.iface.call_get_layout(it["id"], 1, [])
+                return [flatten(c.value, [])[0] for c in sub[2]]
+        raise AssertionError(f"no submenu {label!r}: {[i['label'] for i in await self.items()]}")
 
     async def click(self, label_prefix):
         for it in await self.items():
@@ -284,16 +306,28 @@ async def main(args):
     with open(browser, "w") as f:
         f.write('#!/bin/sh\nexec curl -sSL --max-time 20 -o /dev/null "$1"\n')
     os.chmod(browser, 0o755)
-    # A stand-in terminal emulator: records the environment it was started with.
+    # A stand-in terminal emulator: runs the command it is given (`-e CMD…`: an agent's launch);
+    # given none (the terminal itself), records the environment it was started with.
     terminal = os.path.join(home, "terminal.sh")
     opened = os.path.join(home, "terminal.out")
     with open(terminal, "w") as f:
-        f.write(f'#!/bin/sh\necho "$DATABRICKS_HOST $DATABRICKS_CONFIG_PROFILE" > {opened}\nsleep 2\n')
+        f.write(f'#!/bin/sh\nif [ "$1" = "-e" ]; then shift; exec "$@"; fi\n'
+                f'echo "$DATABRICKS_HOST $DATABRICKS_CONFIG_PROFILE" > {opened}\nsleep 2\n')
     os.chmod(terminal, 0o755)
+    # A stand-in coding agent other than Claude Code, on the app's PATH: records its argv and
+    # environment (a version question is answered, not recorded).
+    fakebin = os.path.join(home, "bin")
+    os.makedirs(fakebin)
+    agent_run = os.path.join(home, "agent-run")
+    with open(os.path.join(fakebin, "codex"), "w") as f:
+        f.write(f'#!/bin/sh\n[ "$1" = "--version" ] && {{ echo "codex-cli 0.169.0"; exit 0; }}\n'
+                f'mkdir -p {agent_run}\nfor a in "$@"; do printf "%s\\n" "$a"; done > {agent_run}/args\n'
+                f'env > {agent_run}/env.tmp && mv {agent_run}/env.tmp {agent_run}/env\n')
+    os.chmod(os.path.join(fakebin, "codex"), 0o755)
     env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
                XDG_DATA_HOME=os.path.join(home, ".local/share"), LAKEPASS_DATA_DIR=os.path.join(home, "data"),
                DATABRICKS_CONFIG_FILE=cfgfile, LAKEPASS_VAULT="file", BROWSER=browser, LAKEPASS_LOG="info",
-               TERMINAL=terminal)
+               TERMINAL=terminal, PATH=fakebin + os.pathsep + os.environ.get("PATH", ""))
     procs = []
     app_pids = []
     wd = None
@@ -358,6 +392,7 @@ async def main(args):
               and "Refresh now" in labels and "Quit Lakepass" in labels and "Open dashboard" in labels, labels)
         refresh = next(i for i in await items() if i["label"] == "Refresh now")
         check("Refresh now is greyed out while signed out", refresh["enabled"] is False, refresh)
+        launches_signed_out = await menu.children("Launch")
 
         await click("Sign in to devstack")
         first = await until("a fresh token in the menu", lambda: first_label_matching(items, r"^dev — .*\bleft$"), 30)
@@ -365,6 +400,17 @@ async def main(args):
         check("menu after sign-in shows time left", re.search(r"^dev — .*\bleft$", now) is not None
               and "sign-in needed" not in now, f"{first!r}, now {now!r}")
         check("menu offers Sign out", "Sign out of devstack" in [i["label"] for i in await items()])
+        # What this build launches (`lakepass launch <name>` parses), found on the app's PATH as
+        # a shell would: Claude Code first (the default), then the others in order, the terminal last.
+        known = [n for n in AGENT_TITLES if subprocess.run([args.lakepass, "launch", n, "--help"], env=env,
+                                                           capture_output=True, timeout=30).returncode == 0]
+        found = [n for n in known if shutil.which(n, path=env["PATH"])]
+        want = [AGENT_TITLES[n] for n in found if n == "claude"] + [AGENT_TITLES[n] for n in found if n != "claude"] + ["Terminal"]
+        launches = await menu.children("Launch")
+        check("Launch ▸ lists the installed agents, the default first and Terminal last; greyed out until signed in",
+              [c["label"] for c in launches] == want and all(c["enabled"] for c in launches)
+              and [c["label"] for c in launches_signed_out] == want and not any(c["enabled"] for c in launches_signed_out),
+              (launches, launches_signed_out, want, known))
         icon1 = await item.get_icon_name()
         check("the icon changed with the state", icon1 != icon0, f"{icon0} → {icon1}")
         token0 = await until("a token in ~/.databrickscfg", lambda: asyncio.sleep(0, profile_token(cfgfile, "devstack-dev")))
@@ -434,10 +480,33 @@ async def main(args):
         check("closing the dashboard ends its process; the tray stays and answers", alive and dashboard_windows() == [],
               dashboard_windows())
 
-        await click("Open terminal")
+        await click("Terminal")
         prod_host = info["workspaces"][1]["host"]
         got = await until("the terminal to start", lambda: asyncio.sleep(0, os.path.exists(opened) and open(opened).read().strip()), 20)
-        check("Open terminal starts the terminal with the active workspace's environment", got.startswith(prod_host), got)
+        check("Launch ▸ Terminal starts the terminal with the active workspace's environment", got.startswith(prod_host), got)
+
+        # A coding agent other than Claude Code, clicked in Launch ▸: planned by the tray, carried
+        # out in the (stand-in) terminal by the bundled CLI, which becomes the agent.
+        other = [c["label"] for c in await menu.children("Launch") if c["label"] not in ("Claude Code", "Terminal")]
+        name = "a coding agent other than Claude Code from Launch ▸ starts for the active workspace, no token in its argv or environment"
+        if not other:
+            checks.skip(name, f"this build launches no agent but Claude Code (`lakepass launch <name>` parses only {known})")
+        else:
+            await click(other[0])
+            ran = await until(f"{other[0]} to start", lambda: asyncio.sleep(0, os.path.exists(os.path.join(agent_run, "env"))), 60)
+            agent_env = dict(l.split("=", 1) for l in open(os.path.join(agent_run, "env")).read().splitlines() if "=" in l)
+            agent_args = open(os.path.join(agent_run, "args")).read()
+            dev_host = info["workspaces"][0]["host"]
+            # What the launch told it: its arguments, the variables it set or changed, and the
+            # files they name.
+            told = agent_args + said_in({k: v for k, v in agent_env.items() if env.get(k) != v and k not in ("PWD", "OLDPWD", "SHLVL", "_")},
+                                        os.path.join(home, "data", "launch"))
+            tokens = [t for t in (profile_token(cfgfile, "devstack-dev"), profile_token(cfgfile, "devstack-prod")) if t]
+            leaked = [t for t in tokens if t in agent_args or any(t in v for v in agent_env.values())]
+            check(name, ran and other[0] == "Codex" and prod_host in told and dev_host not in told
+                  and agent_env.get("DATABRICKS_CONFIG_PROFILE", "devstack-prod-live") == "devstack-prod-live"
+                  and len(tokens) == 2 and not leaked,
+                  (other, {k: v for k, v in agent_env.items() if "DATABRICKS" in k or "CODEX" in k}, agent_args, leaked))
 
         await click("Quit Lakepass")
         code = await until("the app to exit", lambda: asyncio.sleep(0, os.path.exists(codefile) and open(codefile).read().strip()), 15)
@@ -464,6 +533,24 @@ async def main(args):
                 except subprocess.TimeoutExpired:
                     p.kill()
     return checks.summary()
+
+
+def said_in(agent_env, overlays, limit=1 << 20):
+    """Everything in `agent_env` (what a launch set), with the text of the files and folders its
+    values name under `overlays` (Lakepass's per-launch agent config, e.g. a CODEX_HOME with
+    its config.toml), as one string."""
+    out = list(agent_env.values())
+    for v in agent_env.values():
+        if not os.path.realpath(v).startswith(os.path.realpath(overlays) + os.sep):
+            continue
+        paths = [v] if os.path.isfile(v) else [os.path.join(r, n) for r, _, ns in os.walk(v) for n in ns]
+        for p in paths[:200]:
+            try:
+                if os.path.getsize(p) < limit:
+                    out.append(open(p, errors="replace").read())
+            except OSError:
+                pass
+    return "\n".join(out)
 
 
 def ready(wd):

@@ -1,14 +1,14 @@
-"""The click, end to end: "Launch Claude Code" and "Open terminal" from the tray menu, for real.
+"""The click, end to end: "Launch ▸ Claude Code" and "Launch ▸ Terminal" from the tray menu, for real.
 
 Run under `xvfb-run -a dbus-run-session -- python3 tray_launch.py --app … --lakepass … --claude …`
 (scripts/ci-ui.sh does). Like tray_dbus.py, this test IS the StatusNotifier host. It starts a
-devstack and the app, signs in from the menu, and clicks "Launch Claude Code": the app runs its
+devstack and the app, signs in from the menu, and clicks "Launch ▸ Claude Code": the app runs its
 sidecar CLI, which opens a real terminal emulator (xterm, from $TERMINAL) running the real Claude
 Code (npm), in print mode so it ends. A small wrapper (the config's `claude_path`) adds
 `-p "say pong"` and records what Claude Code answered and which environment it got; the
 devstack's stats (GET /_devstack/stats) must show the request reached the active workspace with
 that workspace's current token, as the apiKeyHelper printed it. Then it switches workspace from
-the menu and clicks again: the other workspace's host and token. Then "Open terminal": a shell
+the menu and clicks again: the other workspace's host and token. Then "Launch ▸ Terminal": a shell
 in an xterm with the workspace's host and live profile, and no token in any argv or environment
 of the terminal or its shell (/proc/<pid>/cmdline and environ). Prints "N passed, N failed, N not run
 (of E)" (checks.py).
@@ -154,7 +154,7 @@ async def main(args):
 
         async def launch_and_check(ws, n):
             before = stats(info)["workspaces"][ws]
-            await menu.click("Launch Claude Code")
+            await menu.click("Claude Code")
             run = os.path.join(records, f"run-{n}")
             await until(f"Claude Code to answer ({ws})", lambda: asyncio.sleep(0, os.path.exists(os.path.join(run, "exit"))), 150, 0.5)
             code = open(os.path.join(run, "exit")).read().strip()
@@ -191,9 +191,9 @@ async def main(args):
         check("the second launch used the new workspace's token", prod_token != dev_token
               and fingerprint(dev_token) not in stats(info)["workspaces"]["prod"]["seen_token_fingerprints"])
 
-        # Open terminal: an xterm with a shell, preset for prod; no token anywhere in it.
+        # Launch ▸ Terminal: an xterm with a shell, preset for prod; no token anywhere in it.
         before = set(processes_of(home))
-        await menu.click("Open terminal")
+        await menu.click("Terminal")
 
         async def shell_in_xterm():
             ps = processes_of(home)
@@ -202,7 +202,7 @@ async def main(args):
             return (xterms, shells) if shells else None
         xterms, shells = await until("an xterm with a shell", shell_in_xterm, 20)
         shell_env = dict(line.split("=", 1) for line in proc_text(shells[0], "environ").splitlines() if "=" in line)
-        check("Open terminal: a shell in a real xterm, with the workspace's host and live profile",
+        check("Launch ▸ Terminal: a shell in a real xterm, with the workspace's host and live profile",
               shell_env.get("DATABRICKS_HOST", "").rstrip("/") == hosts["prod"].rstrip("/")
               and shell_env.get("DATABRICKS_CONFIG_PROFILE") == "devstack-prod-live",
               {k: v for k, v in shell_env.items() if k.startswith("DATABRICKS")})

@@ -164,10 +164,14 @@ fn launches_delegate_and_failures_keep_their_kind() {
     let a = app();
     // Never signed in: the plan stops at the missing token, with the kind that offers a sign-in,
     // and nothing is opened.
-    let err = invoke(&a.webview, "launch_claude", json!({ "workspace": null })).unwrap_err();
+    let err = invoke(&a.webview, "launch", json!({ "agent": "claude", "workspace": null })).unwrap_err();
     assert_eq!(err["kind"], "needs_login", "{err}");
     assert!(a.launcher.0.lock().unwrap().is_empty());
-    let err = invoke(&a.webview, "open_terminal", json!({ "workspace": "prod" })).unwrap_err();
+    // An agent this build does not launch is refused before anything is planned.
+    let err = invoke(&a.webview, "launch", json!({ "agent": "vim", "workspace": "prod" })).unwrap_err();
+    assert_eq!(err["kind"], "bad_request", "{err}");
+    assert!(a.launcher.0.lock().unwrap().is_empty());
+    let err = invoke(&a.webview, "launch", json!({ "agent": "terminal", "workspace": "prod" })).unwrap_err();
     assert_eq!(*a.launcher.0.lock().unwrap(), vec!["terminal prod"]);
     assert_eq!(err["kind"], "launch");
     let events = invoke(&a.webview, "get_events", json!({})).unwrap();

@@ -5,13 +5,15 @@
 //        --out target/ui-e2e
 // Starts a devstack (auto-approve, 20 s tokens) and WebKitWebDriver itself, drives the app
 // through sign-in, live countdown, a managed-MCP token fetched as Claude Code's headersHelper does,
-// adding a workspace, switching the active one and a background refresh, and saves a screenshot.
+// adding a workspace, switching the active one, a launch button per installed agent (a non-Claude
+// one clicked when this build has one: stand-in agent programs on the app's PATH record how they
+// were started) and a background refresh, and saves a screenshot.
 // Then accessibility and layout (issues 26 and 28): a failing workspace added and the dialog
 // driven by keyboard alone (Tab, Enter, Escape; where focus lands after each action), every card
 // checked to fit at 1280, 1040 and 640 px, and axe-core run in the webview on the signed-in page
 // with the dialog closed and open, light and dark. Prints "N passed, N failed, N not run (of E)".
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { axeBothThemes, focused, misfits, readingOrder, resize } from "./a11y.mjs";
@@ -49,6 +51,26 @@ const env = {
 
 writeFileSync(env.BROWSER, `#!/bin/sh\nexec curl -sSL --max-time 20 -o /dev/null "$1"\n`, { mode: 0o755 });
 
+// Stand-ins for every coding agent (`lakepass launch <name>`, what the menu and the buttons call
+// it), on the app's PATH: each records its argv and environment under agent-runs/<name>/ and
+// answers a version question. The real agents are tested end to end by their own e2e tests.
+const AGENTS = { claude: "Claude Code", codex: "Codex", gemini: "Gemini CLI", opencode: "OpenCode", copilot: "Copilot CLI", pi: "Pi" };
+const fakebin = join(home, "bin");
+const runs = join(home, "agent-runs");
+mkdirSync(fakebin);
+for (const name of Object.keys(AGENTS))
+  writeFileSync(
+    join(fakebin, name),
+    `#!/bin/sh\n[ "$1" = "--version" ] && { echo "2.1.0 (${name})"; exit 0; }\nd=${runs}/${name}; mkdir -p "$d"\n` +
+      `for a in "$@"; do printf '%s\\n' "$a"; done > "$d/args"\nenv > "$d/env.tmp" && mv "$d/env.tmp" "$d/env"\n`,
+    { mode: 0o755 },
+  );
+// A stand-in terminal emulator that runs what it is given (`-e CMD…`: the bundled CLI carrying
+// out the launch plan, which becomes the agent).
+env.TERMINAL = join(home, "terminal.sh");
+writeFileSync(env.TERMINAL, `#!/bin/sh\nif [ "$1" = "-e" ]; then shift; exec "$@"; fi\nsleep 2\n`, { mode: 0o755 });
+env.PATH = `${fakebin}:${process.env.PATH ?? "/usr/bin:/bin"}`;
+
 const children = [];
 function start(cmd, args, name) {
   const c = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
@@ -68,10 +90,10 @@ process.on("exit", cleanup);
 process.on("SIGINT", () => process.exit(130));
 process.on("SIGTERM", () => process.exit(143));
 
-// How many steps a run must make; a run that makes fewer (it aborted) or more fails. Ten always
-// (seven, then keyboard, layout and axe), the background refresh with short tokens, the doctor's
-// card with --docs.
-const EXPECTED_STEPS = 10 + (ttl <= 30 ? 1 : 0) + (docs ? 1 : 0);
+// How many steps a run must make; a run that makes fewer (it aborted) or more fails. Eleven
+// always (eight, then keyboard, layout and axe), the background refresh with short tokens, the
+// doctor's card with --docs.
+const EXPECTED_STEPS = 11 + (ttl <= 30 ? 1 : 0) + (docs ? 1 : 0);
 const results = [];
 async function step(name, f) {
   const t = Date.now();
@@ -177,6 +199,66 @@ try {
         throw new Error(`${ws}: no [${row.profile}] for ${row.host} in ~/.databrickscfg`);
     }
   });
+
+  await step(
+    "a launch button per installed agent on each card (the default first, the terminal last); a non-Claude agent's launches for its card's workspace",
+    async () => {
+      // What this build launches (`lakepass launch <name>` parses): all of them are on PATH here.
+      const known = Object.keys(AGENTS).filter((n) => {
+        try {
+          execFileSync(lakepass, ["launch", n, "--help"], { env, stdio: "ignore" });
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      const want = [...known, "terminal"];
+      for (const ws of docs ? ["dev", "prod"] : ["dev", "prod", "third"]) {
+        const got = await d.exec(
+          `return [...document.querySelectorAll('[data-testid="card-${ws}"] .actions [data-agent]')].map((b) => [b.dataset.agent, b.getAttribute("aria-label"), b.disabled])`,
+        );
+        const expect = want.map((n) => [n, n === "terminal" ? `Open terminal for ${ws}` : `Launch ${AGENTS[n]} for ${ws}`, false]);
+        if (JSON.stringify(got) !== JSON.stringify(expect)) throw new Error(`${ws}: buttons ${JSON.stringify(got)}, want ${JSON.stringify(expect)}`);
+      }
+      const other = known.find((n) => n !== "claude");
+      if (!other) {
+        console.log("     this build launches no agent but Claude Code: no other agent to click (the tray test says so too)");
+        return;
+      }
+      // dev, not the active workspace (prod): the card's own workspace is launched.
+      await d.click(`[data-testid="launch-${other}-dev"]`);
+      const ran = join(runs, other, "env");
+      await d.until(`${other} to start`, async () => existsSync(ran), 60000, 250);
+      const agentEnv = Object.fromEntries(
+        readFileSync(ran, "utf8")
+          .split("\n")
+          .filter((l) => l.includes("="))
+          .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+      );
+      const args = readFileSync(join(runs, other, "args"), "utf8");
+      // What the launch told it: its arguments, the variables it set or changed, and the files
+      // they name under Lakepass's per-launch overlays (e.g. a CODEX_HOME with its config.toml).
+      const overlays = join(home, "data", "launch");
+      const told = [args];
+      const readAll = (p) => {
+        if (statSync(p).isDirectory()) for (const n of readdirSync(p)) readAll(join(p, n));
+        else if (statSync(p).size < 1 << 20) told.push(readFileSync(p, "utf8"));
+      };
+      for (const [k, v] of Object.entries(agentEnv)) {
+        if (env[k] === v || ["PWD", "OLDPWD", "SHLVL", "_"].includes(k)) continue;
+        told.push(v);
+        if (v.startsWith(`${overlays}/`) && existsSync(v)) readAll(v);
+      }
+      const text = told.join("\n");
+      const [dev, prod] = info.workspaces.map((w) => w.host);
+      if (!text.includes(dev) || text.includes(prod)) throw new Error(`${other} was not launched for dev: ${JSON.stringify(agentEnv)}`);
+      const cfg = readFileSync(env.DATABRICKS_CONFIG_FILE, "utf8");
+      const tokens = [...cfg.matchAll(/^token\s*=\s*(\S+)/gm)].map((m) => m[1]);
+      if (!tokens.length) throw new Error("no token in ~/.databrickscfg to look for");
+      if (tokens.some((t) => args.includes(t) || Object.values(agentEnv).some((v) => v.includes(t))))
+        throw new Error(`a token in ${other}'s argv or environment`);
+    },
+  );
 
   if (ttl <= 30)
     await step(`a background refresh happens (${ttl} s tokens)`, async () => {

@@ -16,7 +16,7 @@ describe("the Tauri backend", () => {
     const { b, sent } = recorded();
     await b.setActive("dev");
     await b.saveWorkspace("qa", { idp: "corp", host: "https://qa", scopes: [], token: null, client_id: null, profile: null }, true);
-    await b.launchClaude("dev");
+    await b.launch("codex", "dev");
     await b.setAutostart(false);
     await b.tryLocally();
     expect(sent).toEqual([
@@ -32,7 +32,7 @@ describe("the Tauri backend", () => {
           },
         },
       },
-      { cmd: "call", args: { call: { call: "launch_claude", workspace: "dev" } } },
+      { cmd: "call", args: { call: { call: "launch", agent: "codex", workspace: "dev" } } },
       { cmd: "call", args: { call: { call: "set_autostart", enabled: false } } },
       { cmd: "call", args: { call: { call: "try_locally" } } },
     ]);

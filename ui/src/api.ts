@@ -30,8 +30,8 @@ export interface Backend {
   removeWorkspace(name: string): Promise<AnswerTo<"remove_workspace">>;
   saveIdp(name: string, idp: ArgsOf<"save_idp">["idp"], replace: boolean): Promise<AnswerTo<"save_idp">>;
   removeIdp(name: string): Promise<AnswerTo<"remove_idp">>;
-  launchClaude(workspace: string): Promise<AnswerTo<"launch_claude">>;
-  openTerminal(workspace: string): Promise<AnswerTo<"open_terminal">>;
+  /** Launch an agent (a name from the view's `agents`; `terminal` opens a terminal). */
+  launch(agent: ArgsOf<"launch">["agent"], workspace: string): Promise<AnswerTo<"launch">>;
   diagnose(workspace: string): Promise<AnswerTo<"diagnose">>;
   getAutostart(): Promise<AnswerTo<"get_autostart">>;
   setAutostart(enabled: boolean): Promise<AnswerTo<"set_autostart">>;
@@ -70,8 +70,7 @@ export function callBackend(call: ReturnType<typeof caller>, listen: Pick<Backen
     removeWorkspace: (name) => call({ call: "remove_workspace", name }),
     saveIdp: (name, idp, replace) => call({ call: "save_idp", name, idp, replace }),
     removeIdp: (name) => call({ call: "remove_idp", name }),
-    launchClaude: (workspace) => call({ call: "launch_claude", workspace }),
-    openTerminal: (workspace) => call({ call: "open_terminal", workspace }),
+    launch: (agent, workspace) => call({ call: "launch", agent, workspace }),
     diagnose: (workspace) => call({ call: "diagnose", workspace }),
     getAutostart: () => call({ call: "get_autostart" }),
     setAutostart: (enabled) => call({ call: "set_autostart", enabled }),

@@ -58,6 +58,10 @@ function view(): AppView {
     vault_fallback: null,
     at: NOW,
     warnings: [],
+    agents: [
+      { name: "claude", title: "Claude Code" },
+      { name: "terminal", title: "Terminal" },
+    ],
   };
 }
 
@@ -138,12 +142,9 @@ function fake(v: AppView = view()) {
     removeIdp: async (n) => {
       calls.push(["removeIdp", n]);
     },
-    launchClaude: async (w) => {
-      calls.push(["launchClaude", w]);
-      if (b.fail) throw b.fail;
-    },
-    openTerminal: async (w) => {
-      calls.push(["openTerminal", w]);
+    launch: async (a, w) => {
+      calls.push(["launch", a, w]);
+      if (b.fail && a !== "terminal") throw b.fail;
     },
     diagnose: async (w) => ({
       workspace: w,
@@ -522,13 +523,32 @@ describe("accessibility", () => {
     expect(d.announcer.last).toBe("dev: Fresh. prod: Refresh failing. Signed in to corp.");
   });
 
+  it("a card's button per agent launches that agent for its workspace, and says so", async () => {
+    const v = view();
+    v.agents = [{ name: "codex", title: "Codex" }, ...v.agents];
+    const { root, d, b } = await mount(fake(v));
+    expect(Array.from(q(root, "card-prod")!.querySelectorAll("[data-agent]"), (x) => x.getAttribute("aria-label"))).toEqual([
+      "Launch Codex for prod",
+      "Launch Claude Code for prod",
+      "Open terminal for prod",
+    ]);
+    q(root, "launch-codex-prod")!.click();
+    await flush();
+    expect(b.calls).toContainEqual(["launch", "codex", "prod"]);
+    expect(d.announcer.last).toBe("Codex is starting for prod.");
+    q(root, "terminal-dev")!.click();
+    await flush();
+    expect(b.calls).toContainEqual(["launch", "terminal", "dev"]);
+    expect(d.announcer.last).toBe("A terminal for dev is opening.");
+  });
+
   it("an action's result and an error are said", async () => {
     const { root, d, b } = await mount();
     q(root, "refresh-now")!.click();
     await flush();
     expect(d.announcer.last).toBe("Fresh tokens exchanged.");
     b.fail = { kind: "network", message: "the workspace could not be reached", field: null };
-    q(root, "launch-dev")!.click();
+    q(root, "launch-claude-dev")!.click();
     await flush();
     expect(d.announcer.last).toBe("Error: the workspace could not be reached");
     expect(q(root, "notice")!.textContent).toContain("Error: ");
@@ -612,7 +632,7 @@ describe("accessibility", () => {
     await flush();
     expect(focused()).toBe("refresh-now");
     // Launch and Open terminal: the same control, after the redraw.
-    for (const id of ["launch-dev", "terminal-dev", "diagnose-prod"]) {
+    for (const id of ["launch-claude-dev", "terminal-dev", "diagnose-prod"]) {
       q(root, id)!.focus();
       q(root, id)!.click();
       await flush();

@@ -11,9 +11,9 @@ import { Announcer } from "./announce";
 import { asError, type Backend } from "./api";
 import { h } from "./dom";
 import { ago, countdown, stateLabel } from "./format";
-import type { AppError, AppEvent, AppView, DoctorReport, ErrorKind, IdpView, TokenState, WorkspaceView } from "./types";
+import type { AgentView, AppError, AppEvent, AppView, DoctorReport, ErrorKind, IdpView, TokenState, WorkspaceView } from "./types";
 import { checkIdp, checkWorkspace, DEFAULT_SUBJECT_TOKEN, fieldOf } from "./validate";
-import { mcpWords, workspaces } from "./views/card";
+import { launchKey, mcpWords, workspaces } from "./views/card";
 import { dialog, formValues, restoreForm, type Dialog } from "./views/dialogs";
 import { events } from "./views/events";
 import { banners, header, type Notice } from "./views/header";
@@ -395,8 +395,13 @@ export class Dashboard {
         this.diagnoses.set(ws, await this.backend.diagnose(ws));
       }),
     signIn: (idp: string) => this.signIn(idp),
-    launchClaude: (ws: string) => void this.act(`claude-${ws}`, () => this.backend.launchClaude(ws), `Claude Code is starting for ${ws}.`, ws),
-    openTerminal: (ws: string) => void this.act(`term-${ws}`, () => this.backend.openTerminal(ws), `A terminal for ${ws} is opening.`, ws),
+    launch: (a: AgentView, ws: string) =>
+      void this.act(
+        launchKey(a.name, ws),
+        () => this.backend.launch(a.name, ws),
+        a.name === "terminal" ? `A terminal for ${ws} is opening.` : `${a.title} is starting for ${ws}.`,
+        ws,
+      ),
   };
 
   readonly idpActions = {

@@ -2,6 +2,7 @@
 // (src-tauri/tests/bindings.rs, run by scripts/gen-types.sh) into generated/, so the two cannot
 // drift; never edit those files by hand. No secrets, ever.
 export type { AppView } from "./generated/AppView";
+export type { AgentView } from "./generated/AgentView";
 export type { WorkspaceView } from "./generated/WorkspaceView";
 export type { McpTokenView } from "./generated/McpTokenView";
 export type { IdpView } from "./generated/IdpView";

@@ -98,14 +98,12 @@ pub fn act(
                 let _ = host.sign_out(&idp).await;
             });
         }
-        MenuAction::LaunchClaude | MenuAction::OpenTerminal => {
+        MenuAction::Launch(agent) => {
             rt.spawn(async move {
-                let claude = action == MenuAction::LaunchClaude;
-                let r = if claude { host.launch_claude(None).await } else { host.open_terminal(None).await };
-                if let Err(e) = r {
+                if let Err(e) = host.launch(agent, None).await {
                     let ws = host.view().active.unwrap_or_default();
-                    let what = if claude { "launch Claude Code" } else { "open a terminal" };
-                    notifier.notify(&notices::launch_failed(what, &ws, e.kind, &e.message));
+                    let what = crate::host::launch_words(agent);
+                    notifier.notify(&notices::launch_failed(&what, &ws, e.kind, &e.message));
                 }
             });
         }

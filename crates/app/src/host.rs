@@ -152,6 +152,15 @@ impl Host {
     }
 
     fn publish(&self) {
+        // Looked for at each publish (a few file lookups along PATH), so an agent installed
+        // while the tray runs is offered within a poll.
+        let config = self.lock().config.clone();
+        let installed: Vec<Agent> = config
+            .map(|c| {
+                let path = std::env::var_os("PATH");
+                launch::offered_agents(&c, path.as_deref()).into_iter().map(|(a, _)| a).collect()
+            })
+            .unwrap_or_default();
         let view = {
             let s = self.lock();
             let scoped = s.generation.as_ref().map(|d| d.engine().scoped_status()).unwrap_or_default();
@@ -162,6 +171,7 @@ impl Host {
                 signing_in: &s.signing_in,
                 scoped: &scoped,
                 now: self.now(),
+                installed: &installed,
             };
             let mut v = view::build(&cx, &s.snapshot);
             v.config_path = self.paths.config.display().to_string();
@@ -565,33 +575,22 @@ impl Host {
             .ok_or_else(|| AppError::new(ErrorKind::Invalid, "no workspace is active; pick one first"))
     }
 
-    /// Launches Claude Code for a workspace (default: the active one) in a terminal.
-    pub async fn launch_claude(&self, workspace: Option<&str>) -> Result<(), AppError> {
-        let ws = self.target(workspace)?;
-        self.launch(&ws, Agent::Claude).await
-    }
-
-    /// Opens a terminal for a workspace (default: the active one).
-    pub async fn open_terminal(&self, workspace: Option<&str>) -> Result<(), AppError> {
-        let ws = self.target(workspace)?;
-        self.launch(&ws, Agent::Terminal).await
-    }
-
+    /// Launches `agent` for a workspace (default: the active one) in a terminal; the terminal
+    /// agent opens a terminal with the workspace's environment.
+    ///
     /// Plans the launch here, once, with the running engine (the token for model discovery
     /// comes from it, not from a subprocess), then hands the plan to the launcher, which opens
     /// the terminal. A failure keeps its kind: no token is `needs_login`, not "launch failed".
-    async fn launch(&self, ws: &str, agent: Agent) -> Result<(), AppError> {
-        let what = match agent {
-            Agent::Claude => "launch Claude Code",
-            Agent::Terminal => "open a terminal",
-        };
-        match self.plan_and_carry_out(ws, agent).await {
+    pub async fn launch(&self, agent: Agent, workspace: Option<&str>) -> Result<(), AppError> {
+        let ws = self.target(workspace)?;
+        let what = launch_words(agent);
+        match self.plan_and_carry_out(&ws, agent).await {
             Ok(()) => {
-                self.log(Level::Info, Some(ws), format!("Asked to {what}"));
+                self.log(Level::Info, Some(&ws), format!("Asked to {what}"));
                 Ok(())
             }
             Err(e) => {
-                self.log(Level::Warn, Some(ws), format!("Could not {what}: {}", e.message));
+                self.log(Level::Warn, Some(&ws), format!("Could not {what}: {}", e.message));
                 Err(e)
             }
         }
@@ -620,6 +619,15 @@ impl Host {
             .await
             .map_err(|e| AppError::new(ErrorKind::Launch, format!("the launch task failed: {e}")))??;
         Ok(())
+    }
+}
+
+/// What launching `agent` is, in the events list and notifications: "launch Codex", "open a
+/// terminal".
+pub fn launch_words(agent: Agent) -> String {
+    match agent {
+        Agent::Terminal => "open a terminal".into(),
+        a => format!("launch {}", a.title()),
     }
 }
 

@@ -8,7 +8,10 @@
 use lakepass_engine::status::TokenState;
 use lakepass_wire::UnixTime;
 
-use crate::view::{AppView, McpTokenView, WorkspaceView};
+/// The agents a [`MenuAction::Launch`] names (re-exported for the front ends).
+pub use lakepass_launch::Agent;
+
+use crate::view::{AppView, McpTokenView, WorkspaceView, agent_named};
 
 /// A whole menu.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,10 +59,9 @@ pub enum MenuEntry {
 pub enum MenuAction {
     /// Make this workspace the active one.
     SwitchWorkspace(String),
-    /// Launch Claude Code for the active workspace, in a terminal.
-    LaunchClaude,
-    /// Open a terminal with the active workspace's environment.
-    OpenTerminal,
+    /// Launch an agent for the active workspace, in a terminal ([`Agent::Terminal`]: a
+    /// terminal with the workspace's environment).
+    Launch(Agent),
     /// Exchange new tokens now.
     RefreshNow,
     /// Start the browser sign-in for this IdP.
@@ -77,8 +79,7 @@ impl MenuAction {
     pub fn id(&self) -> String {
         match self {
             MenuAction::SwitchWorkspace(w) => format!("workspace:{w}"),
-            MenuAction::LaunchClaude => "launch-claude".into(),
-            MenuAction::OpenTerminal => "open-terminal".into(),
+            MenuAction::Launch(a) => format!("launch:{}", a.as_str()),
             MenuAction::RefreshNow => "refresh-now".into(),
             MenuAction::SignIn(i) => format!("sign-in:{i}"),
             MenuAction::SignOut(i) => format!("sign-out:{i}"),
@@ -92,6 +93,9 @@ impl MenuAction {
         if let Some(w) = id.strip_prefix("workspace:") {
             return Some(MenuAction::SwitchWorkspace(w.into()));
         }
+        if let Some(a) = id.strip_prefix("launch:") {
+            return agent_named(a).map(MenuAction::Launch);
+        }
         if let Some(i) = id.strip_prefix("sign-in:") {
             return Some(MenuAction::SignIn(i.into()));
         }
@@ -99,8 +103,6 @@ impl MenuAction {
             return Some(MenuAction::SignOut(i.into()));
         }
         Some(match id {
-            "launch-claude" => MenuAction::LaunchClaude,
-            "open-terminal" => MenuAction::OpenTerminal,
             "refresh-now" => MenuAction::RefreshNow,
             "open-dashboard" => MenuAction::OpenDashboard,
             "quit" => MenuAction::Quit,
@@ -202,8 +204,16 @@ pub fn menu(view: &AppView, now: UnixTime) -> MenuModel {
     }
     e.push(MenuEntry::Separator);
     let usable = active.is_some_and(|w| w.state != TokenState::NeedsLogin);
-    e.push(item(MenuAction::LaunchClaude, "Launch Claude Code", usable));
-    e.push(item(MenuAction::OpenTerminal, "Open terminal", usable));
+    // "Launch ▸": every installed agent, the default first, the terminal last; greyed out
+    // until the active workspace is signed in. The panel draws the submenu's arrow.
+    let launches: Vec<MenuEntry> = view
+        .agents
+        .iter()
+        .filter_map(|a| Some(item(MenuAction::Launch(a.agent()?), &a.title, usable)))
+        .collect();
+    if !launches.is_empty() {
+        e.push(MenuEntry::Submenu { id: "launch".into(), label: "Launch".into(), entries: launches });
+    }
     let any_signed_in = view.idps.iter().any(|i| i.signed_in && !i.workspaces.is_empty());
     e.push(item(MenuAction::RefreshNow, "Refresh now", any_signed_in));
     if !view.idps.is_empty() {
@@ -334,8 +344,8 @@ mod tests {
             assert_eq!(label(&m, "status"), want, "{state:?}");
             // Actions for the active workspace need a signed-in workspace.
             let usable = state != TokenState::NeedsLogin;
-            assert_eq!(enabled(&m, "launch-claude"), usable, "{state:?}");
-            assert_eq!(enabled(&m, "open-terminal"), usable, "{state:?}");
+            assert_eq!(enabled(&m, "launch:claude"), usable, "{state:?}");
+            assert_eq!(enabled(&m, "launch:terminal"), usable, "{state:?}");
             assert!(enabled(&m, "refresh-now"));
             assert!(enabled(&m, "quit") && enabled(&m, "open-dashboard"));
         }
@@ -380,7 +390,7 @@ mod tests {
         );
         let m = menu(&v, NOW);
         assert!(!enabled(&m, "refresh-now"));
-        assert!(!enabled(&m, "launch-claude"));
+        assert!(!enabled(&m, "launch:claude"));
         assert_eq!(label(&m, "sign-in:corp"), "Sign in to corp…");
     }
 
@@ -446,6 +456,39 @@ mod tests {
     }
 
     #[test]
+    fn launch_submenu_lists_the_installed_agents_in_the_views_order() {
+        use crate::view::AgentView;
+        let mut v = view_of(&[("dev", TokenState::Fresh, Some(NOW + 3600))], Some("dev"));
+        // Whatever agents this build has, as the host found them: the default first.
+        let mut agents: Vec<Agent> = Agent::ALL.into_iter().filter(|a| *a != Agent::Claude).collect();
+        agents.insert(agents.len() - 1, Agent::Claude);
+        v.agents = agents.iter().map(|a| AgentView::of(*a)).collect();
+        let m = menu(&v, NOW);
+        let Some(MenuEntry::Submenu { label, entries, .. }) = m.find("launch") else { panic!("{m:?}") };
+        assert_eq!(label, "Launch");
+        let got: Vec<(String, String, bool)> = entries
+            .iter()
+            .map(|e| match e {
+                MenuEntry::Item { id, label, enabled } => (id.clone(), label.clone(), *enabled),
+                _ => panic!("{e:?}"),
+            })
+            .collect();
+        let want: Vec<(String, String, bool)> =
+            agents.iter().map(|a| (MenuAction::Launch(*a).id(), AgentView::of(*a).title, true)).collect();
+        assert_eq!(got, want);
+        assert_eq!(got.last().unwrap().1, "Terminal");
+        assert!(got.iter().any(|g| g.1 == "Claude Code"));
+        // An agent another build launches is not offered here (its click could not be carried out).
+        v.agents.insert(0, AgentView { name: "vim".into(), title: "Vim".into() });
+        let Some(MenuEntry::Submenu { entries, .. }) = menu(&v, NOW).find("launch").cloned() else {
+            panic!()
+        };
+        assert_eq!(entries.len(), agents.len());
+        // Nothing to launch (no config): no submenu.
+        assert!(menu(&AppView::default(), NOW).find("launch").is_none());
+    }
+
+    #[test]
     fn time_left_is_said_in_words() {
         assert_eq!(time_left_words(-5), "expired");
         assert_eq!(time_left_words(0), "expired");
@@ -474,8 +517,8 @@ mod tests {
     fn ids_round_trip_to_actions() {
         for a in [
             MenuAction::SwitchWorkspace("dev".into()),
-            MenuAction::LaunchClaude,
-            MenuAction::OpenTerminal,
+            MenuAction::Launch(Agent::Claude),
+            MenuAction::Launch(Agent::Terminal),
             MenuAction::RefreshNow,
             MenuAction::SignIn("corp".into()),
             MenuAction::SignOut("corp".into()),
@@ -486,5 +529,9 @@ mod tests {
         }
         assert_eq!(MenuAction::parse("status"), None);
         assert_eq!(MenuAction::parse("mcp:prod:sql"), None, "an MCP token's line is information");
+        for a in Agent::ALL {
+            assert_eq!(MenuAction::parse(&MenuAction::Launch(a).id()), Some(MenuAction::Launch(a)));
+        }
+        assert_eq!(MenuAction::parse("launch:vim"), None, "an agent this build does not launch");
     }
 }

@@ -106,13 +106,11 @@ pub enum Call {
         /// The preset and its values.
         form: PresetForm,
     },
-    /// Launch Claude Code (default: the active workspace).
-    LaunchClaude {
-        /// The workspace.
-        workspace: Option<String>,
-    },
-    /// Open a terminal (default: the active workspace).
-    OpenTerminal {
+    /// Launch an agent (one of the view's `agents`; `terminal` opens a terminal) for a
+    /// workspace (default: the active one).
+    Launch {
+        /// The agent's name (`lakepass launch <name>`).
+        agent: String,
         /// The workspace.
         workspace: Option<String>,
     },
@@ -181,8 +179,7 @@ impl Call {
             Call::SaveIdp { .. } => "save_idp",
             Call::RemoveIdp { .. } => "remove_idp",
             Call::SaveIdpPreset { .. } => "save_idp_preset",
-            Call::LaunchClaude { .. } => "launch_claude",
-            Call::OpenTerminal { .. } => "open_terminal",
+            Call::Launch { .. } => "launch",
             Call::Diagnose { .. } => "diagnose",
             Call::PreviewTeam { .. } => "preview_team",
             Call::ImportTeam { .. } => "import_team",
@@ -218,8 +215,7 @@ pub enum Answered {
     SaveIdp,
     RemoveIdp,
     SaveIdpPreset,
-    LaunchClaude,
-    OpenTerminal,
+    Launch,
     Diagnose(Box<Report>),
     PreviewTeam(TeamPlan),
     ImportTeam(TeamPlan),
@@ -292,13 +288,15 @@ pub async fn answer(host: &Arc<Host>, call: Call) -> Result<Answered, AppError> 
             host.save_idp(&name, &form.to_idp_form()?, false).await?;
             Answered::SaveIdpPreset
         }
-        Call::LaunchClaude { workspace } => {
-            host.launch_claude(workspace.as_deref()).await?;
-            Answered::LaunchClaude
-        }
-        Call::OpenTerminal { workspace } => {
-            host.open_terminal(workspace.as_deref()).await?;
-            Answered::OpenTerminal
+        Call::Launch { agent, workspace } => {
+            let agent = crate::view::agent_named(&agent).ok_or_else(|| {
+                AppError::new(
+                    ErrorKind::BadRequest,
+                    format!("`{agent}` is not an agent this Lakepass launches"),
+                )
+            })?;
+            host.launch(agent, workspace.as_deref()).await?;
+            Answered::Launch
         }
         Call::Diagnose { workspace } => Answered::Diagnose(Box::new(host.diagnose(&workspace).await?)),
         Call::PreviewTeam { name, text } => {

@@ -11,6 +11,7 @@ use lakepass_config::{Config, SubjectTokenKind};
 use lakepass_engine::Failure;
 use lakepass_engine::engine::ScopedStatus;
 use lakepass_engine::status::{Snapshot, TokenState};
+use lakepass_launch::Agent;
 use lakepass_wire::UnixTime;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +41,40 @@ pub struct AppView {
     pub at: UnixTime,
     /// Problems of the engine's process as a whole (the live service lost its port, …).
     pub warnings: Vec<Failure>,
+    /// What can be launched for a workspace, in the order to offer it: the installed coding
+    /// agents (the configured default first), then the terminal. Empty with no config.
+    pub agents: Vec<AgentView>,
+}
+
+/// One thing a workspace can be launched with: a coding agent found on this machine, or the
+/// terminal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct AgentView {
+    /// Its name: `lakepass launch <name>`, and the `agent` of a launch call.
+    pub name: String,
+    /// What it is called: "Claude Code", "Codex"; "Terminal" for the terminal.
+    pub title: String,
+}
+
+impl AgentView {
+    /// The view of `agent`.
+    pub fn of(agent: Agent) -> AgentView {
+        let title = match agent {
+            Agent::Terminal => "Terminal",
+            a => a.title(),
+        };
+        AgentView { name: agent.as_str().into(), title: title.into() }
+    }
+
+    /// The agent it names (`None`: a name this build does not launch).
+    pub fn agent(&self) -> Option<Agent> {
+        agent_named(&self.name)
+    }
+}
+
+/// The agent called `name` (its `lakepass launch <name>`), if this build launches it.
+pub fn agent_named(name: &str) -> Option<Agent> {
+    Agent::ALL.into_iter().find(|a| a.as_str() == name)
 }
 
 /// One workspace card.
@@ -133,6 +168,8 @@ pub struct Context<'a> {
     pub scoped: &'a [ScopedStatus],
     /// The time their states are judged at.
     pub now: UnixTime,
+    /// What can be launched, in order (`lakepass_launch::offered_agents`).
+    pub installed: &'a [Agent],
 }
 
 /// Joins the snapshot with the config.
@@ -186,7 +223,16 @@ pub fn build(cx: &Context<'_>, snap: &Snapshot) -> AppView {
         .collect();
     // The host resolved it with the config's own rule (`Config::default_workspace_name`).
     let active = cx.active.filter(|a| config.workspace.contains_key(*a)).map(String::from);
-    AppView { workspaces, idps, active, at: snap.at, warnings: snap.warnings.clone(), ..AppView::default() }
+    let agents = cx.installed.iter().map(|a| AgentView::of(*a)).collect();
+    AppView {
+        workspaces,
+        idps,
+        active,
+        agents,
+        at: snap.at,
+        warnings: snap.warnings.clone(),
+        ..AppView::default()
+    }
 }
 
 /// The tokens `[mcp.<ws>]` asks for, in scope order, each with the servers that use it and what
@@ -291,6 +337,7 @@ scopes = ["sql", "model-serving"]
             signing_in: &signing_in,
             scoped: &[],
             now: 1_000,
+            installed: &[Agent::Claude, Agent::Terminal],
         };
         let snap = Snapshot {
             workspaces: states.iter().map(|(n, s, e)| status(n, *s, *e)).collect(),
@@ -298,6 +345,34 @@ scopes = ["sql", "model-serving"]
             warnings: vec![],
         };
         build(&cx, &snap)
+    }
+
+    #[test]
+    fn the_view_lists_what_can_be_launched_by_name_in_the_hosts_order() {
+        let v = view_of(&[("dev", TokenState::Fresh, Some(2_000))], Some("dev"));
+        let names: Vec<(&str, &str)> = v.agents.iter().map(|a| (a.name.as_str(), a.title.as_str())).collect();
+        assert_eq!(names, [("claude", "Claude Code"), ("terminal", "Terminal")]);
+        // Every agent's name leads back to it: the dashboard's launch call and the menu's id.
+        for a in Agent::ALL {
+            assert_eq!(AgentView::of(a).agent(), Some(a));
+        }
+        assert_eq!(agent_named("vim"), None);
+        let none = build(&Context { config: None, ..cx_without_config() }, &Snapshot::default());
+        assert!(none.agents.is_empty(), "nothing to launch with no config");
+    }
+
+    fn cx_without_config() -> Context<'static> {
+        static SESSIONS: BTreeMap<String, bool> = BTreeMap::new();
+        static SIGNING_IN: BTreeSet<String> = BTreeSet::new();
+        Context {
+            config: None,
+            active: None,
+            sessions: &SESSIONS,
+            signing_in: &SIGNING_IN,
+            scoped: &[],
+            now: 0,
+            installed: &[Agent::Claude, Agent::Terminal],
+        }
     }
 
     #[test]
@@ -360,6 +435,7 @@ scopes = ["sql", "model-serving"]
             signing_in: &signing_in,
             scoped,
             now: 1_000,
+            installed: &[Agent::Claude, Agent::Terminal],
         };
         let snap = Snapshot {
             workspaces: vec![status("prod", TokenState::Fresh, Some(4_000))],

@@ -26,6 +26,7 @@
 //!
 //! # Launchers (all optional)
 //! claude_path = "/usr/local/bin/claude"   # else `claude` on PATH
+//! default_agent = "codex"     # offered first in the tray's Launch menu (default: claude)
 //! terminal = "kitty"          # a program (its run-a-command flag is known) or an exact argv prefix
 //! launch_dir = "~/src"        # where `launch terminal` / `launch claude --new-terminal` start
 //!
@@ -82,8 +83,9 @@ pub use error::{ConfigError, UnknownValue};
 pub use mcp::McpConfig;
 pub use mcp::dotted;
 pub use model::{
-    ClaudeConfig, Config, DEFAULT_SERVE_PORT, ExpectedPolicy, IdpConfig, MAX_HELPER_TTL_MS, ProfileFlavour,
-    RoleMapping, ServeConfig, SubjectTokenKind, TerminalSetting, WorkspaceAuth, WorkspaceConfig,
+    ClaudeConfig, Config, DEFAULT_AGENT_NAMES, DEFAULT_SERVE_PORT, ExpectedPolicy, IdpConfig,
+    MAX_HELPER_TTL_MS, ProfileFlavour, RoleMapping, ServeConfig, SubjectTokenKind, TerminalSetting,
+    WorkspaceAuth, WorkspaceConfig,
 };
 pub use resolve::Workspace;
 pub use scopes::{DATABRICKS_SCOPES, unknown_scope};

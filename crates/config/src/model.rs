@@ -40,6 +40,10 @@ pub struct Config {
     /// The folder launched terminals start in (`~` expands to the home folder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_dir: Option<String>,
+    /// The coding agent the tray and the dashboard offer first (one of [`DEFAULT_AGENT_NAMES`]);
+    /// else `claude`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_agent: Option<String>,
     /// Claude Code gateway settings per workspace (`[claude.<workspace>]`); kept out of
     /// `[workspace.*]` so code building a [`WorkspaceConfig`] need not know about launchers.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -54,6 +58,11 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "ServeConfig::is_default")]
     pub serve: ServeConfig,
 }
+
+/// The names `default_agent` accepts: the coding agents `lakepass launch <name>` starts (the
+/// terminal is not one: it is always offered last). The launch crate owns the agents
+/// (`lakepass_launch::Agent`); its tests pin that every agent it has is named here.
+pub const DEFAULT_AGENT_NAMES: [&str; 6] = ["claude", "codex", "gemini", "opencode", "copilot", "pi"];
 
 /// How the engine writes a workspace's `~/.databrickscfg` profile.
 ///

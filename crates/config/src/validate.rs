@@ -13,7 +13,9 @@ use lakepass_wire::WorkspaceHost;
 
 use super::error::{ConfigError, list};
 use super::mcp::{dotted, is_segment};
-use super::model::{Config, MAX_HELPER_TTL_MS, TerminalSetting, WorkspaceAuth, WorkspaceConfig};
+use super::model::{
+    Config, DEFAULT_AGENT_NAMES, MAX_HELPER_TTL_MS, TerminalSetting, WorkspaceAuth, WorkspaceConfig,
+};
 
 /// Authorize-URL parameters Lakepass sets itself; letting the config override them would break
 /// PKCE, the state check or the redirect.
@@ -180,6 +182,15 @@ fn check_ca_file(out: &mut Vec<Problem>, at: &[&str], file: Option<&Path>) {
 fn check_launchers(c: &Config, out: &mut Vec<Problem>) {
     if c.claude_path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
         out.push(problem(&["claude_path"], "is empty; remove the line to use `claude` on PATH"));
+    }
+    if let Some(a) = c.default_agent.as_deref().filter(|a| !DEFAULT_AGENT_NAMES.contains(a)) {
+        out.push(problem(
+            &["default_agent"],
+            format!(
+                "`{a}` is not a coding agent Lakepass launches; use one of {}",
+                DEFAULT_AGENT_NAMES.join(", ")
+            ),
+        ));
     }
     let empty_terminal = match &c.terminal {
         Some(TerminalSetting::Program(p)) => p.trim().is_empty(),
@@ -437,6 +448,20 @@ mod tests {
         assert_eq!(f, "workspace.DEFAULT", "{msg}");
         for fine in ["defaults", "live", "helper", "dev-lived", "my-helpers"] {
             assert_eq!(reserved_profile(fine), None, "{fine}");
+        }
+    }
+
+    #[test]
+    fn default_agent_is_one_of_the_agents() {
+        let with = |a: &str| format!("default_agent = \"{a}\"\n{MINIMAL}");
+        for good in DEFAULT_AGENT_NAMES {
+            let c = Config::parse(&with(good), path()).unwrap();
+            assert_eq!(c.default_agent.as_deref(), Some(good));
+        }
+        for bad in ["terminal", "Claude", "", "vim"] {
+            let (msg, line, field) = invalid(&with(bad));
+            assert_eq!((line, field.as_str()), (Some(1), "default_agent"), "{msg}");
+            assert!(msg.contains("use one of claude, codex, gemini, opencode, copilot, pi"), "{msg}");
         }
     }
 

@@ -31,6 +31,7 @@ mod environment;
 mod execute;
 mod mcp;
 pub mod models;
+mod offered;
 mod plan;
 mod planner;
 mod platform;
@@ -51,6 +52,7 @@ pub use environment::{
 };
 pub use execute::{Carried, carry_out, record, removed_notes, save_plan_file, take_plan_file};
 pub use mcp::{add_mcp_config, headers_helper_command, mcp_config, merge_mcp_json, write_mcp_json};
+pub use offered::{default_agent, offered_agents};
 pub use plan::{Agent, LaunchPlan, LaunchRequest, PlannedFile, TerminalChoice};
 pub use planner::{
     Surroundings, claude_code_of, explicit_config, launch_mcp_config, plan, plan_claude, plan_terminal,

@@ -251,8 +251,12 @@ mod tests {
         };
         on_click("workspace:prod")(&mut item);
         on_click("status:dev")(&mut item);
+        on_click("launch:claude")(&mut item);
+        on_click("launch:terminal")(&mut item);
         on_click("quit")(&mut item);
         assert_eq!(rx.try_recv().unwrap(), MenuAction::SwitchWorkspace("prod".into()));
+        assert_eq!(rx.try_recv().unwrap(), MenuAction::Launch(menu::Agent::Claude));
+        assert_eq!(rx.try_recv().unwrap(), MenuAction::Launch(menu::Agent::Terminal));
         assert_eq!(rx.try_recv().unwrap(), MenuAction::Quit);
         assert!(rx.try_recv().is_err());
     }

@@ -59,11 +59,11 @@ name: string,
 /**
  * The preset and its values.
  */
-form: PresetForm, } | { "call": "launch_claude", 
+form: PresetForm, } | { "call": "launch", 
 /**
- * The workspace.
+ * The agent's name (`lakepass launch <name>`).
  */
-workspace: string | null, } | { "call": "open_terminal", 
+agent: string, 
 /**
  * The workspace.
  */

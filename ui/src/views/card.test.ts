@@ -1,6 +1,20 @@
 import type { McpTokenView } from "../types";
 import { card, diagnosis, workspaces, type CardActions, type WorkspacesActions } from "./card";
-import { byTestId, CARD_ACTIONS, cardContext, NOW, recorder, sampleIdp, sampleReport, sampleView, sampleWorkspace } from "./testdata";
+import {
+  byTestId,
+  CARD_ACTIONS,
+  cardContext,
+  CLAUDE,
+  CODEX,
+  GEMINI,
+  NOW,
+  recorder,
+  sampleIdp,
+  sampleReport,
+  sampleView,
+  sampleWorkspace,
+  TERMINAL,
+} from "./testdata";
 
 describe("card view", () => {
   it("shows a fresh active workspace: state, countdown, scopes, profile, no problem", () => {
@@ -73,7 +87,7 @@ describe("card view", () => {
   it("names the service principal and disables Launch while it starts", () => {
     const w = sampleWorkspace({ client_id: "sp-123" });
     const { on } = recorder<CardActions>(CARD_ACTIONS);
-    const el = card(w, sampleView(), cardContext({ busy: new Set(["claude-dev"]) }), on);
+    const el = card(w, sampleView(), cardContext({ busy: new Set(["launch-claude-dev"]) }), on);
     expect(el.querySelector(".facts")!.textContent).toContain("corp · as service principal sp-123");
     const launch = Array.from(el.querySelectorAll<HTMLButtonElement>("button")).find((b) => b.textContent === "Launch Claude Code")!;
     expect(launch.disabled).toBe(true);
@@ -102,9 +116,31 @@ describe("card view", () => {
     for (const b of el2.querySelectorAll<HTMLButtonElement>(".actions button")) b.click();
     expect(calls2).toEqual([
       ["diagnose", "prod"],
-      ["launchClaude", "prod"],
-      ["openTerminal", "prod"],
+      ["launch", CLAUDE, "prod"],
+      ["launch", TERMINAL, "prod"],
     ]);
+  });
+
+  it("has a launch button per agent the host found, in its order, each named for the workspace", () => {
+    const v = sampleView({ agents: [CODEX, CLAUDE, GEMINI, TERMINAL] });
+    const { on, calls } = recorder<CardActions>(CARD_ACTIONS);
+    const el = card(v.workspaces[0], v, cardContext({ busy: new Set(["launch-gemini-dev"]) }), on);
+    const buttons = Array.from(el.querySelectorAll<HTMLButtonElement>(".actions button"));
+    expect(buttons.map((b) => [b.dataset.testid, b.textContent, b.getAttribute("aria-label"), b.disabled])).toEqual([
+      ["launch-codex-dev", "Launch Codex", "Launch Codex for dev", false],
+      ["launch-claude-dev", "Launch Claude Code", "Launch Claude Code for dev", false],
+      ["launch-gemini-dev", "Launch Gemini CLI", "Launch Gemini CLI for dev", true],
+      ["terminal-dev", "Open terminal", "Open terminal for dev", false],
+    ]);
+    byTestId(el, "launch-codex-dev").click();
+    expect(calls).toEqual([["launch", CODEX, "dev"]]);
+    // Only what the host offers: with Claude Code not installed, no button for it.
+    const without = card(v.workspaces[0], sampleView({ agents: [TERMINAL] }), cardContext(), on);
+    expect(Array.from(without.querySelectorAll(".actions button"), (b) => b.textContent)).toEqual(["Open terminal"]);
+    // Signed out: every launch waits for the sign-in.
+    const out = sampleWorkspace({ state: "needs_login", expires_at: null, refresh_due_at: null });
+    const signedOut = card(out, sampleView({ workspaces: [out], agents: [CODEX, TERMINAL] }), cardContext(), on);
+    expect(Array.from(signedOut.querySelectorAll<HTMLButtonElement>("[data-agent]"), (b) => b.disabled)).toEqual([true, true]);
   });
 });
 

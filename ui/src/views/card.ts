@@ -3,7 +3,7 @@
 // controller, which owns the state and the backend.
 import { h } from "../dom";
 import { clockTime, countdown, mcpLabel, stateLabel, stateTone } from "../format";
-import type { AppView, DoctorReport, McpTokenView, WorkspaceView } from "../types";
+import type { AgentView, AppView, DoctorReport, McpTokenView, WorkspaceView } from "../types";
 
 /** What a card's buttons ask the controller to do. */
 export interface CardActions {
@@ -12,8 +12,8 @@ export interface CardActions {
   remove(w: WorkspaceView): void;
   diagnose(workspace: string): void;
   signIn(idp: string): void;
-  launchClaude(workspace: string): void;
-  openTerminal(workspace: string): void;
+  /** Launch one of the view's `agents` (by name; `terminal` opens a terminal) for a workspace. */
+  launch(agent: AgentView, workspace: string): void;
 }
 
 /** What the workspaces section's buttons ask the controller to do. */
@@ -146,22 +146,34 @@ export function card(w: WorkspaceView, v: AppView, ctx: CardContext, on: CardAct
             idp.signing_in ? "Waiting for the browser…" : `Sign in to ${idp.name}`,
           )
         : null,
-      h(
-        "button",
-        {
-          "data-testid": `launch-${w.name}`,
-          "aria-label": `Launch Claude Code for ${w.name}`,
-          disabled: !signedIn || busy.has(`claude-${w.name}`),
-          onclick: () => on.launchClaude(w.name),
-        },
-        "Launch Claude Code",
-      ),
-      h(
-        "button",
-        { "data-testid": `terminal-${w.name}`, "aria-label": `Open terminal for ${w.name}`, disabled: !signedIn, onclick: () => on.openTerminal(w.name) },
-        "Open terminal",
-      ),
+      ...v.agents.map((a) => launchButton(a, w.name, signedIn, busy, on)),
     ),
+  );
+}
+
+/** The busy key of a launch: `launch-codex-dev`. */
+export function launchKey(agent: string, workspace: string): string {
+  return `launch-${agent}-${workspace}`;
+}
+
+/**
+ * One launch button of a card, for an agent the host found installed: "Launch Codex" (named
+ * "Launch Codex for dev" to a screen reader), or "Open terminal" for the terminal. Greyed out
+ * until the workspace is signed in, and while its launch is under way.
+ */
+export function launchButton(a: AgentView, workspace: string, signedIn: boolean, busy: ReadonlySet<string>, on: Pick<CardActions, "launch">): HTMLElement {
+  const terminal = a.name === "terminal";
+  const words = terminal ? "Open terminal" : `Launch ${a.title}`;
+  return h(
+    "button",
+    {
+      "data-testid": terminal ? `terminal-${workspace}` : `launch-${a.name}-${workspace}`,
+      "data-agent": a.name,
+      "aria-label": `${words} for ${workspace}`,
+      disabled: !signedIn || busy.has(launchKey(a.name, workspace)),
+      onclick: () => on.launch(a, workspace),
+    },
+    words,
   );
 }
 

@@ -1,5 +1,5 @@
 // Sample data for the view tests: two workspaces (one fresh and active, one failing) on one IdP.
-import type { AppEvent, AppView, DoctorReport, IdpView, WorkspaceView } from "../types";
+import type { AgentView, AppEvent, AppView, DoctorReport, IdpView, WorkspaceView } from "../types";
 import type { CardActions, CardContext } from "./card";
 
 export const NOW = 1_700_000_000;
@@ -37,6 +37,12 @@ export function sampleIdp(over: Partial<IdpView> = {}): IdpView {
   };
 }
 
+/** What the host offers to launch, as it names it. */
+export const CLAUDE: AgentView = { name: "claude", title: "Claude Code" };
+export const CODEX: AgentView = { name: "codex", title: "Codex" };
+export const GEMINI: AgentView = { name: "gemini", title: "Gemini CLI" };
+export const TERMINAL: AgentView = { name: "terminal", title: "Terminal" };
+
 export function sampleView(over: Partial<AppView> = {}): AppView {
   return {
     workspaces: [
@@ -62,6 +68,7 @@ export function sampleView(over: Partial<AppView> = {}): AppView {
     vault_fallback: null,
     at: NOW,
     warnings: [],
+    agents: [CLAUDE, TERMINAL],
     ...over,
   };
 }
@@ -97,7 +104,7 @@ export function recorder<T extends object>(names: (keyof T & string)[]): { on: T
   return { on, calls };
 }
 
-export const CARD_ACTIONS: (keyof CardActions)[] = ["activate", "edit", "remove", "diagnose", "signIn", "launchClaude", "openTerminal"];
+export const CARD_ACTIONS: (keyof CardActions)[] = ["activate", "edit", "remove", "diagnose", "signIn", "launch"];
 
 /** The element with `data-testid`, or a failed test. */
 export function byTestId(root: Element, id: string): HTMLElement {

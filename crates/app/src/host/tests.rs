@@ -319,8 +319,12 @@ async fn sign_out_then_launches_go_through_the_launcher() {
     let bin = fake_programs(&f);
     let host = f.host().await;
     host.sign_in("devstack").await.unwrap();
-    host.launch_claude(None).await.unwrap();
-    host.open_terminal(Some("prod")).await.unwrap();
+    // The view offers the configured Claude Code first and the terminal last (whatever else
+    // this machine's PATH has between them).
+    let agents: Vec<String> = host.view().agents.iter().map(|a| a.name.clone()).collect();
+    assert_eq!((agents.first().unwrap().as_str(), agents.last().unwrap().as_str()), ("claude", "terminal"));
+    host.launch(Agent::Claude, None).await.unwrap();
+    host.launch(Agent::Terminal, Some("prod")).await.unwrap();
     assert_eq!(*f.launcher.calls.lock().unwrap(), vec!["claude dev", "terminal prod"]);
     // Planned here, once, with the host's engine: the gateway, the helper naming the bundled
     // CLI, and a terminal that will run that CLI on the plan.
@@ -347,7 +351,7 @@ async fn a_failed_launch_is_an_error_and_an_event() {
     fake_programs(&f);
     let host = f.host().await;
     host.sign_in("devstack").await.unwrap();
-    let e = host.launch_claude(Some("dev")).await.unwrap_err();
+    let e = host.launch(Agent::Claude, Some("dev")).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Launch);
     assert!(host.events()[0].text.contains("no terminal emulator found"));
 }
@@ -357,7 +361,7 @@ async fn a_launch_before_sign_in_fails_as_needs_login_and_opens_nothing() {
     let f = fixture(3600).await;
     fake_programs(&f);
     let host = f.host().await;
-    let e = host.launch_claude(Some("dev")).await.unwrap_err();
+    let e = host.launch(Agent::Claude, Some("dev")).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::NeedsLogin, "{e:?}");
     assert!(e.message.contains("cannot launch Claude Code for workspace `dev`"), "{e:?}");
     assert!(f.launcher.calls.lock().unwrap().is_empty(), "nothing was opened");
