@@ -318,12 +318,16 @@ fn an_unreadable_or_oversized_file_is_refused_and_the_cap_is_exact() {
     let path = dir.path().join("cfg");
     for (len, ok) in [
         (1024 * 1024, true),
-        (super::file::MAX_FILE as usize, true),
-        (super::file::MAX_FILE as usize + 1, false),
+        // The documented limit, written out: not the constant, so a changed constant shows.
+        (4 * 1024 * 1024, true),
+        (4 * 1024 * 1024 + 1, false),
     ] {
         std::fs::write(&path, comment_file(len)).unwrap();
         let got = super::file::update_file(&path, |t| upsert_profile(t, "lp", &[("host", "h")]));
         assert_eq!(got.is_ok(), ok, "{len} bytes: {got:?}");
+        if let Err(e) = got {
+            assert!(e.to_string().contains("larger than 4 MiB"), "{e}");
+        }
     }
 }
 
