@@ -278,6 +278,23 @@ mod tests {
     }
 
     #[test]
+    fn remove_owned_profiles_says_which_it_removed_and_keeps_the_users_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".databrickscfg");
+        let ours = |p: &str| ProfileUpdate { profile: p.into(), entries: vec![("host".into(), "https://h".into())] };
+        set_profiles(&path, &[ours("dev"), ours("dev-live")]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}\n[mine]\nhost = https://mine\n")).unwrap();
+        let asked = ["dev".to_string(), "mine".into(), "absent".into(), "dev-live".into()];
+        let removed = remove_owned_profiles(&path, &asked).unwrap();
+        assert_eq!(removed, vec!["dev".to_string(), "dev-live".into()]);
+        let left = std::fs::read_to_string(&path).unwrap();
+        assert!(owned_profiles(&left).unwrap().is_empty(), "{left}");
+        assert_eq!(read_profile(&left, "mine").unwrap().unwrap().len(), 1, "{left}");
+        assert_eq!(remove_owned_profiles(&path, &asked).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
     fn update_file_leaves_a_file_it_cannot_parse() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cfg");

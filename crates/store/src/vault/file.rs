@@ -262,6 +262,16 @@ mod tests {
     }
 
     #[test]
+    fn debug_names_the_file_and_nothing_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        store.set("idp:corp", Secret::new("rt-secret")).unwrap();
+        let shown = format!("{store:?}");
+        assert!(shown.starts_with("FileStore") && shown.contains(FILE_NAME), "{shown}");
+        assert!(!shown.contains("rt-secret") && !shown.contains("idp:corp"), "{shown}");
+    }
+
+    #[test]
     fn a_failing_write_fails_every_caller_it_carried_and_stores_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::new(dir.path());

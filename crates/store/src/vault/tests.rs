@@ -333,4 +333,24 @@ fn only_a_gone_keyring_counts_as_unreachable() {
     assert!(super::keyring::means_unreachable(&message(no_access())));
     assert!(!super::keyring::means_unreachable(&message(KeyringError::BadEncoding(b"x".to_vec()))));
     assert!(!super::keyring::means_unreachable(&message(KeyringError::Ambiguous(Vec::new()))));
+    // The Secret Service's daemon gone (D-Bus "name has no owner") is a platform failure.
+    let no_daemon = KeyringError::PlatformFailure("org.freedesktop.secrets: no owner".into());
+    assert!(super::keyring::means_unreachable(&message(no_daemon)));
+}
+
+/// A file vault makes its private folder when it opens, so `lakepass status` can show where the
+/// secrets go, and a folder that cannot be made fails the open, naming it, before any sign-in.
+#[cfg(unix)]
+#[tokio::test]
+async fn opening_a_file_vault_makes_its_private_folder_at_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("fresh").join("data");
+    let _vault = file_vault(&data).await;
+    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+
+    let blocker = tmp.path().join("a-file");
+    std::fs::write(&blocker, b"").unwrap();
+    let err = Vault::open(&blocker.join("data"), Some(VaultKind::File)).await.unwrap_err();
+    assert!(err.to_string().contains(&blocker.display().to_string()), "{err}");
 }
