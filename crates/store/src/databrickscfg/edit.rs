@@ -308,7 +308,7 @@ fn parse(ini: &str) -> Result<Doc<'_>, CfgError> {
                 s.marked = true;
                 s.content_end = idx + 1;
             }
-        } else if indent > 0 && key_indent.is_some_and(|k| indent > k) {
+        } else if key_indent.is_some_and(|k| indent > k) {
             line.kind = Kind::Continuation;
             line.value = trimmed;
             if let Some(s) = sections.last_mut() {
