@@ -12,8 +12,8 @@
 #   module        package            files                                   also tested by
 #   vault         lakepass-store     crates/store/src/vault/**               lakepass-integration
 #   databrickscfg lakepass-store     crates/store/src/databrickscfg/**       -
-#   exchange      lakepass-wire      crates/wire/src/exchange.rs             -
-#   idp           lakepass-wire      crates/wire/src/idp/**                  -
+#   exchange      lakepass-wire      crates/wire/src/exchange.rs             lakepass-integration
+#   idp           lakepass-wire      crates/wire/src/idp/**                  lakepass-integration
 #   ipc           lakepass-engine    crates/engine/src/ipc/**                -
 #   serve         lakepass-engine    crates/engine/src/serve/**              -
 #   engine        lakepass-engine    crates/engine/src/engine/**             lakepass-integration
@@ -33,7 +33,10 @@ declare -A files=(
   [ipc]='crates/engine/src/ipc/**' [serve]='crates/engine/src/serve/**'
   [engine]='crates/engine/src/engine/**' [cli]='crates/cli/src/**'
 )
-declare -A also=([vault]=lakepass-integration [engine]=lakepass-integration)
+declare -A also=(
+  [vault]=lakepass-integration [exchange]=lakepass-integration [idp]=lakepass-integration
+  [engine]=lakepass-integration
+)
 order=(vault databrickscfg exchange idp ipc serve engine cli)
 
 summary() {

@@ -192,6 +192,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn debug_shows_where_and_until_when_never_the_token() {
+        let token = WorkspaceToken {
+            host: WorkspaceHost::parse("https://adb-1.azuredatabricks.net/").unwrap(),
+            access_token: Secret::new("dapi-ws-secret"),
+            expires_at: 1_900_000_000,
+            issued_at: 1_899_996_400,
+            scope: Some("all-apis".into()),
+        };
+        let shown = format!("{token:?}");
+        assert!(shown.contains("adb-1.azuredatabricks.net") && shown.contains("1900000000"), "{shown}");
+        assert!(shown.contains("all-apis") && !shown.contains("dapi-ws-secret"), "{shown}");
+    }
+
+    #[test]
     fn request_has_exact_rfc8693_form() {
         let host = WorkspaceHost::parse("https://adb-1.azuredatabricks.net/").unwrap();
         let scopes = vec!["sql".to_string(), "serving".to_string()];
