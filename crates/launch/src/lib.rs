@@ -50,7 +50,9 @@ pub use environment::{
     workspace_env, write_ca_files,
 };
 pub use execute::{Carried, carry_out, record, removed_notes, save_plan_file, take_plan_file};
-pub use mcp::{add_mcp_config, headers_helper_command, mcp_config, merge_mcp_json, write_mcp_json};
+pub use mcp::{
+    add_mcp_config, headers_helper_command, mcp_config, mcp_proxy_argv, merge_mcp_json, write_mcp_json,
+};
 pub use plan::{Agent, LaunchPlan, LaunchRequest, PlannedFile, TerminalChoice};
 pub use planner::{
     Surroundings, claude_code_of, explicit_config, launch_mcp_config, plan, plan_claude, plan_terminal,
