@@ -138,9 +138,43 @@ async fn real_codex_exec_answers_through_the_responses_api_with_the_current_toke
     assert!(!out.stderr.contains(&token) && !out.stdout.contains(&token), "no token printed");
 
     // Nothing of Lakepass's was written into the user's Codex folder (the provider is `-c` only).
+    // (Codex itself may create the file.)
     let codex_config = home.home().join(".codex").join("config.toml");
     let text = std::fs::read_to_string(&codex_config).unwrap_or_default();
     assert!(!text.contains("lakepass"), "{text}");
+
+    // `--write-settings` puts the provider into the user's own config (keeping what is there),
+    // so a plain `codex`, started without Lakepass, reaches the gateway with a fresh token too.
+    std::fs::write(&codex_config, "# my own settings\n").expect("write the user's codex config");
+    let mut p = Proc::spawn(
+        "lakepass launch codex --write-settings",
+        home.lakepass(&[
+            "launch",
+            "codex",
+            "-w",
+            "dev",
+            "--write-settings",
+            "--",
+            "exec",
+            "--skip-git-repo-check",
+            PROMPT,
+        ]),
+    );
+    p.close_stdin();
+    p.wait(TURN_TIMEOUT).await.success();
+    let text = std::fs::read_to_string(&codex_config).expect("the user's codex config");
+    assert!(text.contains("# my own settings\n"), "{text}");
+    assert!(
+        text.contains("[model_providers.lakepass-dev]") && text.contains("model_provider = \"lakepass-dev\""),
+        "{text}"
+    );
+    assert!(!text.contains(&token), "no token in the user's config");
+    let mut plain = home.command(&codex);
+    plain.args(["exec", "--skip-git-repo-check", PROMPT]);
+    let mut p = Proc::spawn("codex exec", plain);
+    p.close_stdin();
+    let out = p.wait(TURN_TIMEOUT).await.success();
+    assert!(out.stdout.contains("pong"), "a plain codex answers: {out:?}");
 
     // `--list` finds it where the config says, with its version.
     let out = home.run(&["launch", "--list"]).await.success();

@@ -55,7 +55,33 @@ async fn real_pi_answers_through_the_messages_api_with_a_command_key() {
         assert_eq!(mode(&dir.join("settings.json")), 0o600);
     }
     // The user's own Pi folder was not written.
-    assert!(!home.home().join(".pi").join("agent").join("models.json").exists());
+    let own = home.home().join(".pi").join("agent");
+    assert!(!own.join("models.json").exists());
+
+    // `--write-settings` adds the provider to the user's own Pi folder (keeping their settings),
+    // so a plain `pi`, started without Lakepass, answers through the gateway too.
+    std::fs::create_dir_all(&own).expect("mkdir");
+    std::fs::write(own.join("settings.json"), r#"{"theme": "dark"}"#).expect("write the user's settings");
+    let mut p = Proc::spawn(
+        "lakepass launch pi --write-settings",
+        home.lakepass(&["launch", "pi", "-w", "dev", "--write-settings", "--", "-p", PROMPT]),
+    );
+    p.close_stdin();
+    assert!(p.wait(TURN_TIMEOUT).await.success().stdout.contains("pong"));
+    let settings: Value =
+        serde_json::from_str(&std::fs::read_to_string(own.join("settings.json")).expect("settings"))
+            .expect("JSON");
+    assert_eq!(
+        (settings["theme"].as_str(), settings["defaultProvider"].as_str()),
+        (Some("dark"), Some("lakepass-dev"))
+    );
+    assert!(!std::fs::read_to_string(own.join("models.json")).expect("models.json").contains(&token));
+    let mut plain = home.command(&pi);
+    plain.args(["-p", PROMPT]);
+    let mut p = Proc::spawn("pi -p", plain);
+    p.close_stdin();
+    let out = p.wait(TURN_TIMEOUT).await.success();
+    assert!(out.stdout.contains("pong"), "a plain pi answers: {out:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
