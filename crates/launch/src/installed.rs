@@ -147,5 +147,23 @@ mod tests {
         for a in Agent::ALL.iter().filter(|a| **a != Agent::Terminal) {
             assert!(a.install_hint().is_some_and(|h| h.contains("install")), "{a:?}");
         }
+        // A missing agent's error says how to install it, or which config line is wrong.
+        let missing = crate::LaunchError::AgentNotFound { agent: Agent::Pi, configured: None }.to_string();
+        assert!(
+            missing.contains("npm install -g @mariozechner/pi-coding-agent")
+                && missing.contains("[agent.pi]"),
+            "{missing}"
+        );
+        let wrong =
+            crate::LaunchError::AgentNotFound { agent: Agent::Codex, configured: Some("/opt/codex".into()) };
+        assert!(
+            wrong.to_string().contains("/opt/codex") && wrong.to_string().contains("[agent.codex] path"),
+            "{wrong}"
+        );
+        assert_eq!(wrong.kind(), lakepass_engine::error::ErrorKind::Config);
+        // `~/` in a configured path is the home folder.
+        let tilde = Config::parse("[agent.codex]\npath = \"~/bin/codex\"\n", Path::new("c.toml")).unwrap();
+        let (wanted, _) = Agent::Codex.program(&tilde).unwrap();
+        assert_eq!(Some(wanted), crate::user_home().map(|h| h.join("bin/codex")));
     }
 }

@@ -69,7 +69,11 @@ impl Agent {
         if self == Agent::Terminal {
             return None;
         }
-        let configured = config.agent_path(self.as_str()).map(Path::to_path_buf);
+        // `~/…` is the home folder, as the config's docs say.
+        let configured = config.agent_path(self.as_str()).map(|p| match p.to_str() {
+            Some(s) if s.starts_with('~') => super::expand_home(s, super::user_home().as_deref()),
+            _ => p.to_path_buf(),
+        });
         Some((configured.clone().unwrap_or_else(|| PathBuf::from(self.as_str())), configured))
     }
 
