@@ -12,6 +12,7 @@ mod helper;
 mod launch;
 mod log;
 mod mcp;
+mod mcp_proxy;
 mod output;
 mod setup;
 mod tokens;
@@ -83,11 +84,13 @@ enum Command {
     /// Add, remove or list identity providers in the config (comments are kept).
     #[command(subcommand)]
     Idp(edit::IdpCmd),
-    /// Open Claude Code or a terminal wired to a workspace; tokens refresh themselves, none in argv.
+    /// Open a coding agent (Claude Code, Codex, Pi, …) or a terminal wired to a workspace; `--list` shows them.
     Launch(launch::LaunchArgs),
     /// List the Databricks managed MCP servers Claude Code gets, each with its own scoped token.
     #[command(subcommand)]
     Mcp(mcp::McpCmd),
+    /// A stdio MCP server relaying to one managed MCP server with its refreshing scoped token (agents run it).
+    McpProxy(mcp_proxy::McpProxyArgs),
     /// Run a command with the workspace's environment (DATABRICKS_HOST, live profile), like aws-vault exec.
     Exec(launch::ExecArgs),
     /// Print shell `export` lines for the workspace (`eval "$(lakepass env)"`); no token unless asked.
@@ -150,6 +153,7 @@ fn main() -> ExitCode {
             Command::Idp(c) => edit::idp(&paths, c).await,
             Command::Launch(c) => launch::launch(&paths, c).await,
             Command::Mcp(c) => mcp::mcp(&paths, c).await,
+            Command::McpProxy(a) => mcp_proxy::mcp_proxy(&paths, a).await,
             Command::Exec(a) => launch::exec(&paths, a),
             Command::Env(a) => launch::env(&paths, a).await,
             Command::Auth(c) => helper::auth(&paths, c).await,

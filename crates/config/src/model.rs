@@ -31,16 +31,20 @@ pub struct Config {
     /// Databricks workspaces by name.
     #[serde(default)]
     pub workspace: BTreeMap<String, WorkspaceConfig>,
-    /// The Claude Code program `launch claude` runs; else `claude` on `PATH`.
+    /// The Claude Code program `launch claude` runs; else `claude` on `PATH`. The same setting
+    /// as `[agent.claude] path` (kept for older files; see [`Config::agent_path`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claude_path: Option<PathBuf>,
+    /// Per coding agent settings (`[agent.<name>]`): program, model, per workspace overrides.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub agent: BTreeMap<String, super::agent::AgentConfig>,
     /// The terminal emulator launchers open; else `$TERMINAL`, then the platform's usual ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminal: Option<TerminalSetting>,
     /// The folder launched terminals start in (`~` expands to the home folder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_dir: Option<String>,
-    /// The coding agent the tray and the dashboard offer first (one of [`DEFAULT_AGENT_NAMES`]);
+    /// The coding agent the tray and the dashboard offer first (one of [`crate::AGENT_NAMES`]);
     /// else `claude`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_agent: Option<String>,
@@ -59,10 +63,6 @@ pub struct Config {
     pub serve: ServeConfig,
 }
 
-/// The names `default_agent` accepts: the coding agents `lakepass launch <name>` starts (the
-/// terminal is not one: it is always offered last). The launch crate owns the agents
-/// (`lakepass_launch::Agent`); its tests pin that every agent it has is named here.
-pub const DEFAULT_AGENT_NAMES: [&str; 6] = ["claude", "codex", "gemini", "opencode", "copilot", "pi"];
 
 /// How the engine writes a workspace's `~/.databrickscfg` profile.
 ///

@@ -14,7 +14,7 @@ use lakepass_wire::WorkspaceHost;
 use super::error::{ConfigError, list};
 use super::mcp::{dotted, is_segment};
 use super::model::{
-    Config, DEFAULT_AGENT_NAMES, MAX_HELPER_TTL_MS, TerminalSetting, WorkspaceAuth, WorkspaceConfig,
+    Config, MAX_HELPER_TTL_MS, TerminalSetting, WorkspaceAuth, WorkspaceConfig,
 };
 
 /// Authorize-URL parameters Lakepass sets itself; letting the config override them would break
@@ -95,6 +95,7 @@ impl Config {
             }
         }
         check_launchers(self, &mut out);
+        super::agent::check_agents(self, &mut out);
         check_mcp(self, &mut out);
         check_ca_file(&mut out, &["ca_file"], self.ca_file.as_deref());
         let mut profiles: BTreeMap<String, &str> = BTreeMap::new();
@@ -183,12 +184,12 @@ fn check_launchers(c: &Config, out: &mut Vec<Problem>) {
     if c.claude_path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
         out.push(problem(&["claude_path"], "is empty; remove the line to use `claude` on PATH"));
     }
-    if let Some(a) = c.default_agent.as_deref().filter(|a| !DEFAULT_AGENT_NAMES.contains(a)) {
+    if let Some(a) = c.default_agent.as_deref().filter(|a| !crate::AGENT_NAMES.contains(a)) {
         out.push(problem(
             &["default_agent"],
             format!(
                 "`{a}` is not a coding agent Lakepass launches; use one of {}",
-                DEFAULT_AGENT_NAMES.join(", ")
+                crate::AGENT_NAMES.join(", ")
             ),
         ));
     }
@@ -454,7 +455,7 @@ mod tests {
     #[test]
     fn default_agent_is_one_of_the_agents() {
         let with = |a: &str| format!("default_agent = \"{a}\"\n{MINIMAL}");
-        for good in DEFAULT_AGENT_NAMES {
+        for good in crate::AGENT_NAMES.iter().copied() {
             let c = Config::parse(&with(good), path()).unwrap();
             assert_eq!(c.default_agent.as_deref(), Some(good));
         }

@@ -11,6 +11,11 @@
 //! `.mcp.json` runs only once the user trusted the folder. So no token is ever in the config,
 //! argv, the environment or a file: only the command that asks the engine for one.
 //!
+//! Agents without a headers helper (Codex, Gemini CLI, OpenCode, Copilot CLI) get each server as
+//! a local stdio server instead: [`mcp_proxy_argv`], `lakepass mcp-proxy`, which asks the engine
+//! for the scoped token on every request it relays. Its argv names the workspace, the scope and
+//! the URL only: never a token.
+//!
 //! `--mcp-config` takes several values, so it goes first in Claude's argv (before `--settings`):
 //! a user's prompt after it would otherwise be read as one more config.
 
@@ -41,6 +46,27 @@ pub fn headers_helper_command(
     words.push(sh_quote(workspace));
     words.extend(["--scope".to_string(), scope.to_string(), "--headers-json".to_string()]);
     Ok(words.join(" "))
+}
+
+/// The argv (program first) of the stdio MCP server that relays to `server` with its scope's
+/// refreshing token: `<lakepass> [--config <file>] mcp-proxy --workspace <ws> --scope <scope>
+/// --url <url>`. No shell ever reads it (agents spawn it as a command and its args), so nothing
+/// is quoted; paths must be UTF-8 because every agent's config is JSON or TOML.
+pub fn mcp_proxy_argv(
+    lakepass: &Path,
+    config: Option<&Path>,
+    workspace: &str,
+    server: &McpServer,
+) -> Result<Vec<String>, LaunchError> {
+    let mut argv = vec![utf8(lakepass)?.to_string()];
+    if let Some(c) = config {
+        argv.extend(["--config".to_string(), utf8(c)?.to_string()]);
+    }
+    argv.extend(
+        ["mcp-proxy", "--workspace", workspace, "--scope", server.scope.as_str(), "--url", &server.url]
+            .map(String::from),
+    );
+    Ok(argv)
 }
 
 /// `{"mcpServers": {<name>: {"type": "http", "url", "headersHelper"}}}` for `servers`, the
@@ -119,6 +145,34 @@ mod tests {
             cmd,
             r#"'/opt/my apps/lakepass' --config '/h/it'\''s.toml' token --workspace 'dev' --scope unity-catalog --headers-json"#
         );
+    }
+
+    #[test]
+    fn proxy_argv_names_workspace_scope_and_url_and_no_token() {
+        let argv = mcp_proxy_argv(
+            Path::new("/opt/my apps/lakepass"),
+            Some(Path::new("/h/it's.toml")),
+            "dev",
+            &sql_server(),
+        )
+        .unwrap();
+        assert_eq!(
+            argv,
+            [
+                "/opt/my apps/lakepass",
+                "--config",
+                "/h/it's.toml",
+                "mcp-proxy",
+                "--workspace",
+                "dev",
+                "--scope",
+                "sql",
+                "--url",
+                "https://adb-1.example.net/api/2.0/mcp/sql",
+            ]
+        );
+        let bare = mcp_proxy_argv(Path::new("lakepass"), None, "dev", &sql_server()).unwrap();
+        assert_eq!(bare[..2], ["lakepass", "mcp-proxy"]);
     }
 
     #[test]

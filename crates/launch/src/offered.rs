@@ -112,11 +112,11 @@ mod tests {
     }
 
     /// The config crate cannot name the agents (it comes before this crate), so it keeps their
-    /// names in `DEFAULT_AGENT_NAMES`: every coding agent here must be accepted there.
+    /// names in `AGENT_NAMES`: exactly the coding agents here, in the same order.
     #[test]
-    fn every_coding_agent_can_be_the_configured_default() {
-        for a in Agent::ALL.into_iter().filter(|a| *a != Agent::Terminal) {
-            assert!(lakepass_config::DEFAULT_AGENT_NAMES.contains(&a.as_str()), "{a:?}");
-        }
+    fn the_config_names_exactly_the_coding_agents() {
+        let ours: Vec<&str> =
+            Agent::ALL.into_iter().filter(|a| *a != Agent::Terminal).map(Agent::as_str).collect();
+        assert_eq!(ours, lakepass_config::AGENT_NAMES);
     }
 }

@@ -257,6 +257,10 @@ mod broken_config {
         // Issue 24 point 4: a scope Databricks does not define is named, with the real one.
         workspace_scope_databricks_does_not_define => parse(&format!("{IDP}[workspace.dev]\nidp = \"corp\"\nhost = \"https://x.example\"\nscopes = [\"sql\", \"serving\"]\n")), "`serving` is not a Databricks OAuth scope (model serving is `model-serving`)";
         workspace_scope_with_an_undefined_modifier => parse(&format!("{IDP}[workspace.dev]\nidp = \"corp\"\nhost = \"https://x.example\"\nscopes = [\"jobs:restricted-query\"]\n")), "scope modifier";
+        // Issue 25: `[agent.<name>]` is as strict as the rest: an agent Lakepass does not launch,
+        // and a misspelt key in a known agent's table, are named.
+        an_agent_lakepass_does_not_launch => parse("[agent.cursor]\npath = \"/opt/cursor\"\n"), "agent.cursor: is not an agent Lakepass launches";
+        a_misspelt_key_in_an_agent_table => parse("[agent.codex]\nmodle = \"system.ai.gpt-5-2\"\n"), "unknown field `modle`";
     }
 }
 
