@@ -18,6 +18,7 @@ mod launch;
 mod live_sdk;
 mod login_flow;
 mod mcp;
+mod mcp_proxy;
 mod oidc_provider;
 mod parallel_token;
 mod python_sdk;

@@ -30,6 +30,7 @@ mod claude_version;
 mod environment;
 mod execute;
 mod mcp;
+pub mod mcp_relay;
 pub mod models;
 mod plan;
 mod planner;
