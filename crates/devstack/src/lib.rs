@@ -26,6 +26,7 @@
 mod account;
 mod account_auth;
 mod account_state;
+mod chat;
 mod client_config;
 mod control;
 mod errors;
@@ -59,7 +60,7 @@ pub use faults::{FaultKind, FaultRule, Faults, Target};
 pub use keys::SigningAlg;
 pub use mcp::{FUNCTION_SCHEMA, GENIE_SPACE, SEARCH_INDEX};
 pub use server::ConnectionStats;
-pub use stats::{IdpStats, Stats, WorkspaceStats, fingerprint};
+pub use stats::{IdpStats, PathStats, Stats, WorkspaceStats, fingerprint};
 pub use tls::CA_NAME;
 
 /// The OAuth client id of the one public client the devstack IdP knows.

@@ -59,6 +59,20 @@ pub struct WorkspaceStats {
     /// Anthropic Messages requests authenticated (what the benchmark times a launch to).
     #[serde(default)]
     pub messages_ok: u64,
+    /// Each coding agent API path (`/ai-gateway/anthropic/v1/messages`,
+    /// `/ai-gateway/codex/v1/responses`, …): its authenticated requests and the tokens they
+    /// carried, so a test sees which agent sent which token where.
+    #[serde(default)]
+    pub paths: BTreeMap<String, PathStats>,
+}
+
+/// What one coding agent API path of a workspace saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathStats {
+    /// Authenticated requests.
+    pub requests: u64,
+    /// Fingerprints of the distinct tokens that authenticated them, in first-seen order.
+    pub token_fingerprints: Vec<String>,
 }
 
 /// The live counters behind [`Stats`].
@@ -84,6 +98,19 @@ impl Recorder {
     pub(crate) fn workspace(&self, name: &str, f: impl FnOnce(&mut WorkspaceStats)) {
         let mut stats = self.0.lock().expect("stats poisoned");
         f(stats.workspaces.entry(name.to_owned()).or_default());
+    }
+
+    /// Records that `token` authenticated a request to the agent API at `path` of workspace
+    /// `name`.
+    pub(crate) fn path_token(&self, name: &str, path: &str, token: &str) {
+        let fp = fingerprint(token);
+        self.workspace(name, |w| {
+            let p = w.paths.entry(path.to_owned()).or_default();
+            p.requests += 1;
+            if !p.token_fingerprints.contains(&fp) {
+                p.token_fingerprints.push(fp);
+            }
+        });
     }
 
     /// Records that `token` authenticated a Messages request to workspace `name`.
