@@ -582,8 +582,8 @@ impl Host {
     /// the terminal. A failure keeps its kind: no token is `needs_login`, not "launch failed".
     async fn launch(&self, ws: &str, agent: Agent) -> Result<(), AppError> {
         let what = match agent {
-            Agent::Claude => "launch Claude Code",
-            Agent::Terminal => "open a terminal",
+            Agent::Terminal => "open a terminal".to_string(),
+            agent => format!("launch {}", agent.title()),
         };
         match self.plan_and_carry_out(ws, agent).await {
             Ok(()) => {

@@ -1,4 +1,4 @@
-//! `launch claude`, `launch terminal`, `exec` and `env`: start tools already wired to a
+//! `launch <agent>`, `launch --list`, `exec` and `env`: start tools already wired to a
 //! workspace. A launch is planned once (`lakepass_launch::plan_*`) and carried out by the
 //! core's one executor (`launch::carry_out`); this file only gathers the process's surroundings,
 //! prints what the plan and the executor tell, and sets the exit code. `launch --plan <file>`
@@ -30,9 +30,14 @@ use crate::args::WorkspaceArg;
     subcommand_required = false,
     arg_required_else_help = true,
     args_conflicts_with_subcommands = true,
-    override_usage = "lakepass launch [OPTIONS] <COMMAND>"
+    override_usage = "lakepass launch [OPTIONS] <AGENT> [-- <AGENT ARGS>...]\n       lakepass launch --list",
+    after_help = LAUNCH_HELP
 )]
 pub struct LaunchArgs {
+    /// List the coding agents: which are installed (and where, which version), how to install
+    /// the others.
+    #[arg(long)]
+    list: bool,
     /// Carry out a launch plan made by `--new-terminal` or the tray (read, then deleted).
     #[arg(long, hide = true, value_name = "FILE")]
     plan: Option<PathBuf>,
@@ -40,11 +45,30 @@ pub struct LaunchArgs {
     cmd: Option<LaunchCmd>,
 }
 
+const LAUNCH_HELP: &str = "\
+Each agent is preset for the workspace's AI Gateway and never holds a token: it runs
+`lakepass token` whenever it needs one, so a session lasts as long as your sign-in.
+Everything after `--` goes to the agent unchanged.
+
+Examples:
+  lakepass launch --list                         which agents are installed
+  lakepass launch claude                         Claude Code, interactive
+  lakepass launch codex -- exec \"fix the tests\"  Codex, non-interactive
+  lakepass launch pi -w prod -- -p \"say hi\"      Pi for workspace `prod`, print mode
+  lakepass launch codex --new-terminal           in a new terminal window
+
+Per agent settings go in the Lakepass config: [agent.<name>] path = \"…\", model = \"…\",
+and per workspace [agent.<name>.workspace.<ws>] model = \"…\".";
+
 /// `lakepass launch <agent>`.
 #[derive(Subcommand, Debug)]
 pub enum LaunchCmd {
     /// Claude Code through the workspace's AI Gateway; its token helper keeps it signed in for days.
     Claude(ClaudeArgs),
+    /// OpenAI's Codex CLI through AI Gateway's Responses API; its provider's token command keeps it signed in.
+    Codex(CodexArgs),
+    /// Pi through AI Gateway's Anthropic API; its API key is a command that asks Lakepass on every request.
+    Pi(PiArgs),
     /// A terminal window with DATABRICKS_HOST and the workspace's live profile preset.
     Terminal(WorkspaceArg),
 }
@@ -64,6 +88,43 @@ pub struct ClaudeArgs {
     write_settings: bool,
     /// Arguments for Claude Code, after `--` (e.g. `-- -p "hello"`).
     #[arg(last = true, value_name = "CLAUDE_ARGS")]
+    args: Vec<String>,
+}
+
+/// Arguments of `launch codex`.
+#[derive(Args, Debug)]
+pub struct CodexArgs {
+    #[command(flatten)]
+    ws: WorkspaceArg,
+    /// Open Codex in a new terminal window.
+    #[arg(long)]
+    new_terminal: bool,
+    /// Also merge the workspace's model provider (its token command, model and MCP servers) into
+    /// your ~/.codex/config.toml and make it the default (other settings are kept), so a plain
+    /// `codex` uses it too. Without it, your Codex config is left as it is and the provider is
+    /// set for this run only (`codex -c …`).
+    #[arg(long)]
+    write_settings: bool,
+    /// Arguments for Codex, after `--` (e.g. `-- exec "say hello"`).
+    #[arg(last = true, value_name = "CODEX_ARGS")]
+    args: Vec<String>,
+}
+
+/// Arguments of `launch pi`.
+#[derive(Args, Debug)]
+pub struct PiArgs {
+    #[command(flatten)]
+    ws: WorkspaceArg,
+    /// Open Pi in a new terminal window.
+    #[arg(long)]
+    new_terminal: bool,
+    /// Also merge the workspace's provider and default model into your own Pi folder
+    /// (~/.pi/agent/models.json and settings.json; other entries are kept) and run Pi with it.
+    /// Without it, Pi runs with a Lakepass-owned settings folder (your sessions are kept).
+    #[arg(long)]
+    write_settings: bool,
+    /// Arguments for Pi, after `--` (e.g. `-- -p "say hello"`).
+    #[arg(last = true, value_name = "PI_ARGS")]
     args: Vec<String>,
 }
 
@@ -87,40 +148,97 @@ pub struct EnvArgs {
     with_token: bool,
 }
 
-/// Runs `launch claude`, `launch terminal` or `launch --plan`.
+/// Runs `launch <agent>`, `launch --list` or `launch --plan`.
 pub async fn launch(paths: &Paths, a: LaunchArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    if a.list {
+        return list(paths);
+    }
     // The workspace the plan is for, when the config names one (for the audit log of a failure).
     let ws_name: Option<String>;
-    let plan = match (a.plan, a.cmd) {
+    let (agent, req) = match (a.plan, a.cmd) {
         (Some(file), _) => return carry_out(paths, &launch::take_plan_file(&file)?, started),
         (None, Some(LaunchCmd::Terminal(w))) => {
             let config = app::load_config(paths)?;
             let req = LaunchRequest { workspace: w.workspace, new_terminal: true, ..Default::default() };
             ws_name = config.workspace(req.workspace.as_deref()).ok().map(|w| w.name);
-            launch::plan_terminal(&config, paths, &req, &surroundings(paths)?)
+            let plan = launch::plan_terminal(&config, paths, &req, &surroundings(paths)?);
+            return finish(paths, ws_name, plan, started);
         }
         (None, Some(LaunchCmd::Claude(c))) => {
-            let engine = app::engine(paths).await?;
-            let req = LaunchRequest {
-                workspace: c.ws.workspace,
-                new_terminal: c.new_terminal,
-                write_settings: c.write_settings,
-                args: c.args,
-            };
-            ws_name = engine.config().workspace(req.workspace.as_deref()).ok().map(|w| w.name);
-            launch::plan_claude(&engine, paths, &req, &surroundings(paths)?).await
+            (Agent::Claude, request(c.ws, c.new_terminal, c.write_settings, c.args))
         }
-        (None, None) => {
-            anyhow::bail!("name what to launch: `lakepass launch claude` or `lakepass launch terminal`")
+        (None, Some(LaunchCmd::Codex(c))) => {
+            (Agent::Codex, request(c.ws, c.new_terminal, c.write_settings, c.args))
         }
+        (None, Some(LaunchCmd::Pi(c))) => {
+            (Agent::Pi, request(c.ws, c.new_terminal, c.write_settings, c.args))
+        }
+        (None, None) => anyhow::bail!(
+            "name what to launch: `lakepass launch <agent>` (`lakepass launch --list` shows them)"
+        ),
     };
+    let engine = app::engine(paths).await?;
+    ws_name = engine.config().workspace(req.workspace.as_deref()).ok().map(|w| w.name);
+    let plan = launch::plan(&engine, paths, agent, &req, &surroundings(paths)?).await;
+    finish(paths, ws_name, plan, started)
+}
+
+fn request(ws: WorkspaceArg, new_terminal: bool, write_settings: bool, args: Vec<String>) -> LaunchRequest {
+    LaunchRequest { workspace: ws.workspace, new_terminal, write_settings, args }
+}
+
+/// Carries out a plan, or records why there is none.
+fn finish(
+    paths: &Paths,
+    ws_name: Option<String>,
+    plan: Result<LaunchPlan, launch::LaunchError>,
+    started: Instant,
+) -> anyhow::Result<ExitCode> {
     let plan = plan.inspect_err(|e| {
         if let Some(ws) = &ws_name {
             launch::record(paths, ws, started, Err(e));
         }
     })?;
     carry_out(paths, &plan, started)
+}
+
+/// `launch --list`: every agent, installed or not, and how to install the missing ones. Works
+/// without a config (then every agent is looked for on PATH).
+fn list(paths: &Paths) -> anyhow::Result<ExitCode> {
+    let config = match Config::load(&paths.config) {
+        Ok(c) => c,
+        Err(lakepass_config::ConfigError::Missing { .. }) => Config::default(),
+        Err(e) => return Err(e.into()),
+    };
+    let path = std::env::var_os("PATH");
+    let agents = launch::installed_agents(&config, path.as_deref(), &paths.data_dir, true);
+    println!("Coding agents (`lakepass launch <agent>`):");
+    for a in &agents {
+        let name = a.agent.as_str();
+        let title = a.agent.title();
+        match &a.found {
+            Some(p) => {
+                let version = a.version.as_deref().map(|v| format!(" ({v})")).unwrap_or_default();
+                let how = if a.configured { format!(", from [agent.{name}] path") } else { String::new() };
+                println!("  {name:<9} {title:<12} installed: {}{version}{how}", p.display());
+            }
+            None if a.configured => println!(
+                "  {name:<9} {title:<12} not found at {} ([agent.{name}] path in {})",
+                a.wanted.display(),
+                paths.config.display()
+            ),
+            None => println!(
+                "  {name:<9} {title:<12} not installed; install: {}",
+                a.agent.install_hint().unwrap_or("see its documentation")
+            ),
+        }
+    }
+    println!(
+        "  {:<9} {:<12} your terminal emulator, with the workspace's environment",
+        "terminal", "Terminal"
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The one executor, with its lines on stderr and the launch's outcome said.

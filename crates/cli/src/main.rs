@@ -84,7 +84,7 @@ enum Command {
     /// Add, remove or list identity providers in the config (comments are kept).
     #[command(subcommand)]
     Idp(edit::IdpCmd),
-    /// Open Claude Code or a terminal wired to a workspace; tokens refresh themselves, none in argv.
+    /// Open a coding agent (Claude Code, Codex, Pi, …) or a terminal wired to a workspace; `--list` shows them.
     Launch(launch::LaunchArgs),
     /// List the Databricks managed MCP servers Claude Code gets, each with its own scoped token.
     #[command(subcommand)]

@@ -25,7 +25,7 @@
 //! port = 8731                 # on 127.0.0.1; default 8731. `<profile>-live` profiles name it
 //!
 //! # Launchers (all optional)
-//! claude_path = "/usr/local/bin/claude"   # else `claude` on PATH
+//! claude_path = "/usr/local/bin/claude"   # else `claude` on PATH (same as [agent.claude] path)
 //! terminal = "kitty"          # a program (its run-a-command flag is known) or an exact argv prefix
 //! launch_dir = "~/src"        # where `launch terminal` / `launch claude --new-terminal` start
 //!
@@ -34,6 +34,12 @@
 //! opus_model = "databricks-claude-opus-4-6"     # default: the newest the workspace lists
 //! headers = ["x-databricks-use-coding-agent-mode: true"]   # default
 //! helper_ttl_ms = 900000      # how long Claude Code caches a token (default 15 min)
+//!
+//! [agent.codex]              # one table per agent: claude, codex, gemini, opencode, copilot, pi
+//! path = "/opt/bin/codex"     # else `codex` on PATH
+//! model = "system.ai.gpt-5-2" # else the newest the workspace serves for the agent's API
+//! [agent.codex.workspace.dev] # per workspace overrides
+//! model = "system.ai.gpt-5-1"
 //!
 //! [mcp.dev]                   # Databricks managed MCP servers Claude Code gets (optional)
 //! sql = true                  # default: /api/2.0/mcp/sql with its own `sql`-scoped token
@@ -64,6 +70,7 @@
 //! the team set-up files. What it may use: `lakepass-wire` (host and TLS rules) and
 //! `lakepass-store` (atomic writes). It does no network IO and holds no secrets.
 
+mod agent;
 mod edit;
 mod error;
 #[cfg(test)]
@@ -77,6 +84,7 @@ mod secret_scan;
 mod team;
 mod validate;
 
+pub use agent::{AGENT_NAMES, AgentConfig, AgentWorkspaceConfig};
 pub use edit::ConfigDoc;
 pub use error::{ConfigError, UnknownValue};
 pub use mcp::McpConfig;

@@ -31,9 +31,13 @@ pub struct Config {
     /// Databricks workspaces by name.
     #[serde(default)]
     pub workspace: BTreeMap<String, WorkspaceConfig>,
-    /// The Claude Code program `launch claude` runs; else `claude` on `PATH`.
+    /// The Claude Code program `launch claude` runs; else `claude` on `PATH`. The same setting
+    /// as `[agent.claude] path` (kept for older files; see [`Config::agent_path`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claude_path: Option<PathBuf>,
+    /// Per coding agent settings (`[agent.<name>]`): program, model, per workspace overrides.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub agent: BTreeMap<String, super::agent::AgentConfig>,
     /// The terminal emulator launchers open; else `$TERMINAL`, then the platform's usual ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminal: Option<TerminalSetting>,

@@ -93,6 +93,7 @@ impl Config {
             }
         }
         check_launchers(self, &mut out);
+        super::agent::check_agents(self, &mut out);
         check_mcp(self, &mut out);
         check_ca_file(&mut out, &["ca_file"], self.ca_file.as_deref());
         let mut profiles: BTreeMap<String, &str> = BTreeMap::new();

@@ -38,6 +38,7 @@ mod keys;
 mod mcp;
 mod model_services;
 mod owner;
+mod responses;
 mod scim;
 mod server;
 mod serving;
@@ -101,6 +102,11 @@ pub struct DevstackOptions {
     /// `GET <base>/v1/models` lists and what `model` may name. Tests serve other sets here
     /// (a newer family member, a workspace without Haiku).
     pub claude_models: Vec<String>,
+    /// The OpenAI (GPT) models every workspace serves on AI Gateway's Responses API
+    /// (`/ai-gateway/codex/v1/responses`, `responses.rs`), as endpoint names
+    /// (`databricks-gpt-5-2`), newest first; the model-services listing names them
+    /// `system.ai.gpt-…`.
+    pub openai_models: Vec<String>,
     /// Whether the workspaces have AI Gateway (`/ai-gateway/anthropic`). Without it, as on
     /// older workspaces, only `/serving-endpoints/anthropic` answers.
     pub ai_gateway: bool,
@@ -126,6 +132,9 @@ pub const DEFAULT_CLAUDE_MODELS: &[&str] = &[
     "databricks-claude-haiku-4-5",
 ];
 
+/// The OpenAI models a devstack serves unless told otherwise ([`DevstackOptions::openai_models`]).
+pub const DEFAULT_OPENAI_MODELS: &[&str] = &["databricks-gpt-5-2", "databricks-gpt-5-1"];
+
 impl Default for DevstackOptions {
     fn default() -> Self {
         Self {
@@ -139,6 +148,7 @@ impl Default for DevstackOptions {
             extra_workspaces: 0,
             tls: false,
             claude_models: DEFAULT_CLAUDE_MODELS.iter().map(|m| m.to_string()).collect(),
+            openai_models: DEFAULT_OPENAI_MODELS.iter().map(|m| m.to_string()).collect(),
             ai_gateway: true,
             port_443: false,
             model_services: true,
@@ -257,6 +267,7 @@ pub(crate) struct Shared {
     pub(crate) endpoints: serving_admin::Endpoints,
     pub(crate) connections: Arc<server::Connections>,
     pub(crate) claude_models: Vec<String>,
+    pub(crate) openai_models: Vec<String>,
     pub(crate) ai_gateway: bool,
     /// Whether `/api/2.0/mcp/vector-search/…` is served (see `mcp.rs`).
     pub(crate) vector_search_route: std::sync::atomic::AtomicBool,
@@ -420,6 +431,7 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         endpoints: Default::default(),
         connections: Default::default(),
         claude_models: opts.claude_models,
+        openai_models: opts.openai_models,
         ai_gateway: opts.ai_gateway,
         vector_search_route: std::sync::atomic::AtomicBool::new(true),
         narrow_scopes: Mutex::new(NarrowScopes::Grant),

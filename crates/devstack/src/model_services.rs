@@ -86,7 +86,8 @@ pub(crate) async fn list(
             );
         }
     }
-    let names: Vec<String> = st.shared.claude_models.iter().filter_map(|m| uc_name(m)).collect();
+    let served = st.shared.claude_models.iter().chain(&st.shared.openai_models);
+    let names: Vec<String> = served.filter_map(|m| uc_name(m)).collect();
     let start = match q.get("page_token") {
         None => 0,
         Some(t) => match page_offset(t) {

@@ -157,7 +157,7 @@ pub(crate) async fn gateway_messages(
     if !st.shared.ai_gateway {
         return gateway_disabled();
     }
-    messages(&st, skew, &headers, &body, true)
+    messages(&st, skew, &headers, &body, true, "/ai-gateway/anthropic/v1/messages")
 }
 
 /// `POST /serving-endpoints/{name}/v1/messages`: only `anthropic` is a path Databricks serves.
@@ -171,15 +171,23 @@ pub(crate) async fn endpoint_messages(
     if name != ANTHROPIC_ENDPOINT {
         return bad_serving_path();
     }
-    messages(&st, skew, &headers, &body, false)
+    messages(&st, skew, &headers, &body, false, "/serving-endpoints/anthropic/v1/messages")
 }
 
-fn messages(st: &WsState, skew: Skew, headers: &HeaderMap, body: &[u8], gateway: bool) -> Response {
+fn messages(
+    st: &WsState,
+    skew: Skew,
+    headers: &HeaderMap,
+    body: &[u8],
+    gateway: bool,
+    path: &str,
+) -> Response {
     if let Err(refusal) = authenticate(st, headers, skew, &["model-serving"]) {
         return refusal.into_response();
     }
     if let Some(token) = presented_token(headers) {
         st.shared.stats.messages_token(&st.name, &token);
+        st.shared.stats.path_token(&st.name, path, &token);
     }
     let Ok(request) = serde_json::from_slice::<Value>(body) else {
         return databricks_error(

@@ -99,6 +99,7 @@ pub(crate) fn router(shared: Arc<Shared>, name: &str) -> Router {
         .route("/serving-endpoints/{name}/v1/messages", post(serving::endpoint_messages))
         .route("/ai-gateway/anthropic/v1/messages", post(serving::gateway_messages))
         .route("/ai-gateway/anthropic/v1/models", get(serving::models))
+        .route(crate::responses::PATH, post(crate::responses::create))
         .route(model_services::PATH, get(model_services::list))
         .merge(serving_admin::routes())
         .merge(mcp::routes())

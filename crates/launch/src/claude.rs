@@ -206,8 +206,24 @@ pub fn effective_ttl_ms(configured_ms: u64, token_lifetime_secs: i64) -> u64 {
     configured_ms.min(half_life_ms).max(1000)
 }
 
+/// The token helper as an argv (program first): `<lakepass> [--config <file>] token --raw
+/// --workspace <name>`. Agents that run a command without a shell take this (Codex's provider
+/// `auth.command`/`args`); [`helper_command`] is the same words quoted for `/bin/sh`.
+pub fn helper_argv(
+    lakepass: &Path,
+    config: Option<&Path>,
+    workspace: &str,
+) -> Result<Vec<String>, LaunchError> {
+    let mut argv = vec![utf8(lakepass)?.to_string()];
+    if let Some(c) = config {
+        argv.extend(["--config".to_string(), utf8(c)?.to_string()]);
+    }
+    argv.extend(["token", "--raw", "--workspace", workspace].map(String::from));
+    Ok(argv)
+}
+
 /// The `apiKeyHelper` shell command: `'<lakepass>' [--config '<file>'] token --raw --workspace
-/// '<name>'`, every word quoted for `/bin/sh`.
+/// '<name>'`, every path and name quoted for `/bin/sh` (the words of [`helper_argv`]).
 pub fn helper_command(
     lakepass: &Path,
     config: Option<&Path>,

@@ -65,11 +65,10 @@ fn carry(
     plan.messages.iter().for_each(|m| tell(m));
     for file in &plan.files {
         if let Some(dir) = file.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| LaunchError::Io {
-                action: "write",
-                path: file.path.clone(),
-                source,
-            })?;
+            // A private file's missing folders are private too (an agent overlay: 0700).
+            let private = file.mode & 0o077 == 0;
+            let made = if private { create_private_dirs(dir) } else { std::fs::create_dir_all(dir) };
+            made.map_err(|source| LaunchError::Io { action: "write", path: file.path.clone(), source })?;
         }
         write_atomic(&file.path, file.contents.as_bytes(), file.mode).map_err(|source| LaunchError::Io {
             action: "write",

@@ -27,11 +27,14 @@
 
 mod claude;
 mod claude_version;
+mod codex;
 mod environment;
 mod execute;
+mod installed;
 mod mcp;
 pub mod mcp_relay;
 pub mod models;
+mod pi;
 mod plan;
 mod planner;
 mod platform;
@@ -42,21 +45,30 @@ use std::path::{Path, PathBuf};
 
 pub use claude::{
     ClaudeGateway, ClaudePlan, DEFAULT_HEADERS, DEFAULT_HELPER_TTL_MS, DENIED_TOOLS, OVERRIDING_VARS,
-    claude_plan, claude_settings_path, effective_ttl_ms, helper_command, merge_settings, settings_conflicts,
-    write_claude_settings,
+    claude_plan, claude_settings_path, effective_ttl_ms, helper_argv, helper_command, merge_settings,
+    settings_conflicts, write_claude_settings,
 };
 pub use claude_version::{ClaudeCode, ClaudeFeature, ClaudeVersion, installed_claude};
+pub use codex::{
+    CODEX_BASE_PATH, CODEX_OVERRIDING_VARS, CODEX_REFRESH_INTERVAL_MS, CodexPlan, codex_config_path,
+    codex_plan, codex_provider_id, merge_codex_config,
+};
 pub use environment::{
     CA_VARS, CaFiles, EnvChanges, ca_bundle, ca_files_to_write, export_lines, pass_on_ca, workspace_ca_files,
     workspace_env, write_ca_files,
 };
 pub use execute::{Carried, carry_out, record, removed_notes, save_plan_file, take_plan_file};
+pub use installed::{InstalledAgent, installed_agents};
 pub use mcp::{
     add_mcp_config, headers_helper_command, mcp_config, mcp_proxy_argv, merge_mcp_json, write_mcp_json,
 };
+pub use pi::{
+    PI_AGENT_DIR_VAR, PI_SESSION_DIR_VAR, PiGateway, PiPlan, merge_pi_json, pi_plan, pi_provider_id,
+};
 pub use plan::{Agent, LaunchPlan, LaunchRequest, PlannedFile, TerminalChoice};
 pub use planner::{
-    Surroundings, claude_code_of, explicit_config, launch_mcp_config, plan, plan_claude, plan_terminal,
+    Surroundings, claude_code_of, explicit_config, launch_mcp_config, plan, plan_claude, plan_codex, plan_pi,
+    plan_terminal,
 };
 pub use platform::{CURRENT_PLATFORM, hand_over, spawn_detached};
 
@@ -72,6 +84,14 @@ pub enum LaunchError {
     #[error("{}", claude_missing(configured))]
     ClaudeNotFound {
         /// The configured `claude_path`, when one was set.
+        configured: Option<PathBuf>,
+    },
+    /// An agent other than Claude Code is not installed (or not where the config says).
+    #[error("{}", agent_missing(*agent, configured))]
+    AgentNotFound {
+        /// Which agent.
+        agent: Agent,
+        /// The configured `[agent.<name>] path`, when one was set.
         configured: Option<PathBuf>,
     },
     /// No terminal emulator was found.
@@ -175,6 +195,7 @@ impl LaunchError {
         use lakepass_engine::error::ErrorKind;
         match self {
             LaunchError::ClaudeNotFound { .. }
+            | LaunchError::AgentNotFound { .. }
             | LaunchError::NoTerminal { .. }
             | LaunchError::Config(_)
             | LaunchError::NoLaunchDir { .. } => ErrorKind::Config,
@@ -204,6 +225,27 @@ fn claude_missing(configured: &Option<PathBuf>) -> String {
         None => "Claude Code (`claude`) is not on PATH; install it with `npm install -g \
                  @anthropic-ai/claude-code`, or set `claude_path` in the Lakepass config"
             .into(),
+    }
+}
+
+fn agent_missing(agent: Agent, configured: &Option<PathBuf>) -> String {
+    match configured {
+        Some(p) => format!(
+            "{} is not at {} (`[agent.{}] path` in the Lakepass config); fix the path, or remove the \
+             line to use `{}` from PATH",
+            agent.title(),
+            p.display(),
+            agent.as_str(),
+            agent.as_str()
+        ),
+        None => format!(
+            "{} (`{}`) is not on PATH; install it with `{}`, or set `path` under [agent.{}] in the \
+             Lakepass config (`lakepass launch --list` shows every agent)",
+            agent.title(),
+            agent.as_str(),
+            agent.install_hint().unwrap_or("its installer"),
+            agent.as_str()
+        ),
     }
 }
 

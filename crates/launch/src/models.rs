@@ -93,6 +93,10 @@ pub struct FamilyModels {
     /// The Haiku model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub haiku: Option<String>,
+    /// The newest OpenAI GPT model (`…gpt-5-2`), for Codex's Responses API: not a Claude family,
+    /// so never a stand-in for one ([`FamilyModels::is_empty`] does not count it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpt: Option<String>,
 }
 
 impl FamilyModels {
@@ -180,10 +184,36 @@ fn version_of(id: &str, family: Family) -> Option<Vec<u32>> {
     (!version.is_empty()).then_some(version)
 }
 
-/// The newest model of each family among `ids`; the first listed wins a tie.
+/// The version numbers following `gpt-` in `id` (`[5, 2]` for `system.ai.gpt-5-2` or `gpt-5.2`),
+/// or `None` when `id` names no GPT model: ucode buckets ids containing `gpt-` as Codex's
+/// (databricks/ucode `src/ucode/databricks.py`, `classify_model_family`, and its version order,
+/// `agents/codex.py` `_GPT_RE`); a version must follow (`gpt-oss-…` is an open-weights model
+/// served on another path).
+fn gpt_version(id: &str) -> Option<Vec<u32>> {
+    let at = id.find("gpt-")?;
+    let version: Vec<u32> =
+        id[at + 4..].split(['-', '.']).map_while(|part| part.parse::<u32>().ok()).collect();
+    (!version.is_empty()).then_some(version)
+}
+
+/// The newest GPT model among `ids`; the first listed wins a tie.
+pub(crate) fn newest_gpt<'a>(ids: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut best: Option<(Vec<u32>, &str)> = None;
+    for id in ids {
+        if let Some(v) = gpt_version(id)
+            && best.as_ref().is_none_or(|(b, _)| v > *b)
+        {
+            best = Some((v, id));
+        }
+    }
+    best.map(|(_, id)| id.to_string())
+}
+
+/// The newest model of each family among `ids` (Claude's three and GPT); the first listed wins a
+/// tie.
 pub(crate) fn newest_per_family<'a>(ids: impl IntoIterator<Item = &'a str>) -> FamilyModels {
     let ids: Vec<&str> = ids.into_iter().collect();
-    let mut out = FamilyModels::default();
+    let mut out = FamilyModels { gpt: newest_gpt(ids.iter().copied()), ..FamilyModels::default() };
     for family in Family::ALL {
         let mut best: Option<(Vec<u32>, &str)> = None;
         for id in &ids {
@@ -483,10 +513,23 @@ mod tests {
         assert_eq!(m.sonnet.as_deref(), Some("databricks-claude-sonnet-4-10"));
         assert_eq!(m.opus.as_deref(), Some("databricks-claude-opus-5"), "5 after 4.6; -anthropic skipped");
         assert_eq!(m.haiku.as_deref(), Some("system.ai.claude-haiku-4-5"));
-        assert!(newest_per_family(["databricks-gpt-5", "claude-opus-x"]).is_empty());
+        assert!(newest_per_family(["databricks-gpt-5", "claude-opus-x"]).is_empty(), "GPT is not Claude");
+        assert_eq!(m.gpt.as_deref(), Some("databricks-gpt-5"));
         // A tie keeps the first listed.
         let tie = newest_per_family(["databricks-claude-haiku-4-5", "system.ai.claude-haiku-4-5"]);
         assert_eq!(tie.haiku.as_deref(), Some("databricks-claude-haiku-4-5"));
+    }
+
+    #[test]
+    fn newest_gpt_reads_versions_and_skips_what_is_not_a_gpt_version() {
+        let ids =
+            ["system.ai.gpt-5", "system.ai.gpt-5-2", "system.ai.gpt-5.1", "system.ai.gpt-oss-120b", "x"];
+        assert_eq!(newest_gpt(ids).as_deref(), Some("system.ai.gpt-5-2"));
+        assert_eq!(
+            newest_gpt(["databricks-gpt-4-10", "databricks-gpt-4-9"]).as_deref(),
+            Some("databricks-gpt-4-10")
+        );
+        assert_eq!(newest_gpt(["system.ai.gpt-oss-20b", "system.ai.claude-opus-4-6"]), None);
     }
 
     #[test]

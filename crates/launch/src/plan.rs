@@ -29,18 +29,24 @@ use lakepass_config::Config;
 pub enum Agent {
     /// Claude Code through the workspace's AI Gateway.
     Claude,
+    /// OpenAI's Codex CLI through AI Gateway's Responses API (`codex.rs`).
+    Codex,
+    /// Pi (`@mariozechner/pi-coding-agent`) through AI Gateway's Anthropic API (`pi.rs`).
+    Pi,
     /// The user's shell in a terminal window, with the workspace's environment.
     Terminal,
 }
 
 impl Agent {
-    /// Every agent.
-    pub const ALL: [Agent; 2] = [Agent::Claude, Agent::Terminal];
+    /// Every agent, in the order menus and `launch --list` show them.
+    pub const ALL: [Agent; 4] = [Agent::Claude, Agent::Codex, Agent::Pi, Agent::Terminal];
 
-    /// The stable name (`lakepass launch <name>`, audit lines, plan files).
+    /// The stable name (`lakepass launch <name>`, `[agent.<name>]`, audit lines, plan files).
     pub fn as_str(self) -> &'static str {
         match self {
             Agent::Claude => "claude",
+            Agent::Codex => "codex",
+            Agent::Pi => "pi",
             Agent::Terminal => "terminal",
         }
     }
@@ -49,19 +55,37 @@ impl Agent {
     pub fn title(self) -> &'static str {
         match self {
             Agent::Claude => "Claude Code",
+            Agent::Codex => "Codex",
+            Agent::Pi => "Pi",
             Agent::Terminal => "a terminal",
         }
     }
 
-    /// The program to look for (`claude_path`, else the agent's name on PATH), with the
-    /// configured path when there is one; `None` for the terminal, whose program is the
+    /// The program to look for (`[agent.<name>] path`, or for Claude Code the older
+    /// `claude_path`; else the agent's npm binary name, which is its `as_str`, on PATH), with
+    /// the configured path when there is one; `None` for the terminal, whose program is the
     /// emulator and the user's shell.
     pub fn program(self, config: &Config) -> Option<(PathBuf, Option<PathBuf>)> {
+        if self == Agent::Terminal {
+            return None;
+        }
+        let configured = config.agent_path(self.as_str()).map(Path::to_path_buf);
+        Some((configured.clone().unwrap_or_else(|| PathBuf::from(self.as_str())), configured))
+    }
+
+    /// How to install the agent when it is missing; `None` for the terminal.
+    pub fn install_hint(self) -> Option<&'static str> {
         match self {
-            Agent::Claude => Some((
-                config.claude_path.clone().unwrap_or_else(|| PathBuf::from("claude")),
-                config.claude_path.clone(),
-            )),
+            // Claude Code's own installer (docs.anthropic.com, "Set up Claude Code"); the npm
+            // package still works and is what ucode names.
+            Agent::Claude => Some(
+                "curl -fsSL https://claude.ai/install.sh | bash   (or: npm install -g @anthropic-ai/claude-code)",
+            ),
+            // The npm packages databricks/ucode installs (`agents/codex.py`, `agents/pi.py`
+            // SPEC["package"]; Pi's is also published as `@mariozechner/pi-coding-agent`, the
+            // one tests/peers pins).
+            Agent::Codex => Some("npm install -g @openai/codex"),
+            Agent::Pi => Some("npm install -g @mariozechner/pi-coding-agent"),
             Agent::Terminal => None,
         }
     }

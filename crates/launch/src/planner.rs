@@ -8,8 +8,8 @@
 //! `environment.rs`, `mcp.rs` and `terminal.rs`. Nothing is written and nothing is started:
 //! that is the executor's (`execute.rs`).
 //!
-//! One planning function per [`Agent`]: [`plan_claude`] and [`plan_terminal`]; [`plan`] picks.
-//! A new agent adds its function and a line in [`plan`].
+//! One planning function per [`Agent`]: [`plan_claude`], [`plan_codex`], [`plan_pi`] and
+//! [`plan_terminal`]; [`plan`] picks. A new agent adds its function and a line in [`plan`].
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -17,15 +17,20 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::claude::{
-    ClaudeGateway, claude_plan, claude_settings_path, effective_ttl_ms, existing_mode, helper_command,
-    merge_settings, settings_conflicts,
+    ClaudeGateway, claude_plan, claude_settings_path, effective_ttl_ms, existing_mode, helper_argv,
+    helper_command, merge_settings, settings_conflicts,
 };
 use super::claude_version::{ClaudeCode, ClaudeFeature, installed_claude};
+use super::codex::{
+    CODEX_BASE_PATH, CODEX_REFRESH_INTERVAL_MS, CODEX_SERVING_BASE_PATH, codex_config_path, codex_plan,
+    codex_provider_id, merge_codex_config,
+};
 use super::environment::{
     CA_VARS, EnvChanges, ca_files_to_write, pass_on_ca, workspace_ca_files, workspace_env,
 };
-use super::mcp::{headers_helper_command, mcp_config, merge_mcp_json};
-use super::models::cached_or_discover;
+use super::mcp::{headers_helper_command, mcp_config, mcp_proxy_argv, merge_mcp_json};
+use super::models::{DiscoveredModels, Family, cached_or_discover};
+use super::pi::{PiGateway, merge_pi_json, pi_plan, pi_provider_id, pi_user_dir};
 use super::plan::{Agent, LaunchPlan, LaunchRequest, PlannedFile, TerminalChoice};
 use super::platform::CURRENT_PLATFORM;
 use super::terminal::{TerminalContext, terminal_candidates};
@@ -33,7 +38,7 @@ use super::{LaunchError, expand_home, find_program, utf8};
 use lakepass_config::{Config, Workspace};
 use lakepass_engine::engine::Engine;
 use lakepass_engine::sink::live_profile_name;
-use lakepass_store::paths::Paths;
+use lakepass_store::paths::{Paths, sanitize};
 
 /// What a plan reads from the process it is made in, gathered once by the caller.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,6 +55,12 @@ pub struct Surroundings {
     pub home: Option<PathBuf>,
     /// `CLAUDE_CONFIG_DIR`.
     pub claude_config_dir: Option<PathBuf>,
+    /// `CODEX_HOME` (where Codex keeps the user's config).
+    pub codex_home: Option<PathBuf>,
+    /// `PI_CODING_AGENT_DIR` (the user's own Pi folder, when not `~/.pi/agent`).
+    pub pi_agent_dir: Option<PathBuf>,
+    /// `PI_CODING_AGENT_SESSION_DIR`, when the user set it.
+    pub pi_session_dir: Option<PathBuf>,
     /// `TERMINAL`.
     pub terminal: Option<String>,
     /// `TERM_PROGRAM`.
@@ -72,9 +83,10 @@ impl Surroundings {
             path: std::env::var_os("PATH"),
             cwd: std::env::current_dir().unwrap_or_default(),
             home: super::user_home(),
-            claude_config_dir: std::env::var_os("CLAUDE_CONFIG_DIR")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
+            claude_config_dir: path_var("CLAUDE_CONFIG_DIR"),
+            codex_home: path_var("CODEX_HOME"),
+            pi_agent_dir: path_var(super::pi::PI_AGENT_DIR_VAR),
+            pi_session_dir: path_var(super::pi::PI_SESSION_DIR_VAR),
             terminal: var("TERMINAL"),
             term_program: var("TERM_PROGRAM"),
             shell: var("SHELL"),
@@ -82,6 +94,11 @@ impl Surroundings {
             now,
         }
     }
+}
+
+/// A variable naming a folder, when set and not empty.
+fn path_var(key: &str) -> Option<PathBuf> {
+    std::env::var_os(key).filter(|v| !v.is_empty()).map(PathBuf::from)
 }
 
 /// The config file to name in commands we hand to other programs, when it is not the one they
@@ -102,6 +119,8 @@ pub async fn plan(
 ) -> Result<LaunchPlan, LaunchError> {
     match agent {
         Agent::Claude => plan_claude(engine, paths, req, env).await,
+        Agent::Codex => plan_codex(engine, paths, req, env).await,
+        Agent::Pi => plan_pi(engine, paths, req, env).await,
         Agent::Terminal => plan_terminal(engine.config(), paths, req, env),
     }
 }
@@ -240,6 +259,234 @@ pub async fn plan_claude(
         terminal,
         lakepass: env.lakepass.clone(),
     })
+}
+
+/// Codex through the workspace's AI Gateway (Responses API), its provider's token command and
+/// the managed MCP servers through `lakepass mcp-proxy`, layered as `-c` overrides (`codex.rs`).
+pub async fn plan_codex(
+    engine: &Engine,
+    paths: &Paths,
+    req: &LaunchRequest,
+    env: &Surroundings,
+) -> Result<LaunchPlan, LaunchError> {
+    let config = engine.config();
+    let ws = config.workspace(req.workspace.as_deref())?;
+    let program = find_agent(Agent::Codex, config, env)?;
+    let token = engine.token(&ws).await.map_err(|e| sign_in(Agent::Codex, &ws, e))?;
+    let lifetime = token.expires_at - token.issued_at;
+    let mut messages = Vec::new();
+    let found = discovered(engine, paths, &ws, &token.access_token, env.now, &mut messages).await;
+    drop(token);
+    let model = match config.agent_model("codex", &ws.name) {
+        Some(m) => Some(m.to_string()),
+        None => found.as_ref().and_then(|d| d.models.gpt.clone()),
+    };
+    if model.is_none() {
+        messages.push(format!(
+            "warning: workspace `{}` lists no GPT model, so Codex asks for its own default, which the \
+             gateway may not serve: set `model` under [agent.codex] in {}",
+            ws.name,
+            paths.config.display()
+        ));
+    }
+    let base_path = match found.as_ref().map(|d| d.base_path.as_str()) {
+        Some(b) if b.starts_with("/serving-endpoints") => CODEX_SERVING_BASE_PATH,
+        _ => CODEX_BASE_PATH,
+    };
+    let helper = helper_argv(&env.lakepass, env.config_arg.as_deref(), &ws.name)?;
+    let refresh = effective_ttl_ms(CODEX_REFRESH_INTERVAL_MS, lifetime);
+    let mut mcp = Vec::new();
+    for server in engine.mcp_servers(&ws).await {
+        let argv = mcp_proxy_argv(&env.lakepass, env.config_arg.as_deref(), &ws.name, &server)?;
+        mcp.push((server, argv));
+    }
+    if !mcp.is_empty() {
+        let names: Vec<&str> = mcp.iter().map(|(s, _)| s.name.as_str()).collect();
+        messages.push(format!(
+            "Codex gets the managed MCP servers of `{}`: {} (each through `lakepass mcp-proxy`, with its own scoped token).",
+            ws.name,
+            names.join(", ")
+        ));
+    }
+    let mut codex = codex_plan(&ws, base_path, model.as_deref(), &helper, refresh, &mcp, &req.args);
+    let mut files = Vec::new();
+    pass_ca_on(paths, config, &ws, env, &mut codex.env, &mut files, &mut messages);
+    if req.write_settings {
+        let path = codex_config_path(&env.home.clone().unwrap_or_default(), env.codex_home.as_deref());
+        let (existing, mode) = read_existing(&path)?;
+        let contents = merge_codex_config(&existing, &codex.overrides)
+            .map_err(|reason| LaunchError::BadSettings { path: path.clone(), reason })?;
+        let told = vec![format!(
+            "Wrote the `{}` model provider, its token command and `model_provider` for `{}` into {} (other settings kept).",
+            codex_provider_id(&ws.name),
+            ws.name,
+            path.display()
+        )];
+        files.push(PlannedFile { path, contents, mode: mode.unwrap_or(0o600), told });
+    }
+    let terminal = agent_terminal(req, config, paths, env, &ws, &codex.env)?;
+    Ok(LaunchPlan {
+        workspace: ws.name.clone(),
+        agent: Agent::Codex,
+        program: Some(program),
+        args: codex.args,
+        env: codex.env,
+        files,
+        dir: None,
+        messages,
+        terminal,
+        lakepass: env.lakepass.clone(),
+    })
+}
+
+/// Pi through the workspace's Anthropic gateway, its key a command that asks Lakepass on every
+/// request (`pi.rs`), in an overlay folder under the data folder (or, with `--write-settings`,
+/// merged into the user's own Pi folder).
+pub async fn plan_pi(
+    engine: &Engine,
+    paths: &Paths,
+    req: &LaunchRequest,
+    env: &Surroundings,
+) -> Result<LaunchPlan, LaunchError> {
+    let config = engine.config();
+    let ws = config.workspace(req.workspace.as_deref())?;
+    let program = find_agent(Agent::Pi, config, env)?;
+    let token = engine.token(&ws).await.map_err(|e| sign_in(Agent::Pi, &ws, e))?;
+    let mut messages = Vec::new();
+    let found = discovered(engine, paths, &ws, &token.access_token, env.now, &mut messages).await;
+    drop(token);
+    // The models Pi offers: the configured one first, then the workspace's newest Claude of each
+    // family, Opus first (ucode's `default_model` order); the fallback names only when nothing
+    // is known, as for Claude Code.
+    let (gateway, _) = ClaudeGateway::resolve(config, &ws.name, found.as_ref());
+    let served = found.as_ref().map(|d| &d.models);
+    let mut models: Vec<String> = config.agent_model("pi", &ws.name).map(String::from).into_iter().collect();
+    let known = [Family::Opus, Family::Sonnet, Family::Haiku]
+        .map(|f| served.and_then(|s| s.get(f)).map(String::from));
+    let fallback =
+        [&gateway.opus_model, &gateway.sonnet_model, &gateway.haiku_model].map(|m| Some(m.clone()));
+    let pick = if known.iter().any(Option::is_some) { known } else { fallback };
+    for m in pick.into_iter().flatten() {
+        if !models.contains(&m) {
+            models.push(m);
+        }
+    }
+    let helper = helper_command(&env.lakepass, env.config_arg.as_deref(), &ws.name)?;
+    let user_dir = pi_user_dir(&env.home.clone().unwrap_or_default(), env.pi_agent_dir.as_deref());
+    let overlay = paths.data_dir.join("launch").join("pi").join(sanitize(&ws.name)).join("agent");
+    let (agent_dir, session_dir) = if req.write_settings {
+        (user_dir.clone(), None)
+    } else {
+        let sessions = env.pi_session_dir.is_none().then(|| user_dir.join("sessions"));
+        (overlay, sessions)
+    };
+    let gw = PiGateway {
+        base_path: &gateway.base_path,
+        models: &models,
+        helper: &helper,
+        agent_dir: &agent_dir,
+        session_dir: session_dir.as_deref(),
+    };
+    let mut pi = pi_plan(&ws, &gw, &req.args);
+    let mut files = Vec::new();
+    for (name, ours) in [("models.json", &pi.models), ("settings.json", &pi.settings)] {
+        let path = agent_dir.join(name);
+        let (contents, mode, told) = if req.write_settings {
+            let (existing, mode) = read_existing(&path)?;
+            let text = merge_pi_json(&existing, ours)
+                .map_err(|reason| LaunchError::BadSettings { path: path.clone(), reason })?;
+            let told = format!(
+                "Wrote the `{}` provider for `{}` into {} (other settings kept).",
+                pi_provider_id(&ws.name),
+                ws.name,
+                path.display()
+            );
+            (text, mode.unwrap_or(0o600), vec![told])
+        } else {
+            let text = merge_pi_json("", ours)
+                .map_err(|reason| LaunchError::BadSettings { path: path.clone(), reason })?;
+            (text, 0o600, Vec::new())
+        };
+        files.push(PlannedFile { path, contents, mode, told });
+    }
+    if !req.write_settings {
+        messages.push(format!(
+            "note: Pi runs with Lakepass's settings for `{}` ({}), not your own {} (your sessions are kept); \
+             use --write-settings to add the workspace to your own Pi settings instead.",
+            ws.name,
+            agent_dir.display(),
+            user_dir.display()
+        ));
+    }
+    pass_ca_on(paths, config, &ws, env, &mut pi.env, &mut files, &mut messages);
+    let terminal = agent_terminal(req, config, paths, env, &ws, &pi.env)?;
+    Ok(LaunchPlan {
+        workspace: ws.name.clone(),
+        agent: Agent::Pi,
+        program: Some(program),
+        args: pi.args,
+        env: pi.env,
+        files,
+        dir: None,
+        messages,
+        terminal,
+        lakepass: env.lakepass.clone(),
+    })
+}
+
+/// The agent's program, found on PATH (or where `[agent.<name>] path` says).
+fn find_agent(agent: Agent, config: &Config, env: &Surroundings) -> Result<PathBuf, LaunchError> {
+    let (wanted, configured) = agent.program(config).unwrap_or_default();
+    find_program(&wanted, env.path.as_deref()).ok_or(LaunchError::AgentNotFound { agent, configured })
+}
+
+fn sign_in(agent: Agent, ws: &Workspace, error: lakepass_engine::engine::EngineError) -> LaunchError {
+    LaunchError::SignIn { agent, workspace: ws.name.clone(), error: Box::new(error) }
+}
+
+/// What the workspace said it serves (cached a day, asked as Claude Code's launch asks it); a
+/// failure is a warning, and `None`.
+async fn discovered(
+    engine: &Engine,
+    paths: &Paths,
+    ws: &Workspace,
+    token: &lakepass_wire::Secret,
+    now: i64,
+    messages: &mut Vec<String>,
+) -> Option<DiscoveredModels> {
+    let configured_base = engine.config().claude.get(&ws.name).and_then(|c| c.base_path.as_deref());
+    match cached_or_discover(engine.http(), &paths.data_dir, &ws.name, &ws.host, token, configured_base, now)
+        .await
+    {
+        Ok(d) => Some(d),
+        Err(e) => {
+            messages
+                .push(format!("warning: could not ask workspace `{}` which models it serves ({e})", ws.name));
+            None
+        }
+    }
+}
+
+/// The new terminal a launch opens, when asked (`--new-terminal`): the workspace's variables
+/// and the agent's CA variables in its environment.
+fn agent_terminal(
+    req: &LaunchRequest,
+    config: &Config,
+    paths: &Paths,
+    env: &Surroundings,
+    ws: &Workspace,
+    agent_env: &EnvChanges,
+) -> Result<Option<TerminalChoice>, LaunchError> {
+    if !req.new_terminal {
+        return Ok(None);
+    }
+    let mut term_env = workspace_env(ws, None);
+    for var in super::CA_VARS {
+        if let Some(v) = agent_env.get(var) {
+            term_env.set(var, v);
+        }
+    }
+    choose_terminal(config, paths, env, term_env).map(Some)
 }
 
 /// What to tell about the installed Claude Code: each thing of the launch it cannot carry out,

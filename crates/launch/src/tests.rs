@@ -138,6 +138,7 @@ fn discovered(
             opus: opus.map(String::from),
             sonnet: sonnet.map(String::from),
             haiku: haiku.map(String::from),
+            gpt: None,
         },
         asked_at: 0,
     }

@@ -5,5 +5,6 @@ mod faults;
 mod fidelity;
 mod helpers;
 mod idp;
+mod responses;
 mod serving;
 mod workspace;
