@@ -6,6 +6,8 @@
 //! `databricks-sdk`); without it they print "skipped" locally and fail under `CI`.
 
 mod access_token_setup;
+mod agent_copilot;
+mod agent_opencode;
 mod bad_input;
 mod claude_code;
 mod cli_helper_config;
