@@ -7,6 +7,8 @@
 
 mod access_token_setup;
 mod agent_codex;
+mod agent_copilot;
+mod agent_opencode;
 mod agent_pi;
 mod bad_input;
 mod claude_code;
@@ -20,6 +22,7 @@ mod launch;
 mod live_sdk;
 mod login_flow;
 mod mcp;
+mod mcp_proxy;
 mod oidc_provider;
 mod parallel_token;
 mod python_sdk;

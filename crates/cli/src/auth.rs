@@ -150,7 +150,7 @@ async fn tell_running_engine(paths: &Paths, idp: &str, issuer: &str) -> Vec<Stri
             tracing::info!(idp, message, "the running engine did not sign out");
             Vec::new()
         }
-        Ok(ipc::Reply::Ok { .. } | ipc::Reply::SignedIn { .. }) => Vec::new(),
+        Ok(ipc::Reply::Ok { .. } | ipc::Reply::SignedIn { .. } | ipc::Reply::ProxyGrant { .. }) => Vec::new(),
         Err(ipc::IpcError::NoServer { .. }) => Vec::new(),
         Err(e) => {
             eprintln!("lakepass: could not tell the running engine to sign out ({e}); restart it");

@@ -55,6 +55,8 @@ Examples:
   lakepass launch claude                         Claude Code, interactive
   lakepass launch codex -- exec \"fix the tests\"  Codex, non-interactive
   lakepass launch pi -w prod -- -p \"say hi\"      Pi for workspace `prod`, print mode
+  lakepass launch opencode -- run \"say hi\"       OpenCode, non-interactive
+  lakepass launch copilot -- -p \"say hi\"         Copilot CLI, print mode
   lakepass launch codex --new-terminal           in a new terminal window
 
 Per agent settings go in the Lakepass config: [agent.<name>] path = \"…\", model = \"…\",
@@ -67,6 +69,11 @@ pub enum LaunchCmd {
     Claude(ClaudeArgs),
     /// OpenAI's Codex CLI through AI Gateway's Responses API; its provider's token command keeps it signed in.
     Codex(CodexArgs),
+    /// OpenCode through AI Gateway's Anthropic API, by way of the engine's local proxy that adds a fresh token.
+    #[command(name = "opencode")]
+    OpenCode(OpenCodeArgs),
+    /// GitHub Copilot CLI through AI Gateway's Chat Completions API; its key command asks Lakepass per request.
+    Copilot(CopilotArgs),
     /// Pi through AI Gateway's Anthropic API; its API key is a command that asks Lakepass on every request.
     Pi(PiArgs),
     /// A terminal window with DATABRICKS_HOST and the workspace's live profile preset.
@@ -107,6 +114,40 @@ pub struct CodexArgs {
     write_settings: bool,
     /// Arguments for Codex, after `--` (e.g. `-- exec "say hello"`).
     #[arg(last = true, value_name = "CODEX_ARGS")]
+    args: Vec<String>,
+}
+
+/// Arguments of `launch opencode`.
+#[derive(Args, Debug)]
+pub struct OpenCodeArgs {
+    #[command(flatten)]
+    ws: WorkspaceArg,
+    /// Open OpenCode in a new terminal window.
+    #[arg(long)]
+    new_terminal: bool,
+    /// Accepted for symmetry; writes nothing: OpenCode's provider goes through this launch's proxy
+    /// key, which must not be kept in your own config.
+    #[arg(long)]
+    write_settings: bool,
+    /// Arguments for OpenCode, after `--` (e.g. `-- run "say hello"`).
+    #[arg(last = true, value_name = "OPENCODE_ARGS")]
+    args: Vec<String>,
+}
+
+/// Arguments of `launch copilot`.
+#[derive(Args, Debug)]
+pub struct CopilotArgs {
+    #[command(flatten)]
+    ws: WorkspaceArg,
+    /// Open Copilot CLI in a new terminal window.
+    #[arg(long)]
+    new_terminal: bool,
+    /// Accepted for symmetry; writes nothing: Copilot CLI's provider settings are environment
+    /// variables, set for this run.
+    #[arg(long)]
+    write_settings: bool,
+    /// Arguments for Copilot CLI, after `--` (e.g. `-- -p "say hello"`).
+    #[arg(last = true, value_name = "COPILOT_ARGS")]
     args: Vec<String>,
 }
 
@@ -170,6 +211,12 @@ pub async fn launch(paths: &Paths, a: LaunchArgs) -> anyhow::Result<ExitCode> {
         }
         (None, Some(LaunchCmd::Codex(c))) => {
             (Agent::Codex, request(c.ws, c.new_terminal, c.write_settings, c.args))
+        }
+        (None, Some(LaunchCmd::OpenCode(c))) => {
+            (Agent::OpenCode, request(c.ws, c.new_terminal, c.write_settings, c.args))
+        }
+        (None, Some(LaunchCmd::Copilot(c))) => {
+            (Agent::Copilot, request(c.ws, c.new_terminal, c.write_settings, c.args))
         }
         (None, Some(LaunchCmd::Pi(c))) => {
             (Agent::Pi, request(c.ws, c.new_terminal, c.write_settings, c.args))

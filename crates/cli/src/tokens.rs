@@ -217,7 +217,12 @@ pub async fn fresh_token(paths: &Paths, ws: &Workspace) -> anyhow::Result<Fresh>
         Ok(ipc::Reply::Ok { access_token, expires_at, host, scope: None }) if host == ws.host.as_str() => {
             return Ok(Fresh { token: access_token, expires_at, host });
         }
-        Ok(ipc::Reply::Ok { .. } | ipc::Reply::SignedOut { .. } | ipc::Reply::SignedIn { .. }) => {
+        Ok(
+            ipc::Reply::Ok { .. }
+            | ipc::Reply::SignedOut { .. }
+            | ipc::Reply::SignedIn { .. }
+            | ipc::Reply::ProxyGrant { .. },
+        ) => {
             tracing::warn!(workspace = %ws.name, "the engine answered for another host; ignored")
         }
         Ok(ipc::Reply::Error { kind: ErrorKind::UnknownWorkspace, .. }) => {
@@ -246,7 +251,12 @@ pub async fn fresh_scoped_token(paths: &Paths, ws: &Workspace, scope: McpScope) 
         {
             return Ok(Fresh { token: access_token, expires_at, host });
         }
-        Ok(ipc::Reply::Ok { .. } | ipc::Reply::SignedOut { .. } | ipc::Reply::SignedIn { .. }) => {
+        Ok(
+            ipc::Reply::Ok { .. }
+            | ipc::Reply::SignedOut { .. }
+            | ipc::Reply::SignedIn { .. }
+            | ipc::Reply::ProxyGrant { .. },
+        ) => {
             tracing::warn!(workspace = %ws.name, %scope, "the engine answered without that scope; ignored")
         }
         Ok(ipc::Reply::Error { kind: ErrorKind::UnknownWorkspace | ErrorKind::BadRequest, .. }) => {

@@ -26,6 +26,7 @@
 mod account;
 mod account_auth;
 mod account_state;
+mod chat;
 mod client_config;
 mod control;
 mod errors;

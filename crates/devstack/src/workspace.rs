@@ -95,6 +95,7 @@ pub(crate) fn router(shared: Arc<Shared>, name: &str) -> Router {
         .route("/oidc/.well-known/oauth-authorization-server", get(oauth_metadata))
         .route("/oidc/v1/token", post(token))
         .route("/api/2.0/preview/scim/v2/Me", get(scim_me))
+        .route(crate::chat::PATH, post(crate::chat::create))
         .route("/serving-endpoints/{name}/v1/messages", post(serving::endpoint_messages))
         .route("/ai-gateway/anthropic/v1/messages", post(serving::gateway_messages))
         .route("/ai-gateway/anthropic/v1/models", get(serving::models))

@@ -7,7 +7,8 @@
 //! engine socket) hand it out live; [`Daemon`] runs all of that in the one process that owns
 //! refreshing. [`status`] is what front ends read, [`error`] the closed vocabulary of failures
 //! they act on, [`audit`] the log of what happened, [`roles`] and [`mcp`] pick the service
-//! principal and the scope a token is exchanged for.
+//! principal and the scope a token is exchanged for, and [`proxy`] is the authenticating proxy
+//! for coding agents that cannot ask for a token themselves.
 //!
 //! What it may use: `lakepass-wire`, `lakepass-store`, `lakepass-config`. What uses it: the
 //! tools (`lakepass-launch`, `lakepass-doctor`, `lakepass-admin`) and the front ends.
@@ -18,6 +19,7 @@ pub mod engine;
 pub mod error;
 pub mod ipc;
 pub mod mcp;
+pub mod proxy;
 pub mod roles;
 pub mod serve;
 pub mod sink;

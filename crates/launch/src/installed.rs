@@ -135,13 +135,17 @@ mod tests {
         let config = Config::parse(&text, Path::new("config.toml")).unwrap();
         let list = installed_agents(&config, Some(bin.as_os_str()), dir.path(), true);
         let agents: Vec<Agent> = list.iter().map(|a| a.agent).collect();
-        assert_eq!(agents, [Agent::Claude, Agent::Codex, Agent::Pi], "the terminal is not a program");
+        assert_eq!(
+            agents,
+            [Agent::Claude, Agent::Codex, Agent::OpenCode, Agent::Copilot, Agent::Pi],
+            "the terminal is not a program"
+        );
         assert!(!list[0].is_installed() && !list[0].configured);
         assert_eq!(list[0].wanted, Path::new("claude"));
         assert_eq!(list[1].found.as_deref(), Some(bin.join("codex").as_path()));
         assert_eq!(list[1].version.as_deref(), Some("codex-cli 0.169.0"));
-        assert!(list[2].configured && list[2].is_installed());
-        assert_eq!(list[2].version.as_deref(), Some("0.73.1"), "the first non-empty line, on stderr");
+        assert!(list[4].configured && list[4].is_installed());
+        assert_eq!(list[4].version.as_deref(), Some("0.73.1"), "the first non-empty line, on stderr");
         let quick = installed_agents(&config, Some(bin.as_os_str()), dir.path(), false);
         assert!(quick.iter().all(|a| a.version.is_none()));
         for a in Agent::ALL.iter().filter(|a| **a != Agent::Terminal) {

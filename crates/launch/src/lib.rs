@@ -28,12 +28,15 @@
 mod claude;
 mod claude_version;
 mod codex;
+mod copilot;
 mod environment;
 mod execute;
 mod installed;
 mod mcp;
+pub mod mcp_relay;
 pub mod models;
 mod offered;
+mod opencode;
 mod pi;
 mod plan;
 mod planner;
@@ -53,6 +56,10 @@ pub use codex::{
     CODEX_BASE_PATH, CODEX_OVERRIDING_VARS, CODEX_REFRESH_INTERVAL_MS, CodexPlan, codex_config_path,
     codex_plan, codex_provider_id, merge_codex_config,
 };
+pub use copilot::{
+    COPILOT_BASE_PATH, COPILOT_OVERRIDING_VARS, COPILOT_SERVING_BASE_PATH, CopilotPlan, copilot_mcp_config,
+    copilot_plan,
+};
 pub use environment::{
     CA_VARS, CaFiles, EnvChanges, ca_bundle, ca_files_to_write, export_lines, pass_on_ca, workspace_ca_files,
     workspace_env, write_ca_files,
@@ -63,13 +70,17 @@ pub use mcp::{
     add_mcp_config, headers_helper_command, mcp_config, mcp_proxy_argv, merge_mcp_json, write_mcp_json,
 };
 pub use offered::{default_agent, offered_agents};
+pub use opencode::{
+    OPENCODE_BASE_PATH, OPENCODE_CONFIG_VAR, OPENCODE_SERVING_BASE_PATH, OpenCodePlan, opencode_plan,
+    opencode_provider_id,
+};
 pub use pi::{
     PI_AGENT_DIR_VAR, PI_SESSION_DIR_VAR, PiGateway, PiPlan, merge_pi_json, pi_plan, pi_provider_id,
 };
 pub use plan::{Agent, LaunchPlan, LaunchRequest, PlannedFile, TerminalChoice};
 pub use planner::{
-    Surroundings, claude_code_of, explicit_config, launch_mcp_config, plan, plan_claude, plan_codex, plan_pi,
-    plan_terminal,
+    Surroundings, claude_code_of, explicit_config, launch_mcp_config, plan, plan_claude, plan_codex,
+    plan_copilot, plan_opencode, plan_pi, plan_terminal,
 };
 pub use platform::{CURRENT_PLATFORM, hand_over, spawn_detached};
 

@@ -31,6 +31,12 @@ pub enum Agent {
     Claude,
     /// OpenAI's Codex CLI through AI Gateway's Responses API (`codex.rs`).
     Codex,
+    /// OpenCode (`opencode-ai`) through AI Gateway's Anthropic API, via the engine's proxy
+    /// (`opencode.rs`).
+    OpenCode,
+    /// GitHub Copilot CLI (`@github/copilot`) through AI Gateway's Chat Completions API
+    /// (`copilot.rs`).
+    Copilot,
     /// Pi (`@mariozechner/pi-coding-agent`) through AI Gateway's Anthropic API (`pi.rs`).
     Pi,
     /// The user's shell in a terminal window, with the workspace's environment.
@@ -39,13 +45,16 @@ pub enum Agent {
 
 impl Agent {
     /// Every agent, in the order menus and `launch --list` show them.
-    pub const ALL: [Agent; 4] = [Agent::Claude, Agent::Codex, Agent::Pi, Agent::Terminal];
+    pub const ALL: [Agent; 6] =
+        [Agent::Claude, Agent::Codex, Agent::OpenCode, Agent::Copilot, Agent::Pi, Agent::Terminal];
 
     /// The stable name (`lakepass launch <name>`, `[agent.<name>]`, audit lines, plan files).
     pub fn as_str(self) -> &'static str {
         match self {
             Agent::Claude => "claude",
             Agent::Codex => "codex",
+            Agent::OpenCode => "opencode",
+            Agent::Copilot => "copilot",
             Agent::Pi => "pi",
             Agent::Terminal => "terminal",
         }
@@ -56,6 +65,8 @@ impl Agent {
         match self {
             Agent::Claude => "Claude Code",
             Agent::Codex => "Codex",
+            Agent::OpenCode => "OpenCode",
+            Agent::Copilot => "Copilot CLI",
             Agent::Pi => "Pi",
             Agent::Terminal => "a terminal",
         }
@@ -89,6 +100,9 @@ impl Agent {
             // SPEC["package"]; Pi's is also published as `@mariozechner/pi-coding-agent`, the
             // one tests/peers pins).
             Agent::Codex => Some("npm install -g @openai/codex"),
+            // ucode `agents/opencode.py` and `agents/copilot.py` SPEC["package"].
+            Agent::OpenCode => Some("npm install -g opencode-ai"),
+            Agent::Copilot => Some("npm install -g @github/copilot"),
             Agent::Pi => Some("npm install -g @mariozechner/pi-coding-agent"),
             Agent::Terminal => None,
         }

@@ -25,11 +25,13 @@ use super::codex::{
     CODEX_BASE_PATH, CODEX_REFRESH_INTERVAL_MS, CODEX_SERVING_BASE_PATH, codex_config_path, codex_plan,
     codex_provider_id, merge_codex_config,
 };
+use super::copilot::{COPILOT_BASE_PATH, COPILOT_SERVING_BASE_PATH, copilot_plan};
 use super::environment::{
     CA_VARS, EnvChanges, ca_files_to_write, pass_on_ca, workspace_ca_files, workspace_env,
 };
 use super::mcp::{headers_helper_command, mcp_config, mcp_proxy_argv, merge_mcp_json};
 use super::models::{DiscoveredModels, Family, cached_or_discover};
+use super::opencode::{OPENCODE_BASE_PATH, OPENCODE_SERVING_BASE_PATH, opencode_plan, opencode_provider_id};
 use super::pi::{PiGateway, merge_pi_json, pi_plan, pi_provider_id, pi_user_dir};
 use super::plan::{Agent, LaunchPlan, LaunchRequest, PlannedFile, TerminalChoice};
 use super::platform::CURRENT_PLATFORM;
@@ -120,6 +122,8 @@ pub async fn plan(
     match agent {
         Agent::Claude => plan_claude(engine, paths, req, env).await,
         Agent::Codex => plan_codex(engine, paths, req, env).await,
+        Agent::OpenCode => plan_opencode(engine, paths, req, env).await,
+        Agent::Copilot => plan_copilot(engine, paths, req, env).await,
         Agent::Pi => plan_pi(engine, paths, req, env).await,
         Agent::Terminal => plan_terminal(engine.config(), paths, req, env),
     }
@@ -337,6 +341,205 @@ pub async fn plan_codex(
         terminal,
         lakepass: env.lakepass.clone(),
     })
+}
+
+/// OpenCode through the workspace's AI Gateway (Anthropic Messages) by way of a grant on the
+/// engine's authenticating proxy, with the managed MCP servers through `lakepass mcp-proxy`, in a
+/// config overlay under the data folder (`opencode.rs`).
+pub async fn plan_opencode(
+    engine: &Engine,
+    paths: &Paths,
+    req: &LaunchRequest,
+    env: &Surroundings,
+) -> Result<LaunchPlan, LaunchError> {
+    let config = engine.config();
+    let ws = config.workspace(req.workspace.as_deref())?;
+    let program = find_agent(Agent::OpenCode, config, env)?;
+    let token = engine.token(&ws).await.map_err(|e| sign_in(Agent::OpenCode, &ws, e))?;
+    let mut messages = Vec::new();
+    let found = discovered(engine, paths, &ws, &token.access_token, env.now, &mut messages).await;
+    drop(token);
+    let models = claude_models_for(
+        Agent::OpenCode,
+        config,
+        &ws,
+        found.as_ref(),
+        &[Family::Opus, Family::Sonnet, Family::Haiku],
+    );
+    let base_path = match found.as_ref().map(|d| d.base_path.as_str()) {
+        Some(b) if b.starts_with("/serving-endpoints") => OPENCODE_SERVING_BASE_PATH,
+        _ => OPENCODE_BASE_PATH,
+    };
+    // The grant: the engine's proxy, the only way OpenCode reaches the workspace.
+    let grant = lakepass_engine::proxy::open_grant(paths, &ws.name)
+        .await
+        .map_err(|e| sign_in(Agent::OpenCode, &ws, e))?;
+    let mcp = mcp_proxy_servers(engine, &ws, env, Agent::OpenCode, &mut messages).await?;
+    let dir = paths.data_dir.join("launch").join("opencode").join(sanitize(&ws.name));
+    let file = dir.join("opencode.json");
+    let oc = opencode_plan(&ws, grant.url(base_path).secret(), &models, &mcp, &file, &req.args);
+    let mut contents = serde_json::to_string_pretty(&oc.config)
+        .map_err(|e| LaunchError::BadSettings { path: file.clone(), reason: e.to_string() })?;
+    contents.push('\n');
+    let mut files = vec![PlannedFile { path: file, contents, mode: 0o600, told: Vec::new() }];
+    messages.push(format!(
+        "OpenCode reaches `{}` through Lakepass's local proxy (provider `{}`), which adds a fresh token to every request.",
+        ws.name,
+        opencode_provider_id(&ws.name)
+    ));
+    if req.write_settings {
+        messages.push(
+            "note: --write-settings writes nothing for OpenCode: its provider goes through this launch's \
+             proxy key, which must not outlive the Lakepass engine in a file you keep."
+                .into(),
+        );
+    }
+    let mut oc_env = oc.env;
+    pass_ca_on(paths, config, &ws, env, &mut oc_env, &mut files, &mut messages);
+    let terminal = agent_terminal(req, config, paths, env, &ws, &oc_env)?;
+    Ok(LaunchPlan {
+        workspace: ws.name.clone(),
+        agent: Agent::OpenCode,
+        program: Some(program),
+        args: oc.args,
+        env: oc_env,
+        files,
+        dir: None,
+        messages,
+        terminal,
+        lakepass: env.lakepass.clone(),
+    })
+}
+
+/// GitHub Copilot CLI in BYOK mode on AI Gateway's Chat Completions API, its key a command that
+/// asks Lakepass before every request, the managed MCP servers through `lakepass mcp-proxy`
+/// (`copilot.rs`).
+pub async fn plan_copilot(
+    engine: &Engine,
+    paths: &Paths,
+    req: &LaunchRequest,
+    env: &Surroundings,
+) -> Result<LaunchPlan, LaunchError> {
+    let config = engine.config();
+    let ws = config.workspace(req.workspace.as_deref())?;
+    let program = find_agent(Agent::Copilot, config, env)?;
+    let token = engine.token(&ws).await.map_err(|e| sign_in(Agent::Copilot, &ws, e))?;
+    let mut messages = Vec::new();
+    let found = discovered(engine, paths, &ws, &token.access_token, env.now, &mut messages).await;
+    drop(token);
+    // Sonnet, then Opus, then Haiku, then GPT (ucode `agents/copilot.py`, `default_model`).
+    let mut models = claude_models_for(
+        Agent::Copilot,
+        config,
+        &ws,
+        found.as_ref(),
+        &[Family::Sonnet, Family::Opus, Family::Haiku],
+    );
+    if let Some(gpt) = found.as_ref().and_then(|d| d.models.gpt.clone()) {
+        models.push(gpt);
+    }
+    let base_path = match found.as_ref().map(|d| d.base_path.as_str()) {
+        Some(b) if b.starts_with("/serving-endpoints") => COPILOT_SERVING_BASE_PATH,
+        _ => COPILOT_BASE_PATH,
+    };
+    let key_command = helper_command(&env.lakepass, env.config_arg.as_deref(), &ws.name)?;
+    let mcp = mcp_proxy_servers(engine, &ws, env, Agent::Copilot, &mut messages).await?;
+    let mcp_file =
+        paths.data_dir.join("launch").join("copilot").join(sanitize(&ws.name)).join("mcp-config.json");
+    let cp = copilot_plan(
+        &ws,
+        base_path,
+        models.first().map(String::as_str),
+        &key_command,
+        &mcp,
+        &mcp_file,
+        &req.args,
+    );
+    let mut files = Vec::new();
+    if let Some(mcp_config) = &cp.mcp_config {
+        let mut contents = serde_json::to_string_pretty(mcp_config)
+            .map_err(|e| LaunchError::BadSettings { path: mcp_file.clone(), reason: e.to_string() })?;
+        contents.push('\n');
+        files.push(PlannedFile { path: mcp_file, contents, mode: 0o600, told: Vec::new() });
+    }
+    if req.write_settings {
+        messages.push(
+            "note: --write-settings writes nothing for Copilot CLI: its provider settings are environment \
+             variables only (`copilot help providers`), set for this run."
+                .into(),
+        );
+    }
+    let mut cp_env = cp.env;
+    pass_ca_on(paths, config, &ws, env, &mut cp_env, &mut files, &mut messages);
+    let terminal = agent_terminal(req, config, paths, env, &ws, &cp_env)?;
+    Ok(LaunchPlan {
+        workspace: ws.name.clone(),
+        agent: Agent::Copilot,
+        program: Some(program),
+        args: cp.args,
+        env: cp_env,
+        files,
+        dir: None,
+        messages,
+        terminal,
+        lakepass: env.lakepass.clone(),
+    })
+}
+
+/// The Claude models to offer `agent`: `[agent.<name>] model` first, then the workspace's
+/// newest of each family in `order`; a workspace that lists none is said, and the fallback
+/// names used (as for Claude Code).
+fn claude_models_for(
+    agent: Agent,
+    config: &Config,
+    ws: &Workspace,
+    found: Option<&DiscoveredModels>,
+    order: &[Family],
+) -> Vec<String> {
+    let mut models: Vec<String> =
+        config.agent_model(agent.as_str(), &ws.name).map(String::from).into_iter().collect();
+    let (gateway, _) = ClaudeGateway::resolve(config, &ws.name, found);
+    let fallback = |f: &Family| match f {
+        Family::Opus => gateway.opus_model.clone(),
+        Family::Sonnet => gateway.sonnet_model.clone(),
+        Family::Haiku => gateway.haiku_model.clone(),
+    };
+    let served = found.map(|d| &d.models).filter(|m| !m.is_empty());
+    for f in order {
+        let m = match served {
+            Some(s) => s.get(*f).map(String::from),
+            None => Some(fallback(f)),
+        };
+        if let Some(m) = m.filter(|m| !models.contains(m)) {
+            models.push(m);
+        }
+    }
+    models
+}
+
+/// The workspace's managed MCP servers, each with its `lakepass mcp-proxy` argv, told.
+async fn mcp_proxy_servers(
+    engine: &Engine,
+    ws: &Workspace,
+    env: &Surroundings,
+    agent: Agent,
+    messages: &mut Vec<String>,
+) -> Result<Vec<(lakepass_engine::mcp::McpServer, Vec<String>)>, LaunchError> {
+    let mut mcp = Vec::new();
+    for server in engine.mcp_servers(ws).await {
+        let argv = mcp_proxy_argv(&env.lakepass, env.config_arg.as_deref(), &ws.name, &server)?;
+        mcp.push((server, argv));
+    }
+    if !mcp.is_empty() {
+        let names: Vec<&str> = mcp.iter().map(|(s, _)| s.name.as_str()).collect();
+        messages.push(format!(
+            "{} gets the managed MCP servers of `{}`: {} (each through `lakepass mcp-proxy`, with its own scoped token).",
+            agent.title(),
+            ws.name,
+            names.join(", ")
+        ));
+    }
+    Ok(mcp)
 }
 
 /// Pi through the workspace's Anthropic gateway, its key a command that asks Lakepass on every

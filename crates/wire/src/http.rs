@@ -225,6 +225,8 @@ pub(crate) fn is_transient(status: StatusCode) -> bool {
 #[derive(Debug, Clone)]
 pub struct Http {
     client: reqwest::Client,
+    /// The same trust, for relaying long streams ([`Http::streaming_client`]).
+    streaming: reqwest::Client,
     policy: RetryPolicy,
     scopes: std::sync::Arc<crate::tls::HostScopes>,
 }
@@ -247,8 +249,15 @@ impl Http {
 
     /// A client with both.
     pub fn with_trust_and_policy(trust: &Trust, policy: RetryPolicy) -> Self {
-        let (client, scopes) = trust.client_and_scopes();
-        Http { client, policy, scopes }
+        let (client, streaming, scopes) = trust.clients_and_scopes();
+        Http { client, streaming, policy, scopes }
+    }
+
+    /// A client with this one's trust (the same CA scopes, `HTTPS_PROXY`, no redirects) for
+    /// relaying a stream as it comes (the agents' proxy): no overall timeout and no retries,
+    /// only [`crate::tls::STREAM_READ_TIMEOUT`] between two reads.
+    pub fn streaming_client(&self) -> &reqwest::Client {
+        &self.streaming
     }
 
     /// Trusts the hosts of `learned` (URLs) like the host of `known`: a CA scoped to an

@@ -159,14 +159,21 @@ impl Trust {
     /// settings of the environment (`HTTPS_PROXY`, `NO_PROXY`: reqwest reads them by default).
     pub(crate) fn client_builder(&self) -> Result<(reqwest::ClientBuilder, Arc<HostScopes>), TrustError> {
         let (tls, scopes) = self.rustls_config()?;
-        let builder = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("lakepass/", env!("CARGO_PKG_VERSION")))
-            .pool_idle_timeout(Duration::from_secs(90));
-        Ok((builder, scopes))
+        Ok((base_builder(tls).timeout(Duration::from_secs(30)), scopes))
+    }
+
+    /// [`client_and_scopes`](Self::client_and_scopes), plus a client of the same trust (the same
+    /// scopes) for relaying long streams: no overall timeout, only [`STREAM_READ_TIMEOUT`]
+    /// between two reads (an agent's answer may stream for many minutes).
+    pub(crate) fn clients_and_scopes(&self) -> (reqwest::Client, reqwest::Client, Arc<HostScopes>) {
+        let (tls, scopes) = self.rustls_config().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "ignoring the configured CA files");
+            Trust::system().rustls_config().expect("the system trust needs no file")
+        });
+        let built = |b: reqwest::ClientBuilder| b.build().expect("reqwest client with static settings");
+        let client = built(base_builder(tls.clone()).timeout(Duration::from_secs(30)));
+        let streaming = built(base_builder(tls).read_timeout(STREAM_READ_TIMEOUT));
+        (client, streaming, scopes)
     }
 
     /// [`client_builder`](Self::client_builder), built; a bad `ca_file` is logged and left out
@@ -216,6 +223,20 @@ fn verifier(
             Ok(v)
         }
     }
+}
+
+/// Longest silence between two reads of a relayed stream ([`crate::http::Http::streaming_client`]).
+pub const STREAM_READ_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Lakepass's client settings over `tls`: connect timeout, no redirects, the proxy settings of
+/// the environment (`HTTPS_PROXY`, `NO_PROXY`: reqwest reads them by default).
+fn base_builder(tls: rustls::ClientConfig) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("lakepass/", env!("CARGO_PKG_VERSION")))
+        .pool_idle_timeout(Duration::from_secs(90))
 }
 
 /// The bytes of a CA file: a regular file (symlinks followed) of at most [`MAX_CA_FILE`]

@@ -1,5 +1,6 @@
 //! End-to-end tests of the devstack over real loopback HTTP (reqwest; no mocks).
 
+mod chat;
 mod faults;
 mod fidelity;
 mod helpers;

@@ -96,6 +96,9 @@ pub enum EngineError {
         /// The scope the answer carried.
         got: String,
     },
+    /// No grant on the agents' proxy (no engine runs, or it refused).
+    #[error(transparent)]
+    Proxy(#[from] crate::proxy::ProxyError),
 }
 
 impl EngineError {
@@ -132,6 +135,7 @@ impl EngineError {
             EngineError::McpScopeRefused { .. } | EngineError::McpWrongScope { .. } => {
                 ErrorKind::FederationRejected
             }
+            EngineError::Proxy(e) => e.kind(),
         }
     }
 

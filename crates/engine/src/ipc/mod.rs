@@ -40,6 +40,11 @@
 //! - A [`SignedInRequest`] names an IdP and its issuer: `lakepass login` (or the tray) tells the
 //!   running engine that it signed in, and the engine adopts the new tokens at once, so its
 //!   `-live` profiles come back now rather than at its next pass ([`MAX_SLEEP`] later).
+//! - An [`OpenProxyRequest`] names a workspace and its host: the engine opens a grant on its
+//!   authenticating proxy for coding agents ([`crate::proxy`]) and answers with the grant's
+//!   base URL (`http://127.0.0.1:<port>/<per-launch key>`), after checking it holds a token for
+//!   that workspace (so a launch stops plainly at a missing sign-in). The URL is the only way
+//!   into the proxy, so the reply is a secret like a token.
 //!
 //! [`MAX_SLEEP`]: crate::engine::MAX_SLEEP
 
@@ -52,6 +57,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use crate::engine::Engine;
 use crate::error::ErrorKind;
 use crate::mcp::McpScope;
+use crate::proxy::Proxy;
 use lakepass_config::Workspace;
 use lakepass_store::paths::Paths;
 use lakepass_wire::clock::UnixTime;
@@ -154,6 +160,17 @@ pub struct SignedInRequest {
     pub issuer: String,
 }
 
+/// Open a grant on the engine's proxy for coding agents ([`crate::proxy`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenProxyRequest {
+    /// The workspace's name in the config.
+    pub workspace: String,
+    /// Its host as the asking process resolved it: the server refuses a mismatch (a grant
+    /// forwards to the engine's host for that name, which must be the one the launch means).
+    pub host: String,
+}
+
 /// One request line. Serialized with a `request` tag; a line without one is a [`TokenRequest`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
@@ -166,6 +183,8 @@ pub enum Request {
     ScopedToken(ScopedTokenRequest),
     /// Signed in to an IdP elsewhere: adopt its tokens now.
     SignedIn(SignedInRequest),
+    /// A grant on the proxy for coding agents.
+    OpenProxy(OpenProxyRequest),
 }
 
 /// A request line that is not a request: answered with an error, never with a token.
@@ -216,6 +235,14 @@ pub enum Reply {
         /// The workspaces.
         workspaces: Vec<String>,
     },
+    /// A grant on the engine's proxy for coding agents ([`crate::proxy::ProxyGrant`]).
+    ProxyGrant {
+        /// `http://127.0.0.1:<port>/<per-launch key>`: whoever holds it gets requests sent to
+        /// the workspace with its token.
+        base_url: Secret,
+        /// The workspace host the grant forwards to.
+        host: String,
+    },
     /// No token: `kind` is stable (`unknown_workspace`, `needs_login`, `network`,
     /// `federation_rejected`, `bad_request`, …), `message` is for people.
     Error {
@@ -238,6 +265,9 @@ impl std::fmt::Debug for Reply {
             Reply::SignedOut { removed } => f.debug_struct("SignedOut").field("removed", removed).finish(),
             Reply::SignedIn { workspaces } => {
                 f.debug_struct("SignedIn").field("workspaces", workspaces).finish()
+            }
+            Reply::ProxyGrant { host, .. } => {
+                f.debug_struct("ProxyGrant").field("host", host).finish_non_exhaustive()
             }
             Reply::Error { kind, message } => {
                 f.debug_struct("Error").field("kind", kind).field("message", message).finish()
@@ -303,8 +333,11 @@ const LIMITS: Limits = Limits::with_max_line(MAX_LINE);
 impl IpcServer {
     /// Listens at `path` and answers every request from `engine`. A stale socket left by a
     /// crashed engine is replaced; a live one is [`IpcError::AlreadyRunning`].
+    /// The proxy for coding agents ([`crate::proxy::Proxy`]) comes with it, bound on the first
+    /// grant asked for.
     pub async fn start(engine: Engine, path: PathBuf) -> Result<IpcServer, IpcError> {
-        let server = LineServer::start(path, LIMITS, "engine socket", EngineLines(engine)).await?;
+        let proxy = Proxy::new(engine.clone());
+        let server = LineServer::start(path, LIMITS, "engine socket", EngineLines { engine, proxy }).await?;
         Ok(IpcServer { server })
     }
 
@@ -315,16 +348,20 @@ impl IpcServer {
 }
 
 /// The engine's side of the protocol: one request line, one reply line, then close.
-struct EngineLines(Engine);
+struct EngineLines {
+    engine: Engine,
+    proxy: Proxy,
+}
 
 impl LineHandler for EngineLines {
     async fn handle(&self, line: String, mut conn: Connection) -> std::io::Result<()> {
-        let engine = &self.0;
+        let engine = &self.engine;
         let reply = match Request::parse(line.trim_end()) {
             Ok(Request::Token(req)) => answer(engine, &req).await,
             Ok(Request::SignOut(req)) => sign_out_answer(engine, &req).await,
             Ok(Request::ScopedToken(req)) => scoped_answer(engine, &req).await,
             Ok(Request::SignedIn(req)) => signed_in_answer(engine, &req).await,
+            Ok(Request::OpenProxy(req)) => open_proxy_answer(engine, &self.proxy, &req).await,
             Err(bad) => error_reply(ErrorKind::BadRequest, &bad.to_string()),
         };
         let mut out = serde_json::to_vec(&reply).expect("reply serializes");
@@ -387,6 +424,22 @@ pub(crate) async fn signed_in_answer(engine: &Engine, req: &SignedInRequest) -> 
     Reply::SignedIn { workspaces: engine.adopt_sign_in(&req.idp).await }
 }
 
+/// Opens a proxy grant for the asked workspace (same name and host), once the engine holds a
+/// token for it: a launch with no sign-in stops here, plainly.
+pub(crate) async fn open_proxy_answer(engine: &Engine, proxy: &Proxy, req: &OpenProxyRequest) -> Reply {
+    let ws = match asked_workspace(engine, &req.workspace, &req.host) {
+        Ok(ws) => ws,
+        Err(refused) => return refused,
+    };
+    if let Err(e) = engine.live_token(ws).await {
+        return error_reply(e.kind(), &e.to_string());
+    }
+    match proxy.grant(ws).await {
+        Ok(grant) => Reply::ProxyGrant { base_url: grant.base_url, host: grant.host.to_string() },
+        Err(e) => error_reply(e.kind(), &e.to_string()),
+    }
+}
+
 fn token_reply(t: &WorkspaceToken, scope: Option<McpScope>) -> Reply {
     Reply::Ok {
         access_token: t.access_token.clone(),
@@ -447,6 +500,12 @@ pub async fn signed_in(path: &Path, req: &SignedInRequest) -> Result<Reply, IpcE
     converse(path, &Request::SignedIn(req.clone()), CONNECT_TIMEOUT, REPLY_TIMEOUT).await
 }
 
+/// Asks the engine listening at `path` for a grant on its proxy for coding agents
+/// ([`crate::proxy::open_grant`] is the launchers' way in).
+pub async fn open_proxy(path: &Path, req: &OpenProxyRequest) -> Result<Reply, IpcError> {
+    converse(path, &Request::OpenProxy(req.clone()), CONNECT_TIMEOUT, REPLY_TIMEOUT).await
+}
+
 async fn converse(
     path: &Path,
     req: &Request,
@@ -505,6 +564,13 @@ mod tests {
         let line = serde_json::to_string(&r).unwrap();
         assert!(line.contains(r#""status":"ok""#), "{line}");
         assert!(!format!("{r:?}").contains("dvs-secret"));
+        let g = Reply::ProxyGrant {
+            base_url: Secret::new("http://127.0.0.1:1/key-secret"),
+            host: "https://a.example".into(),
+        };
+        let grant_line = serde_json::to_string(&g).unwrap();
+        assert!(grant_line.contains(r#""status":"proxy_grant""#), "{grant_line}");
+        assert!(!format!("{g:?}").contains("key-secret"));
         let back: Reply = serde_json::from_str(&line).unwrap();
         assert!(matches!(back, Reply::Ok { expires_at: 5, .. }));
         let e: Reply =
@@ -537,6 +603,21 @@ mod tests {
         let line = serde_json::to_string(&signed_in).unwrap();
         assert!(line.contains(r#""request":"signed_in""#), "{line}");
         assert_eq!(Request::parse(&line), Ok(signed_in));
+        let open = Request::OpenProxy(OpenProxyRequest {
+            workspace: "dev".into(),
+            host: "https://a.example".into(),
+        });
+        let line = serde_json::to_string(&open).unwrap();
+        assert!(line.contains(r#""request":"open_proxy""#), "{line}");
+        assert_eq!(Request::parse(&line), Ok(open));
+        // Strict: no field it does not have, and never read as a token request.
+        assert!(
+            Request::parse(
+                r#"{"request":"open_proxy","workspace":"dev","host":"https://a.example","scope":"sql"}"#
+            )
+            .is_err()
+        );
+        assert!(Request::parse(r#"{"request":"open_proxy","workspace":"dev"}"#).is_err());
         let r: Reply = serde_json::from_str(r#"{"status":"signed_in","workspaces":["dev"]}"#).unwrap();
         assert!(matches!(r, Reply::SignedIn { workspaces } if workspaces == ["dev"]));
         let r: Reply = serde_json::from_str(r#"{"status":"signed_out","removed":["dev"]}"#).unwrap();

@@ -96,23 +96,11 @@ pub fn authorize<'w>(
     if method != Method::GET {
         return Err(Refusal::Method);
     }
-    if target.scheme().is_some() || target.authority().is_some() {
-        return Err(Refusal::AbsoluteTarget);
-    }
-    if headers.get_all(header::HOST).iter().count() > 1 {
-        return Err(Refusal::DuplicateHost);
-    }
     if headers.get_all(HOST_HEADER).iter().count() > 1 {
         return Err(Refusal::DuplicateDatabricksHost);
     }
+    refuse_browser_or_rebinding(target, headers)?;
     let path = target.path();
-    if headers.contains_key(header::ORIGIN) || headers.keys().any(|k| k.as_str().starts_with("sec-fetch-")) {
-        return Err(Refusal::Browser);
-    }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    if !host.is_some_and(is_loopback_authority) {
-        return Err(Refusal::NotLoopback);
-    }
     let mut parts = path.strip_prefix('/').unwrap_or("").splitn(2, '/');
     let (name, given) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let ws = workspaces.iter().find(|w| w.name == name);
@@ -136,6 +124,27 @@ pub fn authorize<'w>(
         return Err(Refusal::HostMismatch);
     }
     Ok(ws)
+}
+
+/// The walls of every loopback HTTP server Lakepass runs (this live service, the agents' proxy
+/// [`crate::proxy`]): the target is a path (origin form), there is exactly one `Host` and it is
+/// a loopback name (DNS rebinding: a page whose name resolves to 127.0.0.1 still sends its own
+/// name), and no browser sent it (`Origin`, `Sec-Fetch-*`). Pure.
+pub fn refuse_browser_or_rebinding(target: &Uri, headers: &HeaderMap) -> Result<(), Refusal> {
+    if target.scheme().is_some() || target.authority().is_some() {
+        return Err(Refusal::AbsoluteTarget);
+    }
+    if headers.get_all(header::HOST).iter().count() > 1 {
+        return Err(Refusal::DuplicateHost);
+    }
+    if headers.contains_key(header::ORIGIN) || headers.keys().any(|k| k.as_str().starts_with("sec-fetch-")) {
+        return Err(Refusal::Browser);
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    if !host.is_some_and(is_loopback_authority) {
+        return Err(Refusal::NotLoopback);
+    }
+    Ok(())
 }
 
 /// `127.0.0.1[:port]`, `localhost[:port]` or `[::1][:port]` (any loopback IP, in fact).
