@@ -91,9 +91,8 @@ pub use error::{ConfigError, UnknownValue};
 pub use mcp::McpConfig;
 pub use mcp::dotted;
 pub use model::{
-    ClaudeConfig, Config, DEFAULT_SERVE_PORT, ExpectedPolicy, IdpConfig,
-    MAX_HELPER_TTL_MS, ProfileFlavour, RoleMapping, ServeConfig, SubjectTokenKind, TerminalSetting,
-    WorkspaceAuth, WorkspaceConfig,
+    ClaudeConfig, Config, DEFAULT_SERVE_PORT, ExpectedPolicy, IdpConfig, MAX_HELPER_TTL_MS, ProfileFlavour,
+    RoleMapping, ServeConfig, SubjectTokenKind, TerminalSetting, WorkspaceAuth, WorkspaceConfig,
 };
 pub use resolve::Workspace;
 pub use scopes::{DATABRICKS_SCOPES, unknown_scope};

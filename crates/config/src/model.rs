@@ -63,7 +63,6 @@ pub struct Config {
     pub serve: ServeConfig,
 }
 
-
 /// How the engine writes a workspace's `~/.databrickscfg` profile.
 ///
 /// `static` (the default) writes `host` and `token`: every tool reads it, but the token is a

@@ -13,9 +13,7 @@ use lakepass_wire::WorkspaceHost;
 
 use super::error::{ConfigError, list};
 use super::mcp::{dotted, is_segment};
-use super::model::{
-    Config, MAX_HELPER_TTL_MS, TerminalSetting, WorkspaceAuth, WorkspaceConfig,
-};
+use super::model::{Config, MAX_HELPER_TTL_MS, TerminalSetting, WorkspaceAuth, WorkspaceConfig};
 
 /// Authorize-URL parameters Lakepass sets itself; letting the config override them would break
 /// PKCE, the state check or the redirect.

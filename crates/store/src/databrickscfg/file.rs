@@ -281,7 +281,8 @@ mod tests {
     fn remove_owned_profiles_says_which_it_removed_and_keeps_the_users_own() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".databrickscfg");
-        let ours = |p: &str| ProfileUpdate { profile: p.into(), entries: vec![("host".into(), "https://h".into())] };
+        let ours =
+            |p: &str| ProfileUpdate { profile: p.into(), entries: vec![("host".into(), "https://h".into())] };
         set_profiles(&path, &[ours("dev"), ours("dev-live")]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, format!("{text}\n[mine]\nhost = https://mine\n")).unwrap();
