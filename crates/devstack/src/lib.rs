@@ -31,6 +31,7 @@ mod control;
 mod errors;
 mod exchange;
 mod faults;
+mod gemini;
 mod idp;
 mod idp_token;
 mod keys;
@@ -56,10 +57,11 @@ use tokio::task::JoinHandle;
 
 pub use client_config::{ClientConfigOptions, IDP_NAME};
 pub use faults::{FaultKind, FaultRule, Faults, Target};
+pub use gemini::GEMINI_MODELS;
 pub use keys::SigningAlg;
 pub use mcp::{FUNCTION_SCHEMA, GENIE_SPACE, SEARCH_INDEX};
 pub use server::ConnectionStats;
-pub use stats::{IdpStats, Stats, WorkspaceStats, fingerprint};
+pub use stats::{IdpStats, PathStats, Stats, WorkspaceStats, fingerprint};
 pub use tls::CA_NAME;
 
 /// The OAuth client id of the one public client the devstack IdP knows.
@@ -262,6 +264,8 @@ pub(crate) struct Shared {
     /// How the token exchange answers a request for scopes narrower than `all-apis`.
     pub(crate) narrow_scopes: Mutex<NarrowScopes>,
     pub(crate) model_services: bool,
+    /// `true` while streams hold back all but their first event ([`Devstack::hold_streams`]).
+    pub(crate) stream_gate: tokio::sync::watch::Sender<bool>,
 }
 
 /// How a workspace's token exchange answers a request for scopes other than `all-apis` (and
@@ -423,6 +427,7 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         vector_search_route: std::sync::atomic::AtomicBool::new(true),
         narrow_scopes: Mutex::new(NarrowScopes::Grant),
         model_services: opts.model_services,
+        stream_gate: tokio::sync::watch::Sender::new(false),
         info,
     });
     let conns = &shared.connections;
@@ -498,6 +503,12 @@ impl Devstack {
     /// Makes every workspace's token exchange answer narrow scope requests as `mode` says.
     pub fn set_narrow_scopes(&self, mode: NarrowScopes) {
         *self.shared.narrow_scopes.lock().expect("narrow scopes poisoned") = mode;
+    }
+
+    /// While `hold` is true, a Gemini SSE stream sends its first event and then waits, open,
+    /// until it is false again (see `gemini.rs`).
+    pub fn hold_streams(&self, hold: bool) {
+        self.shared.stream_gate.send_replace(hold);
     }
 
     /// Serves (or not) the `/api/2.0/mcp/vector-search/…` spelling of the search servers; the

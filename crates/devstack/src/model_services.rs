@@ -86,7 +86,9 @@ pub(crate) async fn list(
             );
         }
     }
-    let names: Vec<String> = st.shared.claude_models.iter().filter_map(|m| uc_name(m)).collect();
+    let gemini = crate::gemini::GEMINI_MODELS.iter().map(|m| m.to_string());
+    let names: Vec<String> =
+        st.shared.claude_models.iter().cloned().chain(gemini).filter_map(|m| uc_name(&m)).collect();
     let start = match q.get("page_token") {
         None => 0,
         Some(t) => match page_offset(t) {

@@ -59,6 +59,19 @@ pub struct WorkspaceStats {
     /// Anthropic Messages requests authenticated (what the benchmark times a launch to).
     #[serde(default)]
     pub messages_ok: u64,
+    /// Per agent API path (without the query: `/ai-gateway/gemini/v1beta/models/m:generateContent`),
+    /// the requests authenticated and the fingerprints of their tokens, in first-seen order.
+    #[serde(default)]
+    pub paths: std::collections::BTreeMap<String, PathStats>,
+}
+
+/// What one agent API path saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathStats {
+    /// Requests authenticated.
+    pub requests: u64,
+    /// Fingerprints of the tokens that authenticated them, in first-seen order.
+    pub token_fingerprints: Vec<String>,
 }
 
 /// The live counters behind [`Stats`].
@@ -93,6 +106,18 @@ impl Recorder {
             w.messages_ok += 1;
             if !w.messages_token_fingerprints.contains(&fp) {
                 w.messages_token_fingerprints.push(fp);
+            }
+        });
+    }
+
+    /// Records that `token` authenticated a request to agent API `path` of workspace `name`.
+    pub(crate) fn path_token(&self, name: &str, path: &str, token: &str) {
+        let fp = fingerprint(token);
+        self.workspace(name, |w| {
+            let p = w.paths.entry(path.to_owned()).or_default();
+            p.requests += 1;
+            if !p.token_fingerprints.contains(&fp) {
+                p.token_fingerprints.push(fp);
             }
         });
     }
