@@ -6,6 +6,7 @@
 //! `databricks-sdk`); without it they print "skipped" locally and fail under `CI`.
 
 mod access_token_setup;
+mod agent_gemini;
 mod bad_input;
 mod claude_code;
 mod cli_helper_config;

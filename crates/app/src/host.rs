@@ -583,6 +583,7 @@ impl Host {
     async fn launch(&self, ws: &str, agent: Agent) -> Result<(), AppError> {
         let what = match agent {
             Agent::Claude => "launch Claude Code",
+            Agent::Gemini => "launch Gemini CLI",
             Agent::Terminal => "open a terminal",
         };
         match self.plan_and_carry_out(ws, agent).await {

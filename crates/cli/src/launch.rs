@@ -45,8 +45,23 @@ pub struct LaunchArgs {
 pub enum LaunchCmd {
     /// Claude Code through the workspace's AI Gateway; its token helper keeps it signed in for days.
     Claude(ClaudeArgs),
+    /// Gemini CLI through the workspace's AI Gateway, via the engine's proxy (no token in it).
+    Gemini(AgentArgs),
     /// A terminal window with DATABRICKS_HOST and the workspace's live profile preset.
     Terminal(WorkspaceArg),
+}
+
+/// Arguments of an agent launched through the engine's proxy (`launch gemini`).
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    ws: WorkspaceArg,
+    /// Open the agent in a new terminal window (what the tray app does).
+    #[arg(long)]
+    new_terminal: bool,
+    /// Arguments for the agent, after `--` (e.g. `-- -p "hello"`), passed on unchanged.
+    #[arg(last = true, value_name = "AGENT_ARGS")]
+    args: Vec<String>,
 }
 
 /// Arguments of `launch claude`.
@@ -93,7 +108,11 @@ pub async fn launch(paths: &Paths, a: LaunchArgs) -> anyhow::Result<ExitCode> {
     // The workspace the plan is for, when the config names one (for the audit log of a failure).
     let ws_name: Option<String>;
     let plan = match (a.plan, a.cmd) {
-        (Some(file), _) => return carry_out(paths, &launch::take_plan_file(&file)?, started),
+        (Some(file), _) => {
+            let mut plan = launch::take_plan_file(&file)?;
+            open_proxy(paths, &mut plan).await?;
+            return carry_out(paths, &plan, started);
+        }
         (None, Some(LaunchCmd::Terminal(w))) => {
             let config = app::load_config(paths)?;
             let req = LaunchRequest { workspace: w.workspace, new_terminal: true, ..Default::default() };
@@ -111,16 +130,44 @@ pub async fn launch(paths: &Paths, a: LaunchArgs) -> anyhow::Result<ExitCode> {
             ws_name = engine.config().workspace(req.workspace.as_deref()).ok().map(|w| w.name);
             launch::plan_claude(&engine, paths, &req, &surroundings(paths)?).await
         }
+        (None, Some(LaunchCmd::Gemini(g))) => {
+            let engine = app::engine(paths).await?;
+            let req = LaunchRequest {
+                workspace: g.ws.workspace,
+                new_terminal: g.new_terminal,
+                write_settings: false,
+                args: g.args,
+            };
+            ws_name = engine.config().workspace(req.workspace.as_deref()).ok().map(|w| w.name);
+            launch::plan_gemini(&engine, paths, &req, &surroundings(paths)?).await
+        }
         (None, None) => {
-            anyhow::bail!("name what to launch: `lakepass launch claude` or `lakepass launch terminal`")
+            anyhow::bail!(
+                "name what to launch: `lakepass launch claude`, `lakepass launch gemini` or `lakepass launch terminal`"
+            )
         }
     };
-    let plan = plan.inspect_err(|e| {
+    let mut plan = plan.inspect_err(|e| {
         if let Some(ws) = &ws_name {
             launch::record(paths, ws, started, Err(e));
         }
     })?;
+    open_proxy(paths, &mut plan).await?;
     carry_out(paths, &plan, started)
+}
+
+/// Opens the engine proxy's grant a plan asks for, when the agent starts here (a plan that
+/// opens a terminal leaves it to the `lakepass launch --plan` inside, so the key is never in
+/// a plan file); says when an engine had to be started for it.
+async fn open_proxy(paths: &Paths, plan: &mut LaunchPlan) -> anyhow::Result<()> {
+    if plan.terminal.is_some() {
+        return Ok(());
+    }
+    let told = launch::open_proxy_env(plan, paths).await.inspect_err(|e| {
+        launch::record(paths, &plan.workspace, Instant::now(), Err(e));
+    })?;
+    told.iter().for_each(|line| eprintln!("{line}"));
+    Ok(())
 }
 
 /// The one executor, with its lines on stderr and the launch's outcome said.

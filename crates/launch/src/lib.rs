@@ -29,11 +29,13 @@ mod claude;
 mod claude_version;
 mod environment;
 mod execute;
+mod gemini;
 mod mcp;
 pub mod models;
 mod plan;
 mod planner;
 mod platform;
+mod proxy;
 
 mod terminal;
 
@@ -50,12 +52,17 @@ pub use environment::{
     workspace_env, write_ca_files,
 };
 pub use execute::{Carried, carry_out, record, removed_notes, save_plan_file, take_plan_file};
+pub use gemini::{
+    FALLBACK_GEMINI_MODEL, GEMINI_GATEWAY_PATH, GeminiPlan, PLACEHOLDER_KEY, gemini_model, gemini_plan,
+};
 pub use mcp::{add_mcp_config, headers_helper_command, mcp_config, merge_mcp_json, write_mcp_json};
 pub use plan::{Agent, LaunchPlan, LaunchRequest, PlannedFile, TerminalChoice};
 pub use planner::{
-    Surroundings, claude_code_of, explicit_config, launch_mcp_config, plan, plan_claude, plan_terminal,
+    Surroundings, claude_code_of, explicit_config, launch_mcp_config, plan, plan_claude, plan_gemini,
+    plan_terminal,
 };
 pub use platform::{CURRENT_PLATFORM, hand_over, spawn_detached};
+pub use proxy::{ProxyEnv, open_proxy_env};
 
 pub use terminal::{
     Platform, TerminalCandidate, TerminalContext, TerminalInvocation, TerminalKind, terminal_candidates,
@@ -69,6 +76,20 @@ pub enum LaunchError {
     #[error("{}", claude_missing(configured))]
     ClaudeNotFound {
         /// The configured `claude_path`, when one was set.
+        configured: Option<PathBuf>,
+    },
+    /// A coding agent other than Claude Code is not installed.
+    #[error(
+        "{} is not on PATH{}; install it with `npm install -g {package}`",
+        agent.title(),
+        configured.as_ref().map(|p| format!(" (looked for {})", p.display())).unwrap_or_default()
+    )]
+    AgentNotFound {
+        /// The agent.
+        agent: Agent,
+        /// Its npm package.
+        package: &'static str,
+        /// The configured path, when one was set.
         configured: Option<PathBuf>,
     },
     /// No terminal emulator was found.
@@ -172,6 +193,7 @@ impl LaunchError {
         use lakepass_engine::error::ErrorKind;
         match self {
             LaunchError::ClaudeNotFound { .. }
+            | LaunchError::AgentNotFound { .. }
             | LaunchError::NoTerminal { .. }
             | LaunchError::Config(_)
             | LaunchError::NoLaunchDir { .. } => ErrorKind::Config,

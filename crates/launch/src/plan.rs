@@ -29,18 +29,21 @@ use lakepass_config::Config;
 pub enum Agent {
     /// Claude Code through the workspace's AI Gateway.
     Claude,
+    /// Gemini CLI through the workspace's AI Gateway, by way of the engine's proxy.
+    Gemini,
     /// The user's shell in a terminal window, with the workspace's environment.
     Terminal,
 }
 
 impl Agent {
     /// Every agent.
-    pub const ALL: [Agent; 2] = [Agent::Claude, Agent::Terminal];
+    pub const ALL: [Agent; 3] = [Agent::Claude, Agent::Gemini, Agent::Terminal];
 
     /// The stable name (`lakepass launch <name>`, audit lines, plan files).
     pub fn as_str(self) -> &'static str {
         match self {
             Agent::Claude => "claude",
+            Agent::Gemini => "gemini",
             Agent::Terminal => "terminal",
         }
     }
@@ -49,6 +52,7 @@ impl Agent {
     pub fn title(self) -> &'static str {
         match self {
             Agent::Claude => "Claude Code",
+            Agent::Gemini => "Gemini CLI",
             Agent::Terminal => "a terminal",
         }
     }
@@ -62,6 +66,8 @@ impl Agent {
                 config.claude_path.clone().unwrap_or_else(|| PathBuf::from("claude")),
                 config.claude_path.clone(),
             )),
+            // `[agent.gemini] path` once the per-agent config lands; the npm binary name now.
+            Agent::Gemini => Some((PathBuf::from("gemini"), None)),
             Agent::Terminal => None,
         }
     }
@@ -135,6 +141,10 @@ pub struct LaunchPlan {
     pub terminal: Option<TerminalChoice>,
     /// The `lakepass` program, which runs the plan inside the terminal.
     pub lakepass: PathBuf,
+    /// A variable that gets the engine proxy's grant URL when the agent starts (never in the
+    /// plan itself: see `proxy.rs`).
+    #[serde(default)]
+    pub proxy: Option<super::proxy::ProxyEnv>,
 }
 
 impl LaunchPlan {

@@ -102,6 +102,7 @@ pub async fn plan(
 ) -> Result<LaunchPlan, LaunchError> {
     match agent {
         Agent::Claude => plan_claude(engine, paths, req, env).await,
+        Agent::Gemini => plan_gemini(engine, paths, req, env).await,
         Agent::Terminal => plan_terminal(engine.config(), paths, req, env),
     }
 }
@@ -130,6 +131,7 @@ pub fn plan_terminal(
         messages,
         terminal: Some(terminal),
         lakepass: env.lakepass.clone(),
+        proxy: None,
     })
 }
 
@@ -239,7 +241,134 @@ pub async fn plan_claude(
         messages,
         terminal,
         lakepass: env.lakepass.clone(),
+        proxy: None,
     })
+}
+
+/// Gemini CLI through the workspace's AI Gateway, by way of the engine's proxy (`gemini.rs`):
+/// the model the workspace serves, a settings overlay under the data folder with the
+/// workspace's MCP servers through `lakepass mcp-proxy`, and the proxy grant opened when the
+/// agent starts (`proxy.rs`). A sign-in problem stops the plan here.
+pub async fn plan_gemini(
+    engine: &Engine,
+    paths: &Paths,
+    req: &LaunchRequest,
+    env: &Surroundings,
+) -> Result<LaunchPlan, LaunchError> {
+    let config = engine.config();
+    let ws = config.workspace(req.workspace.as_deref())?;
+    let (wanted, configured) = Agent::Gemini.program(config).unwrap_or_default();
+    let program = find_program(&wanted, env.path.as_deref()).ok_or_else(|| LaunchError::AgentNotFound {
+        agent: Agent::Gemini,
+        package: "@google/gemini-cli",
+        configured,
+    })?;
+    let token = engine.token(&ws).await.map_err(|error| LaunchError::SignIn {
+        agent: Agent::Gemini,
+        workspace: ws.name.clone(),
+        error: Box::new(error),
+    })?;
+    let mut messages = Vec::new();
+    let model = match gemini_models(engine, &ws, &token.access_token).await {
+        Ok(ids) => match super::gemini::gemini_model(&ids) {
+            Some(m) => m,
+            None => {
+                messages.push(format!(
+                    "warning: workspace `{}` lists no Gemini model; asking for {} anyway, which it may not serve",
+                    ws.name,
+                    super::gemini::FALLBACK_GEMINI_MODEL
+                ));
+                super::gemini::FALLBACK_GEMINI_MODEL.to_string()
+            }
+        },
+        Err(why) => {
+            messages.push(format!(
+                "warning: could not ask workspace `{}` which Gemini models it serves ({why}); asking for {}",
+                ws.name,
+                super::gemini::FALLBACK_GEMINI_MODEL
+            ));
+            super::gemini::FALLBACK_GEMINI_MODEL.to_string()
+        }
+    };
+    drop(token);
+    let servers = engine.mcp_servers(&ws).await;
+    let mut mcp = Vec::new();
+    for server in &servers {
+        let argv = super::gemini::mcp_proxy_argv(&env.lakepass, env.config_arg.as_deref(), &ws.name, server)?;
+        mcp.push((server.name.clone(), argv));
+    }
+    let overlay_home =
+        paths.data_dir.join("launch").join("gemini").join(lakepass_store::paths::sanitize(&ws.name));
+    let settings_path = super::gemini::settings_file(&overlay_home);
+    let gemini = super::gemini::gemini_plan(&model, &overlay_home, &mcp, &req.args)?;
+    let mut run_env = gemini.env;
+    let mut files = vec![PlannedFile {
+        path: settings_path,
+        contents: serde_json::to_string_pretty(&gemini.settings).expect("settings serialize") + "\n",
+        mode: 0o600,
+        told: vec![],
+    }];
+    pass_ca_on(paths, config, &ws, env, &mut run_env, &mut files, &mut messages);
+    if !servers.is_empty() {
+        let names: Vec<&str> = servers.iter().map(|s| s.name.as_str()).collect();
+        messages.push(format!(
+            "Gemini CLI gets the managed MCP servers of `{}`: {} (through `lakepass mcp-proxy`, each with its own scoped token).",
+            ws.name,
+            names.join(", ")
+        ));
+    }
+    let terminal = if req.new_terminal {
+        let mut term_env = workspace_env(&ws, None);
+        for var in super::CA_VARS {
+            if let Some(v) = run_env.get(var) {
+                term_env.set(var, v);
+            }
+        }
+        Some(choose_terminal(config, paths, env, term_env)?)
+    } else {
+        None
+    };
+    Ok(LaunchPlan {
+        workspace: ws.name.clone(),
+        agent: Agent::Gemini,
+        program: Some(program),
+        args: gemini.args,
+        env: run_env,
+        files,
+        dir: None,
+        messages,
+        terminal,
+        lakepass: env.lakepass.clone(),
+        proxy: Some(super::proxy::ProxyEnv {
+            var: "GOOGLE_GEMINI_BASE_URL".into(),
+            path: super::gemini::GEMINI_GATEWAY_PATH.into(),
+        }),
+    })
+}
+
+/// The model ids the workspace lists in Unity Catalog's `system.ai` model services (the first
+/// page; ucode reads the same listing: databricks/unity-gateway `src/ucode/databricks.py`).
+async fn gemini_models(
+    engine: &Engine,
+    ws: &Workspace,
+    token: &lakepass_wire::Secret,
+) -> Result<Vec<String>, String> {
+    let url = ws.host.join(&format!(
+        "{}?parent=schemas/system.ai&page_size={}",
+        super::models::MODEL_SERVICES_PATH,
+        super::models::MODEL_SERVICES_PAGE_SIZE
+    ));
+    let resp = engine.http().get(&url, Some(token)).await.map_err(|e| e.to_string())?;
+    if !resp.is_success() {
+        return Err(format!("HTTP {}", resp.status.as_u16()));
+    }
+    let body: Value = resp.json().map_err(|e| e.to_string())?;
+    Ok(body["model_services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str()?.strip_prefix("model-services/").map(String::from))
+        .collect())
 }
 
 /// What to tell about the installed Claude Code: each thing of the launch it cannot carry out,

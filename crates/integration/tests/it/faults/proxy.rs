@@ -261,7 +261,7 @@ async fn browser_and_rebinding_requests_are_refused_before_the_workspace() {
         let url = generate(&grant, "generateContent");
         let tries: [(&str, &str, u16); 4] = [
             ("origin", "https://evil.example", 403),
-            ("sec-fetch-mode", "cors", 403),
+            ("sec-fetch-site", "cross-site", 403),
             ("host", "evil.example", 403),
             ("host", "rebind.evil.example:1234", 403),
         ];
