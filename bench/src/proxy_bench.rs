@@ -41,7 +41,9 @@ async fn main() -> anyhow::Result<()> {
     let engine = home.engine(EngineOptions::default()).await?;
     let ws = engine.workspaces()[0].clone();
     let token = engine.live_token(&ws).await?.access_token;
-    let grant = Proxy::new(engine.clone()).grant(&ws).await?;
+    // The proxy stops when dropped: it lives as long as the run.
+    let proxy = Proxy::new(engine.clone());
+    let grant = proxy.grant(&ws).await?;
     let path = |method: &str| format!("/ai-gateway/gemini/v1beta/models/{MODEL}:{method}");
     let direct = |method: &str| format!("{}{}", ws.host.as_str(), path(method));
     let proxied = |method: &str| grant.url(&path(method)).secret().to_string();
