@@ -8,6 +8,7 @@
 mod access_token_setup;
 mod agent_codex;
 mod agent_copilot;
+mod agent_gemini;
 mod agent_opencode;
 mod agent_pi;
 mod bad_input;

@@ -69,6 +69,8 @@ pub enum LaunchCmd {
     Claude(ClaudeArgs),
     /// OpenAI's Codex CLI through AI Gateway's Responses API; its provider's token command keeps it signed in.
     Codex(CodexArgs),
+    /// Gemini CLI through AI Gateway's native Gemini API, by way of the engine's local proxy that adds a fresh token.
+    Gemini(GeminiArgs),
     /// OpenCode through AI Gateway's Anthropic API, by way of the engine's local proxy that adds a fresh token.
     #[command(name = "opencode")]
     OpenCode(OpenCodeArgs),
@@ -114,6 +116,23 @@ pub struct CodexArgs {
     write_settings: bool,
     /// Arguments for Codex, after `--` (e.g. `-- exec "say hello"`).
     #[arg(last = true, value_name = "CODEX_ARGS")]
+    args: Vec<String>,
+}
+
+/// Arguments of `launch gemini`.
+#[derive(Args, Debug)]
+pub struct GeminiArgs {
+    #[command(flatten)]
+    ws: WorkspaceArg,
+    /// Open Gemini CLI in a new terminal window.
+    #[arg(long)]
+    new_terminal: bool,
+    /// Accepted for symmetry; writes nothing: Gemini CLI's gateway goes through this launch's proxy
+    /// key, which must not be kept in your own settings.
+    #[arg(long)]
+    write_settings: bool,
+    /// Arguments for Gemini CLI, after `--` (e.g. `-- -p "say hello"`).
+    #[arg(last = true, value_name = "GEMINI_ARGS")]
     args: Vec<String>,
 }
 
@@ -198,19 +217,26 @@ pub async fn launch(paths: &Paths, a: LaunchArgs) -> anyhow::Result<ExitCode> {
     // The workspace the plan is for, when the config names one (for the audit log of a failure).
     let ws_name: Option<String>;
     let (agent, req) = match (a.plan, a.cmd) {
-        (Some(file), _) => return carry_out(paths, &launch::take_plan_file(&file)?, started),
+        (Some(file), _) => {
+            let mut plan = launch::take_plan_file(&file)?;
+            open_proxy(paths, &mut plan).await?;
+            return carry_out(paths, &plan, started);
+        }
         (None, Some(LaunchCmd::Terminal(w))) => {
             let config = app::load_config(paths)?;
             let req = LaunchRequest { workspace: w.workspace, new_terminal: true, ..Default::default() };
             ws_name = config.workspace(req.workspace.as_deref()).ok().map(|w| w.name);
             let plan = launch::plan_terminal(&config, paths, &req, &surroundings(paths)?);
-            return finish(paths, ws_name, plan, started);
+            return finish(paths, ws_name, plan, started).await;
         }
         (None, Some(LaunchCmd::Claude(c))) => {
             (Agent::Claude, request(c.ws, c.new_terminal, c.write_settings, c.args))
         }
         (None, Some(LaunchCmd::Codex(c))) => {
             (Agent::Codex, request(c.ws, c.new_terminal, c.write_settings, c.args))
+        }
+        (None, Some(LaunchCmd::Gemini(c))) => {
+            (Agent::Gemini, request(c.ws, c.new_terminal, c.write_settings, c.args))
         }
         (None, Some(LaunchCmd::OpenCode(c))) => {
             (Agent::OpenCode, request(c.ws, c.new_terminal, c.write_settings, c.args))
@@ -228,7 +254,7 @@ pub async fn launch(paths: &Paths, a: LaunchArgs) -> anyhow::Result<ExitCode> {
     let engine = app::engine(paths).await?;
     ws_name = engine.config().workspace(req.workspace.as_deref()).ok().map(|w| w.name);
     let plan = launch::plan(&engine, paths, agent, &req, &surroundings(paths)?).await;
-    finish(paths, ws_name, plan, started)
+    finish(paths, ws_name, plan, started).await
 }
 
 fn request(ws: WorkspaceArg, new_terminal: bool, write_settings: bool, args: Vec<String>) -> LaunchRequest {
@@ -236,17 +262,18 @@ fn request(ws: WorkspaceArg, new_terminal: bool, write_settings: bool, args: Vec
 }
 
 /// Carries out a plan, or records why there is none.
-fn finish(
+async fn finish(
     paths: &Paths,
     ws_name: Option<String>,
     plan: Result<LaunchPlan, launch::LaunchError>,
     started: Instant,
 ) -> anyhow::Result<ExitCode> {
-    let plan = plan.inspect_err(|e| {
+    let mut plan = plan.inspect_err(|e| {
         if let Some(ws) = &ws_name {
             launch::record(paths, ws, started, Err(e));
         }
     })?;
+    open_proxy(paths, &mut plan).await?;
     carry_out(paths, &plan, started)
 }
 
@@ -286,6 +313,20 @@ fn list(paths: &Paths) -> anyhow::Result<ExitCode> {
         "terminal", "Terminal"
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the engine proxy's grant a plan asks for, when the agent starts here (a plan that
+/// opens a terminal leaves it to the `lakepass launch --plan` inside, so the key is never in
+/// a plan file); says when an engine had to be started for it.
+async fn open_proxy(paths: &Paths, plan: &mut LaunchPlan) -> anyhow::Result<()> {
+    if plan.terminal.is_some() {
+        return Ok(());
+    }
+    let told = launch::open_proxy_env(plan, paths).await.inspect_err(|e| {
+        launch::record(paths, &plan.workspace, Instant::now(), Err(e));
+    })?;
+    told.iter().for_each(|line| eprintln!("{line}"));
+    Ok(())
 }
 
 /// The one executor, with its lines on stderr and the launch's outcome said.

@@ -19,6 +19,8 @@
 //! - `POST /_devstack/narrow-scopes` with `{"mode": "grant" | "refuse" | "answer_all_apis"}`
 //!   ([`crate::NarrowScopes`]; 204)
 //! - `POST /_devstack/mcp-routes` with `{"vector_search": bool}` (204)
+//! - `POST /_devstack/streams` with `{"hold": bool}`: Gemini SSE streams hold back all but
+//!   their first event while `hold` is true (204; see `gemini.rs`)
 //! - `POST /_devstack/users` with `{"user_name": "…"}` adds an account user, `DELETE` with the
 //!   same body removes one (204; see `account_state.rs`)
 
@@ -46,6 +48,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_devstack/federation-policies", post(add_federation_policy))
         .route("/_devstack/narrow-scopes", post(narrow_scopes))
         .route("/_devstack/mcp-routes", post(mcp_routes))
+        .route("/_devstack/streams", post(streams))
         .route("/_devstack/users", post(add_user).delete(remove_user))
         .route_layer(axum::middleware::from_fn(crate::owner::only_this_user))
 }
@@ -63,6 +66,16 @@ async fn narrow_scopes(State(shared): State<Arc<Shared>>, Json(body): Json<Narro
 #[derive(Deserialize)]
 struct McpRoutes {
     vector_search: bool,
+}
+
+#[derive(Deserialize)]
+struct Streams {
+    hold: bool,
+}
+
+async fn streams(State(shared): State<Arc<Shared>>, Json(body): Json<Streams>) -> StatusCode {
+    shared.stream_gate.send_replace(body.hold);
+    StatusCode::NO_CONTENT
 }
 
 async fn mcp_routes(State(shared): State<Arc<Shared>>, Json(body): Json<McpRoutes>) -> StatusCode {

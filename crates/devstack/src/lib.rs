@@ -32,6 +32,7 @@ mod control;
 mod errors;
 mod exchange;
 mod faults;
+mod gemini;
 mod idp;
 mod idp_token;
 mod keys;
@@ -58,6 +59,7 @@ use tokio::task::JoinHandle;
 
 pub use client_config::{ClientConfigOptions, IDP_NAME};
 pub use faults::{FaultKind, FaultRule, Faults, Target};
+pub use gemini::GEMINI_MODELS;
 pub use keys::SigningAlg;
 pub use mcp::{FUNCTION_SCHEMA, GENIE_SPACE, SEARCH_INDEX};
 pub use server::ConnectionStats;
@@ -274,6 +276,8 @@ pub(crate) struct Shared {
     /// How the token exchange answers a request for scopes narrower than `all-apis`.
     pub(crate) narrow_scopes: Mutex<NarrowScopes>,
     pub(crate) model_services: bool,
+    /// `true` while streams hold back all but their first event ([`Devstack::hold_streams`]).
+    pub(crate) stream_gate: tokio::sync::watch::Sender<bool>,
 }
 
 /// How a workspace's token exchange answers a request for scopes other than `all-apis` (and
@@ -436,6 +440,7 @@ pub async fn start(opts: DevstackOptions) -> anyhow::Result<Devstack> {
         vector_search_route: std::sync::atomic::AtomicBool::new(true),
         narrow_scopes: Mutex::new(NarrowScopes::Grant),
         model_services: opts.model_services,
+        stream_gate: tokio::sync::watch::Sender::new(false),
         info,
     });
     let conns = &shared.connections;
@@ -511,6 +516,12 @@ impl Devstack {
     /// Makes every workspace's token exchange answer narrow scope requests as `mode` says.
     pub fn set_narrow_scopes(&self, mode: NarrowScopes) {
         *self.shared.narrow_scopes.lock().expect("narrow scopes poisoned") = mode;
+    }
+
+    /// While `hold` is true, a Gemini SSE stream sends its first event and then waits, open,
+    /// until it is false again (see `gemini.rs`).
+    pub fn hold_streams(&self, hold: bool) {
+        self.shared.stream_gate.send_replace(hold);
     }
 
     /// Serves (or not) the `/api/2.0/mcp/vector-search/…` spelling of the search servers; the

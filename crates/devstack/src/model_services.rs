@@ -86,8 +86,9 @@ pub(crate) async fn list(
             );
         }
     }
-    let served = st.shared.claude_models.iter().chain(&st.shared.openai_models);
-    let names: Vec<String> = served.filter_map(|m| uc_name(m)).collect();
+    let gemini = crate::gemini::GEMINI_MODELS.iter().map(|m| m.to_string());
+    let served = st.shared.claude_models.iter().chain(&st.shared.openai_models).cloned().chain(gemini);
+    let names: Vec<String> = served.filter_map(|m| uc_name(&m)).collect();
     let start = match q.get("page_token") {
         None => 0,
         Some(t) => match page_offset(t) {

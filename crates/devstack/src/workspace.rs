@@ -33,7 +33,7 @@ use crate::errors::{basic_auth, databricks_error, oauth_error, token_form};
 use crate::exchange::Verified;
 use crate::faults::{self, Listener, Site, Skew};
 use crate::workspace_state::{Principal, WsState, authenticate};
-use crate::{NarrowScopes, Shared, fingerprint, mcp, model_services, serving, serving_admin};
+use crate::{NarrowScopes, Shared, fingerprint, gemini, mcp, model_services, serving, serving_admin};
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
@@ -100,6 +100,7 @@ pub(crate) fn router(shared: Arc<Shared>, name: &str) -> Router {
         .route("/ai-gateway/anthropic/v1/messages", post(serving::gateway_messages))
         .route("/ai-gateway/anthropic/v1/models", get(serving::models))
         .route(crate::responses::PATH, post(crate::responses::create))
+        .route("/ai-gateway/gemini/v1beta/models/{model_method}", post(gemini::models_call))
         .route(model_services::PATH, get(model_services::list))
         .merge(serving_admin::routes())
         .merge(mcp::routes())

@@ -31,6 +31,7 @@ mod codex;
 mod copilot;
 mod environment;
 mod execute;
+mod gemini;
 mod installed;
 mod mcp;
 pub mod mcp_relay;
@@ -41,6 +42,7 @@ mod pi;
 mod plan;
 mod planner;
 mod platform;
+mod proxy;
 
 mod terminal;
 
@@ -65,6 +67,9 @@ pub use environment::{
     workspace_env, write_ca_files,
 };
 pub use execute::{Carried, carry_out, record, removed_notes, save_plan_file, take_plan_file};
+pub use gemini::{
+    FALLBACK_GEMINI_MODEL, GEMINI_GATEWAY_PATH, GeminiPlan, PLACEHOLDER_KEY, gemini_model, gemini_plan,
+};
 pub use installed::{InstalledAgent, installed_agents};
 pub use mcp::{
     add_mcp_config, headers_helper_command, mcp_config, mcp_proxy_argv, merge_mcp_json, write_mcp_json,
@@ -80,9 +85,10 @@ pub use pi::{
 pub use plan::{Agent, LaunchPlan, LaunchRequest, PlannedFile, TerminalChoice};
 pub use planner::{
     Surroundings, claude_code_of, explicit_config, launch_mcp_config, plan, plan_claude, plan_codex,
-    plan_copilot, plan_opencode, plan_pi, plan_terminal,
+    plan_copilot, plan_gemini, plan_opencode, plan_pi, plan_terminal,
 };
 pub use platform::{CURRENT_PLATFORM, hand_over, spawn_detached};
+pub use proxy::{ProxyEnv, open_proxy_env};
 
 pub use terminal::{
     Platform, TerminalCandidate, TerminalContext, TerminalInvocation, TerminalKind, terminal_candidates,

@@ -31,6 +31,9 @@ pub enum Agent {
     Claude,
     /// OpenAI's Codex CLI through AI Gateway's Responses API (`codex.rs`).
     Codex,
+    /// Gemini CLI (`@google/gemini-cli`) through AI Gateway's native Gemini API, via the engine's
+    /// proxy (`gemini.rs`).
+    Gemini,
     /// OpenCode (`opencode-ai`) through AI Gateway's Anthropic API, via the engine's proxy
     /// (`opencode.rs`).
     OpenCode,
@@ -45,14 +48,22 @@ pub enum Agent {
 
 impl Agent {
     /// Every agent, in the order menus and `launch --list` show them.
-    pub const ALL: [Agent; 6] =
-        [Agent::Claude, Agent::Codex, Agent::OpenCode, Agent::Copilot, Agent::Pi, Agent::Terminal];
+    pub const ALL: [Agent; 7] = [
+        Agent::Claude,
+        Agent::Codex,
+        Agent::Gemini,
+        Agent::OpenCode,
+        Agent::Copilot,
+        Agent::Pi,
+        Agent::Terminal,
+    ];
 
     /// The stable name (`lakepass launch <name>`, `[agent.<name>]`, audit lines, plan files).
     pub fn as_str(self) -> &'static str {
         match self {
             Agent::Claude => "claude",
             Agent::Codex => "codex",
+            Agent::Gemini => "gemini",
             Agent::OpenCode => "opencode",
             Agent::Copilot => "copilot",
             Agent::Pi => "pi",
@@ -65,6 +76,7 @@ impl Agent {
         match self {
             Agent::Claude => "Claude Code",
             Agent::Codex => "Codex",
+            Agent::Gemini => "Gemini CLI",
             Agent::OpenCode => "OpenCode",
             Agent::Copilot => "Copilot CLI",
             Agent::Pi => "Pi",
@@ -100,6 +112,8 @@ impl Agent {
             // SPEC["package"]; Pi's is also published as `@mariozechner/pi-coding-agent`, the
             // one tests/peers pins).
             Agent::Codex => Some("npm install -g @openai/codex"),
+            // databricks/unity-gateway `src/ucode/agents/gemini.py` SPEC["package"].
+            Agent::Gemini => Some("npm install -g @google/gemini-cli"),
             // ucode `agents/opencode.py` and `agents/copilot.py` SPEC["package"].
             Agent::OpenCode => Some("npm install -g opencode-ai"),
             Agent::Copilot => Some("npm install -g @github/copilot"),
@@ -177,6 +191,10 @@ pub struct LaunchPlan {
     pub terminal: Option<TerminalChoice>,
     /// The `lakepass` program, which runs the plan inside the terminal.
     pub lakepass: PathBuf,
+    /// A variable that gets the engine proxy's grant URL when the agent starts (never in the
+    /// plan itself: see `proxy.rs`).
+    #[serde(default)]
+    pub proxy: Option<super::proxy::ProxyEnv>,
 }
 
 impl LaunchPlan {

@@ -122,6 +122,7 @@ pub async fn plan(
     match agent {
         Agent::Claude => plan_claude(engine, paths, req, env).await,
         Agent::Codex => plan_codex(engine, paths, req, env).await,
+        Agent::Gemini => plan_gemini(engine, paths, req, env).await,
         Agent::OpenCode => plan_opencode(engine, paths, req, env).await,
         Agent::Copilot => plan_copilot(engine, paths, req, env).await,
         Agent::Pi => plan_pi(engine, paths, req, env).await,
@@ -153,6 +154,7 @@ pub fn plan_terminal(
         messages,
         terminal: Some(terminal),
         lakepass: env.lakepass.clone(),
+        proxy: None,
     })
 }
 
@@ -262,6 +264,7 @@ pub async fn plan_claude(
         messages,
         terminal,
         lakepass: env.lakepass.clone(),
+        proxy: None,
     })
 }
 
@@ -340,6 +343,7 @@ pub async fn plan_codex(
         messages,
         terminal,
         lakepass: env.lakepass.clone(),
+        proxy: None,
     })
 }
 
@@ -408,6 +412,7 @@ pub async fn plan_opencode(
         messages,
         terminal,
         lakepass: env.lakepass.clone(),
+        proxy: None,
     })
 }
 
@@ -483,6 +488,7 @@ pub async fn plan_copilot(
         messages,
         terminal,
         lakepass: env.lakepass.clone(),
+        proxy: None,
     })
 }
 
@@ -515,6 +521,100 @@ fn claude_models_for(
         }
     }
     models
+}
+
+/// Gemini CLI through the workspace's AI Gateway, by way of the engine's proxy (`gemini.rs`):
+/// the model the workspace serves (or `[agent.gemini] model`), a settings overlay under the data
+/// folder with the workspace's MCP servers through `lakepass mcp-proxy`, and the proxy grant
+/// opened when the agent starts (`proxy.rs`), so no plan file holds its key. A sign-in problem
+/// stops the plan here.
+pub async fn plan_gemini(
+    engine: &Engine,
+    paths: &Paths,
+    req: &LaunchRequest,
+    env: &Surroundings,
+) -> Result<LaunchPlan, LaunchError> {
+    let config = engine.config();
+    let ws = config.workspace(req.workspace.as_deref())?;
+    let program = find_agent(Agent::Gemini, config, env)?;
+    let token = engine.token(&ws).await.map_err(|e| sign_in(Agent::Gemini, &ws, e))?;
+    let mut messages = Vec::new();
+    let fallback = super::gemini::FALLBACK_GEMINI_MODEL;
+    let model = match config.agent_model("gemini", &ws.name) {
+        Some(m) => m.to_string(),
+        None => match gemini_models(engine, &ws, &token.access_token).await {
+            Ok(ids) => super::gemini::gemini_model(&ids).unwrap_or_else(|| {
+                messages.push(format!(
+                    "warning: workspace `{}` lists no Gemini model; asking for {fallback} anyway, which it may \
+                     not serve: set `model` under [agent.gemini] in {}",
+                    ws.name,
+                    paths.config.display()
+                ));
+                fallback.to_string()
+            }),
+            Err(why) => {
+                messages.push(format!(
+                    "warning: could not ask workspace `{}` which Gemini models it serves ({why}); asking for {fallback}",
+                    ws.name
+                ));
+                fallback.to_string()
+            }
+        },
+    };
+    drop(token);
+    let servers = mcp_proxy_servers(engine, &ws, env, Agent::Gemini, &mut messages).await?;
+    let mcp: Vec<(String, Vec<String>)> = servers.into_iter().map(|(s, argv)| (s.name, argv)).collect();
+    let overlay_home = paths.data_dir.join("launch").join("gemini").join(sanitize(&ws.name));
+    let settings_path = super::gemini::settings_file(&overlay_home);
+    let gemini = super::gemini::gemini_plan(&model, &overlay_home, &mcp, &req.args)?;
+    let mut run_env = gemini.env;
+    let mut contents = serde_json::to_string_pretty(&gemini.settings)
+        .map_err(|e| LaunchError::BadSettings { path: settings_path.clone(), reason: e.to_string() })?;
+    contents.push('\n');
+    let mut files = vec![PlannedFile { path: settings_path, contents, mode: 0o600, told: vec![] }];
+    pass_ca_on(paths, config, &ws, env, &mut run_env, &mut files, &mut messages);
+    let terminal = agent_terminal(req, config, paths, env, &ws, &run_env)?;
+    Ok(LaunchPlan {
+        workspace: ws.name.clone(),
+        agent: Agent::Gemini,
+        program: Some(program),
+        args: gemini.args,
+        env: run_env,
+        files,
+        dir: None,
+        messages,
+        terminal,
+        lakepass: env.lakepass.clone(),
+        proxy: Some(super::proxy::ProxyEnv {
+            var: "GOOGLE_GEMINI_BASE_URL".into(),
+            path: super::gemini::GEMINI_GATEWAY_PATH.into(),
+        }),
+    })
+}
+
+/// The model ids the workspace lists in Unity Catalog's `system.ai` model services (the first
+/// page; ucode reads the same listing: databricks/unity-gateway `src/ucode/databricks.py`).
+async fn gemini_models(
+    engine: &Engine,
+    ws: &Workspace,
+    token: &lakepass_wire::Secret,
+) -> Result<Vec<String>, String> {
+    let url = ws.host.join(&format!(
+        "{}?parent=schemas/system.ai&page_size={}",
+        super::models::MODEL_SERVICES_PATH,
+        super::models::MODEL_SERVICES_PAGE_SIZE
+    ));
+    let resp = engine.http().get(&url, Some(token)).await.map_err(|e| e.to_string())?;
+    if !resp.is_success() {
+        return Err(format!("HTTP {}", resp.status.as_u16()));
+    }
+    let body: Value = resp.json().map_err(|e| e.to_string())?;
+    Ok(body["model_services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str()?.strip_prefix("model-services/").map(String::from))
+        .collect())
 }
 
 /// The workspace's managed MCP servers, each with its `lakepass mcp-proxy` argv, told.
@@ -634,6 +734,7 @@ pub async fn plan_pi(
         messages,
         terminal,
         lakepass: env.lakepass.clone(),
+        proxy: None,
     })
 }
 

@@ -750,6 +750,7 @@ fn claude_launch_plan(root: &Path, term: Option<&Path>) -> LaunchPlan {
         messages: vec!["note: a note.".into()],
         terminal,
         lakepass: env.lakepass,
+        proxy: None,
     }
 }
 

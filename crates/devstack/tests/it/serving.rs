@@ -177,7 +177,10 @@ async fn model_services_lists_system_ai_page_by_page_and_is_strict_about_its_que
             "model-services/system.ai.claude-haiku-4-5",
             // The GPT models the Responses API serves (`DevstackOptions::openai_models`).
             "model-services/system.ai.gpt-5-2",
-            "model-services/system.ai.gpt-5-1"
+            "model-services/system.ai.gpt-5-1",
+            // The workspace also serves Gemini (issue 25: Gemini CLI through AI Gateway).
+            "model-services/system.ai.gemini-2-5-pro",
+            "model-services/system.ai.gemini-2-5-flash"
         ]
     );
     // Unbounded or too large a page: 499 with no body, as ucode saw it.

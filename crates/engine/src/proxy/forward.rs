@@ -5,7 +5,7 @@
 
 use axum::http::{HeaderMap, HeaderName, StatusCode, Uri, header};
 
-use crate::serve::{Refusal, refuse_browser_or_rebinding};
+use crate::serve::{BrowserSigns, Refusal, refuse_browser_or_rebinding};
 use lakepass_wire::host::WorkspaceHost;
 use lakepass_wire::secret::Secret;
 
@@ -42,7 +42,7 @@ const HOP_BY_HOP: [&str; 9] = [
 /// walls ([`refuse_browser_or_rebinding`]) and start with a known key (`/<key>/…`), compared
 /// in constant time with every key; an unknown key is [`Refusal::NotFound`], whatever else.
 pub fn admit(target: &Uri, headers: &HeaderMap, keys: &[&Secret]) -> Result<(usize, String), Refusal> {
-    refuse_browser_or_rebinding(target, headers)?;
+    refuse_browser_or_rebinding(target, headers, BrowserSigns::PageHeaders)?;
     let path = target.path();
     let after = path.strip_prefix('/').ok_or(Refusal::NotFound)?;
     let (given, rest) = match after.split_once('/') {
@@ -190,8 +190,13 @@ mod tests {
         assert_eq!(admit(&uri, &HeaderMap::new(), &keys), Err(Refusal::NotLoopback));
         let browser = headers(&[("host", "127.0.0.1"), ("origin", "https://evil.example")]);
         assert_eq!(admit(&uri, &browser, &keys), Err(Refusal::Browser));
-        let fetch = headers(&[("host", "localhost"), ("sec-fetch-mode", "cors")]);
-        assert_eq!(admit(&uri, &fetch, &keys), Err(Refusal::Browser));
+        for page in ["sec-fetch-site", "sec-fetch-dest", "sec-fetch-user"] {
+            let fetch = headers(&[("host", "localhost"), ("sec-fetch-mode", "cors"), (page, "?1")]);
+            assert_eq!(admit(&uri, &fetch, &keys), Err(Refusal::Browser), "{page}");
+        }
+        // Node's fetch (undici) sends `Sec-Fetch-Mode: cors` alone on every request: not a page.
+        let node = headers(&[("host", "127.0.0.1:4000"), ("sec-fetch-mode", "cors")]);
+        assert_eq!(admit(&uri, &node, &keys), Ok((0, "/x".into())));
         let two = headers(&[("host", "127.0.0.1"), ("host", "evil.example")]);
         assert_eq!(admit(&uri, &two, &keys), Err(Refusal::DuplicateHost));
         let absolute: Uri = format!("http://evil.example/{}/x", a.secret()).parse().unwrap();

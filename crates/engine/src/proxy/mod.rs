@@ -15,7 +15,8 @@
 //! - the key is the only way in: an unknown key is answered `404` with no detail, compared in
 //!   constant time, and never forwarded; each grant forwards only to its own workspace's host
 //!   (never an open proxy: the target URL is built from the workspace's host, not the request);
-//! - a request a browser sent (`Origin`, `Sec-Fetch-*`) or with a `Host` that is not loopback
+//! - a request a browser sent (`Origin`, `Sec-Fetch-Site`/`-Dest`/`-User`; not `Sec-Fetch-Mode`
+//!   alone, which Node's `fetch` sends on every request) or with a `Host` that is not loopback
 //!   (DNS rebinding) is refused, with the live service's own checks
 //!   ([`crate::serve::refuse_browser_or_rebinding`]);
 //! - the agent's own credential headers (`Authorization`, `x-api-key`, `x-goog-api-key`,

@@ -99,7 +99,7 @@ pub fn authorize<'w>(
     if headers.get_all(HOST_HEADER).iter().count() > 1 {
         return Err(Refusal::DuplicateDatabricksHost);
     }
-    refuse_browser_or_rebinding(target, headers)?;
+    refuse_browser_or_rebinding(target, headers, BrowserSigns::AnySecFetch)?;
     let path = target.path();
     let mut parts = path.strip_prefix('/').unwrap_or("").splitn(2, '/');
     let (name, given) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
@@ -126,18 +126,40 @@ pub fn authorize<'w>(
     Ok(ws)
 }
 
+/// Which headers mark a request as a browser's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserSigns {
+    /// `Origin` or any `Sec-Fetch-*` (the live service: the Databricks SDKs send none).
+    AnySecFetch,
+    /// `Origin`, `Sec-Fetch-Site`, `Sec-Fetch-Dest` or `Sec-Fetch-User`: what a page's request
+    /// carries (Fetch Metadata, w3c webappsec-fetch-metadata). Not `Sec-Fetch-Mode` alone:
+    /// Node's own `fetch` (undici, under Gemini CLI's SDK and other agents) sends
+    /// `Sec-Fetch-Mode: cors` on every request, and no `Origin` or `Sec-Fetch-Site`.
+    PageHeaders,
+}
+
 /// The walls of every loopback HTTP server Lakepass runs (this live service, the agents' proxy
 /// [`crate::proxy`]): the target is a path (origin form), there is exactly one `Host` and it is
 /// a loopback name (DNS rebinding: a page whose name resolves to 127.0.0.1 still sends its own
-/// name), and no browser sent it (`Origin`, `Sec-Fetch-*`). Pure.
-pub fn refuse_browser_or_rebinding(target: &Uri, headers: &HeaderMap) -> Result<(), Refusal> {
+/// name), and no browser sent it (`signs`). Pure.
+pub fn refuse_browser_or_rebinding(
+    target: &Uri,
+    headers: &HeaderMap,
+    signs: BrowserSigns,
+) -> Result<(), Refusal> {
     if target.scheme().is_some() || target.authority().is_some() {
         return Err(Refusal::AbsoluteTarget);
     }
     if headers.get_all(header::HOST).iter().count() > 1 {
         return Err(Refusal::DuplicateHost);
     }
-    if headers.contains_key(header::ORIGIN) || headers.keys().any(|k| k.as_str().starts_with("sec-fetch-")) {
+    let browser = match signs {
+        BrowserSigns::AnySecFetch => headers.keys().any(|k| k.as_str().starts_with("sec-fetch-")),
+        BrowserSigns::PageHeaders => {
+            ["sec-fetch-site", "sec-fetch-dest", "sec-fetch-user"].iter().any(|h| headers.contains_key(*h))
+        }
+    };
+    if browser || headers.contains_key(header::ORIGIN) {
         return Err(Refusal::Browser);
     }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());

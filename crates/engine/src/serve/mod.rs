@@ -34,7 +34,7 @@
 mod authorize;
 mod secrets;
 
-pub use authorize::{Refusal, authorize, is_loopback_authority, refuse_browser_or_rebinding};
+pub use authorize::{BrowserSigns, Refusal, authorize, is_loopback_authority, refuse_browser_or_rebinding};
 pub use secrets::{constant_time_eq, new_path_secret, new_path_secrets, service_url};
 
 use std::net::{Ipv4Addr, SocketAddr};

@@ -21,6 +21,7 @@ mod live;
 mod local;
 mod mcp_scope;
 mod network;
+mod proxy;
 mod session;
 mod vault;
 
