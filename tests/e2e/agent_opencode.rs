@@ -48,18 +48,17 @@ async fn opencode_says_pong_through_the_engines_proxy_with_the_current_token_and
     assert!(requests >= 1, "OpenCode asked the Messages API through the proxy");
     assert_eq!(tokens, [fingerprint(&token)], "with the engine's current token");
 
-    // The overlay holds the grant (a per-launch key), never a token; 0600.
+    // The overlay holds neither a token nor the grant's key: its base URL names the variable the
+    // grant arrives in when OpenCode starts (so a plan file for a new terminal holds no key
+    // either); 0600.
     let overlay = home.data_dir().join("launch/opencode/dev/opencode.json");
     let text = std::fs::read_to_string(&overlay).unwrap();
     assert_eq!(mode(&overlay) & 0o777, 0o600);
     assert!(!text.contains(&token), "no token in OpenCode's config");
+    assert!(!text.contains("127.0.0.1"), "no proxy grant in OpenCode's config: {}", redact(&text));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let base = v["provider"]["lakepass-dev"]["options"]["baseURL"].as_str().unwrap();
-    assert!(
-        base.starts_with("http://127.0.0.1:") && base.ends_with("/ai-gateway/anthropic/v1"),
-        "{}",
-        redact(base)
-    );
+    assert_eq!(base, "{env:LAKEPASS_OPENCODE_BASE_URL}");
     assert!(v["mcp"]["databricks-sql"]["command"].to_string().contains("mcp-proxy"), "{}", redact(&text));
     drop(engine);
 }

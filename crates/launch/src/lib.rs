@@ -76,8 +76,8 @@ pub use mcp::{
 };
 pub use offered::{default_agent, offered_agents};
 pub use opencode::{
-    OPENCODE_BASE_PATH, OPENCODE_CONFIG_VAR, OPENCODE_SERVING_BASE_PATH, OpenCodePlan, opencode_plan,
-    opencode_provider_id,
+    OPENCODE_BASE_PATH, OPENCODE_BASE_URL_VAR, OPENCODE_CONFIG_VAR, OPENCODE_SERVING_BASE_PATH, OpenCodePlan,
+    opencode_plan, opencode_provider_id,
 };
 pub use pi::{
     PI_AGENT_DIR_VAR, PI_SESSION_DIR_VAR, PiGateway, PiPlan, merge_pi_json, pi_plan, pi_provider_id,

@@ -7,7 +7,11 @@
 //! `_refresh_forever`), which a running OpenCode does not read again, so its session fails
 //! within the hour. Here OpenCode gets no token at all: its provider's base URL is a grant on
 //! the engine's authenticating proxy (`lakepass_engine::proxy`, `http://127.0.0.1:<port>/<key>`),
-//! which puts the engine's current token on every request it forwards to the workspace.
+//! which puts the engine's current token on every request it forwards to the workspace. The
+//! grant is opened as OpenCode starts and reaches it in [`OPENCODE_BASE_URL_VAR`], which the
+//! overlay names as `{env:…}` (OpenCode 1.18.33 substitutes `{env:NAME}` in its config text:
+//! the `text.replace(/\{env:([^}]+)\}/g, …)` of its config loader), so the overlay file holds
+//! no key.
 //!
 //! What OpenCode gets, each from its primary source:
 //! - A provider `lakepass-<ws>` using the npm package `@ai-sdk/anthropic` with
@@ -33,7 +37,7 @@
 //!   the full argv").
 //!
 //! Where: the overlay is `opencode.json` under Lakepass's data folder
-//! (`launch/opencode/<ws>/`, 0700, the file 0600: it holds the grant's key), named by
+//! (`launch/opencode/<ws>/`, 0700, the file 0600), named by
 //! `OPENCODE_CONFIG`. OpenCode 1.18.33 loads the user's global config
 //! (`~/.config/opencode/{config.json,opencode.json,opencode.jsonc}`), then the `OPENCODE_CONFIG`
 //! file, then the project's, and merges them (its `--print-logs` shows the `loading path=` of
@@ -56,6 +60,10 @@ use lakepass_engine::mcp::McpServer;
 
 /// The variable OpenCode reads an extra config file from.
 pub const OPENCODE_CONFIG_VAR: &str = "OPENCODE_CONFIG";
+
+/// The variable that carries the proxy grant's URL to OpenCode (named in the overlay as
+/// `{env:…}`; set when OpenCode starts).
+pub const OPENCODE_BASE_URL_VAR: &str = "LAKEPASS_OPENCODE_BASE_URL";
 /// AI Gateway's Anthropic API, as `@ai-sdk/anthropic`'s base URL (it appends `/messages`).
 pub const OPENCODE_BASE_PATH: &str = "/ai-gateway/anthropic/v1";
 /// The same for workspaces without AI Gateway.

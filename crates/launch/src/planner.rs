@@ -31,7 +31,10 @@ use super::environment::{
 };
 use super::mcp::{headers_helper_command, mcp_config, mcp_proxy_argv, merge_mcp_json};
 use super::models::{DiscoveredModels, Family, cached_or_discover};
-use super::opencode::{OPENCODE_BASE_PATH, OPENCODE_SERVING_BASE_PATH, opencode_plan, opencode_provider_id};
+use super::opencode::{
+    OPENCODE_BASE_PATH, OPENCODE_BASE_URL_VAR, OPENCODE_SERVING_BASE_PATH, opencode_plan,
+    opencode_provider_id,
+};
 use super::pi::{PiGateway, merge_pi_json, pi_plan, pi_provider_id, pi_user_dir};
 use super::plan::{Agent, LaunchPlan, LaunchRequest, PlannedFile, TerminalChoice};
 use super::platform::CURRENT_PLATFORM;
@@ -374,14 +377,14 @@ pub async fn plan_opencode(
         Some(b) if b.starts_with("/serving-endpoints") => OPENCODE_SERVING_BASE_PATH,
         _ => OPENCODE_BASE_PATH,
     };
-    // The grant: the engine's proxy, the only way OpenCode reaches the workspace.
-    let grant = lakepass_engine::proxy::open_grant(paths, &ws.name)
-        .await
-        .map_err(|e| sign_in(Agent::OpenCode, &ws, e))?;
     let mcp = mcp_proxy_servers(engine, &ws, env, Agent::OpenCode, &mut messages).await?;
     let dir = paths.data_dir.join("launch").join("opencode").join(sanitize(&ws.name));
     let file = dir.join("opencode.json");
-    let oc = opencode_plan(&ws, grant.url(base_path).secret(), &models, &mcp, &file, &req.args);
+    // The grant on the engine's proxy, the only way OpenCode reaches the workspace, is opened when
+    // OpenCode starts (`proxy.rs`) and handed over in a variable the config names (OpenCode puts
+    // `{env:NAME}` in any config string), so neither the plan nor the overlay holds its key.
+    let base_url = format!("{{env:{OPENCODE_BASE_URL_VAR}}}");
+    let oc = opencode_plan(&ws, &base_url, &models, &mcp, &file, &req.args);
     let mut contents = serde_json::to_string_pretty(&oc.config)
         .map_err(|e| LaunchError::BadSettings { path: file.clone(), reason: e.to_string() })?;
     contents.push('\n');
@@ -412,7 +415,7 @@ pub async fn plan_opencode(
         messages,
         terminal,
         lakepass: env.lakepass.clone(),
-        proxy: None,
+        proxy: Some(super::proxy::ProxyEnv { var: OPENCODE_BASE_URL_VAR.into(), path: base_path.into() }),
     })
 }
 
