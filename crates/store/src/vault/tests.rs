@@ -354,3 +354,14 @@ async fn opening_a_file_vault_makes_its_private_folder_at_once() {
     let err = Vault::open(&blocker.join("data"), Some(VaultKind::File)).await.unwrap_err();
     assert!(err.to_string().contains(&blocker.display().to_string()), "{err}");
 }
+
+/// A bug that panics inside vault file IO surfaces as that panic in the caller (where the
+/// engine's task supervision reports it), not as an IO error that would send the user to check
+/// their disk.
+#[tokio::test]
+#[should_panic(expected = "a bug in vault file IO")]
+async fn a_panic_in_file_io_is_the_callers_panic_not_an_io_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = file::FileStore::new(tmp.path());
+    let _: Result<(), VaultError> = blocking(&store, |_| panic!("a bug in vault file IO")).await;
+}
