@@ -44,8 +44,16 @@ while (seen.length < rotations + 1) {
   }
   calls += 1;
   try {
+    // The token held before and after the call: when they agree, the call carried it (a token
+    // fetched after the call, at a rotation, was never sent, so it is not counted yet).
+    const before = await bearerFingerprint(w);
     const me = await w.currentUser.me();
     const fp = await bearerFingerprint(w);
+    if (fp !== before) {
+      console.log(JSON.stringify({ i: calls, ok: true, userName: me.userName, rotating: true }));
+      await new Promise((r) => setTimeout(r, interval));
+      continue;
+    }
     if (!seen.includes(fp)) {
       seen.push(fp);
       waitingSince = Date.now();

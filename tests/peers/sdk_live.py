@@ -47,8 +47,15 @@ def main() -> int:
             break
         calls += 1
         try:
+            # The token held before and after the call: when they agree, the call carried it (a
+            # token fetched after the call, at a rotation, was never sent, so it is not counted yet).
+            before = bearer_fingerprint(w)
             me = w.current_user.me()
             fp = bearer_fingerprint(w)
+            if fp != before:
+                print(json.dumps({"i": calls, "ok": True, "userName": me.user_name, "rotating": True}), flush=True)
+                time.sleep(interval)
+                continue
             if fp not in seen:
                 seen.append(fp)
                 waiting_since = time.monotonic()

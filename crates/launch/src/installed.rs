@@ -137,15 +137,15 @@ mod tests {
         let agents: Vec<Agent> = list.iter().map(|a| a.agent).collect();
         assert_eq!(
             agents,
-            [Agent::Claude, Agent::Codex, Agent::OpenCode, Agent::Copilot, Agent::Pi],
+            [Agent::Claude, Agent::Codex, Agent::Gemini, Agent::OpenCode, Agent::Copilot, Agent::Pi],
             "the terminal is not a program"
         );
         assert!(!list[0].is_installed() && !list[0].configured);
         assert_eq!(list[0].wanted, Path::new("claude"));
         assert_eq!(list[1].found.as_deref(), Some(bin.join("codex").as_path()));
         assert_eq!(list[1].version.as_deref(), Some("codex-cli 0.169.0"));
-        assert!(list[4].configured && list[4].is_installed());
-        assert_eq!(list[4].version.as_deref(), Some("0.73.1"), "the first non-empty line, on stderr");
+        assert!(list[5].configured && list[5].is_installed());
+        assert_eq!(list[5].version.as_deref(), Some("0.73.1"), "the first non-empty line, on stderr");
         let quick = installed_agents(&config, Some(bin.as_os_str()), dir.path(), false);
         assert!(quick.iter().all(|a| a.version.is_none()));
         for a in Agent::ALL.iter().filter(|a| **a != Agent::Terminal) {
