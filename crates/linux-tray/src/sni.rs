@@ -61,9 +61,11 @@ impl ksni::Tray for Item {
         items(&self.look.model.entries)
     }
 
-    // dbusmenu's `AboutToShow` on the root: the host is opening the menu (KDE, GNOME's
-    // AppIndicator extension and libdbusmenu hosts send it). The tray preloads the dashboard on
-    // it, ahead of a click on "Open dashboard".
+    // dbusmenu's `AboutToShow` on the root: the host is opening the menu. GNOME's AppIndicator
+    // extension sends it each time the root menu opens, and once when it first attaches the
+    // menu (ubuntu/gnome-shell-extension-appindicator, dbusMenu.js: `_onMenuOpenStateChanged`,
+    // `attachToMenu`). The tray preloads the dashboard on it, ahead of a click on "Open
+    // dashboard"; a host that never sends it only misses the preload.
     fn menu_about_to_show(&mut self) {
         let _ = self.menu_opens.send(());
     }
