@@ -5,7 +5,7 @@ Run by lakepass-bench (bench/src/tray.rs) under `xvfb-run -a dbus-run-session`, 
 whose config is signed in already:
 
   python tray_probe.py --app lakepass-tray --config C [--in-process] [--settle 20] [--cpu-window 30]
-                       [--opens 5] [--launches 3 --issuer URL --claude PATH]
+                       [--opens 5] [--preloaded-opens 5] [--launches 3 --issuer URL --claude PATH]
 
 It starts the app (`--hidden`; with --in-process, `LAKEPASS_TRAY_IN_PROCESS=1`, the one-process
 shape), and prints one JSON object:
@@ -16,6 +16,11 @@ shape), and prints one JSON object:
   (xdotool), and `page_ms`: until the page has loaded and asked the host for its view (the
   first `get_view` after the click, in the app's debug log); each followed by closing the window
   as the close button does;
+- with `--preloaded-opens N` (split only), after those: `preloaded_open_ms`, per click made after
+  the menu opened (dbusmenu `AboutToShow`, as a host sends it) and the preloaded dashboard's page
+  has asked for its view (`preload_ms`: from AboutToShow to that `get_view`), the time from the
+  click until the window is visible; its page already holds the view, so visible is showing the
+  workspaces;
 - `launch_ms`: per "Launch Claude Code" click, the time until the workspace's gateway sees Claude
   Code's first request (the devstack's /_devstack/stats, polled every 5 ms), counting every
   process in the chain: the CLI, the terminal, the shell, Claude Code and its apiKeyHelper.
@@ -102,6 +107,19 @@ def get_view_after(log_path, since):
     return None
 
 
+def dashboard_children(pid):
+    """The tray's `--dashboard` child processes (pids)."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        for child in open(f"/proc/{pid}/task/{task}/children").read().split():
+            try:
+                if "--dashboard" in open(f"/proc/{child}/cmdline").read().split("\0"):
+                    found.append(int(child))
+            except OSError:
+                pass
+    return found
+
+
 def gateway_requests(issuer, workspace):
     with urllib.request.urlopen(issuer.rstrip("/") + "/_devstack/stats", timeout=10) as r:
         return json.load(r)["workspaces"][workspace]["messages_ok"]
@@ -161,6 +179,27 @@ async def main(a):
             await until("the dashboard to close", lambda: asyncio.sleep(0, not visible_dashboards()), 15)
             await asyncio.sleep(0.5)
 
+        out["preloaded_open_ms"], out["preload_ms"] = [], []
+        for _ in range(a.preloaded_opens):
+            await until("no dashboard process", lambda: asyncio.sleep(0, not dashboard_children(app.pid)), 15)
+            t_menu, wall_menu = time.monotonic(), time.time()
+            await menu.iface.call_about_to_show(0)
+            ready = await until("the preloaded page's get_view", lambda: asyncio.sleep(0, get_view_after(log_path, wall_menu)), 30, 0.02)
+            out["preload_ms"].append((ready - wall_menu) * 1e3)
+            assert not visible_dashboards(), "the preloaded dashboard is hidden until the click"
+            await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - t_menu)))  # a user reads the menu
+            t0 = time.monotonic()
+            await menu.click("Open dashboard")
+            while not visible_dashboards():
+                if time.monotonic() - t0 > 30:
+                    raise AssertionError("the preloaded dashboard did not show in 30 s")
+                await asyncio.sleep(0.005)
+            out["preloaded_open_ms"].append((time.monotonic() - t0) * 1e3)
+            await asyncio.sleep(1.0)
+            for w in visible_dashboards():
+                ask_to_close(int(w))
+            await until("the dashboard to close", lambda: asyncio.sleep(0, not visible_dashboards()), 15)
+
         out["launch_ms"] = []
         for _ in range(a.launches):
             before = gateway_requests(a.issuer, a.workspace)
@@ -192,6 +231,7 @@ if __name__ == "__main__":
     ap.add_argument("--settle", type=float, default=20.0)
     ap.add_argument("--cpu-window", type=float, default=30.0)
     ap.add_argument("--opens", type=int, default=0)
+    ap.add_argument("--preloaded-opens", type=int, default=0)
     ap.add_argument("--launches", type=int, default=0)
     ap.add_argument("--issuer")
     ap.add_argument("--workspace")

@@ -27,7 +27,10 @@ On Linux the app is two processes (README, "The tray app"): the started `lakepas
 the bundled CLI's `lakepass tray` (same pid), which must map no GTK, WebKit or LLVM; "Open
 dashboard" starts `lakepass-tray --dashboard`, which inherits the driver's environment, so the
 driver's session attaches to it; closing its window (WM_DELETE_WINDOW, as a close button sends)
-must end that process and leave the tray answering. Prints "N passed, N failed, N not run (of E)" (checks.py). Needs Python
+must end that process and leave the tray answering. Opening the menu (dbusmenu `AboutToShow`,
+as a host sends it) preloads the dashboard, hidden, in one `--dashboard --preload` process;
+"Open dashboard" then shows that process's window, and a preloaded dashboard left unused is let
+go (LAKEPASS_DASHBOARD_LINGER_MS, a few seconds here). Prints "N passed, N failed, N not run (of E)" (checks.py). Needs Python
 dbus-next.
 """
 
@@ -97,7 +100,7 @@ class Watcher(ServiceInterface):
 
 
 # How many checks each run must make; a run that makes fewer (it aborted) or more fails.
-TRAY_CHECKS = 26
+TRAY_CHECKS = 29
 HEADLESS_CHECKS = 3
 checks = Checks(0)  # replaced by the entry point that runs
 
@@ -169,6 +172,10 @@ class Menu:
                 _rev, sub = await self.iface.call_get_layout(it["id"], 1, [])
                 return [flatten(c.value, [])[0] for c in sub[2]]
         raise AssertionError(f"no submenu {label!r}: {[i['label'] for i in await self.items()]}")
+
+    async def about_to_show(self):
+        """What a host sends as it opens the menu (the root's AboutToShow)."""
+        await self.iface.call_about_to_show(0)
 
     async def click(self, label_prefix):
         for it in await self.items():
@@ -327,7 +334,7 @@ async def main(args):
     env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
                XDG_DATA_HOME=os.path.join(home, ".local/share"), LAKEPASS_DATA_DIR=os.path.join(home, "data"),
                DATABRICKS_CONFIG_FILE=cfgfile, LAKEPASS_VAULT="file", BROWSER=browser, LAKEPASS_LOG="info",
-               TERMINAL=terminal, PATH=fakebin + os.pathsep + os.environ.get("PATH", ""))
+               TERMINAL=terminal, LAKEPASS_DASHBOARD_LINGER_MS="3000", PATH=fakebin + os.pathsep + os.environ.get("PATH", ""))
     procs = []
     app_pids = []
     wd = None
@@ -479,6 +486,46 @@ async def main(args):
         alive = os.path.exists(f"/proc/{app_pid}") and "Quit Lakepass" in [i["label"] for i in await items()]
         check("closing the dashboard ends its process; the tray stays and answers", alive and dashboard_windows() == [],
               dashboard_windows())
+
+        # Opening the menu preloads the dashboard, hidden, in its own process; the click shows
+        # that process's window; opening the menu again meanwhile starts no second one.
+        def dashboard_processes():
+            """The tray's `--dashboard` children: [(pid, argv)]."""
+            found = []
+            for task in os.listdir(f"/proc/{app_pid}/task"):
+                for child in open(f"/proc/{app_pid}/task/{task}/children").read().split():
+                    try:
+                        argv = open(f"/proc/{child}/cmdline").read().split("\0")
+                    except OSError:
+                        continue
+                    if "--dashboard" in argv:
+                        found.append((int(child), argv))
+            return found
+
+        await menu.about_to_show()
+        preloaded = await until("a preloaded dashboard", lambda: asyncio.sleep(0, dashboard_processes()), 20)
+        check("opening the menu preloads one dashboard process (--preload), its window hidden",
+              len(preloaded) == 1 and "--preload" in preloaded[0][1] and dashboard_windows() == [],
+              (preloaded, dashboard_windows()))
+        pre_pid = preloaded[0][0]
+        await menu.about_to_show()
+        await click("Open dashboard")
+        await until("the preloaded dashboard's window", lambda: asyncio.sleep(0, dashboard_windows()), 30)
+        windows = dashboard_windows()
+        shown_pid = int(subprocess.run(["xdotool", "getwindowpid", windows[0]], capture_output=True, text=True).stdout)
+        check("Open dashboard shows the preloaded process's window; no second dashboard process",
+              len(windows) == 1 and shown_pid == pre_pid and [p for p, _ in dashboard_processes()] == [pre_pid],
+              (windows, shown_pid, pre_pid, dashboard_processes()))
+        ask_to_close(int(windows[0]))
+        await until("the shown dashboard's process to exit", lambda: asyncio.sleep(0, not dashboard_processes()), 15)
+
+        # Left unused, a preloaded dashboard is let go (3 s here, a minute by default).
+        await menu.about_to_show()
+        unused = await until("another preloaded dashboard", lambda: asyncio.sleep(0, dashboard_processes()), 20)
+        await until("the unused dashboard to be let go", lambda: asyncio.sleep(0, not dashboard_processes()), 30)
+        check("an unused preloaded dashboard is let go: its process exits, no window was shown",
+              len(unused) == 1 and unused[0][0] != pre_pid and not os.path.exists(f"/proc/{unused[0][0]}/exe")
+              and dashboard_windows() == [], (unused, dashboard_windows()))
 
         await click("Terminal")
         prod_host = info["workspaces"][1]["host"]

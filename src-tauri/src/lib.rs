@@ -41,29 +41,31 @@ pub const VIEW_EVENT: &str = "lakepass://view";
 /// Event carrying the recent events list to the dashboard.
 pub const EVENTS_EVENT: &str = "lakepass://events";
 
-/// Shows and focuses the dashboard, creating its window if it is closed. The window exists only
-/// while it is open: a hidden webview would keep WebKit's processes (hundreds of MB) alive for
-/// an app that mostly sits in the tray.
-pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>) {
-    let window = match app.get_webview_window(MAIN_WINDOW) {
-        Some(w) => w,
-        None => {
-            let Some(cfg) = app.config().app.windows.iter().find(|w| w.label == MAIN_WINDOW).cloned() else {
-                return;
-            };
-            tracing::debug!("dashboard: creating the window");
-            match tauri::WebviewWindowBuilder::from_config(app, &cfg).and_then(|b| b.build()) {
-                Ok(w) => {
-                    tracing::debug!("dashboard: window created");
-                    w
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not open the dashboard");
-                    return;
-                }
-            }
+/// The dashboard's window, created (hidden: the config says `visible: false`) if it is closed.
+/// In the app's own process it exists only while it is open: a hidden webview would keep
+/// WebKit's processes (hundreds of MB) alive for an app that mostly sits in the tray. The Linux
+/// tray's preloaded dashboard ([`run_dashboard`]) is such a hidden window, for a minute at most.
+fn dashboard_window<R: Runtime>(app: &AppHandle<R>) -> Option<tauri::WebviewWindow<R>> {
+    if let Some(w) = app.get_webview_window(MAIN_WINDOW) {
+        return Some(w);
+    }
+    let cfg = app.config().app.windows.iter().find(|w| w.label == MAIN_WINDOW).cloned()?;
+    tracing::debug!("dashboard: creating the window");
+    match tauri::WebviewWindowBuilder::from_config(app, &cfg).and_then(|b| b.build()) {
+        Ok(w) => {
+            tracing::debug!("dashboard: window created");
+            Some(w)
         }
-    };
+        Err(e) => {
+            tracing::warn!(error = %e, "could not open the dashboard");
+            None
+        }
+    }
+}
+
+/// Shows and focuses the dashboard, creating its window if it is closed.
+pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>) {
+    let Some(window) = dashboard_window(app) else { return };
     let _ = window.unminimize();
     let _ = window.show();
     let _ = window.set_focus();
@@ -163,11 +165,14 @@ fn init_logging() {
 }
 
 /// Command-line flags: `--config PATH`, `--show` (open the dashboard at start), `--hidden`,
-/// `--dashboard` (the split dashboard process).
+/// `--dashboard` (the split dashboard process), `--preload` (that process, hidden until asked).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Flags {
     /// `--dashboard`: only the dashboard window, over the running Linux tray's host.
     pub dashboard: bool,
+    /// `--preload` (implies `--dashboard`): load the dashboard in a hidden window and show it
+    /// when `show` arrives on stdin; exit if stdin ends first (the tray let it go).
+    pub preload: bool,
     /// `--config PATH`.
     pub config: Option<std::path::PathBuf>,
     /// `--show`.
@@ -191,13 +196,15 @@ pub enum Start {
 pub const HELP: &str = "\
 lakepass-tray: the Lakepass tray app (token state, workspace switcher, sign-in, dashboard).
 
-Usage: lakepass-tray [--config PATH] [--show | --hidden | --dashboard]
+Usage: lakepass-tray [--config PATH] [--show | --hidden | --dashboard [--preload]]
 
 Options:
   --config PATH  Config file [default: $LAKEPASS_CONFIG or <config dir>/lakepass/config.toml]
   --show         Open the dashboard at start
   --hidden       Start in the tray only (what start-at-login uses)
   --dashboard    Only the dashboard window, for the running tray (the tray starts this)
+  --preload      With --dashboard: load it hidden; a `show` line on stdin shows it, the end of
+                 stdin before that ends it (the tray starts this when its menu opens)
   -h, --help     Print this help
   -V, --version  Print the version
 
@@ -222,6 +229,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Start {
             },
             "--show" => f.show = true,
             "--dashboard" => f.dashboard = true,
+            "--preload" => (f.dashboard, f.preload) = (true, true),
             "--hidden" | "--autostart" => f.hidden = true,
             // Desktop launchers and the OS may pass extra arguments (e.g. macOS `-psn_…`).
             other if other.starts_with("-psn_") => {}
@@ -271,7 +279,11 @@ pub fn run() {
         .expect("tokio runtime");
     tauri::async_runtime::set(rt.handle().clone());
     let paths = Paths::from_env(flags.config.as_deref());
-    let code = if flags.dashboard { run_dashboard(&rt, paths) } else { run_in_process(&rt, paths, &flags) };
+    let code = if flags.dashboard {
+        run_dashboard(&rt, paths, flags.preload)
+    } else {
+        run_in_process(&rt, paths, &flags)
+    };
     onboarding::stop_local_devstack();
     rt.shutdown_timeout(Duration::from_millis(200));
     std::process::exit(code);
@@ -287,9 +299,39 @@ fn builder<R: Runtime>() -> tauri::Builder<R> {
         ))
 }
 
+/// Reads the tray's requests, one line each on stdin (linux-tray's `dashboard.rs` writes them):
+/// `show` shows and raises the window. When stdin ends before the window was ever shown, a
+/// preloaded dashboard exits (the tray let it go unused); a shown one lives until its window
+/// closes. A terminal on stdin is not the tray and is left alone.
+#[cfg(unix)]
+fn follow_requests<R: Runtime>(app: AppHandle<R>, preload: bool) {
+    use std::io::BufRead as _;
+    let stdin = std::io::stdin();
+    if std::io::IsTerminal::is_terminal(&stdin) {
+        return;
+    }
+    let shown = Arc::new(std::sync::atomic::AtomicBool::new(!preload));
+    let _ = std::thread::Builder::new().name("tray-requests".into()).spawn(move || {
+        for line in stdin.lock().lines() {
+            let Ok(line) = line else { break };
+            if line.trim() == "show" {
+                tracing::debug!("dashboard: asked to show");
+                shown.store(true, std::sync::atomic::Ordering::SeqCst);
+                let h = app.clone();
+                let _ = app.run_on_main_thread(move || show_dashboard(&h));
+            }
+        }
+        if !shown.load(std::sync::atomic::Ordering::SeqCst) {
+            tracing::debug!("dashboard: let go unused");
+            app.exit(0);
+        }
+    });
+}
+
 /// The split dashboard: one window over the tray's host; the app ends with the window, or when
-/// the tray quits.
-fn run_dashboard(rt: &tokio::runtime::Runtime, paths: Paths) -> i32 {
+/// the tray quits. `preload`: the window is created hidden and shown when the tray asks
+/// ([`follow_requests`]), so the click pays for no process or WebKit start.
+fn run_dashboard(rt: &tokio::runtime::Runtime, paths: Paths, preload: bool) -> i32 {
     #[cfg(unix)]
     {
         let remote = lakepass_app::remote::RemoteHost::new(lakepass_app::remote::app_socket_path(&paths));
@@ -308,7 +350,12 @@ fn run_dashboard(rt: &tokio::runtime::Runtime, paths: Paths) -> i32 {
                     autostart: Box::new(PluginAutostart(handle.clone())),
                 });
                 tauri::async_runtime::spawn(follow_remote(handle.clone(), remote));
-                show_dashboard(&handle);
+                if preload {
+                    let _ = dashboard_window(&handle);
+                } else {
+                    show_dashboard(&handle);
+                }
+                follow_requests(handle, preload);
                 Ok(())
             })
             .build(tauri::generate_context!())
@@ -317,7 +364,7 @@ fn run_dashboard(rt: &tokio::runtime::Runtime, paths: Paths) -> i32 {
     }
     #[cfg(not(unix))]
     {
-        let _ = (rt, paths);
+        let _ = (rt, paths, preload);
         eprintln!("lakepass-tray: --dashboard is for the Linux tray; start Lakepass without it.");
         2
     }

@@ -51,3 +51,12 @@ fn a_bad_flag_is_refused_with_exit_2() {
     );
     assert!(matches!(parse_args(["--show".to_string()]), Start::Run(f) if f.show));
 }
+
+#[test]
+fn preload_is_a_dashboard_started_hidden() {
+    // What the Linux tray starts when its menu opens (crates/linux-tray, dashboard.rs).
+    let args = ["--dashboard", "--preload", "--config", "/c/config.toml"].map(String::from);
+    assert!(matches!(parse_args(args), Start::Run(f) if f.dashboard && f.preload && f.config.is_some()));
+    assert!(matches!(parse_args(["--preload".to_string()]), Start::Run(f) if f.dashboard && f.preload));
+    assert!(matches!(parse_args(["--dashboard".to_string()]), Start::Run(f) if f.dashboard && !f.preload));
+}

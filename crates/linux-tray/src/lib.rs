@@ -1,7 +1,7 @@
 //! The Linux tray, what `lakepass tray` runs: the engine (the same `Daemon` as
 //! `lakepass daemon`, with its socket and live token service) inside a `lakepass_app` host, a
-//! StatusNotifierItem with the tray menu, desktop notifications, and the dashboard started as a
-//! separate process when opened.
+//! StatusNotifierItem with the tray menu, desktop notifications, and the dashboard as a
+//! separate process, preloaded when the menu opens and let go when unused.
 //!
 //! The Lakepass app (`lakepass-tray`) starts this on Linux: a tray that links GTK and WebKit
 //! costs over 120 MB of memory all day for an icon and a menu (docs/benchmarks.md, figure 4);

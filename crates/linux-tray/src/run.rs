@@ -28,6 +28,15 @@ fn dark_panel() -> bool {
     }
 }
 
+/// How long a preloaded dashboard waits for the click after the menu last opened:
+/// `LAKEPASS_DASHBOARD_LINGER_MS` (0: never preload; tests use a short one), else a minute.
+fn dashboard_linger() -> Duration {
+    std::env::var("LAKEPASS_DASHBOARD_LINGER_MS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map_or(crate::dashboard::DEFAULT_LINGER, Duration::from_millis)
+}
+
 /// Runs the tray until Quit or `stop` (the binary's Ctrl-C / SIGTERM). A second start finds
 /// the running tray on its dashboard socket, asks it to show the dashboard (unless
 /// `hidden`) and ends at once.
@@ -48,6 +57,7 @@ pub async fn run(
     let dashboards = Arc::new(Dashboards::new(
         args.dashboard_bin.unwrap_or_else(|| exe.with_file_name("lakepass-tray")),
         paths.config.clone(),
+        dashboard_linger(),
     ));
     let opts = HostOptions {
         open_url: platform::system_browser(),
@@ -66,8 +76,9 @@ pub async fn run(
     let server = Server::start(host.clone(), socket.clone(), show).await?;
 
     let (clicks, mut clicked) = mpsc::unbounded_channel::<MenuAction>();
+    let (menu_opens, mut menu_opened) = mpsc::unbounded_channel::<()>();
     let icons = socket.with_file_name("icons");
-    let surface = SniSurface::start(icons, dark_panel(), clicks).await;
+    let surface = SniSurface::start(icons, dark_panel(), clicks, menu_opens).await;
     let notifier: Arc<dyn Notifier> = Arc::new(DesktopNotifier);
     let follower = tokio::spawn(follow(host.clone(), surface, notifier.clone()));
 
@@ -86,6 +97,9 @@ pub async fn run(
                 Some(MenuAction::Quit) => break,
                 _ => {}
             },
+            // The menu is opening: load the dashboard now, so a click on "Open dashboard" only
+            // has to show it.
+            Some(()) = menu_opened.recv() => dashboards.warm(),
             _ = &mut stop => break,
         }
     }

@@ -29,6 +29,8 @@ struct Item {
     look: Look,
     theme_path: String,
     clicks: mpsc::UnboundedSender<MenuAction>,
+    /// Told each time the host is about to show the menu.
+    menu_opens: mpsc::UnboundedSender<()>,
 }
 
 impl ksni::Tray for Item {
@@ -57,6 +59,15 @@ impl ksni::Tray for Item {
 
     fn menu(&self) -> Vec<ksni::MenuItem<Self>> {
         items(&self.look.model.entries)
+    }
+
+    // dbusmenu's `AboutToShow` on the root: the host is opening the menu. GNOME's AppIndicator
+    // extension sends it each time the root menu opens, and once when it first attaches the
+    // menu (ubuntu/gnome-shell-extension-appindicator, dbusMenu.js: `_onMenuOpenStateChanged`,
+    // `attachToMenu`). The tray preloads the dashboard on it, ahead of a click on "Open
+    // dashboard"; a host that never sends it only misses the preload.
+    fn menu_about_to_show(&mut self) {
+        let _ = self.menu_opens.send(());
     }
 
     fn watcher_offline(&self, reason: ksni::OfflineReason) -> bool {
@@ -142,13 +153,14 @@ pub(crate) struct SniSurface {
 }
 
 impl SniSurface {
-    /// Registers the item with the desktop's StatusNotifierWatcher. Clicks arrive on `clicks`.
-    /// With no watcher yet (a desktop still starting, or none), the item waits for one; the
+    /// Registers the item with the desktop's StatusNotifierWatcher. Clicks arrive on `clicks`,
+    /// and a `()` on `menu_opens` each time the menu is about to show. With no watcher yet (a desktop still starting, or none), the item waits for one; the
     /// engine and the dashboard work either way.
     pub async fn start(
         icons: PathBuf,
         dark_panel: bool,
         clicks: mpsc::UnboundedSender<MenuAction>,
+        menu_opens: mpsc::UnboundedSender<()>,
     ) -> SniSurface {
         if let Err(e) = write_icons(&icons) {
             tracing::warn!(error = %e, dir = %icons.display(), "cannot write the tray icons");
@@ -158,7 +170,7 @@ impl SniSurface {
             icon: icon_name(IconState::SignedOut, dark_panel),
             tip: "Lakepass".into(),
         };
-        let item = Item { look: first, theme_path: icons.display().to_string(), clicks };
+        let item = Item { look: first, theme_path: icons.display().to_string(), clicks, menu_opens };
         let (looks, mut rx) = watch::channel::<Option<Look>>(None);
         match item.assume_sni_available(true).spawn().await {
             Ok(handle) => {
@@ -248,6 +260,7 @@ mod tests {
             look: Look { model: MenuModel { entries: vec![] }, icon: String::new(), tip: String::new() },
             theme_path: String::new(),
             clicks: tx,
+            menu_opens: mpsc::unbounded_channel().0,
         };
         on_click("workspace:prod")(&mut item);
         on_click("status:dev")(&mut item);
