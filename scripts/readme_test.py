@@ -515,6 +515,38 @@ exit 0
         return (f"ran {len(block.commands())} line(s) with the live service running (a stand-in terminal window; "
                 "`databricks …` as the Python SDK where the Go CLI is not installed)")
 
+    def adapt_agents(self, block):
+        """`launch --list` and `launch <agent> -- <print mode>`: the real agents (npm, pinned in
+        tests/peers) on PATH, a signed-in home with the engine running (the proxy agents need
+        it), each agent answering through the devstack's gateway."""
+        peers = Path(os.environ.get("LAKEPASS_PEERS_DIR", REPO / "tests/peers"))
+        agents_bin = peers / "node_modules/.bin"
+        if not (agents_bin / "codex").exists():
+            self.may_skip(block, f"no coding agents under {agents_bin} (scripts/ci-deps.sh installs them)")
+            return "skipped: no coding agents"
+        h, _ = self.agent_home("agents", f"\n[serve]\nport = {free_port()}\n")
+        h.env["PATH"] = f"{agents_bin}:{h.env['PATH']}"
+        daemon = subprocess.Popen(["lakepass", "daemon"], cwd=h.dir, env=h.env, stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            for cmd in block.commands():
+                line = fill(cmd)
+                if line.startswith("lakepass launch --list"):
+                    r = self.run_line(block, h, line)
+                    for name in ("claude", "codex", "gemini", "opencode", "copilot", "pi"):
+                        row = next((l for l in r.stdout.splitlines() if l.split()[:1] == [name]), "")
+                        if name != "claude" and "installed:" not in row:
+                            self.report.drift(f"README.md:{block.line}: `{line}` does not show {name} installed: {row!r}")
+                    continue
+                r = self.run_line(block, h, f"timeout 150 {line}", shown=line)
+                if r.returncode == 0 and not r.stdout.strip():
+                    self.report.drift(f"README.md:{block.line}: `{line}` answered nothing")
+        finally:
+            os.killpg(daemon.pid, signal.SIGTERM)
+            daemon.wait(20)
+        return (f"ran {len(block.commands())} line(s): the real agents (tests/peers) answered through the "
+                "devstack's gateway, the engine running")
+
     def adapt_access_token(self, block):
         """`idp add … --resource`, `workspace add … --token access_token`: run as written in a new
         home; the config must then hold what the README says they write."""
@@ -531,6 +563,7 @@ exit 0
         "lakepass idp add corp --issuer": adapt_access_token,
         "lakepass launch claude": adapt_claude,
         "lakepass launch terminal": adapt_terminal,
+        "lakepass launch --list": adapt_agents,
         "lakepass idp add corp --preset": adapt_first_use,
         "lakepass setup acme.toml": adapt_team_setup,
         "lakepass admin -w robot": adapt_admin,
