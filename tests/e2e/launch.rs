@@ -436,6 +436,65 @@ async fn launch_claude_pins_the_newest_models_the_workspace_serves_and_caches_th
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_gemini_picks_the_newest_pro_the_workspace_lists_and_keeps_the_listing_a_day() {
+    let ds = serving(&["databricks-claude-sonnet-4-5"], true).await;
+    let home = TempHome::new();
+    let fake = home.root().join("fakebin").join("gemini");
+    home.write_config(&format!(
+        "{}\n[agent.gemini]\npath = '''{}'''\n",
+        devstack_config(&ds),
+        fake.display()
+    ));
+    home.login(&[]).await;
+    let out = home.root().join("gemini-dev");
+    recorder(&fake, &out, "exit 0");
+    // The launch starts the engine the proxy lives in; it is stopped when the test ends,
+    // passed or not.
+    struct Daemons(Vec<String>);
+    impl Drop for Daemons {
+        fn drop(&mut self) {
+            for pid in &self.0 {
+                let _ = std::process::Command::new("kill").arg(pid).status();
+            }
+        }
+    }
+    let mut daemons = Daemons(Vec::new());
+    let mut launch = async |what: &str| {
+        let _ = std::fs::remove_file(format!("{}.pid", out.display()));
+        let run = home.run(&["launch", "gemini", "-w", "dev"]).await.success();
+        if let Some(pid) = run.stderr.split("in the background (pid ").nth(1) {
+            daemons.0.push(pid.split(|c: char| !c.is_ascii_digit()).next().unwrap_or_default().to_string());
+        }
+        (run, recorded(&out, what).await)
+    };
+    let (run, rec) = launch("the fake gemini").await;
+    assert_eq!(rec.env["GEMINI_MODEL"], "system.ai.gemini-2-5-pro", "the newest Pro it lists: {run:?}");
+    assert!(!run.stderr.contains("warning"), "{run:?}");
+
+    // The listing is kept next to the state, private, and answers the next launch for a day:
+    // a listing edited in the cache is what the second launch picks.
+    let cache = home.data_dir().join("model-services-dev.json");
+    let mut cached: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cache).expect("the listing is cached")).unwrap();
+    assert!(
+        cached["ids"].as_array().unwrap().iter().any(|id| id == "system.ai.gemini-2-5-flash"),
+        "{cached}"
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777, 0o600);
+    cached["ids"] = serde_json::json!(["system.ai.gemini-9-pro"]);
+    std::fs::write(&cache, cached.to_string()).unwrap();
+    let (_, rec) = launch("the fake gemini, from the cache").await;
+    assert_eq!(rec.env["GEMINI_MODEL"], "system.ai.gemini-9-pro", "answered from the cache, not asked");
+
+    // A day later the workspace is asked again.
+    cached["asked_at"] = serde_json::json!(cached["asked_at"].as_i64().unwrap() - 86_400);
+    std::fs::write(&cache, cached.to_string()).unwrap();
+    let (_, rec) = launch("the fake gemini, a day later").await;
+    assert_eq!(rec.env["GEMINI_MODEL"], "system.ai.gemini-2-5-pro", "a day-old listing is asked again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn launch_claude_says_so_when_the_workspace_cannot_be_asked_and_pins_the_last_resort() {
     let ds = start_devstack(Duration::from_secs(3600)).await;
     let home = TempHome::new();

@@ -363,13 +363,27 @@ pub async fn discover(
     Ok(found(base, models))
 }
 
-/// The newest Claude model per family in Unity Catalog's `system.ai` model services, read page
-/// by page (a page token seen twice ends it).
+/// The newest Claude model per family in Unity Catalog's `system.ai` model services.
 async fn model_services(
     http: &Http,
     host: &WorkspaceHost,
     token: &Secret,
 ) -> Result<FamilyModels, DiscoveryError> {
+    let ids = list_model_services(http, host, token).await?;
+    let models = newest_per_family(ids.iter().map(String::as_str));
+    if models.is_empty() {
+        return Err(DiscoveryError::NoClaude { url: host.join(MODEL_SERVICES_PATH) });
+    }
+    Ok(models)
+}
+
+/// Every model id in Unity Catalog's `system.ai` model services (`system.ai.…`), read page by
+/// page (a page token seen twice ends it).
+pub(crate) async fn list_model_services(
+    http: &Http,
+    host: &WorkspaceHost,
+    token: &Secret,
+) -> Result<Vec<String>, DiscoveryError> {
     let base = host.join(MODEL_SERVICES_PATH);
     let page_url = |page_token: Option<&str>| -> Result<String, DiscoveryError> {
         let mut u = reqwest::Url::parse(&base).map_err(|_| DiscoveryError::Shape { url: base.clone() })?;
@@ -397,11 +411,7 @@ async fn model_services(
             _ => break,
         }
     }
-    let models = newest_per_family(ids.iter().map(String::as_str));
-    if models.is_empty() {
-        return Err(DiscoveryError::NoClaude { url: base });
-    }
-    Ok(models)
+    Ok(ids)
 }
 
 async fn serving_endpoint_models(
@@ -490,6 +500,67 @@ pub(crate) async fn cached_or_discover(
         tracing::warn!(path = %path.display(), error = %e, "cannot cache the Claude model choice");
     }
     Ok(found)
+}
+
+/// What a workspace's model-services listing named, and when: the content of the listing cache
+/// file, which agents that pick by their own rules (Gemini CLI's newest Pro) read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedModels {
+    /// The workspace host asked (a changed host makes the cache stale).
+    pub host: String,
+    /// Every `system.ai.…` model id listed.
+    pub ids: Vec<String>,
+    /// When, as UNIX seconds.
+    pub asked_at: i64,
+}
+
+/// Where workspace `workspace`'s model-services listing is cached: next to the state file.
+pub(crate) fn listing_cache_path(data_dir: &Path, workspace: &str) -> PathBuf {
+    data_dir.join(format!("model-services-{}.json", sanitize(workspace)))
+}
+
+/// True when `cached` is `host`'s listing, names a model, and is less than
+/// [`CACHE_MAX_AGE_SECS`] old (a time ahead of `now` is stale too).
+pub(crate) fn listing_is_fresh(cached: &ListedModels, host: &WorkspaceHost, now: i64) -> bool {
+    cached.host == host.as_str()
+        && cached.asked_at <= now
+        && now - cached.asked_at < CACHE_MAX_AGE_SECS
+        && !cached.ids.is_empty()
+}
+
+/// Workspace `workspace`'s model-services listing: from its cache file under `data_dir` while
+/// fresh, else asked ([`list_model_services`]) and cached for a day. An empty listing is not
+/// cached (the next launch asks again), nor is a failure; a cache that cannot be written is
+/// logged, not fatal.
+pub(crate) async fn cached_listing(
+    http: &Http,
+    data_dir: &Path,
+    workspace: &str,
+    host: &WorkspaceHost,
+    token: &Secret,
+    now: i64,
+) -> Result<ListedModels, DiscoveryError> {
+    let path = listing_cache_path(data_dir, workspace);
+    let cached = std::fs::read(&path).ok().and_then(|t| serde_json::from_slice::<ListedModels>(&t).ok());
+    if let Some(cached) = cached.filter(|c| listing_is_fresh(c, host, now)) {
+        return Ok(cached);
+    }
+    let ids = list_model_services(http, host, token).await?;
+    let listed = ListedModels { host: host.as_str().to_string(), ids, asked_at: now };
+    if !listed.ids.is_empty() {
+        let written =
+            serde_json::to_vec_pretty(&listed).map_err(std::io::Error::other).and_then(|mut text| {
+                text.push(b'\n');
+                if let Some(dir) = path.parent() {
+                    create_private_dirs(dir)?;
+                }
+                write_atomic(&path, &text, 0o600)
+            });
+        if let Err(e) = written {
+            tracing::warn!(path = %path.display(), error = %e, "cannot cache the model-services listing");
+        }
+    }
+    Ok(listed)
 }
 
 #[cfg(test)]
@@ -597,6 +668,28 @@ mod tests {
         )));
         assert!(!gateway_missing(&response(401, r#"{"error_code":"UNAUTHENTICATED"}"#)));
         assert!(!gateway_missing(&response(500, "oops")));
+    }
+
+    #[test]
+    fn the_listing_cache_is_the_same_hosts_non_empty_listing_for_a_day() {
+        let host = WorkspaceHost::parse("https://adb-1.azuredatabricks.net").unwrap();
+        let listed = ListedModels {
+            host: host.as_str().into(),
+            ids: vec!["system.ai.gemini-2-5-pro".into()],
+            asked_at: 1_000_000,
+        };
+        assert!(listing_is_fresh(&listed, &host, 1_000_000 + CACHE_MAX_AGE_SECS - 1));
+        assert!(!listing_is_fresh(&listed, &host, 1_000_000 + CACHE_MAX_AGE_SECS), "a day old: ask again");
+        assert!(!listing_is_fresh(&listed, &host, 999_999), "from the future: the clock moved back");
+        let other = WorkspaceHost::parse("https://adb-2.azuredatabricks.net").unwrap();
+        assert!(!listing_is_fresh(&listed, &other, 1_000_001), "another host");
+        let empty = ListedModels { ids: vec![], ..listed };
+        assert!(!listing_is_fresh(&empty, &host, 1_000_001), "an empty listing is asked again");
+        assert_eq!(
+            listing_cache_path(Path::new("/d"), "my ws"),
+            Path::new("/d/model-services-my_ws.json"),
+            "one file per workspace, its name made safe"
+        );
     }
 
     #[test]

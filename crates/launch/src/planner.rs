@@ -545,8 +545,17 @@ pub async fn plan_gemini(
     let fallback = super::gemini::FALLBACK_GEMINI_MODEL;
     let model = match config.agent_model("gemini", &ws.name) {
         Some(m) => m.to_string(),
-        None => match gemini_models(engine, &ws, &token.access_token).await {
-            Ok(ids) => super::gemini::gemini_model(&ids).unwrap_or_else(|| {
+        None => match super::models::cached_listing(
+            engine.http(),
+            &paths.data_dir,
+            &ws.name,
+            &ws.host,
+            &token.access_token,
+            env.now,
+        )
+        .await
+        {
+            Ok(listed) => super::gemini::gemini_model(&listed.ids).unwrap_or_else(|| {
                 messages.push(format!(
                     "warning: workspace `{}` lists no Gemini model; asking for {fallback} anyway, which it may \
                      not serve: set `model` under [agent.gemini] in {}",
@@ -593,31 +602,6 @@ pub async fn plan_gemini(
             path: super::gemini::GEMINI_GATEWAY_PATH.into(),
         }),
     })
-}
-
-/// The model ids the workspace lists in Unity Catalog's `system.ai` model services (the first
-/// page; ucode reads the same listing: databricks/unity-gateway `src/ucode/databricks.py`).
-async fn gemini_models(
-    engine: &Engine,
-    ws: &Workspace,
-    token: &lakepass_wire::Secret,
-) -> Result<Vec<String>, String> {
-    let url = ws.host.join(&format!(
-        "{}?parent=schemas/system.ai&page_size={}",
-        super::models::MODEL_SERVICES_PATH,
-        super::models::MODEL_SERVICES_PAGE_SIZE
-    ));
-    let resp = engine.http().get(&url, Some(token)).await.map_err(|e| e.to_string())?;
-    if !resp.is_success() {
-        return Err(format!("HTTP {}", resp.status.as_u16()));
-    }
-    let body: Value = resp.json().map_err(|e| e.to_string())?;
-    Ok(body["model_services"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["name"].as_str()?.strip_prefix("model-services/").map(String::from))
-        .collect())
 }
 
 /// The workspace's managed MCP servers, each with its `lakepass mcp-proxy` argv, told.
