@@ -8,6 +8,7 @@
 mod baseline;
 mod cli;
 mod day;
+mod proxy;
 mod refresh;
 mod report;
 mod setup;
@@ -134,6 +135,10 @@ async fn run(o: &Opts) -> anyhow::Result<()> {
     if o.runs(&["4", "6"]) {
         eprintln!("[bench] 4, 6d: tray app (split and in process), dashboard opening, Launch Claude Code");
         step(tray::run(o, &info, &mut rows).await, "4/6d", &mut rows);
+    }
+    if o.runs(&["7"]) {
+        eprintln!("[bench] 7: the agents' proxy against direct requests");
+        step(proxy::run(&o.tmp, o.quick, &mut rows).await, "7", &mut rows);
     }
     if o.only.is_some() {
         println!("\n{}", report::table(&rows));
