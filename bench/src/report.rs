@@ -61,6 +61,9 @@ pub struct Timed {
     pub median: f64,
     /// Every run's wall time.
     pub times: Vec<f64>,
+    /// Mean CPU time (user + system) of the command's process tree, seconds, as hyperfine
+    /// reads it from the children's rusage.
+    pub cpu: f64,
 }
 
 /// Runs hyperfine (no shell, `-N`) on `commands` in `home`'s environment; medians per command.
@@ -95,7 +98,8 @@ pub fn hyperfine(
         .map(|r| {
             let times: Vec<f64> =
                 r["times"].as_array().into_iter().flatten().filter_map(|t| t.as_f64()).collect();
-            Timed { median: median(&times), times }
+            let cpu = r["user"].as_f64().unwrap_or(0.0) + r["system"].as_f64().unwrap_or(0.0);
+            Timed { median: median(&times), times, cpu }
         })
         .collect())
 }

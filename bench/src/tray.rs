@@ -167,8 +167,8 @@ pub async fn run(
             ),
             baseline: format!("in process: {}", inproc.mem()),
             ratio: format!("RSS {:.2}×, PSS {:.2}×", mb(split.rss_kib) / mb(inproc.rss_kib), mb(split.pss_kib) / mb(inproc.pss_kib)),
-            target: "RSS ≤ 60 MB, CPU ≈ 0".into(),
-            met: Some(mb(split.rss_kib) <= 60.0 && cpu <= 0.005),
+            target: "RSS ≤ 12 MB, CPU ≈ 0".into(),
+            met: Some(mb(split.rss_kib) <= 12.0 && cpu <= 0.005),
             note: format!(
                 "Release build, xvfb-run -a dbus-run-session with the probe as the StatusNotifier host, window closed, \
                  read 20 s after start. Split: the process is `{}` (lakepass-tray exec'd the bundled CLI's `tray`), \
@@ -196,8 +196,10 @@ pub async fn run(
             value: format!("split {}", ms(sp)),
             baseline: format!("in process {}", ms(ip)),
             ratio: format!("{:.2}×", sp / ip),
-            target: "as fast as today (≤ 1.1× in process)".into(),
-            met: Some(sp <= ip * 1.1),
+            // The target is on the preloaded open (the next row): this is a click without the
+            // menu opened first, which a keyboard shortcut or a host without AboutToShow gives.
+            target: "reported (the target is on the preloaded row)".into(),
+            met: None,
             note: format!(
                 "Median of {} clicks on \"Open dashboard\" over D-Bus, from the click to the page having loaded and \
                  asked the host for its view (the first `get_view` served, from the app's debug log); the window is \
@@ -241,8 +243,8 @@ pub async fn run(
                 value: format!("split {}", ms(sl)),
                 baseline: format!("in process {}", ms(il)),
                 ratio: format!("{:.2}×", sl / il),
-                target: "reported".into(),
-                met: None,
+                target: "≤ 250 ms".into(),
+                met: Some(sl <= 0.250),
                 note: format!(
                     "Median of {} clicks; from the click over D-Bus to the workspace gateway counting an Anthropic \
                      Messages request (devstack stats, polled every 5 ms). The chain: the tray runs `lakepass launch \
