@@ -61,12 +61,7 @@ fn bad_request(message: &str) -> Response {
 
 /// The served model a request's `model` names: an endpoint name, or its `system.ai.` name.
 fn served<'a>(st: &'a WsState, model: &str) -> Option<&'a str> {
-    let uc = crate::model_services::uc_name;
-    st.shared
-        .claude_models
-        .iter()
-        .find(|m| m.as_str() == model || uc(m).as_deref() == Some(model))
-        .map(String::as_str)
+    crate::model_services::named(&st.shared.claude_models, model)
 }
 
 /// What is wrong with a request, in the words of an OpenAI-compatible validator; `None`: nothing.

@@ -48,10 +48,7 @@ pub(crate) const ROOT: &str = "/ai-gateway/gemini";
 
 /// The served endpoint a request's model names, if any.
 fn served(model: &str) -> Option<&'static str> {
-    GEMINI_MODELS
-        .iter()
-        .find(|m| **m == model || crate::model_services::uc_name(m).as_deref() == Some(model))
-        .copied()
+    crate::model_services::named(GEMINI_MODELS, model)
 }
 
 /// `POST /ai-gateway/gemini/v1beta/models/{model}:{method}`.

@@ -48,6 +48,13 @@ pub(crate) fn uc_name(endpoint: &str) -> Option<String> {
     endpoint.strip_prefix("databricks-").map(|rest| format!("{SYSTEM_AI}.{rest}"))
 }
 
+/// The served endpoint among `served` that a request's `model` names: the endpoint name
+/// (`databricks-claude-sonnet-4-5`) or its Unity Catalog name (`system.ai.claude-sonnet-4-5`),
+/// both of which AI Gateway routes by.
+pub(crate) fn named<'a, S: AsRef<str>>(served: &'a [S], model: &str) -> Option<&'a str> {
+    served.iter().map(AsRef::as_ref).find(|m| *m == model || uc_name(m).as_deref() == Some(model))
+}
+
 fn invalid(message: &str) -> Response {
     databricks_error(StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", message)
 }

@@ -8,11 +8,11 @@
 //! change here or in the front ends.
 
 use std::ffi::OsStr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use lakepass_config::Config;
 
-use super::find_program;
+use super::installed::installed_agents;
 use super::plan::Agent;
 
 /// The agent offered first: the config's `default_agent` when it names an agent this build
@@ -29,17 +29,14 @@ pub fn default_agent(config: &Config) -> Agent {
 /// value), each with its program; the default agent first, [`Agent::Terminal`] last with none.
 pub fn offered_agents(config: &Config, path: Option<&OsStr>) -> Vec<(Agent, Option<PathBuf>)> {
     let first = default_agent(config);
-    let mut order: Vec<Agent> = Agent::ALL.into_iter().filter(|a| *a != Agent::Terminal).collect();
-    order.sort_by_key(|a| *a != first);
-    let mut out: Vec<(Agent, Option<PathBuf>)> = order
+    // No versions asked, so no data folder read.
+    let mut found: Vec<(Agent, Option<PathBuf>)> = installed_agents(config, path, Path::new(""), false)
         .into_iter()
-        .filter_map(|a| {
-            let (wanted, _configured) = a.program(config)?;
-            find_program(&wanted, path).map(|p| (a, Some(p)))
-        })
+        .filter_map(|a| a.found.map(|p| (a.agent, Some(p))))
         .collect();
-    out.push((Agent::Terminal, None));
-    out
+    found.sort_by_key(|(a, _)| *a != first);
+    found.push((Agent::Terminal, None));
+    found
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::environment::EnvChanges;
 use super::terminal::TerminalCandidate;
-use lakepass_config::Config;
+use lakepass_config::{Config, Workspace};
 
 /// What a launch starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -198,6 +198,25 @@ pub struct LaunchPlan {
 }
 
 impl LaunchPlan {
+    /// A plan that runs `agent`'s `program` for `ws` in the folder it is started from, with no
+    /// arguments, variables, files, messages, new terminal or proxy yet: each agent's planner
+    /// fills in its own.
+    pub(crate) fn of_agent(agent: Agent, ws: &Workspace, program: PathBuf, lakepass: &Path) -> LaunchPlan {
+        LaunchPlan {
+            workspace: ws.name.clone(),
+            agent,
+            program: Some(program),
+            args: Vec::new(),
+            env: EnvChanges::default(),
+            files: Vec::new(),
+            dir: None,
+            messages: Vec::new(),
+            terminal: None,
+            lakepass: lakepass.to_path_buf(),
+            proxy: None,
+        }
+    }
+
     /// What the `lakepass` inside the new terminal carries out: the program, its environment
     /// and arguments, and the messages to show there; the files are written already, and the
     /// terminal is the one it runs in.

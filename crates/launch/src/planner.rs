@@ -8,8 +8,10 @@
 //! `environment.rs`, `mcp.rs` and `terminal.rs`. Nothing is written and nothing is started:
 //! that is the executor's (`execute.rs`).
 //!
-//! One planning function per [`Agent`]: [`plan_claude`], [`plan_codex`], [`plan_pi`] and
-//! [`plan_terminal`]; [`plan`] picks. A new agent adds its function and a line in [`plan`].
+//! One planning function per [`Agent`] ([`plan_claude`], [`plan_codex`], [`plan_gemini`],
+//! [`plan_opencode`], [`plan_copilot`], [`plan_pi`], [`plan_terminal`]); [`plan`] picks. Each
+//! coding agent's starts from the same [`start`] (workspace, program, token) and ends in
+//! [`LaunchPlan::of_agent`]; a new agent adds its function and a line in [`plan`].
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -257,17 +259,12 @@ pub async fn plan_claude(
         }
     }
     Ok(LaunchPlan {
-        workspace: ws.name.clone(),
-        agent: Agent::Claude,
-        program: Some(program),
         args: claude.args,
         env: claude.env,
         files,
-        dir: None,
         messages,
         terminal,
-        lakepass: env.lakepass.clone(),
-        proxy: None,
+        ..LaunchPlan::of_agent(Agent::Claude, &ws, program, &env.lakepass)
     })
 }
 
@@ -280,9 +277,7 @@ pub async fn plan_codex(
     env: &Surroundings,
 ) -> Result<LaunchPlan, LaunchError> {
     let config = engine.config();
-    let ws = config.workspace(req.workspace.as_deref())?;
-    let program = find_agent(Agent::Codex, config, env)?;
-    let token = engine.token(&ws).await.map_err(|e| sign_in(Agent::Codex, &ws, e))?;
+    let Start { ws, program, token } = start(engine, req, env, Agent::Codex).await?;
     let lifetime = token.expires_at - token.issued_at;
     let mut messages = Vec::new();
     let found = discovered(engine, paths, &ws, &token.access_token, env.now, &mut messages).await;
@@ -305,19 +300,7 @@ pub async fn plan_codex(
     };
     let helper = helper_argv(&env.lakepass, env.config_arg.as_deref(), &ws.name)?;
     let refresh = effective_ttl_ms(CODEX_REFRESH_INTERVAL_MS, lifetime);
-    let mut mcp = Vec::new();
-    for server in engine.mcp_servers(&ws).await {
-        let argv = mcp_proxy_argv(&env.lakepass, env.config_arg.as_deref(), &ws.name, &server)?;
-        mcp.push((server, argv));
-    }
-    if !mcp.is_empty() {
-        let names: Vec<&str> = mcp.iter().map(|(s, _)| s.name.as_str()).collect();
-        messages.push(format!(
-            "Codex gets the managed MCP servers of `{}`: {} (each through `lakepass mcp-proxy`, with its own scoped token).",
-            ws.name,
-            names.join(", ")
-        ));
-    }
+    let mcp = mcp_proxy_servers(engine, &ws, env, Agent::Codex, &mut messages).await?;
     let mut codex = codex_plan(&ws, base_path, model.as_deref(), &helper, refresh, &mcp, &req.args);
     let mut files = Vec::new();
     pass_ca_on(paths, config, &ws, env, &mut codex.env, &mut files, &mut messages);
@@ -336,17 +319,12 @@ pub async fn plan_codex(
     }
     let terminal = agent_terminal(req, config, paths, env, &ws, &codex.env)?;
     Ok(LaunchPlan {
-        workspace: ws.name.clone(),
-        agent: Agent::Codex,
-        program: Some(program),
         args: codex.args,
         env: codex.env,
         files,
-        dir: None,
         messages,
         terminal,
-        lakepass: env.lakepass.clone(),
-        proxy: None,
+        ..LaunchPlan::of_agent(Agent::Codex, &ws, program, &env.lakepass)
     })
 }
 
@@ -360,9 +338,7 @@ pub async fn plan_opencode(
     env: &Surroundings,
 ) -> Result<LaunchPlan, LaunchError> {
     let config = engine.config();
-    let ws = config.workspace(req.workspace.as_deref())?;
-    let program = find_agent(Agent::OpenCode, config, env)?;
-    let token = engine.token(&ws).await.map_err(|e| sign_in(Agent::OpenCode, &ws, e))?;
+    let Start { ws, program, token } = start(engine, req, env, Agent::OpenCode).await?;
     let mut messages = Vec::new();
     let found = discovered(engine, paths, &ws, &token.access_token, env.now, &mut messages).await;
     drop(token);
@@ -405,17 +381,13 @@ pub async fn plan_opencode(
     pass_ca_on(paths, config, &ws, env, &mut oc_env, &mut files, &mut messages);
     let terminal = agent_terminal(req, config, paths, env, &ws, &oc_env)?;
     Ok(LaunchPlan {
-        workspace: ws.name.clone(),
-        agent: Agent::OpenCode,
-        program: Some(program),
         args: oc.args,
         env: oc_env,
         files,
-        dir: None,
         messages,
         terminal,
-        lakepass: env.lakepass.clone(),
         proxy: Some(super::proxy::ProxyEnv { var: OPENCODE_BASE_URL_VAR.into(), path: base_path.into() }),
+        ..LaunchPlan::of_agent(Agent::OpenCode, &ws, program, &env.lakepass)
     })
 }
 
@@ -429,9 +401,7 @@ pub async fn plan_copilot(
     env: &Surroundings,
 ) -> Result<LaunchPlan, LaunchError> {
     let config = engine.config();
-    let ws = config.workspace(req.workspace.as_deref())?;
-    let program = find_agent(Agent::Copilot, config, env)?;
-    let token = engine.token(&ws).await.map_err(|e| sign_in(Agent::Copilot, &ws, e))?;
+    let Start { ws, program, token } = start(engine, req, env, Agent::Copilot).await?;
     let mut messages = Vec::new();
     let found = discovered(engine, paths, &ws, &token.access_token, env.now, &mut messages).await;
     drop(token);
@@ -481,17 +451,12 @@ pub async fn plan_copilot(
     pass_ca_on(paths, config, &ws, env, &mut cp_env, &mut files, &mut messages);
     let terminal = agent_terminal(req, config, paths, env, &ws, &cp_env)?;
     Ok(LaunchPlan {
-        workspace: ws.name.clone(),
-        agent: Agent::Copilot,
-        program: Some(program),
         args: cp.args,
         env: cp_env,
         files,
-        dir: None,
         messages,
         terminal,
-        lakepass: env.lakepass.clone(),
-        proxy: None,
+        ..LaunchPlan::of_agent(Agent::Copilot, &ws, program, &env.lakepass)
     })
 }
 
@@ -538,9 +503,7 @@ pub async fn plan_gemini(
     env: &Surroundings,
 ) -> Result<LaunchPlan, LaunchError> {
     let config = engine.config();
-    let ws = config.workspace(req.workspace.as_deref())?;
-    let program = find_agent(Agent::Gemini, config, env)?;
-    let token = engine.token(&ws).await.map_err(|e| sign_in(Agent::Gemini, &ws, e))?;
+    let Start { ws, program, token } = start(engine, req, env, Agent::Gemini).await?;
     let mut messages = Vec::new();
     let fallback = super::gemini::FALLBACK_GEMINI_MODEL;
     let model = match config.agent_model("gemini", &ws.name) {
@@ -587,20 +550,16 @@ pub async fn plan_gemini(
     pass_ca_on(paths, config, &ws, env, &mut run_env, &mut files, &mut messages);
     let terminal = agent_terminal(req, config, paths, env, &ws, &run_env)?;
     Ok(LaunchPlan {
-        workspace: ws.name.clone(),
-        agent: Agent::Gemini,
-        program: Some(program),
         args: gemini.args,
         env: run_env,
         files,
-        dir: None,
         messages,
         terminal,
-        lakepass: env.lakepass.clone(),
         proxy: Some(super::proxy::ProxyEnv {
             var: "GOOGLE_GEMINI_BASE_URL".into(),
             path: super::gemini::GEMINI_GATEWAY_PATH.into(),
         }),
+        ..LaunchPlan::of_agent(Agent::Gemini, &ws, program, &env.lakepass)
     })
 }
 
@@ -639,9 +598,7 @@ pub async fn plan_pi(
     env: &Surroundings,
 ) -> Result<LaunchPlan, LaunchError> {
     let config = engine.config();
-    let ws = config.workspace(req.workspace.as_deref())?;
-    let program = find_agent(Agent::Pi, config, env)?;
-    let token = engine.token(&ws).await.map_err(|e| sign_in(Agent::Pi, &ws, e))?;
+    let Start { ws, program, token } = start(engine, req, env, Agent::Pi).await?;
     let mut messages = Vec::new();
     let found = discovered(engine, paths, &ws, &token.access_token, env.now, &mut messages).await;
     drop(token);
@@ -711,18 +668,37 @@ pub async fn plan_pi(
     pass_ca_on(paths, config, &ws, env, &mut pi.env, &mut files, &mut messages);
     let terminal = agent_terminal(req, config, paths, env, &ws, &pi.env)?;
     Ok(LaunchPlan {
-        workspace: ws.name.clone(),
-        agent: Agent::Pi,
-        program: Some(program),
         args: pi.args,
         env: pi.env,
         files,
-        dir: None,
         messages,
         terminal,
-        lakepass: env.lakepass.clone(),
-        proxy: None,
+        ..LaunchPlan::of_agent(Agent::Pi, &ws, program, &env.lakepass)
     })
+}
+
+/// What every coding agent's plan starts from, but Claude Code's (whose program is asked its
+/// version first).
+struct Start {
+    ws: Workspace,
+    program: PathBuf,
+    /// The workspace's current token, for discovery: dropped before the plan goes on.
+    token: lakepass_wire::exchange::WorkspaceToken,
+}
+
+/// The workspace asked for, `agent`'s program and the workspace's token: a missing agent or a
+/// sign-in problem stops the plan here, plainly, not as the agent retrying 401s for minutes.
+async fn start(
+    engine: &Engine,
+    req: &LaunchRequest,
+    env: &Surroundings,
+    agent: Agent,
+) -> Result<Start, LaunchError> {
+    let config = engine.config();
+    let ws = config.workspace(req.workspace.as_deref())?;
+    let program = find_agent(agent, config, env)?;
+    let token = engine.token(&ws).await.map_err(|e| sign_in(agent, &ws, e))?;
+    Ok(Start { ws, program, token })
 }
 
 /// The agent's program, found on PATH (or where `[agent.<name>] path` says).
