@@ -115,7 +115,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux").arg("-S").arg(&self.socket).arg("kill-server").status();
+        end_tmux(&["-S", &self.socket.to_string_lossy()], &self.home_env);
     }
 }
 

@@ -127,7 +127,7 @@ struct TmuxGuard<'h>(&'h TempHome, String);
 
 impl Drop for TmuxGuard<'_> {
     fn drop(&mut self) {
-        let _ = tmux(self.0, &self.1, &["kill-server"]);
+        end_tmux(&["-L", &self.1], &self.0.env());
     }
 }
 

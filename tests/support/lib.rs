@@ -45,7 +45,7 @@ pub use process::{Output, Proc, Stream};
 pub use redaction::redact;
 pub use skip::may_skip;
 pub use stack::{devstack_config, http, scim_me, start_devstack, ws_host};
-pub use system::{free_port, is_root, mode};
+pub use system::{end_tmux, free_port, is_root, mode};
 pub use wait::{sleep_until_unix, wait_for};
 
 pub use lakepass_devstack::{self as devstack, Devstack, DevstackOptions, fingerprint};

@@ -25,3 +25,26 @@ pub fn is_root() -> bool {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
+
+/// Kills every process of the tmux server at `server` (`-S <path>` or `-L <name>`, as the
+/// test started it), pane by pane, then the server. Each pane is its own process group, and an
+/// agent that ignores the hang-up `kill-server` sends (Gemini CLI's Node process does) would
+/// otherwise outlive the test. For a guard's `Drop`: it never fails.
+pub fn end_tmux(server: &[&str], env: &[(String, std::ffi::OsString)]) {
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .env_clear()
+            .envs(env.iter().cloned())
+            .args(server)
+            .args(args)
+            .output()
+    };
+    if let Ok(out) = tmux(&["list-panes", "-a", "-F", "#{pane_pid}"]) {
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            if pid.chars().all(|c| c.is_ascii_digit()) {
+                let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
+            }
+        }
+    }
+    let _ = tmux(&["kill-server"]);
+}
