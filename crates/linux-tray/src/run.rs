@@ -37,6 +37,31 @@ fn dashboard_linger() -> Duration {
         .map_or(crate::dashboard::DEFAULT_LINGER, Duration::from_millis)
 }
 
+/// How long after start the code start-up touched is given back: the item is registered and
+/// the engine's first pass done well before.
+const FIRST_TRIM: Duration = Duration::from_secs(5);
+/// How often after that: a refresh pass or an opened menu touches code the idle loop does not
+/// use again for a long while.
+const TRIM_EVERY: Duration = Duration::from_secs(15 * 60);
+
+/// Gives back the binary's code pages the tray is not using, after start and then now and then
+/// (`lakepass-pagetrim`): the idle tray keeps only what its loop runs. A failure is logged once
+/// and ends the trimming; nothing depends on it.
+async fn trim_code_while_idle() {
+    tokio::time::sleep(FIRST_TRIM).await;
+    loop {
+        let resident = lakepass_pagetrim::own_code_resident();
+        match lakepass_pagetrim::trim_own_code() {
+            Ok(advised) => tracing::debug!(advised, resident, "tray: gave back unused code pages"),
+            Err(e) => {
+                tracing::info!(error = %e, "tray: cannot give back unused code pages; not trying again");
+                return;
+            }
+        }
+        tokio::time::sleep(TRIM_EVERY).await;
+    }
+}
+
 /// Runs the tray until Quit or `stop` (the binary's Ctrl-C / SIGTERM). A second start finds
 /// the running tray on its dashboard socket, asks it to show the dashboard (unless
 /// `hidden`) and ends at once.
@@ -87,6 +112,7 @@ pub async fn run(
         dashboards.open();
     }
     tracing::info!(dashboard = %dashboards.program().display(), "tray running");
+    let trimmer = tokio::spawn(trim_code_while_idle());
 
     let rt = tokio::runtime::Handle::current();
     tokio::pin!(stop);
@@ -107,6 +133,7 @@ pub async fn run(
     // Stop serving first: open dashboards see their link end and close themselves.
     drop(server);
     follower.abort();
+    trimmer.abort();
     dashboards.close().await;
     let _ = tokio::time::timeout(Duration::from_secs(3), host.shutdown()).await;
     onboarding::stop_local_devstack();
