@@ -37,6 +37,11 @@ use crate::view::{self, AppView};
 /// not announce.
 const SCOPED_POLL: Duration = Duration::from_secs(2);
 
+/// How long the installed agents found along PATH are offered before PATH is looked at again:
+/// an agent installed while the tray runs shows within this. Looking on every view rebuild
+/// (every [`SCOPED_POLL`]) was a fifth of the idle tray's CPU.
+const AGENTS_LOOKED_FOR: Duration = Duration::from_secs(30);
+
 /// How the host is set up; tests swap the browser, the launcher and the engine's tunables.
 #[derive(Clone)]
 pub struct HostOptions {
@@ -65,6 +70,10 @@ struct State {
     signing_in: BTreeSet<String>,
     snapshot: Snapshot,
     events: EventLog,
+    /// The agents offered, and when PATH was looked at for them; `None` after a config change.
+    offered: Option<(std::time::Instant, Vec<Agent>)>,
+    /// `config`'s workspaces, resolved once per config (every view rebuild used to).
+    resolved: Vec<lakepass_config::Workspace>,
 }
 
 /// Hosts the engine for the app. Cheap to share (`Arc<Host>`).
@@ -151,16 +160,28 @@ impl Host {
         self.events_tx.send_modify(|n| *n += 1);
     }
 
+    /// The agents to offer: looked for along PATH at most every [`AGENTS_LOOKED_FOR`], and again
+    /// after the config changed (it can name an agent's program).
+    fn offered_agents(&self) -> Vec<Agent> {
+        let config = {
+            let s = self.lock();
+            if let Some((at, agents)) = &s.offered
+                && at.elapsed() < AGENTS_LOOKED_FOR
+            {
+                return agents.clone();
+            }
+            s.config.clone()
+        };
+        let Some(config) = config else { return Vec::new() };
+        let path = std::env::var_os("PATH");
+        let agents: Vec<Agent> =
+            launch::offered_agents(&config, path.as_deref()).into_iter().map(|(a, _)| a).collect();
+        self.lock().offered = Some((std::time::Instant::now(), agents.clone()));
+        agents
+    }
+
     fn publish(&self) {
-        // Looked for at each publish (a few file lookups along PATH), so an agent installed
-        // while the tray runs is offered within a poll.
-        let config = self.lock().config.clone();
-        let installed: Vec<Agent> = config
-            .map(|c| {
-                let path = std::env::var_os("PATH");
-                launch::offered_agents(&c, path.as_deref()).into_iter().map(|(a, _)| a).collect()
-            })
-            .unwrap_or_default();
+        let installed = self.offered_agents();
         let view = {
             let s = self.lock();
             let scoped = s.generation.as_ref().map(|d| d.engine().scoped_status()).unwrap_or_default();
@@ -172,6 +193,7 @@ impl Host {
                 scoped: &scoped,
                 now: self.now(),
                 installed: &installed,
+                workspaces: Some(&s.resolved),
             };
             let mut v = view::build(&cx, &s.snapshot);
             v.config_path = self.paths.config.display().to_string();
@@ -260,7 +282,9 @@ impl Host {
                         .clone()
                         .filter(|a| config.workspace.contains_key(a))
                         .or_else(|| config.default_workspace_name().map(String::from));
+                    s.resolved = config.workspaces().unwrap_or_default();
                     s.config = Some(config);
+                    s.offered = None;
                     s.config_error = None;
                     s.sessions = sessions;
                     s.snapshot = snap;
@@ -271,6 +295,8 @@ impl Host {
             Err(message) => {
                 let mut s = self.lock();
                 s.config = None;
+                s.resolved = Vec::new();
+                s.offered = None;
                 s.config_error = Some(message);
                 s.snapshot = Snapshot::default();
             }

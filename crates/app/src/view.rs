@@ -170,6 +170,9 @@ pub struct Context<'a> {
     pub now: UnixTime,
     /// What can be launched, in order (`lakepass_launch::offered_agents`).
     pub installed: &'a [Agent],
+    /// The config's workspaces already resolved (`Config::workspaces`), when the caller keeps
+    /// them; `None`: resolved here.
+    pub workspaces: Option<&'a [lakepass_config::Workspace]>,
 }
 
 /// Joins the snapshot with the config.
@@ -179,7 +182,14 @@ pub fn build(cx: &Context<'_>, snap: &Snapshot) -> AppView {
     };
     // The resolved workspaces: the core applies its rules (default profile, normalised host),
     // so the tray shows what the engine uses. A config the host holds has been validated.
-    let resolved = config.workspaces().unwrap_or_default();
+    let owned;
+    let resolved: &[lakepass_config::Workspace] = match cx.workspaces {
+        Some(w) => w,
+        None => {
+            owned = config.workspaces().unwrap_or_default();
+            &owned
+        }
+    };
     let workspaces: Vec<WorkspaceView> = resolved
         .iter()
         .map(|w| {
@@ -338,6 +348,7 @@ scopes = ["sql", "model-serving"]
             scoped: &[],
             now: 1_000,
             installed: &[Agent::Claude, Agent::Terminal],
+            workspaces: None,
         };
         let snap = Snapshot {
             workspaces: states.iter().map(|(n, s, e)| status(n, *s, *e)).collect(),
@@ -372,6 +383,7 @@ scopes = ["sql", "model-serving"]
             scoped: &[],
             now: 0,
             installed: &[Agent::Claude, Agent::Terminal],
+            workspaces: None,
         }
     }
 
@@ -436,6 +448,7 @@ scopes = ["sql", "model-serving"]
             scoped,
             now: 1_000,
             installed: &[Agent::Claude, Agent::Terminal],
+            workspaces: None,
         };
         let snap = Snapshot {
             workspaces: vec![status("prod", TokenState::Fresh, Some(4_000))],
