@@ -161,6 +161,9 @@ async def main(a):
         await asyncio.sleep(a.cpu_window)
         cpu1, sw1 = cpu_and_switches(app.pid)
         out.update(cpu_s=cpu1 - cpu0, wakeups_per_s=(sw1 - sw0) / a.cpu_window, window_s=a.cpu_window)
+        # Again after the window, which holds at least one engine poll: what the idle tray holds
+        # once its periodic work ran, not only right after start.
+        out["rss_end_kib"] = smaps(app.pid)[0]
 
         out["open_ms"], out["page_ms"] = [], []
         for _ in range(a.opens):

@@ -23,6 +23,9 @@ use crate::setup::{Home, config_text};
 struct Probe {
     registered_ms: f64,
     rss_kib: u64,
+    /// RSS again at the end of the CPU window (after an engine poll).
+    #[serde(default)]
+    rss_end_kib: u64,
     pss_kib: u64,
     uss_kib: u64,
     top: Vec<(String, u64, u64)>,
@@ -159,16 +162,18 @@ pub async fn run(
         rows.push(Row {
             what: format!("4 tray idle, {n} workspaces"),
             value: format!(
-                "{}, CPU {:.2} s / {:.0} s, {:.1} wake-ups/s",
+                "{}; RSS {:.1} MB {:.0} s later; CPU {:.2} s / {:.0} s, {:.1} wake-ups/s",
                 split.mem(),
+                mb(split.rss_end_kib),
+                split.window_s,
                 split.cpu_s,
                 split.window_s,
                 split.wakeups_per_s
             ),
             baseline: format!("in process: {}", inproc.mem()),
             ratio: format!("RSS {:.2}×, PSS {:.2}×", mb(split.rss_kib) / mb(inproc.rss_kib), mb(split.pss_kib) / mb(inproc.pss_kib)),
-            target: "RSS ≤ 12 MB, CPU ≈ 0".into(),
-            met: Some(mb(split.rss_kib) <= 12.0 && cpu <= 0.005),
+            target: "RSS ≤ 12 MB (both readings), CPU ≈ 0".into(),
+            met: Some(mb(split.rss_kib.max(split.rss_end_kib)) <= 12.0 && cpu <= 0.005),
             note: format!(
                 "Release build, xvfb-run -a dbus-run-session with the probe as the StatusNotifier host, window closed, \
                  read 20 s after start. Split: the process is `{}` (lakepass-tray exec'd the bundled CLI's `tray`), \
