@@ -112,8 +112,11 @@ const d = new Driver(`http://127.0.0.1:${port}`);
 let info;
 try {
   const ds = start(lakepass, ["devstack", "--auto-approve", "e2e@example.com", "--token-ttl", String(ttl), "--write-config", config], "devstack");
-  await d.until("the devstack", async () => existsSync(config) && ds.log.includes("devstack running"), 30000);
-  info = JSON.parse(ds.log.split("\n").find((l) => l.startsWith("{")));
+  // Its info is one JSON line on stdout, "devstack running" is on stderr: the two pipes are
+  // read apart, so wait for the line itself, not for the message printed after it.
+  const infoLine = () => ds.log.split("\n").find((l) => l.startsWith("{"));
+  await d.until("the devstack", async () => existsSync(config) && ds.log.includes("devstack running") && infoLine(), 30000);
+  info = JSON.parse(infoLine());
   // dev offers Claude Code the Databricks SQL MCP server: one token with scope `sql`.
   writeFileSync(config, `${readFileSync(config, "utf8")}\n[mcp.dev]\nsql = true\n`);
   start("WebKitWebDriver", [`--port=${port}`, "--host=127.0.0.1"], "driver");

@@ -129,8 +129,11 @@ async function chooseFile(css, path) {
 try {
   const dsHome = freshHome();
   const ds = start(lakepass, ["devstack", "--auto-approve", "e2e@example.com", "--token-ttl", "3600"], "devstack", dsHome.env);
-  await d.until("the devstack", async () => ds.log.includes("devstack running"), 30000);
-  const info = JSON.parse(ds.log.split("\n").find((l) => l.startsWith("{")));
+  // Its info is one JSON line on stdout, "devstack running" is on stderr: the two pipes are
+  // read apart, so wait for the line itself, not for the message printed after it.
+  const infoLine = () => ds.log.split("\n").find((l) => l.startsWith("{"));
+  await d.until("the devstack", async () => ds.log.includes("devstack running") && infoLine(), 30000);
+  const info = JSON.parse(infoLine());
   const dev = info.workspaces.find((w) => w.name === "dev").host;
   // 1. By hand.
   const one = freshHome();
