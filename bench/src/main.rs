@@ -193,7 +193,7 @@ fn machine() -> String {
         .unwrap_or_default();
     format!(
         "## Run\n\n- Date: {date}\n- Machine: {nproc} CPUs ({cpu}), {mem} RAM, Linux {}; load average at the end: {}\n- Toolchain: {rustc}; \
-         release profile (thin LTO)\n- Shared machine: other builds ran concurrently, so absolute times are noisy; ratios are \
+         release profile (thin LTO)\n- Shared machine: absolute times vary from run to run (see the load average); ratios are \
          against baselines measured in the same run.\n",
         kernel.trim(),
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
