@@ -470,7 +470,7 @@ pub(crate) fn read_cache(
 }
 
 /// Writes `found` to `path` atomically, 0600 (it names nothing secret, but it is the user's).
-pub fn write_cache(path: &Path, found: &DiscoveredModels) -> std::io::Result<()> {
+pub fn write_cache<T: Serialize>(path: &Path, found: &T) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         create_private_dirs(dir)?;
     }
@@ -547,18 +547,10 @@ pub(crate) async fn cached_listing(
     }
     let ids = list_model_services(http, host, token).await?;
     let listed = ListedModels { host: host.as_str().to_string(), ids, asked_at: now };
-    if !listed.ids.is_empty() {
-        let written =
-            serde_json::to_vec_pretty(&listed).map_err(std::io::Error::other).and_then(|mut text| {
-                text.push(b'\n');
-                if let Some(dir) = path.parent() {
-                    create_private_dirs(dir)?;
-                }
-                write_atomic(&path, &text, 0o600)
-            });
-        if let Err(e) = written {
-            tracing::warn!(path = %path.display(), error = %e, "cannot cache the model-services listing");
-        }
+    if !listed.ids.is_empty()
+        && let Err(e) = write_cache(&path, &listed)
+    {
+        tracing::warn!(path = %path.display(), error = %e, "cannot cache the model-services listing");
     }
     Ok(listed)
 }
